@@ -1,0 +1,122 @@
+// The one table of wire error codes. Codes and names follow Kafka's, so the
+// Kafka-protocol front end can pass them through unchanged and a Kafka user
+// recognises them. Callers branch on `code`, never on a class name or message.
+
+export const ErrorCode = {
+  UNKNOWN_SERVER_ERROR: -1,
+  NONE: 0,
+  OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  INVALID_FETCH_SIZE: 4,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  MESSAGE_TOO_LARGE: 10,
+  NETWORK_EXCEPTION: 13,
+  COORDINATOR_LOAD_IN_PROGRESS: 14,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  INVALID_TOPIC_EXCEPTION: 17,
+  RECORD_LIST_TOO_LARGE: 18,
+  INVALID_REQUIRED_ACKS: 21,
+  ILLEGAL_GENERATION: 22,
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  INVALID_GROUP_ID: 24,
+  UNKNOWN_MEMBER_ID: 25,
+  INVALID_SESSION_TIMEOUT: 26,
+  REBALANCE_IN_PROGRESS: 27,
+  INVALID_COMMIT_OFFSET_SIZE: 28,
+  INVALID_TIMESTAMP: 32,
+  UNSUPPORTED_VERSION: 35,
+  TOPIC_ALREADY_EXISTS: 36,
+  INVALID_PARTITIONS: 37,
+  INVALID_REPLICATION_FACTOR: 38,
+  INVALID_CONFIG: 40,
+  INVALID_REQUEST: 42,
+  POLICY_VIOLATION: 44,
+  KAFKA_STORAGE_ERROR: 56,
+  NON_EMPTY_GROUP: 68,
+  GROUP_ID_NOT_FOUND: 69,
+  MEMBER_ID_REQUIRED: 79,
+  INVALID_RECORD: 87,
+  THROTTLING_QUOTA_EXCEEDED: 89,
+  UNKNOWN_TOPIC_ID: 100,
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+interface ErrorInfo {
+  readonly name: string;
+  /** A client may retry the same request after a backoff and expect it to succeed. */
+  readonly retriable: boolean;
+  readonly message: string;
+}
+
+const table = new Map<number, ErrorInfo>();
+function define(code: number, retriable: boolean, message: string): void {
+  const name = Object.entries(ErrorCode).find(([, c]) => c === code)?.[0];
+  if (name === undefined) throw new Error(`errors: code ${code} has no name`);
+  table.set(code, { name, retriable, message });
+}
+
+define(ErrorCode.UNKNOWN_SERVER_ERROR, false, "The server hit an unexpected error.");
+define(ErrorCode.NONE, false, "No error.");
+define(ErrorCode.OFFSET_OUT_OF_RANGE, false, "The requested offset is outside the range of offsets kept for this partition.");
+define(ErrorCode.CORRUPT_MESSAGE, true, "A record batch failed its CRC or structure check.");
+define(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, true, "This topic or partition does not exist.");
+define(ErrorCode.INVALID_FETCH_SIZE, false, "The requested fetch size is invalid.");
+define(ErrorCode.LEADER_NOT_AVAILABLE, true, "The partition is not available right now (starting, recovering or being created).");
+define(ErrorCode.NOT_LEADER_OR_FOLLOWER, true, "This broker does not host that partition.");
+define(ErrorCode.REQUEST_TIMED_OUT, true, "The request timed out.");
+define(ErrorCode.MESSAGE_TOO_LARGE, false, "A record batch is larger than the topic's max.message.bytes or the frame limit.");
+define(ErrorCode.NETWORK_EXCEPTION, true, "The connection was lost before a response arrived.");
+define(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, true, "The group coordinator is still loading committed offsets.");
+define(ErrorCode.COORDINATOR_NOT_AVAILABLE, true, "The group coordinator is not available.");
+define(ErrorCode.NOT_COORDINATOR, true, "This broker is not the coordinator of that group.");
+define(ErrorCode.INVALID_TOPIC_EXCEPTION, false, "The topic name is invalid or the topic is internal.");
+define(ErrorCode.RECORD_LIST_TOO_LARGE, false, "The records of one partition are larger than allowed.");
+define(ErrorCode.INVALID_REQUIRED_ACKS, false, "acks must be 0, 1 or -1 (all).");
+define(ErrorCode.ILLEGAL_GENERATION, false, "The group's generation has moved on; rejoin the group.");
+define(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, false, "The member's assignors share none with the group.");
+define(ErrorCode.INVALID_GROUP_ID, false, "The group id is empty or invalid.");
+define(ErrorCode.UNKNOWN_MEMBER_ID, false, "The coordinator does not know this member; rejoin the group.");
+define(ErrorCode.INVALID_SESSION_TIMEOUT, false, "The session timeout is outside the broker's allowed range.");
+define(ErrorCode.REBALANCE_IN_PROGRESS, false, "The group is rebalancing; rejoin the group.");
+define(ErrorCode.INVALID_COMMIT_OFFSET_SIZE, false, "The committed offset or its metadata is invalid.");
+define(ErrorCode.INVALID_TIMESTAMP, false, "A timestamp is out of the acceptable range.");
+define(ErrorCode.UNSUPPORTED_VERSION, false, "The broker does not support this api key or version.");
+define(ErrorCode.TOPIC_ALREADY_EXISTS, false, "The topic already exists.");
+define(ErrorCode.INVALID_PARTITIONS, false, "The partition count is invalid.");
+define(ErrorCode.INVALID_REPLICATION_FACTOR, false, "The replication factor is invalid.");
+define(ErrorCode.INVALID_CONFIG, false, "A configuration value is invalid.");
+define(ErrorCode.INVALID_REQUEST, false, "The request is malformed.");
+define(ErrorCode.POLICY_VIOLATION, false, "The request violates a broker policy.");
+define(ErrorCode.KAFKA_STORAGE_ERROR, true, "The partition's storage failed; the partition is offline.");
+define(ErrorCode.NON_EMPTY_GROUP, false, "The group has members; the operation needs an empty group.");
+define(ErrorCode.GROUP_ID_NOT_FOUND, false, "The group does not exist.");
+define(ErrorCode.MEMBER_ID_REQUIRED, false, "Join again with the member id the coordinator assigned.");
+define(ErrorCode.INVALID_RECORD, false, "A record failed validation.");
+define(ErrorCode.THROTTLING_QUOTA_EXCEEDED, true, "The broker is over a limit; retry after a backoff.");
+define(ErrorCode.UNKNOWN_TOPIC_ID, true, "The topic id is unknown.");
+
+export function errorInfo(code: number): ErrorInfo {
+  return table.get(code) ?? { name: `ERROR_${code}`, retriable: false, message: `Unknown error code ${code}.` };
+}
+
+export function isRetriable(code: number): boolean {
+  return errorInfo(code).retriable;
+}
+
+/** An error that carries a wire error code. Thrown by engine, client and codecs alike. */
+export class SluiceError extends Error {
+  readonly code: number;
+  constructor(code: number, message?: string, options?: { cause?: unknown }) {
+    super(message ?? errorInfo(code).message, options);
+    this.code = code;
+    this.name = `SluiceError(${errorInfo(code).name})`;
+  }
+  get retriable(): boolean {
+    return isRetriable(this.code);
+  }
+}

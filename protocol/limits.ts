@@ -1,0 +1,92 @@
+// Every limit of the broker and its protocol, in one place.
+//
+// Why one file: a limit that lives next to the code that checks it is easy to
+// change without noticing what else depends on it. Here the relations between
+// limits are asserted at load time, so an inconsistent edit fails at start, not
+// under load. Names carry their unit and end in a qualifier (`...BytesMax`).
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Largest frame (request or response, excluding the 4-byte size prefix) a peer may send. */
+export const FRAME_BYTES_MAX = 16 * MiB;
+
+/** Smallest frame: a request header is api key (2) + api version (2) + correlation id (4). */
+export const REQUEST_HEADER_BYTES = 8;
+
+/** A response header is the correlation id (4). */
+export const RESPONSE_HEADER_BYTES = 4;
+
+/** Largest single record batch accepted (the default of the topic setting `max.message.bytes`). */
+export const BATCH_BYTES_MAX = 8 * MiB;
+
+/** Largest total records payload one fetch response may carry (cap on the request's `maxBytes`). */
+export const FETCH_BYTES_MAX = 8 * MiB;
+
+/** Largest records payload one partition of a fetch response may carry (cap on `partitionMaxBytes`). */
+export const FETCH_PARTITION_BYTES_MAX = 8 * MiB;
+
+/** Longest a fetch may wait for data (cap on `maxWaitMs`). */
+export const FETCH_WAIT_MS_MAX = 60_000;
+
+/** Open client connections per broker; one more is accepted and closed at once. */
+export const CONNECTIONS_MAX = 1024;
+
+/** Requests in flight (read but not yet answered) per connection before the broker stops reading it. */
+export const INFLIGHT_REQUESTS_MAX = 1024;
+
+/** Request bytes in flight per connection before the broker stops reading it. */
+export const INFLIGHT_BYTES_MAX = 64 * MiB;
+
+/** Response bytes queued for a connection that is not reading them; past this it is closed. */
+export const OUTPUT_BYTES_MAX = 64 * MiB;
+
+/** A request whose frame has not fully arrived within this time closes the connection. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Parked long-poll fetches per broker; past this a fetch is answered at once, without waiting. */
+export const WAITING_FETCHES_MAX = 100_000;
+
+/** Bytes of the shared ring from the router to one partition worker (produce batches, fetch requests). */
+export const RING_BYTES = 32 * MiB;
+
+/** Bytes of the shared completion ring from one partition worker back to the router (acks, fetched bytes). */
+export const COMPLETION_RING_BYTES = 32 * MiB;
+
+/** Partitions one topic may have. */
+export const PARTITIONS_PER_TOPIC_MAX = 10_000;
+
+/** Partitions per broker (sizes the shared partition state table). */
+export const PARTITIONS_MAX = 65_536;
+
+/** Topic names as Kafka allows them. */
+export const TOPIC_NAME_LENGTH_MAX = 249;
+export const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]+$/;
+
+/** Records in one batch (a sanity bound on the batch header's record count). */
+export const BATCH_RECORDS_MAX = 1 << 20;
+
+/** Header entries in one record. */
+export const RECORD_HEADERS_MAX = 1 << 16;
+
+/** Strings in protocol fields (topic names, group ids, member ids). */
+export const STRING_BYTES_MAX = 32 * KiB;
+
+/** Entries in any protocol array (topics, partitions). */
+export const ARRAY_LENGTH_MAX = 100_000;
+
+function assert(condition: boolean, why: string): void {
+  if (!condition) throw new Error(`limits: ${why}`);
+}
+
+// A batch must fit in a frame with room for the request's headers and names.
+assert(BATCH_BYTES_MAX + 64 * KiB <= FRAME_BYTES_MAX, "a maximal batch must fit in a frame");
+// A maximal batch must fit in a ring several times over, so one large producer cannot starve the others.
+assert(BATCH_BYTES_MAX * 4 <= RING_BYTES, "the ring must hold at least four maximal batches");
+// A maximal fetch result must fit in the completion ring several times over.
+assert(FETCH_PARTITION_BYTES_MAX * 4 <= COMPLETION_RING_BYTES, "the completion ring must hold four maximal fetch results");
+assert(FETCH_PARTITION_BYTES_MAX <= FETCH_BYTES_MAX, "a partition's share cannot exceed the whole fetch");
+// A connection's in-flight bytes must admit at least one maximal frame, or a large request could never be read.
+assert(INFLIGHT_BYTES_MAX >= FRAME_BYTES_MAX, "in-flight bytes must admit one maximal frame");
+assert(OUTPUT_BYTES_MAX >= FETCH_BYTES_MAX + 64 * KiB, "the output queue must hold one maximal fetch response");
+assert(PARTITIONS_PER_TOPIC_MAX <= PARTITIONS_MAX, "one topic cannot exceed the broker's partitions");
