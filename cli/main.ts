@@ -1,0 +1,38 @@
+// The `sluice` command: a thin dispatcher. Each subcommand lives in its own
+// module and is imported only when used, so `sluice produce` does not load the
+// broker engine and `sluice serve` does not load the client.
+
+type CommandModule = { run(argv: string[]): Promise<number> };
+
+const commands: Record<string, () => Promise<CommandModule>> = {
+  serve: () => import("./serve_cmd.ts"),
+};
+
+function usage(): string {
+  return [
+    "usage: sluice <command> [options]",
+    "",
+    "commands:",
+    ...Object.keys(commands).map((name) => `  ${name}`),
+    "",
+    "Run `sluice <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    console.error(`sluice: unknown command '${name}'\n${usage()}`);
+    return 2;
+  }
+  const command = await load();
+  return command.run(rest);
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== 0) process.exitCode = code;
