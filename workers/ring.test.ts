@@ -1,0 +1,263 @@
+import { describe, expect, test } from "bun:test";
+import { RingConsumer, RingProducer, createRing } from "./ring.ts";
+import { EntryKind, RING_HEADER_BYTES, RingWord, entryBytes } from "./shared_layout.ts";
+import { patternByte } from "./testing/ring_pattern.ts";
+
+function fill(p: RingProducer, at: number, seq: number, n: number): void {
+  for (let i = 0; i < n; i++) p.bytes[at + i] = patternByte(seq, i);
+}
+
+function check(c: RingConsumer, seq: number): void {
+  for (let i = 0; i < c.length; i++) {
+    if (c.bytes[c.offset + i] !== patternByte(seq, i)) throw new Error(`entry ${seq} byte ${i} differs`);
+  }
+}
+
+/** Move an empty ring's head and tail to byte `position` with empty filler entries. */
+function advanceTo(p: RingProducer, c: RingConsumer, position: number): void {
+  for (let at = 0; at < position; at += 8) {
+    p.reserve(1, 0);
+    p.commit();
+  }
+  p.publish();
+  while (c.read() !== -1) c.advance();
+  c.release();
+  expect(p.bytesUsed()).toBe(0);
+}
+
+describe("ring, one thread", () => {
+  test("rejects capacities that are not a power of two", () => {
+    expect(() => createRing(100)).toThrow(RangeError);
+    expect(() => createRing(32)).toThrow(RangeError);
+    expect(() => new RingConsumer(new SharedArrayBuffer(RING_HEADER_BYTES + 64))).toThrow(/magic/);
+  });
+
+  test("entries become visible only on publish, and in order", () => {
+    const sab = createRing(1024);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    for (let seq = 0; seq < 3; seq++) {
+      const at = p.reserve(5, 10 + seq);
+      fill(p, at, seq, 10 + seq);
+      p.commit();
+    }
+    expect(c.read()).toBe(-1);
+    expect(p.unpublished).toBe(true);
+    p.publish();
+    expect(p.unpublished).toBe(false);
+    for (let seq = 0; seq < 3; seq++) {
+      expect(c.read()).toBe(5);
+      expect(c.length).toBe(10 + seq);
+      expect(c.offset % 8).toBe(0);
+      check(c, seq);
+      c.advance();
+    }
+    expect(c.read()).toBe(-1);
+  });
+
+  test("full: reserve fails without side effects, and space returns only on release", () => {
+    const sab = createRing(256);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    // 8 entries of 32 bytes (8 header + 24 payload) fill 256 exactly.
+    for (let i = 0; i < 8; i++) {
+      expect(p.reserve(1, 24)).toBeGreaterThanOrEqual(0);
+      p.commit();
+    }
+    expect(p.canReserve(0)).toBe(false);
+    expect(p.reserve(1, 0)).toBe(-1);
+    p.publish();
+    expect(c.bytesUsed()).toBe(256);
+    expect(c.read()).toBe(1);
+    c.advance();
+    // Advanced but not released: the producer still sees a full ring.
+    expect(p.reserve(1, 24)).toBe(-1);
+    c.release();
+    expect(p.reserve(1, 24)).toBeGreaterThanOrEqual(0);
+    p.commit();
+    p.publish();
+    let n = 0;
+    while (c.read() !== -1) {
+      c.advance();
+      n++;
+    }
+    c.release();
+    expect(n).toBe(8);
+    expect(p.bytesUsed()).toBe(0);
+  });
+
+  test("wrap-around at every alignment keeps every payload intact", () => {
+    const capacity = 512;
+    // For every entry size and every 8-byte start position, write two entries and read
+    // them back: covers "fits exactly before the end", "needs a WRAP marker" and "the
+    // marker itself is the last 8 bytes".
+    let wraps = 0;
+    for (let payload = 0; payload <= 96; payload++) {
+      for (let start = 0; start < capacity; start += 8) {
+        const sab = createRing(capacity);
+        const p = new RingProducer(sab);
+        const c = new RingConsumer(sab);
+        advanceTo(p, c, start);
+        for (let seq = 0; seq < 2; seq++) {
+          const at = p.reserve(3, payload);
+          expect(at).toBeGreaterThanOrEqual(0);
+          expect(at + payload).toBeLessThanOrEqual(capacity);
+          fill(p, at, seq, payload);
+          p.commit();
+        }
+        if (p.bytesUsed() > 2 * entryBytes(payload)) wraps++;
+        p.publish();
+        for (let seq = 0; seq < 2; seq++) {
+          expect(c.read()).toBe(3);
+          expect(c.length).toBe(payload);
+          check(c, seq);
+          c.advance();
+        }
+        expect(c.read()).toBe(-1);
+      }
+    }
+    expect(wraps).toBeGreaterThan(1000);
+  });
+
+  test("the largest entry fits an empty ring wherever its position is", () => {
+    const capacity = 256;
+    for (let start = 0; start < capacity; start += 8) {
+      const sab = createRing(capacity);
+      const p = new RingProducer(sab);
+      const c = new RingConsumer(sab);
+      advanceTo(p, c, start);
+      const at = p.reserve(2, p.payloadBytesMax);
+      expect(at).toBeGreaterThanOrEqual(0);
+      fill(p, at, 7, p.payloadBytesMax);
+      p.commit();
+      p.publish();
+      expect(c.read()).toBe(2);
+      expect(c.length).toBe(p.payloadBytesMax);
+      check(c, 7);
+    }
+    const p = new RingProducer(createRing(capacity));
+    expect(() => p.reserve(1, p.payloadBytesMax + 1)).toThrow(RangeError);
+    expect(p.canReserve(p.payloadBytesMax + 1)).toBe(false);
+  });
+
+  test("commit may shrink a reservation; the next entry follows the shrunk one", () => {
+    const sab = createRing(256);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    const at = p.reserve(4, 100);
+    fill(p, at, 1, 10);
+    p.commit(10);
+    const at2 = p.reserve(4, 3);
+    expect(at2).toBe(at + entryBytes(10));
+    p.commit();
+    expect(() => p.commit()).toThrow();
+    p.publish();
+    expect(c.read()).toBe(4);
+    expect(c.length).toBe(10);
+    check(c, 1);
+    c.advance();
+    expect(c.read()).toBe(4);
+    expect(c.length).toBe(3);
+    expect(() => {
+      p.reserve(4, 8);
+      p.commit(9);
+    }).toThrow(RangeError);
+  });
+
+  test("positions wrap past 2^32 without losing track of used bytes", () => {
+    const sab = createRing(128);
+    const ctrl = new Int32Array(sab, 0, 8);
+    const start = (2 ** 32 - 40) | 0;
+    ctrl[RingWord.HEAD] = start;
+    Atomics.store(new Int32Array(sab, 0, RING_HEADER_BYTES / 4), RingWord.TAIL, start);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    for (let seq = 0; seq < 100; seq++) {
+      const at = p.reserve(9, 20);
+      expect(at).toBeGreaterThanOrEqual(0);
+      fill(p, at, seq, 20);
+      p.commit();
+      p.publish();
+      expect(c.read()).toBe(9);
+      check(c, seq);
+      c.advance();
+      c.release();
+      expect(p.bytesUsed()).toBe(0);
+    }
+    expect(Atomics.load(new Int32Array(sab, 0, RING_HEADER_BYTES / 4), RingWord.TAIL) >>> 0).toBeLessThan(2 ** 31);
+  });
+
+  test("WRAP is not a kind a caller may write", () => {
+    const p = new RingProducer(createRing(128));
+    expect(() => p.reserve(EntryKind.WRAP, 0)).toThrow(RangeError);
+  });
+
+  test("waitForData resolves on publish, and times out when nothing comes", async () => {
+    const sab = createRing(256);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    expect(await c.waitForData(5)).toBe("timed-out");
+    const waiting = c.waitForData(10_000);
+    p.reserve(1, 4);
+    p.commit();
+    p.publish();
+    expect(await waiting).toBe("ready");
+  });
+});
+
+describe("ring, across threads", () => {
+  test("a worker consumes 2M entries of varying size intact and answers each in order", async () => {
+    const count = 2_000_000;
+    const requests = createRing(1 << 20);
+    const replies = createRing(1 << 16);
+    const worker = new Worker(new URL("./testing/ring_echo_worker.ts", import.meta.url).href, { type: "module" });
+    const done = new Promise<{ errors: number }>((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => reject(e);
+    });
+    worker.postMessage({ requests, replies, count });
+    const p = new RingProducer(requests);
+    const c = new RingConsumer(replies);
+    let sent = 0;
+    let answered = 0;
+    let badReplies = 0;
+    const started = performance.now();
+    while (answered < count) {
+      // Produce a batch (sizes 0..199 bytes: every alignment, many wraps).
+      let batch = 0;
+      while (sent < count && batch < 256) {
+        const n = (sent * 13) % 200;
+        const at = p.reserve(sent + 1, n);
+        if (at === -1) break;
+        for (let i = 0; i < n; i++) p.bytes[at + i] = patternByte(sent, i);
+        p.commit();
+        sent++;
+        batch++;
+      }
+      p.publish();
+      let got = 0;
+      while (c.read() !== -1) {
+        const base = c.offset >>> 2;
+        const seq = c.u32[base];
+        const length = c.u32[base + 2];
+        let checksum = 0;
+        for (let i = 0; i < length; i++) checksum = (checksum * 33 + patternByte(seq, i)) >>> 0;
+        if (seq !== answered || length !== (seq * 13) % 200 || c.u32[base + 1] !== checksum || c.u32[base + 3] !== 0) badReplies++;
+        c.advance();
+        answered++;
+        got++;
+      }
+      c.release();
+      if (got === 0 && (batch === 0 || sent === count)) await c.waitForData(1000);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const result = await done;
+    await worker.terminate();
+    expect(result.errors).toBe(0);
+    expect(badReplies).toBe(0);
+    expect(answered).toBe(count);
+    console.error(`ring round trip: ${count} entries in ${seconds.toFixed(2)} s (${Math.round(count / seconds / 1000)}k/s)`);
+    // Keep both buffers referenced until the worker has ended (RUNTIME.md).
+    expect(requests.byteLength + replies.byteLength).toBeGreaterThan(0);
+  }, 60_000);
+});

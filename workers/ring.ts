@@ -1,0 +1,298 @@
+// Single-producer single-consumer byte ring on a SharedArrayBuffer.
+//
+// One thread owns the producer end, one thread owns the consumer end; the layout
+// (header words, entry framing, WRAP markers) is in shared_layout.ts.
+//
+// Contract:
+// - `reserve(kind, n)` returns the data-area index where n payload bytes may be
+//   written, or -1 when the ring lacks room (nothing changes then). `commit()` makes
+//   the entry part of the batch; nothing is visible to the consumer until
+//   `publish()`, which stores the tail once for the whole batch. This is what keeps
+//   the hot path cheap: one atomic store per batch instead of one per entry.
+// - The consumer reads entries in place (`read()` → kind, `offset`, `length`), may
+//   keep views of them until it calls `release()`, which stores the head once per
+//   batch. The producer never overwrites bytes the consumer has not released.
+// - Waking: each side parks only after raising its WAITING word and re-checking the
+//   other side's position; the other side calls Atomics.notify only when it sees the
+//   WAITING word raised, so a busy pair never makes a syscall. Every wait has a
+//   timeout (RUNTIME.md: pending waiters must not be relied upon to ever resolve).
+
+import {
+  EntryKind,
+  RING_ENTRY_HEADER_BYTES,
+  RING_HEADER_BYTES,
+  RING_MAGIC,
+  RingWord,
+  entryBytes,
+  payloadBytesMax,
+} from "./shared_layout.ts";
+
+/** Smallest ring: room for a few entries; anything less is a configuration mistake. */
+const RING_CAPACITY_MIN = 64;
+
+/** Allocate and initialise a ring of `capacity` data bytes (a power of two). */
+export function createRing(capacity: number): SharedArrayBuffer {
+  if (!Number.isInteger(capacity) || capacity < RING_CAPACITY_MIN || (capacity & (capacity - 1)) !== 0) {
+    throw new RangeError(`ring capacity must be a power of two >= ${RING_CAPACITY_MIN}, got ${capacity}`);
+  }
+  if (capacity > 2 ** 30) throw new RangeError("ring capacity must be at most 1 GiB");
+  const sab = new SharedArrayBuffer(RING_HEADER_BYTES + capacity);
+  const ctrl = new Int32Array(sab, 0, RING_HEADER_BYTES / 4);
+  ctrl[RingWord.MAGIC] = RING_MAGIC;
+  ctrl[RingWord.CAPACITY] = capacity;
+  return sab;
+}
+
+/** Typed views over one ring buffer, shared by both ends' classes. */
+class RingViews {
+  readonly sab: SharedArrayBuffer;
+  readonly ctrl: Int32Array;
+  readonly capacity: number;
+  readonly mask: number;
+  /** Largest payload `reserve` accepts. */
+  readonly payloadBytesMax: number;
+  /** Views over the data area (index 0 = first data byte). */
+  readonly bytes: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+
+  constructor(sab: SharedArrayBuffer) {
+    this.sab = sab;
+    this.ctrl = new Int32Array(sab, 0, RING_HEADER_BYTES / 4);
+    if (this.ctrl[RingWord.MAGIC] !== RING_MAGIC) throw new Error("ring: bad magic (not a ring buffer)");
+    this.capacity = this.ctrl[RingWord.CAPACITY];
+    if (sab.byteLength !== RING_HEADER_BYTES + this.capacity) throw new Error("ring: buffer size does not match its capacity");
+    this.mask = this.capacity - 1;
+    this.payloadBytesMax = payloadBytesMax(this.capacity);
+    this.bytes = new Uint8Array(sab, RING_HEADER_BYTES, this.capacity);
+    this.u32 = new Uint32Array(sab, RING_HEADER_BYTES, this.capacity / 4);
+    this.i32 = new Int32Array(sab, RING_HEADER_BYTES, this.capacity / 4);
+    this.f64 = new Float64Array(sab, RING_HEADER_BYTES, this.capacity / 8);
+  }
+}
+
+/** Outcome of a wait: data/space is there, or the timeout passed first. */
+export type WaitOutcome = "ready" | "timed-out";
+
+export class RingProducer extends RingViews {
+  /** Local tail: includes committed but unpublished entries. */
+  private tail: number;
+  /** Last head seen; refreshed from shared memory only when the cached value says "full". */
+  private cachedHead: number;
+  /** Position of the reserved entry's header (after a WRAP marker, if one was needed); -1 = none. */
+  private reservedAt = -1;
+  private reservedPayloadBytes = 0;
+
+  constructor(sab: SharedArrayBuffer) {
+    super(sab);
+    this.tail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
+    this.cachedHead = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+  }
+
+  /**
+   * Reserve an entry with `payloadBytes` of payload. Returns the data-area index of
+   * the payload (aligned to RING_ALIGN), or -1 if the ring lacks room now.
+   * Only one reservation may be open at a time; finish it with `commit()`.
+   */
+  reserve(kind: number, payloadBytes: number): number {
+    if (this.reservedAt !== -1) throw new Error("ring: reserve() while a reservation is open");
+    if (payloadBytes < 0 || payloadBytes > this.payloadBytesMax) {
+      throw new RangeError(`ring: payload of ${payloadBytes} bytes exceeds the entry limit ${this.payloadBytesMax}`);
+    }
+    if (kind === EntryKind.WRAP) throw new RangeError("ring: WRAP is not an entry kind a caller may write");
+    const need = entryBytes(payloadBytes);
+    let index = this.tail & this.mask;
+    const toEnd = this.capacity - index;
+    const total = need <= toEnd ? need : toEnd + need;
+    if (!this.hasRoom(total)) return -1;
+    let at = this.tail;
+    if (need > toEnd) {
+      // The entry would straddle the end: mark the rest of this lap as skipped.
+      this.u32[index >>> 2] = 0;
+      this.u32[(index >>> 2) + 1] = EntryKind.WRAP;
+      at = (at + toEnd) >>> 0;
+      index = 0;
+    }
+    this.u32[(index >>> 2) + 1] = kind;
+    this.reservedAt = at;
+    this.reservedPayloadBytes = payloadBytes;
+    return index + RING_ENTRY_HEADER_BYTES;
+  }
+
+  /**
+   * Close the open reservation. `payloadBytes` may shrink it (a read that returned
+   * less than planned); the entry then ends earlier. Not visible until `publish()`.
+   */
+  commit(payloadBytes: number = this.reservedPayloadBytes): void {
+    if (this.reservedAt === -1) throw new Error("ring: commit() without a reservation");
+    if (payloadBytes < 0 || payloadBytes > this.reservedPayloadBytes) {
+      throw new RangeError(`ring: commit of ${payloadBytes} bytes exceeds the ${this.reservedPayloadBytes} reserved`);
+    }
+    const index = this.reservedAt & this.mask;
+    this.u32[index >>> 2] = payloadBytes;
+    this.tail = (this.reservedAt + entryBytes(payloadBytes)) >>> 0;
+    this.reservedAt = -1;
+  }
+
+  /** Drop the open reservation (nothing becomes visible). */
+  abort(): void {
+    this.reservedAt = -1;
+  }
+
+  /** Make every committed entry visible; wake the consumer only if it announced it is parked. */
+  publish(): void {
+    if (this.reservedAt !== -1) throw new Error("ring: publish() while a reservation is open");
+    Atomics.store(this.ctrl, RingWord.TAIL, this.tail | 0);
+    if (Atomics.load(this.ctrl, RingWord.CONSUMER_WAITING) !== 0) Atomics.notify(this.ctrl, RingWord.TAIL);
+  }
+
+  /** True when committed entries have not been published yet. */
+  get unpublished(): boolean {
+    return (Atomics.load(this.ctrl, RingWord.TAIL) >>> 0) !== this.tail;
+  }
+
+  /** Bytes in use as this end sees them (committed, published or not, minus released). */
+  bytesUsed(): number {
+    this.cachedHead = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+    return (this.tail - this.cachedHead) >>> 0;
+  }
+
+  /** Whether `reserve(kind, payloadBytes)` would succeed now. */
+  canReserve(payloadBytes: number): boolean {
+    if (payloadBytes > this.payloadBytesMax) return false;
+    const need = entryBytes(payloadBytes);
+    const toEnd = this.capacity - (this.tail & this.mask);
+    return this.hasRoom(need <= toEnd ? need : toEnd + need);
+  }
+
+  /**
+   * Park until the consumer has released enough for `payloadBytes`, or `timeoutMs`
+   * passes. Does not block the thread's event loop (Atomics.waitAsync).
+   */
+  async waitForRoom(payloadBytes: number, timeoutMs: number): Promise<WaitOutcome> {
+    Atomics.store(this.ctrl, RingWord.PRODUCER_WAITING, 1);
+    try {
+      const head = Atomics.load(this.ctrl, RingWord.HEAD);
+      if (this.canReserve(payloadBytes)) return "ready";
+      const waited = Atomics.waitAsync(this.ctrl, RingWord.HEAD, head, timeoutMs);
+      const outcome = waited.async ? await waited.value : waited.value;
+      return outcome === "timed-out" ? "timed-out" : "ready";
+    } finally {
+      Atomics.store(this.ctrl, RingWord.PRODUCER_WAITING, 0);
+    }
+  }
+
+  /** Blocking variant of waitForRoom for threads that may block (Atomics.wait). */
+  waitForRoomSync(payloadBytes: number, timeoutMs: number): WaitOutcome {
+    Atomics.store(this.ctrl, RingWord.PRODUCER_WAITING, 1);
+    try {
+      const head = Atomics.load(this.ctrl, RingWord.HEAD);
+      if (this.canReserve(payloadBytes)) return "ready";
+      return Atomics.wait(this.ctrl, RingWord.HEAD, head, timeoutMs) === "timed-out" ? "timed-out" : "ready";
+    } finally {
+      Atomics.store(this.ctrl, RingWord.PRODUCER_WAITING, 0);
+    }
+  }
+
+  private hasRoom(total: number): boolean {
+    if (this.capacity - ((this.tail - this.cachedHead) >>> 0) >= total) return true;
+    this.cachedHead = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+    return this.capacity - ((this.tail - this.cachedHead) >>> 0) >= total;
+  }
+}
+
+export class RingConsumer extends RingViews {
+  /** Local head: entries read and advanced past, released or not. */
+  private head: number;
+  private cachedTail: number;
+  /** Current entry (valid after `read()` returned a kind). */
+  offset = 0;
+  length = 0;
+  private entryEnd = 0;
+
+  constructor(sab: SharedArrayBuffer) {
+    super(sab);
+    this.head = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+    this.cachedTail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
+  }
+
+  /**
+   * Look at the next published entry. Returns its kind and sets `offset` (data-area
+   * index of the payload) and `length` (payload bytes), or returns -1 when empty.
+   * Calling read() again without advance() returns the same entry.
+   */
+  read(): number {
+    for (;;) {
+      if (this.head === this.cachedTail) {
+        this.cachedTail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
+        if (this.head === this.cachedTail) return -1;
+      }
+      const index = this.head & this.mask;
+      const kind = this.u32[(index >>> 2) + 1];
+      if (kind === EntryKind.WRAP) {
+        this.head = (this.head + (this.capacity - index)) >>> 0;
+        continue;
+      }
+      const length = this.u32[index >>> 2];
+      if (length > this.payloadBytesMax) throw new Error(`ring: corrupt entry length ${length} at ${index}`);
+      this.offset = index + RING_ENTRY_HEADER_BYTES;
+      this.length = length;
+      this.entryEnd = (this.head + entryBytes(length)) >>> 0;
+      return kind;
+    }
+  }
+
+  /** Move past the entry `read()` returned. Its bytes stay valid until `release()`. */
+  advance(): void {
+    this.head = this.entryEnd;
+  }
+
+  /** Give the space of every advanced-past entry back to the producer (one store per batch). */
+  release(): void {
+    Atomics.store(this.ctrl, RingWord.HEAD, this.head | 0);
+    if (Atomics.load(this.ctrl, RingWord.PRODUCER_WAITING) !== 0) Atomics.notify(this.ctrl, RingWord.HEAD);
+  }
+
+  /** True when a published entry is waiting (does not move anything). */
+  hasData(): boolean {
+    this.cachedTail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
+    return this.head !== this.cachedTail;
+  }
+
+  /** Bytes published and not yet released. */
+  bytesUsed(): number {
+    const tail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
+    const head = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+    return (tail - head) >>> 0;
+  }
+
+  /**
+   * Park until the producer publishes past the local head, or `timeoutMs` passes.
+   * Does not block the thread's event loop (Atomics.waitAsync).
+   */
+  async waitForData(timeoutMs: number): Promise<WaitOutcome> {
+    Atomics.store(this.ctrl, RingWord.CONSUMER_WAITING, 1);
+    try {
+      const tail = Atomics.load(this.ctrl, RingWord.TAIL);
+      if ((tail >>> 0) !== this.head) return "ready";
+      const waited = Atomics.waitAsync(this.ctrl, RingWord.TAIL, tail, timeoutMs);
+      const outcome = waited.async ? await waited.value : waited.value;
+      return outcome === "timed-out" ? "timed-out" : "ready";
+    } finally {
+      Atomics.store(this.ctrl, RingWord.CONSUMER_WAITING, 0);
+    }
+  }
+
+  /** Blocking variant of waitForData for threads that may block (Atomics.wait). */
+  waitForDataSync(timeoutMs: number): WaitOutcome {
+    Atomics.store(this.ctrl, RingWord.CONSUMER_WAITING, 1);
+    try {
+      const tail = Atomics.load(this.ctrl, RingWord.TAIL);
+      if ((tail >>> 0) !== this.head) return "ready";
+      return Atomics.wait(this.ctrl, RingWord.TAIL, tail, timeoutMs) === "timed-out" ? "timed-out" : "ready";
+    } finally {
+      Atomics.store(this.ctrl, RingWord.CONSUMER_WAITING, 0);
+    }
+  }
+}
