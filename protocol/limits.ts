@@ -66,6 +66,13 @@ export const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]+$/;
 /** Records in one batch (a sanity bound on the batch header's record count). */
 export const BATCH_RECORDS_MAX = 1 << 20;
 
+/**
+ * Bytes a compressed batch may inflate to when a client decodes it. A batch is
+ * at most BATCH_BYTES_MAX compressed; this bounds what a hostile one (a "zip
+ * bomb") can make a consumer allocate.
+ */
+export const BATCH_DECOMPRESSED_BYTES_MAX = 64 * MiB;
+
 /** Header entries in one record. */
 export const RECORD_HEADERS_MAX = 1 << 16;
 
@@ -89,4 +96,5 @@ assert(FETCH_PARTITION_BYTES_MAX <= FETCH_BYTES_MAX, "a partition's share cannot
 // A connection's in-flight bytes must admit at least one maximal frame, or a large request could never be read.
 assert(INFLIGHT_BYTES_MAX >= FRAME_BYTES_MAX, "in-flight bytes must admit one maximal frame");
 assert(OUTPUT_BYTES_MAX >= FETCH_BYTES_MAX + 64 * KiB, "the output queue must hold one maximal fetch response");
+assert(BATCH_DECOMPRESSED_BYTES_MAX >= BATCH_BYTES_MAX, "a batch must be able to inflate to at least its own size");
 assert(PARTITIONS_PER_TOPIC_MAX <= PARTITIONS_MAX, "one topic cannot exceed the broker's partitions");
