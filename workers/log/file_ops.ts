@@ -1,0 +1,302 @@
+// The file layer of the log: the only place that calls node:fs. Every read and
+// write names its buffer offset, length and file position explicitly (Bun's
+// writeSync with an undefined offset writes at the wrong place, and a file
+// opened with 'a' ignores pwrite positions on Linux), so files are opened with
+// 'r+' or 'w+' only.
+//
+// FileOps is an interface so tests can swap in FaultyFileOps, which wraps a
+// real implementation and injects the failures a disk can produce: a failing
+// fdatasync (EIO), a full disk (ENOSPC) and a power loss that drops or tears
+// every byte not covered by a completed fdatasync.
+
+import * as fs from "node:fs";
+
+export type OpenFlags = "r" | "r+" | "w+";
+
+export interface FileOps {
+  open(path: string, flags: OpenFlags): number;
+  /** Writes buf[off, off+len) at file position pos; returns the bytes written (may be short). */
+  pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  /** Writes the buffers back to back from file position pos; returns the bytes written (may be short). */
+  pwritev?(fd: number, bufs: readonly Uint8Array[], pos: number): number;
+  /** Reads into buf[off, off+len) from file position pos; returns the bytes read (0 at end of file). */
+  pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  fdatasync(fd: number): void;
+  ftruncate(fd: number, len: number): void;
+  size(fd: number): number;
+  close(fd: number): void;
+  unlink(path: string): void;
+  rename(from: string, to: string): void;
+  readdir(dir: string): string[];
+  mkdirp(dir: string): void;
+  /** fsync of a directory, so that creates, renames and unlinks in it are durable. */
+  fsyncDir(dir: string): void;
+  exists(path: string): boolean;
+}
+
+export const realFileOps: FileOps = {
+  open: (path, flags) => fs.openSync(path, flags),
+  pwrite: (fd, buf, off, len, pos) => fs.writeSync(fd, buf, off, len, pos),
+  pwritev: (fd, bufs, pos) => fs.writevSync(fd, bufs as Uint8Array[], pos),
+  pread: (fd, buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos),
+  fdatasync: (fd) => fs.fdatasyncSync(fd),
+  ftruncate: (fd, len) => fs.ftruncateSync(fd, len),
+  size: (fd) => fs.fstatSync(fd).size,
+  close: (fd) => fs.closeSync(fd),
+  unlink: (path) => fs.unlinkSync(path),
+  rename: (from, to) => fs.renameSync(from, to),
+  readdir: (dir) => fs.readdirSync(dir),
+  mkdirp: (dir) => void fs.mkdirSync(dir, { recursive: true }),
+  fsyncDir: (dir) => {
+    const fd = fs.openSync(dir, "r");
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
+  exists: (path) => fs.existsSync(path),
+};
+
+/** An error shaped like the ones node:fs throws (`code`, `errno`, `syscall`). */
+export function fsError(code: "EIO" | "ENOSPC" | "EBADF", syscall: string): Error {
+  const errno = { EIO: -5, ENOSPC: -28, EBADF: -9 }[code];
+  return Object.assign(new Error(`${code}: injected failure, ${syscall}`), { code, errno, syscall });
+}
+
+/** Writes all of buf[off, off+len) at pos, continuing after short writes. A write that makes no progress is ENOSPC. */
+export function writeFully(files: FileOps, fd: number, buf: Uint8Array, off: number, len: number, pos: number): void {
+  let done = 0;
+  while (done < len) {
+    const n = files.pwrite(fd, buf, off + done, len - done, pos + done);
+    if (n <= 0) throw fsError("ENOSPC", "write");
+    done += n;
+  }
+}
+
+/** Reads up to len bytes at pos, continuing after short reads; returns the bytes read (less only at end of file). */
+export function readFully(files: FileOps, fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+  let done = 0;
+  while (done < len) {
+    const n = files.pread(fd, buf, off + done, len - done, pos + done);
+    if (n <= 0) break;
+    done += n;
+  }
+  return done;
+}
+
+export interface FaultPlan {
+  /** The n-th fdatasync (1-based, counted from construction) and every later one fail with EIO. */
+  failFdatasyncAt?: number;
+  /** Writes succeed up to this many bytes in total, then come back short and then fail with ENOSPC. */
+  writeBytesMax?: number;
+  /** Track unsynced writes so that crash() can drop or tear them. */
+  powerLoss?: boolean;
+  /** Seed of the generator that picks where crash() tears. */
+  seed?: number;
+}
+
+export type CrashMode =
+  /** Every byte not covered by a completed fdatasync is lost. */
+  | "drop-unsynced"
+  /** Unsynced writes reach the disk in order up to a random one, which is torn at a random byte. */
+  | "tear";
+
+interface Unsynced {
+  path: string;
+  pos: number;
+  /** File bytes [pos, pos + old.length) before the change. */
+  old: Uint8Array;
+  /** File size before the change. */
+  oldSize: number;
+  /** The bytes written, or null for a truncation to `newSize`. */
+  data: Uint8Array | null;
+  newSize: number;
+}
+
+/**
+ * Wraps a FileOps and injects faults. Directory operations (create, rename,
+ * unlink) are treated as durable at once; only file contents are at risk in a
+ * simulated power loss. After crash() every descriptor opened through this
+ * wrapper is closed: the log that used them must be dropped and reopened.
+ */
+export class FaultyFileOps implements FileOps {
+  fdatasyncCalls = 0;
+  bytesWritten = 0;
+  private readonly inner: FileOps;
+  private readonly plan: FaultPlan;
+  private readonly paths = new Map<number, string>();
+  private journal: Unsynced[] = [];
+  private rng: number;
+
+  constructor(inner: FileOps, plan: FaultPlan = {}) {
+    this.inner = inner;
+    this.plan = plan;
+    this.rng = (plan.seed ?? 1) >>> 0 || 1;
+  }
+
+  /** Bytes written since their file's last fdatasync (power-loss mode only). */
+  get unsyncedBytes(): number {
+    let n = 0;
+    for (const u of this.journal) n += u.data?.length ?? 0;
+    return n;
+  }
+
+  open(path: string, flags: OpenFlags): number {
+    const fd = this.inner.open(path, flags);
+    this.paths.set(fd, path);
+    return fd;
+  }
+
+  pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+    let allowed = len;
+    if (this.plan.writeBytesMax !== undefined) {
+      allowed = Math.min(len, this.plan.writeBytesMax - this.bytesWritten);
+      if (allowed <= 0) throw fsError("ENOSPC", "write");
+    }
+    if (this.plan.powerLoss) this.remember(fd, pos, buf.slice(off, off + allowed), -1);
+    const n = this.inner.pwrite(fd, buf, off, allowed, pos);
+    this.bytesWritten += n;
+    return n;
+  }
+
+  pwritev(fd: number, bufs: readonly Uint8Array[], pos: number): number {
+    let written = 0;
+    for (const b of bufs) {
+      const n = this.pwrite(fd, b, 0, b.length, pos + written);
+      written += n;
+      if (n < b.length) break;
+    }
+    return written;
+  }
+
+  pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+    return this.inner.pread(fd, buf, off, len, pos);
+  }
+
+  fdatasync(fd: number): void {
+    this.fdatasyncCalls++;
+    const failAt = this.plan.failFdatasyncAt;
+    if (failAt !== undefined && this.fdatasyncCalls >= failAt) throw fsError("EIO", "fdatasync");
+    this.inner.fdatasync(fd);
+    const path = this.paths.get(fd);
+    if (path !== undefined && this.journal.length > 0) this.journal = this.journal.filter((u) => u.path !== path);
+  }
+
+  ftruncate(fd: number, len: number): void {
+    if (this.plan.powerLoss) this.remember(fd, len, null, len);
+    this.inner.ftruncate(fd, len);
+  }
+
+  size(fd: number): number {
+    return this.inner.size(fd);
+  }
+
+  close(fd: number): void {
+    this.paths.delete(fd);
+    this.inner.close(fd);
+  }
+
+  unlink(path: string): void {
+    this.journal = this.journal.filter((u) => u.path !== path);
+    this.inner.unlink(path);
+  }
+
+  rename(from: string, to: string): void {
+    this.journal = this.journal.filter((u) => u.path !== to);
+    for (const u of this.journal) if (u.path === from) u.path = to;
+    for (const [fd, p] of this.paths) if (p === from) this.paths.set(fd, to);
+    this.inner.rename(from, to);
+  }
+
+  readdir(dir: string): string[] {
+    return this.inner.readdir(dir);
+  }
+
+  mkdirp(dir: string): void {
+    this.inner.mkdirp(dir);
+  }
+
+  fsyncDir(dir: string): void {
+    this.inner.fsyncDir(dir);
+  }
+
+  exists(path: string): boolean {
+    return this.inner.exists(path);
+  }
+
+  /**
+   * Simulates a power loss: undoes every unsynced change (newest first), then in
+   * "tear" mode replays a random prefix of them, the last one cut at a random
+   * byte. Closes every descriptor opened through this wrapper.
+   * Returns how many unsynced changes there were and how many bytes were replayed.
+   */
+  crash(mode: CrashMode = "drop-unsynced"): { unsyncedChanges: number; replayedBytes: number } {
+    if (!this.plan.powerLoss) throw new Error("FaultyFileOps: crash() needs powerLoss: true");
+    const journal = this.journal;
+    this.journal = [];
+    const fds = new Map<string, number>();
+    const fdOf = (path: string): number => {
+      let fd = fds.get(path);
+      if (fd === undefined) {
+        fd = this.inner.open(path, "r+");
+        fds.set(path, fd);
+      }
+      return fd;
+    };
+    try {
+      for (let i = journal.length - 1; i >= 0; i--) {
+        const u = journal[i];
+        const fd = fdOf(u.path);
+        if (u.old.length > 0) writeFully(this.inner, fd, u.old, 0, u.old.length, u.pos);
+        this.inner.ftruncate(fd, u.oldSize);
+      }
+      let replayedBytes = 0;
+      if (mode === "tear" && journal.length > 0) {
+        const last = this.nextRandom() % journal.length;
+        for (let i = 0; i <= last; i++) {
+          const u = journal[i];
+          const fd = fdOf(u.path);
+          if (u.data === null) {
+            this.inner.ftruncate(fd, u.newSize);
+            continue;
+          }
+          const n = i < last ? u.data.length : this.nextRandom() % (u.data.length + 1);
+          if (n > 0) writeFully(this.inner, fd, u.data, 0, n, u.pos);
+          replayedBytes += n;
+        }
+      }
+      return { unsyncedChanges: journal.length, replayedBytes };
+    } finally {
+      for (const fd of fds.values()) this.inner.close(fd);
+      for (const fd of this.paths.keys()) {
+        try {
+          this.inner.close(fd);
+        } catch {
+          // already closed by its owner
+        }
+      }
+      this.paths.clear();
+    }
+  }
+
+  private remember(fd: number, pos: number, data: Uint8Array | null, newSize: number): void {
+    const path = this.paths.get(fd);
+    if (path === undefined) throw fsError("EBADF", "write");
+    const oldSize = this.inner.size(fd);
+    const end = data === null ? oldSize : Math.min(oldSize, pos + data.length);
+    const old = new Uint8Array(Math.max(0, end - pos));
+    if (old.length > 0) readFully(this.inner, fd, old, 0, old.length, pos);
+    this.journal.push({ path, pos, old, oldSize, data, newSize });
+  }
+
+  /** xorshift32: small, seeded, good enough to pick tear points. */
+  private nextRandom(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng;
+  }
+}

@@ -1,0 +1,64 @@
+// Limits of the segment log, with the reason for each. They belong with the
+// broker-wide limits in protocol/limits.ts in spirit; they live here because
+// nothing outside the log depends on them. Relations are asserted at load time.
+
+import { BATCH_BYTES_MAX, FRAME_BYTES_MAX } from "../../protocol/limits.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * Largest `segment.bytes`. Positions inside a segment are stored as u32 in the
+ * sparse index, and Kafka's setting is an int: 2^31 - 1 keeps both true even
+ * when one append (at most a frame) overshoots the setting.
+ */
+export const SEGMENT_BYTES_MAX = 2 ** 31 - 1;
+
+/** Smallest `segment.bytes`: small enough for tests, large enough to hold a batch header. */
+export const SEGMENT_BYTES_MIN = 1 * KiB;
+
+/**
+ * Largest spread of offsets inside one segment. Relative offsets are u32 in the
+ * indexes; a segment is rolled before an append would pass this.
+ */
+export const SEGMENT_OFFSET_SPAN_MAX = 2 ** 31 - 1;
+
+/** Offsets are plain numbers inside the broker; the log refuses to pass this. */
+export const LOG_OFFSET_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Bytes of sealed-segment indexes one partition keeps loaded. Sealed segments
+ * load their index on first use; past this budget the least recently used
+ * sealed index is dropped (it is reloaded from its file when needed again).
+ */
+export const INDEX_CACHE_BYTES_MAX = 16 * MiB;
+
+/**
+ * Bytes read at once when walking batch headers from an index entry. One
+ * default index interval (4 KiB) plus a header fits, so a lookup is one pread.
+ */
+export const HEADER_SCAN_WINDOW_BYTES = 8 * KiB;
+
+/** Bytes read at once by the validating scan in recovery and index rebuilds. */
+export const RECOVERY_READ_BYTES = 1 * MiB;
+
+/** Largest `index.interval.bytes` (Kafka's own cap is an int; larger intervals make every lookup scan more). */
+export const INDEX_INTERVAL_BYTES_MAX = 16 * MiB;
+
+/** Largest `flush.bytes`: unsynced bytes a partition may hold before it must fdatasync. */
+export const FLUSH_BYTES_MAX = 1024 * MiB;
+
+/** Largest `flush.interval.ms`: a durable ack never waits longer than this for its fdatasync. */
+export const FLUSH_INTERVAL_MS_MAX = 60_000;
+
+function assert(condition: boolean, why: string): void {
+  if (!condition) throw new Error(`log limits: ${why}`);
+}
+
+// One append (at most a frame) past a full segment must still fit u32 positions.
+assert(SEGMENT_BYTES_MAX + FRAME_BYTES_MAX < 2 ** 32, "segment positions must fit in u32");
+assert(SEGMENT_BYTES_MIN < SEGMENT_BYTES_MAX, "segment bounds");
+// A maximal batch must fit the recovery read buffer's growth path (it grows to one batch).
+assert(BATCH_BYTES_MAX <= FRAME_BYTES_MAX, "a batch fits a frame");
+assert(HEADER_SCAN_WINDOW_BYTES >= 4 * KiB + 61, "the scan window holds a default interval plus a header");
+assert(RECOVERY_READ_BYTES >= HEADER_SCAN_WINDOW_BYTES, "recovery reads at least a scan window");
