@@ -11,6 +11,13 @@ const MiB = 1024 * KiB;
 /** Largest frame (request or response, excluding the 4-byte size prefix) a peer may send. */
 export const FRAME_BYTES_MAX = 16 * MiB;
 
+/**
+ * Memory a connection's frame parser keeps between frames. A frame split across
+ * reads is gathered into a buffer that grows with it; after a frame larger than
+ * this the buffer is dropped, so 1024 idle connections do not each pin 16 MiB.
+ */
+export const FRAME_PARSER_RETAINED_BYTES_MAX = 1 * MiB;
+
 /** Smallest frame: a request header is api key (2) + api version (2) + correlation id (4). */
 export const REQUEST_HEADER_BYTES = 8;
 
