@@ -105,3 +105,48 @@ assert(INFLIGHT_BYTES_MAX >= FRAME_BYTES_MAX, "in-flight bytes must admit one ma
 assert(OUTPUT_BYTES_MAX >= FETCH_BYTES_MAX + 64 * KiB, "the output queue must hold one maximal fetch response");
 assert(BATCH_DECOMPRESSED_BYTES_MAX >= BATCH_BYTES_MAX, "a batch must be able to inflate to at least its own size");
 assert(PARTITIONS_PER_TOPIC_MAX <= PARTITIONS_MAX, "one topic cannot exceed the broker's partitions");
+
+// ---- Consumer groups (engine/groups) ----
+
+/** Bytes of a group id. Group ids name directories nowhere, but they are keys of the offsets log and of metric labels. */
+export const GROUP_ID_BYTES_MAX = 255;
+
+/** Groups one broker keeps (with members or with committed offsets); a join that would create one more gets COORDINATOR_NOT_AVAILABLE. */
+export const GROUPS_MAX = 10_000;
+
+/** Members of one group; a join past it gets THROTTLING_QUOTA_EXCEEDED. Bounds the pending joins of a rebalance. */
+export const GROUP_MEMBERS_MAX = 1_000;
+
+/** Topics one member may subscribe to. */
+export const GROUP_SUBSCRIBED_TOPICS_MAX = 1_000;
+
+/** Assignor names one member may offer. */
+export const GROUP_ASSIGNORS_MAX = 8;
+
+/**
+ * Session timeout range. The floor is low (Kafka's is 6 s) because a single
+ * node has no GC-pause-prone replicas to wait out and tests want quick failover;
+ * the client heartbeats at a third of it.
+ */
+export const GROUP_SESSION_TIMEOUT_MS_MIN = 300;
+export const GROUP_SESSION_TIMEOUT_MS_MAX = 300_000;
+
+/** Longest a rebalance may wait for members to rejoin (a join is a long request up to this). */
+export const GROUP_REBALANCE_TIMEOUT_MS_MAX = 300_000;
+
+/** Bytes of the metadata string a commit may carry with an offset. */
+export const OFFSET_COMMIT_METADATA_BYTES_MAX = 4 * KiB;
+
+/** Offsets one commit request may carry. */
+export const OFFSET_COMMIT_PARTITIONS_MAX = 10_000;
+
+/**
+ * Committed offsets waiting for the next append+fsync of the offsets log. Past
+ * it a commit is refused with COORDINATOR_NOT_AVAILABLE (retriable) instead of queueing.
+ */
+export const OFFSET_COMMITS_PENDING_MAX = 100_000;
+
+assert(GROUP_SESSION_TIMEOUT_MS_MIN < GROUP_SESSION_TIMEOUT_MS_MAX, "the session timeout range must not be empty");
+assert(GROUP_ID_BYTES_MAX <= STRING_BYTES_MAX, "a group id is a protocol string");
+assert(OFFSET_COMMIT_PARTITIONS_MAX <= ARRAY_LENGTH_MAX, "a commit's offsets are a protocol array");
+assert(OFFSET_COMMIT_PARTITIONS_MAX <= OFFSET_COMMITS_PENDING_MAX, "one maximal commit must fit in the pending queue");

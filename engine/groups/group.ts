@@ -1,0 +1,338 @@
+// One consumer group's membership state machine. The coordinator computes the
+// assignment (members never do), so a rebalance is: every member rejoins (a
+// long JoinGroup), the coordinator bumps the generation and runs the assignor,
+// each member fetches its share with SyncGroup.
+//
+//   Empty ──join──▶ PreparingRebalance ──all members rejoined, or the rebalance
+//     ▲                 ▲      │            timeout passed (laggards removed)──▶ CompletingRebalance
+//     │                 │      └──last member gone──▶ Empty                            │
+//     │                 │                                                              │ every member synced
+//     │                 └──join of a new member / changed subscription, leave,         ▼
+//     │                    session expiry, partition count change ◀────────────────  Stable
+//     └──────────────── last member leaves or expires (from any state)
+//
+// Fencing: a member's heartbeat, sync and commit carry the generation it
+// joined. The generation moves on only when a rebalance completes; a request
+// from an older generation gets ILLEGAL_GENERATION, from a member the group no
+// longer has UNKNOWN_MEMBER_ID, and a heartbeat or sync while the group waits
+// for rejoins REBALANCE_IN_PROGRESS. Each tells the member to rejoin.
+//
+// Commits are accepted in PreparingRebalance (from the current generation: a
+// member commits what it processed before it gives its partitions up) and in
+// CompletingRebalance (the assignment is already fixed by the coordinator).
+//
+// Sessions: every request from a member restarts its session timer. A member
+// parked in a pending join has no timer (its request is its heartbeat); the
+// rebalance timeout bounds that wait instead.
+
+import { GroupState, type JoinGroupResponse } from "../../protocol/messages/groups.ts";
+import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import { type Assignor, type MemberAssignment, assertAssignment } from "./assignor.ts";
+import type { TimerHandle, Timers } from "./timers.ts";
+
+export interface MemberMetadata {
+  clientId: string;
+  topics: readonly string[];
+  assignors: readonly string[];
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+}
+
+interface PendingJoin {
+  resolve(response: JoinGroupResponse): void;
+  reject(error: SluiceError): void;
+}
+
+export interface Member extends MemberMetadata {
+  readonly memberId: string;
+  lastSeenMs: number;
+  sessionTimer: TimerHandle | undefined;
+  pendingJoin: PendingJoin | undefined;
+  /** The member's share in the current generation (empty until the first rebalance completes). */
+  assignment: MemberAssignment;
+  synced: boolean;
+}
+
+export interface GroupContext {
+  readonly timers: Timers;
+  readonly assignors: ReadonlyMap<string, Assignor>;
+  /** Current partition count of a topic (0 when it does not exist). */
+  partitionCount(topic: string): number;
+  /** Called after the group lost its last member. */
+  onEmpty(group: Group): void;
+  /** Called after each completed rebalance (for metrics and logs). */
+  onRebalanced?(group: Group, reason: string): void;
+}
+
+export const RebalanceReason = {
+  MemberJoined: "member joined",
+  SubscriptionChanged: "subscription changed",
+  MemberLeft: "member left",
+  SessionExpired: "session expired",
+  PartitionsChanged: "partition count changed",
+} as const;
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export class Group {
+  readonly groupId: string;
+  state: GroupState = GroupState.Empty;
+  generationId = 0;
+  leaderId = "";
+  assignor = "";
+  readonly members = new Map<string, Member>();
+  /** Partition counts the current generation was assigned with; a change triggers a rebalance. */
+  private assignedCounts = new Map<string, number>();
+  private rebalanceTimer: TimerHandle | undefined;
+  private rebalanceReason = "";
+  rebalances = 0;
+
+  constructor(groupId: string, private readonly ctx: GroupContext) {
+    this.groupId = groupId;
+  }
+
+  // ---- requests ----
+
+  /**
+   * Adds a new member (memberId chosen by the caller) or rejoins a known one.
+   * Resolves when the rebalance completes; at once for a known member whose
+   * metadata did not change while the group is not rebalancing (it lost the
+   * previous response and asks again).
+   */
+  join(memberId: string, meta: MemberMetadata, isNew: boolean): Promise<JoinGroupResponse> {
+    const now = this.ctx.timers.now();
+    let member = this.members.get(memberId);
+    if (isNew) {
+      if (member !== undefined) throw new Error(`group ${this.groupId}: member id ${memberId} reused`);
+      member = {
+        memberId,
+        ...meta,
+        lastSeenMs: now,
+        sessionTimer: undefined,
+        pendingJoin: undefined,
+        assignment: new Map(),
+        synced: false,
+      };
+      this.members.set(memberId, member);
+      this.prepareRebalance(RebalanceReason.MemberJoined);
+    } else {
+      if (member === undefined) throw new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID);
+      const changed = !sameList(member.topics, meta.topics) || !sameList(member.assignors, meta.assignors);
+      Object.assign(member, meta);
+      member.lastSeenMs = now;
+      if (this.state !== GroupState.PreparingRebalance) {
+        if (!changed) {
+          this.touch(member);
+          return Promise.resolve(this.joinResponse(memberId));
+        }
+        this.prepareRebalance(RebalanceReason.SubscriptionChanged);
+      }
+    }
+    const m = member;
+    // A second join from the same member replaces the first; the first is told to start over.
+    m.pendingJoin?.reject(new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS, "superseded by a newer join from the same member"));
+    this.stopSession(m);
+    const result = new Promise<JoinGroupResponse>((resolve, reject) => {
+      m.pendingJoin = { resolve, reject };
+    });
+    this.tryCompleteJoin();
+    return result;
+  }
+
+  sync(memberId: string, generationId: number): MemberAssignment {
+    const m = this.checkMember(memberId, generationId);
+    this.touch(m);
+    if (this.state === GroupState.PreparingRebalance) throw new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS);
+    m.synced = true;
+    if (this.state === GroupState.CompletingRebalance && [...this.members.values()].every((x) => x.synced)) {
+      this.state = GroupState.Stable;
+    }
+    return m.assignment;
+  }
+
+  heartbeat(memberId: string, generationId: number): void {
+    const m = this.checkMember(memberId, generationId);
+    this.touch(m);
+    if (this.state === GroupState.PreparingRebalance) throw new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS);
+  }
+
+  /** Fencing for a commit from a member; a standalone commit (no member) is checked by the coordinator. */
+  checkCommit(memberId: string, generationId: number): void {
+    const m = this.checkMember(memberId, generationId);
+    this.touch(m);
+  }
+
+  leave(memberId: string): void {
+    const m = this.members.get(memberId);
+    if (m === undefined) throw new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID);
+    this.removeMember(m, RebalanceReason.MemberLeft);
+  }
+
+  /** The topic's partition count changed (or the topic appeared or went away). */
+  partitionsChanged(topic: string): void {
+    if (this.state !== GroupState.Stable && this.state !== GroupState.CompletingRebalance) return;
+    if (!this.subscribes(topic)) return;
+    if ((this.assignedCounts.get(topic) ?? 0) === this.ctx.partitionCount(topic)) return;
+    this.prepareRebalance(RebalanceReason.PartitionsChanged);
+  }
+
+  /** Answers every parked join with an error and forgets all members (broker shutting down). */
+  shutdown(): void {
+    if (this.rebalanceTimer !== undefined) this.ctx.timers.clear(this.rebalanceTimer);
+    this.rebalanceTimer = undefined;
+    for (const m of this.members.values()) {
+      this.stopSession(m);
+      m.pendingJoin?.reject(new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down"));
+      m.pendingJoin = undefined;
+    }
+  }
+
+  // ---- queries ----
+
+  subscribes(topic: string): boolean {
+    for (const m of this.members.values()) if (m.topics.includes(topic)) return true;
+    return false;
+  }
+
+  subscribedTopics(): string[] {
+    const s = new Set<string>();
+    for (const m of this.members.values()) for (const t of m.topics) s.add(t);
+    return [...s].sort();
+  }
+
+  /** Assignor names every member offers and the broker knows (never empty while the group has members). */
+  commonAssignors(except?: string): Set<string> {
+    let common: Set<string> | undefined;
+    for (const m of this.members.values()) {
+      if (m.memberId === except) continue;
+      const mine = new Set(m.assignors.filter((a) => this.ctx.assignors.has(a)));
+      common = common === undefined ? mine : new Set([...common].filter((a) => mine.has(a)));
+    }
+    return common ?? new Set([...this.ctx.assignors.keys()]);
+  }
+
+  // ---- transitions ----
+
+  private checkMember(memberId: string, generationId: number): Member {
+    const m = this.members.get(memberId);
+    if (m === undefined) throw new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (generationId !== this.generationId) {
+      throw new SluiceError(ErrorCode.ILLEGAL_GENERATION, `generation ${generationId} is not the group's ${this.generationId}`);
+    }
+    return m;
+  }
+
+  private prepareRebalance(reason: string): void {
+    if (this.state === GroupState.PreparingRebalance) return;
+    this.state = GroupState.PreparingRebalance;
+    this.rebalanceReason = reason;
+    let timeoutMs = 0;
+    for (const m of this.members.values()) {
+      m.synced = false;
+      timeoutMs = Math.max(timeoutMs, m.rebalanceTimeoutMs);
+    }
+    this.rebalanceTimer = this.ctx.timers.set(() => this.onRebalanceTimeout(), timeoutMs);
+  }
+
+  private onRebalanceTimeout(): void {
+    this.rebalanceTimer = undefined;
+    if (this.state !== GroupState.PreparingRebalance) return;
+    for (const m of [...this.members.values()]) {
+      if (m.pendingJoin === undefined) this.forget(m);
+    }
+    this.completeJoin();
+  }
+
+  private tryCompleteJoin(): void {
+    if (this.state !== GroupState.PreparingRebalance) return;
+    for (const m of this.members.values()) if (m.pendingJoin === undefined) return;
+    this.completeJoin();
+  }
+
+  private completeJoin(): void {
+    if (this.rebalanceTimer !== undefined) this.ctx.timers.clear(this.rebalanceTimer);
+    this.rebalanceTimer = undefined;
+    this.generationId++;
+    if (this.members.size === 0) {
+      this.state = GroupState.Empty;
+      this.leaderId = "";
+      this.assignor = "";
+      this.assignedCounts = new Map();
+      this.ctx.onEmpty(this);
+      return;
+    }
+    if (!this.members.has(this.leaderId)) this.leaderId = this.members.keys().next().value!;
+    const leader = this.members.get(this.leaderId)!;
+    const common = this.commonAssignors();
+    const chosen = leader.assignors.find((a) => common.has(a));
+    // Every join is checked against the others' common assignors, so the group always shares one.
+    if (chosen === undefined) throw new Error(`group ${this.groupId}: members share no assignor`);
+    this.assignor = chosen;
+
+    const counts = new Map<string, number>();
+    for (const t of this.subscribedTopics()) counts.set(t, this.ctx.partitionCount(t));
+    const members = [...this.members.values()].map((m) => ({ memberId: m.memberId, topics: m.topics }));
+    const previous = new Map([...this.members.values()].map((m) => [m.memberId, m.assignment]));
+    const input = { members, partitionsPerTopic: counts, previous };
+    const result = this.ctx.assignors.get(chosen)!.assign(input);
+    assertAssignment(input, result);
+    this.assignedCounts = counts;
+    this.state = GroupState.CompletingRebalance;
+    this.rebalances++;
+
+    for (const m of this.members.values()) {
+      m.assignment = result.get(m.memberId) ?? new Map();
+      m.synced = false;
+      const pending = m.pendingJoin;
+      m.pendingJoin = undefined;
+      this.touch(m);
+      pending?.resolve(this.joinResponse(m.memberId));
+    }
+    this.ctx.onRebalanced?.(this, this.rebalanceReason);
+  }
+
+  private joinResponse(memberId: string): JoinGroupResponse {
+    return {
+      generationId: this.generationId,
+      memberId,
+      leaderId: this.leaderId,
+      assignor: this.assignor,
+      members: [...this.members.values()].map((m) => ({ memberId: m.memberId, topics: [...m.topics] })),
+    };
+  }
+
+  private touch(m: Member): void {
+    m.lastSeenMs = this.ctx.timers.now();
+    if (m.pendingJoin !== undefined) return; // parked in a join: the rebalance timeout bounds it
+    this.stopSession(m);
+    m.sessionTimer = this.ctx.timers.set(() => this.onSessionExpired(m.memberId), m.sessionTimeoutMs);
+  }
+
+  private stopSession(m: Member): void {
+    if (m.sessionTimer !== undefined) this.ctx.timers.clear(m.sessionTimer);
+    m.sessionTimer = undefined;
+  }
+
+  private onSessionExpired(memberId: string): void {
+    const m = this.members.get(memberId);
+    if (m === undefined || m.pendingJoin !== undefined) return;
+    m.sessionTimer = undefined;
+    this.removeMember(m, RebalanceReason.SessionExpired);
+  }
+
+  private forget(m: Member): void {
+    this.stopSession(m);
+    this.members.delete(m.memberId);
+    const pending = m.pendingJoin;
+    m.pendingJoin = undefined;
+    pending?.reject(new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID, "the member left the group"));
+  }
+
+  private removeMember(m: Member, reason: string): void {
+    this.forget(m);
+    this.prepareRebalance(reason);
+    this.tryCompleteJoin();
+  }
+}
