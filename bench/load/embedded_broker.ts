@@ -1,0 +1,70 @@
+// `--embedded`: a broker of our own in a temp dir, in its own process (so the
+// load threads and the broker do not share an event loop or a heap, and the
+// broker is measured as a server), removed afterwards.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startServer, type ServerProcess } from "./server_process.ts";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(http (\d+)\)/;
+const READY_TIMEOUT_MS = 30_000;
+
+export interface EmbeddedBroker {
+  readonly host: string;
+  readonly port: number;
+  readonly httpPort: number;
+  readonly pid: number;
+  readonly dataDir: string;
+  readonly process: ServerProcess;
+  /** Stops the broker (SIGTERM, then SIGKILL) and removes its data dir. */
+  stop(): Promise<void>;
+}
+
+/** The Bun binary: ours when running under Bun, else the one npm installed. */
+export function bunBinary(): string {
+  if (process.versions.bun !== undefined) return process.execPath;
+  return path.join(REPO_ROOT, "node_modules", ".bin", "bun");
+}
+
+export async function startEmbeddedBroker(options: { serveArgs?: string[] } = {}): Promise<EmbeddedBroker> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-bench-"));
+  let server: ServerProcess;
+  try {
+    server = await startServer({
+      command: bunBinary(),
+      args: [
+        path.join(REPO_ROOT, "cli", "main.ts"),
+        "serve",
+        "--port", "0",
+        "--http-port", "0",
+        "--data-dir", dataDir,
+        ...(options.serveArgs ?? []),
+      ],
+      readyLine: READY_LINE,
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      cwd: REPO_ROOT,
+    });
+  } catch (error) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    host: server.ready[1],
+    port: Number(server.ready[2]),
+    httpPort: Number(server.ready[3]),
+    pid: server.pid,
+    dataDir,
+    process: server,
+    stop: () => {
+      stopped ??= (async () => {
+        await server.stop(10_000);
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, test } from "bun:test";
+import { parseBenchArgs, UsageError } from "./options.ts";
+
+describe("parseBenchArgs", () => {
+  test("defaults: 1M messages of 100 bytes, 8 partitions, acks=all", () => {
+    const o = parseBenchArgs(["produce", "--embedded"]);
+    expect(o).toMatchObject({ mode: "produce", embedded: true, messages: 1_000_000, sizeBytes: 100, partitions: 8, acks: -1, producers: 1, consumers: 1, json: false });
+  });
+
+  test("every option is read", () => {
+    const o = parseBenchArgs([
+      "e2e", "--broker", "127.0.0.1:9900", "--duration", "2.5", "--size", "200", "--partitions", "4",
+      "--producers", "2", "--consumers", "2", "--acks", "1", "--batch-bytes", "0", "--linger-ms", "2",
+      "--rate", "100_000", "--json", "--topic", "t1", "--broker-pid", "1234",
+    ]);
+    expect(o).toMatchObject({
+      mode: "e2e", broker: { host: "127.0.0.1", port: 9900 }, embedded: false, messages: undefined, durationSec: 2.5,
+      sizeBytes: 200, partitions: 4, producers: 2, consumers: 2, acks: 1, batchBytes: 0, lingerMs: 2,
+      ratePerSec: 100_000, json: true, topic: "t1", brokerPid: 1234,
+    });
+  });
+
+  test("refuses what it cannot honour, with a usage error", () => {
+    const bad = [
+      ["produce"],
+      ["produce", "--embedded", "--broker", "h:1"],
+      ["fly", "--embedded"],
+      ["produce", "--embedded", "--messages", "10", "--duration", "1"],
+      ["produce", "--embedded", "--acks", "2"],
+      ["produce", "--embedded", "--size", "10"],
+      ["produce", "--embedded", "--messages", "1e3"],
+      ["e2e", "--embedded", "--partitions", "2", "--consumers", "3"],
+      ["produce", "--broker", "nohost"],
+      ["produce", "--embedded", "--frobnicate"],
+    ];
+    for (const argv of bad) expect(() => parseBenchArgs(argv)).toThrow(UsageError);
+  });
+
+  test("--help", () => {
+    expect(parseBenchArgs(["--help"])).toBe("help");
+  });
+});

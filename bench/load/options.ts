@@ -1,0 +1,170 @@
+// `sluice bench` options: parsed and checked at the edge, so a load run never
+// starts with a value it cannot honour.
+
+import { parseArgs } from "node:util";
+import { PAYLOAD_BYTES_MAX, PAYLOAD_BYTES_MIN, PRODUCERS_MAX } from "./payload.ts";
+
+export const BenchMode = { produce: "produce", consume: "consume", e2e: "e2e" } as const;
+export type BenchMode = (typeof BenchMode)[keyof typeof BenchMode];
+
+export type Acks = 0 | 1 | -1;
+
+export interface BenchOptions {
+  mode: BenchMode;
+  /** host and port of a running broker; undefined with `embedded`. */
+  broker?: { host: string; port: number };
+  embedded: boolean;
+  /** Stop after this many messages in total (over all producers)... */
+  messages?: number;
+  /** ...or after this many seconds of producing. Exactly one of the two is set. */
+  durationSec?: number;
+  sizeBytes: number;
+  partitions: number;
+  producers: number;
+  consumers: number;
+  acks: Acks;
+  /** Client record-batch size; undefined = the client's default. 0 = one message per request. */
+  batchBytes?: number;
+  lingerMs?: number;
+  /** Fixed offered load in msgs/s over all producers; undefined = as fast as acks allow. */
+  ratePerSec?: number;
+  json: boolean;
+  topic?: string;
+  /** PID of an external broker, to sample its RSS and CPU (the embedded broker's is known). */
+  brokerPid?: number;
+  /** e2e/consume: how long consumers may go without a new message before the rest counts as lost. */
+  drainTimeoutMs: number;
+  /** Extra `serve` arguments for the embedded broker (repeatable `--serve-arg`). */
+  serveArgs: string[];
+}
+
+/** Messages or seconds: the caps that keep a mistyped flag from filling the disk. */
+export const BENCH_MESSAGES_MAX = 1_000_000_000;
+export const BENCH_DURATION_SEC_MAX = 3600;
+export const BENCH_PARTITIONS_MAX = 10_000;
+export const BENCH_CONSUMERS_MAX = 256;
+export const BENCH_MESSAGES_DEFAULT = 1_000_000;
+
+export class UsageError extends Error {}
+
+export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HOST:PORT | --embedded) [options]
+
+  --broker HOST:PORT   a running broker            --embedded        start one in a temp dir, remove it after
+  --messages N         total messages (default ${BENCH_MESSAGES_DEFAULT})  --duration S   or produce for S seconds
+  --size BYTES         message size (default 100, min ${PAYLOAD_BYTES_MIN})
+  --partitions P       partitions of the bench topic (default 8)
+  --producers K        producer threads (default 1)        --consumers C   consumer threads (default 1)
+  --acks 0|1|all       default all                         --rate R        fixed offered load, msgs/s in total
+  --batch-bytes B      client batch size (0 = one message per request)   --linger-ms MS
+  --topic NAME         default: a fresh sluice-bench-<random>
+  --broker-pid PID     sample an external broker's RSS and CPU
+  --drain-timeout-ms   consumers give up after this long without a message (default 10000)
+  --serve-arg ARG      pass ARG to the embedded broker's \`serve\` (repeatable)
+  --json               last line of output is one JSON object
+
+With --rate, latency counts from each message's intended send time (coordinated
+omission corrected). e2e consumes everything back and checks each message's
+sequence number and checksum, so \`lost\` is measured.`;
+
+function intIn(name: string, raw: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(raw.replace(/_/g, ""))) throw new UsageError(`--${name} must be an integer, got '${raw}'`);
+  const value = Number(raw.replace(/_/g, ""));
+  if (value < min || value > max) throw new UsageError(`--${name} must be ${min}..${max}, got ${value}`);
+  return value;
+}
+
+function numberIn(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw.replace(/_/g, ""));
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new UsageError(`--${name} must be a number in ${min}..${max}, got '${raw}'`);
+  }
+  return value;
+}
+
+export function parseHostPort(raw: string): { host: string; port: number } {
+  const at = raw.lastIndexOf(":");
+  if (at <= 0) throw new UsageError(`--broker must be HOST:PORT, got '${raw}'`);
+  return { host: raw.slice(0, at), port: intIn("broker port", raw.slice(at + 1), 1, 65535) };
+}
+
+/** Parses argv after `bench`. Returns "help" for --help. Throws UsageError on anything it cannot honour. */
+export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        broker: { type: "string" },
+        embedded: { type: "boolean" },
+        messages: { type: "string" },
+        duration: { type: "string" },
+        size: { type: "string" },
+        partitions: { type: "string" },
+        producers: { type: "string" },
+        consumers: { type: "string" },
+        acks: { type: "string" },
+        "batch-bytes": { type: "string" },
+        "linger-ms": { type: "string" },
+        rate: { type: "string" },
+        json: { type: "boolean" },
+        topic: { type: "string" },
+        "broker-pid": { type: "string" },
+        "drain-timeout-ms": { type: "string" },
+        "serve-arg": { type: "string", multiple: true },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return "help";
+  if (positionals.length !== 1) throw new UsageError("give exactly one mode: produce, consume or e2e");
+  const mode = positionals[0];
+  if (mode !== "produce" && mode !== "consume" && mode !== "e2e") {
+    throw new UsageError(`unknown mode '${mode}' (produce, consume or e2e)`);
+  }
+  if ((values.broker === undefined) === (values.embedded !== true)) {
+    throw new UsageError("give exactly one of --broker HOST:PORT and --embedded");
+  }
+  if (values.messages !== undefined && values.duration !== undefined) {
+    throw new UsageError("give --messages or --duration, not both");
+  }
+  const acksRaw = values.acks ?? "all";
+  const acks: Acks = acksRaw === "all" || acksRaw === "-1" ? -1 : acksRaw === "1" ? 1 : acksRaw === "0" ? 0 : (() => {
+    throw new UsageError(`--acks must be 0, 1 or all, got '${acksRaw}'`);
+  })();
+  const options: BenchOptions = {
+    mode,
+    broker: values.broker === undefined ? undefined : parseHostPort(values.broker),
+    embedded: values.embedded === true,
+    messages: values.duration === undefined
+      ? (values.messages === undefined ? BENCH_MESSAGES_DEFAULT : intIn("messages", values.messages, 1, BENCH_MESSAGES_MAX))
+      : undefined,
+    durationSec: values.duration === undefined ? undefined : numberIn("duration", values.duration, 0.1, BENCH_DURATION_SEC_MAX),
+    sizeBytes: values.size === undefined ? 100 : intIn("size", values.size, PAYLOAD_BYTES_MIN, PAYLOAD_BYTES_MAX),
+    partitions: values.partitions === undefined ? 8 : intIn("partitions", values.partitions, 1, BENCH_PARTITIONS_MAX),
+    producers: values.producers === undefined ? 1 : intIn("producers", values.producers, 1, PRODUCERS_MAX),
+    consumers: values.consumers === undefined ? 1 : intIn("consumers", values.consumers, 1, BENCH_CONSUMERS_MAX),
+    acks,
+    batchBytes: values["batch-bytes"] === undefined ? undefined : intIn("batch-bytes", values["batch-bytes"], 0, 64 * 1024 * 1024),
+    lingerMs: values["linger-ms"] === undefined ? undefined : numberIn("linger-ms", values["linger-ms"], 0, 60_000),
+    ratePerSec: values.rate === undefined ? undefined : numberIn("rate", values.rate, 1, 1e9),
+    json: values.json === true,
+    topic: values.topic,
+    brokerPid: values["broker-pid"] === undefined ? undefined : intIn("broker-pid", values["broker-pid"], 1, 2 ** 31 - 1),
+    drainTimeoutMs: values["drain-timeout-ms"] === undefined ? 10_000 : intIn("drain-timeout-ms", values["drain-timeout-ms"], 100, 600_000),
+    serveArgs: values["serve-arg"] ?? [],
+  };
+  if (options.embedded && options.brokerPid !== undefined) throw new UsageError("--broker-pid is for --broker; the embedded broker's pid is known");
+  if (!options.embedded && options.serveArgs.length > 0) throw new UsageError("--serve-arg needs --embedded");
+  if (options.consumers > options.partitions) {
+    throw new UsageError(`--consumers (${options.consumers}) cannot exceed --partitions (${options.partitions}): each consumer reads whole partitions`);
+  }
+  if (options.messages !== undefined && options.messages < options.producers) {
+    throw new UsageError(`--messages (${options.messages}) must be at least --producers (${options.producers})`);
+  }
+  return options;
+}

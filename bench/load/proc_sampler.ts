@@ -1,0 +1,89 @@
+// Samples a process's resident memory (VmRSS from /proc/<pid>/status) and CPU
+// time (utime + stime from /proc/<pid>/stat) while a run goes on: the broker's
+// memory bound is checked on the real process, and CPU use says whether a
+// figure is bound by the cores rather than the disk or the network.
+
+import fs from "node:fs";
+
+/** Linux reports CPU times in clock ticks; USER_HZ is 100 on every mainstream kernel config. */
+const CLOCK_TICKS_PER_SEC = 100;
+
+export interface ProcSample {
+  rssBytes: number;
+  cpuSec: number;
+}
+
+/** One sample, or undefined when the process is gone or /proc is not there. */
+export function sampleProc(pid: number): ProcSample | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return { rssBytes: rss === null ? 0 : Number(rss[1]) * 1024, cpuSec: (utime + stime) / CLOCK_TICKS_PER_SEC };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcUsage {
+  pid: number;
+  rssMaxBytes: number;
+  rssLastBytes: number;
+  /** CPU seconds used between start() and stop(). */
+  cpuSec: number;
+  /** cpuSec / wall seconds: 1.0 = one core busy all the time. */
+  cores: number;
+  samples: number;
+}
+
+export class ProcSampler {
+  private readonly pid: number;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private first: ProcSample | undefined;
+  private last: ProcSample | undefined;
+  private startMs = 0;
+  private stopMs = 0;
+  private rssMax = 0;
+  private samples = 0;
+
+  constructor(pid: number) {
+    this.pid = pid;
+  }
+
+  start(intervalMs = 200): void {
+    this.startMs = performance.now();
+    this.first = sampleProc(this.pid);
+    this.take();
+    this.timer = setInterval(() => this.take(), intervalMs);
+  }
+
+  /** Call during the run's busiest moment too (for example just before load stops). */
+  take(): void {
+    const sample = sampleProc(this.pid);
+    if (sample === undefined) return;
+    this.last = sample;
+    this.samples++;
+    if (sample.rssBytes > this.rssMax) this.rssMax = sample.rssBytes;
+  }
+
+  stop(): ProcUsage {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.take();
+    this.stopMs = performance.now();
+    const cpuSec = this.first !== undefined && this.last !== undefined ? this.last.cpuSec - this.first.cpuSec : 0;
+    const wallSec = Math.max(1e-3, (this.stopMs - this.startMs) / 1000);
+    return {
+      pid: this.pid,
+      rssMaxBytes: this.rssMax,
+      rssLastBytes: this.last?.rssBytes ?? 0,
+      cpuSec,
+      cores: cpuSec / wallSec,
+      samples: this.samples,
+    };
+  }
+}
