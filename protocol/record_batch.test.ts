@@ -233,6 +233,33 @@ describe("encode / decode round trips", () => {
   });
 });
 
+describe("golden bytes", () => {
+  test("a one-record batch laid out by hand from the grammar", () => {
+    const ts = 0x010203040506;
+    const afterCrc =
+      "0000" + // attributes: no compression, CreateTime
+      "00000000" + // lastOffsetDelta
+      "0000010203040506" + // firstTimestamp
+      "0000010203040506" + // maxTimestamp
+      "ffffffffffffffff" + // producerId -1
+      "ffff" + // producerEpoch -1
+      "ffffffff" + // baseSequence -1
+      "00000001" + // recordCount
+      // record: length 7 (zigzag 0e) | attributes 0 | tsDelta 0 | offsetDelta 0 | key -1 (01) | value len 1 (02) "a" | 0 headers
+      "0e" + "00" + "00" + "00" + "01" + "02" + "61" + "00";
+    const crc = crc32c(Buffer.from(afterCrc, "hex")).toString(16).padStart(8, "0");
+    const expected =
+      "0000000000000005" + // baseOffset
+      "00000039" + // batchLength 57 = 69 - 12
+      "ffffffff" + // partitionLeaderEpoch -1
+      "02" + // magic
+      crc +
+      afterCrc;
+    const bytes = encodeBatch([{ key: null, value: "a", timestamp: ts }], { baseOffset: 5 });
+    expect(Buffer.from(bytes).toString("hex")).toBe(expected);
+  });
+});
+
 describe("validateBatch", () => {
   const batch = (): Uint8Array =>
     encodeBatch(

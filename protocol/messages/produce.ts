@@ -1,0 +1,129 @@
+// Produce (api key 0, version 0): the hot write path. Binary.
+//
+//   Request  = Acks:i16 TimeoutMs:i32 Topics:[Topic]
+//     Topic     = Name:String Partitions:[Partition]
+//     Partition = Index:i32 Records:Bytes        ; one or more whole RecordBatch v2, back to back
+//   Response = ErrorCode:i16 Topics:[TopicR]     ; ErrorCode ≠ 0: Message:String instead of Topics
+//     TopicR     = Name:String Partitions:[PartitionR]
+//     PartitionR = Index:i32 ErrorCode:i16 BaseOffset:i64 LogAppendTimeMs:i64 LogStartOffset:i64
+//
+// The decoder checks the grammar only (lengths, counts, limits). What the
+// values mean (acks in {-1, 0, 1}, batches valid) is checked by the broker.
+// Records are views into the request frame, never copied here.
+
+import { Reader, type Writer } from "../codec.ts";
+import { ErrorCode, SluiceError } from "../errors.ts";
+import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
+
+export const Acks = { NONE: 0, LEADER: 1, ALL: -1 } as const;
+export type Acks = (typeof Acks)[keyof typeof Acks];
+
+export interface ProducePartition {
+  index: number;
+  /** Whole batches back to back (a view into the frame when decoded). */
+  records: Uint8Array;
+}
+
+export interface ProduceTopic {
+  name: string;
+  partitions: ProducePartition[];
+}
+
+export interface ProduceRequest {
+  acks: number;
+  timeoutMs: number;
+  topics: ProduceTopic[];
+}
+
+export interface ProducePartitionResult {
+  index: number;
+  errorCode: number;
+  /** Offset of the first record of the first batch; -1 on error. */
+  baseOffset: bigint;
+  /** -1 for CreateTime topics. */
+  logAppendTimeMs: bigint;
+  logStartOffset: bigint;
+}
+
+export interface ProduceTopicResult {
+  name: string;
+  partitions: ProducePartitionResult[];
+}
+
+export interface ProduceResponse {
+  topics: ProduceTopicResult[];
+}
+
+// Smallest encodings, to bound counts by the bytes left before looping.
+const TOPIC_BYTES_MIN = 2 + 4; // name length + partition count
+const PARTITION_BYTES_MIN = 4 + 4; // index + records length
+const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 8;
+
+export function writeProduceRequest(w: Writer, req: ProduceRequest): void {
+  w.writeI16(req.acks).writeI32(req.timeoutMs).writeArrayCount(req.topics.length);
+  for (const t of req.topics) {
+    w.writeString(t.name).writeArrayCount(t.partitions.length);
+    for (const p of t.partitions) w.writeI32(p.index).writeBytes(p.records);
+  }
+}
+
+export function decodeProduceRequest(body: Uint8Array): ProduceRequest {
+  const r = new Reader(body);
+  const acks = r.readI16("acks");
+  const timeoutMs = r.readI32("timeoutMs");
+  const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
+  const topics: ProduceTopic[] = [];
+  for (let i = 0; i < topicCount; i++) {
+    const name = r.readStringNotNull("topics[].name");
+    const partitionCount = r.readArrayCount("topics[].partitions", PARTITION_BYTES_MIN);
+    const partitions: ProducePartition[] = [];
+    for (let j = 0; j < partitionCount; j++) {
+      const index = r.readI32("topics[].partitions[].index");
+      const records = r.readBytes("topics[].partitions[].records");
+      if (records === null) {
+        throw new SluiceError(ErrorCode.INVALID_REQUEST, `records of ${name}/${index} are null`);
+      }
+      partitions.push({ index, records });
+    }
+    topics.push({ name, partitions });
+  }
+  r.expectEnd("the produce request");
+  return { acks, timeoutMs, topics };
+}
+
+/** Writes a successful response body (ErrorCode NONE, then the topics). */
+export function writeProduceResponse(w: Writer, resp: ProduceResponse): void {
+  writeOkPrefix(w);
+  w.writeArrayCount(resp.topics.length);
+  for (const t of resp.topics) {
+    w.writeString(t.name).writeArrayCount(t.partitions.length);
+    for (const p of t.partitions) {
+      w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.baseOffset).writeI64(p.logAppendTimeMs).writeI64(p.logStartOffset);
+    }
+  }
+}
+
+/** Decodes a response body; a request-level error is thrown as SluiceError(code, message). */
+export function decodeProduceResponse(body: Uint8Array): ProduceResponse {
+  const r = new Reader(body);
+  readResponseEnvelope(r);
+  const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
+  const topics: ProduceTopicResult[] = [];
+  for (let i = 0; i < topicCount; i++) {
+    const name = r.readStringNotNull("topics[].name");
+    const partitionCount = r.readArrayCount("topics[].partitions", PARTITION_RESULT_BYTES);
+    const partitions: ProducePartitionResult[] = [];
+    for (let j = 0; j < partitionCount; j++) {
+      partitions.push({
+        index: r.readI32("partitions[].index"),
+        errorCode: r.readI16("partitions[].errorCode"),
+        baseOffset: r.readI64("partitions[].baseOffset"),
+        logAppendTimeMs: r.readI64("partitions[].logAppendTimeMs"),
+        logStartOffset: r.readI64("partitions[].logStartOffset"),
+      });
+    }
+    topics.push({ name, partitions });
+  }
+  r.expectEnd("the produce response");
+  return { topics };
+}
