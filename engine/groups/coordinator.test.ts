@@ -299,6 +299,20 @@ describe("membership transitions", () => {
     expect(bAgain.value!.generationId).toBe(2);
   });
 
+  test("a parked join abandoned (its connection closed) removes the member at once; the rebalance goes on without it", async () => {
+    const a = await firstMember("a");
+    let abandonB!: () => void;
+    const b = track(coord.join(joinReq({ clientId: "b" }), (abandon) => (abandonB = abandon)));
+    abandonB();
+    await flush();
+    expect(b.error?.code).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    const a2 = await coord.join(joinReq({ memberId: a.memberId }));
+    expect(a2.members.map((m) => m.memberId)).toEqual([a.memberId]);
+    expect(rebalances.at(-1)!.reason).toBe("member joined");
+    abandonB(); // a second call, after the join settled, changes nothing
+    expect(coord.describeGroups(["g"]).groups[0].members.length).toBe(1);
+  });
+
   test("close() answers parked joins with COORDINATOR_NOT_AVAILABLE and refuses new requests", async () => {
     await firstMember("a");
     const b = track(coord.join(joinReq({ clientId: "b" })));

@@ -97,7 +97,12 @@ export class GroupCoordinator {
 
   // ---- membership ----
 
-  join(req: JoinGroupRequest): Promise<JoinGroupResponse> {
+  /**
+   * Joins (or rejoins) a member; resolves when the rebalance completes. When the
+   * join is parked, `onParked` receives a function that abandons it (call it when
+   * the answer can no longer be delivered: the member is removed).
+   */
+  join(req: JoinGroupRequest, onParked?: (abandon: () => void) => void): Promise<JoinGroupResponse> {
     this.checkOpen();
     if (req.sessionTimeoutMs < GROUP_SESSION_TIMEOUT_MS_MIN || req.sessionTimeoutMs > GROUP_SESSION_TIMEOUT_MS_MAX) {
       throw new SluiceError(
@@ -136,6 +141,7 @@ export class GroupCoordinator {
         rebalanceTimeoutMs: req.rebalanceTimeoutMs,
       },
       isNew,
+      onParked,
     );
   }
 

@@ -70,6 +70,7 @@ export const RebalanceReason = {
   MemberLeft: "member left",
   SessionExpired: "session expired",
   PartitionsChanged: "partition count changed",
+  JoinAbandoned: "a joining member's connection closed",
 } as const;
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -101,7 +102,7 @@ export class Group {
    * metadata did not change while the group is not rebalancing (it lost the
    * previous response and asks again).
    */
-  join(memberId: string, meta: MemberMetadata, isNew: boolean): Promise<JoinGroupResponse> {
+  join(memberId: string, meta: MemberMetadata, isNew: boolean, onParked?: (abandon: () => void) => void): Promise<JoinGroupResponse> {
     const now = this.ctx.timers.now();
     let member = this.members.get(memberId);
     if (isNew) {
@@ -134,8 +135,15 @@ export class Group {
     // A second join from the same member replaces the first; the first is told to start over.
     m.pendingJoin?.reject(new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS, "superseded by a newer join from the same member"));
     this.stopSession(m);
+    let parked!: PendingJoin;
     const result = new Promise<JoinGroupResponse>((resolve, reject) => {
-      m.pendingJoin = { resolve, reject };
+      parked = { resolve, reject };
+    });
+    m.pendingJoin = parked;
+    // Whoever cannot deliver the answer any more (its connection closed) abandons the join:
+    // the member goes at once instead of holding the rebalance up until its timeout.
+    onParked?.(() => {
+      if (this.members.get(memberId) === m && m.pendingJoin === parked) this.removeMember(m, RebalanceReason.JoinAbandoned);
     });
     this.tryCompleteJoin();
     return result;
