@@ -29,6 +29,8 @@ export interface FileOps {
   rename(from: string, to: string): void;
   readdir(dir: string): string[];
   mkdirp(dir: string): void;
+  /** Removes an empty directory. */
+  rmdir(dir: string): void;
   /** fsync of a directory, so that creates, renames and unlinks in it are durable. */
   fsyncDir(dir: string): void;
   exists(path: string): boolean;
@@ -47,6 +49,7 @@ export const realFileOps: FileOps = {
   rename: (from, to) => fs.renameSync(from, to),
   readdir: (dir) => fs.readdirSync(dir),
   mkdirp: (dir) => void fs.mkdirSync(dir, { recursive: true }),
+  rmdir: (dir) => fs.rmdirSync(dir),
   fsyncDir: (dir) => {
     const fd = fs.openSync(dir, "r");
     try {
@@ -215,6 +218,10 @@ export class FaultyFileOps implements FileOps {
 
   mkdirp(dir: string): void {
     this.inner.mkdirp(dir);
+  }
+
+  rmdir(dir: string): void {
+    this.inner.rmdir(dir);
   }
 
   fsyncDir(dir: string): void {

@@ -1,0 +1,29 @@
+// The error of a log that found damage it must not repair by itself: a batch
+// that fails its checks inside data that was durable (below the recovery
+// point, or in a sealed segment), or durable data that is missing. The
+// partition stays offline; nothing is cut; `segment`, `position` and `offset`
+// say where to look.
+
+import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+
+export class LogError extends SluiceError {
+  /** File name of the segment's log, e.g. 00000000000000001000.log. */
+  readonly segment: string;
+  /** Byte position of the damaged batch in that file. */
+  readonly position: number;
+  /** Offset the damaged batch should start at (everything below it is intact). */
+  readonly offset: number;
+  readonly reason: string;
+
+  constructor(opts: { segment: string; position: number; offset: number; reason: string; cause?: unknown }) {
+    super(
+      ErrorCode.CORRUPT_MESSAGE,
+      `log damaged in ${opts.segment} at position ${opts.position} (offset ${opts.offset}): ${opts.reason}; the partition stays offline`,
+      { cause: opts.cause },
+    );
+    this.segment = opts.segment;
+    this.position = opts.position;
+    this.offset = opts.offset;
+    this.reason = opts.reason;
+  }
+}

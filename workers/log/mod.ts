@@ -1,0 +1,12 @@
+// The public face of the partition log (workers/log/): what the partition
+// worker's host imports. Everything here runs on the worker thread that owns
+// the partition; see partition_log.ts for the durability contract.
+
+export { TOPIC_CONFIG_DEFAULTS, parseTopicConfig, topicConfigEntries } from "./log_config.ts";
+export type { LogConfig, TimestampType } from "./log_config.ts";
+export { FaultyFileOps, realFileOps } from "./file_ops.ts";
+export type { CrashMode, FaultPlan, FileOps, OpenFlags } from "./file_ops.ts";
+export { LogError } from "./log_error.ts";
+export { PartitionLog } from "./partition_log.ts";
+export type { AppendResult, OpenOptions, ReadPlan, ReadPlanResult } from "./partition_log.ts";
+export type { RecoveryStats } from "./recovery.ts";

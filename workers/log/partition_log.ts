@@ -1,0 +1,662 @@
+// The durable log of one partition: segments on disk, appends, reads, group
+// commit, recovery and retention.
+//
+// Durability contract
+// - append() returns once the batches are WRITTEN: validated, given offsets
+//   and written into the active segment file (page cache) at an explicit
+//   position. A written batch survives a crash of the process, not a power
+//   loss. This is the point an acks=1 produce is answered.
+// - A batch is DURABLE once flush() has returned a durableOffset above its last
+//   offset: an fdatasync that started after the write completed. Only then may
+//   an acks=all produce be answered, and only durable data is below the high
+//   watermark a consumer reads up to. The host calls flush() when flushDue()
+//   says so (flush.bytes, or flush.interval.ms after the oldest unsynced
+//   write): one fdatasync covers every append since the last one.
+// - A failed fdatasync or write takes the partition offline for good: it is
+//   never retried (after EIO the page cache state is unknowable), nothing in
+//   the failed group is reported durable, and every later append, flush and
+//   read fails with KAFKA_STORAGE_ERROR.
+// - Rolling a segment flushes it first, so every sealed segment is durable in
+//   full; recovery trusts sealed segments and data below the recovery point,
+//   validates the rest, and cuts only a torn tail of the active segment (see
+//   recovery.ts).
+//
+// Threading: one owner. A PartitionLog belongs to the partition worker thread
+// that opened it; nothing in it may run concurrently with anything else in it.
+// All calls are synchronous. The bytes given to append() and the target of
+// readInto() may be views over a SharedArrayBuffer.
+
+import * as path from "node:path";
+import { readI64Number } from "../../protocol/big_endian.ts";
+import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import {
+  BatchError,
+  forEachRecord,
+  patchBaseOffset,
+  patchLogAppendTime,
+  validateBatch,
+} from "../../protocol/record_batch.ts";
+import { type FileOps, readFully, realFileOps, writeFully } from "./file_ops.ts";
+import { FsyncBatcher } from "./fsync_batcher.ts";
+import type { LogConfig } from "./log_config.ts";
+import { LogError } from "./log_error.ts";
+import { LOG_OFFSET_MAX, SEGMENT_OFFSET_SPAN_MAX } from "./log_limits.ts";
+import { type RecoveryStats, rebuildSegment, recoverLog } from "./recovery.ts";
+import { writeRecoveryPoint } from "./recovery_point.ts";
+import { segmentsToDelete } from "./retention.ts";
+import { LOG_SUFFIX, Segment, segmentFileName } from "./segment_file.ts";
+import { BatchLocator } from "./segment_reader.ts";
+import { ScanBuffer } from "./segment_scan.ts";
+import { SegmentSet } from "./segment_set.ts";
+
+export interface AppendResult {
+  /** Offset of the first record of the first batch. */
+  baseOffset: number;
+  /** Offset of the last record of the last batch. */
+  lastOffset: number;
+  /** The time stamped into the batches for a LogAppendTime topic, else -1. */
+  logAppendTimeMs: number;
+  bytes: number;
+  records: number;
+}
+
+/** Where the bytes of a read are: whole batches [position, position + length) of one segment. */
+export interface ReadPlan {
+  segment: Segment | null;
+  position: number;
+  length: number;
+  /** Base offset of the first batch (at or below the offset asked for); the asked offset when empty. */
+  firstOffset: number;
+}
+
+export type ReadPlanResult = ReadPlan | { error: number };
+
+export interface OpenOptions {
+  dir: string;
+  config: LogConfig;
+  files?: FileOps;
+  nowMs?: () => number;
+  /** Validate every segment from its start, not only above the recovery point (slow; for a suspect disk). */
+  verifyAll?: boolean;
+  /**
+   * What to do with damage to durable data: "throw" (default) refuses to open;
+   * "read-only" opens the intact part below the damage for reads only, offline,
+   * with offlineError set to the LogError.
+   */
+  onDamage?: "throw" | "read-only";
+  /** Budget for loaded sealed-segment indexes (default INDEX_CACHE_BYTES_MAX). */
+  indexCacheBytes?: number;
+}
+
+const OUT_OF_RANGE: { error: number } = Object.freeze({ error: ErrorCode.OFFSET_OUT_OF_RANGE });
+const STORAGE_ERROR: { error: number } = Object.freeze({ error: ErrorCode.KAFKA_STORAGE_ERROR });
+
+/** Per-batch facts gathered while validating an append, reused across appends. */
+class BatchScratch {
+  positions: Float64Array = new Float64Array(64);
+  sizes: Float64Array = new Float64Array(64);
+  offsetCounts: Float64Array = new Float64Array(64);
+  maxTimestamps: Float64Array = new Float64Array(64);
+
+  ensure(n: number): void {
+    if (n <= this.positions.length) return;
+    const grow = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(Math.max(n, a.length * 2));
+      b.set(a);
+      return b;
+    };
+    this.positions = grow(this.positions);
+    this.sizes = grow(this.sizes);
+    this.offsetCounts = grow(this.offsetCounts);
+    this.maxTimestamps = grow(this.maxTimestamps);
+  }
+}
+
+export class PartitionLog {
+  readonly dir: string;
+  readonly recovery: RecoveryStats;
+  /** Sealed-segment indexes rebuilt after open because their files were damaged. */
+  indexRebuilds = 0;
+
+  private readonly files: FileOps;
+  private readonly now: () => number;
+  private cfg: LogConfig;
+  private readonly segs: SegmentSet;
+  private readonly locator: BatchLocator;
+  private readonly batcher = new FsyncBatcher();
+  private readonly scratch = new BatchScratch();
+  private durable: number;
+  /** Byte position of `durable` in the active segment, and the active segment's max timestamp at that point. */
+  private durablePosition: number;
+  private durableMaxTimestamp: number;
+  private failure: Error | null;
+  private readonly readOnly: boolean;
+  private closed = false;
+  /** Deleted segments whose descriptors stay open until `closeAtMs` for reads already planned on them. */
+  private readonly pendingClose: { segment: Segment; closeAtMs: number }[] = [];
+
+  private constructor(opts: {
+    dir: string;
+    config: LogConfig;
+    files: FileOps;
+    now: () => number;
+    segments: Segment[];
+    recovery: RecoveryStats;
+    damage: LogError | null;
+    indexCacheBytes?: number;
+  }) {
+    this.dir = opts.dir;
+    this.files = opts.files;
+    this.now = opts.now;
+    this.cfg = opts.config;
+    this.recovery = opts.recovery;
+    this.segs = new SegmentSet(opts.indexCacheBytes);
+    for (const s of opts.segments) this.segs.push(s);
+    this.locator = new BatchLocator(opts.files);
+    this.failure = opts.damage;
+    this.readOnly = opts.damage !== null;
+    const active = this.segs.active;
+    this.durable = active.nextOffset;
+    this.durablePosition = active.size;
+    this.durableMaxTimestamp = active.maxTimestamp;
+    if (!this.readOnly && active.size > 0) {
+      // segment.ms counts from the first batch's timestamp, as Kafka does, but never from the future.
+      this.segs.useIndexes(active, () => {});
+      this.locator.headerAt(active, 0);
+      const first = this.locator.maxTimestamp;
+      const nowMs = this.now();
+      active.rollBaseMs = first >= 0 && first < nowMs ? first : nowMs;
+    }
+  }
+
+  /**
+   * Opens (creating if missing) the partition directory and recovers it.
+   * Throws LogError when durable data is damaged (unless onDamage is "read-only").
+   */
+  static open(opts: OpenOptions): PartitionLog {
+    const files = opts.files ?? realFileOps;
+    const r = recoverLog({
+      dir: opts.dir,
+      files,
+      indexIntervalBytes: opts.config.indexIntervalBytes,
+      verifyAll: opts.verifyAll,
+      keepIntactOnDamage: opts.onDamage === "read-only",
+    });
+    if (r.segments.length === 0) {
+      // Damage in the very first segment, before any intact batch: nothing readable to keep.
+      throw r.damage ?? new Error("recovery returned no segments");
+    }
+    return new PartitionLog({
+      dir: opts.dir,
+      config: opts.config,
+      files,
+      now: opts.nowMs ?? Date.now,
+      segments: r.segments,
+      recovery: r.stats,
+      damage: r.damage,
+      indexCacheBytes: opts.indexCacheBytes,
+    });
+  }
+
+  // ------------------------------------------------------------ state
+
+  get logStartOffset(): number {
+    return this.segs.first.baseOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.segs.active.nextOffset;
+  }
+
+  /** Offsets below this are durable (covered by a completed fdatasync). */
+  get durableOffset(): number {
+    return this.durable;
+  }
+
+  get sizeBytes(): number {
+    return this.segs.sizeBytes;
+  }
+
+  get segmentCount(): number {
+    return this.segs.count;
+  }
+
+  get online(): boolean {
+    return this.failure === null;
+  }
+
+  get offlineError(): Error | null {
+    return this.failure;
+  }
+
+  get config(): LogConfig {
+    return this.cfg;
+  }
+
+  /** New settings apply from the next append, flush decision or retention pass. */
+  setConfig(cfg: LogConfig): void {
+    this.cfg = cfg;
+  }
+
+  /** Bytes written but not yet covered by an fdatasync. */
+  get unsyncedBytes(): number {
+    return this.batcher.unsyncedBytes;
+  }
+
+  // ------------------------------------------------------------ append
+
+  /**
+   * Appends one or more whole batches, back to back in `records`. Validates all
+   * of them first (nothing is written if any fails), then assigns offsets by
+   * patching each batch's base offset IN PLACE in `records` (and, for a
+   * LogAppendTime topic, its max timestamp and CRC): the caller passes bytes
+   * it owns, e.g. its slot of the ring, and they are what gets written.
+   * Returns when the bytes are written (page cache), not durable.
+   */
+  append(records: Uint8Array, nowMs: number = this.now()): AppendResult {
+    this.assertWritable();
+    const cfg = this.cfg;
+    const s = this.scratch;
+    if (records.length === 0) throw new BatchError(ErrorCode.INVALID_RECORD, "records are empty: expected at least one batch", 0);
+    let n = 0;
+    let pos = 0;
+    let recordCount = 0;
+    let offsetCount = 0;
+    while (pos < records.length) {
+      const b = validateBatch(records, pos, records.length, cfg.maxMessageBytes);
+      s.ensure(n + 1);
+      s.positions[n] = pos;
+      s.sizes[n] = b.size;
+      s.offsetCounts[n] = b.lastOffsetDelta + 1;
+      s.maxTimestamps[n] = b.maxTimestamp;
+      n++;
+      recordCount += b.recordCount;
+      offsetCount += b.lastOffsetDelta + 1;
+      pos += b.size;
+    }
+    const baseOffset = this.logEndOffset;
+    const lastOffset = baseOffset + offsetCount - 1;
+    if (lastOffset > LOG_OFFSET_MAX) {
+      throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `offset ${lastOffset} would pass the largest offset ${LOG_OFFSET_MAX}`);
+    }
+    this.rollIfNeeded(records.length, lastOffset, nowMs);
+
+    const logAppendTime = cfg.timestampType === "LogAppendTime";
+    let next = baseOffset;
+    for (let i = 0; i < n; i++) {
+      patchBaseOffset(records, s.positions[i], next);
+      if (logAppendTime) {
+        patchLogAppendTime(records, s.positions[i], nowMs);
+        s.maxTimestamps[i] = nowMs;
+      }
+      next += s.offsetCounts[i];
+    }
+
+    const seg = this.segs.active;
+    const filePosition = seg.size;
+    try {
+      writeFully(this.files, seg.fd, records, 0, records.length, filePosition);
+    } catch (e) {
+      this.fail(e, "write");
+    }
+    next = baseOffset;
+    for (let i = 0; i < n; i++) {
+      const count = s.offsetCounts[i];
+      seg.place(
+        {
+          position: filePosition + s.positions[i],
+          baseOffset: next,
+          lastOffset: next + count - 1,
+          maxTimestamp: s.maxTimestamps[i],
+          size: s.sizes[i],
+        },
+        cfg.indexIntervalBytes,
+      );
+      next += count;
+    }
+    if (seg.rollBaseMs < 0) seg.rollBaseMs = nowMs;
+    this.batcher.noteWrite(records.length, nowMs);
+    return {
+      baseOffset,
+      lastOffset,
+      logAppendTimeMs: logAppendTime ? nowMs : -1,
+      bytes: records.length,
+      records: recordCount,
+    };
+  }
+
+  private rollIfNeeded(appendBytes: number, lastOffset: number, nowMs: number): void {
+    const active = this.segs.active;
+    if (active.size === 0) return;
+    const full = active.size + appendBytes > this.cfg.segmentBytes;
+    const old = active.rollBaseMs >= 0 && nowMs - active.rollBaseMs >= this.cfg.segmentMs;
+    const wide = lastOffset - active.baseOffset > SEGMENT_OFFSET_SPAN_MAX;
+    if (full || old || wide) this.roll();
+  }
+
+  /** Seals the active segment (flushed, index files written) and starts a new one at the log end. */
+  private roll(): void {
+    this.flush();
+    const old = this.segs.active;
+    const base = old.nextOffset;
+    try {
+      old.writeIndexFiles(this.files);
+      old.sealed = true;
+      const fd = this.files.open(path.join(this.dir, segmentFileName(base, LOG_SUFFIX)), "w+");
+      const seg = new Segment({ dir: this.dir, baseOffset: base, fd });
+      seg.resetIndexes();
+      this.segs.push(seg);
+      this.durablePosition = 0;
+      this.durableMaxTimestamp = -1;
+      // The new segment's directory entry and the recovery point (and the index renames) in one directory fsync.
+      writeRecoveryPoint(this.files, this.dir, { offset: base, segmentBaseOffset: base, position: 0 });
+    } catch (e) {
+      this.fail(e, "roll");
+    }
+  }
+
+  // ------------------------------------------------------------ group commit
+
+  /** True when unsynced bytes reached flush.bytes, or the oldest is flush.interval.ms old (0: any). */
+  flushDue(nowMs: number): boolean {
+    return this.batcher.due(nowMs, this.cfg);
+  }
+
+  /** When the next flush becomes due (for the host's wait timeout); null if nothing is unsynced. */
+  flushDeadlineMs(): number | null {
+    return this.batcher.deadlineMs(this.cfg);
+  }
+
+  /**
+   * fdatasync of the active segment (rolled segments were synced when sealed);
+   * returns the new durable offset. On failure the partition goes offline and
+   * this throws KAFKA_STORAGE_ERROR; it is never retried.
+   */
+  flush(): number {
+    if (this.failure !== null) {
+      if (this.readOnly) return this.durable;
+      throw this.storageError();
+    }
+    if (!this.batcher.hasUnsynced) return this.durable;
+    const seg = this.segs.active;
+    try {
+      this.files.fdatasync(seg.fd);
+    } catch (e) {
+      this.fail(e, "fdatasync");
+    }
+    this.durable = seg.nextOffset;
+    this.durablePosition = seg.size;
+    this.durableMaxTimestamp = seg.maxTimestamp;
+    this.batcher.synced();
+    return this.durable;
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /**
+   * Plans a read of whole batches from the one holding `offset`, up to
+   * `maxBytes` (at least one batch), all wholly below `limitOffset` (the high
+   * watermark; default the log end). Offsets below the log start or above the
+   * log end: OFFSET_OUT_OF_RANGE. An empty plan when nothing is below the limit.
+   */
+  planRead(offset: number, maxBytes: number, limitOffset: number = this.logEndOffset): ReadPlanResult {
+    if (this.failure !== null && !this.readOnly) return STORAGE_ERROR;
+    if (this.closed) return STORAGE_ERROR;
+    const logEnd = this.logEndOffset;
+    if (offset < this.logStartOffset || offset > logEnd) return OUT_OF_RANGE;
+    const limit = Math.min(limitOffset, logEnd);
+    if (offset >= limit) return { segment: null, position: 0, length: 0, firstOffset: offset };
+    const seg = this.segs.at(this.segs.floorIndex(offset));
+    const oi = this.indexesOf(seg);
+    const loc = this.locator;
+
+    loc.seekOffset(seg, oi.positionAt(oi.floorByOffset(offset - seg.baseOffset)), offset);
+    const start = loc.position;
+    const firstOffset = loc.baseOffset;
+    const firstEnd = start + loc.size;
+    if (loc.lastOffset >= limit) return { segment: null, position: 0, length: 0, firstOffset: offset };
+
+    // Where the data below the limit ends in this segment.
+    let end: number;
+    if (limit >= seg.nextOffset) {
+      end = seg.size;
+    } else if (limit === this.durable && seg === this.segs.active) {
+      end = this.durablePosition;
+    } else {
+      const from = Math.max(oi.positionAt(oi.floorByOffset(limit - seg.baseOffset)), start);
+      loc.seekOffset(seg, from, limit);
+      end = loc.position; // the batch holding the limit is not wholly below it
+    }
+    // Then the byte budget, never splitting a batch and never returning less than one.
+    if (end - start > maxBytes) {
+      const budgetEnd = start + maxBytes;
+      if (budgetEnd <= firstEnd) {
+        end = firstEnd;
+      } else {
+        const from = Math.max(oi.positionAt(oi.floorByPosition(budgetEnd)), start);
+        end = Math.max(firstEnd, loc.seekEnd(seg, from, budgetEnd));
+      }
+    }
+    return { segment: seg, position: start, length: end - start, firstOffset };
+  }
+
+  /**
+   * Reads a plan's bytes into target[targetOffset, targetOffset + plan.length).
+   * Allocates nothing. A plan on a segment deleted since: OFFSET_OUT_OF_RANGE.
+   */
+  readInto(plan: ReadPlan, target: Uint8Array, targetOffset: number): number {
+    if (plan.length === 0) return 0;
+    const seg = plan.segment;
+    if (seg === null || !seg.isOpen) {
+      throw new SluiceError(ErrorCode.OFFSET_OUT_OF_RANGE, "the segment of this read has been deleted");
+    }
+    if (targetOffset < 0 || targetOffset + plan.length > target.length) {
+      throw new RangeError(`readInto: ${plan.length} bytes do not fit at ${targetOffset} of ${target.length}`);
+    }
+    let n: number;
+    try {
+      n = readFully(this.files, seg.fd, target, targetOffset, plan.length, plan.position);
+    } catch (e) {
+      this.fail(e, "read");
+    }
+    if (n !== plan.length || readI64Number(target, targetOffset) !== plan.firstOffset) {
+      throw new LogError({
+        segment: seg.name,
+        position: plan.position,
+        offset: plan.firstOffset,
+        reason: n !== plan.length ? `short read: ${n} of ${plan.length} bytes` : "batch base offset differs from the index",
+      });
+    }
+    return n;
+  }
+
+  /** planRead + readInto a fresh buffer. Throws SluiceError(OFFSET_OUT_OF_RANGE / KAFKA_STORAGE_ERROR). */
+  read(offset: number, maxBytes: number, limitOffset?: number): Uint8Array {
+    const plan = this.planRead(offset, maxBytes, limitOffset);
+    if ("error" in plan) {
+      if (plan.error === ErrorCode.KAFKA_STORAGE_ERROR) throw this.storageError();
+      throw new SluiceError(plan.error, `offset ${offset} is outside ${this.logStartOffset}..${this.logEndOffset}`);
+    }
+    const out = new Uint8Array(plan.length);
+    this.readInto(plan, out, 0);
+    return out;
+  }
+
+  /** The first offset whose record timestamp is ≥ timestampMs, or -1 if there is none. */
+  offsetForTimestamp(timestampMs: number): number {
+    if (this.failure !== null && !this.readOnly) throw this.storageError();
+    // Linear over segments: their largest timestamps need not be in order (CreateTime), and this is not a hot path.
+    for (const seg of this.segs) {
+      if (seg.maxTimestamp < timestampMs || seg.size === 0) continue;
+      const oi = this.indexesOf(seg);
+      const ti = seg.timeIndex;
+      if (ti === null) continue;
+      const k = ti.lastBelow(timestampMs);
+      const rel = k < 0 ? 0 : ti.relOffsetAt(k);
+      const loc = this.locator;
+      loc.seekOffset(seg, oi.positionAt(oi.floorByOffset(rel)), seg.baseOffset + rel);
+      if (!loc.seekTimestamp(seg, loc.position, timestampMs)) continue;
+      return this.firstRecordAtOrAfter(seg, loc.position, loc.size, loc.baseOffset, timestampMs);
+    }
+    return -1;
+  }
+
+  private firstRecordAtOrAfter(seg: Segment, position: number, size: number, baseOffset: number, ts: number): number {
+    const bytes = new Uint8Array(size);
+    if (readFully(this.files, seg.fd, bytes, 0, size, position) !== size) return baseOffset;
+    let found = -1;
+    try {
+      forEachRecord(bytes, 0, (r) => {
+        if (found < 0 && Number(r.timestamp) >= ts) found = Number(r.offset);
+      });
+    } catch {
+      // A batch we cannot open (a codec not available here): its first offset is the answer Kafka gives too.
+      return baseOffset;
+    }
+    return found >= 0 ? found : baseOffset;
+  }
+
+  // ------------------------------------------------------------ retention
+
+  /**
+   * Deletes whole sealed segments past retention.ms (by their largest
+   * timestamp) or while the partition is over retention.bytes, oldest first;
+   * the log start offset moves to the first remaining segment.
+   */
+  applyRetention(nowMs: number = this.now()): { deletedSegments: number; logStartOffset: number } {
+    this.closeDeleted(nowMs);
+    if (this.failure !== null || this.closed) return { deletedSegments: 0, logStartOffset: this.logStartOffset };
+    const sealed: Segment[] = [];
+    for (const seg of this.segs) if (seg.sealed) sealed.push(seg);
+    const count = segmentsToDelete({
+      sealed,
+      totalBytes: this.segs.sizeBytes,
+      retentionMs: this.cfg.retentionMs,
+      retentionBytes: this.cfg.retentionBytes,
+      nowMs,
+    });
+    if (count === 0) return { deletedSegments: 0, logStartOffset: this.logStartOffset };
+    const delay = this.cfg.fileDeleteDelayMs ?? 0;
+    try {
+      for (let i = 0; i < count; i++) {
+        const seg = this.segs.shift();
+        seg.unlinkFiles(this.files);
+        this.pendingClose.push({ segment: seg, closeAtMs: nowMs + delay });
+      }
+      this.files.fsyncDir(this.dir);
+    } catch (e) {
+      this.fail(e, "delete segment");
+    }
+    this.closeDeleted(nowMs);
+    return { deletedSegments: count, logStartOffset: this.logStartOffset };
+  }
+
+  private closeDeleted(nowMs: number): void {
+    while (this.pendingClose.length > 0 && this.pendingClose[0].closeAtMs <= nowMs) {
+      const { segment } = this.pendingClose.shift() as { segment: Segment; closeAtMs: number };
+      this.locator.forget(segment);
+      segment.close(this.files);
+    }
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /**
+   * Persists the recovery point (the durable offset and its position) and the
+   * active segment's indexes up to it, so the next open validates only what
+   * was written after. Does not flush: call flush() first to move the point.
+   */
+  checkpoint(): void {
+    if (this.failure !== null || this.closed) return;
+    const seg = this.segs.active;
+    try {
+      seg.writeIndexFiles(this.files, {
+        baseOffset: seg.baseOffset,
+        nextOffset: this.durable,
+        logBytes: this.durablePosition,
+        maxTimestamp: this.durableMaxTimestamp,
+      });
+      writeRecoveryPoint(this.files, this.dir, {
+        offset: this.durable,
+        segmentBaseOffset: seg.baseOffset,
+        position: this.durablePosition,
+      });
+    } catch (e) {
+      this.fail(e, "checkpoint");
+    }
+  }
+
+  /** flush + checkpoint + close every file. Later calls fail with KAFKA_STORAGE_ERROR. */
+  close(): void {
+    if (this.closed) return;
+    try {
+      if (this.failure === null) {
+        this.flush();
+        this.checkpoint();
+      }
+    } finally {
+      this.closeFiles();
+    }
+  }
+
+  /** Closes (without flushing) and removes the partition directory. */
+  deleteFiles(): void {
+    this.closeFiles();
+    for (const name of this.files.readdir(this.dir)) this.files.unlink(path.join(this.dir, name));
+    this.files.rmdir(this.dir);
+  }
+
+  private closeFiles(): void {
+    this.closed = true;
+    if (this.failure === null) this.failure = new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "the partition log is closed");
+    for (const seg of this.segs) seg.close(this.files);
+    for (const p of this.pendingClose) p.segment.close(this.files);
+    this.pendingClose.length = 0;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** The segment's offset index, loading (or rebuilding) a sealed segment's on first use. */
+  private indexesOf(seg: Segment): NonNullable<Segment["offsetIndex"]> {
+    this.segs.useIndexes(seg, (s) => this.loadSealedIndexes(s));
+    return seg.offsetIndex as NonNullable<Segment["offsetIndex"]>;
+  }
+
+  private loadSealedIndexes(seg: Segment): void {
+    const summary = seg.summary();
+    if (seg.loadIndexes(this.files, summary) === null) return;
+    const r = rebuildSegment(this.files, seg, summary.logBytes, this.cfg.indexIntervalBytes, new ScanBuffer());
+    this.indexRebuilds++;
+    if (r.failure !== null || seg.nextOffset !== summary.nextOffset || seg.size !== summary.logBytes) {
+      const error = new LogError({
+        segment: seg.name,
+        position: r.failure?.position ?? seg.size,
+        offset: r.failure?.offset ?? seg.nextOffset,
+        reason: r.failure?.reason ?? "the log does not match its index summary",
+      });
+      if (this.failure === null) this.failure = error;
+      throw error;
+    }
+  }
+
+  private assertWritable(): void {
+    if (this.failure !== null) throw this.storageError();
+  }
+
+  private storageError(): SluiceError {
+    const cause = this.failure;
+    if (cause instanceof SluiceError && cause.code === ErrorCode.KAFKA_STORAGE_ERROR) return cause;
+    return new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `the partition log is offline: ${cause?.message}`, { cause });
+  }
+
+  /** A storage failure: the partition goes offline for good, and the caller gets KAFKA_STORAGE_ERROR. */
+  private fail(e: unknown, op: string): never {
+    const error = new SluiceError(
+      ErrorCode.KAFKA_STORAGE_ERROR,
+      `partition log ${this.dir} is offline: ${op} failed: ${(e as Error)?.message ?? String(e)}`,
+      { cause: e },
+    );
+    if (this.failure === null) this.failure = error;
+    throw error;
+  }
+}

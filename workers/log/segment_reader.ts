@@ -1,0 +1,118 @@
+// Finds batch boundaries inside a segment for reads: from an index entry, walk
+// batch headers to the batch holding an offset, or to the last batch that ends
+// within a byte budget. Headers are read through one reused window
+// (HEADER_SCAN_WINDOW_BYTES), so a lookup that stays within one index interval
+// is one pread and allocates nothing.
+//
+// Contract: the caller passes a position that is a batch start (an index
+// entry, or a result of this class) inside [0, segment.size). Bytes of a
+// segment below its size never change while it is open, so the window stays
+// valid across calls. A header that does not make sense here means the file
+// changed under us: a LogError, never a wrong answer.
+
+import { readI32, readI64Number } from "../../protocol/big_endian.ts";
+import {
+  BATCH_HEADER_BYTES,
+  BATCH_LENGTH_OFFSET,
+  BATCH_OVERHEAD_BYTES,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+} from "../../protocol/record_batch.ts";
+import { type FileOps, readFully } from "./file_ops.ts";
+import { LogError } from "./log_error.ts";
+import { HEADER_SCAN_WINDOW_BYTES } from "./log_limits.ts";
+import type { Segment } from "./segment_file.ts";
+
+export class BatchLocator {
+  private readonly files: FileOps;
+  private readonly window = new Uint8Array(HEADER_SCAN_WINDOW_BYTES);
+  private windowSegment: Segment | null = null;
+  private windowStart = 0;
+  private windowLength = 0;
+
+  /** The batch found by the last seek: where it starts, its offsets, size and max timestamp. */
+  position = 0;
+  baseOffset = 0;
+  lastOffset = 0;
+  size = 0;
+  maxTimestamp = 0;
+
+  constructor(files: FileOps) {
+    this.files = files;
+  }
+
+  /** Forget the window (the segment was closed or cut). */
+  forget(seg: Segment): void {
+    if (this.windowSegment === seg) this.windowSegment = null;
+  }
+
+  /** Reads the header of the batch at `pos` into the found-batch fields. */
+  headerAt(seg: Segment, pos: number): void {
+    let at = pos - this.windowStart;
+    if (this.windowSegment !== seg || at < 0 || at + BATCH_HEADER_BYTES > this.windowLength) {
+      const len = Math.min(this.window.length, seg.size - pos);
+      if (len < BATCH_HEADER_BYTES || !seg.isOpen) this.damaged(seg, pos, "no batch header where one should start");
+      const n = readFully(this.files, seg.fd, this.window, 0, len, pos);
+      if (n < BATCH_HEADER_BYTES) this.damaged(seg, pos, "short read of a batch header");
+      this.windowSegment = seg;
+      this.windowStart = pos;
+      this.windowLength = n;
+      at = 0;
+    }
+    const w = this.window;
+    const size = BATCH_OVERHEAD_BYTES + readI32(w, at + BATCH_LENGTH_OFFSET);
+    const baseOffset = readI64Number(w, at);
+    if (size < BATCH_HEADER_BYTES || pos + size > seg.size) this.damaged(seg, pos, `batch length ${size} does not fit`);
+    this.position = pos;
+    this.baseOffset = baseOffset;
+    this.lastOffset = baseOffset + readI32(w, at + LAST_OFFSET_DELTA_OFFSET);
+    this.size = size;
+    this.maxTimestamp = readI64Number(w, at + MAX_TIMESTAMP_OFFSET);
+    if (baseOffset < seg.baseOffset || this.lastOffset >= seg.nextOffset || this.lastOffset < baseOffset) {
+      this.damaged(seg, pos, `batch offsets ${baseOffset}..${this.lastOffset} outside the segment`);
+    }
+  }
+
+  /** Walks from the batch at `from` to the batch holding `offset` (which must be in the segment). */
+  seekOffset(seg: Segment, from: number, offset: number): void {
+    let pos = from;
+    for (;;) {
+      this.headerAt(seg, pos);
+      if (offset <= this.lastOffset) {
+        if (offset < this.baseOffset) this.damaged(seg, pos, `offset ${offset} falls before this batch`);
+        return;
+      }
+      pos += this.size;
+    }
+  }
+
+  /**
+   * Walks from the batch boundary `from` and returns the last batch boundary
+   * at or before `limit` (`from` itself if the batch there ends past it).
+   */
+  seekEnd(seg: Segment, from: number, limit: number): number {
+    let end = from;
+    while (end < seg.size) {
+      this.headerAt(seg, end);
+      if (end + this.size > limit) break;
+      end += this.size;
+    }
+    return end;
+  }
+
+  /** Walks from the batch at `from` to the first batch whose max timestamp is ≥ ts; false if none before the end. */
+  seekTimestamp(seg: Segment, from: number, ts: number): boolean {
+    let pos = from;
+    while (pos < seg.size) {
+      this.headerAt(seg, pos);
+      if (this.maxTimestamp >= ts) return true;
+      pos += this.size;
+    }
+    return false;
+  }
+
+  private damaged(seg: Segment, pos: number, reason: string): never {
+    this.windowSegment = null;
+    throw new LogError({ segment: seg.name, position: pos, offset: seg.baseOffset, reason });
+  }
+}
