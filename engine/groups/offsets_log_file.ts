@@ -1,0 +1,23 @@
+// The partition log the offsets log writes to: workers' PartitionLog, opened on
+// the router thread (the offsets log is small and written once per event-loop
+// turn that carried commits; see offsets_log.ts), with settings of its own.
+
+// workers/mod.ts does not re-export PartitionLog (yet); the log's own public face is the next best door.
+import { PartitionLog, parseTopicConfig } from "../../workers/log/mod.ts";
+import type { OffsetsLogFile } from "./offsets_log.ts";
+
+/**
+ * Segments of 64 MiB (compaction rewrites the whole log, so small segments buy
+ * nothing); nothing is ever deleted by time or size: an offset committed a month
+ * ago by a group that still exists must survive. The offsets log flushes itself
+ * after each append, so the flush settings are never consulted.
+ */
+const OFFSETS_LOG_CONFIG = parseTopicConfig({
+  "segment.bytes": 64 * 1024 * 1024,
+  "retention.ms": -1,
+  "retention.bytes": -1,
+});
+
+export function openOffsetsLogFile(dir: string): OffsetsLogFile {
+  return PartitionLog.open({ dir, config: OFFSETS_LOG_CONFIG });
+}
