@@ -29,6 +29,24 @@ describe("crc32c", () => {
     }
   });
 
+  test("every alignment and length around the word path (0..600 bytes, offsets 0..7) matches the definition", () => {
+    const backing = new Uint8Array(700);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 2246822519) >>> 25;
+    for (let offset = 0; offset < 8; offset++) {
+      for (const n of [0, 1, 15, 16, 17, 255, 256, 257, 271, 272, 300, 511, 512, 600]) {
+        const view = backing.subarray(offset, offset + n);
+        expect(crc32c(view)).toBe(crc32cReference(view));
+        expect(crc32c(backing, offset, offset + n)).toBe(crc32cReference(view));
+      }
+    }
+  });
+
+  test("works on a view over a SharedArrayBuffer", () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(1030));
+    for (let i = 0; i < shared.length; i++) shared[i] = i & 0xff;
+    expect(crc32c(shared, 3, 1027)).toBe(crc32cReference(shared.slice(3, 1027)));
+  });
+
   test("start/end select a range, at unaligned offsets too", () => {
     const data = new Uint8Array(64).map((_, i) => (i * 31 + 7) & 0xff);
     for (const [s, e] of [[0, 64], [1, 63], [3, 40], [7, 8], [10, 10]]) {

@@ -52,6 +52,14 @@ export function utf8Encode(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
+const SHARED_AVAILABLE = typeof SharedArrayBuffer !== "undefined";
+
+/** TextDecoder refuses views of shared memory on some runtimes (Bun accepts them): copy those first. */
+function decodeRange(buf: Uint8Array, start: number, end: number): string {
+  if (SHARED_AVAILABLE && buf.buffer instanceof SharedArrayBuffer) return decoder.decode(buf.slice(start, end));
+  return decoder.decode(buf.subarray(start, end));
+}
+
 /** Decodes `buf[start, end)`; invalid sequences become U+FFFD. */
 export function utf8Read(buf: Uint8Array, start: number, end: number): string {
   const n = end - start;
@@ -59,10 +67,10 @@ export function utf8Read(buf: Uint8Array, start: number, end: number): string {
     let s = "";
     for (let i = start; i < end; i++) {
       const c = buf[i];
-      if (c >= 0x80) return decoder.decode(buf.subarray(start, end));
+      if (c >= 0x80) return decodeRange(buf, start, end);
       s += String.fromCharCode(c);
     }
     return s;
   }
-  return decoder.decode(buf.subarray(start, end));
+  return decodeRange(buf, start, end);
 }
