@@ -126,7 +126,9 @@ export function freePort(): Promise<number> {
 
 /** Full path of an executable on PATH, or undefined when it is not installed. */
 export function which(name: string): string | undefined {
-  const dirs = (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/local/sbin", "/sbin"]);
+  // Debian puts some servers (nats-server) in /usr/sbin, which a user's PATH may lack.
+  const sbin = process.env.SLUICE_PEERS_SEARCH_SBIN === "0" ? [] : ["/usr/sbin", "/usr/local/sbin", "/sbin"];
+  const dirs = (process.env.PATH ?? "").split(":").concat(sbin);
   for (const dir of dirs) {
     if (dir === "") continue;
     const candidate = `${dir}/${name}`;

@@ -1,0 +1,50 @@
+// What the load threads need from a client, in the smallest shape that lets
+// them run at millions of messages per second: a producer that takes one
+// message and calls back once it is acknowledged, and a consumer that hands
+// over record values a fetched batch at a time. `sluice_load_client.ts` maps
+// this onto the Sluice client library; nothing else in bench/load knows it.
+
+export interface LoadTarget {
+  host: string;
+  port: number;
+}
+
+export interface LoadProducerOptions extends LoadTarget {
+  clientId: string;
+  topic: string;
+  acks: 0 | 1 | -1;
+  batchBytes?: number;
+  lingerMs?: number;
+}
+
+/** Called once per message: no error = acknowledged as `acks` asked. */
+export type AckCallback = (error: unknown) => void;
+
+export interface LoadProducer {
+  /**
+   * Queues one message for `partition`. Returns a promise when the client's
+   * buffer is full (the caller waits on it before sending more), else undefined.
+   */
+  send(partition: number, value: Uint8Array, onAck: AckCallback): Promise<void> | undefined;
+  /** Sends whatever is buffered now, without waiting for linger. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LoadConsumerOptions extends LoadTarget {
+  clientId: string;
+  topic: string;
+  /** Partitions this consumer reads, each from its first offset. */
+  partitions: number[];
+}
+
+export interface LoadConsumer {
+  /** Calls `onValues` for everything fetched until `close()`; resolves when it has stopped. */
+  run(onValues: (values: readonly Uint8Array[]) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LoadAdmin {
+  createTopic(topic: string, partitions: number): Promise<void>;
+  close(): Promise<void>;
+}

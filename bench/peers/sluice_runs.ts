@@ -1,0 +1,82 @@
+// Sluice in the peers run: each workload is the `sluice bench` command itself,
+// run as a child process with --embedded (its own broker process in a temp
+// dir) and --json, so every figure in the table comes with the exact command
+// that reproduces it.
+
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { bunBinary } from "../load/embedded_broker.ts";
+import type { BenchResult } from "../load/result.ts";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const OUTPUT_BYTES_MAX = 1024 * 1024;
+
+export interface SluiceWorkload {
+  /** Short key used in the table and JSON ("produce", "produce-unbatched", ...). */
+  key: string;
+  description: string;
+  args: string[];
+}
+
+/** The workloads of the issue's bar, at a given length. */
+export function sluiceWorkloads(options: { durationSec: number; consumeMessages: number; small: boolean }): SluiceWorkload[] {
+  const d = String(options.durationSec);
+  const length = options.small ? ["--messages", "2000"] : ["--duration", d];
+  const common = ["--embedded", "--size", "100", "--partitions", "8", "--json"];
+  const all: SluiceWorkload[] = [
+    {
+      key: "produce",
+      description: "produce, acks=all, client batching",
+      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "2"],
+    },
+    {
+      key: "produce-unbatched",
+      description: "produce, acks=all, one message per request, pipelined",
+      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "2", "--batch-bytes", "0"],
+    },
+    {
+      key: "consume",
+      description: "consume from the first offset",
+      args: ["consume", ...common, "--messages", String(options.consumeMessages), "--acks", "all", "--producers", "2", "--consumers", "2"],
+    },
+    {
+      key: "e2e",
+      description: "e2e at 100,000 msgs/s offered, acks=all",
+      args: ["e2e", ...common, ...length, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--producers", "1", "--consumers", "2"],
+    },
+  ];
+  return options.small ? all.filter((w) => w.key === "e2e") : all;
+}
+
+export function sluiceCommand(workload: SluiceWorkload): string {
+  return `bun cli/main.ts bench ${workload.args.join(" ")}`;
+}
+
+/** Runs one workload; resolves with its JSON result, or rejects with the command's output. */
+export function runSluiceWorkload(workload: SluiceWorkload, timeoutMs: number): Promise<BenchResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bunBinary(), [path.join(REPO_ROOT, "cli", "main.ts"), "bench", ...workload.args], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout = (stdout + c.toString("utf8")).slice(-OUTPUT_BYTES_MAX)));
+    child.stderr.on("data", (c: Buffer) => (stderr = (stderr + c.toString("utf8")).slice(-OUTPUT_BYTES_MAX)));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+    }, timeoutMs);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      const lines = stdout.trimEnd().split("\n");
+      const last = lines[lines.length - 1] ?? "";
+      try {
+        const result = JSON.parse(last) as BenchResult;
+        resolve(result);
+      } catch {
+        reject(new Error(`${sluiceCommand(workload)} ended (${signal ?? code}) without a JSON line:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`));
+      }
+    });
+  });
+}
