@@ -15,3 +15,4 @@ export * from "./messages/control.ts";
 export * from "./messages/fetch.ts";
 export * from "./messages/produce.ts";
 export * from "./messages/response.ts";
+export * from "./messages/groups.ts";

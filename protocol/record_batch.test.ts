@@ -185,6 +185,17 @@ describe("encode / decode round trips", () => {
     expect([...view]).toEqual([...second]);
   });
 
+  test("a timestamp that is not an integer is refused and leaves the builder usable", () => {
+    const b = new BatchBuilder();
+    b.reset(T0);
+    b.append({ value: "ok" });
+    for (const timestamp of [Number.NaN, 1.5, 2 ** 60]) {
+      expect(() => b.append({ value: "bad", timestamp })).toThrow("not an integer");
+    }
+    expect(b.recordCount).toBe(1);
+    expect(decodeBatch(b.finish()).records.length).toBe(1);
+  });
+
   test("finishing an empty batch is refused", () => {
     const b = new BatchBuilder();
     b.reset();

@@ -477,6 +477,9 @@ export class BatchBuilder {
     if (this.count >= BATCH_RECORDS_MAX) {
       throw new SluiceError(ErrorCode.INVALID_RECORD, `a batch holds at most ${BATCH_RECORDS_MAX} records`);
     }
+    if (record.timestamp !== undefined && !Number.isSafeInteger(record.timestamp)) {
+      throw new SluiceError(ErrorCode.INVALID_TIMESTAMP, `record timestamp ${record.timestamp} is not an integer of ms`);
+    }
     if (!this.haveFirstTimestamp) {
       this.firstTimestamp = record.timestamp ?? Date.now();
       this.maxTimestamp = this.firstTimestamp;
