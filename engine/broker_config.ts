@@ -1,0 +1,72 @@
+// The broker's configuration: one zod schema, so every value is checked once,
+// at start, with a message that names the field. Sources (flags, SLUICE_*
+// environment variables, a JSON file) are merged by cli/serve_cmd.ts; this
+// module only defines what a valid configuration is and its defaults.
+
+import os from "node:os";
+import { z } from "zod";
+import {
+  CONNECTIONS_MAX,
+  FETCH_WAIT_MS_MAX,
+  OUTPUT_BYTES_MAX,
+  PARTITIONS_PER_TOPIC_MAX,
+  REQUEST_TIMEOUT_MS,
+  WAITING_FETCHES_MAX,
+} from "../protocol/limits.ts";
+
+/** Partition worker threads at most; each owns a ring pair of RING_BYTES + COMPLETION_RING_BYTES. */
+export const WORKERS_MAX = 64;
+
+const port = z.number().int().min(0).max(65_535);
+
+export const BrokerConfigSchema = z
+  .object({
+    /** Address both listeners bind to. */
+    host: z.string().min(1).default("127.0.0.1"),
+    /** Native protocol port; 0 = any free port. */
+    port: port.default(9900),
+    /** HTTP (health, metrics) port; 0 = any free port. */
+    httpPort: port.default(9901),
+    /** Where topics and metadata live. */
+    dataDir: z.string().min(1).default("./data"),
+    /** Partition worker threads (default: the number of cores). */
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(WORKERS_MAX)
+      .default(() => Math.min(WORKERS_MAX, Math.max(1, os.availableParallelism()))),
+    /**
+     * Partitions of a topic created without a count (auto-create, or CreateTopics
+     * with -1). Kafka's `num.partitions`. Default 1, as in Kafka: a topic that
+     * appears on first produce keeps total order, which is what someone trying
+     * the broker expects to see; ask for more partitions when you want parallelism.
+     */
+    numPartitions: z.number().int().min(1).max(PARTITIONS_PER_TOPIC_MAX).default(1),
+    /** Kafka's `auto.create.topics.enable`: a produce or metadata request for a missing topic creates it. */
+    autoCreateTopics: z.boolean().default(true),
+    /** Topic configuration defaults (Kafka names, string values), applied under each topic's own configs. */
+    topicDefaults: z.record(z.string(), z.string()).default({}),
+    /** Connection limits; the defaults are protocol/limits.ts. */
+    connectionsMax: z.number().int().min(1).max(1_000_000).default(CONNECTIONS_MAX),
+    requestTimeoutMs: z.number().int().min(10).max(3_600_000).default(REQUEST_TIMEOUT_MS),
+    outputBytesMax: z.number().int().min(64 * 1024).max(OUTPUT_BYTES_MAX * 16).default(OUTPUT_BYTES_MAX),
+    waitingFetchesMax: z.number().int().min(0).max(10_000_000).default(WAITING_FETCHES_MAX),
+    /** Longest `sluice serve` waits for in-flight work on SIGTERM before it closes anyway. */
+    shutdownTimeoutMs: z.number().int().min(0).max(FETCH_WAIT_MS_MAX).default(10_000),
+  })
+  .strict();
+
+export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
+export type BrokerConfigInput = z.input<typeof BrokerConfigSchema>;
+
+/** Validates a merged configuration; throws an Error whose message names every bad field. */
+export function parseBrokerConfig(input: unknown): BrokerConfig {
+  const result = BrokerConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const field = issue.path.length > 0 ? issue.path.join(".") : "(config)";
+    return `  ${field}: ${issue.message}`;
+  });
+  throw new Error(`invalid configuration:\n${lines.join("\n")}`);
+}

@@ -1,0 +1,74 @@
+// One timer for many deadlines: items wait in a DeadlineHeap and a single
+// setTimeout is armed for the earliest. Used for parked fetches (maxWaitMs) and
+// for acks=all produce requests (timeoutMs), so neither costs a timer per
+// request. Removing an item does not re-arm: when the timer fires early it just
+// re-arms for the heap's new minimum, which is cheaper than a clearTimeout per
+// removal on the hot path.
+
+import { DeadlineHeap, type HeapItem } from "./deadline_heap.ts";
+
+export interface DeadlineItem extends HeapItem {
+  /** The deadline passed; the item has already been removed. */
+  onDeadline(): void;
+}
+
+export class DeadlineTimer<T extends DeadlineItem = DeadlineItem> {
+  readonly #heap = new DeadlineHeap<T>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedForMs = Infinity;
+
+  get size(): number {
+    return this.#heap.size;
+  }
+
+  add(item: T): void {
+    this.#heap.push(item);
+    if (item.deadlineMs < this.#armedForMs) this.#arm();
+  }
+
+  remove(item: T): void {
+    this.#heap.remove(item);
+  }
+
+  has(item: T): boolean {
+    return item.heapIndex !== -1;
+  }
+
+  /** Removes every item and calls its onDeadline now (shutdown). */
+  expireAll(): void {
+    this.#disarm();
+    for (;;) {
+      const item = this.#heap.pop();
+      if (item === undefined) break;
+      item.onDeadline();
+    }
+    this.#disarm();
+  }
+
+  #arm(): void {
+    this.#disarm();
+    const next = this.#heap.peek();
+    if (next === undefined) return;
+    this.#armedForMs = next.deadlineMs;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next.deadlineMs - Date.now()));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedForMs = Infinity;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedForMs = Infinity;
+    const now = Date.now();
+    for (;;) {
+      const item = this.#heap.peek();
+      if (item === undefined || item.deadlineMs > now) break;
+      this.#heap.remove(item);
+      item.onDeadline();
+    }
+    if (this.#timer === undefined) this.#arm();
+  }
+}

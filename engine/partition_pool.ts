@@ -1,0 +1,52 @@
+// What the engine needs from the partition worker pool (engine/worker_pool.ts).
+// Written as an interface so the engine's own tests can drive it with an
+// in-memory pool, and so the engine states exactly what it relies on.
+//
+// Callbacks: `bytes` views handed to a fetch callback are valid only during the
+// call (they point into the completion ring); whoever keeps them must copy.
+
+export interface ProduceResult {
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTimeMs: number;
+  logStartOffset: number;
+}
+
+export interface PartitionState {
+  logStartOffset: number;
+  logEndOffset: number;
+  highWatermark: number;
+  durableOffset: number;
+  bytesIn: number;
+  messagesIn: number;
+  bytesOut: number;
+  messagesOut: number;
+  sizeBytes: number;
+  segments: number;
+  online: boolean;
+  errorCode: number;
+}
+
+export type ProduceCallback = (err: number, res: ProduceResult | null, message?: string) => void;
+export type FetchCallback = (err: number, bytes: Uint8Array, highWatermark: number, logStartOffset: number) => void;
+export type OffsetCallback = (err: number, offset: number) => void;
+
+export interface PartitionPool<LogConfig = unknown> {
+  readonly workerCount: number;
+  openPartition(slot: number, worker: number, dir: string, config: LogConfig): Promise<unknown>;
+  closePartition(slot: number): Promise<unknown>;
+  deletePartition(slot: number): Promise<unknown>;
+  setConfig(slot: number, config: LogConfig): Promise<unknown> | unknown;
+  /** false: the worker's ring is full; nothing was queued; wait for onWritable(worker). */
+  produce(slot: number, records: Uint8Array, acks: 0 | 1 | -1, cb: ProduceCallback): boolean;
+  fetch(slot: number, offset: number, maxBytes: number, cb: FetchCallback): boolean;
+  offsetForTimestamp(slot: number, timestampMs: number, cb: OffsetCallback): boolean;
+  /** Calls `cb` once, when the worker's ring has room again. */
+  onWritable(worker: number, cb: () => void): void;
+  workerOf(slot: number): number;
+  state(slot: number): PartitionState;
+  /** `cb(slot)` whenever a partition's log end or high watermark moves. */
+  onAdvance(cb: (slot: number) => void): void;
+  ringStats(): unknown;
+  shutdown(): Promise<unknown>;
+}

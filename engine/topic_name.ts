@@ -1,0 +1,21 @@
+// Topic names as Kafka allows them: [a-zA-Z0-9._-], 1..249 characters, and
+// not "." or ".." (a topic name becomes a directory name under the data dir,
+// so those two would escape it).
+
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
+
+/** Returns null when `name` is a valid topic name, else why not. */
+export function topicNameProblem(name: unknown): string | null {
+  if (typeof name !== "string") return "the topic name must be a string";
+  if (name.length === 0) return "the topic name is empty";
+  if (name.length > TOPIC_NAME_LENGTH_MAX) return `the topic name is longer than ${TOPIC_NAME_LENGTH_MAX} characters`;
+  if (name === "." || name === "..") return `'${name}' is not allowed as a topic name`;
+  if (!TOPIC_NAME_PATTERN.test(name)) return "a topic name may contain only ASCII letters, digits, '.', '_' and '-'";
+  return null;
+}
+
+export function checkTopicName(name: unknown): asserts name is string {
+  const problem = topicNameProblem(name);
+  if (problem !== null) throw new SluiceError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
+}
