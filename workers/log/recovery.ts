@@ -152,7 +152,9 @@ export function recoverLog(opts: {
         recoverTrustedSealed(run, seg, size, i);
       } else {
         // Below `trustedUpTo` a failure is damage; above it, in the last segment, a torn tail.
-        const trustedUpTo = i === startIndex && rp !== null ? rp.position : 0;
+        let trustedUpTo = 0;
+        if (rp !== null && seg.baseOffset === rp.segmentBaseOffset) trustedUpTo = rp.position;
+        else if (rp !== null && seg.baseOffset < rp.segmentBaseOffset) trustedUpTo = Number.MAX_SAFE_INTEGER;
         if (i === startIndex && startPosition > 0) placeTrustedPrefix(run, seg, startPosition, i);
         else seg.resetForScan();
         const r = scanSegment({
