@@ -1,0 +1,98 @@
+// The broker's own metric families (Prometheus text), rendered on each scrape
+// of /metrics from the shared partition state table, the server's counters
+// and the worker pool's ring occupancy. Nothing here runs between scrapes.
+
+import type { Engine } from "./engine.ts";
+import { formatValue, header, histogramSamples, labelValue, type MetricsRegistry } from "./metrics.ts";
+import type { NativeServer } from "./native/server.ts";
+
+interface RingStatsRow {
+  worker: number;
+  requestBytesUsed: number;
+  requestBytesCapacity: number;
+  completionBytesUsed: number;
+  completionBytesCapacity: number;
+}
+
+export function registerBrokerMetrics(registry: MetricsRegistry, parts: { engine: Engine; server: () => NativeServer | null }): void {
+  const { engine } = parts;
+  const startedAtS = Date.now() / 1000;
+
+  registry.addProvider(() => {
+    let out = "";
+    const rows = [...engine.partitionStates()];
+    const families: [string, "counter" | "gauge", string, (s: (typeof rows)[number]["state"]) => number][] = [
+      ["sluice_partition_messages_in_total", "counter", "Records appended to the partition since the broker started.", (s) => s.messagesIn],
+      ["sluice_partition_bytes_in_total", "counter", "Record batch bytes appended to the partition since the broker started.", (s) => s.bytesIn],
+      ["sluice_partition_messages_out_total", "counter", "Records read from the partition by fetches since the broker started.", (s) => s.messagesOut],
+      ["sluice_partition_bytes_out_total", "counter", "Record batch bytes read from the partition by fetches since the broker started.", (s) => s.bytesOut],
+      ["sluice_partition_log_end_offset", "gauge", "Offset the next appended record will get.", (s) => s.logEndOffset],
+      ["sluice_partition_high_watermark", "gauge", "End of what fetches may return (the durable offset on a single node).", (s) => s.highWatermark],
+      ["sluice_partition_log_start_offset", "gauge", "First offset still kept.", (s) => s.logStartOffset],
+      ["sluice_partition_size_bytes", "gauge", "Bytes of the partition's segment files.", (s) => s.sizeBytes],
+      ["sluice_partition_segments", "gauge", "Segment files of the partition.", (s) => s.segments],
+      ["sluice_partition_online", "gauge", "1 while the partition is open and its storage healthy.", (s) => (s.online ? 1 : 0)],
+    ];
+    for (const [name, type, help, value] of families) {
+      out += header(name, type, help);
+      for (const r of rows) out += `${name}{topic="${labelValue(r.topic)}",partition="${r.partition}"} ${formatValue(value(r.state))}\n`;
+    }
+    out += header("sluice_topics", "gauge", "Topics on this broker.");
+    out += `sluice_topics ${engine.listTopics().length}\n`;
+    out += header("sluice_partitions", "gauge", "Partitions on this broker.");
+    out += `sluice_partitions ${rows.length}\n`;
+    out += header("sluice_waiting_fetches", "gauge", "Long-poll fetches parked, waiting for data or their deadline.");
+    out += `sluice_waiting_fetches ${engine.waitingFetches}\n`;
+
+    const rings = engine.pool.ringStats() as RingStatsRow[];
+    out += header("sluice_ring_used_bytes", "gauge", "Bytes in use in a worker's shared ring (request: router to worker; completion: back).");
+    for (const r of rings) {
+      out += `sluice_ring_used_bytes{worker="${r.worker}",ring="request"} ${r.requestBytesUsed}\n`;
+      out += `sluice_ring_used_bytes{worker="${r.worker}",ring="completion"} ${r.completionBytesUsed}\n`;
+    }
+    out += header("sluice_ring_capacity_bytes", "gauge", "Capacity of a worker's shared ring.");
+    for (const r of rings) {
+      out += `sluice_ring_capacity_bytes{worker="${r.worker}",ring="request"} ${r.requestBytesCapacity}\n`;
+      out += `sluice_ring_capacity_bytes{worker="${r.worker}",ring="completion"} ${r.completionBytesCapacity}\n`;
+    }
+    // Optional: a pool that measures its fdatasync latency exposes it as a histogram.
+    const fsync = (engine.pool as { fsyncLatency?: () => import("./metrics.ts").Histogram | null }).fsyncLatency?.();
+    if (fsync) {
+      out += header("sluice_fsync_duration_seconds", "histogram", "Duration of one group-commit fdatasync.");
+      out += histogramSamples("sluice_fsync_duration_seconds", "", fsync);
+    }
+    return out;
+  });
+
+  registry.addProvider(() => {
+    const server = parts.server();
+    if (server === null) return "";
+    const s = server.stats;
+    let out = "";
+    out += header("sluice_request_duration_seconds", "histogram", "Time from reading a request to queueing its response, per api.");
+    for (const [api, h] of [...s.requestLatency].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      out += histogramSamples("sluice_request_duration_seconds", `api="${labelValue(api)}"`, h);
+    }
+    out += header("sluice_connections", "gauge", "Open client connections.");
+    out += `sluice_connections ${server.connections.size}\n`;
+    const counters: [string, string, number][] = [
+      ["sluice_connections_accepted_total", "Connections accepted.", s.connectionsAccepted],
+      ["sluice_connections_refused_total", "Connections closed at once because the connection limit was reached.", s.connectionsRefused],
+      ["sluice_request_timeouts_total", "Connections closed because a request frame did not complete in time.", s.requestTimeouts],
+      ["sluice_output_overflows_total", "Connections closed because they did not read their responses.", s.outputOverflows],
+      ["sluice_frames_refused_total", "Connections closed because of a frame size over the limit or below the header.", s.framesRefused],
+    ];
+    for (const [name, help, v] of counters) out += header(name, "counter", help) + `${name} ${v}\n`;
+    return out;
+  });
+
+  registry.addProvider(() => {
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    let out = "";
+    out += header("process_resident_memory_bytes", "gauge", "Resident memory of the broker process.") + `process_resident_memory_bytes ${mem.rss}\n`;
+    out += header("process_cpu_seconds_total", "counter", "User and system CPU time of the broker process.") + `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\n`;
+    out += header("process_start_time_seconds", "gauge", "When the broker started (Unix time).") + `process_start_time_seconds ${startedAtS}\n`;
+    return out;
+  });
+}

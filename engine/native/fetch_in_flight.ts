@@ -1,0 +1,136 @@
+// One Fetch request between being read and being answered; the sink of the
+// engine's FetchOperation.
+//
+// Each partition's bytes arrive as a view valid only during the callback
+// (it points into a worker's completion ring). They are copied into a scratch
+// buffer taken from the server's pool; when the fetch is done the response is
+// encoded into the connection's output in request order (topics grouped as
+// the grammar wants) and the scratch buffer goes back to the pool.
+
+import { ErrorCode } from "../../protocol/errors.ts";
+import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
+import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchResponse } from "../../protocol/messages/fetch.ts";
+import { utf8Length } from "../../protocol/utf8.ts";
+import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
+import type { Connection } from "./connection.ts";
+
+/** Index, error code, high watermark, log start offset, records length. */
+const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 4;
+
+export class FetchInFlight implements FetchSink {
+  readonly #conn: Connection;
+  readonly #req: WireFetchRequest;
+  readonly #correlationId: number;
+  readonly #frameBytes: number;
+  readonly #startedNs: number;
+  readonly #codes: Int16Array;
+  readonly #starts: Int32Array;
+  readonly #lengths: Int32Array;
+  readonly #highWatermarks: Float64Array;
+  readonly #logStarts: Float64Array;
+  #scratch: Uint8Array;
+  #used = 0;
+  #handle: FetchHandle | null = null;
+  #finished = false;
+
+  static start(conn: Connection, frame: { correlationId: number; frameBytes: number; startedNs: number; body: Uint8Array }): void {
+    const req = decodeFetchRequest(frame.body);
+    const partitions: FetchPartitionRequest[] = [];
+    for (const t of req.topics) {
+      for (const p of t.partitions) {
+        // Offsets beyond 2^53 cannot exist in a log; -1 makes the engine answer OFFSET_OUT_OF_RANGE.
+        const offset = p.fetchOffset >= 0n && p.fetchOffset <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(p.fetchOffset) : -1;
+        partitions.push({ topic: t.name, partition: p.index, offset, maxBytes: p.partitionMaxBytes });
+      }
+    }
+    const inFlight = new FetchInFlight(conn, req, frame, partitions.length);
+    const handle = conn.host.engine.fetch(
+      { maxWaitMs: req.maxWaitMs, minBytes: req.minBytes, maxBytes: req.maxBytes, partitions },
+      inFlight,
+    );
+    if (!inFlight.#finished) {
+      inFlight.#handle = handle;
+      conn.trackFetch(handle);
+    }
+  }
+
+  private constructor(
+    conn: Connection,
+    req: WireFetchRequest,
+    frame: { correlationId: number; frameBytes: number; startedNs: number },
+    n: number,
+  ) {
+    this.#conn = conn;
+    this.#req = req;
+    this.#correlationId = frame.correlationId;
+    this.#frameBytes = frame.frameBytes;
+    this.#startedNs = frame.startedNs;
+    this.#codes = new Int16Array(n);
+    this.#starts = new Int32Array(n);
+    this.#lengths = new Int32Array(n);
+    this.#highWatermarks = new Float64Array(n).fill(-1);
+    this.#logStarts = new Float64Array(n).fill(-1);
+    this.#scratch = conn.host.scratch.take();
+  }
+
+  partition(i: number, errorCode: number, bytes: Uint8Array | null, highWatermark: number, logStartOffset: number): void {
+    this.#codes[i] = errorCode;
+    this.#highWatermarks[i] = highWatermark;
+    this.#logStarts[i] = logStartOffset;
+    const n = bytes === null ? 0 : bytes.length;
+    this.#starts[i] = this.#used;
+    this.#lengths[i] = n;
+    if (n === 0) return;
+    this.#ensure(n);
+    this.#scratch.set(bytes!, this.#used);
+    this.#used += n;
+  }
+
+  reset(): void {
+    this.#used = 0;
+    this.#lengths.fill(0);
+  }
+
+  done(): void {
+    this.#finished = true;
+    const conn = this.#conn;
+    if (this.#handle !== null) conn.untrackFetch(this.#handle);
+    const scratch = this.#scratch;
+    // Size the response first: a frame must stay within FRAME_BYTES_MAX.
+    let bytes = 2 + 4 + this.#used;
+    for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + PARTITION_RESULT_BYTES * t.partitions.length;
+    if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
+      conn.respondError(this.#correlationId, this.#frameBytes, 1, this.#startedNs, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame; ask for fewer partitions or bytes`);
+    } else {
+      let flat = 0;
+      const topics = this.#req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => {
+          const i = flat++;
+          return {
+            index: p.index,
+            errorCode: this.#codes[i],
+            highWatermark: BigInt(this.#highWatermarks[i]),
+            logStartOffset: BigInt(this.#logStarts[i]),
+            records: scratch.subarray(this.#starts[i], this.#starts[i] + this.#lengths[i]),
+          };
+        }),
+      }));
+      conn.respond(this.#correlationId, this.#frameBytes, 1, this.#startedNs, (w) => writeFetchResponse(w, { topics }));
+    }
+    conn.host.scratch.give(scratch);
+    this.#scratch = EMPTY;
+  }
+
+  #ensure(n: number): void {
+    const needed = this.#used + n;
+    if (needed <= this.#scratch.length) return;
+    let size = Math.max(this.#scratch.length * 2, 64 * 1024);
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.#scratch.subarray(0, this.#used));
+    this.#scratch = grown;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,138 @@
+// A minimal raw-frame client of the native protocol, for protocol tests: send
+// any bytes (well-formed or not), send requests with chosen correlation ids,
+// and read responses matched by correlation id. No retries, no batching
+// logic: what the test sends is what goes on the wire.
+
+import net from "node:net";
+import { decode } from "@msgpack/msgpack";
+import { Writer } from "../../protocol/codec.ts";
+import { FrameParser, encodeRequestFrame, readResponseCorrelationId, responseBody } from "../../protocol/frame.ts";
+import { decodeResponseEnvelope } from "../../protocol/messages/response.ts";
+
+export interface RawResponse {
+  correlationId: number;
+  /** The response body (starts with ErrorCode:i16). */
+  body: Uint8Array;
+}
+
+const RESPONSE_WAIT_MS = 20_000;
+
+export class RawClient {
+  readonly socket: net.Socket;
+  readonly #parser: FrameParser;
+  readonly #arrived = new Map<number, RawResponse>();
+  readonly #waiting = new Map<number, { resolve: (r: RawResponse) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  #nextCorrelationId = 1;
+  #closedError: Error | null = null;
+  /** Resolves when the connection is closed (by either side). */
+  readonly closed: Promise<void>;
+  /** Responses in arrival order (correlation ids), for ordering checks. */
+  readonly arrivalOrder: number[] = [];
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    this.#parser = new FrameParser({
+      kind: "response",
+      onFrame: (frame) => {
+        const response = { correlationId: readResponseCorrelationId(frame), body: responseBody(frame).slice() };
+        this.arrivalOrder.push(response.correlationId);
+        const w = this.#waiting.get(response.correlationId);
+        if (w !== undefined) {
+          this.#waiting.delete(response.correlationId);
+          clearTimeout(w.timer);
+          w.resolve(response);
+        } else {
+          this.#arrived.set(response.correlationId, response);
+        }
+      },
+      onError: (e) => socket.destroy(e),
+    });
+    socket.on("data", (chunk: Buffer) => this.#parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    this.closed = new Promise((resolve) => {
+      socket.on("close", () => {
+        this.#closedError = new Error("connection closed");
+        for (const [, w] of this.#waiting) {
+          clearTimeout(w.timer);
+          w.reject(this.#closedError);
+        }
+        this.#waiting.clear();
+        resolve();
+      });
+    });
+    socket.on("error", () => {});
+  }
+
+  static connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host });
+      socket.setNoDelay(true);
+      socket.once("connect", () => resolve(new RawClient(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.#closedError !== null;
+  }
+
+  /** Writes raw bytes. */
+  send(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** Sends a request frame; returns its correlation id (chosen, or the next one). */
+  sendRequest(apiKey: number, body: Uint8Array, opts: { apiVersion?: number; correlationId?: number } = {}): number {
+    const correlationId = opts.correlationId ?? this.#nextCorrelationId++;
+    this.send(encodeRequestFrame({ apiKey, apiVersion: opts.apiVersion ?? 0, correlationId }, body));
+    return correlationId;
+  }
+
+  /** The response with this correlation id (waits for it, with a deadline). */
+  response(correlationId: number, timeoutMs = RESPONSE_WAIT_MS): Promise<RawResponse> {
+    const got = this.#arrived.get(correlationId);
+    if (got !== undefined) {
+      this.#arrived.delete(correlationId);
+      return Promise.resolve(got);
+    }
+    if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(correlationId);
+        reject(new Error(`no response to correlation id ${correlationId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiting.set(correlationId, { resolve, reject, timer });
+    });
+  }
+
+  async request(apiKey: number, body: Uint8Array, opts: { apiVersion?: number; correlationId?: number; timeoutMs?: number } = {}): Promise<RawResponse> {
+    return this.response(this.sendRequest(apiKey, body, opts), opts.timeoutMs);
+  }
+
+  /**
+   * A control (MessagePack) request; resolves with the decoded reply, or with
+   * `{ errorCode, message }` for a request-level error.
+   */
+  async control<T = Record<string, unknown>>(apiKey: number, value: unknown): Promise<T | { errorCode: number; message: string }> {
+    const { encode } = await import("@msgpack/msgpack");
+    const res = await this.request(apiKey, encode(value, { ignoreUndefined: true }));
+    const env = decodeResponseEnvelope(res.body);
+    if (env.errorCode !== 0) return env as { errorCode: number; message: string };
+    return decode((env as { body: Uint8Array }).body) as T;
+  }
+
+  /** Responses received that nobody asked for yet. */
+  get unclaimed(): number {
+    return this.#arrived.size;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Encodes a body with the protocol Writer (for message writers like writeProduceRequest). */
+export function encodeBody(write: (w: Writer) => void): Uint8Array {
+  const w = new Writer({ initialBytes: 256 });
+  write(w);
+  return w.finish().slice();
+}
