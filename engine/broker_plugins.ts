@@ -4,7 +4,8 @@
 // The group coordinator (engine/groups) is added here.
 
 import type { BrokerPlugin } from "./broker.ts";
+import { groupsPlugin } from "./groups/mod.ts";
 
 export function defaultPlugins(): BrokerPlugin[] {
-  return [];
+  return [groupsPlugin()];
 }
