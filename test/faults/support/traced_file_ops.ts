@@ -43,8 +43,25 @@ export const PAGE_BYTES = 4096;
 /** A torn page is cut at a sector boundary or anywhere; sectors are the usual atomic unit. */
 const SECTOR_BYTES = 512;
 
+/** Thrown by every operation once the simulated power is cut: the process is gone. */
+export class PowerCut extends Error {
+  constructor() {
+    super("power cut");
+  }
+}
+
 export class TracedFileOps implements FileOps {
   readonly trace: TraceEvent[] = [];
+  /**
+   * Cut the power before the n-th changing operation (write, truncate,
+   * fdatasync, create, rename, unlink, directory fsync; 1-based): it and every
+   * later call of any kind throw PowerCut. A crash in the middle of a roll, a
+   * checkpoint or a recovery, not only between appends.
+   */
+  cutBeforeOp: number | null = null;
+  /** Changing operations done so far. */
+  changingOps = 0;
+  private dead = false;
   /** Batches seen in writes, by base offset; the latest write of a base offset wins. */
   readonly batches = new Map<number, BatchLocation>();
   private readonly inner: FileOps;
@@ -54,6 +71,20 @@ export class TracedFileOps implements FileOps {
 
   constructor(inner: FileOps) {
     this.inner = inner;
+  }
+
+  get powerCut(): boolean {
+    return this.dead;
+  }
+
+  private alive(changing: boolean): void {
+    if (this.dead) throw new PowerCut();
+    if (!changing) return;
+    if (this.cutBeforeOp !== null && this.changingOps + 1 >= this.cutBeforeOp) {
+      this.dead = true;
+      throw new PowerCut();
+    }
+    this.changingOps++;
   }
 
   /** The batch holding `offset`, as last written. */
@@ -81,6 +112,7 @@ export class TracedFileOps implements FileOps {
   }
 
   open(path: string, flags: OpenFlags): number {
+    this.alive(flags === "w+");
     const fd = this.inner.open(path, flags);
     this.paths.set(fd, path);
     if (flags === "w+") {
@@ -91,6 +123,7 @@ export class TracedFileOps implements FileOps {
   }
 
   pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+    this.alive(true);
     const n = this.inner.pwrite(fd, buf, off, len, pos);
     if (n > 0) this.wrote(fd, buf.subarray(off, off + n), pos);
     return n;
@@ -107,10 +140,12 @@ export class TracedFileOps implements FileOps {
   }
 
   pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+    this.alive(false);
     return this.inner.pread(fd, buf, off, len, pos);
   }
 
   fdatasync(fd: number): void {
+    this.alive(true);
     const file = this.paths.get(fd) ?? `fd:${fd}`;
     const id = ++this.syncId;
     this.trace.push({ kind: "syncStart", file, id });
@@ -128,12 +163,14 @@ export class TracedFileOps implements FileOps {
   }
 
   ftruncate(fd: number, len: number): void {
+    this.alive(true);
     this.inner.ftruncate(fd, len);
     const file = this.paths.get(fd) ?? `fd:${fd}`;
     this.trace.push({ kind: "truncate", file, length: len });
   }
 
   size(fd: number): number {
+    this.alive(false);
     return this.inner.size(fd);
   }
 
@@ -143,12 +180,14 @@ export class TracedFileOps implements FileOps {
   }
 
   unlink(path: string): void {
+    this.alive(true);
     this.pending.delete(path);
     this.inner.unlink(path);
     this.trace.push({ kind: "truncate", file: path, length: 0 });
   }
 
   rename(from: string, to: string): void {
+    this.alive(true);
     this.inner.rename(from, to);
     const p = this.pending.get(from);
     this.pending.delete(from);
@@ -157,19 +196,28 @@ export class TracedFileOps implements FileOps {
     for (const [k, b] of this.batches) if (b.file === from) this.batches.set(k, { ...b, file: to });
   }
 
+  rmdir(dir: string): void {
+    this.alive(true);
+    this.inner.rmdir(dir);
+  }
+
   readdir(dir: string): string[] {
+    this.alive(false);
     return this.inner.readdir(dir);
   }
 
   mkdirp(dir: string): void {
+    this.alive(true);
     this.inner.mkdirp(dir);
   }
 
   fsyncDir(dir: string): void {
+    this.alive(true);
     this.inner.fsyncDir(dir);
   }
 
   exists(path: string): boolean {
+    this.alive(false);
     return this.inner.exists(path);
   }
 
