@@ -6,12 +6,18 @@
 // did not take is copied to `unsent` and written first on the next `drain`.
 // While `unsent` is not empty, new responses keep collecting in `pending`.
 //
-// Bound: the bytes queued (unsent + pending) may not pass `bytesMax`
-// (OUTPUT_BYTES_MAX by default): a peer that does not read its responses is
-// cut off (`onOverflow`) instead of growing the broker's memory.
+// Bound: while the socket is refusing bytes (the peer is behind), the bytes
+// queued (unsent + pending) may not pass `bytesMax` (OUTPUT_BYTES_MAX by
+// default): a peer that does not read its responses is cut off (`onOverflow`)
+// instead of growing the broker's memory. (The connection also stops reading
+// new requests past OUTPUT_PAUSE_BYTES, so only requests already read can
+// add to the queue.)
 
 import { Writer } from "../../protocol/codec.ts";
 import type { ServerSocket } from "../../runtime/listener_bun.ts";
+
+/** Responses queued in one turn past this are written at once instead of at the end of the turn. */
+export const FLUSH_EARLY_BYTES = 1024 * 1024;
 
 /** A Writer that grew past this is dropped once empty, so one large response does not pin memory forever. */
 export const OUTPUT_RETAINED_BYTES_MAX = 1024 * 1024;
@@ -52,11 +58,16 @@ export class OutputQueue {
       this.#pending.reset();
       return;
     }
-    if (this.queuedBytes > this.#bytesMax) {
+    // Only a peer that is behind (the socket refused bytes) can overflow: one
+    // large response to a client that reads is not a reason to cut it off.
+    if (this.queuedBytes > this.#bytesMax && this.#unsentEnd > this.#unsentStart) {
       this.#closed = true;
       this.#onOverflow();
       return;
     }
+    // Past a threshold, write now rather than at the end of the turn: a burst of
+    // large responses then meets the socket's limit (and the bound) early.
+    if (this.#pending.length >= FLUSH_EARLY_BYTES) return this.flush();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flushTurn);
@@ -102,6 +113,11 @@ export class OutputQueue {
   }
 
   #afterWrite(before: number): void {
+    if (this.queuedBytes > this.#bytesMax && this.#unsentEnd > this.#unsentStart) {
+      this.#closed = true;
+      this.#onOverflow();
+      return;
+    }
     if (this.#unsentEnd === this.#unsentStart && this.#unsent.length > OUTPUT_RETAINED_BYTES_MAX) {
       this.#unsent = new Uint8Array(0);
       this.#unsentStart = this.#unsentEnd = 0;

@@ -4,9 +4,11 @@
 // logic: what the test sends is what goes on the wire.
 
 import net from "node:net";
-import { decode } from "@msgpack/msgpack";
+import { decode, encode } from "@msgpack/msgpack";
 import { Writer } from "../../protocol/codec.ts";
 import { FrameParser, encodeRequestFrame, readResponseCorrelationId, responseBody } from "../../protocol/frame.ts";
+import { writeFetchRequest } from "../../protocol/messages/fetch.ts";
+import { writeProduceRequest } from "../../protocol/messages/produce.ts";
 import { decodeResponseEnvelope } from "../../protocol/messages/response.ts";
 
 export interface RawResponse {
@@ -113,7 +115,6 @@ export class RawClient {
    * `{ errorCode, message }` for a request-level error.
    */
   async control<T = Record<string, unknown>>(apiKey: number, value: unknown): Promise<T | { errorCode: number; message: string }> {
-    const { encode } = await import("@msgpack/msgpack");
     const res = await this.request(apiKey, encode(value, { ignoreUndefined: true }));
     const env = decodeResponseEnvelope(res.body);
     if (env.errorCode !== 0) return env as { errorCode: number; message: string };
@@ -135,4 +136,36 @@ export function encodeBody(write: (w: Writer) => void): Uint8Array {
   const w = new Writer({ initialBytes: 256 });
   write(w);
   return w.finish().slice();
+}
+
+// ---------------------------------------------------------------- request bodies for tests
+
+/** A Produce body for one or more partitions of one topic. */
+export function produceBody(opts: { topic: string; acks: number; timeoutMs?: number; partitions: { index: number; records: Uint8Array }[] }): Uint8Array {
+  return encodeBody((w) =>
+    writeProduceRequest(w, { acks: opts.acks, timeoutMs: opts.timeoutMs ?? 10_000, topics: [{ name: opts.topic, partitions: opts.partitions }] }),
+  );
+}
+
+/** A Fetch body for partitions of one topic. */
+export function fetchBody(opts: {
+  topic: string;
+  maxWaitMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  partitions: { index: number; offset: number; maxBytes?: number }[];
+}): Uint8Array {
+  return encodeBody((w) =>
+    writeFetchRequest(w, {
+      maxWaitMs: opts.maxWaitMs ?? 0,
+      minBytes: opts.minBytes ?? 0,
+      maxBytes: opts.maxBytes ?? 8 * 1024 * 1024,
+      topics: [
+        {
+          name: opts.topic,
+          partitions: opts.partitions.map((p) => ({ index: p.index, fetchOffset: BigInt(p.offset), partitionMaxBytes: p.maxBytes ?? 8 * 1024 * 1024 })),
+        },
+      ],
+    }),
+  );
 }
