@@ -54,11 +54,15 @@ export function emptyStateView(): PartitionStateView {
 }
 
 /**
- * Read attempts before a reader gives up on a row whose writer never finishes.
- * A write is a dozen stores, so a reader that keeps losing the race for this long
- * means the writer died between its two sequence stores: a broken invariant.
+ * How long a reader keeps retrying a row that stays mid-write. A write is a dozen
+ * stores, but the writer's thread can be preempted between its two sequence
+ * stores (2 shared cores), so the bound is in time, generous against a scheduler
+ * time slice; past it the writer died mid-write: a broken invariant.
  */
-const SEQLOCK_READ_ATTEMPTS_MAX = 1_000_000;
+const SEQLOCK_READ_WAIT_MS_MAX = 2_000;
+
+/** Retries between two looks at the clock while a row is mid-write. */
+const SEQLOCK_SPINS_PER_CLOCK_CHECK = 1_000;
 
 /** Allocate a table for `rows` partition slots. */
 export function createStateTable(rows: number): SharedArrayBuffer {
@@ -131,9 +135,12 @@ export class PartitionStateTable {
     const base = this.rowBase(slot);
     const seqIndex = base * 2;
     const f = this.f64;
-    for (let attempt = 0; attempt < SEQLOCK_READ_ATTEMPTS_MAX; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       const before = Atomics.load(this.seq, seqIndex);
-      if ((before & 1) !== 0) continue;
+      if ((before & 1) !== 0) {
+        this.waitedTooLong(slot, attempt);
+        continue;
+      }
       out.logStartOffset = f[base + StateField.LOG_START_OFFSET];
       out.logEndOffset = f[base + StateField.LOG_END_OFFSET];
       out.highWatermark = f[base + StateField.HIGH_WATERMARK];
@@ -147,21 +154,22 @@ export class PartitionStateTable {
       out.online = f[base + StateField.ONLINE] === 1;
       out.errorCode = f[base + StateField.ERROR_CODE];
       if (Atomics.load(this.seq, seqIndex) === before) return out;
+      this.waitedTooLong(slot, attempt);
     }
-    throw new Error(`partition state: slot ${slot} stayed mid-write for ${SEQLOCK_READ_ATTEMPTS_MAX} reads`);
   }
 
   /** One field of a slot's row (seqlock-consistent), e.g. the high watermark for a long-poll check. */
   field(slot: number, field: (typeof StateField)[keyof typeof StateField]): number {
     const base = this.rowBase(slot);
     const seqIndex = base * 2;
-    for (let attempt = 0; attempt < SEQLOCK_READ_ATTEMPTS_MAX; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       const before = Atomics.load(this.seq, seqIndex);
-      if ((before & 1) !== 0) continue;
-      const value = this.f64[base + field];
-      if (Atomics.load(this.seq, seqIndex) === before) return value;
+      if ((before & 1) === 0) {
+        const value = this.f64[base + field];
+        if (Atomics.load(this.seq, seqIndex) === before) return value;
+      }
+      this.waitedTooLong(slot, attempt);
     }
-    throw new Error(`partition state: slot ${slot} stayed mid-write for ${SEQLOCK_READ_ATTEMPTS_MAX} reads`);
   }
 
   highWatermark(slot: number): number {
@@ -170,6 +178,18 @@ export class PartitionStateTable {
 
   generation(slot: number): number {
     return this.field(slot, StateField.GENERATION);
+  }
+
+  private retryStartedMs = 0;
+
+  /** Called on every failed attempt; throws once a row stayed mid-write past the time bound. */
+  private waitedTooLong(slot: number, attempt: number): void {
+    if (attempt % SEQLOCK_SPINS_PER_CLOCK_CHECK !== SEQLOCK_SPINS_PER_CLOCK_CHECK - 1) return;
+    const now = performance.now();
+    if (attempt === SEQLOCK_SPINS_PER_CLOCK_CHECK - 1) this.retryStartedMs = now;
+    else if (now - this.retryStartedMs > SEQLOCK_READ_WAIT_MS_MAX) {
+      throw new Error(`partition state: slot ${slot} stayed mid-write for ${SEQLOCK_READ_WAIT_MS_MAX} ms`);
+    }
   }
 
   /** Float64 index of the row's start (the sequence word shares the row's first 8 bytes). */

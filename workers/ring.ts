@@ -284,6 +284,11 @@ export class RingConsumer extends RingViews {
     }
   }
 
+  /** Wake this end's own waitForData park (e.g. from a message handler on the same thread). */
+  wake(): void {
+    Atomics.notify(this.ctrl, RingWord.TAIL);
+  }
+
   /** Blocking variant of waitForData for threads that may block (Atomics.wait). */
   waitForDataSync(timeoutMs: number): WaitOutcome {
     Atomics.store(this.ctrl, RingWord.CONSUMER_WAITING, 1);

@@ -1,0 +1,298 @@
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { decodeBatches, encodeBatch, patchBaseOffset } from "../protocol/record_batch.ts";
+import { type LogConfig, parseTopicConfig } from "../workers/mod.ts";
+import { type ProduceResult, WorkerPool } from "./worker_pool.ts";
+
+const roots: string[] = [];
+const pools: WorkerPool[] = [];
+
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-pool-"));
+  roots.push(d);
+  return d;
+}
+
+async function startPool(opts: Parameters<typeof WorkerPool.start>[0]): Promise<WorkerPool> {
+  const pool = await WorkerPool.start({ partitionsMax: 64, requestRingBytes: 1 << 20, completionRingBytes: 1 << 20, ...opts });
+  pools.push(pool);
+  return pool;
+}
+
+afterEach(async () => {
+  for (const p of pools.splice(0)) await p.shutdown().catch(() => {});
+});
+afterAll(() => {
+  for (const d of roots) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function config(entries: Record<string, string | number> = {}): LogConfig {
+  return parseTopicConfig({ "segment.bytes": 1 << 20, ...entries });
+}
+
+/** Poll `cond` until it holds or the deadline passes (no fixed sleeps). */
+async function waitFor(cond: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+interface Produced {
+  err: number;
+  res: ProduceResult | null;
+  message?: string;
+  atMs: number;
+}
+
+function produce(pool: WorkerPool, slot: number, records: Uint8Array, acks: 0 | 1 | -1): Promise<Produced> {
+  return new Promise((resolve, reject) => {
+    const ok = pool.produce(slot, records, acks, (err, res, message) => resolve({ err, res, message, atMs: performance.now() }));
+    if (!ok) reject(new Error("ring full"));
+  });
+}
+
+function fetch(pool: WorkerPool, slot: number, offset: number, maxBytes = 1 << 20) {
+  return new Promise<{ err: number; bytes: Uint8Array; highWatermark: number; logStartOffset: number }>((resolve, reject) => {
+    const ok = pool.fetch(slot, offset, maxBytes, (err, bytes, highWatermark, logStartOffset) =>
+      // The view is valid only during the callback: keep a copy.
+      resolve({ err, bytes: bytes.slice(), highWatermark, logStartOffset }),
+    );
+    if (!ok) reject(new Error("ring full"));
+  });
+}
+
+function batch(values: string[], timestamp = 1_700_000_000_000): Uint8Array {
+  return encodeBatch(values.map((v) => ({ value: v, timestamp })));
+}
+
+function values(bytes: Uint8Array): string[] {
+  return decodeBatches(bytes).flatMap((b) => b.records.map((r) => new TextDecoder().decode(r.value!)));
+}
+
+describe("worker pool (real threads, real files)", () => {
+  test("acks=1 answers at write time; acks=all only after the durable offset covers the batch", async () => {
+    const pool = await startPool({ workers: 2 });
+    const dir = tempDir();
+    // A long flush interval separates "written" from "durable" in time.
+    await pool.openPartition(0, 1, dir, config({ "flush.interval.ms": 300 }));
+    expect(pool.workerOf(0)).toBe(1);
+    const advanced: number[] = [];
+    pool.onAdvance((slot) => advanced.push(slot));
+
+    const started = performance.now();
+    const all = produce(pool, 0, batch(["a", "b"]), -1);
+    const one = await produce(pool, 0, batch(["c"]), 1);
+    expect(one.err).toBe(0);
+    expect(one.res).toMatchObject({ baseOffset: 2, lastOffset: 2 });
+    // The acks=1 ack came before the flush: nothing is durable yet.
+    expect(pool.state(0).durableOffset).toBe(0);
+    expect(pool.state(0).logEndOffset).toBe(3);
+    const durable = await all;
+    expect(durable.err).toBe(0);
+    expect(durable.res).toMatchObject({ baseOffset: 0, lastOffset: 1 });
+    expect(durable.atMs - started).toBeGreaterThanOrEqual(250);
+    expect(durable.atMs).toBeGreaterThan(one.atMs);
+    const row = pool.state(0);
+    expect(row.durableOffset).toBeGreaterThan(1);
+    expect(row.highWatermark).toBe(row.durableOffset);
+    expect(row.online).toBe(true);
+    expect(row.messagesIn).toBe(3);
+    expect(advanced).toContain(0);
+  }, 30_000);
+
+  test("flush.interval.ms=0: acks=all resolves right after the group's fdatasync", async () => {
+    const pool = await startPool({ workers: 1 });
+    await pool.openPartition(3, 0, tempDir(), config({ "flush.interval.ms": 0 }));
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => produce(pool, 3, batch([`m${i}`]), -1)));
+    expect(results.map((r) => r.err)).toEqual(new Array(50).fill(0));
+    expect(results.map((r) => r.res!.baseOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(pool.state(3).durableOffset).toBe(50);
+  }, 30_000);
+
+  test("fetch returns exactly the bytes produced, base offsets patched, and nothing at or past the high watermark", async () => {
+    const pool = await startPool({ workers: 1 });
+    await pool.openPartition(5, 0, tempDir(), config({ "flush.interval.ms": 60_000 }));
+    const sent = [batch(["x0", "x1", "x2"]), batch(["y0"]), batch(["z0", "z1"])];
+    for (const b of sent) expect((await produce(pool, 5, b, 1)).err).toBe(0);
+    // Written but not durable: invisible to fetches.
+    const early = await fetch(pool, 5, 0);
+    expect(early.err).toBe(0);
+    expect(early.bytes.length).toBe(0);
+    expect(early.highWatermark).toBe(0);
+    // Make a flush due now.
+    await pool.setConfig(5, config({ "flush.interval.ms": 0 }));
+    await waitFor(() => pool.state(5).highWatermark === 6, "the high watermark to reach 6");
+    const got = await fetch(pool, 5, 0);
+    expect(got.err).toBe(0);
+    expect(got.highWatermark).toBe(6);
+    const expected = sent.map((b) => b.slice());
+    patchBaseOffset(expected[0], 0, 0);
+    patchBaseOffset(expected[1], 0, 3);
+    patchBaseOffset(expected[2], 0, 4);
+    expect(got.bytes).toEqual(new Uint8Array(Buffer.concat(expected)));
+    expect(values(got.bytes)).toEqual(["x0", "x1", "x2", "y0", "z0", "z1"]);
+    // From the middle: whole batches only, starting with the one holding the offset.
+    expect(decodeBatches((await fetch(pool, 5, 4)).bytes).map((b) => b.header.baseOffset)).toEqual([4n]);
+    expect((await fetch(pool, 5, 7)).err).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    const row = pool.state(5);
+    expect(row.bytesOut).toBeGreaterThan(0);
+    expect(row.messagesOut).toBeGreaterThanOrEqual(6);
+  }, 30_000);
+
+  test("many pipelined produces on several partitions keep per-partition call order", async () => {
+    const pool = await startPool({ workers: 2 });
+    const slots = [0, 1, 2, 3];
+    for (const s of slots) await pool.openPartition(s, s % 2, tempDir(), config({ "flush.interval.ms": 5 }));
+    const perSlot = new Map<number, number[]>(slots.map((s) => [s, []]));
+    const callOrder = new Map<number, number[]>(slots.map((s) => [s, []]));
+    let done = 0;
+    const total = 4000;
+    let failed = 0;
+    for (let i = 0; i < total; i++) {
+      const slot = slots[i % slots.length];
+      const acks = i % 3 === 0 ? -1 : 1;
+      const seq = callOrder.get(slot)!.length;
+      callOrder.get(slot)!.push(seq);
+      const ok = pool.produce(slot, batch([`${slot}:${seq}`]), acks, (err, res) => {
+        if (err !== 0 || res === null) failed++;
+        else perSlot.get(slot)!.push(res.baseOffset);
+        done++;
+      });
+      expect(ok).toBe(true);
+    }
+    await waitFor(() => done === total, "every produce callback");
+    expect(failed).toBe(0);
+    for (const s of slots) {
+      const offsets = perSlot.get(s)!;
+      expect(offsets.length).toBe(total / slots.length);
+      // The produce for call k got offset k: appended in call order.
+      expect(offsets.slice().sort((a, b) => a - b)).toEqual(Array.from({ length: offsets.length }, (_, k) => k));
+    }
+    // The stored order matches the call order.
+    await waitFor(() => pool.state(0).highWatermark === total / slots.length, "slot 0 durable");
+    const read = await fetch(pool, 0, 0, 8 << 20);
+    expect(values(read.bytes)).toEqual(Array.from({ length: total / slots.length }, (_, k) => `0:${k}`));
+  }, 30_000);
+
+  test("a full request ring refuses with false, then onWritable fires and produce succeeds", async () => {
+    // 64 KiB ring, 16 KiB batches: a handful fit.
+    const pool = await startPool({ workers: 1, requestRingBytes: 1 << 16 });
+    await pool.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 0 }));
+    const big = batch([Buffer.alloc(16 * 1024 - 200, 65).toString()]);
+    let accepted = 0;
+    let answered = 0;
+    while (pool.produce(0, big, 1, (err) => {
+      expect(err).toBe(0);
+      answered++;
+    })) {
+      accepted++;
+      if (accepted > 1000) throw new Error("the ring never filled");
+    }
+    expect(accepted).toBeGreaterThanOrEqual(1);
+    expect(accepted).toBeLessThan(8);
+    let writable = 0;
+    pool.onWritable(0, () => writable++);
+    await waitFor(() => writable === 1, "onWritable");
+    expect(pool.produce(0, big, 1, () => answered++)).toBe(true);
+    await waitFor(() => answered === accepted + 1, "every ack");
+    expect(writable).toBe(1);
+    const stats = pool.ringStats();
+    expect(stats).toHaveLength(1);
+    expect(stats[0].requestBytesCapacity).toBe(1 << 16);
+  }, 30_000);
+
+  test("fetch results larger than the completion ring's free space wait for the router, never fail", async () => {
+    const pool = await startPool({ workers: 1, completionRingBytes: 1 << 16 });
+    await pool.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 0 }));
+    const b = batch([Buffer.alloc(8000, 66).toString()]);
+    for (let i = 0; i < 8; i++) expect((await produce(pool, 0, b, -1)).err).toBe(0);
+    // 40 fetches of ~8 KiB each into a 64 KiB completion ring: the worker must wait for room.
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(pool, 0, i % 8, 1)));
+    for (const [i, r] of results.entries()) {
+      expect(r.err).toBe(0);
+      expect(decodeBatches(r.bytes)[0].header.baseOffset).toBe(BigInt(i % 8));
+    }
+  }, 30_000);
+
+  test("a failed fdatasync: acks=all gets KAFKA_STORAGE_ERROR, the partition goes offline, later requests fail", async () => {
+    const pool = await startPool({ workers: 1 });
+    const dir = tempDir();
+    await pool.openPartition(0, 0, dir, config({ "flush.interval.ms": 0 }), { faults: { failFdatasyncAt: 1 } });
+    const r = await produce(pool, 0, batch(["doomed"]), -1);
+    expect(r.err).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    const row = pool.state(0);
+    expect(row.online).toBe(false);
+    expect(row.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect(row.highWatermark).toBe(0);
+    expect((await produce(pool, 0, batch(["later"]), 1)).err).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect((await fetch(pool, 0, 0)).err).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    // Other partitions on the same worker are unaffected.
+    await pool.openPartition(1, 0, tempDir(), config({ "flush.interval.ms": 0 }));
+    expect((await produce(pool, 1, batch(["fine"]), -1)).err).toBe(0);
+  }, 30_000);
+
+  test("shutdown flushes everything: a new pool recovers every acknowledged record", async () => {
+    const dir = tempDir();
+    const pool = await startPool({ workers: 1 });
+    await pool.openPartition(7, 0, dir, config({ "flush.interval.ms": 60_000 }));
+    const acked: Promise<Produced>[] = [];
+    for (let i = 0; i < 100; i++) acked.push(produce(pool, 7, batch([`r${i}`]), i % 2 === 0 ? 1 : -1));
+    // Wait for the acks=1 half; the acks=all half waits for the final flush.
+    await Promise.all(acked.filter((_, i) => i % 2 === 0));
+    expect(pool.state(7).durableOffset).toBe(0);
+    await pool.shutdown();
+    const results = await Promise.all(acked);
+    expect(results.every((r) => r.err === 0)).toBe(true);
+
+    const again = await startPool({ workers: 1 });
+    await again.openPartition(7, 0, dir, config({ "flush.interval.ms": 60_000 }));
+    const row = again.state(7);
+    expect(row.logEndOffset).toBe(100);
+    expect(row.highWatermark).toBe(100);
+    const read = await fetch(again, 7, 0, 8 << 20);
+    expect(values(read.bytes)).toEqual(Array.from({ length: 100 }, (_, i) => `r${i}`));
+  }, 30_000);
+
+  test("control errors cross the thread boundary as SluiceError with their code", async () => {
+    const pool = await startPool({ workers: 1 });
+    const file = path.join(tempDir(), "not-a-dir");
+    fs.writeFileSync(file, "x");
+    const err = await pool.openPartition(0, 0, file, config()).catch((e) => e);
+    expect(err).toBeInstanceOf(SluiceError);
+    // A file system error while opening is a storage error of that partition.
+    expect((err as SluiceError).code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect((err as SluiceError).message).toContain("EEXIST");
+    expect(pool.workerOf(0)).toBe(-1);
+    await pool.openPartition(0, 0, tempDir(), config());
+    const twice = await pool.openPartition(0, 0, tempDir(), config()).catch((e) => e);
+    expect((twice as SluiceError).code).toBe(ErrorCode.INVALID_REQUEST);
+    const unknown = await pool.closePartition(9).catch((e) => e);
+    expect((unknown as SluiceError).code).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    // Requests for a slot that is not open are answered (asynchronously) with an error.
+    expect((await produce(pool, 9, batch(["x"]), 1)).err).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }, 30_000);
+
+  test("offsetForTimestamp, close, and delete (files removed)", async () => {
+    const pool = await startPool({ workers: 1 });
+    const dir = tempDir();
+    await pool.openPartition(2, 0, dir, config({ "flush.interval.ms": 0 }));
+    await produce(pool, 2, batch(["old"], 1_000), -1);
+    await produce(pool, 2, batch(["new"], 5_000), -1);
+    const offset = await new Promise<number>((resolve) => pool.offsetForTimestamp(2, 2_000, (err, o) => resolve(err === 0 ? o : -100)));
+    expect(offset).toBe(1);
+    await pool.closePartition(2);
+    expect(pool.workerOf(2)).toBe(-1);
+    expect(pool.state(2).online).toBe(false);
+    expect(pool.state(2).highWatermark).toBe(2);
+    await pool.openPartition(2, 0, dir, config());
+    expect(pool.state(2).logEndOffset).toBe(2);
+    expect(fs.readdirSync(dir).length).toBeGreaterThan(0);
+    await pool.deletePartition(2);
+    expect(fs.existsSync(dir) ? fs.readdirSync(dir).length : 0).toBe(0);
+  }, 30_000);
+});

@@ -1,0 +1,775 @@
+// The router side of the partition workers: starts the worker threads, maps
+// partition slots to them, writes produce/fetch requests into each worker's
+// request ring and turns completions from its completion ring back into the
+// callers' callbacks.
+//
+// Runs on: the router (main) thread.
+//
+// Durability contract of produce():
+// - acks=1: `cb` runs once the worker wrote the batches to the segment file (page
+//   cache). A crash of the machine may lose them.
+// - acks=-1 (all): `cb` runs only after an fdatasync covering the request's last
+//   offset has returned: the batches survive a crash. On a single node this is
+//   also when they become visible to fetches (high watermark = durable offset).
+// - acks=0: `cb` runs at write time like acks=1 (the caller sends no response,
+//   but errors are still reported).
+// - If the fdatasync fails, every acks=all request of that partition still waiting
+//   gets KAFKA_STORAGE_ERROR and the partition stays offline (no retry).
+// - Requests for one partition are appended in the order produce() was called.
+//
+// Hot path: no promise and no postMessage per request. A request is copied into
+// the ring and its callback goes into a bounded per-worker FIFO (completions come
+// back in request order). The ring's tail is published once per microtask turn for
+// all requests of that turn. Completions are drained with one Atomics.waitAsync
+// wake per batch.
+
+import * as os from "node:os";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { COMPLETION_RING_BYTES, PARTITIONS_MAX, RING_BYTES } from "../protocol/limits.ts";
+import {
+  type ControlReply,
+  type ControlRequest,
+  DurableCompl,
+  EntryKind,
+  type FaultOptions,
+  FailedCompl,
+  FetchReq,
+  FetchedCompl,
+  type LogConfig,
+  OffsetCompl,
+  OffsetForTimestampReq,
+  PartitionStateTable,
+  type PartitionStateView,
+  ProduceReq,
+  ProducedCompl,
+  RingConsumer,
+  RingProducer,
+  RingWord,
+  WORKER_ENTRY_URL,
+  createRing,
+  createStateTable,
+} from "../workers/mod.ts";
+
+export type { PartitionStateView } from "../workers/mod.ts";
+
+export interface ProduceResult {
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTimeMs: number;
+  logStartOffset: number;
+}
+
+export type ProduceCallback = (err: number, res: ProduceResult | null, message?: string) => void;
+/** `bytes` is a view into the completion ring, valid only during the call: copy what must outlive it. */
+export type FetchCallback = (err: number, bytes: Uint8Array, highWatermark: number, logStartOffset: number) => void;
+export type OffsetCallback = (err: number, offset: number) => void;
+
+export interface WorkerPoolOptions {
+  /** Partition worker threads; 0 or absent = one per core. */
+  workers: number;
+  /** Rows of the shared state table (largest slot + 1). Default PARTITIONS_MAX. */
+  partitionsMax?: number;
+  /** Data bytes of each request ring (power of two). Default RING_BYTES; tests use small rings. */
+  requestRingBytes?: number;
+  /** Data bytes of each completion ring (power of two). Default COMPLETION_RING_BYTES. */
+  completionRingBytes?: number;
+}
+
+export interface OpenPartitionOptions {
+  /** Tests only: inject storage faults into this partition's files. */
+  faults?: FaultOptions;
+}
+
+export interface RingStats {
+  worker: number;
+  requestBytesUsed: number;
+  requestBytesCapacity: number;
+  completionBytesUsed: number;
+  completionBytesCapacity: number;
+}
+
+/**
+ * Requests one worker may have in flight: in its ring, being processed, or acks=all
+ * waiting for their fdatasync. Past it produce/fetch return false (like a full
+ * ring) and the caller waits for onWritable. Bounds the callback FIFOs.
+ */
+export const REQUESTS_IN_FLIGHT_PER_WORKER_MAX = 65_536;
+
+/** Longest the completion drain parks without a wake (it re-checks writability then). */
+const COMPLETION_WAIT_MS = 1_000;
+/** Park while callers wait for ring room, so room freed without a completion is noticed soon. */
+const COMPLETION_WAIT_WRITABLE_MS = 5;
+/** How long shutdown waits for a worker thread to end after its last reply. */
+const WORKER_EXIT_WAIT_MS = 5_000;
+
+const RequestType = { PRODUCE: 1, FETCH: 2, OFFSET: 3 } as const;
+
+const EMPTY_BYTES = new Uint8Array(0);
+const utf8 = new TextDecoder();
+
+/** Callbacks of requests in request order (struct of arrays, fixed capacity). */
+class InFlightQueue {
+  readonly capacity: number;
+  private head = 0;
+  size = 0;
+  readonly type: Uint8Array;
+  readonly slot: Int32Array;
+  readonly id: Uint32Array;
+  readonly acks: Int8Array;
+  readonly cb: Array<ProduceCallback | FetchCallback | OffsetCallback | null>;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.type = new Uint8Array(capacity);
+    this.slot = new Int32Array(capacity);
+    this.id = new Uint32Array(capacity);
+    this.acks = new Int8Array(capacity);
+    this.cb = new Array(capacity).fill(null);
+  }
+
+  push(type: number, slot: number, id: number, acks: number, cb: ProduceCallback | FetchCallback | OffsetCallback): void {
+    if (this.size === this.capacity) throw new Error("worker pool: in-flight queue overflow");
+    const i = (this.head + this.size) % this.capacity;
+    this.type[i] = type;
+    this.slot[i] = slot;
+    this.id[i] = id;
+    this.acks[i] = acks;
+    this.cb[i] = cb;
+    this.size++;
+  }
+
+  /** Index of the oldest entry; read its fields, then shift(). */
+  get first(): number {
+    return this.head;
+  }
+
+  shift(): void {
+    this.cb[this.head] = null;
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
+  }
+}
+
+/** acks=all produce results of one partition waiting for their fdatasync, oldest first. */
+class DurableWaiters {
+  private items: Array<{ res: ProduceResult; cb: ProduceCallback } | undefined> = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(res: ProduceResult, cb: ProduceCallback): void {
+    this.items.push({ res, cb });
+  }
+
+  /** Oldest waiter whose last offset is below `durableOffset`, removed; undefined when none. */
+  takeCovered(durableOffset: number): { res: ProduceResult; cb: ProduceCallback } | undefined {
+    if (this.head === this.items.length) return undefined;
+    const w = this.items[this.head];
+    if (w === undefined || w.res.lastOffset >= durableOffset) return undefined;
+    this.items[this.head++] = undefined;
+    // Compact once the dead prefix dominates, so the array stays bounded by the live count.
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return w;
+  }
+
+  takeAny(): { res: ProduceResult; cb: ProduceCallback } | undefined {
+    return this.takeCovered(Number.POSITIVE_INFINITY);
+  }
+}
+
+class WorkerLink {
+  readonly index: number;
+  readonly worker: Worker;
+  /** Shared buffers stay referenced here until the thread has ended (RUNTIME.md). */
+  readonly requestsSab: SharedArrayBuffer;
+  readonly completionsSab: SharedArrayBuffer;
+  readonly requests: RingProducer;
+  readonly completions: RingConsumer;
+  readonly inflight = new InFlightQueue(REQUESTS_IN_FLIGHT_PER_WORKER_MAX);
+  /** In-flight requests including acks=all results waiting for durability. */
+  pending = 0;
+  nextRequestId = 1;
+  readonly control = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  writableWaiters: Array<() => void> = [];
+  /** Payload bytes of the largest request refused for lack of room since the last onWritable round. */
+  blockedPayloadBytes = 0;
+  publishScheduled = false;
+  stopped = false;
+  dead: string | null = null;
+  ended: Promise<void>;
+  private markEnded!: () => void;
+
+  constructor(index: number, worker: Worker, requestsSab: SharedArrayBuffer, completionsSab: SharedArrayBuffer) {
+    this.index = index;
+    this.worker = worker;
+    this.requestsSab = requestsSab;
+    this.completionsSab = completionsSab;
+    this.requests = new RingProducer(requestsSab);
+    this.completions = new RingConsumer(completionsSab);
+    this.ended = new Promise((resolve) => {
+      this.markEnded = resolve;
+    });
+    worker.addEventListener("close", () => this.markEnded());
+  }
+
+  endedNow(): void {
+    this.markEnded();
+  }
+}
+
+export class WorkerPool {
+  private readonly links: WorkerLink[];
+  private readonly table: PartitionStateTable;
+  private readonly tableSab: SharedArrayBuffer;
+  readonly partitionsMax: number;
+  /** Worker index per slot; -1 = not open. */
+  private readonly slotWorker: Int32Array;
+  /** Durable offset per slot as last reported (the acks=all threshold). */
+  private readonly durable: Float64Array;
+  /** Non-zero: the partition failed with this code; acks=all on it fail at once. */
+  private readonly failedCode: Int32Array;
+  private readonly waiters = new Map<number, DurableWaiters>();
+  private readonly advanceListeners: Array<(slot: number) => void> = [];
+  private nextControlId = 1;
+  private shuttingDown: Promise<void> | null = null;
+
+  private constructor(links: WorkerLink[], tableSab: SharedArrayBuffer, partitionsMax: number) {
+    this.links = links;
+    this.tableSab = tableSab;
+    this.table = new PartitionStateTable(tableSab);
+    this.partitionsMax = partitionsMax;
+    this.slotWorker = new Int32Array(partitionsMax).fill(-1);
+    this.durable = new Float64Array(partitionsMax);
+    this.failedCode = new Int32Array(partitionsMax);
+  }
+
+  static async start(opts: WorkerPoolOptions): Promise<WorkerPool> {
+    const workers = opts.workers > 0 ? opts.workers : os.availableParallelism();
+    const partitionsMax = opts.partitionsMax ?? PARTITIONS_MAX;
+    if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${opts.workers}`);
+    if (!Number.isInteger(partitionsMax) || partitionsMax < 1 || partitionsMax > PARTITIONS_MAX) {
+      throw new RangeError(`partitionsMax must be from 1 to ${PARTITIONS_MAX}, got ${partitionsMax}`);
+    }
+    const tableSab = createStateTable(partitionsMax);
+    const links: WorkerLink[] = [];
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < workers; i++) {
+      const requestsSab = createRing(opts.requestRingBytes ?? RING_BYTES);
+      const completionsSab = createRing(opts.completionRingBytes ?? COMPLETION_RING_BYTES);
+      const worker = new Worker(WORKER_ENTRY_URL, { type: "module" });
+      const link = new WorkerLink(i, worker, requestsSab, completionsSab);
+      links.push(link);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          const onReady = (e: MessageEvent) => {
+            if ((e.data as ControlReply).op !== "ready") return;
+            worker.removeEventListener("message", onReady);
+            worker.removeEventListener("error", onError);
+            resolve();
+          };
+          const onError = (e: Event) => reject(new Error(`worker ${i} failed to start: ${(e as ErrorEvent).message}`));
+          worker.addEventListener("message", onReady);
+          worker.addEventListener("error", onError);
+        }),
+      );
+      const init: ControlRequest = { op: "init", workerIndex: i, requests: requestsSab, completions: completionsSab, state: tableSab };
+      worker.postMessage(init);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      for (const l of links) l.worker.terminate();
+      throw err;
+    }
+    const pool = new WorkerPool(links, tableSab, partitionsMax);
+    for (const link of links) pool.attach(link);
+    return pool;
+  }
+
+  get workerCount(): number {
+    return this.links.length;
+  }
+
+  // ------------------------------------------------------------------ control
+
+  /** Open (and recover) a partition on a worker. Rejects with the log's SluiceError (code preserved). */
+  async openPartition(slot: number, worker: number, dir: string, config: LogConfig, opts: OpenPartitionOptions = {}): Promise<{ recovery: unknown }> {
+    this.checkSlot(slot);
+    if (!Number.isInteger(worker) || worker < 0 || worker >= this.links.length) {
+      throw new SluiceError(ErrorCode.INVALID_REQUEST, `worker ${worker} outside 0..${this.links.length - 1}`);
+    }
+    if (this.slotWorker[slot] !== -1) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot} is already open`);
+    const link = this.links[worker];
+    const recovery = await this.call(link, { op: "open", id: 0, slot, dir, config, faults: opts.faults });
+    this.slotWorker[slot] = worker;
+    this.durable[slot] = this.table.read(slot).durableOffset;
+    this.failedCode[slot] = 0;
+    return { recovery };
+  }
+
+  /** Flush, checkpoint and close a partition; acks=all waiters covered by the final flush succeed. */
+  async closePartition(slot: number): Promise<void> {
+    const link = this.linkOfOpen(slot);
+    await this.call(link, { op: "close", id: 0, slot });
+    this.forgetSlot(slot, ErrorCode.NOT_LEADER_OR_FOLLOWER, "the partition was closed");
+  }
+
+  /** Close a partition without a final flush and remove its files. Waiting acks=all fail. */
+  async deletePartition(slot: number): Promise<void> {
+    const link = this.linkOfOpen(slot);
+    await this.call(link, { op: "delete", id: 0, slot });
+    this.forgetSlot(slot, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "the partition was deleted");
+  }
+
+  async setConfig(slot: number, config: LogConfig): Promise<void> {
+    const link = this.linkOfOpen(slot);
+    await this.call(link, { op: "setConfig", id: 0, slot, config });
+  }
+
+  // ------------------------------------------------------------------ hot path
+
+  /**
+   * Append `records` (whole batches) to a partition. Copies them into the ring; the
+   * caller may reuse its buffer on return. Returns false when the worker's ring (or
+   * its in-flight bound) is full: nothing was queued; wait for onWritable(worker).
+   */
+  produce(slot: number, records: Uint8Array, acks: 0 | 1 | -1, cb: ProduceCallback): boolean {
+    const link = this.linkFor(slot, cb, RequestType.PRODUCE);
+    if (link === null) return true;
+    if (acks !== 0 && acks !== 1 && acks !== -1) {
+      defer(() => cb(ErrorCode.INVALID_REQUIRED_ACKS, null, `acks must be 0, 1 or -1, got ${acks}`));
+      return true;
+    }
+    const payload = ProduceReq.RECORDS + records.length;
+    const r = link.requests;
+    if (payload > r.payloadBytesMax) {
+      defer(() => cb(ErrorCode.RECORD_LIST_TOO_LARGE, null, `records of ${records.length} bytes exceed the ring's entry limit ${r.payloadBytesMax - ProduceReq.RECORDS}`));
+      return true;
+    }
+    if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return this.refuse(link, payload);
+    const at = r.reserve(EntryKind.PRODUCE, payload);
+    if (at === -1) return this.refuse(link, payload);
+    const id = link.nextRequestId;
+    link.nextRequestId = (id + 1) >>> 0;
+    r.u32[(at + ProduceReq.SLOT) >>> 2] = slot;
+    r.u32[(at + ProduceReq.REQUEST_ID) >>> 2] = id;
+    r.i32[(at + ProduceReq.ACKS) >>> 2] = acks;
+    r.u32[(at + ProduceReq.RECORDS_BYTES) >>> 2] = records.length;
+    r.bytes.set(records, at + ProduceReq.RECORDS);
+    r.commit();
+    link.inflight.push(RequestType.PRODUCE, slot, id, acks, cb);
+    link.pending++;
+    this.schedulePublish(link);
+    return true;
+  }
+
+  /** Read whole batches from `offset`, below the high watermark. False = ring full (see produce). */
+  fetch(slot: number, offset: number, maxBytes: number, cb: FetchCallback): boolean {
+    const link = this.linkFor(slot, cb, RequestType.FETCH);
+    if (link === null) return true;
+    if (!Number.isSafeInteger(offset) || !Number.isInteger(maxBytes) || maxBytes < 0) {
+      defer(() => cb(ErrorCode.INVALID_REQUEST, EMPTY_BYTES, -1, -1));
+      return true;
+    }
+    if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return this.refuse(link, FetchReq.BYTES);
+    const r = link.requests;
+    const at = r.reserve(EntryKind.FETCH, FetchReq.BYTES);
+    if (at === -1) return this.refuse(link, FetchReq.BYTES);
+    const id = link.nextRequestId;
+    link.nextRequestId = (id + 1) >>> 0;
+    r.u32[(at + FetchReq.SLOT) >>> 2] = slot;
+    r.u32[(at + FetchReq.REQUEST_ID) >>> 2] = id;
+    r.u32[(at + FetchReq.MAX_BYTES) >>> 2] = Math.min(maxBytes, 0xffff_ffff);
+    r.f64[(at + FetchReq.OFFSET) >>> 3] = offset;
+    r.commit();
+    link.inflight.push(RequestType.FETCH, slot, id, 0, cb);
+    link.pending++;
+    this.schedulePublish(link);
+    return true;
+  }
+
+  /** First offset whose record timestamp is at least `timestampMs` (-1 if none). False = ring full. */
+  offsetForTimestamp(slot: number, timestampMs: number, cb: OffsetCallback): boolean {
+    const link = this.linkFor(slot, cb, RequestType.OFFSET);
+    if (link === null) return true;
+    if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return this.refuse(link, OffsetForTimestampReq.BYTES);
+    const r = link.requests;
+    const at = r.reserve(EntryKind.OFFSET_FOR_TIMESTAMP, OffsetForTimestampReq.BYTES);
+    if (at === -1) return this.refuse(link, OffsetForTimestampReq.BYTES);
+    const id = link.nextRequestId;
+    link.nextRequestId = (id + 1) >>> 0;
+    r.u32[(at + OffsetForTimestampReq.SLOT) >>> 2] = slot;
+    r.u32[(at + OffsetForTimestampReq.REQUEST_ID) >>> 2] = id;
+    r.f64[(at + OffsetForTimestampReq.TIMESTAMP_MS) >>> 3] = timestampMs;
+    r.commit();
+    link.inflight.push(RequestType.OFFSET, slot, id, 0, cb);
+    link.pending++;
+    this.schedulePublish(link);
+    return true;
+  }
+
+  /** `cb` runs once, on the router thread, when that worker's ring has room again. */
+  onWritable(worker: number, cb: () => void): void {
+    const link = this.links[worker];
+    if (link === undefined) throw new RangeError(`worker ${worker} outside 0..${this.links.length - 1}`);
+    link.writableWaiters.push(cb);
+    // Room may already be back (the worker drained since the refusal).
+    defer(() => this.checkWritable(link));
+  }
+
+  workerOf(slot: number): number {
+    this.checkSlot(slot);
+    return this.slotWorker[slot];
+  }
+
+  /** The partition's row of the shared state table; no message to the worker. */
+  state(slot: number): PartitionStateView {
+    this.checkSlot(slot);
+    return this.table.read(slot);
+  }
+
+  /** The high watermark alone (cheaper than state() for long-poll checks). */
+  highWatermark(slot: number): number {
+    this.checkSlot(slot);
+    return this.table.highWatermark(slot);
+  }
+
+  /** `cb(slot)` runs on the router thread whenever a partition's high watermark advanced. */
+  onAdvance(cb: (slot: number) => void): void {
+    this.advanceListeners.push(cb);
+  }
+
+  ringStats(): RingStats[] {
+    return this.links.map((l) => ({
+      worker: l.index,
+      requestBytesUsed: l.requests.bytesUsed(),
+      requestBytesCapacity: l.requests.capacity,
+      completionBytesUsed: l.completions.bytesUsed(),
+      completionBytesCapacity: l.completions.capacity,
+    }));
+  }
+
+  /** Drain in-flight work, flush + checkpoint + close every log, end the threads. */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= this.doShutdown();
+    return this.shuttingDown;
+  }
+
+  private async doShutdown(): Promise<void> {
+    const errors: unknown[] = [];
+    await Promise.all(
+      this.links.map(async (link) => {
+        if (link.dead === null) {
+          try {
+            await this.call(link, { op: "shutdown", id: 0 });
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+        link.stopped = true;
+        this.failLink(link, ErrorCode.NOT_LEADER_OR_FOLLOWER, "the broker is shutting down");
+        // Wake the completion loop parked on this ring so it sees `stopped` now.
+        Atomics.notify(link.completions.ctrl, RingWord.TAIL);
+        link.worker.terminate();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([link.ended, new Promise((r) => (timer = setTimeout(r, WORKER_EXIT_WAIT_MS)))]);
+        clearTimeout(timer);
+      }),
+    );
+    for (let slot = 0; slot < this.partitionsMax; slot++) this.slotWorker[slot] = -1;
+    // Keep the state table referenced until every worker has ended (it is, via `this`).
+    void this.tableSab;
+    if (errors.length > 0) throw errors[0];
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private attach(link: WorkerLink): void {
+    link.worker.addEventListener("message", (e: MessageEvent) => this.onControlReply(link, e.data as ControlReply));
+    link.worker.addEventListener("error", (e: Event) => {
+      const message = `partition worker ${link.index} failed: ${(e as ErrorEvent).message ?? "unknown error"}`;
+      this.failLink(link, ErrorCode.KAFKA_STORAGE_ERROR, message);
+    });
+    link.worker.addEventListener("close", () => {
+      if (!link.stopped) this.failLink(link, ErrorCode.KAFKA_STORAGE_ERROR, `partition worker ${link.index} ended unexpectedly`);
+    });
+    void this.completionLoop(link);
+  }
+
+  private async completionLoop(link: WorkerLink): Promise<void> {
+    while (!link.stopped) {
+      this.drainCompletions(link);
+      const timeout = link.writableWaiters.length > 0 ? COMPLETION_WAIT_WRITABLE_MS : COMPLETION_WAIT_MS;
+      await link.completions.waitForData(timeout);
+    }
+  }
+
+  /** Process every published completion of a worker, then release their ring space once. */
+  private drainCompletions(link: WorkerLink): void {
+    const c = link.completions;
+    let processed = 0;
+    for (let kind = c.read(); kind !== -1; kind = c.read()) {
+      const o = c.offset;
+      switch (kind) {
+        case EntryKind.DURABLE:
+          this.onDurable(c.u32[(o + DurableCompl.SLOT) >>> 2], c.f64[(o + DurableCompl.DURABLE_OFFSET) >>> 3]);
+          break;
+        case EntryKind.PARTITION_FAILED:
+          this.onPartitionFailed(c.u32[(o + FailedCompl.SLOT) >>> 2], c.i32[(o + FailedCompl.ERROR) >>> 2], failedMessage(c, o));
+          break;
+        default:
+          this.completeRequest(link, kind, o);
+      }
+      c.advance();
+      processed++;
+    }
+    // Fetch callbacks have returned: their views may be overwritten from here on.
+    if (processed > 0) c.release();
+    if (link.writableWaiters.length > 0) this.checkWritable(link);
+  }
+
+  private completeRequest(link: WorkerLink, kind: number, o: number): void {
+    const c = link.completions;
+    const q = link.inflight;
+    if (q.size === 0) throw new Error(`worker pool: completion kind ${kind} from worker ${link.index} with nothing in flight`);
+    const i = q.first;
+    const requestId = c.u32[(o + 4) >>> 2];
+    if (requestId !== q.id[i]) throw new Error(`worker pool: completion for request ${requestId}, expected ${q.id[i]} (worker ${link.index})`);
+    const type = q.type[i];
+    const slot = q.slot[i];
+    const acks = q.acks[i];
+    const cb = q.cb[i];
+    q.shift();
+    if (kind === EntryKind.REQUEST_FAILED) {
+      link.pending--;
+      const code = c.i32[(o + FailedCompl.ERROR) >>> 2];
+      if (type === RequestType.PRODUCE) invoke(() => (cb as ProduceCallback)(code, null, failedMessage(c, o)));
+      else if (type === RequestType.FETCH) invoke(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
+      else invoke(() => (cb as OffsetCallback)(code, -1));
+      return;
+    }
+    if (kind === EntryKind.PRODUCED && type === RequestType.PRODUCE) {
+      const res: ProduceResult = {
+        baseOffset: c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3],
+        lastOffset: c.f64[(o + ProducedCompl.LAST_OFFSET) >>> 3],
+        logAppendTimeMs: c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3],
+        logStartOffset: c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3],
+      };
+      if (acks !== -1 || res.lastOffset < this.durable[slot]) {
+        link.pending--;
+        invoke(() => (cb as ProduceCallback)(ErrorCode.NONE, res));
+      } else if (this.failedCode[slot] !== 0) {
+        link.pending--;
+        const code = this.failedCode[slot];
+        invoke(() => (cb as ProduceCallback)(code, null, "the partition went offline before the batch was durable"));
+      } else {
+        // Stays counted in link.pending until its fdatasync is reported.
+        let w = this.waiters.get(slot);
+        if (w === undefined) {
+          w = new DurableWaiters();
+          this.waiters.set(slot, w);
+        }
+        w.push(res, cb as ProduceCallback);
+      }
+      return;
+    }
+    if (kind === EntryKind.FETCHED && type === RequestType.FETCH) {
+      link.pending--;
+      const n = c.u32[(o + FetchedCompl.RECORDS_BYTES) >>> 2];
+      const start = o + FetchedCompl.RECORDS;
+      const bytes = n === 0 ? EMPTY_BYTES : c.bytes.subarray(start, start + n);
+      const error = c.i32[(o + FetchedCompl.ERROR) >>> 2];
+      const hw = c.f64[(o + FetchedCompl.HIGH_WATERMARK) >>> 3];
+      const logStart = c.f64[(o + FetchedCompl.LOG_START_OFFSET) >>> 3];
+      invoke(() => (cb as FetchCallback)(error, bytes, hw, logStart));
+      return;
+    }
+    if (kind === EntryKind.OFFSET && type === RequestType.OFFSET) {
+      link.pending--;
+      const offset = c.f64[(o + OffsetCompl.OFFSET) >>> 3];
+      invoke(() => (cb as OffsetCallback)(ErrorCode.NONE, offset));
+      return;
+    }
+    throw new Error(`worker pool: completion kind ${kind} does not answer request type ${type} (worker ${link.index})`);
+  }
+
+  private onDurable(slot: number, durableOffset: number): void {
+    if (durableOffset <= this.durable[slot]) return;
+    this.durable[slot] = durableOffset;
+    const w = this.waiters.get(slot);
+    if (w !== undefined) {
+      const link = this.links[this.slotWorker[slot]];
+      for (let x = w.takeCovered(durableOffset); x !== undefined; x = w.takeCovered(durableOffset)) {
+        if (link !== undefined) link.pending--;
+        const { res, cb } = x;
+        invoke(() => cb(ErrorCode.NONE, res));
+      }
+      if (w.size === 0) this.waiters.delete(slot);
+    }
+    for (const listener of this.advanceListeners) invoke(() => listener(slot));
+  }
+
+  private onPartitionFailed(slot: number, code: number, message: string): void {
+    this.failedCode[slot] = code;
+    this.failWaiters(slot, code, message);
+  }
+
+  private failWaiters(slot: number, code: number, message: string): void {
+    const w = this.waiters.get(slot);
+    if (w === undefined) return;
+    this.waiters.delete(slot);
+    const link = this.slotWorker[slot] >= 0 ? this.links[this.slotWorker[slot]] : undefined;
+    for (let x = w.takeAny(); x !== undefined; x = w.takeAny()) {
+      if (link !== undefined) link.pending--;
+      const cb = x.cb;
+      invoke(() => cb(code, null, message));
+    }
+  }
+
+  /** After close/delete: resolve what the final flush covered, fail the rest, unmap the slot. */
+  private forgetSlot(slot: number, code: number, message: string): void {
+    const link = this.linkOfOpen(slot);
+    this.drainCompletions(link);
+    this.onDurable(slot, this.table.read(slot).durableOffset);
+    this.failWaiters(slot, code, message);
+    this.slotWorker[slot] = -1;
+  }
+
+  private onControlReply(link: WorkerLink, reply: ControlReply): void {
+    if (reply.op !== "reply") return;
+    // Completions the worker published before replying are handled first, so a
+    // resolved close/shutdown already reflects its final flush.
+    this.drainCompletions(link);
+    const pending = link.control.get(reply.id);
+    if (pending === undefined) return;
+    link.control.delete(reply.id);
+    if (reply.ok) pending.resolve(reply.result);
+    else pending.reject(Object.assign(new SluiceError(reply.code, reply.message), { workerErrorName: reply.name }));
+  }
+
+  private call(link: WorkerLink, msg: ControlRequest & { id: number }): Promise<unknown> {
+    if (link.dead !== null) return Promise.reject(new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, link.dead));
+    // Requests queued before this control message must reach the worker before it.
+    this.publish(link);
+    const id = this.nextControlId++;
+    msg.id = id;
+    return new Promise((resolve, reject) => {
+      link.control.set(id, { resolve, reject });
+      link.worker.postMessage(msg);
+    });
+  }
+
+  private schedulePublish(link: WorkerLink): void {
+    if (link.publishScheduled) return;
+    link.publishScheduled = true;
+    queueMicrotask(() => this.publish(link));
+  }
+
+  private publish(link: WorkerLink): void {
+    link.publishScheduled = false;
+    if (link.requests.unpublished) link.requests.publish();
+  }
+
+  /** The ring (or in-flight bound) is full: publish what is queued so the worker can make room. */
+  private refuse(link: WorkerLink, payloadBytes: number): false {
+    if (payloadBytes > link.blockedPayloadBytes) link.blockedPayloadBytes = payloadBytes;
+    this.publish(link);
+    return false;
+  }
+
+  private checkWritable(link: WorkerLink): void {
+    if (link.writableWaiters.length === 0) return;
+    if (link.dead === null) {
+      if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return;
+      if (!link.requests.canReserve(link.blockedPayloadBytes)) return;
+    }
+    const waiters = link.writableWaiters;
+    link.writableWaiters = [];
+    link.blockedPayloadBytes = 0;
+    for (const w of waiters) invoke(w);
+  }
+
+  /** A worker is gone: fail everything it had in flight and every later request. */
+  private failLink(link: WorkerLink, code: number, message: string): void {
+    if (link.dead !== null) return;
+    link.dead = message;
+    link.stopped = true;
+    const q = link.inflight;
+    while (q.size > 0) {
+      const i = q.first;
+      const type = q.type[i];
+      const cb = q.cb[i];
+      q.shift();
+      if (type === RequestType.PRODUCE) invoke(() => (cb as ProduceCallback)(code, null, message));
+      else if (type === RequestType.FETCH) invoke(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
+      else invoke(() => (cb as OffsetCallback)(code, -1));
+    }
+    for (let slot = 0; slot < this.partitionsMax; slot++) {
+      if (this.slotWorker[slot] === link.index) this.failWaiters(slot, code, message);
+    }
+    link.pending = 0;
+    for (const p of link.control.values()) p.reject(new SluiceError(code, message));
+    link.control.clear();
+    this.checkWritable(link);
+  }
+
+  private linkFor(slot: number, cb: ProduceCallback | FetchCallback | OffsetCallback, type: number): WorkerLink | null {
+    const w = slot >= 0 && slot < this.partitionsMax && Number.isInteger(slot) ? this.slotWorker[slot] : -1;
+    const link = w >= 0 ? this.links[w] : undefined;
+    let code: number = ErrorCode.NONE;
+    let message = "";
+    if (link === undefined) {
+      code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      message = `partition slot ${slot} is not open`;
+    } else if (link.dead !== null) {
+      code = ErrorCode.KAFKA_STORAGE_ERROR;
+      message = link.dead;
+    } else {
+      return link;
+    }
+    if (type === RequestType.PRODUCE) defer(() => (cb as ProduceCallback)(code, null, message));
+    else if (type === RequestType.FETCH) defer(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
+    else defer(() => (cb as OffsetCallback)(code, -1));
+    return null;
+  }
+
+  private linkOfOpen(slot: number): WorkerLink {
+    this.checkSlot(slot);
+    const w = this.slotWorker[slot];
+    if (w < 0) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition slot ${slot} is not open`);
+    return this.links[w];
+  }
+
+  private checkSlot(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.partitionsMax) {
+      throw new SluiceError(ErrorCode.INVALID_REQUEST, `partition slot ${slot} outside 0..${this.partitionsMax - 1}`);
+    }
+  }
+}
+
+function failedMessage(c: RingConsumer, o: number): string {
+  const n = c.u32[(o + FailedCompl.MESSAGE_BYTES) >>> 2];
+  // TextDecoder does not accept views over a SharedArrayBuffer: copy the (short) message.
+  return utf8.decode(c.bytes.slice(o + FailedCompl.MESSAGE, o + FailedCompl.MESSAGE + n));
+}
+
+/** Run a caller's callback; its exception must not leave the ring half-processed, so it is rethrown later. */
+function invoke(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
+/** Answer a request that never reached a worker, after the current call returns (callbacks are never synchronous). */
+function defer(fn: () => void): void {
+  queueMicrotask(() => invoke(fn));
+}

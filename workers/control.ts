@@ -1,0 +1,48 @@
+// Control messages between the router and a partition worker (postMessage).
+//
+// Only rare operations travel this way: start, open/close/delete a partition,
+// change its config, shut down. Produce, fetch and their results never do; they
+// go through the shared rings (shared_layout.ts). Errors cross as (code, message)
+// pairs and become SluiceError again on the router.
+
+import { ErrorCode } from "../protocol/errors.ts";
+import type { LogConfig } from "./log/mod.ts";
+
+/** Fault injection for tests only: passed through to the log's file operations. */
+export interface FaultOptions {
+  /** The k-th fdatasync (1-based) of this partition's files fails with EIO. */
+  failFdatasyncAt?: number;
+}
+
+export type ControlRequest =
+  | {
+      op: "init";
+      workerIndex: number;
+      requests: SharedArrayBuffer;
+      completions: SharedArrayBuffer;
+      state: SharedArrayBuffer;
+    }
+  | { op: "open"; id: number; slot: number; dir: string; config: LogConfig; faults?: FaultOptions }
+  | { op: "close"; id: number; slot: number }
+  | { op: "delete"; id: number; slot: number }
+  | { op: "setConfig"; id: number; slot: number; config: LogConfig }
+  | { op: "shutdown"; id: number };
+
+export type ControlReply =
+  | { op: "ready"; workerIndex: number }
+  | { op: "reply"; id: number; ok: true; result?: unknown }
+  | { op: "reply"; id: number; ok: false; code: number; message: string; name: string };
+
+/** (code, message, name) of any thrown value, for the trip across the thread boundary. */
+export function errorFields(err: unknown, fallbackCode: number): { code: number; message: string; name: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      // A string code ("EIO", "ENOSPC", "EEXIST") is a file system error: the partition's storage failed.
+      code: typeof code === "number" ? code : typeof code === "string" ? ErrorCode.KAFKA_STORAGE_ERROR : fallbackCode,
+      message: err.message,
+      name: err.name,
+    };
+  }
+  return { code: fallbackCode, message: String(err), name: "Error" };
+}

@@ -1,0 +1,16 @@
+// How a partition worker opens a partition's log: the real PartitionLog on real
+// files, or, when a test asked for faults, on a FaultyFileOps wrapper.
+
+import type { FaultOptions } from "./control.ts";
+import { FaultyFileOps, PartitionLog, realFileOps } from "./log/mod.ts";
+import type { HostedLog, OpenLog } from "./partition_host.ts";
+
+export const openHostedLog: OpenLog = ({ dir, config, faults }) => {
+  const log: HostedLog = PartitionLog.open({ dir, config, files: filesFor(faults) });
+  return { log, recovery: (log as PartitionLog).recovery };
+};
+
+function filesFor(faults: FaultOptions | undefined) {
+  if (faults === undefined) return realFileOps;
+  return new FaultyFileOps(realFileOps, { failFdatasyncAt: faults.failFdatasyncAt });
+}

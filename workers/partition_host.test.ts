@@ -1,0 +1,329 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ErrorCode } from "../protocol/errors.ts";
+import { decodeBatches, encodeBatch } from "../protocol/record_batch.ts";
+import { parseTopicConfig, type LogConfig } from "./log/log_config.ts";
+import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost } from "./partition_host.ts";
+import { PartitionStateTable, createStateTable } from "./partition_state.ts";
+import { RingConsumer, RingProducer, createRing } from "./ring.ts";
+import {
+  DurableCompl,
+  EntryKind,
+  FailedCompl,
+  FetchReq,
+  FetchedCompl,
+  OffsetCompl,
+  OffsetForTimestampReq,
+  ProduceReq,
+  ProducedCompl,
+} from "./shared_layout.ts";
+import { MemoryLog } from "./testing/memory_log.ts";
+
+type Completion =
+  | { kind: "produced"; slot: number; requestId: number; baseOffset: number; lastOffset: number; logStartOffset: number }
+  | { kind: "fetched"; slot: number; requestId: number; error: number; highWatermark: number; logStartOffset: number; bytes: Uint8Array }
+  | { kind: "offset"; slot: number; requestId: number; offset: number }
+  | { kind: "durable"; slot: number; durableOffset: number }
+  | { kind: "failed" | "partition-failed"; slot: number; requestId: number; error: number; message: string };
+
+/** Plays the router's part: writes requests the way the pool does, decodes completions. */
+class Router {
+  readonly requests: RingProducer;
+  readonly completions: RingConsumer;
+  private nextId = 1;
+
+  constructor(requests: SharedArrayBuffer, completions: SharedArrayBuffer) {
+    this.requests = new RingProducer(requests);
+    this.completions = new RingConsumer(completions);
+  }
+
+  produce(slot: number, records: Uint8Array, acks = 1): number {
+    const r = this.requests;
+    const at = r.reserve(EntryKind.PRODUCE, ProduceReq.RECORDS + records.length);
+    if (at === -1) return -1;
+    const id = this.nextId++;
+    r.u32[(at + ProduceReq.SLOT) >>> 2] = slot;
+    r.u32[(at + ProduceReq.REQUEST_ID) >>> 2] = id;
+    r.i32[(at + ProduceReq.ACKS) >>> 2] = acks;
+    r.u32[(at + ProduceReq.RECORDS_BYTES) >>> 2] = records.length;
+    r.bytes.set(records, at + ProduceReq.RECORDS);
+    r.commit();
+    r.publish();
+    return id;
+  }
+
+  fetch(slot: number, offset: number, maxBytes: number): number {
+    const r = this.requests;
+    const at = r.reserve(EntryKind.FETCH, FetchReq.BYTES);
+    const id = this.nextId++;
+    r.u32[(at + FetchReq.SLOT) >>> 2] = slot;
+    r.u32[(at + FetchReq.REQUEST_ID) >>> 2] = id;
+    r.u32[(at + FetchReq.MAX_BYTES) >>> 2] = maxBytes;
+    r.f64[(at + FetchReq.OFFSET) >>> 3] = offset;
+    r.commit();
+    r.publish();
+    return id;
+  }
+
+  offsetForTimestamp(slot: number, timestampMs: number): number {
+    const r = this.requests;
+    const at = r.reserve(EntryKind.OFFSET_FOR_TIMESTAMP, OffsetForTimestampReq.BYTES);
+    const id = this.nextId++;
+    r.u32[(at + OffsetForTimestampReq.SLOT) >>> 2] = slot;
+    r.u32[(at + OffsetForTimestampReq.REQUEST_ID) >>> 2] = id;
+    r.f64[(at + OffsetForTimestampReq.TIMESTAMP_MS) >>> 3] = timestampMs;
+    r.commit();
+    r.publish();
+    return id;
+  }
+
+  /** Every published completion, decoded (fetched bytes copied), then released. */
+  take(): Completion[] {
+    const c = this.completions;
+    const out: Completion[] = [];
+    for (let kind = c.read(); kind !== -1; kind = c.read()) {
+      const o = c.offset;
+      const slot = c.u32[o >>> 2];
+      const requestId = c.u32[(o >>> 2) + 1];
+      switch (kind) {
+        case EntryKind.PRODUCED:
+          out.push({
+            kind: "produced", slot, requestId,
+            baseOffset: c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3],
+            lastOffset: c.f64[(o + ProducedCompl.LAST_OFFSET) >>> 3],
+            logStartOffset: c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3],
+          });
+          break;
+        case EntryKind.FETCHED: {
+          const n = c.u32[(o + FetchedCompl.RECORDS_BYTES) >>> 2];
+          out.push({
+            kind: "fetched", slot, requestId,
+            error: c.i32[(o + FetchedCompl.ERROR) >>> 2],
+            highWatermark: c.f64[(o + FetchedCompl.HIGH_WATERMARK) >>> 3],
+            logStartOffset: c.f64[(o + FetchedCompl.LOG_START_OFFSET) >>> 3],
+            bytes: c.bytes.slice(o + FetchedCompl.RECORDS, o + FetchedCompl.RECORDS + n),
+          });
+          break;
+        }
+        case EntryKind.OFFSET:
+          out.push({ kind: "offset", slot, requestId, offset: c.f64[(o + OffsetCompl.OFFSET) >>> 3] });
+          break;
+        case EntryKind.DURABLE:
+          out.push({ kind: "durable", slot, durableOffset: c.f64[(o + DurableCompl.DURABLE_OFFSET) >>> 3] });
+          break;
+        case EntryKind.REQUEST_FAILED:
+        case EntryKind.PARTITION_FAILED: {
+          const n = c.u32[(o + FailedCompl.MESSAGE_BYTES) >>> 2];
+          out.push({
+            kind: kind === EntryKind.REQUEST_FAILED ? "failed" : "partition-failed", slot, requestId,
+            error: c.i32[(o + FailedCompl.ERROR) >>> 2],
+            message: new TextDecoder().decode(c.bytes.subarray(o + FailedCompl.MESSAGE, o + FailedCompl.MESSAGE + n)),
+          });
+          break;
+        }
+        default:
+          throw new Error(`unexpected completion kind ${kind}`);
+      }
+      c.advance();
+    }
+    c.release();
+    return out;
+  }
+}
+
+function batchOf(values: string[], timestamp = 1_000): Uint8Array {
+  return encodeBatch(values.map((v) => ({ value: v, timestamp })));
+}
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+interface Setup {
+  host: PartitionHost;
+  router: Router;
+  table: PartitionStateTable;
+  clock: { now: number };
+  logs: Map<number, HostedLog>;
+  dir: (name: string) => string;
+}
+
+function setup(opts: { completionBytes?: number } = {}): Setup {
+  const requests = createRing(1 << 16);
+  const completions = createRing(opts.completionBytes ?? 1 << 16);
+  const state = createStateTable(16);
+  const clock = { now: 1_000_000 };
+  const logs = new Map<number, HostedLog>();
+  const openLog: OpenLog = ({ config }) => {
+    const log = new MemoryLog(config);
+    return { log, recovery: { truncatedBytes: 0 } };
+  };
+  const host = new PartitionHost({ requests, completions, state, openLog, clock: () => clock.now });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-host-"));
+  tempDirs.push(root);
+  return {
+    host,
+    router: new Router(requests, completions),
+    table: new PartitionStateTable(state),
+    clock,
+    logs,
+    dir: (name) => path.join(root, name),
+  };
+}
+
+function config(entries: Record<string, string | number> = {}): LogConfig {
+  return parseTopicConfig({ "flush.interval.ms": 0, ...entries });
+}
+
+describe("partition host (in-memory log)", () => {
+  test("produce: PRODUCED at write time, DURABLE after the flush, state row follows", () => {
+    const { host, router, table } = setup();
+    host.open(3, "/nowhere", config({ "flush.interval.ms": 5 }));
+    expect(table.read(3).online).toBe(true);
+    const id1 = router.produce(3, batchOf(["a", "b", "c"]));
+    const id2 = router.produce(3, batchOf(["d"]), -1);
+    expect(host.drain(1_000_000)).toBe(DrainOutcome.EMPTY);
+    const acks = router.take();
+    expect(acks).toEqual([
+      { kind: "produced", slot: 3, requestId: id1, baseOffset: 0, lastOffset: 2, logStartOffset: 0 },
+      { kind: "produced", slot: 3, requestId: id2, baseOffset: 3, lastOffset: 3, logStartOffset: 0 },
+    ]);
+    let row = table.read(3);
+    expect(row.logEndOffset).toBe(4);
+    expect(row.highWatermark).toBe(0);
+    expect(row.messagesIn).toBe(4);
+    // Not due before flush.interval.ms has passed; the deadline says when.
+    expect(host.flushDue(1_000_004)).toBe(0);
+    expect(host.nextDeadlineMs()).toBe(1_000_005);
+    expect(router.take()).toEqual([]);
+    expect(host.flushDue(1_000_005)).toBe(1);
+    expect(router.take()).toEqual([{ kind: "durable", slot: 3, durableOffset: 4 }]);
+    row = table.read(3);
+    expect(row.highWatermark).toBe(4);
+    expect(row.durableOffset).toBe(4);
+  });
+
+  test("fetch returns only batches below the high watermark, with base offsets patched", () => {
+    const { host, router } = setup();
+    host.open(0, "/nowhere", config({ "flush.interval.ms": 1000 }));
+    router.produce(0, batchOf(["x", "y"]));
+    router.produce(0, batchOf(["z"]));
+    host.drain();
+    router.take();
+    router.fetch(0, 0, 1 << 20);
+    host.drain();
+    const before = router.take()[0];
+    expect(before).toMatchObject({ kind: "fetched", error: 0, highWatermark: 0 });
+    expect((before as { bytes: Uint8Array }).bytes.length).toBe(0);
+    host.flushDue(0, true);
+    router.take();
+    router.fetch(0, 0, 1 << 20);
+    router.fetch(0, 2, 1 << 20);
+    router.fetch(0, 9, 1 << 20);
+    host.drain();
+    const [all, second, outOfRange] = router.take() as Array<Completion & { kind: "fetched" }>;
+    expect(all.highWatermark).toBe(3);
+    const batches = decodeBatches(all.bytes);
+    expect(batches.map((b) => b.header.baseOffset)).toEqual([0n, 2n]);
+    expect(batches.flatMap((b) => b.records.map((r) => new TextDecoder().decode(r.value!)))).toEqual(["x", "y", "z"]);
+    expect(decodeBatches(second.bytes).map((b) => b.header.baseOffset)).toEqual([2n]);
+    expect(outOfRange.error).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    expect(outOfRange.bytes.length).toBe(0);
+  });
+
+  test("a full completion ring stops the drain without losing or reordering requests", () => {
+    const { host, router } = setup({ completionBytes: 2048 });
+    host.open(1, "/nowhere", config());
+    const ids: number[] = [];
+    for (let i = 0; i < 40; i++) ids.push(router.produce(1, batchOf([`v${i}`])));
+    const seen: number[] = [];
+    let blocked = 0;
+    for (let round = 0; round < 100 && seen.length < ids.length; round++) {
+      const outcome = host.drain();
+      if (outcome === DrainOutcome.COMPLETIONS_FULL) {
+        blocked++;
+        expect(host.blockedOnBytes).toBeGreaterThan(0);
+      }
+      for (const c of router.take()) if (c.kind === "produced") seen.push(c.requestId);
+    }
+    expect(blocked).toBeGreaterThan(0);
+    expect(seen).toEqual(ids);
+  });
+
+  test("a failed flush takes the partition offline: one PARTITION_FAILED, then every request fails", () => {
+    const { host, router, table } = setup();
+    const opened: MemoryLog[] = [];
+    // Reach the log the host opened.
+    (host as unknown as { openLog: OpenLog }).openLog = ({ config }) => {
+      const log = new MemoryLog(config);
+      opened.push(log);
+      return { log, recovery: null };
+    };
+    host.open(2, "/nowhere", config({ "flush.interval.ms": 1000 }));
+    router.produce(2, batchOf(["a"]), -1);
+    host.drain();
+    router.take();
+    opened[0].failFlushes = true;
+    host.flushDue(0, true);
+    const failed = router.take();
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ kind: "partition-failed", slot: 2, error: ErrorCode.KAFKA_STORAGE_ERROR });
+    const row = table.read(2);
+    expect(row.online).toBe(false);
+    expect(row.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect(row.highWatermark).toBe(0);
+    router.produce(2, batchOf(["b"]));
+    router.fetch(2, 0, 1000);
+    router.offsetForTimestamp(2, 0);
+    host.drain();
+    host.flushDue(0, true);
+    const later = router.take();
+    expect(later.map((c) => [c.kind, (c as { error?: number }).error])).toEqual([
+      ["failed", ErrorCode.KAFKA_STORAGE_ERROR],
+      ["fetched", ErrorCode.KAFKA_STORAGE_ERROR],
+      ["failed", ErrorCode.KAFKA_STORAGE_ERROR],
+    ]);
+    expect(opened[0].flushes).toBe(1);
+  });
+
+  test("requests for a slot that is not open fail with UNKNOWN_TOPIC_OR_PARTITION; bad batches carry the log's code", () => {
+    const { host, router } = setup();
+    host.open(0, "/nowhere", config());
+    router.produce(5, batchOf(["a"]));
+    router.fetch(5, 0, 100);
+    const corrupt = batchOf(["hello"]);
+    corrupt[corrupt.length - 1] ^= 0xff;
+    router.produce(0, corrupt);
+    host.drain();
+    const out = router.take();
+    expect(out[0]).toMatchObject({ kind: "failed", error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    expect(out[1]).toMatchObject({ kind: "fetched", error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    expect(out[2]).toMatchObject({ kind: "failed", error: ErrorCode.CORRUPT_MESSAGE });
+    expect((out[2] as { message: string }).message.length).toBeGreaterThan(0);
+  });
+
+  test("offset for timestamp, close flushes and goes offline, retention runs on its interval", () => {
+    const { host, router, table, clock } = setup();
+    host.open(4, "/nowhere", config({ "flush.interval.ms": 60_000 }));
+    router.produce(4, batchOf(["early"], 100));
+    router.produce(4, batchOf(["late"], 500));
+    router.offsetForTimestamp(4, 300);
+    router.offsetForTimestamp(4, 900);
+    host.drain();
+    const out = router.take();
+    expect(out.slice(2)).toMatchObject([{ kind: "offset", offset: 1 }, { kind: "offset", offset: -1 }]);
+    host.close(4);
+    expect(router.take()).toEqual([{ kind: "durable", slot: 4, durableOffset: 2 }]);
+    expect(table.read(4).online).toBe(false);
+    expect(table.read(4).highWatermark).toBe(2);
+    expect(() => host.close(4)).toThrow();
+    // Retention: not before the interval, then every partition once.
+    host.open(5, "/nowhere", config());
+    host.retentionDue(clock.now + 1);
+    host.retentionDue(clock.now + 30_001);
+    expect(host.nextDeadlineMs()).toBe(clock.now + 60_001);
+  });
+});

@@ -1,0 +1,625 @@
+// What a partition worker does, as plain code that runs without threads (the
+// worker entry, worker_main.ts, only wires messages and the wait loop to it).
+//
+// Runs on: the partition worker thread (or a test's main thread).
+//
+// Per pass it drains the request ring (produce, fetch, offset-for-timestamp),
+// calls the partitions' logs, and writes one completion per request into the
+// completion ring, in request order. Then it runs the group-commit flush policy:
+// every log with unsynced bytes whose `flushDue(now)` says so is flushed, and a
+// DURABLE completion carries its new durable offset back to the router.
+//
+// Durability contract (what each completion means to the router):
+// - PRODUCED: the batches are written to the segment file (page cache) and will
+//   be read by later fetches once durable. An acks=1 ack may be sent now.
+// - DURABLE(slot, d): an fdatasync covering every offset below d has returned.
+//   acks=all producers whose last offset is below d may be answered; the high
+//   watermark is d (single node), so fetches now return those batches.
+//   DURABLE for a flush is written after the PRODUCED entries of the batches it
+//   covers (the ring is FIFO), so the router never sees durability before the ack.
+// - PARTITION_FAILED(slot): an fdatasync failed. Nothing written since the last
+//   DURABLE is known to be durable; the partition is offline from now on and every
+//   later request on it fails with KAFKA_STORAGE_ERROR. There is no retry: after a
+//   failed fdatasync the kernel may already have dropped the dirty pages.
+//
+// Acks are published before the flush starts, so acks=1 producers never wait for an
+// fdatasync, and requests that arrive while fdatasync runs pile up in the ring and
+// are covered together by the next one (classic group commit).
+
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from "../protocol/record_batch.ts";
+import type { FaultOptions } from "./control.ts";
+import { errorFields } from "./control.ts";
+import type { LogConfig } from "./log/mod.ts";
+import { type PartitionStateView, PartitionStateTable, emptyStateView } from "./partition_state.ts";
+import { RingConsumer, RingProducer } from "./ring.ts";
+import {
+  DurableCompl,
+  EntryKind,
+  FAILED_MESSAGE_BYTES_MAX,
+  FailedCompl,
+  FetchReq,
+  FetchedCompl,
+  OffsetCompl,
+  OffsetForTimestampReq,
+  ProduceReq,
+  ProducedCompl,
+} from "./shared_layout.ts";
+
+/** What the host needs of a partition's log (the PartitionLog in workers/log/ implements it). */
+export interface HostedLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly durableOffset: number;
+  readonly sizeBytes: number;
+  readonly segmentCount: number;
+  readonly online: boolean;
+  append(records: Uint8Array, nowMs?: number): { baseOffset: number; lastOffset: number; logAppendTimeMs: number; bytes: number; records: number };
+  flushDue(nowMs: number): boolean;
+  flushDeadlineMs(): number | null;
+  flush(): number;
+  planRead(offset: number, maxBytes: number, limitOffset: number): { length: number } | { error: number };
+  readInto(plan: { length: number }, target: Uint8Array, targetOffset: number): number;
+  offsetForTimestamp(timestampMs: number): number;
+  applyRetention(nowMs?: number): { deletedSegments: number; logStartOffset: number };
+  setConfig(config: LogConfig): void;
+  checkpoint(): void;
+  close(): void;
+  deleteFiles(): void;
+}
+
+/** Opens (and recovers) one partition's log; may throw SluiceError. */
+export type OpenLog = (opts: { dir: string; config: LogConfig; nowMs: number; faults?: FaultOptions }) => {
+  log: HostedLog;
+  recovery: unknown;
+};
+
+export interface PartitionHostOptions {
+  requests: SharedArrayBuffer;
+  completions: SharedArrayBuffer;
+  state: SharedArrayBuffer;
+  openLog: OpenLog;
+  /** Milliseconds clock (tests pass a fake one). */
+  clock?: () => number;
+}
+
+/**
+ * Request bytes one drain pass takes before it publishes its completions and lets
+ * the flush policy run. Bounds how long an acks=1 ack can sit unpublished behind a
+ * burst, and how much one pass holds of the request ring.
+ */
+export const DRAIN_PASS_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Requests one drain pass takes (the same bound, for floods of tiny requests). */
+export const DRAIN_PASS_REQUESTS_MAX = 4096;
+
+/** How often each partition's retention is applied. */
+export const RETENTION_CHECK_INTERVAL_MS = 30_000;
+
+/** Completion bytes a produce may need: the larger of its success and failure entries. */
+const PRODUCE_COMPLETION_BYTES_MAX = Math.max(ProducedCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
+const OFFSET_COMPLETION_BYTES_MAX = Math.max(OffsetCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
+
+/** How a drain pass ended. */
+export const DrainOutcome = {
+  /** The request ring is empty. */
+  EMPTY: 0,
+  /** The pass budget ran out; more requests are waiting. */
+  BUDGET: 1,
+  /** The completion ring lacks room for the next request's result; see `blockedOnBytes`. */
+  COMPLETIONS_FULL: 2,
+} as const;
+export type DrainOutcome = (typeof DrainOutcome)[keyof typeof DrainOutcome];
+
+class HostedPartition {
+  readonly slot: number;
+  log: HostedLog;
+  /** The row this worker publishes to the state table (reused for every write). */
+  readonly view: PartitionStateView;
+  /** Appended since the last flush. */
+  dirty = false;
+  /** Row changed since it was last published. */
+  touched = false;
+  /** Storage failed (a flush or write threw): offline until closed, whatever the log says. */
+  failed = false;
+
+  constructor(slot: number, log: HostedLog) {
+    this.slot = slot;
+    this.log = log;
+    this.view = emptyStateView();
+  }
+}
+
+const utf8 = new TextEncoder();
+
+export class PartitionHost {
+  private readonly requests: RingConsumer;
+  private readonly completions: RingProducer;
+  private readonly table: PartitionStateTable;
+  private readonly openLog: OpenLog;
+  private readonly clock: () => number;
+  private readonly partitions = new Map<number, HostedPartition>();
+  /** Partitions appended since their last flush. Bounded by the partitions this worker hosts. */
+  private readonly dirty = new Set<HostedPartition>();
+  /** Partitions whose state row changed in this pass. Same bound. */
+  private readonly touched: HostedPartition[] = [];
+  /** Partitions owing a DURABLE/PARTITION_FAILED completion that did not fit. Same bound. */
+  private readonly unreported = new Set<HostedPartition>();
+  private readonly failedUnreported = new Map<HostedPartition, { code: number; message: string }>();
+  private readonly fetchedView: DataView;
+  /** Payload bytes the completion ring must free before the blocked request can proceed. */
+  blockedOnBytes = 0;
+  private nextRetentionMs: number;
+
+  constructor(opts: PartitionHostOptions) {
+    this.requests = new RingConsumer(opts.requests);
+    this.completions = new RingProducer(opts.completions);
+    this.table = new PartitionStateTable(opts.state);
+    this.openLog = opts.openLog;
+    this.clock = opts.clock ?? Date.now;
+    this.fetchedView = new DataView(this.completions.bytes.buffer, this.completions.bytes.byteOffset, this.completions.bytes.byteLength);
+    this.nextRetentionMs = this.clock() + RETENTION_CHECK_INTERVAL_MS;
+  }
+
+  get partitionCount(): number {
+    return this.partitions.size;
+  }
+
+  // ---------------------------------------------------------------- control
+
+  /** Open and recover a partition's log into `slot`; publishes its state row (online). */
+  open(slot: number, dir: string, config: LogConfig, faults?: FaultOptions): unknown {
+    if (this.partitions.has(slot)) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot} is already open on this worker`);
+    if (slot < 0 || slot >= this.table.rows) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot} outside the state table`);
+    const { log, recovery } = this.openLog({ dir, config, nowMs: this.clock(), faults });
+    const p = new HostedPartition(slot, log);
+    this.partitions.set(slot, p);
+    this.table.beginGeneration(slot);
+    this.refreshRow(p);
+    this.table.write(slot, p.view);
+    if (log.durableOffset < log.logEndOffset) {
+      p.dirty = true;
+      this.dirty.add(p);
+    }
+    return recovery;
+  }
+
+  /**
+   * Stop serving a partition. Requests already in the ring are processed first (the
+   * router publishes before it asks), then, for close, a final flush and a
+   * checkpoint, so acks=all waiters resolve. The state row goes offline.
+   */
+  close(slot: number, opts: { deleteFiles?: boolean } = {}): void {
+    const p = this.partitions.get(slot);
+    if (p === undefined) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `slot ${slot} is not open on this worker`);
+    if (!opts.deleteFiles && isOnline(p) && p.dirty) this.flushPartition(p);
+    this.reportOwed();
+    this.publishRows();
+    this.completions.publish();
+    try {
+      if (!opts.deleteFiles && isOnline(p)) p.log.checkpoint();
+    } finally {
+      this.forget(p);
+      this.refreshRow(p);
+      p.log.close();
+      p.view.online = false;
+      this.table.write(slot, p.view);
+    }
+    if (opts.deleteFiles) p.log.deleteFiles();
+  }
+
+  setConfig(slot: number, config: LogConfig): void {
+    const p = this.partitions.get(slot);
+    if (p === undefined) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `slot ${slot} is not open on this worker`);
+    p.log.setConfig(config);
+    this.retain(p, this.clock());
+    this.publishRows();
+  }
+
+  /** Flush, checkpoint and close every partition (shutdown). Returns the first error, if any. */
+  closeAll(): void {
+    let first: unknown = null;
+    for (const slot of [...this.partitions.keys()]) {
+      try {
+        this.close(slot);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== null) throw first;
+  }
+
+  // ---------------------------------------------------------------- data path
+
+  /** True when published requests are waiting in the request ring. */
+  hasRequests(): boolean {
+    return this.requests.hasData();
+  }
+
+  /**
+   * One drain pass: process requests until the ring is empty, the pass budget is
+   * spent, or the completion ring lacks room; publish completions, release request
+   * space and publish state rows once at the end.
+   */
+  drain(nowMs: number = this.clock()): DrainOutcome {
+    let outcome: DrainOutcome = DrainOutcome.EMPTY;
+    let bytes = 0;
+    let count = 0;
+    this.blockedOnBytes = 0;
+    for (;;) {
+      if (bytes >= DRAIN_PASS_BYTES_MAX || count >= DRAIN_PASS_REQUESTS_MAX) {
+        outcome = DrainOutcome.BUDGET;
+        break;
+      }
+      const kind = this.requests.read();
+      if (kind === -1) break;
+      const at = this.requests.offset;
+      let done: boolean;
+      switch (kind) {
+        case EntryKind.PRODUCE:
+          done = this.produce(at, nowMs);
+          break;
+        case EntryKind.FETCH:
+          done = this.fetch(at);
+          break;
+        case EntryKind.OFFSET_FOR_TIMESTAMP:
+          done = this.offsetForTimestamp(at);
+          break;
+        default:
+          throw new Error(`partition host: unknown request kind ${kind}`);
+      }
+      if (!done) {
+        outcome = DrainOutcome.COMPLETIONS_FULL;
+        break;
+      }
+      bytes += this.requests.length;
+      count++;
+      this.requests.advance();
+    }
+    this.requests.release();
+    // Rows before completions: a router reacting to a completion reads a row at least as new.
+    this.publishRows();
+    this.completions.publish();
+    return outcome;
+  }
+
+  /**
+   * Group commit: flush every dirty log whose flush policy says it is due (or all
+   * dirty logs with `force`), publish its durable offset and a DURABLE completion.
+   * Returns the number of flushes done.
+   */
+  flushDue(nowMs: number = this.clock(), force = false): number {
+    let flushes = 0;
+    for (const p of this.dirty) {
+      if (force || p.log.flushDue(nowMs)) {
+        this.flushPartition(p);
+        flushes++;
+      }
+    }
+    this.reportOwed();
+    this.publishRows();
+    this.completions.publish();
+    return flushes;
+  }
+
+  /** Apply retention to every partition if the retention interval has passed (or `force`). */
+  retentionDue(nowMs: number = this.clock(), force = false): void {
+    if (!force && nowMs < this.nextRetentionMs) return;
+    this.nextRetentionMs = nowMs + RETENTION_CHECK_INTERVAL_MS;
+    for (const p of this.partitions.values()) this.retain(p, nowMs);
+    this.publishRows();
+  }
+
+  /**
+   * The earliest moment something timed is due: a dirty log's flush deadline or the
+   * next retention check. The worker loop waits for new requests at most until then.
+   */
+  nextDeadlineMs(): number {
+    let deadline = this.nextRetentionMs;
+    for (const p of this.dirty) {
+      const d = p.log.flushDeadlineMs();
+      if (d !== null && d < deadline) deadline = d;
+    }
+    return deadline;
+  }
+
+  /** True while DURABLE/PARTITION_FAILED completions wait for room in the completion ring. */
+  get owesReports(): boolean {
+    return this.unreported.size > 0 || this.failedUnreported.size > 0;
+  }
+
+  /** Park (without blocking the event loop) until the completion ring has room for what blocked the drain. */
+  waitForCompletionRoom(timeoutMs: number): Promise<unknown> {
+    return this.completions.waitForRoom(Math.max(this.blockedOnBytes, DurableCompl.BYTES), timeoutMs);
+  }
+
+  /** End a `waitForRequests` park early (after a control message changed what is due). */
+  wake(): void {
+    this.requests.wake();
+  }
+
+  /** Park until the router publishes requests, or `timeoutMs` passes. */
+  waitForRequests(timeoutMs: number): Promise<unknown> {
+    return this.requests.waitForData(timeoutMs);
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  private produce(at: number, nowMs: number): boolean {
+    const c = this.completions;
+    if (!c.canReserve(PRODUCE_COMPLETION_BYTES_MAX)) return this.block(PRODUCE_COMPLETION_BYTES_MAX);
+    const r = this.requests;
+    const slot = r.u32[(at + ProduceReq.SLOT) >>> 2];
+    const requestId = r.u32[(at + ProduceReq.REQUEST_ID) >>> 2];
+    const length = r.u32[(at + ProduceReq.RECORDS_BYTES) >>> 2];
+    const p = this.partitions.get(slot);
+    if (p === undefined) return this.fail(slot, requestId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition slot ${slot} is not open`);
+    if (!isOnline(p)) return this.fail(slot, requestId, ErrorCode.KAFKA_STORAGE_ERROR, "the partition is offline after a storage failure");
+    const start = at + ProduceReq.RECORDS;
+    let result;
+    try {
+      // The log writes straight from the ring (positional write from a view over the
+      // SharedArrayBuffer) and patches base offsets in place; no copy.
+      result = p.log.append(r.bytes.subarray(start, start + length), nowMs);
+    } catch (err) {
+      const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+      if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+      return this.fail(slot, requestId, e.code, e.message);
+    }
+    const o = c.reserve(EntryKind.PRODUCED, ProducedCompl.BYTES);
+    c.u32[(o + ProducedCompl.SLOT) >>> 2] = slot;
+    c.u32[(o + ProducedCompl.REQUEST_ID) >>> 2] = requestId;
+    c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3] = result.baseOffset;
+    c.f64[(o + ProducedCompl.LAST_OFFSET) >>> 3] = result.lastOffset;
+    c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3] = result.logAppendTimeMs;
+    c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3] = p.log.logStartOffset;
+    c.commit();
+    p.view.bytesIn += result.bytes;
+    p.view.messagesIn += result.records;
+    if (!p.dirty) {
+      p.dirty = true;
+      this.dirty.add(p);
+    }
+    this.touch(p);
+    return true;
+  }
+
+  private fetch(at: number): boolean {
+    const r = this.requests;
+    const c = this.completions;
+    const slot = r.u32[(at + FetchReq.SLOT) >>> 2];
+    const requestId = r.u32[(at + FetchReq.REQUEST_ID) >>> 2];
+    const maxBytes = r.u32[(at + FetchReq.MAX_BYTES) >>> 2];
+    const offset = r.f64[(at + FetchReq.OFFSET) >>> 3];
+    const p = this.partitions.get(slot);
+    if (p === undefined) return this.fetched(slot, requestId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, null, 0);
+    const log = p.log;
+    if (!isOnline(p)) return this.fetched(slot, requestId, ErrorCode.KAFKA_STORAGE_ERROR, -1, -1, null, 0);
+    // Single node: the high watermark is the durable offset.
+    const highWatermark = log.durableOffset;
+    const plan = log.planRead(offset, Math.min(maxBytes, c.payloadBytesMax - FetchedCompl.RECORDS), highWatermark);
+    if ("error" in plan) return this.fetched(slot, requestId, plan.error, highWatermark, log.logStartOffset, null, 0);
+    const need = FetchedCompl.RECORDS + plan.length;
+    if (need > c.payloadBytesMax) {
+      // One batch larger than the whole completion ring can carry: a configuration
+      // mistake (the ring must hold four maximal batches), never a wait.
+      return this.fetched(slot, requestId, ErrorCode.MESSAGE_TOO_LARGE, highWatermark, log.logStartOffset, null, 0);
+    }
+    if (!c.canReserve(need)) return this.block(need);
+    return this.fetched(slot, requestId, ErrorCode.NONE, highWatermark, log.logStartOffset, plan, need, p);
+  }
+
+  /** Write a FETCHED completion; with a plan, read the batches straight into the ring. */
+  private fetched(
+    slot: number,
+    requestId: number,
+    error: number,
+    highWatermark: number,
+    logStartOffset: number,
+    plan: { length: number } | null,
+    need: number,
+    p?: HostedPartition,
+  ): boolean {
+    const c = this.completions;
+    const bytes = plan === null ? FetchedCompl.RECORDS : need;
+    if (!c.canReserve(bytes)) return this.block(bytes);
+    const o = c.reserve(EntryKind.FETCHED, bytes);
+    let n = 0;
+    if (plan !== null && p !== undefined && plan.length > 0) {
+      try {
+        n = p.log.readInto(plan, c.bytes, o + FetchedCompl.RECORDS);
+      } catch (err) {
+        const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
+        if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+        error = e.code;
+        n = 0;
+      }
+      if (n > plan.length) throw new Error(`partition host: readInto returned ${n} bytes for a plan of ${plan.length}`);
+      if (n > 0) {
+        p.view.bytesOut += n;
+        p.view.messagesOut += this.countRecords(o + FetchedCompl.RECORDS, n);
+        this.touch(p);
+      }
+    }
+    c.u32[(o + FetchedCompl.SLOT) >>> 2] = slot;
+    c.u32[(o + FetchedCompl.REQUEST_ID) >>> 2] = requestId;
+    c.i32[(o + FetchedCompl.ERROR) >>> 2] = error;
+    c.u32[(o + FetchedCompl.RECORDS_BYTES) >>> 2] = n;
+    c.f64[(o + FetchedCompl.HIGH_WATERMARK) >>> 3] = highWatermark;
+    c.f64[(o + FetchedCompl.LOG_START_OFFSET) >>> 3] = logStartOffset;
+    c.commit(FetchedCompl.RECORDS + n);
+    return true;
+  }
+
+  private offsetForTimestamp(at: number): boolean {
+    const c = this.completions;
+    if (!c.canReserve(OFFSET_COMPLETION_BYTES_MAX)) return this.block(OFFSET_COMPLETION_BYTES_MAX);
+    const r = this.requests;
+    const slot = r.u32[(at + OffsetForTimestampReq.SLOT) >>> 2];
+    const requestId = r.u32[(at + OffsetForTimestampReq.REQUEST_ID) >>> 2];
+    const timestampMs = r.f64[(at + OffsetForTimestampReq.TIMESTAMP_MS) >>> 3];
+    const p = this.partitions.get(slot);
+    if (p === undefined) return this.fail(slot, requestId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition slot ${slot} is not open`);
+    if (!isOnline(p)) return this.fail(slot, requestId, ErrorCode.KAFKA_STORAGE_ERROR, "the partition is offline after a storage failure");
+    let offset: number;
+    try {
+      offset = p.log.offsetForTimestamp(timestampMs);
+    } catch (err) {
+      const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+      return this.fail(slot, requestId, e.code, e.message);
+    }
+    const o = c.reserve(EntryKind.OFFSET, OffsetCompl.BYTES);
+    c.u32[(o + OffsetCompl.SLOT) >>> 2] = slot;
+    c.u32[(o + OffsetCompl.REQUEST_ID) >>> 2] = requestId;
+    c.f64[(o + OffsetCompl.OFFSET) >>> 3] = offset;
+    c.commit();
+    return true;
+  }
+
+  /** A REQUEST_FAILED completion (room was checked by the caller). */
+  private fail(slot: number, requestId: number, code: number, message: string): boolean {
+    this.writeFailure(EntryKind.REQUEST_FAILED, slot, requestId, code, message);
+    return true;
+  }
+
+  private writeFailure(kind: number, slot: number, requestId: number, code: number, message: string): void {
+    const c = this.completions;
+    const o = c.reserve(kind, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
+    const target = c.bytes.subarray(o + FailedCompl.MESSAGE, o + FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
+    // encodeInto stops at the target's end without splitting a character.
+    const { written } = utf8.encodeInto(message, target);
+    c.u32[(o + FailedCompl.SLOT) >>> 2] = slot;
+    c.u32[(o + FailedCompl.REQUEST_ID) >>> 2] = requestId;
+    c.i32[(o + FailedCompl.ERROR) >>> 2] = code === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : code;
+    c.u32[(o + FailedCompl.MESSAGE_BYTES) >>> 2] = written;
+    c.commit(FailedCompl.MESSAGE + written);
+  }
+
+  private block(bytes: number): boolean {
+    this.blockedOnBytes = bytes;
+    return false;
+  }
+
+  // ---------------------------------------------------------------- flush, retention, state
+
+  private flushPartition(p: HostedPartition): void {
+    p.dirty = false;
+    this.dirty.delete(p);
+    let durable: number;
+    try {
+      durable = p.log.flush();
+    } catch (err) {
+      const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
+      this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+      return;
+    }
+    this.refreshRow(p);
+    p.view.durableOffset = durable;
+    p.view.highWatermark = durable;
+    this.touch(p);
+    this.unreported.add(p);
+  }
+
+  /** The partition's storage failed: offline in the table, and the router is told once. */
+  private markOffline(p: HostedPartition, code: number, message: string): void {
+    if (p.failed) return;
+    p.failed = true;
+    p.dirty = false;
+    this.dirty.delete(p);
+    p.view.online = false;
+    p.view.errorCode = code;
+    this.touch(p);
+    this.failedUnreported.set(p, { code, message });
+  }
+
+  /** Write owed DURABLE and PARTITION_FAILED completions that fit now. */
+  private reportOwed(): void {
+    const c = this.completions;
+    for (const p of this.unreported) {
+      if (!c.canReserve(DurableCompl.BYTES)) return;
+      const o = c.reserve(EntryKind.DURABLE, DurableCompl.BYTES);
+      c.u32[(o + DurableCompl.SLOT) >>> 2] = p.slot;
+      // The latest durable offset, even if several flushes happened while owed.
+      c.f64[(o + DurableCompl.DURABLE_OFFSET) >>> 3] = p.view.durableOffset;
+      c.commit();
+      this.unreported.delete(p);
+    }
+    for (const [p, e] of this.failedUnreported) {
+      if (!c.canReserve(FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX)) return;
+      this.writeFailure(EntryKind.PARTITION_FAILED, p.slot, 0, e.code, e.message);
+      this.failedUnreported.delete(p);
+    }
+  }
+
+  private retain(p: HostedPartition, nowMs: number): void {
+    if (!isOnline(p)) return;
+    try {
+      p.log.applyRetention(nowMs);
+    } catch (err) {
+      const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
+      if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+      return;
+    }
+    this.touch(p);
+  }
+
+  private touch(p: HostedPartition): void {
+    if (p.touched) return;
+    p.touched = true;
+    this.touched.push(p);
+  }
+
+  /** Copy the log's own numbers into the row (offsets, size, segments, health). */
+  private refreshRow(p: HostedPartition): void {
+    const log = p.log;
+    const v = p.view;
+    v.logStartOffset = log.logStartOffset;
+    v.logEndOffset = log.logEndOffset;
+    v.sizeBytes = log.sizeBytes;
+    v.segments = log.segmentCount;
+    if (isOnline(p)) {
+      v.online = true;
+      v.errorCode = 0;
+      v.durableOffset = log.durableOffset;
+      v.highWatermark = log.durableOffset;
+    } else {
+      v.online = false;
+      if (v.errorCode === 0) v.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+    }
+  }
+
+  private publishRows(): void {
+    const touched = this.touched;
+    for (let i = 0; i < touched.length; i++) {
+      const p = touched[i];
+      p.touched = false;
+      if (!this.partitions.has(p.slot) || this.partitions.get(p.slot) !== p) continue;
+      this.refreshRow(p);
+      this.table.write(p.slot, p.view);
+    }
+    touched.length = 0;
+  }
+
+  private forget(p: HostedPartition): void {
+    this.partitions.delete(p.slot);
+    this.dirty.delete(p);
+    this.unreported.delete(p);
+  }
+
+  /** Records in `length` bytes of whole batches at `at` in the completion ring (for messagesOut). */
+  private countRecords(at: number, length: number): number {
+    const v = this.fetchedView;
+    let records = 0;
+    let pos = at;
+    const end = at + length;
+    while (pos + BATCH_HEADER_BYTES <= end) {
+      records += v.getInt32(pos + RECORD_COUNT_OFFSET);
+      pos += BATCH_OVERHEAD_BYTES + v.getInt32(pos + BATCH_LENGTH_OFFSET);
+    }
+    return records;
+  }
+}
+
+function isOnline(p: HostedPartition): boolean {
+  return !p.failed && p.log.online;
+}

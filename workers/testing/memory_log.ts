@@ -1,0 +1,136 @@
+// An in-memory log with the HostedLog interface, for partition_host tests that
+// need to control time and failures exactly. It keeps the contract that matters
+// to the host: base offsets patched in place, flush due by flush.interval.ms /
+// flush.bytes, reads only of whole batches below the limit, a failed flush takes
+// it offline. The real PartitionLog runs the same host tests on real files.
+
+import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, patchBaseOffset, validateBatches } from "../../protocol/record_batch.ts";
+import type { LogConfig } from "../log/log_config.ts";
+import type { HostedLog } from "../partition_host.ts";
+
+interface StoredBatch {
+  base: number;
+  last: number;
+  bytes: Uint8Array;
+  maxTimestamp: number;
+}
+
+export class MemoryLog implements HostedLog {
+  logStartOffset = 0;
+  logEndOffset = 0;
+  durableOffset = 0;
+  sizeBytes = 0;
+  online = true;
+  config: LogConfig;
+  /** Flushes from now on throw (a failing disk). */
+  failFlushes = false;
+  flushes = 0;
+  retentionRuns = 0;
+  closed = false;
+  deleted = false;
+  checkpoints = 0;
+  private readonly batches: StoredBatch[] = [];
+  private firstUnflushedAtMs: number | null = null;
+  private unflushedBytes = 0;
+
+  constructor(config: LogConfig) {
+    this.config = config;
+  }
+
+  get segmentCount(): number {
+    return 1;
+  }
+
+  append(records: Uint8Array, nowMs = Date.now()) {
+    if (!this.online) throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR);
+    const summary = validateBatches(records, this.config.maxMessageBytes);
+    const baseOffset = this.logEndOffset;
+    let pos = 0;
+    let next = baseOffset;
+    const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+    while (pos < records.length) {
+      const size = BATCH_OVERHEAD_BYTES + view.getInt32(pos + BATCH_LENGTH_OFFSET);
+      const lastOffsetDelta = view.getInt32(pos + 23);
+      patchBaseOffset(records, pos, next);
+      this.batches.push({ base: next, last: next + lastOffsetDelta, bytes: records.slice(pos, pos + size), maxTimestamp: summary.maxTimestamp });
+      next += lastOffsetDelta + 1;
+      pos += size;
+    }
+    this.logEndOffset = next;
+    this.sizeBytes += records.length;
+    this.unflushedBytes += records.length;
+    this.firstUnflushedAtMs ??= nowMs;
+    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: -1, bytes: records.length, records: summary.records };
+  }
+
+  flushDue(nowMs: number): boolean {
+    if (this.firstUnflushedAtMs === null) return false;
+    return this.unflushedBytes >= this.config.flushBytes || nowMs >= this.firstUnflushedAtMs + this.config.flushIntervalMs;
+  }
+
+  flushDeadlineMs(): number | null {
+    return this.firstUnflushedAtMs === null ? null : this.firstUnflushedAtMs + this.config.flushIntervalMs;
+  }
+
+  flush(): number {
+    this.flushes++;
+    if (this.failFlushes) {
+      this.online = false;
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "fdatasync failed: EIO (injected)");
+    }
+    this.durableOffset = this.logEndOffset;
+    this.firstUnflushedAtMs = null;
+    this.unflushedBytes = 0;
+    return this.durableOffset;
+  }
+
+  planRead(offset: number, maxBytes: number, limitOffset: number): { length: number; parts: StoredBatch[] } | { error: number } {
+    if (offset < this.logStartOffset || offset > this.logEndOffset) return { error: ErrorCode.OFFSET_OUT_OF_RANGE };
+    const parts: StoredBatch[] = [];
+    let length = 0;
+    for (const b of this.batches) {
+      if (b.last < offset) continue;
+      if (b.last >= limitOffset) break;
+      if (parts.length > 0 && length + b.bytes.length > maxBytes) break;
+      parts.push(b);
+      length += b.bytes.length;
+    }
+    return { length, parts };
+  }
+
+  readInto(plan: { length: number }, target: Uint8Array, targetOffset: number): number {
+    let at = targetOffset;
+    for (const b of (plan as unknown as { parts: StoredBatch[] }).parts) {
+      target.set(b.bytes, at);
+      at += b.bytes.length;
+    }
+    return at - targetOffset;
+  }
+
+  offsetForTimestamp(timestampMs: number): number {
+    for (const b of this.batches) if (b.maxTimestamp >= timestampMs) return b.base;
+    return -1;
+  }
+
+  applyRetention(): { deletedSegments: number; logStartOffset: number } {
+    this.retentionRuns++;
+    return { deletedSegments: 0, logStartOffset: this.logStartOffset };
+  }
+
+  setConfig(config: LogConfig): void {
+    this.config = config;
+  }
+
+  checkpoint(): void {
+    this.checkpoints++;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  deleteFiles(): void {
+    this.deleted = true;
+  }
+}

@@ -1,0 +1,130 @@
+// Entry of a partition worker thread. Thin on purpose: the work is in
+// partition_host.ts (testable without threads); this file wires control messages
+// to it and runs the wait loop.
+//
+// Runs on: one partition worker thread per `workers` setting.
+//
+// The loop never blocks the thread's event loop: it parks with Atomics.waitAsync
+// (always with a timeout) on the request ring's tail, or on the completion ring's
+// head when results cannot be written, so control messages (open, close, config,
+// shutdown) and timers are served between passes.
+//
+// Packaging note: `bun build --compile` must list this file as an extra
+// entrypoint (e.g. `bun build --compile cli/main.ts workers/worker_main.ts`), or
+// the binary cannot start its workers.
+
+import { ErrorCode } from "../protocol/errors.ts";
+import { type ControlReply, type ControlRequest, errorFields } from "./control.ts";
+import { openHostedLog } from "./open_log.ts";
+import { DrainOutcome, PartitionHost } from "./partition_host.ts";
+
+declare const self: Worker;
+
+/** Longest idle park: bounds how stale a missed wake-up could leave the loop. */
+const IDLE_WAIT_MS_MAX = 1_000;
+
+/** One park while the completion ring is full; the loop re-checks everything after it. */
+const COMPLETION_WAIT_MS = 20;
+
+let host: PartitionHost | null = null;
+/** Kept referenced for the worker's life (RUNTIME.md: never let a shared buffer be collected under a waiter). */
+let buffers: SharedArrayBuffer[] = [];
+let stopping = false;
+
+function post(message: ControlReply): void {
+  self.postMessage(message);
+}
+
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Process every published request, waiting for completion room as needed. */
+async function drainAll(h: PartitionHost): Promise<void> {
+  for (;;) {
+    const outcome = h.drain();
+    if (outcome === DrainOutcome.EMPTY) return;
+    if (outcome === DrainOutcome.COMPLETIONS_FULL) await h.waitForCompletionRoom(COMPLETION_WAIT_MS);
+  }
+}
+
+async function loop(h: PartitionHost): Promise<void> {
+  while (!stopping) {
+    const outcome = h.drain();
+    // Acks of this pass are already published; now the group commit.
+    h.flushDue();
+    h.retentionDue();
+    if (stopping) return;
+    if (outcome === DrainOutcome.COMPLETIONS_FULL || h.owesReports) {
+      await h.waitForCompletionRoom(COMPLETION_WAIT_MS);
+      await yieldToEvents();
+      continue;
+    }
+    if (outcome === DrainOutcome.BUDGET || h.hasRequests()) {
+      // More is waiting: let control messages and timers in, then go on.
+      await yieldToEvents();
+      continue;
+    }
+    const waitMs = Math.min(h.nextDeadlineMs() - Date.now(), IDLE_WAIT_MS_MAX);
+    if (waitMs > 0) await h.waitForRequests(waitMs);
+    else await yieldToEvents();
+  }
+}
+
+async function handle(msg: ControlRequest): Promise<void> {
+  if (msg.op === "init") {
+    buffers = [msg.requests, msg.completions, msg.state];
+    host = new PartitionHost({
+      requests: msg.requests,
+      completions: msg.completions,
+      state: msg.state,
+      openLog: openHostedLog,
+    });
+    post({ op: "ready", workerIndex: msg.workerIndex });
+    loop(host).catch((err) => {
+      // A broken invariant in the data path: crash loudly, the router sees the error event.
+      setImmediate(() => {
+        throw err;
+      });
+    });
+    return;
+  }
+  const h = host;
+  const id = msg.id;
+  try {
+    if (h === null) throw new Error("worker: control message before init");
+    let result: unknown;
+    switch (msg.op) {
+      case "open":
+        result = h.open(msg.slot, msg.dir, msg.config, msg.faults);
+        break;
+      case "close":
+        await drainAll(h);
+        h.close(msg.slot);
+        break;
+      case "delete":
+        await drainAll(h);
+        h.close(msg.slot, { deleteFiles: true });
+        break;
+      case "setConfig":
+        h.setConfig(msg.slot, msg.config);
+        break;
+      case "shutdown":
+        await drainAll(h);
+        h.flushDue(Date.now(), true);
+        stopping = true;
+        h.closeAll();
+        break;
+    }
+    // What is due may have changed (a new config, a new dirty log): re-plan the park.
+    h.wake();
+    post({ op: "reply", id, ok: true, result });
+  } catch (err) {
+    const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+    post({ op: "reply", id, ok: false, code: e.code, message: e.message, name: e.name });
+  }
+}
+
+self.onmessage = (event: MessageEvent) => {
+  void handle(event.data as ControlRequest);
+};
