@@ -148,7 +148,7 @@ function rawPhase(dir: string, seconds: number): { bytes: number; seconds: numbe
 }
 
 /** Builds a log of `segments` segments of about `segmentBytes` each, and times random reads. */
-function lookupPhase(dir: string, opts: { segments: number; segmentBytes: number; lookups: number; seed: number }): number {
+export function lookupPhase(dir: string, opts: { segments: number; segmentBytes: number; lookups: number; seed: number }): number {
   const config = parseTopicConfig({ "segment.bytes": opts.segmentBytes, "retention.ms": -1, "flush.bytes": 64 * MiB });
   const log = PartitionLog.open({ dir, config });
   const value = new Uint8Array(RECORD_BYTES).fill(3);

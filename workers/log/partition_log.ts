@@ -410,7 +410,8 @@ export class PartitionLog {
     const oi = this.indexesOf(seg);
     const loc = this.locator;
 
-    loc.seekOffset(seg, oi.positionAt(oi.floorByOffset(offset - seg.baseOffset)), offset);
+    const e = oi.floorByOffset(offset - seg.baseOffset);
+    loc.seekOffset(seg, oi.positionAt(e), offset, e + 1 < oi.count ? oi.positionAt(e + 1) : seg.size);
     const start = loc.position;
     const firstOffset = loc.baseOffset;
     const firstEnd = start + loc.size;
@@ -423,8 +424,9 @@ export class PartitionLog {
     } else if (limit === this.durable && seg === this.segs.active) {
       end = this.durablePosition;
     } else {
-      const from = Math.max(oi.positionAt(oi.floorByOffset(limit - seg.baseOffset)), start);
-      loc.seekOffset(seg, from, limit);
+      const e2 = oi.floorByOffset(limit - seg.baseOffset);
+      const from = Math.max(oi.positionAt(e2), start);
+      loc.seekOffset(seg, from, limit, e2 + 1 < oi.count ? oi.positionAt(e2 + 1) : seg.size);
       end = loc.position; // the batch holding the limit is not wholly below it
     }
     // Then the byte budget, never splitting a batch and never returning less than one.

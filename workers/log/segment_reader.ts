@@ -46,11 +46,15 @@ export class BatchLocator {
     if (this.windowSegment === seg) this.windowSegment = null;
   }
 
-  /** Reads the header of the batch at `pos` into the found-batch fields. */
-  headerAt(seg: Segment, pos: number): void {
+  /**
+   * Reads the header of the batch at `pos` into the found-batch fields. On a
+   * window miss it reads `readAhead` bytes from `pos` (at least a header, at
+   * most the window), so the next headers of a walk come from memory.
+   */
+  headerAt(seg: Segment, pos: number, readAhead: number = HEADER_SCAN_WINDOW_BYTES): void {
     let at = pos - this.windowStart;
     if (this.windowSegment !== seg || at < 0 || at + BATCH_HEADER_BYTES > this.windowLength) {
-      const len = Math.min(this.window.length, seg.size - pos);
+      const len = Math.min(this.window.length, seg.size - pos, Math.max(BATCH_HEADER_BYTES, readAhead));
       if (len < BATCH_HEADER_BYTES || !seg.isOpen) this.damaged(seg, pos, "no batch header where one should start");
       const n = readFully(this.files, seg.fd, this.window, 0, len, pos);
       if (n < BATCH_HEADER_BYTES) this.damaged(seg, pos, "short read of a batch header");
@@ -73,16 +77,23 @@ export class BatchLocator {
     }
   }
 
-  /** Walks from the batch at `from` to the batch holding `offset` (which must be in the segment). */
-  seekOffset(seg: Segment, from: number, offset: number): void {
+  /**
+   * Walks from the batch at `from` (an index entry) to the batch holding
+   * `offset`, which starts before `spanEnd` (the next index entry's position,
+   * or the segment end). Reads the first header alone — with an entry per
+   * batch that is the answer — and then, if needed, the rest of the span at
+   * once: at most two small preads, never more bytes than the span.
+   */
+  seekOffset(seg: Segment, from: number, offset: number, spanEnd: number = seg.size): void {
     let pos = from;
+    this.headerAt(seg, pos, BATCH_HEADER_BYTES);
     for (;;) {
-      this.headerAt(seg, pos);
       if (offset <= this.lastOffset) {
         if (offset < this.baseOffset) this.damaged(seg, pos, `offset ${offset} falls before this batch`);
         return;
       }
       pos += this.size;
+      this.headerAt(seg, pos, spanEnd + BATCH_HEADER_BYTES - pos);
     }
   }
 
