@@ -4,8 +4,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ErrorCode } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch } from "../protocol/record_batch.ts";
-import { parseTopicConfig, type LogConfig } from "./log/log_config.ts";
-import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost } from "./partition_host.ts";
+import { type LogConfig, parseTopicConfig } from "./log/mod.ts";
+import type { FaultOptions } from "./control.ts";
+import { openHostedLog } from "./open_log.ts";
+import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost, RETENTION_CHECK_INTERVAL_MS } from "./partition_host.ts";
 import { PartitionStateTable, createStateTable } from "./partition_state.ts";
 import { RingConsumer, RingProducer, createRing } from "./ring.ts";
 import {
@@ -142,24 +144,49 @@ afterAll(() => {
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/** A log implementation under test, with its way of making the next fdatasync fail. */
+interface Impl {
+  name: string;
+  open: OpenLog;
+  /** Options for host.open that make this partition's first flush fail. */
+  failingFaults: FaultOptions;
+}
+
+const memoryImpl: Impl = {
+  name: "in-memory log",
+  open: ({ config, faults }) => {
+    const log = new MemoryLog(config);
+    if (faults?.failFdatasyncAt !== undefined) log.failFlushes = true;
+    return { log, recovery: null };
+  },
+  failingFaults: { failFdatasyncAt: 1 },
+};
+
+const realImpl: Impl = {
+  name: "PartitionLog on real files",
+  open: openHostedLog,
+  failingFaults: { failFdatasyncAt: 1 },
+};
+
 interface Setup {
   host: PartitionHost;
   router: Router;
   table: PartitionStateTable;
   clock: { now: number };
-  logs: Map<number, HostedLog>;
+  logs: HostedLog[];
   dir: (name: string) => string;
 }
 
-function setup(opts: { completionBytes?: number } = {}): Setup {
+function setup(impl: Impl, opts: { completionBytes?: number } = {}): Setup {
   const requests = createRing(1 << 16);
   const completions = createRing(opts.completionBytes ?? 1 << 16);
   const state = createStateTable(16);
   const clock = { now: 1_000_000 };
-  const logs = new Map<number, HostedLog>();
-  const openLog: OpenLog = ({ config }) => {
-    const log = new MemoryLog(config);
-    return { log, recovery: { truncatedBytes: 0 } };
+  const logs: HostedLog[] = [];
+  const openLog: OpenLog = (o) => {
+    const opened = impl.open(o);
+    logs.push(opened.log);
+    return opened;
   };
   const host = new PartitionHost({ requests, completions, state, openLog, clock: () => clock.now });
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-host-"));
@@ -175,155 +202,185 @@ function setup(opts: { completionBytes?: number } = {}): Setup {
 }
 
 function config(entries: Record<string, string | number> = {}): LogConfig {
-  return parseTopicConfig({ "flush.interval.ms": 0, ...entries });
+  return parseTopicConfig({ "flush.interval.ms": 0, "segment.bytes": 1 << 20, ...entries });
 }
 
-describe("partition host (in-memory log)", () => {
-  test("produce: PRODUCED at write time, DURABLE after the flush, state row follows", () => {
-    const { host, router, table } = setup();
-    host.open(3, "/nowhere", config({ "flush.interval.ms": 5 }));
-    expect(table.read(3).online).toBe(true);
-    const id1 = router.produce(3, batchOf(["a", "b", "c"]));
-    const id2 = router.produce(3, batchOf(["d"]), -1);
-    expect(host.drain(1_000_000)).toBe(DrainOutcome.EMPTY);
-    const acks = router.take();
-    expect(acks).toEqual([
-      { kind: "produced", slot: 3, requestId: id1, baseOffset: 0, lastOffset: 2, logStartOffset: 0 },
-      { kind: "produced", slot: 3, requestId: id2, baseOffset: 3, lastOffset: 3, logStartOffset: 0 },
-    ]);
-    let row = table.read(3);
-    expect(row.logEndOffset).toBe(4);
-    expect(row.highWatermark).toBe(0);
-    expect(row.messagesIn).toBe(4);
-    // Not due before flush.interval.ms has passed; the deadline says when.
-    expect(host.flushDue(1_000_004)).toBe(0);
-    expect(host.nextDeadlineMs()).toBe(1_000_005);
-    expect(router.take()).toEqual([]);
-    expect(host.flushDue(1_000_005)).toBe(1);
-    expect(router.take()).toEqual([{ kind: "durable", slot: 3, durableOffset: 4 }]);
-    row = table.read(3);
-    expect(row.highWatermark).toBe(4);
-    expect(row.durableOffset).toBe(4);
-  });
+for (const impl of [memoryImpl, realImpl]) {
+  describe(`partition host (${impl.name})`, () => {
+    test("produce: PRODUCED at write time, DURABLE after the flush, state row follows", () => {
+      const { host, router, table, clock, dir } = setup(impl);
+      host.open(3, dir("p3"), config({ "flush.interval.ms": 5 }));
+      expect(table.read(3).online).toBe(true);
+      const id1 = router.produce(3, batchOf(["a", "b", "c"]));
+      const id2 = router.produce(3, batchOf(["d"]), -1);
+      expect(host.drain(clock.now)).toBe(DrainOutcome.EMPTY);
+      const acks = router.take();
+      expect(acks).toEqual([
+        { kind: "produced", slot: 3, requestId: id1, baseOffset: 0, lastOffset: 2, logStartOffset: 0 },
+        { kind: "produced", slot: 3, requestId: id2, baseOffset: 3, lastOffset: 3, logStartOffset: 0 },
+      ]);
+      let row = table.read(3);
+      expect(row.logEndOffset).toBe(4);
+      expect(row.highWatermark).toBe(0);
+      expect(row.messagesIn).toBe(4);
+      expect(row.sizeBytes).toBeGreaterThan(0);
+      // Not due before flush.interval.ms has passed; the deadline says when.
+      expect(host.flushDue(clock.now + 4)).toBe(0);
+      expect(host.nextDeadlineMs()).toBe(clock.now + 5);
+      expect(router.take()).toEqual([]);
+      expect(host.flushDue(clock.now + 5)).toBe(1);
+      expect(router.take()).toEqual([{ kind: "durable", slot: 3, durableOffset: 4 }]);
+      row = table.read(3);
+      expect(row.highWatermark).toBe(4);
+      expect(row.durableOffset).toBe(4);
+    });
 
-  test("fetch returns only batches below the high watermark, with base offsets patched", () => {
-    const { host, router } = setup();
-    host.open(0, "/nowhere", config({ "flush.interval.ms": 1000 }));
-    router.produce(0, batchOf(["x", "y"]));
-    router.produce(0, batchOf(["z"]));
-    host.drain();
-    router.take();
-    router.fetch(0, 0, 1 << 20);
-    host.drain();
-    const before = router.take()[0];
-    expect(before).toMatchObject({ kind: "fetched", error: 0, highWatermark: 0 });
-    expect((before as { bytes: Uint8Array }).bytes.length).toBe(0);
-    host.flushDue(0, true);
-    router.take();
-    router.fetch(0, 0, 1 << 20);
-    router.fetch(0, 2, 1 << 20);
-    router.fetch(0, 9, 1 << 20);
-    host.drain();
-    const [all, second, outOfRange] = router.take() as Array<Completion & { kind: "fetched" }>;
-    expect(all.highWatermark).toBe(3);
-    const batches = decodeBatches(all.bytes);
-    expect(batches.map((b) => b.header.baseOffset)).toEqual([0n, 2n]);
-    expect(batches.flatMap((b) => b.records.map((r) => new TextDecoder().decode(r.value!)))).toEqual(["x", "y", "z"]);
-    expect(decodeBatches(second.bytes).map((b) => b.header.baseOffset)).toEqual([2n]);
-    expect(outOfRange.error).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
-    expect(outOfRange.bytes.length).toBe(0);
-  });
+    test("fetch returns only batches below the high watermark, with base offsets patched", () => {
+      const { host, router, table, dir } = setup(impl);
+      host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
+      router.produce(0, batchOf(["x", "y"]));
+      router.produce(0, batchOf(["z"]));
+      host.drain();
+      router.take();
+      router.fetch(0, 0, 1 << 20);
+      host.drain();
+      const before = router.take()[0];
+      expect(before).toMatchObject({ kind: "fetched", error: 0, highWatermark: 0 });
+      expect((before as { bytes: Uint8Array }).bytes.length).toBe(0);
+      host.flushDue(0, true);
+      router.take();
+      router.fetch(0, 0, 1 << 20);
+      router.fetch(0, 2, 1 << 20);
+      router.fetch(0, 9, 1 << 20);
+      host.drain();
+      const [all, second, outOfRange] = router.take() as Array<Completion & { kind: "fetched" }>;
+      expect(all.highWatermark).toBe(3);
+      const batches = decodeBatches(all.bytes);
+      expect(batches.map((b) => b.header.baseOffset)).toEqual([0n, 2n]);
+      expect(batches.flatMap((b) => b.records.map((r) => new TextDecoder().decode(r.value!)))).toEqual(["x", "y", "z"]);
+      expect(decodeBatches(second.bytes).map((b) => b.header.baseOffset)).toEqual([2n]);
+      expect(outOfRange.error).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+      expect(outOfRange.bytes.length).toBe(0);
+      const row = table.read(0);
+      expect(row.bytesOut).toBe(all.bytes.length + second.bytes.length);
+      expect(row.messagesOut).toBe(4);
+    });
 
-  test("a full completion ring stops the drain without losing or reordering requests", () => {
-    const { host, router } = setup({ completionBytes: 2048 });
-    host.open(1, "/nowhere", config());
-    const ids: number[] = [];
-    for (let i = 0; i < 40; i++) ids.push(router.produce(1, batchOf([`v${i}`])));
-    const seen: number[] = [];
-    let blocked = 0;
-    for (let round = 0; round < 100 && seen.length < ids.length; round++) {
-      const outcome = host.drain();
-      if (outcome === DrainOutcome.COMPLETIONS_FULL) {
-        blocked++;
-        expect(host.blockedOnBytes).toBeGreaterThan(0);
+    test("a full completion ring stops the drain without losing or reordering requests", () => {
+      const { host, router, dir } = setup(impl, { completionBytes: 2048 });
+      host.open(1, dir("p1"), config());
+      const ids: number[] = [];
+      for (let i = 0; i < 40; i++) ids.push(router.produce(1, batchOf([`v${i}`])));
+      const seen: number[] = [];
+      let blocked = 0;
+      for (let round = 0; round < 100 && seen.length < ids.length; round++) {
+        const outcome = host.drain();
+        if (outcome === DrainOutcome.COMPLETIONS_FULL) {
+          blocked++;
+          expect(host.blockedOnBytes).toBeGreaterThan(0);
+        }
+        for (const c of router.take()) if (c.kind === "produced") seen.push(c.requestId);
       }
-      for (const c of router.take()) if (c.kind === "produced") seen.push(c.requestId);
+      expect(blocked).toBeGreaterThan(0);
+      expect(seen).toEqual(ids);
+    });
+
+    test("a failed flush takes the partition offline: one PARTITION_FAILED, then every request fails", () => {
+      const { host, router, table, logs, dir } = setup(impl);
+      host.open(2, dir("p2"), config({ "flush.interval.ms": 1000 }), impl.failingFaults);
+      router.produce(2, batchOf(["a"]), -1);
+      host.drain();
+      expect(router.take()).toMatchObject([{ kind: "produced" }]);
+      host.flushDue(0, true);
+      const failed = router.take();
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ kind: "partition-failed", slot: 2, error: ErrorCode.KAFKA_STORAGE_ERROR });
+      const row = table.read(2);
+      expect(row.online).toBe(false);
+      expect(row.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+      expect(row.highWatermark).toBe(0);
+      expect(logs[0].online).toBe(false);
+      router.produce(2, batchOf(["b"]));
+      router.fetch(2, 0, 1000);
+      router.offsetForTimestamp(2, 0);
+      host.drain();
+      // No second flush attempt, no second PARTITION_FAILED.
+      host.flushDue(0, true);
+      const later = router.take();
+      expect(later.map((c) => [c.kind, (c as { error?: number }).error])).toEqual([
+        ["failed", ErrorCode.KAFKA_STORAGE_ERROR],
+        ["fetched", ErrorCode.KAFKA_STORAGE_ERROR],
+        ["failed", ErrorCode.KAFKA_STORAGE_ERROR],
+      ]);
+    });
+
+    test("requests for a slot that is not open fail with UNKNOWN_TOPIC_OR_PARTITION; bad batches carry the log's code", () => {
+      const { host, router, table, dir } = setup(impl);
+      host.open(0, dir("p0"), config());
+      router.produce(5, batchOf(["a"]));
+      router.fetch(5, 0, 100);
+      const corrupt = batchOf(["hello"]);
+      corrupt[corrupt.length - 1] ^= 0xff;
+      router.produce(0, corrupt);
+      host.drain();
+      const out = router.take();
+      expect(out[0]).toMatchObject({ kind: "failed", error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+      expect(out[1]).toMatchObject({ kind: "fetched", error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+      expect(out[2]).toMatchObject({ kind: "failed", error: ErrorCode.CORRUPT_MESSAGE });
+      expect((out[2] as { message: string }).message.length).toBeGreaterThan(0);
+      // A rejected batch is not stored and does not take the partition offline.
+      expect(table.read(0)).toMatchObject({ logEndOffset: 0, online: true });
+    });
+
+    test("offset for timestamp; close flushes, reports DURABLE and goes offline", () => {
+      const { host, router, table, dir } = setup(impl);
+      host.open(4, dir("p4"), config({ "flush.interval.ms": 60_000 }));
+      router.produce(4, batchOf(["early"], 100));
+      router.produce(4, batchOf(["late"], 500));
+      router.offsetForTimestamp(4, 300);
+      router.offsetForTimestamp(4, 900);
+      host.drain();
+      const out = router.take();
+      expect(out.slice(2)).toMatchObject([{ kind: "offset", offset: 1 }, { kind: "offset", offset: -1 }]);
+      host.close(4);
+      expect(router.take()).toEqual([{ kind: "durable", slot: 4, durableOffset: 2 }]);
+      expect(table.read(4).online).toBe(false);
+      expect(table.read(4).highWatermark).toBe(2);
+      expect(() => host.close(4)).toThrow();
+      if (impl === realImpl) {
+        // The same directory opens again with everything that was acknowledged.
+        host.open(4, dir("p4"), config());
+        expect(table.read(4)).toMatchObject({ online: true, logEndOffset: 2, highWatermark: 2 });
+      }
+    });
+  });
+}
+
+describe("partition host retention (PartitionLog on real files)", () => {
+  test("retention runs on its interval and on setConfig, and moves the log start in the state row", () => {
+    const { host, router, table, clock, dir } = setup(realImpl);
+    // Small segments: every ~1 KiB batch rolls a new one.
+    host.open(6, dir("p6"), config({ "segment.bytes": 1024, "file.delete.delay.ms": 0 }));
+    for (let i = 0; i < 6; i++) {
+      router.produce(6, batchOf(["v".repeat(900)], 1_000 + i));
+      host.drain(clock.now);
+      host.flushDue(clock.now);
     }
-    expect(blocked).toBeGreaterThan(0);
-    expect(seen).toEqual(ids);
-  });
-
-  test("a failed flush takes the partition offline: one PARTITION_FAILED, then every request fails", () => {
-    const { host, router, table } = setup();
-    const opened: MemoryLog[] = [];
-    // Reach the log the host opened.
-    (host as unknown as { openLog: OpenLog }).openLog = ({ config }) => {
-      const log = new MemoryLog(config);
-      opened.push(log);
-      return { log, recovery: null };
-    };
-    host.open(2, "/nowhere", config({ "flush.interval.ms": 1000 }));
-    router.produce(2, batchOf(["a"]), -1);
-    host.drain();
     router.take();
-    opened[0].failFlushes = true;
-    host.flushDue(0, true);
-    const failed = router.take();
-    expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ kind: "partition-failed", slot: 2, error: ErrorCode.KAFKA_STORAGE_ERROR });
-    const row = table.read(2);
-    expect(row.online).toBe(false);
-    expect(row.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
-    expect(row.highWatermark).toBe(0);
-    router.produce(2, batchOf(["b"]));
-    router.fetch(2, 0, 1000);
-    router.offsetForTimestamp(2, 0);
-    host.drain();
-    host.flushDue(0, true);
-    const later = router.take();
-    expect(later.map((c) => [c.kind, (c as { error?: number }).error])).toEqual([
-      ["failed", ErrorCode.KAFKA_STORAGE_ERROR],
-      ["fetched", ErrorCode.KAFKA_STORAGE_ERROR],
-      ["failed", ErrorCode.KAFKA_STORAGE_ERROR],
-    ]);
-    expect(opened[0].flushes).toBe(1);
-  });
-
-  test("requests for a slot that is not open fail with UNKNOWN_TOPIC_OR_PARTITION; bad batches carry the log's code", () => {
-    const { host, router } = setup();
-    host.open(0, "/nowhere", config());
-    router.produce(5, batchOf(["a"]));
-    router.fetch(5, 0, 100);
-    const corrupt = batchOf(["hello"]);
-    corrupt[corrupt.length - 1] ^= 0xff;
-    router.produce(0, corrupt);
-    host.drain();
-    const out = router.take();
-    expect(out[0]).toMatchObject({ kind: "failed", error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
-    expect(out[1]).toMatchObject({ kind: "fetched", error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
-    expect(out[2]).toMatchObject({ kind: "failed", error: ErrorCode.CORRUPT_MESSAGE });
-    expect((out[2] as { message: string }).message.length).toBeGreaterThan(0);
-  });
-
-  test("offset for timestamp, close flushes and goes offline, retention runs on its interval", () => {
-    const { host, router, table, clock } = setup();
-    host.open(4, "/nowhere", config({ "flush.interval.ms": 60_000 }));
-    router.produce(4, batchOf(["early"], 100));
-    router.produce(4, batchOf(["late"], 500));
-    router.offsetForTimestamp(4, 300);
-    router.offsetForTimestamp(4, 900);
-    host.drain();
-    const out = router.take();
-    expect(out.slice(2)).toMatchObject([{ kind: "offset", offset: 1 }, { kind: "offset", offset: -1 }]);
-    host.close(4);
-    expect(router.take()).toEqual([{ kind: "durable", slot: 4, durableOffset: 2 }]);
-    expect(table.read(4).online).toBe(false);
-    expect(table.read(4).highWatermark).toBe(2);
-    expect(() => host.close(4)).toThrow();
-    // Retention: not before the interval, then every partition once.
-    host.open(5, "/nowhere", config());
+    const before = table.read(6);
+    expect(before.segments).toBeGreaterThanOrEqual(5);
+    expect(before.logStartOffset).toBe(0);
+    // Not due yet: nothing changes.
     host.retentionDue(clock.now + 1);
-    host.retentionDue(clock.now + 30_001);
-    expect(host.nextDeadlineMs()).toBe(clock.now + 60_001);
+    expect(table.read(6).logStartOffset).toBe(0);
+    // A config change applies retention at once.
+    host.setConfig(6, config({ "segment.bytes": 1024, "retention.bytes": 2048, "file.delete.delay.ms": 0 }));
+    const after = table.read(6);
+    expect(after.logStartOffset).toBeGreaterThan(0);
+    expect(after.segments).toBeLessThan(before.segments);
+    expect(after.sizeBytes).toBeLessThan(before.sizeBytes);
+    expect(after.logEndOffset).toBe(6);
+    // And the periodic pass runs once the interval has passed.
+    expect(host.nextDeadlineMs()).toBe(clock.now + RETENTION_CHECK_INTERVAL_MS);
   });
 });

@@ -201,11 +201,12 @@ export class PartitionHost {
     } finally {
       this.forget(p);
       this.refreshRow(p);
-      p.log.close();
       p.view.online = false;
       this.table.write(slot, p.view);
+      // deleteFiles closes without the flush that close() would do.
+      if (opts.deleteFiles) p.log.deleteFiles();
+      else p.log.close();
     }
-    if (opts.deleteFiles) p.log.deleteFiles();
   }
 
   setConfig(slot: number, config: LogConfig): void {
