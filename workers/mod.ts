@@ -10,8 +10,17 @@ export type { ControlReply, ControlRequest, FaultOptions } from "./control.ts";
 export { parseTopicConfig, topicConfigEntries, TOPIC_CONFIG_DEFAULTS, type LogConfig } from "./log/mod.ts";
 
 /**
- * URL of the worker thread entry, for `new Worker(url, { type: "module" })`.
- * A compiled binary (`bun build --compile`) must list workers/worker_main.ts as an
- * extra entrypoint.
+ * Where the worker thread entry is, for `new Worker(url, { type: "module" })`.
+ *
+ * From source this is worker_main.ts beside this file. In a binary made with
+ * `bun build --compile` every imported module is bundled into the one entry file
+ * at the root of the embedded file system, so a URL relative to this module points
+ * nowhere; extra entrypoints keep their path relative to the common root of all
+ * entrypoints. The binary must therefore be built from the project root with this
+ * file as an extra entrypoint:
+ *   bun build --compile cli/main.ts workers/worker_main.ts --outfile sluice
+ * (checked by hand on Bun 1.4.5: the worker then lives at /$bunfs/root/workers/worker_main.ts).
  */
-export const WORKER_ENTRY_URL = new URL("./worker_main.ts", import.meta.url).href;
+export const WORKER_ENTRY_URL = import.meta.url.includes("/$bunfs/")
+  ? "/$bunfs/root/workers/worker_main.ts"
+  : new URL("./worker_main.ts", import.meta.url).href;
