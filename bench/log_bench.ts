@@ -7,8 +7,9 @@
 //    measured is the log: validation with CRC-32C, offset patch, pwrite, index
 //    upkeep, and group commit with the default flush.interval.ms/flush.bytes).
 // 2. Raw: sequential 1 MiB pwrites with an fdatasync per MiB into a fresh file
-//    in the same directory, half before and half after the append phase (the
-//    disk is shared and drifts). ratio = append MB/s / raw MB/s.
+//    in the same directory, for half as long, in slices that alternate with
+//    the append slices (the disk is shared and drifts; both see the same
+//    weather). ratio = append MB/s / raw MB/s.
 // 3. Lookup: the median time of planRead + readInto from a random offset, in
 //    a log of 1 segment and in one of 1,000 segments of the same size (100 with
 //    --small, which also shortens every phase to 0.5 s unless --seconds). The
@@ -75,76 +76,112 @@ function appendBatch(): Uint8Array {
   return encodeBatch(records);
 }
 
-function appendPhase(dir: string, seconds: number) {
-  const config = parseTopicConfig({ "retention.ms": -1 });
-  const log = PartitionLog.open({ dir, config });
-  const batch = appendBatch();
-  const recordsPerBatch = log.append(batch).records;
-  log.flush();
-  const flushMs: number[] = [];
-  const appendUs: number[] = [];
-  let bytes = 0;
-  let records = 0;
-  let flushTotalMs = 0;
-  let sampleEvery = 0;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  let now = started;
-  while (now < end) {
-    const t0 = performance.now();
-    const r = log.append(batch, Date.now());
-    const t1 = performance.now();
-    if ((sampleEvery++ & 15) === 0) appendUs.push((t1 - t0) * 1000);
-    bytes += r.bytes;
-    records += r.records;
-    if (log.flushDue(Date.now())) {
-      log.flush();
-      const t2 = performance.now();
-      flushMs.push(t2 - t1);
-      flushTotalMs += t2 - t1;
-    }
-    now = performance.now();
+/** Appends the same pre-encoded batch with group commit; run in slices between raw slices. */
+class AppendRun {
+  readonly log: PartitionLog;
+  private readonly batch = appendBatch();
+  readonly flushMs: number[] = [];
+  readonly appendUs: number[] = [];
+  bytes = 0;
+  records = 0;
+  elapsedMs = 0;
+  flushTotalMs = 0;
+  private sample = 0;
+
+  constructor(dir: string) {
+    this.log = PartitionLog.open({ dir, config: parseTopicConfig({ "retention.ms": -1 }) });
   }
-  const t1 = performance.now();
-  log.flush();
-  const t2 = performance.now();
-  flushMs.push(t2 - t1);
-  flushTotalMs += t2 - t1;
-  const elapsedS = (t2 - started) / 1000;
-  log.deleteFiles();
-  return {
-    appendMBps: bytes / MiB / elapsedS,
-    recordsPerSec: records / elapsedS,
-    recordsPerBatch,
-    flushes: flushMs.length,
-    flushMsP50: median(flushMs),
-    bytesPerFlush: bytes / flushMs.length,
-    appendUsP50: median(appendUs),
-    flushTimeShare: flushTotalMs / (elapsedS * 1000),
-  };
+
+  slice(ms: number): void {
+    const log = this.log;
+    const started = performance.now();
+    const end = started + ms;
+    let now = started;
+    while (now < end) {
+      const t0 = performance.now();
+      const r = log.append(this.batch, Date.now());
+      const t1 = performance.now();
+      if ((this.sample++ & 15) === 0) this.appendUs.push((t1 - t0) * 1000);
+      this.bytes += r.bytes;
+      this.records += r.records;
+      if (log.flushDue(Date.now())) this.timedFlush();
+      now = performance.now();
+    }
+    // End every slice durable, so no unsynced bytes spill into the raw slice that follows.
+    this.timedFlush();
+    this.elapsedMs += performance.now() - started;
+  }
+
+  private timedFlush(): void {
+    const t0 = performance.now();
+    this.log.flush();
+    const ms = performance.now() - t0;
+    this.flushMs.push(ms);
+    this.flushTotalMs += ms;
+  }
 }
 
-/** Sequential 1 MiB writes at explicit positions, fdatasync after each MiB. */
-function rawPhase(dir: string, seconds: number): { bytes: number; seconds: number } {
-  const file = path.join(dir, "raw.bin");
-  const buf = new Uint8Array(MiB);
-  for (let i = 0; i < buf.length; i++) buf[i] = i & 0xff;
-  const fd = fs.openSync(file, "w+");
-  let pos = 0;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  try {
+/** Sequential 1 MiB writes at explicit positions into one file, fdatasync after each MiB; run in slices. */
+class RawRun {
+  private readonly fd: number;
+  private readonly buf = new Uint8Array(MiB);
+  bytes = 0;
+  elapsedMs = 0;
+
+  constructor(readonly file: string) {
+    for (let i = 0; i < this.buf.length; i++) this.buf[i] = i & 0xff;
+    this.fd = fs.openSync(file, "w+");
+  }
+
+  slice(ms: number): void {
+    const started = performance.now();
+    const end = started + ms;
     while (performance.now() < end) {
       let done = 0;
-      while (done < MiB) done += fs.writeSync(fd, buf, done, MiB - done, pos + done);
-      fs.fdatasyncSync(fd);
-      pos += MiB;
+      while (done < MiB) done += fs.writeSync(this.fd, this.buf, done, MiB - done, this.bytes + done);
+      fs.fdatasyncSync(this.fd);
+      this.bytes += MiB;
     }
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file);
+    this.elapsedMs += performance.now() - started;
   }
-  return { bytes: pos, seconds: (performance.now() - started) / 1000 };
+
+  close(): void {
+    fs.closeSync(this.fd);
+    fs.rmSync(this.file);
+  }
+}
+
+/** Slices of this length alternate between raw writes and appends, so both see the same disk weather. */
+const SLICE_MS = 500;
+
+function throughputPhases(root: string, seconds: number) {
+  const app = new AppendRun(path.join(root, "append"));
+  const raw = new RawRun(path.join(root, "raw.bin"));
+  try {
+    const slices = Math.max(1, Math.round((seconds * 1000) / SLICE_MS));
+    const sliceMs = (seconds * 1000) / slices;
+    // raw, append, raw, append, ..., raw: the appends are bracketed by raw slices (half as long in total).
+    const rawSliceMs = (seconds * 1000) / 2 / (slices + 1);
+    for (let i = 0; i < slices; i++) {
+      raw.slice(rawSliceMs);
+      app.slice(sliceMs);
+    }
+    raw.slice(rawSliceMs);
+    const appendS = app.elapsedMs / 1000;
+    return {
+      appendMBps: app.bytes / MiB / appendS,
+      recordsPerSec: app.records / appendS,
+      rawMBps: raw.bytes / MiB / (raw.elapsedMs / 1000),
+      flushes: app.flushMs.length,
+      flushMsP50: median(app.flushMs),
+      bytesPerFlush: app.bytes / app.flushMs.length,
+      appendUsP50: median(app.appendUs),
+      flushTimeShare: app.flushTotalMs / app.elapsedMs,
+    };
+  } finally {
+    app.log.deleteFiles();
+    raw.close();
+  }
 }
 
 /** Builds a log of `segments` segments of about `segmentBytes` each, and times random reads. */
@@ -196,11 +233,7 @@ export function largeLogSegments(small: boolean): number {
 export function runLogBench(opts: LogBenchOptions): LogBenchResult {
   const root = fs.mkdtempSync(path.join(opts.dir ?? os.tmpdir(), "sluice-bench-"));
   try {
-    const rawHalf = opts.seconds / 2;
-    const rawA = rawPhase(root, rawHalf);
-    const app = appendPhase(path.join(root, "append"), opts.seconds);
-    const rawB = rawPhase(root, rawHalf);
-    const rawMBps = (rawA.bytes + rawB.bytes) / MiB / (rawA.seconds + rawB.seconds);
+    const t = throughputPhases(root, opts.seconds);
     const segmentBytes = opts.small ? 16 * 1024 : 64 * 1024;
     const lookups = opts.small ? 2000 : 20_000;
     const lookupUsSmallLog = lookupPhase(path.join(root, "small"), { segments: 1, segmentBytes, lookups, seed: 7 });
@@ -211,18 +244,18 @@ export function runLogBench(opts: LogBenchOptions): LogBenchResult {
       seed: 7,
     });
     return {
-      appendMBps: app.appendMBps,
-      recordsPerSec: app.recordsPerSec,
-      rawMBps,
-      ratio: app.appendMBps / rawMBps,
+      appendMBps: t.appendMBps,
+      recordsPerSec: t.recordsPerSec,
+      rawMBps: t.rawMBps,
+      ratio: t.appendMBps / t.rawMBps,
       lookupUsSmallLog,
       lookupUsLargeLog,
       lookupRatio: lookupUsLargeLog / lookupUsSmallLog,
-      flushes: app.flushes,
-      flushMsP50: app.flushMsP50,
-      bytesPerFlush: app.bytesPerFlush,
-      appendUsP50: app.appendUsP50,
-      flushTimeShare: app.flushTimeShare,
+      flushes: t.flushes,
+      flushMsP50: t.flushMsP50,
+      bytesPerFlush: t.bytesPerFlush,
+      appendUsP50: t.appendUsP50,
+      flushTimeShare: t.flushTimeShare,
     };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

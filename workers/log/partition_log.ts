@@ -662,3 +662,5 @@ export class PartitionLog {
     throw error;
   }
 }
+
+export { LogError } from "./log_error.ts";
