@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch, patchBaseOffset } from "../protocol/record_batch.ts";
 import { type LogConfig, parseTopicConfig } from "../workers/mod.ts";
+import type { PartitionPool } from "./partition_pool.ts";
 import { type ProduceResult, WorkerPool } from "./worker_pool.ts";
 
 const roots: string[] = [];
@@ -77,6 +78,9 @@ function values(bytes: Uint8Array): string[] {
 describe("worker pool (real threads, real files)", () => {
   test("acks=1 answers at write time; acks=all only after the durable offset covers the batch", async () => {
     const pool = await startPool({ workers: 2 });
+    // The engine codes against PartitionPool: the real pool must satisfy it.
+    const asEngineSees: PartitionPool<LogConfig> = pool;
+    expect(asEngineSees.workerCount).toBe(2);
     const dir = tempDir();
     // A long flush interval separates "written" from "durable" in time.
     await pool.openPartition(0, 1, dir, config({ "flush.interval.ms": 300 }));
@@ -204,6 +208,28 @@ describe("worker pool (real threads, real files)", () => {
     const stats = pool.ringStats();
     expect(stats).toHaveLength(1);
     expect(stats[0].requestBytesCapacity).toBe(1 << 16);
+  }, 30_000);
+
+  test("the in-flight bound counts acks=all waiting for their fdatasync; room returns when it completes", async () => {
+    const pool = await startPool({ workers: 1, requestsInFlightMax: 8 });
+    await pool.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 60_000 }));
+    const acks: Promise<Produced>[] = [];
+    for (let i = 0; i < 8; i++) acks.push(produce(pool, 0, batch([`w${i}`]), -1));
+    // Written (acks=1 would be answered) but not durable: all 8 still count.
+    await waitFor(() => pool.state(0).logEndOffset === 8, "8 batches written");
+    let refusedCalled = false;
+    expect(pool.produce(0, batch(["over"]), -1, () => (refusedCalled = true))).toBe(false);
+    expect(pool.fetch(0, 0, 100, () => {})).toBe(false);
+    let writable = false;
+    pool.onWritable(0, () => (writable = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writable).toBe(false);
+    // A flush completes the 8 and frees the bound.
+    await pool.setConfig(0, config({ "flush.interval.ms": 0 }));
+    await waitFor(() => writable, "onWritable after the flush");
+    expect((await Promise.all(acks)).every((r) => r.err === 0)).toBe(true);
+    expect(refusedCalled).toBe(false);
+    expect((await produce(pool, 0, batch(["after"]), -1)).err).toBe(0);
   }, 30_000);
 
   test("fetch results larger than the completion ring's free space wait for the router, never fail", async () => {

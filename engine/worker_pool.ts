@@ -73,6 +73,8 @@ export interface WorkerPoolOptions {
   requestRingBytes?: number;
   /** Data bytes of each completion ring (power of two). Default COMPLETION_RING_BYTES. */
   completionRingBytes?: number;
+  /** Requests in flight per worker. Default REQUESTS_IN_FLIGHT_PER_WORKER_MAX; tests use small bounds. */
+  requestsInFlightMax?: number;
 }
 
 export interface OpenPartitionOptions {
@@ -190,9 +192,10 @@ class WorkerLink {
   readonly completionsSab: SharedArrayBuffer;
   readonly requests: RingProducer;
   readonly completions: RingConsumer;
-  readonly inflight = new InFlightQueue(REQUESTS_IN_FLIGHT_PER_WORKER_MAX);
-  /** In-flight requests including acks=all results waiting for durability. */
+  readonly inflight: InFlightQueue;
+  /** In-flight requests including acks=all results waiting for durability; at most `pendingMax`. */
   pending = 0;
+  readonly pendingMax: number;
   nextRequestId = 1;
   readonly control = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   writableWaiters: Array<() => void> = [];
@@ -204,8 +207,10 @@ class WorkerLink {
   ended: Promise<void>;
   private markEnded!: () => void;
 
-  constructor(index: number, worker: Worker, requestsSab: SharedArrayBuffer, completionsSab: SharedArrayBuffer) {
+  constructor(index: number, worker: Worker, requestsSab: SharedArrayBuffer, completionsSab: SharedArrayBuffer, pendingMax: number) {
     this.index = index;
+    this.pendingMax = pendingMax;
+    this.inflight = new InFlightQueue(pendingMax);
     this.worker = worker;
     this.requestsSab = requestsSab;
     this.completionsSab = completionsSab;
@@ -255,6 +260,10 @@ export class WorkerPool {
     if (!Number.isInteger(partitionsMax) || partitionsMax < 1 || partitionsMax > PARTITIONS_MAX) {
       throw new RangeError(`partitionsMax must be from 1 to ${PARTITIONS_MAX}, got ${partitionsMax}`);
     }
+    const inFlightMax = opts.requestsInFlightMax ?? REQUESTS_IN_FLIGHT_PER_WORKER_MAX;
+    if (!Number.isInteger(inFlightMax) || inFlightMax < 1 || inFlightMax > REQUESTS_IN_FLIGHT_PER_WORKER_MAX) {
+      throw new RangeError(`requestsInFlightMax must be from 1 to ${REQUESTS_IN_FLIGHT_PER_WORKER_MAX}, got ${inFlightMax}`);
+    }
     const tableSab = createStateTable(partitionsMax);
     const links: WorkerLink[] = [];
     const ready: Promise<void>[] = [];
@@ -262,7 +271,7 @@ export class WorkerPool {
       const requestsSab = createRing(opts.requestRingBytes ?? RING_BYTES);
       const completionsSab = createRing(opts.completionRingBytes ?? COMPLETION_RING_BYTES);
       const worker = new Worker(WORKER_ENTRY_URL, { type: "module" });
-      const link = new WorkerLink(i, worker, requestsSab, completionsSab);
+      const link = new WorkerLink(i, worker, requestsSab, completionsSab, inFlightMax);
       links.push(link);
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -351,7 +360,7 @@ export class WorkerPool {
       defer(() => cb(ErrorCode.RECORD_LIST_TOO_LARGE, null, `records of ${records.length} bytes exceed the ring's entry limit ${r.payloadBytesMax - ProduceReq.RECORDS}`));
       return true;
     }
-    if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return this.refuse(link, payload);
+    if (link.pending >= link.pendingMax) return this.refuse(link, payload);
     const at = r.reserve(EntryKind.PRODUCE, payload);
     if (at === -1) return this.refuse(link, payload);
     const id = link.nextRequestId;
@@ -376,7 +385,7 @@ export class WorkerPool {
       defer(() => cb(ErrorCode.INVALID_REQUEST, EMPTY_BYTES, -1, -1));
       return true;
     }
-    if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return this.refuse(link, FetchReq.BYTES);
+    if (link.pending >= link.pendingMax) return this.refuse(link, FetchReq.BYTES);
     const r = link.requests;
     const at = r.reserve(EntryKind.FETCH, FetchReq.BYTES);
     if (at === -1) return this.refuse(link, FetchReq.BYTES);
@@ -397,7 +406,7 @@ export class WorkerPool {
   offsetForTimestamp(slot: number, timestampMs: number, cb: OffsetCallback): boolean {
     const link = this.linkFor(slot, cb, RequestType.OFFSET);
     if (link === null) return true;
-    if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return this.refuse(link, OffsetForTimestampReq.BYTES);
+    if (link.pending >= link.pendingMax) return this.refuse(link, OffsetForTimestampReq.BYTES);
     const r = link.requests;
     const at = r.reserve(EntryKind.OFFSET_FOR_TIMESTAMP, OffsetForTimestampReq.BYTES);
     if (at === -1) return this.refuse(link, OffsetForTimestampReq.BYTES);
@@ -685,7 +694,7 @@ export class WorkerPool {
   private checkWritable(link: WorkerLink): void {
     if (link.writableWaiters.length === 0) return;
     if (link.dead === null) {
-      if (link.pending >= REQUESTS_IN_FLIGHT_PER_WORKER_MAX) return;
+      if (link.pending >= link.pendingMax) return;
       if (!link.requests.canReserve(link.blockedPayloadBytes)) return;
     }
     const waiters = link.writableWaiters;
