@@ -6,6 +6,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 const commands: Record<string, () => Promise<CommandModule>> = {
   serve: () => import("./serve_cmd.ts"),
+  bench: () => import("./bench_cmd.ts"),
 };
 
 function usage(): string {

@@ -4,6 +4,7 @@
 // and field, written only by that thread (no atomics needed for progress).
 
 import type { LoadConsumerOptions, LoadProducerOptions } from "./load_client.ts";
+import type { LoadClientKind } from "./sluice_load_client.ts";
 
 export const Counter = { sent: 0, acked: 1, errors: 2, consumed: 3, corrupt: 4 } as const;
 export const COUNTERS_PER_THREAD = 5;
@@ -14,6 +15,7 @@ export function counterIndex(thread: number, counter: number): number {
 
 export interface ProducerStart {
   type: "start";
+  clientKind: LoadClientKind;
   client: LoadProducerOptions;
   producerId: number;
   /** Messages this producer sends, or undefined to stop at `stopAtMs`. */
@@ -51,6 +53,7 @@ export const FAILED_SEQS_MAX = 100_000;
 
 export interface ConsumerStart {
   type: "start";
+  clientKind: LoadClientKind;
   client: LoadConsumerOptions;
   /** Upper bound on any producer's seq (bitmap limit). */
   seqLimit: number;

@@ -1,0 +1,65 @@
+// `sluice bench` in its small mode, as a user runs it: a real embedded broker
+// process, producer and consumer threads, every message consumed back and
+// checked. Protects: the JSON contract of --json (last line, named fields),
+// the lost/consumed accounting, and that the embedded broker's temp dir is
+// removed afterwards.
+
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const ROOT = path.resolve(import.meta.dir, "..");
+// The protocol-only baseline client until the client library lands.
+const CLIENT = ["--client", "raw"];
+
+function benchDirs(): Set<string> {
+  return new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("sluice-bench-")));
+}
+
+function bench(args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, "cli", "main.ts"), "bench", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+}
+
+describe("sluice bench (small mode)", () => {
+  test("e2e --embedded --messages 2000 --json: every message comes back, nothing lost, JSON is the last line", () => {
+    const before = benchDirs();
+    const run = bench(["e2e", "--embedded", "--messages", "2000", "--json", "--partitions", "4", "--producers", "2", "--consumers", "2", ...CLIENT]);
+    if (run.status !== 0) console.error(run.stdout, run.stderr);
+    expect(run.status).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    const result = JSON.parse(lines[lines.length - 1]);
+    for (const field of ["msgsPerSec", "mbPerSec", "p50Ms", "p99Ms", "p999Ms", "sent", "acked", "consumed", "lost"]) {
+      expect(result).toHaveProperty(field);
+    }
+    expect(result.sent).toBe(2000);
+    expect(result.acked).toBe(2000);
+    expect(result.consumed).toBe(2000);
+    expect(result.lost).toBe(0);
+    expect(result.corrupt).toBe(0);
+    expect(result.duplicates).toBe(0);
+    expect(result.msgsPerSec).toBeGreaterThan(0);
+    expect(result.p99Ms).toBeGreaterThan(0);
+    expect(result.p50Ms).toBeLessThanOrEqual(result.p99Ms);
+    expect(result.e2eLatency.count).toBe(2000);
+    expect(result.produce.ackLatency.count).toBe(2000);
+    expect(result.broker.rssMaxMiB).toBeGreaterThan(0);
+    // The human-readable report comes first.
+    expect(run.stdout).toContain("end-to-end");
+    // The embedded broker's data dir is gone.
+    const left = [...benchDirs()].filter((d) => !before.has(d));
+    expect(left).toEqual([]);
+  }, 40_000);
+
+  test("bad arguments: exit 2 with the usage, no broker started", () => {
+    const run = bench(["e2e", "--embedded", "--acks", "7"]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("--acks must be 0, 1 or all");
+    expect(run.stderr).toContain("usage: sluice bench");
+  });
+});
