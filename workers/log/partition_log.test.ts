@@ -326,3 +326,20 @@ describe("lifecycle", () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 });
+
+describe("open", () => {
+  test("an I/O failure while opening is KAFKA_STORAGE_ERROR with the cause", () => {
+    const plain = open();
+    plain.append(makeBatch());
+    plain.close();
+    // recovery ends with an fdatasync of the active segment: make it fail
+    const files = new FaultyFileOps(realFileOps, { failFdatasyncAt: 1 });
+    try {
+      PartitionLog.open({ dir, config: testConfig(), files });
+      throw new Error("expected the open to fail");
+    } catch (e) {
+      expect((e as SluiceError).code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+      expect(((e as SluiceError).cause as { code: string }).code).toBe("EIO");
+    }
+  });
+});

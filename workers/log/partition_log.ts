@@ -175,13 +175,22 @@ export class PartitionLog {
    */
   static open(opts: OpenOptions): PartitionLog {
     const files = opts.files ?? realFileOps;
-    const r = recoverLog({
-      dir: opts.dir,
-      files,
-      indexIntervalBytes: opts.config.indexIntervalBytes,
-      verifyAll: opts.verifyAll,
-      keepIntactOnDamage: opts.onDamage === "read-only",
-    });
+    let r: ReturnType<typeof recoverLog>;
+    try {
+      r = recoverLog({
+        dir: opts.dir,
+        files,
+        indexIntervalBytes: opts.config.indexIntervalBytes,
+        verifyAll: opts.verifyAll,
+        keepIntactOnDamage: opts.onDamage === "read-only",
+      });
+    } catch (e) {
+      if (e instanceof SluiceError) throw e;
+      // An I/O failure while opening (EIO, ENOSPC, EACCES): the partition cannot come online.
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `opening partition log ${opts.dir} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
     if (r.segments.length === 0) {
       // Damage in the very first segment, before any intact batch: nothing readable to keep.
       throw r.damage ?? new Error("recovery returned no segments");
