@@ -29,13 +29,15 @@ export function bunBinary(): string {
   return path.join(REPO_ROOT, "node_modules", ".bin", "bun");
 }
 
-export async function startEmbeddedBroker(options: { serveArgs?: string[] } = {}): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuProfileDir?: string } = {}): Promise<EmbeddedBroker> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-bench-"));
   let server: ServerProcess;
   try {
     server = await startServer({
       command: bunBinary(),
       args: [
+        // Bun writes the profile when the process exits after SIGTERM.
+        ...(options.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`]),
         path.join(REPO_ROOT, "cli", "main.ts"),
         "serve",
         "--port", "0",

@@ -38,6 +38,8 @@ export interface BenchOptions {
   serveArgs: string[];
   /** "sluice" = the client library; "raw" = the protocol-only baseline (tells client cost from broker cost). */
   client: "sluice" | "raw";
+  /** --embedded only: run the broker under `bun --cpu-prof` and write the profile here. */
+  profileBrokerDir?: string;
 }
 
 /** Messages or seconds: the caps that keep a mistyped flag from filling the disk. */
@@ -63,6 +65,7 @@ export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HO
   --drain-timeout-ms   consumers give up after this long without a message (default 10000)
   --serve-arg ARG      pass ARG to the embedded broker's \`serve\` (repeatable)
   --client sluice|raw  the client library (default) or a protocol-only baseline client
+  --profile-broker DIR run the embedded broker under bun --cpu-prof, profile written to DIR
   --json               last line of output is one JSON object
 
 With --rate, latency counts from each message's intended send time (coordinated
@@ -117,6 +120,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
         "drain-timeout-ms": { type: "string" },
         "serve-arg": { type: "string", multiple: true },
         client: { type: "string" },
+        "profile-broker": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -161,12 +165,14 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
     brokerPid: values["broker-pid"] === undefined ? undefined : intIn("broker-pid", values["broker-pid"], 1, 2 ** 31 - 1),
     drainTimeoutMs: values["drain-timeout-ms"] === undefined ? 10_000 : intIn("drain-timeout-ms", values["drain-timeout-ms"], 100, 600_000),
     serveArgs: values["serve-arg"] ?? [],
+    profileBrokerDir: values["profile-broker"],
     client: values.client === undefined || values.client === "sluice" ? "sluice" : values.client === "raw" ? "raw" : (() => {
       throw new UsageError(`--client must be sluice or raw, got '${values.client}'`);
     })(),
   };
   if (options.embedded && options.brokerPid !== undefined) throw new UsageError("--broker-pid is for --broker; the embedded broker's pid is known");
   if (!options.embedded && options.serveArgs.length > 0) throw new UsageError("--serve-arg needs --embedded");
+  if (!options.embedded && options.profileBrokerDir !== undefined) throw new UsageError("--profile-broker needs --embedded");
   if (options.consumers > options.partitions) {
     throw new UsageError(`--consumers (${options.consumers}) cannot exceed --partitions (${options.partitions}): each consumer reads whole partitions`);
   }

@@ -96,7 +96,7 @@ function commandLine(o: BenchOptions): string {
 
 export async function runBench(options: BenchOptions, hooks: RunHooks = {}): Promise<BenchResult> {
   let embedded: EmbeddedBroker | undefined;
-  if (options.embedded) embedded = await startEmbeddedBroker({ serveArgs: options.serveArgs });
+  if (options.embedded) embedded = await startEmbeddedBroker({ serveArgs: options.serveArgs, cpuProfileDir: options.profileBrokerDir });
   const host = embedded?.host ?? options.broker!.host;
   const port = embedded?.port ?? options.broker!.port;
   const brokerPid = embedded?.pid ?? options.brokerPid;

@@ -1,0 +1,109 @@
+// Reads a .cpuprofile (Chrome DevTools format, as `bun --cpu-prof` writes it)
+// and prints where the time went: self time per function (file:line), and
+// total (inclusive) time per function, top N each. Used to name hot spots
+// precisely in BENCHMARKS.md.
+//
+//   bun bench/load/cpu_profile_summary.ts <file.cpuprofile> [--top 25] [--filter engine/]
+
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+export interface FunctionTime {
+  name: string;
+  where: string;
+  selfMs: number;
+  totalMs: number;
+}
+
+export function summarize(profile: CpuProfile, root: string): { totalMs: number; idleMs: number; functions: FunctionTime[] } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Time per sample = the delta to the next one; fall back to hit counts at the mean interval.
+  const selfUs = new Map<number, number>();
+  if (profile.samples !== undefined && profile.timeDeltas !== undefined) {
+    for (let i = 0; i < profile.samples.length; i++) {
+      const dt = profile.timeDeltas[i + 1] ?? 0;
+      selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + Math.max(0, dt));
+    }
+  } else {
+    const hits = profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
+    const per = hits === 0 ? 0 : (profile.endTime - profile.startTime) / hits;
+    for (const n of profile.nodes) selfUs.set(n.id, (n.hitCount ?? 0) * per);
+  }
+  const key = (n: ProfileNode) => {
+    const file = n.callFrame.url === "" ? "(native)" : path.relative(root, n.callFrame.url.replace(/^file:\/\//, ""));
+    return `${n.callFrame.functionName || "(anonymous)"}\u0000${file}:${n.callFrame.lineNumber + 1}`;
+  };
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  let allUs = 0;
+  let idleUs = 0;
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id);
+    if (node === undefined) continue;
+    allUs += us;
+    const name = node.callFrame.functionName;
+    if (name === "(idle)" || name === "(program)" || name === "(garbage collector)") {
+      if (name === "(idle)") idleUs += us;
+    }
+    self.set(key(node), (self.get(key(node)) ?? 0) + us);
+    // Inclusive: credit each distinct function on the stack once.
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const k = key(byId.get(at)!);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      total.set(k, (total.get(k) ?? 0) + us);
+    }
+  }
+  const functions = [...self.keys()].concat([...total.keys()].filter((k) => !self.has(k))).map((k) => {
+    const [name, where] = k.split("\u0000");
+    return { name, where, selfMs: (self.get(k) ?? 0) / 1000, totalMs: (total.get(k) ?? 0) / 1000 };
+  });
+  return { totalMs: allUs / 1000, idleMs: idleUs / 1000, functions };
+}
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: process.argv.slice(2),
+    allowPositionals: true,
+    options: { top: { type: "string" }, filter: { type: "string" } },
+  });
+  const file = positionals[0];
+  if (file === undefined) {
+    console.error("usage: bun bench/load/cpu_profile_summary.ts <file.cpuprofile> [--top N] [--filter TEXT]");
+    process.exit(2);
+  }
+  const top = Number(values.top ?? 25);
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
+  const { totalMs, idleMs, functions } = summarize(JSON.parse(fs.readFileSync(file, "utf8")), root);
+  const busyMs = totalMs - idleMs;
+  const keep = (f: FunctionTime) => values.filter === undefined || f.where.includes(values.filter);
+  const pct = (ms: number) => `${((ms / busyMs) * 100).toFixed(1)}%`.padStart(6);
+  console.log(`${file}: ${totalMs.toFixed(0)} ms sampled, ${idleMs.toFixed(0)} ms idle, ${busyMs.toFixed(0)} ms busy (percentages of busy)`);
+  console.log(`\nself time, top ${top}:`);
+  for (const f of functions.filter(keep).sort((a, b) => b.selfMs - a.selfMs).slice(0, top)) {
+    console.log(`  ${f.selfMs.toFixed(0).padStart(7)} ms ${pct(f.selfMs)}  ${f.name}  ${f.where}`);
+  }
+  console.log(`\ntotal (inclusive) time, top ${top}:`);
+  for (const f of functions.filter(keep).sort((a, b) => b.totalMs - a.totalMs).slice(0, top)) {
+    console.log(`  ${f.totalMs.toFixed(0).padStart(7)} ms ${pct(f.totalMs)}  ${f.name}  ${f.where}`);
+  }
+}
