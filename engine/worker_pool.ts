@@ -27,6 +27,7 @@ import * as os from "node:os";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { COMPLETION_RING_BYTES, PARTITIONS_MAX, RING_BYTES } from "../protocol/limits.ts";
 import {
+  Common,
   type ControlReply,
   type ControlRequest,
   DurableCompl,
@@ -547,7 +548,7 @@ export class WorkerPool {
     const q = link.inflight;
     if (q.size === 0) throw new Error(`worker pool: completion kind ${kind} from worker ${link.index} with nothing in flight`);
     const i = q.first;
-    const requestId = c.u32[(o + 4) >>> 2];
+    const requestId = c.u32[(o + Common.REQUEST_ID) >>> 2];
     if (requestId !== q.id[i]) throw new Error(`worker pool: completion for request ${requestId}, expected ${q.id[i]} (worker ${link.index})`);
     const type = q.type[i];
     const slot = q.slot[i];

@@ -11,6 +11,7 @@ import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost, RETENTION_CH
 import { PartitionStateTable, createStateTable } from "./partition_state.ts";
 import { RingConsumer, RingProducer, createRing } from "./ring.ts";
 import {
+  Common,
   DurableCompl,
   EntryKind,
   FailedCompl,
@@ -87,8 +88,8 @@ class Router {
     const out: Completion[] = [];
     for (let kind = c.read(); kind !== -1; kind = c.read()) {
       const o = c.offset;
-      const slot = c.u32[o >>> 2];
-      const requestId = c.u32[(o >>> 2) + 1];
+      const slot = c.u32[(o + Common.SLOT) >>> 2];
+      const requestId = c.u32[(o + Common.REQUEST_ID) >>> 2];
       switch (kind) {
         case EntryKind.PRODUCED:
           out.push({
