@@ -26,6 +26,7 @@ import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { PARTITIONS_MAX, PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { ADMIN_OPS_PENDING_MAX, CREATE_WAITERS_MAX, RATE_SAMPLE_INTERVAL_MS } from "./engine_limits.ts";
+import { faultsFromEnv } from "./fault_hooks.ts";
 import { type FetchHandle, type FetchHost, FetchOperation, type FetchRequest, type FetchSink } from "./fetch_operation.ts";
 import { LongPoll } from "./long_poll.ts";
 import { fsyncDirectory, MetadataStore, type TopicEntry, type TopicsFile } from "./metadata_store.ts";
@@ -133,6 +134,8 @@ export class Engine implements FetchHost {
   readonly #offline = new Map<number, string>();
   readonly #topicsDir: string;
   readonly #log: (line: string) => void;
+  /** Tests only: storage faults per topic from SLUICE_FAULTS (engine/fault_hooks.ts); empty otherwise. */
+  readonly #faults = faultsFromEnv();
   readonly #writableWaiters: (() => void)[][];
   readonly #writableArmed: boolean[];
   readonly #partitionListeners = new Set<(topic: string) => void>();
@@ -153,6 +156,7 @@ export class Engine implements FetchHost {
     this.longPoll = new LongPoll({ waitingMax: options.config.waitingFetchesMax });
     this.#writableWaiters = Array.from({ length: options.pool.workerCount }, () => []);
     this.#writableArmed = new Array<boolean>(options.pool.workerCount).fill(false);
+    if (this.#faults.size > 0) this.#log(`sluice: SLUICE_FAULTS injects storage faults into topics: ${[...this.#faults.keys()].join(", ")}`);
   }
 
   /** Loads the metadata, starts the worker pool and opens (recovers) every partition. */
@@ -267,7 +271,7 @@ export class Engine implements FetchHost {
     const dir = this.#partitionDir(topic.name, partition);
     try {
       await fs.promises.mkdir(dir, { recursive: true });
-      await this.pool.openPartition(slot, topic.workers[partition], dir, topic.logConfig);
+      await this.pool.openPartition(slot, topic.workers[partition], dir, topic.logConfig, { faults: this.#faults.get(topic.name) });
       this.#offline.delete(slot);
     } catch (e) {
       const message = (e as Error)?.message ?? String(e);

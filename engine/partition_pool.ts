@@ -5,6 +5,8 @@
 // Callbacks: `bytes` views handed to a fetch callback are valid only during the
 // call (they point into the completion ring); whoever keeps them must copy.
 
+import type { FaultOptions } from "../workers/mod.ts";
+
 export interface ProduceResult {
   baseOffset: number;
   lastOffset: number;
@@ -33,7 +35,8 @@ export type OffsetCallback = (err: number, offset: number) => void;
 
 export interface PartitionPool<LogConfig = unknown> {
   readonly workerCount: number;
-  openPartition(slot: number, worker: number, dir: string, config: LogConfig): Promise<unknown>;
+  /** `opts.faults`: tests only, storage faults for this partition's files (engine/fault_hooks.ts). */
+  openPartition(slot: number, worker: number, dir: string, config: LogConfig, opts?: { faults?: FaultOptions }): Promise<unknown>;
   closePartition(slot: number): Promise<unknown>;
   deletePartition(slot: number): Promise<unknown>;
   setConfig(slot: number, config: LogConfig): Promise<unknown> | unknown;

@@ -12,6 +12,10 @@ import type { LogConfig } from "./log/mod.ts";
 export interface FaultOptions {
   /** The k-th fdatasync (1-based) of this partition's files fails with EIO. */
   failFdatasyncAt?: number;
+  /** Writes succeed up to this many bytes in total (this open), then come back short and fail with ENOSPC. */
+  writeBytesMax?: number;
+  /** Every fdatasync first blocks the worker this long: a slow disk. */
+  fdatasyncDelayMs?: number;
 }
 
 export type ControlRequest =

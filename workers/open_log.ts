@@ -12,5 +12,9 @@ export const openHostedLog: OpenLog = ({ dir, config, faults }) => {
 
 function filesFor(faults: FaultOptions | undefined) {
   if (faults === undefined) return realFileOps;
-  return new FaultyFileOps(realFileOps, { failFdatasyncAt: faults.failFdatasyncAt });
+  return new FaultyFileOps(realFileOps, {
+    failFdatasyncAt: faults.failFdatasyncAt,
+    writeBytesMax: faults.writeBytesMax,
+    fdatasyncDelayMs: faults.fdatasyncDelayMs,
+  });
 }

@@ -97,6 +97,18 @@ export interface FaultPlan {
   powerLoss?: boolean;
   /** Seed of the generator that picks where crash() tears. */
   seed?: number;
+  /**
+   * A slow disk: every fdatasync blocks the calling thread this long first (on a
+   * partition worker that is exactly what a slow device does to it).
+   */
+  fdatasyncDelayMs?: number;
+}
+
+/** A cell nobody notifies: Atomics.wait on it blocks the thread for the timeout, without spinning. */
+let sleepCell: Int32Array | null = null;
+function blockFor(ms: number): void {
+  sleepCell ??= new Int32Array(new SharedArrayBuffer(4));
+  Atomics.wait(sleepCell, 0, 0, ms);
 }
 
 export type CrashMode =
@@ -181,6 +193,7 @@ export class FaultyFileOps implements FileOps {
     this.fdatasyncCalls++;
     const failAt = this.plan.failFdatasyncAt;
     if (failAt !== undefined && this.fdatasyncCalls >= failAt) throw fsError("EIO", "fdatasync");
+    if (this.plan.fdatasyncDelayMs !== undefined && this.plan.fdatasyncDelayMs > 0) blockFor(this.plan.fdatasyncDelayMs);
     this.inner.fdatasync(fd);
     const path = this.paths.get(fd);
     if (path !== undefined && this.journal.length > 0) this.journal = this.journal.filter((u) => u.path !== path);
