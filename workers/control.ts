@@ -16,6 +16,8 @@ export interface FaultOptions {
   writeBytesMax?: number;
   /** Every fdatasync first blocks the worker this long: a slow disk. */
   fdatasyncDelayMs?: number;
+  /** Every fdatasync also blocks for the bytes written since the last one at this bandwidth: a slow disk. */
+  diskBytesPerSec?: number;
 }
 
 export type ControlRequest =

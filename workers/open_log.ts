@@ -16,5 +16,6 @@ function filesFor(faults: FaultOptions | undefined) {
     failFdatasyncAt: faults.failFdatasyncAt,
     writeBytesMax: faults.writeBytesMax,
     fdatasyncDelayMs: faults.fdatasyncDelayMs,
+    diskBytesPerSec: faults.diskBytesPerSec,
   });
 }

@@ -102,6 +102,12 @@ export interface FaultPlan {
    * partition worker that is exactly what a slow device does to it).
    */
   fdatasyncDelayMs?: number;
+  /**
+   * A disk with this write bandwidth: every fdatasync also blocks for the bytes
+   * written since the previous one divided by it (the page cache absorbs the
+   * writes; the device pays for them at the flush).
+   */
+  diskBytesPerSec?: number;
 }
 
 /** A cell nobody notifies: Atomics.wait on it blocks the thread for the timeout, without spinning. */
@@ -138,6 +144,7 @@ interface Unsynced {
 export class FaultyFileOps implements FileOps {
   fdatasyncCalls = 0;
   bytesWritten = 0;
+  private bytesWrittenAtSync = 0;
   private readonly inner: FileOps;
   private readonly plan: FaultPlan;
   private readonly paths = new Map<number, string>();
@@ -193,7 +200,12 @@ export class FaultyFileOps implements FileOps {
     this.fdatasyncCalls++;
     const failAt = this.plan.failFdatasyncAt;
     if (failAt !== undefined && this.fdatasyncCalls >= failAt) throw fsError("EIO", "fdatasync");
-    if (this.plan.fdatasyncDelayMs !== undefined && this.plan.fdatasyncDelayMs > 0) blockFor(this.plan.fdatasyncDelayMs);
+    let delayMs = this.plan.fdatasyncDelayMs ?? 0;
+    if (this.plan.diskBytesPerSec !== undefined && this.plan.diskBytesPerSec > 0) {
+      delayMs += ((this.bytesWritten - this.bytesWrittenAtSync) * 1000) / this.plan.diskBytesPerSec;
+    }
+    this.bytesWrittenAtSync = this.bytesWritten;
+    if (delayMs > 0) blockFor(delayMs);
     this.inner.fdatasync(fd);
     const path = this.paths.get(fd);
     if (path !== undefined && this.journal.length > 0) this.journal = this.journal.filter((u) => u.path !== path);
