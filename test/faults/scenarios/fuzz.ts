@@ -17,7 +17,6 @@
 // 2^31-1, 2^32-1, FRAME_BYTES_MAX+1 and below the header, each on its own
 // connection: answered with an error and closed, or just closed, within 1 s.
 
-import fs from "node:fs";
 import net from "node:net";
 import { readI16, readU16 } from "../../../protocol/big_endian.ts";
 import { FrameParser, readResponseCorrelationId, responseBody } from "../../../protocol/frame.ts";
@@ -25,6 +24,7 @@ import { FRAME_BYTES_MAX } from "../../../protocol/limits.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker.ts";
 import { RawClient, produceBody } from "../../support/raw_client.ts";
 import { encodeBatch } from "../../../protocol/record_batch.ts";
+import { rssMiB } from "../support/broker_ops.ts";
 import { makeFuzzFrame, seeds } from "../support/frame_mutator.ts";
 import { Rng } from "../support/rng.ts";
 import { quantile } from "../support/workload.ts";
@@ -63,15 +63,6 @@ export interface FuzzFigures {
 }
 
 const TOPIC = "fz";
-
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m === null ? NaN : Math.round(Number(m[1]) / 1024);
-  } catch {
-    return NaN;
-  }
-}
 
 /** One connection: sends frames, matches answers by correlation id. */
 class FuzzConnection {
