@@ -1,0 +1,24 @@
+// Long version of test/faults/fuzz_protocol.test.ts: 2,000,000 hostile frames.
+// Runs only under `bun run test:long` (SLUICE_LONG=1).
+
+import { expect, test } from "bun:test";
+import { runFuzz } from "../faults/scenarios/fuzz.ts";
+
+test.skipIf(!process.env.SLUICE_LONG)("long: 2,000,000 hostile frames", async () => {
+  const f = await runFuzz({
+    frames: 2_000_000,
+    seed: Number(process.env.SLUICE_FUZZ_SEED ?? 7),
+    connections: 8,
+    burstMax: 64,
+    answerMs: 1_000,
+    log: (line) => console.log(line),
+  });
+  console.log(`long fuzz figures: ${JSON.stringify(f)}`);
+  expect(f.brokerAlive).toBe(true);
+  expect(f.brokerComplaints).toEqual([]);
+  expect(f.unanswered).toEqual([]);
+  expect(f.badResponses).toEqual([]);
+  expect(f.duplicateAnswerExamples).toEqual([]);
+  expect(f.answerMs.max).toBeLessThan(1_000);
+  expect(f.rssMiB.max).toBeLessThan(512);
+}, 3_600_000);
