@@ -1,0 +1,132 @@
+// Admin: topics (create, delete, list, describe, add partitions, change
+// configuration) and offsets.
+//
+//   const admin = new Admin({ broker: "127.0.0.1:9900" });
+//   await admin.createTopic("orders", { partitions: 6, configs: { "retention.ms": "86400000" } });
+//   console.log(await admin.describeTopics(["orders"]));
+//   await admin.close();
+//
+// Reads (list, describe, list offsets) are retried on a lost connection;
+// changes are not (a retried create could report TOPIC_ALREADY_EXISTS for
+// its own first attempt), so a change that failed with a ConnectionError may
+// or may not have happened: describe to find out. A per-topic error is thrown
+// as a SluiceError with that topic's code and the broker's message.
+
+import { ApiKey } from "../protocol/api_keys.ts";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import type { MetadataResponse, TopicDescription, TopicResult } from "../protocol/messages/control.ts";
+import { backoffMs, delay } from "./backoff.ts";
+import { BrokerLink, controlCall, type RequestLink } from "./broker_link.ts";
+import { ConnectionError, errorCodeName } from "./errors.ts";
+import { listOffsets, type OffsetAnswer, type OffsetRequest } from "./list_offsets.ts";
+import { clientConfig, type ClientOptions } from "./options.ts";
+
+export interface AdminOptions extends ClientOptions {
+  /** Attempts of a read after a lost connection (default 3). */
+  readonly readAttempts?: number;
+  /** Test seam: the request link. */
+  readonly link?: RequestLink;
+}
+
+export interface NewTopic {
+  readonly name: string;
+  /** Default: the broker's num.partitions. */
+  readonly partitions?: number;
+  /** Kafka topic settings ("retention.ms", "segment.bytes", ...), validated by the broker. */
+  readonly configs?: Record<string, string>;
+}
+
+export type { TopicDescription, PartitionDescription, MetadataResponse } from "../protocol/messages/control.ts";
+
+export class Admin {
+  private readonly link: RequestLink;
+  private readonly readAttempts: number;
+
+  constructor(options: AdminOptions = {}) {
+    const config = clientConfig(options);
+    this.link = options.link ?? new BrokerLink(config, "admin");
+    this.readAttempts = options.readAttempts ?? 3;
+  }
+
+  async createTopics(topics: readonly NewTopic[], options?: { validateOnly?: boolean }): Promise<void> {
+    const response = await controlCall(this.link, ApiKey.CreateTopics, {
+      topics: topics.map((t) => ({ name: t.name, partitions: t.partitions ?? -1, ...(t.configs ? { configs: t.configs } : {}) })),
+      ...(options?.validateOnly ? { validateOnly: true } : {}),
+    });
+    throwFirstError("create topic", response.topics);
+  }
+
+  createTopic(name: string, options: Omit<NewTopic, "name"> = {}): Promise<void> {
+    return this.createTopics([{ name, ...options }]);
+  }
+
+  async deleteTopics(names: readonly string[]): Promise<void> {
+    const response = await controlCall(this.link, ApiKey.DeleteTopics, { topics: [...names] });
+    throwFirstError("delete topic", response.topics);
+  }
+
+  /** Raises a topic's partition count to `count` (partitions are never removed). */
+  async createPartitions(name: string, count: number): Promise<void> {
+    const response = await controlCall(this.link, ApiKey.CreatePartitions, { topics: [{ name, count }] });
+    throwFirstError("add partitions to", response.topics);
+  }
+
+  /** Sets (and optionally removes) topic settings; the broker validates them as at creation. */
+  async alterTopicConfig(name: string, change: { set?: Record<string, string>; delete?: string[] }): Promise<void> {
+    const response = await controlCall(this.link, ApiKey.AlterConfigs, {
+      topics: [{ name, set: change.set ?? {}, ...(change.delete?.length ? { delete: change.delete } : {}) }],
+    });
+    throwFirstError("change the configuration of", response.topics);
+  }
+
+  /** Names of all topics, sorted. */
+  async listTopics(): Promise<string[]> {
+    const metadata = await this.metadata(null);
+    return metadata.topics.filter((t) => !t.internal).map((t) => t.name).sort();
+  }
+
+  /** Metadata of some topics, or all (null). Does not create topics. */
+  metadata(topics: readonly string[] | null): Promise<MetadataResponse> {
+    return this.read(() => controlCall(this.link, ApiKey.Metadata, { topics: topics === null ? null : [...topics], allowAutoCreate: false }));
+  }
+
+  /**
+   * Per-partition state and rates (DescribeTopics): offsets, bytes, segments,
+   * messagesInPerSec and bytesInPerSec, the worker, online. A missing topic
+   * throws UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  async describeTopics(names: readonly string[] | null): Promise<TopicDescription[]> {
+    const response = await this.read(() => controlCall(this.link, ApiKey.DescribeTopics, { topics: names === null ? null : [...names] }));
+    throwFirstError("describe topic", response.topics);
+    return response.topics;
+  }
+
+  /** Earliest, latest, or by-timestamp offsets. Per-partition errors are in the answers. */
+  listOffsets(requests: readonly OffsetRequest[]): Promise<OffsetAnswer[]> {
+    return this.read(() => listOffsets(this.link, requests));
+  }
+
+  close(): Promise<void> {
+    this.link.close();
+    return Promise.resolve();
+  }
+
+  private async read<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (e) {
+        if (!(e instanceof ConnectionError) || attempt >= this.readAttempts) throw e;
+        await delay(backoffMs(attempt - 1, { initialMs: 50, maxMs: 500 }));
+      }
+    }
+  }
+}
+
+function throwFirstError(what: string, results: ReadonlyArray<Pick<TopicResult, "name" | "errorCode"> & { message?: string | null }>): void {
+  for (const r of results) {
+    if (r.errorCode === ErrorCode.NONE) continue;
+    const detail = r.message ? `: ${r.message}` : "";
+    throw new SluiceError(r.errorCode, `${what} '${r.name}' failed with ${errorCodeName(r.errorCode)}${detail}`);
+  }
+}

@@ -1,0 +1,117 @@
+// A lasting link to the broker over a BrokerConnection that is replaced when
+// it breaks. Connecting is lazy (on the first request) and, after failures,
+// backs off exponentially up to reconnectBackoffMsMax, so a broker that is
+// restarting is not hammered, and callers learn within connectTimeoutMs that
+// it is unreachable (ConnectionError, retriable).
+//
+// The link never repeats a request by itself: a request in flight when the
+// connection breaks fails with ConnectionError, and the caller decides
+// (the producer retries in partition order, the consumer refetches, the
+// admin retries only reads).
+
+import type { ControlApiKey, ControlRequest, ControlResponse } from "../protocol/messages/control.ts";
+import { decodeControlResponse, encodeControlRequest } from "../protocol/messages/control.ts";
+import { backoffMs, delay } from "./backoff.ts";
+import { BrokerConnection, type BodyEncoder, type RequestOptions } from "./connection.ts";
+import { ClientClosedError, ConnectionError } from "./errors.ts";
+import type { ClientConfig } from "./options.ts";
+
+/** What the producer, consumer and admin need from a link (tests substitute a fake). */
+export interface RequestLink {
+  request(apiKey: number, encodeBody: BodyEncoder, options?: RequestOptions): Promise<Uint8Array>;
+  close(): void;
+}
+
+export class BrokerLink implements RequestLink {
+  private readonly config: ClientConfig;
+  private readonly what: string;
+  private connection: BrokerConnection | undefined;
+  private connecting: Promise<BrokerConnection> | undefined;
+  /** Consecutive failed connection attempts (reset by a success). */
+  private failures = 0;
+  private nextAttemptAt = 0;
+  private closed = false;
+  /** Connections opened over the link's life (1 + reconnects). */
+  connectionsOpened = 0;
+
+  constructor(config: ClientConfig, what: string) {
+    this.config = config;
+    this.what = what;
+  }
+
+  get connected(): boolean {
+    return this.connection !== undefined && !this.connection.closed;
+  }
+
+  async request(apiKey: number, encodeBody: BodyEncoder, options?: RequestOptions): Promise<Uint8Array> {
+    const connection = await this.connect();
+    return connection.request(apiKey, encodeBody, options);
+  }
+
+  /** The open connection, connecting (with backoff between failures) if there is none. */
+  connect(): Promise<BrokerConnection> {
+    if (this.closed) return Promise.reject(new ClientClosedError(this.what));
+    const current = this.connection;
+    if (current !== undefined && !current.closed) return Promise.resolve(current);
+    this.connecting ??= this.connectWithBackoff().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connectWithBackoff(): Promise<BrokerConnection> {
+    const deadline = Date.now() + this.config.connectTimeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      const wait = this.nextAttemptAt - Date.now();
+      if (wait > 0) {
+        if (Date.now() + wait > deadline) break;
+        await delay(wait);
+      }
+      if (this.closed) throw new ClientClosedError(this.what);
+      try {
+        const connection = await BrokerConnection.open({
+          ...this.config,
+          connectTimeoutMs: Math.max(1, Math.min(this.config.connectTimeoutMs, deadline - Date.now())),
+        });
+        if (this.closed) {
+          connection.close();
+          throw new ClientClosedError(this.what);
+        }
+        this.failures = 0;
+        this.nextAttemptAt = 0;
+        this.connection = connection;
+        this.connectionsOpened++;
+        return connection;
+      } catch (e) {
+        if (e instanceof ClientClosedError) throw e;
+        lastError = e;
+        this.nextAttemptAt =
+          Date.now() + backoffMs(this.failures, { initialMs: this.config.reconnectBackoffMs, maxMs: this.config.reconnectBackoffMsMax });
+        this.failures++;
+        if (!(e instanceof ConnectionError)) throw e; // a broker that answers wrongly: no point retrying here
+      }
+      if (Date.now() >= deadline) break;
+    }
+    const message = lastError instanceof Error ? lastError.message : `cannot connect to ${this.config.host}:${this.config.port}`;
+    throw new ConnectionError(`${message} (gave up after ${this.config.connectTimeoutMs} ms)`, { cause: lastError });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.connection?.close(new ClientClosedError(this.what));
+    this.connection = undefined;
+  }
+}
+
+/** One MessagePack control request over `link`, decoded and validated; request-level errors throw SluiceError. */
+export async function controlCall<K extends ControlApiKey>(
+  link: RequestLink,
+  key: K,
+  request: ControlRequest<K>,
+  options?: RequestOptions,
+): Promise<ControlResponse<K>> {
+  const payload = encodeControlRequest(key, request);
+  const body = await link.request(key, (w) => w.writeRaw(payload), options);
+  return decodeControlResponse(key, body);
+}

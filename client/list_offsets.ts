@@ -1,0 +1,53 @@
+// ListOffsets (api 2) for the consumer and the admin: where a partition's log
+// starts, where it ends (the high watermark), or the first offset at or after
+// a timestamp.
+
+import { ApiKey } from "../protocol/api_keys.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { OffsetSpec } from "../protocol/messages/control.ts";
+import { controlCall, type RequestLink } from "./broker_link.ts";
+
+/** "earliest" = log start, "latest" = high watermark (the next offset to be written), or a timestamp in ms. */
+export type OffsetQuery = "earliest" | "latest" | { readonly timestamp: number };
+
+export interface OffsetRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly at: OffsetQuery;
+}
+
+export interface OffsetAnswer {
+  readonly topic: string;
+  readonly partition: number;
+  /** NONE (0) or the partition's error code. */
+  readonly errorCode: number;
+  /** -1 when no record has a timestamp at or after the one asked for. */
+  readonly offset: bigint;
+  readonly timestamp: number;
+}
+
+function specOf(at: OffsetQuery): number {
+  if (at === "earliest") return OffsetSpec.EARLIEST;
+  if (at === "latest") return OffsetSpec.LATEST;
+  return at.timestamp;
+}
+
+/** One ListOffsets request for all of `requests`; answers in the same order. */
+export async function listOffsets(link: RequestLink, requests: readonly OffsetRequest[]): Promise<OffsetAnswer[]> {
+  const byTopic = new Map<string, Array<{ partition: number; timestamp: number }>>();
+  for (const r of requests) {
+    let list = byTopic.get(r.topic);
+    if (list === undefined) byTopic.set(r.topic, (list = []));
+    list.push({ partition: r.partition, timestamp: specOf(r.at) });
+  }
+  const response = await controlCall(link, ApiKey.ListOffsets, {
+    topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+  });
+  const found = new Map<string, { errorCode: number; offset: number; timestamp: number }>();
+  for (const t of response.topics) for (const p of t.partitions) found.set(`${t.name}\0${p.partition}`, p);
+  return requests.map((r) => {
+    const p = found.get(`${r.topic}\0${r.partition}`);
+    if (p === undefined) return { topic: r.topic, partition: r.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1n, timestamp: -1 };
+    return { topic: r.topic, partition: r.partition, errorCode: p.errorCode, offset: BigInt(p.offset), timestamp: p.timestamp };
+  });
+}

@@ -1,0 +1,52 @@
+import { describe, expect, test } from "bun:test";
+import { backoffMs } from "./backoff.ts";
+import { BufferExhaustedError, ClientErrorCode } from "./errors.ts";
+import { MemoryBudget } from "./memory_budget.ts";
+
+describe("MemoryBudget", () => {
+  test("waiters are served in arrival order: a small request does not overtake a large one", async () => {
+    const budget = new MemoryBudget(100);
+    expect(budget.tryReserve(90)).toBe(true);
+    const order: string[] = [];
+    const large = budget.reserve(60, 5_000).then(() => order.push("large"));
+    const small = budget.reserve(5, 5_000).then(() => order.push("small"));
+    expect(budget.tryReserve(5)).toBe(false); // someone is waiting: no cutting in line
+    budget.release(55); // 35 used: the large one (60) fits, then the small one (5)
+    await Promise.all([large, small]);
+    expect(order).toEqual(["large", "small"]);
+    expect(budget.usedBytes).toBe(100);
+  });
+
+  test("a waiter gives up after its timeout with BufferExhaustedError, and those behind it move up", async () => {
+    const budget = new MemoryBudget(100);
+    budget.tryReserve(100);
+    const started = Date.now();
+    const timedOut = budget.reserve(80, 50).then(() => undefined, (e) => e);
+    const later = budget.reserve(10, 5_000);
+    const error = await timedOut;
+    expect(error).toBeInstanceOf(BufferExhaustedError);
+    expect(error.code).toBe(ClientErrorCode.BUFFER_EXHAUSTED);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    budget.release(10);
+    await later;
+    expect(budget.usedBytes).toBe(100);
+  });
+
+  test("a request larger than the whole budget fails at once", async () => {
+    await expect(new MemoryBudget(10).reserve(11, 1000)).rejects.toMatchObject({ code: ClientErrorCode.INVALID_ARGUMENT });
+  });
+
+  test("releasing more than reserved is a bug and throws", () => {
+    const budget = new MemoryBudget(10);
+    expect(() => budget.release(1)).toThrow();
+  });
+});
+
+describe("backoff", () => {
+  test("grows exponentially within [d/2, d] and is capped", () => {
+    const low = { initialMs: 100, maxMs: 1000, random: () => 0 };
+    const high = { initialMs: 100, maxMs: 1000, random: () => 0.999999 };
+    expect([0, 1, 2, 3, 4, 10].map((a) => backoffMs(a, low))).toEqual([50, 100, 200, 400, 500, 500]);
+    expect([0, 1, 2, 3, 4, 10].map((a) => backoffMs(a, high))).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+});

@@ -1,0 +1,40 @@
+// The client's public face: producer, consumer, admin, their errors and
+// partitioners. Runs on Bun and Deno directly and on Node 20+ through the
+// bundle (`npm run build:client` → dist/client/mod.js).
+
+export { Producer, PRODUCER_DEFAULTS, type ProducerOptions, type ProducerMessage, type AcksOption, type RecordMetadata, type SentRange } from "./producer.ts";
+export {
+  Consumer,
+  CONSUMER_DEFAULTS,
+  type ConsumerOptions,
+  type ConsumerRecord,
+  type ConsumerBatch,
+  type SeekPosition,
+  type PartitionAssignment,
+  type TopicPartition,
+  type AutoOffsetReset,
+} from "./consumer.ts";
+export { Admin, type AdminOptions, type NewTopic, type TopicDescription, type PartitionDescription, type MetadataResponse } from "./admin.ts";
+export type { OffsetQuery, OffsetRequest, OffsetAnswer } from "./list_offsets.ts";
+export { CLIENT_DEFAULTS, DEFAULT_BROKER, type ClientOptions } from "./options.ts";
+export {
+  ClientErrorCode,
+  ConnectionError,
+  RequestTimeoutError,
+  BufferExhaustedError,
+  ClientClosedError,
+  InvalidArgumentError,
+  OffsetOutOfRangeError,
+  errorCodeName,
+} from "./errors.ts";
+export { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
+export {
+  kafkaKeyPartition,
+  roundRobinPartitioner,
+  hashPartitioner,
+  randomPartitioner,
+  type PartitionerFn,
+  type PartitionerInput,
+  type PartitionerName,
+} from "./partitioners.ts";
+export { murmur2, toPositive } from "./murmur2.ts";

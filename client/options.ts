@@ -1,0 +1,96 @@
+// Options every client (Producer, Consumer, Admin) shares, their defaults, and
+// the checks at the edge. Defaults are chosen for a single broker on the same
+// network; every value is bounded by a protocol limit where one applies.
+
+import type { Transport } from "../runtime/transport.ts";
+import { defaultTransport } from "../runtime/mod.ts";
+import { INFLIGHT_REQUESTS_MAX } from "../protocol/limits.ts";
+import { InvalidArgumentError } from "./errors.ts";
+
+export interface ClientOptions {
+  /** "host:port" of the broker (default 127.0.0.1:9900). */
+  readonly broker?: string;
+  /** Sent in ApiVersions; shows up in the broker's logs. */
+  readonly clientId?: string;
+  /** Socket adapter (default: Bun.connect on Bun, node:net elsewhere). */
+  readonly transport?: Transport;
+  /** Give up one connection attempt after this long. */
+  readonly connectTimeoutMs?: number;
+  /** A request without a response after this long fails with RequestTimeoutError and closes the connection. */
+  readonly requestTimeoutMs?: number;
+  /** First wait before reconnecting after a failure; doubles per failure up to reconnectBackoffMsMax. */
+  readonly reconnectBackoffMs?: number;
+  readonly reconnectBackoffMsMax?: number;
+  /** Requests in flight on one connection; further requests wait their turn. */
+  readonly inflightRequestsMax?: number;
+}
+
+export const DEFAULT_BROKER = "127.0.0.1:9900";
+
+export const CLIENT_DEFAULTS = {
+  clientId: "sluice-client",
+  connectTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  reconnectBackoffMs: 50,
+  reconnectBackoffMsMax: 2_000,
+  inflightRequestsMax: 256,
+} as const;
+
+/** ClientOptions with every default filled in and checked. */
+export interface ClientConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly clientId: string;
+  readonly transport: Transport;
+  readonly connectTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly reconnectBackoffMs: number;
+  readonly reconnectBackoffMsMax: number;
+  readonly inflightRequestsMax: number;
+}
+
+export function parseBrokerAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  if (colon <= 0) throw new InvalidArgumentError(`broker address '${address}' is not HOST:PORT`);
+  let host = address.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  const port = Number(address.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`broker address '${address}' has no valid port (1..65535)`);
+  }
+  return { host, port };
+}
+
+/** Checks that `value` is an integer in [min, max]; `name` is the option's name for the error. */
+export function checkInt(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got ${value}`);
+  }
+  return value;
+}
+
+export function clientConfig(options: ClientOptions): ClientConfig {
+  const { host, port } = parseBrokerAddress(options.broker ?? DEFAULT_BROKER);
+  const reconnectBackoffMs = checkInt("reconnectBackoffMs", options.reconnectBackoffMs ?? CLIENT_DEFAULTS.reconnectBackoffMs, 1, 60_000);
+  return {
+    host,
+    port,
+    clientId: options.clientId ?? CLIENT_DEFAULTS.clientId,
+    transport: options.transport ?? defaultTransport(),
+    connectTimeoutMs: checkInt("connectTimeoutMs", options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, 1, 600_000),
+    requestTimeoutMs: checkInt("requestTimeoutMs", options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs, 1, 3_600_000),
+    reconnectBackoffMs,
+    reconnectBackoffMsMax: checkInt(
+      "reconnectBackoffMsMax",
+      options.reconnectBackoffMsMax ?? CLIENT_DEFAULTS.reconnectBackoffMsMax,
+      reconnectBackoffMs,
+      600_000,
+    ),
+    inflightRequestsMax: checkInt(
+      "inflightRequestsMax",
+      options.inflightRequestsMax ?? CLIENT_DEFAULTS.inflightRequestsMax,
+      1,
+      INFLIGHT_REQUESTS_MAX,
+    ),
+  };
+}

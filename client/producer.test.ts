@@ -1,0 +1,243 @@
+// Producer logic against a FakeLink that holds produce requests until the
+// test answers them: batching, linger, pipelining across partitions, retry
+// order within a partition, typed failures, and buffer backpressure.
+
+import { describe, expect, test } from "bun:test";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { decodeBatches } from "../protocol/record_batch.ts";
+import { BufferExhaustedError, ClientErrorCode, ConnectionError } from "./errors.ts";
+import { kafkaKeyPartition } from "./partitioners.ts";
+import { Producer, type ProducerOptions } from "./producer.ts";
+import { FakeLink, waitFor } from "./testing/fake_link.ts";
+
+function producer(link: FakeLink, options: Partial<ProducerOptions> = {}): Producer {
+  return new Producer({ link, lingerMs: 0, retryBackoffMs: 1, retryBackoffMsMax: 2, ...options });
+}
+
+const value = (n: number) => `v${n}`.padEnd(100, ".");
+
+/** One acknowledged record, so the topic's partition count is cached (the send() fast path). */
+async function warmUp(p: Producer, link: FakeLink): Promise<void> {
+  const sent = p.send("t", { value: "warm up" });
+  await waitFor(() => p.bufferedBytes > 0);
+  void p.flush();
+  await waitFor(() => link.outstanding.length === 1);
+  link.outstanding[0].ok();
+  await sent;
+}
+
+describe("batching", () => {
+  test("a partition's records are cut into batches of about batchBytes, all sent in order", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { batchBytes: 1024, lingerMs: 10_000 });
+    await warmUp(p, link);
+    const sends = Array.from({ length: 50 }, (_, i) => p.send("t", { value: value(i) }));
+    let flushed = false;
+    p.flush().then(() => (flushed = true));
+    await waitFor(() => {
+      for (const h of link.outstanding) h.ok();
+      return flushed;
+    });
+    const sent = link.produces.slice(1);
+    const batches = sent.flatMap((h) => h.request.topics[0].partitions.flatMap((x) => decodeBatches(x.records)));
+    expect(batches.length).toBeGreaterThan(3);
+    for (const b of batches) expect(b.size).toBeLessThanOrEqual(1024 + 140);
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i + 1)));
+    expect(sent.flatMap((h) => h.values().get(0)!)).toEqual(Array.from({ length: 50 }, (_, i) => value(i)));
+  });
+
+  test("linger holds a lone record for lingerMs before sending it", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { lingerMs: 40 });
+    const started = Date.now();
+    const sent = p.send("t", { value: "x" });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(link.produces.length).toBe(0);
+    await waitFor(() => link.produces.length === 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+    link.produces[0].ok();
+    expect((await sent).offset).toBe(0n);
+  });
+
+  test("records sent in one turn share one request across partitions", async () => {
+    const link = new FakeLink({ t: 4 });
+    const p = producer(link);
+    const sends = [0, 1, 2, 3].map((partition) => p.send("t", { value: "x", partition }));
+    await waitFor(() => link.produces.length > 0);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(link.produces.length).toBe(1);
+    expect(link.produces[0].request.topics[0].partitions.map((x) => x.index).sort()).toEqual([0, 1, 2, 3]);
+    link.produces[0].ok();
+    expect((await Promise.all(sends)).map((r) => r.partition)).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe("pipelining and ordering", () => {
+  test("different partitions have requests in flight at the same time", async () => {
+    const link = new FakeLink({ t: 3 });
+    const p = producer(link);
+    const a = p.send("t", { value: "a", partition: 0 });
+    await waitFor(() => link.outstanding.length === 1);
+    const b = p.send("t", { value: "b", partition: 1 });
+    await waitFor(() => link.outstanding.length === 2);
+    const c = p.send("t", { value: "c", partition: 2 });
+    await waitFor(() => link.outstanding.length === 3);
+    for (const h of [...link.outstanding].reverse()) h.ok(); // answered out of order
+    expect((await Promise.all([a, b, c])).map((r) => r.partition)).toEqual([0, 1, 2]);
+  });
+
+  test("with retries a partition has one request in flight, and a failed one is retried before later records", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { retries: 3 });
+    const first = p.send("t", { value: "first" });
+    await waitFor(() => link.outstanding.length === 1);
+    const later = [p.send("t", { value: "second" }), p.send("t", { value: "third" })];
+    await new Promise((r) => setTimeout(r, 10));
+    expect(link.outstanding.length).toBe(1); // the later records wait behind the one in flight
+
+    link.outstanding[0].failPartitions(ErrorCode.NOT_LEADER_OR_FOLLOWER); // retriable
+    await waitFor(() => link.outstanding.length === 1);
+    const retry = link.outstanding[0];
+    expect(retry.values().get(0)).toEqual(["first", "second", "third"]);
+    retry.ok();
+    const offsets = (await Promise.all([first, ...later])).map((r) => r.offset);
+    expect(offsets).toEqual([0n, 1n, 2n]);
+  });
+
+  test("a lost connection is retried with the same records", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { retries: 2 });
+    const sent = p.send("t", { value: "x" });
+    await waitFor(() => link.outstanding.length === 1);
+    link.outstanding[0].fail(new ConnectionError("lost"));
+    await waitFor(() => link.outstanding.length === 1);
+    expect(link.outstanding[0].values().get(0)).toEqual(["x"]);
+    link.outstanding[0].ok();
+    expect((await sent).offset).toBe(0n);
+  });
+
+  test("retries are bounded: the last error's code reaches send()", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { retries: 2 });
+    const sent = p.send("t", { value: "x" });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await waitFor(() => link.outstanding.length === 1);
+      link.outstanding[0].failPartitions(ErrorCode.LEADER_NOT_AVAILABLE);
+    }
+    const error = await sent.then(() => undefined, (e) => e);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect(error.code).toBe(ErrorCode.LEADER_NOT_AVAILABLE);
+    expect(link.produces.length).toBe(3);
+  });
+
+  test("a non-retriable error fails the records at once with its code", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { retries: 5 });
+    const sent = p.send("t", { value: "x" });
+    await waitFor(() => link.outstanding.length === 1);
+    link.outstanding[0].failPartitions(ErrorCode.MESSAGE_TOO_LARGE);
+    await expect(sent).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    expect(link.produces.length).toBe(1);
+  });
+});
+
+describe("partitioning", () => {
+  test("keyed records go where Kafka's default partitioner puts them; keyless ones rotate", async () => {
+    const link = new FakeLink({ t: 7 });
+    const p = producer(link);
+    const keys = ["alpha", "beta", "gamma", "delta", "21", "foobar"];
+    const keyed = keys.map((key) => p.send("t", { key, value: "x" }));
+    const keyless = Array.from({ length: 7 }, () => p.send("t", { value: "y" }));
+    await waitFor(() => link.produces.length > 0);
+    for (const h of link.produces) h.ok();
+    const keyedResults = await Promise.all(keyed);
+    expect(keyedResults.map((r) => r.partition)).toEqual(keys.map((k) => kafkaKeyPartition(k, 7)));
+    expect(new Set((await Promise.all(keyless)).map((r) => r.partition)).size).toBe(7);
+  });
+
+  test("a partition beyond the topic's count is refused with UNKNOWN_TOPIC_OR_PARTITION", async () => {
+    const p = producer(new FakeLink({ t: 2 }));
+    await expect(p.send("t", { value: "x", partition: 2 })).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+  });
+
+  test("acks=0 resolves once written, with offset -1", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { acks: 0 });
+    const r = await p.send("t", { value: "x" });
+    expect(r.offset).toBe(-1n);
+    expect(link.produces[0].request.acks).toBe(0);
+  });
+});
+
+describe("backpressure", () => {
+  test("a full buffer makes send() wait, in order, and time out with BufferExhaustedError", async () => {
+    const link = new FakeLink({ t: 1 });
+    // Each 100-byte record reserves ~130 bytes: three fit, the fourth does not.
+    const p = producer(link, { bufferBytesMax: 400, sendTimeoutMs: 150 });
+    await warmUp(p, link);
+    const held = [p.send("t", { value: value(0) }), p.send("t", { value: value(1) }), p.send("t", { value: value(2) })];
+    expect(p.bufferedBytes).toBeGreaterThan(300);
+    const started = Date.now();
+    const blocked = p.send("t", { value: value(3) });
+    const error = await blocked.then(() => undefined, (e) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(error).toBeInstanceOf(BufferExhaustedError);
+    expect(error.code).toBe(ClientErrorCode.BUFFER_EXHAUSTED);
+    expect(p.bufferedBytes).toBeLessThanOrEqual(400);
+
+    // Room comes back when the broker acknowledges: a waiting send then goes through.
+    const waiting = p.send("t", { value: value(4) });
+    await waitFor(() => link.outstanding.length === 1);
+    link.outstanding[0].ok();
+    await Promise.all(held);
+    await waitFor(() => link.outstanding.length === 1);
+    link.outstanding[0].ok();
+    expect((await waiting).offset).toBe(4n);
+  });
+
+  test("a record larger than the whole buffer fails at once", async () => {
+    const p = producer(new FakeLink({ t: 1 }), { bufferBytesMax: 200 });
+    await expect(p.send("t", { value: "x".repeat(500) })).rejects.toMatchObject({ code: ClientErrorCode.INVALID_ARGUMENT });
+  });
+});
+
+describe("flush, close and sendBatch", () => {
+  test("sendBatch resolves once every record is acknowledged, with the offset ranges", async () => {
+    const link = new FakeLink({ t: 2 });
+    const p = producer(link, { batchBytes: 2048 });
+    const messages = Array.from({ length: 100 }, (_, i) => ({ value: value(i), partition: i % 2 }));
+    const done = p.sendBatch("t", messages);
+    await waitFor(() => link.outstanding.length > 0);
+    // Keep answering until every request is acknowledged.
+    let result: Awaited<typeof done> | undefined;
+    done.then((r) => (result = r));
+    await waitFor(() => {
+      for (const h of link.outstanding) h.ok();
+      return result !== undefined;
+    });
+    expect(result!.count).toBe(100);
+    const perPartition = new Map<number, number>();
+    for (const r of result!.ranges) perPartition.set(r.partition, (perPartition.get(r.partition) ?? 0) + r.count);
+    expect(perPartition.get(0)).toBe(50);
+    expect(perPartition.get(1)).toBe(50);
+  });
+
+  test("close() flushes what was accepted, then refuses new sends with CLIENT_CLOSED", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { lingerMs: 10_000 });
+    const sent = p.send("t", { value: "x" });
+    const closed = p.close();
+    await waitFor(() => link.outstanding.length === 1);
+    link.outstanding[0].ok();
+    await closed;
+    expect((await sent).offset).toBe(0n);
+    expect(link.closed).toBe(true);
+    await expect(p.send("t", { value: "y" })).rejects.toMatchObject({ code: ClientErrorCode.CLIENT_CLOSED });
+  });
+
+  test("an invalid topic name is refused at the edge", async () => {
+    const p = producer(new FakeLink({ t: 1 }));
+    await expect(p.send("bad name!", { value: "x" })).rejects.toMatchObject({ code: ErrorCode.INVALID_TOPIC_EXCEPTION });
+  });
+});

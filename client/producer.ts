@@ -1,0 +1,695 @@
+// Producer: send(topic, message) → { partition, offset }.
+//
+//   const p = new Producer({ broker: "127.0.0.1:9900", acks: "all" });
+//   const { partition, offset } = await p.send("orders", { key: "k1", value: "hello" });
+//   await p.close();
+//
+// What a resolved send() means (the durability contract): with acks=all the
+// broker has fsynced the record (group commit) before it answered; with
+// acks=1 it is in the broker's page cache; with acks=0 it was written to the
+// socket and nothing more is known (offset -1).
+//
+// Batching: records are appended to an open RecordBatch per partition. A
+// batch is closed when it reaches batchBytes or has been open lingerMs, and
+// closed batches are drained into Produce requests of up to requestBytesMax,
+// many partitions per request. Up to produceRequestsInflightMax requests are
+// in flight on the connection (pipelining across partitions); the connection
+// coalesces them into one socket write per event-loop turn.
+//
+// Ordering: records of one partition are acknowledged in send() order. With
+// retries on (the default) a partition has at most one produce in flight, so
+// a failed request is retried — the same batch bytes — before anything sent
+// after it: a retry can never land behind a later batch. With retries: 0 up to
+// partitionInflightMax requests per partition may be in flight.
+//
+// Memory: records accepted and not yet acknowledged hold at most
+// bufferBytesMax (estimated encoded size). When the buffer is full, send()
+// waits, in order, and fails after sendTimeoutMs with BufferExhaustedError.
+// (Promises of callers who do not await are theirs to bound.)
+
+import { ApiKey } from "../protocol/api_keys.ts";
+import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
+import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
+import { decodeProduceResponse, writeProduceRequest, type ProduceTopic } from "../protocol/messages/produce.ts";
+import type { HeaderValueInput } from "../protocol/record_batch.ts";
+import { utf8Encode, utf8Length } from "../protocol/utf8.ts";
+import { backoffMs } from "./backoff.ts";
+import { BrokerLink, type RequestLink } from "./broker_link.ts";
+import { ClientClosedError, InvalidArgumentError, errorCodeName } from "./errors.ts";
+import { MetadataCache } from "./metadata_cache.ts";
+import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
+import { partitionerFor, type PartitionerFn, type PartitionerName } from "./partitioners.ts";
+import { MemoryBudget } from "./memory_budget.ts";
+import {
+  BatchSendTracker,
+  BuilderPool,
+  ProducerBatch,
+  type Delivery,
+  type RecordMetadata,
+  type SentRange,
+} from "./producer_batch.ts";
+
+export type { RecordMetadata, SentRange } from "./producer_batch.ts";
+
+export interface ProducerMessage {
+  readonly key?: Uint8Array | string | null;
+  readonly value: Uint8Array | string | null;
+  readonly headers?: Record<string, HeaderValueInput> | Array<[string, HeaderValueInput]>;
+  /** Send to this partition instead of asking the partitioner. */
+  readonly partition?: number;
+  /** Create time in ms since the epoch (default: now). */
+  readonly timestamp?: number;
+}
+
+export type AcksOption = 0 | 1 | -1 | "all";
+
+export interface ProducerOptions extends ClientOptions {
+  /** 0: no response; 1: written by the broker; "all"/-1: fsynced by the broker (default). */
+  readonly acks?: AcksOption;
+  /** Default "hash": Kafka's murmur2 for keyed records, round-robin for records without a key. */
+  readonly partitioner?: PartitionerName | PartitionerFn;
+  /** A partition's open batch is closed at this size. */
+  readonly batchBytes?: number;
+  /** A partition's open batch is closed after this long even if not full. */
+  readonly lingerMs?: number;
+  /** Bytes of records accepted but not yet acknowledged. */
+  readonly bufferBytesMax?: number;
+  /** How long send() may wait for buffer space (and for a new topic's metadata). */
+  readonly sendTimeoutMs?: number;
+  /** Largest Produce request (one or more batches of one or more partitions). */
+  readonly requestBytesMax?: number;
+  /** Produce requests in flight on the connection. */
+  readonly produceRequestsInflightMax?: number;
+  /** Produce requests in flight per partition when retries is 0 (with retries it is always 1). */
+  readonly partitionInflightMax?: number;
+  /** Further attempts after a retriable failure (connection lost, timeout, partition not available). */
+  readonly retries?: number;
+  readonly retryBackoffMs?: number;
+  readonly retryBackoffMsMax?: number;
+  /** No retry starts once a batch is older than this; it fails with its last error. */
+  readonly deliveryTimeoutMs?: number;
+  /** How long the broker may wait for the fsync of acks=all before answering REQUEST_TIMED_OUT. */
+  readonly ackTimeoutMs?: number;
+  /** Partition counts are refreshed (in the background) after this long. */
+  readonly metadataMaxAgeMs?: number;
+  /** Ask the broker to create unknown topics (it does when auto.create.topics.enable is on). */
+  readonly allowAutoCreateTopics?: boolean;
+  /** Test seam: the request link (default: a BrokerLink to `broker`). */
+  readonly link?: RequestLink;
+}
+
+export const PRODUCER_DEFAULTS = {
+  acks: "all" as AcksOption,
+  batchBytes: 64 * 1024,
+  lingerMs: 5,
+  bufferBytesMax: 32 * 1024 * 1024,
+  sendTimeoutMs: 30_000,
+  requestBytesMax: 1024 * 1024,
+  produceRequestsInflightMax: 32,
+  partitionInflightMax: 5,
+  retries: 10,
+  retryBackoffMs: 100,
+  retryBackoffMsMax: 1_000,
+  deliveryTimeoutMs: 120_000,
+  ackTimeoutMs: 30_000,
+  metadataMaxAgeMs: 30_000,
+} as const;
+
+/** Per-record bytes on top of key, value and headers (record length, attributes, deltas, counts). */
+const RECORD_OVERHEAD_BYTES = 24;
+/** Spare batch builders kept for reuse. */
+const SPARE_BUILDERS_MAX = 64;
+/** Room in a Produce frame for everything but the batches (header, topic names, counts). */
+const PRODUCE_REQUEST_OVERHEAD_BYTES = 64 * 1024;
+
+interface PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  open: ProducerBatch | undefined;
+  /** Closed batches waiting to be sent, oldest first. */
+  ready: ProducerBatch[];
+  inflight: number;
+  /** No send before this time (backoff after a retriable failure). */
+  retryAt: number;
+}
+
+interface InflightEntry {
+  readonly state: PartitionState;
+  readonly batches: ProducerBatch[];
+}
+
+function fieldBytes(v: Uint8Array | string | null | undefined): number {
+  if (v === null || v === undefined) return 1;
+  return 5 + (typeof v === "string" ? utf8Length(v) : v.length);
+}
+
+/** Estimated encoded size of a record: what it takes of the buffer. */
+export function recordSizeEstimate(message: ProducerMessage): number {
+  let bytes = RECORD_OVERHEAD_BYTES + fieldBytes(message.key) + fieldBytes(message.value);
+  const headers = message.headers;
+  if (headers !== undefined) {
+    if (Array.isArray(headers)) for (const [k, v] of headers) bytes += fieldBytes(k) + fieldBytes(v);
+    else for (const k in headers) if (Object.hasOwn(headers, k)) bytes += fieldBytes(k) + fieldBytes(headers[k]);
+  }
+  return bytes;
+}
+
+export function checkTopicName(topic: string): void {
+  if (typeof topic !== "string" || topic.length === 0 || topic.length > TOPIC_NAME_LENGTH_MAX || !TOPIC_NAME_PATTERN.test(topic)) {
+    throw new SluiceError(
+      ErrorCode.INVALID_TOPIC_EXCEPTION,
+      `topic name '${String(topic)}' is invalid: 1..${TOPIC_NAME_LENGTH_MAX} characters of [a-zA-Z0-9._-]`,
+    );
+  }
+}
+
+export class Producer {
+  private readonly link: RequestLink;
+  private readonly metadata: MetadataCache;
+  private readonly partitioner: PartitionerFn;
+  private readonly budget: MemoryBudget;
+  private readonly builders: BuilderPool;
+  private readonly acks: 0 | 1 | -1;
+  private readonly batchBytes: number;
+  private readonly lingerMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly requestBytesMax: number;
+  private readonly requestsInflightMax: number;
+  private readonly partitionInflightMax: number;
+  private readonly retries: number;
+  private readonly retryBackoffMs: number;
+  private readonly retryBackoffMsMax: number;
+  private readonly deliveryTimeoutMs: number;
+  private readonly ackTimeoutMs: number;
+
+  /** Partition states by "topic\0partition" (one per partition sent to). */
+  private readonly partitions = new Map<string, PartitionState>();
+  /** Partitions with an open batch (for linger). */
+  private readonly openStates = new Set<PartitionState>();
+  /** Partitions with closed batches to send, in rotation order. */
+  private readonly readyStates = new Set<PartitionState>();
+  /** Every batch not yet completed (bounded by bufferBytesMax). */
+  private readonly incomplete = new Set<ProducerBatch>();
+  private requestsInflight = 0;
+  /** send() calls between acceptance and append (waiting for metadata or buffer space). */
+  private admitting = 0;
+  private drainScheduled = false;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private lingerTimerAt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimerAt = 0;
+  private closing = false;
+  private closedPromise: Promise<void> | undefined;
+  /** close() waiting for sends already accepted to be appended. */
+  private admittedWaiters: Array<() => void> = [];
+
+  constructor(options: ProducerOptions = {}) {
+    const config = clientConfig(options);
+    this.link = options.link ?? new BrokerLink(config, "producer");
+    const acks = options.acks ?? PRODUCER_DEFAULTS.acks;
+    if (acks !== 0 && acks !== 1 && acks !== -1 && acks !== "all") {
+      throw new InvalidArgumentError(`acks must be 0, 1, -1 or "all", got ${String(acks)}`);
+    }
+    this.acks = acks === "all" ? -1 : acks;
+    this.batchBytes = checkInt("batchBytes", options.batchBytes ?? PRODUCER_DEFAULTS.batchBytes, 128, BATCH_BYTES_MAX);
+    this.lingerMs = checkInt("lingerMs", options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs, 0, 60_000);
+    const bufferBytesMax = checkInt("bufferBytesMax", options.bufferBytesMax ?? PRODUCER_DEFAULTS.bufferBytesMax, 1, 2 ** 40);
+    this.sendTimeoutMs = checkInt("sendTimeoutMs", options.sendTimeoutMs ?? PRODUCER_DEFAULTS.sendTimeoutMs, 0, 3_600_000);
+    this.requestBytesMax = checkInt(
+      "requestBytesMax",
+      options.requestBytesMax ?? PRODUCER_DEFAULTS.requestBytesMax,
+      this.batchBytes,
+      FRAME_BYTES_MAX - PRODUCE_REQUEST_OVERHEAD_BYTES,
+    );
+    this.requestsInflightMax = checkInt(
+      "produceRequestsInflightMax",
+      options.produceRequestsInflightMax ?? PRODUCER_DEFAULTS.produceRequestsInflightMax,
+      1,
+      config.inflightRequestsMax,
+    );
+    this.retries = checkInt("retries", options.retries ?? PRODUCER_DEFAULTS.retries, 0, 1_000_000);
+    this.partitionInflightMax =
+      this.retries > 0
+        ? 1
+        : checkInt("partitionInflightMax", options.partitionInflightMax ?? PRODUCER_DEFAULTS.partitionInflightMax, 1, this.requestsInflightMax);
+    this.retryBackoffMs = checkInt("retryBackoffMs", options.retryBackoffMs ?? PRODUCER_DEFAULTS.retryBackoffMs, 1, 60_000);
+    this.retryBackoffMsMax = checkInt(
+      "retryBackoffMsMax",
+      options.retryBackoffMsMax ?? PRODUCER_DEFAULTS.retryBackoffMsMax,
+      this.retryBackoffMs,
+      600_000,
+    );
+    this.deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, 86_400_000);
+    this.ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, 0x7fffffff);
+    this.metadata = new MetadataCache(this.link, {
+      maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, 86_400_000),
+      allowAutoCreate: options.allowAutoCreateTopics ?? true,
+    });
+    this.partitioner = partitionerFor(options.partitioner ?? "hash");
+    this.budget = new MemoryBudget(bufferBytesMax);
+    this.builders = new BuilderPool(SPARE_BUILDERS_MAX, Math.min(this.batchBytes + 1024, 1024 * 1024));
+  }
+
+  /** Buffer bytes held by records not yet acknowledged (for monitoring and tests). */
+  get bufferedBytes(): number {
+    return this.budget.usedBytes;
+  }
+
+  /** Produce requests awaiting a response. */
+  get inflightRequests(): number {
+    return this.requestsInflight;
+  }
+
+  /** Sends one record; resolves once the broker acknowledged it as `acks` asks. */
+  send(topic: string, message: ProducerMessage): Promise<RecordMetadata> {
+    try {
+      this.checkOpen();
+      checkTopicName(topic);
+      const size = this.checkMessage(message);
+      const partitionCount = this.admitting === 0 ? this.metadata.partitionCountNow(topic) : undefined;
+      if (partitionCount !== undefined && this.budget.tryReserve(size)) {
+        // Fast path: known topic, room in the buffer, nobody waiting before us.
+        return new Promise<RecordMetadata>((resolve, reject) => {
+          this.append(topic, partitionCount, message, size, { kind: "one", offsetDelta: 0, resolve, reject });
+        });
+      }
+      return this.sendSlow(topic, message, size);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Sends many records of one topic; resolves once all are acknowledged (or
+   * rejects with the first failure). Cheaper than one send() per record: one
+   * promise for the call, one bookkeeping entry per batch it touches.
+   */
+  async sendBatch(topic: string, messages: readonly ProducerMessage[]): Promise<{ count: number; ranges: SentRange[] }> {
+    this.checkOpen();
+    checkTopicName(topic);
+    if (messages.length === 0) return { count: 0, ranges: [] };
+    const sizes = messages.map((m) => this.checkMessage(m));
+    let resolve!: (r: { count: number; ranges: SentRange[] }) => void;
+    let reject!: (e: Error) => void;
+    const done = new Promise<{ count: number; ranges: SentRange[] }>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const tracker = new BatchSendTracker(messages.length, resolve, reject);
+    const deadline = Date.now() + this.sendTimeoutMs;
+    this.admitting++;
+    try {
+      const partitionCount = await this.metadata.partitionCount(topic, deadline);
+      for (let i = 0; i < messages.length; i++) {
+        if (tracker.failed) break;
+        if (!this.budget.tryReserve(sizes[i])) await this.budget.reserve(sizes[i], Math.max(0, deadline - Date.now()));
+        this.append(topic, partitionCount, messages[i], sizes[i], { kind: "range", offsetDelta: 0, count: 1, tracker });
+      }
+    } catch (e) {
+      if (!tracker.failed) {
+        tracker.failed = true;
+        tracker.reject(e as Error);
+      }
+    } finally {
+      this.admitted();
+    }
+    return done;
+  }
+
+  /** Sends everything accepted so far at once (ignoring linger) and resolves when all of it is acknowledged or failed. */
+  flush(): Promise<void> {
+    for (const state of this.openStates) this.closeOpenBatch(state);
+    this.openStates.clear();
+    this.scheduleDrain();
+    const batches = [...this.incomplete];
+    if (batches.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let remaining = batches.length;
+      const one = () => {
+        if (--remaining === 0) resolve();
+      };
+      for (const b of batches) (b.flushWaiters ??= []).push(one);
+    });
+  }
+
+  /**
+   * Sends and waits for everything accepted so far (including send() calls
+   * still waiting for buffer space), then closes the connection. send() calls
+   * made after close() fail with ClientClosedError.
+   */
+  close(): Promise<void> {
+    this.closedPromise ??= (async () => {
+      this.closing = true;
+      for (;;) {
+        await this.flush();
+        if (this.admitting === 0) break;
+        await new Promise<void>((resolve) => this.admittedWaiters.push(resolve));
+      }
+      clearTimeout(this.lingerTimer);
+      clearTimeout(this.retryTimer);
+      this.budget.failAll(new ClientClosedError("producer"));
+      this.link.close();
+    })();
+    return this.closedPromise;
+  }
+
+  // ---------------------------------------------------------------- accepting records
+
+  private checkOpen(): void {
+    if (this.closing) throw new ClientClosedError("producer");
+  }
+
+  private checkMessage(message: ProducerMessage): number {
+    if (message === null || typeof message !== "object") throw new InvalidArgumentError("a message must be an object with a value");
+    if (message.partition !== undefined && (!Number.isInteger(message.partition) || message.partition < 0)) {
+      throw new InvalidArgumentError(`partition must be a non-negative integer, got ${message.partition}`);
+    }
+    if (message.timestamp !== undefined && !Number.isSafeInteger(message.timestamp)) {
+      throw new SluiceError(ErrorCode.INVALID_TIMESTAMP, `timestamp must be an integer of ms, got ${message.timestamp}`);
+    }
+    const size = recordSizeEstimate(message);
+    if (size > BATCH_BYTES_MAX - 128) {
+      throw new SluiceError(ErrorCode.MESSAGE_TOO_LARGE, `a record of about ${size} bytes is larger than a batch may be (${BATCH_BYTES_MAX})`);
+    }
+    return size;
+  }
+
+  private async sendSlow(topic: string, message: ProducerMessage, size: number): Promise<RecordMetadata> {
+    const deadline = Date.now() + this.sendTimeoutMs;
+    this.admitting++;
+    let partitionCount: number;
+    try {
+      partitionCount = await this.metadata.partitionCount(topic, deadline);
+      if (!this.budget.tryReserve(size)) await this.budget.reserve(size, Math.max(0, deadline - Date.now()));
+      // Accepted before any close(): appended even if close() was called meanwhile.
+      return new Promise<RecordMetadata>((resolve, reject) => {
+        this.append(topic, partitionCount, message, size, { kind: "one", offsetDelta: 0, resolve, reject });
+      });
+    } finally {
+      this.admitted();
+    }
+  }
+
+  private admitted(): void {
+    if (--this.admitting > 0 || this.admittedWaiters.length === 0) return;
+    const waiters = this.admittedWaiters;
+    this.admittedWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Appends a record whose `size` is already reserved; the delivery settles when its batch completes. */
+  private append(topic: string, partitionCount: number, message: ProducerMessage, size: number, delivery: Delivery): void {
+    let partition = message.partition;
+    if (partition === undefined) {
+      const key = message.key === undefined || message.key === null ? null : typeof message.key === "string" ? utf8Encode(message.key) : message.key;
+      partition = this.partitioner({ topic, key, partitionCount });
+    }
+    if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
+      this.budget.release(size);
+      const error =
+        message.partition !== undefined
+          ? new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${partition} of topic '${topic}' does not exist (it has ${partitionCount})`)
+          : new InvalidArgumentError(`the partitioner returned ${partition} for topic '${topic}' with ${partitionCount} partitions`);
+      this.rejectDelivery(delivery, error);
+      return;
+    }
+    const state = this.partitionState(topic, partition);
+    let batch = state.open;
+    if (batch !== undefined && batch.recordCount > 0 && batch.builder.sizeBytes + size > this.batchBytes) {
+      this.closeOpenBatch(state);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = new ProducerBatch(topic, partition, this.builders.take(), Date.now());
+      state.open = batch;
+      this.openStates.add(state);
+      this.incomplete.add(batch);
+      this.armLinger(batch.createdAt + this.lingerMs);
+    }
+    const offsetDelta = batch.recordCount;
+    try {
+      batch.builder.append({ key: message.key, value: message.value, headers: message.headers, timestamp: message.timestamp });
+    } catch (e) {
+      this.budget.release(size);
+      this.rejectDelivery(delivery, e as Error);
+      if (batch.recordCount === 0) this.discardEmptyOpenBatch(state);
+      return;
+    }
+    batch.reservedBytes += size;
+    const last = batch.deliveries[batch.deliveries.length - 1];
+    if (delivery.kind === "range" && last?.kind === "range" && last.tracker === delivery.tracker && last.offsetDelta + last.count === offsetDelta) {
+      last.count++;
+    } else {
+      delivery.offsetDelta = offsetDelta;
+      batch.deliveries.push(delivery);
+    }
+    if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+  }
+
+  private rejectDelivery(delivery: Delivery, error: Error): void {
+    if (delivery.kind === "one") delivery.reject(error);
+    else if (!delivery.tracker.failed) {
+      delivery.tracker.failed = true;
+      delivery.tracker.reject(error);
+    }
+  }
+
+  private partitionState(topic: string, partition: number): PartitionState {
+    const key = `${topic}\0${partition}`;
+    let state = this.partitions.get(key);
+    if (state === undefined) {
+      state = { topic, partition, open: undefined, ready: [], inflight: 0, retryAt: 0 };
+      this.partitions.set(key, state);
+    }
+    return state;
+  }
+
+  private discardEmptyOpenBatch(state: PartitionState): void {
+    const batch = state.open!;
+    state.open = undefined;
+    this.openStates.delete(state);
+    this.incomplete.delete(batch);
+    this.builders.give(batch.builder);
+  }
+
+  private closeOpenBatch(state: PartitionState): void {
+    const batch = state.open;
+    if (batch === undefined) return;
+    state.open = undefined;
+    this.openStates.delete(state);
+    if (batch.recordCount === 0) {
+      this.incomplete.delete(batch);
+      this.builders.give(batch.builder);
+      return;
+    }
+    batch.close();
+    state.ready.push(batch);
+    this.readyStates.add(state);
+    this.scheduleDrain();
+  }
+
+  // ---------------------------------------------------------------- linger
+
+  private armLinger(at: number): void {
+    if (this.lingerMs === 0) {
+      // No linger: close at the end of this turn, so records sent together still share a batch.
+      this.scheduleDrain();
+      return;
+    }
+    if (this.lingerTimer !== undefined && this.lingerTimerAt <= at) return;
+    clearTimeout(this.lingerTimer);
+    this.lingerTimerAt = at;
+    this.lingerTimer = setTimeout(() => this.onLinger(), Math.max(0, at - Date.now()));
+  }
+
+  private onLinger(): void {
+    this.lingerTimer = undefined;
+    const now = Date.now();
+    let next = Infinity;
+    for (const state of this.openStates) {
+      const due = state.open!.createdAt + this.lingerMs;
+      if (due <= now) this.closeOpenBatch(state);
+      else if (due < next) next = due;
+    }
+    if (next !== Infinity) this.armLinger(next);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    queueMicrotask(() => this.drain());
+  }
+
+  /** Moves ready batches into Produce requests while request slots are free. */
+  private drain(): void {
+    this.drainScheduled = false;
+    if (this.lingerMs === 0) {
+      for (const state of this.openStates) this.closeOpenBatch(state);
+      this.openStates.clear();
+    }
+    const now = Date.now();
+    let earliestRetry = Infinity;
+    while (this.requestsInflight < this.requestsInflightMax && this.readyStates.size > 0) {
+      const entries: InflightEntry[] = [];
+      let bytes = 0;
+      const visited: PartitionState[] = [];
+      for (const state of this.readyStates) {
+        if (bytes >= this.requestBytesMax) break;
+        visited.push(state);
+        if (state.inflight >= this.partitionInflightMax) continue;
+        if (state.retryAt > now) {
+          earliestRetry = Math.min(earliestRetry, state.retryAt);
+          continue;
+        }
+        const taken: ProducerBatch[] = [];
+        while (state.ready.length > 0) {
+          const size = state.ready[0].bytes!.length;
+          if (bytes > 0 && bytes + size > this.requestBytesMax) break;
+          taken.push(state.ready.shift()!);
+          bytes += size;
+          // With one request per partition in flight, everything ready may go now;
+          // otherwise one batch per request keeps partitions' requests independent.
+          if (this.partitionInflightMax > 1) break;
+        }
+        if (taken.length > 0) entries.push({ state, batches: taken });
+      }
+      // Rotate: partitions looked at go to the back (fairness); emptied ones leave.
+      for (const state of visited) {
+        this.readyStates.delete(state);
+        if (state.ready.length > 0) this.readyStates.add(state);
+      }
+      if (entries.length === 0) break;
+      this.sendRequest(entries);
+    }
+    if (earliestRetry !== Infinity) this.armRetry(earliestRetry);
+  }
+
+  private armRetry(at: number): void {
+    if (this.retryTimer !== undefined && this.retryTimerAt <= at) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimerAt = at;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.scheduleDrain();
+    }, Math.max(0, at - Date.now()));
+  }
+
+  private sendRequest(entries: InflightEntry[]): void {
+    const byTopic = new Map<string, ProduceTopic>();
+    for (const { state, batches } of entries) {
+      state.inflight++;
+      for (const b of batches) b.attempts++;
+      let topic = byTopic.get(state.topic);
+      if (topic === undefined) {
+        topic = { name: state.topic, partitions: [] };
+        byTopic.set(state.topic, topic);
+      }
+      topic.partitions.push({ index: state.partition, records: concatBatches(batches) });
+    }
+    const request = { acks: this.acks, timeoutMs: this.ackTimeoutMs, topics: [...byTopic.values()] };
+    this.requestsInflight++;
+    const expectResponse = this.acks !== 0;
+    this.link
+      .request(ApiKey.Produce, (w) => writeProduceRequest(w, request), { expectResponse, extraTimeoutMs: this.ackTimeoutMs })
+      .then(
+        (body) => (expectResponse ? this.onResponse(entries, body) : this.onAcksZeroWritten(entries)),
+        (error) => this.onRequestFailed(entries, error),
+      )
+      .finally(() => {
+        this.requestsInflight--;
+        this.scheduleDrain();
+      });
+  }
+
+  private onAcksZeroWritten(entries: InflightEntry[]): void {
+    for (const { state, batches } of entries) {
+      state.inflight--;
+      for (const b of batches) this.complete(b, -1n, undefined);
+    }
+  }
+
+  private onResponse(entries: InflightEntry[], body: Uint8Array): void {
+    let response;
+    try {
+      response = decodeProduceResponse(body);
+    } catch (e) {
+      this.onRequestFailed(entries, e);
+      return;
+    }
+    const results = new Map<string, { errorCode: number; baseOffset: bigint }>();
+    for (const t of response.topics) for (const p of t.partitions) results.set(`${t.name}\0${p.index}`, p);
+    for (const entry of entries) {
+      const { state, batches } = entry;
+      const result = results.get(`${state.topic}\0${state.partition}`);
+      if (result === undefined) {
+        this.onPartitionFailed(entry, new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker did not answer for ${state.topic}/${state.partition}`));
+        continue;
+      }
+      if (result.errorCode !== ErrorCode.NONE) {
+        this.onPartitionFailed(entry, new SluiceError(result.errorCode, `produce to ${state.topic}/${state.partition}: ${errorCodeName(result.errorCode)}`));
+        continue;
+      }
+      state.inflight--;
+      let base = result.baseOffset;
+      for (const b of batches) {
+        this.complete(b, base, undefined);
+        base += BigInt(b.recordCount);
+      }
+    }
+  }
+
+  private onRequestFailed(entries: InflightEntry[], error: unknown): void {
+    const e = error instanceof SluiceError ? error : new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, String((error as Error)?.message ?? error), { cause: error });
+    for (const entry of entries) this.onPartitionFailed(entry, e);
+  }
+
+  /** A partition's batches failed: retry them first (in order) if allowed, else fail their records. */
+  private onPartitionFailed(entry: InflightEntry, error: SluiceError): void {
+    const { state, batches } = entry;
+    state.inflight--;
+    const now = Date.now();
+    const first = batches[0];
+    const retry =
+      isRetriable(error.code) &&
+      first.attempts <= this.retries &&
+      now - first.createdAt < this.deliveryTimeoutMs &&
+      !(this.closing && error instanceof ClientClosedError);
+    if (error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.metadata.invalidate(state.topic);
+    if (!retry) {
+      for (const b of batches) this.complete(b, -1n, error);
+      return;
+    }
+    // Back to the head of the partition's queue, ahead of anything sent later.
+    state.ready.unshift(...batches);
+    state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
+    this.readyStates.add(state);
+    this.armRetry(state.retryAt);
+  }
+
+  private complete(batch: ProducerBatch, baseOffset: bigint, error: Error | undefined): void {
+    if (batch.done) return;
+    batch.done = true;
+    this.incomplete.delete(batch);
+    this.budget.release(batch.reservedBytes);
+    if (error === undefined) batch.succeed(baseOffset);
+    else batch.fail(error);
+    this.builders.give(batch.builder);
+    if (batch.flushWaiters !== undefined) for (const wake of batch.flushWaiters) wake();
+  }
+}
+
+/** The records field of one partition: its batches back to back (no copy for a single batch). */
+function concatBatches(batches: ProducerBatch[]): Uint8Array {
+  if (batches.length === 1) return batches[0].bytes!;
+  let n = 0;
+  for (const b of batches) n += b.bytes!.length;
+  const out = new Uint8Array(n);
+  let p = 0;
+  for (const b of batches) {
+    out.set(b.bytes!, p);
+    p += b.bytes!.length;
+  }
+  return out;
+}
