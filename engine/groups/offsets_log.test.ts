@@ -40,6 +40,7 @@ function counting() {
         if (stats.failNextFlush) throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "fdatasync failed: EIO (injected)");
         return f.flush();
       },
+      checkpoint: () => f.checkpoint?.(),
       planRead: (o, m, l) => f.planRead(o, m, l),
       readInto: (p, t, o) => f.readInto(p, t, o),
       close: () => f.close(),
