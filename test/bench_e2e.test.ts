@@ -11,8 +11,6 @@ import os from "node:os";
 import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dir, "..");
-// The protocol-only baseline client until the client library lands.
-const CLIENT = ["--client", "raw"];
 
 function benchDirs(): Set<string> {
   return new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("sluice-bench-")));
@@ -29,7 +27,7 @@ function bench(args: string[]) {
 describe("sluice bench (small mode)", () => {
   test("e2e --embedded --messages 2000 --json: every message comes back, nothing lost, JSON is the last line", () => {
     const before = benchDirs();
-    const run = bench(["e2e", "--embedded", "--messages", "2000", "--json", "--partitions", "4", "--producers", "2", "--consumers", "2", ...CLIENT]);
+    const run = bench(["e2e", "--embedded", "--messages", "2000", "--json", "--partitions", "4", "--producers", "2", "--consumers", "2"]);
     if (run.status !== 0) console.error(run.stdout, run.stderr);
     expect(run.status).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
@@ -54,6 +52,17 @@ describe("sluice bench (small mode)", () => {
     // The embedded broker's data dir is gone.
     const left = [...benchDirs()].filter((d) => !before.has(d));
     expect(left).toEqual([]);
+  }, 40_000);
+
+  test("the protocol-only baseline client (--client raw) runs the same accounting", () => {
+    const run = bench(["e2e", "--embedded", "--messages", "1000", "--json", "--client", "raw", "--rate", "5000"]);
+    expect(run.status).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    const result = JSON.parse(lines[lines.length - 1]);
+    expect(result).toMatchObject({ sent: 1000, acked: 1000, consumed: 1000, lost: 0 });
+    expect(result.parameters.client).toBe("raw");
+    // At 5,000 msgs/s, 1,000 messages take about 0.2 s of intended send times.
+    expect(result.produce.wallSec).toBeGreaterThan(0.15);
   }, 40_000);
 
   test("bad arguments: exit 2 with the usage, no broker started", () => {

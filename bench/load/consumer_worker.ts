@@ -33,12 +33,16 @@ async function run(start: ConsumerStart): Promise<ConsumerDone> {
 
   port!.postMessage({ type: "ready" });
   if (stopRequested) await consumer.close();
-  await consumer.run((values) => {
-    // One clock read per delivery: every value in it was consumed at this moment.
+  await consumer.run((records) => {
+    // One clock read per delivery: every record in it was consumed at this moment.
     const now = nowMs();
-    if (firstMessageMs === 0 && values.length > 0) firstMessageMs = now;
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i];
+    if (firstMessageMs === 0 && records.length > 0) firstMessageMs = now;
+    for (let i = 0; i < records.length; i++) {
+      const value = records[i].value;
+      if (value === null) {
+        corrupt++;
+        continue;
+      }
       readPayload(value, 0, value.length, fields);
       if (!fields.ok) {
         corrupt++;
@@ -51,7 +55,7 @@ async function run(start: ConsumerStart): Promise<ConsumerDone> {
       }
       if (tracker.unique !== before) latency.recordMs(now - fields.sentAtMs);
     }
-    if (values.length > 0) lastMessageMs = now;
+    if (records.length > 0) lastMessageMs = now;
     counters[consumedSlot] = tracker.unique;
     counters[corruptSlot] = corrupt;
   });

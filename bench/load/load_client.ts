@@ -15,6 +15,8 @@ export interface LoadProducerOptions extends LoadTarget {
   acks: 0 | 1 | -1;
   batchBytes?: number;
   lingerMs?: number;
+  /** Size of every value this producer sends (sizes its send window). */
+  valueBytes: number;
 }
 
 /** Called once per message: no error = acknowledged as `acks` asked. */
@@ -38,9 +40,14 @@ export interface LoadConsumerOptions extends LoadTarget {
   partitions: number[];
 }
 
+/** A consumed record as the load consumer sees it (the client's ConsumerRecord has this shape). */
+export interface LoadRecord {
+  readonly value: Uint8Array | null;
+}
+
 export interface LoadConsumer {
-  /** Calls `onValues` for everything fetched until `close()`; resolves when it has stopped. */
-  run(onValues: (values: readonly Uint8Array[]) => void): Promise<void>;
+  /** Calls `onRecords` for everything fetched until `close()`, a batch at a time; resolves when it has stopped. */
+  run(onRecords: (records: readonly LoadRecord[]) => void): Promise<void>;
   close(): Promise<void>;
 }
 

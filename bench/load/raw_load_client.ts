@@ -29,6 +29,7 @@ import type {
   LoadConsumerOptions,
   LoadProducer,
   LoadProducerOptions,
+  LoadRecord,
   LoadTarget,
 } from "./load_client.ts";
 
@@ -284,9 +285,9 @@ class RawConsumer implements LoadConsumer {
     private readonly options: LoadConsumerOptions,
   ) {}
 
-  async run(onValues: (values: readonly Uint8Array[]) => void): Promise<void> {
+  async run(onRecords: (records: readonly LoadRecord[]) => void): Promise<void> {
     const offsets = new Map<number, bigint>(this.options.partitions.map((p) => [p, 0n]));
-    const values: Uint8Array[] = [];
+    const values: LoadRecord[] = [];
     while (!this.closed) {
       const body = await new Promise<Uint8Array | undefined>((resolve, reject) => {
         this.wake = () => resolve(undefined);
@@ -316,14 +317,14 @@ class RawConsumer implements LoadConsumer {
           values.length = 0;
           while (pos < p.records.length) {
             const { size } = forEachRecord(p.records, pos, (record) => {
-              if (record.offset < from || record.value === null) return;
-              values.push(record.value);
+              if (record.offset < from) return;
+              values.push(record);
               next = record.offset + 1n;
             });
             pos += size;
           }
           offsets.set(p.index, next);
-          if (values.length > 0) onValues(values);
+          if (values.length > 0) onRecords(values);
         }
       }
     }

@@ -190,7 +190,7 @@ async function runAgainst(
       clientKind: options.client,
       client: {
         host, port, clientId: `bench-producer-${p}`, topic, acks: options.acks,
-        batchBytes: options.batchBytes, lingerMs: options.lingerMs,
+        batchBytes: options.batchBytes, lingerMs: options.lingerMs, valueBytes: options.sizeBytes,
       },
       producerId: p,
       messages: perProducer?.[p],

@@ -1,6 +1,13 @@
 // Picks the client a load thread uses: the Sluice client library (what users
-// run, the default) or the raw protocol baseline (raw_load_client.ts).
+// run, the default) or the protocol-only baseline (raw_load_client.ts), which
+// tells the library's cost from the broker's.
 
+import {
+  createLibraryAdmin,
+  LIBRARY_BATCH_BYTES_DEFAULT,
+  openLibraryConsumer,
+  openLibraryProducer,
+} from "./library_load_client.ts";
 import type { LoadAdmin, LoadConsumer, LoadConsumerOptions, LoadProducer, LoadProducerOptions, LoadTarget } from "./load_client.ts";
 import { createRawAdmin, openRawConsumer, openRawProducer, RAW_BATCH_BYTES_DEFAULT } from "./raw_load_client.ts";
 
@@ -11,20 +18,17 @@ export type LoadClientKind = (typeof LoadClientKind)[keyof typeof LoadClientKind
 export const RECORD_OVERHEAD_BYTES = 8;
 
 export function batchBytesDefault(kind: LoadClientKind): number {
-  return kind === "raw" ? RAW_BATCH_BYTES_DEFAULT : RAW_BATCH_BYTES_DEFAULT;
+  return kind === "raw" ? RAW_BATCH_BYTES_DEFAULT : LIBRARY_BATCH_BYTES_DEFAULT;
 }
 
-export async function openLoadProducer(kind: LoadClientKind, options: LoadProducerOptions): Promise<LoadProducer> {
-  if (kind === "raw") return openRawProducer(options);
-  throw new Error("the Sluice client library is not available yet; use --client raw");
+export function openLoadProducer(kind: LoadClientKind, options: LoadProducerOptions): Promise<LoadProducer> {
+  return kind === "raw" ? openRawProducer(options) : openLibraryProducer(options);
 }
 
-export async function openLoadConsumer(kind: LoadClientKind, options: LoadConsumerOptions): Promise<LoadConsumer> {
-  if (kind === "raw") return openRawConsumer(options);
-  throw new Error("the Sluice client library is not available yet; use --client raw");
+export function openLoadConsumer(kind: LoadClientKind, options: LoadConsumerOptions): Promise<LoadConsumer> {
+  return kind === "raw" ? openRawConsumer(options) : openLibraryConsumer(options);
 }
 
-export async function createLoadAdmin(kind: LoadClientKind, target: LoadTarget): Promise<LoadAdmin> {
-  if (kind === "raw") return createRawAdmin(target);
-  return createRawAdmin(target);
+export function createLoadAdmin(kind: LoadClientKind, target: LoadTarget): Promise<LoadAdmin> {
+  return kind === "raw" ? createRawAdmin(target) : createLibraryAdmin(target);
 }
