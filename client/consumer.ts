@@ -170,6 +170,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private readerWake: (() => void) | undefined;
   private wakeRequested = false;
   private closed = false;
+  /** Called when a seek or assign changed positions while a fetch is in flight (see fetchLoop). */
+  private onPositionsMoved: (() => void) | undefined;
+  /** Fetches given up on after a seek, whose answers are still to come (at most one). */
+  private abandonedFetches = 0;
   /** Fetch requests sent (for tests and monitoring). */
   fetchesSent = 0;
 
@@ -225,6 +229,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       state.epoch++;
       this.states.delete(key);
     }
+    this.onPositionsMoved?.();
     for (const [key, a] of next) {
       let state = this.states.get(key);
       if (state === undefined) {
@@ -288,6 +293,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   private setPosition(state: PartitionState, position: SeekPosition): void {
     state.epoch++;
+    this.onPositionsMoved?.();
     state.failed = false;
     state.retryAt = 0;
     state.retryAttempts = 0;
@@ -554,7 +560,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
           await this.sleepLoop(Infinity);
           continue;
         }
-        await this.fetchOnce(ready);
+        await this.fetchUnlessMoved(ready);
         failures = 0;
       } catch (e) {
         if (this.closed) return;
@@ -593,7 +599,31 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
   }
 
-  private async fetchOnce(states: PartitionState[]): Promise<void> {
+  /**
+   * Runs one fetch, but stops waiting for it when positions move (a seek or a
+   * new assignment) so the next fetch asks for the new positions at once
+   * instead of after the long-poll. The abandoned fetch's answer is dropped
+   * whole when it comes (so it cannot break the prefetch bound); only one
+   * fetch is abandoned at a time.
+   */
+  private async fetchUnlessMoved(states: PartitionState[]): Promise<void> {
+    const token = { abandoned: false };
+    const fetching = this.fetchOnce(states, token);
+    if (this.abandonedFetches > 0) return fetching;
+    const moved = new Promise<"moved">((resolve) => (this.onPositionsMoved = () => resolve("moved")));
+    try {
+      const outcome = await Promise.race([fetching.then(() => "done" as const), moved]);
+      if (outcome === "moved") {
+        token.abandoned = true;
+        this.abandonedFetches++;
+        fetching.catch(() => {}).finally(() => this.abandonedFetches--);
+      }
+    } finally {
+      this.onPositionsMoved = undefined;
+    }
+  }
+
+  private async fetchOnce(states: PartitionState[], token: { abandoned: boolean }): Promise<void> {
     const room = this.prefetchBytesMax - this.prefetched;
     const maxBytes = Math.max(1, Math.min(this.fetchMaxBytes, room));
     const partitionMaxBytes = Math.max(1, Math.min(this.partitionFetchBytesMax, maxBytes));
@@ -608,7 +638,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     const request = { maxWaitMs: this.fetchMaxWaitMs, minBytes: this.fetchMinBytes, maxBytes, topics: [...byTopic.values()] };
     this.fetchesSent++;
     const body = await this.link.request(ApiKey.Fetch, (w) => writeFetchRequest(w, request), { extraTimeoutMs: this.fetchMaxWaitMs });
-    if (this.closed) return;
+    if (this.closed || token.abandoned) return;
     const response = decodeFetchResponse(body);
     let delivered = false;
     for (const t of response.topics) {

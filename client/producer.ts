@@ -335,19 +335,32 @@ export class Producer {
   /**
    * Sends and waits for everything accepted so far (including send() calls
    * still waiting for buffer space), then closes the connection. send() calls
-   * made after close() fail with ClientClosedError.
+   * made after close() fail with ClientClosedError. With `timeoutMs`, records
+   * still unacknowledged after that long fail with ClientClosedError (they may
+   * or may not have reached the broker).
    */
-  close(): Promise<void> {
+  close(options?: { timeoutMs?: number }): Promise<void> {
     this.closedPromise ??= (async () => {
       this.closing = true;
-      for (;;) {
-        await this.flush();
-        if (this.admitting === 0) break;
-        await new Promise<void>((resolve) => this.admittedWaiters.push(resolve));
+      const drained = (async () => {
+        for (;;) {
+          await this.flush();
+          if (this.admitting === 0) break;
+          await new Promise<void>((resolve) => this.admittedWaiters.push(resolve));
+        }
+      })();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeoutMs = options?.timeoutMs;
+      if (timeoutMs === undefined) await drained;
+      else {
+        await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+        clearTimeout(timer);
       }
       clearTimeout(this.lingerTimer);
       clearTimeout(this.retryTimer);
-      this.budget.failAll(new ClientClosedError("producer"));
+      const closedError = new ClientClosedError("producer");
+      this.budget.failAll(closedError);
+      for (const batch of [...this.incomplete]) this.complete(batch, -1n, closedError);
       this.link.close();
     })();
     return this.closedPromise;
