@@ -54,7 +54,9 @@ async function produceOnce(port: number, topic: string, acks: number): Promise<n
 }
 
 describe("fdatasync fails with EIO", () => {
-  for (const k of [3, 7, 20]) {
+  // CI: three points; `bun run test:long` sets SLUICE_EIO_AT to sweep many.
+  const points = (process.env.SLUICE_EIO_AT ?? "3,7,20").split(",").map(Number);
+  for (const k of points) {
     test(`fdatasync #${k} fails: no ack for its group, the partition goes offline and stays offline, nothing acked lost`, async () => {
       const dir = tempDir();
       let b = await start(dir, { eio: { failFdatasyncAt: k } });
@@ -94,7 +96,8 @@ describe("fdatasync fails with EIO", () => {
       );
       expect(summarizeQueueReport(report).split("\n").length).toBe(1);
       expect(report.valid).toBe(true);
-      expect(report.counts.acked).toBeGreaterThan(0);
+      // The first fdatasync covers the first group: when it fails, nothing was ever acked.
+      if (k > 1) expect(report.counts.acked).toBeGreaterThan(0);
       // The writes of the failed group reached the page cache; after a clean restart they may be back.
       expect(d.highWatermark).toBeGreaterThanOrEqual(atFailure.durableOffset);
     }, 60_000);
