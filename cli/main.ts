@@ -7,6 +7,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 const commands: Record<string, () => Promise<CommandModule>> = {
   serve: () => import("./serve_cmd.ts"),
   bench: () => import("./bench_cmd.ts"),
+  groups: () => import("./groups_cmd.ts"),
 };
 
 function usage(): string {

@@ -1,0 +1,118 @@
+// The group consumer's two channels to the broker, on the client's own
+// connections (client/broker_link.ts):
+// - a GroupRpc for the group APIs (MessagePack bodies) on a link of its own, so
+//   a parked JoinGroup or a heartbeat never queues behind a fetch;
+// - a GroupFetcher over a client Consumer (assign/poll/wake/listOffsets),
+//   which fetches on its own link.
+// A request in flight when a connection breaks fails with ConnectionError
+// (NETWORK_EXCEPTION, retriable); the membership retries what it can.
+
+import { decode } from "@msgpack/msgpack";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { encodeGroupMessage, type TopicPartitions } from "../protocol/messages/groups.ts";
+import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
+import { BrokerLink } from "./broker_link.ts";
+import { Consumer, type ConsumerOptions } from "./consumer.ts";
+import type { FetchPosition, GroupFetcher, GroupMessage } from "./group_consumer.ts";
+import type { GroupRpc } from "./group_membership.ts";
+import { clientConfig, type ClientOptions } from "./options.ts";
+
+export interface GroupTransportOptions extends ClientOptions {
+  /** Longest a poll() waits for records before it returns none (the consume loop then checks for rebalances). */
+  readonly pollWaitMs?: number;
+  /** Records one poll() returns at most. */
+  readonly pollRecordsMax?: number;
+  /** Passed to the fetching Consumer (prefetch bytes, fetch sizes, long-poll wait). */
+  readonly consumer?: Omit<ConsumerOptions, keyof ClientOptions | "link" | "autoOffsetReset">;
+  readonly log?: (line: string) => void;
+}
+
+export type ClosableGroupRpc = GroupRpc & { close(): Promise<void> };
+
+/** A GroupRpc on a link of its own to `broker`. */
+export async function connectGroupRpc(opts: ClientOptions): Promise<ClosableGroupRpc> {
+  const config = clientConfig(opts);
+  const link = new BrokerLink(config, "group client");
+  await link.connect();
+  return {
+    async call(apiKey: number, body: unknown, timeoutMs: number): Promise<unknown> {
+      const payload = encodeGroupMessage(body);
+      const raw = await link.request(apiKey, (w) => w.writeRaw(payload), {
+        // A JoinGroup is held by the broker up to the rebalance timeout: the link must not time it out first.
+        extraTimeoutMs: Math.max(0, timeoutMs - config.requestTimeoutMs),
+      });
+      const envelope = decodeResponseEnvelope(raw);
+      if (envelope.errorCode !== ErrorCode.NONE) throw new SluiceError(envelope.errorCode, (envelope as { message: string }).message);
+      const bytes = (envelope as { body: Uint8Array }).body;
+      if (bytes.length === 0) return {};
+      try {
+        return decode(bytes);
+      } catch (cause) {
+        throw new SluiceError(ErrorCode.CORRUPT_MESSAGE, `group api ${apiKey}: the response is not MessagePack`, { cause });
+      }
+    },
+    async close() {
+      link.close();
+    },
+  };
+}
+
+/** A GroupFetcher over a client Consumer. */
+export class ConsumerFetcher implements GroupFetcher {
+  private readonly pollWaitMs: number;
+  private readonly pollRecordsMax: number;
+
+  constructor(
+    private readonly consumer: Consumer,
+    opts: { pollWaitMs?: number; pollRecordsMax?: number } = {},
+  ) {
+    this.pollWaitMs = opts.pollWaitMs ?? 500;
+    this.pollRecordsMax = opts.pollRecordsMax ?? 1_000;
+  }
+
+  assign(positions: readonly FetchPosition[]): void {
+    this.consumer.assign(positions.map((p) => ({ topic: p.topic, partition: p.partition, position: p.offset })));
+  }
+
+  async poll(): Promise<GroupMessage[]> {
+    const records = await this.consumer.poll({ maxWaitMs: this.pollWaitMs, maxRecords: this.pollRecordsMax });
+    return records.map((r) => ({
+      topic: r.topic,
+      partition: r.partition,
+      offset: Number(r.offset),
+      timestamp: r.timestamp,
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+    }));
+  }
+
+  wake(): void {
+    this.consumer.wake();
+  }
+
+  async listOffsets(partitions: readonly TopicPartitions[], which: "earliest" | "latest"): Promise<Map<string, number>> {
+    const requests = partitions.flatMap((tp) => tp.partitions.map((partition) => ({ topic: tp.topic, partition, at: which })));
+    const answers = await this.consumer.listOffsets(requests);
+    const out = new Map<string, number>();
+    for (const a of answers) {
+      if (a.errorCode !== ErrorCode.NONE) throw new SluiceError(a.errorCode, `cannot find the ${which} offset of ${a.topic}[${a.partition}]`);
+      out.set(`${a.topic}:${a.partition}`, Number(a.offset));
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.consumer.close();
+  }
+}
+
+/** Both channels of a group consumer, to the first of `brokers`. */
+export async function connectGroupTransport(opts: GroupTransportOptions & { brokers: readonly string[] }): Promise<{ rpc: ClosableGroupRpc; fetcher: ConsumerFetcher }> {
+  const broker = opts.brokers[0] ?? opts.broker;
+  const { consumer: consumerOptions, pollWaitMs, pollRecordsMax, log: _log, brokers: _brokers, ...client } = opts;
+  const rpc = await connectGroupRpc({ ...client, broker });
+  // Positions always come from the group (committed offsets, or the reset policy resolved by the group consumer).
+  const consumer = new Consumer({ ...client, ...consumerOptions, broker, autoOffsetReset: "none" });
+  return { rpc, fetcher: new ConsumerFetcher(consumer, { pollWaitMs, pollRecordsMax }) };
+}

@@ -1,0 +1,124 @@
+// Shared by the consumer-group integration tests (test/groups_*.test.ts):
+// a background producer that remembers what was acked, polling helpers, a
+// delivery log checker, and the describe call.
+
+import { Admin } from "../client/admin.ts";
+import { GroupAdmin } from "../client/group_admin.ts";
+import { connectGroupRpc } from "../client/group_transport.ts";
+import { Producer } from "../client/producer.ts";
+import type { GroupDescription } from "../protocol/messages/groups.ts";
+
+export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function createTopic(port: number, name: string, partitions: number): Promise<void> {
+  const admin = new Admin({ broker: `127.0.0.1:${port}` });
+  try {
+    await admin.createTopic(name, { partitions });
+  } finally {
+    await admin.close();
+  }
+}
+
+export async function addPartitions(port: number, name: string, count: number): Promise<void> {
+  const admin = new Admin({ broker: `127.0.0.1:${port}` });
+  try {
+    await admin.createPartitions(name, count);
+  } finally {
+    await admin.close();
+  }
+}
+
+export async function describeGroup(port: number, groupId: string): Promise<GroupDescription> {
+  const rpc = await connectGroupRpc({ broker: `127.0.0.1:${port}` });
+  try {
+    return await new GroupAdmin(rpc).describeGroup(groupId);
+  } finally {
+    await rpc.close();
+  }
+}
+
+/**
+ * Produces `value = "<seq>"` round-robin over `partitions` (acks=all) at a
+ * steady pace until stopped; remembers every acked (partition, offset).
+ */
+export class BackgroundProducer {
+  readonly acked = new Map<number, number[]>();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private readonly producer: Producer;
+  sent = 0;
+
+  constructor(
+    port: number,
+    private readonly topic: string,
+    private readonly opts: { perTick: number; tickMs: number; partitions: () => number },
+  ) {
+    this.producer = new Producer({ broker: `127.0.0.1:${port}`, acks: "all", lingerMs: 1 });
+  }
+
+  start(): this {
+    this.loop = (async () => {
+      let seq = 0;
+      while (!this.stopped) {
+        const n = this.opts.partitions();
+        const sends = [];
+        for (let i = 0; i < this.opts.perTick; i++, seq++) {
+          sends.push(
+            this.producer.send(this.topic, { value: String(seq), partition: seq % n }).then((m) => {
+              let list = this.acked.get(m.partition);
+              if (list === undefined) this.acked.set(m.partition, (list = []));
+              list.push(Number(m.offset));
+            }),
+          );
+        }
+        await Promise.all(sends);
+        this.sent += sends.length;
+        await new Promise((r) => setTimeout(r, this.opts.tickMs));
+      }
+    })();
+    return this;
+  }
+
+  get total(): number {
+    let n = 0;
+    for (const l of this.acked.values()) n += l.length;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await this.producer.close();
+  }
+}
+
+export interface Delivery {
+  readonly partition: number;
+  readonly offset: number;
+  readonly consumer: string;
+}
+
+/** What a delivery log says against what the producer acked. */
+export function checkDeliveries(acked: Map<number, number[]>, deliveries: readonly Delivery[]) {
+  const seen = new Map<string, number>();
+  for (const d of deliveries) seen.set(`${d.partition}:${d.offset}`, (seen.get(`${d.partition}:${d.offset}`) ?? 0) + 1);
+  const lost: string[] = [];
+  for (const [p, offsets] of acked) for (const o of offsets) if (!seen.has(`${p}:${o}`)) lost.push(`${p}:${o}`);
+  const duplicates = [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k}×${n}`);
+  // Per-partition order: within one consumer's run of a partition, offsets only go up.
+  const reordered: string[] = [];
+  const last = new Map<string, number>();
+  for (const d of deliveries) {
+    const k = `${d.consumer}/${d.partition}`;
+    const prev = last.get(k);
+    if (prev !== undefined && d.offset <= prev && d.offset !== undefined) reordered.push(`${k}: ${prev} then ${d.offset}`);
+    last.set(k, d.offset);
+  }
+  return { lost, duplicates, reordered, delivered: deliveries.length, distinct: seen.size };
+}
