@@ -78,21 +78,26 @@ export class PayloadWriter {
 
   /** Writes message `seq` into `out` at `offset` (out must have `size` bytes there). */
   writeInto(out: Uint8Array, offset: number, seq: number, sentAtMs: number): void {
-    if (seq < 0 || seq > SEQ_MAX) throw new RangeError(`seq ${seq} outside u32`);
     out.set(this.template, offset);
-    writeU32(out, offset + OFFSET_PRODUCER, this.producerId);
-    writeU32(out, offset + OFFSET_SEQ, seq);
-    f64Scratch[0] = sentAtMs;
-    out.set(f64Bytes, offset + OFFSET_SENT_AT);
-    const crc = crc32cUpdate(this.fillerCrc, out, offset + OFFSET_PRODUCER, offset + OFFSET_CRC);
-    writeU32(out, offset + OFFSET_CRC, crc);
+    this.writeHeader(out, offset, seq, sentAtMs);
   }
 
   /** A new payload for message `seq`. */
   build(seq: number, sentAtMs: number): Uint8Array {
-    const out = new Uint8Array(this.size);
-    this.writeInto(out, 0, seq, sentAtMs);
+    // slice() allocates and copies the template in one native step.
+    const out = this.template.slice();
+    this.writeHeader(out, 0, seq, sentAtMs);
     return out;
+  }
+
+  private writeHeader(out: Uint8Array, offset: number, seq: number, sentAtMs: number): void {
+    if (!(seq >= 0 && seq <= SEQ_MAX)) throw new RangeError(`seq ${seq} outside u32`);
+    writeU32(out, offset + OFFSET_PRODUCER, this.producerId);
+    writeU32(out, offset + OFFSET_SEQ, seq);
+    f64Scratch[0] = sentAtMs;
+    const at = offset + OFFSET_SENT_AT;
+    for (let i = 0; i < 8; i++) out[at + i] = f64Bytes[i];
+    writeU32(out, offset + OFFSET_CRC, crc32cUpdate(this.fillerCrc, out, offset + OFFSET_PRODUCER, offset + OFFSET_CRC));
   }
 }
 
