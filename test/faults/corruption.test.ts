@@ -179,7 +179,10 @@ function reported(o: Outcome): boolean {
 }
 
 describe("record data", () => {
-  test("bit flips in sealed segments: detected every time, never served", async () => {
+  // KNOWN BUG, open (workers/log): sealed segments and data below the recovery point
+  // come online without a CRC check, and reads never check one, so a flipped bit is
+  // served to consumers (their CRC check catches it; the broker's does not).
+  test.failing("bit flips in sealed segments: detected every time, never served", async () => {
     const rng = new Rng(SEED);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
@@ -196,7 +199,8 @@ describe("record data", () => {
     expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
   }, 120_000);
 
-  test("a bit flip in the active segment below the recovery point (clean stop): reported, nothing cut, nothing corrupt served", async () => {
+  // KNOWN BUG, open (workers/log): as above, for the active segment below the recovery point.
+  test.failing("a bit flip in the active segment below the recovery point (clean stop): reported, nothing cut, nothing corrupt served", async () => {
     const rng = new Rng(SEED + 1);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
@@ -214,7 +218,11 @@ describe("record data", () => {
     expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
   }, 120_000);
 
-  test("a bit flip in acked data above the recovery point (kill -9): never silently cut", async () => {
+  // KNOWN BUG, open (workers/log/recovery.ts): after kill -9 the recovery point is
+  // the last roll or checkpoint, and recovery cuts everything from the first bad
+  // batch above it as a torn tail, although whole valid batches follow it:
+  // acknowledged (fdatasynced) records are silently dropped.
+  test.failing("a bit flip in acked data above the recovery point (kill -9): never silently cut", async () => {
     const rng = new Rng(SEED + 2);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
@@ -276,7 +284,10 @@ describe("indexes", () => {
 });
 
 describe("topic metadata", () => {
-  test("bit flips in the topic metadata: detected every time (the broker refuses to start, naming the file), never a topic's data deleted", async () => {
+  // KNOWN BUG, open (engine/metadata_store.ts, engine/engine.ts): meta/topics.json has
+  // no checksum, so a flip inside a topic name parses; the engine then removes the
+  // real topic's directory as "no topic of that name in the metadata".
+  test.failing("bit flips in the topic metadata: detected every time (the broker refuses to start, naming the file), never a topic's data deleted", async () => {
     const rng = new Rng(SEED + 5);
     const results: string[] = [];
     for (let k = 0; k < FLIPS * 2; k++) {
