@@ -2,10 +2,15 @@
 // module and is imported only when used, so `sluice produce` does not load the
 // broker engine and `sluice serve` does not load the client.
 
+export {}; // a module (for the top-level await below)
+
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const commands: Record<string, () => Promise<CommandModule>> = {
   serve: () => import("./serve_cmd.ts"),
+  topics: () => import("./topics_cmd.ts"),
+  produce: () => import("./produce_cmd.ts"),
+  consume: () => import("./consume_cmd.ts"),
   bench: () => import("./bench_cmd.ts"),
   groups: () => import("./groups_cmd.ts"),
 };

@@ -116,7 +116,8 @@ export class Admin {
       try {
         return await call();
       } catch (e) {
-        if (!(e instanceof ConnectionError) || attempt >= this.readAttempts) throw e;
+        // A connection that could not be opened was already retried (with backoff) by the link.
+        if (!(e instanceof ConnectionError) || e.phase === "connect" || attempt >= this.readAttempts) throw e;
         await delay(backoffMs(attempt - 1, { initialMs: 50, maxMs: 500 }));
       }
     }

@@ -60,8 +60,10 @@ export class BrokerLink implements RequestLink {
   }
 
   private async connectWithBackoff(): Promise<BrokerConnection> {
-    const deadline = Date.now() + this.config.connectTimeoutMs;
+    const started = Date.now();
+    const deadline = started + this.config.connectTimeoutMs;
     let lastError: unknown;
+    let attempts = 0;
     for (;;) {
       const wait = this.nextAttemptAt - Date.now();
       if (wait > 0) {
@@ -69,6 +71,7 @@ export class BrokerLink implements RequestLink {
         await delay(wait);
       }
       if (this.closed) throw new ClientClosedError(this.what);
+      attempts++;
       try {
         const connection = await BrokerConnection.open({
           ...this.config,
@@ -94,7 +97,7 @@ export class BrokerLink implements RequestLink {
       if (Date.now() >= deadline) break;
     }
     const message = lastError instanceof Error ? lastError.message : `cannot connect to ${this.config.host}:${this.config.port}`;
-    throw new ConnectionError(`${message} (gave up after ${this.config.connectTimeoutMs} ms)`, { cause: lastError });
+    throw new ConnectionError(`${message} (${attempts} attempt(s) in ${Date.now() - started} ms)`, { cause: lastError, phase: "connect" });
   }
 
   close(): void {

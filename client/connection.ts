@@ -99,7 +99,7 @@ export class BrokerConnection {
     try {
       socket = await config.transport.connect({ host: config.host, port: config.port, connectTimeoutMs: config.connectTimeoutMs });
     } catch (cause) {
-      throw new ConnectionError(`cannot connect to ${config.host}:${config.port}: ${(cause as Error).message}`, { cause });
+      throw new ConnectionError(`cannot connect to ${config.host}:${config.port}: ${(cause as Error).message}`, { cause, phase: "connect" });
     }
     const connection = new BrokerConnection(socket, config);
     try {

@@ -174,6 +174,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private onPositionsMoved: (() => void) | undefined;
   /** Fetches given up on after a seek, whose answers are still to come (at most one). */
   private abandonedFetches = 0;
+  /** Records of a batch taken out of the queue but not handed out (poll's maxRecords, a break out of records()). */
+  private carry: { state: PartitionState; epoch: number; batch: ConsumerBatch; nextPosition: bigint } | undefined;
   /** Fetch requests sent (for tests and monitoring). */
   fetchesSent = 0;
 
@@ -332,6 +334,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       if (batch === undefined) return;
       const state = this.states.get(keyOf(batch.topic, batch.partition));
       const epoch = state?.epoch;
+      const nextPosition = state?.position ?? -1n;
       let i = 0;
       try {
         for (; i < batch.records.length; i++) {
@@ -340,11 +343,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
           yield batch.records[i];
         }
       } finally {
-        if (i < batch.records.length - 1 && state !== undefined && state.epoch === epoch && state.assigned && !this.closed) {
-          // Stopped inside the batch (records i+1.. were never handed out).
-          this.setPosition(state, batch.records[i + 1].offset);
-          this.dropStaleQueueItems();
-          this.wakeLoop();
+        if (i < batch.records.length - 1 && state !== undefined && state.epoch === epoch && state.assigned) {
+          // Stopped inside the batch: records i+1.. were never handed out.
+          this.putBack(state, { ...batch, records: batch.records.slice(i + 1) }, nextPosition);
         }
       }
     }
@@ -370,6 +371,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.wakeRequested = false;
     for (;;) {
       for (let batch = this.nextBatch(); batch !== undefined; batch = this.nextBatch()) {
+        const room = maxRecords - out.length;
+        if (batch.records.length > room) {
+          const state = this.states.get(keyOf(batch.topic, batch.partition))!;
+          for (let i = 0; i < room; i++) out.push(batch.records[i]);
+          this.putBack(state, { ...batch, records: batch.records.slice(room) }, state.position);
+          return out;
+        }
         for (const r of batch.records) out.push(r);
         if (out.length >= maxRecords) return out;
       }
@@ -399,6 +407,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    * the queue reaches it.
    */
   private nextBatch(): ConsumerBatch | undefined {
+    const carried = this.carry;
+    if (carried !== undefined) {
+      this.carry = undefined;
+      const s = carried.state;
+      if (s.assigned && s.epoch === carried.epoch) {
+        s.position = carried.nextPosition;
+        return carried.batch;
+      }
+    }
     while (this.queueHead < this.queue.length) {
       const item = this.queue[this.queueHead];
       const state = item.state;
@@ -451,6 +468,16 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       return { topic: state.topic, partition: state.partition, records: out, highWatermark: item.highWatermark };
     }
     return undefined;
+  }
+
+  /**
+   * Keeps the not-yet-handed-out end of a batch for the next read, ahead of
+   * the queue; the partition's position goes back to its first record.
+   * `nextPosition` is where the position goes once it is handed out.
+   */
+  private putBack(state: PartitionState, rest: ConsumerBatch, nextPosition: bigint): void {
+    this.carry = { state, epoch: state.epoch, batch: rest, nextPosition };
+    state.position = rest.records[0].offset;
   }
 
   private shiftQueue(): void {

@@ -34,9 +34,12 @@ export function errorCodeName(code: number): string {
 
 /** The connection to the broker closed, failed to open, or was lost with requests in flight. Retriable. */
 export class ConnectionError extends SluiceError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** "connect": no connection could be opened (the request was never sent); "request": lost while in use. */
+  readonly phase: "connect" | "request";
+  constructor(message: string, options?: { cause?: unknown; phase?: "connect" | "request" }) {
     super(ErrorCode.NETWORK_EXCEPTION, message, options);
     this.name = "ConnectionError";
+    this.phase = options?.phase ?? "request";
   }
 }
 

@@ -11,7 +11,7 @@ import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { backoffMs, delay } from "./backoff.ts";
 import { controlCall, type RequestLink } from "./broker_link.ts";
-import { wireError } from "./errors.ts";
+import { ConnectionError, wireError } from "./errors.ts";
 
 interface Entry {
   partitionCount: number;
@@ -81,6 +81,8 @@ export class MetadataCache {
         }
         error = wireError(code, `metadata of topic '${topic}'`);
       } catch (e) {
+        // The link already retried opening a connection for connectTimeoutMs: do not multiply that.
+        if (e instanceof ConnectionError && e.phase === "connect") throw e;
         code = e instanceof SluiceError ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR;
         error = e;
       }

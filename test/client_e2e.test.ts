@@ -201,6 +201,17 @@ describe("positions", () => {
     await consumer.close();
   });
 
+  test("poll() hands out exactly maxRecords and the next poll goes on from there", async () => {
+    const consumer = new Consumer({ broker: address });
+    consumer.assign([{ topic: "seeks", partition: 0, position: "beginning" }]);
+    const first = await consumer.poll({ maxWaitMs: 5000, maxRecords: 3 });
+    expect(first.map((r) => r.offset)).toEqual([0n, 1n, 2n]);
+    expect(consumer.position({ topic: "seeks", partition: 0 })).toBe(3n);
+    const next = await consumer.poll({ maxWaitMs: 5000, maxRecords: 2 });
+    expect(next.map((r) => r.offset)).toEqual([3n, 4n]);
+    await consumer.close();
+  });
+
   test("breaking out of records() puts the rest of the batch back", async () => {
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic: "seeks", partition: 0, position: 0 }]);
