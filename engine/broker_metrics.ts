@@ -3,7 +3,7 @@
 // and the worker pool's ring occupancy. Nothing here runs between scrapes.
 
 import type { Engine } from "./engine.ts";
-import { formatValue, header, histogramSamples, labelValue, type MetricsRegistry } from "./metrics.ts";
+import { formatValue, header, type Histogram, histogramSamples, labelValue, type MetricsRegistry } from "./metrics.ts";
 import type { NativeServer } from "./native/server.ts";
 
 interface RingStatsRow {
@@ -56,7 +56,7 @@ export function registerBrokerMetrics(registry: MetricsRegistry, parts: { engine
       out += `sluice_ring_capacity_bytes{worker="${r.worker}",ring="completion"} ${r.completionBytesCapacity}\n`;
     }
     // Optional: a pool that measures its fdatasync latency exposes it as a histogram.
-    const fsync = (engine.pool as { fsyncLatency?: () => import("./metrics.ts").Histogram | null }).fsyncLatency?.();
+    const fsync = (engine.pool as { fsyncLatency?: () => Histogram | null }).fsyncLatency?.();
     if (fsync) {
       out += header("sluice_fsync_duration_seconds", "histogram", "Duration of one group-commit fdatasync.");
       out += histogramSamples("sluice_fsync_duration_seconds", "", fsync);

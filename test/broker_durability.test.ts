@@ -67,7 +67,8 @@ describe("kill -9", () => {
     let sent = 0;
     const inFlight = new Set<Promise<void>>();
     const pump = async () => {
-      while (!stop) {
+      // (Stops when the connection dies: a loop of already-rejected promises would never yield to the event loop.)
+      while (!stop && !c.isClosed) {
         const partition = sent % 2;
         const records = encodeBatch(Array.from({ length: 50 }, (_, i) => ({ value: `p${partition}-${sent}-${i}-${"v".repeat(80)}` })));
         sent++;

@@ -28,20 +28,29 @@ import {
   readRequestHeader,
   requestBody,
 } from "../../protocol/frame.ts";
-import { FRAME_BYTES_MAX, INFLIGHT_BYTES_MAX, INFLIGHT_REQUESTS_MAX, REQUEST_HEADER_BYTES } from "../../protocol/limits.ts";
+import { FRAME_BYTES_MAX, INFLIGHT_BYTES_MAX, INFLIGHT_REQUESTS_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
 import { writeErrorBody } from "../../protocol/messages/response.ts";
+import type { Writer } from "../../protocol/codec.ts";
 import type { ServerSocket } from "../../runtime/listener_bun.ts";
 import type { FetchHandle } from "../fetch_operation.ts";
 import { decodeControlBody, encodeControlReply, type RequestContext } from "./dispatch.ts";
 import { FetchInFlight } from "./fetch_in_flight.ts";
+import type { OutputQueue } from "./output_queue.ts";
 import type { NativeServerHost } from "./server_host.ts";
 import { ProduceInFlight, type QueuedPartition } from "./produce_in_flight.ts";
 
+/** A request from being read to being answered. */
+export interface RequestMeta {
+  readonly correlationId: number;
+  readonly apiKey: number;
+  /** Bytes of its frame (counted in the connection's in-flight bytes until answered). */
+  readonly frameBytes: number;
+  /** performance.now() when it was read (for the latency histogram). */
+  readonly startedMs: number;
+}
+
 /** Queued response bytes past which the connection stops reading until the client catches up. */
 export const OUTPUT_PAUSE_BYTES = 4 * 1024 * 1024;
-
-/** Bytes of an error response beyond its message: size(4) + correlation id(4) + code(2) + string length(2). */
-const ERROR_RESPONSE_OVERHEAD = 12;
 
 let nextConnectionId = 1;
 
@@ -50,7 +59,7 @@ export class Connection {
   readonly socket: ServerSocket;
   readonly host: NativeServerHost;
   readonly #parser: FrameParser;
-  readonly out: import("./output_queue.ts").OutputQueue;
+  readonly out: OutputQueue;
   #inflightRequests = 0;
   #inflightBytes = 0;
   #paused = false;
@@ -64,7 +73,7 @@ export class Connection {
   /** When the frame now being gathered started arriving (0: none); for the request timeout. */
   partialSinceMs = 0;
 
-  constructor(socket: ServerSocket, host: NativeServerHost, makeOutput: (conn: Connection) => import("./output_queue.ts").OutputQueue) {
+  constructor(socket: ServerSocket, host: NativeServerHost, makeOutput: (conn: Connection) => OutputQueue) {
     this.socket = socket;
     this.host = host;
     this.#parser = new FrameParser({
@@ -108,35 +117,30 @@ export class Connection {
 
   #onFrame(frame: Uint8Array): void {
     if (this.#closed) return;
-    const startedNs = Bun.nanoseconds();
     // The parser guarantees frame.length >= REQUEST_HEADER_BYTES.
     const { apiKey, apiVersion, correlationId } = readRequestHeader(frame);
     const body = requestBody(frame);
+    const meta: RequestMeta = { correlationId, apiKey, frameBytes: frame.length, startedMs: performance.now() };
     this.#inflightRequests++;
     this.#inflightBytes += frame.length;
-    const frameBytes = frame.length;
     const host = this.host;
     if (!host.dispatcher.serves(apiKey, apiVersion)) {
-      this.respondError(correlationId, frameBytes, apiKey, startedNs, ErrorCode.UNSUPPORTED_VERSION, `api key ${apiKey} version ${apiVersion} is not supported`);
+      this.respondError(meta, ErrorCode.UNSUPPORTED_VERSION, `api key ${apiKey} version ${apiVersion} is not supported`);
       return;
     }
     if (host.shuttingDown && apiKey !== ApiKey.ApiVersions) {
-      this.respondError(correlationId, frameBytes, apiKey, startedNs, ErrorCode.LEADER_NOT_AVAILABLE, "the broker is shutting down");
+      this.respondError(meta, ErrorCode.LEADER_NOT_AVAILABLE, "the broker is shutting down");
       return;
     }
     try {
-      if (apiKey === ApiKey.Produce) {
-        ProduceInFlight.start(this, { correlationId, frameBytes, startedNs, body });
-      } else if (apiKey === ApiKey.Fetch) {
-        FetchInFlight.start(this, { correlationId, frameBytes, startedNs, body });
-      } else {
-        this.#control(apiKey, apiVersion, correlationId, frameBytes, startedNs, body);
-      }
+      if (apiKey === ApiKey.Produce) ProduceInFlight.start(this, meta, body);
+      else if (apiKey === ApiKey.Fetch) FetchInFlight.start(this, meta, body);
+      else this.#control(meta, apiVersion, body);
     } catch (e) {
       // Decode errors (the frame boundary is intact: the connection stays open).
       const code = e instanceof SluiceError ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR;
       if (!(e instanceof SluiceError)) host.log(`sluice: ${host.dispatcher.nameOf(apiKey)} failed: ${(e as Error)?.stack ?? e}`);
-      this.respondError(correlationId, frameBytes, apiKey, startedNs, code, (e as Error)?.message);
+      this.respondError(meta, code, (e as Error)?.message);
     }
   }
 
@@ -144,14 +148,16 @@ export class Connection {
     // No frame boundary any more: answer when the correlation id is known, then close.
     if (error.correlationId !== null) {
       this.#inflightRequests++;
-      this.respondError(error.correlationId, 0, error.apiKey ?? -1, Bun.nanoseconds(), error.code, error.message);
+      const meta: RequestMeta = { correlationId: error.correlationId, apiKey: error.apiKey ?? -1, frameBytes: 0, startedMs: performance.now() };
+      this.respondError(meta, error.code, error.message);
     }
     this.host.stats.framesRefused++;
     this.out.flush();
     this.close(true);
   }
 
-  #control(apiKey: number, apiVersion: number, correlationId: number, frameBytes: number, startedNs: number, body: Uint8Array): void {
+  #control(meta: RequestMeta, apiVersion: number, body: Uint8Array): void {
+    const { apiKey, correlationId } = meta;
     const handler = this.host.dispatcher.controlHandler(apiKey)!;
     const value = decodeControlBody(body);
     const ctx: RequestContext = {
@@ -172,18 +178,18 @@ export class Connection {
       } catch (e) {
         return fail(e);
       }
-      if (bytes.length + 2 + REQUEST_HEADER_BYTES > FRAME_BYTES_MAX) {
-        return this.respondError(correlationId, frameBytes, apiKey, startedNs, ErrorCode.MESSAGE_TOO_LARGE, `the reply (${bytes.length} bytes) is larger than a frame`);
+      if (bytes.length + 2 + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
+        return this.respondError(meta, ErrorCode.MESSAGE_TOO_LARGE, `the reply (${bytes.length} bytes) is larger than a frame`);
       }
-      this.respond(correlationId, frameBytes, apiKey, startedNs, (w) => {
+      this.respond(meta, (w) => {
         w.writeI16(ErrorCode.NONE);
         w.writeRaw(bytes);
       });
     };
     const fail = (e: unknown): void => {
-      if (e instanceof SluiceError) return this.respondError(correlationId, frameBytes, apiKey, startedNs, e.code, e.message);
+      if (e instanceof SluiceError) return this.respondError(meta, e.code, e.message);
       this.host.log(`sluice: ${this.host.dispatcher.nameOf(apiKey)} failed: ${(e as Error)?.stack ?? e}`);
-      this.respondError(correlationId, frameBytes, apiKey, startedNs, ErrorCode.UNKNOWN_SERVER_ERROR, (e as Error)?.message);
+      this.respondError(meta, ErrorCode.UNKNOWN_SERVER_ERROR, (e as Error)?.message);
     };
     let result: unknown;
     try {
@@ -202,25 +208,25 @@ export class Connection {
    * time in flight. `writeBody` must not throw and must keep the frame within
    * FRAME_BYTES_MAX (callers size their bodies first).
    */
-  respond(correlationId: number, frameBytes: number, apiKey: number, startedNs: number, writeBody: (w: import("../../protocol/codec.ts").Writer) => void): void {
-    this.finishRequest(frameBytes, apiKey, startedNs);
+  respond(meta: RequestMeta, writeBody: (w: Writer) => void): void {
+    this.finishRequest(meta);
     if (this.#closed) return;
     const w = this.out.writer;
-    const start = beginResponseFrame(w, correlationId);
+    const start = beginResponseFrame(w, meta.correlationId);
     writeBody(w);
     endFrame(w, start);
     this.out.commit();
   }
 
-  respondError(correlationId: number, frameBytes: number, apiKey: number, startedNs: number, code: number, message?: string): void {
-    this.respond(correlationId, frameBytes, apiKey, startedNs, (w) => writeErrorBody(w, code, message));
+  respondError(meta: RequestMeta, code: number, message?: string): void {
+    this.respond(meta, (w) => writeErrorBody(w, code, message));
   }
 
   /** A request is answered (or, for acks=0, done): release its in-flight budget, record its latency. */
-  finishRequest(frameBytes: number, apiKey: number, startedNs: number): void {
+  finishRequest(meta: RequestMeta): void {
     this.#inflightRequests--;
-    this.#inflightBytes -= frameBytes;
-    this.host.stats.observeRequest(apiKey, (Bun.nanoseconds() - startedNs) / 1e9);
+    this.#inflightBytes -= meta.frameBytes;
+    this.host.stats.observeRequest(meta.apiKey, (performance.now() - meta.startedMs) / 1e3);
     if (this.#paused && !this.#closed) this.updatePause();
   }
 
@@ -324,5 +330,3 @@ export class Connection {
     this.close(false);
   }
 }
-
-export { ERROR_RESPONSE_OVERHEAD };

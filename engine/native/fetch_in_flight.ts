@@ -12,7 +12,7 @@ import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts
 import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchResponse } from "../../protocol/messages/fetch.ts";
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, RequestMeta } from "./connection.ts";
 
 /** Index, error code, high watermark, log start offset, records length. */
 const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 4;
@@ -20,9 +20,7 @@ const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 4;
 export class FetchInFlight implements FetchSink {
   readonly #conn: Connection;
   readonly #req: WireFetchRequest;
-  readonly #correlationId: number;
-  readonly #frameBytes: number;
-  readonly #startedNs: number;
+  readonly #meta: RequestMeta;
   readonly #codes: Int16Array;
   readonly #starts: Int32Array;
   readonly #lengths: Int32Array;
@@ -33,8 +31,8 @@ export class FetchInFlight implements FetchSink {
   #handle: FetchHandle | null = null;
   #finished = false;
 
-  static start(conn: Connection, frame: { correlationId: number; frameBytes: number; startedNs: number; body: Uint8Array }): void {
-    const req = decodeFetchRequest(frame.body);
+  static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
+    const req = decodeFetchRequest(body);
     const partitions: FetchPartitionRequest[] = [];
     for (const t of req.topics) {
       for (const p of t.partitions) {
@@ -43,7 +41,7 @@ export class FetchInFlight implements FetchSink {
         partitions.push({ topic: t.name, partition: p.index, offset, maxBytes: p.partitionMaxBytes });
       }
     }
-    const inFlight = new FetchInFlight(conn, req, frame, partitions.length);
+    const inFlight = new FetchInFlight(conn, req, meta, partitions.length);
     const handle = conn.host.engine.fetch(
       { maxWaitMs: req.maxWaitMs, minBytes: req.minBytes, maxBytes: req.maxBytes, partitions },
       inFlight,
@@ -57,14 +55,12 @@ export class FetchInFlight implements FetchSink {
   private constructor(
     conn: Connection,
     req: WireFetchRequest,
-    frame: { correlationId: number; frameBytes: number; startedNs: number },
+    meta: RequestMeta,
     n: number,
   ) {
     this.#conn = conn;
     this.#req = req;
-    this.#correlationId = frame.correlationId;
-    this.#frameBytes = frame.frameBytes;
-    this.#startedNs = frame.startedNs;
+    this.#meta = meta;
     this.#codes = new Int16Array(n);
     this.#starts = new Int32Array(n);
     this.#lengths = new Int32Array(n);
@@ -100,7 +96,7 @@ export class FetchInFlight implements FetchSink {
     let bytes = 2 + 4 + this.#used;
     for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + PARTITION_RESULT_BYTES * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
-      conn.respondError(this.#correlationId, this.#frameBytes, 1, this.#startedNs, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame; ask for fewer partitions or bytes`);
+      conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame; ask for fewer partitions or bytes`);
     } else {
       let flat = 0;
       const topics = this.#req.topics.map((t) => ({
@@ -116,7 +112,7 @@ export class FetchInFlight implements FetchSink {
           };
         }),
       }));
-      conn.respond(this.#correlationId, this.#frameBytes, 1, this.#startedNs, (w) => writeFetchResponse(w, { topics }));
+      conn.respond(this.#meta, (w) => writeFetchResponse(w, { topics }));
     }
     conn.host.scratch.give(scratch);
     this.#scratch = EMPTY;

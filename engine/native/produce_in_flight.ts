@@ -21,7 +21,7 @@ import { decodeProduceRequest, type ProduceRequest, writeProduceResponse } from 
 import type { DeadlineItem } from "../deadline_timer.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceResult } from "../partition_pool.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, RequestMeta } from "./connection.ts";
 
 export interface QueuedPartition {
   owner: ProduceInFlight;
@@ -40,9 +40,7 @@ const PENDING = 0x7fff; // not a wire error code: "no result yet"
 export class ProduceInFlight implements DeadlineItem {
   readonly #conn: Connection;
   readonly #req: ProduceRequest;
-  readonly #correlationId: number;
-  readonly #frameBytes: number;
-  readonly #startedNs: number;
+  readonly #meta: RequestMeta;
   readonly #acks: Acks;
   readonly #codes: Int16Array;
   readonly #baseOffsets: Float64Array;
@@ -53,17 +51,15 @@ export class ProduceInFlight implements DeadlineItem {
   deadlineMs = 0;
   heapIndex = -1;
 
-  static start(conn: Connection, frame: { correlationId: number; frameBytes: number; startedNs: number; body: Uint8Array }): void {
-    const req = decodeProduceRequest(frame.body);
-    new ProduceInFlight(conn, req, frame).#run();
+  static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
+    const req = decodeProduceRequest(body);
+    new ProduceInFlight(conn, req, meta).#run();
   }
 
-  private constructor(conn: Connection, req: ProduceRequest, frame: { correlationId: number; frameBytes: number; startedNs: number }) {
+  private constructor(conn: Connection, req: ProduceRequest, meta: RequestMeta) {
     this.#conn = conn;
     this.#req = req;
-    this.#correlationId = frame.correlationId;
-    this.#frameBytes = frame.frameBytes;
-    this.#startedNs = frame.startedNs;
+    this.#meta = meta;
     this.#acks = req.acks === 0 || req.acks === 1 || req.acks === -1 ? req.acks : -1;
     let n = 0;
     for (const t of req.topics) n += t.partitions.length;
@@ -133,17 +129,17 @@ export class ProduceInFlight implements DeadlineItem {
     if (this.heapIndex !== -1) this.#conn.host.produceDeadlines.remove(this);
     const conn = this.#conn;
     if (this.#req.acks === 0) {
-      conn.finishRequest(this.#frameBytes, 0, this.#startedNs);
+      conn.finishRequest(this.#meta);
       return;
     }
     // A response partition (30 bytes) is larger than a request partition can be (8): size it first.
     let bytes = 2 + 4;
     for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + PARTITION_RESULT_BYTES * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
-      conn.respondError(this.#correlationId, this.#frameBytes, 0, this.#startedNs, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame`);
+      conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame`);
       return;
     }
-    conn.respond(this.#correlationId, this.#frameBytes, 0, this.#startedNs, (w) => {
+    conn.respond(this.#meta, (w) => {
       let flat = 0;
       writeProduceResponse(w, {
         topics: this.#req.topics.map((t) => ({
