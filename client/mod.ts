@@ -38,3 +38,4 @@ export {
   type PartitionerName,
 } from "./partitioners.ts";
 export { murmur2, toPositive } from "./murmur2.ts";
+export { defaultTransport, runtimeName, bunTransport, nodeTransport, type Transport } from "../runtime/mod.ts";
