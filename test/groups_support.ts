@@ -2,11 +2,17 @@
 // a background producer that remembers what was acked, polling helpers, a
 // delivery log checker, and the describe call.
 
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Admin } from "../client/admin.ts";
 import { GroupAdmin } from "../client/group_admin.ts";
 import { connectGroupRpc } from "../client/group_transport.ts";
 import { Producer } from "../client/producer.ts";
 import type { GroupDescription } from "../protocol/messages/groups.ts";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BUN = path.join(REPO_ROOT, "node_modules", ".bin", "bun");
 
 export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 20): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -122,3 +128,91 @@ export function checkDeliveries(acked: Map<number, number[]>, deliveries: readon
   }
   return { lost, duplicates, reordered, delivered: deliveries.length, distinct: seen.size };
 }
+
+/** A member process (test/groups_member_proc.ts) and what it reported. */
+export class MemberProcess {
+  readonly id: string;
+  readonly proc: ChildProcess;
+  /** Processed messages, in the order reported. */
+  readonly processed: Array<{ partition: number; offset: number }> = [];
+  /** Highest acknowledged commit per partition. */
+  readonly committed = new Map<number, number>();
+  readonly assignments: Array<{ generation: number; partitions: number[]; atMs: number }> = [];
+  readonly revocations: Array<{ lost: boolean; partitions: number[] }> = [];
+  killed = false;
+  readonly exited: Promise<number>;
+  private partial = "";
+  private stderr = "";
+
+  constructor(port: number, group: string, topic: string, opts: { id: string; sessionTimeoutMs?: number; autoCommitIntervalMs?: number }) {
+    this.id = opts.id;
+    this.proc = spawn(
+      BUN,
+      ["test/groups_member_proc.ts", String(port), group, topic, String(opts.sessionTimeoutMs ?? 1_500), String(opts.autoCommitIntervalMs ?? 100), opts.id],
+      { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    liveMembers.add(this.proc);
+    this.proc.stdout!.on("data", (chunk: Buffer) => this.onData(chunk.toString("utf8")));
+    this.proc.stderr!.on("data", (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-16_384);
+    });
+    this.exited = new Promise((resolve) =>
+      this.proc.on("exit", (code, signal) => {
+        liveMembers.delete(this.proc);
+        resolve(code ?? (signal === "SIGKILL" ? 137 : 128));
+      }),
+    );
+  }
+
+  private onData(text: string): void {
+    const lines = (this.partial + text).split("\n");
+    this.partial = lines.pop()!;
+    for (const line of lines) {
+      const [kind, a, b] = line.split(" ");
+      if (kind === "M") this.processed.push({ partition: Number(a), offset: Number(b) });
+      else if (kind === "C") this.committed.set(Number(a), Math.max(this.committed.get(Number(a)) ?? -1, Number(b)));
+      else if (kind === "A") this.assignments.push({ generation: Number(a), partitions: b ? b.split(",").map(Number) : [], atMs: Date.now() });
+      else if (kind === "R") this.revocations.push({ lost: a === "1", partitions: b ? b.split(",").map(Number) : [] });
+    }
+  }
+
+  /** The partitions of its latest assignment (empty before the first). */
+  get owns(): number[] {
+    return this.assignments.at(-1)?.partitions ?? [];
+  }
+
+  get errors(): string {
+    return this.stderr;
+  }
+
+  async kill9(): Promise<void> {
+    this.killed = true;
+    this.proc.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** SIGTERM: the member commits, leaves and exits 0. */
+  async stop(): Promise<number> {
+    this.proc.kill("SIGTERM");
+    return this.exited;
+  }
+
+  pause(): void {
+    this.proc.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.proc.kill("SIGCONT");
+  }
+}
+
+const liveMembers = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of liveMembers) {
+    try {
+      p.kill("SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+});
