@@ -26,7 +26,8 @@ export class FetchInFlight implements FetchSink {
   readonly #lengths: Int32Array;
   readonly #highWatermarks: Float64Array;
   readonly #logStarts: Float64Array;
-  #scratch: Uint8Array;
+  /** Taken from the pool at the first bytes, given back when the fetch parks or ends: a parked fetch holds none. */
+  #scratch: Uint8Array = EMPTY;
   #used = 0;
   #handle: FetchHandle | null = null;
   #finished = false;
@@ -66,7 +67,6 @@ export class FetchInFlight implements FetchSink {
     this.#lengths = new Int32Array(n);
     this.#highWatermarks = new Float64Array(n).fill(-1);
     this.#logStarts = new Float64Array(n).fill(-1);
-    this.#scratch = conn.host.scratch.take();
   }
 
   partition(i: number, errorCode: number, bytes: Uint8Array | null, highWatermark: number, logStartOffset: number): void {
@@ -85,6 +85,12 @@ export class FetchInFlight implements FetchSink {
   reset(): void {
     this.#used = 0;
     this.#lengths.fill(0);
+    this.#releaseScratch();
+  }
+
+  #releaseScratch(): void {
+    if (this.#scratch !== EMPTY) this.#conn.host.scratch.give(this.#scratch);
+    this.#scratch = EMPTY;
   }
 
   done(): void {
@@ -114,13 +120,16 @@ export class FetchInFlight implements FetchSink {
       }));
       conn.respond(this.#meta, (w) => writeFetchResponse(w, { topics }));
     }
-    conn.host.scratch.give(scratch);
-    this.#scratch = EMPTY;
+    this.#releaseScratch();
   }
 
   #ensure(n: number): void {
     const needed = this.#used + n;
     if (needed <= this.#scratch.length) return;
+    if (this.#scratch === EMPTY) {
+      this.#scratch = this.#conn.host.scratch.take();
+      if (needed <= this.#scratch.length) return;
+    }
     let size = Math.max(this.#scratch.length * 2, 64 * 1024);
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
