@@ -53,7 +53,7 @@ export const BrokerConfigSchema = z
     outputBytesMax: z.number().int().min(64 * 1024).max(OUTPUT_BYTES_MAX * 16).default(OUTPUT_BYTES_MAX),
     waitingFetchesMax: z.number().int().min(0).max(10_000_000).default(WAITING_FETCHES_MAX),
     /** Longest `sluice serve` waits for in-flight work on SIGTERM before it closes anyway. */
-    shutdownTimeoutMs: z.number().int().min(0).max(FETCH_WAIT_MS_MAX).default(10_000),
+    shutdownTimeoutMs: z.number().int().min(0).max(FETCH_WAIT_MS_MAX).default(5_000),
   })
   .strict();
 

@@ -25,7 +25,7 @@ import path from "node:path";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { PARTITIONS_MAX, PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
 import type { BrokerConfig } from "./broker_config.ts";
-import { ADMIN_OPS_PENDING_MAX, CREATE_WAITERS_MAX, RATE_SAMPLE_INTERVAL_MS } from "./engine_limits.ts";
+import { ADMIN_OPS_PENDING_MAX, CREATE_RETRY_MS, CREATE_WAITERS_MAX, RATE_SAMPLE_INTERVAL_MS } from "./engine_limits.ts";
 import { faultsFromEnv } from "./fault_hooks.ts";
 import { type FetchHandle, type FetchHost, FetchOperation, type FetchRequest, type FetchSink } from "./fetch_operation.ts";
 import { LongPoll } from "./long_poll.ts";
@@ -664,7 +664,8 @@ export class Engine implements FetchHost {
     const topic = this.#topics.get(topicName);
     if (topic !== undefined && topic.state === "creating") {
       if (topic.createWaiters.length >= CREATE_WAITERS_MAX) {
-        queueMicrotask(cb);
+        // Overflow: retry after a pause (a microtask would spin: the retry is refused again at once).
+        setTimeout(cb, CREATE_RETRY_MS);
         return;
       }
       topic.createWaiters.push(cb);

@@ -16,5 +16,8 @@ export const ADMIN_OPS_PENDING_MAX = 1024;
  */
 export const CREATE_WAITERS_MAX = 4096;
 
+/** Past CREATE_WAITERS_MAX, a produce waiting for its topic's auto-create retries after this pause. */
+export const CREATE_RETRY_MS = 10;
+
 /** How often per-partition rates (messages/s, bytes/s) are sampled for DescribeTopics. */
 export const RATE_SAMPLE_INTERVAL_MS = 1000;
