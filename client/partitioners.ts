@@ -31,10 +31,13 @@ export function kafkaKeyPartition(key: Uint8Array | string, partitionCount: numb
 
 /** A round-robin partitioner with its own counter per topic. */
 export function roundRobinPartitioner(): PartitionerFn {
-  const next = new Map<string, number>();
+  // One mutable counter per topic: no Map write per record.
+  const next = new Map<string, { n: number }>();
   return ({ topic, partitionCount }) => {
-    const n = next.get(topic) ?? 0;
-    next.set(topic, (n + 1) % 0x40000000);
+    let counter = next.get(topic);
+    if (counter === undefined) next.set(topic, (counter = { n: 0 }));
+    const n = counter.n;
+    counter.n = (n + 1) % 0x40000000;
     return n % partitionCount;
   };
 }

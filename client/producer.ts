@@ -182,8 +182,10 @@ export class Producer {
   private readonly deliveryTimeoutMs: number;
   private readonly ackTimeoutMs: number;
 
-  /** Partition states by "topic\0partition" (one per partition sent to). */
-  private readonly partitions = new Map<string, PartitionState>();
+  /** Partition states by topic, indexed by partition (one per partition sent to). */
+  private readonly partitions = new Map<string, PartitionState[]>();
+  /** Topic names already checked (bounded by the application's topics). */
+  private readonly checkedTopics = new Set<string>();
   /** Partitions with an open batch (for linger). */
   private readonly openStates = new Set<PartitionState>();
   /** Partitions with closed batches to send, in rotation order. */
@@ -264,7 +266,7 @@ export class Producer {
   send(topic: string, message: ProducerMessage): Promise<RecordMetadata> {
     try {
       this.checkOpen();
-      checkTopicName(topic);
+      this.checkTopic(topic);
       const size = this.checkMessage(message);
       const partitionCount = this.admitting === 0 ? this.metadata.partitionCountNow(topic) : undefined;
       if (partitionCount !== undefined && this.budget.tryReserve(size)) {
@@ -286,7 +288,7 @@ export class Producer {
    */
   async sendBatch(topic: string, messages: readonly ProducerMessage[]): Promise<{ count: number; ranges: SentRange[] }> {
     this.checkOpen();
-    checkTopicName(topic);
+    this.checkTopic(topic);
     if (messages.length === 0) return { count: 0, ranges: [] };
     const sizes = messages.map((m) => this.checkMessage(m));
     let resolve!: (r: { count: number; ranges: SentRange[] }) => void;
@@ -468,13 +470,20 @@ export class Producer {
   }
 
   private partitionState(topic: string, partition: number): PartitionState {
-    const key = `${topic}\0${partition}`;
-    let state = this.partitions.get(key);
+    let states = this.partitions.get(topic);
+    if (states === undefined) this.partitions.set(topic, (states = []));
+    let state = states[partition];
     if (state === undefined) {
       state = { topic, partition, open: undefined, ready: [], inflight: 0, retryAt: 0 };
-      this.partitions.set(key, state);
+      states[partition] = state;
     }
     return state;
+  }
+
+  private checkTopic(topic: string): void {
+    if (this.checkedTopics.has(topic)) return;
+    checkTopicName(topic);
+    this.checkedTopics.add(topic);
   }
 
   private discardEmptyOpenBatch(state: PartitionState): void {

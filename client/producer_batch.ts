@@ -14,6 +14,15 @@ export interface RecordMetadata {
   readonly offset: bigint;
 }
 
+/** RecordMetadata as a class: one object shape for every resolved send(). */
+class SentRecord implements RecordMetadata {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: bigint,
+  ) {}
+}
+
 /** A contiguous run of records of one sendBatch() call inside one batch. */
 export interface SentRange {
   readonly partition: number;
@@ -79,9 +88,14 @@ export class ProducerBatch {
 
   /** Resolves every record; `baseOffset` is the offset of the batch's first record (-1n when unknown). */
   succeed(baseOffset: bigint): void {
+    const known = baseOffset >= 0n;
+    // Deliveries are in offset order, mostly one apart: step the offset instead of converting each delta.
+    let offset = known ? baseOffset : -1n;
+    let delta = 0;
     for (const d of this.deliveries) {
-      const offset = baseOffset < 0n ? -1n : baseOffset + BigInt(d.offsetDelta);
-      if (d.kind === "one") d.resolve({ topic: this.topic, partition: this.partition, offset });
+      if (known && d.offsetDelta !== delta) offset = d.offsetDelta === delta + 1 ? offset + 1n : baseOffset + BigInt(d.offsetDelta);
+      delta = d.offsetDelta;
+      if (d.kind === "one") d.resolve(new SentRecord(this.topic, this.partition, offset));
       else {
         const t = d.tracker;
         if (t.failed) continue;
