@@ -16,6 +16,7 @@ const SPEC: CommandSpec = {
     "max-messages": { type: "string", value: "N", help: "exit after N messages" },
     "timeout-ms": { type: "string", value: "MS", help: "exit after MS without new messages" },
     format: { type: "string", value: "value|json", help: "value: the value as text; json: topic, partition, offset, timestamp, key, value, headers" },
+    group: { type: "string", value: "G", help: "read as a member of consumer group G (the group shares out the partitions; starts at its committed offsets, --from applies only where it has none; commits what was printed)" },
   },
   notes: ["examples:", "  sluice consume orders --from beginning --max-messages 10", "  sluice consume orders --partition 2 --from @1700000000000 --format json"],
 };
@@ -55,6 +56,11 @@ export async function run(argv: string[]): Promise<number> {
     const timeoutMs = intFlag("timeout-ms", v["timeout-ms"] as string | undefined, 0, 2 ** 31 - 1);
     const format = args.json ? "json" : ((v.format as string | undefined) ?? "value");
     if (format !== "value" && format !== "json") throw new UsageError(`--format must be value or json, got '${format}'`);
+    if (v.group !== undefined) {
+      if (partition !== undefined) throw new UsageError("--partition and --group exclude each other: the group assigns the partitions");
+      const { consumeWithGroup } = await import("./consume_group.ts");
+      return consumeWithGroup({ topic, group: v.group as string, client: args.client, from: v.from as string | undefined, maxMessages, timeoutMs, format });
+    }
     const position = parseFrom(v.from as string | undefined);
 
     let partitions: number[];

@@ -110,3 +110,36 @@ test("usage errors exit 2; an unknown group exits 1 naming GROUP_ID_NOT_FOUND", 
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain("GROUP_ID_NOT_FOUND");
 });
+
+test("`sluice consume TOPIC --group G`: successive runs continue where the group left off, nothing twice, nothing skipped", async () => {
+  const topic = "cli-consumed";
+  await createTopic(broker.port, topic, 2);
+  const producer = new Producer({ broker: `127.0.0.1:${broker.port}`, acks: "all" });
+  await Promise.all(Array.from({ length: 30 }, (_, i) => producer.send(topic, { value: `m${i}`, partition: i % 2 })));
+  await producer.close();
+  const consume = (...args: string[]) => {
+    const r = spawnSync(BUN, ["cli/main.ts", "consume", topic, "--group", "cli-group", "--broker", `127.0.0.1:${broker.port}`, ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(0);
+    return r.stdout.split("\n").filter((l) => l !== "");
+  };
+  const first = consume("--from", "beginning", "--max-messages", "10");
+  const second = consume("--max-messages", "12");
+  const rest = consume("--timeout-ms", "1500");
+  expect(first.length).toBe(10);
+  expect(second.length).toBe(12);
+  expect(rest.length).toBe(8);
+  const all = [...first, ...second, ...rest];
+  expect(new Set(all).size).toBe(30);
+  expect(new Set(all)).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `m${i}`)));
+  const d = JSON.parse(sluice("describe", "cli-group", "--json").stdout) as GroupDescription;
+  expect(d.offsets.map((o) => [o.committedOffset, o.lag])).toEqual([
+    [15, 0],
+    [15, 0],
+  ]);
+  const bad = spawnSync(BUN, ["cli/main.ts", "consume", topic, "--group", "g", "--partition", "0", "--broker", `127.0.0.1:${broker.port}`], { cwd: ROOT, encoding: "utf8" });
+  expect(bad.status).toBe(2);
+}, 60_000);
