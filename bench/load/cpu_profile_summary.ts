@@ -3,7 +3,7 @@
 // total (inclusive) time per function, top N each. Used to name hot spots
 // precisely in BENCHMARKS.md.
 //
-//   bun bench/load/cpu_profile_summary.ts <file.cpuprofile> [--top 25] [--filter engine/]
+//   bun bench/load/cpu_profile_summary.ts <file.cpuprofile> [--top 25] [--filter engine/] [--callers set]
 
 import fs from "node:fs";
 import path from "node:path";
@@ -29,6 +29,24 @@ export interface FunctionTime {
   where: string;
   selfMs: number;
   totalMs: number;
+}
+
+/** Self time of functions named `name`, split by their caller (file:line), in ms. */
+export function callersOf(profile: CpuProfile, root: string, name: string): Map<string, number> {
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const node = byId.get(samples[i]);
+    if (node === undefined || node.callFrame.functionName !== name) continue;
+    const p = byId.get(parent.get(node.id) ?? -1);
+    const where = p === undefined ? "(none)" : `${p.callFrame.functionName || "(anonymous)"} ${path.relative(root, p.callFrame.url.replace(/^file:\/\//, ""))}:${p.callFrame.lineNumber + 1}`;
+    out.set(where, (out.get(where) ?? 0) + Math.max(0, deltas[i + 1] ?? 0) / 1000);
+  }
+  return out;
 }
 
 export function summarize(profile: CpuProfile, root: string): { totalMs: number; idleMs: number; functions: FunctionTime[] } {
@@ -84,7 +102,7 @@ if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2),
     allowPositionals: true,
-    options: { top: { type: "string" }, filter: { type: "string" } },
+    options: { top: { type: "string" }, filter: { type: "string" }, callers: { type: "string" } },
   });
   const file = positionals[0];
   if (file === undefined) {
@@ -93,7 +111,14 @@ if (import.meta.main) {
   }
   const top = Number(values.top ?? 25);
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
-  const { totalMs, idleMs, functions } = summarize(JSON.parse(fs.readFileSync(file, "utf8")), root);
+  const profile = JSON.parse(fs.readFileSync(file, "utf8")) as CpuProfile;
+  if (values.callers !== undefined) {
+    const callers = [...callersOf(profile, root, values.callers)].sort((a, b) => b[1] - a[1]);
+    console.log(`self time of ${values.callers} by caller:`);
+    for (const [where, ms] of callers.slice(0, top)) console.log(`  ${ms.toFixed(0).padStart(7)} ms  ${where}`);
+    process.exit(0);
+  }
+  const { totalMs, idleMs, functions } = summarize(profile, root);
   const busyMs = totalMs - idleMs;
   const keep = (f: FunctionTime) => values.filter === undefined || f.where.includes(values.filter);
   const pct = (ms: number) => `${((ms / busyMs) * 100).toFixed(1)}%`.padStart(6);

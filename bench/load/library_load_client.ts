@@ -3,7 +3,8 @@
 // broker together.
 //
 // Producer: one Producer per load thread, one send() per message with an
-// explicit partition, each with its own promise (per-message ack latency).
+// explicit partition, each with its own promise (per-message ack latency);
+// or, with --send-batch N, one sendBatch() per N messages (one promise each).
 // The library's send() waits by itself when its buffer is full, but every
 // waiting call is a pending promise; to keep the load thread's memory bounded
 // the adapter keeps at most SEND_WINDOW messages unacknowledged, which is the
@@ -21,6 +22,7 @@ import type {
   LoadAdmin,
   LoadConsumer,
   LoadConsumerOptions,
+  LoadMessage,
   LoadProducer,
   LoadProducerOptions,
   LoadRecord,
@@ -81,8 +83,19 @@ class LibraryProducer implements LoadProducer {
     return new Promise<void>((resolve) => (this.wake = resolve));
   }
 
-  private settled(onAck: AckCallback, error: unknown): void {
-    this.outstanding--;
+  sendMany(messages: readonly LoadMessage[], onAck: AckCallback): Promise<void> | undefined {
+    const count = messages.length;
+    this.outstanding += count;
+    this.producer.sendBatch(this.topic, messages).then(
+      () => this.settled(onAck, undefined, count),
+      (error: unknown) => this.settled(onAck, error ?? new Error("sendBatch failed"), count),
+    );
+    if (this.outstanding < this.window) return undefined;
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  private settled(onAck: AckCallback, error: unknown, count = 1): void {
+    this.outstanding -= count;
     onAck(error);
     if (this.wake !== undefined && this.outstanding < this.window) {
       const wake = this.wake;

@@ -19,6 +19,12 @@ export interface LoadProducerOptions extends LoadTarget {
   valueBytes: number;
 }
 
+/** One message of a sendMany() call (the client library's ProducerMessage has this shape). */
+export interface LoadMessage {
+  readonly partition: number;
+  readonly value: Uint8Array;
+}
+
 /** Called once per message: no error = acknowledged as `acks` asked. */
 export type AckCallback = (error: unknown) => void;
 
@@ -28,6 +34,8 @@ export interface LoadProducer {
    * buffer is full (the caller waits on it before sending more), else undefined.
    */
   send(partition: number, value: Uint8Array, onAck: AckCallback): Promise<void> | undefined;
+  /** Queues several messages in one call; `onAck` is called once, when all are acknowledged or the first failed. */
+  sendMany(messages: readonly LoadMessage[], onAck: AckCallback): Promise<void> | undefined;
   /** Sends whatever is buffered now, without waiting for linger. */
   flush(): Promise<void>;
   close(): Promise<void>;

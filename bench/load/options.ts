@@ -38,6 +38,8 @@ export interface BenchOptions {
   serveArgs: string[];
   /** "sluice" = the client library; "raw" = the protocol-only baseline (tells client cost from broker cost). */
   client: "sluice" | "raw";
+  /** Messages per send call: 1 = the client's send() per message, N > 1 = sendBatch() of N messages. */
+  sendBatch: number;
   /** --embedded only: run the broker under `bun --cpu-prof` and write the profile here. */
   profileBrokerDir?: string;
 }
@@ -65,6 +67,7 @@ export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HO
   --drain-timeout-ms   consumers give up after this long without a message (default 10000)
   --serve-arg ARG      pass ARG to the embedded broker's \`serve\` (repeatable)
   --client sluice|raw  the client library (default) or a protocol-only baseline client
+  --send-batch N       messages per send call: 1 = send() each (default), N = sendBatch() of N
   --profile-broker DIR run the embedded broker under bun --cpu-prof, profile written to DIR
   --json               last line of output is one JSON object
 
@@ -121,6 +124,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
         "serve-arg": { type: "string", multiple: true },
         client: { type: "string" },
         "profile-broker": { type: "string" },
+        "send-batch": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -166,6 +170,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
     drainTimeoutMs: values["drain-timeout-ms"] === undefined ? 10_000 : intIn("drain-timeout-ms", values["drain-timeout-ms"], 100, 600_000),
     serveArgs: values["serve-arg"] ?? [],
     profileBrokerDir: values["profile-broker"],
+    sendBatch: values["send-batch"] === undefined ? 1 : intIn("send-batch", values["send-batch"], 1, 65_536),
     client: values.client === undefined || values.client === "sluice" ? "sluice" : values.client === "raw" ? "raw" : (() => {
       throw new UsageError(`--client must be sluice or raw, got '${values.client}'`);
     })(),

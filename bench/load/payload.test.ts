@@ -64,3 +64,4 @@ describe("SeqTracker", () => {
     expect(total.countSeen(1, 99)).toBe(99);
   });
 });
+

@@ -84,8 +84,8 @@ export class PayloadWriter {
 
   /** A new payload for message `seq`. */
   build(seq: number, sentAtMs: number): Uint8Array {
-    // slice() allocates and copies the template in one native step.
-    const out = this.template.slice();
+    const out = new Uint8Array(this.size);
+    out.set(this.template);
     this.writeHeader(out, 0, seq, sentAtMs);
     return out;
   }

@@ -27,6 +27,7 @@ import type {
   LoadAdmin,
   LoadConsumer,
   LoadConsumerOptions,
+  LoadMessage,
   LoadProducer,
   LoadProducerOptions,
   LoadRecord,
@@ -176,6 +177,21 @@ class RawProducer implements LoadProducer {
       return new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
     return undefined;
+  }
+
+  sendMany(messages: readonly LoadMessage[], onAck: AckCallback): Promise<void> | undefined {
+    let remaining = messages.length;
+    let failed = false;
+    const one: AckCallback = (error) => {
+      if (failed) return;
+      if (error !== undefined && error !== null) {
+        failed = true;
+        onAck(error);
+      } else if (--remaining === 0) onAck(undefined);
+    };
+    let wait: Promise<void> | undefined;
+    for (const m of messages) wait = this.send(m.partition, m.value, one) ?? wait;
+    return wait;
   }
 
   private seal(partition: number, batch: OpenBatch): void {

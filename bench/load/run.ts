@@ -91,6 +91,7 @@ function commandLine(o: BenchOptions): string {
   if (o.ratePerSec !== undefined) parts.push(`--rate ${o.ratePerSec}`);
   for (const arg of o.serveArgs) parts.push(`--serve-arg ${arg}`);
   if (o.client !== "sluice") parts.push(`--client ${o.client}`);
+  if (o.sendBatch !== 1) parts.push(`--send-batch ${o.sendBatch}`);
   return parts.join(" ");
 }
 
@@ -200,6 +201,7 @@ async function runAgainst(
       partitions: options.partitions,
       ratePerSec: options.ratePerSec === undefined ? undefined : options.ratePerSec / options.producers,
       stickyMessages,
+      sendBatch: options.sendBatch,
       counters: counterBuffer,
       thread: p,
     });
@@ -307,6 +309,7 @@ async function runAgainst(
       ratePerSec: options.ratePerSec ?? null,
       topic,
       client: options.client,
+      sendBatch: options.sendBatch,
     },
     msgsPerSec: Math.round(headline.msgsPerSec),
     mbPerSec: Math.round(headline.mbPerSec * 10) / 10,

@@ -27,6 +27,8 @@ export interface ProducerStart {
   partitions: number;
   /** This producer's share of --rate, msgs/s; undefined = closed loop. */
   ratePerSec?: number;
+  /** Messages per send call: 1 = send() per message, N > 1 = sendBatch() of N. */
+  sendBatch: number;
   /** Consecutive messages sent to one partition before moving to the next (fills batches). */
   stickyMessages: number;
   counters: SharedArrayBuffer;
