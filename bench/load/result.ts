@@ -40,8 +40,12 @@ export interface BenchResult {
   produce: (PhaseFigures & { ackLatency: LatencySummary }) | null;
   consume: PhaseFigures | null;
   e2eLatency: LatencySummary | null;
-  broker: { pid: number; rssMaxMiB: number; cpuCores: number } | null;
-  client: { cpuCores: number };
+  /**
+   * CPU as cores busy over the run, and as CPU microseconds per message moved
+   * (sent + consumed): a cost that does not depend on how busy the machine was.
+   */
+  broker: { pid: number; rssMaxMiB: number; cpuCores: number; cpuUsPerMsg: number } | null;
+  client: { cpuCores: number; cpuUsPerMsg: number };
 }
 
 const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -67,15 +71,27 @@ export function formatResult(r: BenchResult): string {
   );
   if (r.firstError !== null) lines.push(`first error      ${r.firstError}`);
   if (r.broker !== null) {
-    lines.push(`broker           pid ${r.broker.pid}  RSS max ${r.broker.rssMaxMiB.toFixed(1)} MiB  CPU ${r.broker.cpuCores.toFixed(2)} cores`);
+    lines.push(
+      `broker           pid ${r.broker.pid}  RSS max ${r.broker.rssMaxMiB.toFixed(1)} MiB  CPU ${r.broker.cpuCores.toFixed(2)} cores` +
+        `  (${r.broker.cpuUsPerMsg.toFixed(2)} us per message moved)`,
+    );
   }
-  lines.push(`load generator   CPU ${r.client.cpuCores.toFixed(2)} cores`);
+  lines.push(`load generator   CPU ${r.client.cpuCores.toFixed(2)} cores  (${r.client.cpuUsPerMsg.toFixed(2)} us per message moved)`);
   return lines.join("\n");
 }
 
-export function brokerFigures(usage: ProcUsage | undefined): BenchResult["broker"] {
+export function brokerFigures(usage: ProcUsage | undefined, messagesMoved: number): BenchResult["broker"] {
   if (usage === undefined || usage.samples === 0) return null;
-  return { pid: usage.pid, rssMaxMiB: Math.round((usage.rssMaxBytes / 1048576) * 10) / 10, cpuCores: Math.round(usage.cores * 100) / 100 };
+  return {
+    pid: usage.pid,
+    rssMaxMiB: Math.round((usage.rssMaxBytes / 1048576) * 10) / 10,
+    cpuCores: Math.round(usage.cores * 100) / 100,
+    cpuUsPerMsg: usPerMsg(usage.cpuSec, messagesMoved),
+  };
+}
+
+export function usPerMsg(cpuSec: number, messages: number): number {
+  return messages === 0 ? 0 : Math.round((cpuSec * 1e6 * 100) / messages) / 100;
 }
 
 /** A live progress line on stderr, only when stderr is a terminal. */

@@ -20,7 +20,7 @@ import type { BenchOptions } from "./options.ts";
 import { SEQ_MAX } from "./payload.ts";
 import { ProcSampler } from "./proc_sampler.ts";
 import { splitCount } from "./rate_schedule.ts";
-import { brokerFigures, ProgressLine, type BenchResult } from "./result.ts";
+import { brokerFigures, ProgressLine, usPerMsg, type BenchResult } from "./result.ts";
 import { SeqTracker } from "./seq_tracker.ts";
 import { batchBytesDefault, createLoadAdmin, RECORD_OVERHEAD_BYTES } from "./sluice_load_client.ts";
 import {
@@ -329,8 +329,11 @@ async function runAgainst(
     produce: produceFigures,
     consume: consumeFigures,
     e2eLatency: options.mode === "e2e" ? e2e.summary() : null,
-    broker: brokerFigures(brokerUsage),
-    client: { cpuCores: Math.round(clientCores * 100) / 100 },
+    broker: brokerFigures(brokerUsage, sent + consumedUnique),
+    client: {
+      cpuCores: Math.round(clientCores * 100) / 100,
+      cpuUsPerMsg: usPerMsg((clientCpu.user + clientCpu.system) / 1e6, sent + consumedUnique),
+    },
   };
 }
 
