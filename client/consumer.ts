@@ -715,6 +715,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   /** Queues an error behind the data fetched before it; `state` undefined means any reader sees it. */
   private pushError(state: PartitionState | undefined, error: Error): void {
+    if (state === undefined) {
+      // A failure of the whole fetch repeats on every retry: queue it once until a reader took it.
+      if (this.queue.some((item, i) => i >= this.queueHead && item.state === undefined)) return;
+    }
     this.queue.push({ state, epoch: state?.epoch ?? 0, records: NO_RECORDS, pos: 0, highWatermark: -1n, error });
     this.readerWake?.();
   }

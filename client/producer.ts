@@ -269,7 +269,8 @@ export class Producer {
       this.checkTopic(topic);
       const size = this.checkMessage(message);
       const partitionCount = this.admitting === 0 ? this.metadata.partitionCountNow(topic) : undefined;
-      if (partitionCount !== undefined && this.budget.tryReserve(size)) {
+      const knownPartition = message.partition === undefined || (partitionCount !== undefined && message.partition < partitionCount);
+      if (partitionCount !== undefined && knownPartition && this.budget.tryReserve(size)) {
         // Fast path: known topic, room in the buffer, nobody waiting before us.
         return new Promise<RecordMetadata>((resolve, reject) => {
           this.append(topic, partitionCount, message, size, { kind: "one", offsetDelta: 0, resolve, reject });
@@ -395,6 +396,11 @@ export class Producer {
     let partitionCount: number;
     try {
       partitionCount = await this.metadata.partitionCount(topic, deadline);
+      if (message.partition !== undefined && message.partition >= partitionCount) {
+        // Partitions may have been added since the count was cached: ask once more before refusing.
+        this.metadata.invalidate(topic);
+        partitionCount = await this.metadata.partitionCount(topic, deadline);
+      }
       if (!this.budget.tryReserve(size)) await this.budget.reserve(size, Math.max(0, deadline - Date.now()));
       // Accepted before any close(): appended even if close() was called meanwhile.
       return new Promise<RecordMetadata>((resolve, reject) => {

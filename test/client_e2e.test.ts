@@ -154,6 +154,20 @@ describe("produce and consume", () => {
   });
 });
 
+describe("topic changes", () => {
+  test("a producer that cached the partition count can send to a partition added since", async () => {
+    await admin.createTopic("growing", { partitions: 1 });
+    const producer = new Producer({ broker: address, lingerMs: 0 });
+    await producer.send("growing", { value: "before" });
+    await admin.createPartitions("growing", 3);
+    const r = await producer.send("growing", { value: "after", partition: 2 });
+    expect(r.partition).toBe(2);
+    expect(r.offset).toBe(0n);
+    await expect(producer.send("growing", { value: "nowhere", partition: 3 })).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    await producer.close();
+  });
+});
+
 describe("positions", () => {
   const base = 1_600_000_000_000;
   beforeAll(async () => {
