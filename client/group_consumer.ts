@@ -293,7 +293,14 @@ export class GroupConsumer {
         await this.rebalance();
         continue;
       }
-      const records = await fetcher.poll();
+      let records: GroupMessage[];
+      try {
+        records = await fetcher.poll();
+      } catch (e) {
+        // The fetcher retries what is retriable itself; what reaches here is for the application.
+        if (this.closing) break;
+        throw e;
+      }
       for (const r of records) {
         if (this.rejoin !== undefined || this.closing) break;
         const k = key(r.topic, r.partition);
@@ -327,7 +334,8 @@ export class GroupConsumer {
     this.membership.startHeartbeats();
     this.rebalances++;
     if (this.rejoin !== undefined) return; // the group moved on during the join: go round again
-    const start = await this.startOffsets(assignment);
+    const start = await this.withRetries("fetch the start offsets", () => this.startOffsets(assignment));
+    if (start === undefined) return; // closing
     const positions: FetchPosition[] = [];
     for (const tp of assignment) {
       for (const p of tp.partitions) {
@@ -363,6 +371,21 @@ export class GroupConsumer {
     this.processed.clear();
     this.committed.clear();
     await this.opts.onRevoked?.(owned, { lost });
+  }
+
+  /** Runs `fn` again after a backoff while it fails with a retriable error; undefined once closing. */
+  private async withRetries<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    const base = this.opts.retryBackoffMs ?? GROUP_CONSUMER_DEFAULTS.retryBackoffMs;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closing) return undefined;
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof SluiceError) || !(e.retriable || e.code === ErrorCode.REQUEST_TIMED_OUT) || this.closing) throw e;
+        this.log(`group ${this.groupId}: cannot ${what} (${e.message}); retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(base * 2 ** attempt, base * 16)));
+      }
+    }
   }
 
   /** Committed offsets, and the reset policy where there are none. */
@@ -457,6 +480,7 @@ export class GroupConsumer {
       clientId: this.opts.clientId ?? "sluice-consumer",
       pollWaitMs: this.opts.pollWaitMs,
       consumer: this.opts.consumer,
+      autoOffsetReset: this.opts.autoOffsetReset ?? GROUP_CONSUMER_DEFAULTS.autoOffsetReset,
     });
     if (this.rpc === undefined) {
       this.rpc = t.rpc;

@@ -109,3 +109,51 @@ test("broker kill -9 and restart: every acknowledged commit survives and consume
       `found after restart ${JSON.stringify(Object.fromEntries(committed))}, ${again.length} seen again`,
   );
 }, 90_000);
+
+test("members that stay up across a broker kill -9 and restart (same port) rejoin by themselves and read on from the committed offsets", async () => {
+  const third = await startBroker();
+  const port = third.port;
+  let fourth: BrokerProcess | undefined;
+  try {
+    await createTopic(port, "survivors", 2);
+    const producer = new Producer({ broker: `127.0.0.1:${port}`, acks: "all" });
+    await Promise.all(Array.from({ length: 400 }, (_, i) => producer.send("survivors", { value: `${i}`, partition: i % 2 })));
+    await producer.close();
+    const seen: Seen[] = [];
+    const acked = new Map<number, number>();
+    const make = () => {
+      const c = new GroupConsumer({
+        brokers: [`127.0.0.1:${port}`],
+        groupId: "survivor-group",
+        sessionTimeoutMs: 3_000,
+        heartbeatIntervalMs: 100,
+        autoCommitIntervalMs: 50,
+        pollWaitMs: 100,
+        client: { reconnectBackoffMs: 50, reconnectBackoffMsMax: 200 },
+        onCommitted: (offsets) => {
+          for (const o of offsets) acked.set(o.partition, Math.max(acked.get(o.partition) ?? 0, o.offset));
+        },
+      });
+      c.subscribe(["survivors"]);
+      void c.run({ eachMessage: (m) => void seen.push({ partition: m.partition, offset: m.offset }) });
+      return c;
+    };
+    const members = [make(), make()];
+    await until("everything read and committed", () => acked.get(0) === 200 && acked.get(1) === 200, 20_000);
+    await third.kill9();
+    fourth = await startBroker({ dataDir: third.dataDir, args: ["--port", String(port)] });
+    const p2 = new Producer({ broker: `127.0.0.1:${port}`, acks: "all" });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => p2.send("survivors", { value: `late-${i}`, partition: i % 2 })));
+    await p2.close();
+    await until("the members rejoined and read the new records", () => acked.get(0) === 250 && acked.get(1) === 250, 30_000);
+    const keys = seen.map((s) => `${s.partition}:${s.offset}`);
+    expect(new Set(keys).size).toBe(500);
+    expect(keys.length).toBe(500); // everything was committed before the kill: nothing came twice
+    const d = await describeGroup(port, "survivor-group");
+    expect(d.members.length).toBe(2);
+    await Promise.all(members.map((c) => c.close()));
+  } finally {
+    await fourth?.cleanup();
+    await third.cleanup();
+  }
+}, 60_000);
