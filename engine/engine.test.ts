@@ -323,3 +323,33 @@ describe("long-poll fetch", () => {
     expect(engine.waitingFetches).toBe(0);
   });
 });
+
+describe("fetch rounds", () => {
+  test("a fetch whose results all come synchronously (bad offsets) is answered exactly once", async () => {
+    const { engine } = await open(tempDir());
+    await engine.createTopic("t", { partitions: 2 });
+    for (const offsets of [[-1], [-1, -1], [Number.MAX_SAFE_INTEGER + 2]]) {
+      let done = 0;
+      let last: FetchOutcome | null = null;
+      const parts = offsets.map((offset, i) => ({ topic: "t", partition: i % 2, offset, maxBytes: 1000 }));
+      await new Promise<void>((resolve) => {
+        const codes: number[] = [];
+        engine.fetch(
+          { maxWaitMs: 100, minBytes: 1, maxBytes: 1000, partitions: parts },
+          {
+            partition: (_i, err) => codes.push(err),
+            reset: () => {},
+            done: () => {
+              done++;
+              last = { parts: codes.map((err) => ({ err, bytes: 0, hw: 0 })), elapsedMs: 0 };
+              resolve();
+            },
+          },
+        );
+      });
+      await Bun.sleep(20);
+      expect(done).toBe(1);
+      expect(last!.parts.every((p) => p.err === ErrorCode.OFFSET_OUT_OF_RANGE)).toBe(true);
+    }
+  });
+});

@@ -186,7 +186,10 @@ export class FetchOperation implements Waiter, FetchHandle {
     this.#final = final;
     this.#totalBytes = 0;
     this.#hadError = false;
-    this.#pending = parts.length;
+    // One more than the partitions: the loop itself holds the round open, so a
+    // result delivered synchronously (an invalid offset) cannot finish it early
+    // and the round finishes exactly once.
+    this.#pending = parts.length + 1;
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
       const slot = this.#host.resolve(p.topic, p.partition);
@@ -199,7 +202,7 @@ export class FetchOperation implements Waiter, FetchHandle {
       }
       this.#issue(i, slot);
     }
-    if (this.#pending === 0) this.#finishRound();
+    if (--this.#pending === 0) this.#finishRound();
   }
 
   #issue(i: number, slot: number): void {
