@@ -1,0 +1,105 @@
+// GroupConsumer behaviours against a real broker: the heartbeat is not starved
+// by a handler that awaits for several session timeouts; async iteration
+// commits exactly what the loop body finished; manual commits.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { GroupConsumer } from "../client/group_consumer.ts";
+import { Producer } from "../client/producer.ts";
+import type { TopicPartitions } from "../protocol/messages/groups.ts";
+import { type BrokerProcess, startBroker } from "./support/broker.ts";
+import { createTopic, describeGroup, until } from "./groups_support.ts";
+
+let broker: BrokerProcess;
+beforeAll(async () => {
+  broker = await startBroker();
+});
+afterAll(async () => {
+  await broker?.cleanup();
+});
+
+async function produce(topic: string, count: number, partitions: number): Promise<void> {
+  const p = new Producer({ broker: `127.0.0.1:${broker.port}`, acks: "all" });
+  await Promise.all(Array.from({ length: count }, (_, i) => p.send(topic, { value: `${i}`, partition: i % partitions })));
+  await p.close();
+}
+
+const base = () => ({ brokers: [`127.0.0.1:${broker.port}`], pollWaitMs: 100 });
+
+test("a handler that awaits for three session timeouts does not cost the member its session", async () => {
+  await createTopic(broker.port, "slow", 2);
+  const revoked: Array<{ lost: boolean }> = [];
+  const opts = { ...base(), groupId: "slow-group", sessionTimeoutMs: 500, heartbeatIntervalMs: 150, autoCommitIntervalMs: 100 };
+  const slow = new GroupConsumer({ ...opts, clientId: "slow", onRevoked: (_tps, info) => void revoked.push(info) });
+  const other = new GroupConsumer({ ...opts, clientId: "other" });
+  slow.subscribe(["slow"]);
+  other.subscribe(["slow"]);
+  let slowDone = 0;
+  let stalls = 0;
+  void slow.run({
+    eachMessage: async () => {
+      if (stalls++ === 0) await new Promise((r) => setTimeout(r, 1_500));
+      slowDone++;
+    },
+  });
+  void other.run({ eachMessage: () => {} });
+  const owned = (c: GroupConsumer) => c.assignment().reduce((n, tp) => n + tp.partitions.length, 0);
+  await until("both members hold a partition", () => owned(slow) === 1 && owned(other) === 1 && slow.generationId === other.generationId, 20_000);
+  const generation = slow.generationId;
+  expect(revoked).toEqual([]);
+  await produce("slow", 10, 2); // only now: the stall must fall in a settled generation
+  await until("the slow member finished its partition", () => slowDone === 5, 20_000);
+  const d = await describeGroup(broker.port, "slow-group");
+  expect(d.members.map((m) => m.clientId).sort()).toEqual(["other", "slow"]);
+  expect(d.generationId).toBe(generation);
+  expect(slow.generationId).toBe(generation);
+  expect(revoked).toEqual([]);
+  await Promise.all([slow.close(), other.close()]);
+  expect(revoked).toEqual([{ lost: false }]);
+}, 30_000);
+
+test("async iteration: leaving the loop commits exactly the messages whose body finished; the next member goes on from there", async () => {
+  await createTopic(broker.port, "iterated", 1);
+  await produce("iterated", 20, 1);
+  const assigned: TopicPartitions[][] = [];
+  const first = new GroupConsumer({ ...base(), groupId: "iter-group", autoCommit: false, onAssigned: (tps) => void assigned.push(tps) });
+  first.subscribe(["iterated"]);
+  const got: number[] = [];
+  for await (const m of first) {
+    got.push(m.offset);
+    if (got.length === 7) break;
+  }
+  expect(got).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  expect(assigned).toEqual([[{ topic: "iterated", partitions: [0] }]]);
+  const d = await describeGroup(broker.port, "iter-group");
+  expect(d.state).toBe("Empty");
+  expect(d.offsets.map((o) => o.committedOffset)).toEqual([7]);
+
+  const second = new GroupConsumer({ ...base(), groupId: "iter-group", autoCommit: false });
+  second.subscribe(["iterated"]);
+  const rest: number[] = [];
+  for await (const m of second) {
+    rest.push(m.offset);
+    if (m.offset === 19) break;
+  }
+  expect(rest).toEqual(Array.from({ length: 13 }, (_, i) => i + 7));
+}, 30_000);
+
+test("manual commits: commitSync of given offsets, then of everything processed; commitAsync reports through onCommitted", async () => {
+  await createTopic(broker.port, "manual", 1);
+  await produce("manual", 10, 1);
+  const committedSeen: number[] = [];
+  const c = new GroupConsumer({ ...base(), groupId: "manual-group", autoCommit: false, onCommitted: (o) => void committedSeen.push(...o.map((x) => x.offset)) });
+  c.subscribe(["manual"]);
+  let n = 0;
+  void c.run({ eachMessage: () => void n++ });
+  await until("all ten processed", () => n === 10, 20_000);
+  await c.commitSync([{ topic: "manual", partition: 0, offset: 3, metadata: "checkpoint" }]);
+  expect((await describeGroup(broker.port, "manual-group")).offsets.map((o) => [o.committedOffset, o.metadata])).toEqual([[3, "checkpoint"]]);
+  await c.commitSync();
+  expect((await describeGroup(broker.port, "manual-group")).offsets[0].committedOffset).toBe(10);
+  await expect(c.commitSync([{ topic: "manual", partition: 0, offset: 11 }])).rejects.toMatchObject({ code: 1 }); // OFFSET_OUT_OF_RANGE: past the high watermark
+  c.commitAsync([{ topic: "manual", partition: 0, offset: 9 }]);
+  await until("the async commit was acknowledged", () => committedSeen.includes(9), 10_000);
+  expect(committedSeen).toEqual([3, 10, 9]);
+  await c.close();
+}, 30_000);
