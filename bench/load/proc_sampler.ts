@@ -10,6 +10,10 @@ const CLOCK_TICKS_PER_SEC = 100;
 
 export interface ProcSample {
   rssBytes: number;
+  /** Parts of RSS: anonymous (heaps, SharedArrayBuffers), file-backed (mapped files), shared memory. */
+  rssAnonBytes: number;
+  rssFileBytes: number;
+  rssShmemBytes: number;
   cpuSec: number;
 }
 
@@ -17,13 +21,22 @@ export interface ProcSample {
 export function sampleProc(pid: number): ProcSample | undefined {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    const kB = (field: string) => {
+      const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
+      return m === null ? 0 : Number(m[1]) * 1024;
+    };
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name (which may contain spaces) start at ") ".
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
-    return { rssBytes: rss === null ? 0 : Number(rss[1]) * 1024, cpuSec: (utime + stime) / CLOCK_TICKS_PER_SEC };
+    return {
+      rssBytes: kB("VmRSS"),
+      rssAnonBytes: kB("RssAnon"),
+      rssFileBytes: kB("RssFile"),
+      rssShmemBytes: kB("RssShmem"),
+      cpuSec: (utime + stime) / CLOCK_TICKS_PER_SEC,
+    };
   } catch {
     return undefined;
   }
@@ -32,6 +45,8 @@ export function sampleProc(pid: number): ProcSample | undefined {
 export interface ProcUsage {
   pid: number;
   rssMaxBytes: number;
+  /** The sample with the largest RSS (its anon/file/shmem split says what the memory is). */
+  rssMaxSample: ProcSample | undefined;
   rssLastBytes: number;
   /** CPU seconds used between start() and stop(). */
   cpuSec: number;
@@ -48,6 +63,7 @@ export class ProcSampler {
   private startMs = 0;
   private stopMs = 0;
   private rssMax = 0;
+  private rssMaxSample: ProcSample | undefined;
   private samples = 0;
 
   constructor(pid: number) {
@@ -67,7 +83,10 @@ export class ProcSampler {
     if (sample === undefined) return;
     this.last = sample;
     this.samples++;
-    if (sample.rssBytes > this.rssMax) this.rssMax = sample.rssBytes;
+    if (sample.rssBytes > this.rssMax) {
+      this.rssMax = sample.rssBytes;
+      this.rssMaxSample = sample;
+    }
   }
 
   stop(): ProcUsage {
@@ -80,6 +99,7 @@ export class ProcSampler {
     return {
       pid: this.pid,
       rssMaxBytes: this.rssMax,
+      rssMaxSample: this.rssMaxSample,
       rssLastBytes: this.last?.rssBytes ?? 0,
       cpuSec,
       cores: cpuSec / wallSec,

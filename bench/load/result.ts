@@ -44,7 +44,15 @@ export interface BenchResult {
    * CPU as cores busy over the run, and as CPU microseconds per message moved
    * (sent + consumed): a cost that does not depend on how busy the machine was.
    */
-  broker: { pid: number; rssMaxMiB: number; cpuCores: number; cpuUsPerMsg: number } | null;
+  broker: {
+    pid: number;
+    rssMaxMiB: number;
+    /** At the RSS maximum: anonymous memory (heaps, rings) vs file-backed pages (mapped segments). */
+    rssMaxAnonMiB: number;
+    rssMaxFileMiB: number;
+    cpuCores: number;
+    cpuUsPerMsg: number;
+  } | null;
   client: { cpuCores: number; cpuUsPerMsg: number };
 }
 
@@ -72,7 +80,7 @@ export function formatResult(r: BenchResult): string {
   if (r.firstError !== null) lines.push(`first error      ${r.firstError}`);
   if (r.broker !== null) {
     lines.push(
-      `broker           pid ${r.broker.pid}  RSS max ${r.broker.rssMaxMiB.toFixed(1)} MiB  CPU ${r.broker.cpuCores.toFixed(2)} cores` +
+      `broker           pid ${r.broker.pid}  RSS max ${r.broker.rssMaxMiB.toFixed(1)} MiB (anon ${r.broker.rssMaxAnonMiB.toFixed(0)}, file ${r.broker.rssMaxFileMiB.toFixed(0)})  CPU ${r.broker.cpuCores.toFixed(2)} cores` +
         `  (${r.broker.cpuUsPerMsg.toFixed(2)} us per message moved)`,
     );
   }
@@ -84,10 +92,16 @@ export function brokerFigures(usage: ProcUsage | undefined, messagesMoved: numbe
   if (usage === undefined || usage.samples === 0) return null;
   return {
     pid: usage.pid,
-    rssMaxMiB: Math.round((usage.rssMaxBytes / 1048576) * 10) / 10,
+    rssMaxMiB: mib(usage.rssMaxBytes),
+    rssMaxAnonMiB: mib(usage.rssMaxSample?.rssAnonBytes ?? 0),
+    rssMaxFileMiB: mib(usage.rssMaxSample?.rssFileBytes ?? 0),
     cpuCores: Math.round(usage.cores * 100) / 100,
     cpuUsPerMsg: usPerMsg(usage.cpuSec, messagesMoved),
   };
+}
+
+function mib(bytes: number): number {
+  return Math.round((bytes / 1048576) * 10) / 10;
 }
 
 export function usPerMsg(cpuSec: number, messages: number): number {
