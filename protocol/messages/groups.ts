@@ -239,14 +239,17 @@ export type ResetGroupOffsetsResponse = z.infer<typeof ResetGroupOffsetsResponse
 
 /**
  * Checks a decoded MessagePack value against a schema. Anything that does not
- * fit is INVALID_REQUEST naming the first bad field; nothing of it is used.
+ * fit is INVALID_REQUEST naming the first bad field (INVALID_GROUP_ID for the
+ * group id); nothing of it is used.
  */
 export function parseGroupMessage<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue?.path.length ? issue.path.join(".") : "body";
-    throw new SluiceError(ErrorCode.INVALID_REQUEST, `invalid ${where}: ${issue?.message ?? "malformed"}`);
+    // A bad group id has its own code (Kafka's), so a client can tell it from a malformed request.
+    const code = where === "groupId" || where.startsWith("groupIds") ? ErrorCode.INVALID_GROUP_ID : ErrorCode.INVALID_REQUEST;
+    throw new SluiceError(code, `invalid ${where}: ${issue?.message ?? "malformed"}`);
   }
   return result.data;
 }
