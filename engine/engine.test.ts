@@ -132,19 +132,52 @@ describe("topics and metadata", () => {
     expect(engine.describeTopics(["t"])[0].partitions.length).toBe(1);
   });
 
-  test("delete removes the data and the metadata entry; an orphan directory is removed at open", async () => {
+  test("delete removes the data and the metadata entry", async () => {
     const dir = tempDir();
     const a = await open(dir);
     await a.engine.createTopic("gone", { partitions: 2 });
     expect(fs.existsSync(path.join(dir, "topics", "gone", "1"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, "topics", "gone", ".creating"))).toBe(false);
     await a.engine.deleteTopic("gone");
     expect(fs.existsSync(path.join(dir, "topics", "gone"))).toBe(false);
     expect(a.pool.deleted.length).toBe(2);
     await expectCode(a.engine.deleteTopic("gone"), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
+  test("at open, a directory no topic owns is removed only if a create or delete marked it; else moved to lost+found", async () => {
+    const dir = tempDir();
+    const a = await open(dir);
+    await a.engine.createTopic("kept");
     await a.engine.close();
-    fs.mkdirSync(path.join(dir, "topics", "orphan", "0"), { recursive: true });
-    await open(dir);
-    expect(fs.existsSync(path.join(dir, "topics", "orphan"))).toBe(false);
+    fs.mkdirSync(path.join(dir, "topics", "cut-delete", "0"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "topics", "cut-delete", ".deleting"), "");
+    fs.mkdirSync(path.join(dir, "topics", "cut-create", "0"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "topics", "cut-create", ".creating"), "");
+    fs.mkdirSync(path.join(dir, "topics", "stranger", "0"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "topics", "stranger", "0", "00000000000000000000.log"), "data");
+    // A delete that did not reach the metadata: the topic stands, the mark goes.
+    fs.writeFileSync(path.join(dir, "topics", "kept", ".deleting"), "");
+    const b = await open(dir);
+    expect(fs.readdirSync(path.join(dir, "topics")).sort()).toEqual(["kept"]);
+    expect(fs.existsSync(path.join(dir, "topics", "kept", ".deleting"))).toBe(false);
+    expect(b.engine.listTopics()).toEqual(["kept"]);
+    const lost = fs.readdirSync(path.join(dir, "lost+found"));
+    expect(lost.length).toBe(1);
+    expect(lost[0].startsWith("stranger.")).toBe(true);
+    expect(fs.readFileSync(path.join(dir, "lost+found", lost[0], "0", "00000000000000000000.log"), "utf8")).toBe("data");
+  });
+
+  test("damaged metadata (a flipped bit in a topic name) stops the open, naming the file; no data is touched", async () => {
+    const dir = tempDir();
+    const a = await open(dir);
+    await a.engine.createTopic("orders", { partitions: 2 });
+    await a.engine.close();
+    const file = path.join(dir, "meta", "topics.json");
+    const text = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, text.replace('"orders"', '"ordess"'));
+    const pool = new MemoryPool({ workers: 2 });
+    await expect(Engine.open({ config: config(dir), pool, log: () => {} })).rejects.toThrow(/topics\.json is damaged/);
+    expect(fs.existsSync(path.join(dir, "topics", "orders", "1"))).toBe(true);
   });
 
   test("add partitions grows a topic, never shrinks it", async () => {

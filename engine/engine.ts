@@ -33,6 +33,7 @@ import { fsyncDirectory, MetadataStore, type TopicEntry, type TopicsFile } from 
 import type { PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
 import { pickWorker, SlotTable } from "./slot_table.ts";
 import { effectiveTopicConfig, type LogConfig, parseLogConfig } from "./topic_config.ts";
+import { clearTopicDirMark, markTopicDir, settleUnownedTopicDir, topicDirMarks } from "./topic_dirs.ts";
 import { checkTopicName, topicNameProblem } from "./topic_name.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
@@ -253,17 +254,24 @@ export class Engine implements FetchHost {
     if (rewrite) await this.#store.write(next);
   }
 
-  /** Directories under topics/ that the metadata does not name: a delete or create cut short by a crash. */
+  /**
+   * Directories under topics/ that the metadata does not name: a create or
+   * delete cut short by a crash (marked: removed), or anything else (moved to
+   * lost+found, never deleted). Marks left on known topics are cleared.
+   */
   async #removeOrphans(known: Set<string>): Promise<void> {
     const names = await fs.promises.readdir(this.#topicsDir);
-    let removed = false;
     for (const name of names) {
-      if (known.has(name)) continue;
-      this.#log(`sluice: removing '${name}' under ${this.#topicsDir}: no topic of that name in the metadata`);
-      await fs.promises.rm(path.join(this.#topicsDir, name), { recursive: true, force: true });
-      removed = true;
+      const dir = path.join(this.#topicsDir, name);
+      if (known.has(name)) {
+        // A create that reached the metadata, or a delete that did not: the topic stands.
+        for (const mark of topicDirMarks(dir)) await clearTopicDirMark(dir, mark);
+        continue;
+      }
+      const outcome = await settleUnownedTopicDir(this.config.dataDir, name);
+      if (outcome === "removed") this.#log(`sluice: removed '${name}' under ${this.#topicsDir}: a create or delete of it was cut short`);
+      else this.#log(`sluice: WARNING: '${name}' under ${this.#topicsDir} belongs to no topic in the metadata; moved to ${path.join(this.config.dataDir, "lost+found")}`);
     }
-    if (removed) await fsyncDirectory(this.#topicsDir);
   }
 
   /** Opens one partition; a failure leaves the slot offline (reported, not fatal). */
@@ -357,14 +365,18 @@ export class Engine implements FetchHost {
     };
     Object.assign(topic, { id: crypto.randomUUID(), createdAtMs: Date.now(), configs, logConfig, workers, slots: [] });
     this.#topics.set(name, topic);
+    const topicDir = path.join(this.#topicsDir, name);
     try {
-      // A leftover directory of that name can only be an orphan (the metadata does not name it).
-      await fs.promises.rm(path.join(this.#topicsDir, name), { recursive: true, force: true });
+      // A leftover directory of that name belongs to no topic (the metadata does not name it).
+      if (fs.existsSync(topicDir)) await settleUnownedTopicDir(this.config.dataDir, name);
+      await fs.promises.mkdir(topicDir, { recursive: true });
+      await fsyncDirectory(this.#topicsDir);
+      await markTopicDir(topicDir, "creating");
       for (let p = 0; p < count; p++) topic.slots.push(this.#slots.allocate({ topic: name, partition: p, worker: workers[p] }));
       await Promise.all(topic.slots.map((slot, p) => this.#openSlot(topic, p, slot, true)));
-      await fsyncDirectory(path.join(this.#topicsDir, name));
-      await fsyncDirectory(this.#topicsDir);
+      await fsyncDirectory(topicDir);
       await this.#store.write(this.#withTopic(this.#store.current, topic));
+      await clearTopicDirMark(topicDir, "creating");
     } catch (e) {
       // Undo: the topic never became visible.
       await Promise.all(topic.slots.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
@@ -420,11 +432,14 @@ export class Engine implements FetchHost {
       }
       // From here produce and fetch see no topic; the metadata drops it durably before any data goes.
       topic.state = "deleting";
+      const topicDir = path.join(this.#topicsDir, name);
       const { [name]: _gone, ...rest } = this.#store.current.topics;
       try {
+        await markTopicDir(topicDir, "deleting");
         await this.#store.write({ version: 1, topics: rest });
       } catch (e) {
         topic.state = "online";
+        await clearTopicDirMark(topicDir, "deleting").catch(() => {});
         throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `deleting topic '${name}' failed: ${(e as Error)?.message ?? e}`, { cause: e });
       }
       this.#topics.delete(name);

@@ -10,11 +10,12 @@
 // The file stores, per topic: an id (to tell a re-created topic from the old
 // one), its configs (only the ones set for it, not the defaults), and the worker
 // of each partition — which is what keeps the partition→worker map stable
-// across restarts.
+// across restarts; and a CRC-32C of all that, checked at load.
 
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { crc32c } from "../protocol/crc32c.ts";
 import { PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
 import { topicNameProblem } from "./topic_name.ts";
 
@@ -26,13 +27,31 @@ const TopicEntrySchema = z.object({
   workers: z.array(z.number().int().min(0)).min(1).max(PARTITIONS_PER_TOPIC_MAX),
 });
 
-const TopicsFileSchema = z.object({
-  version: z.literal(1),
-  topics: z.record(z.string(), TopicEntrySchema),
-});
+const TopicsSchema = z.record(z.string(), TopicEntrySchema);
+
+/** On disk: version 2 carries a CRC-32C of the topics (version 1, written before it, is read once and rewritten). */
+const FileSchema = z.union([
+  z.object({ version: z.literal(2), crc32c: z.number().int().min(0).max(0xffff_ffff), topics: TopicsSchema }).strict(),
+  z.object({ version: z.literal(1), topics: TopicsSchema }).strict(),
+]);
 
 export type TopicEntry = z.output<typeof TopicEntrySchema>;
-export type TopicsFile = z.output<typeof TopicsFileSchema>;
+/** The metadata as the engine sees it. */
+export interface TopicsFile {
+  version: 1;
+  topics: Record<string, TopicEntry>;
+}
+
+/**
+ * The checksum covers the topics as compact JSON. JSON.parse then
+ * JSON.stringify gives back the same text (key order is kept), so the reader
+ * can recompute it from what it parsed. Why a checksum at all: a flipped bit
+ * inside a topic name still parses, and a wrong name would make the real
+ * topic's directory look like an orphan.
+ */
+function topicsChecksum(topics: Record<string, TopicEntry>): number {
+  return crc32c(new TextEncoder().encode(JSON.stringify(topics)));
+}
 
 const FILE_NAME = "topics.json";
 const TEMP_NAME = "topics.json.tmp";
@@ -48,7 +67,11 @@ export class MetadataStore {
     this.#current = current;
   }
 
-  /** Loads `<dataDir>/meta/topics.json` (an empty set when absent). A corrupt file is an error, never silently replaced. */
+  /**
+   * Loads `<dataDir>/meta/topics.json` (an empty set when absent). A damaged
+   * file (not JSON, wrong shape, checksum mismatch) is an error naming the
+   * file: the broker refuses to start rather than guess which topics exist.
+   */
   static async open(dataDir: string): Promise<MetadataStore> {
     const dir = path.join(dataDir, "meta");
     await fs.promises.mkdir(dir, { recursive: true });
@@ -68,16 +91,23 @@ export class MetadataStore {
     } catch (e) {
       throw new Error(`metadata: ${file} is not valid JSON`, { cause: e });
     }
-    const parsed = TopicsFileSchema.safeParse(json);
+    const parsed = FileSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new Error(`metadata: ${file}: ${issue.path.join(".")}: ${issue.message}`);
+      throw new Error(`metadata: ${file} is damaged: ${issue.path.join(".") || "(file)"}: ${issue.message}`);
     }
-    for (const name of Object.keys(parsed.data.topics)) {
+    const data = parsed.data;
+    if (data.version === 2) {
+      const actual = topicsChecksum(data.topics);
+      if (actual !== data.crc32c) {
+        throw new Error(`metadata: ${file} is damaged: its checksum is ${data.crc32c}, its content's is ${actual}; refusing to start (restore the file, or move the data dir aside)`);
+      }
+    }
+    for (const name of Object.keys(data.topics)) {
       const problem = topicNameProblem(name);
-      if (problem !== null) throw new Error(`metadata: ${file}: topic '${name}': ${problem}`);
+      if (problem !== null) throw new Error(`metadata: ${file} is damaged: topic '${name}': ${problem}`);
     }
-    return new MetadataStore(dir, parsed.data);
+    return new MetadataStore(dir, { version: 1, topics: data.topics });
   }
 
   /** The last written (or loaded) state. Treat as read-only; build a new object to change it. */
@@ -87,7 +117,8 @@ export class MetadataStore {
 
   /** Makes `next` the durable state (see the contract at the top). */
   async write(next: TopicsFile): Promise<void> {
-    const bytes = Buffer.from(JSON.stringify(next, null, 1) + "\n", "utf8");
+    const onDisk = { version: 2, crc32c: topicsChecksum(next.topics), topics: next.topics };
+    const bytes = Buffer.from(JSON.stringify(onDisk, null, 1) + "\n", "utf8");
     const temp = path.join(this.dir, TEMP_NAME);
     const handle = await fs.promises.open(temp, "w");
     try {
