@@ -4,16 +4,17 @@
 // Later records for the same key replace earlier ones. The record's key makes
 // the log compactable by key, and a reader needs nothing but this file.
 
-import { decode, encode } from "@msgpack/msgpack";
-import { z } from "zod";
+import { Decoder, Encoder } from "@msgpack/msgpack";
 import type { OffsetEntry } from "./offset_store.ts";
 
-const KeySchema = z.tuple([z.string().min(1), z.string().min(1), z.number().int().min(0)]);
-const ValueSchema = z.object({
-  offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  metadata: z.string(),
-  timestamp: z.number().int(),
-});
+// One encoder and decoder for the process: loading replays every record of the
+// log, and a fresh (de)coder per record costs more than the record itself.
+const encoder = new Encoder();
+const decoder = new Decoder();
+const encode = (v: unknown) => encoder.encode(v);
+const decode = (b: Uint8Array) => decoder.decode(b);
+
+const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
 
 export function encodeOffsetKey(groupId: string, topic: string, partition: number): Uint8Array {
   return encode([groupId, topic, partition]);
@@ -34,10 +35,16 @@ export function decodeOffsetRecord(key: Uint8Array | null, value: Uint8Array | n
   } catch (e) {
     return `not MessagePack: ${(e as Error).message}`;
   }
-  const kk = KeySchema.safeParse(k);
-  const vv = ValueSchema.safeParse(v);
-  if (!kk.success) return "key is not [group, topic, partition]";
-  if (!vv.success) return "value is not {offset, metadata, timestamp}";
-  const [groupId, topic, partition] = kk.data;
-  return { groupId, entry: { topic, partition, offset: vv.data.offset, metadata: vv.data.metadata, timestampMs: vv.data.timestamp } };
+  // Checked by hand rather than with a schema: this runs once per record at every start.
+  if (!Array.isArray(k) || k.length !== 3) return "key is not [group, topic, partition]";
+  const [groupId, topic, partition] = k as unknown[];
+  if (typeof groupId !== "string" || groupId === "" || typeof topic !== "string" || topic === "" || !isIndex(partition)) {
+    return "key is not [group, topic, partition]";
+  }
+  if (typeof v !== "object" || v === null) return "value is not {offset, metadata, timestamp}";
+  const { offset, metadata, timestamp } = v as Record<string, unknown>;
+  if (!isIndex(offset) || typeof metadata !== "string" || typeof timestamp !== "number" || !Number.isSafeInteger(timestamp)) {
+    return "value is not {offset, metadata, timestamp}";
+  }
+  return { groupId, entry: { topic, partition, offset, metadata, timestampMs: timestamp } };
 }
