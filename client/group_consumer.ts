@@ -7,7 +7,8 @@
 //   await c.run({ eachMessage: async (m) => { ... } });   // or: for await (const m of c) { ... }
 //
 // Delivery: at least once. A message counts as processed when eachMessage
-// resolved (or, iterating, when the loop asks for the next message). Only
+// resolved (or, iterating, when the loop asks for the next message; the one in
+// hand when the loop is left does not count). Only
 // processed offsets are committed — by auto-commit every autoCommitIntervalMs,
 // by commitSync()/commitAsync(), and always before partitions are given up in a
 // rebalance and at close(). So a consumer killed at any moment loses nothing;
@@ -116,6 +117,9 @@ export const GROUP_CONSUMER_DEFAULTS = {
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** How the iterator's hand-off tells the loop that the message in hand was not processed. */
+const ABANDONED = Symbol("abandoned");
+
 export class GroupConsumer {
   readonly groupId: string;
   private readonly opts: GroupConsumerOptions;
@@ -204,11 +208,16 @@ export class GroupConsumer {
     return this.running;
   }
 
-  /** Iterates messages; leaving the loop (break, return, throw) closes the consumer. */
+  /**
+   * Iterates messages. A message counts as processed when the loop asks for the
+   * next one. Leaving the loop (break, return, throw) closes the consumer; the
+   * message in hand then does not count as processed — the loop cannot tell a
+   * finished body from a failed one — so it is not committed and the next owner
+   * of its partition sees it again (commitSync it first if the body finished).
+   */
   [Symbol.asyncIterator](): AsyncIterator<GroupMessage> {
-    // A one-slot hand-off: the consume loop waits in eachMessage until the iterator asks for the
-    // next message; a message counts as processed when the iterator is asked for the one after it.
-    let slot: { message: GroupMessage; done: () => void; delivered: boolean } | undefined;
+    // A one-slot hand-off: the consume loop waits in eachMessage until the iterator asks for the next message.
+    let slot: { message: GroupMessage; done: () => void; abandon: () => void; delivered: boolean } | undefined;
     let waiting: ((r: IteratorResult<GroupMessage>) => void) | undefined;
     let failure: unknown;
     let ended = false;
@@ -217,17 +226,10 @@ export class GroupConsumer {
       waiting?.({ done: true, value: undefined });
       waiting = undefined;
     };
-    const releaseDelivered = () => {
-      if (slot?.delivered) {
-        const s = slot;
-        slot = undefined;
-        s.done();
-      }
-    };
     this.run({
       eachMessage: (message) =>
-        new Promise<void>((done) => {
-          slot = { message, done, delivered: false };
+        new Promise<void>((done, abandon) => {
+          slot = { message, done, abandon: () => abandon(ABANDONED), delivered: false };
           if (waiting !== undefined) {
             const w = waiting;
             waiting = undefined;
@@ -241,7 +243,11 @@ export class GroupConsumer {
     });
     return {
       next: () => {
-        releaseDelivered();
+        if (slot?.delivered) {
+          const s = slot;
+          slot = undefined;
+          s.done(); // the message before this call is processed now
+        }
         if (failure !== undefined) return Promise.reject(failure);
         if (ended) return Promise.resolve({ done: true, value: undefined });
         if (slot !== undefined && !slot.delivered) {
@@ -252,7 +258,9 @@ export class GroupConsumer {
       },
       return: async () => {
         const closing = this.close();
-        releaseDelivered();
+        const s = slot;
+        slot = undefined;
+        s?.abandon();
         await closing;
         return { done: true, value: undefined };
       },
@@ -307,7 +315,12 @@ export class GroupConsumer {
         const pos = this.positions.get(k);
         if (pos === undefined || r.offset < pos) continue; // not ours (any more), or delivered already
         this.positions.set(k, r.offset + 1);
-        await options.eachMessage(r);
+        try {
+          await options.eachMessage(r);
+        } catch (e) {
+          if (e === ABANDONED) break; // the iterator was left: the message in hand is not processed
+          throw e;
+        }
         this.processed.set(k, r.offset + 1);
       }
     }
