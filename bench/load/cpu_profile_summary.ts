@@ -31,6 +31,11 @@ export interface FunctionTime {
   totalMs: number;
 }
 
+function medianInterval(profile: CpuProfile): number {
+  const deltas = (profile.timeDeltas ?? []).filter((d) => d > 0).sort((a, b) => a - b);
+  return deltas.length === 0 ? 1000 : deltas[deltas.length >> 1];
+}
+
 /** Self time of functions named `name`, split by their caller (file:line), in ms. */
 export function callersOf(profile: CpuProfile, root: string, name: string): Map<string, number> {
   const parent = new Map<number, number>();
@@ -38,13 +43,13 @@ export function callersOf(profile: CpuProfile, root: string, name: string): Map<
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const out = new Map<string, number>();
   const samples = profile.samples ?? [];
-  const deltas = profile.timeDeltas ?? [];
+  const interval = medianInterval(profile);
   for (let i = 0; i < samples.length; i++) {
     const node = byId.get(samples[i]);
     if (node === undefined || node.callFrame.functionName !== name) continue;
     const p = byId.get(parent.get(node.id) ?? -1);
     const where = p === undefined ? "(none)" : `${p.callFrame.functionName || "(anonymous)"} ${path.relative(root, p.callFrame.url.replace(/^file:\/\//, ""))}:${p.callFrame.lineNumber + 1}`;
-    out.set(where, (out.get(where) ?? 0) + Math.max(0, deltas[i + 1] ?? 0) / 1000);
+    out.set(where, (out.get(where) ?? 0) + interval / 1000);
   }
   return out;
 }
@@ -53,17 +58,16 @@ export function summarize(profile: CpuProfile, root: string): { totalMs: number;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  // Time per sample = the delta to the next one; fall back to hit counts at the mean interval.
+  // A sample is taken only while the thread runs JavaScript (idle time shows as a
+  // long gap before the next sample), so each sample counts as one sampling
+  // interval of CPU: the median gap. Weighting by the gap itself would charge
+  // the idle time after a sample to whatever ran last.
   const selfUs = new Map<number, number>();
-  if (profile.samples !== undefined && profile.timeDeltas !== undefined) {
-    for (let i = 0; i < profile.samples.length; i++) {
-      const dt = profile.timeDeltas[i + 1] ?? 0;
-      selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + Math.max(0, dt));
-    }
+  const interval = medianInterval(profile);
+  if (profile.samples !== undefined) {
+    for (const id of profile.samples) selfUs.set(id, (selfUs.get(id) ?? 0) + interval);
   } else {
-    const hits = profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
-    const per = hits === 0 ? 0 : (profile.endTime - profile.startTime) / hits;
-    for (const n of profile.nodes) selfUs.set(n.id, (n.hitCount ?? 0) * per);
+    for (const n of profile.nodes) selfUs.set(n.id, (n.hitCount ?? 0) * interval);
   }
   const key = (n: ProfileNode) => {
     const file = n.callFrame.url === "" ? "(native)" : path.relative(root, n.callFrame.url.replace(/^file:\/\//, ""));
@@ -122,7 +126,8 @@ if (import.meta.main) {
   const busyMs = totalMs - idleMs;
   const keep = (f: FunctionTime) => values.filter === undefined || f.where.includes(values.filter);
   const pct = (ms: number) => `${((ms / busyMs) * 100).toFixed(1)}%`.padStart(6);
-  console.log(`${file}: ${totalMs.toFixed(0)} ms sampled, ${idleMs.toFixed(0)} ms idle, ${busyMs.toFixed(0)} ms busy (percentages of busy)`);
+  const wallMs = (profile.endTime - profile.startTime) / 1000;
+  console.log(`${file}: ${(profile.samples ?? []).length} samples at ~${(medianInterval(profile) / 1000).toFixed(2)} ms = ~${busyMs.toFixed(0)} ms running JavaScript over ${wallMs.toFixed(0)} ms (percentages of running time)`);
   console.log(`\nself time, top ${top}:`);
   for (const f of functions.filter(keep).sort((a, b) => b.selfMs - a.selfMs).slice(0, top)) {
     console.log(`  ${f.selfMs.toFixed(0).padStart(7)} ms ${pct(f.selfMs)}  ${f.name}  ${f.where}`);
