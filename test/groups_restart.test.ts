@@ -148,7 +148,14 @@ test("members that stay up across a broker kill -9 and restart (same port) rejoi
     await until("the members rejoined and read the new records", () => acked.get(0) === 250 && acked.get(1) === 250, 30_000);
     const keys = seen.map((s) => `${s.partition}:${s.offset}`);
     expect(new Set(keys).size).toBe(500);
-    expect(keys.length).toBe(500); // everything was committed before the kill: nothing came twice
+    // Everything before the kill was committed, so nothing of it came twice. New records read between the
+    // restart and the members learning they were forgotten (UNKNOWN_MEMBER_ID: their commits are refused)
+    // may come again: that is the uncommitted window.
+    const counts = new Map<string, number>();
+    for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+    const twiceBeforeKill = [...counts].filter(([k, n]) => n > 1 && Number(k.split(":")[1]) < 200);
+    expect(twiceBeforeKill).toEqual([]);
+    console.log(`groups restart (members stay up): ${keys.length - 500} of the 100 records written after the restart seen twice`);
     const d = await describeGroup(port, "survivor-group");
     expect(d.members.length).toBe(2);
     await Promise.all(members.map((c) => c.close()));
