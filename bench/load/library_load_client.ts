@@ -35,6 +35,8 @@ const LIBRARY_RECORD_OVERHEAD_BYTES = 24;
 const UNBATCHED_BATCH_BYTES = 128;
 /** Requests in flight on the connection with --batch-bytes 0. */
 const UNBATCHED_REQUESTS_INFLIGHT = 256;
+/** Unacknowledged messages per request slot with --batch-bytes 0. */
+const UNBATCHED_WINDOW_PER_REQUEST = 4;
 
 export const LIBRARY_BATCH_BYTES_DEFAULT = PRODUCER_DEFAULTS.batchBytes;
 
@@ -70,7 +72,11 @@ class LibraryProducer implements LoadProducer {
   constructor(options: LoadProducerOptions) {
     this.producer = new Producer(producerOptions(options));
     this.topic = options.topic;
-    this.window = Math.max(1, Math.floor(PRODUCER_DEFAULTS.bufferBytesMax / (options.valueBytes + LIBRARY_RECORD_OVERHEAD_BYTES)));
+    // Unbatched, a full buffer would be a queue of ~270k single-record requests (seconds of backlog
+    // at the end of a timed run): keep a few messages per request slot instead.
+    this.window = options.batchBytes === 0
+      ? UNBATCHED_REQUESTS_INFLIGHT * UNBATCHED_WINDOW_PER_REQUEST
+      : Math.max(1, Math.floor(PRODUCER_DEFAULTS.bufferBytesMax / (options.valueBytes + LIBRARY_RECORD_OVERHEAD_BYTES)));
   }
 
   send(partition: number, value: Uint8Array, onAck: AckCallback): Promise<void> | undefined {

@@ -4,6 +4,10 @@
 //     durable bandwidth, the ceiling for acks=all bytes;
 //   - 4 KiB append + fdatasync, one after the other (fdatasyncs/s): the ceiling
 //     for how many group commits per second a partition can make;
+//   - sequential buffered write into a new file, no fsync (MiB/s on one core):
+//     the kernel copying into fresh page-cache pages, which every appended byte
+//     costs the broker before any fsync (on this VM, the largest single cost
+//     of produce by `perf`);
 //   - loopback TCP, one sender thread and one receiver thread (MiB/s): the
 //     ceiling for bytes between clients and broker;
 //   - CRC-32C in TypeScript on one core (MiB/s): every produced byte is
@@ -25,6 +29,8 @@ export interface MachineLimits {
   cpuModel: string;
   /** Sequential 1 MiB writes, fdatasync after each. */
   diskSeqWriteFdatasyncMiBps: number;
+  /** Sequential 1 MiB writes into a new file, no fsync (page-cache copy, one core). */
+  diskBufferedWriteMiBps: number;
   /** 4 KiB append + fdatasync each. */
   fdatasyncPerSec: number;
   fdatasyncP50Us: number;
@@ -64,6 +70,28 @@ export function probeDiskSeqWrite(options: LimitsOptions): number {
     }
     const sec = (performance.now() - start) / 1000;
     return written / MiB / sec;
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function probeBufferedWrite(options: LimitsOptions): number {
+  const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), "sluice-limits-"));
+  const file = path.join(dir, "buffered.bin");
+  const chunk = new Uint8Array(MiB);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
+  const fd = fs.openSync(file, "w+");
+  try {
+    let written = 0;
+    const start = performance.now();
+    const deadline = start + options.probeSec * 1000;
+    while (written < options.diskBytesMax && performance.now() < deadline) {
+      let done = 0;
+      while (done < chunk.length) done += fs.writeSync(fd, chunk, done, chunk.length - done, written + done);
+      written += chunk.length;
+    }
+    return written / MiB / ((performance.now() - start) / 1000);
   } finally {
     fs.closeSync(fd);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -166,6 +194,7 @@ export function probeCrc32c(options: LimitsOptions): number {
 
 export async function measureLimits(options: LimitsOptions): Promise<MachineLimits> {
   const disk = probeDiskSeqWrite(options);
+  const buffered = probeBufferedWrite(options);
   const sync = probeFdatasync(options);
   const tcp = await probeLoopbackTcp(options);
   const crc = probeCrc32c(options);
@@ -174,6 +203,7 @@ export async function measureLimits(options: LimitsOptions): Promise<MachineLimi
     memoryBytes: os.totalmem(),
     cpuModel: os.cpus()[0]?.model ?? "unknown",
     diskSeqWriteFdatasyncMiBps: round(disk),
+    diskBufferedWriteMiBps: round(buffered),
     fdatasyncPerSec: Math.round(sync.perSec),
     fdatasyncP50Us: Math.round(sync.p50Us),
     fdatasyncP99Us: Math.round(sync.p99Us),

@@ -27,8 +27,8 @@ export function sluiceWorkloads(options: { durationSec: number; consumeMessages:
   const all: SluiceWorkload[] = [
     {
       key: "produce",
-      description: "produce, acks=all, client batching",
-      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "2"],
+      description: "produce, acks=all, client batching (sendBatch of 256)",
+      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "1", "--send-batch", "256"],
     },
     {
       key: "produce-unbatched",
@@ -38,12 +38,12 @@ export function sluiceWorkloads(options: { durationSec: number; consumeMessages:
     {
       key: "consume",
       description: "consume from the first offset",
-      args: ["consume", ...common, "--messages", String(options.consumeMessages), "--acks", "all", "--producers", "2", "--consumers", "2"],
+      args: ["consume", ...common, "--messages", String(options.consumeMessages), "--acks", "all", "--producers", "1", "--send-batch", "256", "--consumers", "1"],
     },
     {
       key: "e2e",
-      description: "e2e at 100,000 msgs/s offered, acks=all",
-      args: ["e2e", ...common, ...length, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--producers", "1", "--consumers", "2"],
+      description: "e2e at 100,000 msgs/s offered, acks=all, linger 1 ms",
+      args: ["e2e", ...common, ...length, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--linger-ms", "1", "--producers", "1", "--consumers", "2"],
     },
   ];
   return options.small ? all.filter((w) => w.key === "e2e") : all;
