@@ -42,6 +42,35 @@ export function sampleProc(pid: number): ProcSample | undefined {
   }
 }
 
+/** CPU seconds per thread (tid → name and CPU seconds), from /proc/<pid>/task. */
+export function sampleThreads(pid: number): Map<number, { name: string; cpuSec: number }> {
+  const out = new Map<number, { name: string; cpuSec: number }>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(tid), { name, cpuSec: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC });
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return out;
+}
+
+export interface ThreadUsage {
+  tid: number;
+  name: string;
+  /** CPU seconds over the run / wall seconds. */
+  cores: number;
+}
+
 export interface ProcUsage {
   pid: number;
   rssMaxBytes: number;
@@ -53,6 +82,8 @@ export interface ProcUsage {
   /** cpuSec / wall seconds: 1.0 = one core busy all the time. */
   cores: number;
   samples: number;
+  /** The busiest threads, most first (a thread near 1.0 core is a single-thread bound). */
+  threads: ThreadUsage[];
 }
 
 export class ProcSampler {
@@ -61,6 +92,7 @@ export class ProcSampler {
   private first: ProcSample | undefined;
   private last: ProcSample | undefined;
   private startMs = 0;
+  private threadsAtStart = new Map<number, { name: string; cpuSec: number }>();
   private stopMs = 0;
   private rssMax = 0;
   private rssMaxSample: ProcSample | undefined;
@@ -73,6 +105,7 @@ export class ProcSampler {
   start(intervalMs = 200): void {
     this.startMs = performance.now();
     this.first = sampleProc(this.pid);
+    this.threadsAtStart = sampleThreads(this.pid);
     this.take();
     this.timer = setInterval(() => this.take(), intervalMs);
   }
@@ -94,6 +127,7 @@ export class ProcSampler {
     this.timer = undefined;
     this.take();
     this.stopMs = performance.now();
+    const threadsNow = sampleThreads(this.pid);
     const cpuSec = this.first !== undefined && this.last !== undefined ? this.last.cpuSec - this.first.cpuSec : 0;
     const wallSec = Math.max(1e-3, (this.stopMs - this.startMs) / 1000);
     return {
@@ -104,6 +138,12 @@ export class ProcSampler {
       cpuSec,
       cores: cpuSec / wallSec,
       samples: this.samples,
+      threads: [...threadsNow]
+        .map(([tid, t]) => ({ tid, name: t.name, cores: (t.cpuSec - (this.threadsAtStart.get(tid)?.cpuSec ?? 0)) / wallSec }))
+        .filter((t) => t.cores >= 0.01)
+        .sort((a, b) => b.cores - a.cores)
+        .slice(0, 8)
+        .map((t) => ({ ...t, cores: Math.round(t.cores * 100) / 100 })),
     };
   }
 }

@@ -52,6 +52,8 @@ export interface BenchResult {
     rssMaxFileMiB: number;
     cpuCores: number;
     cpuUsPerMsg: number;
+    /** Busiest broker threads (main = the router; "Worker" = partition workers). */
+    threads: { tid: number; name: string; cores: number }[];
   } | null;
   client: { cpuCores: number; cpuUsPerMsg: number };
 }
@@ -83,6 +85,7 @@ export function formatResult(r: BenchResult): string {
       `broker           pid ${r.broker.pid}  RSS max ${r.broker.rssMaxMiB.toFixed(1)} MiB (anon ${r.broker.rssMaxAnonMiB.toFixed(0)}, file ${r.broker.rssMaxFileMiB.toFixed(0)})  CPU ${r.broker.cpuCores.toFixed(2)} cores` +
         `  (${r.broker.cpuUsPerMsg.toFixed(2)} us per message moved)`,
     );
+    lines.push(`broker threads   ${r.broker.threads.map((t) => `${t.name}:${t.tid} ${t.cores.toFixed(2)}`).join("  ")}`);
   }
   lines.push(`load generator   CPU ${r.client.cpuCores.toFixed(2)} cores  (${r.client.cpuUsPerMsg.toFixed(2)} us per message moved)`);
   return lines.join("\n");
@@ -97,6 +100,7 @@ export function brokerFigures(usage: ProcUsage | undefined, messagesMoved: numbe
     rssMaxFileMiB: mib(usage.rssMaxSample?.rssFileBytes ?? 0),
     cpuCores: Math.round(usage.cores * 100) / 100,
     cpuUsPerMsg: usPerMsg(usage.cpuSec, messagesMoved),
+    threads: usage.threads,
   };
 }
 
