@@ -11,8 +11,8 @@ import { which } from "../bench/load/server_process.ts";
 const ROOT = path.resolve(import.meta.dir, "..");
 
 describe("bench:peers --small", () => {
-  test("measures the limits, runs each installed peer, and ends with one JSON object", () => {
-    const run = spawnSync(process.execPath, [path.join(ROOT, "bench", "peers.ts"), "--small", "--skip", "sluice"], {
+  test("measures the limits, runs each installed peer and Sluice, and ends with one JSON object", () => {
+    const run = spawnSync(process.execPath, [path.join(ROOT, "bench", "peers.ts"), "--small"], {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 30_000,
@@ -39,6 +39,11 @@ describe("bench:peers --small", () => {
         expect(row!.detail.lost).toEqual([0]);
       }
     }
+    // Sluice's row comes from a real `sluice bench e2e --embedded --json` child process.
+    const sluice = byKey.get("sluice-e2e");
+    expect(sluice?.skipped).toBeNull();
+    expect(sluice?.msgsPerSecMedian).toBeGreaterThan(0);
+    expect(sluice?.detail.lost).toEqual([0]);
   }, 40_000);
 
   test("a peer whose binary is missing is skipped with a note, not a failure", () => {
