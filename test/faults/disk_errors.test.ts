@@ -219,7 +219,7 @@ describe("slow disk", () => {
     c.close();
     const report = checkQueueHistory(history.events, { drained: true });
     console.log(
-      `slow disk: ${JSON.stringify({ diskBytesPerSec, baselineBytesPerSec: Math.round(baselineBytesPerSec), baselineLatencyP50Ms: Math.round(quantile(baseline.stats.latenciesMs, 0.5) * 10) / 10, politeAcked: polite.stats.acked, politeBytesPerSec: Math.round(politeBytesPerSec), politeLatencyP50Ms: Math.round(politeP50), insistingRequests: insisting.stats.requests, insistingAckedRecords: insisting.stats.acked, insistingLatencyP50Ms: Math.round(insistingP50), timeoutErrors: timeouts, noAnswerFailures: insisting.stats.failedIndeterminate, rssStartMiB: rssStart, rssMaxMiB: rssMax, lost: report.counts.lost + report.counts.unreadAcked, recoveredUnacked: report.counts.recovered })}`,
+      `slow disk: ${JSON.stringify({ diskBytesPerSec, baselineBytesPerSec: Math.round(baselineBytesPerSec), baselineLatencyP50Ms: Math.round(quantile(baseline.stats.latenciesMs, 0.5) * 10) / 10, politeAcked: polite.stats.acked, politeBytesPerSec: Math.round(politeBytesPerSec), politeLatencyP50Ms: Math.round(politeP50), insistingRequests: insisting.stats.requests, insistingAckedRecords: insisting.stats.acked, insistingLatencyP50Ms: Math.round(insistingP50), timeoutErrors: timeouts, unknownOutcomeRecords: insisting.stats.failedIndeterminate, rssStartMiB: rssStart, rssMaxMiB: rssMax, lost: report.counts.lost + report.counts.unreadAcked, recoveredUnacked: report.counts.recovered })}`,
     );
     // The producer is at least 10× faster than the disk, and the disk paced it.
     expect(baselineBytesPerSec).toBeGreaterThan(diskBytesPerSec * 10);

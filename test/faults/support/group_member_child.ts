@@ -11,9 +11,8 @@
 // Usage: bun test/faults/support/group_member_child.ts <port> <group> <topic>
 
 import { ErrorCode } from "../../../protocol/errors.ts";
-import { decodeFetchResponse } from "../../../protocol/messages/fetch.ts";
+import { decodeFetchResponse, writeFetchRequest } from "../../../protocol/messages/fetch.ts";
 import { RawClient, encodeBody } from "../../support/raw_client.ts";
-import { writeFetchRequest } from "../../../protocol/messages/fetch.ts";
 import { recordsFrom } from "./workload.ts";
 
 const [portText, groupId, topic] = process.argv.slice(2);
@@ -35,13 +34,9 @@ const call = (key: number, body: unknown) => client.control<Reply>(key, body) as
 
 let memberId = "";
 for (;;) {
-  // Join (twice when the coordinator first hands out a member id).
-  let join = await call(11, { groupId, memberId, clientId: "fault-test", topics: [topic], sessionTimeoutMs: 1_000, rebalanceTimeoutMs: 3_000, assignors: ["range"] });
-  if (join.errorCode === ErrorCode.MEMBER_ID_REQUIRED) {
-    memberId = String(join.message ?? "").match(/[\w-]+$/)?.[0] ?? memberId;
-  }
+  const join = await call(11, { groupId, memberId, clientId: "fault-test", topics: [topic], sessionTimeoutMs: 1_000, rebalanceTimeoutMs: 3_000, assignors: ["range"] });
   if (join.errorCode !== undefined && join.errorCode !== 0) {
-    if (join.memberId !== undefined) memberId = join.memberId;
+    if (join.errorCode === ErrorCode.UNKNOWN_MEMBER_ID) memberId = "";
     await Bun.sleep(50);
     continue;
   }
