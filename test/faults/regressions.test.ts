@@ -23,12 +23,10 @@ afterAll(async () => {
 // Found by fuzz_protocol.test.ts: a Fetch whose FetchOffset is negative or above
 // 2^53 is answered twice with the same correlation id (OFFSET_OUT_OF_RANGE both
 // times). A client that reuses correlation ids would pair the second answer with
-// a later request. Cause: engine/fetch_operation.ts #read() calls #finishRound()
-// after its loop when #pending is 0, but #issue() already finished the round
-// synchronously through #onResult() (the invalid-offset path), so sink.done()
-// runs twice. KNOWN BUG, open: marked `failing` until it is fixed — then this
-// marker makes the test fail, and it must be removed.
-test.failing("a fetch at a negative or huge offset is answered exactly once, with OFFSET_OUT_OF_RANGE", async () => {
+// a later request. Cause: engine/fetch_operation.ts #read() finished the round
+// after its loop although #issue() had already finished it synchronously through
+// #onResult() (the invalid-offset path). Fixed in 1b9cdb0.
+test("a fetch at a negative or huge offset is answered exactly once, with OFFSET_OUT_OF_RANGE", async () => {
   const c = await RawClient.connect(broker.port);
   try {
     for (const [fetchOffset, maxWaitMs] of [[-1n, 0], [-1n, 100], [2n ** 60n, 100]] as const) {

@@ -56,6 +56,8 @@ export interface FuzzFigures {
   answerMs: { p50: number; p99: number; max: number };
   rssMiB: { start: number; max: number; end: number };
   sizePrefixAttacks: { size: number; outcome: string; ms: number }[];
+  /** Broker RSS after the size-prefix attacks minus before them. */
+  sizeAttackRssDeltaMiB: number;
   brokerAlive: boolean;
   brokerComplaints: string[];
   framesPerSec: number;
@@ -179,6 +181,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     answerMs: { p50: 0, p99: 0, max: 0 },
     rssMiB: { start: 0, max: 0, end: 0 },
     sizePrefixAttacks: [],
+    sizeAttackRssDeltaMiB: 0,
     brokerAlive: false,
     brokerComplaints: [],
     framesPerSec: 0,
@@ -252,7 +255,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     };
     await Promise.all(Array.from({ length: opts.connections }, (_, w) => worker(w)));
 
-    // Size prefixes nothing may be allocated from.
+    // Size prefixes nothing may be allocated from (RSS is read before and after: a
+    // 2 GiB allocation, even untouched, would show in the broker's page tables and heap).
+    const rssBeforeAttacks = rssMiB(broker.pid);
     for (const size of [0x7fffffff, 0xffffffff, FRAME_BYTES_MAX + 1, 0, 7]) {
       const c = await RawClient.connect(broker.port);
       const t0 = performance.now();
@@ -273,6 +278,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     }
 
     figures.rssMiB.end = rssMiB(broker.pid);
+    figures.sizeAttackRssDeltaMiB = figures.rssMiB.end - rssBeforeAttacks;
     figures.rssMiB.max = Math.max(figures.rssMiB.max, figures.rssMiB.end);
     // Still serving: a good request on a fresh connection.
     const good = await RawClient.connect(broker.port);
