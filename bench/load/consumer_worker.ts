@@ -1,85 +1,22 @@
-// A load consumer thread: reads its partitions from the first offset, checks
-// every message's checksum and sequence number (payload.ts), marks it seen
-// (seq_tracker.ts) and records its end-to-end latency: the time it was
-// consumed minus the time it was meant to be sent.
+// The consumer thread's entry: receives its ConsumerStart, runs consumer_load.ts
+// until the coordinator sends "stop", posts its ConsumerDone (or the failure).
 
 import { parentPort } from "node:worker_threads";
-import { nowMs } from "./clock.ts";
-import { LatencyRecorder } from "./latency.ts";
-import { emptyPayloadFields, readPayload } from "./payload.ts";
-import { SeqTracker } from "./seq_tracker.ts";
-import { openLoadConsumer } from "./sluice_load_client.ts";
-import { Counter, counterIndex, type ConsumerDone, type ConsumerStart } from "./worker_messages.ts";
+import { runConsumer, type ConsumerControl } from "./consumer_load.ts";
+import type { ConsumerStart } from "./worker_messages.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("consumer_worker.ts runs as a worker thread");
 
-let stopRequested = false;
-let stop: (() => Promise<void>) | undefined;
-
-async function run(start: ConsumerStart): Promise<ConsumerDone> {
-  const consumer = await openLoadConsumer(start.clientKind, start.client);
-  stop = () => consumer.close();
-  const tracker = new SeqTracker({ seqLimit: start.seqLimit });
-  const latency = new LatencyRecorder();
-  const counters = new Float64Array(start.counters);
-  const consumedSlot = counterIndex(start.thread, Counter.consumed);
-  const corruptSlot = counterIndex(start.thread, Counter.corrupt);
-  const fields = emptyPayloadFields();
-  let corrupt = 0;
-  let unexpected = 0;
-  let firstMessageMs = 0;
-  let lastMessageMs = 0;
-
-  port!.postMessage({ type: "ready" });
-  if (stopRequested) await consumer.close();
-  await consumer.run((records) => {
-    // One clock read per delivery: every record in it was consumed at this moment.
-    const now = nowMs();
-    if (firstMessageMs === 0 && records.length > 0) firstMessageMs = now;
-    for (let i = 0; i < records.length; i++) {
-      const value = records[i].value;
-      if (value === null) {
-        corrupt++;
-        continue;
-      }
-      readPayload(value, 0, value.length, fields);
-      if (!fields.ok) {
-        corrupt++;
-        continue;
-      }
-      const before = tracker.unique;
-      if (!tracker.record(fields.producerId, fields.seq)) {
-        unexpected++;
-        continue;
-      }
-      if (tracker.unique !== before) latency.recordMs(now - fields.sentAtMs);
-    }
-    if (records.length > 0) lastMessageMs = now;
-    counters[consumedSlot] = tracker.unique;
-    counters[corruptSlot] = corrupt;
-  });
-  counters[consumedSlot] = tracker.unique;
-  return {
-    type: "done",
-    unique: tracker.unique,
-    duplicates: tracker.duplicates,
-    corrupt,
-    unexpected,
-    firstMessageMs,
-    lastMessageMs,
-    e2eLatency: latency.encode(),
-    seen: [...tracker.export()],
-  };
-}
+const control: ConsumerControl = { onReady: () => port.postMessage({ type: "ready" }), stopRequested: false };
 
 port.on("message", (message: ConsumerStart | { type: "stop" }) => {
   if (message.type === "stop") {
-    stopRequested = true;
-    void stop?.();
+    control.stopRequested = true;
+    void control.stop?.();
     return;
   }
-  run(message).then(
+  runConsumer(message, control).then(
     (done) => port.postMessage(done, done.seen.map(([, bitmap]) => bitmap.buffer as ArrayBuffer)),
     (error: unknown) => port.postMessage({ type: "failed", error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
   );
