@@ -45,7 +45,7 @@ test("a handler that awaits for three session timeouts does not cost the member 
   const owned = (c: GroupConsumer) => c.assignment().reduce((n, tp) => n + tp.partitions.length, 0);
   await until("both members hold a partition", () => owned(slow) === 1 && owned(other) === 1 && slow.generationId === other.generationId, 20_000);
   const generation = slow.generationId;
-  expect(revoked).toEqual([]);
+  revoked.length = 0; // whoever joined first gave a partition up to the second: that is not under test
   await produce("slow", 10, 2); // only now: the stall must fall in a settled generation
   await until("the slow member finished its partition", () => slowDone === 5, 20_000);
   const d = await describeGroup(broker.port, "slow-group");
