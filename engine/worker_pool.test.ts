@@ -321,4 +321,33 @@ describe("worker pool (real threads, real files)", () => {
     await pool.deletePartition(2);
     expect(fs.existsSync(dir) ? fs.readdirSync(dir).length : 0).toBe(0);
   }, 30_000);
+  test("a fetch at a batch damaged on disk gets CORRUPT_MESSAGE (not a crash, not an empty answer); the state row shows it", async () => {
+    const pool = await startPool({ workers: 1 });
+    const dir = tempDir();
+    await pool.openPartition(5, 0, dir, config({ "flush.interval.ms": 0 }));
+    const sizes: number[] = [];
+    for (const v of ["one", "two", "three"]) {
+      const b = batch([v.repeat(40)]);
+      sizes.push(b.length);
+      expect((await produce(pool, 5, b, -1)).err).toBe(ErrorCode.NONE);
+    }
+    await pool.closePartition(5);
+    const file = path.join(dir, "00000000000000000000.log");
+    const bytes = fs.readFileSync(file);
+    bytes[sizes[0] + sizes[1] - 5] ^= 0x01; // inside the second batch's records
+    fs.writeFileSync(file, bytes);
+    await pool.openPartition(5, 0, dir, config());
+    const first = await fetch(pool, 5, 0);
+    expect(first.err).toBe(ErrorCode.NONE);
+    expect(values(first.bytes)).toEqual(["one".repeat(40)]);
+    for (let i = 0; i < 2; i++) {
+      const damaged = await fetch(pool, 5, 1);
+      expect(damaged.err).toBe(ErrorCode.CORRUPT_MESSAGE);
+      expect(damaged.bytes.length).toBe(0);
+      expect(damaged.highWatermark).toBe(3);
+    }
+    expect(values((await fetch(pool, 5, 2)).bytes)).toEqual(["three".repeat(40)]);
+    expect(pool.state(5)).toMatchObject({ online: true, errorCode: ErrorCode.CORRUPT_MESSAGE });
+    expect((await produce(pool, 5, batch(["four"]), -1)).res?.baseOffset).toBe(3);
+  }, 30_000);
 });

@@ -385,3 +385,41 @@ describe("partition host retention (PartitionLog on real files)", () => {
     expect(host.nextDeadlineMs()).toBe(clock.now + RETENTION_CHECK_INTERVAL_MS);
   });
 });
+
+describe("partition host and damaged data (PartitionLog on real files)", () => {
+  test("a fetch at a damaged batch answers CORRUPT_MESSAGE, a fetch before it the valid prefix; the row shows the damage, the partition stays online", () => {
+    const { host, router, table, dir } = setup(realImpl);
+    const batches = ["a", "b", "c", "d"].map((v) => batchOf([v.repeat(50)]));
+    host.open(7, dir("p7"), config());
+    for (const b of batches) router.produce(7, b);
+    host.drain();
+    host.flushDue(0, true);
+    host.close(7);
+    router.take();
+    // Flip a bit inside the third batch's records (covered by its CRC).
+    const file = path.join(dir("p7"), "00000000000000000000.log");
+    const bytes = fs.readFileSync(file);
+    const third = batches[0].length + batches[1].length;
+    bytes[third + batches[2].length - 3] ^= 0x10;
+    fs.writeFileSync(file, bytes);
+
+    host.open(7, dir("p7"), config());
+    expect(table.read(7)).toMatchObject({ online: true, errorCode: 0, highWatermark: 4 });
+    router.fetch(7, 0, 1 << 20);
+    router.fetch(7, 2, 1 << 20);
+    router.fetch(7, 3, 1 << 20);
+    host.drain();
+    const [prefix, atDamage, after] = router.take() as Array<Completion & { kind: "fetched" }>;
+    expect(prefix.error).toBe(0);
+    expect(decodeBatches(prefix.bytes).map((b) => b.header.baseOffset)).toEqual([0n, 1n]);
+    expect(atDamage).toMatchObject({ kind: "fetched", error: ErrorCode.CORRUPT_MESSAGE, highWatermark: 4 });
+    expect(atDamage.bytes.length).toBe(0);
+    expect(after.error).toBe(0);
+    expect(decodeBatches(after.bytes).map((b) => b.header.baseOffset)).toEqual([3n]);
+    expect(table.read(7)).toMatchObject({ online: true, errorCode: ErrorCode.CORRUPT_MESSAGE });
+    // Appends go on.
+    router.produce(7, batchOf(["e"]));
+    host.drain();
+    expect(router.take()).toMatchObject([{ kind: "produced", baseOffset: 4 }]);
+  });
+});

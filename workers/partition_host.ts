@@ -54,6 +54,8 @@ export interface HostedLog {
   readonly sizeBytes: number;
   readonly segmentCount: number;
   readonly online: boolean;
+  /** Damage a read found in durable data (the log stays online; reads at it fail), or null. */
+  readonly corruption: Error | null;
   append(records: Uint8Array, nowMs?: number): { baseOffset: number; lastOffset: number; logAppendTimeMs: number; bytes: number; records: number };
   flushDue(nowMs: number): boolean;
   flushDeadlineMs(): number | null;
@@ -399,7 +401,11 @@ export class PartitionHost {
     // Single node: the high watermark is the durable offset.
     const highWatermark = log.durableOffset;
     const plan = log.planRead(offset, Math.min(maxBytes, c.payloadBytesMax - FetchedCompl.RECORDS), highWatermark);
-    if ("error" in plan) return this.fetched(slot, requestId, plan.error, highWatermark, log.logStartOffset, null, 0);
+    if ("error" in plan) {
+      // Planning can meet damage (a header that makes no sense): the fetcher gets the code, the row shows it.
+      if (plan.error === ErrorCode.CORRUPT_MESSAGE || plan.error === ErrorCode.KAFKA_STORAGE_ERROR) this.noteHealth(p);
+      return this.fetched(slot, requestId, plan.error, highWatermark, log.logStartOffset, null, 0);
+    }
     const need = FetchedCompl.RECORDS + plan.length;
     if (need > c.payloadBytesMax) {
       // One batch larger than the whole completion ring can carry: a configuration
@@ -428,6 +434,7 @@ export class PartitionHost {
     let n = 0;
     if (plan !== null && p !== undefined && plan.length > 0) {
       try {
+        // Checked as read: only whole batches that pass their CRC, possibly fewer than planned.
         n = p.log.readInto(plan, c.bytes, o + FetchedCompl.RECORDS);
       } catch (err) {
         const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
@@ -436,6 +443,7 @@ export class PartitionHost {
         n = 0;
       }
       if (n > plan.length) throw new Error(`partition host: readInto returned ${n} bytes for a plan of ${plan.length}`);
+      if (p.log.corruption !== null) this.touch(p);
       if (n > 0) {
         p.view.bytesOut += n;
         p.view.messagesOut += this.countRecords(o + FetchedCompl.RECORDS, n);
@@ -467,6 +475,7 @@ export class PartitionHost {
       offset = p.log.offsetForTimestamp(timestampMs);
     } catch (err) {
       const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+      this.noteHealth(p);
       return this.fail(slot, requestId, e.code, e.message);
     }
     const o = c.reserve(EntryKind.OFFSET, OffsetCompl.BYTES);
@@ -519,6 +528,13 @@ export class PartitionHost {
     p.view.highWatermark = durable;
     this.touch(p);
     this.unreported.add(p);
+  }
+
+  /** After a read or lookup failed: publish what the log now says of its health. */
+  private noteHealth(p: HostedPartition): void {
+    const damage = p.log.corruption;
+    if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, damage?.message ?? "the partition log went offline");
+    else if (damage !== null) this.touch(p);
   }
 
   /** The partition's storage failed: offline in the table, and the router is told once. */
@@ -580,7 +596,8 @@ export class PartitionHost {
     v.segments = log.segmentCount;
     if (isOnline(p)) {
       v.online = true;
-      v.errorCode = 0;
+      // Online, yet a read found damage: the row says so (describe shows it), the fetches at it fail.
+      v.errorCode = log.corruption !== null ? ErrorCode.CORRUPT_MESSAGE : 0;
       v.durableOffset = log.durableOffset;
       v.highWatermark = log.durableOffset;
     } else {

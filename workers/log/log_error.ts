@@ -1,8 +1,9 @@
 // The error of a log that found damage it must not repair by itself: a batch
 // that fails its checks inside data that was durable (below the recovery
-// point, or in a sealed segment), or durable data that is missing. The
-// partition stays offline; nothing is cut; `segment`, `position` and `offset`
-// say where to look.
+// point, or in a sealed segment), or durable data that is missing. Nothing is
+// cut; `segment`, `position` and `offset` say where to look. Found while
+// opening, the partition stays offline; found by a read, that read fails (see
+// partition_log.ts, "Reads").
 
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 
@@ -15,10 +16,18 @@ export class LogError extends SluiceError {
   readonly offset: number;
   readonly reason: string;
 
-  constructor(opts: { segment: string; position: number; offset: number; reason: string; cause?: unknown }) {
+  constructor(opts: {
+    segment: string;
+    position: number;
+    offset: number;
+    reason: string;
+    /** What the log does about it, for the message (default: the partition stays offline). */
+    consequence?: string;
+    cause?: unknown;
+  }) {
     super(
       ErrorCode.CORRUPT_MESSAGE,
-      `log damaged in ${opts.segment} at position ${opts.position} (offset ${opts.offset}): ${opts.reason}; the partition stays offline`,
+      `log damaged in ${opts.segment} at position ${opts.position} (offset ${opts.offset}): ${opts.reason}; ${opts.consequence ?? "the partition stays offline"}`,
       { cause: opts.cause },
     );
     this.segment = opts.segment;

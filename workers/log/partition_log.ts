@@ -21,13 +21,31 @@
 //   validates the rest, and cuts only a torn tail of the active segment (see
 //   recovery.ts).
 //
+// Reads never serve a byte the disk changed
+// - Trusting durable data at open keeps opening fast, so the check happens on
+//   the read path instead: readInto() (and read()) walk the batches just read
+//   and check each one's framing, base offset and CRC-32C before the bytes
+//   count as read (batch_verify.ts).
+// - A read serves only the whole, valid batches before the first bad one. If
+//   the very first batch of a read is bad, the read fails with a LogError
+//   (CORRUPT_MESSAGE) naming segment, position and offset; so a consumer
+//   positioned at a damaged batch gets that error on every fetch, never an
+//   empty answer, and never the damaged bytes.
+// - Damage found by a read is recorded (`corruption`: the first one found,
+//   `corruptReads`: reads refused or cut short) for the host to publish. The
+//   partition stays online: appends go on, and every offset not in a damaged
+//   batch is still served. Nothing is ever cut or rewritten on a read.
+// - planRead() reports damage it meets while finding batch boundaries (a
+//   header that makes no sense) as { error: CORRUPT_MESSAGE }, recorded the
+//   same way; a sealed index that must be rebuilt and cannot be (its log is
+//   damaged) takes the partition offline, as damage found at open does.
+//
 // Threading: one owner. A PartitionLog belongs to the partition worker thread
 // that opened it; nothing in it may run concurrently with anything else in it.
 // All calls are synchronous. The bytes given to append() and the target of
 // readInto() may be views over a SharedArrayBuffer.
 
 import * as path from "node:path";
-import { readI64Number } from "../../protocol/big_endian.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import {
   BatchError,
@@ -41,6 +59,7 @@ import { FsyncBatcher } from "./fsync_batcher.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LogError } from "./log_error.ts";
 import { LOG_OFFSET_MAX, SEGMENT_OFFSET_SPAN_MAX } from "./log_limits.ts";
+import { VerifiedPrefix, checkBatchAt, verifyBatches } from "./batch_verify.ts";
 import { type RecoveryStats, rebuildSegment, recoverLog } from "./recovery.ts";
 import { writeRecoveryPoint } from "./recovery_point.ts";
 import { segmentsToDelete } from "./retention.ts";
@@ -90,6 +109,8 @@ export interface OpenOptions {
 
 const OUT_OF_RANGE: { error: number } = Object.freeze({ error: ErrorCode.OFFSET_OUT_OF_RANGE });
 const STORAGE_ERROR: { error: number } = Object.freeze({ error: ErrorCode.KAFKA_STORAGE_ERROR });
+const CORRUPT: { error: number } = Object.freeze({ error: ErrorCode.CORRUPT_MESSAGE });
+const READ_DAMAGE_CONSEQUENCE = "reads at this offset fail; nothing is cut";
 
 /** Per-batch facts gathered while validating an append, reused across appends. */
 class BatchScratch {
@@ -117,6 +138,8 @@ export class PartitionLog {
   readonly recovery: RecoveryStats;
   /** Sealed-segment indexes rebuilt after open because their files were damaged. */
   indexRebuilds = 0;
+  /** Reads refused or cut short because a batch failed its check (see "Reads" above). */
+  corruptReads = 0;
 
   private readonly files: FileOps;
   private readonly now: () => number;
@@ -130,6 +153,8 @@ export class PartitionLog {
   private durablePosition: number;
   private durableMaxTimestamp: number;
   private failure: Error | null;
+  private damageFound: LogError | null = null;
+  private readonly verified = new VerifiedPrefix();
   private readonly readOnly: boolean;
   private closed = false;
   /** Deleted segments whose descriptors stay open until `closeAtMs` for reads already planned on them. */
@@ -236,6 +261,11 @@ export class PartitionLog {
 
   get offlineError(): Error | null {
     return this.failure;
+  }
+
+  /** The first damage a read found in this log since it was opened (the log stays online), or null. */
+  get corruption(): LogError | null {
+    return this.damageFound;
   }
 
   get config(): LogConfig {
@@ -415,12 +445,23 @@ export class PartitionLog {
     if (offset < this.logStartOffset || offset > logEnd) return OUT_OF_RANGE;
     const limit = Math.min(limitOffset, logEnd);
     if (offset >= limit) return { segment: null, position: 0, length: 0, firstOffset: offset };
+    try {
+      return this.planWithin(offset, maxBytes, limit);
+    } catch (e) {
+      // A batch header that makes no sense, or a sealed index that cannot be rebuilt: damage, never a crash.
+      if (!(e instanceof LogError)) throw e;
+      this.noteDamage(e);
+      return this.failure !== null && !this.readOnly ? STORAGE_ERROR : CORRUPT;
+    }
+  }
+
+  private planWithin(offset: number, maxBytes: number, limit: number): ReadPlan {
     const seg = this.segs.at(this.segs.floorIndex(offset));
     const oi = this.indexesOf(seg);
     const loc = this.locator;
 
     const e = oi.floorByOffset(offset - seg.baseOffset);
-    loc.seekOffset(seg, oi.positionAt(e), offset, e + 1 < oi.count ? oi.positionAt(e + 1) : seg.size);
+    loc.seekOffset(seg, oi.positionAt(e), seg.baseOffset + oi.relOffsetAt(e), offset, e + 1 < oi.count ? oi.positionAt(e + 1) : seg.size);
     const start = loc.position;
     const firstOffset = loc.baseOffset;
     const firstEnd = start + loc.size;
@@ -434,8 +475,13 @@ export class PartitionLog {
       end = this.durablePosition;
     } else {
       const e2 = oi.floorByOffset(limit - seg.baseOffset);
-      const from = Math.max(oi.positionAt(e2), start);
-      loc.seekOffset(seg, from, limit, e2 + 1 < oi.count ? oi.positionAt(e2 + 1) : seg.size);
+      let from = oi.positionAt(e2);
+      let fromOffset = seg.baseOffset + oi.relOffsetAt(e2);
+      if (from < start) {
+        from = start;
+        fromOffset = firstOffset;
+      }
+      loc.seekOffset(seg, from, fromOffset, limit, e2 + 1 < oi.count ? oi.positionAt(e2 + 1) : seg.size);
       end = loc.position; // the batch holding the limit is not wholly below it
     }
     // Then the byte budget, never splitting a batch and never returning less than one.
@@ -452,8 +498,11 @@ export class PartitionLog {
   }
 
   /**
-   * Reads a plan's bytes into target[targetOffset, targetOffset + plan.length).
-   * Allocates nothing. A plan on a segment deleted since: OFFSET_OUT_OF_RANGE.
+   * Reads a plan's bytes into target[targetOffset, targetOffset + plan.length)
+   * and checks every batch in them; returns the bytes of whole, valid batches
+   * from the start (plan.length unless a batch failed its check). Fails with a
+   * LogError (CORRUPT_MESSAGE) when the first batch is bad. Allocates no
+   * buffer. A plan on a segment deleted since: OFFSET_OUT_OF_RANGE.
    */
   readInto(plan: ReadPlan, target: Uint8Array, targetOffset: number): number {
     if (plan.length === 0) return 0;
@@ -470,32 +519,51 @@ export class PartitionLog {
     } catch (e) {
       this.fail(e, "read");
     }
-    if (n !== plan.length || readI64Number(target, targetOffset) !== plan.firstOffset) {
-      throw new LogError({
-        segment: seg.name,
-        position: plan.position,
-        offset: plan.firstOffset,
-        reason: n !== plan.length ? `short read: ${n} of ${plan.length} bytes` : "batch base offset differs from the index",
-      });
-    }
-    return n;
+    // A short read is checked like any damage: the batches wholly read are served, a partial one is not.
+    const v = verifyBatches(target, targetOffset, targetOffset + n, plan.firstOffset, this.verified);
+    if (v.failure === null && n === plan.length) return n;
+    this.corruptReads++;
+    const damage = new LogError({
+      segment: seg.name,
+      position: plan.position + v.validBytes,
+      offset: v.nextOffset,
+      reason: v.failure ?? `short read: ${n} of ${plan.length} bytes`,
+      consequence: READ_DAMAGE_CONSEQUENCE,
+    });
+    this.noteDamage(damage);
+    if (v.validBytes === 0) throw damage;
+    return v.validBytes;
   }
 
-  /** planRead + readInto a fresh buffer. Throws SluiceError(OFFSET_OUT_OF_RANGE / KAFKA_STORAGE_ERROR). */
+  /**
+   * planRead + readInto a fresh buffer; the result holds whole, valid batches
+   * only. Throws SluiceError(OFFSET_OUT_OF_RANGE / KAFKA_STORAGE_ERROR /
+   * CORRUPT_MESSAGE; the last is a LogError when a read found the damage).
+   */
   read(offset: number, maxBytes: number, limitOffset?: number): Uint8Array {
     const plan = this.planRead(offset, maxBytes, limitOffset);
     if ("error" in plan) {
       if (plan.error === ErrorCode.KAFKA_STORAGE_ERROR) throw this.storageError();
+      if (plan.error === ErrorCode.CORRUPT_MESSAGE && this.damageFound !== null) throw this.damageFound;
       throw new SluiceError(plan.error, `offset ${offset} is outside ${this.logStartOffset}..${this.logEndOffset}`);
     }
     const out = new Uint8Array(plan.length);
-    this.readInto(plan, out, 0);
-    return out;
+    const n = this.readInto(plan, out, 0);
+    return n === out.length ? out : out.subarray(0, n);
   }
 
   /** The first offset whose record timestamp is ≥ timestampMs, or -1 if there is none. */
   offsetForTimestamp(timestampMs: number): number {
     if (this.failure !== null && !this.readOnly) throw this.storageError();
+    try {
+      return this.findTimestamp(timestampMs);
+    } catch (e) {
+      if (e instanceof LogError) this.noteDamage(e);
+      throw e;
+    }
+  }
+
+  private findTimestamp(timestampMs: number): number {
     // Linear over segments: their largest timestamps need not be in order (CreateTime), and this is not a hot path.
     for (const seg of this.segs) {
       if (seg.maxTimestamp < timestampMs || seg.size === 0) continue;
@@ -505,8 +573,9 @@ export class PartitionLog {
       const k = ti.lastBelow(timestampMs);
       const rel = k < 0 ? 0 : ti.relOffsetAt(k);
       const loc = this.locator;
-      loc.seekOffset(seg, oi.positionAt(oi.floorByOffset(rel)), seg.baseOffset + rel);
-      if (!loc.seekTimestamp(seg, loc.position, timestampMs)) continue;
+      const e = oi.floorByOffset(rel);
+      loc.seekOffset(seg, oi.positionAt(e), seg.baseOffset + oi.relOffsetAt(e), seg.baseOffset + rel);
+      if (!loc.seekTimestamp(seg, loc.position, loc.baseOffset, timestampMs)) continue;
       return this.firstRecordAtOrAfter(seg, loc.position, loc.size, loc.baseOffset, timestampMs);
     }
     return -1;
@@ -514,7 +583,15 @@ export class PartitionLog {
 
   private firstRecordAtOrAfter(seg: Segment, position: number, size: number, baseOffset: number, ts: number): number {
     const bytes = new Uint8Array(size);
-    if (readFully(this.files, seg.fd, bytes, 0, size, position) !== size) return baseOffset;
+    const n = readFully(this.files, seg.fd, bytes, 0, size, position);
+    // The answer comes from the batch's records: never from bytes the disk changed.
+    const bad = checkBatchAt(bytes, 0, n, baseOffset);
+    if (bad !== null) {
+      const damage = new LogError({ segment: seg.name, position, offset: baseOffset, reason: bad, consequence: READ_DAMAGE_CONSEQUENCE });
+      this.corruptReads++;
+      this.noteDamage(damage);
+      throw damage;
+    }
     let found = -1;
     try {
       forEachRecord(bytes, 0, (r) => {
@@ -648,6 +725,11 @@ export class PartitionLog {
       if (this.failure === null) this.failure = error;
       throw error;
     }
+  }
+
+  /** Damage found while serving: kept (the first) for the host to publish; never cuts anything. */
+  private noteDamage(e: LogError): void {
+    if (this.damageFound === null) this.damageFound = e;
   }
 
   private assertWritable(): void {

@@ -5,10 +5,14 @@
 // is one pread and allocates nothing.
 //
 // Contract: the caller passes a position that is a batch start (an index
-// entry, or a result of this class) inside [0, segment.size). Bytes of a
-// segment below its size never change while it is open, so the window stays
-// valid across calls. A header that does not make sense here means the file
-// changed under us: a LogError, never a wrong answer.
+// entry, or a result of this class) inside [0, segment.size), and for walks by
+// offset the base offset the batch there must have (from the index entry, or
+// a batch found before). Bytes of a segment below its size never change while
+// it is open, so the window stays valid across calls. A header that does not
+// make sense here means the disk changed it: a LogError, never a wrong answer.
+// Base offsets are outside the batch CRC, so a walk checks that each batch
+// starts right after the one before (offsets chained from the index entry):
+// a flipped base offset cannot make a read start at the wrong batch.
 
 import { readI32, readI64Number } from "../../protocol/big_endian.ts";
 import {
@@ -78,22 +82,26 @@ export class BatchLocator {
   }
 
   /**
-   * Walks from the batch at `from` (an index entry) to the batch holding
-   * `offset`, which starts before `spanEnd` (the next index entry's position,
-   * or the segment end). Reads the first header alone — with an entry per
-   * batch that is the answer — and then, if needed, the rest of the span at
-   * once: at most two small preads, never more bytes than the span.
+   * Walks from the batch at `from` (an index entry), whose base offset must be
+   * `fromOffset`, to the batch holding `offset`, which starts before `spanEnd`
+   * (the next index entry's position, or the segment end). Reads the first
+   * header alone — with an entry per batch that is the answer — and then, if
+   * needed, the rest of the span at once: at most two small preads, never more
+   * bytes than the span.
    */
-  seekOffset(seg: Segment, from: number, offset: number, spanEnd: number = seg.size): void {
+  seekOffset(seg: Segment, from: number, fromOffset: number, offset: number, spanEnd: number = seg.size): void {
     let pos = from;
     this.headerAt(seg, pos, BATCH_HEADER_BYTES);
+    this.expectBase(seg, fromOffset);
     for (;;) {
       if (offset <= this.lastOffset) {
         if (offset < this.baseOffset) this.damaged(seg, pos, `offset ${offset} falls before this batch`);
         return;
       }
+      const next = this.lastOffset + 1;
       pos += this.size;
       this.headerAt(seg, pos, spanEnd + BATCH_HEADER_BYTES - pos);
+      this.expectBase(seg, next);
     }
   }
 
@@ -111,15 +119,26 @@ export class BatchLocator {
     return end;
   }
 
-  /** Walks from the batch at `from` to the first batch whose max timestamp is ≥ ts; false if none before the end. */
-  seekTimestamp(seg: Segment, from: number, ts: number): boolean {
+  /**
+   * Walks from the batch at `from`, whose base offset must be `fromOffset`, to
+   * the first batch whose max timestamp is ≥ ts; false if none before the end.
+   */
+  seekTimestamp(seg: Segment, from: number, fromOffset: number, ts: number): boolean {
     let pos = from;
+    let expected = fromOffset;
     while (pos < seg.size) {
       this.headerAt(seg, pos);
+      this.expectBase(seg, expected);
       if (this.maxTimestamp >= ts) return true;
+      expected = this.lastOffset + 1;
       pos += this.size;
     }
     return false;
+  }
+
+  /** The batch just found must start at `expected` (the chain of offsets from an index entry). */
+  private expectBase(seg: Segment, expected: number): void {
+    if (this.baseOffset !== expected) this.damaged(seg, this.position, `batch base offset ${this.baseOffset}, expected ${expected}`);
   }
 
   private damaged(seg: Segment, pos: number, reason: string): never {

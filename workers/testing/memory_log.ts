@@ -22,6 +22,7 @@ export class MemoryLog implements HostedLog {
   durableOffset = 0;
   sizeBytes = 0;
   online = true;
+  corruption: Error | null = null;
   config: LogConfig;
   /** Flushes from now on throw (a failing disk). */
   failFlushes = false;
