@@ -1,5 +1,5 @@
 // Power loss under the partition log: see scenarios/power_loss.ts for the design.
-// CI: 200 seeded runs of 4 crash cycles. `bun run test:long`: 5,000 runs.
+// CI: 200 seeded runs of 4 crash cycles. `bun run test:long`: 2,000 runs of 6 cycles.
 
 import { expect, test } from "bun:test";
 import { runPowerLoss } from "./scenarios/power_loss.ts";
