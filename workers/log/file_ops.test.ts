@@ -77,6 +77,12 @@ describe("FaultyFileOps", () => {
     expect(files.pwrite(fd, bytes(60, 2), 0, 60, 60)).toBe(40);
     expect(() => files.pwrite(fd, bytes(20, 3), 0, 20, 100)).toThrow(expect.objectContaining({ code: "ENOSPC" }));
     expect(() => writeFully(files, fd, bytes(5, 3), 0, 5, 100)).toThrow(expect.objectContaining({ code: "ENOSPC" }));
+    // Rewriting bytes the file already has needs no room; a write straddling the end gets the part inside.
+    expect(files.pwrite(fd, bytes(30, 4), 0, 30, 10)).toBe(30);
+    expect(files.pwrite(fd, bytes(30, 5), 0, 30, 90)).toBe(10);
+    const back = new Uint8Array(100);
+    files.pread(fd, back, 0, 100, 0);
+    expect([back[9], back[10], back[39], back[40], back[89], back[90], back[99]]).toEqual([1, 4, 4, 1, 2, 5, 5]);
     files.close(fd);
   });
 

@@ -91,7 +91,12 @@ export function readFully(files: FileOps, fd: number, buf: Uint8Array, off: numb
 export interface FaultPlan {
   /** The n-th fdatasync (1-based, counted from construction) and every later one fail with EIO. */
   failFdatasyncAt?: number;
-  /** Writes succeed up to this many bytes in total, then come back short and then fail with ENOSPC. */
+  /**
+   * A disk with room for this many more bytes: writes that grow files succeed
+   * up to this many bytes in total, then come back short and then fail with
+   * ENOSPC. Overwrites inside a file's current size need no room and succeed
+   * (a full disk still lets a preallocated file be rewritten).
+   */
   writeBytesMax?: number;
   /** Track unsynced writes so that crash() can drop or tear them. */
   powerLoss?: boolean;
@@ -144,6 +149,8 @@ interface Unsynced {
 export class FaultyFileOps implements FileOps {
   fdatasyncCalls = 0;
   bytesWritten = 0;
+  /** Bytes written past the end of their file (what a full disk refuses). */
+  bytesGrown = 0;
   private bytesWrittenAtSync = 0;
   private readonly inner: FileOps;
   private readonly plan: FaultPlan;
@@ -172,13 +179,16 @@ export class FaultyFileOps implements FileOps {
 
   pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
     let allowed = len;
+    let within = len;
     if (this.plan.writeBytesMax !== undefined) {
-      allowed = Math.min(len, this.plan.writeBytesMax - this.bytesWritten);
+      within = Math.min(len, Math.max(0, this.inner.size(fd) - pos));
+      allowed = within + Math.min(len - within, this.plan.writeBytesMax - this.bytesGrown);
       if (allowed <= 0) throw fsError("ENOSPC", "write");
     }
     if (this.plan.powerLoss) this.remember(fd, pos, buf.slice(off, off + allowed), -1);
     const n = this.inner.pwrite(fd, buf, off, allowed, pos);
     this.bytesWritten += n;
+    this.bytesGrown += Math.max(0, n - within);
     return n;
   }
 

@@ -16,6 +16,11 @@
 //   never retried (after EIO the page cache state is unknowable), nothing in
 //   the failed group is reported durable, and every later append, flush and
 //   read fails with KAFKA_STORAGE_ERROR.
+// - Every successful flush records the new durable point in the recovery
+//   point file (one small pwrite, no fsync; recovery_point.ts says why that is
+//   enough), so after a kill -9 everything durable is below the point, where
+//   damage is reported and never cut. Rolls, checkpoint() and close() also
+//   fsync it.
 // - Rolling a segment flushes it first, so every sealed segment is durable in
 //   full; recovery trusts sealed segments and data below the recovery point,
 //   validates the rest, and cuts only a torn tail of the active segment (see
@@ -61,7 +66,7 @@ import { LogError } from "./log_error.ts";
 import { LOG_OFFSET_MAX, SEGMENT_OFFSET_SPAN_MAX } from "./log_limits.ts";
 import { VerifiedPrefix, checkBatchAt, verifyBatches } from "./batch_verify.ts";
 import { type RecoveryStats, rebuildSegment, recoverLog } from "./recovery.ts";
-import { writeRecoveryPoint } from "./recovery_point.ts";
+import { type RecoveryPoint, RecoveryPointWriter } from "./recovery_point.ts";
 import { segmentsToDelete } from "./retention.ts";
 import { LOG_SUFFIX, Segment, segmentFileName } from "./segment_file.ts";
 import { BatchLocator } from "./segment_reader.ts";
@@ -147,6 +152,7 @@ export class PartitionLog {
   private readonly segs: SegmentSet;
   private readonly locator: BatchLocator;
   private readonly batcher = new FsyncBatcher();
+  private readonly recoveryPoint: RecoveryPointWriter;
   private readonly scratch = new BatchScratch();
   private durable: number;
   /** Byte position of `durable` in the active segment, and the active segment's max timestamp at that point. */
@@ -180,6 +186,7 @@ export class PartitionLog {
     this.locator = new BatchLocator(opts.files);
     this.failure = opts.damage;
     this.readOnly = opts.damage !== null;
+    this.recoveryPoint = new RecoveryPointWriter(opts.files, opts.dir);
     const active = this.segs.active;
     this.durable = active.nextOffset;
     this.durablePosition = active.size;
@@ -220,7 +227,7 @@ export class PartitionLog {
       // Damage in the very first segment, before any intact batch: nothing readable to keep.
       throw r.damage ?? new Error("recovery returned no segments");
     }
-    return new PartitionLog({
+    const log = new PartitionLog({
       dir: opts.dir,
       config: opts.config,
       files,
@@ -230,6 +237,25 @@ export class PartitionLog {
       damage: r.damage,
       indexCacheBytes: opts.indexCacheBytes,
     });
+    log.recordRecoveredPoint(r.recoveryPoint);
+    return log;
+  }
+
+  /**
+   * Recovery ended with an fdatasync of the active segment: all of it is
+   * durable now. Recording that protects what recovery validated above the old
+   * point from being taken for a torn tail after the next crash.
+   */
+  private recordRecoveredPoint(found: RecoveryPoint | null): void {
+    if (this.readOnly || this.segs.sizeBytes === 0) return;
+    const active = this.segs.active;
+    if (found !== null && found.offset === this.durable && found.segmentBaseOffset === active.baseOffset && found.position === this.durablePosition) return;
+    try {
+      this.recoveryPoint.record({ offset: this.durable, segmentBaseOffset: active.baseOffset, position: this.durablePosition });
+    } catch (e) {
+      this.closeFiles();
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `opening partition log ${this.dir} failed: recovery point: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   // ------------------------------------------------------------ state
@@ -388,7 +414,7 @@ export class PartitionLog {
       this.durablePosition = 0;
       this.durableMaxTimestamp = -1;
       // The new segment's directory entry and the recovery point (and the index renames) in one directory fsync.
-      writeRecoveryPoint(this.files, this.dir, { offset: base, segmentBaseOffset: base, position: 0 });
+      this.recoveryPoint.checkpoint({ offset: base, segmentBaseOffset: base, position: 0 });
     } catch (e) {
       this.fail(e, "roll");
     }
@@ -427,6 +453,12 @@ export class PartitionLog {
     this.durablePosition = seg.size;
     this.durableMaxTimestamp = seg.maxTimestamp;
     this.batcher.synced();
+    try {
+      // One small pwrite, no fsync (recovery_point.ts says why that is enough).
+      this.recoveryPoint.record({ offset: this.durable, segmentBaseOffset: seg.baseOffset, position: this.durablePosition });
+    } catch (e) {
+      this.fail(e, "recording the recovery point");
+    }
     return this.durable;
   }
 
@@ -650,9 +682,10 @@ export class PartitionLog {
   // ------------------------------------------------------------ lifecycle
 
   /**
-   * Persists the recovery point (the durable offset and its position) and the
-   * active segment's indexes up to it, so the next open validates only what
-   * was written after. Does not flush: call flush() first to move the point.
+   * Persists the recovery point (the durable offset and its position) so it
+   * survives a power loss too (flush() records it without an fsync), and the
+   * active segment's indexes up to it, so the next open walks less of the
+   * log. Does not flush: call flush() first to move the point.
    */
   checkpoint(): void {
     if (this.failure !== null || this.closed) return;
@@ -664,7 +697,7 @@ export class PartitionLog {
         logBytes: this.durablePosition,
         maxTimestamp: this.durableMaxTimestamp,
       });
-      writeRecoveryPoint(this.files, this.dir, {
+      this.recoveryPoint.checkpoint({
         offset: this.durable,
         segmentBaseOffset: seg.baseOffset,
         position: this.durablePosition,
@@ -700,6 +733,7 @@ export class PartitionLog {
     for (const seg of this.segs) seg.close(this.files);
     for (const p of this.pendingClose) p.segment.close(this.files);
     this.pendingClose.length = 0;
+    this.recoveryPoint.close();
   }
 
   // ------------------------------------------------------------ internals

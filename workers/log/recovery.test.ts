@@ -6,7 +6,7 @@ import { makeBatch, makeTempDir, readAll, removeDir, testConfig, type StoredBatc
 import { FaultyFileOps, realFileOps } from "./file_ops.ts";
 import { LogError } from "./log_error.ts";
 import { PartitionLog } from "./partition_log.ts";
-import { RECOVERY_POINT_FILE } from "./recovery_point.ts";
+import { RECOVERY_POINT_FILE, RECOVERY_POINT_SLOT_BYTES } from "./recovery_point.ts";
 
 let root = "";
 let dir = "";
@@ -315,9 +315,10 @@ describe("indexes", () => {
     log.close();
   });
 
-  test("a damaged recovery point counts as none: everything is validated", () => {
+  test("a damaged recovery point (both slots) counts as none: everything is validated", () => {
     const batches = closedLog(40);
     flipBit(path.join(dir, RECOVERY_POINT_FILE), 12);
+    flipBit(path.join(dir, RECOVERY_POINT_FILE), RECOVERY_POINT_SLOT_BYTES + 12);
     const log = open();
     expect(log.recovery.validatedBatches).toBe(batches.length);
     expect(readAll(log)).toEqual(batches);

@@ -1,13 +1,20 @@
 // Bringing a partition directory back online after a clean close or a crash.
 //
 // Contract:
-// - Data is trusted below the recovery point (recovery-point.json) and in
-//   every sealed segment (each was fdatasynced before its successor existed).
-//   Every batch above the recovery point is validated (framing, CRC-32C,
-//   record structure, contiguous offsets).
+// - Data is trusted below the recovery point and in every sealed segment
+//   (each was fdatasynced before its successor existed): it comes online
+//   without a CRC pass, and the read path checks every batch it serves
+//   (partition_log.ts). Every batch above the recovery point is validated
+//   (framing, CRC-32C, record structure, contiguous offsets).
+// - The recovery point moves after every flush (recovery_point.ts): after a
+//   kill -9 it is exact, so everything acknowledged is below it and damage
+//   there is refused, never cut; after a power loss it may be stale, never
+//   ahead of durable data.
 // - Only the active (last) segment may end in a torn write. Above the recovery
 //   point, its first batch that fails (partial, bad CRC, wrong offset) and
-//   everything after it is cut off; the bytes dropped are reported.
+//   everything after it is cut off; the bytes dropped are reported. A sealed
+//   segment is never cut, with or without a recovery point: a bad batch there
+//   is damage even when the point is missing (both slots bad).
 // - A batch that fails anywhere else — below the recovery point, or in a sealed
 //   segment — is damage to durable data: nothing is cut, and recovery throws a
 //   LogError naming the segment, position and offset (or, when asked, returns
@@ -23,7 +30,7 @@
 import * as path from "node:path";
 import type { FileOps } from "./file_ops.ts";
 import { LogError } from "./log_error.ts";
-import { readRecoveryPoint, type RecoveryPoint } from "./recovery_point.ts";
+import { LEGACY_RECOVERY_POINT_FILE, readRecoveryPoint, type RecoveryPoint } from "./recovery_point.ts";
 import { LOG_SUFFIX, Segment, parseSegmentFileName, segmentFileName } from "./segment_file.ts";
 import { ScanBuffer, type ScanFailure, type ScanResult, scanSegment } from "./segment_scan.ts";
 
@@ -71,7 +78,7 @@ export function recoverLog(opts: {
   const bases: number[] = [];
   const indexFiles: { name: string; baseOffset: number }[] = [];
   for (const name of names) {
-    if (name.endsWith(".tmp")) {
+    if (name.endsWith(".tmp") || name === LEGACY_RECOVERY_POINT_FILE) {
       files.unlink(path.join(dir, name));
       continue;
     }
