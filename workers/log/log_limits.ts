@@ -39,6 +39,17 @@ export const INDEX_CACHE_BYTES_MAX = 16 * MiB;
  */
 export const HEADER_SCAN_WINDOW_BYTES = 8 * KiB;
 
+/**
+ * Descriptors of sealed segments one partition keeps open. The active segment
+ * is always open; a sealed one is opened when a read needs it and closed again
+ * when it is the least recently used past this many. Without the bound a
+ * long-lived partition holds one descriptor per segment (thousands), and a
+ * broker with many partitions runs out of them. Consumers read near the end
+ * (the last few segments) or walk forward one segment at a time, so a small
+ * number covers them; a random read elsewhere costs one open().
+ */
+export const SEALED_SEGMENT_FDS_MAX = 16;
+
 /** Bytes read at once by the validating scan in recovery and index rebuilds. */
 export const RECOVERY_READ_BYTES = 1 * MiB;
 
@@ -62,3 +73,5 @@ assert(SEGMENT_BYTES_MIN < SEGMENT_BYTES_MAX, "segment bounds");
 assert(BATCH_BYTES_MAX <= FRAME_BYTES_MAX, "a batch fits a frame");
 assert(HEADER_SCAN_WINDOW_BYTES >= 4 * KiB + 61, "the scan window holds a default interval plus a header");
 assert(RECOVERY_READ_BYTES >= HEADER_SCAN_WINDOW_BYTES, "recovery reads at least a scan window");
+// A read touches one segment at a time: one open descriptor is enough for progress.
+assert(SEALED_SEGMENT_FDS_MAX >= 1, "at least one sealed segment can be open");

@@ -63,7 +63,7 @@ import { type FileOps, readFully, realFileOps, writeFully } from "./file_ops.ts"
 import { FsyncBatcher } from "./fsync_batcher.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LogError } from "./log_error.ts";
-import { LOG_OFFSET_MAX, SEGMENT_OFFSET_SPAN_MAX } from "./log_limits.ts";
+import { LOG_OFFSET_MAX, SEALED_SEGMENT_FDS_MAX, SEGMENT_OFFSET_SPAN_MAX } from "./log_limits.ts";
 import { VerifiedPrefix, checkBatchAt, verifyBatches } from "./batch_verify.ts";
 import { type RecoveryStats, rebuildSegment, recoverLog } from "./recovery.ts";
 import { type RecoveryPoint, RecoveryPointWriter } from "./recovery_point.ts";
@@ -71,6 +71,7 @@ import { segmentsToDelete } from "./retention.ts";
 import { LOG_SUFFIX, Segment, segmentFileName } from "./segment_file.ts";
 import { BatchLocator } from "./segment_reader.ts";
 import { ScanBuffer } from "./segment_scan.ts";
+import { SegmentFds } from "./segment_fds.ts";
 import { SegmentSet } from "./segment_set.ts";
 
 export interface AppendResult {
@@ -110,6 +111,8 @@ export interface OpenOptions {
   onDamage?: "throw" | "read-only";
   /** Budget for loaded sealed-segment indexes (default INDEX_CACHE_BYTES_MAX). */
   indexCacheBytes?: number;
+  /** Sealed segments kept open at once (default SEALED_SEGMENT_FDS_MAX). */
+  sealedSegmentFds?: number;
 }
 
 const OUT_OF_RANGE: { error: number } = Object.freeze({ error: ErrorCode.OFFSET_OUT_OF_RANGE });
@@ -150,6 +153,7 @@ export class PartitionLog {
   private readonly now: () => number;
   private cfg: LogConfig;
   private readonly segs: SegmentSet;
+  private readonly fds: SegmentFds;
   private readonly locator: BatchLocator;
   private readonly batcher = new FsyncBatcher();
   private readonly recoveryPoint: RecoveryPointWriter;
@@ -175,6 +179,7 @@ export class PartitionLog {
     recovery: RecoveryStats;
     damage: LogError | null;
     indexCacheBytes?: number;
+    sealedSegmentFds?: number;
   }) {
     this.dir = opts.dir;
     this.files = opts.files;
@@ -183,7 +188,8 @@ export class PartitionLog {
     this.recovery = opts.recovery;
     this.segs = new SegmentSet(opts.indexCacheBytes);
     for (const s of opts.segments) this.segs.push(s);
-    this.locator = new BatchLocator(opts.files);
+    this.fds = new SegmentFds(opts.files, opts.sealedSegmentFds ?? SEALED_SEGMENT_FDS_MAX);
+    this.locator = new BatchLocator(opts.files, (seg) => this.fds.fdOf(seg));
     this.failure = opts.damage;
     this.readOnly = opts.damage !== null;
     this.recoveryPoint = new RecoveryPointWriter(opts.files, opts.dir);
@@ -236,6 +242,7 @@ export class PartitionLog {
       recovery: r.stats,
       damage: r.damage,
       indexCacheBytes: opts.indexCacheBytes,
+      sealedSegmentFds: opts.sealedSegmentFds,
     });
     log.recordRecoveredPoint(r.recoveryPoint);
     return log;
@@ -279,6 +286,11 @@ export class PartitionLog {
 
   get segmentCount(): number {
     return this.segs.count;
+  }
+
+  /** Sealed segments holding an open descriptor now (at most SEALED_SEGMENT_FDS_MAX, plus deleted ones in their delay). */
+  get openSealedSegments(): number {
+    return this.fds.openCount + this.pendingClose.length;
   }
 
   get online(): boolean {
@@ -407,6 +419,8 @@ export class PartitionLog {
     try {
       old.writeIndexFiles(this.files);
       old.sealed = true;
+      // Its descriptor joins the bounded set of open sealed segments (it is the most likely next read).
+      this.fds.adopt(old);
       const fd = this.files.open(path.join(this.dir, segmentFileName(base, LOG_SUFFIX)), "w+");
       const seg = new Segment({ dir: this.dir, baseOffset: base, fd });
       seg.resetIndexes();
@@ -539,7 +553,9 @@ export class PartitionLog {
   readInto(plan: ReadPlan, target: Uint8Array, targetOffset: number): number {
     if (plan.length === 0) return 0;
     const seg = plan.segment;
-    if (seg === null || !seg.isOpen) {
+    // A sealed segment closed since the plan opens again; one retention deleted (past its delay) cannot.
+    const fd = seg === null ? -1 : this.fds.fdOf(seg);
+    if (seg === null || fd < 0) {
       throw new SluiceError(ErrorCode.OFFSET_OUT_OF_RANGE, "the segment of this read has been deleted");
     }
     if (targetOffset < 0 || targetOffset + plan.length > target.length) {
@@ -547,7 +563,7 @@ export class PartitionLog {
     }
     let n: number;
     try {
-      n = readFully(this.files, seg.fd, target, targetOffset, plan.length, plan.position);
+      n = readFully(this.files, fd, target, targetOffset, plan.length, plan.position);
     } catch (e) {
       this.fail(e, "read");
     }
@@ -615,7 +631,7 @@ export class PartitionLog {
 
   private firstRecordAtOrAfter(seg: Segment, position: number, size: number, baseOffset: number, ts: number): number {
     const bytes = new Uint8Array(size);
-    const n = readFully(this.files, seg.fd, bytes, 0, size, position);
+    const n = readFully(this.files, this.fds.fdOf(seg), bytes, 0, size, position);
     // The answer comes from the batch's records: never from bytes the disk changed.
     const bad = checkBatchAt(bytes, 0, n, baseOffset);
     if (bad !== null) {
@@ -661,22 +677,34 @@ export class PartitionLog {
       for (let i = 0; i < count; i++) {
         const seg = this.segs.shift();
         seg.unlinkFiles(this.files);
-        this.pendingClose.push({ segment: seg, closeAtMs: nowMs + delay });
+        seg.retired = true;
+        if (seg.isOpen) {
+          // Read recently (it is among the open ones): keep its descriptor for reads planned on it, file.delete.delay.ms.
+          this.fds.release(seg);
+          this.pendingClose.push({ segment: seg, closeAtMs: nowMs + delay });
+        } else {
+          // Closed already: a read still planned on it answers OFFSET_OUT_OF_RANGE, as it would after the delay.
+          this.locator.forget(seg);
+        }
       }
       this.files.fsyncDir(this.dir);
     } catch (e) {
       this.fail(e, "delete segment");
     }
+    // Bounded like the open sealed segments: past the bound the oldest close early (their reads see OFFSET_OUT_OF_RANGE).
+    while (this.pendingClose.length > SEALED_SEGMENT_FDS_MAX) this.closePending();
     this.closeDeleted(nowMs);
     return { deletedSegments: count, logStartOffset: this.logStartOffset };
   }
 
   private closeDeleted(nowMs: number): void {
-    while (this.pendingClose.length > 0 && this.pendingClose[0].closeAtMs <= nowMs) {
-      const { segment } = this.pendingClose.shift() as { segment: Segment; closeAtMs: number };
-      this.locator.forget(segment);
-      segment.close(this.files);
-    }
+    while (this.pendingClose.length > 0 && this.pendingClose[0].closeAtMs <= nowMs) this.closePending();
+  }
+
+  private closePending(): void {
+    const { segment } = this.pendingClose.shift() as { segment: Segment; closeAtMs: number };
+    this.locator.forget(segment);
+    segment.close(this.files);
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -730,6 +758,7 @@ export class PartitionLog {
   private closeFiles(): void {
     this.closed = true;
     if (this.failure === null) this.failure = new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "the partition log is closed");
+    this.fds.closeAll();
     for (const seg of this.segs) seg.close(this.files);
     for (const p of this.pendingClose) p.segment.close(this.files);
     this.pendingClose.length = 0;
@@ -747,6 +776,8 @@ export class PartitionLog {
   private loadSealedIndexes(seg: Segment): void {
     const summary = seg.summary();
     if (seg.loadIndexes(this.files, summary) === null) return;
+    // The rebuild scans the log through the segment's descriptor (the only segment in use until it returns).
+    this.fds.fdOf(seg);
     const r = rebuildSegment(this.files, seg, summary.logBytes, this.cfg.indexIntervalBytes, new ScanBuffer());
     this.indexRebuilds++;
     if (r.failure !== null || seg.nextOffset !== summary.nextOffset || seg.size !== summary.logBytes) {

@@ -99,13 +99,9 @@ export function recoverLog(opts: {
     return { segments: [seg], stats, recoveryPoint: null, damage: null };
   }
 
-  const segments: Segment[] = [];
-  const fileSizes: number[] = [];
-  for (const base of bases) {
-    const fd = files.open(path.join(dir, segmentFileName(base, LOG_SUFFIX)), "r+");
-    segments.push(new Segment({ dir, baseOffset: base, fd }));
-    fileSizes.push(files.size(fd));
-  }
+  // Segments are opened one at a time and sealed ones closed again once recovered, so a partition of
+  // thousands of segments opens with a bounded number of descriptors (the log opens sealed ones on demand).
+  const segments: Segment[] = bases.map((base) => new Segment({ dir, baseOffset: base, fd: -1 }));
 
   const rp = readRecoveryPoint(files, dir);
   const buffer = new ScanBuffer();
@@ -119,18 +115,6 @@ export function recoverLog(opts: {
     if (rp !== null) {
       const k = bases.indexOf(rp.segmentBaseOffset);
       if (k >= 0) {
-        if (fileSizes[k] < rp.position) {
-          throw new Damage(
-            new LogError({
-              segment: segments[k].name,
-              position: fileSizes[k],
-              offset: rp.offset,
-              reason: `the log is ${fileSizes[k]} bytes but its recovery point is at byte ${rp.position}: durable data is missing`,
-            }),
-            k,
-            false,
-          );
-        }
         startIndex = k;
         startPosition = rp.position;
       } else if (rp.segmentBaseOffset > bases[0]) {
@@ -154,7 +138,21 @@ export function recoverLog(opts: {
 
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i];
-      const size = fileSizes[i];
+      // Only the active segment is ever written (a torn tail cut); sealed ones are read.
+      seg.fd = files.open(seg.logPath, i === last ? "r+" : "r");
+      const size = files.size(seg.fd);
+      if (rp !== null && seg.baseOffset === rp.segmentBaseOffset && size < rp.position) {
+        throw new Damage(
+          new LogError({
+            segment: seg.name,
+            position: size,
+            offset: rp.offset,
+            reason: `the log is ${size} bytes but its recovery point is at byte ${rp.position}: durable data is missing`,
+          }),
+          i,
+          false,
+        );
+      }
       if (i < startIndex) {
         recoverTrustedSealed(run, seg, size, i);
       } else {
@@ -188,6 +186,7 @@ export function recoverLog(opts: {
           }
         }
       }
+      if (i < last) seg.close(files);
       if (i > 0 && seg.baseOffset !== segments[i - 1].nextOffset) {
         throw new Damage(
           new LogError({
@@ -228,7 +227,10 @@ export function recoverLog(opts: {
     const keep = e.keepPrefix ? e.segmentIndex + 1 : Math.max(0, e.segmentIndex);
     for (const s of segments.slice(keep)) s.close(files);
     const kept = segments.slice(0, keep);
-    for (const s of kept) s.sealed = true;
+    for (const s of kept) {
+      s.sealed = true;
+      s.close(files); // read-only from here: opened again on demand
+    }
     stats.durationMs = performance.now() - started;
     return { segments: kept, stats, recoveryPoint: rp, damage: e.error };
   }

@@ -8,7 +8,9 @@
 // - `nextOffset` is the offset after the last batch, `maxTimestamp` the largest
 //   batch max timestamp (-1 while empty).
 // - A sealed segment never changes again: it was fdatasynced before its
-//   successor was created, and its index files describe it exactly.
+//   successor was created, and its index files describe it exactly. Its
+//   descriptor may be closed between reads and opened again (read-only) on
+//   demand (segment_fds.ts); `fd` is -1 while it is closed.
 // - The active (last) segment's indexes live in memory and are written to
 //   their files on checkpoint and close, covering only data already durable.
 // - A sealed segment may drop its in-memory indexes (cache budget) and load
@@ -75,6 +77,10 @@ export class Segment {
   bytesSinceIndexEntry = 0;
   /** Tick of the last lookup, for the least-recently-used index cache. */
   lastUsed = 0;
+  /** Tick of the last use of the descriptor, for the bounded set of open sealed segments (segment_fds.ts). */
+  fdUsed = 0;
+  /** Retention removed the segment's files: it is never opened again. */
+  retired = false;
 
   constructor(opts: { dir: string; baseOffset: number; fd: number }) {
     this.baseOffset = opts.baseOffset;
@@ -89,6 +95,7 @@ export class Segment {
     return path.basename(this.logPath);
   }
 
+  /** Holds an open descriptor (a sealed segment may be closed between reads and opened again on demand). */
   get isOpen(): boolean {
     return this.fd >= 0;
   }

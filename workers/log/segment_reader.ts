@@ -29,6 +29,8 @@ import type { Segment } from "./segment_file.ts";
 
 export class BatchLocator {
   private readonly files: FileOps;
+  /** A segment's descriptor, opening a sealed one on demand (segment_fds.ts); -1 when it cannot be read. */
+  private readonly fdOf: (seg: Segment) => number;
   private readonly window = new Uint8Array(HEADER_SCAN_WINDOW_BYTES);
   private windowSegment: Segment | null = null;
   private windowStart = 0;
@@ -41,8 +43,9 @@ export class BatchLocator {
   size = 0;
   maxTimestamp = 0;
 
-  constructor(files: FileOps) {
+  constructor(files: FileOps, fdOf: (seg: Segment) => number) {
     this.files = files;
+    this.fdOf = fdOf;
   }
 
   /** Forget the window (the segment was closed or cut). */
@@ -59,8 +62,9 @@ export class BatchLocator {
     let at = pos - this.windowStart;
     if (this.windowSegment !== seg || at < 0 || at + BATCH_HEADER_BYTES > this.windowLength) {
       const len = Math.min(this.window.length, seg.size - pos, Math.max(BATCH_HEADER_BYTES, readAhead));
-      if (len < BATCH_HEADER_BYTES || !seg.isOpen) this.damaged(seg, pos, "no batch header where one should start");
-      const n = readFully(this.files, seg.fd, this.window, 0, len, pos);
+      const fd = len < BATCH_HEADER_BYTES ? -1 : this.fdOf(seg);
+      if (fd < 0) this.damaged(seg, pos, "no batch header where one should start");
+      const n = readFully(this.files, fd, this.window, 0, len, pos);
       if (n < BATCH_HEADER_BYTES) this.damaged(seg, pos, "short read of a batch header");
       this.windowSegment = seg;
       this.windowStart = pos;
