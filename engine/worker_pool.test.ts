@@ -350,4 +350,23 @@ describe("worker pool (real threads, real files)", () => {
     expect(pool.state(5)).toMatchObject({ online: true, errorCode: ErrorCode.CORRUPT_MESSAGE });
     expect((await produce(pool, 5, batch(["four"]), -1)).res?.baseOffset).toBe(3);
   }, 30_000);
+  test("fsyncLatency(): the workers' group-commit fdatasyncs as a histogram in seconds, read from shared counters", async () => {
+    const pool = await startPool({ workers: 2 });
+    expect(pool.fsyncLatency().count).toBe(0);
+    await pool.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 0 }));
+    await pool.openPartition(1, 1, tempDir(), config({ "flush.interval.ms": 0 }));
+    for (let i = 0; i < 5; i++) {
+      // acks=all resolves only after an fdatasync covered the batch: at least one per round and partition.
+      const [a, b] = await Promise.all([produce(pool, 0, batch([`a${i}`]), -1), produce(pool, 1, batch([`b${i}`]), -1)]);
+      expect([a.err, b.err]).toEqual([0, 0]);
+    }
+    const h = pool.fsyncLatency();
+    expect(h.count).toBeGreaterThanOrEqual(10);
+    expect(h.count).toBeLessThanOrEqual(10 + 2); // a close or an extra flush at most
+    expect(h.counts.reduce((x, y) => x + y, 0)).toBe(h.count);
+    expect(h.bounds[0]).toBeCloseTo(16e-6, 12);
+    expect(h.bounds.at(-1)).toBeCloseTo(8.388608, 9);
+    expect(h.sum).toBeGreaterThan(0);
+    expect(h.sum / h.count).toBeLessThan(5); // seconds, not microseconds
+  }, 30_000);
 });

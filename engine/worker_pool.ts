@@ -47,9 +47,12 @@ import {
   RingProducer,
   RingWord,
   WORKER_ENTRY_URL,
+  WorkerStats,
   createRing,
   createStateTable,
+  createWorkerStats,
 } from "../workers/mod.ts";
+import { Histogram } from "./metrics.ts";
 
 export type { PartitionStateView } from "../workers/mod.ts";
 
@@ -232,6 +235,8 @@ export class WorkerPool {
   private readonly links: WorkerLink[];
   private readonly table: PartitionStateTable;
   private readonly tableSab: SharedArrayBuffer;
+  /** Counters the workers add to (fdatasync latency); kept referenced until they have ended. */
+  private readonly stats: WorkerStats;
   readonly partitionsMax: number;
   /** Worker index per slot; -1 = not open. */
   private readonly slotWorker: Int32Array;
@@ -244,10 +249,11 @@ export class WorkerPool {
   private nextControlId = 1;
   private shuttingDown: Promise<void> | null = null;
 
-  private constructor(links: WorkerLink[], tableSab: SharedArrayBuffer, partitionsMax: number) {
+  private constructor(links: WorkerLink[], tableSab: SharedArrayBuffer, statsSab: SharedArrayBuffer, partitionsMax: number) {
     this.links = links;
     this.tableSab = tableSab;
     this.table = new PartitionStateTable(tableSab);
+    this.stats = new WorkerStats(statsSab);
     this.partitionsMax = partitionsMax;
     this.slotWorker = new Int32Array(partitionsMax).fill(-1);
     this.durable = new Float64Array(partitionsMax);
@@ -266,6 +272,7 @@ export class WorkerPool {
       throw new RangeError(`requestsInFlightMax must be from 1 to ${REQUESTS_IN_FLIGHT_PER_WORKER_MAX}, got ${inFlightMax}`);
     }
     const tableSab = createStateTable(partitionsMax);
+    const statsSab = createWorkerStats(workers);
     const links: WorkerLink[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < workers; i++) {
@@ -287,7 +294,7 @@ export class WorkerPool {
           worker.addEventListener("error", onError);
         }),
       );
-      const init: ControlRequest = { op: "init", workerIndex: i, requests: requestsSab, completions: completionsSab, state: tableSab };
+      const init: ControlRequest = { op: "init", workerIndex: i, requests: requestsSab, completions: completionsSab, state: tableSab, stats: statsSab };
       worker.postMessage(init);
     }
     try {
@@ -296,7 +303,7 @@ export class WorkerPool {
       for (const l of links) l.worker.terminate();
       throw err;
     }
-    const pool = new WorkerPool(links, tableSab, partitionsMax);
+    const pool = new WorkerPool(links, tableSab, statsSab, partitionsMax);
     for (const link of links) pool.attach(link);
     return pool;
   }
@@ -464,6 +471,23 @@ export class WorkerPool {
     }));
   }
 
+  /**
+   * Latency of the group-commit fdatasyncs of every worker since the pool
+   * started, as a histogram in seconds (rendered as sluice_fsync_duration_seconds).
+   * Read from shared counters: no message to the workers.
+   */
+  fsyncLatency(): Histogram {
+    const snap = this.stats.fsyncLatency();
+    const h = new Histogram(snap.boundsUs.map((us) => us / 1e6));
+    h.counts.set(snap.counts);
+    // The count from the buckets, so it always equals the +Inf bucket (counters are read one by one).
+    let count = 0;
+    for (let i = 0; i < snap.counts.length; i++) count += snap.counts[i];
+    h.count = count;
+    h.sum = snap.sumNs / 1e9;
+    return h;
+  }
+
   /** Drain in-flight work, flush + checkpoint + close every log, end the threads. */
   shutdown(): Promise<void> {
     this.shuttingDown ??= this.doShutdown();
@@ -492,8 +516,9 @@ export class WorkerPool {
       }),
     );
     for (let slot = 0; slot < this.partitionsMax; slot++) this.slotWorker[slot] = -1;
-    // Keep the state table referenced until every worker has ended (it is, via `this`).
+    // Keep the state table and stats referenced until every worker has ended (they are, via `this`).
     void this.tableSab;
+    void this.stats;
     if (errors.length > 0) throw errors[0];
   }
 

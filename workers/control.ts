@@ -27,6 +27,8 @@ export type ControlRequest =
       requests: SharedArrayBuffer;
       completions: SharedArrayBuffer;
       state: SharedArrayBuffer;
+      /** The broker's worker stats (worker_stats.ts); this worker writes region `workerIndex`. */
+      stats: SharedArrayBuffer;
     }
   | { op: "open"; id: number; slot: number; dir: string; config: LogConfig; faults?: FaultOptions }
   | { op: "close"; id: number; slot: number }

@@ -1,11 +1,12 @@
 // The public face of workers/ for the router side (engine/). The engine imports
 // workers only through this file: the shared-memory layout and the ring ends it
-// drives, the state table it reads, the control message types, the log config it
+// drives, the state table and worker stats it reads, the control message types, the log config it
 // passes through, and where the worker entry lives.
 
 export * from "./shared_layout.ts";
 export { RingConsumer, RingProducer, createRing, type WaitOutcome } from "./ring.ts";
 export { PartitionStateTable, createStateTable, emptyStateView, type PartitionStateView } from "./partition_state.ts";
+export { WorkerStats, createWorkerStats, type FsyncLatencySnapshot } from "./worker_stats.ts";
 export type { ControlReply, ControlRequest, FaultOptions } from "./control.ts";
 export { parseTopicConfig, topicConfigEntries, TOPIC_CONFIG_DEFAULTS, type LogConfig } from "./log/mod.ts";
 

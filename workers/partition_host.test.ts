@@ -23,6 +23,7 @@ import {
   ProducedCompl,
 } from "./shared_layout.ts";
 import { MemoryLog } from "./testing/memory_log.ts";
+import { WorkerStats, createWorkerStats, fsyncBucketOf } from "./worker_stats.ts";
 
 type Completion =
   | { kind: "produced"; slot: number; requestId: number; baseOffset: number; lastOffset: number; logStartOffset: number }
@@ -178,7 +179,7 @@ interface Setup {
   dir: (name: string) => string;
 }
 
-function setup(impl: Impl, opts: { completionBytes?: number } = {}): Setup {
+function setup(impl: Impl, opts: { completionBytes?: number; stats?: WorkerStats } = {}): Setup {
   const requests = createRing(1 << 16);
   const completions = createRing(opts.completionBytes ?? 1 << 16);
   const state = createStateTable(16);
@@ -189,7 +190,8 @@ function setup(impl: Impl, opts: { completionBytes?: number } = {}): Setup {
     logs.push(opened.log);
     return opened;
   };
-  const host = new PartitionHost({ requests, completions, state, openLog, clock: () => clock.now });
+  const stats = opts.stats === undefined ? undefined : { recorder: opts.stats, worker: 1 };
+  const host = new PartitionHost({ requests, completions, state, openLog, clock: () => clock.now, stats });
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-host-"));
   tempDirs.push(root);
   return {
@@ -421,5 +423,30 @@ describe("partition host and damaged data (PartitionLog on real files)", () => {
     router.produce(7, batchOf(["e"]));
     host.drain();
     expect(router.take()).toMatchObject([{ kind: "produced", baseOffset: 4 }]);
+  });
+});
+
+describe("partition host fdatasync timing (PartitionLog on real files)", () => {
+  test("every flush that ran an fdatasync is timed into this worker's stats; a slow disk shows in the high buckets", () => {
+    const recorder = new WorkerStats(createWorkerStats(2));
+    const { host, router, dir } = setup(realImpl, { stats: recorder });
+    host.open(0, dir("fast"), config({ "flush.interval.ms": 1000 }));
+    host.open(1, dir("slow"), config({ "flush.interval.ms": 1000 }), { fdatasyncDelayMs: 20 });
+    for (let round = 0; round < 3; round++) {
+      router.produce(0, batchOf([`f${round}`]));
+      router.produce(1, batchOf([`s${round}`]));
+      host.drain();
+      expect(host.flushDue(0, true)).toBe(2);
+    }
+    // Nothing new: no fdatasync, nothing timed.
+    host.flushDue(0, true);
+    router.take();
+    const snap = recorder.fsyncLatency();
+    expect(snap.count).toBe(6);
+    const slowFrom = fsyncBucketOf(19_000);
+    let slow = 0;
+    for (let i = slowFrom; i < snap.counts.length; i++) slow += snap.counts[i];
+    expect(slow).toBeGreaterThanOrEqual(3);
+    expect(snap.sumNs).toBeGreaterThanOrEqual(3 * 20e6);
   });
 });

@@ -33,6 +33,7 @@ import { errorFields } from "./control.ts";
 import type { LogConfig } from "./log/mod.ts";
 import { type PartitionStateView, PartitionStateTable, emptyStateView } from "./partition_state.ts";
 import { RingConsumer, RingProducer } from "./ring.ts";
+import type { WorkerStats } from "./worker_stats.ts";
 import {
   DurableCompl,
   EntryKind,
@@ -83,6 +84,8 @@ export interface PartitionHostOptions {
   openLog: OpenLog;
   /** Milliseconds clock (tests pass a fake one). */
   clock?: () => number;
+  /** Where this worker's counters go (worker_stats.ts): each flush's fdatasync time. */
+  stats?: { recorder: WorkerStats; worker: number };
 }
 
 /**
@@ -140,6 +143,7 @@ export class PartitionHost {
   private readonly table: PartitionStateTable;
   private readonly openLog: OpenLog;
   private readonly clock: () => number;
+  private readonly stats: { recorder: WorkerStats; worker: number } | null;
   private readonly partitions = new Map<number, HostedPartition>();
   /** Partitions appended since their last flush. Bounded by the partitions this worker hosts. */
   private readonly dirty = new Set<HostedPartition>();
@@ -159,6 +163,7 @@ export class PartitionHost {
     this.table = new PartitionStateTable(opts.state);
     this.openLog = opts.openLog;
     this.clock = opts.clock ?? Date.now;
+    this.stats = opts.stats ?? null;
     this.fetchedView = new DataView(this.completions.bytes.buffer, this.completions.bytes.byteOffset, this.completions.bytes.byteLength);
     this.nextRetentionMs = this.clock() + RETENTION_CHECK_INTERVAL_MS;
   }
@@ -516,13 +521,19 @@ export class PartitionHost {
     p.dirty = false;
     this.dirty.delete(p);
     let durable: number;
+    const before = p.log.durableOffset;
+    const started = performance.now();
     try {
       durable = p.log.flush();
     } catch (err) {
+      // A failed fdatasync is timed too: a disk that fails slowly shows in the histogram.
+      this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
       const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
       this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
       return;
     }
+    // Timed only when an fdatasync ran (the durable offset moved); a flush with nothing unsynced returns at once.
+    if (durable > before) this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
     this.refreshRow(p);
     p.view.durableOffset = durable;
     p.view.highWatermark = durable;

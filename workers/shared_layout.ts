@@ -4,7 +4,7 @@
 // `partition_host.ts` (worker side) and `engine/worker_pool.ts` (router side) all
 // import them. Changing a number here changes both sides at once.
 //
-// Three kinds of SharedArrayBuffer exist per broker:
+// Four kinds of SharedArrayBuffer exist per broker:
 //
 //   request ring     (one per worker)  router → worker: produce batches, fetch and
 //                                      offset-for-timestamp requests.
@@ -12,6 +12,9 @@
 //                                      offsets, partition failures.
 //   state table      (one per broker)  one row per partition slot, written only by the
 //                                      worker that owns the slot, read by the router.
+//   worker stats     (one per broker)  one region per worker: counters (the fdatasync
+//                                      latency histogram) the worker adds to with
+//                                      Atomics.add and the router reads on a scrape.
 //
 // Ring buffer:
 //
@@ -258,6 +261,45 @@ export const StateField = {
 /** Float64 fields per row, including the sequence word's slot. */
 export const STATE_ROW_F64 = STATE_ROW_BYTES / 8;
 
+// ---------------------------------------------------------------------------
+// Worker stats
+//
+//   [header WORKER_STATS_HEADER_BYTES][region of worker 0][region of worker 1]...
+//
+//   A region is WORKER_STATS_REGION_BYTES of BigInt64 counters (so they never wrap),
+//   at the BigInt64 indices below relative to the region start, written only by
+//   that worker with Atomics.add and read by the router with Atomics.load. Regions
+//   are whole cache lines, so two workers never write the same line.
+
+export const WORKER_STATS_MAGIC = 0x534c_5753; // "SLWS"
+export const WORKER_STATS_HEADER_BYTES = 64;
+
+/** Int32 word indices in the worker stats header. */
+export const WorkerStatsHeaderWord = {
+  MAGIC: 0,
+  WORKERS: 1,
+} as const;
+
+/**
+ * Upper bounds (µs, inclusive) of the fdatasync latency buckets: powers of two from
+ * 16 µs (an fdatasync with nothing to write) to 2^23 µs (~8.4 s, a disk that has all
+ * but stopped); one more bucket counts anything slower.
+ */
+export const FSYNC_BUCKET_BOUNDS_US: readonly number[] = Object.freeze(Array.from({ length: 20 }, (_, k) => 16 * 2 ** k));
+
+/** BigInt64 indices within a worker's region. */
+export const WorkerStatsField = {
+  /** fdatasyncs timed. */
+  FSYNC_COUNT: 0,
+  /** Their total duration, nanoseconds. */
+  FSYNC_SUM_NS: 1,
+  /** FSYNC_BUCKET_BOUNDS_US.length + 1 counters: bucket i counts durations ≤ bound i (and above bound i-1); the last, the rest. */
+  FSYNC_BUCKETS: 2,
+} as const;
+
+/** BigInt64 counters per region, rounded up to whole 64-byte cache lines. */
+export const WORKER_STATS_REGION_BYTES = Math.ceil(((WorkerStatsField.FSYNC_BUCKETS + FSYNC_BUCKET_BOUNDS_US.length + 1) * 8) / 64) * 64;
+
 function assert(condition: boolean, why: string): void {
   if (!condition) throw new Error(`shared_layout: ${why}`);
 }
@@ -273,3 +315,5 @@ assert(FetchedCompl.HIGH_WATERMARK % 8 === 0 && DurableCompl.DURABLE_OFFSET % 8 
 assert(OffsetForTimestampReq.TIMESTAMP_MS % 8 === 0 && OffsetCompl.OFFSET % 8 === 0, "f64 fields must be 8-aligned");
 assert(STATE_HEADER_BYTES % 8 === 0 && STATE_ROW_BYTES % 8 === 0, "state rows must be 8-aligned");
 assert(StateField.GENERATION < STATE_ROW_F64, "state fields must fit in a row");
+assert(WORKER_STATS_HEADER_BYTES % 64 === 0 && WORKER_STATS_REGION_BYTES % 64 === 0, "worker stats regions must be whole cache lines");
+assert(FSYNC_BUCKET_BOUNDS_US[FSYNC_BUCKET_BOUNDS_US.length - 1] >= 8_000_000, "fsync buckets must reach ~8 s");

@@ -17,6 +17,7 @@ import { ErrorCode } from "../protocol/errors.ts";
 import { type ControlReply, type ControlRequest, errorFields } from "./control.ts";
 import { openHostedLog } from "./open_log.ts";
 import { DrainOutcome, PartitionHost } from "./partition_host.ts";
+import { WorkerStats } from "./worker_stats.ts";
 
 declare const self: Worker;
 
@@ -73,12 +74,13 @@ async function loop(h: PartitionHost): Promise<void> {
 
 async function handle(msg: ControlRequest): Promise<void> {
   if (msg.op === "init") {
-    buffers = [msg.requests, msg.completions, msg.state];
+    buffers = [msg.requests, msg.completions, msg.state, msg.stats];
     host = new PartitionHost({
       requests: msg.requests,
       completions: msg.completions,
       state: msg.state,
       openLog: openHostedLog,
+      stats: { recorder: new WorkerStats(msg.stats), worker: msg.workerIndex },
     });
     post({ op: "ready", workerIndex: msg.workerIndex });
     loop(host).catch((err) => {
