@@ -309,8 +309,10 @@ describe("worker pool (real threads, real files)", () => {
     await pool.openPartition(2, 0, dir, config({ "flush.interval.ms": 0 }));
     await produce(pool, 2, batch(["old"], 1_000), -1);
     await produce(pool, 2, batch(["new"], 5_000), -1);
-    const offset = await new Promise<number>((resolve) => pool.offsetForTimestamp(2, 2_000, (err, o) => resolve(err === 0 ? o : -100)));
-    expect(offset).toBe(1);
+    const found = await new Promise<[number, number]>((resolve) => pool.offsetForTimestamp(2, 2_000, (err, o, t) => resolve(err === 0 ? [o, t] : [-100, -100])));
+    expect(found).toEqual([1, 5_000]);
+    const none = await new Promise<[number, number, number]>((resolve) => pool.offsetForTimestamp(2, 9_000, (err, o, t) => resolve([err, o, t])));
+    expect(none).toEqual([0, -1, -1]);
     await pool.closePartition(2);
     expect(pool.workerOf(2)).toBe(-1);
     expect(pool.state(2).online).toBe(false);

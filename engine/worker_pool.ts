@@ -66,7 +66,8 @@ export interface ProduceResult {
 export type ProduceCallback = (err: number, res: ProduceResult | null, message?: string) => void;
 /** `bytes` is a view into the completion ring, valid only during the call: copy what must outlive it. */
 export type FetchCallback = (err: number, bytes: Uint8Array, highWatermark: number, logStartOffset: number) => void;
-export type OffsetCallback = (err: number, offset: number) => void;
+/** `timestampMs`: the timestamp of the record at `offset` (-1 with offset -1 or an error). */
+export type OffsetCallback = (err: number, offset: number, timestampMs: number) => void;
 
 export interface WorkerPoolOptions {
   /** Partition worker threads; 0 or absent = one per core. */
@@ -410,7 +411,7 @@ export class WorkerPool {
     return true;
   }
 
-  /** First offset whose record timestamp is at least `timestampMs` (-1 if none). False = ring full. */
+  /** First record whose timestamp is at least `timestampMs`: its offset and timestamp (-1, -1 if none). False = ring full. */
   offsetForTimestamp(slot: number, timestampMs: number, cb: OffsetCallback): boolean {
     const link = this.linkFor(slot, cb, RequestType.OFFSET);
     if (link === null) return true;
@@ -585,7 +586,7 @@ export class WorkerPool {
       const code = c.i32[(o + FailedCompl.ERROR) >>> 2];
       if (type === RequestType.PRODUCE) invoke(() => (cb as ProduceCallback)(code, null, failedMessage(c, o)));
       else if (type === RequestType.FETCH) invoke(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
-      else invoke(() => (cb as OffsetCallback)(code, -1));
+      else invoke(() => (cb as OffsetCallback)(code, -1, -1));
       return;
     }
     if (kind === EntryKind.PRODUCED && type === RequestType.PRODUCE) {
@@ -627,7 +628,8 @@ export class WorkerPool {
     if (kind === EntryKind.OFFSET && type === RequestType.OFFSET) {
       link.pending--;
       const offset = c.f64[(o + OffsetCompl.OFFSET) >>> 3];
-      invoke(() => (cb as OffsetCallback)(ErrorCode.NONE, offset));
+      const timestampMs = c.f64[(o + OffsetCompl.TIMESTAMP_MS) >>> 3];
+      invoke(() => (cb as OffsetCallback)(ErrorCode.NONE, offset, timestampMs));
       return;
     }
     throw new Error(`worker pool: completion kind ${kind} does not answer request type ${type} (worker ${link.index})`);
@@ -742,7 +744,7 @@ export class WorkerPool {
       q.shift();
       if (type === RequestType.PRODUCE) invoke(() => (cb as ProduceCallback)(code, null, message));
       else if (type === RequestType.FETCH) invoke(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
-      else invoke(() => (cb as OffsetCallback)(code, -1));
+      else invoke(() => (cb as OffsetCallback)(code, -1, -1));
     }
     for (let slot = 0; slot < this.partitionsMax; slot++) {
       if (this.slotWorker[slot] === link.index) this.failWaiters(slot, code, message);
@@ -769,7 +771,7 @@ export class WorkerPool {
     }
     if (type === RequestType.PRODUCE) defer(() => (cb as ProduceCallback)(code, null, message));
     else if (type === RequestType.FETCH) defer(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
-    else defer(() => (cb as OffsetCallback)(code, -1));
+    else defer(() => (cb as OffsetCallback)(code, -1, -1));
     return null;
   }
 

@@ -28,7 +28,7 @@ import { WorkerStats, createWorkerStats, fsyncBucketOf } from "./worker_stats.ts
 type Completion =
   | { kind: "produced"; slot: number; requestId: number; baseOffset: number; lastOffset: number; logStartOffset: number }
   | { kind: "fetched"; slot: number; requestId: number; error: number; highWatermark: number; logStartOffset: number; bytes: Uint8Array }
-  | { kind: "offset"; slot: number; requestId: number; offset: number }
+  | { kind: "offset"; slot: number; requestId: number; offset: number; timestampMs: number }
   | { kind: "durable"; slot: number; durableOffset: number }
   | { kind: "failed" | "partition-failed"; slot: number; requestId: number; error: number; message: string };
 
@@ -112,7 +112,11 @@ class Router {
           break;
         }
         case EntryKind.OFFSET:
-          out.push({ kind: "offset", slot, requestId, offset: c.f64[(o + OffsetCompl.OFFSET) >>> 3] });
+          out.push({
+            kind: "offset", slot, requestId,
+            offset: c.f64[(o + OffsetCompl.OFFSET) >>> 3],
+            timestampMs: c.f64[(o + OffsetCompl.TIMESTAMP_MS) >>> 3],
+          });
           break;
         case EntryKind.DURABLE:
           out.push({ kind: "durable", slot, durableOffset: c.f64[(o + DurableCompl.DURABLE_OFFSET) >>> 3] });
@@ -344,7 +348,7 @@ for (const impl of [memoryImpl, realImpl]) {
       router.offsetForTimestamp(4, 900);
       host.drain();
       const out = router.take();
-      expect(out.slice(2)).toMatchObject([{ kind: "offset", offset: 1 }, { kind: "offset", offset: -1 }]);
+      expect(out.slice(2)).toMatchObject([{ kind: "offset", offset: 1, timestampMs: 500 }, { kind: "offset", offset: -1, timestampMs: -1 }]);
       host.close(4);
       expect(router.take()).toEqual([{ kind: "durable", slot: 4, durableOffset: 2 }]);
       expect(table.read(4).online).toBe(false);

@@ -63,7 +63,8 @@ export interface HostedLog {
   flush(): number;
   planRead(offset: number, maxBytes: number, limitOffset: number): { length: number } | { error: number };
   readInto(plan: { length: number }, target: Uint8Array, targetOffset: number): number;
-  offsetForTimestamp(timestampMs: number): number;
+  /** The first record with a timestamp ≥ timestampMs (offset and its timestamp), or null. */
+  recordAtTimestamp(timestampMs: number): { offset: number; timestampMs: number } | null;
   applyRetention(nowMs?: number): { deletedSegments: number; logStartOffset: number };
   setConfig(config: LogConfig): void;
   checkpoint(): void;
@@ -475,9 +476,9 @@ export class PartitionHost {
     const p = this.partitions.get(slot);
     if (p === undefined) return this.fail(slot, requestId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition slot ${slot} is not open`);
     if (!isOnline(p)) return this.fail(slot, requestId, ErrorCode.KAFKA_STORAGE_ERROR, "the partition is offline after a storage failure");
-    let offset: number;
+    let found: { offset: number; timestampMs: number } | null;
     try {
-      offset = p.log.offsetForTimestamp(timestampMs);
+      found = p.log.recordAtTimestamp(timestampMs);
     } catch (err) {
       const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
       this.noteHealth(p);
@@ -486,7 +487,8 @@ export class PartitionHost {
     const o = c.reserve(EntryKind.OFFSET, OffsetCompl.BYTES);
     c.u32[(o + OffsetCompl.SLOT) >>> 2] = slot;
     c.u32[(o + OffsetCompl.REQUEST_ID) >>> 2] = requestId;
-    c.f64[(o + OffsetCompl.OFFSET) >>> 3] = offset;
+    c.f64[(o + OffsetCompl.OFFSET) >>> 3] = found === null ? -1 : found.offset;
+    c.f64[(o + OffsetCompl.TIMESTAMP_MS) >>> 3] = found === null ? -1 : found.timestampMs;
     c.commit();
     return true;
   }

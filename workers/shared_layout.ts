@@ -190,7 +190,9 @@ export const OffsetCompl = {
   REQUEST_ID: 4,
   /** f64: -1 when no record has such a timestamp. */
   OFFSET: 8,
-  BYTES: 16,
+  /** f64: the timestamp of the record at OFFSET (what ListOffsets answers); -1 with OFFSET -1. */
+  TIMESTAMP_MS: 16,
+  BYTES: 24,
 } as const;
 
 /** DURABLE completion payload. */
@@ -313,6 +315,7 @@ assert(FetchedCompl.RECORDS % RING_ALIGN === 0, "fetched bytes must start aligne
 assert(FetchReq.OFFSET % 8 === 0 && ProducedCompl.BASE_OFFSET % 8 === 0, "f64 fields must be 8-aligned");
 assert(FetchedCompl.HIGH_WATERMARK % 8 === 0 && DurableCompl.DURABLE_OFFSET % 8 === 0, "f64 fields must be 8-aligned");
 assert(OffsetForTimestampReq.TIMESTAMP_MS % 8 === 0 && OffsetCompl.OFFSET % 8 === 0, "f64 fields must be 8-aligned");
+assert(OffsetCompl.TIMESTAMP_MS % 8 === 0, "f64 fields must be 8-aligned");
 assert(STATE_HEADER_BYTES % 8 === 0 && STATE_ROW_BYTES % 8 === 0, "state rows must be 8-aligned");
 assert(StateField.GENERATION < STATE_ROW_F64, "state fields must fit in a row");
 assert(WORKER_STATS_HEADER_BYTES % 64 === 0 && WORKER_STATS_REGION_BYTES % 64 === 0, "worker stats regions must be whole cache lines");

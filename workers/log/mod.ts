@@ -8,5 +8,5 @@ export { FaultyFileOps, realFileOps } from "./file_ops.ts";
 export type { CrashMode, FaultPlan, FileOps, OpenFlags } from "./file_ops.ts";
 export { LogError } from "./log_error.ts";
 export { PartitionLog } from "./partition_log.ts";
-export type { AppendResult, OpenOptions, ReadPlan, ReadPlanResult } from "./partition_log.ts";
+export type { AppendResult, OpenOptions, ReadPlan, ReadPlanResult, TimestampedOffset } from "./partition_log.ts";
 export type { RecoveryStats } from "./recovery.ts";

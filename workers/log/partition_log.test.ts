@@ -226,6 +226,21 @@ describe("reads", () => {
     expect(log.offsetForTimestamp(40_003)).toBe(-1);
   });
 
+  test("recordAtTimestamp gives the found record's own timestamp too (what ListOffsets answers)", () => {
+    const log = open({ "segment.bytes": 2048 });
+    for (let i = 1; i <= 40; i++) log.append(makeBatch({ count: 3, timestamp: i * 1000, tag: i }));
+    expect(log.recordAtTimestamp(0)).toEqual({ offset: 0, timestampMs: 1000 });
+    expect(log.recordAtTimestamp(1001)).toEqual({ offset: 1, timestampMs: 1001 });
+    expect(log.recordAtTimestamp(1003)).toEqual({ offset: 3, timestampMs: 2000 });
+    expect(log.recordAtTimestamp(25_002)).toEqual({ offset: 74, timestampMs: 25_002 });
+    expect(log.recordAtTimestamp(40_003)).toBe(null);
+    // LogAppendTime: every record carries the time the batch was appended.
+    const appendTime = PartitionLog.open({ dir: dir + "-lat", config: testConfig({ "message.timestamp.type": "LogAppendTime" }) });
+    appendTime.append(makeBatch({ count: 3, timestamp: 5 }), 777_000);
+    expect(appendTime.recordAtTimestamp(100)).toEqual({ offset: 0, timestampMs: 777_000 });
+    appendTime.deleteFiles();
+  });
+
   test("timestamps out of order: the first offset whose timestamp is ≥ T", () => {
     const log = open();
     const ts = [5000, 1000, 9000, 2000, 7000];

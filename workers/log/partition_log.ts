@@ -96,6 +96,12 @@ export interface ReadPlan {
 
 export type ReadPlanResult = ReadPlan | { error: number };
 
+/** A record found by timestamp: its offset and its own timestamp. */
+export interface TimestampedOffset {
+  offset: number;
+  timestampMs: number;
+}
+
 export interface OpenOptions {
   dir: string;
   config: LogConfig;
@@ -602,6 +608,16 @@ export class PartitionLog {
 
   /** The first offset whose record timestamp is ≥ timestampMs, or -1 if there is none. */
   offsetForTimestamp(timestampMs: number): number {
+    return this.recordAtTimestamp(timestampMs)?.offset ?? -1;
+  }
+
+  /**
+   * The first record whose timestamp is ≥ timestampMs: its offset and its
+   * timestamp (what ListOffsets answers), or null if there is none. For a
+   * batch whose records cannot be opened here (a codec not available), its
+   * first offset and its max timestamp.
+   */
+  recordAtTimestamp(timestampMs: number): TimestampedOffset | null {
     if (this.failure !== null && !this.readOnly) throw this.storageError();
     try {
       return this.findTimestamp(timestampMs);
@@ -611,7 +627,7 @@ export class PartitionLog {
     }
   }
 
-  private findTimestamp(timestampMs: number): number {
+  private findTimestamp(timestampMs: number): TimestampedOffset | null {
     // Linear over segments: their largest timestamps need not be in order (CreateTime), and this is not a hot path.
     for (const seg of this.segs) {
       if (seg.maxTimestamp < timestampMs || seg.size === 0) continue;
@@ -624,12 +640,12 @@ export class PartitionLog {
       const e = oi.floorByOffset(rel);
       loc.seekOffset(seg, oi.positionAt(e), seg.baseOffset + oi.relOffsetAt(e), seg.baseOffset + rel);
       if (!loc.seekTimestamp(seg, loc.position, loc.baseOffset, timestampMs)) continue;
-      return this.firstRecordAtOrAfter(seg, loc.position, loc.size, loc.baseOffset, timestampMs);
+      return this.firstRecordAtOrAfter(seg, loc.position, loc.size, loc.baseOffset, loc.maxTimestamp, timestampMs);
     }
-    return -1;
+    return null;
   }
 
-  private firstRecordAtOrAfter(seg: Segment, position: number, size: number, baseOffset: number, ts: number): number {
+  private firstRecordAtOrAfter(seg: Segment, position: number, size: number, baseOffset: number, maxTimestamp: number, ts: number): TimestampedOffset {
     const bytes = new Uint8Array(size);
     const n = readFully(this.files, this.fds.fdOf(seg), bytes, 0, size, position);
     // The answer comes from the batch's records: never from bytes the disk changed.
@@ -640,16 +656,21 @@ export class PartitionLog {
       this.noteDamage(damage);
       throw damage;
     }
-    let found = -1;
+    // The batch's max timestamp is ≥ ts (the walk stopped here for it); its records normally agree.
+    const found: TimestampedOffset = { offset: baseOffset, timestampMs: maxTimestamp };
+    let seen = false;
     try {
       forEachRecord(bytes, 0, (r) => {
-        if (found < 0 && Number(r.timestamp) >= ts) found = Number(r.offset);
+        if (seen || Number(r.timestamp) < ts) return;
+        seen = true;
+        found.offset = Number(r.offset);
+        found.timestampMs = Number(r.timestamp);
       });
     } catch {
       // A batch we cannot open (a codec not available here): its first offset is the answer Kafka gives too.
-      return baseOffset;
+      return { offset: baseOffset, timestampMs: maxTimestamp };
     }
-    return found >= 0 ? found : baseOffset;
+    return found;
   }
 
   // ------------------------------------------------------------ retention

