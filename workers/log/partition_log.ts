@@ -45,6 +45,13 @@
 //   same way; a sealed index that must be rebuilt and cannot be (its log is
 //   damaged) takes the partition offline, as damage found at open does.
 //
+// Descriptors: the active segment and the recovery point file stay open; at
+// most SEALED_SEGMENT_FDS_MAX sealed segments are open at once, opened on
+// demand by reads and closed least recently used first (segment_fds.ts). A
+// segment retention deletes keeps its descriptor for file.delete.delay.ms only
+// if it was open (recently read); a read planned on one already closed answers
+// OFFSET_OUT_OF_RANGE, as it would after the delay.
+//
 // Threading: one owner. A PartitionLog belongs to the partition worker thread
 // that opened it; nothing in it may run concurrently with anything else in it.
 // All calls are synchronous. The bytes given to append() and the target of
