@@ -177,6 +177,8 @@ export class PartitionLog {
   private durableMaxTimestamp: number;
   private failure: Error | null;
   private damageFound: LogError | null = null;
+  /** What the last planRead that answered CORRUPT_MESSAGE found (read() throws it). */
+  private lastPlanDamage: LogError | null = null;
   private readonly verified = new VerifiedPrefix();
   private readonly readOnly: boolean;
   private closed = false;
@@ -509,6 +511,8 @@ export class PartitionLog {
     } catch (e) {
       // A batch header that makes no sense, or a sealed index that cannot be rebuilt: damage, never a crash.
       if (!(e instanceof LogError)) throw e;
+      this.corruptReads++;
+      this.lastPlanDamage = e;
       this.noteDamage(e);
       return this.failure !== null && !this.readOnly ? STORAGE_ERROR : CORRUPT;
     }
@@ -605,7 +609,7 @@ export class PartitionLog {
     const plan = this.planRead(offset, maxBytes, limitOffset);
     if ("error" in plan) {
       if (plan.error === ErrorCode.KAFKA_STORAGE_ERROR) throw this.storageError();
-      if (plan.error === ErrorCode.CORRUPT_MESSAGE && this.damageFound !== null) throw this.damageFound;
+      if (plan.error === ErrorCode.CORRUPT_MESSAGE && this.lastPlanDamage !== null) throw this.lastPlanDamage;
       throw new SluiceError(plan.error, `offset ${offset} is outside ${this.logStartOffset}..${this.logEndOffset}`);
     }
     const out = new Uint8Array(plan.length);

@@ -237,7 +237,10 @@ describe("reads check every batch they serve", () => {
     expect(log.planRead(inSealed[1].batch.baseOffset, 100)).toEqual({ error: ErrorCode.CORRUPT_MESSAGE });
     expect(log.corruption?.segment).toBe(path.basename(inSealed[0].file));
     expect(log.online).toBe(true);
-    expect(damageOf(() => log.read(inSealed[1].batch.baseOffset, 100)).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    const e = damageOf(() => log.read(inSealed[1].batch.baseOffset, 100));
+    expect(e.code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(e.position).toBe(inSealed[0].position);
+    expect(log.corruptReads).toBe(2);
     log.close();
   });
 
