@@ -2,9 +2,9 @@
 // sealed segments, the active tail (below and above the recovery point), the
 // indexes, the topic metadata and the committed-offsets log. What must hold:
 // corruption is detected every time (CRC), no corrupted byte is ever served,
-// a torn tail is cut, a corrupt index is rebuilt, damage to durable data is
-// reported and never silently cut, and no topic's data is ever deleted
-// because the metadata that names it was damaged.
+// a torn tail (bytes past the durable end) is cut, a corrupt index is rebuilt,
+// damage to durable data is reported and never silently cut, and no topic's
+// data is ever deleted because the metadata that names it was damaged.
 //
 // Every case starts from a copy of one of two pristine directories with the
 // same content — 100 records acked with acks=all in topic "cor" (three
@@ -17,7 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { decodeFetchResponse } from "../../protocol/messages/fetch.ts";
-import { decodeBatches, encodeBatch } from "../../protocol/record_batch.ts";
+import { decodeBatches, encodeBatch, patchBaseOffset } from "../../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "../support/broker.ts";
 import { RawClient, fetchBody, produceBody } from "../support/raw_client.ts";
 import { Rng } from "./support/rng.ts";
@@ -179,10 +179,8 @@ function reported(o: Outcome): boolean {
 }
 
 describe("record data", () => {
-  // KNOWN BUG, open (workers/log): sealed segments and data below the recovery point
-  // come online without a CRC check, and reads never check one, so a flipped bit is
-  // served to consumers (their CRC check catches it; the broker's does not).
-  test.failing("bit flips in sealed segments: detected every time, never served", async () => {
+  // Found here (the broker served such batches), fixed in the log since.
+  test("bit flips in sealed segments: detected every time, never served", async () => {
     const rng = new Rng(SEED);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
@@ -199,8 +197,8 @@ describe("record data", () => {
     expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
   }, 120_000);
 
-  // KNOWN BUG, open (workers/log): as above, for the active segment below the recovery point.
-  test.failing("a bit flip in the active segment below the recovery point (clean stop): reported, nothing cut, nothing corrupt served", async () => {
+  // Found here (the broker served such batches), fixed in the log since.
+  test("a bit flip in the active segment below the recovery point (clean stop): reported, nothing cut, nothing corrupt served", async () => {
     const rng = new Rng(SEED + 1);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
@@ -218,11 +216,9 @@ describe("record data", () => {
     expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
   }, 120_000);
 
-  // KNOWN BUG, open (workers/log/recovery.ts): after kill -9 the recovery point is
-  // the last roll or checkpoint, and recovery cuts everything from the first bad
-  // batch above it as a torn tail, although whole valid batches follow it:
-  // acknowledged (fdatasynced) records are silently dropped.
-  test.failing("a bit flip in acked data above the recovery point (kill -9): never silently cut", async () => {
+  // Found here (recovery cut such damage as a torn tail, silently dropping acked
+  // records), fixed in b558e64: the recovery point now moves after every flush.
+  test("a bit flip in acked data above the recovery point (kill -9): never silently cut", async () => {
     const rng = new Rng(SEED + 2);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
@@ -243,8 +239,40 @@ describe("record data", () => {
     expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
   }, 120_000);
 
-  test("a torn tail (the active segment cut inside its last batch, kill -9): cut to the last whole batch, the rest intact", async () => {
+  test("a torn tail (a write past the durable end, cut short by the crash): cut to the last whole batch, the rest intact", async () => {
+    // What a crash leaves after a group that never got its fdatasync: one whole
+    // batch written past the last durable offset, then a second one torn at a
+    // random byte. Both are above the recovery point; only the torn one may go.
     const rng = new Rng(SEED + 3);
+    const results: string[] = [];
+    for (let k = 0; k < FLIPS; k++) {
+      const dir = copyOf("crashed");
+      const file = path.join(partitionDir(dir), segments(dir).at(-1)!);
+      const durableSize = fs.statSync(file).size;
+      const whole = encodeBatch([{ value: value(RECORDS) }]);
+      patchBaseOffset(whole, 0, RECORDS);
+      const torn = encodeBatch([{ value: value(RECORDS + 1) }]);
+      patchBaseOffset(torn, 0, RECORDS + 1);
+      const tearAt = rng.between(1, torn.length - 1);
+      fs.appendFileSync(file, whole);
+      fs.appendFileSync(file, torn.subarray(0, tearAt));
+      const o = await restartAndInspect(dir);
+      const ok =
+        o.started && o.online === true && o.readable.length === RECORDS + 1 && o.readable.every((r, i) => r.offset === i && r.value === value(i));
+      const sizeAfter = fs.statSync(file).size;
+      results.push(`torn after ${tearAt}/${torn.length} bytes: ${ok ? "cut" : JSON.stringify({ started: o.started, online: o.online, readable: o.readable.length })}, ${durableSize + whole.length + tearAt} -> ${sizeAfter} bytes`);
+      expect(o.servedCorrupt).toBe(null);
+      expect(ok).toBe(true);
+      expect(sizeAfter).toBe(durableSize + whole.length);
+    }
+    figures.tornTail = results;
+  }, 120_000);
+
+  test("a torn write below the recovery point (acked data shorter than recorded): reported, never cut further", async () => {
+    // A disk that loses fdatasynced bytes: the segment ends inside its last acked
+    // batch. That cannot be a torn write of ours (the recovery point says it was
+    // durable), so it must be reported, not cut quietly.
+    const rng = new Rng(SEED + 8);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
       const dir = copyOf("crashed");
@@ -253,13 +281,11 @@ describe("record data", () => {
       const cutAt = rng.between(start + 1, end - 1);
       fs.truncateSync(file, cutAt);
       const o = await restartAndInspect(dir);
-      const ok = o.started && o.online === true && o.readable.length === RECORDS - 1 && o.readable.every((r, i) => r.value === value(i));
-      results.push(`cut@${cutAt}: ${ok ? "cut" : JSON.stringify({ started: o.started, online: o.online, readable: o.readable.length })} size now ${fs.statSync(file).size}`);
-      expect(ok).toBe(true);
-      expect(fs.statSync(file).size).toBe(start);
-      expect(o.servedCorrupt).toBe(null);
+      const quietlyCut = o.started && o.online === true && o.fetchError === 0 && o.readable.length < RECORDS;
+      results.push(`cut@${cutAt}: ${o.servedCorrupt !== null ? "SERVED CORRUPT" : reported(o) ? "reported" : quietlyCut ? "QUIETLY CUT" : "?"}`);
     }
-    figures.tornTail = results;
+    figures.lostDurableTail = results;
+    expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
   }, 120_000);
 });
 
