@@ -17,6 +17,8 @@ export interface ConsumerControl {
   stop?: () => Promise<void>;
   /** True when a stop was asked before the consumer existed. */
   stopRequested: boolean;
+  /** Messages meant to be sent before this (epoch ms) are checked but not in the latency histogram (--warmup). */
+  latencyFromMs: number;
 }
 
 /** Runs one consumer until `control.stop()` (in a worker thread, or on the main thread for profiling). */
@@ -56,7 +58,7 @@ export async function runConsumer(start: ConsumerStart, control: ConsumerControl
         unexpected++;
         continue;
       }
-      if (tracker.unique !== before) latency.recordMs(now - fields.sentAtMs);
+      if (tracker.unique !== before && fields.sentAtMs >= control.latencyFromMs) latency.recordMs(now - fields.sentAtMs);
     }
     if (records.length > 0) lastMessageMs = now;
     counters[consumedSlot] = tracker.unique;

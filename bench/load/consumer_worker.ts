@@ -8,9 +8,13 @@ import type { ConsumerStart } from "./worker_messages.ts";
 const port = parentPort;
 if (port === null) throw new Error("consumer_worker.ts runs as a worker thread");
 
-const control: ConsumerControl = { onReady: () => port.postMessage({ type: "ready" }), stopRequested: false };
+const control: ConsumerControl = { onReady: () => port.postMessage({ type: "ready" }), stopRequested: false, latencyFromMs: 0 };
 
-port.on("message", (message: ConsumerStart | { type: "stop" }) => {
+port.on("message", (message: ConsumerStart | { type: "stop" } | { type: "latencyFrom"; ms: number }) => {
+  if (message.type === "latencyFrom") {
+    control.latencyFromMs = message.ms;
+    return;
+  }
   if (message.type === "stop") {
     control.stopRequested = true;
     void control.stop?.();

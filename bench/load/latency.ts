@@ -72,3 +72,36 @@ export class LatencyRecorder {
     };
   }
 }
+
+/** Buckets of the timeline: 100 ms each, at most an hour's worth. */
+const TIMELINE_BUCKET_MS = 100;
+const TIMELINE_BUCKETS_MAX = 36_000;
+
+/**
+ * The worst latency per 100 ms of intended send time (`--timeline`): shows
+ * *when* a stall happened (start-up, a slow fsync, a GC pause), which the
+ * percentiles cannot.
+ */
+export class LatencyTimeline {
+  private readonly worst: number[] = [];
+  constructor(private readonly startMs: number) {}
+
+  record(intendedMs: number, latencyMs: number): void {
+    const bucket = Math.floor((intendedMs - this.startMs) / TIMELINE_BUCKET_MS);
+    if (bucket < 0 || bucket >= TIMELINE_BUCKETS_MAX) return;
+    while (this.worst.length <= bucket) this.worst.push(0);
+    if (latencyMs > this.worst[bucket]) this.worst[bucket] = latencyMs;
+  }
+
+  /** Worst latency (ms, rounded to 0.1) per 100 ms bucket from the start. */
+  maxMs(): number[] {
+    return this.worst.map((ms) => Math.round(ms * 10) / 10);
+  }
+}
+
+/** Element-wise maximum of several timelines. */
+export function mergeTimelines(timelines: number[][]): number[] {
+  const out: number[] = [];
+  for (const t of timelines) for (let i = 0; i < t.length; i++) out[i] = Math.max(out[i] ?? 0, t[i]);
+  return out;
+}

@@ -32,6 +32,8 @@ export interface BenchOptions {
   topic?: string;
   /** PID of an external broker, to sample its RSS and CPU (the embedded broker's is known). */
   brokerPid?: number;
+  /** HTTP port of an external broker, to read its fsync histogram from /metrics. */
+  brokerHttpPort?: number;
   /** e2e/consume: how long consumers may go without a new message before the rest counts as lost. */
   drainTimeoutMs: number;
   /** Extra `serve` arguments for the embedded broker (repeatable `--serve-arg`). */
@@ -40,6 +42,10 @@ export interface BenchOptions {
   client: "sluice" | "raw";
   /** Messages per send call: 1 = the client's send() per message, N > 1 = sendBatch() of N messages. */
   sendBatch: number;
+  /** Seconds at the start whose messages are sent, consumed and checked but left out of the latency histograms. */
+  warmupSec: number;
+  /** Report the worst ack latency per 100 ms of the run. */
+  timeline: boolean;
   /** --embedded only: run the broker under `bun --cpu-prof` and write the profile here. */
   profileBrokerDir?: string;
 }
@@ -64,10 +70,14 @@ export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HO
   --batch-bytes B      client batch size (0 = one message per request)   --linger-ms MS
   --topic NAME         default: a fresh sluice-bench-<random>
   --broker-pid PID     sample an external broker's RSS and CPU
+  --broker-http-port P read an external broker's fsync histogram from its /metrics
   --drain-timeout-ms   consumers give up after this long without a message (default 10000)
   --serve-arg ARG      pass ARG to the embedded broker's \`serve\` (repeatable)
   --client sluice|raw  the client library (default) or a protocol-only baseline client
   --send-batch N       messages per send call: 1 = send() each (default), N = sendBatch() of N
+  --warmup S           leave the first S seconds' messages out of the latency histograms
+                       (they are still sent, consumed and checked for loss)
+  --timeline           also report the worst ack latency per 100 ms (when did a stall happen)
   --profile-broker DIR run the embedded broker under bun --cpu-prof, profile written to DIR
   --json               last line of output is one JSON object
 
@@ -120,11 +130,14 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
         json: { type: "boolean" },
         topic: { type: "string" },
         "broker-pid": { type: "string" },
+        "broker-http-port": { type: "string" },
         "drain-timeout-ms": { type: "string" },
         "serve-arg": { type: "string", multiple: true },
         client: { type: "string" },
         "profile-broker": { type: "string" },
         "send-batch": { type: "string" },
+        timeline: { type: "boolean" },
+        warmup: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -167,17 +180,24 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
     json: values.json === true,
     topic: values.topic,
     brokerPid: values["broker-pid"] === undefined ? undefined : intIn("broker-pid", values["broker-pid"], 1, 2 ** 31 - 1),
+    brokerHttpPort: values["broker-http-port"] === undefined ? undefined : intIn("broker-http-port", values["broker-http-port"], 1, 65535),
     drainTimeoutMs: values["drain-timeout-ms"] === undefined ? 10_000 : intIn("drain-timeout-ms", values["drain-timeout-ms"], 100, 600_000),
     serveArgs: values["serve-arg"] ?? [],
     profileBrokerDir: values["profile-broker"],
+    timeline: values.timeline === true,
+    warmupSec: values.warmup === undefined ? 0 : numberIn("warmup", values.warmup, 0, BENCH_DURATION_SEC_MAX),
     sendBatch: values["send-batch"] === undefined ? 1 : intIn("send-batch", values["send-batch"], 1, 65_536),
     client: values.client === undefined || values.client === "sluice" ? "sluice" : values.client === "raw" ? "raw" : (() => {
       throw new UsageError(`--client must be sluice or raw, got '${values.client}'`);
     })(),
   };
   if (options.embedded && options.brokerPid !== undefined) throw new UsageError("--broker-pid is for --broker; the embedded broker's pid is known");
+  if (options.embedded && options.brokerHttpPort !== undefined) throw new UsageError("--broker-http-port is for --broker; the embedded broker's is known");
   if (!options.embedded && options.serveArgs.length > 0) throw new UsageError("--serve-arg needs --embedded");
   if (!options.embedded && options.profileBrokerDir !== undefined) throw new UsageError("--profile-broker needs --embedded");
+  if (options.durationSec !== undefined && options.warmupSec >= options.durationSec) {
+    throw new UsageError(`--warmup (${options.warmupSec}) must be shorter than --duration (${options.durationSec})`);
+  }
   if (options.consumers > options.partitions) {
     throw new UsageError(`--consumers (${options.consumers}) cannot exceed --partitions (${options.partitions}): each consumer reads whole partitions`);
   }

@@ -4,7 +4,7 @@
 // acknowledgement latency of every message.
 
 import { nowMs, sleepMs } from "./clock.ts";
-import { LatencyRecorder } from "./latency.ts";
+import { LatencyRecorder, LatencyTimeline } from "./latency.ts";
 import type { LoadMessage, LoadProducer } from "./load_client.ts";
 import { PayloadWriter, SEQ_MAX } from "./payload.ts";
 import { RateSchedule } from "./rate_schedule.ts";
@@ -25,6 +25,8 @@ export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
   const errorsSlot = counterIndex(start.thread, Counter.errors);
   const limit = Math.min(start.messages ?? SEQ_MAX + 1, SEQ_MAX + 1);
   const stopAtMs = start.stopAtMs ?? Infinity;
+  // --warmup: messages meant to go before this are sent and checked but not in the latency histogram.
+  const latencyFromMs = start.startAtMs + start.warmupMs;
 
   let sent = 0;
   let acked = 0;
@@ -53,7 +55,8 @@ export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
       const now = nowMs();
       if (error === undefined || error === null) {
         acked++;
-        latency.recordMs(now - sentAtMs);
+        if (sentAtMs >= latencyFromMs) latency.recordMs(now - sentAtMs);
+        timeline?.record(sentAtMs, now - sentAtMs);
       } else {
         onFailure(error, seq, 1);
       }
@@ -80,8 +83,12 @@ export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
       const now = nowMs();
       if (error === undefined || error === null) {
         acked += count;
-        if (sentAt[0] === sentAt[count - 1]) latency.recordMsWithCount(now - sentAt[0], count);
-        else for (let i = 0; i < count; i++) latency.recordMs(now - sentAt[i]);
+        if (sentAt[0] === sentAt[count - 1]) {
+          if (sentAt[0] >= latencyFromMs) latency.recordMsWithCount(now - sentAt[0], count);
+        } else {
+          for (let i = 0; i < count; i++) if (sentAt[i] >= latencyFromMs) latency.recordMs(now - sentAt[i]);
+        }
+        timeline?.record(sentAt[0], now - sentAt[0]);
       } else {
         onFailure(error, firstSeq, count);
       }
@@ -102,6 +109,7 @@ export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
 
   await sleepMs(start.startAtMs - nowMs());
   const firstSendMs = nowMs();
+  const timeline = start.timeline ? new LatencyTimeline(firstSendMs) : undefined;
   if (start.ratePerSec === undefined) {
     // Closed loop: the client's buffer is the only brake.
     const chunk = Math.max(CHUNK_MESSAGES, start.sendBatch);
@@ -147,6 +155,7 @@ export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
     firstSendMs,
     lastAckMs,
     ackLatency: latency.encode(),
+    ackTimeline: timeline?.maxMs() ?? null,
   };
 }
 

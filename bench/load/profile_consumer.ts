@@ -47,7 +47,7 @@ const fill = spawnSync(
 console.error(fill.stdout.split("\n").slice(0, 2).join("\n"));
 const counters = new SharedArrayBuffer(COUNTERS_PER_THREAD * 8);
 const view = new Float64Array(counters);
-const control: ConsumerControl = { onReady: () => {}, stopRequested: false };
+const control: ConsumerControl = { onReady: () => {}, stopRequested: false, latencyFromMs: 0 };
 const started = nowMs();
 const done = runConsumer(
   {

@@ -52,11 +52,13 @@ const done = await runProducer({
   messages: options.messages,
   stopAtMs: options.durationSec === undefined ? undefined : startAtMs + options.durationSec * 1000,
   startAtMs,
+  warmupMs: options.warmupSec * 1000,
   sizeBytes: options.sizeBytes,
   partitions: options.partitions,
   ratePerSec: options.ratePerSec,
   stickyMessages: Math.max(1, Math.floor(batchBytes / (options.sizeBytes + RECORD_OVERHEAD_BYTES))),
   sendBatch: options.sendBatch,
+  timeline: options.timeline,
   counters: new SharedArrayBuffer(COUNTERS_PER_THREAD * 8),
   thread: 0,
 });

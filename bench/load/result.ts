@@ -3,6 +3,7 @@
 // script. Throughput counts message values only (size x messages; MB = 10^6
 // bytes), not record or batch overhead, so figures compare across systems.
 
+import type { FsyncFigures } from "./broker_metrics.ts";
 import type { LatencySummary } from "./latency.ts";
 import type { ProcUsage } from "./proc_sampler.ts";
 
@@ -40,6 +41,8 @@ export interface BenchResult {
   produce: (PhaseFigures & { ackLatency: LatencySummary }) | null;
   consume: PhaseFigures | null;
   e2eLatency: LatencySummary | null;
+  /** With --timeline: worst ack latency (ms) per 100 ms of intended send time, over all producers. */
+  ackTimelineMs: number[] | null;
   /**
    * CPU as cores busy over the run, and as CPU microseconds per message moved
    * (sent + consumed): a cost that does not depend on how busy the machine was.
@@ -55,6 +58,8 @@ export interface BenchResult {
     /** Busiest broker threads (main = the router; "Worker" = partition workers). */
     threads: { tid: number; name: string; cores: number }[];
   } | null;
+  /** The broker's own fdatasync histogram over the run (from /metrics), when its HTTP port is known. */
+  brokerFsync: FsyncFigures | null;
   client: { cpuCores: number; cpuUsPerMsg: number };
 }
 
@@ -80,12 +85,22 @@ export function formatResult(r: BenchResult): string {
       `  duplicates ${fmtInt(r.duplicates)}  corrupt ${fmtInt(r.corrupt)}  errors ${fmtInt(r.errors)}`,
   );
   if (r.firstError !== null) lines.push(`first error      ${r.firstError}`);
+  if (r.ackTimelineMs !== null) {
+    lines.push(`ack timeline     worst ack latency per 100 ms, ms: ${r.ackTimelineMs.map((ms) => ms.toFixed(0)).join(" ")}`);
+  }
   if (r.broker !== null) {
     lines.push(
       `broker           pid ${r.broker.pid}  RSS max ${r.broker.rssMaxMiB.toFixed(1)} MiB (anon ${r.broker.rssMaxAnonMiB.toFixed(0)}, file ${r.broker.rssMaxFileMiB.toFixed(0)})  CPU ${r.broker.cpuCores.toFixed(2)} cores` +
         `  (${r.broker.cpuUsPerMsg.toFixed(2)} us per message moved)`,
     );
     lines.push(`broker threads   ${r.broker.threads.map((t) => `${t.name}:${t.tid} ${t.cores.toFixed(2)}`).join("  ")}`);
+  }
+  if (r.brokerFsync !== null && r.brokerFsync.count > 0) {
+    const f = r.brokerFsync;
+    lines.push(
+      `broker fsyncs    ${fmtInt(f.count)} fdatasyncs, mean ${f.meanMs.toFixed(2)} ms, p50 <= ${f.p50MsAtMost ?? "-"} ms, p99 <= ${f.p99MsAtMost ?? "-"} ms` +
+        (r.acked > 0 ? `  (${fmtInt(r.acked / f.count)} messages per fdatasync)` : ""),
+    );
   }
   lines.push(`load generator   CPU ${r.client.cpuCores.toFixed(2)} cores  (${r.client.cpuUsPerMsg.toFixed(2)} us per message moved)`);
   return lines.join("\n");

@@ -13,9 +13,10 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { fsyncFigures, scrapeMetrics } from "./broker_metrics.ts";
 import { nowMs, sleepMs } from "./clock.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded_broker.ts";
-import { LatencyRecorder } from "./latency.ts";
+import { LatencyRecorder, mergeTimelines } from "./latency.ts";
 import type { BenchOptions } from "./options.ts";
 import { SEQ_MAX } from "./payload.ts";
 import { ProcSampler } from "./proc_sampler.ts";
@@ -92,6 +93,7 @@ function commandLine(o: BenchOptions): string {
   for (const arg of o.serveArgs) parts.push(`--serve-arg ${arg}`);
   if (o.client !== "sluice") parts.push(`--client ${o.client}`);
   if (o.sendBatch !== 1) parts.push(`--send-batch ${o.sendBatch}`);
+  if (o.warmupSec > 0) parts.push(`--warmup ${o.warmupSec}`);
   return parts.join(" ");
 }
 
@@ -101,10 +103,11 @@ export async function runBench(options: BenchOptions, hooks: RunHooks = {}): Pro
   const host = embedded?.host ?? options.broker!.host;
   const port = embedded?.port ?? options.broker!.port;
   const brokerPid = embedded?.pid ?? options.brokerPid;
+  const httpPort = embedded?.httpPort ?? options.brokerHttpPort;
   hooks.onBroker?.({ host, port, pid: brokerPid });
   const threads: LoadThread<unknown>[] = [];
   try {
-    return await runAgainst(options, host, port, brokerPid, threads);
+    return await runAgainst(options, host, port, brokerPid, httpPort, threads);
   } finally {
     await Promise.all(threads.map((t) => t.end()));
     if (embedded !== undefined) await embedded.stop();
@@ -116,6 +119,7 @@ async function runAgainst(
   host: string,
   port: number,
   brokerPid: number | undefined,
+  httpPort: number | undefined,
   threads: LoadThread<unknown>[],
 ): Promise<BenchResult> {
   const topic = options.topic ?? `sluice-bench-${randomBytes(4).toString("hex")}`;
@@ -136,6 +140,7 @@ async function runAgainst(
   };
   const consumerBase = options.producers;
   const sampler = brokerPid === undefined ? undefined : new ProcSampler(brokerPid);
+  const metricsBefore = httpPort === undefined ? undefined : await scrapeMetrics(host, httpPort);
   const clientCpuStart = process.cpuUsage();
   const runStartMs = nowMs();
 
@@ -197,15 +202,18 @@ async function runAgainst(
       messages: perProducer?.[p],
       stopAtMs: options.durationSec === undefined ? undefined : startAtMs + options.durationSec * 1000,
       startAtMs,
+      warmupMs: options.warmupSec * 1000,
       sizeBytes: options.sizeBytes,
       partitions: options.partitions,
       ratePerSec: options.ratePerSec === undefined ? undefined : options.ratePerSec / options.producers,
       stickyMessages,
       sendBatch: options.sendBatch,
+      timeline: options.timeline,
       counters: counterBuffer,
       thread: p,
     });
   }
+  for (const c of consumers) c.worker.postMessage({ type: "latencyFrom", ms: startAtMs + options.warmupSec * 1000 });
   const produced = await Promise.all(producers.map((t) => t.done));
   const produceEndMs = Math.max(...produced.map((d) => d.lastAckMs));
   const produceStartMs = Math.min(...produced.map((d) => d.firstSendMs));
@@ -249,6 +257,7 @@ async function runAgainst(
   }
   progress.stop();
   const brokerUsage = sampler?.stop();
+  const metricsAfter = httpPort === undefined ? undefined : await scrapeMetrics(host, httpPort);
   const clientCpu = process.cpuUsage(clientCpuStart);
   const clientCores = (clientCpu.user + clientCpu.system) / 1000 / Math.max(1, nowMs() - runStartMs);
 
@@ -310,6 +319,7 @@ async function runAgainst(
       topic,
       client: options.client,
       sendBatch: options.sendBatch,
+      warmupSec: options.warmupSec,
     },
     msgsPerSec: Math.round(headline.msgsPerSec),
     mbPerSec: Math.round(headline.mbPerSec * 10) / 10,
@@ -329,7 +339,9 @@ async function runAgainst(
     produce: produceFigures,
     consume: consumeFigures,
     e2eLatency: options.mode === "e2e" ? e2e.summary() : null,
+    ackTimelineMs: options.timeline ? mergeTimelines(produced.map((d) => d.ackTimeline ?? [])) : null,
     broker: brokerFigures(brokerUsage, sent + consumedUnique),
+    brokerFsync: fsyncFigures(metricsBefore, metricsAfter),
     client: {
       cpuCores: Math.round(clientCores * 100) / 100,
       cpuUsPerMsg: usPerMsg((clientCpu.user + clientCpu.system) / 1e6, sent + consumedUnique),

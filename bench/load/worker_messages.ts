@@ -23,10 +23,14 @@ export interface ProducerStart {
   stopAtMs?: number;
   /** Every producer starts at the same moment (epoch ms). */
   startAtMs: number;
+  /** --warmup: latency is recorded only for messages meant to be sent this long after startAtMs. */
+  warmupMs: number;
   sizeBytes: number;
   partitions: number;
   /** This producer's share of --rate, msgs/s; undefined = closed loop. */
   ratePerSec?: number;
+  /** Record the worst ack latency per 100 ms (--timeline). */
+  timeline: boolean;
   /** Messages per send call: 1 = send() per message, N > 1 = sendBatch() of N. */
   sendBatch: number;
   /** Consecutive messages sent to one partition before moving to the next (fills batches). */
@@ -49,6 +53,8 @@ export interface ProducerDone {
   lastAckMs: number;
   /** Encoded LatencyRecorder of ack latencies. */
   ackLatency: string;
+  /** With --timeline: worst ack latency per 100 ms of intended send time. */
+  ackTimeline: number[] | null;
 }
 
 export const FAILED_SEQS_MAX = 100_000;

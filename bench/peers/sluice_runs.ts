@@ -42,8 +42,12 @@ export function sluiceWorkloads(options: { durationSec: number; consumeMessages:
     },
     {
       key: "e2e",
-      description: "e2e at 100,000 msgs/s offered, acks=all, linger 1 ms",
-      args: ["e2e", ...common, ...length, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--linger-ms", "1", "--producers", "1", "--consumers", "2"],
+      description: "e2e at 100,000 msgs/s offered, acks=all, linger 0, flush.interval.ms=0, 1 s warm-up",
+      args: [
+        "e2e", ...common, ...length, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--linger-ms", "0",
+        "--producers", "1", "--consumers", "2", "--serve-arg=--topic-default", "--serve-arg=flush.interval.ms=0",
+        ...(options.small ? [] : ["--warmup", "1"]),
+      ],
     },
   ];
   return options.small ? all.filter((w) => w.key === "e2e") : all;
