@@ -26,7 +26,7 @@ export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
   const limit = Math.min(start.messages ?? SEQ_MAX + 1, SEQ_MAX + 1);
   const stopAtMs = start.stopAtMs ?? Infinity;
   // --warmup: messages meant to go before this are sent and checked but not in the latency histogram.
-  const latencyFromMs = start.startAtMs + start.warmupMs;
+  const latencyFromMs = start.warmupMs > 0 ? start.startAtMs + start.warmupMs : -Infinity;
 
   let sent = 0;
   let acked = 0;
@@ -107,7 +107,8 @@ export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
     }
   };
 
-  await sleepMs(start.startAtMs - nowMs());
+  // A timer may fire a little early: wait until the start has really come.
+  while (nowMs() < start.startAtMs) await sleepMs(start.startAtMs - nowMs());
   const firstSendMs = nowMs();
   const timeline = start.timeline ? new LatencyTimeline(firstSendMs) : undefined;
   if (start.ratePerSec === undefined) {

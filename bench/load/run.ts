@@ -213,7 +213,9 @@ async function runAgainst(
       thread: p,
     });
   }
-  for (const c of consumers) c.worker.postMessage({ type: "latencyFrom", ms: startAtMs + options.warmupSec * 1000 });
+  if (options.warmupSec > 0) {
+    for (const c of consumers) c.worker.postMessage({ type: "latencyFrom", ms: startAtMs + options.warmupSec * 1000 });
+  }
   const produced = await Promise.all(producers.map((t) => t.done));
   const produceEndMs = Math.max(...produced.map((d) => d.lastAckMs));
   const produceStartMs = Math.min(...produced.map((d) => d.firstSendMs));
