@@ -139,10 +139,12 @@ async function runAgainst(
     return total;
   };
   const consumerBase = options.producers;
-  const sampler = brokerPid === undefined ? undefined : new ProcSampler(brokerPid);
+  // In consume mode the broker and the load threads are measured over the consume phase only.
+  let sampler = brokerPid === undefined ? undefined : new ProcSampler(brokerPid);
   const metricsBefore = httpPort === undefined ? undefined : await scrapeMetrics(host, httpPort);
-  const clientCpuStart = process.cpuUsage();
-  const runStartMs = nowMs();
+  let clientCpuStart = process.cpuUsage();
+  let cpuFromMs = nowMs();
+  const runStartMs = cpuFromMs;
 
   // Consumers: partitions dealt round-robin, each consumer owns whole partitions.
   const consumers: LoadThread<ConsumerDone>[] = [];
@@ -231,7 +233,14 @@ async function runAgainst(
   let consumeStartMs = 0;
   if (options.mode !== "produce") {
     if (options.mode === "consume") {
-      consumeStartMs = nowMs();
+      if (sampler !== undefined) {
+        sampler.stop();
+        sampler = new ProcSampler(brokerPid!);
+        sampler.start();
+      }
+      clientCpuStart = process.cpuUsage();
+      cpuFromMs = nowMs();
+      consumeStartMs = cpuFromMs;
       await startConsumers();
     }
     let seen = -1;
@@ -261,7 +270,9 @@ async function runAgainst(
   const brokerUsage = sampler?.stop();
   const metricsAfter = httpPort === undefined ? undefined : await scrapeMetrics(host, httpPort);
   const clientCpu = process.cpuUsage(clientCpuStart);
-  const clientCores = (clientCpu.user + clientCpu.system) / 1000 / Math.max(1, nowMs() - runStartMs);
+  const clientCores = (clientCpu.user + clientCpu.system) / 1000 / Math.max(1, nowMs() - cpuFromMs);
+  // What the CPU figures are per: in consume mode only the consume phase was measured.
+  const messagesMeasured = options.mode === "consume" ? 0 : sent;
 
   // Lost = acknowledged messages no consumer saw.
   let lost: number | null = null;
@@ -342,11 +353,11 @@ async function runAgainst(
     consume: consumeFigures,
     e2eLatency: options.mode === "e2e" ? e2e.summary() : null,
     ackTimelineMs: options.timeline ? mergeTimelines(produced.map((d) => d.ackTimeline ?? [])) : null,
-    broker: brokerFigures(brokerUsage, sent + consumedUnique),
+    broker: brokerFigures(brokerUsage, messagesMeasured + consumedUnique),
     brokerFsync: fsyncFigures(metricsBefore, metricsAfter),
     client: {
       cpuCores: Math.round(clientCores * 100) / 100,
-      cpuUsPerMsg: usPerMsg((clientCpu.user + clientCpu.system) / 1e6, sent + consumedUnique),
+      cpuUsPerMsg: usPerMsg((clientCpu.user + clientCpu.system) / 1e6, messagesMeasured + consumedUnique),
     },
   };
 }
