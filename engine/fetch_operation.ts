@@ -10,7 +10,9 @@
 //   - reset() drops everything delivered in this round: the fetch had too
 //     little data and parks again. Only called when no partition had an error.
 //   - done() ends the fetch; nothing is called after it.
-//   - After cancel() nothing is called at all.
+//   - After cancel() nothing is called at all, and no read of it is issued
+//     any more (a read waiting for ring room or for the client's read budget
+//     is dropped; one already in a worker's ring runs, its result is ignored).
 //
 // The total `maxBytes` is enforced as results arrive (the partitions are read
 // in parallel, from different workers): a result that would pass it is cut to
@@ -20,6 +22,7 @@
 import { readI32 } from "../protocol/big_endian.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { FETCH_BYTES_MAX, FETCH_PARTITION_BYTES_MAX, FETCH_WAIT_MS_MAX } from "../protocol/limits.ts";
+import type { FetchReadBudget } from "./fetch_read_budget.ts";
 import type { LongPoll, Parked, Waiter } from "./long_poll.ts";
 import type { PartitionPool, PartitionState } from "./partition_pool.ts";
 
@@ -39,6 +42,8 @@ export interface FetchRequest {
   minBytes: number;
   maxBytes: number;
   partitions: readonly FetchPartitionRequest[];
+  /** The client's bound on reads in flight (one per connection); none: unbounded (in-process callers). */
+  readBudget?: FetchReadBudget;
 }
 
 export interface FetchSink {
@@ -212,18 +217,36 @@ export class FetchOperation implements Waiter, FetchHandle {
       return this.#onResult(i, ErrorCode.OFFSET_OUT_OF_RANGE, EMPTY, st.highWatermark, st.logStartOffset);
     }
     const maxBytes = Math.min(Math.max(0, p.maxBytes), FETCH_PARTITION_BYTES_MAX, this.#maxBytes);
-    const accepted = this.#host.pool.fetch(slot, p.offset, maxBytes, (err, bytes, hw, logStart) =>
-      this.#onResult(i, err, bytes, hw, logStart),
-    );
-    if (!accepted) {
-      const worker = this.#host.pool.workerOf(slot);
-      this.#host.waitWritable(worker, () => {
-        // The partition may have been deleted while this read waited for room.
-        const again = this.#host.resolve(p.topic, p.partition);
-        if (again !== slot) this.#onResult(i, again < 0 ? -again : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, EMPTY, -1, -1);
-        else this.#issue(i, slot);
-      });
+    const budget = this.#req.readBudget;
+    if (budget !== undefined && !budget.acquire(maxBytes, () => this.#issueRead(i, slot, maxBytes, true))) {
+      // Waiting for the client's budget (or the client is gone: then never issued).
+      return;
     }
+    this.#issueRead(i, slot, maxBytes, false);
+  }
+
+  /**
+   * Issues one read, holding `maxBytes` of the client's read budget (when it has
+   * one) until the worker answers. `waited`: the read waited (for budget or
+   * ring room), so the partition may have gone meanwhile.
+   */
+  #issueRead(i: number, slot: number, maxBytes: number, waited: boolean): void {
+    const budget = this.#req.readBudget;
+    // A fetch cancelled while its read waited is never read: its client is gone.
+    if (this.#cancelled) return budget?.release(maxBytes);
+    const p = this.#req.partitions[i];
+    if (waited) {
+      const again = this.#host.resolve(p.topic, p.partition);
+      if (again !== slot) {
+        budget?.release(maxBytes);
+        return this.#onResult(i, again < 0 ? -again : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, EMPTY, -1, -1);
+      }
+    }
+    const accepted = this.#host.pool.fetch(slot, p.offset, maxBytes, (err, bytes, hw, logStart) => {
+      this.#onResult(i, err, bytes, hw, logStart);
+      budget?.release(maxBytes);
+    });
+    if (!accepted) this.#host.waitWritable(this.#host.pool.workerOf(slot), () => this.#issueRead(i, slot, maxBytes, true));
   }
 
   #onResult(i: number, err: number, bytes: Uint8Array, hw: number, logStart: number): void {

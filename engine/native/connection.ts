@@ -13,6 +13,9 @@
 //     are retried when the engine says the partition is writable
 //   - queued response bytes > OUTPUT_PAUSE_BYTES → pause; > outputBytesMax → close
 //   - a frame not complete within requestTimeoutMs (while reading) → close (server sweep)
+//   - fetch reads in the workers' rings over FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX
+//     → later reads wait on the router (engine/fetch_read_budget.ts); on close
+//     they are dropped
 //
 // Produce order: within a partition, batches reach the engine in the order
 // their requests were read. Once one partition is blocked, every later produce
@@ -33,6 +36,7 @@ import { writeErrorBody } from "../../protocol/messages/response.ts";
 import type { Writer } from "../../protocol/codec.ts";
 import type { ServerSocket } from "../../runtime/listener_bun.ts";
 import type { FetchHandle } from "../fetch_operation.ts";
+import { FetchReadBudget } from "../fetch_read_budget.ts";
 import { decodeControlBody, encodeControlReply, type RequestContext } from "./dispatch.ts";
 import { FetchInFlight } from "./fetch_in_flight.ts";
 import type { OutputQueue } from "./output_queue.ts";
@@ -69,6 +73,8 @@ export class Connection {
   #blockedHead = 0;
   #waitingWritable = false;
   readonly #fetches = new Set<FetchHandle>();
+  /** Fetch reads this connection may have in the workers' rings at once (FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX). */
+  readonly fetchReads = new FetchReadBudget();
   readonly #closeCallbacks: (() => void)[] = [];
   /** When the frame now being gathered started arriving (0: none); for the request timeout. */
   partialSinceMs = 0;
@@ -310,6 +316,8 @@ export class Connection {
     this.#closed = true;
     for (const f of this.#fetches) f.cancel();
     this.#fetches.clear();
+    // Reads its fetches queued but never issued are dropped, not run for nobody.
+    this.fetchReads.close();
     this.#blocked.length = 0;
     this.#blockedHead = 0;
     if (graceful) this.socket.end();

@@ -44,7 +44,7 @@ export class FetchInFlight implements FetchSink {
     }
     const inFlight = new FetchInFlight(conn, req, meta, partitions.length);
     const handle = conn.host.engine.fetch(
-      { maxWaitMs: req.maxWaitMs, minBytes: req.minBytes, maxBytes: req.maxBytes, partitions },
+      { maxWaitMs: req.maxWaitMs, minBytes: req.minBytes, maxBytes: req.maxBytes, partitions, readBudget: conn.fetchReads },
       inFlight,
     );
     if (!inFlight.#finished) {
