@@ -115,6 +115,8 @@ export interface TopicView {
 export interface ListOffsetsResult {
   errorCode: number;
   offset: number;
+  /** By timestamp: the timestamp of the record found (-1 when none). Earliest/latest: -1. */
+  timestampMs: number;
 }
 
 interface RateSample {
@@ -713,20 +715,29 @@ export class Engine implements FetchHost {
     return op;
   }
 
-  /** timestamp: -2 = earliest (log start), -1 = latest (high watermark), else the first offset with a record timestamp ≥ it. */
+  /**
+   * timestamp: -2 = earliest (log start), -1 = latest (high watermark), else the
+   * first offset with a record timestamp ≥ it, with that record's timestamp.
+   */
   listOffsets(topicName: string, partition: number, timestamp: number, cb: (r: ListOffsetsResult) => void): void {
     const slot = this.resolve(topicName, partition);
-    if (slot < 0) return cb({ errorCode: -slot, offset: -1 });
+    if (slot < 0) return cb({ errorCode: -slot, offset: -1, timestampMs: -1 });
     if (timestamp === -2 || timestamp === -1) {
       const st = this.#stateOf(slot);
-      return cb({ errorCode: ErrorCode.NONE, offset: timestamp === -2 ? st.logStartOffset : st.highWatermark });
+      return cb({ errorCode: ErrorCode.NONE, offset: timestamp === -2 ? st.logStartOffset : st.highWatermark, timestampMs: -1 });
     }
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-      return cb({ errorCode: ErrorCode.INVALID_TIMESTAMP, offset: -1 });
+      return cb({ errorCode: ErrorCode.INVALID_TIMESTAMP, offset: -1, timestampMs: -1 });
     }
     const ask = (): void => {
-      const accepted = this.pool.offsetForTimestamp(slot, timestamp, (err, offset) => cb({ errorCode: err, offset: err === 0 ? offset : -1 }));
-      if (!accepted) this.waitWritable(this.pool.workerOf(slot), () => (this.resolve(topicName, partition) === slot ? ask() : cb({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1 })));
+      const accepted = this.pool.offsetForTimestamp(slot, timestamp, (err, offset, timestampMs) =>
+        cb(err === 0 ? { errorCode: err, offset, timestampMs } : { errorCode: err, offset: -1, timestampMs: -1 }),
+      );
+      if (!accepted) {
+        this.waitWritable(this.pool.workerOf(slot), () =>
+          this.resolve(topicName, partition) === slot ? ask() : cb({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1, timestampMs: -1 }),
+        );
+      }
     };
     ask();
   }

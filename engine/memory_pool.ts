@@ -6,7 +6,7 @@
 // per worker (produce/fetch return false until setWritable()).
 
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, patchBaseOffset, validateBatches } from "../protocol/record_batch.ts";
+import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, decodeBatch, patchBaseOffset, validateBatches } from "../protocol/record_batch.ts";
 import { readI32 } from "../protocol/big_endian.ts";
 import type { FetchCallback, OffsetCallback, PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
 import type { LogConfig } from "./topic_config.ts";
@@ -177,8 +177,22 @@ export class MemoryPool implements PartitionPool<LogConfig> {
     return true;
   }
 
-  offsetForTimestamp(_slot: number, _timestampMs: number, cb: OffsetCallback): boolean {
-    queueMicrotask(() => cb(ErrorCode.NONE, -1));
+  /** The first record (below the log end) with a timestamp ≥ `timestampMs`: its offset and timestamp; -1, -1 if none. */
+  offsetForTimestamp(slot: number, timestampMs: number, cb: OffsetCallback): boolean {
+    const p = this.#partitions.get(slot);
+    if (p === undefined) {
+      queueMicrotask(() => cb(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1));
+      return true;
+    }
+    if (this.#full[p.worker]) return false;
+    queueMicrotask(() => {
+      for (const b of p.batches) {
+        for (const r of decodeBatch(b.bytes).records) {
+          if (Number(r.timestamp) >= timestampMs) return cb(ErrorCode.NONE, Number(r.offset), Number(r.timestamp));
+        }
+      }
+      cb(ErrorCode.NONE, -1, -1);
+    });
     return true;
   }
 

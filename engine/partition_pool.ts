@@ -31,7 +31,8 @@ export interface PartitionState {
 
 export type ProduceCallback = (err: number, res: ProduceResult | null, message?: string) => void;
 export type FetchCallback = (err: number, bytes: Uint8Array, highWatermark: number, logStartOffset: number) => void;
-export type OffsetCallback = (err: number, offset: number) => void;
+/** `timestampMs`: the timestamp of the record at `offset` (-1 with offset -1 or an error). */
+export type OffsetCallback = (err: number, offset: number, timestampMs: number) => void;
 
 export interface PartitionPool<LogConfig = unknown> {
   readonly workerCount: number;

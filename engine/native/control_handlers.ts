@@ -98,8 +98,8 @@ export function registerCoreHandlers(dispatcher: Dispatcher, options: CoreHandle
         partitions: await Promise.all(
           t.partitions.map(async (p) => {
             const r = await new Promise<ListOffsetsResult>((resolve) => engine.listOffsets(t.name, p.partition, p.timestamp, resolve));
-            // The record timestamp of the offset found is not tracked: -1 (unknown).
-            return { partition: p.partition, errorCode: r.errorCode, timestamp: -1, offset: r.offset };
+            // By timestamp: the found record's own timestamp; earliest/latest and not found: -1.
+            return { partition: p.partition, errorCode: r.errorCode, timestamp: r.timestampMs, offset: r.offset };
           }),
         ),
       })),
