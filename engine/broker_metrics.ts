@@ -31,7 +31,9 @@ export function registerBrokerMetrics(registry: MetricsRegistry, parts: { engine
       ["sluice_partition_log_start_offset", "gauge", "First offset still kept.", (s) => s.logStartOffset],
       ["sluice_partition_size_bytes", "gauge", "Bytes of the partition's segment files.", (s) => s.sizeBytes],
       ["sluice_partition_segments", "gauge", "Segment files of the partition.", (s) => s.segments],
-      ["sluice_partition_online", "gauge", "1 while the partition is open and its storage healthy.", (s) => (s.online ? 1 : 0)],
+      ["sluice_partition_online", "gauge", "1 while the partition is open and serving (it may still have an error code: see sluice_partition_error_code); 0 when offline.", (s) => (s.online ? 1 : 0)],
+      // A partition that met a corrupt batch on a read keeps serving what is intact (online 1) and records CORRUPT_MESSAGE (2) here.
+      ["sluice_partition_error_code", "gauge", "The partition's error code (protocol/errors.ts; 0 = none): why it is offline, or the damage it found while serving.", (s) => s.errorCode],
     ];
     for (const [name, type, help, value] of families) {
       out += header(name, type, help);
