@@ -1,7 +1,7 @@
 // The public face of workers/ for the router side (engine/). The engine imports
 // workers only through this file: the shared-memory layout and the ring ends it
 // drives, the state table and worker stats it reads, the control message types, the log config it
-// passes through, and where the worker entry lives.
+// passes through, the partition log the groups' offsets log is kept in, and where the worker entry lives.
 
 export * from "./shared_layout.ts";
 export { RingConsumer, RingProducer, createRing, type WaitOutcome } from "./ring.ts";
@@ -9,6 +9,8 @@ export { PartitionStateTable, createStateTable, emptyStateView, type PartitionSt
 export { WorkerStats, createWorkerStats, type FsyncLatencySnapshot } from "./worker_stats.ts";
 export type { ControlReply, ControlRequest, FaultOptions } from "./control.ts";
 export { parseTopicConfig, topicConfigEntries, TOPIC_CONFIG_DEFAULTS, type LogConfig } from "./log/mod.ts";
+// The router opens one log of its own: the groups' committed-offsets log (engine/groups/offsets_log_file.ts).
+export { PartitionLog } from "./log/mod.ts";
 
 /**
  * Where the worker thread entry is, for `new Worker(url, { type: "module" })`.

@@ -2,8 +2,7 @@
 // the router thread (the offsets log is small and written once per event-loop
 // turn that carried commits; see offsets_log.ts), with settings of its own.
 
-// workers/mod.ts does not re-export PartitionLog (yet); the log's own public face is the next best door.
-import { PartitionLog, parseTopicConfig } from "../../workers/log/mod.ts";
+import { PartitionLog, parseTopicConfig } from "../../workers/mod.ts";
 import type { OffsetsLogFile } from "./offsets_log.ts";
 
 /**
