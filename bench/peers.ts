@@ -72,6 +72,7 @@ function addPeer(rows: Map<string, Row>, key: string, system: string, outcome: P
   pushDetail(row, "serverCpuCores", result.serverCpuCores);
   pushDetail(row, "clientCpuCores", result.clientCpuCores);
   pushDetail(row, "serverRssMaxMiB", result.serverRssMaxBytes === undefined ? undefined : result.serverRssMaxBytes / 1048576);
+  pushDetail(row, "machineBusyCores", result.machineBusyCores);
 }
 
 function addSluice(rows: Map<string, Row>, workload: SluiceWorkload, result: BenchResult): void {
@@ -93,6 +94,10 @@ function addSluice(rows: Map<string, Row>, workload: SluiceWorkload, result: Ben
   pushDetail(row, "clientCpuCores", result.client.cpuCores);
   pushDetail(row, "serverRssMaxMiB", result.broker?.rssMaxMiB);
   pushDetail(row, "ackP99Ms", result.produce?.ackLatency.p99Ms);
+  pushDetail(row, "machineBusyCores", result.machine?.busyCores);
+  pushDetail(row, "brokerFsyncP99MsAtMost", result.brokerFsync?.p99MsAtMost);
+  pushDetail(row, "brokerCpuUsPerMsg", result.broker?.cpuUsPerMsg);
+  pushDetail(row, "clientCpuUsPerMsg", result.client.cpuUsPerMsg);
 }
 
 async function main(): Promise<number> {
@@ -203,17 +208,21 @@ function buildReport(input: ReportInput): { text: string; json: Record<string, u
 
   lines.push("");
   lines.push(`produce, 100-byte messages, medians of ${input.runs} run(s) of ${input.durationSec} s (min–max):`);
-  const header = ["system", "setting", "fsync before ack", "msgs/s", "(min–max)", "p99 ms", "sluice produce ÷ this"];
+  const header = ["system", "setting", "fsync before ack", "msgs/s", "(min–max)", "p99 ms", "sluice produce ÷ this", "machine busy"];
   const table: string[][] = [header];
   for (const row of rows) {
     if (row.skipped !== undefined) {
-      table.push([row.system, row.setting, "", "skipped", row.skipped, "", ""]);
+      table.push([row.system, row.setting, "", "skipped", row.skipped, "", "", ""]);
       continue;
     }
     const [lo, hi] = spread(row.msgsPerSec);
     const m = median(row.msgsPerSec);
     const ratio = row.system === "sluice" || !Number.isFinite(sluiceMedian) ? "" : `${(sluiceMedian / m).toFixed(2)}x`;
-    table.push([row.system, row.setting, row.fsyncBeforeAck ? "yes" : "no", int(m), `${int(lo)}–${int(hi)}`, ms(median(row.p99Ms)), ratio]);
+    const busy = median(row.detail.machineBusyCores ?? []);
+    table.push([
+      row.system, row.setting, row.fsyncBeforeAck ? "yes" : "no", int(m), `${int(lo)}–${int(hi)}`, ms(median(row.p99Ms)), ratio,
+      Number.isFinite(busy) ? `${busy.toFixed(2)} cores` : "",
+    ]);
   }
   const widths = header.map((_, i) => Math.max(...table.map((r) => (r[i] ?? "").length)));
   for (const r of table) lines.push("  " + r.map((c, i) => (c ?? "").padEnd(widths[i])).join("  ").trimEnd());

@@ -64,6 +64,20 @@ export function sampleThreads(pid: number): Map<number, { name: string; cpuSec: 
   return out;
 }
 
+/** Busy and total CPU seconds of the whole machine (all cores) from /proc/stat. */
+export function sampleMachine(): { busySec: number; totalSec: number } | undefined {
+  try {
+    const line = fs.readFileSync("/proc/stat", "utf8").split("\n")[0];
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = v[3] + v[4];
+    return { busySec: (total - idle) / CLOCK_TICKS_PER_SEC, totalSec: total / CLOCK_TICKS_PER_SEC };
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ThreadUsage {
   tid: number;
   name: string;
@@ -84,6 +98,8 @@ export interface ProcUsage {
   samples: number;
   /** The busiest threads, most first (a thread near 1.0 core is a single-thread bound). */
   threads: ThreadUsage[];
+  /** Cores busy on the whole machine meanwhile (every process: this run's and anyone else's). */
+  machineBusyCores: number | null;
 }
 
 export class ProcSampler {
@@ -93,6 +109,7 @@ export class ProcSampler {
   private last: ProcSample | undefined;
   private startMs = 0;
   private threadsAtStart = new Map<number, { name: string; cpuSec: number }>();
+  private machineAtStart: { busySec: number; totalSec: number } | undefined;
   private stopMs = 0;
   private rssMax = 0;
   private rssMaxSample: ProcSample | undefined;
@@ -106,6 +123,7 @@ export class ProcSampler {
     this.startMs = performance.now();
     this.first = sampleProc(this.pid);
     this.threadsAtStart = sampleThreads(this.pid);
+    this.machineAtStart = sampleMachine();
     this.take();
     this.timer = setInterval(() => this.take(), intervalMs);
   }
@@ -128,6 +146,7 @@ export class ProcSampler {
     this.take();
     this.stopMs = performance.now();
     const threadsNow = sampleThreads(this.pid);
+    const machineNow = sampleMachine();
     const cpuSec = this.first !== undefined && this.last !== undefined ? this.last.cpuSec - this.first.cpuSec : 0;
     const wallSec = Math.max(1e-3, (this.stopMs - this.startMs) / 1000);
     return {
@@ -138,6 +157,10 @@ export class ProcSampler {
       cpuSec,
       cores: cpuSec / wallSec,
       samples: this.samples,
+      machineBusyCores:
+        this.machineAtStart === undefined || machineNow === undefined
+          ? null
+          : Math.round(((machineNow.busySec - this.machineAtStart.busySec) / wallSec) * 100) / 100,
       threads: [...threadsNow]
         .map(([tid, t]) => ({ tid, name: t.name, cores: (t.cpuSec - (this.threadsAtStart.get(tid)?.cpuSec ?? 0)) / wallSec }))
         .filter((t) => t.cores >= 0.01)

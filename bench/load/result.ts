@@ -58,6 +58,8 @@ export interface BenchResult {
     /** Busiest broker threads (main = the router; "Worker" = partition workers). */
     threads: { tid: number; name: string; cores: number }[];
   } | null;
+  /** Cores busy on the whole machine during the run (this run and anything else running), and the cores it has. */
+  machine: { cores: number; busyCores: number | null; loadAverage1m: number };
   /** The broker's own fdatasync histogram over the run (from /metrics), when its HTTP port is known. */
   brokerFsync: FsyncFigures | null;
   client: { cpuCores: number; cpuUsPerMsg: number };
@@ -103,6 +105,9 @@ export function formatResult(r: BenchResult): string {
     );
   }
   lines.push(`load generator   CPU ${r.client.cpuCores.toFixed(2)} cores  (${r.client.cpuUsPerMsg.toFixed(2)} us per message moved)`);
+  lines.push(
+    `machine          ${r.machine.busyCores === null ? "-" : r.machine.busyCores.toFixed(2)} of ${r.machine.cores} cores busy (all processes), load average ${r.machine.loadAverage1m.toFixed(2)}`,
+  );
   return lines.join("\n");
 }
 

@@ -11,6 +11,7 @@
 //            end-to-end latency (consume time - intended send time).
 
 import { randomBytes } from "node:crypto";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { fsyncFigures, scrapeMetrics } from "./broker_metrics.ts";
@@ -355,6 +356,7 @@ async function runAgainst(
     ackTimelineMs: options.timeline ? mergeTimelines(produced.map((d) => d.ackTimeline ?? [])) : null,
     broker: brokerFigures(brokerUsage, messagesMeasured + consumedUnique),
     brokerFsync: fsyncFigures(metricsBefore, metricsAfter),
+    machine: { cores: os.cpus().length, busyCores: brokerUsage?.machineBusyCores ?? null, loadAverage1m: Math.round(os.loadavg()[0] * 100) / 100 },
     client: {
       cpuCores: Math.round(clientCores * 100) / 100,
       cpuUsPerMsg: usPerMsg((clientCpu.user + clientCpu.system) / 1e6, messagesMeasured + consumedUnique),

@@ -295,6 +295,7 @@ export async function loadNats(port: number, serverPid: number, options: NatsRun
     serverCpuCores: usage.cores,
     serverRssMaxBytes: usage.rssMaxBytes,
     clientCpuCores: clientCores,
+    machineBusyCores: usage.machineBusyCores ?? undefined,
     wallSec,
   };
 }

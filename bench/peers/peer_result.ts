@@ -24,6 +24,8 @@ export interface PeerResult {
   serverCpuCores?: number;
   serverRssMaxBytes?: number;
   clientCpuCores?: number;
+  /** Cores busy on the whole machine during the run (anything running, not only this benchmark). */
+  machineBusyCores?: number;
   wallSec: number;
 }
 

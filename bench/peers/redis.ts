@@ -209,6 +209,7 @@ export async function loadRedis(port: number, serverPid: number, options: RedisR
     serverCpuCores: usage.cores,
     serverRssMaxBytes: usage.rssMaxBytes,
     clientCpuCores: clientCores,
+    machineBusyCores: usage.machineBusyCores ?? undefined,
     wallSec,
   };
 }

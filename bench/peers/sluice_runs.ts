@@ -23,6 +23,8 @@ export interface SluiceWorkload {
 export function sluiceWorkloads(options: { durationSec: number; consumeMessages: number; small: boolean }): SluiceWorkload[] {
   const d = String(options.durationSec);
   const length = options.small ? ["--messages", "2000"] : ["--duration", d];
+  // The e2e run is light (100k msgs/s) and its p99 needs samples: twice as long, plus a warm-up second.
+  const e2eLength = options.small ? ["--messages", "2000"] : ["--duration", String(2 * options.durationSec + 1)];
   const common = ["--embedded", "--size", "100", "--partitions", "8", "--json"];
   const all: SluiceWorkload[] = [
     {
@@ -44,7 +46,7 @@ export function sluiceWorkloads(options: { durationSec: number; consumeMessages:
       key: "e2e",
       description: "e2e at 100,000 msgs/s offered, acks=all, linger 0, flush.interval.ms=0, 1 s warm-up",
       args: [
-        "e2e", ...common, ...length, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--linger-ms", "0",
+        "e2e", ...common, ...e2eLength, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--linger-ms", "0",
         "--producers", "1", "--consumers", "2", "--serve-arg=--topic-default", "--serve-arg=flush.interval.ms=0",
         ...(options.small ? [] : ["--warmup", "1"]),
       ],
