@@ -241,3 +241,37 @@ describe("flush, close and sendBatch", () => {
     await expect(p.send("bad name!", { value: "x" })).rejects.toMatchObject({ code: ErrorCode.INVALID_TOPIC_EXCEPTION });
   });
 });
+
+describe("settling", () => {
+  test("send() and sendBatch() records sharing a batch each get their own offset", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { lingerMs: 10_000 });
+    await warmUp(p, link); // offset 0
+    const one = p.send("t", { value: "one" });
+    const many = p.sendBatch("t", [{ value: "m1" }, { value: "m2" }, { value: "m3" }]);
+    await new Promise((r) => setTimeout(r, 1)); // sendBatch appends after its metadata lookup
+    const two = p.send("t", { value: "two" });
+    void p.flush();
+    await waitFor(() => link.outstanding.length === 1);
+    expect(link.outstanding[0].values().get(0)).toEqual(["one", "m1", "m2", "m3", "two"]);
+    link.outstanding[0].ok();
+    expect((await one).offset).toBe(1n);
+    expect((await many).ranges).toEqual([{ partition: 0, baseOffset: 2n, count: 3 }]);
+    expect((await two).offset).toBe(5n);
+  });
+
+  test("a failed batch rejects every send() and sendBatch() record in it", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { lingerMs: 10_000, retries: 0 });
+    await warmUp(p, link);
+    const one = p.send("t", { value: "one" }).then(() => undefined, (e) => e);
+    const many = p.sendBatch("t", [{ value: "m1" }, { value: "m2" }]).then(() => undefined, (e) => e);
+    await new Promise((r) => setTimeout(r, 1));
+    void p.flush();
+    await waitFor(() => link.outstanding.length === 1);
+    link.outstanding[0].failPartitions(ErrorCode.CORRUPT_MESSAGE);
+    expect(await one).toMatchObject({ code: ErrorCode.CORRUPT_MESSAGE });
+    expect(await many).toMatchObject({ code: ErrorCode.CORRUPT_MESSAGE });
+    expect(p.bufferedBytes).toBe(0);
+  });
+});

@@ -10,11 +10,12 @@
 // socket and nothing more is known (offset -1).
 //
 // Batching: records are appended to an open RecordBatch per partition. A
-// batch is closed when it reaches batchBytes or has been open lingerMs, and
-// closed batches are drained into Produce requests of up to requestBytesMax,
-// many partitions per request. Up to produceRequestsInflightMax requests are
-// in flight on the connection (pipelining across partitions); the connection
-// coalesces them into one socket write per event-loop turn.
+// batch is closed when it reaches batchBytes or has been open lingerMs (one
+// linger timer for the whole producer), and closed batches are drained into
+// Produce requests of up to requestBytesMax, many partitions per request. Up
+// to produceRequestsInflightMax requests are in flight on the connection
+// (pipelining across partitions); the connection coalesces them into one
+// socket write per event-loop turn.
 //
 // Ordering: records of one partition are acknowledged in send() order. With
 // retries on (the default) a partition has at most one produce in flight, so
@@ -26,26 +27,35 @@
 // bufferBytesMax (estimated encoded size). When the buffer is full, send()
 // waits, in order, and fails after sendTimeoutMs with BufferExhaustedError.
 // (Promises of callers who do not await are theirs to bound.)
+//
+// Cost per send() on the fast path (known topic, room in the buffer): the
+// record is encoded into its partition's open batch, and the batch keeps the
+// two settle functions of the one promise send() returns. No clock read, no
+// map lookup by partition, no object per record until the acknowledgement,
+// which settles a whole batch's records in one loop.
 
 import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
-import { decodeProduceResponse, writeProduceRequest, type ProduceTopic } from "../protocol/messages/produce.ts";
+import { decodeProduceResponse, type ProducePartitionResult } from "../protocol/messages/produce.ts";
 import type { HeaderValueInput } from "../protocol/record_batch.ts";
 import { utf8Encode, utf8Length } from "../protocol/utf8.ts";
 import { backoffMs } from "./backoff.ts";
 import { BrokerLink, type RequestLink } from "./broker_link.ts";
 import { ClientClosedError, InvalidArgumentError, errorCodeName } from "./errors.ts";
 import { MetadataCache } from "./metadata_cache.ts";
+import { murmur2, toPositive } from "./murmur2.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
-import { partitionerFor, type PartitionerFn, type PartitionerName } from "./partitioners.ts";
+import type { PartitionerFn, PartitionerName } from "./partitioners.ts";
 import { MemoryBudget } from "./memory_budget.ts";
+import { writeProduceRequestBatches, type ProducePartitionBatches } from "./produce_request.ts";
 import {
   BatchSendTracker,
   BuilderPool,
   ProducerBatch,
-  type Delivery,
   type RecordMetadata,
+  type Reject,
+  type Resolve,
   type SentRange,
 } from "./producer_batch.ts";
 
@@ -121,6 +131,12 @@ const RECORD_OVERHEAD_BYTES = 24;
 const SPARE_BUILDERS_MAX = 64;
 /** Room in a Produce frame for everything but the batches (header, topic names, counts). */
 const PRODUCE_REQUEST_OVERHEAD_BYTES = 64 * 1024;
+/** The round-robin counter wraps here (stays a small integer). */
+const ROUND_ROBIN_WRAP = 0x40000000;
+
+/** How the producer picks a partition for a record that names none. */
+const PartitionerKind = { roundRobin: 0, hash: 1, random: 2, custom: 3 } as const;
+type PartitionerKind = (typeof PartitionerKind)[keyof typeof PartitionerKind];
 
 interface PartitionState {
   readonly topic: string;
@@ -131,6 +147,17 @@ interface PartitionState {
   inflight: number;
   /** No send before this time (backoff after a retriable failure). */
   retryAt: number;
+}
+
+/** What the producer keeps per topic it sends to (bounded by the application's topics). */
+interface TopicState {
+  readonly name: string;
+  /** The partition count in use; 0 while unknown (send() then asks the metadata cache and waits). */
+  partitionCount: number;
+  /** Partition states indexed by partition (one per partition sent to). */
+  readonly partitions: PartitionState[];
+  /** Next pick of the round-robin partitioner. */
+  roundRobin: number;
 }
 
 interface InflightEntry {
@@ -166,7 +193,8 @@ export function checkTopicName(topic: string): void {
 export class Producer {
   private readonly link: RequestLink;
   private readonly metadata: MetadataCache;
-  private readonly partitioner: PartitionerFn;
+  private readonly partitionerKind: PartitionerKind;
+  private readonly customPartitioner: PartitionerFn | undefined;
   private readonly budget: MemoryBudget;
   private readonly builders: BuilderPool;
   private readonly acks: 0 | 1 | -1;
@@ -182,10 +210,10 @@ export class Producer {
   private readonly deliveryTimeoutMs: number;
   private readonly ackTimeoutMs: number;
 
-  /** Partition states by topic, indexed by partition (one per partition sent to). */
-  private readonly partitions = new Map<string, PartitionState[]>();
-  /** Topic names already checked (bounded by the application's topics). */
-  private readonly checkedTopics = new Set<string>();
+  /** Topic states by name (one per topic sent to; names are checked when first seen). */
+  private readonly topics = new Map<string, TopicState>();
+  /** The topic of the last send(): most applications send to one topic at a time. */
+  private lastTopic: TopicState | undefined;
   /** Partitions with an open batch (for linger). */
   private readonly openStates = new Set<PartitionState>();
   /** Partitions with closed batches to send, in rotation order. */
@@ -204,6 +232,15 @@ export class Producer {
   private closedPromise: Promise<void> | undefined;
   /** close() waiting for sends already accepted to be appended. */
   private admittedWaiters: Array<() => void> = [];
+  /** The settle functions of the promise being created (see `capture`). */
+  private capturedResolve: Resolve | undefined;
+  private capturedReject: Reject | undefined;
+  /** One executor for every send() promise: no closure per record. */
+  private readonly capture = (resolve: Resolve, reject: Reject): void => {
+    this.capturedResolve = resolve;
+    this.capturedReject = reject;
+  };
+  private readonly drainNow = (): void => this.drain();
 
   constructor(options: ProducerOptions = {}) {
     const config = clientConfig(options);
@@ -247,7 +284,14 @@ export class Producer {
       maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, 86_400_000),
       allowAutoCreate: options.allowAutoCreateTopics ?? true,
     });
-    this.partitioner = partitionerFor(options.partitioner ?? "hash");
+    const partitioner = options.partitioner ?? "hash";
+    if (typeof partitioner === "function") {
+      this.partitionerKind = PartitionerKind.custom;
+      this.customPartitioner = partitioner;
+    } else if (partitioner === "hash") this.partitionerKind = PartitionerKind.hash;
+    else if (partitioner === "round-robin") this.partitionerKind = PartitionerKind.roundRobin;
+    else if (partitioner === "random") this.partitionerKind = PartitionerKind.random;
+    else throw new InvalidArgumentError(`partitioner must be "hash", "round-robin", "random" or a function, got ${String(partitioner)}`);
     this.budget = new MemoryBudget(bufferBytesMax);
     this.builders = new BuilderPool(SPARE_BUILDERS_MAX, Math.min(this.batchBytes + 1024, 1024 * 1024));
   }
@@ -265,18 +309,26 @@ export class Producer {
   /** Sends one record; resolves once the broker acknowledged it as `acks` asks. */
   send(topic: string, message: ProducerMessage): Promise<RecordMetadata> {
     try {
-      this.checkOpen();
-      this.checkTopic(topic);
+      if (this.closing) throw new ClientClosedError("producer");
+      const t = this.topicFor(topic);
       const size = this.checkMessage(message);
-      const partitionCount = this.admitting === 0 ? this.metadata.partitionCountNow(topic) : undefined;
-      const knownPartition = message.partition === undefined || (partitionCount !== undefined && message.partition < partitionCount);
-      if (partitionCount !== undefined && knownPartition && this.budget.tryReserve(size)) {
+      const partitionCount = t.partitionCount;
+      const partition = message.partition;
+      if (
+        this.admitting === 0 &&
+        partitionCount > 0 &&
+        (partition === undefined || partition < partitionCount) &&
+        this.budget.tryReserve(size)
+      ) {
         // Fast path: known topic, room in the buffer, nobody waiting before us.
-        return new Promise<RecordMetadata>((resolve, reject) => {
-          this.append(topic, partitionCount, message, size, { kind: "one", offsetDelta: 0, resolve, reject });
-        });
+        const state = this.appendRecord(t, partitionCount, message, size);
+        const promise = new Promise<RecordMetadata>(this.capture);
+        const batch = state.open!;
+        batch.addOne(this.capturedResolve!, this.capturedReject!);
+        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+        return promise;
       }
-      return this.sendSlow(topic, message, size);
+      return this.sendSlow(t, message, size);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -289,30 +341,35 @@ export class Producer {
    */
   async sendBatch(topic: string, messages: readonly ProducerMessage[]): Promise<{ count: number; ranges: SentRange[] }> {
     this.checkOpen();
-    this.checkTopic(topic);
-    if (messages.length === 0) return { count: 0, ranges: [] };
-    const sizes = messages.map((m) => this.checkMessage(m));
+    const t = this.topicFor(topic);
+    const n = messages.length;
+    if (n === 0) return { count: 0, ranges: [] };
+    // Every message is checked before any is sent.
+    const sizes = new Int32Array(n);
+    for (let i = 0; i < n; i++) sizes[i] = this.checkMessage(messages[i]);
     let resolve!: (r: { count: number; ranges: SentRange[] }) => void;
     let reject!: (e: Error) => void;
     const done = new Promise<{ count: number; ranges: SentRange[] }>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const tracker = new BatchSendTracker(messages.length, resolve, reject);
+    const tracker = new BatchSendTracker(n, resolve, reject);
     const deadline = Date.now() + this.sendTimeoutMs;
     this.admitting++;
     try {
-      const partitionCount = await this.metadata.partitionCount(topic, deadline);
-      for (let i = 0; i < messages.length; i++) {
+      const partitionCount = await this.partitionCountOf(t, deadline);
+      const budget = this.budget;
+      for (let i = 0; i < n; i++) {
         if (tracker.failed) break;
-        if (!this.budget.tryReserve(sizes[i])) await this.budget.reserve(sizes[i], Math.max(0, deadline - Date.now()));
-        this.append(topic, partitionCount, messages[i], sizes[i], { kind: "range", offsetDelta: 0, count: 1, tracker });
+        const size = sizes[i];
+        if (!budget.tryReserve(size)) await budget.reserve(size, Math.max(0, deadline - Date.now()));
+        const state = this.appendRecord(t, partitionCount, messages[i], size);
+        const batch = state.open!;
+        batch.addToRange(tracker);
+        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
       }
     } catch (e) {
-      if (!tracker.failed) {
-        tracker.failed = true;
-        tracker.reject(e as Error);
-      }
+      tracker.fail(e as Error);
     } finally {
       this.admitted();
     }
@@ -377,11 +434,13 @@ export class Producer {
 
   private checkMessage(message: ProducerMessage): number {
     if (message === null || typeof message !== "object") throw new InvalidArgumentError("a message must be an object with a value");
-    if (message.partition !== undefined && (!Number.isInteger(message.partition) || message.partition < 0)) {
-      throw new InvalidArgumentError(`partition must be a non-negative integer, got ${message.partition}`);
+    const partition = message.partition;
+    if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0)) {
+      throw new InvalidArgumentError(`partition must be a non-negative integer, got ${partition}`);
     }
-    if (message.timestamp !== undefined && !Number.isSafeInteger(message.timestamp)) {
-      throw new SluiceError(ErrorCode.INVALID_TIMESTAMP, `timestamp must be an integer of ms, got ${message.timestamp}`);
+    const timestamp = message.timestamp;
+    if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
+      throw new SluiceError(ErrorCode.INVALID_TIMESTAMP, `timestamp must be an integer of ms, got ${timestamp}`);
     }
     const size = recordSizeEstimate(message);
     if (size > BATCH_BYTES_MAX - 128) {
@@ -390,22 +449,46 @@ export class Producer {
     return size;
   }
 
-  private async sendSlow(topic: string, message: ProducerMessage, size: number): Promise<RecordMetadata> {
+  /** The topic's state, checking its name the first time it is seen. */
+  private topicFor(topic: string): TopicState {
+    const last = this.lastTopic;
+    if (last !== undefined && last.name === topic) return last;
+    let t = this.topics.get(topic);
+    if (t === undefined) {
+      checkTopicName(topic);
+      t = { name: topic, partitionCount: this.metadata.partitionCountNow(topic) ?? 0, partitions: [], roundRobin: 0 };
+      this.topics.set(topic, t);
+    }
+    this.lastTopic = t;
+    return t;
+  }
+
+  /** The topic's partition count, asking the broker when it is not known (the count in use is updated). */
+  private async partitionCountOf(t: TopicState, deadline: number): Promise<number> {
+    const count = await this.metadata.partitionCount(t.name, deadline);
+    t.partitionCount = count;
+    return count;
+  }
+
+  private async sendSlow(t: TopicState, message: ProducerMessage, size: number): Promise<RecordMetadata> {
     const deadline = Date.now() + this.sendTimeoutMs;
     this.admitting++;
     let partitionCount: number;
     try {
-      partitionCount = await this.metadata.partitionCount(topic, deadline);
+      partitionCount = await this.partitionCountOf(t, deadline);
       if (message.partition !== undefined && message.partition >= partitionCount) {
         // Partitions may have been added since the count was cached: ask once more before refusing.
-        this.metadata.invalidate(topic);
-        partitionCount = await this.metadata.partitionCount(topic, deadline);
+        this.metadata.invalidate(t.name);
+        partitionCount = await this.partitionCountOf(t, deadline);
       }
       if (!this.budget.tryReserve(size)) await this.budget.reserve(size, Math.max(0, deadline - Date.now()));
       // Accepted before any close(): appended even if close() was called meanwhile.
-      return new Promise<RecordMetadata>((resolve, reject) => {
-        this.append(topic, partitionCount, message, size, { kind: "one", offsetDelta: 0, resolve, reject });
-      });
+      const state = this.appendRecord(t, partitionCount, message, size);
+      const promise = new Promise<RecordMetadata>(this.capture);
+      const batch = state.open!;
+      batch.addOne(this.capturedResolve!, this.capturedReject!);
+      if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+      return promise;
     } finally {
       this.admitted();
     }
@@ -418,78 +501,74 @@ export class Producer {
     for (const wake of waiters) wake();
   }
 
-  /** Appends a record whose `size` is already reserved; the delivery settles when its batch completes. */
-  private append(topic: string, partitionCount: number, message: ProducerMessage, size: number, delivery: Delivery): void {
+  /** The partition for a record that names none. */
+  private choosePartition(t: TopicState, key: Uint8Array | string | null | undefined, partitionCount: number): number {
+    const kind = this.partitionerKind;
+    const hasKey = key !== undefined && key !== null;
+    if (kind === PartitionerKind.hash && hasKey) {
+      return toPositive(murmur2(typeof key === "string" ? utf8Encode(key) : key)) % partitionCount;
+    }
+    if (kind === PartitionerKind.roundRobin || kind === PartitionerKind.hash) {
+      const n = t.roundRobin;
+      t.roundRobin = (n + 1) % ROUND_ROBIN_WRAP;
+      return n % partitionCount;
+    }
+    if (kind === PartitionerKind.random) return Math.floor(Math.random() * partitionCount);
+    const keyBytes = hasKey ? (typeof key === "string" ? utf8Encode(key) : key) : null;
+    return this.customPartitioner!({ topic: t.name, key: keyBytes, partitionCount });
+  }
+
+  /**
+   * Appends a record whose `size` is already reserved to its partition's open
+   * batch (opening one, or closing a full one first) and returns the
+   * partition: the caller registers the record's delivery with `state.open`
+   * and closes the batch if it is full. On failure the reservation is
+   * released and the error thrown.
+   */
+  private appendRecord(t: TopicState, partitionCount: number, message: ProducerMessage, size: number): PartitionState {
     let partition = message.partition;
-    if (partition === undefined) {
-      const key = message.key === undefined || message.key === null ? null : typeof message.key === "string" ? utf8Encode(message.key) : message.key;
-      partition = this.partitioner({ topic, key, partitionCount });
-    }
-    if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
+    if (partition === undefined) partition = this.choosePartition(t, message.key, partitionCount);
+    if (!(partition >= 0 && partition < partitionCount && Number.isInteger(partition))) {
       this.budget.release(size);
-      const error =
-        message.partition !== undefined
-          ? new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${partition} of topic '${topic}' does not exist (it has ${partitionCount})`)
-          : new InvalidArgumentError(`the partitioner returned ${partition} for topic '${topic}' with ${partitionCount} partitions`);
-      this.rejectDelivery(delivery, error);
-      return;
+      throw message.partition !== undefined
+        ? new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${partition} of topic '${t.name}' does not exist (it has ${partitionCount})`)
+        : new InvalidArgumentError(`the partitioner returned ${partition} for topic '${t.name}' with ${partitionCount} partitions`);
     }
-    const state = this.partitionState(topic, partition);
+    const state = t.partitions[partition] ?? this.newPartitionState(t, partition);
     let batch = state.open;
-    if (batch !== undefined && batch.recordCount > 0 && batch.builder.sizeBytes + size > this.batchBytes) {
+    if (batch !== undefined && batch.builder.sizeBytes + size > this.batchBytes && batch.recordCount > 0) {
       this.closeOpenBatch(state);
       batch = undefined;
     }
-    if (batch === undefined) {
-      batch = new ProducerBatch(topic, partition, this.builders.take(), Date.now());
-      state.open = batch;
-      this.openStates.add(state);
-      this.incomplete.add(batch);
-      this.armLinger(batch.createdAt + this.lingerMs);
-    }
-    const offsetDelta = batch.recordCount;
+    if (batch === undefined) batch = this.openBatch(t, state);
     try {
-      batch.builder.append({ key: message.key, value: message.value, headers: message.headers, timestamp: message.timestamp });
+      batch.builder.append(message);
     } catch (e) {
       this.budget.release(size);
-      this.rejectDelivery(delivery, e as Error);
       if (batch.recordCount === 0) this.discardEmptyOpenBatch(state);
-      return;
+      throw e;
     }
     batch.reservedBytes += size;
-    const last = batch.deliveries[batch.deliveries.length - 1];
-    if (delivery.kind === "range" && last?.kind === "range" && last.tracker === delivery.tracker && last.offsetDelta + last.count === offsetDelta) {
-      last.count++;
-    } else {
-      delivery.offsetDelta = offsetDelta;
-      batch.deliveries.push(delivery);
-    }
-    if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
-  }
-
-  private rejectDelivery(delivery: Delivery, error: Error): void {
-    if (delivery.kind === "one") delivery.reject(error);
-    else if (!delivery.tracker.failed) {
-      delivery.tracker.failed = true;
-      delivery.tracker.reject(error);
-    }
-  }
-
-  private partitionState(topic: string, partition: number): PartitionState {
-    let states = this.partitions.get(topic);
-    if (states === undefined) this.partitions.set(topic, (states = []));
-    let state = states[partition];
-    if (state === undefined) {
-      state = { topic, partition, open: undefined, ready: [], inflight: 0, retryAt: 0 };
-      states[partition] = state;
-    }
     return state;
   }
 
-  private checkTopic(topic: string): void {
-    if (this.checkedTopics.has(topic)) return;
-    checkTopicName(topic);
-    this.checkedTopics.add(topic);
+  private newPartitionState(t: TopicState, partition: number): PartitionState {
+    const state: PartitionState = { topic: t.name, partition, open: undefined, ready: [], inflight: 0, retryAt: 0 };
+    t.partitions[partition] = state;
+    return state;
+  }
+
+  private openBatch(t: TopicState, state: PartitionState): ProducerBatch {
+    const now = Date.now();
+    const batch = new ProducerBatch(t.name, state.partition, this.builders.take(), now);
+    state.open = batch;
+    this.openStates.add(state);
+    this.incomplete.add(batch);
+    this.armLinger(now + this.lingerMs);
+    // Once per batch (not per record): follow the metadata cache, which refreshes old counts in the background.
+    const count = this.metadata.partitionCountNow(t.name);
+    if (count !== undefined) t.partitionCount = count;
+    return batch;
   }
 
   private discardEmptyOpenBatch(state: PartitionState): void {
@@ -547,7 +626,7 @@ export class Producer {
   private scheduleDrain(): void {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
-    queueMicrotask(() => this.drain());
+    queueMicrotask(this.drainNow);
   }
 
   /** Moves ready batches into Produce requests while request slots are free. */
@@ -605,22 +684,27 @@ export class Producer {
   }
 
   private sendRequest(entries: InflightEntry[]): void {
-    const byTopic = new Map<string, ProduceTopic>();
+    const topics: Array<{ name: string; partitions: ProducePartitionBatches[] }> = [];
     for (const { state, batches } of entries) {
       state.inflight++;
-      for (const b of batches) b.attempts++;
-      let topic = byTopic.get(state.topic);
-      if (topic === undefined) {
-        topic = { name: state.topic, partitions: [] };
-        byTopic.set(state.topic, topic);
+      const pieces: Uint8Array[] = [];
+      for (const b of batches) {
+        b.attempts++;
+        pieces.push(b.bytes!);
       }
-      topic.partitions.push({ index: state.partition, records: concatBatches(batches) });
+      let topic = topics.find((x) => x.name === state.topic);
+      if (topic === undefined) topics.push((topic = { name: state.topic, partitions: [] }));
+      topic.partitions.push({ index: state.partition, batches: pieces });
     }
-    const request = { acks: this.acks, timeoutMs: this.ackTimeoutMs, topics: [...byTopic.values()] };
+    const acks = this.acks;
+    const ackTimeoutMs = this.ackTimeoutMs;
     this.requestsInflight++;
-    const expectResponse = this.acks !== 0;
+    const expectResponse = acks !== 0;
     this.link
-      .request(ApiKey.Produce, (w) => writeProduceRequest(w, request), { expectResponse, extraTimeoutMs: this.ackTimeoutMs })
+      .request(ApiKey.Produce, (w) => writeProduceRequestBatches(w, acks, ackTimeoutMs, topics), {
+        expectResponse,
+        extraTimeoutMs: ackTimeoutMs,
+      })
       .then(
         (body) => (expectResponse ? this.onResponse(entries, body) : this.onAcksZeroWritten(entries)),
         (error) => this.onRequestFailed(entries, error),
@@ -646,11 +730,18 @@ export class Producer {
       this.onRequestFailed(entries, e);
       return;
     }
-    const results = new Map<string, { errorCode: number; baseOffset: bigint }>();
-    for (const t of response.topics) for (const p of t.partitions) results.set(`${t.name}\0${p.index}`, p);
+    const results = new Map<PartitionState, ProducePartitionResult>();
+    for (const t of response.topics) {
+      const states = this.topics.get(t.name)?.partitions;
+      if (states === undefined) continue;
+      for (const p of t.partitions) {
+        const state = states[p.index];
+        if (state !== undefined) results.set(state, p);
+      }
+    }
     for (const entry of entries) {
       const { state, batches } = entry;
-      const result = results.get(`${state.topic}\0${state.partition}`);
+      const result = results.get(state);
       if (result === undefined) {
         this.onPartitionFailed(entry, new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker did not answer for ${state.topic}/${state.partition}`));
         continue;
@@ -684,7 +775,12 @@ export class Producer {
       first.attempts <= this.retries &&
       now - first.createdAt < this.deliveryTimeoutMs &&
       !(this.closing && error instanceof ClientClosedError);
-    if (error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.metadata.invalidate(state.topic);
+    if (error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+      this.metadata.invalidate(state.topic);
+      // The next send() to the topic asks the broker again before appending.
+      const t = this.topics.get(state.topic);
+      if (t !== undefined) t.partitionCount = 0;
+    }
     if (!retry) {
       for (const b of batches) this.complete(b, -1n, error);
       return;
@@ -706,18 +802,4 @@ export class Producer {
     this.builders.give(batch.builder);
     if (batch.flushWaiters !== undefined) for (const wake of batch.flushWaiters) wake();
   }
-}
-
-/** The records field of one partition: its batches back to back (no copy for a single batch). */
-function concatBatches(batches: ProducerBatch[]): Uint8Array {
-  if (batches.length === 1) return batches[0].bytes!;
-  let n = 0;
-  for (const b of batches) n += b.bytes!.length;
-  const out = new Uint8Array(n);
-  let p = 0;
-  for (const b of batches) {
-    out.set(b.bytes!, p);
-    p += b.bytes!.length;
-  }
-  return out;
 }

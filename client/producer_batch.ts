@@ -3,6 +3,11 @@
 // to its builder, then "closed" (header and CRC written) and queued for
 // sending; it stays alive, bytes and all, until the broker acknowledged it or
 // it failed for good, so a retry resends exactly the same bytes.
+//
+// Per record the batch keeps only the two settle functions of its send()
+// promise, in two arrays (no object per record); a sendBatch() call keeps one
+// range per batch it touches. All records of a batch are settled in one loop
+// when its produce completes.
 
 import { BatchBuilder } from "../protocol/record_batch.ts";
 import type { SluiceError } from "../protocol/errors.ts";
@@ -43,19 +48,39 @@ export class BatchSendTracker {
   ) {
     this.remaining = count;
   }
+
+  fail(error: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.reject(error);
+  }
 }
 
-/** One send() record, or a run of records of one sendBatch() call. */
-export type Delivery =
-  | { kind: "one"; offsetDelta: number; resolve: (m: RecordMetadata) => void; reject: (e: Error) => void }
-  | { kind: "range"; offsetDelta: number; count: number; tracker: BatchSendTracker };
+/** The records of one sendBatch() call in one batch: offsets [offsetDelta, offsetDelta + count). */
+interface RangeDelivery {
+  readonly tracker: BatchSendTracker;
+  readonly offsetDelta: number;
+  count: number;
+}
+
+export type Resolve = (m: RecordMetadata) => void;
+export type Reject = (e: Error) => void;
 
 export class ProducerBatch {
   readonly topic: string;
   readonly partition: number;
   readonly builder: BatchBuilder;
-  readonly deliveries: Delivery[] = [];
   readonly createdAt: number;
+  /** The send() records of the batch, in append order. */
+  readonly resolves: Resolve[] = [];
+  readonly rejects: Reject[] = [];
+  /**
+   * Offset delta of each send() record; undefined while the batch holds only
+   * send() records (then record i is resolves[i]).
+   */
+  private deltas: number[] | undefined;
+  /** sendBatch() records, in append order (undefined when there are none). */
+  private ranges: RangeDelivery[] | undefined;
   /** Budget bytes this batch holds (released once when it completes). */
   reservedBytes = 0;
   /** The finished batch (a view of the builder's buffer) once closed. */
@@ -86,34 +111,72 @@ export class ProducerBatch {
     if (this.bytes === undefined) this.bytes = this.builder.finishView();
   }
 
+  /** Registers the send() record just appended (at offset delta recordCount - 1). */
+  addOne(resolve: Resolve, reject: Reject): void {
+    this.resolves.push(resolve);
+    this.rejects.push(reject);
+    if (this.deltas !== undefined) this.deltas.push(this.builder.recordCount - 1);
+  }
+
+  /** Registers the sendBatch() record just appended, extending the call's range when it is contiguous. */
+  addToRange(tracker: BatchSendTracker): void {
+    const offsetDelta = this.builder.recordCount - 1;
+    let ranges = this.ranges;
+    if (ranges === undefined) {
+      ranges = this.ranges = [];
+      // From here on send() records need their deltas: so far record i was resolves[i].
+      if (this.deltas === undefined) this.deltas = this.resolves.map((_, i) => i);
+    } else {
+      const last = ranges[ranges.length - 1];
+      if (last.tracker === tracker && last.offsetDelta + last.count === offsetDelta) {
+        last.count++;
+        return;
+      }
+    }
+    ranges.push({ tracker, offsetDelta, count: 1 });
+  }
+
   /** Resolves every record; `baseOffset` is the offset of the batch's first record (-1n when unknown). */
   succeed(baseOffset: bigint): void {
     const known = baseOffset >= 0n;
-    // Deliveries are in offset order, mostly one apart: step the offset instead of converting each delta.
-    let offset = known ? baseOffset : -1n;
-    let delta = 0;
-    for (const d of this.deliveries) {
-      if (known && d.offsetDelta !== delta) offset = d.offsetDelta === delta + 1 ? offset + 1n : baseOffset + BigInt(d.offsetDelta);
-      delta = d.offsetDelta;
-      if (d.kind === "one") d.resolve(new SentRecord(this.topic, this.partition, offset));
-      else {
+    const { topic, partition, resolves } = this;
+    const deltas = this.deltas;
+    const ranges = this.ranges;
+    if (deltas === undefined) {
+      // Only send() records, one per offset: step the offset instead of converting each delta.
+      let offset = baseOffset;
+      if (known) {
+        for (let i = 0; i < resolves.length; i++) {
+          resolves[i](new SentRecord(topic, partition, offset));
+          offset += 1n;
+        }
+      } else {
+        for (let i = 0; i < resolves.length; i++) resolves[i](new SentRecord(topic, partition, -1n));
+      }
+      return;
+    }
+    // Mixed: settle in offset order, so records are acknowledged in the order they were sent.
+    let r = 0;
+    const rangeCount = ranges?.length ?? 0;
+    for (let i = 0; i < resolves.length || r < rangeCount; ) {
+      if (r < rangeCount && (i >= resolves.length || ranges![r].offsetDelta < deltas[i])) {
+        const d = ranges![r++];
         const t = d.tracker;
         if (t.failed) continue;
-        t.ranges.push({ partition: this.partition, baseOffset: offset, count: d.count });
+        t.ranges.push({ partition, baseOffset: known ? baseOffset + BigInt(d.offsetDelta) : -1n, count: d.count });
         t.remaining -= d.count;
-        if (t.remaining === 0) t.resolve({ count: t.ranges.reduce((n, r) => n + r.count, 0), ranges: t.ranges });
+        if (t.remaining === 0) t.resolve({ count: t.ranges.reduce((n, x) => n + x.count, 0), ranges: t.ranges });
+      } else {
+        resolves[i](new SentRecord(topic, partition, known ? baseOffset + BigInt(deltas[i]) : -1n));
+        i++;
       }
     }
   }
 
   fail(error: SluiceError | Error): void {
-    for (const d of this.deliveries) {
-      if (d.kind === "one") d.reject(error);
-      else if (!d.tracker.failed) {
-        d.tracker.failed = true;
-        d.tracker.reject(error);
-      }
-    }
+    const rejects = this.rejects;
+    for (let i = 0; i < rejects.length; i++) rejects[i](error);
+    if (this.ranges !== undefined) for (const d of this.ranges) d.tracker.fail(error);
   }
 }
 
