@@ -56,6 +56,10 @@ export interface FuzzFigures {
   answerMs: { p50: number; p99: number; max: number };
   rssMiB: { start: number; max: number; end: number };
   sizePrefixAttacks: { size: number; outcome: string; ms: number }[];
+  /** Groups, topics and partitions that exist at the end (created by valid or mutated-but-valid frames). */
+  stateCreated: { groups: number; topics: number; partitions: number };
+  /** Lines of /metrics at the end: label sets must not grow with hostile input. */
+  metricsLines: number;
   /** Broker RSS after the size-prefix attacks minus before them. */
   sizeAttackRssDeltaMiB: number;
   brokerAlive: boolean;
@@ -182,6 +186,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     rssMiB: { start: 0, max: 0, end: 0 },
     sizePrefixAttacks: [],
     sizeAttackRssDeltaMiB: 0,
+    stateCreated: { groups: 0, topics: 0, partitions: 0 },
+    metricsLines: 0,
     brokerAlive: false,
     brokerComplaints: [],
     framesPerSec: 0,
@@ -284,6 +290,16 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     const good = await RawClient.connect(broker.port);
     const res = await good.request(0, produceBody({ topic: TOPIC, acks: -1, partitions: [{ index: 0, records: encodeBatch([{ value: "after" }]) }] }));
     figures.brokerAlive = readI16(res.body, 0) === 0 && broker.proc.exitCode === null;
+    // State the frames legitimately created (groups, committed offsets, topics): what RSS growth is made of.
+    const groups = (await good.control(16, {})) as { groups?: unknown[] };
+    const topics = (await good.control(3, { topics: null })) as { topics?: { partitions: unknown[] }[] };
+    const metricsText = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+    figures.metricsLines = metricsText.split("\n").length;
+    figures.stateCreated = {
+      groups: groups.groups?.length ?? -1,
+      topics: topics.topics?.length ?? -1,
+      partitions: topics.topics?.reduce((n, t) => n + t.partitions.length, 0) ?? -1,
+    };
     good.close();
     for (const line of broker.output().split("\n")) {
       if (/uncaught|unhandled|panic|assertion/i.test(line)) figures.brokerComplaints.push(line.slice(0, 300));
