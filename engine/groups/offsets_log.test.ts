@@ -40,7 +40,6 @@ function counting() {
         if (stats.failNextFlush) throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "fdatasync failed: EIO (injected)");
         return f.flush();
       },
-      checkpoint: () => f.checkpoint?.(),
       planRead: (o, m, l) => f.planRead(o, m, l),
       readInto: (p, t, o) => f.readInto(p, t, o),
       close: () => f.close(),
@@ -86,6 +85,27 @@ describe("offsets log", () => {
     await log.commit("g0", [entry("t", 0, 2)]);
     expect(stats.flushes).toBe(2);
     log.close();
+  });
+
+  test("after a crash (never closed), damage in an acked commit is reported at open, never cut as a torn tail", async () => {
+    const log = OffsetsLog.open({ dir, openFile: openOffsetsLogFile });
+    for (let i = 1; i <= 3; i++) await log.commit("g", [entry("t", 0, i, `m${i}`)]);
+    // No close: what a kill -9 leaves (the page cache keeps every write; no checkpoint ran).
+    const file = path.join(dir, "0", fs.readdirSync(path.join(dir, "0")).find((n) => n.endsWith(".log"))!);
+    const bytes = fs.readFileSync(file);
+    const at = bytes.lastIndexOf(Buffer.from("m3"));
+    expect(at).toBeGreaterThan(0);
+    bytes[at] ^= 0x01; // inside the last acked commit
+    fs.writeFileSync(file, bytes);
+    let opened: OffsetsLog | undefined;
+    const e = await Promise.resolve()
+      .then(() => (opened = OffsetsLog.open({ dir, openFile: openOffsetsLogFile })))
+      .catch((x) => x);
+    opened?.close();
+    // Had the recovery point stayed behind the last commits, recovery would cut the damaged batch
+    // as a torn tail and the group would silently read offset 2 again.
+    expect(opened).toBeUndefined();
+    expect((e as SluiceError).code).toBe(ErrorCode.CORRUPT_MESSAGE);
   });
 
   test("a failed fdatasync rejects every commit of its group with KAFKA_STORAGE_ERROR, shows none of them, and refuses later commits", async () => {

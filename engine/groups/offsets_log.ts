@@ -10,6 +10,11 @@
 // a flush with setImmediate, which runs after every socket read of that turn.
 // The append and the fdatasync are synchronous on the router thread: ~0.2–1 ms
 // once per turn that carried commits, which a consumer sends every few seconds.
+// A flush also moves the log's recovery point (the log does it itself, one
+// small write without an fsync: exact after a kill -9, see
+// workers/log/recovery_point.ts), so acked commits are below it after a crash
+// and damage in them is reported, never cut as a torn tail. No checkpoint per
+// flush: the log fsyncs its point at rolls and at close.
 // Pending entries are bounded by OFFSET_COMMITS_PENDING_MAX (then
 // COORDINATOR_NOT_AVAILABLE, retriable). A failed write rejects every commit
 // of its flush with KAFKA_STORAGE_ERROR; the log is then offline and so is
@@ -37,10 +42,13 @@ export interface OffsetsLogFile {
   readonly logEndOffset: number;
   readonly sizeBytes: number;
   append(records: Uint8Array, nowMs?: number): { baseOffset: number; lastOffset: number };
-  /** fdatasync of everything appended; throws when it failed. */
+  /**
+   * fdatasync of everything appended; throws when it failed. Must also move
+   * the log's recovery point to what it made durable (workers' PartitionLog
+   * does, with one small write and no fsync), so that after a crash recovery
+   * judges damage in acked commits as damage, never as a torn tail to cut.
+   */
   flush(): unknown;
-  /** Records that everything flushed is durable (the recovery point), so recovery judges damage below it as damage, not as a torn tail. */
-  checkpoint?(): void;
   planRead(offset: number, maxBytes: number, limitOffset: number): { length: number } | { error: number };
   readInto(plan: { length: number }, target: Uint8Array, targetOffset: number): number;
   close(): void;
@@ -197,7 +205,6 @@ export class OffsetsLog implements OffsetStore {
     this.recordsInLog += written;
     for (const c of batch) for (const e of c.entries) this.apply(c.groupId, e);
     for (const c of batch) c.resolve();
-    this.checkpoint();
     if (this.compactionDue()) {
       try {
         this.compact();
@@ -205,23 +212,6 @@ export class OffsetsLog implements OffsetStore {
         // The old log is still complete and in place: keep using it, try again after the next commit.
         this.opts.log?.(`groups: compacting the offsets log failed: ${(e as Error)?.message ?? e}`);
       }
-    }
-  }
-
-  /**
-   * Moves the log's recovery point to its end after each flush. Without it, a
-   * crash leaves every acked commit since the last clean stop above the point,
-   * where recovery cannot tell a flipped bit from a torn write and would cut
-   * acked offsets as a torn tail; below the point, damage is reported instead.
-   * Costs two small index files and a recovery-point file (one fsync) per flush.
-   */
-  private checkpoint(): void {
-    try {
-      this.file.checkpoint?.();
-    } catch (e) {
-      // The records are durable already (their fdatasync returned); only later commits are affected.
-      this.failed = new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `the offsets log failed a checkpoint: ${(e as Error)?.message ?? e}`, { cause: e });
-      this.opts.log?.(`groups: ${this.failed.message}; commits are refused until the broker restarts`);
     }
   }
 
