@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { backoffMs } from "./backoff.ts";
 import { BufferExhaustedError, ClientErrorCode } from "./errors.ts";
-import { MemoryBudget } from "./memory_budget.ts";
+import { BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
 
 describe("MemoryBudget", () => {
   test("waiters are served in arrival order: a small request does not overtake a large one", async () => {
@@ -48,5 +48,74 @@ describe("backoff", () => {
     const high = { initialMs: 100, maxMs: 1000, random: () => 0.999999 };
     expect([0, 1, 2, 3, 4, 10].map((a) => backoffMs(a, low))).toEqual([50, 100, 200, 400, 500, 500]);
     expect([0, 1, 2, 3, 4, 10].map((a) => backoffMs(a, high))).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+});
+
+describe("MemoryBudget waiters", () => {
+  class Recorder extends BudgetWaiter {
+    outcome: string | undefined;
+    constructor(bytes: number, deadline: number, private readonly onGrant?: () => void) {
+      super();
+      this.bytes = bytes;
+      this.deadline = deadline;
+    }
+    granted(): void {
+      this.outcome = "granted";
+      this.onGrant?.();
+    }
+    refused(error: Error): void {
+      this.outcome = (error as { code?: number }).code === ClientErrorCode.BUFFER_EXHAUSTED ? "timed out" : "refused";
+    }
+  }
+
+  test("a waiter is called back synchronously from release(), and a release from inside a grant serves the next one", () => {
+    const budget = new MemoryBudget(100);
+    budget.tryReserve(100);
+    const far = Date.now() + 60_000;
+    const second = new Recorder(50, far);
+    // The first waiter gives its bytes back while being granted (as a failed append does).
+    const first = new Recorder(50, far, () => budget.release(50));
+    budget.wait(first);
+    budget.wait(second);
+    expect(budget.waiting).toBe(2);
+    budget.release(50);
+    expect(first.outcome).toBe("granted");
+    expect(second.outcome).toBe("granted");
+    expect(budget.waiting).toBe(0);
+    expect(budget.usedBytes).toBe(100);
+    budget.failAll(new Error("closing"));
+  });
+
+  test("one timer serves many waiters: each times out at its own deadline, even out of queue order", async () => {
+    const budget = new MemoryBudget(100);
+    budget.tryReserve(100);
+    const now = Date.now();
+    const late = new Recorder(10, now + 5_000);
+    const early = new Recorder(10, now + 30); // queued behind a later deadline
+    const soon = new Recorder(10, now + 60);
+    budget.wait(late);
+    budget.wait(early);
+    budget.wait(soon);
+    const deadline = Date.now() + 2_000;
+    while (soon.outcome === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(early.outcome).toBe("timed out");
+    expect(soon.outcome).toBe("timed out");
+    expect(late.outcome).toBeUndefined();
+    expect(budget.waiting).toBeGreaterThanOrEqual(1);
+    budget.release(10);
+    expect(late.outcome).toBe("granted");
+  });
+
+  test("shrink gives bytes back without serving waiters; the next release serves them", () => {
+    const budget = new MemoryBudget(100);
+    budget.tryReserve(100);
+    const w = new Recorder(30, Date.now() + 60_000);
+    budget.wait(w);
+    budget.shrink(40);
+    expect(w.outcome).toBeUndefined();
+    expect(budget.usedBytes).toBe(60);
+    budget.release(10);
+    expect(w.outcome).toBe("granted");
+    expect(budget.usedBytes).toBe(80);
   });
 });

@@ -7,23 +7,59 @@
 // caller keep their order — until enough is released, or fails after its
 // deadline with BufferExhaustedError. A reservation larger than the whole
 // budget can never fit and fails at once.
+//
+// Waiting is cheap because a full buffer is the steady state of a producer
+// that sends faster than the broker acknowledges: a waiter is one object the
+// caller already has (a BudgetWaiter: the producer's pending send), called
+// back synchronously when its bytes are reserved, and one timer serves all
+// waiters (armed for the earliest deadline), not one timer per waiter.
 
 import { BufferExhaustedError, InvalidArgumentError } from "./errors.ts";
 
-interface Waiter {
-  bytes: number;
-  resolve: () => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  done: boolean;
+/** A caller waiting for room; `granted` runs once its bytes are reserved, `refused` once they never will be. */
+export abstract class BudgetWaiter {
+  /** Bytes wanted (set before each wait). */
+  bytes = 0;
+  /** Epoch ms after which it gives up with BufferExhaustedError. */
+  deadline = 0;
+  /** True while in the queue. */
+  queued = false;
+  /** The bytes are reserved for it. Called synchronously from release() (or a timer); must not throw. */
+  abstract granted(): void;
+  /** BufferExhaustedError after its deadline, or the error given to failAll(). Must not throw. */
+  abstract refused(error: Error): void;
+}
+
+/** reserve()'s waiter: settles a promise. */
+class PromiseWaiter extends BudgetWaiter {
+  constructor(
+    private readonly resolve: () => void,
+    private readonly reject: (e: Error) => void,
+  ) {
+    super();
+  }
+  granted(): void {
+    this.resolve();
+  }
+  refused(error: Error): void {
+    this.reject(error);
+  }
 }
 
 export class MemoryBudget {
   readonly bytesMax: number;
   private used = 0;
   /** FIFO of callers waiting for room; each entry is one pending send() (bounded by the callers). */
-  private waiters: Waiter[] = [];
+  private waiters: BudgetWaiter[] = [];
   private waitersHead = 0;
+  /** Deadlines are non-decreasing along the queue (the usual case: one timeout for every send). */
+  private deadlinesOrdered = true;
+  private lastDeadline = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  /** wake() is running (granted() callbacks may release or reserve again). */
+  private waking = false;
+  private wakeAgain = false;
 
   constructor(bytesMax: number) {
     if (!(bytesMax > 0)) throw new InvalidArgumentError(`bufferBytesMax must be positive, got ${bytesMax}`);
@@ -40,76 +76,197 @@ export class MemoryBudget {
 
   /** Takes `bytes` at once if they fit and nobody is waiting before us. */
   tryReserve(bytes: number): boolean {
-    if (this.waiting > 0 || this.used + bytes > this.bytesMax) return false;
+    if (this.waitersHead < this.waiters.length || this.used + bytes > this.bytesMax) return false;
     this.used += bytes;
     return true;
   }
 
+  /**
+   * Queues `waiter` for `waiter.bytes` until `waiter.deadline`. A waiter that
+   * can never fit is refused at once (InvalidArgumentError).
+   */
+  wait(waiter: BudgetWaiter): void {
+    if (waiter.bytes > this.bytesMax) {
+      waiter.refused(new InvalidArgumentError(`a record of ${waiter.bytes} bytes can never fit in bufferBytesMax (${this.bytesMax})`));
+      return;
+    }
+    if (this.tryReserve(waiter.bytes)) {
+      waiter.granted();
+      return;
+    }
+    waiter.queued = true;
+    if (this.waitersHead === this.waiters.length) {
+      this.deadlinesOrdered = true;
+      this.lastDeadline = waiter.deadline;
+    } else if (waiter.deadline < this.lastDeadline) this.deadlinesOrdered = false;
+    else this.lastDeadline = waiter.deadline;
+    this.waiters.push(waiter);
+    if (waiter.deadline < this.timerAt) this.armTimer(waiter.deadline);
+  }
+
+  /**
+   * Takes `bytes` if they fit, whoever waits: for a caller that is ahead of
+   * every waiter (a sendBatch() call continuing after a grant).
+   */
+  tryReserveFirst(bytes: number): boolean {
+    if (this.used + bytes > this.bytesMax) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /** Like wait(), but at the head of the queue: for a caller that already was ahead of every waiter. */
+  waitFirst(waiter: BudgetWaiter): void {
+    if (waiter.bytes > this.bytesMax) {
+      waiter.refused(new InvalidArgumentError(`a record of ${waiter.bytes} bytes can never fit in bufferBytesMax (${this.bytesMax})`));
+      return;
+    }
+    if (this.tryReserveFirst(waiter.bytes)) {
+      waiter.granted();
+      return;
+    }
+    waiter.queued = true;
+    if (this.waitersHead === this.waiters.length) {
+      this.deadlinesOrdered = true;
+      this.lastDeadline = waiter.deadline;
+    } else if (waiter.deadline > this.waiters[this.waitersHead].deadline) this.deadlinesOrdered = false;
+    if (this.waitersHead > 0) this.waiters[--this.waitersHead] = waiter;
+    else this.waiters.unshift(waiter);
+    if (waiter.deadline < this.timerAt) this.armTimer(waiter.deadline);
+  }
+
   /** Waits (in FIFO order) until `bytes` fit; rejects after `timeoutMs` with BufferExhaustedError. */
   reserve(bytes: number, timeoutMs: number): Promise<void> {
-    if (bytes > this.bytesMax) {
-      return Promise.reject(
-        new InvalidArgumentError(`a record of ${bytes} bytes can never fit in bufferBytesMax (${this.bytesMax})`),
-      );
-    }
-    if (this.tryReserve(bytes)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { bytes, resolve, reject, timer: undefined, done: false };
-      waiter.timer = setTimeout(() => {
-        if (waiter.done) return;
-        waiter.done = true;
-        reject(
-          new BufferExhaustedError(
-            `send() waited ${timeoutMs} ms for ${bytes} bytes of buffer space; ` +
-              `${this.used} of bufferBytesMax ${this.bytesMax} are held by records not yet acknowledged`,
-          ),
-        );
-        // A timed-out waiter at the head must not block those behind it.
-        this.wake();
-      }, timeoutMs);
-      this.waiters.push(waiter);
+      const waiter = new PromiseWaiter(resolve, reject);
+      waiter.bytes = bytes;
+      waiter.deadline = Date.now() + timeoutMs;
+      this.wait(waiter);
     });
   }
 
   release(bytes: number): void {
     this.used -= bytes;
     if (this.used < 0) throw new Error(`MemoryBudget: released more than reserved (${this.used})`);
-    this.wake();
+    if (this.waitersHead < this.waiters.length) this.wake();
+  }
+
+  /**
+   * Gives back part of a reservation without serving waiters now (a record
+   * took fewer bytes than reserved). Whatever is still used is held by
+   * batches whose completion release()s it, so waiters are served then.
+   */
+  shrink(bytes: number): void {
+    this.used -= bytes;
+    if (this.used < 0) throw new Error(`MemoryBudget: shrunk below zero (${this.used})`);
   }
 
   /** Fails every waiter (the producer is closing). */
   failAll(error: Error): void {
-    for (let i = this.waitersHead; i < this.waiters.length; i++) {
-      const w = this.waiters[i];
-      if (w.done) continue;
-      w.done = true;
-      clearTimeout(w.timer);
-      w.reject(error);
-    }
+    const waiters = this.waiters;
+    const head = this.waitersHead;
     this.waiters = [];
     this.waitersHead = 0;
+    this.clearTimer();
+    for (let i = head; i < waiters.length; i++) {
+      const w = waiters[i];
+      if (!w.queued) continue;
+      w.queued = false;
+      w.refused(error);
+    }
   }
 
   private wake(): void {
-    while (this.waitersHead < this.waiters.length) {
-      const w = this.waiters[this.waitersHead];
-      if (w.done) {
-        this.waitersHead++;
-        continue;
-      }
-      if (this.used + w.bytes > this.bytesMax) break;
-      this.used += w.bytes;
-      w.done = true;
-      clearTimeout(w.timer);
-      this.waitersHead++;
-      w.resolve();
+    if (this.waking) {
+      this.wakeAgain = true;
+      return;
     }
+    this.waking = true;
+    try {
+      do {
+        this.wakeAgain = false;
+        while (this.waitersHead < this.waiters.length) {
+          const w = this.waiters[this.waitersHead];
+          if (!w.queued) {
+            this.waitersHead++;
+            continue;
+          }
+          if (this.used + w.bytes > this.bytesMax) break;
+          this.used += w.bytes;
+          w.queued = false;
+          this.waitersHead++;
+          w.granted();
+        }
+      } while (this.wakeAgain);
+    } finally {
+      this.waking = false;
+    }
+    this.compact();
+  }
+
+  private compact(): void {
     if (this.waitersHead === this.waiters.length) {
-      this.waiters = [];
-      this.waitersHead = 0;
+      if (this.waiters.length > 0) {
+        this.waiters = [];
+        this.waitersHead = 0;
+      }
+      this.clearTimer();
     } else if (this.waitersHead > 1024 && this.waitersHead * 2 > this.waiters.length) {
       this.waiters = this.waiters.slice(this.waitersHead);
       this.waitersHead = 0;
     }
+  }
+
+  private armTimer(at: number): void {
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** Refuses the waiters whose deadline passed; those behind them may then fit. */
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    const expired: BudgetWaiter[] = [];
+    let next = Infinity;
+    if (this.deadlinesOrdered) {
+      while (this.waitersHead < this.waiters.length) {
+        const w = this.waiters[this.waitersHead];
+        if (w.queued && w.deadline > now) {
+          next = w.deadline;
+          break;
+        }
+        this.waitersHead++;
+        if (w.queued) expired.push(w);
+      }
+    } else {
+      // Rare (deadlines of different lengths): look at every waiter.
+      for (let i = this.waitersHead; i < this.waiters.length; i++) {
+        const w = this.waiters[i];
+        if (!w.queued) continue;
+        if (w.deadline <= now) expired.push(w);
+        else if (w.deadline < next) next = w.deadline;
+      }
+    }
+    for (const w of expired) {
+      w.queued = false;
+      w.refused(
+        new BufferExhaustedError(
+          `send() found no buffer space for ${w.bytes} bytes before its deadline (sendTimeoutMs); ` +
+            `${this.used} of bufferBytesMax ${this.bytesMax} are held by records not yet acknowledged`,
+        ),
+      );
+    }
+    // A timed-out waiter at the head must not block those behind it.
+    if (this.waitersHead < this.waiters.length) this.wake();
+    else this.compact();
+    if (next !== Infinity && this.waitersHead < this.waiters.length && next < this.timerAt) this.armTimer(next);
   }
 }

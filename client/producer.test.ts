@@ -275,3 +275,39 @@ describe("settling", () => {
     expect(p.bufferedBytes).toBe(0);
   });
 });
+
+describe("waiting for buffer space", () => {
+  test("sends and a sendBatch waiting for room are appended in call order as acks free the buffer", async () => {
+    const link = new FakeLink({ t: 1 });
+    // Room for about three records: everything else waits in the budget's queue.
+    const p = producer(link, { bufferBytesMax: 400, lingerMs: 0 });
+    await warmUp(p, link);
+    const first = Array.from({ length: 10 }, (_, i) => p.send("t", { value: value(i) }));
+    const batch = p.sendBatch("t", Array.from({ length: 10 }, (_, i) => ({ value: value(10 + i) })));
+    const last = Array.from({ length: 10 }, (_, i) => p.send("t", { value: value(20 + i) }));
+    expect(p.bufferedBytes).toBeLessThanOrEqual(400);
+    let all: unknown;
+    Promise.all([...first, batch, ...last]).then((x) => (all = x));
+    await waitFor(() => {
+      for (const h of link.outstanding) h.ok();
+      return all !== undefined;
+    });
+    const values = link.produces.slice(1).flatMap((h) => h.values().get(0) ?? []);
+    expect(values).toEqual(Array.from({ length: 30 }, (_, i) => value(i)));
+    expect((await Promise.all(first)).map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(1 + i)));
+    expect((await batch).count).toBe(10);
+    expect((await Promise.all(last)).map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(21 + i)));
+    expect(p.bufferedBytes).toBe(0);
+  });
+
+  test("close() fails sends still waiting for room with CLIENT_CLOSED after its timeout", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { bufferBytesMax: 400, lingerMs: 0 });
+    await warmUp(p, link);
+    const sends = Array.from({ length: 6 }, (_, i) => p.send("t", { value: value(i) }).then(() => "ok", (e) => e.code));
+    await p.close({ timeoutMs: 50 });
+    const outcomes = await Promise.all(sends);
+    expect(outcomes.filter((o) => o === ClientErrorCode.CLIENT_CLOSED).length).toBe(6);
+    expect(p.bufferedBytes).toBe(0);
+  });
+});

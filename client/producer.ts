@@ -47,7 +47,7 @@ import { MetadataCache } from "./metadata_cache.ts";
 import { murmur2, toPositive } from "./murmur2.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
 import type { PartitionerFn, PartitionerName } from "./partitioners.ts";
-import { MemoryBudget } from "./memory_budget.ts";
+import { BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
 import { writeProduceRequestBatches, type ProducePartitionBatches } from "./produce_request.ts";
 import {
   BatchSendTracker,
@@ -165,6 +165,66 @@ interface InflightEntry {
   readonly batches: ProducerBatch[];
 }
 
+/** What waiting sends call back into (the producer's internals, without exposing them on Producer). */
+interface WaitingOwner {
+  appendGranted(p: PendingSend): void;
+  continueBatch(job: SendBatchJob, reserved: boolean): void;
+  admitted(): void;
+}
+
+/** A send() waiting for buffer space: its record is appended as soon as the budget grants its bytes. */
+class PendingSend extends BudgetWaiter {
+  constructor(
+    readonly owner: WaitingOwner,
+    readonly topic: TopicState,
+    readonly partitionCount: number,
+    readonly message: ProducerMessage,
+    readonly size: number,
+    readonly resolve: Resolve,
+    readonly reject: Reject,
+    deadline: number,
+  ) {
+    super();
+    this.bytes = size;
+    this.deadline = deadline;
+  }
+  granted(): void {
+    this.owner.appendGranted(this);
+  }
+  refused(error: Error): void {
+    this.owner.admitted();
+    this.reject(error);
+  }
+}
+
+/** A sendBatch() call: appends its records in order, waiting (in the budget's queue) whenever the buffer is full. */
+class SendBatchJob extends BudgetWaiter {
+  /** The next record to append. */
+  index = 0;
+  /** Granted once: from then on the call is ahead of every waiter (later calls do not overtake its records). */
+  first = false;
+  partitionCount = 0;
+  constructor(
+    readonly owner: WaitingOwner,
+    readonly topic: TopicState,
+    readonly messages: readonly ProducerMessage[],
+    readonly sizes: Int32Array,
+    readonly tracker: BatchSendTracker,
+    deadline: number,
+  ) {
+    super();
+    this.deadline = deadline;
+  }
+  granted(): void {
+    this.first = true;
+    this.owner.continueBatch(this, true);
+  }
+  refused(error: Error): void {
+    this.tracker.fail(error);
+    this.owner.admitted();
+  }
+}
+
 function fieldBytes(v: Uint8Array | string | null | undefined): number {
   if (v === null || v === undefined) return 1;
   return 5 + (typeof v === "string" ? utf8Length(v) : v.length);
@@ -221,8 +281,10 @@ export class Producer {
   /** Every batch not yet completed (bounded by bufferBytesMax). */
   private readonly incomplete = new Set<ProducerBatch>();
   private requestsInflight = 0;
-  /** send() calls between acceptance and append (waiting for metadata or buffer space). */
+  /** send() and sendBatch() calls between acceptance and append (waiting for metadata or buffer space). */
   private admitting = 0;
+  /** Of those, the ones waiting for a partition count: later sends queue behind them to keep their order. */
+  private awaitingMetadata = 0;
   private drainScheduled = false;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private lingerTimerAt = 0;
@@ -241,6 +303,11 @@ export class Producer {
     this.capturedReject = reject;
   };
   private readonly drainNow = (): void => this.drain();
+  private readonly waitingOwner: WaitingOwner = {
+    appendGranted: (p) => this.appendGranted(p),
+    continueBatch: (job, reserved) => this.continueBatch(job, reserved),
+    admitted: () => this.admitted(),
+  };
 
   constructor(options: ProducerOptions = {}) {
     const config = clientConfig(options);
@@ -314,19 +381,17 @@ export class Producer {
       const size = this.checkMessage(message);
       const partitionCount = t.partitionCount;
       const partition = message.partition;
-      if (
-        this.admitting === 0 &&
-        partitionCount > 0 &&
-        (partition === undefined || partition < partitionCount) &&
-        this.budget.tryReserve(size)
-      ) {
-        // Fast path: known topic, room in the buffer, nobody waiting before us.
-        const state = this.appendRecord(t, partitionCount, message, size);
-        const promise = new Promise<RecordMetadata>(this.capture);
-        const batch = state.open!;
-        batch.addOne(this.capturedResolve!, this.capturedReject!);
-        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
-        return promise;
+      if (this.awaitingMetadata === 0 && partitionCount > 0 && (partition === undefined || partition < partitionCount)) {
+        if (this.budget.tryReserve(size)) {
+          // Fast path: known topic, room in the buffer, nobody waiting before us.
+          const state = this.appendRecord(t, partitionCount, message, size);
+          const promise = new Promise<RecordMetadata>(this.capture);
+          const batch = state.open!;
+          batch.addOne(this.capturedResolve!, this.capturedReject!);
+          if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+          return promise;
+        }
+        return this.sendWhenRoom(t, partitionCount, message, size, Date.now() + this.sendTimeoutMs);
       }
       return this.sendSlow(t, message, size);
     } catch (e) {
@@ -339,39 +404,45 @@ export class Producer {
    * rejects with the first failure). Cheaper than one send() per record: one
    * promise for the call, one bookkeeping entry per batch it touches.
    */
-  async sendBatch(topic: string, messages: readonly ProducerMessage[]): Promise<{ count: number; ranges: SentRange[] }> {
-    this.checkOpen();
-    const t = this.topicFor(topic);
-    const n = messages.length;
-    if (n === 0) return { count: 0, ranges: [] };
-    // Every message is checked before any is sent.
-    const sizes = new Int32Array(n);
-    for (let i = 0; i < n; i++) sizes[i] = this.checkMessage(messages[i]);
+  sendBatch(topic: string, messages: readonly ProducerMessage[]): Promise<{ count: number; ranges: SentRange[] }> {
+    let t: TopicState;
+    let sizes: Int32Array;
+    try {
+      this.checkOpen();
+      t = this.topicFor(topic);
+      const n = messages.length;
+      if (n === 0) return Promise.resolve({ count: 0, ranges: [] });
+      // Every message is checked before any is sent.
+      sizes = new Int32Array(n);
+      for (let i = 0; i < n; i++) sizes[i] = this.checkMessage(messages[i]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     let resolve!: (r: { count: number; ranges: SentRange[] }) => void;
     let reject!: (e: Error) => void;
     const done = new Promise<{ count: number; ranges: SentRange[] }>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const tracker = new BatchSendTracker(n, resolve, reject);
-    const deadline = Date.now() + this.sendTimeoutMs;
+    const tracker = new BatchSendTracker(messages.length, resolve, reject);
+    const job = new SendBatchJob(this.waitingOwner, t, messages, sizes, tracker, Date.now() + this.sendTimeoutMs);
     this.admitting++;
-    try {
-      const partitionCount = await this.partitionCountOf(t, deadline);
-      const budget = this.budget;
-      for (let i = 0; i < n; i++) {
-        if (tracker.failed) break;
-        const size = sizes[i];
-        if (!budget.tryReserve(size)) await budget.reserve(size, Math.max(0, deadline - Date.now()));
-        const state = this.appendRecord(t, partitionCount, messages[i], size);
-        const batch = state.open!;
-        batch.addToRange(tracker);
-        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
-      }
-    } catch (e) {
-      tracker.fail(e as Error);
-    } finally {
-      this.admitted();
+    if (this.awaitingMetadata === 0 && t.partitionCount > 0) {
+      job.partitionCount = t.partitionCount;
+      this.continueBatch(job, false);
+    } else {
+      this.awaitingMetadata++;
+      this.partitionCountOf(t, job.deadline).then(
+        (count) => {
+          this.awaitingMetadata--;
+          job.partitionCount = count;
+          this.continueBatch(job, false);
+        },
+        (error) => {
+          this.awaitingMetadata--;
+          job.refused(error as Error);
+        },
+      );
     }
     return done;
   }
@@ -470,28 +541,90 @@ export class Producer {
     return count;
   }
 
+  /** send() to a topic whose partition count is not known yet (or a partition beyond it). */
   private async sendSlow(t: TopicState, message: ProducerMessage, size: number): Promise<RecordMetadata> {
     const deadline = Date.now() + this.sendTimeoutMs;
     this.admitting++;
-    let partitionCount: number;
+    this.awaitingMetadata++;
     try {
-      partitionCount = await this.partitionCountOf(t, deadline);
+      let partitionCount = await this.partitionCountOf(t, deadline);
       if (message.partition !== undefined && message.partition >= partitionCount) {
         // Partitions may have been added since the count was cached: ask once more before refusing.
         this.metadata.invalidate(t.name);
         partitionCount = await this.partitionCountOf(t, deadline);
       }
-      if (!this.budget.tryReserve(size)) await this.budget.reserve(size, Math.max(0, deadline - Date.now()));
       // Accepted before any close(): appended even if close() was called meanwhile.
-      const state = this.appendRecord(t, partitionCount, message, size);
-      const promise = new Promise<RecordMetadata>(this.capture);
-      const batch = state.open!;
-      batch.addOne(this.capturedResolve!, this.capturedReject!);
-      if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
-      return promise;
+      if (this.budget.tryReserve(size)) {
+        const state = this.appendRecord(t, partitionCount, message, size);
+        const promise = new Promise<RecordMetadata>(this.capture);
+        const batch = state.open!;
+        batch.addOne(this.capturedResolve!, this.capturedReject!);
+        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+        return promise;
+      }
+      return this.sendWhenRoom(t, partitionCount, message, size, deadline);
     } finally {
+      this.awaitingMetadata--;
       this.admitted();
     }
+  }
+
+  /** send() when the buffer is full: the record waits in the budget's queue, in order. */
+  private sendWhenRoom(t: TopicState, partitionCount: number, message: ProducerMessage, size: number, deadline: number): Promise<RecordMetadata> {
+    const promise = new Promise<RecordMetadata>(this.capture);
+    const pending = new PendingSend(this.waitingOwner, t, partitionCount, message, size, this.capturedResolve!, this.capturedReject!, deadline);
+    this.admitting++;
+    this.budget.wait(pending); // may grant or refuse at once
+    return promise;
+  }
+
+  /** The budget reserved a waiting send's bytes: append it now (we are inside the budget's wake-up). */
+  private appendGranted(p: PendingSend): void {
+    const t = p.topic;
+    try {
+      const state = this.appendRecord(t, Math.max(t.partitionCount, p.partitionCount), p.message, p.size);
+      const batch = state.open!;
+      batch.addOne(p.resolve, p.reject);
+      if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+    } catch (e) {
+      p.reject(e as Error);
+    }
+    this.admitted();
+  }
+
+  /**
+   * Appends a sendBatch() call's records from `job.index` on while the buffer
+   * has room, then queues the job for the next record's bytes. `reserved`:
+   * the bytes of the record at `job.index` are already reserved (granted).
+   */
+  private continueBatch(job: SendBatchJob, reserved: boolean): void {
+    const { topic: t, messages, sizes, tracker } = job;
+    const budget = this.budget;
+    for (; job.index < messages.length; job.index++) {
+      const size = sizes[job.index];
+      if (tracker.failed) {
+        if (reserved) budget.release(size);
+        break;
+      }
+      if (!reserved && !(job.first ? budget.tryReserveFirst(size) : budget.tryReserve(size))) {
+        job.bytes = size;
+        // granted() continues from here; refused() fails the call.
+        if (job.first) budget.waitFirst(job);
+        else budget.wait(job);
+        return;
+      }
+      reserved = false;
+      try {
+        const state = this.appendRecord(t, Math.max(t.partitionCount, job.partitionCount), messages[job.index], size);
+        const batch = state.open!;
+        batch.addToRange(tracker);
+        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+      } catch (e) {
+        tracker.fail(e as Error);
+        break;
+      }
+    }
+    this.admitted();
   }
 
   private admitted(): void {
@@ -541,14 +674,21 @@ export class Producer {
       batch = undefined;
     }
     if (batch === undefined) batch = this.openBatch(t, state);
+    const builder = batch.builder;
+    const before = builder.sizeBytes;
     try {
-      batch.builder.append(message);
+      builder.append(message);
     } catch (e) {
-      this.budget.release(size);
       if (batch.recordCount === 0) this.discardEmptyOpenBatch(state);
+      this.budget.release(size);
       throw e;
     }
-    batch.reservedBytes += size;
+    // The buffer holds what the record really took (the reservation was an upper bound).
+    const taken = builder.sizeBytes - before;
+    if (taken < size) {
+      this.budget.shrink(size - taken);
+      batch.reservedBytes += taken;
+    } else batch.reservedBytes += size;
     return state;
   }
 
