@@ -236,9 +236,14 @@ function buildReport(input: ReportInput): { text: string; json: Record<string, u
     for (const row of sluiceRows) {
       const mb = median(row.detail.mbPerSec ?? []);
       const bytesMiB = (mb * 1e6) / 1048576;
-      const cpu = median(row.detail.serverCpuCores ?? []) + median(row.detail.clientCpuCores ?? []);
+      const broker = median(row.detail.serverCpuCores ?? []);
+      const clients = median(row.detail.clientCpuCores ?? []);
+      const machineBusy = median(row.detail.machineBusyCores ?? []);
       const fractions: Record<string, number> = {
-        cpu: cpu / limits.cores,
+        // The cores Sluice's processes used, and the cores busy on the machine (anyone's):
+        // when the machine is saturated the CPU is the bound even if Sluice had only part of it.
+        cpuSluice: (broker + clients) / limits.cores,
+        cpuMachine: Number.isFinite(machineBusy) ? machineBusy / limits.cores : 0,
         loopbackTcp: bytesMiB / limits.loopbackTcpMiBps,
       };
       if (row.key.startsWith("sluice-produce") || row.key === "sluice-e2e") {
@@ -246,9 +251,15 @@ function buildReport(input: ReportInput): { text: string; json: Record<string, u
         fractions.pageCacheWrite = bytesMiB / limits.diskBufferedWriteMiBps;
       }
       const boundBy = Object.entries(fractions).sort((a, b) => b[1] - a[1])[0][0];
-      bounds.push({ key: row.key, fractions, boundBy, brokerCpuCores: median(row.detail.serverCpuCores ?? []), clientCpuCores: median(row.detail.clientCpuCores ?? []) });
+      const usPerMsg = median(row.detail.brokerCpuUsPerMsg ?? []) + median(row.detail.clientCpuUsPerMsg ?? []);
+      bounds.push({
+        key: row.key, fractions, boundBy, brokerCpuCores: broker, clientCpuCores: clients, machineBusyCores: machineBusy,
+        brokerCpuUsPerMsg: median(row.detail.brokerCpuUsPerMsg ?? []), clientCpuUsPerMsg: median(row.detail.clientCpuUsPerMsg ?? []),
+      });
       lines.push(
-        `  ${row.key.padEnd(26)} ${mb.toFixed(1)} MB/s  CPU ${cpu.toFixed(2)} of ${limits.cores} cores (${pct(fractions.cpu)}; broker ${median(row.detail.serverCpuCores ?? []).toFixed(2)}, clients ${median(row.detail.clientCpuCores ?? []).toFixed(2)})` +
+        `  ${row.key.padEnd(26)} ${mb.toFixed(1)} MB/s  CPU: sluice ${(broker + clients).toFixed(2)} of ${limits.cores} cores ` +
+          `(broker ${broker.toFixed(2)}, clients ${clients.toFixed(2)}), machine ${Number.isFinite(machineBusy) ? machineBusy.toFixed(2) : "-"} busy; ` +
+          `${Number.isFinite(usPerMsg) ? usPerMsg.toFixed(2) : "-"} us CPU per message moved` +
           (fractions.diskSeqWriteFdatasync !== undefined
             ? `  disk+fdatasync ${pct(fractions.diskSeqWriteFdatasync)}  page-cache copy ${pct(fractions.pageCacheWrite)}`
             : "") +
