@@ -54,7 +54,6 @@ import {
   BuilderPool,
   ProducerBatch,
   type RecordMetadata,
-  type Reject,
   type Resolve,
   type SentRange,
 } from "./producer_batch.ts";
@@ -133,6 +132,8 @@ const SPARE_BUILDERS_MAX = 64;
 const PRODUCE_REQUEST_OVERHEAD_BYTES = 64 * 1024;
 /** The round-robin counter wraps here (stays a small integer). */
 const ROUND_ROBIN_WRAP = 0x40000000;
+
+type Reject = (e: Error) => void;
 
 /** How the producer picks a partition for a record that names none. */
 const PartitionerKind = { roundRobin: 0, hash: 1, random: 2, custom: 3 } as const;
@@ -387,7 +388,7 @@ export class Producer {
           const state = this.appendRecord(t, partitionCount, message, size);
           const promise = new Promise<RecordMetadata>(this.capture);
           const batch = state.open!;
-          batch.addOne(this.capturedResolve!, this.capturedReject!);
+          batch.addOne(this.capturedResolve!);
           if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
           return promise;
         }
@@ -558,7 +559,7 @@ export class Producer {
         const state = this.appendRecord(t, partitionCount, message, size);
         const promise = new Promise<RecordMetadata>(this.capture);
         const batch = state.open!;
-        batch.addOne(this.capturedResolve!, this.capturedReject!);
+        batch.addOne(this.capturedResolve!);
         if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
         return promise;
       }
@@ -584,7 +585,7 @@ export class Producer {
     try {
       const state = this.appendRecord(t, Math.max(t.partitionCount, p.partitionCount), p.message, p.size);
       const batch = state.open!;
-      batch.addOne(p.resolve, p.reject);
+      batch.addOne(p.resolve);
       if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
     } catch (e) {
       p.reject(e as Error);

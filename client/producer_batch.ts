@@ -4,10 +4,11 @@
 // sending; it stays alive, bytes and all, until the broker acknowledged it or
 // it failed for good, so a retry resends exactly the same bytes.
 //
-// Per record the batch keeps only the two settle functions of its send()
-// promise, in two arrays (no object per record); a sendBatch() call keeps one
-// range per batch it touches. All records of a batch are settled in one loop
-// when its produce completes.
+// Per record the batch keeps only the resolve function of its send() promise,
+// in one array (no object per record; a failure settles the promise by
+// resolving it with one rejected promise shared by the whole batch); a
+// sendBatch() call keeps one range per batch it touches. All records of a
+// batch are settled in one loop when its produce completes.
 
 import { BatchBuilder } from "../protocol/record_batch.ts";
 import type { SluiceError } from "../protocol/errors.ts";
@@ -64,7 +65,6 @@ interface RangeDelivery {
 }
 
 export type Resolve = (m: RecordMetadata) => void;
-export type Reject = (e: Error) => void;
 
 export class ProducerBatch {
   readonly topic: string;
@@ -73,7 +73,6 @@ export class ProducerBatch {
   readonly createdAt: number;
   /** The send() records of the batch, in append order. */
   readonly resolves: Resolve[] = [];
-  readonly rejects: Reject[] = [];
   /**
    * Offset delta of each send() record; undefined while the batch holds only
    * send() records (then record i is resolves[i]).
@@ -112,9 +111,8 @@ export class ProducerBatch {
   }
 
   /** Registers the send() record just appended (at offset delta recordCount - 1). */
-  addOne(resolve: Resolve, reject: Reject): void {
+  addOne(resolve: Resolve): void {
     this.resolves.push(resolve);
-    this.rejects.push(reject);
     if (this.deltas !== undefined) this.deltas.push(this.builder.recordCount - 1);
   }
 
@@ -174,8 +172,14 @@ export class ProducerBatch {
   }
 
   fail(error: SluiceError | Error): void {
-    const rejects = this.rejects;
-    for (let i = 0; i < rejects.length; i++) rejects[i](error);
+    const resolves = this.resolves;
+    if (resolves.length > 0) {
+      // Resolving with a rejected promise rejects each send() with `error`; the
+      // shared one is marked handled (each send()'s own promise is the caller's).
+      const failed = Promise.reject(error);
+      failed.catch(() => {});
+      for (let i = 0; i < resolves.length; i++) (resolves[i] as (v: unknown) => void)(failed);
+    }
     if (this.ranges !== undefined) for (const d of this.ranges) d.tracker.fail(error);
   }
 }
