@@ -20,6 +20,18 @@ describe("parseBenchArgs", () => {
     });
   });
 
+  test("load-shape and diagnostic options", () => {
+    const o = parseBenchArgs([
+      "e2e", "--embedded", "--duration", "7", "--warmup", "1", "--timeline", "--send-batch", "256", "--client", "raw",
+      "--serve-arg=--topic-default", "--serve-arg=flush.interval.ms=0", "--profile-broker", "/tmp/p",
+    ]);
+    expect(o).toMatchObject({
+      warmupSec: 1, timeline: true, sendBatch: 256, client: "raw", profileBrokerDir: "/tmp/p",
+      serveArgs: ["--topic-default", "flush.interval.ms=0"],
+    });
+    expect(parseBenchArgs(["produce", "--broker", "h:1", "--broker-http-port", "9901"])).toMatchObject({ brokerHttpPort: 9901 });
+  });
+
   test("refuses what it cannot honour, with a usage error", () => {
     const bad = [
       ["produce"],
@@ -32,6 +44,11 @@ describe("parseBenchArgs", () => {
       ["e2e", "--embedded", "--partitions", "2", "--consumers", "3"],
       ["produce", "--broker", "nohost"],
       ["produce", "--embedded", "--frobnicate"],
+      ["e2e", "--embedded", "--duration", "2", "--warmup", "2"],
+      ["produce", "--embedded", "--client", "kafka"],
+      ["produce", "--embedded", "--send-batch", "0"],
+      ["produce", "--broker", "h:1", "--serve-arg=--workers"],
+      ["produce", "--embedded", "--broker-http-port", "9901"],
     ];
     for (const argv of bad) expect(() => parseBenchArgs(argv)).toThrow(UsageError);
   });
