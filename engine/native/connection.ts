@@ -24,6 +24,7 @@
 import { ApiKey } from "../../protocol/api_keys.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import {
+  FRAME_SIZE_BYTES,
   FrameError,
   FrameParser,
   beginResponseFrame,
@@ -222,6 +223,23 @@ export class Connection {
     writeBody(w);
     endFrame(w, start);
     this.out.commit();
+  }
+
+  /**
+   * Writes one response frame whose body is given as pieces (OutputQueue.commitPieces):
+   * `writeBody` encodes everything but the large payloads into the writer and
+   * returns the pieces with the payload bytes they add beyond it (as
+   * writeFetchResponsePieces does). `release` runs once the payload views are
+   * no longer needed (written, or the connection closed).
+   */
+  respondPieces(meta: RequestMeta, writeBody: (w: Writer) => { pieces: Uint8Array[]; recordBytes: number }, release: () => void): void {
+    this.finishRequest(meta);
+    if (this.#closed) return release();
+    const w = this.out.writer;
+    const start = beginResponseFrame(w, meta.correlationId);
+    const { pieces, recordBytes } = writeBody(w);
+    w.patchI32(start, w.length - start - FRAME_SIZE_BYTES + recordBytes);
+    this.out.commitPieces(pieces, release);
   }
 
   respondError(meta: RequestMeta, code: number, message?: string): void {

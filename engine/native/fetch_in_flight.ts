@@ -3,13 +3,16 @@
 //
 // Each partition's bytes arrive as a view valid only during the callback
 // (it points into a worker's completion ring). They are copied into a scratch
-// buffer taken from the server's pool; when the fetch is done the response is
-// encoded into the connection's output in request order (topics grouped as
-// the grammar wants) and the scratch buffer goes back to the pool.
+// buffer taken from the server's pool; when the fetch is done the response's
+// headers are encoded into the connection's output in request order (topics
+// grouped as the grammar wants) and written together with views of the
+// scratch buffer (OutputQueue.commitPieces): the records are not copied again
+// on the router. The scratch buffer goes back to the pool once the socket took
+// them (or the connection closed).
 
 import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
-import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchResponse } from "../../protocol/messages/fetch.ts";
+import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchResponsePieces } from "../../protocol/messages/fetch.ts";
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
@@ -98,29 +101,33 @@ export class FetchInFlight implements FetchSink {
     const conn = this.#conn;
     if (this.#handle !== null) conn.untrackFetch(this.#handle);
     const scratch = this.#scratch;
+    this.#scratch = EMPTY;
+    const release = scratch === EMPTY ? noop : () => conn.host.scratch.give(scratch);
     // Size the response first: a frame must stay within FRAME_BYTES_MAX.
     let bytes = 2 + 4 + this.#used;
     for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + PARTITION_RESULT_BYTES * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
+      release();
       conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame; ask for fewer partitions or bytes`);
-    } else {
-      let flat = 0;
-      const topics = this.#req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => {
-          const i = flat++;
-          return {
-            index: p.index,
-            errorCode: this.#codes[i],
-            highWatermark: BigInt(this.#highWatermarks[i]),
-            logStartOffset: BigInt(this.#logStarts[i]),
-            records: scratch.subarray(this.#starts[i], this.#starts[i] + this.#lengths[i]),
-          };
-        }),
-      }));
-      conn.respond(this.#meta, (w) => writeFetchResponse(w, { topics }));
+      return;
     }
-    this.#releaseScratch();
+    let flat = 0;
+    const topics = this.#req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => {
+        const i = flat++;
+        return {
+          index: p.index,
+          errorCode: this.#codes[i],
+          highWatermark: BigInt(this.#highWatermarks[i]),
+          logStartOffset: BigInt(this.#logStarts[i]),
+          records: scratch.subarray(this.#starts[i], this.#starts[i] + this.#lengths[i]),
+        };
+      }),
+    }));
+    // The records go from the scratch buffer to the socket (no copy into the output writer);
+    // the scratch returns to the pool once the socket took them.
+    conn.respondPieces(this.#meta, (w) => writeFetchResponsePieces(w, { topics }), release);
   }
 
   #ensure(n: number): void {
@@ -139,3 +146,4 @@ export class FetchInFlight implements FetchSink {
 }
 
 const EMPTY = new Uint8Array(0);
+const noop = (): void => {};
