@@ -12,10 +12,6 @@ import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dir, "..");
 
-function benchDirs(): Set<string> {
-  return new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("sluice-bench-")));
-}
-
 function bench(args: string[]) {
   return spawnSync(process.execPath, [path.join(ROOT, "cli", "main.ts"), "bench", ...args], {
     cwd: ROOT,
@@ -26,7 +22,6 @@ function bench(args: string[]) {
 
 describe("sluice bench (small mode)", () => {
   test("e2e --embedded --messages 2000 --json: every message comes back, nothing lost, JSON is the last line", () => {
-    const before = benchDirs();
     const run = bench(["e2e", "--embedded", "--messages", "2000", "--json", "--partitions", "4", "--producers", "2", "--consumers", "2"]);
     if (run.status !== 0) console.error(run.stdout, run.stderr);
     expect(run.status).toBe(0);
@@ -49,9 +44,9 @@ describe("sluice bench (small mode)", () => {
     expect(result.broker.rssMaxMiB).toBeGreaterThan(0);
     // The human-readable report comes first.
     expect(run.stdout).toContain("end-to-end");
-    // The embedded broker's data dir is gone.
-    const left = [...benchDirs()].filter((d) => !before.has(d));
-    expect(left).toEqual([]);
+    // The embedded broker's data dir was a temp dir, and it is gone.
+    expect(result.embeddedDataDir.startsWith(path.join(os.tmpdir(), "sluice-bench-"))).toBe(true);
+    expect(fs.existsSync(result.embeddedDataDir)).toBe(false);
   }, 40_000);
 
   test("the protocol-only baseline client (--client raw) runs the same accounting", () => {

@@ -58,6 +58,8 @@ export interface BenchResult {
     /** Busiest broker threads (main = the router; "Worker" = partition workers). */
     threads: { tid: number; name: string; cores: number }[];
   } | null;
+  /** The --embedded broker's temp data dir (removed when the run ends), null otherwise. */
+  embeddedDataDir: string | null;
   /** Cores busy on the whole machine during the run (this run and anything else running), and the cores it has. */
   machine: { cores: number; busyCores: number | null; loadAverage1m: number };
   /** The broker's own fdatasync histogram over the run (from /metrics), when its HTTP port is known. */

@@ -108,7 +108,9 @@ export async function runBench(options: BenchOptions, hooks: RunHooks = {}): Pro
   hooks.onBroker?.({ host, port, pid: brokerPid });
   const threads: LoadThread<unknown>[] = [];
   try {
-    return await runAgainst(options, host, port, brokerPid, httpPort, threads);
+    const result = await runAgainst(options, host, port, brokerPid, httpPort, threads);
+    result.embeddedDataDir = embedded?.dataDir ?? null;
+    return result;
   } finally {
     await Promise.all(threads.map((t) => t.end()));
     if (embedded !== undefined) await embedded.stop();
@@ -356,6 +358,7 @@ async function runAgainst(
     ackTimelineMs: options.timeline ? mergeTimelines(produced.map((d) => d.ackTimeline ?? [])) : null,
     broker: brokerFigures(brokerUsage, messagesMeasured + consumedUnique),
     brokerFsync: fsyncFigures(metricsBefore, metricsAfter),
+    embeddedDataDir: null,
     machine: { cores: os.cpus().length, busyCores: brokerUsage?.machineBusyCores ?? null, loadAverage1m: Math.round(os.loadavg()[0] * 100) / 100 },
     client: {
       cpuCores: Math.round(clientCores * 100) / 100,
