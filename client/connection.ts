@@ -17,12 +17,15 @@
 import { ApiKey } from "../protocol/api_keys.ts";
 import { Writer } from "../protocol/codec.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { beginRequestFrame, endFrame, FrameParser, readResponseCorrelationId, responseBody } from "../protocol/frame.ts";
+import { readU32 } from "../protocol/big_endian.ts";
+import { beginRequestFrame, endFrame } from "../protocol/frame.ts";
+import { RESPONSE_HEADER_BYTES } from "../protocol/limits.ts";
 import { decodeControlResponse, encodeControlRequest } from "../protocol/messages/control.ts";
 import type { TransportSocket } from "../runtime/transport.ts";
 import { unrefTimer } from "./backoff.ts";
 import { ConnectionError, RequestTimeoutError } from "./errors.ts";
 import type { ClientConfig } from "./options.ts";
+import { ResponseReader } from "./response_reader.ts";
 
 /** Past this many buffered request bytes the output buffer is written at once instead of at the end of the turn. */
 const FLUSH_EARLY_BYTES = 1024 * 1024;
@@ -53,7 +56,7 @@ const EMPTY = new Uint8Array(0);
 export class BrokerConnection {
   private readonly socket: TransportSocket;
   private readonly config: ClientConfig;
-  private readonly parser: FrameParser;
+  private readonly reader: ResponseReader;
   private readonly pending = new Map<number, Pending>();
   /** Callers waiting for an in-flight slot, FIFO; each is one pending request() call. */
   private slotWaiters: Array<() => void> = [];
@@ -74,14 +77,13 @@ export class BrokerConnection {
   private constructor(socket: TransportSocket, config: ClientConfig) {
     this.socket = socket;
     this.config = config;
-    this.parser = new FrameParser({
-      kind: "response",
-      onFrame: (frame) => this.onFrame(frame),
+    this.reader = new ResponseReader({
+      onFrame: (frame, owned) => this.onFrame(frame, owned),
       onError: (error) => this.close(new ConnectionError(`broker sent an unparseable frame: ${error.message}`, { cause: error })),
     });
     socket.onData((chunk) => {
       this.currentChunk = chunk;
-      this.parser.push(chunk);
+      this.reader.push(chunk);
       this.currentChunk = EMPTY;
     });
     socket.onClose((error) => {
@@ -197,17 +199,16 @@ export class BrokerConnection {
     }
   }
 
-  private onFrame(frame: Uint8Array): void {
-    const correlationId = readResponseCorrelationId(frame);
+  private onFrame(frame: Uint8Array, owned: boolean): void {
+    const correlationId = readU32(frame, 0);
     const pending = this.pending.get(correlationId);
     if (pending === undefined) return; // nothing asked for it (cannot happen with a correct broker)
     this.pending.delete(correlationId);
-    // The view is only valid during this call when it points into the parser's
-    // reused buffer; a view of the received chunk is ours to keep (transport
-    // chunks are never reused) unless it would pin a much larger chunk.
-    const body = responseBody(frame);
-    const chunk = this.currentChunk;
-    const keepView = frame.buffer === chunk.buffer && frame.length * 2 >= chunk.length;
+    // A frame gathered across reads has its own buffer; a view of the received
+    // chunk is ours to keep too (transport chunks are never reused) unless it
+    // would pin a much larger chunk.
+    const body = frame.subarray(RESPONSE_HEADER_BYTES);
+    const keepView = owned || frame.length * 2 >= this.currentChunk.length;
     pending.resolve(keepView ? body : body.slice());
     this.releaseSlot();
   }

@@ -38,7 +38,6 @@ import {
   BATCH_LENGTH_OFFSET,
   BATCH_OVERHEAD_BYTES,
   LAST_OFFSET_DELTA_OFFSET,
-  forEachRecord,
   isControlBatch,
 } from "../protocol/record_batch.ts";
 import { backoffMs } from "./backoff.ts";
@@ -47,6 +46,7 @@ import { ClientClosedError, InvalidArgumentError, OffsetOutOfRangeError, errorCo
 import { listOffsets, type OffsetAnswer, type OffsetQuery, type OffsetRequest } from "./list_offsets.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
 import { checkTopicName } from "./producer.ts";
+import { decodeFetchedBatch, type FetchedBatchInfo, type FetchedRecord } from "./record_decoder.ts";
 
 export interface TopicPartition {
   readonly topic: string;
@@ -436,22 +436,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         continue;
       }
       const start = item.pos;
-      const out: ConsumerRecord[] = [];
-      const position = state.position;
-      let decoded: { header: { baseOffset: bigint; lastOffsetDelta: number; attributes: number }; size: number };
+      const out: FetchedRecord[] = [];
+      let decoded: FetchedBatchInfo;
       try {
-        decoded = forEachRecord(item.records, start, (r) => {
-          if (r.offset < position) return;
-          out.push({
-            topic: state.topic,
-            partition: state.partition,
-            offset: r.offset,
-            timestamp: Number(r.timestamp),
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-          });
-        });
+        decoded = decodeFetchedBatch(item.records, start, state.topic, state.partition, state.position, out);
       } catch (e) {
         // A batch that does not decode: the partition stops here until the application seeks.
         state.failed = true;
@@ -459,12 +447,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         this.dropStaleQueueItems();
         throw e;
       }
-      const { header, size } = decoded;
+      const { size, nextOffset, attributes } = decoded;
       item.pos = start + size;
       this.release(size);
-      const next = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
-      if (next > state.position) state.position = next;
-      if (isControlBatch(header.attributes) || out.length === 0) continue;
+      if (nextOffset > state.position) state.position = nextOffset;
+      if (isControlBatch(attributes) || out.length === 0) continue;
       return { topic: state.topic, partition: state.partition, records: out, highWatermark: item.highWatermark };
     }
     return undefined;
