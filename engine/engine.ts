@@ -623,10 +623,16 @@ export class Engine implements FetchHost {
   /** The slot of an online partition, or a negative wire error code. */
   resolve(topicName: string, partition: number): number {
     const topic = this.#topics.get(topicName);
-    if (topic === undefined || topic.state !== "online") return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (topic === undefined) return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    return this.#slotOf(topic, partition);
+  }
+
+  #slotOf(topic: Topic, partition: number): number {
+    if (topic.state !== "online") return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (!Number.isInteger(partition) || partition < 0 || partition >= topic.slots.length) return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     const slot = topic.slots[partition];
-    if (this.#offline.has(slot)) return -ErrorCode.KAFKA_STORAGE_ERROR;
+    // Most brokers have no offline partition: skip the lookup then.
+    if (this.#offline.size > 0 && this.#offline.has(slot)) return -ErrorCode.KAFKA_STORAGE_ERROR;
     return slot;
   }
 
@@ -664,7 +670,7 @@ export class Engine implements FetchHost {
       return false;
     }
     if (topic.state === "creating") return false;
-    const slot = this.resolve(topicName, partition);
+    const slot = this.#slotOf(topic, partition);
     if (slot < 0) {
       cb(-slot, null, slot === -ErrorCode.KAFKA_STORAGE_ERROR ? this.#offline.get(topic.slots[partition]) : `partition ${topicName}-${partition} does not exist`);
       return true;

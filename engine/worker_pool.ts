@@ -598,7 +598,7 @@ export class WorkerPool {
       };
       if (acks !== -1 || res.lastOffset < this.durable[slot]) {
         link.pending--;
-        invoke(() => (cb as ProduceCallback)(ErrorCode.NONE, res));
+        produced(cb as ProduceCallback, ErrorCode.NONE, res);
       } else if (this.failedCode[slot] !== 0) {
         link.pending--;
         const code = this.failedCode[slot];
@@ -622,7 +622,7 @@ export class WorkerPool {
       const error = c.i32[(o + FetchedCompl.ERROR) >>> 2];
       const hw = c.f64[(o + FetchedCompl.HIGH_WATERMARK) >>> 3];
       const logStart = c.f64[(o + FetchedCompl.LOG_START_OFFSET) >>> 3];
-      invoke(() => (cb as FetchCallback)(error, bytes, hw, logStart));
+      fetched(cb as FetchCallback, error, bytes, hw, logStart);
       return;
     }
     if (kind === EntryKind.OFFSET && type === RequestType.OFFSET) {
@@ -644,11 +644,12 @@ export class WorkerPool {
       for (let x = w.takeCovered(durableOffset); x !== undefined; x = w.takeCovered(durableOffset)) {
         if (link !== undefined) link.pending--;
         const { res, cb } = x;
-        invoke(() => cb(ErrorCode.NONE, res));
+        produced(cb, ErrorCode.NONE, res);
       }
       if (w.size === 0) this.waiters.delete(slot);
     }
-    for (const listener of this.advanceListeners) invoke(() => listener(slot));
+    const listeners = this.advanceListeners;
+    for (let i = 0; i < listeners.length; i++) advanced(listeners[i], slot);
   }
 
   private onPartitionFailed(slot: number, code: number, message: string): void {
@@ -804,6 +805,39 @@ function invoke(fn: () => void): void {
       throw err;
     });
   }
+}
+
+// The hot completions call their callbacks without a closure per call (invoke's
+// contract: an exception is rethrown later, never left in the ring loop).
+
+function produced(cb: ProduceCallback, err: number, res: ProduceResult): void {
+  try {
+    cb(err, res);
+  } catch (e) {
+    rethrowLater(e);
+  }
+}
+
+function fetched(cb: FetchCallback, err: number, bytes: Uint8Array, hw: number, logStart: number): void {
+  try {
+    cb(err, bytes, hw, logStart);
+  } catch (e) {
+    rethrowLater(e);
+  }
+}
+
+function advanced(listener: (slot: number) => void, slot: number): void {
+  try {
+    listener(slot);
+  } catch (e) {
+    rethrowLater(e);
+  }
+}
+
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
 }
 
 /** Answer a request that never reached a worker, after the current call returns (callbacks are never synchronous). */

@@ -17,7 +17,9 @@
 import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
 import { utf8Length } from "../../protocol/utf8.ts";
-import { decodeProduceRequest, type ProduceRequest, writeProduceResponse } from "../../protocol/messages/produce.ts";
+import type { Writer } from "../../protocol/codec.ts";
+import { decodeProduceRequest, type ProduceRequest, type ProduceTopic } from "../../protocol/messages/produce.ts";
+import { writeOkPrefix } from "../../protocol/messages/response.ts";
 import type { DeadlineItem } from "../deadline_timer.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceResult } from "../partition_pool.ts";
@@ -139,23 +141,33 @@ export class ProduceInFlight implements DeadlineItem {
       conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame`);
       return;
     }
-    conn.respond(this.#meta, (w) => {
-      let flat = 0;
-      writeProduceResponse(w, {
-        topics: this.#req.topics.map((t) => ({
-          name: t.name,
-          partitions: t.partitions.map((p) => {
-            const i = flat++;
-            return {
-              index: p.index,
-              errorCode: this.#codes[i],
-              baseOffset: BigInt(this.#baseOffsets[i]),
-              logAppendTimeMs: BigInt(this.#appendTimes[i]),
-              logStartOffset: BigInt(this.#logStarts[i]),
-            };
-          }),
-        })),
-      });
-    });
+    conn.respond(this.#meta, (w) => writeProduceResults(w, this.#req.topics, this.#codes, this.#baseOffsets, this.#appendTimes, this.#logStarts));
+  }
+}
+
+/**
+ * The Produce response body (protocol/messages/produce.ts grammar) straight
+ * from the per-partition result arrays, `flat` over the request's topics: the
+ * same bytes as writeProduceResponse, without building result objects or
+ * 64-bit BigInts per partition (this runs once per produce request).
+ */
+export function writeProduceResults(
+  w: Writer,
+  topics: readonly ProduceTopic[],
+  codes: Int16Array,
+  baseOffsets: Float64Array,
+  appendTimes: Float64Array,
+  logStarts: Float64Array,
+): void {
+  writeOkPrefix(w);
+  w.writeArrayCount(topics.length);
+  let flat = 0;
+  for (let t = 0; t < topics.length; t++) {
+    const parts = topics[t].partitions;
+    w.writeString(topics[t].name).writeArrayCount(parts.length);
+    for (let p = 0; p < parts.length; p++, flat++) {
+      w.writeI32(parts[p].index).writeI16(codes[flat]);
+      w.writeI64Number(baseOffsets[flat]).writeI64Number(appendTimes[flat]).writeI64Number(logStarts[flat]);
+    }
   }
 }

@@ -8,6 +8,8 @@ import type { Dispatcher } from "./dispatch.ts";
 
 export class ServerStats {
   readonly #dispatcher: Dispatcher;
+  /** The histograms of Produce (0) and Fetch (1), once they exist. */
+  readonly #hot: (Histogram | undefined)[] = [undefined, undefined];
   readonly requestLatency = new Map<string, Histogram>();
   connectionsAccepted = 0;
   /** Connections closed at once because CONNECTIONS_MAX were open. */
@@ -24,11 +26,16 @@ export class ServerStats {
   }
 
   observeRequest(apiKey: number, seconds: number): void {
-    const name = this.#dispatcher.serves(apiKey, 0) ? apiName(apiKey) : "other";
-    let h = this.requestLatency.get(name);
+    // Produce and Fetch (keys 0 and 1, every request of the hot path) skip the name lookup.
+    let h = apiKey === 0 || apiKey === 1 ? this.#hot[apiKey] : undefined;
     if (h === undefined) {
-      h = new Histogram();
-      this.requestLatency.set(name, h);
+      const name = this.#dispatcher.serves(apiKey, 0) ? apiName(apiKey) : "other";
+      h = this.requestLatency.get(name);
+      if (h === undefined) {
+        h = new Histogram();
+        this.requestLatency.set(name, h);
+      }
+      if (apiKey === 0 || apiKey === 1) this.#hot[apiKey] = h;
     }
     h.observe(seconds);
   }
