@@ -46,7 +46,7 @@ import { ClientClosedError, InvalidArgumentError, OffsetOutOfRangeError, errorCo
 import { listOffsets, type OffsetAnswer, type OffsetQuery, type OffsetRequest } from "./list_offsets.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
 import { checkTopicName } from "./producer.ts";
-import { decodeFetchedBatch, type FetchedBatchInfo, type FetchedRecord } from "./record_decoder.ts";
+import { checkFetchedBatch, decodeFetchedRecords, type FetchedBatchInfo, type FetchedRecord } from "./record_decoder.ts";
 
 export interface TopicPartition {
   readonly topic: string;
@@ -69,9 +69,51 @@ export interface ConsumerRecord {
 export interface ConsumerBatch {
   readonly topic: string;
   readonly partition: number;
+  /** Decoded when first read (batches() readers who only need `bytes` never pay for it). */
   readonly records: ConsumerRecord[];
   /** The partition's high watermark when the batch was fetched (lag = highWatermark - last offset - 1). */
   readonly highWatermark: bigint;
+  /**
+   * The stored batch as fetched (RecordBatch v2, a view into the fetched
+   * bytes; its framing and CRC-32C are checked). It may hold records below the
+   * position, which `records` leaves out.
+   */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * A batch taken out of the prefetch queue: checked (framing, CRC) when taken,
+ * its records decoded on first use. A record that does not decode fails the
+ * partition as a bad batch always did (`onBadBatch`), and the error is thrown.
+ */
+class FetchedBatch implements ConsumerBatch {
+  private decoded: FetchedRecord[] | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly highWatermark: bigint,
+    readonly bytes: Uint8Array,
+    private readonly info: FetchedBatchInfo,
+    /** The partition's position when the batch was taken: records below it are left out. */
+    private readonly position: bigint,
+    private readonly onBadBatch: (error: unknown) => void,
+  ) {}
+
+  get records(): FetchedRecord[] {
+    let records = this.decoded;
+    if (records === undefined) {
+      records = [];
+      try {
+        decodeFetchedRecords(this.bytes, 0, this.info, this.topic, this.partition, this.position, records);
+      } catch (e) {
+        this.onBadBatch(e);
+        throw e;
+      }
+      this.decoded = records;
+    }
+    return records;
+  }
 }
 
 /** Where to read from: the log start, its end (only new records), an offset, or the first record at/after a time. */
@@ -193,6 +235,7 @@ class RecordIterator implements AsyncGenerator<ConsumerRecord, void, undefined> 
       let next: ConsumerBatch | undefined;
       try {
         next = this.source.nextBatch();
+        void next?.records; // decoded here, so a bad batch rejects this next()
       } catch (e) {
         this.finished = true; // as a generator does after throwing
         return Promise.reject(e);
@@ -514,25 +557,35 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         continue;
       }
       const start = item.pos;
-      const out: FetchedRecord[] = [];
-      let decoded: FetchedBatchInfo;
+      let info: FetchedBatchInfo;
       try {
-        decoded = decodeFetchedBatch(item.records, start, state.topic, state.partition, state.position, out);
+        info = checkFetchedBatch(item.records, start);
       } catch (e) {
-        // A batch that does not decode: the partition stops here until the application seeks.
-        state.failed = true;
-        state.epoch++;
-        this.dropStaleQueueItems();
+        this.badBatch(state, state.epoch, state.position, e);
         throw e;
       }
-      const { size, nextOffset, attributes } = decoded;
+      const { size, nextOffset, attributes, recordCount } = info;
       item.pos = start + size;
       this.release(size);
-      if (nextOffset > state.position) state.position = nextOffset;
-      if (isControlBatch(attributes) || out.length === 0) continue;
-      return { topic: state.topic, partition: state.partition, records: out, highWatermark: item.highWatermark };
+      const position = state.position;
+      if (nextOffset <= position) continue; // every record below the position
+      state.position = nextOffset;
+      if (isControlBatch(attributes) || recordCount === 0) continue;
+      const epoch = state.epoch;
+      return new FetchedBatch(state.topic, state.partition, item.highWatermark, item.records.subarray(start, start + size), info, position, (e) =>
+        this.badBatch(state, epoch, position, e),
+      );
     }
     return undefined;
+  }
+
+  /** A batch that does not decode: the partition stops at it until the application seeks. */
+  private badBatch(state: PartitionState, epoch: number, position: bigint, _error: unknown): void {
+    if (state.epoch !== epoch || !state.assigned) return; // moved on meanwhile
+    state.position = position;
+    state.failed = true;
+    state.epoch++;
+    this.dropStaleQueueItems();
   }
 
   /**

@@ -56,9 +56,11 @@ export const NO_HEADERS: RecordHeaders = Object.freeze([]) as RecordHeaders;
 export interface FetchedBatchInfo {
   /** Bytes the batch occupies. */
   readonly size: number;
+  readonly baseOffset: bigint;
   /** The offset after the batch's last one. */
   readonly nextOffset: bigint;
   readonly attributes: number;
+  readonly recordCount: number;
 }
 
 // Decoding is synchronous and calls out to nothing: one cursor serves every call.
@@ -77,6 +79,17 @@ export function decodeFetchedBatch(
   position: bigint,
   out: FetchedRecord[],
 ): FetchedBatchInfo {
+  const info = checkFetchedBatch(bytes, pos);
+  decodeFetchedRecords(bytes, pos, info, topic, partition, position, out);
+  return info;
+}
+
+/**
+ * Checks what can be checked without walking the records — framing, magic,
+ * CRC-32C (so every byte is as the producer wrote it), record count — and
+ * reads the header fields the consumer needs.
+ */
+export function checkFetchedBatch(bytes: Uint8Array, pos: number): FetchedBatchInfo {
   const left = bytes.length - pos;
   if (left < BATCH_OVERHEAD_BYTES) {
     throw new BatchError(ErrorCode.CORRUPT_MESSAGE, `truncated batch: ${left} bytes left, need ${BATCH_OVERHEAD_BYTES} for offset and length`, pos);
@@ -106,13 +119,31 @@ export function decodeFetchedBatch(
   const attributes = readI16(bytes, pos + ATTRIBUTES_OFFSET);
   const baseOffset = readI64(bytes, pos);
   const nextOffset = baseOffset + BigInt(readI32(bytes, pos + LAST_OFFSET_DELTA_OFFSET)) + 1n;
-  const info: FetchedBatchInfo = { size, nextOffset, attributes };
+  return { size, baseOffset, nextOffset, attributes, recordCount };
+}
+
+/**
+ * Appends the records of the batch at `pos` (already checked: `info`) at or
+ * past offset `position` to `out`, checking every length against its
+ * record's end. Throws BatchError (INVALID_RECORD) naming the record.
+ */
+export function decodeFetchedRecords(
+  bytes: Uint8Array,
+  pos: number,
+  info: FetchedBatchInfo,
+  topic: string,
+  partition: number,
+  position: bigint,
+  out: FetchedRecord[],
+): void {
+  const { size, baseOffset, attributes, recordCount } = info;
+  const batchEnd = pos + size;
   if (compressionOf(attributes) !== Compression.NONE) {
     forEachRecord(bytes, pos, (r) => {
       if (r.offset < position) return;
       out.push(new FetchedRecord(topic, partition, r.offset, Number(r.timestamp), r.key, r.value, r.headers.length === 0 ? NO_HEADERS : r.headers));
     });
-    return info;
+    return;
   }
   const logAppendTime = (attributes & BatchAttribute.LOG_APPEND_TIME) !== 0;
   const firstTimestamp = readI64Number(bytes, pos + FIRST_TIMESTAMP_OFFSET);
@@ -153,7 +184,6 @@ export function decodeFetchedBatch(
     throw new BatchError(ErrorCode.INVALID_RECORD, `record ${i}: ${(e as Error).message}`, recordStart, { cause: e });
   }
   if (cur.pos !== batchEnd) throw new BatchError(ErrorCode.INVALID_RECORD, `${batchEnd - cur.pos} bytes after the last record`, cur.pos);
-  return info;
 }
 
 function readField(bytes: Uint8Array, end: number, what: string): Uint8Array | null {
