@@ -39,7 +39,8 @@ async function metric(name: string): Promise<number> {
 }
 
 interface Answer {
-  /** When the answer arrived (performance.now()). */
+  /** When this fetch was sent, and when its answer arrived (performance.now()). */
+  sentAt: number;
   at: number;
   bytes: number;
   code: number;
@@ -52,26 +53,36 @@ function park(maxWaitMs: number): { sentAt: number; answers: Promise<Answer>[] }
   for (let i = 0; i < FETCHES; i++) {
     const c = clients[i % CONNECTIONS];
     const partition = i % PARTITIONS;
+    const sent = performance.now();
     const id = c.sendRequest(1, fetchBody({ topic: "lp", maxWaitMs, minBytes: 1, partitions: [{ index: partition, offset: endOffsets[partition] }] }));
     answers.push(
-      c.response(id, maxWaitMs + 30_000).then((r) => {
+      c.response(id, maxWaitMs + 60_000).then((r) => {
         const p = decodeFetchResponse(r.body).topics[0].partitions[0];
-        return { at: performance.now(), bytes: p.records.length, code: p.errorCode };
+        return { sentAt: sent, at: performance.now(), bytes: p.records.length, code: p.errorCode };
       }),
     );
   }
   return { sentAt, answers };
 }
 
-async function waitParked(n: number): Promise<number> {
-  const deadline = performance.now() + 10_000 + FETCHES / 10;
-  let parked = 0;
-  while ((parked = await metric("sluice_waiting_fetches")) < n && performance.now() < deadline) await Bun.sleep(20);
-  return parked;
+/** Waits until `n` fetches are parked (or the deadline); returns the most seen parked at once. */
+async function waitParked(n: number, deadlineMs = 10_000 + FETCHES / 10): Promise<number> {
+  const deadline = performance.now() + deadlineMs;
+  let most = 0;
+  for (;;) {
+    const parked = await metric("sluice_waiting_fetches");
+    if (parked > most) most = parked;
+    if (parked >= n || performance.now() >= deadline) return most;
+    await Bun.sleep(20);
+  }
 }
 
 const endOffsets = Array.from({ length: PARTITIONS }, () => 0);
 const r1 = (x: number) => Math.round(x * 10) / 10;
+const maxOf = (xs: number[]) => xs.reduce((m, x) => (x > m ? x : m), -Infinity);
+const minOf = (xs: number[]) => xs.reduce((m, x) => (x < m ? x : m), Infinity);
+/** "On time" for the whole herd: 1 s for 10,000 answers, proportionally more for more (the router answers them in turn). */
+const HERD_ANSWER_MS = 1_000 * Math.max(1, FETCHES / 10_000);
 
 test(`${FETCHES} parked fetches: bounded memory, idle CPU, all answered at once when data arrives`, async () => {
   const rssBefore = rssMiB(broker.pid);
@@ -101,7 +112,7 @@ test(`${FETCHES} parked fetches: bounded memory, idle CPU, all answered at once 
     idleCpuMsPerSec: idleCpuMs,
     answered: got.length,
     withData: got.filter((a) => a.bytes > 0).length,
-    answeredAfterProduceMs: { p50: r1(quantile(afterProduce, 0.5)), p99: r1(quantile(afterProduce, 0.99)), max: r1(Math.max(...afterProduce)) },
+    answeredAfterProduceMs: { p50: r1(quantile(afterProduce, 0.5)), p99: r1(quantile(afterProduce, 0.99)), max: r1(maxOf(afterProduce)) },
   };
   expect(parked).toBe(FETCHES);
   expect(got.every((a) => a.code === ErrorCode.NONE)).toBe(true);
@@ -110,23 +121,25 @@ test(`${FETCHES} parked fetches: bounded memory, idle CPU, all answered at once 
   // 64 KiB scratch buffer while parked). The bound: under 6 KiB each.
   expect(rssParked - rssBefore).toBeLessThan((FETCHES * 6) / 1024);
   expect(idleCpuMs).toBeLessThan(100); // < 10% of one core while parked
-  expect(Math.max(...afterProduce)).toBeLessThan(1_000);
+  expect(maxOf(afterProduce)).toBeLessThan(HERD_ANSWER_MS);
 }, 60_000);
 
 test(`${FETCHES} parked fetches with no data: each answered, empty, at its maxWaitMs`, async () => {
   const maxWaitMs = 1_500;
   const { sentAt, answers } = park(maxWaitMs);
-  const parked = await waitParked(FETCHES);
+  const parked = await waitParked(FETCHES, maxWaitMs);
   const got = await Promise.all(answers);
-  const afterSend = got.map((a) => a.at - sentAt);
+  // Each fetch against its own send time.
+  const afterSend = got.map((a) => a.at - a.sentAt);
   figures.expired = {
-    parked,
+    parkedAtOnceMax: parked,
     maxWaitMs,
-    answeredAfterMs: { min: r1(Math.min(...afterSend)), p50: r1(quantile(afterSend, 0.5)), p99: r1(quantile(afterSend, 0.99)), max: r1(Math.max(...afterSend)) },
+    sendingTookMs: r1(maxOf(got.map((a) => a.sentAt)) - sentAt),
+    answeredAfterMs: { min: r1(minOf(afterSend)), p50: r1(quantile(afterSend, 0.5)), p99: r1(quantile(afterSend, 0.99)), max: r1(maxOf(afterSend)) },
   };
   expect(got.every((a) => a.code === ErrorCode.NONE && a.bytes === 0)).toBe(true);
-  // Not early (the sends took a moment, so the first could expire slightly before the last was sent) ...
-  expect(Math.min(...afterSend)).toBeGreaterThanOrEqual(maxWaitMs - 50);
-  // ... and not late: within half a second of its deadline.
-  expect(Math.max(...afterSend)).toBeLessThan(maxWaitMs + 500);
+  // Not early (a few ms: the send time is taken just before the frame is written) ...
+  expect(minOf(afterSend)).toBeGreaterThanOrEqual(maxWaitMs - 20);
+  // ... and not late: within half a second of its own deadline, and the herd on time.
+  expect(maxOf(afterSend)).toBeLessThan(maxWaitMs + Math.max(500, HERD_ANSWER_MS));
 }, 60_000);

@@ -54,6 +54,8 @@ export interface FuzzFigures {
   duplicateAnswers: number;
   duplicateAnswerExamples: string[];
   answerMs: { p50: number; p99: number; max: number };
+  /** The frame that waited longest for its answer, and what it was made from. */
+  slowestAnswer: { ms: number; origin: string };
   rssMiB: { start: number; max: number; end: number };
   sizePrefixAttacks: { size: number; outcome: string; ms: number }[];
   /** Groups, topics and partitions that exist at the end (created by valid or mutated-but-valid frames). */
@@ -134,7 +136,11 @@ class FuzzConnection {
     } else if (readI16(body, 0) !== 0) {
       this.figures.errorResponses++;
     }
-    if (p.prompt) this.latencies.push(performance.now() - p.sentAt);
+    if (p.prompt) {
+      const ms = performance.now() - p.sentAt;
+      this.latencies.push(ms);
+      if (ms > this.figures.slowestAnswer.ms) this.figures.slowestAnswer = { ms: Math.round(ms), origin: p.origin };
+    }
     this.wake?.();
   }
 
@@ -183,6 +189,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     duplicateAnswers: 0,
     duplicateAnswerExamples: [],
     answerMs: { p50: 0, p99: 0, max: 0 },
+    slowestAnswer: { ms: 0, origin: "" },
     rssMiB: { start: 0, max: 0, end: 0 },
     sizePrefixAttacks: [],
     sizeAttackRssDeltaMiB: 0,
