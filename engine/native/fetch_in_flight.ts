@@ -12,10 +12,18 @@
 
 import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
-import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchResponsePieces } from "../../protocol/messages/fetch.ts";
+import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchResponse, writeFetchResponsePieces } from "../../protocol/messages/fetch.ts";
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
+
+/**
+ * Records up to this many bytes are copied into the connection's output writer
+ * (and leave with the other responses of the turn in one socket write); larger
+ * ones are written from the scratch buffer as pieces, one socket write each,
+ * which beats copying them through the writer (and growing it) past this size.
+ */
+export const FETCH_RECORDS_COPIED_BYTES_MAX = 64 * 1024;
 
 /** Index, error code, high watermark, log start offset, records length. */
 const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 4;
@@ -125,7 +133,13 @@ export class FetchInFlight implements FetchSink {
         };
       }),
     }));
-    // The records go from the scratch buffer to the socket (no copy into the output writer);
+    if (this.#used <= FETCH_RECORDS_COPIED_BYTES_MAX) {
+      // Small: copied into the output writer, so it leaves in the turn's one socket write with the other responses.
+      conn.respond(this.#meta, (w) => writeFetchResponse(w, { topics }));
+      release();
+      return;
+    }
+    // Large: the records go from the scratch buffer to the socket (no copy into the output writer);
     // the scratch returns to the pool once the socket took them.
     conn.respondPieces(this.#meta, (w) => writeFetchResponsePieces(w, { topics }), release);
   }
