@@ -107,11 +107,19 @@ export interface ProducerOptions extends ClientOptions {
   readonly link?: RequestLink;
 }
 
+// Defaults, measured with `sluice bench produce` (2 producers, 100-byte
+// messages, acks=all, same machine as the broker): 128 KiB batches cost both
+// the client and the broker less per message than 64 KiB; a 4 MiB buffer
+// (about 40,000 such records) gave the same throughput as 32 MiB with an ack
+// p50 of 25-70 ms instead of 250-350 ms, because a closed-loop sender's
+// records mostly wait in the buffer (latency ≈ buffer / throughput). It still
+// covers the acknowledgement round trip at 1M messages/s with a margin of ten;
+// raise it for a broker far away.
 export const PRODUCER_DEFAULTS = {
   acks: "all" as AcksOption,
-  batchBytes: 64 * 1024,
+  batchBytes: 128 * 1024,
   lingerMs: 5,
-  bufferBytesMax: 32 * 1024 * 1024,
+  bufferBytesMax: 4 * 1024 * 1024,
   sendTimeoutMs: 30_000,
   requestBytesMax: 1024 * 1024,
   produceRequestsInflightMax: 32,
@@ -128,6 +136,12 @@ export const PRODUCER_DEFAULTS = {
 const RECORD_OVERHEAD_BYTES = 24;
 /** Spare batch builders kept for reuse. */
 const SPARE_BUILDERS_MAX = 64;
+/**
+ * A new batch's buffer starts this small and grows to batchBytes as records
+ * come: sending a few records to each of many partitions does not allocate
+ * batchBytes per partition. Spare (grown) buffers are reused.
+ */
+const BATCH_INITIAL_BYTES = 16 * 1024;
 /** Room in a Produce frame for everything but the batches (header, topic names, counts). */
 const PRODUCE_REQUEST_OVERHEAD_BYTES = 64 * 1024;
 /** The round-robin counter wraps here (stays a small integer). */
@@ -361,7 +375,7 @@ export class Producer {
     else if (partitioner === "random") this.partitionerKind = PartitionerKind.random;
     else throw new InvalidArgumentError(`partitioner must be "hash", "round-robin", "random" or a function, got ${String(partitioner)}`);
     this.budget = new MemoryBudget(bufferBytesMax);
-    this.builders = new BuilderPool(SPARE_BUILDERS_MAX, Math.min(this.batchBytes + 1024, 1024 * 1024));
+    this.builders = new BuilderPool(SPARE_BUILDERS_MAX, Math.min(this.batchBytes + 1024, BATCH_INITIAL_BYTES));
   }
 
   /** Buffer bytes held by records not yet acknowledged (for monitoring and tests). */
