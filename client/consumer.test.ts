@@ -102,4 +102,22 @@ describe("Consumer batches", () => {
     expect(after.map((r) => text(r.value))).toEqual(["v6", "v7", "v8"]);
     await c.close();
   });
+
+  test("a CRC mismatch fails the partition; with checkCrcs off the bytes are handed out as they are", async () => {
+    const damaged = () => {
+      const batches = log(3);
+      batches[0].bytes[batches[0].bytes.length - 2] ^= 0x20; // inside the last value: structure intact, CRC wrong
+      return batches;
+    };
+    const checking = new Consumer({ link: new FetchLink(damaged()), fetchMaxWaitMs: 10 });
+    checking.assign([{ topic: "t", partition: 0, position: 0n }]);
+    await expect(checking.poll({ maxWaitMs: 2_000 })).rejects.toMatchObject({ code: ErrorCode.CORRUPT_MESSAGE });
+    await checking.close();
+
+    const trusting = new Consumer({ link: new FetchLink(damaged()), fetchMaxWaitMs: 10, checkCrcs: false });
+    trusting.assign([{ topic: "t", partition: 0, position: 0n }]);
+    const records = await trusting.poll({ maxWaitMs: 2_000 });
+    expect(records.map((r) => text(r.value))).toEqual(["v0", "v1", "v\u0012"]);
+    await trusting.close();
+  });
 });

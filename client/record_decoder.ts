@@ -86,10 +86,10 @@ export function decodeFetchedBatch(
 
 /**
  * Checks what can be checked without walking the records — framing, magic,
- * CRC-32C (so every byte is as the producer wrote it), record count — and
- * reads the header fields the consumer needs.
+ * CRC-32C (so every byte is as the producer wrote it; unless `checkCrc` is
+ * false), record count — and reads the header fields the consumer needs.
  */
-export function checkFetchedBatch(bytes: Uint8Array, pos: number): FetchedBatchInfo {
+export function checkFetchedBatch(bytes: Uint8Array, pos: number, checkCrc = true): FetchedBatchInfo {
   const left = bytes.length - pos;
   if (left < BATCH_OVERHEAD_BYTES) {
     throw new BatchError(ErrorCode.CORRUPT_MESSAGE, `truncated batch: ${left} bytes left, need ${BATCH_OVERHEAD_BYTES} for offset and length`, pos);
@@ -104,7 +104,7 @@ export function checkFetchedBatch(bytes: Uint8Array, pos: number): FetchedBatchI
   if (magic !== MAGIC_V2) throw new BatchError(ErrorCode.INVALID_RECORD, `batch magic is ${magic}, only 2 is supported`, pos + MAGIC_OFFSET);
   const batchEnd = pos + size;
   const stored = readU32(bytes, pos + CRC_OFFSET);
-  const computed = crc32c(bytes, pos + CRC_COVERED_FROM, batchEnd);
+  const computed = checkCrc ? crc32c(bytes, pos + CRC_COVERED_FROM, batchEnd) : stored;
   if (stored !== computed) {
     throw new BatchError(
       ErrorCode.CORRUPT_MESSAGE,
