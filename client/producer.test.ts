@@ -311,3 +311,21 @@ describe("waiting for buffer space", () => {
     expect(p.bufferedBytes).toBe(0);
   });
 });
+
+describe("string records", () => {
+  test("a long string reserves its bound only until appended; one that fits the buffer exactly is not refused by the bound", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { bufferBytesMax: 2_500, lingerMs: 10_000 });
+    await warmUp(p, link);
+    // 2,000 ASCII characters: bound 6,000 bytes (over the buffer), 2,000 really.
+    const sent = p.send("t", { value: "a".repeat(2_000) });
+    expect(p.bufferedBytes).toBeLessThan(2_020);
+    expect(p.bufferedBytes).toBeGreaterThanOrEqual(2_000);
+    void p.flush();
+    await waitFor(() => link.outstanding.length === 1);
+    expect(link.outstanding[0].values().get(0)).toEqual(["a".repeat(2_000)]);
+    link.outstanding[0].ok();
+    expect((await sent).offset).toBe(1n);
+    expect(p.bufferedBytes).toBe(0);
+  });
+});

@@ -39,7 +39,7 @@ import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
 import { decodeProduceResponse, type ProducePartitionResult } from "../protocol/messages/produce.ts";
 import type { HeaderValueInput } from "../protocol/record_batch.ts";
-import { utf8Encode, utf8Length } from "../protocol/utf8.ts";
+import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { backoffMs } from "./backoff.ts";
 import { BrokerLink, type RequestLink } from "./broker_link.ts";
 import { ClientClosedError, InvalidArgumentError, errorCodeName } from "./errors.ts";
@@ -134,6 +134,8 @@ export const PRODUCER_DEFAULTS = {
 
 /** Per-record bytes on top of key, value and headers (record length, attributes, deltas, counts). */
 const RECORD_OVERHEAD_BYTES = 24;
+/** Strings up to this many UTF-16 units are measured for the buffer; longer ones reserve 3 bytes a unit. */
+const STRING_EXACT_CHARS_MAX = 128;
 /** Spare batch builders kept for reuse. */
 const SPARE_BUILDERS_MAX = 64;
 /**
@@ -240,18 +242,24 @@ class SendBatchJob extends BudgetWaiter {
   }
 }
 
-function fieldBytes(v: Uint8Array | string | null | undefined): number {
+function fieldBytes(v: Uint8Array | string | null | undefined, exact: boolean): number {
   if (v === null || v === undefined) return 1;
-  return 5 + (typeof v === "string" ? utf8Length(v) : v.length);
+  if (typeof v !== "string") return 5 + v.length;
+  // A long string is not walked twice (here and when encoded): reserve its bound, the append gives back the rest.
+  return 5 + (exact || v.length <= STRING_EXACT_CHARS_MAX ? utf8Length(v) : utf8LengthMax(v));
 }
 
-/** Estimated encoded size of a record: what it takes of the buffer. */
-export function recordSizeEstimate(message: ProducerMessage): number {
-  let bytes = RECORD_OVERHEAD_BYTES + fieldBytes(message.key) + fieldBytes(message.value);
+/**
+ * Estimated encoded size of a record: what it reserves of the buffer until it
+ * is appended (then it holds what it really took). Exact for byte fields and
+ * short strings; `exact` also measures long strings.
+ */
+export function recordSizeEstimate(message: ProducerMessage, exact = true): number {
+  let bytes = RECORD_OVERHEAD_BYTES + fieldBytes(message.key, exact) + fieldBytes(message.value, exact);
   const headers = message.headers;
   if (headers !== undefined) {
-    if (Array.isArray(headers)) for (const [k, v] of headers) bytes += fieldBytes(k) + fieldBytes(v);
-    else for (const k in headers) if (Object.hasOwn(headers, k)) bytes += fieldBytes(k) + fieldBytes(headers[k]);
+    if (Array.isArray(headers)) for (const [k, v] of headers) bytes += fieldBytes(k, exact) + fieldBytes(v, exact);
+    else for (const k in headers) if (Object.hasOwn(headers, k)) bytes += fieldBytes(k, exact) + fieldBytes(headers[k], exact);
   }
   return bytes;
 }
@@ -528,7 +536,9 @@ export class Producer {
     if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
       throw new SluiceError(ErrorCode.INVALID_TIMESTAMP, `timestamp must be an integer of ms, got ${timestamp}`);
     }
-    const size = recordSizeEstimate(message);
+    let size = recordSizeEstimate(message, false);
+    // A bound that looks too large for a batch or the buffer is measured before refusing.
+    if (size > BATCH_BYTES_MAX - 128 || size > this.budget.bytesMax) size = recordSizeEstimate(message, true);
     if (size > BATCH_BYTES_MAX - 128) {
       throw new SluiceError(ErrorCode.MESSAGE_TOO_LARGE, `a record of about ${size} bytes is larger than a batch may be (${BATCH_BYTES_MAX})`);
     }

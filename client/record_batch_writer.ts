@@ -37,26 +37,36 @@ import {
   RECORDS_OFFSET,
   type RecordInput,
 } from "../protocol/record_batch.ts";
-import { utf8Length, utf8Write } from "../protocol/utf8.ts";
+import { utf8LengthMax, utf8Write } from "../protocol/utf8.ts";
 import { varintSize, varlongSize, writeVarint, writeVarlong } from "../protocol/varint.ts";
 
 type Field = Uint8Array | string | null | undefined;
 
-/** Bytes of a length-prefixed field: its varint length (-1 for null) and its bytes. */
-function fieldSize(v: Field): number {
+/** Upper bound of a length-prefixed field's bytes (strings at 3 bytes per UTF-16 unit: no pass over them). */
+function fieldSizeMax(v: Field): number {
   if (v === null || v === undefined) return 1;
-  const n = typeof v === "string" ? utf8Length(v) : v.length;
+  const n = typeof v === "string" ? utf8LengthMax(v) : v.length;
   return varintSize(n) + n;
 }
 
+/**
+ * Writes a varint length (-1 for null) and the bytes. A string is encoded
+ * straight into the buffer after room for its largest possible length; the
+ * gap is closed if the real length took fewer varint bytes (rare: only when
+ * the lengths straddle 64, 8192, ...).
+ */
 function writeField(buf: Uint8Array, p: number, v: Field): number {
   if (v === null || v === undefined) {
     buf[p] = 1; // zigzag(-1)
     return p + 1;
   }
   if (typeof v === "string") {
-    p = writeVarint(buf, p, utf8Length(v));
-    return p + utf8Write(buf, p, v);
+    const reserved = varintSize(utf8LengthMax(v));
+    const n = utf8Write(buf, p + reserved, v);
+    const lengthBytes = varintSize(n);
+    if (lengthBytes < reserved) buf.copyWithin(p + lengthBytes, p + reserved, p + reserved + n);
+    writeVarint(buf, p, n);
+    return p + lengthBytes + n;
   }
   p = writeVarint(buf, p, v.length);
   buf.set(v, p);
@@ -134,28 +144,32 @@ export class RecordBatchWriter {
     const { key, value, headers } = record;
     const timestampDelta = timestamp - this.firstTimestamp;
     let headerCount = 0;
-    let headersSize = 0;
+    let headersSizeMax = 0;
     if (headers !== undefined) {
       if (Array.isArray(headers)) {
         headerCount = headers.length;
-        for (let i = 0; i < headers.length; i++) headersSize += fieldSize(headers[i][0]) + fieldSize(headers[i][1]);
+        for (let i = 0; i < headers.length; i++) headersSizeMax += fieldSizeMax(headers[i][0]) + fieldSizeMax(headers[i][1]);
       } else {
         for (const k in headers) {
           if (!Object.hasOwn(headers, k)) continue;
           headerCount++;
-          headersSize += fieldSize(k) + fieldSize(headers[k]);
+          headersSizeMax += fieldSizeMax(k) + fieldSizeMax(headers[k]);
         }
       }
       if (headerCount > RECORD_HEADERS_MAX) {
         throw new SluiceError(ErrorCode.INVALID_RECORD, `a record holds at most ${RECORD_HEADERS_MAX} headers`);
       }
     }
-    const body =
-      1 + varlongSize(timestampDelta) + varintSize(count) + fieldSize(key) + fieldSize(value) + varintSize(headerCount) + headersSize;
-    if (body > 0x7fffffff - 5) throw new SluiceError(ErrorCode.MESSAGE_TOO_LARGE, "record too large");
-    this.ensureCapacity(this.end + 5 + body);
+    // An upper bound of the body, so one capacity check covers every write.
+    const bodyMax =
+      1 + varlongSize(timestampDelta) + varintSize(count) + fieldSizeMax(key) + fieldSizeMax(value) + varintSize(headerCount) + headersSizeMax;
+    if (bodyMax > 0x7fffffff - 5) throw new SluiceError(ErrorCode.MESSAGE_TOO_LARGE, "record too large");
+    const lengthBytesMax = varintSize(bodyMax);
+    const recordStart = this.end;
+    this.ensureCapacity(recordStart + lengthBytesMax + bodyMax);
     const buf = this.buf;
-    let p = writeVarint(buf, this.end, body);
+    const bodyStart = recordStart + lengthBytesMax;
+    let p = bodyStart;
     buf[p++] = 0; // attributes: unused in v2
     p = writeVarlong(buf, p, timestampDelta);
     p = writeVarint(buf, p, count);
@@ -176,7 +190,12 @@ export class RecordBatchWriter {
         }
       }
     }
-    this.end = p;
+    const body = p - bodyStart;
+    const lengthBytes = varintSize(body);
+    // The bound over-reserved room for the length (only when it straddles a varint size).
+    if (lengthBytes < lengthBytesMax) buf.copyWithin(recordStart + lengthBytes, bodyStart, p);
+    writeVarint(buf, recordStart, body);
+    this.end = recordStart + lengthBytes + body;
     this.count = count + 1;
     if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
   }
