@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { backoffMs } from "./backoff.ts";
 import { BufferExhaustedError, ClientErrorCode } from "./errors.ts";
-import { BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
+import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
 
 describe("MemoryBudget", () => {
   test("waiters are served in arrival order: a small request does not overtake a large one", async () => {
@@ -52,13 +52,14 @@ describe("backoff", () => {
 });
 
 describe("MemoryBudget waiters", () => {
-  class Recorder extends BudgetWaiter {
+  class Recorder implements BudgetWaiter {
     outcome: string | undefined;
-    constructor(bytes: number, deadline: number, private readonly onGrant?: () => void) {
-      super();
-      this.bytes = bytes;
-      this.deadline = deadline;
-    }
+    queued = false;
+    constructor(
+      readonly bytes: number,
+      readonly deadline: number,
+      private readonly onGrant?: () => void,
+    ) {}
     granted(): void {
       this.outcome = "granted";
       this.onGrant?.();

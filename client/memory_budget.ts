@@ -16,28 +16,34 @@
 
 import { BufferExhaustedError, InvalidArgumentError } from "./errors.ts";
 
-/** A caller waiting for room; `granted` runs once its bytes are reserved, `refused` once they never will be. */
-export abstract class BudgetWaiter {
+/**
+ * A caller waiting for room; `granted` runs once its bytes are reserved,
+ * `refused` once they never will be. (An interface, not a base class: a
+ * waiting send is created per record when the buffer is full, and a plain
+ * class constructs faster than a subclass.)
+ */
+export interface BudgetWaiter {
   /** Bytes wanted (set before each wait). */
-  bytes = 0;
+  bytes: number;
   /** Epoch ms after which it gives up with BufferExhaustedError. */
-  deadline = 0;
-  /** True while in the queue. */
-  queued = false;
+  deadline: number;
+  /** True while in the queue (the budget sets it). */
+  queued: boolean;
   /** The bytes are reserved for it. Called synchronously from release() (or a timer); must not throw. */
-  abstract granted(): void;
+  granted(): void;
   /** BufferExhaustedError after its deadline, or the error given to failAll(). Must not throw. */
-  abstract refused(error: Error): void;
+  refused(error: Error): void;
 }
 
 /** reserve()'s waiter: settles a promise. */
-class PromiseWaiter extends BudgetWaiter {
+class PromiseWaiter implements BudgetWaiter {
+  bytes = 0;
+  deadline = 0;
+  queued = false;
   constructor(
     private readonly resolve: () => void,
     private readonly reject: (e: Error) => void,
-  ) {
-    super();
-  }
+  ) {}
   granted(): void {
     this.resolve();
   }

@@ -47,7 +47,7 @@ import { MetadataCache } from "./metadata_cache.ts";
 import { murmur2, toPositive } from "./murmur2.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
 import type { PartitionerFn, PartitionerName } from "./partitioners.ts";
-import { BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
+import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
 import { writeProduceRequestBatches, type ProducePartitionBatches } from "./produce_request.ts";
 import {
   BatchSendTracker,
@@ -190,21 +190,18 @@ interface WaitingOwner {
 }
 
 /** A send() waiting for buffer space: its record is appended as soon as the budget grants its bytes. */
-class PendingSend extends BudgetWaiter {
+class PendingSend implements BudgetWaiter {
+  queued = false;
   constructor(
     readonly owner: WaitingOwner,
     readonly topic: TopicState,
     readonly partitionCount: number,
     readonly message: ProducerMessage,
-    readonly size: number,
+    readonly bytes: number,
     readonly resolve: Resolve,
     readonly reject: Reject,
-    deadline: number,
-  ) {
-    super();
-    this.bytes = size;
-    this.deadline = deadline;
-  }
+    readonly deadline: number,
+  ) {}
   granted(): void {
     this.owner.appendGranted(this);
   }
@@ -215,7 +212,10 @@ class PendingSend extends BudgetWaiter {
 }
 
 /** A sendBatch() call: appends its records in order, waiting (in the budget's queue) whenever the buffer is full. */
-class SendBatchJob extends BudgetWaiter {
+class SendBatchJob implements BudgetWaiter {
+  /** The next record's bytes, while it waits. */
+  bytes = 0;
+  queued = false;
   /** The next record to append. */
   index = 0;
   /** Granted once: from then on the call is ahead of every waiter (later calls do not overtake its records). */
@@ -227,11 +227,8 @@ class SendBatchJob extends BudgetWaiter {
     readonly messages: readonly ProducerMessage[],
     readonly sizes: Int32Array,
     readonly tracker: BatchSendTracker,
-    deadline: number,
-  ) {
-    super();
-    this.deadline = deadline;
-  }
+    readonly deadline: number,
+  ) {}
   granted(): void {
     this.first = true;
     this.owner.continueBatch(this, true);
@@ -607,7 +604,7 @@ export class Producer {
   private appendGranted(p: PendingSend): void {
     const t = p.topic;
     try {
-      const state = this.appendRecord(t, Math.max(t.partitionCount, p.partitionCount), p.message, p.size);
+      const state = this.appendRecord(t, Math.max(t.partitionCount, p.partitionCount), p.message, p.bytes);
       const batch = state.open!;
       batch.addOne(p.resolve);
       if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
