@@ -205,6 +205,100 @@ describe("ring, one thread", () => {
   });
 });
 
+describe("ring, waking", () => {
+  test("publishTail makes entries visible without a wake; notifyIfWaiting wakes a parked consumer once", async () => {
+    const sab = createRing(256);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    const seen: { outcome: string | null } = { outcome: null };
+    const waiting = c.waitForData(10_000).then((o) => (seen.outcome = o));
+    p.reserve(1, 4);
+    p.commit();
+    expect(p.unpublishedBytes).toBe(16);
+    expect(p.publishTail()).toBe(true);
+    expect(p.unpublished).toBe(false);
+    expect(p.unpublishedBytes).toBe(0);
+    expect(c.hasData()).toBe(true);
+    // A full event-loop turn later the parked consumer has still not been woken.
+    await new Promise((r) => setImmediate(r));
+    expect(seen.outcome).toBeNull();
+    expect(p.notifyIfWaiting()).toBe(true);
+    await waiting;
+    expect(seen.outcome).toBe("ready");
+    // One wake per publication: nothing new since, so no second notify.
+    expect(p.notifyIfWaiting()).toBe(false);
+    expect(p.publishTail()).toBe(false);
+  });
+
+  test("a publish that adds nothing wakes nobody; a running consumer is not notified", async () => {
+    const sab = createRing(256);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    p.reserve(1, 4);
+    p.commit();
+    // Consumer not parked (its WAITING word is down): the tail is stored, no notify.
+    expect(p.publishTail()).toBe(true);
+    expect(p.notifyIfWaiting()).toBe(false);
+    expect(c.read()).toBe(1);
+    c.advance();
+    c.release();
+    const waiting = c.waitForData(30);
+    p.publish();
+    expect(await waiting).toBe("timed-out");
+  });
+
+  test("release wakes a producer parked for room only when it gave space back", async () => {
+    const sab = createRing(256);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    for (let i = 0; i < 8; i++) {
+      p.reserve(1, 24);
+      p.commit();
+    }
+    p.publish();
+    const idle = p.waitForRoom(24, 30);
+    c.release();
+    expect(await idle).toBe("timed-out");
+    const waiting = p.waitForRoom(24, 10_000);
+    expect(c.read()).toBe(1);
+    c.advance();
+    c.release();
+    expect(await waiting).toBe("ready");
+    expect(p.canReserve(24)).toBe(true);
+  });
+});
+
+describe("ring, room for several entries", () => {
+  test("canReserveMany counts whole entries and the skip at the end, and agrees with reserve", () => {
+    const sab = createRing(256);
+    const p = new RingProducer(sab);
+    const c = new RingConsumer(sab);
+    expect(p.canReserveMany(0, 24)).toBe(true);
+    expect(p.canReserveMany(8, 24)).toBe(true);
+    expect(p.canReserveMany(9, 24)).toBe(false);
+    expect(p.canReserveMany(1, p.payloadBytesMax + 1)).toBe(false);
+    // 16 bytes before the end: entries of 32 bytes skip them once.
+    advanceTo(p, c, 240);
+    expect(p.canReserveMany(7, 24)).toBe(true);
+    expect(p.canReserveMany(8, 24)).toBe(false);
+    for (let i = 0; i < 7; i++) {
+      expect(p.reserve(1, 24)).toBeGreaterThanOrEqual(0);
+      p.commit();
+    }
+    expect(p.reserve(1, 24)).toBe(-1);
+    expect(p.canReserveMany(1, 24)).toBe(false);
+    // Smaller entries fit where the larger ones were counted: 7 x 16-byte payloads from 240 again.
+    p.publish();
+    while (c.read() !== -1) c.advance();
+    c.release();
+    expect(p.canReserveMany(7, 24)).toBe(true);
+    for (let i = 0; i < 7; i++) {
+      expect(p.reserve(1, 16)).toBeGreaterThanOrEqual(0);
+      p.commit();
+    }
+  });
+});
+
 describe("ring, across threads", () => {
   test("a worker consumes 2M entries of varying size intact and answers each in order", async () => {
     const count = 2_000_000;

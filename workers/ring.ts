@@ -14,8 +14,16 @@
 //   batch. The producer never overwrites bytes the consumer has not released.
 // - Waking: each side parks only after raising its WAITING word and re-checking the
 //   other side's position; the other side calls Atomics.notify only when it sees the
-//   WAITING word raised, so a busy pair never makes a syscall. Every wait has a
-//   timeout (RUNTIME.md: pending waiters must not be relied upon to ever resolve).
+//   WAITING word raised AND it moved its position since it last looked, so a busy
+//   pair never makes a syscall and a publish or release that changed nothing never
+//   wakes anyone. Every wait has a timeout (RUNTIME.md: pending waiters must not be
+//   relied upon to ever resolve).
+// - A producer that publishes many times per event-loop turn may split the two
+//   halves: `publishTail()` makes entries visible at once (a consumer that is still
+//   running sees them without a wake), `notifyIfWaiting()` wakes a parked consumer,
+//   at most once, for everything published since the previous call. It must run
+//   before the producer's thread goes idle, or a parked consumer sleeps until its
+//   wait times out. `publish()` is the two together.
 
 import {
   EntryKind,
@@ -78,6 +86,10 @@ export type WaitOutcome = "ready" | "timed-out";
 export class RingProducer extends RingViews {
   /** Local tail: includes committed but unpublished entries. */
   private tail: number;
+  /** The tail last stored to shared memory. */
+  private publishedTail: number;
+  /** A tail was stored since the last notifyIfWaiting(): a parked consumer may need waking. */
+  private wakeOwed = false;
   /** Last head seen; refreshed from shared memory only when the cached value says "full". */
   private cachedHead: number;
   /** Position of the reserved entry's header (after a WRAP marker, if one was needed); -1 = none. */
@@ -87,6 +99,7 @@ export class RingProducer extends RingViews {
   constructor(sab: SharedArrayBuffer) {
     super(sab);
     this.tail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
+    this.publishedTail = this.tail;
     this.cachedHead = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
   }
 
@@ -140,16 +153,55 @@ export class RingProducer extends RingViews {
     this.reservedAt = -1;
   }
 
-  /** Make every committed entry visible; wake the consumer only if it announced it is parked. */
+  /**
+   * Make every committed entry visible and wake the consumer if it announced it is
+   * parked (`publishTail()` then `notifyIfWaiting()`). Publishing nothing new wakes nobody.
+   */
   publish(): void {
+    this.publishTail();
+    this.notifyIfWaiting();
+  }
+
+  /**
+   * Make every committed entry visible without waking the consumer: one atomic store,
+   * no syscall. Returns true when entries became visible. The caller owes a
+   * `notifyIfWaiting()` before its thread goes idle.
+   */
+  publishTail(): boolean {
     if (this.reservedAt !== -1) throw new Error("ring: publish() while a reservation is open");
+    if (this.tail === this.publishedTail) return false;
     Atomics.store(this.ctrl, RingWord.TAIL, this.tail | 0);
-    if (Atomics.load(this.ctrl, RingWord.CONSUMER_WAITING) !== 0) Atomics.notify(this.ctrl, RingWord.TAIL);
+    this.publishedTail = this.tail;
+    this.wakeOwed = true;
+    return true;
+  }
+
+  /**
+   * Wake the consumer if entries were published since the last call and it announced
+   * it is parked. At most one Atomics.notify per call, none when nothing was published.
+   * Returns whether it notified.
+   *
+   * Why skipping is safe: the consumer raises its WAITING word, then reads the tail;
+   * this side stored the tail, then reads the WAITING word. Both are sequentially
+   * consistent atomics, so at least one side sees the other's store: either the
+   * consumer sees the new tail and does not park, or this call sees WAITING raised.
+   */
+  notifyIfWaiting(): boolean {
+    if (!this.wakeOwed) return false;
+    this.wakeOwed = false;
+    if (Atomics.load(this.ctrl, RingWord.CONSUMER_WAITING) === 0) return false;
+    Atomics.notify(this.ctrl, RingWord.TAIL);
+    return true;
   }
 
   /** True when committed entries have not been published yet. */
   get unpublished(): boolean {
-    return (Atomics.load(this.ctrl, RingWord.TAIL) >>> 0) !== this.tail;
+    return this.tail !== this.publishedTail;
+  }
+
+  /** Bytes of committed entries not published yet (WRAP skips included). */
+  get unpublishedBytes(): number {
+    return (this.tail - this.publishedTail) >>> 0;
   }
 
   /** Bytes in use as this end sees them (committed, published or not, minus released). */
@@ -164,6 +216,23 @@ export class RingProducer extends RingViews {
     const need = entryBytes(payloadBytes);
     const toEnd = this.capacity - (this.tail & this.mask);
     return this.hasRoom(need <= toEnd ? need : toEnd + need);
+  }
+
+  /**
+   * Whether `count` entries of `payloadBytes` each could be reserved one after the
+   * other now (counting the WRAP skip the sequence may need). Entries with smaller
+   * payloads then fit too: a smaller entry never ends later than a larger one
+   * started at the same place would.
+   */
+  canReserveMany(count: number, payloadBytes: number): boolean {
+    if (count <= 0) return true;
+    if (payloadBytes > this.payloadBytesMax) return false;
+    const need = entryBytes(payloadBytes);
+    const toEnd = this.capacity - (this.tail & this.mask);
+    const beforeEnd = Math.floor(toEnd / need);
+    const total = count <= beforeEnd ? count * need : count * need + (toEnd - beforeEnd * need);
+    if (total > this.capacity) return false;
+    return this.hasRoom(total);
   }
 
   /**
@@ -205,6 +274,8 @@ export class RingProducer extends RingViews {
 export class RingConsumer extends RingViews {
   /** Local head: entries read and advanced past, released or not. */
   private head: number;
+  /** The head last stored to shared memory. */
+  private releasedHead: number;
   private cachedTail: number;
   /** Current entry (valid after `read()` returned a kind). */
   offset = 0;
@@ -214,6 +285,7 @@ export class RingConsumer extends RingViews {
   constructor(sab: SharedArrayBuffer) {
     super(sab);
     this.head = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+    this.releasedHead = this.head;
     this.cachedTail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
   }
 
@@ -248,8 +320,13 @@ export class RingConsumer extends RingViews {
     this.head = this.entryEnd;
   }
 
-  /** Give the space of every advanced-past entry back to the producer (one store per batch). */
+  /**
+   * Give the space of every advanced-past entry back to the producer (one store per
+   * batch); wakes a producer parked for room. Releasing nothing new wakes nobody.
+   */
   release(): void {
+    if (this.head === this.releasedHead) return;
+    this.releasedHead = this.head;
     Atomics.store(this.ctrl, RingWord.HEAD, this.head | 0);
     if (Atomics.load(this.ctrl, RingWord.PRODUCER_WAITING) !== 0) Atomics.notify(this.ctrl, RingWord.HEAD);
   }
