@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { FaultyFileOps, readFully, realFileOps, writeFully, type FileOps } from "./file_ops.ts";
+import { FaultyFileOps, readFully, realFileOps, writeFully, writevFully, type FileOps } from "./file_ops.ts";
+import { WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 
 let dir = "";
 beforeEach(() => {
@@ -59,6 +60,47 @@ for (const [name, make] of [
     });
   });
 }
+
+describe("writevFully", () => {
+  test("one vectored write for many buffers; a short one is finished buffer by buffer from where it stopped", () => {
+    const calls: string[] = [];
+    // A vectored write that stops after 7 bytes (in the middle of the second buffer), then single writes of at most 3.
+    const files: FileOps = {
+      ...realFileOps,
+      pwritev: (fd, bufs, pos) => {
+        calls.push(`pwritev ${bufs.length}@${pos}`);
+        const first = bufs[0];
+        const second = bufs[1].subarray(0, 7 - first.length);
+        return realFileOps.pwrite(fd, first, 0, first.length, pos) + realFileOps.pwrite(fd, second, 0, second.length, pos + first.length);
+      },
+      pwrite: (fd, buf, off, len, pos) => {
+        calls.push(`pwrite ${Math.min(len, 3)}@${pos}`);
+        return realFileOps.pwrite(fd, buf, off, Math.min(len, 3), pos);
+      },
+    };
+    const p = path.join(dir, "v.log");
+    const fd = files.open(p, "w+");
+    writevFully(files, fd, [bytes(4, 1), bytes(5, 2), bytes(2, 3)], 3, 10);
+    files.close(fd);
+    expect(calls).toEqual(["pwritev 3@10", "pwrite 2@17", "pwrite 2@19"]);
+    const back = contents(p);
+    expect(Array.from(back.subarray(10))).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3]);
+    expect(() => writevFully(files, fd, [], WRITEV_BUFFERS_MAX + 1, 0)).toThrow(RangeError);
+  });
+
+  test("a disk that takes nothing more is ENOSPC, not a loop", () => {
+    const files = new FaultyFileOps(realFileOps, { writeBytesMax: 6 });
+    const fd = files.open(path.join(dir, "full.log"), "w+");
+    let code = "";
+    try {
+      writevFully(files, fd, [bytes(4, 1), bytes(4, 2)], 2, 0);
+    } catch (e) {
+      code = (e as { code: string }).code;
+    }
+    files.close(fd);
+    expect(code).toBe("ENOSPC");
+  });
+});
 
 describe("FaultyFileOps", () => {
   test("fails the k-th fdatasync and every later one with EIO", () => {

@@ -10,6 +10,7 @@
 // every byte not covered by a completed fdatasync.
 
 import * as fs from "node:fs";
+import { WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 
 export type OpenFlags = "r" | "r+" | "w+";
 
@@ -74,6 +75,35 @@ export function writeFully(files: FileOps, fd: number, buf: Uint8Array, off: num
     const n = files.pwrite(fd, buf, off + done, len - done, pos + done);
     if (n <= 0) throw fsError("ENOSPC", "write");
     done += n;
+  }
+}
+
+/**
+ * Writes bufs[0..count) back to back from file position pos, with one vectored
+ * write when the FileOps has one, continuing after short writes. A write that
+ * makes no progress is ENOSPC. At most WRITEV_BUFFERS_MAX buffers per call.
+ */
+export function writevFully(files: FileOps, fd: number, bufs: readonly Uint8Array[], count: number, pos: number): void {
+  if (count > WRITEV_BUFFERS_MAX) throw new RangeError(`writevFully: ${count} buffers, at most ${WRITEV_BUFFERS_MAX}`);
+  let total = 0;
+  for (let i = 0; i < count; i++) total += bufs[i].length;
+  let done = 0;
+  if (files.pwritev !== undefined && count > 1) {
+    done = files.pwritev(fd, count === bufs.length ? bufs : bufs.slice(0, count), pos);
+    if (done === total) return;
+    if (done < 0) throw fsError("ENOSPC", "write");
+  }
+  // No vectored write, or a short one: the rest buffer by buffer, from where it stopped.
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const b = bufs[i];
+    const end = start + b.length;
+    if (end > done) {
+      const from = Math.max(done - start, 0);
+      writeFully(files, fd, b, from, b.length - from, pos + start + from);
+      done = end;
+    }
+    start = end;
   }
 }
 

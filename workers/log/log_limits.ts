@@ -62,6 +62,13 @@ export const FLUSH_BYTES_MAX = 1024 * MiB;
 /** Largest `flush.interval.ms`: a durable ack never waits longer than this for its fdatasync. */
 export const FLUSH_INTERVAL_MS_MAX = 60_000;
 
+/**
+ * Buffers one vectored write (pwritev) takes: Linux's IOV_MAX. A writev with more
+ * fails with EINVAL (Bun splits it into several syscalls instead, which would hide
+ * where a short write stopped), so the log writes what it staged once it holds this many.
+ */
+export const WRITEV_BUFFERS_MAX = 1024;
+
 function assert(condition: boolean, why: string): void {
   if (!condition) throw new Error(`log limits: ${why}`);
 }

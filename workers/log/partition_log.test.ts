@@ -5,7 +5,8 @@ import { readI64Number } from "../../protocol/big_endian.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { BatchError, forEachRecord } from "../../protocol/record_batch.ts";
 import { concat, makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
-import { FaultyFileOps, realFileOps } from "./file_ops.ts";
+import { FaultyFileOps, type FileOps, realFileOps } from "./file_ops.ts";
+import { WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 import { PartitionLog, type ReadPlan } from "./partition_log.ts";
 
 let dir = "";
@@ -96,6 +97,118 @@ describe("append", () => {
     forEachRecord(stored, 0, (rec) => stamps.push(rec.timestamp)); // also re-checks the CRC
     expect(stamps).toEqual([1_800_000_000_000n, 1_800_000_000_000n]);
     expect(log.offsetForTimestamp(1_800_000_000_000)).toBe(0);
+  });
+});
+
+/** Real files, counting the write syscalls the log makes. */
+function countingFiles(): FileOps & { pwrites: number; pwritevs: number } {
+  const files = {
+    ...realFileOps,
+    pwrites: 0,
+    pwritevs: 0,
+    pwrite: (fd: number, buf: Uint8Array, off: number, len: number, pos: number) => {
+      files.pwrites++;
+      return realFileOps.pwrite(fd, buf, off, len, pos);
+    },
+    pwritev: (fd: number, bufs: readonly Uint8Array[], pos: number) => {
+      files.pwritevs++;
+      return (realFileOps.pwritev as NonNullable<FileOps["pwritev"]>)(fd, bufs, pos);
+    },
+  };
+  return files;
+}
+
+describe("staged appends (one vectored write for many)", () => {
+  test("many stages, one pwritev: offsets contiguous, nothing visible before the write, same bytes after", () => {
+    const files = countingFiles();
+    const log = open({ "segment.bytes": 1 << 20 }, { files });
+    const parts = [makeBatch({ count: 2, tag: 1 }), concat([makeBatch({ count: 1, tag: 2 }), makeBatch({ count: 4, tag: 3 })]), makeBatch({ count: 1, tag: 4 })];
+    const writesBefore = files.pwrites + files.pwritevs;
+    const results = parts.map((p) => ({ ...log.stage(p, 1_000) }));
+    expect(results.map((r) => [r.baseOffset, r.lastOffset, r.records])).toEqual([[0, 1, 2], [2, 6, 5], [7, 7, 1]]);
+    // Staged is not written: the log end, size and unsynced bytes have not moved, no syscall yet.
+    expect(log.logEndOffset).toBe(0);
+    expect(log.sizeBytes).toBe(0);
+    expect(log.stagedByteCount).toBe(parts[0].length + parts[1].length + parts[2].length);
+    expect(files.pwrites + files.pwritevs).toBe(writesBefore);
+    log.writeStaged();
+    expect(files.pwritevs).toBe(1);
+    expect(files.pwrites).toBe(0);
+    expect(log.logEndOffset).toBe(8);
+    expect(log.stagedByteCount).toBe(0);
+    expect(log.unsyncedBytes).toBe(log.sizeBytes);
+    const all = readAll(log);
+    expect(all.map((b) => b.baseOffset)).toEqual([0, 2, 3, 7]);
+    expect(concat(all.map((b) => b.bytes))).toEqual(concat(parts));
+    // Nothing staged: nothing written.
+    log.writeStaged();
+    expect(files.pwritevs).toBe(1);
+  });
+
+  test("a bad batch fails only its own stage; the appends staged around it keep their offsets", () => {
+    const log = open();
+    const good1 = makeBatch({ count: 1, tag: 1 });
+    const bad = concat([makeBatch({ count: 1, tag: 2 }), makeBatch({ count: 1, tag: 3 })]);
+    bad[bad.length - 1] ^= 0x01;
+    const good2 = makeBatch({ count: 2, tag: 4 });
+    expect(log.stage(good1).baseOffset).toBe(0);
+    expect(codeOf(() => log.stage(bad))).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(readI64Number(bad, 0)).toBe(0); // not even its valid first batch got an offset
+    expect(log.stage(good2).baseOffset).toBe(1);
+    log.writeStaged();
+    expect(readAll(log).map((b) => b.baseOffset)).toEqual([0, 1]);
+    expect(concat(readAll(log).map((b) => b.bytes))).toEqual(concat([good1, good2]));
+  });
+
+  test("a roll while staging writes what was staged into the old segment, the rest into the new one", () => {
+    const log = open({ "segment.bytes": 1024 });
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 12; i++) parts.push(makeBatch({ count: 2, valueBytes: 60, tag: i }));
+    for (const p of parts) log.stage(p);
+    log.writeStaged();
+    expect(log.segmentCount).toBeGreaterThan(1);
+    expect(log.logEndOffset).toBe(24);
+    const all = readAll(log);
+    expect(all.map((b) => b.baseOffset)).toEqual(parts.map((_, i) => 2 * i));
+    expect(concat(all.map((b) => b.bytes))).toEqual(concat(parts));
+    // Sealed segments were flushed whole when they rolled; they hold batch-aligned data only.
+    expect(log.durableOffset).toBeGreaterThan(0);
+  });
+
+  test(`more than ${WRITEV_BUFFERS_MAX} stages are written in vectored writes of at most that many`, () => {
+    const files = countingFiles();
+    const log = open({ "segment.bytes": 64 << 20 }, { files });
+    const n = WRITEV_BUFFERS_MAX + 5;
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) parts.push(makeBatch({ count: 1, tag: i }));
+    for (const p of parts) log.stage(p);
+    log.writeStaged();
+    expect(files.pwritevs).toBe(2);
+    expect(log.logEndOffset).toBe(n);
+    expect(concat(readAll(log).map((b) => b.bytes))).toEqual(concat(parts));
+  });
+
+  test("flush writes what is staged and makes it durable", () => {
+    const log = open();
+    log.stage(makeBatch({ count: 3 }));
+    expect(log.flush()).toBe(3);
+    expect(log.durableOffset).toBe(3);
+    expect(log.stagedByteCount).toBe(0);
+  });
+
+  test("a failed write of staged appends takes the log offline; nothing staged counts as written", () => {
+    const files = new FaultyFileOps(realFileOps, { writeBytesMax: 300 });
+    const log = open({}, { files });
+    log.append(makeBatch({ count: 1, tag: 1 }));
+    log.stage(makeBatch({ tag: 2, count: 5 }));
+    log.stage(makeBatch({ tag: 3 }));
+    expect(codeOf(() => log.writeStaged())).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect(log.online).toBe(false);
+    expect(log.logEndOffset).toBe(1);
+    expect(log.stagedByteCount).toBe(0);
+    // Offline: every later stage and write fails the same way, even with nothing staged.
+    expect(codeOf(() => log.writeStaged())).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect(codeOf(() => log.stage(makeBatch({ tag: 4 })))).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
   });
 });
 

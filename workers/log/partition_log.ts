@@ -6,6 +6,14 @@
 //   and written into the active segment file (page cache) at an explicit
 //   position. A written batch survives a crash of the process, not a power
 //   loss. This is the point an acks=1 produce is answered.
+// - stage() + writeStaged() is append() split in two, so that many appends
+//   cost one vectored write: stage() validates one append (all or nothing, as
+//   append() does), gives it its offsets and keeps a view of its bytes;
+//   writeStaged() writes every staged view with one pwritev at the segment end.
+//   A staged append is NOT written: it must not be acknowledged before
+//   writeStaged() returned, and its bytes must not change until then. If that
+//   write (or one stage() had to do first, see stage()) fails, the log goes
+//   offline and writeStaged() throws: no staged append may be acknowledged.
 // - A batch is DURABLE once flush() has returned a durableOffset above its last
 //   offset: an fdatasync that started after the write completed. Only then may
 //   an acks=all produce be answered, and only durable data is below the high
@@ -66,11 +74,11 @@ import {
   patchLogAppendTime,
   validateBatch,
 } from "../../protocol/record_batch.ts";
-import { type FileOps, readFully, realFileOps, writeFully } from "./file_ops.ts";
+import { type FileOps, readFully, realFileOps, writevFully } from "./file_ops.ts";
 import { FsyncBatcher } from "./fsync_batcher.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LogError } from "./log_error.ts";
-import { LOG_OFFSET_MAX, SEALED_SEGMENT_FDS_MAX, SEGMENT_OFFSET_SPAN_MAX } from "./log_limits.ts";
+import { LOG_OFFSET_MAX, SEALED_SEGMENT_FDS_MAX, SEGMENT_OFFSET_SPAN_MAX, WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 import { VerifiedPrefix, checkBatchAt, verifyBatches } from "./batch_verify.ts";
 import { type RecoveryStats, rebuildSegment, recoverLog } from "./recovery.ts";
 import { type RecoveryPoint, RecoveryPointWriter } from "./recovery_point.ts";
@@ -133,7 +141,15 @@ const STORAGE_ERROR: { error: number } = Object.freeze({ error: ErrorCode.KAFKA_
 const CORRUPT: { error: number } = Object.freeze({ error: ErrorCode.CORRUPT_MESSAGE });
 const READ_DAMAGE_CONSEQUENCE = "reads at this offset fail; nothing is cut";
 
-/** Per-batch facts gathered while validating an append, reused across appends. */
+/** A fresh result object (stage() fills one the caller passes, to allocate nothing per append). */
+export function emptyAppendResult(): AppendResult {
+  return { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0 };
+}
+
+/**
+ * Per-batch facts of the staged appends (validated, offsets given, not written),
+ * in file order, reused across writes. `positions` count from the first staged byte.
+ */
 class BatchScratch {
   positions: Float64Array = new Float64Array(64);
   sizes: Float64Array = new Float64Array(64);
@@ -151,6 +167,13 @@ class BatchScratch {
     this.sizes = grow(this.sizes);
     this.offsetCounts = grow(this.offsetCounts);
     this.maxTimestamps = grow(this.maxTimestamps);
+  }
+
+  /** Moves entries [from, from + n) to the front, their positions less `bytesBefore`. */
+  shiftToFront(from: number, n: number, bytesBefore: number): void {
+    for (const a of [this.sizes, this.offsetCounts, this.maxTimestamps]) a.copyWithin(0, from, from + n);
+    const p = this.positions;
+    for (let i = 0; i < n; i++) p[i] = p[from + i] - bytesBefore;
   }
 }
 
@@ -171,6 +194,14 @@ export class PartitionLog {
   private readonly batcher = new FsyncBatcher();
   private readonly recoveryPoint: RecoveryPointWriter;
   private readonly scratch = new BatchScratch();
+  /** Views of the staged appends, in offset order (see stage()). At most WRITEV_BUFFERS_MAX. */
+  private readonly staged: Uint8Array[] = [];
+  /** Batches described in `scratch`, bytes and offsets of the staged appends. */
+  private stagedBatches = 0;
+  private stagedBytes = 0;
+  private stagedOffsets = 0;
+  /** The time of the first staged append (what the segment's age and the flush interval count from). */
+  private stagedNowMs = 0;
   private durable: number;
   /** Byte position of `durable` in the active segment, and the active segment's max timestamp at that point. */
   private durablePosition: number;
@@ -343,87 +374,158 @@ export class PartitionLog {
    * patching each batch's base offset IN PLACE in `records` (and, for a
    * LogAppendTime topic, its max timestamp and CRC): the caller passes bytes
    * it owns, e.g. its slot of the ring, and they are what gets written.
-   * Returns when the bytes are written (page cache), not durable.
+   * Returns when the bytes are written (page cache), not durable. Appends
+   * staged before are written with it.
    */
   append(records: Uint8Array, nowMs: number = this.now()): AppendResult {
+    const result = this.stage(records, nowMs);
+    this.writeStaged();
+    return result;
+  }
+
+  /**
+   * append() without the write: validates the batches in `records` (all or
+   * nothing: a bad batch throws BatchError and stages nothing), gives them the
+   * next offsets (patching `records` in place, as append() does) and keeps a
+   * view of them for writeStaged(). Fills and returns `out`.
+   *
+   * The caller must not acknowledge the append before writeStaged() returned,
+   * and must keep `records` unchanged until then. stage() may write what was
+   * staged before it (when the segment must roll first, or WRITEV_BUFFERS_MAX
+   * views are staged); if that write fails the log goes offline, this throws
+   * KAFKA_STORAGE_ERROR, and so will writeStaged().
+   */
+  stage(records: Uint8Array, nowMs: number = this.now(), out: AppendResult = emptyAppendResult()): AppendResult {
     this.assertWritable();
     const cfg = this.cfg;
     const s = this.scratch;
     if (records.length === 0) throw new BatchError(ErrorCode.INVALID_RECORD, "records are empty: expected at least one batch", 0);
+    // Validate into the scratch after the staged batches; they count only once all passed.
+    const first = this.stagedBatches;
     let n = 0;
     let pos = 0;
     let recordCount = 0;
     let offsetCount = 0;
     while (pos < records.length) {
       const b = validateBatch(records, pos, records.length, cfg.maxMessageBytes);
-      s.ensure(n + 1);
-      s.positions[n] = pos;
-      s.sizes[n] = b.size;
-      s.offsetCounts[n] = b.lastOffsetDelta + 1;
-      s.maxTimestamps[n] = b.maxTimestamp;
+      const i = first + n;
+      s.ensure(i + 1);
+      s.positions[i] = this.stagedBytes + pos;
+      s.sizes[i] = b.size;
+      s.offsetCounts[i] = b.lastOffsetDelta + 1;
+      s.maxTimestamps[i] = b.maxTimestamp;
       n++;
       recordCount += b.recordCount;
       offsetCount += b.lastOffsetDelta + 1;
       pos += b.size;
     }
-    const baseOffset = this.logEndOffset;
+    const baseOffset = this.logEndOffset + this.stagedOffsets;
     const lastOffset = baseOffset + offsetCount - 1;
     if (lastOffset > LOG_OFFSET_MAX) {
       throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `offset ${lastOffset} would pass the largest offset ${LOG_OFFSET_MAX}`);
     }
-    this.rollIfNeeded(records.length, lastOffset, nowMs);
+    if (this.rollNeeded(records.length, lastOffset, nowMs) || this.staged.length >= WRITEV_BUFFERS_MAX) {
+      // What is staged goes into the current segment first; this append then starts the run again.
+      const before = this.stagedBytes;
+      const batchesBefore = this.stagedBatches;
+      if (batchesBefore > 0) this.writeStaged();
+      s.shiftToFront(batchesBefore, n, before);
+      if (this.rollNeeded(records.length, lastOffset, nowMs)) this.roll();
+    }
 
     const logAppendTime = cfg.timestampType === "LogAppendTime";
+    const at = this.stagedBatches;
     let next = baseOffset;
-    for (let i = 0; i < n; i++) {
-      patchBaseOffset(records, s.positions[i], next);
+    for (let i = at; i < at + n; i++) {
+      const p = s.positions[i] - this.stagedBytes;
+      patchBaseOffset(records, p, next);
       if (logAppendTime) {
-        patchLogAppendTime(records, s.positions[i], nowMs);
+        patchLogAppendTime(records, p, nowMs);
         s.maxTimestamps[i] = nowMs;
       }
       next += s.offsetCounts[i];
     }
+    if (this.staged.length === 0) this.stagedNowMs = nowMs;
+    this.staged.push(records);
+    this.stagedBatches += n;
+    this.stagedBytes += records.length;
+    this.stagedOffsets += offsetCount;
 
+    out.baseOffset = baseOffset;
+    out.lastOffset = lastOffset;
+    out.logAppendTimeMs = logAppendTime ? nowMs : -1;
+    out.bytes = records.length;
+    out.records = recordCount;
+    return out;
+  }
+
+  /** Bytes staged and not yet written (see stage()). */
+  get stagedByteCount(): number {
+    return this.stagedBytes;
+  }
+
+  /**
+   * Writes every staged append with one vectored write at the end of the active
+   * segment and places its batches (indexes, log end). Returns when they are
+   * WRITTEN (page cache). Throws KAFKA_STORAGE_ERROR if the log is offline, even
+   * with nothing staged: a write stage() did may have failed, and none of the
+   * appends staged since the last writeStaged() may be acknowledged.
+   */
+  writeStaged(): void {
+    this.assertWritable();
+    const count = this.staged.length;
+    if (count === 0) return;
+    const s = this.scratch;
     const seg = this.segs.active;
     const filePosition = seg.size;
+    const bytes = this.stagedBytes;
+    const nowMs = this.stagedNowMs;
     try {
-      writeFully(this.files, seg.fd, records, 0, records.length, filePosition);
+      writevFully(this.files, seg.fd, this.staged, count, filePosition);
     } catch (e) {
+      this.dropStaged();
       this.fail(e, "write");
     }
-    next = baseOffset;
-    for (let i = 0; i < n; i++) {
-      const count = s.offsetCounts[i];
+    let next = seg.nextOffset;
+    const cfg = this.cfg;
+    for (let i = 0; i < this.stagedBatches; i++) {
+      const offsets = s.offsetCounts[i];
       seg.place(
         {
           position: filePosition + s.positions[i],
           baseOffset: next,
-          lastOffset: next + count - 1,
+          lastOffset: next + offsets - 1,
           maxTimestamp: s.maxTimestamps[i],
           size: s.sizes[i],
         },
         cfg.indexIntervalBytes,
       );
-      next += count;
+      next += offsets;
     }
     if (seg.rollBaseMs < 0) seg.rollBaseMs = nowMs;
-    this.batcher.noteWrite(records.length, nowMs);
-    return {
-      baseOffset,
-      lastOffset,
-      logAppendTimeMs: logAppendTime ? nowMs : -1,
-      bytes: records.length,
-      records: recordCount,
-    };
+    this.batcher.noteWrite(bytes, nowMs);
+    this.dropStaged();
   }
 
-  private rollIfNeeded(appendBytes: number, lastOffset: number, nowMs: number): void {
+  /** Forgets the staged appends (after they were written, or when the write failed). */
+  private dropStaged(): void {
+    // The views are the caller's memory (ring slots): keep no reference past the write.
+    this.staged.length = 0;
+    this.stagedBatches = 0;
+    this.stagedBytes = 0;
+    this.stagedOffsets = 0;
+  }
+
+  /** Whether an append of `appendBytes` ending at `lastOffset` must start a new segment. */
+  private rollNeeded(appendBytes: number, lastOffset: number, nowMs: number): boolean {
     const active = this.segs.active;
-    if (active.size === 0) return;
-    const full = active.size + appendBytes > this.cfg.segmentBytes;
+    const size = active.size + this.stagedBytes;
+    // An empty segment takes any append, even one larger than segment.bytes (alone in it).
+    if (size === 0) return false;
+    const full = size + appendBytes > this.cfg.segmentBytes;
     const old = active.rollBaseMs >= 0 && nowMs - active.rollBaseMs >= this.cfg.segmentMs;
     const wide = lastOffset - active.baseOffset > SEGMENT_OFFSET_SPAN_MAX;
-    if (full || old || wide) this.roll();
+    return full || old || wide;
   }
 
   /** Seals the active segment (flushed, index files written) and starts a new one at the log end. */
@@ -471,6 +573,8 @@ export class PartitionLog {
       if (this.readOnly) return this.durable;
       throw this.storageError();
     }
+    // Staged appends are covered too: write them first (the host writes them before it flushes).
+    this.writeStaged();
     if (!this.batcher.hasUnsynced) return this.durable;
     const seg = this.segs.active;
     try {
