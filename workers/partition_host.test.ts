@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ErrorCode } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch } from "../protocol/record_batch.ts";
-import { type LogConfig, parseTopicConfig } from "./log/mod.ts";
+import { type FileOps, type LogConfig, PartitionLog, parseTopicConfig, realFileOps } from "./log/mod.ts";
 import type { FaultOptions } from "./control.ts";
 import { openHostedLog } from "./open_log.ts";
 import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost, RETENTION_CHECK_INTERVAL_MS } from "./partition_host.ts";
@@ -141,6 +141,11 @@ class Router {
   }
 }
 
+/** The request id a completion answers (DURABLE answers none: 0). */
+function idOf(c: Completion): number {
+  return "requestId" in c ? c.requestId : 0;
+}
+
 function batchOf(values: string[], timestamp = 1_000): Uint8Array {
   return encodeBatch(values.map((v) => ({ value: v, timestamp })));
 }
@@ -156,6 +161,8 @@ interface Impl {
   open: OpenLog;
   /** Options for host.open that make this partition's first flush fail. */
   failingFaults: FaultOptions;
+  /** Options for host.open that make this partition's first write fail (a full disk). */
+  fullDiskFaults: FaultOptions;
 }
 
 const memoryImpl: Impl = {
@@ -163,15 +170,18 @@ const memoryImpl: Impl = {
   open: ({ config, faults }) => {
     const log = new MemoryLog(config);
     if (faults?.failFdatasyncAt !== undefined) log.failFlushes = true;
+    if (faults?.writeBytesMax !== undefined) log.failWrites = true;
     return { log, recovery: null };
   },
   failingFaults: { failFdatasyncAt: 1 },
+  fullDiskFaults: { writeBytesMax: 0 },
 };
 
 const realImpl: Impl = {
   name: "PartitionLog on real files",
   open: openHostedLog,
   failingFaults: { failFdatasyncAt: 1 },
+  fullDiskFaults: { writeBytesMax: 0 },
 };
 
 interface Setup {
@@ -297,11 +307,13 @@ for (const impl of [memoryImpl, realImpl]) {
       host.open(2, dir("p2"), config({ "flush.interval.ms": 1000 }), impl.failingFaults);
       router.produce(2, batchOf(["a"]), -1);
       host.drain();
-      expect(router.take()).toMatchObject([{ kind: "produced" }]);
+      // An acks=all answer waits for what the flush says (its PRODUCED is published with it).
+      expect(router.take()).toEqual([]);
       host.flushDue(0, true);
       const failed = router.take();
-      expect(failed).toHaveLength(1);
-      expect(failed[0]).toMatchObject({ kind: "partition-failed", slot: 2, error: ErrorCode.KAFKA_STORAGE_ERROR });
+      expect(failed).toHaveLength(2);
+      expect(failed[0]).toMatchObject({ kind: "produced", slot: 2 });
+      expect(failed[1]).toMatchObject({ kind: "partition-failed", slot: 2, error: ErrorCode.KAFKA_STORAGE_ERROR });
       const row = table.read(2);
       expect(row.online).toBe(false);
       expect(row.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
@@ -339,6 +351,124 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(table.read(0)).toMatchObject({ logEndOffset: 0, online: true });
     });
 
+    test("one pass, many produces: each gets its own offsets and answer, in request order, across partitions", () => {
+      const { host, router, table, logs, dir } = setup(impl);
+      host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
+      host.open(1, dir("p1"), config({ "flush.interval.ms": 1000 }));
+      const ids: number[] = [];
+      for (let i = 0; i < 6; i++) ids.push(router.produce(i % 2, batchOf([`a${i}`, `b${i}`])));
+      expect(host.drain()).toBe(DrainOutcome.EMPTY);
+      const out = router.take();
+      expect(out.map((c) => [c.kind, c.slot, idOf(c), (c as { baseOffset: number }).baseOffset])).toEqual([
+        ["produced", 0, ids[0], 0],
+        ["produced", 1, ids[1], 0],
+        ["produced", 0, ids[2], 2],
+        ["produced", 1, ids[3], 2],
+        ["produced", 0, ids[4], 4],
+        ["produced", 1, ids[5], 4],
+      ]);
+      if (impl === memoryImpl) expect(logs.map((l) => (l as MemoryLog).writes)).toEqual([1, 1]);
+      expect(table.read(0)).toMatchObject({ logEndOffset: 6, messagesIn: 6 });
+      host.flushDue(0, true);
+      router.take();
+      router.fetch(1, 0, 1 << 20);
+      host.drain();
+      const fetched = router.take()[0] as Completion & { kind: "fetched" };
+      const values = decodeBatches(fetched.bytes).flatMap((b) => b.records.map((r) => new TextDecoder().decode(r.value!)));
+      expect(values).toEqual(["a1", "b1", "a3", "b3", "a5", "b5"]);
+    });
+
+    test("a bad batch fails only its own request; the requests staged around it are written and answered", () => {
+      const { host, router, table, dir } = setup(impl);
+      host.open(0, dir("p0"), config());
+      const corrupt = batchOf(["bad"]);
+      corrupt[corrupt.length - 1] ^= 0xff;
+      const ids = [router.produce(0, batchOf(["x"])), router.produce(0, corrupt), router.produce(7, batchOf(["nowhere"])), router.produce(0, batchOf(["y", "z"]))];
+      host.drain();
+      const out = router.take();
+      expect(out.map((c) => [c.kind, idOf(c), (c as { error?: number }).error ?? (c as { baseOffset: number }).baseOffset])).toEqual([
+        ["produced", ids[0], 0],
+        ["failed", ids[1], ErrorCode.CORRUPT_MESSAGE],
+        ["failed", ids[2], ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+        ["produced", ids[3], 1],
+      ]);
+      expect(table.read(0)).toMatchObject({ logEndOffset: 3, online: true });
+    });
+
+    test("a fetch between produces is answered between them: the produces before it are written first", () => {
+      const { host, router, logs, dir } = setup(impl);
+      host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
+      const a = router.produce(0, batchOf(["a"]));
+      const f = router.fetch(0, 0, 1 << 20);
+      const b = router.produce(0, batchOf(["b"]));
+      host.drain();
+      expect(router.take().map((c) => [c.kind, idOf(c)])).toEqual([
+        ["produced", a],
+        ["fetched", f],
+        ["produced", b],
+      ]);
+      if (impl === memoryImpl) expect((logs[0] as MemoryLog).writes).toBe(2);
+    });
+
+    test("a failed write fails every request staged in that log, takes it offline once; other partitions go on", () => {
+      const { host, router, table, dir } = setup(impl);
+      host.open(0, dir("p0"), config());
+      host.open(1, dir("p1"), config({ "flush.interval.ms": 1000 }), impl.fullDiskFaults);
+      const ids = [router.produce(1, batchOf(["a"])), router.produce(0, batchOf(["ok"])), router.produce(1, batchOf(["b"]), -1)];
+      host.drain();
+      const out = router.take();
+      expect(out.map((c) => [c.kind, c.slot, idOf(c), (c as { error?: number }).error ?? 0])).toEqual([
+        ["failed", 1, ids[0], ErrorCode.KAFKA_STORAGE_ERROR],
+        ["produced", 0, ids[1], 0],
+        ["failed", 1, ids[2], ErrorCode.KAFKA_STORAGE_ERROR],
+      ]);
+      expect(table.read(1)).toMatchObject({ online: false, logEndOffset: 0, errorCode: ErrorCode.KAFKA_STORAGE_ERROR });
+      expect(table.read(0)).toMatchObject({ online: true, logEndOffset: 1 });
+      host.flushDue(0, true);
+      const after = router.take();
+      expect(after.filter((c) => c.kind === "partition-failed")).toMatchObject([{ slot: 1, error: ErrorCode.KAFKA_STORAGE_ERROR }]);
+      expect(after.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 0, durableOffset: 1 }]);
+    });
+
+    test("acks=all answers wait for the flush and are published with its DURABLE; acks=1 answers at once", () => {
+      const { host, router, dir } = setup(impl);
+      host.open(0, dir("p0"), config({ "flush.interval.ms": 5 }));
+      const all1 = router.produce(0, batchOf(["a"]), -1);
+      host.drain(0);
+      expect(router.completions.hasData()).toBe(false);
+      expect(host.flushDue(1)).toBe(0);
+      expect(router.completions.hasData()).toBe(false);
+      expect(host.flushDue(5)).toBe(1);
+      expect(router.take()).toEqual([
+        { kind: "produced", slot: 0, requestId: all1, baseOffset: 0, lastOffset: 0, logStartOffset: 0 },
+        { kind: "durable", slot: 0, durableOffset: 1 },
+      ]);
+      // An acks=1 answer in the pass publishes everything before it too (the ring is FIFO).
+      const all2 = router.produce(0, batchOf(["b"]), -1);
+      const one = router.produce(0, batchOf(["c"]), 1);
+      host.drain(10);
+      expect(router.take().map((c) => [c.kind, idOf(c)])).toEqual([
+        ["produced", all2],
+        ["produced", one],
+      ]);
+    });
+
+    test("held-back acks=all answers are published once they fill a quarter of the completion ring", () => {
+      const { host, router, dir } = setup(impl);
+      host.open(0, dir("p0"), config({ "flush.interval.ms": 60_000 }));
+      // 48 bytes per PRODUCED entry: a quarter of the 64 KiB ring is passed by the 342nd.
+      for (let pass = 0; pass < 4; pass++) {
+        for (let i = 0; i < 80; i++) router.produce(0, batchOf([`v${pass}.${i}`]), -1);
+        expect(host.drain(0)).toBe(DrainOutcome.EMPTY);
+        expect(router.completions.hasData()).toBe(false);
+      }
+      for (let i = 0; i < 80; i++) router.produce(0, batchOf([`w${i}`]), -1);
+      expect(host.drain(0)).toBe(DrainOutcome.EMPTY);
+      const out = router.take();
+      expect(out).toHaveLength(400);
+      expect(out.map((c) => (c as { baseOffset: number }).baseOffset)).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    });
+
     test("offset for timestamp; close flushes, reports DURABLE and goes offline", () => {
       const { host, router, table, dir } = setup(impl);
       host.open(4, dir("p4"), config({ "flush.interval.ms": 60_000 }));
@@ -362,6 +492,44 @@ for (const impl of [memoryImpl, realImpl]) {
     });
   });
 }
+
+describe("partition host writes (PartitionLog on real files)", () => {
+  test("a pass of single-record produces costs one pwritev per partition, not one pwrite per request", () => {
+    const calls = { pwrite: 0, pwritev: 0 };
+    const files: FileOps = {
+      ...realFileOps,
+      pwrite: (fd, buf, off, len, pos) => {
+        calls.pwrite++;
+        return realFileOps.pwrite(fd, buf, off, len, pos);
+      },
+      pwritev: (fd, bufs, pos) => {
+        calls.pwritev++;
+        return (realFileOps.pwritev as NonNullable<FileOps["pwritev"]>)(fd, bufs, pos);
+      },
+    };
+    const counted: Impl = {
+      ...realImpl,
+      open: ({ dir, config }) => {
+        const log = PartitionLog.open({ dir, config, files });
+        return { log, recovery: log.recovery };
+      },
+    };
+    const { host, router, table, dir } = setup(counted);
+    host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
+    host.open(1, dir("p1"), config({ "flush.interval.ms": 1000 }));
+    calls.pwrite = 0;
+    calls.pwritev = 0;
+    // 100 fit one pass: a 64 KiB completion ring has room for 100 answers of the largest kind.
+    for (let i = 0; i < 100; i++) router.produce(i % 2, batchOf([`m${i}`]));
+    expect(host.drain()).toBe(DrainOutcome.EMPTY);
+    expect(calls).toEqual({ pwrite: 0, pwritev: 2 });
+    const out = router.take();
+    expect(out).toHaveLength(100);
+    expect(out.every((c) => c.kind === "produced")).toBe(true);
+    expect(table.read(0).logEndOffset).toBe(50);
+    expect(table.read(1).logEndOffset).toBe(50);
+  });
+});
 
 describe("partition host retention (PartitionLog on real files)", () => {
   test("retention runs on its interval and on setConfig, and moves the log start in the state row", () => {

@@ -9,6 +9,21 @@
 // every log with unsynced bytes whose `flushDue(now)` says so is flushed, and a
 // DURABLE completion carries its new durable offset back to the router.
 //
+// Coalesced writes: a produce is staged in its log (validated, given offsets,
+// a view of its ring slot kept), not written; at the end of the pass, or before
+// a fetch or offset lookup that must be answered after it, every log writes what
+// it staged with ONE vectored write, and only then are the PRODUCED completions
+// written. So a pass of N produce requests for one partition costs one pwritev,
+// not N pwrites, and each request still gets its own offsets, its own answer,
+// and fails alone when its batches are bad. A failed write fails every request
+// staged in that log since its last write (none of them is acknowledged).
+//
+// Waking the router: completions are published (tail stored, the router woken
+// if it is parked) at most once per pass and once per flush round. A pass whose
+// only answers are acks=all PRODUCED entries does not publish them: the router
+// can do nothing with them before the DURABLE that follows the next flush, so
+// they go with it, and the router wakes once per group commit instead of twice.
+//
 // Durability contract (what each completion means to the router):
 // - PRODUCED: the batches are written to the segment file (page cache) and will
 //   be read by later fetches once durable. An acks=1 ack may be sent now.
@@ -24,7 +39,10 @@
 //
 // Acks are published before the flush starts, so acks=1 producers never wait for an
 // fdatasync, and requests that arrive while fdatasync runs pile up in the ring and
-// are covered together by the next one (classic group commit).
+// are covered together by the next one (classic group commit). An acks=all
+// PRODUCED may be published later than its write (with the DURABLE covering it,
+// which it always precedes in the ring), never later than that DURABLE or a
+// PARTITION_FAILED of its partition.
 
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from "../protocol/record_batch.ts";
@@ -32,6 +50,7 @@ import type { FaultOptions } from "./control.ts";
 import { errorFields } from "./control.ts";
 import type { LogConfig } from "./log/mod.ts";
 import { type PartitionStateView, PartitionStateTable, emptyStateView } from "./partition_state.ts";
+import { PendingProduces } from "./pending_produces.ts";
 import { RingConsumer, RingProducer } from "./ring.ts";
 import type { WorkerStats } from "./worker_stats.ts";
 import {
@@ -47,6 +66,15 @@ import {
   ProducedCompl,
 } from "./shared_layout.ts";
 
+/** Offsets and counts the log gives one staged append (filled in place: nothing allocated per request). */
+export interface StagedAppend {
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTimeMs: number;
+  bytes: number;
+  records: number;
+}
+
 /** What the host needs of a partition's log (the PartitionLog in workers/log/ implements it). */
 export interface HostedLog {
   readonly logStartOffset: number;
@@ -57,7 +85,15 @@ export interface HostedLog {
   readonly online: boolean;
   /** Damage a read found in durable data (the log stays online; reads at it fail), or null. */
   readonly corruption: Error | null;
-  append(records: Uint8Array, nowMs?: number): { baseOffset: number; lastOffset: number; logAppendTimeMs: number; bytes: number; records: number };
+  /**
+   * Validate `records` (all or nothing), give them the next offsets (patched in
+   * place) and keep the view for writeStaged(); fills `out`. Not written yet: the
+   * bytes must stay unchanged, and nothing may be acknowledged, until writeStaged()
+   * returned. Throws the batch's error (nothing staged), or KAFKA_STORAGE_ERROR.
+   */
+  stage(records: Uint8Array, nowMs: number, out: StagedAppend): StagedAppend;
+  /** Write every staged append (one vectored write). Throws, and the log is offline, if that or an earlier write failed. */
+  writeStaged(): void;
   flushDue(nowMs: number): boolean;
   flushDeadlineMs(): number | null;
   flush(): number;
@@ -104,6 +140,13 @@ export const RETENTION_CHECK_INTERVAL_MS = 30_000;
 
 /** Completion bytes a produce may need: the larger of its success and failure entries. */
 const PRODUCE_COMPLETION_BYTES_MAX = Math.max(ProducedCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
+
+/**
+ * Completion bytes held back unpublished (acks=all PRODUCED entries waiting for
+ * their DURABLE), as a fraction of the completion ring, past which a pass
+ * publishes them anyway: the router cannot free room it has not been shown.
+ */
+const DEFERRED_COMPLETIONS_RING_FRACTION = 1 / 4;
 const OFFSET_COMPLETION_BYTES_MAX = Math.max(OffsetCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
 
 /** How a drain pass ended. */
@@ -128,6 +171,10 @@ class HostedPartition {
   touched = false;
   /** Storage failed (a flush or write threw): offline until closed, whatever the log says. */
   failed = false;
+  /** Has staged appends in the current pass (it is in the host's staging list). */
+  staging = false;
+  /** This pass's write of the staged appends failed: each of them is answered with this. */
+  writeError: { code: number; message: string } | null = null;
 
   constructor(slot: number, log: HostedLog) {
     this.slot = slot;
@@ -150,6 +197,16 @@ export class PartitionHost {
   private readonly dirty = new Set<HostedPartition>();
   /** Partitions whose state row changed in this pass. Same bound. */
   private readonly touched: HostedPartition[] = [];
+  /** Produce requests of the current pass staged (or failed) and not answered yet, in request order. */
+  private readonly pending = new PendingProduces<HostedPartition>(DRAIN_PASS_REQUESTS_MAX);
+  /** Partitions with staged appends in the current pass. Bounded by the partitions this worker hosts. */
+  private readonly staging: HostedPartition[] = [];
+  /** Filled by each log's stage() (reused). */
+  private readonly stagedAppend: StagedAppend = { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0 };
+  /** A completion the router should see now (anything but an acks=all PRODUCED) is unpublished. */
+  private completionsUrgent = false;
+  /** Unpublished completion bytes past which they are published even if none is urgent. */
+  private readonly deferredCompletionBytesMax: number;
   /** Partitions owing a DURABLE/PARTITION_FAILED completion that did not fit. Same bound. */
   private readonly unreported = new Set<HostedPartition>();
   private readonly failedUnreported = new Map<HostedPartition, { code: number; message: string }>();
@@ -166,6 +223,7 @@ export class PartitionHost {
     this.clock = opts.clock ?? Date.now;
     this.stats = opts.stats ?? null;
     this.fetchedView = new DataView(this.completions.bytes.buffer, this.completions.bytes.byteOffset, this.completions.bytes.byteLength);
+    this.deferredCompletionBytesMax = Math.floor(this.completions.capacity * DEFERRED_COMPLETIONS_RING_FRACTION);
     this.nextRetentionMs = this.clock() + RETENTION_CHECK_INTERVAL_MS;
   }
 
@@ -203,7 +261,7 @@ export class PartitionHost {
     if (!opts.deleteFiles && isOnline(p) && p.dirty) this.flushPartition(p);
     this.reportOwed();
     this.publishRows();
-    this.completions.publish();
+    this.publishCompletions();
     try {
       if (!opts.deleteFiles && isOnline(p)) p.log.checkpoint();
     } finally {
@@ -247,8 +305,10 @@ export class PartitionHost {
 
   /**
    * One drain pass: process requests until the ring is empty, the pass budget is
-   * spent, or the completion ring lacks room; publish completions, release request
-   * space and publish state rows once at the end.
+   * spent, or the completion ring lacks room; write the staged produces (one
+   * vectored write per partition) and their completions, release request space,
+   * publish state rows and (unless they can wait for the next DURABLE, see the
+   * top) completions, once at the end.
    */
   drain(nowMs: number = this.clock()): DrainOutcome {
     let outcome: DrainOutcome = DrainOutcome.EMPTY;
@@ -266,12 +326,15 @@ export class PartitionHost {
       let done: boolean;
       switch (kind) {
         case EntryKind.PRODUCE:
-          done = this.produce(at, nowMs);
+          done = this.stageProduce(at, nowMs);
           break;
         case EntryKind.FETCH:
+          // Answers go back in request order: the produces before it are answered first.
+          this.settleProduces();
           done = this.fetch(at);
           break;
         case EntryKind.OFFSET_FOR_TIMESTAMP:
+          this.settleProduces();
           done = this.offsetForTimestamp(at);
           break;
         default:
@@ -285,10 +348,18 @@ export class PartitionHost {
       count++;
       this.requests.advance();
     }
+    // Staged batches are views of request slots: written before the slots are released.
+    this.settleProduces();
     this.requests.release();
     // Rows before completions: a router reacting to a completion reads a row at least as new.
     this.publishRows();
-    this.completions.publish();
+    if (
+      outcome === DrainOutcome.COMPLETIONS_FULL ||
+      this.completionsUrgent ||
+      this.completions.unpublishedBytes >= this.deferredCompletionBytesMax
+    ) {
+      this.publishCompletions();
+    }
     return outcome;
   }
 
@@ -305,9 +376,10 @@ export class PartitionHost {
         flushes++;
       }
     }
-    this.reportOwed();
+    const reported = this.reportOwed();
     this.publishRows();
-    this.completions.publish();
+    // Held-back acks=all PRODUCED entries go with the DURABLE that answers them.
+    if (flushes > 0 || reported > 0 || this.completionsUrgent || this.owesReports) this.publishCompletions();
     return flushes;
   }
 
@@ -354,43 +426,104 @@ export class PartitionHost {
 
   // ---------------------------------------------------------------- requests
 
-  private produce(at: number, nowMs: number): boolean {
-    const c = this.completions;
-    if (!c.canReserve(PRODUCE_COMPLETION_BYTES_MAX)) return this.block(PRODUCE_COMPLETION_BYTES_MAX);
+  /**
+   * Stage one produce in its partition's log, or note why it failed; its answer is
+   * written by settleProduces(). Needs completion room for every request pending
+   * in this pass plus this one (each may turn into a failure entry).
+   */
+  private stageProduce(at: number, nowMs: number): boolean {
+    const pending = this.pending;
+    if (!this.completions.canReserveMany(pending.count + 1, PRODUCE_COMPLETION_BYTES_MAX)) return this.block(PRODUCE_COMPLETION_BYTES_MAX);
     const r = this.requests;
     const slot = r.u32[(at + ProduceReq.SLOT) >>> 2];
     const requestId = r.u32[(at + ProduceReq.REQUEST_ID) >>> 2];
+    const acks = r.i32[(at + ProduceReq.ACKS) >>> 2];
     const length = r.u32[(at + ProduceReq.RECORDS_BYTES) >>> 2];
     const p = this.partitions.get(slot);
-    if (p === undefined) return this.fail(slot, requestId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition slot ${slot} is not open`);
-    if (!isOnline(p)) return this.fail(slot, requestId, ErrorCode.KAFKA_STORAGE_ERROR, "the partition is offline after a storage failure");
+    if (p === undefined) {
+      pending.addFailed(slot, requestId, acks, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition slot ${slot} is not open`);
+      return true;
+    }
+    if (!isOnline(p)) {
+      pending.addFailed(slot, requestId, acks, ErrorCode.KAFKA_STORAGE_ERROR, "the partition is offline after a storage failure");
+      return true;
+    }
     const start = at + ProduceReq.RECORDS;
-    let result;
     try {
-      // The log writes straight from the ring (positional write from a view over the
-      // SharedArrayBuffer) and patches base offsets in place; no copy.
-      result = p.log.append(r.bytes.subarray(start, start + length), nowMs);
+      // The log keeps a view of the ring slot (no copy), patches base offsets in
+      // place, and writes it from shared memory in settleProduces().
+      p.log.stage(r.bytes.subarray(start, start + length), nowMs, this.stagedAppend);
     } catch (err) {
       const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
       if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
-      return this.fail(slot, requestId, e.code, e.message);
+      pending.addFailed(slot, requestId, acks, e.code === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : e.code, e.message);
+      return true;
     }
-    const o = c.reserve(EntryKind.PRODUCED, ProducedCompl.BYTES);
-    c.u32[(o + ProducedCompl.SLOT) >>> 2] = slot;
-    c.u32[(o + ProducedCompl.REQUEST_ID) >>> 2] = requestId;
-    c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3] = result.baseOffset;
-    c.f64[(o + ProducedCompl.LAST_OFFSET) >>> 3] = result.lastOffset;
-    c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3] = result.logAppendTimeMs;
-    c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3] = p.log.logStartOffset;
-    c.commit();
-    p.view.bytesIn += result.bytes;
-    p.view.messagesIn += result.records;
-    if (!p.dirty) {
-      p.dirty = true;
-      this.dirty.add(p);
+    pending.addStaged(p, slot, requestId, acks, this.stagedAppend);
+    if (!p.staging) {
+      p.staging = true;
+      this.staging.push(p);
     }
-    this.touch(p);
     return true;
+  }
+
+  /**
+   * Write what every log staged in this pass (one vectored write each), then the
+   * answers of the pending produces in request order: PRODUCED, or REQUEST_FAILED
+   * for a request that failed alone or whose log's write failed.
+   */
+  private settleProduces(): void {
+    const pending = this.pending;
+    if (pending.count === 0) return;
+    const staging = this.staging;
+    for (let k = 0; k < staging.length; k++) {
+      const p = staging[k];
+      try {
+        p.log.writeStaged();
+      } catch (err) {
+        const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
+        if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+        p.writeError = { code: e.code === ErrorCode.NONE ? ErrorCode.KAFKA_STORAGE_ERROR : e.code, message: e.message };
+      }
+    }
+    const c = this.completions;
+    for (let i = 0; i < pending.count; i++) {
+      const slot = pending.slot[i];
+      const requestId = pending.requestId[i];
+      const p = pending.partition[i];
+      if (p === null || p.writeError !== null) {
+        const code = p === null ? pending.error[i] : (p.writeError as { code: number }).code;
+        const message = p === null ? (pending.message[i] ?? "") : (p.writeError as { message: string }).message;
+        this.writeFailure(EntryKind.REQUEST_FAILED, slot, requestId, code, message);
+        this.completionsUrgent = true;
+        continue;
+      }
+      const o = c.reserve(EntryKind.PRODUCED, ProducedCompl.BYTES);
+      // Room for every pending answer was checked before each was staged.
+      if (o === -1) throw new Error("partition host: completion room checked before staging is gone");
+      c.u32[(o + ProducedCompl.SLOT) >>> 2] = slot;
+      c.u32[(o + ProducedCompl.REQUEST_ID) >>> 2] = requestId;
+      c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3] = pending.baseOffset[i];
+      c.f64[(o + ProducedCompl.LAST_OFFSET) >>> 3] = pending.lastOffset[i];
+      c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3] = pending.logAppendTimeMs[i];
+      c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3] = p.log.logStartOffset;
+      c.commit();
+      // acks=0/1 are answered at write time; acks=all only by the DURABLE after the next flush.
+      if (pending.acks[i] !== -1) this.completionsUrgent = true;
+      p.view.bytesIn += pending.bytes[i];
+      p.view.messagesIn += pending.records[i];
+      if (!p.dirty) {
+        p.dirty = true;
+        this.dirty.add(p);
+      }
+      this.touch(p);
+    }
+    for (let k = 0; k < staging.length; k++) {
+      staging[k].staging = false;
+      staging[k].writeError = null;
+    }
+    staging.length = 0;
+    pending.clear();
   }
 
   private fetch(at: number): boolean {
@@ -463,6 +596,7 @@ export class PartitionHost {
     c.f64[(o + FetchedCompl.HIGH_WATERMARK) >>> 3] = highWatermark;
     c.f64[(o + FetchedCompl.LOG_START_OFFSET) >>> 3] = logStartOffset;
     c.commit(FetchedCompl.RECORDS + n);
+    this.completionsUrgent = true;
     return true;
   }
 
@@ -490,13 +624,21 @@ export class PartitionHost {
     c.f64[(o + OffsetCompl.OFFSET) >>> 3] = found === null ? -1 : found.offset;
     c.f64[(o + OffsetCompl.TIMESTAMP_MS) >>> 3] = found === null ? -1 : found.timestampMs;
     c.commit();
+    this.completionsUrgent = true;
     return true;
   }
 
   /** A REQUEST_FAILED completion (room was checked by the caller). */
   private fail(slot: number, requestId: number, code: number, message: string): boolean {
     this.writeFailure(EntryKind.REQUEST_FAILED, slot, requestId, code, message);
+    this.completionsUrgent = true;
     return true;
+  }
+
+  /** Store the completion ring's tail and wake the router if it is parked. */
+  private publishCompletions(): void {
+    this.completions.publish();
+    this.completionsUrgent = false;
   }
 
   private writeFailure(kind: number, slot: number, requestId: number, code: number, message: string): void {
@@ -562,23 +704,27 @@ export class PartitionHost {
     this.failedUnreported.set(p, { code, message });
   }
 
-  /** Write owed DURABLE and PARTITION_FAILED completions that fit now. */
-  private reportOwed(): void {
+  /** Write owed DURABLE and PARTITION_FAILED completions that fit now; returns how many it wrote. */
+  private reportOwed(): number {
     const c = this.completions;
+    let written = 0;
     for (const p of this.unreported) {
-      if (!c.canReserve(DurableCompl.BYTES)) return;
+      if (!c.canReserve(DurableCompl.BYTES)) return written;
       const o = c.reserve(EntryKind.DURABLE, DurableCompl.BYTES);
       c.u32[(o + DurableCompl.SLOT) >>> 2] = p.slot;
       // The latest durable offset, even if several flushes happened while owed.
       c.f64[(o + DurableCompl.DURABLE_OFFSET) >>> 3] = p.view.durableOffset;
       c.commit();
       this.unreported.delete(p);
+      written++;
     }
     for (const [p, e] of this.failedUnreported) {
-      if (!c.canReserve(FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX)) return;
+      if (!c.canReserve(FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX)) return written;
       this.writeFailure(EntryKind.PARTITION_FAILED, p.slot, 0, e.code, e.message);
       this.failedUnreported.delete(p);
+      written++;
     }
+    return written;
   }
 
   private retain(p: HostedPartition, nowMs: number): void {

@@ -1,13 +1,13 @@
 // An in-memory log with the HostedLog interface, for partition_host tests that
 // need to control time and failures exactly. It keeps the contract that matters
-// to the host: base offsets patched in place, flush due by flush.interval.ms /
-// flush.bytes, reads only of whole batches below the limit, a failed flush takes
-// it offline. The real PartitionLog runs the same host tests on real files.
+// to the host: base offsets patched in place, staged appends written (copied)
+// only by writeStaged(), flush due by flush.interval.ms / flush.bytes, reads only
+// of whole batches below the limit, a failed flush or write takes it offline. The real PartitionLog runs the same host tests on real files.
 
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, patchBaseOffset, validateBatches } from "../../protocol/record_batch.ts";
 import type { LogConfig } from "../log/log_config.ts";
-import type { HostedLog } from "../partition_host.ts";
+import type { HostedLog, StagedAppend } from "../partition_host.ts";
 
 interface StoredBatch {
   base: number;
@@ -26,12 +26,18 @@ export class MemoryLog implements HostedLog {
   config: LogConfig;
   /** Flushes from now on throw (a failing disk). */
   failFlushes = false;
+  /** Writes from now on throw and take the log offline (a full disk). */
+  failWrites = false;
+  /** Vectored writes done (one per writeStaged() with something staged). */
+  writes = 0;
   flushes = 0;
   retentionRuns = 0;
   closed = false;
   deleted = false;
   checkpoints = 0;
   private readonly batches: StoredBatch[] = [];
+  private staged: { records: Uint8Array; maxTimestamp: number; nowMs: number }[] = [];
+  private stagedOffsets = 0;
   private firstUnflushedAtMs: number | null = null;
   private unflushedBytes = 0;
 
@@ -43,26 +49,60 @@ export class MemoryLog implements HostedLog {
     return 1;
   }
 
-  append(records: Uint8Array, nowMs = Date.now()) {
+  /**
+   * Validates and gives offsets now; keeps the view and copies its bytes only in
+   * writeStaged(), as the real log writes them only then (so a host that let the
+   * bytes change before the write would store the wrong ones here too).
+   */
+  stage(records: Uint8Array, nowMs: number, out: StagedAppend): StagedAppend {
     if (!this.online) throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR);
     const summary = validateBatches(records, this.config.maxMessageBytes);
-    const baseOffset = this.logEndOffset;
+    const baseOffset = this.logEndOffset + this.stagedOffsets;
     let pos = 0;
     let next = baseOffset;
     const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
     while (pos < records.length) {
-      const size = BATCH_OVERHEAD_BYTES + view.getInt32(pos + BATCH_LENGTH_OFFSET);
       const lastOffsetDelta = view.getInt32(pos + 23);
       patchBaseOffset(records, pos, next);
-      this.batches.push({ base: next, last: next + lastOffsetDelta, bytes: records.slice(pos, pos + size), maxTimestamp: summary.maxTimestamp });
       next += lastOffsetDelta + 1;
-      pos += size;
+      pos += BATCH_OVERHEAD_BYTES + view.getInt32(pos + BATCH_LENGTH_OFFSET);
     }
-    this.logEndOffset = next;
-    this.sizeBytes += records.length;
-    this.unflushedBytes += records.length;
-    this.firstUnflushedAtMs ??= nowMs;
-    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: -1, bytes: records.length, records: summary.records };
+    this.staged.push({ records, maxTimestamp: summary.maxTimestamp, nowMs });
+    this.stagedOffsets += next - baseOffset;
+    out.baseOffset = baseOffset;
+    out.lastOffset = next - 1;
+    out.logAppendTimeMs = -1;
+    out.bytes = records.length;
+    out.records = summary.records;
+    return out;
+  }
+
+  writeStaged(): void {
+    if (!this.online) throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "the log is offline");
+    const staged = this.staged;
+    this.staged = [];
+    this.stagedOffsets = 0;
+    if (staged.length === 0) return;
+    this.writes++;
+    if (this.failWrites) {
+      this.online = false;
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "write failed: ENOSPC (injected)");
+    }
+    for (const { records, maxTimestamp, nowMs } of staged) {
+      const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+      let pos = 0;
+      while (pos < records.length) {
+        const size = BATCH_OVERHEAD_BYTES + view.getInt32(pos + BATCH_LENGTH_OFFSET);
+        const base = this.logEndOffset;
+        const last = base + view.getInt32(pos + 23);
+        this.batches.push({ base, last, bytes: records.slice(pos, pos + size), maxTimestamp });
+        this.logEndOffset = last + 1;
+        pos += size;
+      }
+      this.sizeBytes += records.length;
+      this.unflushedBytes += records.length;
+      this.firstUnflushedAtMs ??= nowMs;
+    }
   }
 
   flushDue(nowMs: number): boolean {
