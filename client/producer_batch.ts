@@ -10,7 +10,7 @@
 // sendBatch() call keeps one range per batch it touches. All records of a
 // batch are settled in one loop when its produce completes.
 
-import { RecordBatchWriter } from "./record_batch_writer.ts";
+import { BatchBuilder } from "../protocol/record_batch.ts";
 import type { SluiceError } from "../protocol/errors.ts";
 
 /** Where a record landed. `offset` is -1 when acks=0 (the broker does not say). */
@@ -69,7 +69,7 @@ export type Resolve = (m: RecordMetadata) => void;
 export class ProducerBatch {
   readonly topic: string;
   readonly partition: number;
-  readonly builder: RecordBatchWriter;
+  readonly builder: BatchBuilder;
   readonly createdAt: number;
   /** The send() records of the batch, in append order. */
   readonly resolves: Resolve[] = [];
@@ -90,7 +90,7 @@ export class ProducerBatch {
   flushWaiters: Array<() => void> | undefined;
   done = false;
 
-  constructor(topic: string, partition: number, builder: RecordBatchWriter, now: number) {
+  constructor(topic: string, partition: number, builder: BatchBuilder, now: number) {
     this.topic = topic;
     this.partition = partition;
     this.builder = builder;
@@ -186,17 +186,17 @@ export class ProducerBatch {
 
 /** Spare builders (their buffers) kept for the next batches; past the cap they are left to the GC. */
 export class BuilderPool {
-  private readonly spare: RecordBatchWriter[] = [];
+  private readonly spare: BatchBuilder[] = [];
   constructor(
     private readonly spareMax: number,
     private readonly initialBytes: number,
   ) {}
 
-  take(): RecordBatchWriter {
-    return this.spare.pop() ?? new RecordBatchWriter(this.initialBytes);
+  take(): BatchBuilder {
+    return this.spare.pop() ?? new BatchBuilder({ initialBytes: this.initialBytes });
   }
 
-  give(builder: RecordBatchWriter): void {
+  give(builder: BatchBuilder): void {
     if (this.spare.length < this.spareMax) this.spare.push(builder);
   }
 }

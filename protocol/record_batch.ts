@@ -434,14 +434,27 @@ export interface FinishOptions {
 
 const BUILDER_INITIAL_BYTES = 16 * 1024;
 
+type Field = Uint8Array | string | null | undefined;
+
 /**
  * Builds one uncompressed batch at a time into a buffer that is reused across
- * batches (it grows, never shrinks). Nothing is allocated per record beyond
- * what encoding a string key or value into the buffer needs.
+ * batches (it grows, never shrinks). Nothing is allocated per record: strings
+ * are encoded straight into the buffer.
+ *
+ * The common record of a producer — a byte value, no key, no headers, no
+ * timestamp of its own — takes a short path that writes its few fields
+ * directly; every other shape takes the general path, which bounds the
+ * record's size first so one capacity check covers every write. Both give the
+ * bytes of the grammar above (record_batch.test.ts checks them against a
+ * plain reference encoding over many record shapes).
  *
  * Timestamps: the batch's first timestamp is the one given to reset(), else
  * the first record's, else the clock at the first append. A record without a
  * timestamp gets the first timestamp (one clock read per batch, not per record).
+ *
+ * A finished batch (finishView) is a view of the builder's buffer: a caller
+ * that keeps it until it is sent (as the producer does, for retries) keeps the
+ * builder with it and resets it only afterwards.
  */
 export class BatchBuilder {
   private buf: Uint8Array;
@@ -474,31 +487,51 @@ export class BatchBuilder {
   }
 
   append(record: RecordInput): void {
-    if (this.count >= BATCH_RECORDS_MAX) {
+    const count = this.count;
+    if (count >= BATCH_RECORDS_MAX) {
       throw new SluiceError(ErrorCode.INVALID_RECORD, `a batch holds at most ${BATCH_RECORDS_MAX} records`);
     }
-    if (record.timestamp !== undefined && !Number.isSafeInteger(record.timestamp)) {
-      throw new SluiceError(ErrorCode.INVALID_TIMESTAMP, `record timestamp ${record.timestamp} is not an integer of ms`);
+    const timestamp = record.timestamp;
+    if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
+      throw new SluiceError(ErrorCode.INVALID_TIMESTAMP, `record timestamp ${timestamp} is not an integer of ms`);
     }
     if (!this.haveFirstTimestamp) {
-      this.firstTimestamp = record.timestamp ?? Date.now();
-      this.maxTimestamp = this.firstTimestamp;
+      this.firstTimestamp = this.maxTimestamp = timestamp ?? Date.now();
       this.haveFirstTimestamp = true;
     }
-    const timestamp = record.timestamp ?? this.firstTimestamp;
-    const timestampDelta = timestamp - this.firstTimestamp;
-    const offsetDelta = this.count;
     const { key, value, headers } = record;
+    if (timestamp === undefined && headers === undefined && (key === undefined || key === null) && value instanceof Uint8Array) {
+      // The common record: attributes 0, timestamp delta 0, key null, no headers.
+      const n = value.length;
+      const body = 4 + varintSize(count) + varintSize(n) + n;
+      this.ensureCapacity(this.end + 5 + body);
+      const buf = this.buf;
+      let p = writeVarint(buf, this.end, body);
+      buf[p++] = 0; // attributes
+      buf[p++] = 0; // timestamp delta
+      p = writeVarint(buf, p, count);
+      buf[p++] = 1; // key: null (zigzag -1)
+      p = writeVarint(buf, p, n);
+      buf.set(value, p);
+      p += n;
+      buf[p++] = 0; // no headers
+      this.end = p;
+      this.count = count + 1;
+      return;
+    }
+    this.appendGeneral(record, timestamp ?? this.firstTimestamp);
+  }
 
-    // Upper bound of the record body, so one capacity check covers every write.
+  private appendGeneral(record: RecordInput, timestamp: number): void {
+    const count = this.count;
+    const { key, value, headers } = record;
+    const timestampDelta = timestamp - this.firstTimestamp;
     let headerCount = 0;
     let headersBytesMax = 0;
     if (headers !== undefined) {
       if (Array.isArray(headers)) {
         headerCount = headers.length;
-        for (let i = 0; i < headers.length; i++) {
-          headersBytesMax += fieldBytesMax(headers[i][0]) + fieldBytesMax(headers[i][1]);
-        }
+        for (let i = 0; i < headers.length; i++) headersBytesMax += fieldBytesMax(headers[i][0]) + fieldBytesMax(headers[i][1]);
       } else {
         for (const k in headers) {
           if (!Object.hasOwn(headers, k)) continue;
@@ -510,26 +543,26 @@ export class BatchBuilder {
         throw new SluiceError(ErrorCode.INVALID_RECORD, `a record holds at most ${RECORD_HEADERS_MAX} headers`);
       }
     }
+    // Upper bound of the record body, so one capacity check covers every write.
     const bodyBytesMax =
       1 +
       varlongSize(timestampDelta) +
-      varintSize(offsetDelta) +
-      fieldBytesMax(key ?? null) +
+      varintSize(count) +
+      fieldBytesMax(key) +
       fieldBytesMax(value) +
       varintSize(headerCount) +
       headersBytesMax;
     if (bodyBytesMax > 0x7fffffff - 5) throw new SluiceError(ErrorCode.MESSAGE_TOO_LARGE, "record too large");
     const lengthBytesMax = varintSize(bodyBytesMax);
-    this.ensureCapacity(this.end + lengthBytesMax + bodyBytesMax);
-
-    const buf = this.buf;
     const recordStart = this.end;
+    this.ensureCapacity(recordStart + lengthBytesMax + bodyBytesMax);
+    const buf = this.buf;
     const bodyStart = recordStart + lengthBytesMax;
     let p = bodyStart;
     buf[p++] = 0; // record attributes: unused in v2
     p = writeVarlong(buf, p, timestampDelta);
-    p = writeVarint(buf, p, offsetDelta);
-    p = writeField(buf, p, key ?? null);
+    p = writeVarint(buf, p, count);
+    p = writeField(buf, p, key);
     p = writeField(buf, p, value);
     p = writeVarint(buf, p, headerCount);
     if (headers !== undefined) {
@@ -548,42 +581,53 @@ export class BatchBuilder {
     }
     const bodyBytes = p - bodyStart;
     const lengthBytes = varintSize(bodyBytes);
-    if (lengthBytes < lengthBytesMax) {
-      // The bound over-reserved room for the length (only when it straddles a varint size).
-      buf.copyWithin(recordStart + lengthBytes, bodyStart, p);
-    }
+    // The bound over-reserved room for the length (only when it straddles a varint size).
+    if (lengthBytes < lengthBytesMax) buf.copyWithin(recordStart + lengthBytes, bodyStart, p);
     writeVarint(buf, recordStart, bodyBytes);
     this.end = recordStart + lengthBytes + bodyBytes;
-    this.count++;
+    this.count = count + 1;
     if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
   }
 
   /**
    * Writes the header and CRC and returns the batch as a view of the
    * builder's buffer: valid only until the next reset()/append(). Use it to
-   * copy the batch straight into a frame.
+   * copy the batch straight into a frame, or keep the builder with it.
    */
   finishView(opts?: FinishOptions): Uint8Array {
     if (this.count === 0) throw new SluiceError(ErrorCode.INVALID_RECORD, "cannot finish a batch with no records");
     const b = this.buf;
     const size = this.end;
-    const attributes = opts?.attributes ?? 0;
-    if (compressionOf(attributes) !== Compression.NONE) {
-      throw new SluiceError(ErrorCode.INVALID_RECORD, "the builder writes uncompressed batches only");
+    let attributes = 0;
+    let baseOffset: number | bigint = 0;
+    let producerId: number | bigint = -1;
+    let partitionLeaderEpoch = -1;
+    let producerEpoch = -1;
+    let baseSequence = -1;
+    if (opts !== undefined) {
+      attributes = opts.attributes ?? 0;
+      if (compressionOf(attributes) !== Compression.NONE) {
+        throw new SluiceError(ErrorCode.INVALID_RECORD, "the builder writes uncompressed batches only");
+      }
+      baseOffset = opts.baseOffset ?? 0;
+      producerId = opts.producerId ?? -1;
+      partitionLeaderEpoch = opts.partitionLeaderEpoch ?? -1;
+      producerEpoch = opts.producerEpoch ?? -1;
+      baseSequence = opts.baseSequence ?? -1;
     }
-    const baseOffset = opts?.baseOffset ?? 0;
     if (typeof baseOffset === "bigint") writeI64(b, BASE_OFFSET_OFFSET, baseOffset);
     else writeI64Number(b, BASE_OFFSET_OFFSET, baseOffset);
     writeI32(b, BATCH_LENGTH_OFFSET, size - BATCH_OVERHEAD_BYTES);
-    writeI32(b, PARTITION_LEADER_EPOCH_OFFSET, opts?.partitionLeaderEpoch ?? -1);
+    writeI32(b, PARTITION_LEADER_EPOCH_OFFSET, partitionLeaderEpoch);
     b[MAGIC_OFFSET] = MAGIC_V2;
     writeI16(b, ATTRIBUTES_OFFSET, attributes);
     writeI32(b, LAST_OFFSET_DELTA_OFFSET, this.count - 1);
     writeI64Number(b, FIRST_TIMESTAMP_OFFSET, this.firstTimestamp);
     writeI64Number(b, MAX_TIMESTAMP_OFFSET, this.maxTimestamp);
-    writeI64(b, PRODUCER_ID_OFFSET, BigInt(opts?.producerId ?? -1));
-    writeI16(b, PRODUCER_EPOCH_OFFSET, opts?.producerEpoch ?? -1);
-    writeI32(b, BASE_SEQUENCE_OFFSET, opts?.baseSequence ?? -1);
+    if (typeof producerId === "bigint") writeI64(b, PRODUCER_ID_OFFSET, producerId);
+    else writeI64Number(b, PRODUCER_ID_OFFSET, producerId);
+    writeI16(b, PRODUCER_EPOCH_OFFSET, producerEpoch);
+    writeI32(b, BASE_SEQUENCE_OFFSET, baseSequence);
     writeI32(b, RECORD_COUNT_OFFSET, this.count);
     writeI32(b, CRC_OFFSET, crc32c(b, CRC_COVERED_FROM, size));
     return b.subarray(0, size);
@@ -604,29 +648,35 @@ export class BatchBuilder {
   }
 }
 
-/** Upper bound of the bytes a length-prefixed field takes (strings at 3 bytes per UTF-16 unit). */
-function fieldBytesMax(v: Uint8Array | string | null | undefined): number {
+/** Upper bound of the bytes a length-prefixed field takes (strings at 3 bytes per UTF-16 unit: no pass over them). */
+function fieldBytesMax(v: Field): number {
   if (v === null || v === undefined) return 1;
   const n = typeof v === "string" ? utf8LengthMax(v) : v.length;
   return varintSize(n) + n;
 }
 
-/** Writes a varint length then the bytes (-1 for null); strings as UTF-8. */
-function writeField(buf: Uint8Array, p: number, v: Uint8Array | string | null | undefined): number {
-  if (v === null || v === undefined) return writeVarint(buf, p, -1);
-  if (typeof v !== "string") {
-    p = writeVarint(buf, p, v.length);
-    buf.set(v, p);
-    return p + v.length;
+/**
+ * Writes a varint length (-1 for null) and the bytes. A string is encoded
+ * straight into the buffer after room for its largest possible length; the
+ * gap is closed if the real length took fewer varint bytes (rare: only when
+ * the lengths straddle 64, 8192, ...).
+ */
+function writeField(buf: Uint8Array, p: number, v: Field): number {
+  if (v === null || v === undefined) {
+    buf[p] = 1; // zigzag(-1)
+    return p + 1;
   }
-  // Encode in place after room for the largest possible length, then close the
-  // gap if the real length took fewer varint bytes (rare: only near 64, 8192, ...).
-  const reserved = varintSize(utf8LengthMax(v));
-  const n = utf8Write(buf, p + reserved, v);
-  const lengthBytes = varintSize(n);
-  if (lengthBytes < reserved) buf.copyWithin(p + lengthBytes, p + reserved, p + reserved + n);
-  writeVarint(buf, p, n);
-  return p + lengthBytes + n;
+  if (typeof v === "string") {
+    const reserved = varintSize(utf8LengthMax(v));
+    const n = utf8Write(buf, p + reserved, v);
+    const lengthBytes = varintSize(n);
+    if (lengthBytes < reserved) buf.copyWithin(p + lengthBytes, p + reserved, p + reserved + n);
+    writeVarint(buf, p, n);
+    return p + lengthBytes + n;
+  }
+  p = writeVarint(buf, p, v.length);
+  buf.set(v, p);
+  return p + v.length;
 }
 
 /** Encodes `records` as one uncompressed batch (a fresh Uint8Array). */
