@@ -24,14 +24,24 @@ export const REQUEST_HEADER_BYTES = 8;
 /** A response header is the correlation id (4). */
 export const RESPONSE_HEADER_BYTES = 4;
 
-/** Largest single record batch accepted (the default of the topic setting `max.message.bytes`). */
-export const BATCH_BYTES_MAX = 8 * MiB;
+/**
+ * Largest single record batch accepted (the default and the cap of the topic
+ * setting `max.message.bytes`). 1 MiB, as Kafka's default: clients batch in
+ * 16–64 KiB, and the rings below must hold several maximal batches, so every
+ * MiB here is resident memory per worker.
+ */
+export const BATCH_BYTES_MAX = 1 * MiB;
 
 /** Largest total records payload one fetch response may carry (cap on the request's `maxBytes`). */
 export const FETCH_BYTES_MAX = 8 * MiB;
 
-/** Largest records payload one partition of a fetch response may carry (cap on `partitionMaxBytes`). */
-export const FETCH_PARTITION_BYTES_MAX = 8 * MiB;
+/**
+ * Largest records payload one partition of a fetch response may carry (cap on
+ * `partitionMaxBytes`). Read by the worker straight into the completion ring,
+ * which holds four of them. Not below 4 MiB: the client's default
+ * `partitionFetchBytesMax` is 4 MiB and it refuses a default above this cap.
+ */
+export const FETCH_PARTITION_BYTES_MAX = 4 * MiB;
 
 /** Longest a fetch may wait for data (cap on `maxWaitMs`). */
 export const FETCH_WAIT_MS_MAX = 60_000;
@@ -54,11 +64,22 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** Parked long-poll fetches per broker; past this a fetch is answered at once, without waiting. */
 export const WAITING_FETCHES_MAX = 100_000;
 
-/** Bytes of the shared ring from the router to one partition worker (produce batches, fetch requests). */
-export const RING_BYTES = 32 * MiB;
+/**
+ * Bytes of the shared ring from the router to one partition worker (produce
+ * batches, fetch requests). Resident once it has wrapped, per worker. It holds
+ * what arrives while the worker is busy (an fdatasync of a few MiB takes a few
+ * ms), which at 100+ MB/s is well under this; 8 MiB (was 32) measured the same
+ * produce throughput. One entry carries one partition's records of one request,
+ * so those are limited to half of it (RECORD_LIST_TOO_LARGE past that).
+ */
+export const RING_BYTES = 8 * MiB;
 
-/** Bytes of the shared completion ring from one partition worker back to the router (acks, fetched bytes). */
-export const COMPLETION_RING_BYTES = 32 * MiB;
+/**
+ * Bytes of the shared completion ring from one partition worker back to the
+ * router (acks, fetched bytes). Resident once it has wrapped, per worker; sized
+ * by the fetch results it must hold (four of FETCH_PARTITION_BYTES_MAX).
+ */
+export const COMPLETION_RING_BYTES = 16 * MiB;
 
 /** Partitions one topic may have. */
 export const PARTITIONS_PER_TOPIC_MAX = 10_000;
@@ -97,6 +118,9 @@ function assert(condition: boolean, why: string): void {
 assert(BATCH_BYTES_MAX + 64 * KiB <= FRAME_BYTES_MAX, "a maximal batch must fit in a frame");
 // A maximal batch must fit in a ring several times over, so one large producer cannot starve the others.
 assert(BATCH_BYTES_MAX * 4 <= RING_BYTES, "the ring must hold at least four maximal batches");
+// A ring entry is at most half the ring (workers/shared_layout.ts): one request may carry a partition
+// several maximal batches, and the client's default request (1 MiB) must fit one entry with room to spare.
+assert(RING_BYTES / 2 >= BATCH_BYTES_MAX + 64 * KiB, "one ring entry must hold a maximal batch with its request fields");
 // A maximal fetch result must fit in the completion ring several times over.
 assert(FETCH_PARTITION_BYTES_MAX * 4 <= COMPLETION_RING_BYTES, "the completion ring must hold four maximal fetch results");
 assert(FETCH_PARTITION_BYTES_MAX <= FETCH_BYTES_MAX, "a partition's share cannot exceed the whole fetch");

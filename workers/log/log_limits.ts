@@ -50,6 +50,14 @@ export const HEADER_SCAN_WINDOW_BYTES = 8 * KiB;
  */
 export const SEALED_SEGMENT_FDS_MAX = 16;
 
+/**
+ * Largest batch the recovery scan accepts in a segment: anything that ever came
+ * in one frame. Not BATCH_BYTES_MAX (what an append accepts now): that limit may
+ * be lowered, and a batch appended under a higher one must still open after a
+ * restart instead of being taken for damage. Also how far the scan buffer grows.
+ */
+export const STORED_BATCH_BYTES_MAX = FRAME_BYTES_MAX;
+
 /** Bytes read at once by the validating scan in recovery and index rebuilds. */
 export const RECOVERY_READ_BYTES = 1 * MiB;
 
@@ -76,8 +84,8 @@ function assert(condition: boolean, why: string): void {
 // One append (at most a frame) past a full segment must still fit u32 positions.
 assert(SEGMENT_BYTES_MAX + FRAME_BYTES_MAX < 2 ** 32, "segment positions must fit in u32");
 assert(SEGMENT_BYTES_MIN < SEGMENT_BYTES_MAX, "segment bounds");
-// A maximal batch must fit the recovery read buffer's growth path (it grows to one batch).
-assert(BATCH_BYTES_MAX <= FRAME_BYTES_MAX, "a batch fits a frame");
+// A batch appended now must pass the recovery scan later (its buffer grows to one stored batch).
+assert(BATCH_BYTES_MAX <= STORED_BATCH_BYTES_MAX, "an appended batch is a storable batch");
 assert(HEADER_SCAN_WINDOW_BYTES >= 4 * KiB + 61, "the scan window holds a default interval plus a header");
 assert(RECOVERY_READ_BYTES >= HEADER_SCAN_WINDOW_BYTES, "recovery reads at least a scan window");
 // A read touches one segment at a time: one open descriptor is enough for progress.

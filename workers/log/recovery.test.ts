@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import { BATCH_BYTES_MAX } from "../../protocol/limits.ts";
 import { makeBatch, makeTempDir, readAll, removeDir, testConfig, type StoredBatch } from "../../test/log/helpers.ts";
 import { FaultyFileOps, realFileOps } from "./file_ops.ts";
 import { LogError } from "./log_error.ts";
@@ -243,6 +244,25 @@ describe("damage to durable data is never cut", () => {
     const active = segmentFiles(".log").at(-1) as string;
     fs.truncateSync(active, fs.statSync(active).size - 10);
     expect(openError().reason).toContain("durable data is missing");
+  });
+});
+
+describe("limits change between runs", () => {
+  test("a batch larger than today's BATCH_BYTES_MAX, appended under a larger max.message.bytes, opens and reads back", () => {
+    // A config object as an older broker (8 MiB batches) would have had; parsing caps it at BATCH_BYTES_MAX now.
+    const big = { ...testConfig({ "segment.bytes": 64 << 20 }), maxMessageBytes: 4 << 20 };
+    const log = PartitionLog.open({ dir, config: big });
+    const batch = makeBatch({ count: 3, valueBytes: BATCH_BYTES_MAX, tag: 1 });
+    expect(batch.length).toBeGreaterThan(BATCH_BYTES_MAX);
+    log.append(batch);
+    log.append(makeBatch({ count: 1, tag: 2 }));
+    log.close();
+    // Today's config; every segment checked from its start, as after a crash of the active segment.
+    const reopened = open({ verifyAll: true }, { "segment.bytes": 64 << 20, "index.interval.bytes": 200 });
+    expect(reopened.logEndOffset).toBe(4);
+    expect(readAll(reopened).map((b) => b.baseOffset)).toEqual([0, 3]);
+    expect(readAll(reopened)[0].bytes).toEqual(batch);
+    reopened.close();
   });
 });
 

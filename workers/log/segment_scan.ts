@@ -12,7 +12,6 @@
 // (for bytes already validated before a checkpoint).
 
 import { readI32, readI64Number } from "../../protocol/big_endian.ts";
-import { BATCH_BYTES_MAX } from "../../protocol/limits.ts";
 import {
   BATCH_HEADER_BYTES,
   BATCH_LENGTH_OFFSET,
@@ -23,7 +22,7 @@ import {
   validateBatch,
 } from "../../protocol/record_batch.ts";
 import { type FileOps, readFully } from "./file_ops.ts";
-import { RECOVERY_READ_BYTES } from "./log_limits.ts";
+import { RECOVERY_READ_BYTES, STORED_BATCH_BYTES_MAX } from "./log_limits.ts";
 import type { Segment } from "./segment_file.ts";
 
 export interface ScanFailure {
@@ -51,7 +50,7 @@ export class ScanBuffer {
   fill(files: FileOps, seg: Segment, pos: number, need: number, fileSize: number): number {
     if (this.owner === seg && pos >= this.start && pos + need <= this.start + this.length) return pos - this.start;
     if (pos + need > fileSize) return -1;
-    // Grows to one batch at most: callers check a batch's size against BATCH_BYTES_MAX first.
+    // Grows to one batch at most: callers check a batch's size against STORED_BATCH_BYTES_MAX first.
     if (need > this.bytes.length) this.bytes = new Uint8Array(need);
     const len = Math.min(this.bytes.length, fileSize - pos);
     const n = readFully(files, seg.fd, this.bytes, 0, len, pos);
@@ -88,7 +87,7 @@ export function scanSegment(opts: {
     let at = buffer.fill(files, seg, pos, BATCH_HEADER_BYTES, to);
     if (at < 0) return fail("short read of a batch header", true);
     const size = BATCH_OVERHEAD_BYTES + readI32(buffer.bytes, at + BATCH_LENGTH_OFFSET);
-    if (size < BATCH_HEADER_BYTES || size > BATCH_BYTES_MAX) return fail(`batch length ${size} out of range`, false);
+    if (size < BATCH_HEADER_BYTES || size > STORED_BATCH_BYTES_MAX) return fail(`batch length ${size} out of range`, false);
     if (pos + size > to) return fail(`batch of ${size} bytes, only ${to - pos} present`, true);
     at = buffer.fill(files, seg, pos, size, to);
     if (at < 0) return fail(`short read of a ${size}-byte batch`, true);
@@ -99,7 +98,7 @@ export function scanSegment(opts: {
     let maxTimestamp: number;
     if (opts.validate) {
       try {
-        const s = validateBatch(bytes, at, at + size, BATCH_BYTES_MAX);
+        const s = validateBatch(bytes, at, at + size, STORED_BATCH_BYTES_MAX);
         lastOffsetDelta = s.lastOffsetDelta;
         maxTimestamp = s.maxTimestamp;
       } catch (e) {
