@@ -45,6 +45,7 @@
 // PARTITION_FAILED of its partition.
 
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { RING_BYTES } from "../protocol/limits.ts";
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from "../protocol/record_batch.ts";
 import type { FaultOptions } from "./control.ts";
 import { errorFields } from "./control.ts";
@@ -134,6 +135,10 @@ export const DRAIN_PASS_BYTES_MAX = 4 * 1024 * 1024;
 
 /** Requests one drain pass takes (the same bound, for floods of tiny requests). */
 export const DRAIN_PASS_REQUESTS_MAX = 4096;
+
+// A pass keeps the request slots it read until it ends (the logs write staged batches
+// from them), so its budget is at most half the request ring: the router keeps room to fill.
+if (DRAIN_PASS_BYTES_MAX > RING_BYTES / 2) throw new Error("partition host: a drain pass may hold at most half the request ring");
 
 /** How often each partition's retention is applied. */
 export const RETENTION_CHECK_INTERVAL_MS = 30_000;

@@ -66,6 +66,11 @@ async function loop(h: PartitionHost): Promise<void> {
       await yieldToEvents();
       continue;
     }
+    // Nothing waiting, even after the flush (the check above): park. No spin first:
+    // measured on 2 shared vCPUs, the idle gaps between the router's publishes are
+    // mostly 0.1–3 ms, so a 100 µs spin caught ~15% of them and raised the broker's
+    // CPU per message by ~14% (0.55 -> 0.63 µs, batched produce). Each park costs
+    // the router one Atomics.notify when it next publishes (~30 µs of its CPU here).
     const waitMs = Math.min(h.nextDeadlineMs() - Date.now(), IDLE_WAIT_MS_MAX);
     if (waitMs > 0) await h.waitForRequests(waitMs);
     else await yieldToEvents();
