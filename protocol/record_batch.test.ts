@@ -13,10 +13,12 @@ import {
   BatchAttribute,
   BatchBuilder,
   BatchError,
+  checkBatch,
   CRC_OFFSET,
   Compression,
   LAST_OFFSET_DELTA_OFFSET,
   MAGIC_OFFSET,
+  NO_HEADERS,
   RECORD_COUNT_OFFSET,
   RECORDS_OFFSET,
   decodeBatch,
@@ -27,6 +29,7 @@ import {
   patchLeaderEpoch,
   patchLogAppendTime,
   readBatchHeader,
+  RecordReader,
   validateBatch,
   validateBatches,
   type RecordInput,
@@ -525,6 +528,101 @@ describe("decoder robustness", () => {
         }
       }
     }
+  });
+});
+
+describe("RecordReader and the decoder's shared values", () => {
+  const reseal = (bytes: Uint8Array) => writeI32(bytes, CRC_OFFSET, crc32c(bytes, ATTRIBUTES_OFFSET));
+
+  test("reads each record into its fields: numbers, views, NO_HEADERS for a record without headers", () => {
+    const bytes = encodeBatch(
+      [
+        { key: "k0", value: "v0", timestamp: T0 + 7 },
+        { value: null, headers: [["h", "x"]], timestamp: T0 - 3 },
+        { value: new Uint8Array([9]) },
+      ],
+      { baseOffset: 100n, firstTimestamp: T0 },
+    );
+    const reader = new RecordReader(bytes, 0, checkBatch(bytes, 0));
+    expect(reader.recordCount).toBe(3);
+    const seen: unknown[] = [];
+    while (reader.next()) {
+      seen.push([reader.index, reader.offsetDelta, reader.timestampMs, reader.timestampDelta, str(reader.key), reader.value?.length ?? null]);
+      if (reader.index === 1) expect(reader.headers.map(([k, v]) => [k, str(v)])).toEqual([["h", "x"]]);
+      else expect(reader.headers).toBe(NO_HEADERS);
+      if (reader.value !== null) expect(reader.value.buffer).toBe(bytes.buffer);
+    }
+    expect(seen).toEqual([
+      [0, 0, T0 + 7, 7, "k0", 2],
+      [1, 1, T0 - 3, -3, null, null],
+      [2, 2, T0, 0, null, 1],
+    ]);
+    expect(reader.next()).toBe(false); // and stays done
+    expect(Object.isFrozen(NO_HEADERS)).toBe(true);
+  });
+
+  test("a record that does not fit is refused with INVALID_RECORD at the byte where it starts", () => {
+    const bytes = encodeBatch([{ value: "a" }, { value: "b" }]);
+    const lying = bytes.slice();
+    lying[RECORDS_OFFSET] = 0x7e; // first record's length: zigzag 63, past the batch end
+    reseal(lying);
+    const reader = new RecordReader(lying, 0, checkBatch(lying, 0));
+    const e = batchError(() => reader.next());
+    expect(e.code).toBe(ErrorCode.INVALID_RECORD);
+    expect(e.position).toBe(RECORDS_OFFSET);
+    expect(e.message).toContain("record 0");
+  });
+
+  test("bytes left after the last record are refused when the reader reaches the end", () => {
+    const bytes = encodeBatch([{ value: "a" }, { value: "b" }]);
+    const short = bytes.slice();
+    writeI32(short, RECORD_COUNT_OFFSET, 1); // claims one record, holds two
+    reseal(short);
+    const reader = new RecordReader(short, 0, checkBatch(short, 0));
+    expect(reader.next()).toBe(true);
+    expect(batchError(() => reader.next()).message).toContain("bytes after the last record");
+  });
+
+  test("checkBatch: framing, magic and record count always; the CRC unless told not to", () => {
+    const bytes = encodeBatch([{ value: "abc" }]);
+    expect(checkBatch(bytes, 0)).toBe(bytes.length);
+    const flipped = bytes.slice();
+    flipped[flipped.length - 1] ^= 1;
+    expect(batchError(() => checkBatch(flipped, 0)).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(checkBatch(flipped, 0, false)).toBe(bytes.length); // a trusting reader takes it as it is
+    const magic = flipped.slice();
+    magic[MAGIC_OFFSET] = 1;
+    expect(batchError(() => checkBatch(magic, 0, false)).code).toBe(ErrorCode.INVALID_RECORD);
+    const count = flipped.slice();
+    writeI32(count, RECORD_COUNT_OFFSET, -1);
+    expect(batchError(() => checkBatch(count, 0, false)).position).toBe(RECORD_COUNT_OFFSET);
+    expect(batchError(() => checkBatch(bytes.subarray(0, bytes.length - 1), 0, false)).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+  });
+
+  test("forEachRecord: offsets stay right when deltas do not run one by one, timestamps when deltas repeat and change", () => {
+    const stamps = [T0, T0, T0 + 5, T0 + 5, T0, T0 - 2, T0 - 2];
+    const bytes = encodeBatch(stamps.map((timestamp, i) => ({ value: `v${i}`, timestamp })), { baseOffset: 1_000n });
+    // Rewrite the third record's offset delta 2 -> 5 (same varint size; validateBatch would refuse it, decoding must not guess).
+    let pos = RECORDS_OFFSET;
+    for (let i = 0; i < 2; i++) pos += 1 + (bytes[pos] >>> 1); // one-byte lengths
+    expect(bytes[pos + 3]).toBe(2 << 1); // length, attributes, timestamp delta, offset delta
+    bytes[pos + 3] = 5 << 1;
+    reseal(bytes);
+    const records = decodeBatch(bytes).records;
+    expect(records.map((r) => r.offset)).toEqual([1000n, 1001n, 1005n, 1003n, 1004n, 1005n, 1006n]);
+    expect(records.map((r) => r.timestamp)).toEqual(stamps.map(BigInt));
+    expect(records[0].headers).toBe(NO_HEADERS);
+  });
+
+  test("forEachRecord keeps timestamps beyond 2^53 exact (bigint arithmetic where numbers would round)", () => {
+    const bytes = encodeBatch([{ value: "a" }, { value: "b" }], { firstTimestamp: 0 });
+    // first timestamp 2^60 + 1, second record's delta +1 (the second record's timestamp delta byte is rewritten).
+    const first = (1n << 60n) + 1n;
+    for (let i = 0; i < 8; i++) bytes[27 + i] = Number((first >> BigInt(56 - 8 * i)) & 0xffn);
+    const secondStart = RECORDS_OFFSET + 1 + (bytes[RECORDS_OFFSET] >>> 1);
+    bytes[secondStart + 2] = 1 << 1;
+    reseal(bytes);
+    expect(decodeBatch(bytes).records.map((r) => r.timestamp)).toEqual([first, first + 1n]);
   });
 });
 

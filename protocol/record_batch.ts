@@ -202,11 +202,15 @@ function checkFraming(bytes: Uint8Array, pos: number, end: number): number {
   return size;
 }
 
-function checkMagicAndCrc(bytes: Uint8Array, pos: number, size: number): void {
+function checkMagic(bytes: Uint8Array, pos: number): void {
   const magic = bytes[pos + MAGIC_OFFSET];
   if (magic !== MAGIC_V2) {
     throw new BatchError(ErrorCode.INVALID_RECORD, `batch magic is ${magic}, only 2 is supported`, pos + MAGIC_OFFSET);
   }
+}
+
+function checkMagicAndCrc(bytes: Uint8Array, pos: number, size: number): void {
+  checkMagic(bytes, pos);
   const stored = readU32(bytes, pos + CRC_OFFSET);
   const computed = crc32c(bytes, pos + CRC_COVERED_FROM, pos + size);
   if (stored !== computed) {
@@ -689,13 +693,20 @@ export function encodeBatch(records: RecordInput[], opts?: FinishOptions & { fir
 
 // ---------------------------------------------------------------- decoding
 
+/** A record's headers, in order (repeated names allowed); values are views. */
+export type RecordHeaders = ReadonlyArray<readonly [string, Uint8Array | null]>;
+
+/** The headers of every record that has none: one shared, frozen array (no array per record). */
+export const NO_HEADERS: RecordHeaders = Object.freeze([]) as RecordHeaders;
+
 export interface DecodedRecord {
   offset: bigint;
   timestamp: bigint;
   /** A view into the batch bytes (or the decompressed records), not a copy. */
   key: Uint8Array | null;
   value: Uint8Array | null;
-  headers: Array<[string, Uint8Array | null]>;
+  /** NO_HEADERS (shared) when the record has none. */
+  headers: RecordHeaders;
 }
 
 export interface DecodedBatch {
@@ -705,117 +716,209 @@ export interface DecodedBatch {
 }
 
 /**
+ * Checks what can be checked of the batch at `pos` without walking its
+ * records: whole (ends by `bytes.length`), magic 2, CRC-32C (unless `checkCrc`
+ * is false: a reader that trusts its source, as a consumer may the broker,
+ * which checks every batch it serves) and a record count in
+ * 0..BATCH_RECORDS_MAX. Returns the batch size. Throws BatchError.
+ */
+export function checkBatch(bytes: Uint8Array, pos: number, checkCrc = true): number {
+  const size = checkFraming(bytes, pos, bytes.length);
+  if (checkCrc) checkMagicAndCrc(bytes, pos, size);
+  else checkMagic(bytes, pos);
+  const recordCount = readI32(bytes, pos + RECORD_COUNT_OFFSET);
+  if (recordCount < 0 || recordCount > BATCH_RECORDS_MAX) {
+    throw new BatchError(
+      ErrorCode.INVALID_RECORD,
+      `record count ${recordCount} is outside 0..${BATCH_RECORDS_MAX}`,
+      pos + RECORD_COUNT_OFFSET,
+    );
+  }
+  return size;
+}
+
+/**
+ * Reads the records of one batch one at a time into its own fields, so a
+ * decode loop allocates nothing per record but a view per non-null key and
+ * value (and, for a record that has headers, their array): no record object,
+ * no bigint. Every length is checked against its record's end before use.
+ *
+ *   const reader = new RecordReader(bytes, pos, checkBatch(bytes, pos));
+ *   while (reader.next()) use(reader.offsetDelta, reader.timestampMs, reader.key, reader.value, reader.headers);
+ *
+ * The fields describe the current record until the next call of next().
+ * Gzip records are inflated when the reader is made (bounded by
+ * BATCH_DECOMPRESSED_BYTES_MAX); other codecs throw INVALID_RECORD.
+ */
+export class RecordReader implements Cursor {
+  /** Where the next record starts (the reader is its own varint cursor). */
+  pos: number;
+  /** Index of the current record (-1 before the first next()). */
+  index = -1;
+  offsetDelta = 0;
+  /** The record's timestamp delta from the batch's first timestamp (0 under LogAppendTime). */
+  timestampDelta = 0;
+  /** Milliseconds (the batch's max timestamp under LogAppendTime); exact while below 2^53, as every real clock is. */
+  timestampMs = 0;
+  key: Uint8Array | null = null;
+  value: Uint8Array | null = null;
+  headers: RecordHeaders = NO_HEADERS;
+  /** Records in the batch (its header's recordCount). */
+  readonly recordCount: number;
+  /** The batch's header fields the records are relative to. */
+  readonly attributes: number;
+  readonly firstTimestampMs: number;
+  readonly maxTimestampMs: number;
+  private readonly records: Uint8Array;
+  private readonly end: number;
+  private readonly logAppendTime: boolean;
+
+  /** `size` is the batch's size as checkBatch returned it (the caller checked the batch). */
+  constructor(bytes: Uint8Array, pos: number, size: number) {
+    this.recordCount = readI32(bytes, pos + RECORD_COUNT_OFFSET);
+    const attributes = readI16(bytes, pos + ATTRIBUTES_OFFSET);
+    this.attributes = attributes;
+    this.firstTimestampMs = readI64Number(bytes, pos + FIRST_TIMESTAMP_OFFSET);
+    this.maxTimestampMs = readI64Number(bytes, pos + MAX_TIMESTAMP_OFFSET);
+    this.logAppendTime = (attributes & BatchAttribute.LOG_APPEND_TIME) !== 0;
+    const compression = compressionOf(attributes);
+    if (compression === Compression.NONE) {
+      this.records = bytes;
+      this.pos = pos + RECORDS_OFFSET;
+      this.end = pos + size;
+    } else if (compression === Compression.GZIP) {
+      this.records = inflateRecords(bytes, pos + RECORDS_OFFSET, pos + size);
+      this.pos = 0;
+      this.end = this.records.length;
+    } else {
+      const name = COMPRESSION_NAMES[compression] ?? `codec ${compression}`;
+      throw new BatchError(
+        ErrorCode.INVALID_RECORD,
+        `compressed batch (${name}) cannot be decoded by this client`,
+        pos + ATTRIBUTES_OFFSET,
+      );
+    }
+  }
+
+  /**
+   * Reads the next record into the fields; false after the last one (having
+   * checked that the records fill the batch exactly). Throws BatchError
+   * (INVALID_RECORD) naming the record and the byte where it starts.
+   */
+  next(): boolean {
+    const index = this.index + 1;
+    if (index >= this.recordCount) {
+      if (this.pos !== this.end) {
+        throw new BatchError(ErrorCode.INVALID_RECORD, `${this.end - this.pos} bytes after the last record`, this.pos);
+      }
+      return false;
+    }
+    // One function for the whole record (no call to a helper): next() is called once per record.
+    const recordStart = this.pos;
+    try {
+      const records = this.records;
+      const end = this.end;
+      const length = readVarint(records, this, end);
+      const recordEnd = this.pos + length;
+      if (length < RECORD_BODY_BYTES_MIN || recordEnd > end) {
+        throw new Error(`length ${length} does not fit (${end - this.pos} bytes left)`);
+      }
+      this.pos += 1; // attributes: unused in v2
+      const timestampDelta = readVarlong(records, this, recordEnd);
+      this.offsetDelta = readVarint(records, this, recordEnd);
+      this.key = readField(records, this, recordEnd, "key");
+      this.value = readField(records, this, recordEnd, "value");
+      const headerCount = readVarint(records, this, recordEnd);
+      this.headers = headerCount === 0 ? NO_HEADERS : readHeaders(records, this, recordEnd, headerCount);
+      if (this.pos !== recordEnd) throw new Error(`fields end at byte ${this.pos}, the record at byte ${recordEnd}`);
+      if (this.logAppendTime) {
+        this.timestampDelta = 0;
+        this.timestampMs = this.maxTimestampMs;
+      } else {
+        this.timestampDelta = timestampDelta;
+        this.timestampMs = this.firstTimestampMs + timestampDelta;
+      }
+    } catch (e) {
+      if (e instanceof BatchError) throw e;
+      throw new BatchError(ErrorCode.INVALID_RECORD, `record ${index}: ${(e as Error).message}`, recordStart, { cause: e });
+    }
+    this.index = index;
+    return true;
+  }
+}
+
+function inflateRecords(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  try {
+    const inflated = gunzipSync(bytes.subarray(start, end), { maxOutputLength: BATCH_DECOMPRESSED_BYTES_MAX });
+    return new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+  } catch (e) {
+    throw new BatchError(ErrorCode.CORRUPT_MESSAGE, `gzip records do not inflate: ${(e as Error).message}`, start, {
+      cause: e,
+    });
+  }
+}
+
+function readField(buf: Uint8Array, cur: Cursor, end: number, what: string): Uint8Array | null {
+  const n = readVarint(buf, cur, end);
+  if (n === -1) return null;
+  const at = cur.pos;
+  if (n < -1 || n > end - at) throw new Error(`${what} length ${n} is invalid (${end - at} bytes left)`);
+  cur.pos = at + n;
+  return buf.subarray(at, at + n);
+}
+
+function readHeaders(buf: Uint8Array, cur: Cursor, end: number, count: number): RecordHeaders {
+  // Each header takes at least two bytes, so the count is bounded by what is left.
+  if (count < 0 || count > RECORD_HEADERS_MAX || count * 2 > end - cur.pos) {
+    throw new Error(`header count ${count} is invalid for ${end - cur.pos} bytes left`);
+  }
+  const headers: Array<[string, Uint8Array | null]> = [];
+  for (let h = 0; h < count; h++) {
+    const keyLength = readVarint(buf, cur, end);
+    if (keyLength < 0 || keyLength > end - cur.pos) throw new Error(`header key length ${keyLength} is invalid`);
+    const name = utf8Read(buf, cur.pos, cur.pos + keyLength);
+    cur.pos += keyLength;
+    headers.push([name, readField(buf, cur, end, "header value")]);
+  }
+  return headers;
+}
+
+/**
  * Checks framing, magic and CRC of the batch at `pos`, then calls `fn` for
- * each record in order. Keys and values are views, not copies. Gzip batches
- * are inflated (bounded by BATCH_DECOMPRESSED_BYTES_MAX); other codecs throw
- * INVALID_RECORD. Returns the header and the batch size.
+ * each record in order. Keys and values are views, not copies; a record
+ * without headers has NO_HEADERS. Per record one object and one bigint (its
+ * offset); timestamps share the bigint of the record before while their
+ * deltas repeat (as they do when records carry no timestamp of their own).
+ * Gzip batches are inflated (bounded by BATCH_DECOMPRESSED_BYTES_MAX); other
+ * codecs throw INVALID_RECORD. Returns the header and the batch size.
+ * A caller that needs no record objects reads with RecordReader instead.
  */
 export function forEachRecord(
   bytes: Uint8Array,
   pos: number,
   fn: (record: DecodedRecord) => void,
 ): { header: BatchHeader; size: number } {
-  const size = checkFraming(bytes, pos, bytes.length);
-  checkMagicAndCrc(bytes, pos, size);
+  const size = checkBatch(bytes, pos);
   const header = readBatchHeader(bytes, pos);
-  if (header.recordCount < 0 || header.recordCount > BATCH_RECORDS_MAX) {
-    throw new BatchError(
-      ErrorCode.INVALID_RECORD,
-      `record count ${header.recordCount} is outside 0..${BATCH_RECORDS_MAX}`,
-      pos + RECORD_COUNT_OFFSET,
-    );
-  }
-  let records = bytes;
-  let start = pos + RECORDS_OFFSET;
-  let end = pos + size;
-  const compression = compressionOf(header.attributes);
-  if (compression === Compression.GZIP) {
-    try {
-      const inflated = gunzipSync(bytes.subarray(start, end), { maxOutputLength: BATCH_DECOMPRESSED_BYTES_MAX });
-      records = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
-    } catch (e) {
-      throw new BatchError(ErrorCode.CORRUPT_MESSAGE, `gzip records do not inflate: ${(e as Error).message}`, start, {
-        cause: e,
-      });
+  const reader = new RecordReader(bytes, pos, size);
+  const { baseOffset, firstTimestamp } = header;
+  let offset = baseOffset - 1n;
+  let prevOffsetDelta = -1;
+  // Under LogAppendTime every record has the max timestamp (the reader reports delta 0 for each).
+  let timestamp = timestampTypeOf(header.attributes) === TimestampType.LOG_APPEND_TIME ? header.maxTimestamp : firstTimestamp;
+  let timestampDelta = 0;
+  while (reader.next()) {
+    const offsetDelta = reader.offsetDelta;
+    offset = offsetDelta === prevOffsetDelta + 1 ? offset + 1n : baseOffset + BigInt(offsetDelta);
+    prevOffsetDelta = offsetDelta;
+    if (reader.timestampDelta !== timestampDelta) {
+      timestampDelta = reader.timestampDelta;
+      timestamp = firstTimestamp + BigInt(timestampDelta);
     }
-    start = 0;
-    end = records.length;
-  } else if (compression !== Compression.NONE) {
-    const name = COMPRESSION_NAMES[compression] ?? `codec ${compression}`;
-    throw new BatchError(
-      ErrorCode.INVALID_RECORD,
-      `compressed batch (${name}) cannot be decoded by this client`,
-      pos + ATTRIBUTES_OFFSET,
-    );
-  }
-  const logAppendTime = timestampTypeOf(header.attributes) === TimestampType.LOG_APPEND_TIME;
-  // A cursor per call: `fn` may itself decode another batch.
-  const cur: Cursor = { pos: start };
-  for (let i = 0; i < header.recordCount; i++) {
-    const recordStart = cur.pos;
-    let record: DecodedRecord;
-    try {
-      record = readRecord(records, cur, end, header, logAppendTime);
-    } catch (e) {
-      if (e instanceof BatchError) throw e;
-      throw new BatchError(ErrorCode.INVALID_RECORD, `record ${i}: ${(e as Error).message}`, recordStart, { cause: e });
-    }
-    fn(record); // outside the try: an error of the caller's stays the caller's
-  }
-  if (cur.pos !== end) {
-    throw new BatchError(ErrorCode.INVALID_RECORD, `${end - cur.pos} bytes after the last record`, cur.pos);
+    // Outside the reader's checks: an error of the caller's stays the caller's.
+    fn({ offset, timestamp, key: reader.key, value: reader.value, headers: reader.headers });
   }
   return { header, size };
-}
-
-/** Reads one record at `cur.pos`; every length is checked against the record's end before use. */
-function readRecord(
-  records: Uint8Array,
-  cur: Cursor,
-  end: number,
-  header: BatchHeader,
-  logAppendTime: boolean,
-): DecodedRecord {
-  const length = readVarint(records, cur, end);
-  const recordEnd = cur.pos + length;
-  if (length < RECORD_BODY_BYTES_MIN || recordEnd > end) {
-    throw new Error(`length ${length} does not fit (${end - cur.pos} bytes left)`);
-  }
-  cur.pos += 1; // attributes: unused in v2
-  const timestampDelta = readVarlong(records, cur, recordEnd);
-  const offsetDelta = readVarint(records, cur, recordEnd);
-  const key = readField(records, cur, recordEnd, "key");
-  const value = readField(records, cur, recordEnd, "value");
-  const headerCount = readVarint(records, cur, recordEnd);
-  // Each header takes at least two bytes, so the count is bounded by what is left.
-  if (headerCount < 0 || headerCount > RECORD_HEADERS_MAX || headerCount * 2 > recordEnd - cur.pos) {
-    throw new Error(`header count ${headerCount} is invalid for ${recordEnd - cur.pos} bytes left`);
-  }
-  const headers: Array<[string, Uint8Array | null]> = [];
-  for (let h = 0; h < headerCount; h++) {
-    const keyLength = readVarint(records, cur, recordEnd);
-    if (keyLength < 0 || keyLength > recordEnd - cur.pos) throw new Error(`header key length ${keyLength} is invalid`);
-    const headerKey = utf8Read(records, cur.pos, cur.pos + keyLength);
-    cur.pos += keyLength;
-    headers.push([headerKey, readField(records, cur, recordEnd, "header value")]);
-  }
-  if (cur.pos !== recordEnd) throw new Error(`fields end at byte ${cur.pos}, the record at byte ${recordEnd}`);
-  return {
-    offset: header.baseOffset + BigInt(offsetDelta),
-    timestamp: logAppendTime ? header.maxTimestamp : header.firstTimestamp + BigInt(timestampDelta),
-    key,
-    value,
-    headers,
-  };
-}
-
-function readField(buf: Uint8Array, cur: Cursor, end: number, what: string): Uint8Array | null {
-  const n = readVarint(buf, cur, end);
-  if (n === -1) return null;
-  if (n < -1 || n > end - cur.pos) throw new Error(`${what} length ${n} is invalid (${end - cur.pos} bytes left)`);
-  const v = buf.subarray(cur.pos, cur.pos + n);
-  cur.pos += n;
-  return v;
 }
 
 /** Decodes the batch at `pos` (default 0) into its header and records. */

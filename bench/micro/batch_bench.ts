@@ -5,10 +5,12 @@ import type { Bench } from "tinybench";
 import { BATCH_BYTES_MAX } from "../../protocol/limits.ts";
 import {
   BatchBuilder,
+  checkBatch,
   decodeBatch,
   forEachRecord,
   patchBaseOffset,
   patchLogAppendTime,
+  RecordReader,
   validateBatch,
   validateBatches,
 } from "../../protocol/record_batch.ts";
@@ -71,6 +73,12 @@ export function register(bench: Bench, opts: MicroOptions): void {
     forEachRecord(batch, 0, (r) => {
       seen += r.value === null ? 0 : r.value.length;
     });
+    return seen;
+  });
+
+  bench.add(`batch RecordReader ${recordsPerBatch} records`, () => {
+    const reader = new RecordReader(batch, 0, checkBatch(batch, 0));
+    while (reader.next()) seen += reader.value === null ? 0 : reader.value.length;
     return seen;
   });
 }
