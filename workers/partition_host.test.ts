@@ -430,15 +430,19 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(after.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 0, durableOffset: 1 }]);
     });
 
-    test("acks=all answers wait for the flush and are published with its DURABLE; acks=1 answers at once", () => {
-      const { host, router, dir } = setup(impl);
+    test("acks=all answers wait for the flush and are published as it starts, before its fdatasync; acks=1 answers at once", () => {
+      const { host, router, logs, dir } = setup(impl);
       host.open(0, dir("p0"), config({ "flush.interval.ms": 5 }));
       const all1 = router.produce(0, batchOf(["a"]), -1);
+      host.drain(0);
       host.drain(0);
       expect(router.completions.hasData()).toBe(false);
       expect(host.flushDue(1)).toBe(0);
       expect(router.completions.hasData()).toBe(false);
+      const visibleAtFlush: boolean[] = [];
+      if (impl === memoryImpl) (logs[0] as MemoryLog).onFlush = () => visibleAtFlush.push(router.completions.hasData());
       expect(host.flushDue(5)).toBe(1);
+      if (impl === memoryImpl) expect(visibleAtFlush).toEqual([true]);
       expect(router.take()).toEqual([
         { kind: "produced", slot: 0, requestId: all1, baseOffset: 0, lastOffset: 0, logStartOffset: 0 },
         { kind: "durable", slot: 0, durableOffset: 1 },

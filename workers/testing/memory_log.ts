@@ -30,6 +30,8 @@ export class MemoryLog implements HostedLog {
   failWrites = false;
   /** Vectored writes done (one per writeStaged() with something staged). */
   writes = 0;
+  /** Called as a flush starts (where the real log's fdatasync would begin). */
+  onFlush: (() => void) | null = null;
   flushes = 0;
   retentionRuns = 0;
   closed = false;
@@ -115,6 +117,7 @@ export class MemoryLog implements HostedLog {
   }
 
   flush(): number {
+    this.onFlush?.();
     this.flushes++;
     if (this.failFlushes) {
       this.online = false;
