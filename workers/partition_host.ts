@@ -12,11 +12,11 @@
 // Coalesced writes: a produce is staged in its log (validated, given offsets,
 // a view of its ring slot kept), not written; at the end of the pass, or before
 // a fetch or offset lookup that must be answered after it, every log writes what
-// it staged with ONE vectored write, and only then are the PRODUCED completions
-// written. So a pass of N produce requests for one partition costs one pwritev,
-// not N pwrites, and each request still gets its own offsets, its own answer,
-// and fails alone when its batches are bad. A failed write fails every request
-// staged in that log since its last write (none of them is acknowledged).
+// it staged with vectored writes of up to 64 KiB, and only then are the PRODUCED
+// completions written. So a pass of N small produce requests for one partition
+// costs one pwritev, not N pwrites, and each request still gets its own offsets,
+// its own answer, and fails alone when its batches are bad. A failed write fails
+// every request staged in that log since its last write (none is acknowledged).
 //
 // Waking the router: completions are published (tail stored, the router woken
 // if it is parked) at most once per pass and twice per flush round. A pass whose
@@ -95,7 +95,7 @@ export interface HostedLog {
    * returned. Throws the batch's error (nothing staged), or KAFKA_STORAGE_ERROR.
    */
   stage(records: Uint8Array, nowMs: number, out: StagedAppend): StagedAppend;
-  /** Write every staged append (one vectored write). Throws, and the log is offline, if that or an earlier write failed. */
+  /** Write every staged append (gathered into few vectored writes). Throws, and the log is offline, if that or an earlier write failed. */
   writeStaged(): void;
   flushDue(nowMs: number): boolean;
   flushDeadlineMs(): number | null;
@@ -476,7 +476,7 @@ export class PartitionHost {
   }
 
   /**
-   * Write what every log staged in this pass (one vectored write each), then the
+   * Write what every log staged in this pass (gathered vectored writes), then the
    * answers of the pending produces in request order: PRODUCED, or REQUEST_FAILED
    * for a request that failed alone or whose log's write failed.
    */

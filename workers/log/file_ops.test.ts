@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { FaultyFileOps, readFully, realFileOps, writeFully, writevFully, type FileOps } from "./file_ops.ts";
+import { FaultyFileOps, readFully, realFileOps, writeFully, writeGathered, writevFully, type FileOps } from "./file_ops.ts";
 import { WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 
 let dir = "";
@@ -99,6 +99,33 @@ describe("writevFully", () => {
     }
     files.close(fd);
     expect(code).toBe("ENOSPC");
+  });
+});
+
+describe("writeGathered", () => {
+  test("gathers small buffers into one syscall up to the chunk size and splits a larger one", () => {
+    const calls: number[][] = [];
+    const files: FileOps = {
+      ...realFileOps,
+      pwritev: (fd, bufs, pos) => {
+        calls.push(bufs.map((b) => b.length));
+        return (realFileOps.pwritev as NonNullable<FileOps["pwritev"]>)(fd, bufs, pos);
+      },
+      pwrite: (fd, buf, off, len, pos) => {
+        calls.push([len]);
+        return realFileOps.pwrite(fd, buf, off, len, pos);
+      },
+    };
+    const p = path.join(dir, "g.log");
+    const fd = files.open(p, "w+");
+    const bufs = [bytes(4, 1), bytes(5, 2), bytes(23, 3), bytes(2, 4), bytes(10, 5)];
+    writeGathered(files, fd, bufs, bufs.length, 3, 10);
+    files.close(fd);
+    // 10-byte syscalls: [4 + 5 + 1 of the third], [10 of it], [10 of it], [the last 2 of it + 2 + 6], [4].
+    expect(calls).toEqual([[4, 5, 1], [10], [10], [2, 2, 6], [4]]);
+    const back = contents(p);
+    expect(back.length).toBe(3 + 44);
+    expect(Array.from(back.subarray(3))).toEqual(bufs.flatMap((b) => Array.from(b)));
   });
 });
 

@@ -6,7 +6,7 @@ import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { BatchError, forEachRecord } from "../../protocol/record_batch.ts";
 import { concat, makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
 import { FaultyFileOps, type FileOps, realFileOps } from "./file_ops.ts";
-import { WRITEV_BUFFERS_MAX } from "./log_limits.ts";
+import { WRITE_CHUNK_BYTES_MAX, WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 import { PartitionLog, type ReadPlan } from "./partition_log.ts";
 
 let dir = "";
@@ -100,18 +100,21 @@ describe("append", () => {
   });
 });
 
-/** Real files, counting the write syscalls the log makes. */
-function countingFiles(): FileOps & { pwrites: number; pwritevs: number } {
+/** Real files, recording the write syscalls the log makes (buffers and bytes of each). */
+function countingFiles(): FileOps & { pwrites: number; pwritevs: number; calls: { buffers: number; bytes: number }[] } {
   const files = {
     ...realFileOps,
     pwrites: 0,
     pwritevs: 0,
+    calls: [] as { buffers: number; bytes: number }[],
     pwrite: (fd: number, buf: Uint8Array, off: number, len: number, pos: number) => {
       files.pwrites++;
+      files.calls.push({ buffers: 1, bytes: len });
       return realFileOps.pwrite(fd, buf, off, len, pos);
     },
     pwritev: (fd: number, bufs: readonly Uint8Array[], pos: number) => {
       files.pwritevs++;
+      files.calls.push({ buffers: bufs.length, bytes: bufs.reduce((n, b) => n + b.length, 0) });
       return (realFileOps.pwritev as NonNullable<FileOps["pwritev"]>)(fd, bufs, pos);
     },
   };
@@ -175,17 +178,39 @@ describe("staged appends (one vectored write for many)", () => {
     expect(log.durableOffset).toBeGreaterThan(0);
   });
 
-  test(`more than ${WRITEV_BUFFERS_MAX} stages are written in vectored writes of at most that many`, () => {
+  test(`at most ${WRITEV_BUFFERS_MAX} appends are staged: the next one writes them first`, () => {
     const files = countingFiles();
     const log = open({ "segment.bytes": 64 << 20 }, { files });
     const n = WRITEV_BUFFERS_MAX + 5;
     const parts: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) parts.push(makeBatch({ count: 1, tag: i }));
-    for (const p of parts) log.stage(p);
+    for (let i = 0; i < n; i++) parts.push(makeBatch({ count: 1, valueBytes: 1, tag: i }));
+    for (let i = 0; i < WRITEV_BUFFERS_MAX; i++) log.stage(parts[i]);
+    expect(files.calls).toEqual([]);
+    log.stage(parts[WRITEV_BUFFERS_MAX]);
+    // The first WRITEV_BUFFERS_MAX went out; the new one is staged alone.
+    expect(log.logEndOffset).toBe(WRITEV_BUFFERS_MAX);
+    expect(log.stagedByteCount).toBe(parts[WRITEV_BUFFERS_MAX].length);
+    for (let i = WRITEV_BUFFERS_MAX + 1; i < n; i++) log.stage(parts[i]);
     log.writeStaged();
-    expect(files.pwritevs).toBe(2);
+    expect(Math.max(...files.calls.map((c) => c.buffers))).toBeLessThanOrEqual(WRITEV_BUFFERS_MAX);
+    expect(files.calls.reduce((sum, c) => sum + c.bytes, 0)).toBe(parts.reduce((sum, p) => sum + p.length, 0));
     expect(log.logEndOffset).toBe(n);
     expect(concat(readAll(log).map((b) => b.bytes))).toEqual(concat(parts));
+  });
+
+  test(`staged bytes go out in syscalls of at most ${WRITE_CHUNK_BYTES_MAX} bytes: small appends gathered, a large one split`, () => {
+    const files = countingFiles();
+    const log = open({ "segment.bytes": 64 << 20 }, { files });
+    const small = Array.from({ length: 40 }, (_, i) => makeBatch({ count: 2, valueBytes: 900, tag: i }));
+    const large = makeBatch({ count: 1, valueBytes: 3 * WRITE_CHUNK_BYTES_MAX, tag: 99 });
+    for (const p of small) log.stage(p);
+    log.stage(large);
+    log.writeStaged();
+    const total = small.reduce((n, p) => n + p.length, 0) + large.length;
+    expect(files.calls.every((c) => c.bytes <= WRITE_CHUNK_BYTES_MAX)).toBe(true);
+    expect(files.calls.reduce((n, c) => n + c.bytes, 0)).toBe(total);
+    expect(files.calls.length).toBe(Math.ceil(total / WRITE_CHUNK_BYTES_MAX));
+    expect(concat(readAll(log).map((b) => b.bytes))).toEqual(concat([...small, large]));
   });
 
   test("flush writes what is staged and makes it durable", () => {

@@ -6,10 +6,11 @@
 //   and written into the active segment file (page cache) at an explicit
 //   position. A written batch survives a crash of the process, not a power
 //   loss. This is the point an acks=1 produce is answered.
-// - stage() + writeStaged() is append() split in two, so that many appends
-//   cost one vectored write: stage() validates one append (all or nothing, as
+// - stage() + writeStaged() is append() split in two, so that many small
+//   appends cost one write syscall: stage() validates one append (all or nothing, as
 //   append() does), gives it its offsets and keeps a view of its bytes;
-//   writeStaged() writes every staged view with one pwritev at the segment end.
+//   writeStaged() writes every staged view at the segment end, gathered into
+//   vectored writes of up to WRITE_CHUNK_BYTES_MAX (log_limits.ts says why).
 //   A staged append is NOT written: it must not be acknowledged before
 //   writeStaged() returned, and its bytes must not change until then. If that
 //   write (or one stage() had to do first, see stage()) fails, the log goes
@@ -74,11 +75,17 @@ import {
   patchLogAppendTime,
   validateBatch,
 } from "../../protocol/record_batch.ts";
-import { type FileOps, readFully, realFileOps, writevFully } from "./file_ops.ts";
+import { type FileOps, readFully, realFileOps, writeGathered } from "./file_ops.ts";
 import { FsyncBatcher } from "./fsync_batcher.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LogError } from "./log_error.ts";
-import { LOG_OFFSET_MAX, SEALED_SEGMENT_FDS_MAX, SEGMENT_OFFSET_SPAN_MAX, WRITEV_BUFFERS_MAX } from "./log_limits.ts";
+import {
+  LOG_OFFSET_MAX,
+  SEALED_SEGMENT_FDS_MAX,
+  SEGMENT_OFFSET_SPAN_MAX,
+  WRITE_CHUNK_BYTES_MAX,
+  WRITEV_BUFFERS_MAX,
+} from "./log_limits.ts";
 import { VerifiedPrefix, checkBatchAt, verifyBatches } from "./batch_verify.ts";
 import { type RecoveryStats, rebuildSegment, recoverLog } from "./recovery.ts";
 import { type RecoveryPoint, RecoveryPointWriter } from "./recovery_point.ts";
@@ -465,8 +472,8 @@ export class PartitionLog {
   }
 
   /**
-   * Writes every staged append with one vectored write at the end of the active
-   * segment and places its batches (indexes, log end). Returns when they are
+   * Writes every staged append at the end of the active segment (vectored writes
+   * of up to WRITE_CHUNK_BYTES_MAX) and places its batches (indexes, log end). Returns when they are
    * WRITTEN (page cache). Throws KAFKA_STORAGE_ERROR if the log is offline, even
    * with nothing staged: a write stage() did may have failed, and none of the
    * appends staged since the last writeStaged() may be acknowledged.
@@ -481,7 +488,7 @@ export class PartitionLog {
     const bytes = this.stagedBytes;
     const nowMs = this.stagedNowMs;
     try {
-      writevFully(this.files, seg.fd, this.staged, count, filePosition);
+      writeGathered(this.files, seg.fd, this.staged, count, filePosition, WRITE_CHUNK_BYTES_MAX);
     } catch (e) {
       this.dropStaged();
       this.fail(e, "write");
