@@ -111,33 +111,23 @@ export function writevFully(files: FileOps, fd: number, bufs: readonly Uint8Arra
 const gatherScratch: Uint8Array[] = [];
 
 /**
- * Writes bufs[0..count) back to back from file position pos, each syscall
- * carrying at most chunkBytesMax bytes: consecutive small buffers gathered into
- * one vectored write, a larger buffer split across several. Short writes are
- * continued (writevFully).
+ * Writes bufs[0..count) back to back from file position pos, gathering
+ * consecutive buffers into one vectored write while they total at most
+ * chunkBytesMax bytes. A buffer is never split: one larger than chunkBytesMax
+ * is written alone. Short writes are continued (writevFully).
  */
 export function writeGathered(files: FileOps, fd: number, bufs: readonly Uint8Array[], count: number, pos: number, chunkBytesMax: number): void {
-  if (!(chunkBytesMax > 0)) throw new RangeError(`writeGathered: chunk of ${chunkBytesMax} bytes`);
   const group = gatherScratch;
   let i = 0;
-  let inBuf = 0;
   let at = pos;
   try {
     while (i < count) {
       group.length = 0;
       let bytes = 0;
-      while (i < count && bytes < chunkBytesMax && group.length < WRITEV_BUFFERS_MAX) {
-        const b = bufs[i];
-        const rest = b.length - inBuf;
-        const take = Math.min(rest, chunkBytesMax - bytes);
-        group.push(inBuf === 0 && take === b.length ? b : b.subarray(inBuf, inBuf + take));
-        bytes += take;
-        if (take === rest) {
-          i++;
-          inBuf = 0;
-        } else {
-          inBuf += take;
-        }
+      while (i < count && group.length < WRITEV_BUFFERS_MAX && (group.length === 0 || bytes + bufs[i].length <= chunkBytesMax)) {
+        bytes += bufs[i].length;
+        group.push(bufs[i]);
+        i++;
       }
       writevFully(files, fd, group, group.length, at);
       at += bytes;

@@ -198,19 +198,37 @@ describe("staged appends (one vectored write for many)", () => {
     expect(concat(readAll(log).map((b) => b.bytes))).toEqual(concat(parts));
   });
 
-  test(`staged bytes go out in syscalls of at most ${WRITE_CHUNK_BYTES_MAX} bytes: small appends gathered, a large one split`, () => {
+  test(`staged appends go out in syscalls of whole batches, at most ${WRITE_CHUNK_BYTES_MAX} bytes unless one batch is larger`, () => {
     const files = countingFiles();
     const log = open({ "segment.bytes": 64 << 20 }, { files });
+    // 40 appends of ~1.8 KiB, one append of 6 batches of ~20 KiB (larger than a chunk: cut between batches),
+    // one batch larger than a chunk (alone, whole).
     const small = Array.from({ length: 40 }, (_, i) => makeBatch({ count: 2, valueBytes: 900, tag: i }));
-    const large = makeBatch({ count: 1, valueBytes: 3 * WRITE_CHUNK_BYTES_MAX, tag: 99 });
+    const many = Array.from({ length: 6 }, (_, i) => makeBatch({ count: 2, valueBytes: 10_000, tag: 100 + i }));
+    const huge = makeBatch({ count: 1, valueBytes: 3 * WRITE_CHUNK_BYTES_MAX, tag: 99 });
+    const manyBlob = concat(many);
+    const last = makeBatch({ count: 1, tag: 7 });
     for (const p of small) log.stage(p);
-    log.stage(large);
+    log.stage(manyBlob);
+    log.stage(huge);
+    log.stage(last);
     log.writeStaged();
-    const total = small.reduce((n, p) => n + p.length, 0) + large.length;
-    expect(files.calls.every((c) => c.bytes <= WRITE_CHUNK_BYTES_MAX)).toBe(true);
-    expect(files.calls.reduce((n, c) => n + c.bytes, 0)).toBe(total);
-    expect(files.calls.length).toBe(Math.ceil(total / WRITE_CHUNK_BYTES_MAX));
-    expect(concat(readAll(log).map((b) => b.bytes))).toEqual(concat([...small, large]));
+    const batchSizes = [...small, ...many, huge].map((b) => b.length);
+    // Every syscall starts and ends on a batch boundary.
+    const boundaries = new Set<number>([0]);
+    let at = 0;
+    for (const n of [...batchSizes, 0]) boundaries.add((at += n));
+    let pos = 0;
+    for (const c of files.calls) {
+      expect(boundaries.has(pos)).toBe(true);
+      pos += c.bytes;
+      expect(boundaries.has(pos) || pos === log.sizeBytes).toBe(true);
+      if (c.bytes > WRITE_CHUNK_BYTES_MAX) expect(c.bytes).toBe(huge.length);
+    }
+    expect(pos).toBe(log.sizeBytes);
+    expect(files.calls.length).toBeLessThanOrEqual(6);
+    expect(readAll(log).length).toBe(small.length + many.length + 2);
+    expect(concat(readAll(log).map((b) => b.bytes))).toEqual(concat([...small, manyBlob, huge, last]));
   });
 
   test("flush writes what is staged and makes it durable", () => {

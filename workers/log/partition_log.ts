@@ -10,7 +10,8 @@
 //   appends cost one write syscall: stage() validates one append (all or nothing, as
 //   append() does), gives it its offsets and keeps a view of its bytes;
 //   writeStaged() writes every staged view at the segment end, gathered into
-//   vectored writes of up to WRITE_CHUNK_BYTES_MAX (log_limits.ts says why).
+//   vectored writes of up to WRITE_CHUNK_BYTES_MAX (log_limits.ts says why),
+//   each of whole batches: a batch is never split between two syscalls.
 //   A staged append is NOT written: it must not be acknowledged before
 //   writeStaged() returned, and its bytes must not change until then. If that
 //   write (or one stage() had to do first, see stage()) fails, the log goes
@@ -203,6 +204,8 @@ export class PartitionLog {
   private readonly scratch = new BatchScratch();
   /** Views of the staged appends, in offset order (see stage()). At most WRITEV_BUFFERS_MAX. */
   private readonly staged: Uint8Array[] = [];
+  /** The staged views cut at batch boundaries for writing (reused; see writeStaged()). */
+  private readonly pieces: Uint8Array[] = [];
   /** Batches described in `scratch`, bytes and offsets of the staged appends. */
   private stagedBatches = 0;
   private stagedBytes = 0;
@@ -488,7 +491,8 @@ export class PartitionLog {
     const bytes = this.stagedBytes;
     const nowMs = this.stagedNowMs;
     try {
-      writeGathered(this.files, seg.fd, this.staged, count, filePosition, WRITE_CHUNK_BYTES_MAX);
+      const pieces = this.piecesOfStaged();
+      writeGathered(this.files, seg.fd, pieces, pieces.length, filePosition, WRITE_CHUNK_BYTES_MAX);
     } catch (e) {
       this.dropStaged();
       this.fail(e, "write");
@@ -514,10 +518,44 @@ export class PartitionLog {
     this.dropStaged();
   }
 
+  /**
+   * The staged views, a view larger than WRITE_CHUNK_BYTES_MAX cut at batch
+   * boundaries into runs of whole batches of at most that size (a single larger
+   * batch stays whole), so every syscall writes whole batches.
+   */
+  private piecesOfStaged(): Uint8Array[] {
+    const pieces = this.pieces;
+    const s = this.scratch;
+    pieces.length = 0;
+    let b = 0;
+    let viewStart = 0;
+    for (let v = 0; v < this.staged.length; v++) {
+      const view = this.staged[v];
+      const viewEnd = viewStart + view.length;
+      if (view.length <= WRITE_CHUNK_BYTES_MAX) {
+        pieces.push(view);
+        while (b < this.stagedBatches && s.positions[b] < viewEnd) b++;
+      } else {
+        let from = viewStart;
+        for (; b < this.stagedBatches && s.positions[b] < viewEnd; b++) {
+          const start = s.positions[b];
+          if (start > from && start + s.sizes[b] - from > WRITE_CHUNK_BYTES_MAX) {
+            pieces.push(view.subarray(from - viewStart, start - viewStart));
+            from = start;
+          }
+        }
+        pieces.push(view.subarray(from - viewStart, view.length));
+      }
+      viewStart = viewEnd;
+    }
+    return pieces;
+  }
+
   /** Forgets the staged appends (after they were written, or when the write failed). */
   private dropStaged(): void {
     // The views are the caller's memory (ring slots): keep no reference past the write.
     this.staged.length = 0;
+    this.pieces.length = 0;
     this.stagedBatches = 0;
     this.stagedBytes = 0;
     this.stagedOffsets = 0;
