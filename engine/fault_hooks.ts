@@ -4,6 +4,10 @@
 // get when they are opened, e.g.
 //   SLUICE_FAULTS='{"t": {"failFdatasyncAt": 3}}'      the 3rd fdatasync of each partition of t fails (EIO)
 //   SLUICE_FAULTS='{"t": {"writeBytesMax": 100000}}'   writes fail with ENOSPC past 100,000 bytes per partition open
+//   SLUICE_FAULTS='{"t": {"writeBytesMax": 100000, "spaceFile": "/tmp/x/freed"}}'
+//                                                      the same, until a file exists at /tmp/x/freed: then the
+//                                                      disk has room again, without a restart (checked only when
+//                                                      a write would be refused; a test creates the file)
 //   SLUICE_FAULTS='{"t": {"fdatasyncDelayMs": 20}}'    every fdatasync takes 20 ms longer: a slow disk
 //   SLUICE_FAULTS='{"t": {"diskBytesPerSec": 1e6}}'    fdatasync pays for the bytes written at 1 MB/s: a slow disk
 // Unset (always, outside tests) means real files and no wrapper at all. A value
@@ -17,6 +21,7 @@ const FaultOptionsSchema = z
   .object({
     failFdatasyncAt: z.number().int().min(1).optional(),
     writeBytesMax: z.number().int().min(0).optional(),
+    spaceFile: z.string().min(1).optional(),
     fdatasyncDelayMs: z.number().int().min(0).max(60_000).optional(),
     diskBytesPerSec: z.number().positive().optional(),
   })

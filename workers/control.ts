@@ -14,6 +14,8 @@ export interface FaultOptions {
   failFdatasyncAt?: number;
   /** Writes succeed up to this many bytes in total (this open), then come back short and fail with ENOSPC. */
   writeBytesMax?: number;
+  /** Once a file exists at this path, writeBytesMax no longer applies: space was freed (FaultPlan.spaceFile). */
+  spaceFile?: string;
   /** Every fdatasync first blocks the worker this long: a slow disk. */
   fdatasyncDelayMs?: number;
   /** Every fdatasync also blocks for the bytes written since the last one at this bandwidth: a slow disk. */

@@ -15,6 +15,7 @@ function filesFor(faults: FaultOptions | undefined) {
   return new FaultyFileOps(realFileOps, {
     failFdatasyncAt: faults.failFdatasyncAt,
     writeBytesMax: faults.writeBytesMax,
+    spaceFile: faults.spaceFile,
     fdatasyncDelayMs: faults.fdatasyncDelayMs,
     diskBytesPerSec: faults.diskBytesPerSec,
   });

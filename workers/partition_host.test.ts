@@ -6,6 +6,7 @@ import { ErrorCode } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch } from "../protocol/record_batch.ts";
 import { type FileOps, type LogConfig, PartitionLog, parseTopicConfig, realFileOps } from "./log/mod.ts";
 import type { FaultOptions } from "./control.ts";
+import { DISK_FULL_RETRY_AFTER_MS } from "./log/log_limits.ts";
 import { openHostedLog } from "./open_log.ts";
 import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost, RETENTION_CHECK_INTERVAL_MS } from "./partition_host.ts";
 import { PartitionStateTable, createStateTable } from "./partition_state.ts";
@@ -410,7 +411,9 @@ for (const impl of [memoryImpl, realImpl]) {
       if (impl === memoryImpl) expect((logs[0] as MemoryLog).writes).toBe(2);
     });
 
-    test("a failed write fails every request staged in that log, takes it offline once; other partitions go on", () => {
+    // The in-memory log's failed write is fatal (as EIO is); the real log undoes a write refused for space and stays online.
+    const writeFailureIsFatal = impl === memoryImpl;
+    test(`a failed write fails every request staged in that log${writeFailureIsFatal ? ", takes it offline once" : " (full disk: it stays online)"}; other partitions go on`, () => {
       const { host, router, table, dir } = setup(impl);
       host.open(0, dir("p0"), config());
       host.open(1, dir("p1"), config({ "flush.interval.ms": 1000 }), impl.fullDiskFaults);
@@ -422,11 +425,12 @@ for (const impl of [memoryImpl, realImpl]) {
         ["produced", 0, ids[1], 0],
         ["failed", 1, ids[2], ErrorCode.KAFKA_STORAGE_ERROR],
       ]);
-      expect(table.read(1)).toMatchObject({ online: false, logEndOffset: 0, errorCode: ErrorCode.KAFKA_STORAGE_ERROR });
+      if (writeFailureIsFatal) expect(table.read(1)).toMatchObject({ online: false, logEndOffset: 0, errorCode: ErrorCode.KAFKA_STORAGE_ERROR });
+      else expect(table.read(1)).toMatchObject({ online: true, logEndOffset: 0 });
       expect(table.read(0)).toMatchObject({ online: true, logEndOffset: 1 });
       host.flushDue(0, true);
       const after = router.take();
-      expect(after.filter((c) => c.kind === "partition-failed")).toMatchObject([{ slot: 1, error: ErrorCode.KAFKA_STORAGE_ERROR }]);
+      expect(after.filter((c) => c.kind === "partition-failed")).toMatchObject(writeFailureIsFatal ? [{ slot: 1, error: ErrorCode.KAFKA_STORAGE_ERROR }] : []);
       expect(after.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 0, durableOffset: 1 }]);
     });
 
@@ -532,6 +536,30 @@ describe("partition host writes (PartitionLog on real files)", () => {
     expect(out.every((c) => c.kind === "produced")).toBe(true);
     expect(table.read(0).logEndOffset).toBe(50);
     expect(table.read(1).logEndOffset).toBe(50);
+  });
+});
+
+describe("partition host and a full disk (PartitionLog on real files)", () => {
+  test("produces get a disk-full error, the partition stays online, and writing resumes once space is freed", () => {
+    const { host, router, table, clock, dir } = setup(realImpl);
+    const spaceFile = dir("freed");
+    host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }), { writeBytesMax: 0, spaceFile });
+    const refused = [router.produce(0, batchOf(["a"])), router.produce(0, batchOf(["b"]), -1)];
+    host.drain();
+    const out = router.take() as { kind: string; requestId: number; error?: number; message?: string }[];
+    expect(out.map((c) => [c.kind, c.requestId, c.error])).toEqual(refused.map((id) => ["failed", id, ErrorCode.KAFKA_STORAGE_ERROR]));
+    expect(out[0].message).toContain("no space left on device (ENOSPC)");
+    expect(table.read(0)).toMatchObject({ online: true, logEndOffset: 0 });
+    // Within the cool-down the next produce is refused without a write; after it (space freed) it is written.
+    fs.writeFileSync(spaceFile, "");
+    const early = router.produce(0, batchOf(["c"]));
+    host.drain();
+    expect(router.take().map((c) => [c.kind, idOf(c), (c as { error?: number }).error])).toEqual([["failed", early, ErrorCode.KAFKA_STORAGE_ERROR]]);
+    clock.now += DISK_FULL_RETRY_AFTER_MS;
+    const ok = router.produce(0, batchOf(["d", "e"]));
+    host.drain();
+    expect(router.take()).toEqual([{ kind: "produced", slot: 0, requestId: ok, baseOffset: 0, lastOffset: 1, logStartOffset: 0 }]);
+    expect(table.read(0)).toMatchObject({ online: true, logEndOffset: 2 });
   });
 });
 

@@ -17,6 +17,10 @@
 // costs one pwritev, not N pwrites, and each request still gets its own offsets,
 // its own answer, and fails alone when its batches are bad. A failed write fails
 // every request staged in that log since its last write (none is acknowledged).
+// A write the disk refused for space (ENOSPC, EDQUOT) fails them the same way,
+// with KAFKA_STORAGE_ERROR saying the disk is full, but the log undid it and
+// stays online: later produces try again (partition_log.ts), so writing resumes
+// once space is freed. Only a log that says it is offline takes the partition offline.
 //
 // Waking the router: completions are published (tail stored, the router woken
 // if it is parked) at most once per pass and twice per flush round. A pass whose
@@ -681,7 +685,8 @@ export class PartitionHost {
       // A failed fdatasync is timed too: a disk that fails slowly shows in the histogram.
       this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
       const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
-      this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+      // A failed fdatasync always takes the log offline; a write it did first that was refused for space does not.
+      if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
       return;
     }
     // Timed only when an fdatasync ran (the durable offset moved); a flush with nothing unsynced returns at once.

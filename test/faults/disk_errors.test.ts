@@ -1,8 +1,9 @@
 // Disk errors under a real broker, injected with SLUICE_FAULTS (engine/fault_hooks.ts):
 // - the k-th fdatasync fails with EIO: no ack for that group, the partition goes
 //   offline and stays offline (no retry), nothing acked is lost after a restart;
-// - a write fails with ENOSPC: a clear error to producers, no partial batch ever
-//   visible, other topics unharmed, writing resumes once space is back (restart);
+// - a write fails with ENOSPC: a clear error to producers, no partial batch in
+//   the file or served, other topics unharmed, the partition stays online and
+//   writing resumes once space is freed, without a restart;
 // - a disk 10× slower than the producer: backpressure (latency rises, then a
 //   timeout error for a producer that insists), bounded broker memory, nothing lost.
 
@@ -33,7 +34,7 @@ function tempDir(): string {
   return d;
 }
 
-async function start(dataDir: string, faults?: Record<string, Record<string, number>>): Promise<BrokerProcess> {
+async function start(dataDir: string, faults?: Record<string, Record<string, number | string>>): Promise<BrokerProcess> {
   const b = await startBroker({
     dataDir,
     args: ["--workers", "2"],
@@ -105,10 +106,12 @@ describe("fdatasync fails with EIO", () => {
 });
 
 describe("write fails with ENOSPC", () => {
-  test("a clear error to producers, no partial batch visible, other topics unharmed, writing resumes once space is back", async () => {
+  test("a clear error to producers, no partial batch in the file or served, other topics unharmed, writing resumes once space is freed (no restart)", async () => {
     const dir = tempDir();
     const writeBytesMax = 64 * 1024;
-    let b = await start(dir, { full: { writeBytesMax } });
+    // The test frees space by creating this file (engine/fault_hooks.ts: spaceFile).
+    const spaceFile = path.join(tempDir(), "space-freed");
+    let b = await start(dir, { full: { writeBytesMax, spaceFile } });
     await createTopic(b.port, "full", 1);
     await createTopic(b.port, "roomy", 1);
     const history = new History();
@@ -121,42 +124,73 @@ describe("write fails with ENOSPC", () => {
     expect(await waitFor(() => roomy.stats.acked > roomyAckedAtFull + 1000, 10_000)).toBe(true);
     await Promise.all([full.stop(), roomy.stop()]);
     expect([...full.stats.errors.keys()]).toEqual([ErrorCode.KAFKA_STORAGE_ERROR]);
+    const failedWhileFull = full.stats.errors.get(ErrorCode.KAFKA_STORAGE_ERROR) ?? 0;
 
+    // The partition stays online, and the refused writes were cut off again: the file holds whole batches only.
     const [p] = await describePartitions(b.port, "full");
-    expect(p.online).toBe(false);
-    // On disk, the failed write left a partial batch past the log end; the broker serves none of it.
+    expect(p.online).toBe(true);
     const segment = path.join(dir, "topics", "full", "0", "00000000000000000000.log");
     const sizeAtFull = fs.statSync(segment).size;
-    expect(sizeAtFull).toBe(writeBytesMax);
+    expect(sizeAtFull).toBeLessThanOrEqual(writeBytesMax);
+    expect(wholeBatchBytes(fs.readFileSync(segment))).toBe(sizeAtFull);
+    // Still full: a produce gets the disk-full error (the log end does not move).
+    expect(await produceOnce(b.port, "full", 1)).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
     const c = await RawClient.connect(b.port);
     const res = await c.request(1, fetchBody({ topic: "full", maxBytes: 8 << 20, partitions: [{ index: 0, offset: 0, maxBytes: 8 << 20 }] }));
     const r = decodeFetchResponse(res.body).topics[0].partitions[0];
-    // Either the offline partition serves nothing, or it serves whole, valid batches below its high watermark only.
-    const served = r.errorCode === 0 ? recordsFrom(r.records, 0) : [];
+    expect(r.errorCode).toBe(ErrorCode.NONE);
+    const served = recordsFrom(r.records, 0);
     expect(served.every((x) => x.offset < p.highWatermark)).toBe(true);
     c.close();
+    const [stillFull] = await describePartitions(b.port, "full");
+    expect(stillFull.logEndOffset).toBe(p.logEndOffset);
+    expect(wholeBatchBytes(fs.readFileSync(segment))).toBe(fs.statSync(segment).size);
 
-    // Space is back (the fault is gone) after a restart: recovery cuts the partial batch and writing resumes.
-    await b.stop();
-    b = await start(dir);
-    const sizeAfterRecovery = fs.statSync(segment).size;
-    expect(sizeAfterRecovery).toBeLessThan(sizeAtFull);
+    // Space is freed, the broker keeps running: produces succeed again (after the log's short cool-down).
+    fs.writeFileSync(spaceFile, "");
+    const freedAt = performance.now();
     const again = new PipelinedProducer({ port: b.port, topic: "full", partitions: [0], name: "f2", history, rng: new Rng(3) });
     await again.start();
+    expect(await waitFor(() => again.stats.acked > 0, 10_000)).toBe(true);
+    const resumeMs = Math.round(performance.now() - freedAt);
     expect(await waitFor(() => again.stats.acked > 100, 10_000)).toBe(true);
     await again.stop();
+    // Requests that came within the cool-down of the last refused write may still have been refused; nothing else.
+    expect([...again.stats.errors.keys()].filter((code) => code !== ErrorCode.KAFKA_STORAGE_ERROR)).toEqual([]);
+    // No offset was used up by the refused writes: the first one written after them is the log end at the time.
+    const firstAfter = Math.min(...history.events.flatMap((e) => (e.kind === "ack" && e.producer === "f2" ? [e.offset] : [])));
+    expect(firstAfter).toBe(p.logEndOffset);
+    const [resumed] = await describePartitions(b.port, "full");
+    expect(resumed.online).toBe(true);
+
+    // A restart afterwards recovers cleanly: nothing acked is lost, nothing read twice or changed.
+    await b.stop();
+    b = await start(dir);
     const c2 = await RawClient.connect(b.port);
     await drainPartition({ client: c2, topic: "full", partition: 0, name: "after", history });
     await drainPartition({ client: c2, topic: "roomy", partition: 0, name: "after", history });
     c2.close();
     const report = checkQueueHistory(history.events, { drained: true });
     console.log(
-      `ENOSPC: ${JSON.stringify({ writeBytesMax, ackedBeforeFull: full.stats.acked, failedRequests: full.stats.errors.get(ErrorCode.KAFKA_STORAGE_ERROR), highWatermarkAtFull: p.highWatermark, segmentBytesAtFull: sizeAtFull, segmentBytesAfterRecovery: sizeAfterRecovery, ackedAfterRestart: again.stats.acked, otherTopicAckedMeanwhile: roomy.stats.acked, lost: report.counts.lost + report.counts.unreadAcked, unexpected: report.unexpected.length })}`,
+      `ENOSPC: ${JSON.stringify({ writeBytesMax, ackedBeforeFull: full.stats.acked, failedRequests: failedWhileFull, logEndAtFull: p.logEndOffset, segmentBytesAtFull: sizeAtFull, online: p.online, resumeMsAfterSpaceFreed: resumeMs, refusedAfterSpaceFreed: again.stats.errors.get(ErrorCode.KAFKA_STORAGE_ERROR) ?? 0, ackedAfterSpaceFreed: again.stats.acked, logEndAfter: resumed.logEndOffset, otherTopicAckedMeanwhile: roomy.stats.acked, lost: report.counts.lost + report.counts.unreadAcked, unexpected: report.unexpected.length })}`,
     );
     expect(summarizeQueueReport(report).split("\n").length).toBe(1);
     expect(report.valid).toBe(true);
   }, 60_000);
 });
+
+/** Bytes of whole batches from the start of a segment file (equal to its size when no partial batch is at its end). */
+function wholeBatchBytes(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 0;
+  // A batch: base offset (8), length (4), then `length` bytes.
+  while (pos + 12 <= bytes.length) {
+    const size = 12 + view.getInt32(pos + 8);
+    if (pos + size > bytes.length) break;
+    pos += size;
+  }
+  return pos;
+}
 
 describe("slow disk", () => {
   test("a producer 10× faster than the disk: latency rises, an insisting producer gets timeouts, memory stays bounded, nothing lost", async () => {

@@ -154,6 +154,27 @@ describe("FaultyFileOps", () => {
     files.close(fd);
   });
 
+  test("a full disk gets room back from a truncation, from setWriteBytesMax, and once the spaceFile exists", () => {
+    const spaceFile = path.join(dir, "freed");
+    const files = new FaultyFileOps(realFileOps, { writeBytesMax: 100, spaceFile });
+    const fd = files.open(path.join(dir, "f"), "w+");
+    expect(files.pwrite(fd, bytes(100, 1), 0, 100, 0)).toBe(100);
+    expect(() => files.pwrite(fd, bytes(10, 2), 0, 10, 100)).toThrow(expect.objectContaining({ code: "ENOSPC" }));
+    // Cutting 30 bytes frees 30 bytes.
+    files.ftruncate(fd, 70);
+    expect(files.bytesGrown).toBe(70);
+    expect(files.pwrite(fd, bytes(40, 3), 0, 40, 70)).toBe(30);
+    // Raised at run time: 20 more bytes.
+    files.setWriteBytesMax(120);
+    expect(files.pwrite(fd, bytes(40, 4), 0, 40, 100)).toBe(20);
+    expect(() => files.pwrite(fd, bytes(1, 5), 0, 1, 120)).toThrow(expect.objectContaining({ code: "ENOSPC" }));
+    // The space file: no limit any more.
+    fs.writeFileSync(spaceFile, "");
+    expect(files.pwrite(fd, bytes(1000, 6), 0, 1000, 120)).toBe(1000);
+    expect(files.size(fd)).toBe(1120);
+    files.close(fd);
+  });
+
   test("power loss drops exactly the bytes no fdatasync covered", () => {
     const files = new FaultyFileOps(realFileOps, { powerLoss: true });
     const p = path.join(dir, "seg");

@@ -63,9 +63,20 @@ export const realFileOps: FileOps = {
 };
 
 /** An error shaped like the ones node:fs throws (`code`, `errno`, `syscall`). */
-export function fsError(code: "EIO" | "ENOSPC" | "EBADF", syscall: string): Error {
-  const errno = { EIO: -5, ENOSPC: -28, EBADF: -9 }[code];
+export function fsError(code: "EIO" | "ENOSPC" | "EDQUOT" | "EBADF", syscall: string): Error {
+  const errno = { EIO: -5, ENOSPC: -28, EDQUOT: -122, EBADF: -9 }[code];
   return Object.assign(new Error(`${code}: injected failure, ${syscall}`), { code, errno, syscall });
+}
+
+/**
+ * Whether a write failed for lack of room (ENOSPC: the file system is full;
+ * EDQUOT: the user's quota is). Unlike EIO, nothing about the file is unknown
+ * after one: what was written before it is there, and freeing space lets the
+ * same write succeed, so the log treats it as retryable (partition_log.ts).
+ */
+export function isOutOfSpace(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 /** Writes all of buf[off, off+len) at pos, continuing after short writes. A write that makes no progress is ENOSPC. */
@@ -156,9 +167,16 @@ export interface FaultPlan {
    * A disk with room for this many more bytes: writes that grow files succeed
    * up to this many bytes in total, then come back short and then fail with
    * ENOSPC. Overwrites inside a file's current size need no room and succeed
-   * (a full disk still lets a preallocated file be rewritten).
+   * (a full disk still lets a preallocated file be rewritten). A truncation
+   * gives the bytes it cuts back. setWriteBytesMax() changes it at run time.
    */
   writeBytesMax?: number;
+  /**
+   * Test-only, for a broker in another process: once a file exists at this path,
+   * the disk has room again (writeBytesMax stops applying for good). Checked only
+   * when a write would be refused or cut short, so it costs nothing otherwise.
+   */
+  spaceFile?: string;
   /** Track unsynced writes so that crash() can drop or tear them. */
   powerLoss?: boolean;
   /** Seed of the generator that picks where crash() tears. */
@@ -218,10 +236,12 @@ export class FaultyFileOps implements FileOps {
   private readonly paths = new Map<number, string>();
   private journal: Unsynced[] = [];
   private rng: number;
+  private writeBytesMax: number | undefined;
 
   constructor(inner: FileOps, plan: FaultPlan = {}) {
     this.inner = inner;
     this.plan = plan;
+    this.writeBytesMax = plan.writeBytesMax;
     this.rng = (plan.seed ?? 1) >>> 0 || 1;
   }
 
@@ -230,6 +250,11 @@ export class FaultyFileOps implements FileOps {
     let n = 0;
     for (const u of this.journal) n += u.data?.length ?? 0;
     return n;
+  }
+
+  /** Room for `bytes` more bytes in total (counting what grew so far, less what truncations gave back); undefined: no limit. */
+  setWriteBytesMax(bytes: number | undefined): void {
+    this.writeBytesMax = bytes;
   }
 
   open(path: string, flags: OpenFlags): number {
@@ -241,10 +266,12 @@ export class FaultyFileOps implements FileOps {
   pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
     let allowed = len;
     let within = len;
-    if (this.plan.writeBytesMax !== undefined) {
+    const max = this.writeBytesMax;
+    if (max !== undefined) {
       within = Math.min(len, Math.max(0, this.inner.size(fd) - pos));
-      allowed = within + Math.min(len - within, this.plan.writeBytesMax - this.bytesGrown);
-      if (allowed <= 0) throw fsError("ENOSPC", "write");
+      allowed = within + Math.max(0, Math.min(len - within, max - this.bytesGrown));
+      if (allowed < len && this.spaceFreed()) allowed = len;
+      else if (allowed <= 0) throw fsError("ENOSPC", "write");
     }
     if (this.plan.powerLoss) this.remember(fd, pos, buf.slice(off, off + allowed), -1);
     const n = this.inner.pwrite(fd, buf, off, allowed, pos);
@@ -284,7 +311,10 @@ export class FaultyFileOps implements FileOps {
 
   ftruncate(fd: number, len: number): void {
     if (this.plan.powerLoss) this.remember(fd, len, null, len);
+    const before = this.inner.size(fd);
     this.inner.ftruncate(fd, len);
+    // Cutting a file frees its blocks, as on a real disk.
+    if (len < before) this.bytesGrown = Math.max(0, this.bytesGrown - (before - len));
   }
 
   size(fd: number): number {
@@ -391,6 +421,14 @@ export class FaultyFileOps implements FileOps {
     const old = new Uint8Array(Math.max(0, end - pos));
     if (old.length > 0) readFully(this.inner, fd, old, 0, old.length, pos);
     this.journal.push({ path, pos, old, oldSize, data, newSize });
+  }
+
+  /** True (and the limit lifted) once the plan's spaceFile exists. */
+  private spaceFreed(): boolean {
+    const file = this.plan.spaceFile;
+    if (file === undefined || !this.inner.exists(file)) return false;
+    this.writeBytesMax = undefined;
+    return true;
   }
 
   /** xorshift32: small, seeded, good enough to pick tear points. */

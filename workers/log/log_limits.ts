@@ -100,3 +100,13 @@ assert(HEADER_SCAN_WINDOW_BYTES >= 4 * KiB + 61, "the scan window holds a defaul
 assert(RECOVERY_READ_BYTES >= HEADER_SCAN_WINDOW_BYTES, "recovery reads at least a scan window");
 // A read touches one segment at a time: one open descriptor is enough for progress.
 assert(SEALED_SEGMENT_FDS_MAX >= 1, "at least one sealed segment can be open");
+
+/**
+ * After a write the disk refused for lack of space (ENOSPC, EDQUOT), appends to
+ * that partition are refused at once for this long, without touching the disk.
+ * Each attempt writes what fits and cuts it off again, so retrying on every
+ * request would keep a full disk busy for nothing; a tenth of a second is below
+ * a producer's usual retry backoff (100 ms), so writing resumes promptly once
+ * space is freed.
+ */
+export const DISK_FULL_RETRY_AFTER_MS = 100;

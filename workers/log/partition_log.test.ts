@@ -239,8 +239,16 @@ describe("staged appends (one vectored write for many)", () => {
     expect(log.stagedByteCount).toBe(0);
   });
 
-  test("a failed write of staged appends takes the log offline; nothing staged counts as written", () => {
-    const files = new FaultyFileOps(realFileOps, { writeBytesMax: 300 });
+  test("a failed write of staged appends (EIO) takes the log offline; nothing staged counts as written", () => {
+    let writes = 0;
+    const files: FileOps = {
+      ...realFileOps,
+      pwritev: undefined,
+      pwrite: (fd, buf, off, len, pos) => {
+        if (++writes > 1) throw Object.assign(new Error("EIO: injected"), { code: "EIO" });
+        return realFileOps.pwrite(fd, buf, off, len, pos);
+      },
+    };
     const log = open({}, { files });
     log.append(makeBatch({ count: 1, tag: 1 }));
     log.stage(makeBatch({ tag: 2, count: 5 }));
@@ -462,12 +470,12 @@ describe("group commit", () => {
     expect(log.planRead(0, 100)).toEqual({ error: ErrorCode.KAFKA_STORAGE_ERROR });
   });
 
-  test("a full disk takes the partition offline", () => {
+  test("a full disk fails the append but keeps the partition online (disk_full.test.ts has the rest)", () => {
     const files = new FaultyFileOps(realFileOps, { writeBytesMax: 300 });
     const log = open({}, { files });
     log.append(makeBatch({ tag: 1 }));
     expect(codeOf(() => log.append(makeBatch({ tag: 2, count: 5 })))).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
-    expect(log.online).toBe(false);
+    expect(log.online).toBe(true);
     expect(log.logEndOffset).toBe(3);
   });
 });

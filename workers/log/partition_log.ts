@@ -14,15 +14,27 @@
 //   each of whole batches: a batch is never split between two syscalls.
 //   A staged append is NOT written: it must not be acknowledged before
 //   writeStaged() returned, and its bytes must not change until then. If that
-//   write (or one stage() had to do first, see stage()) fails, the log goes
-//   offline and writeStaged() throws: no staged append may be acknowledged.
+//   write (or one stage() had to do first, see stage()) fails, writeStaged()
+//   throws: no staged append may be acknowledged.
+// - A write the disk refuses for lack of space (ENOSPC, EDQUOT) is undone and
+//   the log stays online: the segment is truncated back to where the write
+//   started (ftruncate needs no space), so no partial batch stays in the file;
+//   the offsets staged for it are given again (the log end does not move); every
+//   append in it fails with KAFKA_STORAGE_ERROR saying the disk is full. For
+//   DISK_FULL_RETRY_AFTER_MS after that, stage() refuses appends the same way
+//   without touching the disk; the next one after it tries again, so writing
+//   resumes once space is freed, without a restart. A roll refused for space
+//   (writing the sealed segment's index files, creating the new segment) leaves
+//   the old segment active and is tried again by the next append. If the
+//   truncation itself fails, the log goes offline as below.
 // - A batch is DURABLE once flush() has returned a durableOffset above its last
 //   offset: an fdatasync that started after the write completed. Only then may
 //   an acks=all produce be answered, and only durable data is below the high
 //   watermark a consumer reads up to. The host calls flush() when flushDue()
 //   says so (flush.bytes, or flush.interval.ms after the oldest unsynced
 //   write): one fdatasync covers every append since the last one.
-// - A failed fdatasync or write takes the partition offline for good: it is
+// - A failed fdatasync (any error), or a write failing otherwise than for
+//   space (EIO), takes the partition offline for good: it is
 //   never retried (after EIO the page cache state is unknowable), nothing in
 //   the failed group is reported durable, and every later append, flush and
 //   read fails with KAFKA_STORAGE_ERROR.
@@ -76,11 +88,12 @@ import {
   patchLogAppendTime,
   validateBatch,
 } from "../../protocol/record_batch.ts";
-import { type FileOps, readFully, realFileOps, writeGathered } from "./file_ops.ts";
+import { type FileOps, isOutOfSpace, readFully, realFileOps, writeGathered } from "./file_ops.ts";
 import { FsyncBatcher } from "./fsync_batcher.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LogError } from "./log_error.ts";
 import {
+  DISK_FULL_RETRY_AFTER_MS,
   LOG_OFFSET_MAX,
   SEALED_SEGMENT_FDS_MAX,
   SEGMENT_OFFSET_SPAN_MAX,
@@ -192,6 +205,8 @@ export class PartitionLog {
   indexRebuilds = 0;
   /** Reads refused or cut short because a batch failed its check (see "Reads" above). */
   corruptReads = 0;
+  /** Writes and rolls the disk refused for lack of space (each undone; see the durability contract). */
+  outOfSpaceFailures = 0;
 
   private readonly files: FileOps;
   private readonly now: () => number;
@@ -217,6 +232,11 @@ export class PartitionLog {
   private durablePosition: number;
   private durableMaxTimestamp: number;
   private failure: Error | null;
+  /** The last write refused for space, while appends are refused without trying (until diskFullUntilMs). */
+  private diskFull: SluiceError | null = null;
+  private diskFullUntilMs = 0;
+  /** A write stage() did failed for space: the next writeStaged() throws it (its appends were staged, not answered). */
+  private unreportedWriteError: SluiceError | null = null;
   private damageFound: LogError | null = null;
   /** What the last planRead that answered CORRUPT_MESSAGE found (read() throws it). */
   private lastPlanDamage: LogError | null = null;
@@ -407,6 +427,13 @@ export class PartitionLog {
    */
   stage(records: Uint8Array, nowMs: number = this.now(), out: AppendResult = emptyAppendResult()): AppendResult {
     this.assertWritable();
+    if (this.diskFull !== null && nowMs < this.diskFullUntilMs) {
+      throw new SluiceError(
+        ErrorCode.KAFKA_STORAGE_ERROR,
+        `${this.diskFull.message} (a write failed for space less than ${DISK_FULL_RETRY_AFTER_MS} ms ago; writing is tried again after that)`,
+        { cause: this.diskFull },
+      );
+    }
     const cfg = this.cfg;
     const s = this.scratch;
     if (records.length === 0) throw new BatchError(ErrorCode.INVALID_RECORD, "records are empty: expected at least one batch", 0);
@@ -438,9 +465,17 @@ export class PartitionLog {
       // What is staged goes into the current segment first; this append then starts the run again.
       const before = this.stagedBytes;
       const batchesBefore = this.stagedBatches;
-      if (batchesBefore > 0) this.writeStaged();
+      if (batchesBefore > 0) {
+        try {
+          this.writeStaged();
+        } catch (e) {
+          // Refused for space: those appends were staged and not answered; the next writeStaged() fails them.
+          if (this.failure === null) this.unreportedWriteError = e as SluiceError;
+          throw e;
+        }
+      }
       s.shiftToFront(batchesBefore, n, before);
-      if (this.rollNeeded(records.length, lastOffset, nowMs)) this.roll();
+      if (this.rollNeeded(records.length, lastOffset, nowMs)) this.roll(nowMs);
     }
 
     const logAppendTime = cfg.timestampType === "LogAppendTime";
@@ -479,10 +514,18 @@ export class PartitionLog {
    * of up to WRITE_CHUNK_BYTES_MAX) and places its batches (indexes, log end). Returns when they are
    * WRITTEN (page cache). Throws KAFKA_STORAGE_ERROR if the log is offline, even
    * with nothing staged: a write stage() did may have failed, and none of the
-   * appends staged since the last writeStaged() may be acknowledged.
+   * appends staged since the last writeStaged() may be acknowledged. A write
+   * refused for space throws too (KAFKA_STORAGE_ERROR, "no space left on
+   * device"), with nothing of it left in the file and the log online.
    */
   writeStaged(): void {
     this.assertWritable();
+    const unreported = this.unreportedWriteError;
+    if (unreported !== null) {
+      this.unreportedWriteError = null;
+      this.dropStaged();
+      throw unreported;
+    }
     const count = this.staged.length;
     if (count === 0) return;
     const s = this.scratch;
@@ -495,8 +538,16 @@ export class PartitionLog {
       writeGathered(this.files, seg.fd, pieces, pieces.length, filePosition, WRITE_CHUNK_BYTES_MAX);
     } catch (e) {
       this.dropStaged();
-      this.fail(e, "write");
+      if (!isOutOfSpace(e)) this.fail(e, "write");
+      try {
+        // Whole batches before the refused one may be in the file: none of them counts, all go.
+        this.files.ftruncate(seg.fd, filePosition);
+      } catch (t) {
+        this.fail(t, `truncating ${seg.name} to ${filePosition} bytes after a write refused for space (${(e as Error).message})`);
+      }
+      throw this.outOfSpace(e, `writing ${seg.name}`, nowMs);
     }
+    this.diskFull = null;
     let next = seg.nextOffset;
     const cfg = this.cfg;
     for (let i = 0; i < this.stagedBatches; i++) {
@@ -573,17 +624,29 @@ export class PartitionLog {
     return full || old || wide;
   }
 
-  /** Seals the active segment (flushed, index files written) and starts a new one at the log end. */
-  private roll(): void {
+  /**
+   * Seals the active segment (flushed, index files written) and starts a new one
+   * at the log end. The steps that need space come first and change nothing in
+   * memory: refused for space, the old segment stays active and the next append
+   * rolls again (index files are written atomically; the new segment file is
+   * created empty, and "w+" opens it empty again).
+   */
+  private roll(nowMs: number): void {
     this.flush();
     const old = this.segs.active;
     const base = old.nextOffset;
+    let fd: number;
     try {
       old.writeIndexFiles(this.files);
+      fd = this.files.open(path.join(this.dir, segmentFileName(base, LOG_SUFFIX)), "w+");
+    } catch (e) {
+      if (!isOutOfSpace(e)) this.fail(e, "roll");
+      throw this.outOfSpace(e, `rolling ${old.name} into a new segment`, nowMs);
+    }
+    try {
       old.sealed = true;
       // Its descriptor joins the bounded set of open sealed segments (it is the most likely next read).
       this.fds.adopt(old);
-      const fd = this.files.open(path.join(this.dir, segmentFileName(base, LOG_SUFFIX)), "w+");
       const seg = new Segment({ dir: this.dir, baseOffset: base, fd });
       seg.resetIndexes();
       this.segs.push(seg);
@@ -986,6 +1049,20 @@ export class PartitionLog {
     const cause = this.failure;
     if (cause instanceof SluiceError && cause.code === ErrorCode.KAFKA_STORAGE_ERROR) return cause;
     return new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `the partition log is offline: ${cause?.message}`, { cause });
+  }
+
+  /** A write or roll refused for space (and undone): the error for its appends, and the cool-down starts. */
+  private outOfSpace(e: unknown, what: string, nowMs: number): SluiceError {
+    const code = (e as { code?: string }).code ?? "ENOSPC";
+    const error = new SluiceError(
+      ErrorCode.KAFKA_STORAGE_ERROR,
+      `no space left on device (${code}) ${what}; nothing of this request was stored`,
+      { cause: e },
+    );
+    this.outOfSpaceFailures++;
+    this.diskFull = error;
+    this.diskFullUntilMs = nowMs + DISK_FULL_RETRY_AFTER_MS;
+    return error;
   }
 
   /** A storage failure: the partition goes offline for good, and the caller gets KAFKA_STORAGE_ERROR. */
