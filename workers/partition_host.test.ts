@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { ErrorCode } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch } from "../protocol/record_batch.ts";
 import { type FileOps, type LogConfig, PartitionLog, parseTopicConfig, realFileOps } from "./log/mod.ts";
+import { fsError } from "./log/file_ops.ts";
 import type { FaultOptions } from "./control.ts";
 import { DISK_FULL_RETRY_AFTER_MS } from "./log/log_limits.ts";
 import { openHostedLog } from "./open_log.ts";
@@ -560,6 +561,53 @@ describe("partition host and a full disk (PartitionLog on real files)", () => {
     host.drain();
     expect(router.take()).toEqual([{ kind: "produced", slot: 0, requestId: ok, baseOffset: 0, lastOffset: 1, logStartOffset: 0 }]);
     expect(table.read(0)).toMatchObject({ online: true, logEndOffset: 2 });
+  });
+});
+
+describe("partition host and a write refused for space after a roll (PartitionLog on real files)", () => {
+  test("the produce a roll already wrote is answered PRODUCED; only the refused one fails", () => {
+    // Writes into any segment but the first are refused for space.
+    const paths = new Map<number, string>();
+    const refuse = (fd: number): void => {
+      const p = paths.get(fd) ?? "";
+      if (p.endsWith(".log") && !p.endsWith("00000000000000000000.log")) throw fsError("ENOSPC", "write");
+    };
+    const files: FileOps = {
+      ...realFileOps,
+      open: (p, flags) => {
+        const fd = realFileOps.open(p, flags);
+        paths.set(fd, p);
+        return fd;
+      },
+      pwrite: (fd, buf, off, len, pos) => {
+        refuse(fd);
+        return realFileOps.pwrite(fd, buf, off, len, pos);
+      },
+      pwritev: (fd, bufs, pos) => {
+        refuse(fd);
+        return (realFileOps.pwritev as NonNullable<FileOps["pwritev"]>)(fd, bufs, pos);
+      },
+    };
+    const rolling: Impl = {
+      ...realImpl,
+      open: ({ dir, config }) => {
+        const log = PartitionLog.open({ dir, config, files });
+        return { log, recovery: log.recovery };
+      },
+    };
+    const { host, router, table, dir } = setup(rolling);
+    host.open(0, dir("p0"), config({ "flush.interval.ms": 1000, "segment.bytes": 1024 }));
+    // Two produces in one pass, each too big to share a 1 KiB segment: staging the second rolls, which writes the first.
+    const a = router.produce(0, batchOf(["a".repeat(800)]));
+    const b = router.produce(0, batchOf(["b".repeat(800)]));
+    host.drain();
+    const out = router.take() as { kind: string; requestId: number; error?: number; message?: string }[];
+    expect(out.map((c) => [c.kind, c.requestId, c.error ?? 0])).toEqual([
+      ["produced", a, 0],
+      ["failed", b, ErrorCode.KAFKA_STORAGE_ERROR],
+    ]);
+    expect(out[1].message).toContain("no space left on device (ENOSPC) writing 00000000000000000001.log");
+    expect(table.read(0)).toMatchObject({ online: true, logEndOffset: 1 });
   });
 });
 

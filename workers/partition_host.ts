@@ -99,8 +99,18 @@ export interface HostedLog {
    * returned. Throws the batch's error (nothing staged), or KAFKA_STORAGE_ERROR.
    */
   stage(records: Uint8Array, nowMs: number, out: StagedAppend): StagedAppend;
-  /** Write every staged append (gathered into few vectored writes). Throws, and the log is offline, if that or an earlier write failed. */
+  /**
+   * Write every staged append (gathered into few vectored writes). Throws if that
+   * or a write stage() did failed; the log is offline after it unless the disk
+   * refused it for space (then nothing of it was stored, and the log is online).
+   */
   writeStaged(): void;
+  /**
+   * Bytes staged and not yet written. Right after a stage() it equals that
+   * append's bytes exactly when stage() wrote everything staged before it (a
+   * roll, or too many views): those appends are written, whatever happens next.
+   */
+  readonly stagedByteCount: number;
   flushDue(nowMs: number): boolean;
   flushDeadlineMs(): number | null;
   flush(): number;
@@ -186,6 +196,12 @@ class HostedPartition {
   staging = false;
   /** This pass's write of the staged appends failed: each of them is answered with this. */
   writeError: { code: number; message: string } | null = null;
+  /**
+   * Index (in the pending produces) of the first one still staged in the log: the
+   * ones of this partition before it were written by a stage() and are answered
+   * PRODUCED even if writeError is set (a refused write stored none of the others).
+   */
+  stagedFrom = 0;
 
   constructor(slot: number, log: HostedLog) {
     this.slot = slot;
@@ -471,6 +487,8 @@ export class PartitionHost {
       pending.addFailed(slot, requestId, acks, e.code === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : e.code, e.message);
       return true;
     }
+    // stage() wrote what was staged before this append: the pending ones before it are written.
+    if (p.log.stagedByteCount === length) p.stagedFrom = pending.count;
     pending.addStaged(p, slot, requestId, acks, this.stagedAppend);
     if (!p.staging) {
       p.staging = true;
@@ -503,7 +521,7 @@ export class PartitionHost {
       const slot = pending.slot[i];
       const requestId = pending.requestId[i];
       const p = pending.partition[i];
-      if (p === null || p.writeError !== null) {
+      if (p === null || (p.writeError !== null && i >= p.stagedFrom)) {
         const code = p === null ? pending.error[i] : (p.writeError as { code: number }).code;
         const message = p === null ? (pending.message[i] ?? "") : (p.writeError as { message: string }).message;
         this.writeFailure(EntryKind.REQUEST_FAILED, slot, requestId, code, message);
@@ -533,6 +551,7 @@ export class PartitionHost {
     for (let k = 0; k < staging.length; k++) {
       staging[k].staging = false;
       staging[k].writeError = null;
+      staging[k].stagedFrom = 0;
     }
     staging.length = 0;
     pending.clear();

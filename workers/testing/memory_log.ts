@@ -51,6 +51,12 @@ export class MemoryLog implements HostedLog {
     return 1;
   }
 
+  get stagedByteCount(): number {
+    let n = 0;
+    for (const s of this.staged) n += s.records.length;
+    return n;
+  }
+
   /**
    * Validates and gives offsets now; keeps the view and copies its bytes only in
    * writeStaged(), as the real log writes them only then (so a host that let the
