@@ -92,7 +92,7 @@ define(ErrorCode.INVALID_REPLICATION_FACTOR, false, "The replication factor is i
 define(ErrorCode.INVALID_CONFIG, false, "A configuration value is invalid.");
 define(ErrorCode.INVALID_REQUEST, false, "The request is malformed.");
 define(ErrorCode.POLICY_VIOLATION, false, "The request violates a broker policy.");
-define(ErrorCode.KAFKA_STORAGE_ERROR, true, "The partition's storage failed; the partition is offline.");
+define(ErrorCode.KAFKA_STORAGE_ERROR, true, "The partition's storage failed (offline) or is full (retry later).");
 define(ErrorCode.NON_EMPTY_GROUP, false, "The group has members; the operation needs an empty group.");
 define(ErrorCode.GROUP_ID_NOT_FOUND, false, "The group does not exist.");
 define(ErrorCode.MEMBER_ID_REQUIRED, false, "Join again with the member id the coordinator assigned.");
