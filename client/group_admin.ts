@@ -1,6 +1,14 @@
 // Group administration over the group APIs: list, describe (with lag), fetch
 // committed offsets, reset the offsets of an empty group. Used by
-// `sluice groups`; works on any GroupRpc (client/group_transport.ts).
+// `sluice groups`.
+//
+//   const admin = new GroupAdmin({ broker: "127.0.0.1:9900" });   // like Admin
+//   const d = await admin.describeGroup("billing");
+//   await admin.close();
+//
+// It opens a connection of its own on first use (client/group_transport.ts).
+// Given a GroupRpc instead of options (the older form, still accepted) it uses
+// that channel and leaves closing it to its owner.
 
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import {
@@ -14,21 +22,48 @@ import {
   ResetGroupOffsetsResponseSchema,
   type ResetGroupOffsetsResponse,
 } from "../protocol/messages/groups.ts";
+import { ClientClosedError } from "./errors.ts";
 import type { GroupRpc } from "./group_membership.ts";
+import { type ClosableGroupRpc, connectGroupRpc } from "./group_transport.ts";
+import { type ClientOptions, clientConfig } from "./options.ts";
 
 const ADMIN_TIMEOUT_MS = 30_000;
 
+/** The options every client takes (`broker`, `clientId`, timeouts, …). */
+export interface GroupAdminOptions extends ClientOptions {
+  /** A group API channel to use instead of a connection of its own (not closed by close()). */
+  readonly rpc?: GroupRpc;
+}
+
+function isGroupRpc(x: GroupAdminOptions | GroupRpc): x is GroupRpc {
+  return typeof (x as GroupRpc).call === "function";
+}
+
 export class GroupAdmin {
-  constructor(private readonly rpc: GroupRpc) {}
+  private rpc: GroupRpc | undefined;
+  private readonly options: ClientOptions;
+  private connecting: Promise<ClosableGroupRpc> | undefined;
+  private closed = false;
+
+  constructor(options: GroupAdminOptions | GroupRpc = {}) {
+    if (isGroupRpc(options)) {
+      this.rpc = options;
+      this.options = {};
+    } else {
+      clientConfig(options); // bad options fail here, not at the first call
+      this.rpc = options.rpc;
+      this.options = options;
+    }
+  }
 
   async listGroups(states?: GroupState[]): Promise<Array<{ groupId: string; state: GroupState; members: number }>> {
-    const res = parseGroupMessage(ListGroupsResponseSchema, await this.rpc.call(GroupApiKey.ListGroups, { states }, ADMIN_TIMEOUT_MS));
+    const res = parseGroupMessage(ListGroupsResponseSchema, await this.call(GroupApiKey.ListGroups, { states }));
     return res.groups;
   }
 
   /** Descriptions in the order asked; a group the broker does not know has errorCode GROUP_ID_NOT_FOUND. */
   async describeGroups(groupIds: string[]): Promise<GroupDescription[]> {
-    const res = parseGroupMessage(DescribeGroupsResponseSchema, await this.rpc.call(GroupApiKey.DescribeGroups, { groupIds }, ADMIN_TIMEOUT_MS));
+    const res = parseGroupMessage(DescribeGroupsResponseSchema, await this.call(GroupApiKey.DescribeGroups, { groupIds }));
     return res.groups;
   }
 
@@ -41,15 +76,35 @@ export class GroupAdmin {
 
   /** Committed offsets: topic → partition → offset (−1 where none). */
   async committedOffsets(groupId: string, topics: Array<{ name: string; partitions?: number[] }> | null = null): Promise<Map<string, Map<number, number>>> {
-    const res = parseGroupMessage(OffsetFetchResponseSchema, await this.rpc.call(GroupApiKey.OffsetFetch, { groupId, topics }, ADMIN_TIMEOUT_MS));
+    const res = parseGroupMessage(OffsetFetchResponseSchema, await this.call(GroupApiKey.OffsetFetch, { groupId, topics }));
     return new Map(res.topics.map((t) => [t.name, new Map(t.partitions.map((p) => [p.partition, p.offset]))]));
   }
 
   /** Moves an empty group's offsets of one topic; NON_EMPTY_GROUP while it has members. */
   async resetOffsets(groupId: string, topic: string, to: "earliest" | "latest" | number, partitions?: number[]): Promise<ResetGroupOffsetsResponse> {
-    return parseGroupMessage(
-      ResetGroupOffsetsResponseSchema,
-      await this.rpc.call(GroupApiKey.ResetGroupOffsets, { groupId, topic, to, partitions }, ADMIN_TIMEOUT_MS),
-    );
+    return parseGroupMessage(ResetGroupOffsetsResponseSchema, await this.call(GroupApiKey.ResetGroupOffsets, { groupId, topic, to, partitions }));
+  }
+
+  /** Closes the connection it opened (a channel it was given stays open). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const own = this.connecting;
+    this.connecting = undefined;
+    if (own !== undefined) await (await own.catch(() => undefined))?.close();
+  }
+
+  private async call(apiKey: number, body: unknown): Promise<unknown> {
+    if (this.closed) throw new ClientClosedError("group admin");
+    if (this.rpc !== undefined) return this.rpc.call(apiKey, body, ADMIN_TIMEOUT_MS);
+    this.connecting ??= connectGroupRpc(this.options);
+    const connecting = this.connecting;
+    let rpc: ClosableGroupRpc;
+    try {
+      rpc = await connecting;
+    } catch (e) {
+      if (this.connecting === connecting) this.connecting = undefined; // the next call tries again
+      throw e;
+    }
+    return rpc.call(apiKey, body, ADMIN_TIMEOUT_MS);
   }
 }

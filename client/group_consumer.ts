@@ -2,7 +2,7 @@
 // coordinator gives it some of their partitions, and it reads them from the
 // group's committed offsets.
 //
-//   const c = new GroupConsumer({ brokers: ["127.0.0.1:9900"], groupId: "billing" });
+//   const c = new GroupConsumer({ broker: "127.0.0.1:9900", groupId: "billing" });
 //   c.subscribe(["orders"]);
 //   await c.run({ eachMessage: async (m) => { ... } });   // or: for await (const m of c) { ... }
 //
@@ -30,8 +30,9 @@
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { type TopicPartitions } from "../protocol/messages/groups.ts";
 import { GroupMembership, type GroupRpc, isFencing, type OffsetToCommit, type RejoinReason } from "./group_membership.ts";
+import { InvalidArgumentError } from "./errors.ts";
 import type { GroupTransportOptions } from "./group_transport.ts";
-import type { ClientOptions } from "./options.ts";
+import { type ClientOptions, DEFAULT_BROKER, parseBrokerAddress } from "./options.ts";
 
 /** One record as the group consumer hands it out. */
 export interface GroupMessage {
@@ -68,10 +69,19 @@ export interface RevokeInfo {
   readonly lost: boolean;
 }
 
-export interface GroupConsumerOptions {
-  /** "host:port" of the broker(s). */
-  readonly brokers: readonly string[];
+/**
+ * Takes the options every client takes (ClientOptions: `broker`, `clientId`,
+ * `transport`, timeouts, backoff), used for both of its connections, and
+ * the group's own.
+ */
+export interface GroupConsumerOptions extends ClientOptions {
+  /**
+   * @deprecated Use `broker` ("host:port"), as Producer, Consumer and Admin
+   * do. Still accepted: its first entry is the broker.
+   */
+  readonly brokers?: readonly string[];
   readonly groupId: string;
+  /** Sent in ApiVersions and shown in `sluice groups describe` (default "sluice-consumer"). */
   readonly clientId?: string;
   /** Assignors this member accepts, in preference order (default sticky, range, roundrobin). */
   readonly assignors?: readonly string[];
@@ -94,9 +104,13 @@ export interface GroupConsumerOptions {
   readonly pollWaitMs?: number;
   /** Tuning of the fetching Consumer (prefetchBytesMax, fetchMaxWaitMs, …). */
   readonly consumer?: GroupTransportOptions["consumer"];
-  /** Connection options (transport, timeouts, backoff) for both channels. */
+  /**
+   * @deprecated Give connection options (transport, timeouts, backoff) at the
+   * top level, as every client takes them; these are used where the top
+   * level leaves one out.
+   */
   readonly client?: Omit<ClientOptions, "broker" | "clientId">;
-  /** Test seams: the request channel and the fetcher (default: client connections to `brokers`). */
+  /** Test seams: the request channel and the fetcher (default: client connections to `broker`). */
   readonly rpc?: GroupRpc;
   readonly fetcher?: GroupFetcher;
 }
@@ -117,11 +131,24 @@ export const GROUP_CONSUMER_DEFAULTS = {
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** The broker address from `broker` or the deprecated `brokers`; checked here, at the edge. */
+export function groupConsumerBroker(opts: Pick<GroupConsumerOptions, "broker" | "brokers">): string {
+  const alias = opts.brokers?.[0];
+  if (opts.broker !== undefined && alias !== undefined && alias !== opts.broker) {
+    throw new InvalidArgumentError(`broker '${opts.broker}' and brokers[0] '${alias}' disagree: give only broker`);
+  }
+  const broker = opts.broker ?? alias ?? DEFAULT_BROKER;
+  parseBrokerAddress(broker);
+  return broker;
+}
+
 /** How the iterator's hand-off tells the loop that the message in hand was not processed. */
 const ABANDONED = Symbol("abandoned");
 
 export class GroupConsumer {
   readonly groupId: string;
+  /** The broker's "host:port". */
+  readonly broker: string;
   private readonly opts: GroupConsumerOptions;
   private readonly membership: GroupMembership;
   private rpc: GroupRpc | undefined;
@@ -151,6 +178,7 @@ export class GroupConsumer {
   constructor(opts: GroupConsumerOptions) {
     this.opts = opts;
     this.groupId = opts.groupId;
+    this.broker = groupConsumerBroker(opts);
     this.log = opts.log ?? (() => {});
     const sessionTimeoutMs = opts.sessionTimeoutMs ?? GROUP_CONSUMER_DEFAULTS.sessionTimeoutMs;
     this.ownsFetcher = opts.fetcher === undefined;
@@ -487,9 +515,16 @@ export class GroupConsumer {
   private async connect(): Promise<void> {
     if (this.rpc !== undefined && this.fetcher !== undefined) return;
     const { connectGroupTransport } = await import("./group_transport.ts");
+    const o = this.opts;
+    const old = o.client ?? {}; // the deprecated nested form, where the top level leaves an option out
     const t = await connectGroupTransport({
-      ...this.opts.client,
-      brokers: this.opts.brokers,
+      broker: this.broker,
+      transport: o.transport ?? old.transport,
+      connectTimeoutMs: o.connectTimeoutMs ?? old.connectTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs ?? old.requestTimeoutMs,
+      reconnectBackoffMs: o.reconnectBackoffMs ?? old.reconnectBackoffMs,
+      reconnectBackoffMsMax: o.reconnectBackoffMsMax ?? old.reconnectBackoffMsMax,
+      inflightRequestsMax: o.inflightRequestsMax ?? old.inflightRequestsMax,
       clientId: this.opts.clientId ?? "sluice-consumer",
       pollWaitMs: this.opts.pollWaitMs,
       consumer: this.opts.consumer,

@@ -107,15 +107,14 @@ export class ConsumerFetcher implements GroupFetcher {
   }
 }
 
-/** Both channels of a group consumer, to the first of `brokers`. */
+/** Both channels of a group consumer, to `broker`. */
 export async function connectGroupTransport(
-  opts: GroupTransportOptions & { brokers: readonly string[]; autoOffsetReset: "earliest" | "latest" },
+  opts: GroupTransportOptions & { autoOffsetReset: "earliest" | "latest" },
 ): Promise<{ rpc: ClosableGroupRpc; fetcher: ConsumerFetcher }> {
-  const broker = opts.brokers[0] ?? opts.broker;
-  const { consumer: consumerOptions, pollWaitMs, pollRecordsMax, log: _log, brokers: _brokers, autoOffsetReset, ...client } = opts;
-  const rpc = await connectGroupRpc({ ...client, broker });
+  const { consumer: consumerOptions, pollWaitMs, pollRecordsMax, log: _log, autoOffsetReset, ...client } = opts;
+  const rpc = await connectGroupRpc(client);
   // Start positions come from the group (committed offsets, or the reset policy resolved up front); the
   // policy here only applies when a position falls out of the log later (retention passed a slow member).
-  const consumer = new Consumer({ ...client, ...consumerOptions, broker, autoOffsetReset });
+  const consumer = new Consumer({ ...client, ...consumerOptions, autoOffsetReset });
   return { rpc, fetcher: new ConsumerFetcher(consumer, { pollWaitMs, pollRecordsMax }) };
 }

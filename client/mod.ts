@@ -1,6 +1,7 @@
-// The client's public face: producer, consumer, admin, their errors and
-// partitioners. Runs on Bun and Deno directly and on Node 20+ through the
-// bundle (`npm run build:client` → dist/client/mod.js).
+// The client's public face: producer, consumer, admin, the group consumer and
+// group admin, their errors and partitioners. Runs on Bun and Deno directly
+// and on Node 20+ through the bundle (`npm run build:client` →
+// dist/client/mod.js).
 
 export { Producer, PRODUCER_DEFAULTS, type ProducerOptions, type ProducerMessage, type AcksOption, type RecordMetadata, type SentRange } from "./producer.ts";
 export {
@@ -14,6 +15,17 @@ export {
   type TopicPartition,
   type AutoOffsetReset,
 } from "./consumer.ts";
+export {
+  GroupConsumer,
+  GROUP_CONSUMER_DEFAULTS,
+  type GroupConsumerOptions,
+  type GroupMessage,
+  type RunOptions,
+  type RevokeInfo,
+} from "./group_consumer.ts";
+export { GroupAdmin, type GroupAdminOptions } from "./group_admin.ts";
+export type { OffsetToCommit } from "./group_membership.ts";
+export type { TopicPartitions } from "../protocol/messages/groups.ts";
 export { Admin, type AdminOptions, type NewTopic, type TopicDescription, type PartitionDescription, type MetadataResponse } from "./admin.ts";
 export type { OffsetQuery, OffsetRequest, OffsetAnswer } from "./list_offsets.ts";
 export { CLIENT_DEFAULTS, DEFAULT_BROKER, type ClientOptions } from "./options.ts";

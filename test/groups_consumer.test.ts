@@ -1,8 +1,11 @@
 // GroupConsumer behaviours against a real broker: the heartbeat is not starved
 // by a handler that awaits for several session timeouts; async iteration
-// commits exactly what the loop body finished; manual commits.
+// commits exactly what the loop body finished; manual commits; the deprecated
+// `brokers` option still works; GroupAdmin takes `broker` like Admin.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { ClientErrorCode } from "../client/errors.ts";
+import { GroupAdmin } from "../client/group_admin.ts";
 import { GroupConsumer } from "../client/group_consumer.ts";
 import { Producer } from "../client/producer.ts";
 import type { TopicPartitions } from "../protocol/messages/groups.ts";
@@ -23,7 +26,7 @@ async function produce(topic: string, count: number, partitions: number): Promis
   await p.close();
 }
 
-const base = () => ({ brokers: [`127.0.0.1:${broker.port}`], pollWaitMs: 100 });
+const base = () => ({ broker: `127.0.0.1:${broker.port}`, pollWaitMs: 100 });
 
 test("a handler that awaits for three session timeouts does not cost the member its session", async () => {
   await createTopic(broker.port, "slow", 2);
@@ -103,4 +106,24 @@ test("manual commits: commitSync of given offsets, then of everything processed;
   await until("the async commit was acknowledged", () => committedSeen.includes(9), 10_000);
   expect(committedSeen).toEqual([3, 10, 9]);
   await c.close();
+}, 30_000);
+
+test("the deprecated `brokers` option still reaches the broker; GroupAdmin({ broker }) describes the group and closes", async () => {
+  await createTopic(broker.port, "aliased", 1);
+  await produce("aliased", 3, 1);
+  const c = new GroupConsumer({ brokers: [`127.0.0.1:${broker.port}`], pollWaitMs: 100, groupId: "alias-group", clientId: "aliased" });
+  expect(c.broker).toBe(`127.0.0.1:${broker.port}`);
+  c.subscribe(["aliased"]);
+  const got: number[] = [];
+  void c.run({ eachMessage: (m) => void got.push(m.offset) });
+  await until("three messages", () => got.length === 3, 20_000);
+  await c.commitSync();
+  const admin = new GroupAdmin({ broker: `127.0.0.1:${broker.port}` });
+  const d = await admin.describeGroup("alias-group");
+  expect(d.members.map((m) => m.clientId)).toEqual(["aliased"]);
+  expect(d.offsets.map((o) => o.committedOffset)).toEqual([3]);
+  expect((await admin.listGroups()).map((g) => g.groupId)).toContain("alias-group");
+  await c.close();
+  await admin.close();
+  await expect(admin.listGroups()).rejects.toMatchObject({ code: ClientErrorCode.CLIENT_CLOSED });
 }, 30_000);
