@@ -5,7 +5,7 @@
 // Callbacks: `bytes` views handed to a fetch callback are valid only during the
 // call (they point into the completion ring); whoever keeps them must copy.
 
-import type { FaultOptions } from "../workers/mod.ts";
+import type { FaultOptions, PartitionStateView } from "../workers/mod.ts";
 
 export interface ProduceResult {
   baseOffset: number;
@@ -14,20 +14,8 @@ export interface ProduceResult {
   logStartOffset: number;
 }
 
-export interface PartitionState {
-  logStartOffset: number;
-  logEndOffset: number;
-  highWatermark: number;
-  durableOffset: number;
-  bytesIn: number;
-  messagesIn: number;
-  bytesOut: number;
-  messagesOut: number;
-  sizeBytes: number;
-  segments: number;
-  online: boolean;
-  errorCode: number;
-}
+/** A partition's row of the shared state table, as the worker publishes it. */
+export type PartitionState = PartitionStateView;
 
 export type ProduceCallback = (err: number, res: ProduceResult | null, message?: string) => void;
 export type FetchCallback = (err: number, bytes: Uint8Array, highWatermark: number, logStartOffset: number) => void;
