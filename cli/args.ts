@@ -7,6 +7,7 @@
 //   one line on stderr (`sluice topics: <what> (<CODE>)`), exit 1; the stack
 //   only under --verbose.
 
+import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_BROKER } from "../client/options.ts";
 import { SluiceError } from "../protocol/errors.ts";
@@ -163,28 +164,37 @@ export async function runCommand(
 
 /** Writes to stdout honouring backpressure; resolves false once stdout is closed (e.g. `| head`). */
 export async function writeOut(text: string): Promise<boolean> {
+  // Writes go straight to fd 1 (a pipe or tty: no position), not process.stdout: on Bun a stream
+  // write to a pipe whose reader has gone (`| head`) reports no error and never
+  // drains, so a stream-based wait hangs forever. writeSync answers EPIPE at once,
+  // and EAGAIN (a non-blocking pipe that is full) is waited out with a short timer:
+  // a slow reader slows the consumer (backpressure) instead of growing a buffer.
   if (stdoutClosed) return false;
-  const ok = process.stdout.write(text, (error) => {
-    if (error) stdoutClosed = true;
-  });
-  if (!ok) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        process.stdout.off("drain", done);
-        process.stdout.off("close", done);
-        resolve();
-      };
-      process.stdout.on("drain", done);
-      process.stdout.on("close", done);
-    });
+  const bytes = stdoutEncoder.encode(text);
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += fs.writeSync(1, bytes, written, bytes.length - written);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") {
+        await new Promise((resolve) => setTimeout(resolve, STDOUT_FULL_RETRY_MS));
+        continue;
+      }
+      if (code === "EPIPE" || code === "EBADF" || code === "ECONNRESET") {
+        stdoutClosed = true;
+        return false;
+      }
+      throw e;
+    }
   }
-  return !stdoutClosed;
+  return true;
 }
 
+/** How long to wait before writing again to a full non-blocking stdout pipe. */
+const STDOUT_FULL_RETRY_MS = 5;
+const stdoutEncoder = new TextEncoder();
 let stdoutClosed = false;
-process.stdout.on("error", () => {
-  stdoutClosed = true;
-});
 
 /** True once stdout's reader has gone away (EPIPE). */
 export function stdoutGone(): boolean {

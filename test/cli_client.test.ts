@@ -109,6 +109,32 @@ describe("the quick start", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
+  test("consume piped into head exits once head has what it wants (the reader's EPIPE ends it)", async () => {
+    await sluice(["topics", "create", "piped", "--partitions", "1", ...b]);
+    const lines = Array.from({ length: 100_000 }, (_, i) => String(i)).join("\n") + "\n";
+    expect((await sluice(["produce", "piped", ...b], { stdin: lines, timeoutMs: 60_000 })).code).toBe(0);
+    // No --max-messages and no --timeout-ms: only the closed pipe can stop it.
+    const script = `'${BUN}' '${path.join(ROOT, "cli", "main.ts")}' consume piped --from beginning ${b.join(" ")} | head -n 2`;
+    const started = Date.now();
+    const run = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      // Its own process group, so a hang can be ended with both sides of the pipe.
+      const child = spawn("bash", ["-c", script], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], detached: true });
+      let stdout = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      const timer = setTimeout(() => {
+        process.kill(-child.pid!, "SIGKILL");
+        reject(new Error("consume | head did not exit"));
+      }, 15_000);
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout });
+      });
+    });
+    expect(run.stdout).toBe("0\n1\n");
+    expect(run.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 90_000);
+
   test("topics alter and topics config change the topic; the broker validates configs", async () => {
     await sluice(["topics", "create", "tuned", "--partitions", "1", ...b]);
     expect((await sluice(["topics", "alter", "tuned", "--partitions", "4", ...b])).code).toBe(0);
