@@ -80,6 +80,20 @@ export class MemoryBudget {
     return this.waiters.length - this.waitersHead;
   }
 
+  /**
+   * Settles a waiter that need not queue: refused when it can never fit (checked
+   * first, so `reserved` is false for it), granted when `reserved` says its bytes
+   * were just taken. True when it was settled.
+   */
+  private settledAtOnce(waiter: BudgetWaiter, reserved: boolean): boolean {
+    if (waiter.bytes > this.bytesMax) {
+      waiter.refused(new InvalidArgumentError(`a record of ${waiter.bytes} bytes can never fit in bufferBytesMax (${this.bytesMax})`));
+      return true;
+    }
+    if (reserved) waiter.granted();
+    return reserved;
+  }
+
   /** Takes `bytes` at once if they fit and nobody is waiting before us. */
   tryReserve(bytes: number): boolean {
     if (this.waitersHead < this.waiters.length || this.used + bytes > this.bytesMax) return false;
@@ -92,14 +106,7 @@ export class MemoryBudget {
    * can never fit is refused at once (InvalidArgumentError).
    */
   wait(waiter: BudgetWaiter): void {
-    if (waiter.bytes > this.bytesMax) {
-      waiter.refused(new InvalidArgumentError(`a record of ${waiter.bytes} bytes can never fit in bufferBytesMax (${this.bytesMax})`));
-      return;
-    }
-    if (this.tryReserve(waiter.bytes)) {
-      waiter.granted();
-      return;
-    }
+    if (this.settledAtOnce(waiter, this.tryReserve(waiter.bytes))) return;
     waiter.queued = true;
     if (this.waitersHead === this.waiters.length) {
       this.deadlinesOrdered = true;
@@ -122,14 +129,7 @@ export class MemoryBudget {
 
   /** Like wait(), but at the head of the queue: for a caller that already was ahead of every waiter. */
   waitFirst(waiter: BudgetWaiter): void {
-    if (waiter.bytes > this.bytesMax) {
-      waiter.refused(new InvalidArgumentError(`a record of ${waiter.bytes} bytes can never fit in bufferBytesMax (${this.bytesMax})`));
-      return;
-    }
-    if (this.tryReserveFirst(waiter.bytes)) {
-      waiter.granted();
-      return;
-    }
+    if (this.settledAtOnce(waiter, this.tryReserveFirst(waiter.bytes))) return;
     waiter.queued = true;
     if (this.waitersHead === this.waiters.length) {
       this.deadlinesOrdered = true;
