@@ -52,33 +52,19 @@ export interface LimitsOptions {
 export const LIMITS_FULL: LimitsOptions = { probeSec: 2, diskBytesMax: 1024 * MiB };
 export const LIMITS_SMALL: LimitsOptions = { probeSec: 0.15, diskBytesMax: 16 * MiB };
 
+/** Sequential 1 MiB writes at explicit positions for probeSec, each followed by an fdatasync: MiB/s. */
 export function probeDiskSeqWrite(options: LimitsOptions): number {
-  const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), "sluice-limits-"));
-  const file = path.join(dir, "seq.bin");
-  const chunk = new Uint8Array(MiB);
-  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
-  const fd = fs.openSync(file, "w+");
-  try {
-    let written = 0;
-    const start = performance.now();
-    const deadline = start + options.probeSec * 1000;
-    while (written < options.diskBytesMax && performance.now() < deadline) {
-      let done = 0;
-      while (done < chunk.length) done += fs.writeSync(fd, chunk, done, chunk.length - done, written + done);
-      fs.fdatasyncSync(fd);
-      written += chunk.length;
-    }
-    const sec = (performance.now() - start) / 1000;
-    return written / MiB / sec;
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return probeSequentialWrite(options, "seq.bin", true);
 }
 
+/** The same writes into the page cache, with no fdatasync: MiB/s. */
 export function probeBufferedWrite(options: LimitsOptions): number {
+  return probeSequentialWrite(options, "buffered.bin", false);
+}
+
+function probeSequentialWrite(options: LimitsOptions, name: string, syncEach: boolean): number {
   const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), "sluice-limits-"));
-  const file = path.join(dir, "buffered.bin");
+  const file = path.join(dir, name);
   const chunk = new Uint8Array(MiB);
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
   const fd = fs.openSync(file, "w+");
@@ -89,6 +75,7 @@ export function probeBufferedWrite(options: LimitsOptions): number {
     while (written < options.diskBytesMax && performance.now() < deadline) {
       let done = 0;
       while (done < chunk.length) done += fs.writeSync(fd, chunk, done, chunk.length - done, written + done);
+      if (syncEach) fs.fdatasyncSync(fd);
       written += chunk.length;
     }
     return written / MiB / ((performance.now() - start) / 1000);
