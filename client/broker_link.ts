@@ -12,14 +12,32 @@
 import type { ControlApiKey, ControlRequest, ControlResponse } from "../protocol/messages/control.ts";
 import { decodeControlResponse, encodeControlRequest } from "../protocol/messages/control.ts";
 import { backoffMs, delay } from "./backoff.ts";
-import { BrokerConnection, type BodyEncoder, type RequestOptions } from "./connection.ts";
+import { BrokerConnection, type BodyEncoder, type RequestHandler, type RequestOptions } from "./connection.ts";
 import { ClientClosedError, ConnectionError } from "./errors.ts";
 import type { ClientConfig } from "./options.ts";
 
 /** What the producer, consumer and admin need from a link (tests substitute a fake). */
 export interface RequestLink {
   request(apiKey: number, encodeBody: BodyEncoder, options?: RequestOptions): Promise<Uint8Array>;
+  /**
+   * The same without a promise (BrokerConnection.send): `handler` is told the
+   * outcome exactly once, never from inside this call. A link without it is
+   * driven through request() (see sendThrough).
+   */
+  send?(apiKey: number, handler: RequestHandler, options?: RequestOptions): void;
   close(): void;
+}
+
+/** Sends `handler`'s request over `link`, through request() when the link has no send(). */
+export function sendThrough(link: RequestLink, apiKey: number, handler: RequestHandler, options?: RequestOptions): void {
+  if (link.send !== undefined) {
+    link.send(apiKey, handler, options);
+    return;
+  }
+  link.request(apiKey, (w) => handler.encodeBody(w), options).then(
+    (body) => handler.onResponse(body),
+    (error) => handler.onError(error instanceof Error ? error : new Error(String(error))),
+  );
 }
 
 export class BrokerLink implements RequestLink {
@@ -31,6 +49,8 @@ export class BrokerLink implements RequestLink {
   private failures = 0;
   private nextAttemptAt = 0;
   private closed = false;
+  /** send() calls waiting for a connection (see send). */
+  private sendsAwaitingConnection = 0;
   /** Connections opened over the link's life (1 + reconnects). */
   connectionsOpened = 0;
 
@@ -46,6 +66,28 @@ export class BrokerLink implements RequestLink {
   async request(apiKey: number, encodeBody: BodyEncoder, options?: RequestOptions): Promise<Uint8Array> {
     const connection = await this.connect();
     return connection.request(apiKey, encodeBody, options);
+  }
+
+  send(apiKey: number, handler: RequestHandler, options?: RequestOptions): void {
+    const expectResponse = options?.expectResponse ?? true;
+    const extraTimeoutMs = options?.extraTimeoutMs ?? 0;
+    const current = this.connection;
+    // Not while earlier sends still wait for the connection: they go first, in order.
+    if (this.sendsAwaitingConnection === 0 && !this.closed && current !== undefined && !current.closed) {
+      current.send(apiKey, handler, expectResponse, extraTimeoutMs);
+      return;
+    }
+    this.sendsAwaitingConnection++;
+    this.connect().then(
+      (connection) => {
+        this.sendsAwaitingConnection--;
+        connection.send(apiKey, handler, expectResponse, extraTimeoutMs);
+      },
+      (error) => {
+        this.sendsAwaitingConnection--;
+        handler.onError(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   }
 
   /** The open connection, connecting (with backoff between failures) if there is none. */

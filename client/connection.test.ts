@@ -12,7 +12,7 @@ import { FrameParser, encodeResponseFrame, readRequestHeader, requestBody } from
 import { encodeControlResponse } from "../protocol/messages/control.ts";
 import { apiVersionsTable } from "../protocol/api_keys.ts";
 import { defaultTransport, type Transport, type TransportSocket } from "../runtime/mod.ts";
-import { BrokerConnection } from "./connection.ts";
+import { BrokerConnection, type RequestHandler } from "./connection.ts";
 import { ConnectionError, RequestTimeoutError } from "./errors.ts";
 import { clientConfig } from "./options.ts";
 import { waitFor } from "./testing/fake_link.ts";
@@ -197,6 +197,33 @@ describe("BrokerConnection", () => {
     expect(broker.held.map((h) => new DataView(h.body.buffer, h.body.byteOffset).getInt32(0))).toEqual([1, 2]);
     for (const h of broker.held) answer(h, 0);
     await Promise.all([ok1, ok2]);
+  });
+
+  test("send(): the handler encodes when a slot is free, in order, and hears each outcome once, never from inside send()", async () => {
+    const broker = await scriptedBroker();
+    cleanups.push(() => broker.close());
+    const connection = await BrokerConnection.open(clientConfig({ broker: `127.0.0.1:${broker.port}`, inflightRequestsMax: 2 }));
+    const events: string[] = [];
+    const handler = (n: number): RequestHandler => ({
+      encodeBody: (w) => {
+        events.push(`encode ${n}`);
+        w.writeI32(n);
+      },
+      onResponse: (body) => events.push(`response ${n}: ${new DataView(body.buffer, body.byteOffset).getInt32(2)}`),
+      onError: (e) => events.push(`error ${n}: ${e.constructor.name}`),
+    });
+    for (let n = 1; n <= 3; n++) connection.send(ApiKey.Metadata, handler(n), true, 0);
+    expect(events).toEqual(["encode 1", "encode 2"]); // the third waits for a slot
+    await waitFor(() => broker.held.length === 2);
+    answer(broker.held[1], 20);
+    await waitFor(() => broker.held.length === 3);
+    expect(events).toEqual(["encode 1", "encode 2", "response 2: 20", "encode 3"]);
+    connection.close();
+    expect(events.slice(4).sort()).toEqual(["error 1: ConnectionError", "error 3: ConnectionError"]);
+    connection.send(ApiKey.Metadata, handler(4), true, 0);
+    expect(events.length).toBe(6);
+    await waitFor(() => events.length === 7);
+    expect(events[6]).toBe("error 4: ConnectionError");
   });
 
   test("connecting to a closed port fails with ConnectionError", async () => {

@@ -13,12 +13,17 @@
 // timeout fails with RequestTimeoutError and closes the connection (its
 // responses can no longer be trusted to come), failing the others with
 // ConnectionError, which callers treat as retriable.
+//
+// Two ways to ask: request() returns a promise; send() takes a handler object
+// that encodes the body and is called back with the answer. The producer uses
+// send() with one object per Produce request, so a request costs no promise,
+// closure or async hop (request() is send() with a small adapter).
 
 import { ApiKey } from "../protocol/api_keys.ts";
 import { Writer } from "../protocol/codec.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { readU32 } from "../protocol/big_endian.ts";
-import { beginRequestFrame, endFrame } from "../protocol/frame.ts";
+import { endFrame } from "../protocol/frame.ts";
 import { RESPONSE_HEADER_BYTES } from "../protocol/limits.ts";
 import { decodeControlResponse, encodeControlRequest } from "../protocol/messages/control.ts";
 import type { TransportSocket } from "../runtime/transport.ts";
@@ -37,6 +42,19 @@ const CORRELATION_ID_WRAP = 0x7fffffff;
 
 export type BodyEncoder = (w: Writer) => void;
 
+/**
+ * One request for send(): writes its body and is told the outcome exactly
+ * once. onResponse/onError are called from the connection's own callbacks
+ * (socket data, flush, close), never from inside send(); they must not throw.
+ */
+export interface RequestHandler {
+  /** Writes the request body; if it throws, nothing of the request is sent and onError gets the error. */
+  encodeBody(w: Writer): void;
+  /** The response body (starts with the ErrorCode:i16 envelope); empty for a request without response once written. */
+  onResponse(body: Uint8Array): void;
+  onError(error: Error): void;
+}
+
 export interface RequestOptions {
   /** Time the broker may legitimately hold the request on top of requestTimeoutMs (a long-poll's maxWaitMs). */
   readonly extraTimeoutMs?: number;
@@ -47,8 +65,27 @@ export interface RequestOptions {
 interface Pending {
   readonly apiKey: number;
   readonly deadline: number;
-  readonly resolve: (body: Uint8Array) => void;
-  readonly reject: (error: Error) => void;
+  readonly handler: RequestHandler;
+}
+
+/** A send() waiting for an in-flight slot. */
+interface SlotWaiter {
+  readonly apiKey: number;
+  readonly handler: RequestHandler;
+  readonly extraTimeoutMs: number;
+}
+
+/** request()'s promise as a RequestHandler. */
+class PromiseRequest implements RequestHandler {
+  resolve!: (body: Uint8Array) => void;
+  reject!: (error: Error) => void;
+  constructor(readonly encodeBody: BodyEncoder) {}
+  onResponse(body: Uint8Array): void {
+    this.resolve(body);
+  }
+  onError(error: Error): void {
+    this.reject(error);
+  }
 }
 
 const EMPTY = new Uint8Array(0);
@@ -58,12 +95,11 @@ export class BrokerConnection {
   private readonly config: ClientConfig;
   private readonly reader: ResponseReader;
   private readonly pending = new Map<number, Pending>();
-  /** Callers waiting for an in-flight slot, FIFO; each is one pending request() call. */
-  private slotWaiters: Array<() => void> = [];
-  /** Slots handed to woken waiters that have not yet registered their request. */
-  private handedSlots = 0;
-  /** acks=0 requests, settled when their bytes are handed to the socket. */
-  private writtenWaiters: Array<{ resolve: (body: Uint8Array) => void; reject: (error: Error) => void }> = [];
+  /** Requests waiting for an in-flight slot, FIFO (encoded when a slot frees). */
+  private slotWaiters: SlotWaiter[] = [];
+  private slotWaitersHead = 0;
+  /** Requests without a response (acks=0), settled when their bytes are handed to the socket. */
+  private writtenWaiters: RequestHandler[] = [];
   private outbox = new Writer({ initialBytes: OUTBOX_INITIAL_BYTES });
   private flushScheduled = false;
   private nextCorrelationId = 1;
@@ -141,47 +177,67 @@ export class BrokerConnection {
    * the ErrorCode:i16 envelope). `encodeBody` writes the body into the shared
    * output buffer; if it throws, nothing of the request is sent.
    */
-  async request(apiKey: number, encodeBody: BodyEncoder, options?: RequestOptions): Promise<Uint8Array> {
-    if (this.closedWith !== undefined) throw this.closedWith;
-    const expectResponse = options?.expectResponse ?? true;
-    if (expectResponse && (this.slotsInUse >= this.config.inflightRequestsMax || this.slotWaiters.length > 0)) {
-      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-      this.handedSlots--;
-      if (this.closedWith !== undefined) throw this.closedWith;
+  request(apiKey: number, encodeBody: BodyEncoder, options?: RequestOptions): Promise<Uint8Array> {
+    const handler = new PromiseRequest(encodeBody);
+    const result = new Promise<Uint8Array>((resolve, reject) => {
+      handler.resolve = resolve;
+      handler.reject = reject;
+    });
+    this.send(apiKey, handler, options?.expectResponse ?? true, options?.extraTimeoutMs ?? 0);
+    return result;
+  }
+
+  /**
+   * Sends one request now, or when an in-flight slot frees (in arrival order).
+   * `extraTimeoutMs`: time the broker may hold it on top of requestTimeoutMs.
+   */
+  send(apiKey: number, handler: RequestHandler, expectResponse: boolean, extraTimeoutMs: number): void {
+    const closedWith = this.closedWith;
+    if (closedWith !== undefined) {
+      queueMicrotask(() => handler.onError(closedWith));
+      return;
     }
+    if (expectResponse && (this.pending.size >= this.config.inflightRequestsMax || this.slotWaitersHead < this.slotWaiters.length)) {
+      this.slotWaiters.push({ apiKey, handler, extraTimeoutMs });
+      return;
+    }
+    this.write(apiKey, handler, expectResponse, extraTimeoutMs);
+  }
+
+  private write(apiKey: number, handler: RequestHandler, expectResponse: boolean, extraTimeoutMs: number): void {
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = correlationId >= CORRELATION_ID_WRAP ? 1 : correlationId + 1;
 
     const outbox = this.outbox;
     const before = outbox.length;
     try {
-      const start = beginRequestFrame(outbox, { apiKey, apiVersion: 0, correlationId });
-      encodeBody(outbox);
+      const start = outbox.reserveI32();
+      outbox.writeU16(apiKey).writeU16(0).writeU32(correlationId);
+      handler.encodeBody(outbox);
       endFrame(outbox, start);
     } catch (e) {
       // Roll back the half-written frame (rare path: an oversized or invalid request).
       const keep = outbox.finish().slice(0, before);
       outbox.reset();
       outbox.writeRaw(keep);
-      this.releaseSlot();
-      throw e;
+      queueMicrotask(() => handler.onError(e instanceof Error ? e : new Error(String(e))));
+      return;
     }
 
-    const result = new Promise<Uint8Array>((resolve, reject) => {
-      if (expectResponse) {
-        const timeoutMs = this.config.requestTimeoutMs + (options?.extraTimeoutMs ?? 0);
-        this.pending.set(correlationId, { apiKey, deadline: Date.now() + timeoutMs, resolve, reject });
-      } else {
-        this.writtenWaiters.push({ resolve, reject });
-      }
-    });
+    if (expectResponse) {
+      const deadline = Date.now() + this.config.requestTimeoutMs + extraTimeoutMs;
+      this.pending.set(correlationId, { apiKey, deadline, handler });
+    } else {
+      this.writtenWaiters.push(handler);
+    }
     if (outbox.length >= FLUSH_EARLY_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.flushNow);
     }
-    return result;
   }
+
+  private readonly flushNow = (): void => this.flush();
 
   /** Writes the output buffer to the socket (one write), then settles acks=0 requests. */
   private flush(): void {
@@ -195,7 +251,7 @@ export class BrokerConnection {
     if (this.writtenWaiters.length > 0) {
       const waiters = this.writtenWaiters;
       this.writtenWaiters = [];
-      for (const w of waiters) w.resolve(EMPTY);
+      for (const w of waiters) w.onResponse(EMPTY);
     }
   }
 
@@ -209,18 +265,26 @@ export class BrokerConnection {
     // would pin a much larger chunk.
     const body = frame.subarray(RESPONSE_HEADER_BYTES);
     const keepView = owned || frame.length * 2 >= this.currentChunk.length;
-    pending.resolve(keepView ? body : body.slice());
-    this.releaseSlot();
+    try {
+      pending.handler.onResponse(keepView ? body : body.slice());
+    } finally {
+      this.releaseSlot();
+    }
   }
 
-  private get slotsInUse(): number {
-    return this.pending.size + this.handedSlots;
-  }
-
+  /** Sends waiting requests while slots are free. */
   private releaseSlot(): void {
-    while (this.slotWaiters.length > 0 && this.slotsInUse < this.config.inflightRequestsMax) {
-      this.handedSlots++;
-      this.slotWaiters.shift()!();
+    const waiters = this.slotWaiters;
+    while (this.slotWaitersHead < waiters.length && this.pending.size < this.config.inflightRequestsMax && this.closedWith === undefined) {
+      const w = waiters[this.slotWaitersHead++];
+      this.write(w.apiKey, w.handler, true, w.extraTimeoutMs);
+    }
+    if (this.slotWaitersHead === waiters.length) {
+      waiters.length = 0;
+      this.slotWaitersHead = 0;
+    } else if (this.slotWaitersHead >= 1024 && this.slotWaitersHead * 2 >= waiters.length) {
+      waiters.splice(0, this.slotWaitersHead);
+      this.slotWaitersHead = 0;
     }
   }
 
@@ -230,7 +294,7 @@ export class BrokerConnection {
     for (const [correlationId, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(correlationId);
-      p.reject(new RequestTimeoutError(`no response to api ${p.apiKey} from ${this.config.host}:${this.config.port} in time`));
+      p.handler.onError(new RequestTimeoutError(`no response to api ${p.apiKey} from ${this.config.host}:${this.config.port} in time`));
       this.close(new ConnectionError(`connection closed after a request timed out`));
       return;
     }
@@ -245,17 +309,15 @@ export class BrokerConnection {
     this.socket.close();
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const p of pending) p.reject(reason);
-    const waiters = this.slotWaiters;
+    for (const p of pending) p.handler.onError(reason);
+    const waiters = this.slotWaiters.slice(this.slotWaitersHead);
     this.slotWaiters = [];
-    for (const wake of waiters) {
-      this.handedSlots++;
-      wake();
-    }
+    this.slotWaitersHead = 0;
+    for (const w of waiters) w.handler.onError(reason);
     const written = this.writtenWaiters;
     this.writtenWaiters = [];
     // acks=0 requests not yet written never reached the socket.
-    for (const w of written) w.reject(reason);
+    for (const w of written) w.onError(reason);
     const listeners = this.closeListeners;
     this.closeListeners = [];
     for (const listener of listeners) listener(reason);

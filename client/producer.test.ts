@@ -3,7 +3,9 @@
 // order within a partition, typed failures, and buffer backpressure.
 
 import { describe, expect, test } from "bun:test";
+import { Writer } from "../protocol/codec.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { writeProduceResponse } from "../protocol/messages/produce.ts";
 import { decodeBatches } from "../protocol/record_batch.ts";
 import { BufferExhaustedError, ClientErrorCode, ConnectionError } from "./errors.ts";
 import { kafkaKeyPartition } from "./partitioners.ts";
@@ -139,6 +141,103 @@ describe("pipelining and ordering", () => {
     link.outstanding[0].failPartitions(ErrorCode.MESSAGE_TOO_LARGE);
     await expect(sent).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
     expect(link.produces.length).toBe(1);
+  });
+});
+
+describe("unbatched: one record per batch and per request, retries off", () => {
+  const unbatched: Partial<ProducerOptions> = {
+    batchBytes: 128,
+    requestBytesMax: 128,
+    retries: 0,
+    produceRequestsInflightMax: 64,
+    partitionInflightMax: 64,
+  };
+
+  test("many requests per partition in flight, answered out of order: every record gets its own offset, the broker gets every record in order", async () => {
+    const link = new FakeLink({ t: 3 });
+    const p = producer(link, unbatched);
+    await warmUp(p, link);
+    const count = 300;
+    const sends = Array.from({ length: count }, (_, i) => p.send("t", { value: value(i), partition: i % 3 }));
+    let answered = 0;
+    await waitFor(() => {
+      // Newest first: a request's batch bytes must not depend on batches answered before it.
+      for (const h of [...link.outstanding].reverse()) {
+        h.ok();
+        answered++;
+      }
+      return answered === count;
+    });
+    const sent = link.produces.slice(1);
+    expect(sent.length).toBe(count); // one request per record
+    for (let partition = 0; partition < 3; partition++) {
+      const values = sent.flatMap((h) => h.values().get(partition) ?? []);
+      expect(values).toEqual(Array.from({ length: count }, (_, i) => i).filter((i) => i % 3 === partition).map(value));
+    }
+    const results = await Promise.all(sends);
+    expect(results.every((r, i) => r.partition === i % 3)).toBe(true);
+    // Answered newest first, each partition's offsets run backwards from the send order; each is still unique and exact.
+    for (let partition = 0; partition < 3; partition++) {
+      const offsets = results.filter((r) => r.partition === partition).map((r) => Number(r.offset));
+      expect(new Set(offsets).size).toBe(count / 3);
+      expect(Math.min(...offsets)).toBe(partition === 0 ? 1 : 0);
+    }
+    expect(p.bufferedBytes).toBe(0);
+    await p.close();
+  });
+});
+
+describe("reading produce responses", () => {
+  test("results are matched by topic and partition whatever their order; a partition left out fails, an unasked one is ignored", async () => {
+    const link = new FakeLink({ a: 2, b: 2 });
+    const p = producer(link, { retries: 0 });
+    for (const topic of ["a", "b"]) {
+      const warm = p.send(topic, { value: "warm up" });
+      await waitFor(() => link.outstanding.length === 1);
+      link.outstanding[0].ok();
+      await warm;
+    }
+    const sends = [
+      p.send("a", { value: "a0", partition: 0 }),
+      p.send("b", { value: "b1", partition: 1 }),
+      p.send("a", { value: "a1", partition: 1 }),
+      p.send("b", { value: "b0", partition: 0 }),
+    ].map((s) => s.then((r) => r, (e: SluiceError) => e));
+    await waitFor(() => link.outstanding.length === 1);
+    const held = link.outstanding[0];
+    // One request, each topic written once.
+    expect(held.request.topics.map((t) => [t.name, t.partitions.map((x) => x.index)])).toEqual([["a", [0, 1]], ["b", [1, 0]]]);
+    const ok = (index: number, baseOffset: bigint) => ({ index, errorCode: 0, baseOffset, logAppendTimeMs: -1n, logStartOffset: 0n });
+    held.answer({
+      topics: [
+        { name: "zzz", partitions: [ok(0, 99n)] },
+        { name: "b", partitions: [ok(0, 70n), { ...ok(1, -1n), errorCode: ErrorCode.CORRUPT_MESSAGE }] },
+        { name: "a", partitions: [ok(1, 50n)] },
+      ],
+    });
+    const [a0, b1, a1, b0] = await Promise.all(sends);
+    expect(a0).toBeInstanceOf(SluiceError);
+    expect((a0 as SluiceError).code).toBe(ErrorCode.UNKNOWN_SERVER_ERROR);
+    expect((b1 as SluiceError).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(a1).toEqual({ topic: "a", partition: 1, offset: 50n });
+    expect(b0).toEqual({ topic: "b", partition: 0, offset: 70n });
+    await p.close();
+  });
+
+  test("a response that does not parse fails every record of the request", async () => {
+    const link = new FakeLink({ t: 2 });
+    const p = producer(link, { retries: 0 });
+    await warmUp(p, link);
+    const sends = [0, 1].map((partition) => p.send("t", { value: "x", partition }).then(() => undefined, (e: SluiceError) => e));
+    await waitFor(() => link.outstanding.length === 1);
+    const held = link.outstanding[0];
+    const out = new Writer();
+    const result = (index: number) => ({ index, errorCode: 0, baseOffset: 5n, logAppendTimeMs: -1n, logStartOffset: 0n });
+    writeProduceResponse(out, { topics: [{ name: "t", partitions: [result(0), result(1)] }] });
+    held.answer(out.finish().slice(0, out.length - 1)); // the last partition's result is cut short
+    const errors = await Promise.all(sends);
+    expect(errors.every((e) => e instanceof SluiceError)).toBe(true);
+    await p.close();
   });
 });
 

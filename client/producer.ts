@@ -37,18 +37,19 @@
 import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
-import { decodeProduceResponse, type ProducePartitionResult } from "../protocol/messages/produce.ts";
 import type { HeaderValueInput } from "../protocol/record_batch.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { backoffMs } from "./backoff.ts";
-import { BrokerLink, type RequestLink } from "./broker_link.ts";
+import { BrokerLink, sendThrough, type RequestLink } from "./broker_link.ts";
+import type { RequestHandler, RequestOptions } from "./connection.ts";
 import { ClientClosedError, InvalidArgumentError, errorCodeName } from "./errors.ts";
 import { MetadataCache } from "./metadata_cache.ts";
 import { murmur2, toPositive } from "./murmur2.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
 import type { PartitionerFn, PartitionerName } from "./partitioners.ts";
 import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
-import { writeProduceRequestBatches, type ProducePartitionBatches } from "./produce_request.ts";
+import { encodeStringField, ProduceResponseReader, writeProduceRequestEntries, type ProduceEntry } from "./produce_request.ts";
+import type { Writer } from "../protocol/codec.ts";
 import {
   BatchSendTracker,
   BuilderPool,
@@ -136,8 +137,14 @@ export const PRODUCER_DEFAULTS = {
 const RECORD_OVERHEAD_BYTES = 24;
 /** Strings up to this many UTF-16 units are measured for the buffer; longer ones reserve 3 bytes a unit. */
 const STRING_EXACT_CHARS_MAX = 128;
-/** Spare batch builders kept for reuse. */
-const SPARE_BUILDERS_MAX = 64;
+/**
+ * Spare batch builders kept for reuse: at least this many, and more when they
+ * are small (SPARE_BUILDER_BYTES of initial buffers). With small batches many
+ * complete at once (one socket read of responses), and a builder allocated
+ * anew costs more than the record it carries.
+ */
+const SPARE_BUILDERS_MIN = 64;
+const SPARE_BUILDER_BYTES = 1024 * 1024;
 /**
  * A new batch's buffer starts this small and grows to batchBytes as records
  * come: sending a few records to each of many partitions does not allocate
@@ -157,6 +164,8 @@ type PartitionerKind = (typeof PartitionerKind)[keyof typeof PartitionerKind];
 
 interface PartitionState {
   readonly topic: string;
+  /** The topic name as written in requests (shared by the topic's partitions). */
+  readonly topicField: Uint8Array;
   readonly partition: number;
   open: ProducerBatch | undefined;
   /** Closed batches waiting to be sent, oldest first. */
@@ -169,6 +178,8 @@ interface PartitionState {
 /** What the producer keeps per topic it sends to (bounded by the application's topics). */
 interface TopicState {
   readonly name: string;
+  /** The name as an encoded String field (requests copy it; responses are matched against it). */
+  readonly nameField: Uint8Array;
   /** The partition count in use; 0 while unknown (send() then asks the metadata cache and waits). */
   partitionCount: number;
   /** Partition states indexed by partition (one per partition sent to). */
@@ -177,9 +188,45 @@ interface TopicState {
   roundRobin: number;
 }
 
-interface InflightEntry {
-  readonly state: PartitionState;
-  readonly batches: ProducerBatch[];
+/** One partition's batches in a Produce request, and the broker's answer for them. */
+class InflightEntry implements ProduceEntry {
+  /** The partition's result: -1 until the response names the partition. */
+  errorCode = -1;
+  baseOffset = -1n;
+  constructor(
+    readonly state: PartitionState,
+    readonly batches: ProducerBatch[],
+  ) {}
+  get topicField(): Uint8Array {
+    return this.state.topicField;
+  }
+  get partition(): number {
+    return this.state.partition;
+  }
+}
+
+/** What a Produce request calls back into (the producer's internals). */
+interface ProduceOwner {
+  encodeProduce(w: Writer, request: ProduceRequest): void;
+  produceAnswered(request: ProduceRequest, body: Uint8Array): void;
+  produceFailed(request: ProduceRequest, error: Error): void;
+}
+
+/** One Produce request in flight: the connection's handler for it (one object per request, no promise). */
+class ProduceRequest implements RequestHandler {
+  constructor(
+    readonly owner: ProduceOwner,
+    readonly entries: InflightEntry[],
+  ) {}
+  encodeBody(w: Writer): void {
+    this.owner.encodeProduce(w, this);
+  }
+  onResponse(body: Uint8Array): void {
+    this.owner.produceAnswered(this, body);
+  }
+  onError(error: Error): void {
+    this.owner.produceFailed(this, error);
+  }
 }
 
 /** What waiting sends call back into (the producer's internals, without exposing them on Producer). */
@@ -323,6 +370,15 @@ export class Producer {
     this.capturedReject = reject;
   };
   private readonly drainNow = (): void => this.drain();
+  private readonly responseReader = new ProduceResponseReader();
+  private readonly requestOptions: RequestOptions;
+  /** Scratch list of the partitions one drain pass looked at. */
+  private readonly visited: PartitionState[] = [];
+  private readonly produceOwner: ProduceOwner = {
+    encodeProduce: (w, request) => this.encodeProduce(w, request),
+    produceAnswered: (request, body) => this.produceAnswered(request, body),
+    produceFailed: (request, error) => this.produceFailed(request, error),
+  };
   private readonly waitingOwner: WaitingOwner = {
     appendGranted: (p) => this.appendGranted(p),
     continueBatch: (job, reserved) => this.continueBatch(job, reserved),
@@ -379,8 +435,10 @@ export class Producer {
     else if (partitioner === "round-robin") this.partitionerKind = PartitionerKind.roundRobin;
     else if (partitioner === "random") this.partitionerKind = PartitionerKind.random;
     else throw new InvalidArgumentError(`partitioner must be "hash", "round-robin", "random" or a function, got ${String(partitioner)}`);
+    this.requestOptions = { expectResponse: this.acks !== 0, extraTimeoutMs: this.ackTimeoutMs };
     this.budget = new MemoryBudget(bufferBytesMax);
-    this.builders = new BuilderPool(SPARE_BUILDERS_MAX, Math.min(this.batchBytes + 1024, BATCH_INITIAL_BYTES));
+    const builderInitialBytes = Math.min(this.batchBytes + 1024, BATCH_INITIAL_BYTES);
+    this.builders = new BuilderPool(Math.max(SPARE_BUILDERS_MIN, Math.floor(SPARE_BUILDER_BYTES / builderInitialBytes)), builderInitialBytes);
   }
 
   /** Buffer bytes held by records not yet acknowledged (for monitoring and tests). */
@@ -549,7 +607,13 @@ export class Producer {
     let t = this.topics.get(topic);
     if (t === undefined) {
       checkTopicName(topic);
-      t = { name: topic, partitionCount: this.metadata.partitionCountNow(topic) ?? 0, partitions: [], roundRobin: 0 };
+      t = {
+        name: topic,
+        nameField: encodeStringField(topic),
+        partitionCount: this.metadata.partitionCountNow(topic) ?? 0,
+        partitions: [],
+        roundRobin: 0,
+      };
       this.topics.set(topic, t);
     }
     this.lastTopic = t;
@@ -715,7 +779,7 @@ export class Producer {
   }
 
   private newPartitionState(t: TopicState, partition: number): PartitionState {
-    const state: PartitionState = { topic: t.name, partition, open: undefined, ready: [], inflight: 0, retryAt: 0 };
+    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0 };
     t.partitions[partition] = state;
     return state;
   }
@@ -800,10 +864,12 @@ export class Producer {
     }
     const now = Date.now();
     let earliestRetry = Infinity;
+    const visited = this.visited;
     while (this.requestsInflight < this.requestsInflightMax && this.readyStates.size > 0) {
-      const entries: InflightEntry[] = [];
+      let entries: InflightEntry[] | undefined;
       let bytes = 0;
-      const visited: PartitionState[] = [];
+      let topicField: Uint8Array | undefined;
+      let topics = 0;
       for (const state of this.readyStates) {
         if (bytes >= this.requestBytesMax) break;
         visited.push(state);
@@ -812,24 +878,35 @@ export class Producer {
           earliestRetry = Math.min(earliestRetry, state.retryAt);
           continue;
         }
-        const taken: ProducerBatch[] = [];
-        while (state.ready.length > 0) {
-          const size = state.ready[0].bytes!.length;
+        let taken: ProducerBatch[] | undefined;
+        const ready = state.ready;
+        while (ready.length > 0) {
+          const size = ready[0].bytes!.length;
           if (bytes > 0 && bytes + size > this.requestBytesMax) break;
-          taken.push(state.ready.shift()!);
+          (taken ??= []).push(ready.shift()!);
           bytes += size;
           // With one request per partition in flight, everything ready may go now;
           // otherwise one batch per request keeps partitions' requests independent.
           if (this.partitionInflightMax > 1) break;
         }
-        if (taken.length > 0) entries.push({ state, batches: taken });
+        if (taken !== undefined) {
+          (entries ??= []).push(new InflightEntry(state, taken));
+          if (state.topicField !== topicField) {
+            topicField = state.topicField;
+            topics++;
+          }
+        }
       }
       // Rotate: partitions looked at go to the back (fairness); emptied ones leave.
-      for (const state of visited) {
+      for (let i = 0; i < visited.length; i++) {
+        const state = visited[i];
         this.readyStates.delete(state);
         if (state.ready.length > 0) this.readyStates.add(state);
       }
-      if (entries.length === 0) break;
+      visited.length = 0;
+      if (entries === undefined) break;
+      // A request writes each topic once: entries of several topics are grouped (stable, so partitions keep their order).
+      if (topics > 1) entries = groupByTopic(entries);
       this.sendRequest(entries);
     }
     if (earliestRetry !== Infinity) this.armRetry(earliestRetry);
@@ -846,35 +923,41 @@ export class Producer {
   }
 
   private sendRequest(entries: InflightEntry[]): void {
-    const topics: Array<{ name: string; partitions: ProducePartitionBatches[] }> = [];
-    for (const { state, batches } of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const { state, batches } = entries[i];
       state.inflight++;
-      const pieces: Uint8Array[] = [];
-      for (const b of batches) {
-        b.attempts++;
-        pieces.push(b.bytes!);
-      }
-      let topic = topics.find((x) => x.name === state.topic);
-      if (topic === undefined) topics.push((topic = { name: state.topic, partitions: [] }));
-      topic.partitions.push({ index: state.partition, batches: pieces });
+      for (let b = 0; b < batches.length; b++) batches[b].attempts++;
     }
-    const acks = this.acks;
-    const ackTimeoutMs = this.ackTimeoutMs;
     this.requestsInflight++;
-    const expectResponse = acks !== 0;
-    this.link
-      .request(ApiKey.Produce, (w) => writeProduceRequestBatches(w, acks, ackTimeoutMs, topics), {
-        expectResponse,
-        extraTimeoutMs: ackTimeoutMs,
-      })
-      .then(
-        (body) => (expectResponse ? this.onResponse(entries, body) : this.onAcksZeroWritten(entries)),
-        (error) => this.onRequestFailed(entries, error),
-      )
-      .finally(() => {
-        this.requestsInflight--;
-        this.scheduleDrain();
-      });
+    sendThrough(this.link, ApiKey.Produce, new ProduceRequest(this.produceOwner, entries), this.requestOptions);
+  }
+
+  private encodeProduce(w: Writer, request: ProduceRequest): void {
+    const entries = request.entries;
+    writeProduceRequestEntries(w, this.acks, this.ackTimeoutMs, entries);
+    if (this.retries > 0) return;
+    // Without retries these bytes are never sent again: their builders can serve new batches now.
+    for (let i = 0; i < entries.length; i++) {
+      const batches = entries[i].batches;
+      for (let b = 0; b < batches.length; b++) batches[b].releaseBuilder(this.builders);
+    }
+  }
+
+  /** Every Produce request ends here once (answered, written with acks=0, or failed). */
+  private requestDone(): void {
+    this.requestsInflight--;
+    this.scheduleDrain();
+  }
+
+  private produceAnswered(request: ProduceRequest, body: Uint8Array): void {
+    if (this.acks === 0) this.onAcksZeroWritten(request.entries);
+    else this.onResponse(request.entries, body);
+    this.requestDone();
+  }
+
+  private produceFailed(request: ProduceRequest, error: Error): void {
+    this.onRequestFailed(request.entries, error);
+    this.requestDone();
   }
 
   private onAcksZeroWritten(entries: InflightEntry[]): void {
@@ -885,40 +968,66 @@ export class Producer {
   }
 
   private onResponse(entries: InflightEntry[], body: Uint8Array): void {
-    let response;
     try {
-      response = decodeProduceResponse(body);
+      this.readResults(entries, body);
     } catch (e) {
       this.onRequestFailed(entries, e);
       return;
     }
-    const results = new Map<PartitionState, ProducePartitionResult>();
-    for (const t of response.topics) {
-      const states = this.topics.get(t.name)?.partitions;
-      if (states === undefined) continue;
-      for (const p of t.partitions) {
-        const state = states[p.index];
-        if (state !== undefined) results.set(state, p);
-      }
-    }
-    for (const entry of entries) {
-      const { state, batches } = entry;
-      const result = results.get(state);
-      if (result === undefined) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const { state, batches, errorCode } = entry;
+      if (errorCode === -1) {
         this.onPartitionFailed(entry, new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker did not answer for ${state.topic}/${state.partition}`));
         continue;
       }
-      if (result.errorCode !== ErrorCode.NONE) {
-        this.onPartitionFailed(entry, new SluiceError(result.errorCode, `produce to ${state.topic}/${state.partition}: ${errorCodeName(result.errorCode)}`));
+      if (errorCode !== ErrorCode.NONE) {
+        this.onPartitionFailed(entry, new SluiceError(errorCode, `produce to ${state.topic}/${state.partition}: ${errorCodeName(errorCode)}`));
         continue;
       }
       state.inflight--;
-      let base = result.baseOffset;
-      for (const b of batches) {
-        this.complete(b, base, undefined);
-        base += BigInt(b.recordCount);
+      let base = entry.baseOffset;
+      for (let b = 0; b < batches.length; b++) {
+        const batch = batches[b];
+        this.complete(batch, base, undefined);
+        if (b + 1 < batches.length) base += BigInt(batch.recordCount);
       }
     }
+  }
+
+  /**
+   * Stores each partition's result in its entry (a body that does not parse
+   * throws before any entry is settled). The broker answers in request order,
+   * so each result is looked for first where the previous one was found.
+   */
+  private readResults(entries: InflightEntry[], body: Uint8Array): void {
+    const r = this.responseReader;
+    const topicCount = r.start(body);
+    let next = 0;
+    for (let t = 0; t < topicCount; t++) {
+      const partitionCount = r.nextTopic();
+      let topicField: Uint8Array | undefined;
+      for (let i = 0; i < entries.length; i++) {
+        const field = entries[i].state.topicField;
+        if (field === topicField) continue;
+        if (r.topicIs(field)) {
+          topicField = field;
+          break;
+        }
+      }
+      for (let p = 0; p < partitionCount; p++) {
+        r.nextPartition();
+        if (topicField === undefined) continue; // a topic this request did not name
+        const found = findEntry(entries, next, topicField, r.index);
+        if (found < 0) continue;
+        const entry = entries[found];
+        if (entry.errorCode !== -1) continue; // answered twice: the first answer stands
+        entry.errorCode = r.errorCode;
+        entry.baseOffset = r.baseOffset;
+        next = found + 1;
+      }
+    }
+    r.end();
   }
 
   private onRequestFailed(entries: InflightEntry[], error: unknown): void {
@@ -961,7 +1070,31 @@ export class Producer {
     this.budget.release(batch.reservedBytes);
     if (error === undefined) batch.succeed(baseOffset);
     else batch.fail(error);
-    this.builders.give(batch.builder);
+    if (!batch.builderReleased) this.builders.give(batch.builder);
     if (batch.flushWaiters !== undefined) for (const wake of batch.flushWaiters) wake();
   }
+}
+
+/** The index of the entry for (topicField, partition), looking from `from` on first, or -1. */
+function findEntry(entries: readonly InflightEntry[], from: number, topicField: Uint8Array, partition: number): number {
+  const n = entries.length;
+  for (let k = 0; k < n; k++) {
+    const i = (from + k) % n;
+    const state = entries[i].state;
+    if (state.partition === partition && state.topicField === topicField) return i;
+  }
+  return -1;
+}
+
+/** Entries ordered by topic (first appearance), keeping their order within a topic. */
+function groupByTopic(entries: InflightEntry[]): InflightEntry[] {
+  const groups = new Map<Uint8Array, InflightEntry[]>();
+  for (const entry of entries) {
+    const list = groups.get(entry.state.topicField);
+    if (list === undefined) groups.set(entry.state.topicField, [entry]);
+    else list.push(entry);
+  }
+  const out: InflightEntry[] = [];
+  for (const list of groups.values()) for (const entry of list) out.push(entry);
+  return out;
 }

@@ -66,6 +66,8 @@ interface RangeDelivery {
 
 export type Resolve = (m: RecordMetadata) => void;
 
+const EMPTY = new Uint8Array(0);
+
 export class ProducerBatch {
   readonly topic: string;
   readonly partition: number;
@@ -89,6 +91,13 @@ export class ProducerBatch {
   /** flush() calls waiting for this batch to complete. */
   flushWaiters: Array<() => void> | undefined;
   done = false;
+  /** Records in the batch, fixed when it is closed (the builder may serve another batch by then). */
+  private closedCount = 0;
+  /**
+   * The builder went back to the pool before the batch completed: its bytes
+   * were written into a request and will never be sent again (no retries).
+   */
+  builderReleased = false;
 
   constructor(topic: string, partition: number, builder: BatchBuilder, now: number) {
     this.topic = topic;
@@ -99,7 +108,7 @@ export class ProducerBatch {
   }
 
   get recordCount(): number {
-    return this.builder.recordCount;
+    return this.bytes === undefined ? this.builder.recordCount : this.closedCount;
   }
 
   get closed(): boolean {
@@ -107,7 +116,17 @@ export class ProducerBatch {
   }
 
   close(): void {
-    if (this.bytes === undefined) this.bytes = this.builder.finishView();
+    if (this.bytes !== undefined) return;
+    this.closedCount = this.builder.recordCount;
+    this.bytes = this.builder.finishView();
+  }
+
+  /** Gives the builder (and so the bytes) back to `pool` now; the batch must never be sent again. */
+  releaseBuilder(pool: BuilderPool): void {
+    if (this.builderReleased) return;
+    this.builderReleased = true;
+    this.bytes = EMPTY;
+    pool.give(this.builder);
   }
 
   /** Registers the send() record just appended (at offset delta recordCount - 1). */

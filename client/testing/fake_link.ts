@@ -7,10 +7,10 @@ import { ApiKey } from "../../protocol/api_keys.ts";
 import { Writer } from "../../protocol/codec.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { decodeControlRequest, encodeControlResponse } from "../../protocol/messages/control.ts";
-import { decodeProduceRequest, writeProduceResponse, type ProduceRequest } from "../../protocol/messages/produce.ts";
+import { decodeProduceRequest, writeProduceResponse, type ProduceRequest, type ProduceResponse } from "../../protocol/messages/produce.ts";
 import { decodeBatches } from "../../protocol/record_batch.ts";
 import type { RequestLink } from "../broker_link.ts";
-import type { BodyEncoder, RequestOptions } from "../connection.ts";
+import type { BodyEncoder, RequestHandler, RequestOptions } from "../connection.ts";
 
 export interface HeldProduce {
   readonly request: ProduceRequest;
@@ -22,6 +22,8 @@ export interface HeldProduce {
   failPartitions(code: number): void;
   /** Fails the whole request (as a lost connection would). */
   fail(error: Error): void;
+  /** Answers with exactly `response` (any order, missing or extra partitions), or with these body bytes. */
+  answer(response: ProduceResponse | Uint8Array): void;
   /** Record values per partition, decoded from the batches (UTF-8). */
   values(): Map<number, string[]>;
 }
@@ -107,6 +109,16 @@ export class FakeLink implements RequestLink {
           this.settled = true;
           reject(error);
         },
+        answer(response: ProduceResponse | Uint8Array) {
+          this.settled = true;
+          if (response instanceof Uint8Array) {
+            resolve(response);
+            return;
+          }
+          const out = new Writer();
+          writeProduceResponse(out, response);
+          resolve(out.finish().slice());
+        },
         values() {
           const out = new Map<number, string[]>();
           const decoder = new TextDecoder();
@@ -126,6 +138,20 @@ export class FakeLink implements RequestLink {
         resolve(new Uint8Array(0));
       }
     });
+  }
+
+  /** The connection's callback form, as BrokerLink offers it: outcomes come later, never from inside the call. */
+  send(apiKey: number, handler: RequestHandler, options?: RequestOptions): void {
+    let result: Promise<Uint8Array>;
+    try {
+      result = this.request(apiKey, (w) => handler.encodeBody(w), options);
+    } catch (e) {
+      result = Promise.reject(e);
+    }
+    result.then(
+      (body) => handler.onResponse(body),
+      (error) => handler.onError(error instanceof Error ? error : new Error(String(error))),
+    );
   }
 
   close(): void {
