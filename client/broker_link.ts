@@ -35,7 +35,7 @@ export function sendThrough(link: RequestLink, apiKey: number, handler: RequestH
     return;
   }
   link.request(apiKey, (w) => handler.encodeBody(w), options).then(
-    (body) => handler.onResponse(body),
+    (body) => handler.onResponse(body, 0, body.length),
     (error) => handler.onError(error instanceof Error ? error : new Error(String(error))),
   );
 }

@@ -209,7 +209,7 @@ describe("BrokerConnection", () => {
         events.push(`encode ${n}`);
         w.writeI32(n);
       },
-      onResponse: (body) => events.push(`response ${n}: ${new DataView(body.buffer, body.byteOffset).getInt32(2)}`),
+      onResponse: (bytes, start) => events.push(`response ${n}: ${new DataView(bytes.buffer, bytes.byteOffset).getInt32(start + 2)}`),
       onError: (e) => events.push(`error ${n}: ${e.constructor.name}`),
     });
     for (let n = 1; n <= 3; n++) connection.send(ApiKey.Metadata, handler(n), true, 0);

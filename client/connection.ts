@@ -50,9 +50,22 @@ export type BodyEncoder = (w: Writer) => void;
 export interface RequestHandler {
   /** Writes the request body; if it throws, nothing of the request is sent and onError gets the error. */
   encodeBody(w: Writer): void;
-  /** The response body (starts with the ErrorCode:i16 envelope); empty for a request without response once written. */
-  onResponse(body: Uint8Array): void;
+  /**
+   * The response body is `bytes[start, end)` (it starts with the ErrorCode:i16
+   * envelope; empty for a request without response, once written). `bytes` is
+   * the receiver's to keep, but it may be a whole socket read: read the body
+   * on the spot, or copy it (see bodyOf).
+   */
+  onResponse(bytes: Uint8Array, start: number, end: number): void;
   onError(error: Error): void;
+}
+
+/**
+ * A response body to keep: a view when it is most of `bytes`, else a copy
+ * (a small view would pin a much larger socket read).
+ */
+export function bodyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return (end - start + RESPONSE_HEADER_BYTES) * 2 >= bytes.length ? bytes.subarray(start, end) : bytes.slice(start, end);
 }
 
 export interface RequestOptions {
@@ -80,8 +93,8 @@ class PromiseRequest implements RequestHandler {
   resolve!: (body: Uint8Array) => void;
   reject!: (error: Error) => void;
   constructor(readonly encodeBody: BodyEncoder) {}
-  onResponse(body: Uint8Array): void {
-    this.resolve(body);
+  onResponse(bytes: Uint8Array, start: number, end: number): void {
+    this.resolve(bodyOf(bytes, start, end));
   }
   onError(error: Error): void {
     this.reject(error);
@@ -103,7 +116,6 @@ export class BrokerConnection {
   private outbox = new Writer({ initialBytes: OUTBOX_INITIAL_BYTES });
   private flushScheduled = false;
   private nextCorrelationId = 1;
-  private currentChunk: Uint8Array = EMPTY;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private closeListeners: Array<(error: Error) => void> = [];
   private closedWith: Error | undefined;
@@ -114,13 +126,11 @@ export class BrokerConnection {
     this.socket = socket;
     this.config = config;
     this.reader = new ResponseReader({
-      onFrame: (frame, owned) => this.onFrame(frame, owned),
+      onFrame: (bytes, start, end) => this.onFrame(bytes, start, end),
       onError: (error) => this.close(new ConnectionError(`broker sent an unparseable frame: ${error.message}`, { cause: error })),
     });
     socket.onData((chunk) => {
-      this.currentChunk = chunk;
       this.reader.push(chunk);
-      this.currentChunk = EMPTY;
     });
     socket.onClose((error) => {
       const where = `${config.host}:${config.port}`;
@@ -251,24 +261,19 @@ export class BrokerConnection {
     if (this.writtenWaiters.length > 0) {
       const waiters = this.writtenWaiters;
       this.writtenWaiters = [];
-      for (const w of waiters) w.onResponse(EMPTY);
+      for (const w of waiters) w.onResponse(EMPTY, 0, 0);
     }
   }
 
-  private onFrame(frame: Uint8Array, owned: boolean): void {
-    const correlationId = readU32(frame, 0);
+  private onFrame(bytes: Uint8Array, start: number, end: number): void {
+    const correlationId = readU32(bytes, start);
     const pending = this.pending.get(correlationId);
     if (pending === undefined) return; // nothing asked for it (cannot happen with a correct broker)
     this.pending.delete(correlationId);
-    // A frame gathered across reads has its own buffer; a view of the received
-    // chunk is ours to keep too (transport chunks are never reused) unless it
-    // would pin a much larger chunk.
-    const body = frame.subarray(RESPONSE_HEADER_BYTES);
-    const keepView = owned || frame.length * 2 >= this.currentChunk.length;
     try {
-      pending.handler.onResponse(keepView ? body : body.slice());
+      pending.handler.onResponse(bytes, start + RESPONSE_HEADER_BYTES, end);
     } finally {
-      this.releaseSlot();
+      if (this.slotWaitersHead < this.slotWaiters.length) this.releaseSlot();
     }
   }
 

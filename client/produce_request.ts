@@ -96,6 +96,7 @@ const PARTITION_RESULT_BYTES = 30;
 export class ProduceResponseReader {
   private body: Uint8Array = new Uint8Array(0);
   private pos = 0;
+  private end = 0;
   private nameStart = 0;
   private nameEnd = 0;
   /** The current partition result (after nextPartition()). */
@@ -103,13 +104,14 @@ export class ProduceResponseReader {
   errorCode = 0;
   baseOffset = 0n;
 
-  /** Begins `body`; returns its topic count. */
-  start(body: Uint8Array): number {
-    this.body = body;
-    this.pos = 0;
-    const code = readI16(body, this.need(2, "response error code"));
+  /** Begins the body `bytes[start, end)` (read in place); returns its topic count. */
+  start(bytes: Uint8Array, start: number, end: number): number {
+    this.body = bytes;
+    this.pos = start;
+    this.end = end;
+    const code = readI16(bytes, this.need(2, "response error code"));
     if (code !== ErrorCode.NONE) {
-      const r = new Reader(body, 2);
+      const r = new Reader(bytes, this.pos, end);
       throw new SluiceError(code, r.readString("response error message") ?? errorInfo(code).message);
     }
     return this.count("topics", 2 + 4);
@@ -141,27 +143,27 @@ export class ProduceResponseReader {
     this.baseOffset = readI64(body, at + 6);
   }
 
-  /** Throws unless the whole body was read. */
-  end(): void {
-    if (this.pos !== this.body.length) {
-      throw new SluiceError(ErrorCode.INVALID_REQUEST, `${this.body.length - this.pos} unexpected bytes after the produce response`);
-    }
+  /** Throws unless the whole body was read; lets go of it. */
+  finish(): void {
+    const left = this.end - this.pos;
+    this.body = EMPTY;
+    if (left !== 0) throw new SluiceError(ErrorCode.INVALID_REQUEST, `${left} unexpected bytes after the produce response`);
   }
 
   private need(n: number, field: string): number {
     const at = this.pos;
-    if (n > this.body.length - at) {
-      throw new SluiceError(ErrorCode.INVALID_REQUEST, `truncated ${field}: needs ${n} bytes, ${this.body.length - at} left`);
-    }
+    if (n > this.end - at) throw new SluiceError(ErrorCode.INVALID_REQUEST, `truncated ${field}: needs ${n} bytes, ${this.end - at} left`);
     this.pos = at + n;
     return at;
   }
 
   private count(field: string, entryBytesMin: number): number {
     const n = readI32(this.body, this.need(4, field));
-    if (n < 0 || n * entryBytesMin > this.body.length - this.pos) {
-      throw new SluiceError(ErrorCode.INVALID_REQUEST, `${field}: count ${n} does not fit the ${this.body.length - this.pos} bytes left`);
+    if (n < 0 || n * entryBytesMin > this.end - this.pos) {
+      throw new SluiceError(ErrorCode.INVALID_REQUEST, `${field}: count ${n} does not fit the ${this.end - this.pos} bytes left`);
     }
     return n;
   }
 }
+
+const EMPTY = new Uint8Array(0);

@@ -208,7 +208,7 @@ class InflightEntry implements ProduceEntry {
 /** What a Produce request calls back into (the producer's internals). */
 interface ProduceOwner {
   encodeProduce(w: Writer, request: ProduceRequest): void;
-  produceAnswered(request: ProduceRequest, body: Uint8Array): void;
+  produceAnswered(request: ProduceRequest, bytes: Uint8Array, start: number, end: number): void;
   produceFailed(request: ProduceRequest, error: Error): void;
 }
 
@@ -221,8 +221,8 @@ class ProduceRequest implements RequestHandler {
   encodeBody(w: Writer): void {
     this.owner.encodeProduce(w, this);
   }
-  onResponse(body: Uint8Array): void {
-    this.owner.produceAnswered(this, body);
+  onResponse(bytes: Uint8Array, start: number, end: number): void {
+    this.owner.produceAnswered(this, bytes, start, end);
   }
   onError(error: Error): void {
     this.owner.produceFailed(this, error);
@@ -376,7 +376,7 @@ export class Producer {
   private readonly visited: PartitionState[] = [];
   private readonly produceOwner: ProduceOwner = {
     encodeProduce: (w, request) => this.encodeProduce(w, request),
-    produceAnswered: (request, body) => this.produceAnswered(request, body),
+    produceAnswered: (request, bytes, start, end) => this.produceAnswered(request, bytes, start, end),
     produceFailed: (request, error) => this.produceFailed(request, error),
   };
   private readonly waitingOwner: WaitingOwner = {
@@ -949,9 +949,9 @@ export class Producer {
     this.scheduleDrain();
   }
 
-  private produceAnswered(request: ProduceRequest, body: Uint8Array): void {
+  private produceAnswered(request: ProduceRequest, bytes: Uint8Array, start: number, end: number): void {
     if (this.acks === 0) this.onAcksZeroWritten(request.entries);
-    else this.onResponse(request.entries, body);
+    else this.onResponse(request.entries, bytes, start, end);
     this.requestDone();
   }
 
@@ -967,9 +967,9 @@ export class Producer {
     }
   }
 
-  private onResponse(entries: InflightEntry[], body: Uint8Array): void {
+  private onResponse(entries: InflightEntry[], bytes: Uint8Array, start: number, end: number): void {
     try {
-      this.readResults(entries, body);
+      this.readResults(entries, bytes, start, end);
     } catch (e) {
       this.onRequestFailed(entries, e);
       return;
@@ -1000,9 +1000,9 @@ export class Producer {
    * throws before any entry is settled). The broker answers in request order,
    * so each result is looked for first where the previous one was found.
    */
-  private readResults(entries: InflightEntry[], body: Uint8Array): void {
+  private readResults(entries: InflightEntry[], bytes: Uint8Array, start: number, end: number): void {
     const r = this.responseReader;
-    const topicCount = r.start(body);
+    const topicCount = r.start(bytes, start, end);
     let next = 0;
     for (let t = 0; t < topicCount; t++) {
       const partitionCount = r.nextTopic();
@@ -1027,7 +1027,7 @@ export class Producer {
         next = found + 1;
       }
     }
-    r.end();
+    r.finish();
   }
 
   private onRequestFailed(entries: InflightEntry[], error: unknown): void {

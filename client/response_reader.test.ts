@@ -34,7 +34,10 @@ function collect() {
   const errors: FrameError[] = [];
   const reader = new ResponseReader({
     // Copy views: the test reuses nothing, but a view must still hold the right bytes when looked at later.
-    onFrame: (frame, owned) => got.push({ frame: owned ? frame : frame.slice(), owned }),
+    onFrame: (bytes, start, end) => {
+      const owned = start === 0 && end === bytes.length;
+      got.push({ frame: owned ? bytes : bytes.slice(start, end), owned });
+    },
     onError: (e) => errors.push(e),
   });
   return { reader, got, errors };
@@ -47,7 +50,13 @@ describe("ResponseReader", () => {
     const fs = frames(9);
     const stream = concat(fs);
     const views: Uint8Array[] = [];
-    const reader = new ResponseReader({ onFrame: (f, owned) => (expect(owned).toBe(false), views.push(f)), onError: () => {} });
+    const reader = new ResponseReader({
+      onFrame: (bytes, start, end) => {
+        expect(bytes).toBe(stream);
+        views.push(bytes.subarray(start, end));
+      },
+      onError: () => {},
+    });
     reader.push(stream);
     expect(views.map((v) => [...v])).toEqual(fs.map((f) => [...strip(f)]));
     for (const v of views) expect(v.buffer).toBe(stream.buffer);
@@ -88,7 +97,7 @@ describe("ResponseReader", () => {
     const errors: FrameError[] = [];
     const tooLarge = new Uint8Array(8);
     new DataView(tooLarge.buffer).setUint32(0, 1001);
-    const small = new ResponseReader({ onFrame: (f) => got.push(f), onError: (e) => errors.push(e), frameBytesMax: 1000 });
+    const small = new ResponseReader({ onFrame: (b, s, e) => got.push(b.subarray(s, e)), onError: (e) => errors.push(e), frameBytesMax: 1000 });
     small.push(tooLarge);
     small.push(concat(frames(3)));
     expect(errors.map((e) => e.code)).toEqual([ErrorCode.MESSAGE_TOO_LARGE]);

@@ -9,7 +9,9 @@
 // response of megabytes always arrives in many socket reads. Here a frame
 // split across reads is copied once, into a buffer of exactly its size that
 // the receiver owns; a frame wholly inside one read is a view of that read's
-// chunk (chunks belong to the receiver: runtime/transport.ts).
+// chunk (chunks belong to the receiver: runtime/transport.ts). Frames are
+// handed over as (bytes, start, end), so a caller that reads a frame on the
+// spot (the producer's acknowledgements) makes no view per frame.
 //
 // Memory: the buffer is allocated when the size prefix arrives, so the peer
 // decides it — bounded by FRAME_BYTES_MAX (16 MiB), one per connection, and
@@ -22,18 +24,19 @@ import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../protocol/limits.ts";
 
 export interface ResponseReaderOptions {
   /**
-   * One whole frame (correlation id + body, without the size prefix).
-   * `owned`: the frame has a buffer of its own; otherwise it is a view of the
-   * chunk being pushed (the receiver may keep it, pinning the chunk).
+   * One whole frame (correlation id + body, without the size prefix):
+   * `bytes[start, end)`. `bytes` is either a buffer of the frame's own (a
+   * frame split across reads: start 0, end its length) or the chunk being
+   * pushed; the receiver may keep either (keeping a view pins the chunk).
    */
-  readonly onFrame: (frame: Uint8Array, owned: boolean) => void;
+  readonly onFrame: (bytes: Uint8Array, start: number, end: number) => void;
   /** A size outside [RESPONSE_HEADER_BYTES, frameBytesMax]: the stream has no frame boundary any more. */
   readonly onError: (error: FrameError) => void;
   readonly frameBytesMax?: number;
 }
 
 export class ResponseReader {
-  private readonly onFrame: (frame: Uint8Array, owned: boolean) => void;
+  private readonly onFrame: (bytes: Uint8Array, start: number, end: number) => void;
   private readonly onError: (error: FrameError) => void;
   private readonly frameBytesMax: number;
   /** The frame being gathered across chunks (its final size), and how much of it has arrived. */
@@ -69,7 +72,7 @@ export class ResponseReader {
         if (this.filled < gathering.length) return;
         this.gathering = null;
         this.filled = 0;
-        this.onFrame(gathering, true);
+        this.onFrame(gathering, 0, gathering.length);
         continue;
       }
       let size: number;
@@ -88,7 +91,7 @@ export class ResponseReader {
       }
       if (n - p >= size) {
         p += size;
-        this.onFrame(chunk.subarray(p - size, p), false);
+        this.onFrame(chunk, p - size, p);
         continue;
       }
       this.gathering = new Uint8Array(size);

@@ -149,7 +149,7 @@ export class FakeLink implements RequestLink {
       result = Promise.reject(e);
     }
     result.then(
-      (body) => handler.onResponse(body),
+      (body) => handler.onResponse(body, 0, body.length),
       (error) => handler.onError(error instanceof Error ? error : new Error(String(error))),
     );
   }
