@@ -60,6 +60,16 @@ describe("sluice bench (small mode)", () => {
     expect(result.produce.wallSec).toBeGreaterThan(0.15);
   }, 40_000);
 
+  test("the raw client one message per request (--batch-bytes 0), pipelined: every message comes back exactly once", () => {
+    const run = bench(["e2e", "--embedded", "--messages", "3000", "--json", "--client", "raw", "--batch-bytes", "0", "--partitions", "4", "--producers", "2", "--consumers", "2"]);
+    if (run.status !== 0) console.error(run.stdout, run.stderr);
+    expect(run.status).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    const result = JSON.parse(lines[lines.length - 1]);
+    expect(result).toMatchObject({ sent: 3000, acked: 3000, consumed: 3000, lost: 0, duplicates: 0, corrupt: 0, errors: 0 });
+    expect(result.parameters.batchBytes).toBe(0);
+  }, 40_000);
+
   test("bad arguments: exit 2 with the usage, no broker started", () => {
     const run = bench(["e2e", "--embedded", "--acks", "7"]);
     expect(run.status).toBe(2);

@@ -12,7 +12,6 @@
 // their answer; past that, send() returns a promise to wait on.
 // Consumer: one connection, one Fetch at a time for all its partitions.
 
-import net from "node:net";
 import { decode, encode } from "@msgpack/msgpack";
 import { ApiKey } from "../../protocol/api_keys.ts";
 import { Writer } from "../../protocol/codec.ts";
@@ -22,6 +21,7 @@ import { decodeFetchResponse, writeFetchRequest } from "../../protocol/messages/
 import { decodeProduceResponse, writeProduceRequest } from "../../protocol/messages/produce.ts";
 import { decodeResponseEnvelope } from "../../protocol/messages/response.ts";
 import { BatchBuilder, forEachRecord } from "../../protocol/record_batch.ts";
+import { defaultTransport, type TransportSocket } from "../../runtime/mod.ts";
 import type {
   AckCallback,
   LoadAdmin,
@@ -36,57 +36,148 @@ import type {
 
 /** Requests awaiting an answer on one producer connection before send() makes the caller wait. */
 const IN_FLIGHT_REQUESTS_MAX = 64;
+/**
+ * Requests in flight per connection with one message per request: 400, so the
+ * peers table's two connections keep 800 requests outstanding, as Redis's 50
+ * connections with pipeline 16 do (bench/peers/redis.ts).
+ */
+export const UNBATCHED_IN_FLIGHT_REQUESTS = 400;
 /** Bytes of sealed batches that trigger a request at once instead of at the end of the turn. */
 const REQUEST_BYTES_TARGET = 1024 * 1024;
 export const RAW_BATCH_BYTES_DEFAULT = 64 * 1024;
 const PRODUCE_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 const FETCH_WAIT_MS = 100;
 const FETCH_PARTITION_BYTES = 1024 * 1024;
 const FETCH_BYTES = 8 * 1024 * 1024;
 
 type ResponseHandler = (body: Uint8Array | undefined, error?: Error) => void;
 
+/**
+ * Slots of the correlation-id table (a power of two, above every in-flight
+ * bound here): the handler of request `id` lives at `id & (slots - 1)`, so
+ * matching a response costs an array read, not a Map lookup.
+ */
+const HANDLER_SLOTS = 8192;
+/** Handler kinds: a general response handler, or the ack of a one-partition produce. */
+const KIND_FREE = 0;
+const KIND_HANDLER = 1;
+const KIND_PRODUCE_ONE = 2;
+
 /** One socket, frames out (coalesced per turn), responses in, matched by correlation id. */
 class RawConnection {
-  private readonly socket: net.Socket;
-  private readonly handlers = new Map<number, ResponseHandler>();
-  private readonly out = new Writer({ initialBytes: 256 * 1024 });
+  private readonly socket: TransportSocket;
+  private readonly kinds = new Uint8Array(HANDLER_SLOTS);
+  private readonly ids = new Uint32Array(HANDLER_SLOTS);
+  private readonly handlers: (ResponseHandler | AckCallback | undefined)[] = new Array(HANDLER_SLOTS).fill(undefined);
+  /** Requests whose table slot was taken (a request older by HANDLER_SLOTS ids still waits): rare. */
+  private readonly overflow = new Map<number, ResponseHandler>();
+  private pending = 0;
+  readonly out = new Writer({ initialBytes: 256 * 1024 });
   private flushScheduled = false;
   private nextCorrelationId = 1;
   private closedError: Error | undefined;
+  /** Called after each chunk of responses (a producer wakes its waiters here). */
+  onResponses: () => void = () => {};
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: TransportSocket) {
     this.socket = socket;
     const parser = new FrameParser({
       kind: "response",
-      onFrame: (frame) => {
-        const id = readResponseCorrelationId(frame);
-        const handler = this.handlers.get(id);
-        if (handler === undefined) return;
-        this.handlers.delete(id);
-        handler(responseBody(frame));
+      onFrame: (frame) => this.onFrame(frame),
+      onError: (error) => {
+        this.fail(error);
+        socket.close();
       },
-      onError: (error) => socket.destroy(error),
     });
-    socket.on("data", (chunk: Buffer) => parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      this.closedError = new SluiceError(ErrorCode.NETWORK_EXCEPTION, "connection closed");
-      for (const handler of this.handlers.values()) handler(undefined, this.closedError);
-      this.handlers.clear();
+    socket.onData((chunk) => {
+      parser.push(chunk);
+      this.onResponses();
     });
+    socket.onClose(() => this.fail(new SluiceError(ErrorCode.NETWORK_EXCEPTION, "connection closed")));
   }
 
-  static open(target: LoadTarget): Promise<RawConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
-      socket.once("connect", () => resolve(new RawConnection(socket)));
-      socket.once("error", reject);
-    });
+  static async open(target: LoadTarget): Promise<RawConnection> {
+    const socket = await defaultTransport().connect({ host: target.host, port: target.port, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+    return new RawConnection(socket);
   }
 
   get inFlight(): number {
-    return this.handlers.size;
+    return this.pending;
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    const id = readResponseCorrelationId(frame);
+    const at = id & (HANDLER_SLOTS - 1);
+    const kind = this.kinds[at];
+    if (kind === KIND_FREE || this.ids[at] !== id) {
+      const handler = this.overflow.get(id);
+      if (handler === undefined) return;
+      this.overflow.delete(id);
+      this.pending--;
+      handler(responseBody(frame));
+      return;
+    }
+    const handler = this.handlers[at]!;
+    this.kinds[at] = KIND_FREE;
+    this.handlers[at] = undefined;
+    this.pending--;
+    if (kind === KIND_PRODUCE_ONE) (handler as AckCallback)(produceOneError(frame));
+    else (handler as ResponseHandler)(responseBody(frame));
+  }
+
+  private fail(error: Error): void {
+    if (this.closedError !== undefined) return;
+    this.closedError = error;
+    for (let at = 0; at < HANDLER_SLOTS; at++) {
+      const kind = this.kinds[at];
+      if (kind === KIND_FREE) continue;
+      const handler = this.handlers[at]!;
+      this.kinds[at] = KIND_FREE;
+      this.handlers[at] = undefined;
+      if (kind === KIND_PRODUCE_ONE) (handler as AckCallback)(error);
+      else (handler as ResponseHandler)(undefined, error);
+    }
+    for (const handler of this.overflow.values()) handler(undefined, error);
+    this.overflow.clear();
+    this.pending = 0;
+    this.onResponses();
+  }
+
+  get closed(): Error | undefined {
+    return this.closedError;
+  }
+
+  /** Begins a request frame in `out`; returns its start for endRequest. */
+  beginRequest(apiKey: number): { start: number; correlationId: number } {
+    const correlationId = this.nextCorrelationId;
+    this.nextCorrelationId = (correlationId + 1) >>> 0 || 1;
+    return { start: beginRequestFrame(this.out, { apiKey, apiVersion: 0, correlationId }), correlationId };
+  }
+
+  /** Ends the frame begun at `start`; `kind`/`handler` say what its response does (none: no response expected). */
+  endRequest(start: number, correlationId: number, kind: number, handler: ResponseHandler | AckCallback | undefined): void {
+    endFrame(this.out, start);
+    if (handler !== undefined) {
+      const at = correlationId & (HANDLER_SLOTS - 1);
+      if (this.kinds[at] === KIND_FREE) {
+        this.kinds[at] = kind;
+        this.ids[at] = correlationId;
+        this.handlers[at] = handler;
+      } else {
+        const general: ResponseHandler =
+          kind === KIND_PRODUCE_ONE
+            ? (body, error) => (handler as AckCallback)(error ?? (body === undefined ? undefined : produceOneErrorOfBody(body)))
+            : (handler as ResponseHandler);
+        this.overflow.set(correlationId, general);
+      }
+      this.pending++;
+    }
+    if (this.out.length >= REQUEST_BYTES_TARGET) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Appends one request frame; `onResponse` undefined = no response expected (acks=0). */
@@ -95,24 +186,16 @@ class RawConnection {
       onResponse?.(undefined, this.closedError);
       return;
     }
-    const correlationId = this.nextCorrelationId;
-    this.nextCorrelationId = (this.nextCorrelationId + 1) >>> 0 || 1;
-    const start = beginRequestFrame(this.out, { apiKey, apiVersion: 0, correlationId });
+    const { start, correlationId } = this.beginRequest(apiKey);
     writeBody(this.out);
-    endFrame(this.out, start);
-    if (onResponse !== undefined) this.handlers.set(correlationId, onResponse);
-    if (this.out.length >= REQUEST_BYTES_TARGET) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.endRequest(start, correlationId, KIND_HANDLER, onResponse);
   }
 
   flush(): void {
     this.flushScheduled = false;
     if (this.out.length === 0) return;
-    // node:net keeps what the kernel does not take yet; the in-flight bound limits how much that is.
-    this.socket.write(this.out.finish().slice());
+    // The transport writes what the kernel takes now and copies only the rest; the in-flight bound limits how much that is.
+    this.socket.write(this.out.finish());
     this.out.reset();
   }
 
@@ -130,7 +213,38 @@ class RawConnection {
 
   close(): void {
     this.flush();
-    this.socket.end();
+    this.socket.close();
+  }
+}
+
+/**
+ * The outcome of a one-topic, one-partition Produce response frame: undefined
+ * when it succeeded, else the error. Reads the two error codes in place (the
+ * request's and the partition's) instead of decoding the whole response.
+ */
+function produceOneError(frame: Uint8Array): SluiceError | undefined {
+  return produceOneErrorOfBody(responseBody(frame));
+}
+
+function produceOneErrorOfBody(body: Uint8Array): SluiceError | undefined {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (body.length >= 2 && view.getInt16(0) === ErrorCode.NONE && body.length >= 8) {
+    // ok prefix (2), topic count (4), topic name (2 + n), partition count (4), index (4), error code (2), three i64.
+    const nameBytes = view.getInt16(6);
+    const at = 2 + 4 + 2 + nameBytes + 4 + 4;
+    if (nameBytes >= 0 && body.length === at + 2 + 24) {
+      const code = view.getInt16(at);
+      return code === ErrorCode.NONE ? undefined : new SluiceError(code);
+    }
+  }
+  // Anything else (a request-level error, another shape): the full decoder says what it is.
+  try {
+    const response = decodeProduceResponse(body);
+    const p = response.topics[0]?.partitions[0];
+    if (p === undefined) return new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, "produce response without a partition");
+    return p.errorCode === ErrorCode.NONE ? undefined : new SluiceError(p.errorCode);
+  } catch (e) {
+    return e instanceof SluiceError ? e : new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, String(e));
   }
 }
 
@@ -180,18 +294,7 @@ class RawProducer implements LoadProducer {
   }
 
   sendMany(messages: readonly LoadMessage[], onAck: AckCallback): Promise<void> | undefined {
-    let remaining = messages.length;
-    let failed = false;
-    const one: AckCallback = (error) => {
-      if (failed) return;
-      if (error !== undefined && error !== null) {
-        failed = true;
-        onAck(error);
-      } else if (--remaining === 0) onAck(undefined);
-    };
-    let wait: Promise<void> | undefined;
-    for (const m of messages) wait = this.send(m.partition, m.value, one) ?? wait;
-    return wait;
+    return sendEach(this, messages, onAck);
   }
 
   private seal(partition: number, batch: OpenBatch): void {
@@ -280,6 +383,88 @@ class RawProducer implements LoadProducer {
     await this.flush();
     this.connection.close();
   }
+}
+
+/**
+ * One message per record batch and per Produce request (`batchBytes` 0), with
+ * up to UNBATCHED_IN_FLIGHT_REQUESTS requests in flight: the pipelined,
+ * unbatched workload of the peers table. Each send() writes its whole frame
+ * into the connection's output buffer at once (the request's fixed part is
+ * encoded once), and its ack callback is the response handler itself.
+ */
+class RawUnbatchedProducer implements LoadProducer {
+  private readonly builder = new BatchBuilder({ initialBytes: 1024 });
+  /** acks, timeout, topic count, topic name, partition count: the same bytes in every request. */
+  private readonly fixed: Uint8Array;
+  private spaceWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly connection: RawConnection,
+    private readonly options: LoadProducerOptions,
+  ) {
+    const w = new Writer({ initialBytes: 64 });
+    w.writeI16(options.acks).writeI32(PRODUCE_TIMEOUT_MS).writeArrayCount(1).writeString(options.topic).writeArrayCount(1);
+    this.fixed = w.finish().slice();
+    connection.onResponses = () => this.wakeWaiters();
+  }
+
+  send(partition: number, value: Uint8Array, onAck: AckCallback): Promise<void> | undefined {
+    const conn = this.connection;
+    if (conn.closed !== undefined) {
+      onAck(conn.closed);
+      return undefined;
+    }
+    const b = this.builder;
+    b.reset();
+    b.append({ value });
+    const batch = b.finish();
+    const { start, correlationId } = conn.beginRequest(ApiKey.Produce);
+    conn.out.writeRaw(this.fixed).writeI32(partition).writeBytes(batch);
+    if (this.options.acks === 0) {
+      conn.endRequest(start, correlationId, KIND_PRODUCE_ONE, undefined);
+      onAck(undefined);
+    } else {
+      conn.endRequest(start, correlationId, KIND_PRODUCE_ONE, onAck);
+    }
+    if (conn.inFlight >= UNBATCHED_IN_FLIGHT_REQUESTS) return new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    return undefined;
+  }
+
+  sendMany(messages: readonly LoadMessage[], onAck: AckCallback): Promise<void> | undefined {
+    return sendEach(this, messages, onAck);
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.spaceWaiters;
+    if (waiters.length === 0) return;
+    if (this.connection.inFlight >= UNBATCHED_IN_FLIGHT_REQUESTS && this.connection.closed === undefined) return;
+    this.spaceWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async flush(): Promise<void> {
+    this.connection.flush();
+  }
+
+  async close(): Promise<void> {
+    this.connection.close();
+  }
+}
+
+/** sendMany() as one send() per message, acknowledged once all are (or the first failed). */
+function sendEach(producer: LoadProducer, messages: readonly LoadMessage[], onAck: AckCallback): Promise<void> | undefined {
+  let remaining = messages.length;
+  let failed = false;
+  const one: AckCallback = (error) => {
+    if (failed) return;
+    if (error !== undefined && error !== null) {
+      failed = true;
+      onAck(error);
+    } else if (--remaining === 0) onAck(undefined);
+  };
+  let wait: Promise<void> | undefined;
+  for (const m of messages) wait = producer.send(m.partition, m.value, one) ?? wait;
+  return wait;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -372,7 +557,8 @@ class RawAdmin implements LoadAdmin {
 }
 
 export async function openRawProducer(options: LoadProducerOptions): Promise<LoadProducer> {
-  return new RawProducer(await RawConnection.open(options), options);
+  const connection = await RawConnection.open(options);
+  return options.batchBytes === 0 ? new RawUnbatchedProducer(connection, options) : new RawProducer(connection, options);
 }
 
 export async function openRawConsumer(options: LoadConsumerOptions): Promise<LoadConsumer> {
