@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Reader, STRING_FIELD_BYTES_MAX, Writer } from "./codec.ts";
+import { Reader, STRING_FIELD_BYTES_MAX, StringCache, Writer } from "./codec.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
 import { ARRAY_LENGTH_MAX } from "./limits.ts";
 
@@ -169,5 +169,34 @@ describe("Reader", () => {
     const rest = new Reader(new Uint8Array([1, 2, 3]), 1);
     expect([...rest.readRest()]).toEqual([2, 3]);
     expect(rest.remaining).toBe(0);
+  });
+});
+
+describe("StringCache", () => {
+  test("the same bytes give the same string; different bytes of the same length do not collide", () => {
+    const cache = new StringCache(2);
+    const enc = new TextEncoder();
+    const frame = new Uint8Array(64);
+    frame.set(enc.encode("orders"), 3);
+    const first = cache.read(frame, 3, 9);
+    expect(first).toBe("orders");
+    // The frame buffer is reused for the next request: the cache kept a copy of the bytes.
+    frame.set(enc.encode("orderz"), 3);
+    expect(cache.read(frame, 3, 9)).toBe("orderz");
+    frame.set(enc.encode("orders"), 3);
+    expect(cache.read(frame, 3, 9)).toBe("orders");
+    // Evicted (size 2), then read again: still the right string.
+    cache.read(enc.encode("a"), 0, 1);
+    cache.read(enc.encode("b"), 0, 1);
+    expect(cache.read(frame, 3, 9)).toBe("orders");
+    expect(cache.read(enc.encode("héllo"), 0, 6)).toBe("héllo");
+  });
+
+  test("Reader.readStringNotNull with a cache refuses null and over-long strings like without", () => {
+    const w = new Writer();
+    w.writeString(null);
+    expect(() => new Reader(w.finish()).readStringNotNull("name", new StringCache())).toThrow(/name is null/);
+    const bad = new Uint8Array([0x7f, 0xff]);
+    expect(() => new Reader(bad).readStringNotNull("name", new StringCache())).toThrow();
   });
 });

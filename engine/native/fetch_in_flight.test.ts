@@ -15,7 +15,7 @@ import { decodeFetchResponse, writeFetchRequest } from "../../protocol/messages/
 import type { ServerSocket } from "../../runtime/listener_bun.ts";
 import { decodeBatches, encodeBatch } from "../../protocol/record_batch.ts";
 import { parseBrokerConfig } from "../broker_config.ts";
-import { DeadlineTimer } from "../deadline_timer.ts";
+import { TimeoutLists } from "../timeout_lists.ts";
 import { Engine } from "../engine.ts";
 import { MemoryPool } from "../memory_pool.ts";
 import { Connection } from "./connection.ts";
@@ -57,7 +57,7 @@ async function setup() {
     engine,
     dispatcher,
     stats: new ServerStats(dispatcher),
-    produceDeadlines: new DeadlineTimer(),
+    produceDeadlines: new TimeoutLists(),
     scratch,
     shuttingDown: false,
     log: () => {},

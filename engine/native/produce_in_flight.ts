@@ -20,7 +20,7 @@ import { utf8Length } from "../../protocol/utf8.ts";
 import type { Writer } from "../../protocol/codec.ts";
 import { decodeProduceRequest, type ProduceRequest, type ProduceTopic } from "../../protocol/messages/produce.ts";
 import { writeOkPrefix } from "../../protocol/messages/response.ts";
-import type { DeadlineItem } from "../deadline_timer.ts";
+import type { TimeoutItem, TimeoutList } from "../timeout_lists.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceResult } from "../partition_pool.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
@@ -39,19 +39,28 @@ const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 8;
 
 const PENDING = 0x7fff; // not a wire error code: "no result yet"
 
-export class ProduceInFlight implements DeadlineItem {
+export class ProduceInFlight implements TimeoutItem {
   readonly #conn: Connection;
   readonly #req: ProduceRequest;
   readonly #meta: RequestMeta;
   readonly #acks: Acks;
-  readonly #codes: Int16Array;
-  readonly #baseOffsets: Float64Array;
-  readonly #appendTimes: Float64Array;
-  readonly #logStarts: Float64Array;
+  /**
+   * Per-partition results, `flat` over the request's topics. A request of one
+   * partition (nearly every request of a client that sends as it goes) keeps
+   * them in the four fields below instead: four typed arrays per request were
+   * ~9% of the router's time on the one-message-per-request path.
+   */
+  readonly #many: PartitionResults | null;
+  #code = PENDING;
+  #baseOffset = -1;
+  #appendTime = -1;
+  #logStart = -1;
   #pending: number;
   #answered = false;
-  deadlineMs = 0;
-  heapIndex = -1;
+  timeoutAtMs = 0;
+  timeoutPrev: TimeoutItem | null = null;
+  timeoutNext: TimeoutItem | null = null;
+  timeoutList: TimeoutList | null = null;
 
   static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
     const req = decodeProduceRequest(body);
@@ -66,28 +75,29 @@ export class ProduceInFlight implements DeadlineItem {
     let n = 0;
     for (const t of req.topics) n += t.partitions.length;
     this.#pending = n;
-    this.#codes = new Int16Array(n).fill(PENDING);
-    this.#baseOffsets = new Float64Array(n).fill(-1);
-    this.#appendTimes = new Float64Array(n).fill(-1);
-    this.#logStarts = new Float64Array(n).fill(-1);
+    this.#many = n === 1 ? null : new PartitionResults(n);
   }
 
   #run(): void {
     const req = this.#req;
     const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
     if (!validAcks) {
-      this.#codes.fill(ErrorCode.INVALID_REQUIRED_ACKS);
-      this.#pending = 0;
+      this.#failPending(ErrorCode.INVALID_REQUIRED_ACKS);
       return this.#finish();
     }
     if (this.#pending === 0) return this.#finish();
-    if (this.#acks === -1 && req.timeoutMs > 0) {
-      this.deadlineMs = Date.now() + req.timeoutMs;
-      this.#conn.host.produceDeadlines.add(this);
-    }
+    if (this.#acks === -1 && req.timeoutMs > 0) this.#conn.host.produceDeadlines.add(this, req.timeoutMs);
     const conn = this.#conn;
+    const topics = req.topics;
+    // The common request (one topic, one partition) skips the queue item unless it must wait.
+    if (this.#many === null && !conn.produceBlocked) {
+      const t = topics[0];
+      const p = t.partitions[0];
+      if (!this.#submit(t.name, p.index, p.records, 0)) conn.enqueueBlocked({ owner: this, topic: t.name, partition: p.index, records: p.records, flat: 0 });
+      return;
+    }
     let flat = 0;
-    for (const t of req.topics) {
+    for (const t of topics) {
       for (const p of t.partitions) {
         const item: QueuedPartition = { owner: this, topic: t.name, partition: p.index, records: p.records, flat: flat++ };
         if (conn.produceBlocked || !this.submitQueued(item)) conn.enqueueBlocked(item);
@@ -97,38 +107,56 @@ export class ProduceInFlight implements DeadlineItem {
 
   /** Hands one partition to the engine. false: not taken (the caller keeps it queued, in order). */
   submitQueued(item: QueuedPartition): boolean {
+    return this.#submit(item.topic, item.partition, item.records, item.flat);
+  }
+
+  #submit(topic: string, partition: number, records: Uint8Array, flat: number): boolean {
     if (this.#conn.closed) return true; // dropped with the connection; nothing will answer
-    const flat = item.flat;
-    return this.#conn.host.engine.produce(item.topic, item.partition, item.records, this.#acks, (err, res, _message) =>
-      this.#onResult(flat, err, res),
-    );
+    return this.#conn.host.engine.produce(topic, partition, records, this.#acks, (err, res, _message) => this.#onResult(flat, err, res));
   }
 
   #onResult(flat: number, err: number, res: ProduceResult | null): void {
-    if (this.#codes[flat] !== PENDING) return; // already answered (timed out)
-    this.#codes[flat] = err;
-    if (err === ErrorCode.NONE && res !== null) {
-      this.#baseOffsets[flat] = res.baseOffset;
-      this.#appendTimes[flat] = res.logAppendTimeMs;
-      this.#logStarts[flat] = res.logStartOffset;
+    const many = this.#many;
+    if (many === null) {
+      if (this.#code !== PENDING) return; // already answered (timed out)
+      this.#code = err;
+      if (err === ErrorCode.NONE && res !== null) {
+        this.#baseOffset = res.baseOffset;
+        this.#appendTime = res.logAppendTimeMs;
+        this.#logStart = res.logStartOffset;
+      }
+    } else {
+      if (many.codes[flat] !== PENDING) return;
+      many.codes[flat] = err;
+      if (err === ErrorCode.NONE && res !== null) {
+        many.baseOffsets[flat] = res.baseOffset;
+        many.appendTimes[flat] = res.logAppendTimeMs;
+        many.logStarts[flat] = res.logStartOffset;
+      }
     }
     if (--this.#pending === 0) this.#finish();
   }
 
-  onDeadline(): void {
-    for (let i = 0; i < this.#codes.length; i++) {
-      if (this.#codes[i] === PENDING) {
-        this.#codes[i] = ErrorCode.REQUEST_TIMED_OUT;
-        this.#pending--;
-      }
-    }
+  onTimeout(): void {
+    this.#failPending(ErrorCode.REQUEST_TIMED_OUT);
     this.#finish();
+  }
+
+  /** Every partition without a result gets `code`. */
+  #failPending(code: number): void {
+    const many = this.#many;
+    if (many === null) {
+      if (this.#code === PENDING) this.#code = code;
+    } else {
+      for (let i = 0; i < many.codes.length; i++) if (many.codes[i] === PENDING) many.codes[i] = code;
+    }
+    this.#pending = 0;
   }
 
   #finish(): void {
     if (this.#answered) return;
     this.#answered = true;
-    if (this.heapIndex !== -1) this.#conn.host.produceDeadlines.remove(this);
+    if (this.timeoutList !== null) this.#conn.host.produceDeadlines.remove(this);
     const conn = this.#conn;
     if (this.#req.acks === 0) {
       conn.finishRequest(this.#meta);
@@ -141,7 +169,32 @@ export class ProduceInFlight implements DeadlineItem {
       conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame`);
       return;
     }
-    conn.respond(this.#meta, (w) => writeProduceResults(w, this.#req.topics, this.#codes, this.#baseOffsets, this.#appendTimes, this.#logStarts));
+    const many = this.#many;
+    if (many === null) conn.respond(this.#meta, (w) => this.#writeOne(w));
+    else conn.respond(this.#meta, (w) => writeProduceResults(w, this.#req.topics, many.codes, many.baseOffsets, many.appendTimes, many.logStarts));
+  }
+
+  /** The response body of a one-partition request: writeProduceResults' bytes for one entry. */
+  #writeOne(w: Writer): void {
+    const t = this.#req.topics[0];
+    writeOkPrefix(w);
+    w.writeArrayCount(1).writeString(t.name).writeArrayCount(1);
+    w.writeI32(t.partitions[0].index).writeI16(this.#code);
+    w.writeI64Number(this.#baseOffset).writeI64Number(this.#appendTime).writeI64Number(this.#logStart);
+  }
+}
+
+/** Results of a request of several partitions, `flat` over its topics. */
+class PartitionResults {
+  readonly codes: Int16Array;
+  readonly baseOffsets: Float64Array;
+  readonly appendTimes: Float64Array;
+  readonly logStarts: Float64Array;
+  constructor(n: number) {
+    this.codes = new Int16Array(n).fill(PENDING);
+    this.baseOffsets = new Float64Array(n).fill(-1);
+    this.appendTimes = new Float64Array(n).fill(-1);
+    this.logStarts = new Float64Array(n).fill(-1);
   }
 }
 

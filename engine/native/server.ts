@@ -8,7 +8,7 @@
 // answered and every response written, then close the connections.
 
 import { listenTcp, type ServerSocket, type TcpListener } from "../../runtime/listener_bun.ts";
-import { DeadlineTimer } from "../deadline_timer.ts";
+import { TimeoutLists } from "../timeout_lists.ts";
 import type { Engine } from "../engine.ts";
 import { Connection } from "./connection.ts";
 import type { Dispatcher } from "./dispatch.ts";
@@ -37,7 +37,7 @@ export class NativeServer implements NativeServerHost {
   readonly engine: Engine;
   readonly dispatcher: Dispatcher;
   readonly stats: ServerStats;
-  readonly produceDeadlines = new DeadlineTimer();
+  readonly produceDeadlines = new TimeoutLists();
   readonly scratch = new ScratchPool();
   readonly connections = new Set<Connection>();
   readonly #options: NativeServerOptions;

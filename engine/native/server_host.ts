@@ -1,7 +1,7 @@
 // What a connection needs from its server (an interface, so connection code
 // does not import the server module and its listener).
 
-import type { DeadlineTimer } from "../deadline_timer.ts";
+import type { TimeoutLists } from "../timeout_lists.ts";
 import type { Engine } from "../engine.ts";
 import type { Connection } from "./connection.ts";
 import type { Dispatcher } from "./dispatch.ts";
@@ -13,7 +13,7 @@ export interface NativeServerHost {
   readonly dispatcher: Dispatcher;
   readonly stats: ServerStats;
   /** Deadlines of acks=all produce requests (their TimeoutMs); one timer for all. */
-  readonly produceDeadlines: DeadlineTimer;
+  readonly produceDeadlines: TimeoutLists;
   readonly scratch: ScratchPool;
   /** True once a graceful shutdown began: read nothing more, answer what is in flight. */
   readonly shuttingDown: boolean;

@@ -11,7 +11,7 @@
 // values mean (acks in {-1, 0, 1}, batches valid) is checked by the broker.
 // Records are views into the request frame, never copied here.
 
-import { Reader, type Writer } from "../codec.ts";
+import { Reader, StringCache, type Writer } from "../codec.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
 import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
 
@@ -67,6 +67,9 @@ export function writeProduceRequest(w: Writer, req: ProduceRequest): void {
   }
 }
 
+/** Topic names of recent produce requests (see StringCache). */
+const topicNames = new StringCache();
+
 export function decodeProduceRequest(body: Uint8Array): ProduceRequest {
   const r = new Reader(body);
   const acks = r.readI16("acks");
@@ -74,7 +77,7 @@ export function decodeProduceRequest(body: Uint8Array): ProduceRequest {
   const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
   const topics: ProduceTopic[] = [];
   for (let i = 0; i < topicCount; i++) {
-    const name = r.readStringNotNull("topics[].name");
+    const name = r.readStringNotNull("topics[].name", topicNames);
     const partitionCount = r.readArrayCount("topics[].partitions", PARTITION_BYTES_MIN);
     const partitions: ProducePartition[] = [];
     for (let j = 0; j < partitionCount; j++) {

@@ -1,0 +1,155 @@
+// Deadlines of items that almost always share a few timeouts (produce requests:
+// every request of a client carries the same timeoutMs). Items with the same
+// timeout are kept in one doubly linked list in arrival order, which is also
+// deadline order (the clock is monotonic), so adding and removing are O(1)
+// pointer updates instead of a heap's O(log n) sifts: on the produce path each
+// request is added once and removed once, and almost none ever expire.
+//
+// One timer for all lists, armed for the earliest head. Removing an item does
+// not re-arm (a timer firing early re-arms for the new earliest head), as in
+// DeadlineTimer.
+
+/** Distinct timeouts with a list at once (an empty list is reused for a new timeout); see add(). */
+export const TIMEOUT_LISTS_MAX = 16;
+
+export interface TimeoutItem {
+  /** Monotonic ms (performance.now()) at which onTimeout runs; set by add(). */
+  timeoutAtMs: number;
+  timeoutPrev: TimeoutItem | null;
+  timeoutNext: TimeoutItem | null;
+  /** The list holding the item, null when it is in none. */
+  timeoutList: TimeoutList | null;
+  /** The deadline passed; the item has already been removed. */
+  onTimeout(): void;
+}
+
+export class TimeoutList {
+  head: TimeoutItem | null = null;
+  tail: TimeoutItem | null = null;
+  size = 0;
+  constructor(public timeoutMs: number) {}
+}
+
+export class TimeoutLists {
+  readonly #lists: TimeoutList[] = [];
+  #size = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedForMs = Infinity;
+  readonly #now: () => number;
+
+  constructor(opts: { now?: () => number } = {}) {
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Adds `item` to expire `timeoutMs` from now. With TIMEOUT_LISTS_MAX other
+   * timeouts in flight at once (clients varying it per request), the item joins
+   * the list of the nearest longer timeout and expires that much later; with no
+   * longer one, the nearest shorter one, and expires that much earlier.
+   */
+  add(item: TimeoutItem, timeoutMs: number): void {
+    if (item.timeoutList !== null) throw new Error("timeout_lists: item is already in a list");
+    const list = this.#listFor(timeoutMs);
+    item.timeoutAtMs = this.#now() + list.timeoutMs;
+    item.timeoutPrev = list.tail;
+    item.timeoutNext = null;
+    item.timeoutList = list;
+    if (list.tail === null) list.head = item;
+    else list.tail.timeoutNext = item;
+    list.tail = item;
+    list.size++;
+    this.#size++;
+    if (item.timeoutAtMs < this.#armedForMs) this.#arm();
+  }
+
+  remove(item: TimeoutItem): void {
+    const list = item.timeoutList;
+    if (list === null) return;
+    const prev = item.timeoutPrev;
+    const next = item.timeoutNext;
+    if (prev === null) list.head = next;
+    else prev.timeoutNext = next;
+    if (next === null) list.tail = prev;
+    else next.timeoutPrev = prev;
+    item.timeoutPrev = null;
+    item.timeoutNext = null;
+    item.timeoutList = null;
+    list.size--;
+    this.#size--;
+  }
+
+  /** Removes every item and calls its onTimeout now (shutdown). */
+  expireAll(): void {
+    this.#disarm();
+    for (const list of this.#lists) {
+      for (let item = list.head; item !== null; item = list.head) {
+        this.remove(item);
+        item.onTimeout();
+      }
+    }
+    this.#disarm();
+  }
+
+  #listFor(timeoutMs: number): TimeoutList {
+    const lists = this.#lists;
+    let empty: TimeoutList | null = null;
+    for (let i = 0; i < lists.length; i++) {
+      const l = lists[i];
+      if (l.timeoutMs === timeoutMs) return l;
+      if (l.size === 0) empty = l;
+    }
+    if (lists.length < TIMEOUT_LISTS_MAX) {
+      const l = new TimeoutList(timeoutMs);
+      lists.push(l);
+      return l;
+    }
+    if (empty !== null) {
+      empty.timeoutMs = timeoutMs;
+      return empty;
+    }
+    let above: TimeoutList | null = null;
+    let below: TimeoutList | null = null;
+    for (const l of lists) {
+      if (l.timeoutMs > timeoutMs && (above === null || l.timeoutMs < above.timeoutMs)) above = l;
+      if (l.timeoutMs < timeoutMs && (below === null || l.timeoutMs > below.timeoutMs)) below = l;
+    }
+    return (above ?? below)!;
+  }
+
+  #earliest(): number {
+    let at = Infinity;
+    for (const l of this.#lists) if (l.head !== null && l.head.timeoutAtMs < at) at = l.head.timeoutAtMs;
+    return at;
+  }
+
+  #arm(): void {
+    this.#disarm();
+    const at = this.#earliest();
+    if (at === Infinity) return;
+    this.#armedForMs = at;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, Math.ceil(at - this.#now())));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedForMs = Infinity;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedForMs = Infinity;
+    const now = this.#now();
+    for (const list of this.#lists) {
+      for (let item = list.head; item !== null && item.timeoutAtMs <= now; item = list.head) {
+        this.remove(item);
+        item.onTimeout();
+      }
+    }
+    if (this.#timer === undefined) this.#arm();
+  }
+}
