@@ -401,6 +401,13 @@ export class PartitionHost {
       if (force || p.log.flushDue(nowMs)) {
         // Held-back acks=all answers go out before the first fdatasync: the router files them meanwhile.
         if (flushes === 0 && this.completions.unpublished) this.publishCompletions();
+        else if (flushes > 0) {
+          // The partitions flushed so far are reported before the next fdatasync, so the
+          // router answers their acks while the disk works on this one.
+          this.reportOwed();
+          this.publishRows();
+          this.publishCompletions();
+        }
         this.flushPartition(p);
         flushes++;
       }
