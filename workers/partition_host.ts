@@ -23,7 +23,10 @@
 // once space is freed. Only a log that says it is offline takes the partition offline.
 //
 // Waking the router: completions are published (tail stored, the router woken
-// if it is parked) at most once per pass and twice per flush round. A pass whose
+// if it is parked) at most once per pass, and in a flush round once before the
+// first fdatasync and once after each partition's (so the acks of a partition
+// go out while the next one syncs: with 4 partitions per worker and one message
+// per request, bench:peers' unbatched row went from ~170k to ~200k msgs/s). A pass whose
 // only answers are acks=all PRODUCED entries does not publish them: the router
 // can answer nobody before the DURABLE that follows the next flush. They are
 // published just before that flush's first fdatasync, so the router files them
