@@ -35,11 +35,11 @@ export class MetadataCache {
     this.allowAutoCreate = options.allowAutoCreate;
   }
 
-  /** The cached count, or undefined; starts a background refresh when the entry is old. */
-  partitionCountNow(topic: string): number | undefined {
+  /** The cached count, or undefined; starts a background refresh when the entry is old. `now`: the caller's clock read. */
+  partitionCountNow(topic: string, now = Date.now()): number | undefined {
     const entry = this.entries.get(topic);
     if (entry === undefined) return undefined;
-    if (Date.now() - entry.fetchedAt > this.maxAgeMs && !this.inflight.has(topic)) {
+    if (now - entry.fetchedAt > this.maxAgeMs && !this.inflight.has(topic)) {
       this.partitionCount(topic, Date.now() + this.maxAgeMs).catch(() => {
         // A failed background refresh keeps the old count; the next send tries again.
       });

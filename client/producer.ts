@@ -792,7 +792,7 @@ export class Producer {
     this.incomplete.add(batch);
     this.armLinger(now + this.lingerMs);
     // Once per batch (not per record): follow the metadata cache, which refreshes old counts in the background.
-    const count = this.metadata.partitionCountNow(t.name);
+    const count = this.metadata.partitionCountNow(t.name, now);
     if (count !== undefined) t.partitionCount = count;
     return batch;
   }
