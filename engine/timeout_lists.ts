@@ -46,15 +46,17 @@ export class TimeoutLists {
   }
 
   /**
-   * Adds `item` to expire `timeoutMs` from now. With TIMEOUT_LISTS_MAX other
+   * Adds `item` to expire `timeoutMs` after `nowMs` (a reading of this list's
+   * clock, performance.now() by default, taken at most a turn ago: the lists
+   * stay in deadline order). With TIMEOUT_LISTS_MAX other
    * timeouts in flight at once (clients varying it per request), the item joins
    * the list of the nearest longer timeout and expires that much later; with no
    * longer one, the nearest shorter one, and expires that much earlier.
    */
-  add(item: TimeoutItem, timeoutMs: number): void {
+  add(item: TimeoutItem, timeoutMs: number, nowMs: number = this.#now()): void {
     if (item.timeoutList !== null) throw new Error("timeout_lists: item is already in a list");
     const list = this.#listFor(timeoutMs);
-    item.timeoutAtMs = this.#now() + list.timeoutMs;
+    item.timeoutAtMs = nowMs + list.timeoutMs;
     item.timeoutPrev = list.tail;
     item.timeoutNext = null;
     item.timeoutList = list;

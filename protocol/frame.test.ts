@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Writer } from "./codec.ts";
 import { ErrorCode } from "./errors.ts";
 import {
+  FRAME_SIZE_BYTES,
   FrameError,
   FrameParser,
   beginRequestFrame,
@@ -241,5 +242,41 @@ describe("FrameParser", () => {
     parser.reset();
     parser.push(encodeRequestFrame({ apiKey: 3, apiVersion: 0, correlationId: 4 }, new Uint8Array(0)));
     expect(frames.length).toBe(1);
+  });
+});
+
+describe("FrameParser onFrameAt", () => {
+  test("gives the same frames as onFrame, as ranges, whether frames arrive whole, split or gathered", () => {
+    const frames = [0, 1, 7, 300, 5000].map((n, i) =>
+      encodeRequestFrame({ apiKey: i, apiVersion: 0, correlationId: 100 + i }, new Uint8Array(n).map((_, k) => (k * 31 + i) & 0xff)),
+    );
+    const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of frames) {
+      stream.set(f, at);
+      at += f.length;
+    }
+    for (const step of [1, 3, 64, 4096, stream.length]) {
+      const viaView: number[][] = [];
+      const viaRange: number[][] = [];
+      const a = new FrameParser({ kind: "request", onFrame: (frame) => viaView.push([...frame]), onError: () => {} });
+      const b = new FrameParser({
+        kind: "request",
+        onFrameAt: (buf, start, end) => viaRange.push([...buf.subarray(start, end)]),
+        onError: () => {},
+      });
+      for (let p = 0; p < stream.length; p += step) {
+        const chunk = stream.slice(p, Math.min(stream.length, p + step));
+        a.push(chunk);
+        b.push(chunk);
+      }
+      expect(viaRange.length).toBe(frames.length);
+      expect(viaRange).toEqual(viaView);
+      expect(viaRange.map((f) => f.length)).toEqual(frames.map((f) => f.length - FRAME_SIZE_BYTES));
+    }
+  });
+
+  test("a parser without either callback is refused", () => {
+    expect(() => new FrameParser({ kind: "request", onError: () => {} })).toThrow(/onFrame or onFrameAt/);
   });
 });

@@ -150,7 +150,13 @@ export interface FrameParserOptions {
    * + body). The view is valid only until onFrame returns: it may point into
    * the pushed chunk or into the parser's reused buffer. Copy what you keep.
    */
-  onFrame: (frame: Uint8Array) => void;
+  onFrame?: (frame: Uint8Array) => void;
+  /**
+   * Instead of onFrame: the same bytes as `buf[start, end)`, without a view per
+   * frame (a subarray per request was ~6% of the broker's router time with one
+   * small message per request). Same validity rule as onFrame.
+   */
+  onFrameAt?: (buf: Uint8Array, start: number, end: number) => void;
   /** Called once when a size is refused; the parser then ignores all further input. */
   onError: (error: FrameError) => void;
 }
@@ -165,7 +171,7 @@ export class FrameParser {
   private readonly kind: "request" | "response";
   private readonly frameBytesMax: number;
   private readonly headerBytes: number;
-  private readonly onFrame: (frame: Uint8Array) => void;
+  private readonly onFrameAt: (buf: Uint8Array, start: number, end: number) => void;
   private readonly onError: (error: FrameError) => void;
 
   /** Gathers a frame split across chunks: its first `gathered` bytes (size prefix included). */
@@ -181,7 +187,10 @@ export class FrameParser {
     this.kind = opts.kind;
     this.frameBytesMax = opts.frameBytesMax ?? FRAME_BYTES_MAX;
     this.headerBytes = opts.kind === "request" ? REQUEST_HEADER_BYTES : RESPONSE_HEADER_BYTES;
-    this.onFrame = opts.onFrame;
+    const onFrame = opts.onFrame;
+    if (opts.onFrameAt !== undefined) this.onFrameAt = opts.onFrameAt;
+    else if (onFrame !== undefined) this.onFrameAt = (buf, start, end) => onFrame(buf.subarray(start, end));
+    else throw new TypeError("FrameParser needs onFrame or onFrameAt");
     this.onError = opts.onError;
   }
 
@@ -230,7 +239,7 @@ export class FrameParser {
         return;
       }
       p += total;
-      this.onFrame(chunk.subarray(p - size, p));
+      this.onFrameAt(chunk, p - size, p);
     }
   }
 
@@ -306,12 +315,13 @@ export class FrameParser {
     this.append(chunk, p, p + take);
     p += take;
     if (this.gathered < this.frameTotal) return -1;
-    const frame = this.acc!.subarray(FRAME_SIZE_BYTES, this.frameTotal);
+    const acc = this.acc!;
+    const end = this.frameTotal;
     this.gathered = 0;
     this.frameTotal = 0;
     // A frame larger than the retained size is not kept around for the next one.
-    if (this.acc!.length > FRAME_PARSER_RETAINED_BYTES_MAX) this.acc = null;
-    this.onFrame(frame);
+    if (acc.length > FRAME_PARSER_RETAINED_BYTES_MAX) this.acc = null;
+    this.onFrameAt(acc, FRAME_SIZE_BYTES, end);
     return p;
   }
 

@@ -51,8 +51,12 @@ async function drainAll(h: PartitionHost): Promise<void> {
 
 async function loop(h: PartitionHost): Promise<void> {
   while (!stopping) {
-    const outcome = h.drain();
-    // Acks of this pass are already published; now the group commit.
+    let outcome = h.drain();
+    // Acks of this pass are already published; now the group commit, one partition
+    // at a time with a drain between: what arrived during one fdatasync is written
+    // before the next, so it rides this round's flush of its partition. At most one
+    // flush per dirty partition here, then control messages and timers get a turn.
+    for (let n = h.dirtyCount; n > 0 && outcome !== DrainOutcome.COMPLETIONS_FULL && h.flushOneDue(); n--) outcome = h.drain();
     h.flushDue();
     h.retentionDue();
     if (stopping) return;

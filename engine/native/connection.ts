@@ -29,10 +29,9 @@ import {
   FrameParser,
   beginResponseFrame,
   endFrame,
-  readRequestHeader,
-  requestBody,
 } from "../../protocol/frame.ts";
-import { FRAME_BYTES_MAX, INFLIGHT_BYTES_MAX, INFLIGHT_REQUESTS_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
+import { readU16, readU32 } from "../../protocol/big_endian.ts";
+import { FRAME_BYTES_MAX, INFLIGHT_BYTES_MAX, INFLIGHT_REQUESTS_MAX, REQUEST_HEADER_BYTES, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
 import { writeErrorBody } from "../../protocol/messages/response.ts";
 import type { Writer } from "../../protocol/codec.ts";
 import type { ServerSocket } from "../../runtime/listener_bun.ts";
@@ -85,7 +84,7 @@ export class Connection {
     this.host = host;
     this.#parser = new FrameParser({
       kind: "request",
-      onFrame: (frame) => this.#onFrame(frame),
+      onFrameAt: (buf, start, end) => this.#onFrame(buf, start, end),
       onError: (error) => this.#onFrameError(error),
     });
     this.out = makeOutput(this);
@@ -122,14 +121,17 @@ export class Connection {
     this.updatePause();
   }
 
-  #onFrame(frame: Uint8Array): void {
+  /** One request frame, `buf[start, end)` (header + body, after the size prefix). */
+  #onFrame(buf: Uint8Array, start: number, end: number): void {
     if (this.#closed) return;
-    // The parser guarantees frame.length >= REQUEST_HEADER_BYTES.
-    const { apiKey, apiVersion, correlationId } = readRequestHeader(frame);
-    const body = requestBody(frame);
-    const meta: RequestMeta = { correlationId, apiKey, frameBytes: frame.length, startedMs: performance.now() };
+    // The parser guarantees end - start >= REQUEST_HEADER_BYTES. Read in place: no header object, no body view.
+    const apiKey = readU16(buf, start);
+    const apiVersion = readU16(buf, start + 2);
+    const correlationId = readU32(buf, start + 4);
+    const bodyStart = start + REQUEST_HEADER_BYTES;
+    const meta: RequestMeta = { correlationId, apiKey, frameBytes: end - start, startedMs: performance.now() };
     this.#inflightRequests++;
-    this.#inflightBytes += frame.length;
+    this.#inflightBytes += end - start;
     const host = this.host;
     if (!host.dispatcher.serves(apiKey, apiVersion)) {
       this.respondError(meta, ErrorCode.UNSUPPORTED_VERSION, `api key ${apiKey} version ${apiVersion} is not supported`);
@@ -140,9 +142,9 @@ export class Connection {
       return;
     }
     try {
-      if (apiKey === ApiKey.Produce) ProduceInFlight.start(this, meta, body);
-      else if (apiKey === ApiKey.Fetch) FetchInFlight.start(this, meta, body);
-      else this.#control(meta, apiVersion, body);
+      if (apiKey === ApiKey.Produce) ProduceInFlight.start(this, meta, buf, bodyStart, end);
+      else if (apiKey === ApiKey.Fetch) FetchInFlight.start(this, meta, buf.subarray(bodyStart, end));
+      else this.#control(meta, apiVersion, buf.subarray(bodyStart, end));
     } catch (e) {
       // Decode errors (the frame boundary is intact: the connection stays open).
       const code = e instanceof SluiceError ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR;

@@ -62,8 +62,9 @@ export class ProduceInFlight implements TimeoutItem {
   timeoutNext: TimeoutItem | null = null;
   timeoutList: TimeoutList | null = null;
 
-  static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
-    const req = decodeProduceRequest(body);
+  /** The request whose body is `buf[start, end)`. */
+  static start(conn: Connection, meta: RequestMeta, buf: Uint8Array, start: number, end: number): void {
+    const req = decodeProduceRequest(buf, start, end);
     new ProduceInFlight(conn, req, meta).#run();
   }
 
@@ -86,7 +87,8 @@ export class ProduceInFlight implements TimeoutItem {
       return this.#finish();
     }
     if (this.#pending === 0) return this.#finish();
-    if (this.#acks === -1 && req.timeoutMs > 0) this.#conn.host.produceDeadlines.add(this, req.timeoutMs);
+    // Timed from the request's arrival (a clock read saved per request).
+    if (this.#acks === -1 && req.timeoutMs > 0) this.#conn.host.produceDeadlines.add(this, req.timeoutMs, this.#meta.startedMs);
     const conn = this.#conn;
     const topics = req.topics;
     // The common request (one topic, one partition) skips the queue item unless it must wait.

@@ -70,8 +70,9 @@ export function writeProduceRequest(w: Writer, req: ProduceRequest): void {
 /** Topic names of recent produce requests (see StringCache). */
 const topicNames = new StringCache();
 
-export function decodeProduceRequest(body: Uint8Array): ProduceRequest {
-  const r = new Reader(body);
+/** Decodes the request body `body[start, end)` (default: all of it). */
+export function decodeProduceRequest(body: Uint8Array, start = 0, end = body.length): ProduceRequest {
+  const r = new Reader(body, start, end);
   const acks = r.readI16("acks");
   const timeoutMs = r.readI32("timeoutMs");
   const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
