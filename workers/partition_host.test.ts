@@ -254,6 +254,36 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(row.durableOffset).toBe(4);
     });
 
+    test("flushOneDue flushes one due partition at a time, oldest dirty first, each DURABLE published after its own flush", () => {
+      const { host, router, table, clock, dir } = setup(impl);
+      host.open(1, dir("p1"), config({ "flush.interval.ms": 0 }));
+      host.open(2, dir("p2"), config({ "flush.interval.ms": 0 }));
+      host.open(3, dir("p3"), config({ "flush.interval.ms": 60_000 }));
+      const a = router.produce(2, batchOf(["a"]), -1);
+      const b = router.produce(1, batchOf(["b", "c"]), -1);
+      router.produce(3, batchOf(["not due"]), -1);
+      host.drain(clock.now);
+      expect(host.dirtyCount).toBe(3);
+      // acks=all answers wait for the flush; the first flush publishes them before its fdatasync.
+      expect(router.take()).toEqual([]);
+      expect(host.flushOneDue(clock.now)).toBe(true);
+      const first = router.take();
+      expect(first.filter((c) => c.kind === "produced").map(idOf)).toEqual([a, b, expect.any(Number)]);
+      expect(first.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 2, durableOffset: 1 }]);
+      expect(table.read(2).highWatermark).toBe(1);
+      expect(table.read(1).highWatermark).toBe(0);
+      // What arrived meanwhile for partition 2 waits for its next turn; partition 1 is next.
+      router.produce(2, batchOf(["d"]), -1);
+      host.drain(clock.now);
+      expect(host.flushOneDue(clock.now)).toBe(true);
+      expect(router.take().filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 1, durableOffset: 2 }]);
+      expect(host.flushOneDue(clock.now)).toBe(true);
+      expect(router.take().filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 2, durableOffset: 2 }]);
+      // Partition 3 is dirty but not due.
+      expect(host.flushOneDue(clock.now)).toBe(false);
+      expect(host.dirtyCount).toBe(1);
+    });
+
     test("fetch returns only batches below the high watermark, with base offsets patched", () => {
       const { host, router, table, dir } = setup(impl);
       host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
