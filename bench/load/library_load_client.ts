@@ -28,13 +28,14 @@ import type {
   LoadRecord,
   LoadTarget,
 } from "./load_client.ts";
+import { UNBATCHED_IN_FLIGHT_REQUESTS } from "./raw_load_client.ts";
 
 /** Per-record bytes the library adds to a value when it counts its buffer. */
 const LIBRARY_RECORD_OVERHEAD_BYTES = 24;
 /** The library's smallest batchBytes: one 100-byte record fills it. */
 const UNBATCHED_BATCH_BYTES = 128;
-/** Requests in flight on the connection with --batch-bytes 0. */
-const UNBATCHED_REQUESTS_INFLIGHT = 256;
+/** Requests in flight on the connection with --batch-bytes 0: as the raw client's (raw_load_client.ts). */
+const UNBATCHED_REQUESTS_INFLIGHT = UNBATCHED_IN_FLIGHT_REQUESTS;
 /** Unacknowledged messages per request slot with --batch-bytes 0. */
 const UNBATCHED_WINDOW_PER_REQUEST = 4;
 
