@@ -51,10 +51,10 @@ export function sluiceWorkloads(options: { durationSec: number; consumeMessages:
     },
     {
       key: "e2e",
-      description: "e2e at 100,000 msgs/s offered, acks=all, linger 0, flush.interval.ms=0, 1 s warm-up",
+      description: "e2e at 100,000 msgs/s offered, acks=all, linger 0 (the broker's defaults), 1 s warm-up",
       args: [
         "e2e", ...common, ...e2eLength, "--acks", "all", "--rate", options.small ? "20000" : "100000", "--linger-ms", "0",
-        "--producers", "1", "--consumers", "2", "--serve-arg=--topic-default", "--serve-arg=flush.interval.ms=0",
+        "--producers", "1", "--consumers", "2",
         ...(options.small ? [] : ["--warmup", "1"]),
       ],
     },

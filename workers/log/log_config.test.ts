@@ -21,7 +21,7 @@ describe("parseTopicConfig", () => {
     expect(cfg.retentionMs).toBe(604800000);
     expect(cfg.retentionBytes).toBe(-1);
     expect(cfg.indexIntervalBytes).toBe(4096);
-    expect(cfg.flushIntervalMs).toBe(2);
+    expect(cfg.flushIntervalMs).toBe(0);
     expect(cfg.flushBytes).toBe(4 * 1024 * 1024);
     expect(cfg.maxMessageBytes).toBe(BATCH_BYTES_MAX);
     expect(cfg.timestampType).toBe("CreateTime");
