@@ -16,7 +16,9 @@ import { decode, encode } from "@msgpack/msgpack";
 import { ApiKey } from "../../protocol/api_keys.ts";
 import { Writer } from "../../protocol/codec.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
-import { beginRequestFrame, endFrame, FrameParser, readResponseCorrelationId, responseBody } from "../../protocol/frame.ts";
+import { beginRequestFrame, endFrame, FrameParser } from "../../protocol/frame.ts";
+import { readI16, readU32 } from "../../protocol/big_endian.ts";
+import { RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
 import { decodeFetchResponse, writeFetchRequest } from "../../protocol/messages/fetch.ts";
 import { decodeProduceResponse, writeProduceRequest } from "../../protocol/messages/produce.ts";
 import { decodeResponseEnvelope } from "../../protocol/messages/response.ts";
@@ -84,7 +86,7 @@ class RawConnection {
     this.socket = socket;
     const parser = new FrameParser({
       kind: "response",
-      onFrame: (frame) => this.onFrame(frame),
+      onFrameAt: (buf, start, end) => this.onFrame(buf, start, end),
       onError: (error) => {
         this.fail(error);
         socket.close();
@@ -106,24 +108,26 @@ class RawConnection {
     return this.pending;
   }
 
-  private onFrame(frame: Uint8Array): void {
-    const id = readResponseCorrelationId(frame);
+  /** One response frame, `buf[start, end)` (correlation id + body). */
+  private onFrame(buf: Uint8Array, start: number, end: number): void {
+    const id = readU32(buf, start);
     const at = id & (HANDLER_SLOTS - 1);
     const kind = this.kinds[at];
+    const bodyStart = start + RESPONSE_HEADER_BYTES;
     if (kind === KIND_FREE || this.ids[at] !== id) {
       const handler = this.overflow.get(id);
       if (handler === undefined) return;
       this.overflow.delete(id);
       this.pending--;
-      handler(responseBody(frame));
+      handler(buf.subarray(bodyStart, end));
       return;
     }
     const handler = this.handlers[at]!;
     this.kinds[at] = KIND_FREE;
     this.handlers[at] = undefined;
     this.pending--;
-    if (kind === KIND_PRODUCE_ONE) (handler as AckCallback)(produceOneError(frame));
-    else (handler as ResponseHandler)(responseBody(frame));
+    if (kind === KIND_PRODUCE_ONE) (handler as AckCallback)(produceOneError(buf, bodyStart, end));
+    else (handler as ResponseHandler)(buf.subarray(bodyStart, end));
   }
 
   private fail(error: Error): void {
@@ -218,26 +222,26 @@ class RawConnection {
 }
 
 /**
- * The outcome of a one-topic, one-partition Produce response frame: undefined
- * when it succeeded, else the error. Reads the two error codes in place (the
- * request's and the partition's) instead of decoding the whole response.
+ * The outcome of a one-topic, one-partition Produce response body
+ * `buf[start, end)`: undefined when it succeeded, else the error. Reads the two
+ * error codes in place (the request's and the partition's) instead of decoding
+ * the whole response.
  */
-function produceOneError(frame: Uint8Array): SluiceError | undefined {
-  return produceOneErrorOfBody(responseBody(frame));
-}
-
-function produceOneErrorOfBody(body: Uint8Array): SluiceError | undefined {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  if (body.length >= 2 && view.getInt16(0) === ErrorCode.NONE && body.length >= 8) {
+function produceOneError(buf: Uint8Array, start: number, end: number): SluiceError | undefined {
+  if (end - start >= 8 && readI16(buf, start) === ErrorCode.NONE) {
     // ok prefix (2), topic count (4), topic name (2 + n), partition count (4), index (4), error code (2), three i64.
-    const nameBytes = view.getInt16(6);
-    const at = 2 + 4 + 2 + nameBytes + 4 + 4;
-    if (nameBytes >= 0 && body.length === at + 2 + 24) {
-      const code = view.getInt16(at);
+    const nameBytes = readI16(buf, start + 6);
+    const at = start + 2 + 4 + 2 + nameBytes + 4 + 4;
+    if (nameBytes >= 0 && end === at + 2 + 24) {
+      const code = readI16(buf, at);
       return code === ErrorCode.NONE ? undefined : new SluiceError(code);
     }
   }
-  // Anything else (a request-level error, another shape): the full decoder says what it is.
+  return produceOneErrorOfBody(buf.subarray(start, end));
+}
+
+/** The same from a response body decoded in full (a request-level error, another shape, an overflow handler). */
+function produceOneErrorOfBody(body: Uint8Array): SluiceError | undefined {
   try {
     const response = decodeProduceResponse(body);
     const p = response.topics[0]?.partitions[0];
@@ -417,7 +421,8 @@ class RawUnbatchedProducer implements LoadProducer {
     const b = this.builder;
     b.reset();
     b.append({ value });
-    const batch = b.finish();
+    // A view of the builder's buffer, copied into the frame at once.
+    const batch = b.finishView();
     const { start, correlationId } = conn.beginRequest(ApiKey.Produce);
     conn.out.writeRaw(this.fixed).writeI32(partition).writeBytes(batch);
     if (this.options.acks === 0) {
