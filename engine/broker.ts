@@ -12,10 +12,12 @@
 // the engine flushes (fdatasync), checkpoints and stops its workers, and the
 // HTTP listener stops.
 
+import { collectFully } from "../runtime/gc_bun.ts";
 import { serveHttp, type HttpListener } from "../runtime/http_bun.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { registerBrokerMetrics } from "./broker_metrics.ts";
 import { Engine } from "./engine.ts";
+import { MemoryGovernor } from "./memory_governor.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { registerCoreHandlers } from "./native/control_handlers.ts";
 import { Dispatcher } from "./native/dispatch.ts";
@@ -57,6 +59,7 @@ export class Broker {
   readonly #pluginHandles: { name: string; close(): Promise<void> | void }[];
   readonly #log: (line: string) => void;
   readonly #startedAtMs = Date.now();
+  readonly #governor: MemoryGovernor;
   #stopping: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -68,7 +71,9 @@ export class Broker {
     http: HttpListener;
     pluginHandles: { name: string; close(): Promise<void> | void }[];
     log: (line: string) => void;
+    governor: MemoryGovernor;
   }) {
+    this.#governor = parts.governor;
     this.config = parts.config;
     this.engine = parts.engine;
     this.dispatcher = parts.dispatcher;
@@ -89,7 +94,12 @@ export class Broker {
       engine,
       advertised: () => ({ host: config.host, port: server?.port ?? config.port }),
     });
-    registerBrokerMetrics(metrics, { engine, server: () => server });
+    const governor = new MemoryGovernor({
+      softLimitBytes: config.memorySoftLimitBytes,
+      rssBytes: () => process.memoryUsage.rss(),
+      collect: collectFully,
+    });
+    registerBrokerMetrics(metrics, { engine, server: () => server, governor });
     const pluginHandles: { name: string; close(): Promise<void> | void }[] = [];
     let http: HttpListener | null = null;
     try {
@@ -121,7 +131,8 @@ export class Broker {
       await engine.close().catch(() => {});
       throw e;
     }
-    return new Broker({ config, engine, dispatcher, metrics, server, http, pluginHandles, log });
+    governor.start();
+    return new Broker({ config, engine, dispatcher, metrics, server, http, pluginHandles, log, governor });
   }
 
   get port(): number {
@@ -143,6 +154,7 @@ export class Broker {
   /** Graceful stop (see the header). Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      this.#governor.stop();
       await this.#server.drain(this.config.shutdownTimeoutMs);
       for (const h of [...this.#pluginHandles].reverse()) {
         try {

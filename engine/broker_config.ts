@@ -14,6 +14,14 @@ import {
   WAITING_FETCHES_MAX,
 } from "../protocol/limits.ts";
 
+/**
+ * Default resident-memory soft limit (memorySoftLimitBytes): a broker of two
+ * workers starts at ~75 MiB, and its rings alone take 48 MiB once cycled
+ * through; 160 MiB leaves room for a few hundred partitions before the
+ * governor's collections back off.
+ */
+export const MEMORY_SOFT_LIMIT_BYTES = 160 * 1024 * 1024;
+
 /** Partition worker threads at most; each owns a ring pair of RING_BYTES + COMPLETION_RING_BYTES. */
 export const WORKERS_MAX = 64;
 
@@ -52,6 +60,11 @@ export const BrokerConfigSchema = z
     requestTimeoutMs: z.number().int().min(10).max(3_600_000).default(REQUEST_TIMEOUT_MS),
     outputBytesMax: z.number().int().min(64 * 1024).max(OUTPUT_BYTES_MAX * 16).default(OUTPUT_BYTES_MAX),
     waitingFetchesMax: z.number().int().min(0).max(10_000_000).default(WAITING_FETCHES_MAX),
+    /**
+     * Resident memory above which the router forces a full garbage collection, at
+     * most every 250 ms (engine/memory_governor.ts says why); 0 turns it off.
+     */
+    memorySoftLimitBytes: z.number().int().min(0).max(2 ** 40).default(MEMORY_SOFT_LIMIT_BYTES),
     /** Longest `sluice serve` waits for in-flight work on SIGTERM before it closes anyway. */
     shutdownTimeoutMs: z.number().int().min(0).max(FETCH_WAIT_MS_MAX).default(5_000),
   })

@@ -2,6 +2,7 @@
 // of /metrics from the shared partition state table, the server's counters
 // and the worker pool's ring occupancy. Nothing here runs between scrapes.
 
+import type { MemoryGovernor } from "./memory_governor.ts";
 import type { Engine } from "./engine.ts";
 import { formatValue, header, type Histogram, histogramSamples, labelValue, type MetricsRegistry } from "./metrics.ts";
 import type { NativeServer } from "./native/server.ts";
@@ -14,7 +15,10 @@ interface RingStatsRow {
   completionBytesCapacity: number;
 }
 
-export function registerBrokerMetrics(registry: MetricsRegistry, parts: { engine: Engine; server: () => NativeServer | null }): void {
+export function registerBrokerMetrics(
+  registry: MetricsRegistry,
+  parts: { engine: Engine; server: () => NativeServer | null; governor?: MemoryGovernor },
+): void {
   const { engine } = parts;
   const startedAtS = Date.now() / 1000;
 
@@ -95,6 +99,18 @@ export function registerBrokerMetrics(registry: MetricsRegistry, parts: { engine
     out += header("process_resident_memory_bytes", "gauge", "Resident memory of the broker process.") + `process_resident_memory_bytes ${mem.rss}\n`;
     out += header("process_cpu_seconds_total", "counter", "User and system CPU time of the broker process.") + `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\n`;
     out += header("process_start_time_seconds", "gauge", "When the broker started (Unix time).") + `process_start_time_seconds ${startedAtS}\n`;
+    // Where resident memory goes (the router thread's heap; partition workers have their own):
+    // live JS objects, memory held outside the heap for them, and ArrayBuffer bytes among it.
+    out += header("sluice_js_heap_used_bytes", "gauge", "JavaScript heap in use on the router thread.") + `sluice_js_heap_used_bytes ${mem.heapUsed}\n`;
+    out += header("sluice_js_heap_total_bytes", "gauge", "JavaScript heap reserved on the router thread.") + `sluice_js_heap_total_bytes ${mem.heapTotal}\n`;
+    out += header("sluice_js_external_bytes", "gauge", "Memory outside the JavaScript heap owned by its objects (buffers included).") + `sluice_js_external_bytes ${mem.external}\n`;
+    out += header("sluice_js_array_buffers_bytes", "gauge", "ArrayBuffer and SharedArrayBuffer bytes (part of external).") + `sluice_js_array_buffers_bytes ${mem.arrayBuffers}\n`;
+    const g = parts.governor;
+    if (g !== undefined) {
+      out += header("sluice_gc_forced_total", "counter", "Full collections forced because resident memory was above the soft limit.") + `sluice_gc_forced_total ${g.collections}\n`;
+      out += header("sluice_gc_forced_seconds_total", "counter", "Time spent in those collections.") + `sluice_gc_forced_seconds_total ${g.collectSeconds}\n`;
+      out += header("sluice_gc_live_bytes", "gauge", "Heap bytes that survived the last forced collection.") + `sluice_gc_live_bytes ${g.liveBytes}\n`;
+    }
     return out;
   });
 }

@@ -69,6 +69,14 @@ describe("http", () => {
     expect(sample(text, "sluice_ring_capacity_bytes", '{worker="1",ring="request"}')).toBeGreaterThan(0);
     expect(sample(text, "sluice_ring_used_bytes", '{worker="0",ring="request"}')).toBeGreaterThanOrEqual(0);
     expect(sample(text, "sluice_waiting_fetches", "")).toBe(0);
+    // Where the memory is: the router thread's heap and what its objects hold outside it.
+    expect(sample(text, "sluice_js_heap_used_bytes", "")).toBeGreaterThan(1 << 20);
+    expect(sample(text, "sluice_js_heap_total_bytes", "")).toBeGreaterThan(0);
+    // The rings are shared buffers of the router: 2 workers x (request + completion ring).
+    expect(sample(text, "sluice_js_array_buffers_bytes", "")).toBeGreaterThan(2 * 2 * 1024 * 1024);
+    expect(sample(text, "sluice_js_external_bytes", "")).toBeGreaterThanOrEqual(sample(text, "sluice_js_array_buffers_bytes", ""));
+    // The memory governor's counters are there (a test broker stays under the soft limit: none forced).
+    expect(sample(text, "sluice_gc_forced_total", "")).toBeGreaterThanOrEqual(0);
     // Every sample line belongs to a family announced by # TYPE.
     const types = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
     for (const line of text.split("\n")) {
