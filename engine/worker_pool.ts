@@ -157,35 +157,65 @@ class InFlightQueue {
   }
 }
 
-/** acks=all produce results of one partition waiting for their fdatasync, oldest first. */
+/**
+ * acks=all produce results of one partition waiting for their fdatasync, oldest
+ * first: a ring of parallel arrays, so waiting costs no object per request (at
+ * a few hundred thousand one-message requests a second, per-request objects
+ * that live for a round trip are what grows the router's heap).
+ */
 class DurableWaiters {
-  private items: Array<{ res: ProduceResult; cb: ProduceCallback } | undefined> = [];
+  private base = new Float64Array(64);
+  private last = new Float64Array(64);
+  private appendTime = new Float64Array(64);
+  private logStart = new Float64Array(64);
+  private cbs: (ProduceCallback | undefined)[] = new Array(64).fill(undefined);
   private head = 0;
+  size = 0;
 
-  get size(): number {
-    return this.items.length - this.head;
+  push(baseOffset: number, lastOffset: number, logAppendTimeMs: number, logStartOffset: number, cb: ProduceCallback): void {
+    if (this.size === this.cbs.length) this.grow();
+    const i = (this.head + this.size) & (this.cbs.length - 1);
+    this.base[i] = baseOffset;
+    this.last[i] = lastOffset;
+    this.appendTime[i] = logAppendTimeMs;
+    this.logStart[i] = logStartOffset;
+    this.cbs[i] = cb;
+    this.size++;
   }
 
-  push(res: ProduceResult, cb: ProduceCallback): void {
-    this.items.push({ res, cb });
+  /** True when the oldest waiter's last offset is below `durableOffset`. */
+  oldestCovered(durableOffset: number): boolean {
+    return this.size > 0 && this.last[this.head] < durableOffset;
   }
 
-  /** Oldest waiter whose last offset is below `durableOffset`, removed; undefined when none. */
-  takeCovered(durableOffset: number): { res: ProduceResult; cb: ProduceCallback } | undefined {
-    if (this.head === this.items.length) return undefined;
-    const w = this.items[this.head];
-    if (w === undefined || w.res.lastOffset >= durableOffset) return undefined;
-    this.items[this.head++] = undefined;
-    // Compact once the dead prefix dominates, so the array stays bounded by the live count.
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return w;
+  /** Removes the oldest waiter and calls its callback with `err` and its result. */
+  settleOldest(err: number, message?: string): void {
+    const i = this.head;
+    const cb = this.cbs[i]!;
+    const res: ProduceResult | null =
+      err === ErrorCode.NONE ? { baseOffset: this.base[i], lastOffset: this.last[i], logAppendTimeMs: this.appendTime[i], logStartOffset: this.logStart[i] } : null;
+    this.cbs[i] = undefined;
+    this.head = (i + 1) & (this.cbs.length - 1);
+    this.size--;
+    if (err === ErrorCode.NONE) produced(cb, err, res!);
+    else invoke(() => cb(err, null, message));
   }
 
-  takeAny(): { res: ProduceResult; cb: ProduceCallback } | undefined {
-    return this.takeCovered(Number.POSITIVE_INFINITY);
+  private grow(): void {
+    const n = this.cbs.length;
+    const order = (a: Float64Array) => {
+      const b = new Float64Array(n * 2);
+      for (let k = 0; k < this.size; k++) b[k] = a[(this.head + k) & (n - 1)];
+      return b;
+    };
+    this.base = order(this.base);
+    this.last = order(this.last);
+    this.appendTime = order(this.appendTime);
+    this.logStart = order(this.logStart);
+    const cbs: (ProduceCallback | undefined)[] = new Array(n * 2).fill(undefined);
+    for (let k = 0; k < this.size; k++) cbs[k] = this.cbs[(this.head + k) & (n - 1)];
+    this.cbs = cbs;
+    this.head = 0;
   }
 }
 
@@ -590,15 +620,13 @@ export class WorkerPool {
       return;
     }
     if (kind === EntryKind.PRODUCED && type === RequestType.PRODUCE) {
-      const res: ProduceResult = {
-        baseOffset: c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3],
-        lastOffset: c.f64[(o + ProducedCompl.LAST_OFFSET) >>> 3],
-        logAppendTimeMs: c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3],
-        logStartOffset: c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3],
-      };
-      if (acks !== -1 || res.lastOffset < this.durable[slot]) {
+      const baseOffset = c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3];
+      const lastOffset = c.f64[(o + ProducedCompl.LAST_OFFSET) >>> 3];
+      const logAppendTimeMs = c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3];
+      const logStartOffset = c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3];
+      if (acks !== -1 || lastOffset < this.durable[slot]) {
         link.pending--;
-        produced(cb as ProduceCallback, ErrorCode.NONE, res);
+        produced(cb as ProduceCallback, ErrorCode.NONE, { baseOffset, lastOffset, logAppendTimeMs, logStartOffset });
       } else if (this.failedCode[slot] !== 0) {
         link.pending--;
         const code = this.failedCode[slot];
@@ -610,7 +638,7 @@ export class WorkerPool {
           w = new DurableWaiters();
           this.waiters.set(slot, w);
         }
-        w.push(res, cb as ProduceCallback);
+        w.push(baseOffset, lastOffset, logAppendTimeMs, logStartOffset, cb as ProduceCallback);
       }
       return;
     }
@@ -641,10 +669,9 @@ export class WorkerPool {
     const w = this.waiters.get(slot);
     if (w !== undefined) {
       const link = this.links[this.slotWorker[slot]];
-      for (let x = w.takeCovered(durableOffset); x !== undefined; x = w.takeCovered(durableOffset)) {
+      while (w.oldestCovered(durableOffset)) {
         if (link !== undefined) link.pending--;
-        const { res, cb } = x;
-        produced(cb, ErrorCode.NONE, res);
+        w.settleOldest(ErrorCode.NONE);
       }
       if (w.size === 0) this.waiters.delete(slot);
     }
@@ -662,10 +689,9 @@ export class WorkerPool {
     if (w === undefined) return;
     this.waiters.delete(slot);
     const link = this.slotWorker[slot] >= 0 ? this.links[this.slotWorker[slot]] : undefined;
-    for (let x = w.takeAny(); x !== undefined; x = w.takeAny()) {
+    while (w.size > 0) {
       if (link !== undefined) link.pending--;
-      const cb = x.cb;
-      invoke(() => cb(code, null, message));
+      w.settleOldest(code, message);
     }
   }
 

@@ -11,7 +11,8 @@
 // values mean (acks in {-1, 0, 1}, batches valid) is checked by the broker.
 // Records are views into the request frame, never copied here.
 
-import { Reader, StringCache, type Writer } from "../codec.ts";
+import { readI16, readI32 } from "../big_endian.ts";
+import { Reader, STRING_FIELD_BYTES_MAX, StringCache, type Writer } from "../codec.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
 import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
 
@@ -93,6 +94,44 @@ export function decodeProduceRequest(body: Uint8Array, start = 0, end = body.len
   }
   r.expectEnd("the produce request");
   return { acks, timeoutMs, topics };
+}
+
+/** The fields of a request of one topic with one partition (readSingleProduce fills it). */
+export interface SingleProduce {
+  acks: number;
+  timeoutMs: number;
+  topic: string;
+  partition: number;
+  /** The records are body[recordsStart, recordsEnd). */
+  recordsStart: number;
+  recordsEnd: number;
+}
+
+/**
+ * Reads a request body `body[start, end)` of exactly one topic with one
+ * partition and non-null records into `out`, without the objects and arrays
+ * decodeProduceRequest builds (the shape of nearly every request of a client
+ * that sends as it goes). false for any other shape, or anything malformed:
+ * the caller then uses decodeProduceRequest, which says what is wrong.
+ */
+export function readSingleProduce(body: Uint8Array, start: number, end: number, out: SingleProduce): boolean {
+  // acks(2) timeout(4) topics(4) nameLength(2) | name | partitions(4) index(4) recordsLength(4) | records
+  if (end - start < 2 + 4 + 4 + 2 + 4 + 4 + 4) return false;
+  if (readI32(body, start + 6) !== 1) return false;
+  const nameBytes = readI16(body, start + 10);
+  if (nameBytes < 0 || nameBytes > STRING_FIELD_BYTES_MAX) return false;
+  const nameStart = start + 12;
+  const p = nameStart + nameBytes;
+  if (p + 12 > end || readI32(body, p) !== 1) return false;
+  const recordsBytes = readI32(body, p + 8);
+  if (recordsBytes < 0 || p + 12 + recordsBytes !== end) return false;
+  out.acks = readI16(body, start);
+  out.timeoutMs = readI32(body, start + 2);
+  out.topic = topicNames.read(body, nameStart, p);
+  out.partition = readI32(body, p + 4);
+  out.recordsStart = p + 12;
+  out.recordsEnd = end;
+  return true;
 }
 
 /** Writes a successful response body (ErrorCode NONE, then the topics). */

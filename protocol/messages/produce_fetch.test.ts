@@ -6,7 +6,7 @@ import { Writer } from "../codec.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
 import { encodeBatch } from "../record_batch.ts";
 import { decodeFetchRequest, decodeFetchResponse, writeFetchRequest, writeFetchResponse, writeFetchResponsePieces, type FetchResponse } from "./fetch.ts";
-import { decodeProduceRequest, decodeProduceResponse, writeProduceRequest, writeProduceResponse } from "./produce.ts";
+import { decodeProduceRequest, decodeProduceResponse, type ProduceRequest, readSingleProduce, type SingleProduce, writeProduceRequest, writeProduceResponse } from "./produce.ts";
 import { encodeErrorBody } from "./response.ts";
 
 function bytesOf(write: (w: Writer) => void): Uint8Array {
@@ -150,5 +150,56 @@ describe("Fetch", () => {
     expect(pieces).toContain(batch);
     const joined = Buffer.concat(pieces);
     expect(hex(joined)).toBe("abcdef01" + hex(bytesOf((x) => writeFetchResponse(x, response))));
+  });
+});
+
+describe("readSingleProduce", () => {
+  const encode = (req: ProduceRequest) => {
+    const w = new Writer();
+    writeProduceRequest(w, req);
+    // Inside a larger buffer, to check the offsets.
+    const body = w.finish();
+    const buf = new Uint8Array(body.length + 10);
+    buf.set(body, 7);
+    return { buf, start: 7, end: 7 + body.length };
+  };
+  const out = (): SingleProduce => ({ acks: 0, timeoutMs: 0, topic: "", partition: 0, recordsStart: 0, recordsEnd: 0 });
+
+  test("one topic, one partition: the same fields as decodeProduceRequest, records as a range of the body", () => {
+    const records = new Uint8Array([1, 2, 3, 4, 5]);
+    const { buf, start, end } = encode({ acks: -1, timeoutMs: 1234, topics: [{ name: "tópico", partitions: [{ index: 7, records }] }] });
+    const o = out();
+    expect(readSingleProduce(buf, start, end, o)).toBe(true);
+    const full = decodeProduceRequest(buf, start, end);
+    expect(o.acks).toBe(full.acks);
+    expect(o.timeoutMs).toBe(full.timeoutMs);
+    expect(o.topic).toBe(full.topics[0].name);
+    expect(o.partition).toBe(full.topics[0].partitions[0].index);
+    expect([...buf.subarray(o.recordsStart, o.recordsEnd)]).toEqual([...records]);
+  });
+
+  test("any other shape or a malformed body is left to the full decoder", () => {
+    const r = new Uint8Array([9]);
+    const shapes: ProduceRequest[] = [
+      { acks: 1, timeoutMs: 0, topics: [] },
+      { acks: 1, timeoutMs: 0, topics: [{ name: "a", partitions: [] }] },
+      { acks: 1, timeoutMs: 0, topics: [{ name: "a", partitions: [{ index: 0, records: r }, { index: 1, records: r }] }] },
+      { acks: 1, timeoutMs: 0, topics: [{ name: "a", partitions: [{ index: 0, records: r }] }, { name: "b", partitions: [] }] },
+    ];
+    for (const shape of shapes) {
+      const { buf, start, end } = encode(shape);
+      expect(readSingleProduce(buf, start, end, out())).toBe(false);
+    }
+    const { buf, start, end } = encode({ acks: 1, timeoutMs: 0, topics: [{ name: "a", partitions: [{ index: 0, records: r }] }] });
+    // Truncated, trailing bytes, null records (-1), a length past the end: all refused here.
+    expect(readSingleProduce(buf, start, end - 1, out())).toBe(false);
+    expect(readSingleProduce(buf, start, end + 1, out())).toBe(false);
+    const nullRecords = buf.slice();
+    new DataView(nullRecords.buffer).setInt32(end - 1 - 4, -1);
+    expect(readSingleProduce(nullRecords, start, end, out())).toBe(false);
+    expect(() => decodeProduceRequest(nullRecords, start, end)).toThrow();
+    const nullName = buf.slice();
+    new DataView(nullName.buffer).setInt16(start + 10, -1);
+    expect(readSingleProduce(nullName, start, end, out())).toBe(false);
   });
 });
