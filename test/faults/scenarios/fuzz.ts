@@ -62,6 +62,9 @@ export interface FuzzFigures {
   stateCreated: { groups: number; topics: number; partitions: number };
   /** Lines of /metrics at the end: label sets must not grow with hostile input. */
   metricsLines: number;
+  /** The router's JS heap in use at the end, and full collections the memory governor forced (what RSS is made of). */
+  jsHeapUsedMiB: number;
+  gcForced: number;
   /** Broker RSS after the size-prefix attacks minus before them. */
   sizeAttackRssDeltaMiB: number;
   brokerAlive: boolean;
@@ -195,6 +198,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     sizeAttackRssDeltaMiB: 0,
     stateCreated: { groups: 0, topics: 0, partitions: 0 },
     metricsLines: 0,
+    jsHeapUsedMiB: 0,
+    gcForced: 0,
     brokerAlive: false,
     brokerComplaints: [],
     framesPerSec: 0,
@@ -302,6 +307,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzFigures> {
     const topics = (await good.control(3, { topics: null })) as { topics?: { partitions: unknown[] }[] };
     const metricsText = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
     figures.metricsLines = metricsText.split("\n").length;
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metricsText)?.[1] ?? NaN);
+    figures.jsHeapUsedMiB = Math.round(gauge("sluice_js_heap_used_bytes") / 2 ** 20);
+    figures.gcForced = gauge("sluice_gc_forced_total");
     figures.stateCreated = {
       groups: groups.groups?.length ?? -1,
       topics: topics.topics?.length ?? -1,
