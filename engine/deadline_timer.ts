@@ -6,6 +6,7 @@
 // removal on the hot path.
 
 import { DeadlineHeap, type HeapItem } from "./deadline_heap.ts";
+import { EarliestTimer } from "./earliest_timer.ts";
 
 export interface DeadlineItem extends HeapItem {
   /** The deadline passed; the item has already been removed. */
@@ -14,8 +15,7 @@ export interface DeadlineItem extends HeapItem {
 
 export class DeadlineTimer<T extends DeadlineItem = DeadlineItem> {
   readonly #heap = new DeadlineHeap<T>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #armedForMs = Infinity;
+  readonly #timer = new EarliestTimer(() => this.#fire(), Date.now);
 
   get size(): number {
     return this.#heap.size;
@@ -23,7 +23,7 @@ export class DeadlineTimer<T extends DeadlineItem = DeadlineItem> {
 
   add(item: T): void {
     this.#heap.push(item);
-    if (item.deadlineMs < this.#armedForMs) this.#arm();
+    if (item.deadlineMs < this.#timer.armedForMs) this.#timer.armFor(item.deadlineMs);
   }
 
   remove(item: T): void {
@@ -36,32 +36,16 @@ export class DeadlineTimer<T extends DeadlineItem = DeadlineItem> {
 
   /** Removes every item and calls its onDeadline now (shutdown). */
   expireAll(): void {
-    this.#disarm();
+    this.#timer.disarm();
     for (;;) {
       const item = this.#heap.pop();
       if (item === undefined) break;
       item.onDeadline();
     }
-    this.#disarm();
-  }
-
-  #arm(): void {
-    this.#disarm();
-    const next = this.#heap.peek();
-    if (next === undefined) return;
-    this.#armedForMs = next.deadlineMs;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next.deadlineMs - Date.now()));
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#armedForMs = Infinity;
+    this.#timer.disarm();
   }
 
   #fire(): void {
-    this.#timer = undefined;
-    this.#armedForMs = Infinity;
     const now = Date.now();
     for (;;) {
       const item = this.#heap.peek();
@@ -69,6 +53,7 @@ export class DeadlineTimer<T extends DeadlineItem = DeadlineItem> {
       this.#heap.remove(item);
       item.onDeadline();
     }
-    if (this.#timer === undefined) this.#arm();
+    // An onDeadline may have added an item (and armed the timer for it).
+    if (this.#timer.armedForMs === Infinity) this.#timer.armFor(this.#heap.peek()?.deadlineMs ?? Infinity);
   }
 }

@@ -5,9 +5,9 @@
 // pointer updates instead of a heap's O(log n) sifts: on the produce path each
 // request is added once and removed once, and almost none ever expire.
 //
-// One timer for all lists, armed for the earliest head. Removing an item does
-// not re-arm (a timer firing early re-arms for the new earliest head), as in
-// DeadlineTimer.
+// One timer for all lists, armed for the earliest head (EarliestTimer).
+
+import { EarliestTimer } from "./earliest_timer.ts";
 
 /** Distinct timeouts with a list at once (an empty list is reused for a new timeout); see add(). */
 export const TIMEOUT_LISTS_MAX = 16;
@@ -33,12 +33,12 @@ export class TimeoutList {
 export class TimeoutLists {
   readonly #lists: TimeoutList[] = [];
   #size = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #armedForMs = Infinity;
   readonly #now: () => number;
+  readonly #timer: EarliestTimer;
 
   constructor(opts: { now?: () => number } = {}) {
     this.#now = opts.now ?? (() => performance.now());
+    this.#timer = new EarliestTimer(() => this.#fire(), this.#now);
   }
 
   get size(): number {
@@ -65,7 +65,7 @@ export class TimeoutLists {
     list.tail = item;
     list.size++;
     this.#size++;
-    if (item.timeoutAtMs < this.#armedForMs) this.#arm();
+    if (item.timeoutAtMs < this.#timer.armedForMs) this.#timer.armFor(item.timeoutAtMs);
   }
 
   remove(item: TimeoutItem): void {
@@ -86,14 +86,14 @@ export class TimeoutLists {
 
   /** Removes every item and calls its onTimeout now (shutdown). */
   expireAll(): void {
-    this.#disarm();
+    this.#timer.disarm();
     for (const list of this.#lists) {
       for (let item = list.head; item !== null; item = list.head) {
         this.remove(item);
         item.onTimeout();
       }
     }
-    this.#disarm();
+    this.#timer.disarm();
   }
 
   #listFor(timeoutMs: number): TimeoutList {
@@ -128,23 +128,7 @@ export class TimeoutLists {
     return at;
   }
 
-  #arm(): void {
-    this.#disarm();
-    const at = this.#earliest();
-    if (at === Infinity) return;
-    this.#armedForMs = at;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, Math.ceil(at - this.#now())));
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#armedForMs = Infinity;
-  }
-
   #fire(): void {
-    this.#timer = undefined;
-    this.#armedForMs = Infinity;
     const now = this.#now();
     for (const list of this.#lists) {
       for (let item = list.head; item !== null && item.timeoutAtMs <= now; item = list.head) {
@@ -152,6 +136,7 @@ export class TimeoutLists {
         item.onTimeout();
       }
     }
-    if (this.#timer === undefined) this.#arm();
+    // An onTimeout may have added an item (and armed the timer for it).
+    if (this.#timer.armedForMs === Infinity) this.#timer.armFor(this.#earliest());
   }
 }
