@@ -28,14 +28,12 @@ import type {
   LoadRecord,
   LoadTarget,
 } from "./load_client.ts";
-import { UNBATCHED_IN_FLIGHT_REQUESTS } from "./raw_load_client.ts";
+import { UNBATCHED_IN_FLIGHT_TOTAL } from "./raw_load_client.ts";
 
 /** Per-record bytes the library adds to a value when it counts its buffer. */
 const LIBRARY_RECORD_OVERHEAD_BYTES = 24;
 /** The library's smallest batchBytes: one 100-byte record fills it. */
 const UNBATCHED_BATCH_BYTES = 128;
-/** Requests in flight on the connection with --batch-bytes 0: as the raw client's (raw_load_client.ts). */
-const UNBATCHED_REQUESTS_INFLIGHT = UNBATCHED_IN_FLIGHT_REQUESTS;
 /** Unacknowledged messages per request slot with --batch-bytes 0. */
 const UNBATCHED_WINDOW_PER_REQUEST = 4;
 
@@ -49,15 +47,17 @@ function producerOptions(options: LoadProducerOptions): ProducerOptions {
     ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
   };
   if (options.batchBytes === 0) {
+    // As many requests in flight as the raw client keeps (raw_load_client.ts).
+    const inflight = options.unbatchedInFlight ?? UNBATCHED_IN_FLIGHT_TOTAL;
     return {
       ...base,
       batchBytes: UNBATCHED_BATCH_BYTES,
       requestBytesMax: UNBATCHED_BATCH_BYTES,
       lingerMs: 0,
       retries: 0,
-      produceRequestsInflightMax: UNBATCHED_REQUESTS_INFLIGHT,
-      partitionInflightMax: UNBATCHED_REQUESTS_INFLIGHT,
-      inflightRequestsMax: UNBATCHED_REQUESTS_INFLIGHT,
+      produceRequestsInflightMax: inflight,
+      partitionInflightMax: inflight,
+      inflightRequestsMax: inflight,
     };
   }
   return { ...base, ...(options.batchBytes === undefined ? {} : { batchBytes: options.batchBytes }) };
@@ -76,7 +76,7 @@ class LibraryProducer implements LoadProducer {
     // Unbatched, a full buffer would be a queue of ~270k single-record requests (seconds of backlog
     // at the end of a timed run): keep a few messages per request slot instead.
     this.window = options.batchBytes === 0
-      ? UNBATCHED_REQUESTS_INFLIGHT * UNBATCHED_WINDOW_PER_REQUEST
+      ? (options.unbatchedInFlight ?? UNBATCHED_IN_FLIGHT_TOTAL) * UNBATCHED_WINDOW_PER_REQUEST
       : Math.max(1, Math.floor(PRODUCER_DEFAULTS.bufferBytesMax / (options.valueBytes + LIBRARY_RECORD_OVERHEAD_BYTES)));
   }
 

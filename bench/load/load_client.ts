@@ -17,6 +17,11 @@ export interface LoadProducerOptions extends LoadTarget {
   lingerMs?: number;
   /** Size of every value this producer sends (sizes its send window). */
   valueBytes: number;
+  /**
+   * With batchBytes 0: requests in flight on this producer's connection. A run
+   * splits UNBATCHED_IN_FLIGHT_TOTAL over its producers (unbatchedInFlightPerProducer).
+   */
+  unbatchedInFlight?: number;
 }
 
 /** One message of a sendMany() call (the client library's ProducerMessage has this shape). */

@@ -13,6 +13,7 @@ import { startEmbeddedBroker } from "./embedded_broker.ts";
 import { LatencyRecorder } from "./latency.ts";
 import { parseBenchArgs, UsageError } from "./options.ts";
 import { runProducer } from "./producer_load.ts";
+import { unbatchedInFlightPerProducer } from "./raw_load_client.ts";
 import { batchBytesDefault, createLoadAdmin, RECORD_OVERHEAD_BYTES } from "./sluice_load_client.ts";
 import { COUNTERS_PER_THREAD } from "./worker_messages.ts";
 
@@ -47,6 +48,7 @@ const done = await runProducer({
   client: {
     host, port, clientId: "profile-producer", topic, acks: options.acks,
     batchBytes: options.batchBytes, lingerMs: options.lingerMs, valueBytes: options.sizeBytes,
+        unbatchedInFlight: unbatchedInFlightPerProducer(options.producers),
   },
   producerId: 0,
   messages: options.messages,

@@ -39,11 +39,16 @@ import type {
 /** Requests awaiting an answer on one producer connection before send() makes the caller wait. */
 const IN_FLIGHT_REQUESTS_MAX = 64;
 /**
- * Requests in flight per connection with one message per request: 400, so the
- * peers table's two connections keep 800 requests outstanding, as Redis's 50
- * connections with pipeline 16 do (bench/peers/redis.ts).
+ * Requests in flight with one message per request, over all of a run's
+ * producers: 800, as Redis's 50 connections with pipeline 16 keep outstanding
+ * (bench/peers/redis.ts), so the peers table compares the same concurrency.
  */
-export const UNBATCHED_IN_FLIGHT_REQUESTS = 400;
+export const UNBATCHED_IN_FLIGHT_TOTAL = 800;
+
+/** Each producer's share of UNBATCHED_IN_FLIGHT_TOTAL. */
+export function unbatchedInFlightPerProducer(producers: number): number {
+  return Math.max(1, Math.ceil(UNBATCHED_IN_FLIGHT_TOTAL / Math.max(1, producers)));
+}
 /** Bytes of sealed batches that trigger a request at once instead of at the end of the turn. */
 const REQUEST_BYTES_TARGET = 1024 * 1024;
 export const RAW_BATCH_BYTES_DEFAULT = 64 * 1024;
@@ -391,7 +396,7 @@ class RawProducer implements LoadProducer {
 
 /**
  * One message per record batch and per Produce request (`batchBytes` 0), with
- * up to UNBATCHED_IN_FLIGHT_REQUESTS requests in flight: the pipelined,
+ * up to `unbatchedInFlight` requests in flight: the pipelined,
  * unbatched workload of the peers table. Each send() writes its whole frame
  * into the connection's output buffer at once (the request's fixed part is
  * encoded once), and its ack callback is the response handler itself.
@@ -401,11 +406,13 @@ class RawUnbatchedProducer implements LoadProducer {
   /** acks, timeout, topic count, topic name, partition count: the same bytes in every request. */
   private readonly fixed: Uint8Array;
   private spaceWaiters: (() => void)[] = [];
+  private readonly inFlightMax: number;
 
   constructor(
     private readonly connection: RawConnection,
     private readonly options: LoadProducerOptions,
   ) {
+    this.inFlightMax = options.unbatchedInFlight ?? UNBATCHED_IN_FLIGHT_TOTAL;
     const w = new Writer({ initialBytes: 64 });
     w.writeI16(options.acks).writeI32(PRODUCE_TIMEOUT_MS).writeArrayCount(1).writeString(options.topic).writeArrayCount(1);
     this.fixed = w.finish().slice();
@@ -431,7 +438,7 @@ class RawUnbatchedProducer implements LoadProducer {
     } else {
       conn.endRequest(start, correlationId, KIND_PRODUCE_ONE, onAck);
     }
-    if (conn.inFlight >= UNBATCHED_IN_FLIGHT_REQUESTS) return new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    if (conn.inFlight >= this.inFlightMax) return new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     return undefined;
   }
 
@@ -442,7 +449,7 @@ class RawUnbatchedProducer implements LoadProducer {
   private wakeWaiters(): void {
     const waiters = this.spaceWaiters;
     if (waiters.length === 0) return;
-    if (this.connection.inFlight >= UNBATCHED_IN_FLIGHT_REQUESTS && this.connection.closed === undefined) return;
+    if (this.connection.inFlight >= this.inFlightMax && this.connection.closed === undefined) return;
     this.spaceWaiters = [];
     for (const w of waiters) w();
   }

@@ -24,6 +24,7 @@ import { ProcSampler } from "./proc_sampler.ts";
 import { splitCount } from "./rate_schedule.ts";
 import { brokerFigures, ProgressLine, usPerMsg, type BenchResult } from "./result.ts";
 import { SeqTracker } from "./seq_tracker.ts";
+import { unbatchedInFlightPerProducer } from "./raw_load_client.ts";
 import { batchBytesDefault, createLoadAdmin, RECORD_OVERHEAD_BYTES } from "./sluice_load_client.ts";
 import {
   Counter,
@@ -202,6 +203,7 @@ async function runAgainst(
       client: {
         host, port, clientId: `bench-producer-${p}`, topic, acks: options.acks,
         batchBytes: options.batchBytes, lingerMs: options.lingerMs, valueBytes: options.sizeBytes,
+        unbatchedInFlight: unbatchedInFlightPerProducer(options.producers),
       },
       producerId: p,
       messages: perProducer?.[p],

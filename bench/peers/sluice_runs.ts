@@ -33,16 +33,16 @@ export function sluiceWorkloads(options: { durationSec: number; consumeMessages:
       args: ["produce", ...common, ...length, "--acks", "all", "--producers", "1", "--send-batch", "256"],
     },
     {
-      // The same kind of client as the Redis and NATS rows (the protocol over a raw
-      // socket), and the same 800 requests outstanding as Redis's 50 x 16: the bar's row.
+      // The same kind of client as the Redis and NATS rows (the protocol over a raw socket,
+      // one load thread) and the same 800 requests outstanding as Redis's 50 x 16: the bar's row.
       key: "produce-unbatched-raw",
-      description: "produce, acks=all, one message per request, pipelined (2 x 400 in flight), protocol-only client",
-      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "2", "--batch-bytes", "0", "--client", "raw"],
+      description: "produce, acks=all, one message per request, pipelined (800 in flight), protocol-only client",
+      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "1", "--batch-bytes", "0", "--client", "raw"],
     },
     {
       key: "produce-unbatched",
-      description: "produce, acks=all, one message per request, pipelined, client library",
-      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "2", "--batch-bytes", "0"],
+      description: "produce, acks=all, one message per request, pipelined (800 in flight), client library",
+      args: ["produce", ...common, ...length, "--acks", "all", "--producers", "1", "--batch-bytes", "0"],
     },
     {
       key: "consume",
