@@ -5,8 +5,8 @@
 //   bun bench/peers.ts [--runs 3] [--duration 10] [--skip redis,nats,...] [--small]
 //
 // 10 s per run by default: a JIT-compiled broker spends its first second or so
-// compiling (in 3 s runs Sluice's one-message-per-request row measured 0.85x
-// Redis, in 10 s runs of the same tree 1.06x; BENCHMARKS.md), and a
+// compiling (Sluice's one-message-per-request row measured 0.85x Redis in
+// 3 s runs and 1.00-1.06x in 10 s runs of the same tree; BENCHMARKS.md), and a
 // sustained figure is what the bar is about. Every system gets the same length.
 //
 // Each system is started by this script on 127.0.0.1 with a private temp data
