@@ -183,6 +183,25 @@ describe("worker pool (real threads, real files)", () => {
     expect(values(read.bytes)).toEqual(Array.from({ length: total / slots.length }, (_, k) => `0:${k}`));
   }, 30_000);
 
+  test("acks=all waiters of one partition resolve in order across the waiter ring's wrap-around and growth", async () => {
+    const pool = await startPool({ workers: 1 });
+    await pool.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 60_000 }));
+    // 50 wait and resolve: the waiter ring's head is now past its start.
+    const first = Array.from({ length: 50 }, (_, i) => produce(pool, 0, batch([`a${i}`]), -1));
+    await waitFor(() => pool.state(0).logEndOffset === 50, "50 written");
+    await pool.setConfig(0, config({ "flush.interval.ms": 0 }));
+    expect((await Promise.all(first)).map((r) => r.res?.baseOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    // 300 more wait together: they wrap around the ring and make it grow twice.
+    await pool.setConfig(0, config({ "flush.interval.ms": 60_000 }));
+    const second = Array.from({ length: 300 }, (_, i) => produce(pool, 0, batch([`b${i}`]), -1));
+    await waitFor(() => pool.state(0).logEndOffset === 350, "350 written");
+    await pool.setConfig(0, config({ "flush.interval.ms": 0 }));
+    const results = await Promise.all(second);
+    expect(results.every((r) => r.err === 0)).toBe(true);
+    expect(results.map((r) => r.res?.baseOffset)).toEqual(Array.from({ length: 300 }, (_, i) => 50 + i));
+    expect(results.map((r) => r.res?.lastOffset)).toEqual(Array.from({ length: 300 }, (_, i) => 50 + i));
+  }, 30_000);
+
   test("a full request ring refuses with false, then onWritable fires and produce succeeds", async () => {
     // 64 KiB ring, 16 KiB batches: a handful fit.
     const pool = await startPool({ workers: 1, requestRingBytes: 1 << 16 });
