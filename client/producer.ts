@@ -37,7 +37,7 @@
 import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
-import type { HeaderValueInput } from "../protocol/record_batch.ts";
+import { type HeaderValueInput, RECORDS_OFFSET } from "../protocol/record_batch.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { backoffMs } from "./backoff.ts";
 import { BrokerLink, sendThrough, type RequestLink } from "./broker_link.ts";
@@ -53,10 +53,12 @@ import type { Writer } from "../protocol/codec.ts";
 import {
   BatchSendTracker,
   BuilderPool,
+  encodeSingleRecordBatch,
   ProducerBatch,
   type RecordMetadata,
   type Resolve,
   type SentRange,
+  singleRecordBatchBytes,
 } from "./producer_batch.ts";
 
 export type { RecordMetadata, SentRange } from "./producer_batch.ts";
@@ -466,7 +468,7 @@ export class Producer {
           const promise = new Promise<RecordMetadata>(this.capture);
           const batch = state.open!;
           batch.addOne(this.capturedResolve!);
-          if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+          if (batch.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
           return promise;
         }
         return this.sendWhenRoom(t, partitionCount, message, size, Date.now() + this.sendTimeoutMs);
@@ -645,7 +647,7 @@ export class Producer {
         const promise = new Promise<RecordMetadata>(this.capture);
         const batch = state.open!;
         batch.addOne(this.capturedResolve!);
-        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+        if (batch.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
         return promise;
       }
       return this.sendWhenRoom(t, partitionCount, message, size, deadline);
@@ -671,7 +673,7 @@ export class Producer {
       const state = this.appendRecord(t, Math.max(t.partitionCount, p.partitionCount), p.message, p.bytes);
       const batch = state.open!;
       batch.addOne(p.resolve);
-      if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+      if (batch.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
     } catch (e) {
       p.reject(e as Error);
     }
@@ -704,7 +706,7 @@ export class Producer {
         const state = this.appendRecord(t, Math.max(t.partitionCount, job.partitionCount), messages[job.index], size);
         const batch = state.open!;
         batch.addToRange(tracker);
-        if (batch.builder.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+        if (batch.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
       } catch (e) {
         tracker.fail(e as Error);
         break;
@@ -755,12 +757,25 @@ export class Producer {
     }
     const state = t.partitions[partition] ?? this.newPartitionState(t, partition);
     let batch = state.open;
-    if (batch !== undefined && batch.builder.sizeBytes + size > this.batchBytes && batch.recordCount > 0) {
+    if (batch !== undefined && batch.sizeBytes + size > this.batchBytes && batch.recordCount > 0) {
       this.closeOpenBatch(state);
       batch = undefined;
     }
-    if (batch === undefined) batch = this.openBatch(t, state);
-    const builder = batch.builder;
+    if (batch === undefined) {
+      const value = message.value;
+      if (
+        value instanceof Uint8Array &&
+        (message.key === undefined || message.key === null) &&
+        message.headers === undefined &&
+        message.timestamp === undefined &&
+        singleRecordBatchBytes(value.length) >= this.batchBytes
+      ) {
+        this.appendSingle(t, state, value, size);
+        return state;
+      }
+      batch = this.openBatch(t, state);
+    }
+    const builder = batch.builder!;
     const before = builder.sizeBytes;
     try {
       builder.append(message);
@@ -797,12 +812,33 @@ export class Producer {
     return batch;
   }
 
+  /**
+   * A record that fills a batch by itself (the common shape: a byte value and
+   * nothing else): its batch is encoded whole, without a builder, and left
+   * open only for the caller to register the record's delivery and close it
+   * (it is at least batchBytes, so the caller does).
+   */
+  private appendSingle(t: TopicState, state: PartitionState, value: Uint8Array, size: number): void {
+    const now = Date.now();
+    const batch = ProducerBatch.single(t.name, state.partition, encodeSingleRecordBatch(value, now), now);
+    state.open = batch;
+    this.incomplete.add(batch);
+    const count = this.metadata.partitionCountNow(t.name, now);
+    if (count !== undefined) t.partitionCount = count;
+    // As appendRecord: the buffer holds what the record took (its bytes past the batch header).
+    const taken = batch.sizeBytes - RECORDS_OFFSET;
+    if (taken < size) {
+      this.budget.shrink(size - taken);
+      batch.reservedBytes += taken;
+    } else batch.reservedBytes += size;
+  }
+
   private discardEmptyOpenBatch(state: PartitionState): void {
     const batch = state.open!;
     state.open = undefined;
     this.openStates.delete(state);
     this.incomplete.delete(batch);
-    this.builders.give(batch.builder);
+    this.builders.give(batch.builder!);
   }
 
   private closeOpenBatch(state: PartitionState): void {
@@ -812,7 +848,7 @@ export class Producer {
     this.openStates.delete(state);
     if (batch.recordCount === 0) {
       this.incomplete.delete(batch);
-      this.builders.give(batch.builder);
+      this.builders.give(batch.builder!);
       return;
     }
     batch.close();
@@ -1070,7 +1106,7 @@ export class Producer {
     this.budget.release(batch.reservedBytes);
     if (error === undefined) batch.succeed(baseOffset);
     else batch.fail(error);
-    if (!batch.builderReleased) this.builders.give(batch.builder);
+    if (!batch.builderReleased && batch.builder !== undefined) this.builders.give(batch.builder);
     if (batch.flushWaiters !== undefined) for (const wake of batch.flushWaiters) wake();
   }
 }

@@ -10,8 +10,72 @@
 // sendBatch() call keeps one range per batch it touches. All records of a
 // batch are settled in one loop when its produce completes.
 
-import { BatchBuilder } from "../protocol/record_batch.ts";
+import { writeI16, writeI32, writeI64Number } from "../protocol/big_endian.ts";
+import { crc32c } from "../protocol/crc32c.ts";
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  BATCH_OVERHEAD_BYTES,
+  BatchBuilder,
+  CRC_COVERED_FROM,
+  CRC_OFFSET,
+  FIRST_TIMESTAMP_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAGIC_OFFSET,
+  MAGIC_V2,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORD_COUNT_OFFSET,
+  RECORDS_OFFSET,
+} from "../protocol/record_batch.ts";
 import type { SluiceError } from "../protocol/errors.ts";
+import { varintSize, writeVarint } from "../protocol/varint.ts";
+
+/**
+ * Encoded size of a batch holding one record with a byte value of `n` bytes
+ * and nothing else (no key, no headers, the batch's timestamp).
+ */
+export function singleRecordBatchBytes(n: number): number {
+  const body = 5 + varintSize(n) + n; // attributes, timestamp delta, offset delta 0, null key, value, header count
+  return RECORDS_OFFSET + varintSize(body) + body;
+}
+
+/**
+ * The batch BatchBuilder would finish for that one record (same bytes; see
+ * producer.test.ts), written into an array of its own. A batch that a single
+ * record fills (tiny batchBytes: one record per batch) needs no builder: no
+ * view of a shared buffer to cut, no builder to take, reset and give back.
+ */
+export function encodeSingleRecordBatch(value: Uint8Array, timestamp: number): Uint8Array {
+  const n = value.length;
+  const body = 5 + varintSize(n) + n;
+  const size = RECORDS_OFFSET + varintSize(body) + body;
+  const b = new Uint8Array(size);
+  // Zero-filled: base offset 0, attributes 0, last offset delta 0.
+  writeI32(b, BATCH_LENGTH_OFFSET, size - BATCH_OVERHEAD_BYTES);
+  writeI32(b, PARTITION_LEADER_EPOCH_OFFSET, -1);
+  b[MAGIC_OFFSET] = MAGIC_V2;
+  writeI16(b, ATTRIBUTES_OFFSET, 0);
+  writeI32(b, LAST_OFFSET_DELTA_OFFSET, 0);
+  writeI64Number(b, FIRST_TIMESTAMP_OFFSET, timestamp);
+  writeI64Number(b, MAX_TIMESTAMP_OFFSET, timestamp);
+  writeI64Number(b, PRODUCER_ID_OFFSET, -1);
+  writeI16(b, PRODUCER_EPOCH_OFFSET, -1);
+  writeI32(b, BASE_SEQUENCE_OFFSET, -1);
+  writeI32(b, RECORD_COUNT_OFFSET, 1);
+  let p = writeVarint(b, RECORDS_OFFSET, body);
+  p += 2; // attributes 0, timestamp delta 0
+  p++; // offset delta 0
+  b[p++] = 1; // key: null (zigzag -1)
+  p = writeVarint(b, p, n);
+  b.set(value, p);
+  // The last byte (header count 0) is already zero.
+  writeI32(b, CRC_OFFSET, crc32c(b, CRC_COVERED_FROM, size));
+  return b;
+}
 
 /** Where a record landed. `offset` is -1 when acks=0 (the broker does not say). */
 export interface RecordMetadata {
@@ -71,7 +135,8 @@ const EMPTY = new Uint8Array(0);
 export class ProducerBatch {
   readonly topic: string;
   readonly partition: number;
-  readonly builder: BatchBuilder;
+  /** undefined for a batch encoded whole when it was created (ProducerBatch.single). */
+  readonly builder: BatchBuilder | undefined;
   readonly createdAt: number;
   /** The send() records of the batch, in append order. */
   readonly resolves: Resolve[] = [];
@@ -99,16 +164,29 @@ export class ProducerBatch {
    */
   builderReleased = false;
 
-  constructor(topic: string, partition: number, builder: BatchBuilder, now: number) {
+  constructor(topic: string, partition: number, builder: BatchBuilder | undefined, now: number) {
     this.topic = topic;
     this.partition = partition;
     this.builder = builder;
     this.createdAt = now;
-    builder.reset();
+    builder?.reset();
+  }
+
+  /** A batch of one record, already encoded and closed (encodeSingleRecordBatch). */
+  static single(topic: string, partition: number, bytes: Uint8Array, now: number): ProducerBatch {
+    const batch = new ProducerBatch(topic, partition, undefined, now);
+    batch.bytes = bytes;
+    batch.closedCount = 1;
+    return batch;
   }
 
   get recordCount(): number {
-    return this.bytes === undefined ? this.builder.recordCount : this.closedCount;
+    return this.bytes === undefined ? this.builder!.recordCount : this.closedCount;
+  }
+
+  /** Bytes of the batch (header included): its builder's so far while open. */
+  get sizeBytes(): number {
+    return this.bytes === undefined ? this.builder!.sizeBytes : this.bytes.length;
   }
 
   get closed(): boolean {
@@ -117,8 +195,9 @@ export class ProducerBatch {
 
   close(): void {
     if (this.bytes !== undefined) return;
-    this.closedCount = this.builder.recordCount;
-    this.bytes = this.builder.finishView();
+    const builder = this.builder!;
+    this.closedCount = builder.recordCount;
+    this.bytes = builder.finishView();
   }
 
   /** Gives the builder (and so the bytes) back to `pool` now; the batch must never be sent again. */
@@ -126,18 +205,18 @@ export class ProducerBatch {
     if (this.builderReleased) return;
     this.builderReleased = true;
     this.bytes = EMPTY;
-    pool.give(this.builder);
+    if (this.builder !== undefined) pool.give(this.builder);
   }
 
   /** Registers the send() record just appended (at offset delta recordCount - 1). */
   addOne(resolve: Resolve): void {
     this.resolves.push(resolve);
-    if (this.deltas !== undefined) this.deltas.push(this.builder.recordCount - 1);
+    if (this.deltas !== undefined) this.deltas.push(this.recordCount - 1);
   }
 
   /** Registers the sendBatch() record just appended, extending the call's range when it is contiguous. */
   addToRange(tracker: BatchSendTracker): void {
-    const offsetDelta = this.builder.recordCount - 1;
+    const offsetDelta = this.recordCount - 1;
     let ranges = this.ranges;
     if (ranges === undefined) {
       ranges = this.ranges = [];
