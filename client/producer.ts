@@ -51,6 +51,7 @@ import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
 import { encodeStringField, ProduceResponseReader, writeProduceRequestEntries, type ProduceEntry } from "./produce_request.ts";
 import type { Writer } from "../protocol/codec.ts";
 import {
+  BatchList,
   BatchSendTracker,
   BuilderPool,
   encodeSingleRecordBatch,
@@ -175,6 +176,8 @@ interface PartitionState {
   inflight: number;
   /** No send before this time (backoff after a retriable failure). */
   retryAt: number;
+  /** In the producer's ready queue (at most once). */
+  readyQueued: boolean;
 }
 
 /** What the producer keeps per topic it sends to (bounded by the application's topics). */
@@ -345,10 +348,16 @@ export class Producer {
   private lastTopic: TopicState | undefined;
   /** Partitions with an open batch (for linger). */
   private readonly openStates = new Set<PartitionState>();
-  /** Partitions with closed batches to send, in rotation order. */
-  private readonly readyStates = new Set<PartitionState>();
+  /**
+   * Partitions with closed batches to send, in rotation order: the live part
+   * is [readyHead, length); a partition is in it at most once (readyQueued).
+   * An array with a moving head, not a Set: unbatched, every request takes a
+   * partition off the front and puts it back at the end.
+   */
+  private readonly readyQueue: PartitionState[] = [];
+  private readyHead = 0;
   /** Every batch not yet completed (bounded by bufferBytesMax). */
-  private readonly incomplete = new Set<ProducerBatch>();
+  private readonly incomplete = new BatchList();
   private requestsInflight = 0;
   /** send() and sendBatch() calls between acceptance and append (waiting for metadata or buffer space). */
   private admitting = 0;
@@ -374,8 +383,6 @@ export class Producer {
   private readonly drainNow = (): void => this.drain();
   private readonly responseReader = new ProduceResponseReader();
   private readonly requestOptions: RequestOptions;
-  /** Scratch list of the partitions one drain pass looked at. */
-  private readonly visited: PartitionState[] = [];
   private readonly produceOwner: ProduceOwner = {
     encodeProduce: (w, request) => this.encodeProduce(w, request),
     produceAnswered: (request, bytes, start, end) => this.produceAnswered(request, bytes, start, end),
@@ -532,7 +539,7 @@ export class Producer {
     for (const state of this.openStates) this.closeOpenBatch(state);
     this.openStates.clear();
     this.scheduleDrain();
-    const batches = [...this.incomplete];
+    const batches = this.incomplete.toArray();
     if (batches.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let remaining = batches.length;
@@ -571,7 +578,7 @@ export class Producer {
       clearTimeout(this.retryTimer);
       const closedError = new ClientClosedError("producer");
       this.budget.failAll(closedError);
-      for (const batch of [...this.incomplete]) this.complete(batch, -1n, closedError);
+      for (const batch of this.incomplete.toArray()) this.complete(batch, -1n, closedError);
       this.link.close();
     })();
     return this.closedPromise;
@@ -794,7 +801,7 @@ export class Producer {
   }
 
   private newPartitionState(t: TopicState, partition: number): PartitionState {
-    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0 };
+    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0, readyQueued: false };
     t.partitions[partition] = state;
     return state;
   }
@@ -853,7 +860,7 @@ export class Producer {
     }
     batch.close();
     state.ready.push(batch);
-    this.readyStates.add(state);
+    this.markReady(state);
     this.scheduleDrain();
   }
 
@@ -900,15 +907,17 @@ export class Producer {
     }
     const now = Date.now();
     let earliestRetry = Infinity;
-    const visited = this.visited;
-    while (this.requestsInflight < this.requestsInflightMax && this.readyStates.size > 0) {
+    const queue = this.readyQueue;
+    while (this.requestsInflight < this.requestsInflightMax && this.readyHead < queue.length) {
       let entries: InflightEntry[] | undefined;
       let bytes = 0;
       let topicField: Uint8Array | undefined;
       let topics = 0;
-      for (const state of this.readyStates) {
+      const first = this.readyHead;
+      let end = first;
+      for (; end < queue.length; end++) {
         if (bytes >= this.requestBytesMax) break;
-        visited.push(state);
+        const state = queue[end];
         if (state.inflight >= this.partitionInflightMax) continue;
         if (state.retryAt > now) {
           earliestRetry = Math.min(earliestRetry, state.retryAt);
@@ -933,19 +942,37 @@ export class Producer {
           }
         }
       }
-      // Rotate: partitions looked at go to the back (fairness); emptied ones leave.
-      for (let i = 0; i < visited.length; i++) {
-        const state = visited[i];
-        this.readyStates.delete(state);
-        if (state.ready.length > 0) this.readyStates.add(state);
-      }
-      visited.length = 0;
+      // Rotate: partitions looked at ([first, end)) go to the back (fairness); emptied ones leave.
+      this.readyHead = end;
+      for (let i = first; i < end; i++) queue[i].readyQueued = false;
+      for (let i = first; i < end; i++) if (queue[i].ready.length > 0) this.markReady(queue[i]);
+      this.compactReadyQueue();
       if (entries === undefined) break;
       // A request writes each topic once: entries of several topics are grouped (stable, so partitions keep their order).
       if (topics > 1) entries = groupByTopic(entries);
       this.sendRequest(entries);
     }
     if (earliestRetry !== Infinity) this.armRetry(earliestRetry);
+  }
+
+  private markReady(state: PartitionState): void {
+    if (state.readyQueued) return;
+    state.readyQueued = true;
+    this.readyQueue.push(state);
+  }
+
+  /** Drops the queue's consumed front once it is most of the array (amortized O(1) per partition taken). */
+  private compactReadyQueue(): void {
+    const queue = this.readyQueue;
+    const head = this.readyHead;
+    if (head === queue.length) {
+      queue.length = 0;
+      this.readyHead = 0;
+    } else if (head >= 64 && head * 2 >= queue.length) {
+      queue.copyWithin(0, head);
+      queue.length -= head;
+      this.readyHead = 0;
+    }
   }
 
   private armRetry(at: number): void {
@@ -1095,7 +1122,7 @@ export class Producer {
     // Back to the head of the partition's queue, ahead of anything sent later.
     state.ready.unshift(...batches);
     state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
-    this.readyStates.add(state);
+    this.markReady(state);
     this.armRetry(state.retryAt);
   }
 

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { BatchBuilder, decodeBatches } from "../protocol/record_batch.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
-import { encodeSingleRecordBatch, singleRecordBatchBytes } from "./producer_batch.ts";
+import { BatchList, encodeSingleRecordBatch, ProducerBatch, singleRecordBatchBytes } from "./producer_batch.ts";
 import { FakeLink, waitFor } from "./testing/fake_link.ts";
 
 describe("encodeSingleRecordBatch", () => {
@@ -83,6 +83,47 @@ describe("the producer's one-record batches", () => {
     expect([a.offset, b.offset, c.offset]).toEqual([0n, 1n, 2n]);
     const batches = link.produces.flatMap((h) => h.request.topics[0].partitions.flatMap((part) => decodeBatches(part.records)));
     expect(batches.map((batch) => batch.records.map((r) => r.value![0]))).toEqual([[1], [2], [3]]);
+    await p.close();
+  });
+});
+
+describe("BatchList", () => {
+  test("keeps creation order through removals at the head, middle and tail; adding or removing twice is harmless", () => {
+    const list = new BatchList();
+    const batches = Array.from({ length: 6 }, (_, i) => ProducerBatch.single("t", i, new Uint8Array(1), 0));
+    for (const b of batches) list.add(b);
+    list.add(batches[2]);
+    expect(list.size).toBe(6);
+    list.delete(batches[0]);
+    list.delete(batches[3]);
+    list.delete(batches[5]);
+    list.delete(batches[3]);
+    expect(list.toArray().map((b) => b.partition)).toEqual([1, 2, 4]);
+    list.add(batches[0]);
+    expect(list.toArray().map((b) => b.partition)).toEqual([1, 2, 4, 0]);
+    for (const b of batches) list.delete(b);
+    expect(list.size).toBe(0);
+    expect(list.toArray()).toEqual([]);
+  });
+});
+
+describe("ready partitions take turns", () => {
+  test("with few request slots, partitions with a backlog alternate request by request (through many turns of the queue)", async () => {
+    const link = new FakeLink({ t: 3 });
+    const p = new Producer({ link, lingerMs: 0, batchBytes: 128, requestBytesMax: 128, retries: 0, produceRequestsInflightMax: 1, partitionInflightMax: 1 });
+    const first = p.send("t", { value: new Uint8Array(1), partition: 0 });
+    await waitFor(() => link.outstanding.length === 1);
+    link.outstanding[0].ok();
+    await first;
+    const sends = [];
+    for (let i = 0; i < 150; i++) sends.push(p.send("t", { value: new Uint8Array(100).fill(0x41), partition: i % 3 }));
+    await waitFor(() => {
+      for (const h of link.outstanding) h.ok();
+      return link.produces.length === 151 && link.outstanding.length === 0;
+    });
+    await Promise.all(sends);
+    const order = link.produces.slice(1).map((h) => h.request.topics[0].partitions[0].index);
+    expect(order).toEqual(Array.from({ length: 150 }, (_, i) => i % 3));
     await p.close();
   });
 });

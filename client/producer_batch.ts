@@ -156,6 +156,10 @@ export class ProducerBatch {
   /** flush() calls waiting for this batch to complete. */
   flushWaiters: Array<() => void> | undefined;
   done = false;
+  /** Links of the producer's list of incomplete batches (BatchList). */
+  listPrev: ProducerBatch | undefined;
+  listNext: ProducerBatch | undefined;
+  listed = false;
   /** Records in the batch, fixed when it is closed (the builder may serve another batch by then). */
   private closedCount = 0;
   /**
@@ -279,6 +283,47 @@ export class ProducerBatch {
       for (let i = 0; i < resolves.length; i++) (resolves[i] as (v: unknown) => void)(failed);
     }
     if (this.ranges !== undefined) for (const d of this.ranges) d.tracker.fail(error);
+  }
+}
+
+/**
+ * The batches not yet completed, in creation order: a doubly linked list
+ * through the batches themselves, so adding and removing one (once per batch,
+ * thousands a second unbatched) costs no hashing and no allocation.
+ */
+export class BatchList {
+  private head: ProducerBatch | undefined;
+  private tail: ProducerBatch | undefined;
+  size = 0;
+
+  add(batch: ProducerBatch): void {
+    if (batch.listed) return;
+    batch.listed = true;
+    batch.listPrev = this.tail;
+    batch.listNext = undefined;
+    if (this.tail === undefined) this.head = batch;
+    else this.tail.listNext = batch;
+    this.tail = batch;
+    this.size++;
+  }
+
+  delete(batch: ProducerBatch): void {
+    if (!batch.listed) return;
+    batch.listed = false;
+    const { listPrev: prev, listNext: next } = batch;
+    if (prev === undefined) this.head = next;
+    else prev.listNext = next;
+    if (next === undefined) this.tail = prev;
+    else next.listPrev = prev;
+    batch.listPrev = batch.listNext = undefined;
+    this.size--;
+  }
+
+  /** A copy of the list (callers complete batches while walking it). */
+  toArray(): ProducerBatch[] {
+    const out: ProducerBatch[] = [];
+    for (let b = this.head; b !== undefined; b = b.listNext) out.push(b);
+    return out;
   }
 }
 
