@@ -9,8 +9,9 @@
 // 170 -> 366 MiB and fell back to 149 MiB only once the load stopped. A
 // young-generation collection alone did not help (the garbage is already old);
 // a full one every 500 ms still let it reach ~300 MiB between two; every 250 ms
-// above 160 MiB held the peak at 226-249 MiB, for ~9 ms per collection (3.5% of
-// one core) and the same throughput (BENCHMARKS.md).
+// above 160 MiB held the peak at 226-249 MiB, for 7-10 ms per collection (3-4% of
+// the router's time; BENCHMARKS.md). Those pauses cost the router's requests
+// latency: with the governor off the same load ran ~5-10% faster, at 306-320 MiB.
 //
 // When what survives a collection is itself most of the limit (the memory is
 // live, not garbage), the interval doubles, up to GOVERNOR_INTERVAL_MS_MAX, so
