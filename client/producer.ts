@@ -469,15 +469,8 @@ export class Producer {
       const partitionCount = t.partitionCount;
       const partition = message.partition;
       if (this.awaitingMetadata === 0 && partitionCount > 0 && (partition === undefined || partition < partitionCount)) {
-        if (this.budget.tryReserve(size)) {
-          // Fast path: known topic, room in the buffer, nobody waiting before us.
-          const state = this.appendRecord(t, partitionCount, message, size);
-          const promise = new Promise<RecordMetadata>(this.capture);
-          const batch = state.open!;
-          batch.addOne(this.capturedResolve!);
-          if (batch.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
-          return promise;
-        }
+        // Fast path: known topic, room in the buffer, nobody waiting before us.
+        if (this.budget.tryReserve(size)) return this.appendReserved(t, partitionCount, message, size);
         return this.sendWhenRoom(t, partitionCount, message, size, Date.now() + this.sendTimeoutMs);
       }
       return this.sendSlow(t, message, size);
@@ -649,14 +642,7 @@ export class Producer {
         partitionCount = await this.partitionCountOf(t, deadline);
       }
       // Accepted before any close(): appended even if close() was called meanwhile.
-      if (this.budget.tryReserve(size)) {
-        const state = this.appendRecord(t, partitionCount, message, size);
-        const promise = new Promise<RecordMetadata>(this.capture);
-        const batch = state.open!;
-        batch.addOne(this.capturedResolve!);
-        if (batch.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
-        return promise;
-      }
+      if (this.budget.tryReserve(size)) return this.appendReserved(t, partitionCount, message, size);
       return this.sendWhenRoom(t, partitionCount, message, size, deadline);
     } finally {
       this.awaitingMetadata--;
@@ -753,6 +739,16 @@ export class Producer {
    * and closes the batch if it is full. On failure the reservation is
    * released and the error thrown.
    */
+  /** Appends a message whose buffer room is already reserved; its promise settles with the batch's answer. */
+  private appendReserved(t: TopicState, partitionCount: number, message: ProducerMessage, size: number): Promise<RecordMetadata> {
+    const state = this.appendRecord(t, partitionCount, message, size);
+    const promise = new Promise<RecordMetadata>(this.capture);
+    const batch = state.open!;
+    batch.addOne(this.capturedResolve!);
+    if (batch.sizeBytes >= this.batchBytes) this.closeOpenBatch(state);
+    return promise;
+  }
+
   private appendRecord(t: TopicState, partitionCount: number, message: ProducerMessage, size: number): PartitionState {
     let partition = message.partition;
     if (partition === undefined) partition = this.choosePartition(t, message.key, partitionCount);

@@ -2,17 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../protocol/errors.ts";
 import { encodeResponseFrame, FrameError } from "../protocol/frame.ts";
 import { RESPONSE_HEADER_BYTES } from "../protocol/limits.ts";
+import { concat } from "../test/log/helpers.ts";
 import { ResponseReader } from "./response_reader.ts";
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Deterministic pseudo-random numbers (tests must be repeatable). */
 function rng(seed: number): () => number {
