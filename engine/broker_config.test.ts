@@ -9,6 +9,12 @@ describe("broker config", () => {
     expect(() => parseBrokerConfig({ memorySoftLimitBytes: 1.5 })).toThrow(/memorySoftLimitBytes/);
   });
 
+  test("the worker journal is on by default, can be turned off, and only takes a boolean", () => {
+    expect(parseBrokerConfig({}).workerJournal).toBe(true);
+    expect(parseBrokerConfig({ workerJournal: false }).workerJournal).toBe(false);
+    expect(() => parseBrokerConfig({ workerJournal: "maybe" })).toThrow(/workerJournal/);
+  });
+
   test("an unknown field is refused by name", () => {
     expect(() => parseBrokerConfig({ memorySoftLimit: 1 })).toThrow(/memorySoftLimit/);
   });

@@ -65,6 +65,12 @@ export const BrokerConfigSchema = z
      * most every 250 ms (engine/memory_governor.ts says why); 0 turns it off.
      */
     memorySoftLimitBytes: z.number().int().min(0).max(2 ** 40).default(MEMORY_SOFT_LIMIT_BYTES),
+    /**
+     * One journal per worker (workers/log/worker_journal.ts): the small unsynced
+     * appends of all of a worker's partitions become durable with one fdatasync
+     * instead of one per partition. Off: every partition syncs its own segment.
+     */
+    workerJournal: z.boolean().default(true),
     /** Longest `sluice serve` waits for in-flight work on SIGTERM before it closes anyway. */
     shutdownTimeoutMs: z.number().int().min(0).max(FETCH_WAIT_MS_MAX).default(5_000),
   })

@@ -29,6 +29,7 @@ import { ADMIN_OPS_PENDING_MAX, CREATE_RETRY_MS, CREATE_WAITERS_MAX, RATE_SAMPLE
 import { faultsFromEnv } from "./fault_hooks.ts";
 import { type FetchHandle, type FetchHost, FetchOperation, type FetchRequest, type FetchSink } from "./fetch_operation.ts";
 import { LongPoll } from "./long_poll.ts";
+import { replayWorkerJournals } from "./journal_startup.ts";
 import { fsyncDirectory, MetadataStore, type TopicEntry, type TopicsFile } from "./metadata_store.ts";
 import type { PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
 import { pickWorker, SlotTable } from "./slot_table.ts";
@@ -44,7 +45,7 @@ export interface EngineOptions {
   /** The worker pool; started from `config.workers` when absent (tests pass their own). */
   pool?: PartitionPool<LogConfig>;
   /** Starts the pool (default: WorkerPool.start with config.workers threads). */
-  startPool?: (workers: number) => Promise<PartitionPool<LogConfig>>;
+  startPool?: (workers: number, journalDataDir: string | undefined) => Promise<PartitionPool<LogConfig>>;
   /** Where warnings go (recovery problems, partitions that failed to open). */
   log?: (line: string) => void;
 }
@@ -172,8 +173,13 @@ export class Engine implements FetchHost {
     await fs.promises.mkdir(path.join(config.dataDir, "topics"), { recursive: true });
     let pool = options.pool;
     if (pool === undefined) {
-      const start = options.startPool ?? (async (workers: number) => (await WorkerPool.start({ workers })) as unknown as PartitionPool<LogConfig>);
-      pool = await start(config.workers);
+      // Before any worker opens a partition (or starts its journal empty): what a power loss took from segments comes back.
+      replayWorkerJournals(config.dataDir, store.current, log);
+      const journalDataDir = config.workerJournal ? config.dataDir : undefined;
+      const start =
+        options.startPool ??
+        (async (workers: number, journalDir: string | undefined) => (await WorkerPool.start({ workers, journalDataDir: journalDir })) as unknown as PartitionPool<LogConfig>);
+      pool = await start(config.workers, journalDataDir);
     }
     const engine = new Engine({ config, pool, store, log });
     try {
@@ -281,7 +287,7 @@ export class Engine implements FetchHost {
     const dir = this.#partitionDir(topic.name, partition);
     try {
       await fs.promises.mkdir(dir, { recursive: true });
-      await this.pool.openPartition(slot, topic.workers[partition], dir, topic.logConfig, { faults: this.#faults.get(topic.name) });
+      await this.pool.openPartition(slot, topic.workers[partition], dir, topic.logConfig, { faults: this.#faults.get(topic.name), incarnation: topic.id });
       this.#offline.delete(slot);
     } catch (e) {
       const message = (e as Error)?.message ?? String(e);

@@ -25,7 +25,7 @@ export type OffsetCallback = (err: number, offset: number, timestampMs: number) 
 export interface PartitionPool<LogConfig = unknown> {
   readonly workerCount: number;
   /** `opts.faults`: tests only, storage faults for this partition's files (engine/fault_hooks.ts). */
-  openPartition(slot: number, worker: number, dir: string, config: LogConfig, opts?: { faults?: FaultOptions }): Promise<unknown>;
+  openPartition(slot: number, worker: number, dir: string, config: LogConfig, opts?: { faults?: FaultOptions; incarnation?: string }): Promise<unknown>;
   closePartition(slot: number): Promise<unknown>;
   deletePartition(slot: number): Promise<unknown>;
   setConfig(slot: number, config: LogConfig): Promise<unknown> | unknown;

@@ -51,6 +51,7 @@ import {
   createRing,
   createStateTable,
   createWorkerStats,
+  workerJournalPath,
 } from "../workers/mod.ts";
 import { Histogram } from "./metrics.ts";
 
@@ -80,11 +81,23 @@ export interface WorkerPoolOptions {
   completionRingBytes?: number;
   /** Requests in flight per worker. Default REQUESTS_IN_FLIGHT_PER_WORKER_MAX; tests use small bounds. */
   requestsInFlightMax?: number;
+  /**
+   * The data dir whose `journal/` holds one journal per worker
+   * (workers/log/worker_journal.ts). Replay old journals before starting the
+   * pool (journal_replay.ts): a worker starts its journal empty. Absent: no journal.
+   */
+  journalDataDir?: string;
 }
 
 export interface OpenPartitionOptions {
   /** Tests only: inject storage faults into this partition's files. */
   faults?: FaultOptions;
+  /**
+   * What tells this partition from an earlier one in the same directory (the
+   * topic's id): the worker journal names it, and its replay skips records of
+   * another incarnation. Absent: the partition does not use the journal.
+   */
+  incarnation?: string;
 }
 
 export interface RingStats {
@@ -325,7 +338,8 @@ export class WorkerPool {
           worker.addEventListener("error", onError);
         }),
       );
-      const init: ControlRequest = { op: "init", workerIndex: i, requests: requestsSab, completions: completionsSab, state: tableSab, stats: statsSab };
+      const journal = opts.journalDataDir === undefined ? undefined : { path: workerJournalPath(opts.journalDataDir, i), dataDir: opts.journalDataDir };
+      const init: ControlRequest = { op: "init", workerIndex: i, requests: requestsSab, completions: completionsSab, state: tableSab, stats: statsSab, journal };
       worker.postMessage(init);
     }
     try {
@@ -353,7 +367,7 @@ export class WorkerPool {
     }
     if (this.slotWorker[slot] !== -1) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot} is already open`);
     const link = this.links[worker];
-    const recovery = await this.call(link, { op: "open", id: 0, slot, dir, config, faults: opts.faults });
+    const recovery = await this.call(link, { op: "open", id: 0, slot, dir, config, faults: opts.faults, incarnation: opts.incarnation });
     this.slotWorker[slot] = worker;
     this.durable[slot] = this.table.read(slot).durableOffset;
     this.failedCode[slot] = 0;

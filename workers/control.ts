@@ -31,8 +31,13 @@ export type ControlRequest =
       state: SharedArrayBuffer;
       /** The broker's worker stats (worker_stats.ts); this worker writes region `workerIndex`. */
       stats: SharedArrayBuffer;
+      /**
+       * The worker journal (workers/log/worker_journal.ts): its file, and the data
+       * dir its records name partitions relative to. Absent: no journal.
+       */
+      journal?: { path: string; dataDir: string };
     }
-  | { op: "open"; id: number; slot: number; dir: string; config: LogConfig; faults?: FaultOptions }
+  | { op: "open"; id: number; slot: number; dir: string; config: LogConfig; faults?: FaultOptions; incarnation?: string }
   | { op: "close"; id: number; slot: number }
   | { op: "delete"; id: number; slot: number }
   | { op: "setConfig"; id: number; slot: number; config: LogConfig }

@@ -11,6 +11,8 @@ export type { ControlReply, ControlRequest, FaultOptions } from "./control.ts";
 export { parseTopicConfig, topicConfigEntries, TOPIC_CONFIG_DEFAULTS, type LogConfig } from "./log/mod.ts";
 // The router opens one log of its own: the groups' committed-offsets log (engine/groups/offsets_log_file.ts).
 export { PartitionLog } from "./log/mod.ts";
+// The worker journals are replayed by the router's thread at start, before any worker opens a partition.
+export { realFileOps, replayJournals, workerJournalPath, type JournalReplayReport } from "./log/mod.ts";
 
 /**
  * Where the worker thread entry is, for `new Worker(url, { type: "module" })`.

@@ -26,6 +26,7 @@ import {
 } from "./shared_layout.ts";
 import { MemoryLog } from "./testing/memory_log.ts";
 import { WorkerStats, createWorkerStats, fsyncBucketOf } from "./worker_stats.ts";
+import { JOURNAL_HEADER_BYTES, JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX, WorkerJournal, scanJournal, workerJournalPath } from "./log/worker_journal.ts";
 
 type Completion =
   | { kind: "produced"; slot: number; requestId: number; baseOffset: number; lastOffset: number; logStartOffset: number }
@@ -195,7 +196,7 @@ interface Setup {
   dir: (name: string) => string;
 }
 
-function setup(impl: Impl, opts: { completionBytes?: number; stats?: WorkerStats } = {}): Setup {
+function setup(impl: Impl, opts: { completionBytes?: number; stats?: WorkerStats; journal?: (root: string) => WorkerJournal } = {}): Setup {
   const requests = createRing(1 << 16);
   const completions = createRing(opts.completionBytes ?? 1 << 16);
   const state = createStateTable(16);
@@ -207,9 +208,10 @@ function setup(impl: Impl, opts: { completionBytes?: number; stats?: WorkerStats
     return opened;
   };
   const stats = opts.stats === undefined ? undefined : { recorder: opts.stats, worker: 1 };
-  const host = new PartitionHost({ requests, completions, state, openLog, clock: () => clock.now, stats });
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-host-"));
   tempDirs.push(root);
+  const journal = opts.journal === undefined ? undefined : { journal: opts.journal(root), dataDir: root };
+  const host = new PartitionHost({ requests, completions, state, openLog, clock: () => clock.now, stats, journal });
   return {
     host,
     router: new Router(requests, completions),
@@ -218,6 +220,20 @@ function setup(impl: Impl, opts: { completionBytes?: number; stats?: WorkerStats
     logs,
     dir: (name) => path.join(root, name),
   };
+}
+
+/** realFileOps that remembers the path of every descriptor it opens, for faults and counts by file. */
+function pathTrackingFiles(): { files: FileOps; paths: Map<number, string> } {
+  const paths = new Map<number, string>();
+  const files: FileOps = {
+    ...realFileOps,
+    open: (p, flags) => {
+      const fd = realFileOps.open(p, flags);
+      paths.set(fd, p);
+      return fd;
+    },
+  };
+  return { files, paths };
 }
 
 function config(entries: Record<string, string | number> = {}): LogConfig {
@@ -597,18 +613,14 @@ describe("partition host and a full disk (PartitionLog on real files)", () => {
 describe("partition host and a write refused for space after a roll (PartitionLog on real files)", () => {
   test("the produce a roll already wrote is answered PRODUCED; only the refused one fails", () => {
     // Writes into any segment but the first are refused for space.
-    const paths = new Map<number, string>();
+    const tracked = pathTrackingFiles();
+    const paths = tracked.paths;
     const refuse = (fd: number): void => {
       const p = paths.get(fd) ?? "";
       if (p.endsWith(".log") && !p.endsWith("00000000000000000000.log")) throw fsError("ENOSPC", "write");
     };
     const files: FileOps = {
-      ...realFileOps,
-      open: (p, flags) => {
-        const fd = realFileOps.open(p, flags);
-        paths.set(fd, p);
-        return fd;
-      },
+      ...tracked.files,
       pwrite: (fd, buf, off, len, pos) => {
         refuse(fd);
         return realFileOps.pwrite(fd, buf, off, len, pos);
@@ -730,5 +742,185 @@ describe("partition host fdatasync timing (PartitionLog on real files)", () => {
     for (let i = slowFrom; i < snap.counts.length; i++) slow += snap.counts[i];
     expect(slow).toBeGreaterThanOrEqual(3);
     expect(snap.sumNs).toBeGreaterThanOrEqual(3 * 20e6);
+  });
+});
+
+describe("partition host with a worker journal (PartitionLog on real files)", () => {
+  /** Real files, with every fdatasync counted by the file it hit. */
+  function journaled(opts: { journalCapacity?: number; failJournalSyncAfter?: number } = {}) {
+    const syncs = { journal: 0, segments: 0 };
+    const tracked = pathTrackingFiles();
+    const paths = tracked.paths;
+    const files: FileOps = {
+      ...tracked.files,
+      fdatasync: (fd) => {
+        const file = paths.get(fd) ?? "";
+        if (file.endsWith(".journal")) {
+          syncs.journal++;
+          if (opts.failJournalSyncAfter !== undefined && syncs.journal > opts.failJournalSyncAfter) throw fsError("EIO", "fdatasync");
+        } else if (file.endsWith(".log")) syncs.segments++;
+        realFileOps.fdatasync(fd);
+      },
+    };
+    const impl: Impl = {
+      ...realImpl,
+      open: ({ dir, config, faults }) => (faults === undefined ? (() => {
+        const log = PartitionLog.open({ dir, config, files });
+        return { log, recovery: log.recovery };
+      })() : openHostedLog({ dir, config, faults, nowMs: 0 })),
+    };
+    let journal: WorkerJournal | null = null;
+    const s = setup(impl, {
+      journal: (root) => (journal = WorkerJournal.create(workerJournalPath(root, 0), files, opts.journalCapacity)),
+    });
+    const j = journal as unknown as WorkerJournal;
+    syncs.journal = 0; // creating it synced once
+    return { ...s, syncs, journal: j };
+  }
+
+  test("one journal fdatasync makes small appends to four partitions durable; the segments are synced when a partition closes", () => {
+    const { host, router, table, dir, syncs, journal } = journaled();
+    for (let slot = 0; slot < 4; slot++) host.open(slot, dir(`p${slot}`), config(), undefined, "topic-id-1");
+    syncs.segments = 0; // opening synced each (recovery ends with one)
+    for (let slot = 0; slot < 4; slot++) router.produce(slot, batchOf([`a${slot}`, `b${slot}`]), -1);
+    expect(host.drain()).toBe(DrainOutcome.EMPTY);
+    expect(host.flushOneDue()).toBe(true);
+    expect(syncs).toEqual({ journal: 1, segments: 0 });
+    const out = router.take();
+    expect(out.filter((c) => c.kind === "durable").sort((a, b) => a.slot - b.slot)).toEqual(
+      [0, 1, 2, 3].map((slot) => ({ kind: "durable", slot, durableOffset: 2 })),
+    );
+    for (let slot = 0; slot < 4; slot++) expect(table.read(slot).highWatermark).toBe(2);
+    expect(host.dirtyCount).toBe(0);
+    expect(host.flushOneDue()).toBe(false);
+    // The journal holds one record per partition, with the bytes the segment holds.
+    const scan = scanJournal(realFileOps, journal.path);
+    expect(scan.records.map((r) => r.dir).sort()).toEqual(["p0#topic-id-1", "p1#topic-id-1", "p2#topic-id-1", "p3#topic-id-1"]);
+    expect(decodeBatches(scan.records.find((r) => r.dir === "p2#topic-id-1")!.batches)[0].records.map((r) => new TextDecoder().decode(r.value!))).toEqual(["a2", "b2"]);
+    // Closing one partition checkpoints: every journaled segment is synced, then a new generation names none.
+    host.close(1);
+    expect(syncs.segments).toBe(4);
+    expect(journal.generation).toBe(2);
+    expect(scanJournal(realFileOps, journal.path).records).toEqual([]);
+    // Nothing journaled is left unsynced: closing another one syncs nothing more.
+    host.close(2);
+    expect(syncs.segments).toBe(4);
+  });
+
+  test("a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes syncs its own segment", () => {
+    const { host, router, dir, syncs } = journaled();
+    host.open(0, dir("big"), config(), undefined, "topic-id-1");
+    host.open(1, dir("small"), config(), undefined, "topic-id-1");
+    syncs.segments = 0;
+    // More than the bound in batches that each fit the test's small request ring.
+    const piece = encodeBatch([{ value: new Uint8Array(30_000), timestamp: 1 }]);
+    for (let sent = 0; sent <= JOURNAL_PARTITION_ROUND_BYTES_MAX; sent += piece.length) {
+      expect(router.produce(0, piece, -1)).toBeGreaterThan(0);
+      host.drain();
+    }
+    router.produce(1, batchOf(["x"]), -1);
+    host.drain();
+    expect(host.flushDue()).toBe(2);
+    expect(syncs).toEqual({ journal: 1, segments: 1 });
+    expect(router.take().filter((c) => c.kind === "durable").map((c) => c.slot).sort()).toEqual([0, 1]);
+  });
+
+  test("a partition opened with storage faults never uses the journal: its failing fdatasync still takes it offline", () => {
+    const { host, router, table, dir, syncs } = journaled();
+    host.open(0, dir("ok"), config(), undefined, "topic-id-1");
+    host.open(1, dir("faulty"), config(), { failFdatasyncAt: 1 }, "topic-id-1");
+    router.produce(0, batchOf(["ok"]), -1);
+    router.produce(1, batchOf(["lost"]), -1);
+    host.drain();
+    host.flushDue();
+    expect(syncs.journal).toBe(1);
+    const out = router.take();
+    expect(out.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 0, durableOffset: 1 }]);
+    expect(out.some((c) => c.kind === "partition-failed" && c.slot === 1 && c.error === ErrorCode.KAFKA_STORAGE_ERROR)).toBe(true);
+    expect(table.read(1).online).toBe(false);
+  });
+
+  test("a failing journal is dropped: the round's partitions sync their own segments and their acks still come", () => {
+    const { host, router, table, dir, syncs } = journaled({ failJournalSyncAfter: 1 });
+    host.open(0, dir("p0"), config(), undefined, "topic-id-1");
+    host.open(1, dir("p1"), config(), undefined, "topic-id-1");
+    syncs.segments = 0;
+    router.produce(0, batchOf(["r1"]), -1);
+    router.produce(1, batchOf(["r1"]), -1);
+    host.drain();
+    expect(host.flushOneDue()).toBe(true); // journal round 1 works
+    expect(syncs).toEqual({ journal: 1, segments: 0 });
+    router.produce(0, batchOf(["r2"]), -1);
+    router.produce(1, batchOf(["r2"]), -1);
+    host.drain();
+    expect(host.flushOneDue()).toBe(true); // round 2: the journal fdatasync fails
+    // Both segments synced (the first round's bytes too): nothing rests on the broken journal.
+    expect(syncs).toEqual({ journal: 2, segments: 2 });
+    expect(router.take().filter((c) => c.kind === "durable").map((c) => [c.slot, (c as { durableOffset: number }).durableOffset])).toEqual([
+      [0, 1], [1, 1], [0, 2], [1, 2],
+    ].sort((a, b) => a[1] - b[1] || a[0] - b[0]) as number[][]);
+    expect(table.read(0).online && table.read(1).online).toBe(true);
+    // From now on every partition syncs its own segment.
+    router.produce(0, batchOf(["r3"]), -1);
+    host.drain();
+    host.flushDue();
+    expect(syncs).toEqual({ journal: 2, segments: 3 });
+  });
+
+  test("a full journal checkpoints (segments synced, new generation) before the next round", () => {
+    const capacity = JOURNAL_HEADER_BYTES + JOURNAL_ROUND_BYTES_MAX + 64 * 1024;
+    const { host, router, dir, syncs, journal } = journaled({ journalCapacity: capacity });
+    host.open(0, dir("p0"), config(), undefined, "topic-id-1");
+    host.open(1, dir("p1"), config(), undefined, "topic-id-1");
+    syncs.segments = 0;
+    const value = new Uint8Array(20_000);
+    let rounds = 0;
+    while (journal.generation === 1) {
+      router.produce(0, encodeBatch([{ value, timestamp: 1 }]), -1);
+      router.produce(1, encodeBatch([{ value, timestamp: 1 }]), -1);
+      host.drain();
+      expect(host.flushOneDue()).toBe(true);
+      rounds++;
+      expect(rounds).toBeLessThan(10);
+    }
+    // The checkpoint synced both segments (which covered the appends of its round too).
+    expect(syncs.segments).toBe(2);
+    expect(rounds).toBe(3); // 2 rounds of ~40 KB fit; the third finds less than a round's room left
+    expect(scanJournal(realFileOps, journal.path).records).toEqual([]);
+    router.produce(0, encodeBatch([{ value, timestamp: 1 }]), -1);
+    router.produce(1, encodeBatch([{ value, timestamp: 1 }]), -1);
+    host.drain();
+    expect(host.flushOneDue()).toBe(true);
+    expect(syncs.segments).toBe(2);
+    const scan = scanJournal(realFileOps, journal.path);
+    expect(scan.generation).toBe(2);
+    expect(scan.records.map((r) => r.dir).sort()).toEqual(["p0#topic-id-1", "p1#topic-id-1"]);
+    expect(router.take().filter((c) => c.kind === "durable").map((c) => (c as { durableOffset: number }).durableOffset)).toEqual([1, 1, 2, 2, 3, 3, 4, 4]);
+  });
+
+  test("a partition opened without an incarnation (which the replay could not check) never uses the journal", () => {
+    const { host, router, dir, syncs } = journaled();
+    host.open(0, dir("p0"), config());
+    syncs.segments = 0;
+    router.produce(0, batchOf(["a"]), -1);
+    host.drain();
+    host.flushDue();
+    expect(syncs).toEqual({ journal: 0, segments: 1 });
+  });
+
+  test("closeAll syncs every partition and removes the journal file", () => {
+    const { host, router, dir, journal } = journaled();
+    host.open(0, dir("p0"), config(), undefined, "topic-id-1");
+    host.open(1, dir("p1"), config(), undefined, "topic-id-1");
+    router.produce(0, batchOf(["a"]), -1);
+    router.produce(1, batchOf(["b"]), -1);
+    host.drain();
+    host.flushOneDue();
+    expect(fs.existsSync(journal.path)).toBe(true);
+    host.closeAll();
+    expect(fs.existsSync(journal.path)).toBe(false);
+    const reopened = PartitionLog.open({ dir: dir("p1"), config: config() });
+    expect(reopened.durableOffset).toBe(1);
+    reopened.close();
   });
 });

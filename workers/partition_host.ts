@@ -58,7 +58,9 @@ import { RING_BYTES } from "../protocol/limits.ts";
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from "../protocol/record_batch.ts";
 import type { FaultOptions } from "./control.ts";
 import { errorFields } from "./control.ts";
+import * as path from "node:path";
 import type { LogConfig } from "./log/mod.ts";
+import { JOURNAL_PARTITION_ROUND_BYTES_MAX, type WorkerJournal, journalDirKey, journalPartitionName } from "./log/worker_journal.ts";
 import { type PartitionStateView, PartitionStateTable, emptyStateView } from "./partition_state.ts";
 import { PendingProduces } from "./pending_produces.ts";
 import { RingConsumer, RingProducer } from "./ring.ts";
@@ -128,6 +130,25 @@ export interface HostedLog {
   deleteFiles(): void;
 }
 
+/** What a log needs to take part in worker journal rounds (PartitionLog has it). */
+export interface JournaledLog {
+  /** Writes what is staged; the bytes written and not durable yet. */
+  unsyncedLength(): number;
+  /** Base offset of the segment they are in, and where in it they start. */
+  readonly unsyncedSegmentBaseOffset: number;
+  readonly unsyncedPosition: number;
+  /** Copies them into target at `at`. */
+  readUnsynced(target: Uint8Array, at: number): void;
+  /** The journal holding the copy was fdatasynced; returns the new durable offset. */
+  markJournaled(): number;
+  /** Durable bytes only the journal holds (flush() syncs them into the segment). */
+  readonly hasJournaledUnsynced: boolean;
+}
+
+function isJournaled(log: HostedLog): log is HostedLog & JournaledLog {
+  return typeof (log as Partial<JournaledLog>).markJournaled === "function";
+}
+
 /** Opens (and recovers) one partition's log; may throw SluiceError. */
 export type OpenLog = (opts: { dir: string; config: LogConfig; nowMs: number; faults?: FaultOptions }) => {
   log: HostedLog;
@@ -143,6 +164,11 @@ export interface PartitionHostOptions {
   clock?: () => number;
   /** Where this worker's counters go (worker_stats.ts): each flush's fdatasync time. */
   stats?: { recorder: WorkerStats; worker: number };
+  /**
+   * The worker journal (worker_journal.ts) and the data dir its records name
+   * partitions relative to. Absent: every partition syncs its own segment.
+   */
+  journal?: { journal: WorkerJournal; dataDir: string };
 }
 
 /**
@@ -205,6 +231,10 @@ class HostedPartition {
    * PRODUCED even if writeError is set (a refused write stored none of the others).
    */
   stagedFrom = 0;
+  /** Its directory as the journal names it; null: it never uses the journal (faults injected, or no journal). */
+  journalKey: Uint8Array | null = null;
+  /** Journal generation of its last journaled round (-1: none): closing it then needs a checkpoint first. */
+  journaledGeneration = -1;
 
   constructor(slot: number, log: HostedLog) {
     this.slot = slot;
@@ -244,6 +274,11 @@ export class PartitionHost {
   /** Payload bytes the completion ring must free before the blocked request can proceed. */
   blockedOnBytes = 0;
   private nextRetentionMs: number;
+  /** null without a journal, or after it failed (then every partition syncs its own segment). */
+  private journal: WorkerJournal | null;
+  private readonly journalDataDir: string;
+  /** The partitions of the current journal round (reused). */
+  private readonly journalRoundParts: HostedPartition[] = [];
 
   constructor(opts: PartitionHostOptions) {
     this.requests = new RingConsumer(opts.requests);
@@ -255,6 +290,8 @@ export class PartitionHost {
     this.fetchedView = new DataView(this.completions.bytes.buffer, this.completions.bytes.byteOffset, this.completions.bytes.byteLength);
     this.deferredCompletionBytesMax = Math.floor(this.completions.capacity * DEFERRED_COMPLETIONS_RING_FRACTION);
     this.nextRetentionMs = this.clock() + RETENTION_CHECK_INTERVAL_MS;
+    this.journal = opts.journal?.journal ?? null;
+    this.journalDataDir = opts.journal?.dataDir ?? "";
   }
 
   get partitionCount(): number {
@@ -264,11 +301,15 @@ export class PartitionHost {
   // ---------------------------------------------------------------- control
 
   /** Open and recover a partition's log into `slot`; publishes its state row (online). */
-  open(slot: number, dir: string, config: LogConfig, faults?: FaultOptions): unknown {
+  open(slot: number, dir: string, config: LogConfig, faults?: FaultOptions, incarnation?: string): unknown {
     if (this.partitions.has(slot)) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot} is already open on this worker`);
     if (slot < 0 || slot >= this.table.rows) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot} outside the state table`);
     const { log, recovery } = this.openLog({ dir, config, nowMs: this.clock(), faults });
     const p = new HostedPartition(slot, log);
+    // Only a partition that can say which incarnation of its directory it is may use the journal (journal_replay.ts says why).
+    if (this.journal !== null && faults === undefined && incarnation !== undefined && isJournaled(log)) {
+      p.journalKey = journalDirKey(journalPartitionName(path.relative(this.journalDataDir, dir), incarnation));
+    }
     this.partitions.set(slot, p);
     this.table.beginGeneration(slot);
     this.refreshRow(p);
@@ -288,6 +329,8 @@ export class PartitionHost {
   close(slot: number, opts: { deleteFiles?: boolean } = {}): void {
     const p = this.partitions.get(slot);
     if (p === undefined) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `slot ${slot} is not open on this worker`);
+    // The journal's generation may name only open partitions (worker_journal.ts says why).
+    if (this.journal !== null && p.journaledGeneration === this.journal.generation) this.checkpointJournal();
     if (!opts.deleteFiles && isOnline(p) && p.dirty) this.flushPartition(p);
     this.reportOwed();
     this.publishRows();
@@ -322,6 +365,13 @@ export class PartitionHost {
       } catch (err) {
         first ??= err;
       }
+    }
+    // Every partition is synced and closed: nothing in the journal is needed any more.
+    const journal = this.journal;
+    if (journal !== null && first === null) {
+      this.journal = null;
+      journal.close();
+      journal.remove();
     }
     if (first !== null) throw first;
   }
@@ -400,6 +450,7 @@ export class PartitionHost {
    */
   flushDue(nowMs: number = this.clock(), force = false): number {
     let flushes = 0;
+    if (!force && this.journal !== null && this.journalRound(nowMs)) flushes++;
     for (const p of this.dirty) {
       if (force || p.log.flushDue(nowMs)) {
         // Held-back acks=all answers go out before the first fdatasync: the router files them meanwhile.
@@ -430,6 +481,7 @@ export class PartitionHost {
    * time for the next partition's fdatasync instead of waiting a whole round.
    */
   flushOneDue(nowMs: number = this.clock()): boolean {
+    if (this.journal !== null && this.journalRound(nowMs)) return true;
     for (const p of this.dirty) {
       if (!p.log.flushDue(nowMs)) continue;
       if (this.completions.unpublished) this.publishCompletions();
@@ -751,6 +803,156 @@ export class PartitionHost {
     p.view.highWatermark = durable;
     this.touch(p);
     this.unreported.add(p);
+  }
+
+  /**
+   * One journal round: the due partitions with few unsynced bytes (at most
+   * JOURNAL_PARTITION_ROUND_BYTES_MAX each) are copied into the journal, which
+   * one fdatasync makes durable; each then gets its DURABLE. false when none
+   * took part (the others are flushed one by one). A journal that fails is
+   * dropped, and the round's partitions sync their own segments instead.
+   */
+  private journalRound(nowMs: number): boolean {
+    const journal = this.journal;
+    if (journal === null) return false;
+    if (journal.needsCheckpoint) {
+      // Held-back acks=all answers go out before the fdatasyncs, as before any flush.
+      if (this.completions.unpublished) this.publishCompletions();
+      const flushes = this.checkpointJournal();
+      if (this.journal === null || this.dirty.size === 0) {
+        this.publishFlushed();
+        return flushes > 0;
+      }
+    }
+    const round = this.journalRoundParts;
+    round.length = 0;
+    journal.begin();
+    for (const p of this.dirty) {
+      if (p.journalKey === null || !p.log.flushDue(nowMs)) continue;
+      const log = p.log as HostedLog & JournaledLog;
+      let length: number;
+      try {
+        length = log.unsyncedLength();
+      } catch {
+        continue; // offline now: its own flush reports it
+      }
+      if (length === 0 || length > JOURNAL_PARTITION_ROUND_BYTES_MAX) continue;
+      const at = journal.beginRecord(p.journalKey, log.unsyncedSegmentBaseOffset, log.unsyncedPosition, length);
+      if (at < 0) break;
+      try {
+        log.readUnsynced(journal.roundBuffer, at);
+      } catch {
+        journal.abandonRecord();
+        continue;
+      }
+      journal.endRecord();
+      round.push(p);
+    }
+    if (round.length === 0) return false;
+    // Held-back acks=all answers go out before the fdatasync: the router files them meanwhile.
+    if (this.completions.unpublished) this.publishCompletions();
+    const started = performance.now();
+    try {
+      journal.commit();
+    } catch {
+      // The segments still hold every byte: each syncs its own from now on.
+      this.dropJournal();
+      for (const p of round) if (p.dirty) this.flushPartition(p);
+      round.length = 0;
+      this.publishFlushed();
+      return true;
+    }
+    this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
+    const generation = journal.generation;
+    for (const p of round) {
+      p.dirty = false;
+      this.dirty.delete(p);
+      p.journaledGeneration = generation;
+      let durable: number;
+      try {
+        durable = (p.log as HostedLog & JournaledLog).markJournaled();
+      } catch (err) {
+        // Its recovery point could not be recorded: offline, as after a failed flush.
+        this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR).message);
+        continue;
+      }
+      this.refreshRow(p);
+      p.view.durableOffset = durable;
+      p.view.highWatermark = durable;
+      this.touch(p);
+      this.unreported.add(p);
+    }
+    round.length = 0;
+    this.publishFlushed();
+    return true;
+  }
+
+  /** DURABLE reports and state rows of what was just flushed, published. */
+  private publishFlushed(): void {
+    this.reportOwed();
+    this.publishRows();
+    this.publishCompletions();
+  }
+
+  /**
+   * Syncs every segment holding journaled bytes, then starts a new journal
+   * generation. A segment that fails its fdatasync goes offline and the journal
+   * is dropped without a new generation (its records are the only durable copy
+   * left, for the replay at the next start). Returns the flushes it did; the
+   * journal is null after it if it could not go on.
+   */
+  private checkpointJournal(): number {
+    const journal = this.journal;
+    if (journal === null) return 0;
+    let failed = false;
+    let flushes = 0;
+    for (const p of this.partitions.values()) {
+      if (p.journaledGeneration !== journal.generation) continue;
+      if (!isOnline(p)) {
+        failed = true;
+        continue;
+      }
+      if ((p.log as HostedLog & JournaledLog).hasJournaledUnsynced) {
+        this.flushPartition(p);
+        flushes++;
+      }
+      if (!isOnline(p)) failed = true;
+    }
+    if (failed) {
+      this.dropJournal();
+      return flushes;
+    }
+    try {
+      journal.restart();
+    } catch {
+      this.dropJournal();
+    }
+    return flushes;
+  }
+
+  /**
+   * Stops using the journal: every partition syncs its own segment from now on,
+   * and those holding journaled bytes sync them now. The file is removed only if
+   * all of them could: otherwise its records are the only durable copy, and the
+   * next start replays them.
+   */
+  private dropJournal(): void {
+    const journal = this.journal;
+    if (journal === null) return;
+    this.journal = null;
+    let allSynced = true;
+    for (const p of this.partitions.values()) {
+      p.journalKey = null;
+      if (p.journaledGeneration !== journal.generation) continue;
+      if (isOnline(p) && (p.log as HostedLog & JournaledLog).hasJournaledUnsynced) this.flushPartition(p);
+      if (!isOnline(p)) allSynced = false;
+    }
+    try {
+      journal.close();
+      if (allSynced) journal.remove();
+    } catch {
+      // Left in place: the replay at the next start reads it (what it names is already in the segments).
+    }
   }
 
   /** After a read or lookup failed: publish what the log now says of its health. */

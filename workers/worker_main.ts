@@ -15,6 +15,8 @@
 
 import { ErrorCode } from "../protocol/errors.ts";
 import { type ControlReply, type ControlRequest, errorFields } from "./control.ts";
+import { realFileOps } from "./log/file_ops.ts";
+import { WorkerJournal } from "./log/worker_journal.ts";
 import { openHostedLog } from "./open_log.ts";
 import { DrainOutcome, PartitionHost } from "./partition_host.ts";
 import { WorkerStats } from "./worker_stats.ts";
@@ -84,7 +86,17 @@ async function loop(h: PartitionHost): Promise<void> {
 async function handle(msg: ControlRequest): Promise<void> {
   if (msg.op === "init") {
     buffers = [msg.requests, msg.completions, msg.state, msg.stats];
+    let journal: { journal: WorkerJournal; dataDir: string } | undefined;
+    if (msg.journal !== undefined) {
+      try {
+        journal = { journal: WorkerJournal.create(msg.journal.path, realFileOps), dataDir: msg.journal.dataDir };
+      } catch (err) {
+        // Without it every partition syncs its own segment: slower with many partitions, as safe.
+        console.error(`sluice: worker ${msg.workerIndex} runs without its journal (${msg.journal.path}): ${(err as Error).message}`);
+      }
+    }
     host = new PartitionHost({
+      journal,
       requests: msg.requests,
       completions: msg.completions,
       state: msg.state,
@@ -107,7 +119,7 @@ async function handle(msg: ControlRequest): Promise<void> {
     let result: unknown;
     switch (msg.op) {
       case "open":
-        result = h.open(msg.slot, msg.dir, msg.config, msg.faults);
+        result = h.open(msg.slot, msg.dir, msg.config, msg.faults, msg.incarnation);
         break;
       case "close":
         await drainAll(h);

@@ -11,6 +11,9 @@
 // segments), one in "other", and a committed offset 50 for group "g" on cor/0:
 //   clean:   stopped with SIGTERM (recovery point at the end of each log);
 //   crashed: stopped with kill -9 (recovery point at the last segment roll).
+// Both run without the worker journal, so the segments alone are tested; a
+// third, crashedJournal, is crashed with it: its journal holds a copy of the
+// active segment's acknowledged tail, and the restart writes that copy back.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
@@ -29,7 +32,7 @@ const SEED = Number(process.env.SLUICE_FAULT_SEED ?? 4);
 /** Flips per randomized case in CI; `bun run test:long` runs test/long/corruption.test.ts with more. */
 export const FLIPS = Number(process.env.SLUICE_CORRUPTION_FLIPS ?? 6);
 
-const pristine: { clean: string; crashed: string } = { clean: "", crashed: "" };
+const pristine: { clean: string; crashed: string; crashedJournal: string } = { clean: "", crashed: "", crashedJournal: "" };
 const temps: string[] = [];
 const figures: Record<string, unknown> = {};
 
@@ -39,9 +42,9 @@ function tempDir(): string {
   return d;
 }
 
-async function buildPristine(stop: "clean" | "crashed"): Promise<string> {
+async function buildPristine(stop: "clean" | "crashed", journal = false): Promise<string> {
   const dir = tempDir();
-  const b = await startBroker({ dataDir: dir, args: ["--workers", "1"] });
+  const b = await startBroker({ dataDir: dir, args: ["--workers", "1", "--worker-journal", String(journal)] });
   const c = await RawClient.connect(b.port);
   await c.control(19, {
     topics: [
@@ -68,6 +71,7 @@ function value(i: number): string {
 beforeAll(async () => {
   pristine.clean = await buildPristine("clean");
   pristine.crashed = await buildPristine("crashed");
+  pristine.crashedJournal = await buildPristine("crashed", true);
 });
 
 afterAll(() => {
@@ -75,7 +79,7 @@ afterAll(() => {
   for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function copyOf(which: "clean" | "crashed"): string {
+function copyOf(which: keyof typeof pristine): string {
   const dir = tempDir();
   fs.cpSync(pristine[which], dir, { recursive: true });
   return dir;
@@ -178,6 +182,23 @@ function reported(o: Outcome): boolean {
   return !o.started || o.online === false || o.fetchError !== 0;
 }
 
+/** FLIPS times: a copy of `which` (after `prepare`) with its last acked batch cut at a random byte, restarted; one outcome line each. */
+async function cutLastAckedBatch(which: keyof typeof pristine, rng: Rng, prepare: (dir: string) => void = () => {}): Promise<string[]> {
+  const results: string[] = [];
+  for (let k = 0; k < FLIPS; k++) {
+    const dir = copyOf(which);
+    prepare(dir);
+    const file = path.join(partitionDir(dir), segments(dir).at(-1)!);
+    const [start, end] = batchesOf(file).at(-1)!;
+    const cutAt = rng.between(start + 1, end - 1);
+    fs.truncateSync(file, cutAt);
+    const o = await restartAndInspect(dir);
+    const quietlyCut = o.started && o.online === true && o.fetchError === 0 && o.readable.length < RECORDS;
+    results.push(`cut@${cutAt}: ${o.servedCorrupt !== null ? "SERVED CORRUPT" : reported(o) ? "reported" : quietlyCut ? "QUIETLY CUT" : "?"}`);
+  }
+  return results;
+}
+
 describe("record data", () => {
   // Found here (the broker served such batches), fixed in the log since.
   test("bit flips in sealed segments: detected every time, never served", async () => {
@@ -272,19 +293,36 @@ describe("record data", () => {
     // A disk that loses fdatasynced bytes: the segment ends inside its last acked
     // batch. That cannot be a torn write of ours (the recovery point says it was
     // durable), so it must be reported, not cut quietly.
-    const rng = new Rng(SEED + 8);
+    const results = await cutLastAckedBatch("crashed", new Rng(SEED + 8));
+    figures.lostDurableTail = results;
+    expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
+  }, 120_000);
+});
+
+describe("record data with the worker journal (kill -9)", () => {
+  test("a bit flip in the active segment's acked tail: written back from the journal, every record intact", async () => {
+    const rng = new Rng(SEED + 9);
     const results: string[] = [];
     for (let k = 0; k < FLIPS; k++) {
-      const dir = copyOf("crashed");
+      const dir = copyOf("crashedJournal");
+      expect(fs.readdirSync(path.join(dir, "journal")).length).toBe(1);
       const file = path.join(partitionDir(dir), segments(dir).at(-1)!);
-      const [start, end] = batchesOf(file).at(-1)!;
-      const cutAt = rng.between(start + 1, end - 1);
-      fs.truncateSync(file, cutAt);
+      const [start, end] = rng.pick(batchesOf(file));
+      const at = rng.between(start + 21, end - 1);
+      flipBit(file, at, rng.below(8));
       const o = await restartAndInspect(dir);
-      const quietlyCut = o.started && o.online === true && o.fetchError === 0 && o.readable.length < RECORDS;
-      results.push(`cut@${cutAt}: ${o.servedCorrupt !== null ? "SERVED CORRUPT" : reported(o) ? "reported" : quietlyCut ? "QUIETLY CUT" : "?"}`);
+      results.push(`@${at}: ${o.servedCorrupt !== null ? "SERVED CORRUPT" : allIntact(o) && o.online === true ? "restored" : JSON.stringify({ online: o.online, readable: o.readable.length })}`);
+      expect(o.output).toContain("worker journals replayed");
+      // Replayed and removed: the broker runs with a new, empty one.
+      expect(fs.readdirSync(path.join(dir, "journal")).filter((n) => n.endsWith(".journal")).length).toBeLessThanOrEqual(1);
     }
-    figures.lostDurableTail = results;
+    figures.journalRestoredFlips = results;
+    expect(results.filter((r) => !r.endsWith("restored"))).toEqual([]);
+  }, 120_000);
+
+  test("acked bytes gone from both the segment and the journal: reported by the recovery point, never cut quietly", async () => {
+    const results = await cutLastAckedBatch("crashedJournal", new Rng(SEED + 10), (dir) => fs.rmSync(path.join(dir, "journal"), { recursive: true }));
+    figures.journalLostToo = results;
     expect(results.filter((r) => !r.endsWith("reported"))).toEqual([]);
   }, 120_000);
 });

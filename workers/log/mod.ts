@@ -10,3 +10,5 @@ export { LogError } from "./log_error.ts";
 export { PartitionLog } from "./partition_log.ts";
 export type { AppendResult, OpenOptions, ReadPlan, ReadPlanResult, TimestampedOffset } from "./partition_log.ts";
 export type { RecoveryStats } from "./recovery.ts";
+export { replayJournals, type JournalReplayReport } from "./journal_replay.ts";
+export { WorkerJournal, workerJournalPath } from "./worker_journal.ts";

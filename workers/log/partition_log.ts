@@ -231,6 +231,16 @@ export class PartitionLog {
   /** Byte position of `durable` in the active segment, and the active segment's max timestamp at that point. */
   private durablePosition: number;
   private durableMaxTimestamp: number;
+  /**
+   * Durable bytes of the active segment that only the worker journal holds
+   * (worker_journal.ts): the segment itself has not been fdatasynced over them.
+   * The next flush(), roll, checkpoint or close syncs it.
+   */
+  private journaledUnsynced = false;
+  /** What readUnsynced() copied: markJournaled() makes exactly that durable. */
+  private journalEndOffset = -1;
+  private journalEndPosition = -1;
+  private journalEndMaxTimestamp = -1;
   private failure: Error | null;
   /** The last write refused for space, while appends are refused without trying (until diskFullUntilMs). */
   private diskFull: SluiceError | null = null;
@@ -683,13 +693,14 @@ export class PartitionLog {
     }
     // Staged appends are covered too: write them first (the host writes them before it flushes).
     this.writeStaged();
-    if (!this.batcher.hasUnsynced) return this.durable;
+    if (!this.batcher.hasUnsynced && !this.journaledUnsynced) return this.durable;
     const seg = this.segs.active;
     try {
       this.files.fdatasync(seg.fd);
     } catch (e) {
       this.fail(e, "fdatasync");
     }
+    this.journaledUnsynced = false;
     this.durable = seg.nextOffset;
     this.durablePosition = seg.size;
     this.durableMaxTimestamp = seg.maxTimestamp;
@@ -701,6 +712,76 @@ export class PartitionLog {
       this.fail(e, "recording the recovery point");
     }
     return this.durable;
+  }
+
+  // ------------------------------------------------------------ worker journal
+
+  /**
+   * Writes what is staged, then returns how many bytes of the active segment
+   * are written and not durable: what a journal round would copy (0: none).
+   */
+  unsyncedLength(): number {
+    if (this.failure !== null) throw this.storageError();
+    this.writeStaged();
+    if (!this.batcher.hasUnsynced) return 0;
+    return this.segs.active.size - this.durablePosition;
+  }
+
+  /** Base offset of the segment the unsynced bytes are in (the active one). */
+  get unsyncedSegmentBaseOffset(): number {
+    return this.segs.active.baseOffset;
+  }
+
+  /** Where in that segment the unsynced bytes start. */
+  get unsyncedPosition(): number {
+    return this.durablePosition;
+  }
+
+  /**
+   * Copies the unsynced bytes (unsyncedLength() of them: whole batches) into
+   * `target` at `at`, for the journal. Throws (the log goes offline) if the
+   * read fails.
+   */
+  readUnsynced(target: Uint8Array, at: number): void {
+    const seg = this.segs.active;
+    const length = seg.size - this.durablePosition;
+    try {
+      if (readFully(this.files, seg.fd, target, at, length, this.durablePosition) < length) throw new Error("short read of unsynced bytes");
+    } catch (e) {
+      this.fail(e, "reading unsynced bytes for the journal");
+    }
+    this.journalEndOffset = seg.nextOffset;
+    this.journalEndPosition = seg.size;
+    this.journalEndMaxTimestamp = seg.maxTimestamp;
+  }
+
+  /**
+   * The journal holding what readUnsynced() copied was fdatasynced: those
+   * batches are durable, and the recovery point moves to them as after a
+   * flush (the journal's replay puts them back into the segment before
+   * recovery looks). The segment is synced later (flush, roll, checkpoint,
+   * close). Returns the new durable offset.
+   */
+  markJournaled(): number {
+    if (this.journalEndOffset < 0) throw new Error("markJournaled() without readUnsynced()");
+    this.durable = this.journalEndOffset;
+    this.durablePosition = this.journalEndPosition;
+    this.durableMaxTimestamp = this.journalEndMaxTimestamp;
+    this.journalEndOffset = -1;
+    // Nothing written since readUnsynced() (same thread, same round): all of it is covered.
+    if (this.segs.active.size === this.durablePosition) this.batcher.synced();
+    this.journaledUnsynced = true;
+    try {
+      this.recoveryPoint.record({ offset: this.durable, segmentBaseOffset: this.segs.active.baseOffset, position: this.durablePosition });
+    } catch (e) {
+      this.fail(e, "recording the recovery point");
+    }
+    return this.durable;
+  }
+
+  /** Durable bytes only the journal holds: the journal may not start a new generation before flush(). */
+  get hasJournaledUnsynced(): boolean {
+    return this.journaledUnsynced;
   }
 
   // ------------------------------------------------------------ reads
@@ -961,6 +1042,8 @@ export class PartitionLog {
    */
   checkpoint(): void {
     if (this.failure !== null || this.closed) return;
+    // The point must not pass what the segment itself holds on disk.
+    if (this.journaledUnsynced) this.flush();
     const seg = this.segs.active;
     try {
       seg.writeIndexFiles(this.files, {
