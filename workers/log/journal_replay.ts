@@ -21,7 +21,7 @@
 import * as path from "node:path";
 import { type FileOps, writeFully } from "./file_ops.ts";
 import { LOG_SUFFIX, segmentFileName } from "./segment_file.ts";
-import { JOURNAL_DIR_NAME, parseJournalPartitionName, scanJournal } from "./worker_journal.ts";
+import { JOURNAL_DIR_NAME, forEachJournalRecord, parseJournalPartitionName } from "./worker_journal.ts";
 
 export interface JournalReplayOptions {
   dataDir: string;
@@ -58,24 +58,16 @@ export function replayJournals(opts: JournalReplayOptions): JournalReplayReport 
   const open = new Map<string, number>();
   try {
     for (const name of journals) {
-      const scan = scanJournal(files, path.join(journalDir, name));
-      report.journals++;
-      if (!scan.headerValid) {
-        // Only a new generation being written can leave the header torn, and one
-        // starts only after every segment the old one covered was synced.
-        opts.log(`sluice: journal ${name} has no valid header; nothing in it is replayed`);
-        continue;
-      }
-      for (const r of scan.records) {
+      const scan = forEachJournalRecord(files, path.join(journalDir, name), (r) => {
         report.records++;
-        const name = parseJournalPartitionName(r.dir);
-        const dir = path.resolve(dataDir, name.dir);
+        const partition = parseJournalPartitionName(r.dir);
+        const dir = path.resolve(dataDir, partition.dir);
         const relative = path.relative(dataDir, dir);
         const file = path.join(dir, segmentFileName(r.segmentBaseOffset, LOG_SUFFIX));
         // A name that leaves the data dir is not ours to touch.
-        if (relative.startsWith("..") || opts.incarnationOf(relative) !== name.incarnation || !files.exists(file)) {
+        if (relative.startsWith("..") || opts.incarnationOf(relative) !== partition.incarnation || !files.exists(file)) {
           report.recordsSkipped++;
-          continue;
+          return;
         }
         let fd = open.get(file);
         if (fd === undefined) {
@@ -85,6 +77,12 @@ export function replayJournals(opts: JournalReplayOptions): JournalReplayReport 
         writeFully(files, fd, r.batches, 0, r.batches.length, r.position);
         report.recordsApplied++;
         report.bytesApplied += r.batches.length;
+      });
+      report.journals++;
+      if (!scan.headerValid) {
+        // Only a new generation being written can leave the header torn, and one
+        // starts only after every segment the old one covered was synced.
+        opts.log(`sluice: journal ${name} has no valid header; nothing in it is replayed`);
       }
     }
     for (const fd of open.values()) files.fdatasync(fd);

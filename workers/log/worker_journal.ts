@@ -309,38 +309,52 @@ export interface JournalScan {
   readonly endPosition: number;
 }
 
-/** Reads every record of the journal's current generation, in the order written. */
+/** Reads every record of the journal's current generation, in the order written (all held in memory: for tests and small journals). */
 export function scanJournal(files: FileOps, path: string): JournalScan {
+  const records: JournalRecord[] = [];
+  const scan = forEachJournalRecord(files, path, (r) => {
+    records.push({ ...r, batches: r.batches.slice() });
+  });
+  return { ...scan, records };
+}
+
+/**
+ * Calls `onRecord` for every record of the journal's current generation, in the
+ * order written, one at a time: `batches` is valid only during the call (one
+ * buffer of at most JOURNAL_ROUND_BYTES_MAX is reused), so replay holds one
+ * record in memory, not the journal.
+ */
+export function forEachJournalRecord(files: FileOps, path: string, onRecord: (r: JournalRecord) => void): Omit<JournalScan, "records"> {
   const fd = files.open(path, "r");
   try {
     const size = files.size(fd);
     const header = new Uint8Array(HEADER_CRC_AT + 4);
     if (size < JOURNAL_HEADER_BYTES || readFully(files, fd, header, 0, header.length, 0) < header.length) {
-      return { headerValid: false, generation: 0, records: [], endPosition: 0 };
+      return { headerValid: false, generation: 0, endPosition: 0 };
     }
     const hv = new DataView(header.buffer);
     const headerOk =
       hv.getUint32(0) === JOURNAL_MAGIC && hv.getUint16(4) === JOURNAL_VERSION && readU32(header, HEADER_CRC_AT) === crc32c(header.subarray(0, HEADER_CRC_AT));
-    if (!headerOk) return { headerValid: false, generation: 0, records: [], endPosition: 0 };
+    if (!headerOk) return { headerValid: false, generation: 0, endPosition: 0 };
     const generation = hv.getFloat64(8);
-    const records: JournalRecord[] = [];
     let pos = JOURNAL_HEADER_BYTES;
     const head = new Uint8Array(8);
+    const buffer = new Uint8Array(JOURNAL_ROUND_BYTES_MAX);
     for (;;) {
       if (pos + JOURNAL_RECORD_HEADER_BYTES > size) break;
       if (readFully(files, fd, head, 0, 8, pos) < 8) break;
       const bytes = readU32(head, 0);
       if (bytes < JOURNAL_RECORD_HEADER_BYTES + 1 || bytes > JOURNAL_ROUND_BYTES_MAX || pos + bytes > size) break;
-      const rec = new Uint8Array(bytes);
+      const rec = buffer.subarray(0, bytes);
       if (readFully(files, fd, rec, 0, bytes, pos) < bytes) break;
       if (readU32(rec, 4) !== crc32c(rec.subarray(8, bytes))) break;
-      const rv = new DataView(rec.buffer);
+      const rv = new DataView(rec.buffer, rec.byteOffset, bytes);
       if (rv.getFloat64(8) !== generation) break;
       const dirBytes = readU16(rec, 16);
       const placeAt = JOURNAL_RECORD_HEADER_BYTES + dirBytes;
       const dataAt = placeAt + RECORD_PLACE_BYTES;
       if (dirBytes === 0 || dataAt >= bytes) break;
-      records.push({
+      onRecord({
         dir: utf8Decoder.decode(rec.subarray(JOURNAL_RECORD_HEADER_BYTES, placeAt)),
         segmentBaseOffset: rv.getFloat64(placeAt),
         position: rv.getFloat64(placeAt + 8),
@@ -348,7 +362,7 @@ export function scanJournal(files: FileOps, path: string): JournalScan {
       });
       pos += bytes;
     }
-    return { headerValid: true, generation, records, endPosition: pos };
+    return { headerValid: true, generation, endPosition: pos };
   } finally {
     files.close(fd);
   }
