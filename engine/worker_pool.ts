@@ -404,13 +404,14 @@ export class WorkerPool {
     const link = this.linkFor(slot, cb, RequestType.PRODUCE);
     if (link === null) return true;
     if (acks !== 0 && acks !== 1 && acks !== -1) {
-      defer(() => cb(ErrorCode.INVALID_REQUIRED_ACKS, null, `acks must be 0, 1 or -1, got ${acks}`));
+      failLater(RequestType.PRODUCE, cb, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, got ${acks}`);
       return true;
     }
     const payload = ProduceReq.RECORDS + records.length;
     const r = link.requests;
     if (payload > r.payloadBytesMax) {
-      defer(() => cb(ErrorCode.RECORD_LIST_TOO_LARGE, null, `records of ${records.length} bytes exceed the ring's entry limit ${r.payloadBytesMax - ProduceReq.RECORDS}`));
+      const message = `records of ${records.length} bytes exceed the ring's entry limit ${r.payloadBytesMax - ProduceReq.RECORDS}`;
+      failLater(RequestType.PRODUCE, cb, ErrorCode.RECORD_LIST_TOO_LARGE, message);
       return true;
     }
     if (link.pending >= link.pendingMax) return this.refuse(link, payload);
@@ -810,9 +811,7 @@ export class WorkerPool {
     } else {
       return link;
     }
-    if (type === RequestType.PRODUCE) defer(() => (cb as ProduceCallback)(code, null, message));
-    else if (type === RequestType.FETCH) defer(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
-    else defer(() => (cb as OffsetCallback)(code, -1, -1));
+    failLater(type, cb, code, message);
     return null;
   }
 
@@ -878,6 +877,18 @@ function rethrowLater(err: unknown): void {
   queueMicrotask(() => {
     throw err;
   });
+}
+
+/**
+ * Answers a request that never reached a worker with `code`, after the current
+ * call returns. Out of line on purpose: a closure written inside a hot
+ * function (produce, linkFor) makes every call of it allocate the scope the
+ * closure captures, even on the path that never creates it.
+ */
+function failLater(type: number, cb: ProduceCallback | FetchCallback | OffsetCallback, code: number, message: string): void {
+  if (type === RequestType.PRODUCE) defer(() => (cb as ProduceCallback)(code, null, message));
+  else if (type === RequestType.FETCH) defer(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
+  else defer(() => (cb as OffsetCallback)(code, -1, -1));
 }
 
 /** Answer a request that never reached a worker, after the current call returns (callbacks are never synchronous). */

@@ -129,10 +129,21 @@ export class Connection {
     const apiVersion = readU16(buf, start + 2);
     const correlationId = readU32(buf, start + 4);
     const bodyStart = start + REQUEST_HEADER_BYTES;
-    const meta: RequestMeta = { correlationId, apiKey, frameBytes: end - start, startedMs: performance.now() };
+    const frameBytes = end - start;
+    const startedMs = performance.now();
     this.#inflightRequests++;
-    this.#inflightBytes += end - start;
+    this.#inflightBytes += frameBytes;
     const host = this.host;
+    if (apiKey === ApiKey.Produce && apiVersion === 0 && !host.shuttingDown) {
+      // The hot path: the request is its own meta (ProduceInFlight), no object for it here.
+      try {
+        ProduceInFlight.start(this, correlationId, frameBytes, startedMs, buf, bodyStart, end);
+      } catch (e) {
+        this.#requestFailed({ correlationId, apiKey, frameBytes, startedMs }, e);
+      }
+      return;
+    }
+    const meta: RequestMeta = { correlationId, apiKey, frameBytes, startedMs };
     if (!host.dispatcher.serves(apiKey, apiVersion)) {
       this.respondError(meta, ErrorCode.UNSUPPORTED_VERSION, `api key ${apiKey} version ${apiVersion} is not supported`);
       return;
@@ -142,15 +153,18 @@ export class Connection {
       return;
     }
     try {
-      if (apiKey === ApiKey.Produce) ProduceInFlight.start(this, meta, buf, bodyStart, end);
-      else if (apiKey === ApiKey.Fetch) FetchInFlight.start(this, meta, buf.subarray(bodyStart, end));
+      if (apiKey === ApiKey.Fetch) FetchInFlight.start(this, meta, buf.subarray(bodyStart, end));
       else this.#control(meta, apiVersion, buf.subarray(bodyStart, end));
     } catch (e) {
-      // Decode errors (the frame boundary is intact: the connection stays open).
-      const code = e instanceof SluiceError ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR;
-      if (!(e instanceof SluiceError)) host.log(`sluice: ${host.dispatcher.nameOf(apiKey)} failed: ${(e as Error)?.stack ?? e}`);
-      this.respondError(meta, code, (e as Error)?.message);
+      this.#requestFailed(meta, e);
     }
+  }
+
+  /** A request that threw before it was under way (a decode error: the frame boundary is intact, the connection stays open). */
+  #requestFailed(meta: RequestMeta, e: unknown): void {
+    const code = e instanceof SluiceError ? e.code : ErrorCode.UNKNOWN_SERVER_ERROR;
+    if (!(e instanceof SluiceError)) this.host.log(`sluice: ${this.host.dispatcher.nameOf(meta.apiKey)} failed: ${(e as Error)?.stack ?? e}`);
+    this.respondError(meta, code, (e as Error)?.message);
   }
 
   #onFrameError(error: FrameError): void {

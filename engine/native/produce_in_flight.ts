@@ -13,7 +13,11 @@
 // Records stay views into the request frame while the engine takes them at
 // once; a partition that must wait (blocked ring, auto-create) is copied into
 // the connection's blocked queue (Connection.enqueueBlocked).
+//
+// One-partition requests are pooled (PRODUCE_POOL_MAX says why and when one
+// is reused).
 
+import { ApiKey } from "../../protocol/api_keys.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
 import { utf8Length } from "../../protocol/utf8.ts";
@@ -22,7 +26,7 @@ import { decodeProduceRequest, type ProduceRequest, type ProduceTopic, readSingl
 import { writeOkPrefix } from "../../protocol/messages/response.ts";
 import type { TimeoutItem, TimeoutList } from "../timeout_lists.ts";
 import type { Acks } from "../engine.ts";
-import type { ProduceResult } from "../partition_pool.ts";
+import type { ProduceCallback, ProduceResult } from "../partition_pool.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
 
 export interface QueuedPartition {
@@ -42,18 +46,34 @@ const PENDING = 0x7fff; // not a wire error code: "no result yet"
 /** Filled by readSingleProduce for each request (one router thread: one scratch). */
 const SINGLE: SingleProduce = { acks: 0, timeoutMs: 0, topic: "", partition: 0, recordsStart: 0, recordsEnd: 0 };
 
-export class ProduceInFlight implements TimeoutItem {
-  readonly #conn: Connection;
+/**
+ * Finished one-partition requests kept for reuse, at most this many. Why a
+ * pool: a request lives for its round trip (milliseconds), so at a few hundred
+ * thousand one-message requests a second its objects outlive the young
+ * generation and pile up as old garbage, which is what grew the broker's RSS
+ * under that load (BENCHMARKS.md). Reused objects stay live instead; the pool
+ * is bounded (a few hundred bytes each), and a request goes back into it only
+ * once it was answered AND the engine's callback has returned, so a late
+ * callback (after a timeout) can never reach a request that was reused.
+ */
+export const PRODUCE_POOL_MAX = 4096;
+const POOL: ProduceInFlight[] = [];
+
+export class ProduceInFlight implements TimeoutItem, RequestMeta {
+  #conn!: Connection;
   /** The decoded request; null for a request of one topic and one partition, kept in the fields below. */
-  readonly #req: ProduceRequest | null;
-  readonly #meta: RequestMeta;
+  #req: ProduceRequest | null = null;
+  // RequestMeta: a produce request is its own meta (no object per request for it).
+  correlationId = 0;
+  readonly apiKey = ApiKey.Produce;
+  frameBytes = 0;
+  startedMs = 0;
   /** acks and timeout as the request says (acks not yet checked). */
-  readonly #acksRaw: number;
-  readonly #timeoutMs: number;
-  readonly #acks: Acks;
-  readonly #topic: string;
-  readonly #partition: number;
-  readonly #records: Uint8Array | null;
+  #acksRaw = 0;
+  #timeoutMs = 0;
+  #acks: Acks = -1;
+  #topic = "";
+  #partition = -1;
   /**
    * Per-partition results, `flat` over the request's topics. A request of one
    * partition (nearly every request of a client that sends as it goes) keeps
@@ -61,48 +81,70 @@ export class ProduceInFlight implements TimeoutItem {
    * ~9% of the router's time on the one-message-per-request path, and the
    * decoded request's objects and arrays most of the garbage it left.
    */
-  readonly #many: PartitionResults | null;
+  #many: PartitionResults | null = null;
   #code = PENDING;
   #baseOffset = -1;
   #appendTime = -1;
   #logStart = -1;
-  #pending: number;
+  #pending = 0;
   #answered = false;
+  /** Engine callbacks promised (produce() returned true) and not yet called. */
+  #outstanding = 0;
+  /** False once the connection's blocked queue held it: that queue may still name it, so it is never reused. */
+  #poolable = true;
+  /** Bound once per object, reused by every request it serves. */
+  readonly #onSingle = (err: number, res: ProduceResult | null): void => this.#onCallback(0, err, res);
+  readonly #writeOneBody = (w: Writer): void => this.#writeOne(w);
   timeoutAtMs = 0;
   timeoutPrev: TimeoutItem | null = null;
   timeoutNext: TimeoutItem | null = null;
   timeoutList: TimeoutList | null = null;
 
-  /** The request whose body is `buf[start, end)`. */
-  static start(conn: Connection, meta: RequestMeta, buf: Uint8Array, start: number, end: number): void {
+  /** The request whose body is `buf[start, end)`, read at `startedMs` from a frame of `frameBytes`. */
+  static start(conn: Connection, correlationId: number, frameBytes: number, startedMs: number, buf: Uint8Array, start: number, end: number): void {
     if (readSingleProduce(buf, start, end, SINGLE)) {
-      const records = buf.subarray(SINGLE.recordsStart, SINGLE.recordsEnd);
-      new ProduceInFlight(conn, meta, null, SINGLE.acks, SINGLE.timeoutMs, SINGLE.topic, SINGLE.partition, records).#run();
+      const p = POOL.pop() ?? new ProduceInFlight();
+      p.#init(conn, correlationId, frameBytes, startedMs, null, SINGLE.acks, SINGLE.timeoutMs, SINGLE.topic, SINGLE.partition);
+      p.#run(buf.subarray(SINGLE.recordsStart, SINGLE.recordsEnd));
       return;
     }
     const req = decodeProduceRequest(buf, start, end);
-    new ProduceInFlight(conn, meta, req, req.acks, req.timeoutMs, "", -1, null).#run();
+    const p = new ProduceInFlight();
+    p.#init(conn, correlationId, frameBytes, startedMs, req, req.acks, req.timeoutMs, "", -1);
+    p.#run(null);
   }
 
-  private constructor(
+  private constructor() {}
+
+  #init(
     conn: Connection,
-    meta: RequestMeta,
+    correlationId: number,
+    frameBytes: number,
+    startedMs: number,
     req: ProduceRequest | null,
     acks: number,
     timeoutMs: number,
     topic: string,
     partition: number,
-    records: Uint8Array | null,
-  ) {
+  ): void {
     this.#conn = conn;
+    this.correlationId = correlationId;
+    this.frameBytes = frameBytes;
+    this.startedMs = startedMs;
     this.#req = req;
-    this.#meta = meta;
     this.#acksRaw = acks;
     this.#timeoutMs = timeoutMs;
     this.#acks = acks === 0 || acks === 1 || acks === -1 ? acks : -1;
     this.#topic = topic;
     this.#partition = partition;
-    this.#records = records;
+    this.#code = PENDING;
+    this.#baseOffset = -1;
+    this.#appendTime = -1;
+    this.#logStart = -1;
+    this.#answered = false;
+    this.#outstanding = 0;
+    this.#poolable = req === null;
+    this.timeoutAtMs = 0;
     if (req === null) {
       this.#pending = 1;
       this.#many = null;
@@ -114,7 +156,8 @@ export class ProduceInFlight implements TimeoutItem {
     }
   }
 
-  #run(): void {
+  /** `records`: the one partition's records (a view into the frame) when #req is null. */
+  #run(records: Uint8Array | null): void {
     const acks = this.#acksRaw;
     if (!(acks === 0 || acks === 1 || acks === -1)) {
       this.#failPending(ErrorCode.INVALID_REQUIRED_ACKS);
@@ -122,14 +165,15 @@ export class ProduceInFlight implements TimeoutItem {
     }
     if (this.#pending === 0) return this.#finish();
     // Timed from the request's arrival (a clock read saved per request).
-    if (acks === -1 && this.#timeoutMs > 0) this.#conn.host.produceDeadlines.add(this, this.#timeoutMs, this.#meta.startedMs);
+    if (acks === -1 && this.#timeoutMs > 0) this.#conn.host.produceDeadlines.add(this, this.#timeoutMs, this.startedMs);
     const conn = this.#conn;
     const req = this.#req;
     if (req === null) {
-      // One topic, one partition: no queue item unless it must wait.
-      const records = this.#records!;
-      if (conn.produceBlocked || !this.#submit(this.#topic, this.#partition, records, 0)) {
-        conn.enqueueBlocked({ owner: this, topic: this.#topic, partition: this.#partition, records, flat: 0 });
+      // One topic, one partition: no queue item unless it must wait. Nothing of
+      // `this` is read after #submit: its callback may already have answered it.
+      if (conn.produceBlocked || !this.#submit(this.#topic, this.#partition, records!, 0)) {
+        this.#poolable = false;
+        conn.enqueueBlocked({ owner: this, topic: this.#topic, partition: this.#partition, records: records!, flat: 0 });
       }
       return;
     }
@@ -149,7 +193,28 @@ export class ProduceInFlight implements TimeoutItem {
 
   #submit(topic: string, partition: number, records: Uint8Array, flat: number): boolean {
     if (this.#conn.closed) return true; // dropped with the connection; nothing will answer
-    return this.#conn.host.engine.produce(topic, partition, records, this.#acks, (err, res, _message) => this.#onResult(flat, err, res));
+    // The closure of a partition of a larger request is made out of line (see partitionCallback).
+    const cb = this.#many === null ? this.#onSingle : this.partitionCallback(flat);
+    // Counted first: the engine may call back before produce() returns.
+    this.#outstanding++;
+    const taken = this.#conn.host.engine.produce(topic, partition, records, this.#acks, cb);
+    if (!taken) this.#outstanding--;
+    return taken;
+  }
+
+  /**
+   * The engine callback of partition `flat` of a request of several. Its own
+   * method because a closure inside #submit would make every call of #submit
+   * allocate the scope it captures, one-partition requests included.
+   */
+  private partitionCallback(flat: number): ProduceCallback {
+    return (err, res) => this.#onCallback(flat, err, res);
+  }
+
+  #onCallback(flat: number, err: number, res: ProduceResult | null): void {
+    this.#outstanding--;
+    this.#onResult(flat, err, res);
+    this.#releaseIfDone();
   }
 
   #onResult(flat: number, err: number, res: ProduceResult | null): void {
@@ -177,6 +242,7 @@ export class ProduceInFlight implements TimeoutItem {
   onTimeout(): void {
     this.#failPending(ErrorCode.REQUEST_TIMED_OUT);
     this.#finish();
+    this.#releaseIfDone();
   }
 
   /** Every partition without a result gets `code`. */
@@ -196,24 +262,33 @@ export class ProduceInFlight implements TimeoutItem {
     if (this.timeoutList !== null) this.#conn.host.produceDeadlines.remove(this);
     const conn = this.#conn;
     if (this.#acksRaw === 0) {
-      conn.finishRequest(this.#meta);
+      conn.finishRequest(this);
       return;
     }
     const req = this.#req;
     if (req === null) {
       // One partition: 36 bytes plus the name, always within a frame (the request held the name).
-      conn.respond(this.#meta, (w) => this.#writeOne(w));
+      conn.respond(this, this.#writeOneBody);
       return;
     }
     // A response partition (30 bytes) is larger than a request partition can be (8): size it first.
     let bytes = 2 + 4;
     for (const t of req.topics) bytes += 2 + utf8Length(t.name) + 4 + PARTITION_RESULT_BYTES * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
-      conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame`);
+      conn.respondError(this, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame`);
       return;
     }
     const many = this.#many!;
-    conn.respond(this.#meta, (w) => writeProduceResults(w, req.topics, many.codes, many.baseOffsets, many.appendTimes, many.logStarts));
+    conn.respond(this, (w) => writeProduceResults(w, req.topics, many.codes, many.baseOffsets, many.appendTimes, many.logStarts));
+  }
+
+  /** Back into the pool once answered with no engine callback still to come (one-partition requests only). */
+  #releaseIfDone(): void {
+    if (!this.#answered || this.#outstanding !== 0 || !this.#poolable || POOL.length >= PRODUCE_POOL_MAX) return;
+    this.#poolable = false; // released once
+    this.#conn = undefined as unknown as Connection;
+    this.#topic = "";
+    POOL.push(this);
   }
 
   /** The response body of a one-partition request: writeProduceResults' bytes for one entry. */
