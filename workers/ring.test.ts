@@ -299,8 +299,122 @@ describe("ring, room for several entries", () => {
   });
 });
 
+describe("ring, early wrap", () => {
+  /** Reserve, fill and commit one entry of `n` bytes; returns its payload index. */
+  function put(p: RingProducer, seq: number, n: number): number {
+    const at = p.reserve(1, n);
+    if (at === -1) throw new Error(`entry ${seq}: no room`);
+    fill(p, at, seq, n);
+    p.commit();
+    return at;
+  }
+
+  test("with the consumer caught up, the producer goes back to the start past rewindAtBytes: the same entries, fewer bytes touched", () => {
+    const sab = createRing(4096);
+    const p = new RingProducer(sab, { rewindAtBytes: 512 });
+    const c = new RingConsumer(sab);
+    let highest = 0;
+    for (let seq = 0; seq < 500; seq++) {
+      const at = put(p, seq, 56);
+      highest = Math.max(highest, at);
+      p.publish();
+      expect(c.read()).toBe(1);
+      expect(c.length).toBe(56);
+      check(c, seq);
+      c.advance();
+      c.release();
+    }
+    // 500 entries of 64 bytes are ~8 laps of a 4 KiB ring; all of them stayed in its first 576 bytes.
+    expect(highest).toBeLessThan(512 + 64);
+    expect(p.rewinds).toBeGreaterThanOrEqual(60);
+    // Without it (rewindAtBytes 0) the same load runs every lap to the end.
+    const plain = new RingProducer(createRing(4096), { rewindAtBytes: 0 });
+    expect(plain.rewindAtBytes).toBe(0);
+  });
+
+  test("no early wrap while the consumer is more than half of rewindAtBytes behind", () => {
+    const sab = createRing(4096);
+    const p = new RingProducer(sab, { rewindAtBytes: 512 });
+    const c = new RingConsumer(sab);
+    // 6 entries of 64 bytes (384 > 256) stay unread: the producer runs on past 512.
+    const offsets: number[] = [];
+    for (let seq = 0; seq < 20; seq++) offsets.push(put(p, seq, 56));
+    p.publish();
+    expect(p.rewinds).toBe(0);
+    expect(offsets[19]).toBe(19 * 64 + 8);
+    for (let seq = 0; seq < 20; seq++) {
+      expect(c.read()).toBe(1);
+      check(c, seq);
+      c.advance();
+    }
+    c.release();
+    // Caught up again: the next entry wraps early.
+    expect(put(p, 20, 56)).toBe(8);
+    expect(p.rewinds).toBe(1);
+  });
+
+  test("room canReserveMany reported stays reservable: no early wrap that would take it", () => {
+    const sab = createRing(4096);
+    const c = new RingConsumer(sab);
+    advanceTo(new RingProducer(sab, { rewindAtBytes: 0 }), c, 1024);
+    const p2 = new RingProducer(sab, { rewindAtBytes: 1024 });
+    // The whole ring is promised: a skip of the 3 KiB to the end would leave 1 KiB.
+    expect(p2.canReserveMany(64, 56)).toBe(true);
+    for (let seq = 0; seq < 64; seq++) put(p2, seq, 56);
+    expect(p2.rewinds).toBe(0);
+    expect(p2.reserve(1, 0)).toBe(-1);
+    // A smaller promise leaves room for the skip: the early wrap is taken, and the promise kept.
+    p2.publish();
+    while (c.read() !== -1) c.advance();
+    c.release();
+    expect(p2.bytesUsed()).toBe(0);
+    advanceTo(new RingProducer(sab, { rewindAtBytes: 0 }), c, 1024);
+    const p3 = new RingProducer(sab, { rewindAtBytes: 1024 });
+    expect(p3.canReserveMany(12, 56)).toBe(true);
+    expect(put(p3, 0, 56)).toBe(8);
+    expect(p3.rewinds).toBe(1);
+    for (let seq = 1; seq < 12; seq++) put(p3, seq, 56);
+  });
+
+  test("a promise longer than rewindAtBytes survives an early wrap inside it", () => {
+    const sab = createRing(16384);
+    const c = new RingConsumer(sab);
+    advanceTo(new RingProducer(sab, { rewindAtBytes: 0 }), c, 4096);
+    const p = new RingProducer(sab, { rewindAtBytes: 1024 });
+    // 48 entries of 64 bytes (3 KiB, longer than rewindAtBytes), promised at index 4096.
+    expect(p.canReserveMany(48, 56)).toBe(true);
+    // The first one wraps early (the skip and all 48 fit), then the consumer keeps up to index 1024...
+    let seq = 0;
+    for (; seq < 16; seq++) {
+      put(p, seq, 56);
+      p.publish();
+      expect(c.read()).toBe(1);
+      check(c, seq);
+      c.advance();
+      c.release();
+    }
+    expect(p.rewinds).toBe(1);
+    // ...and stops. At index 1024 a second early wrap would leave 1 KiB for the 2 KiB still promised.
+    for (; seq < 48; seq++) put(p, seq, 56);
+    expect(p.rewinds).toBe(1);
+    p.publish();
+    for (let k = 16; k < 48; k++) {
+      expect(c.read()).toBe(1);
+      check(c, k);
+      c.advance();
+    }
+    expect(c.read()).toBe(-1);
+  });
+
+  test("rewindAtBytes must be a non-negative integer; at half the capacity or more it is off", () => {
+    expect(() => new RingProducer(createRing(4096), { rewindAtBytes: -1 })).toThrow(RangeError);
+    expect(new RingProducer(createRing(4096), { rewindAtBytes: 2048 }).rewindAtBytes).toBe(0);
+    expect(new RingProducer(createRing(4096), { rewindAtBytes: 1024 }).rewindAtBytes).toBe(1024);
+  });
+});
+
 describe("ring, across threads", () => {
-  test("a worker consumes 2M entries of varying size intact and answers each in order", async () => {
+  test("a worker consumes 2M entries of varying size intact and answers each in order (both rings wrapping early)", async () => {
     const count = 2_000_000;
     const requests = createRing(1 << 20);
     const replies = createRing(1 << 16);
@@ -309,8 +423,8 @@ describe("ring, across threads", () => {
       worker.onmessage = (e) => resolve(e.data);
       worker.onerror = (e) => reject(e);
     });
-    worker.postMessage({ requests, replies, count });
-    const p = new RingProducer(requests);
+    worker.postMessage({ requests, replies, count, rewindAtBytes: 4096 });
+    const p = new RingProducer(requests, { rewindAtBytes: 64 * 1024 });
     const c = new RingConsumer(replies);
     let sent = 0;
     let answered = 0;
@@ -350,6 +464,7 @@ describe("ring, across threads", () => {
     expect(result.errors).toBe(0);
     expect(badReplies).toBe(0);
     expect(answered).toBe(count);
+    expect(p.rewinds).toBeGreaterThan(0);
     console.error(`ring round trip: ${count} entries in ${seconds.toFixed(2)} s (${Math.round(count / seconds / 1000)}k/s)`);
     // Keep both buffers referenced until the worker has ended (RUNTIME.md).
     expect(requests.byteLength + replies.byteLength).toBeGreaterThan(0);

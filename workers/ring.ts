@@ -24,12 +24,19 @@
 //   at most once, for everything published since the previous call. It must run
 //   before the producer's thread goes idle, or a parked consumer sleeps until its
 //   wait times out. `publish()` is the two together.
+// - Early wrap: past `rewindAtBytes` (RING_REWIND_AT_BYTES), `reserve` wraps to
+//   the start of the data area as soon as the consumer is within half of that
+//   behind, so a ring with a small backlog keeps reusing its first pages instead
+//   of touching all of them. It never breaks a promise: room that
+//   `canReserve`/`canReserveMany` reported stays reservable, because the early
+//   wrap is taken only when the skipped bytes plus everything still promised fit.
 
 import {
   EntryKind,
   RING_ENTRY_HEADER_BYTES,
   RING_HEADER_BYTES,
   RING_MAGIC,
+  RING_REWIND_AT_BYTES,
   RingWord,
   entryBytes,
   payloadBytesMax,
@@ -95,12 +102,23 @@ export class RingProducer extends RingViews {
   /** Position of the reserved entry's header (after a WRAP marker, if one was needed); -1 = none. */
   private reservedAt = -1;
   private reservedPayloadBytes = 0;
+  /** Index past which reserve() may wrap early (see the header); 0 = never. */
+  readonly rewindAtBytes: number;
+  /** Position up to which canReserve/canReserveMany reported room (an early wrap keeps it reservable). */
+  private promisedEnd: number;
+  /** Early wraps taken so far (for tests and stats). */
+  rewinds = 0;
 
-  constructor(sab: SharedArrayBuffer) {
+  constructor(sab: SharedArrayBuffer, options: { rewindAtBytes?: number } = {}) {
     super(sab);
     this.tail = Atomics.load(this.ctrl, RingWord.TAIL) >>> 0;
     this.publishedTail = this.tail;
+    this.promisedEnd = this.tail;
     this.cachedHead = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+    const at = options.rewindAtBytes ?? RING_REWIND_AT_BYTES;
+    if (!Number.isInteger(at) || at < 0) throw new RangeError(`ring: rewindAtBytes must be a non-negative integer, got ${at}`);
+    // At half the capacity or more, the normal wrap comes about as soon: not worth the checks.
+    this.rewindAtBytes = at >= this.capacity / 2 ? 0 : at;
   }
 
   /**
@@ -117,11 +135,18 @@ export class RingProducer extends RingViews {
     const need = entryBytes(payloadBytes);
     let index = this.tail & this.mask;
     const toEnd = this.capacity - index;
-    const total = need <= toEnd ? need : toEnd + need;
+    let wrap = need > toEnd;
+    if (!wrap && this.rewindAtBytes !== 0 && index >= this.rewindAtBytes && this.rewindFits(toEnd, need)) {
+      wrap = true;
+      this.rewinds++;
+      // What is still promised now lies after the skipped bytes.
+      if (((this.promisedEnd - this.tail) | 0) > 0) this.promisedEnd = (this.promisedEnd + toEnd) >>> 0;
+    }
+    const total = wrap ? toEnd + need : need;
     if (!this.hasRoom(total)) return -1;
     let at = this.tail;
-    if (need > toEnd) {
-      // The entry would straddle the end: mark the rest of this lap as skipped.
+    if (wrap) {
+      // The entry would straddle the end, or an early wrap: mark the rest of this lap as skipped.
       this.u32[index >>> 2] = 0;
       this.u32[(index >>> 2) + 1] = EntryKind.WRAP;
       at = (at + toEnd) >>> 0;
@@ -210,12 +235,12 @@ export class RingProducer extends RingViews {
     return (this.tail - this.cachedHead) >>> 0;
   }
 
-  /** Whether `reserve(kind, payloadBytes)` would succeed now. */
+  /** Whether `reserve(kind, payloadBytes)` would succeed now (a promise: an early wrap keeps it so). */
   canReserve(payloadBytes: number): boolean {
     if (payloadBytes > this.payloadBytesMax) return false;
     const need = entryBytes(payloadBytes);
     const toEnd = this.capacity - (this.tail & this.mask);
-    return this.hasRoom(need <= toEnd ? need : toEnd + need);
+    return this.promise(need <= toEnd ? need : toEnd + need);
   }
 
   /**
@@ -232,7 +257,29 @@ export class RingProducer extends RingViews {
     const beforeEnd = Math.floor(toEnd / need);
     const total = count <= beforeEnd ? count * need : count * need + (toEnd - beforeEnd * need);
     if (total > this.capacity) return false;
-    return this.hasRoom(total);
+    return this.promise(total);
+  }
+
+  /** Room for `total` more bytes now; if so, remembers it as promised. */
+  private promise(total: number): boolean {
+    if (!this.hasRoom(total)) return false;
+    const end = (this.tail + total) >>> 0;
+    if (((end - this.promisedEnd) | 0) > 0) this.promisedEnd = end;
+    return true;
+  }
+
+  /**
+   * Whether an early wrap from here is worth taking and safe: the consumer is
+   * within half of rewindAtBytes behind (else the skipped lap would cost room
+   * a backlog needs), and the skip plus this entry and everything still
+   * promised (laid out again from the start) fit in the room there is.
+   */
+  private rewindFits(toEnd: number, need: number): boolean {
+    this.cachedHead = Atomics.load(this.ctrl, RingWord.HEAD) >>> 0;
+    const used = (this.tail - this.cachedHead) >>> 0;
+    if (used > this.rewindAtBytes / 2) return false;
+    const promised = (this.promisedEnd - this.tail) | 0;
+    return this.capacity - used >= toEnd + (promised > need ? promised : need);
   }
 
   /**

@@ -8,9 +8,14 @@ import { patternByte } from "./ring_pattern.ts";
 declare const self: Worker;
 
 self.onmessage = (event: MessageEvent) => {
-  const { requests, replies, count } = event.data as { requests: SharedArrayBuffer; replies: SharedArrayBuffer; count: number };
+  const { requests, replies, count, rewindAtBytes } = event.data as {
+    requests: SharedArrayBuffer;
+    replies: SharedArrayBuffer;
+    count: number;
+    rewindAtBytes?: number;
+  };
   const input = new RingConsumer(requests);
-  const output = new RingProducer(replies);
+  const output = new RingProducer(replies, { rewindAtBytes });
   let seq = 0;
   let errors = 0;
   let pendingReplies = 0;
