@@ -26,7 +26,7 @@ import {
 } from "./shared_layout.ts";
 import { MemoryLog } from "./testing/memory_log.ts";
 import { WorkerStats, createWorkerStats, fsyncBucketOf } from "./worker_stats.ts";
-import { JOURNAL_HEADER_BYTES, JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX, WorkerJournal, scanJournal, workerJournalPath } from "./log/worker_journal.ts";
+import { JOURNAL_HEADER_BYTES, JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX, WorkerJournal, scanJournal, workerJournalPath } from "./log/worker_journal.ts";
 
 type Completion =
   | { kind: "produced"; slot: number; requestId: number; baseOffset: number; lastOffset: number; logStartOffset: number }
@@ -865,6 +865,39 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     host.drain();
     host.flushDue();
     expect(syncs).toEqual({ journal: 2, segments: 3 });
+  });
+
+  test("a partition with JOURNAL_PARTITION_UNSYNCED_BYTES_MAX journaled and not synced syncs its own segment next, then joins the journal again", () => {
+    const { host, router, dir, syncs } = journaled();
+    host.open(0, dir("p0"), config({ "segment.bytes": 8 << 20 }), undefined, "topic-id-1");
+    host.open(1, dir("p1"), config({ "segment.bytes": 8 << 20 }), undefined, "topic-id-1");
+    syncs.segments = 0;
+    const piece = encodeBatch([{ value: new Uint8Array(30_000), timestamp: 1 }]);
+    const small = batchOf(["x"]);
+    // Each round: a piece for partition 0 and a small batch for partition 1, one journal fdatasync for both.
+    let rounds = 0;
+    for (let journaled = 0; journaled < JOURNAL_PARTITION_UNSYNCED_BYTES_MAX; journaled += piece.length) {
+      router.produce(0, piece, -1);
+      router.produce(1, small, -1);
+      host.drain();
+      expect(host.flushDue()).toBe(1); // fdatasyncs done
+      rounds++;
+    }
+    expect(syncs).toEqual({ journal: rounds, segments: 0 });
+    // Partition 0 now holds a bound's worth only the journal covers: its next flush is its own segment's.
+    router.produce(0, piece, -1);
+    router.produce(1, small, -1);
+    host.drain();
+    expect(host.flushDue()).toBe(2);
+    expect(syncs).toEqual({ journal: rounds + 1, segments: 1 });
+    // Synced, it takes part in journal rounds again.
+    router.produce(0, piece, -1);
+    router.produce(1, small, -1);
+    host.drain();
+    expect(host.flushDue()).toBe(1);
+    expect(syncs).toEqual({ journal: rounds + 2, segments: 1 });
+    const durable = router.take().filter((c) => c.kind === "durable" && c.slot === 0).map((c) => (c as { durableOffset: number }).durableOffset);
+    expect(durable).toEqual(durable.map((_, k) => k + 1));
   });
 
   test("a full journal checkpoints (segments synced, new generation) before the next round", () => {

@@ -60,7 +60,7 @@ import type { FaultOptions } from "./control.ts";
 import { errorFields } from "./control.ts";
 import * as path from "node:path";
 import type { LogConfig } from "./log/mod.ts";
-import { JOURNAL_PARTITION_ROUND_BYTES_MAX, type WorkerJournal, journalDirKey, journalPartitionName } from "./log/worker_journal.ts";
+import { JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, type WorkerJournal, journalDirKey, journalPartitionName } from "./log/worker_journal.ts";
 import { type PartitionStateView, PartitionStateTable, emptyStateView } from "./partition_state.ts";
 import { PendingProduces } from "./pending_produces.ts";
 import { RingConsumer, RingProducer } from "./ring.ts";
@@ -143,6 +143,8 @@ export interface JournaledLog {
   markJournaled(): number;
   /** Durable bytes only the journal holds (flush() syncs them into the segment). */
   readonly hasJournaledUnsynced: boolean;
+  /** How many bytes that is. */
+  readonly journaledUnsyncedBytes: number;
 }
 
 function isJournaled(log: HostedLog): log is HostedLog & JournaledLog {
@@ -836,7 +838,8 @@ export class PartitionHost {
       } catch {
         continue; // offline now: its own flush reports it
       }
-      if (length === 0 || length > JOURNAL_PARTITION_ROUND_BYTES_MAX) continue;
+      // Large tails, and partitions holding JOURNAL_PARTITION_UNSYNCED_BYTES_MAX only the journal covers, sync their own segments.
+      if (length === 0 || length > JOURNAL_PARTITION_ROUND_BYTES_MAX || log.journaledUnsyncedBytes >= JOURNAL_PARTITION_UNSYNCED_BYTES_MAX) continue;
       const at = journal.beginRecord(p.journalKey, log.unsyncedSegmentBaseOffset, log.unsyncedPosition, length);
       if (at < 0) break;
       try {

@@ -237,6 +237,8 @@ export class PartitionLog {
    * The next flush(), roll, checkpoint or close syncs it.
    */
   private journaledUnsynced = false;
+  /** Bytes of the active segment the journal made durable since its last fdatasync. */
+  private journaledUnsyncedBytesCount = 0;
   /** What readUnsynced() copied: markJournaled() makes exactly that durable. */
   private journalEndOffset = -1;
   private journalEndPosition = -1;
@@ -701,6 +703,7 @@ export class PartitionLog {
       this.fail(e, "fdatasync");
     }
     this.journaledUnsynced = false;
+    this.journaledUnsyncedBytesCount = 0;
     this.durable = seg.nextOffset;
     this.durablePosition = seg.size;
     this.durableMaxTimestamp = seg.maxTimestamp;
@@ -764,6 +767,7 @@ export class PartitionLog {
    */
   markJournaled(): number {
     if (this.journalEndOffset < 0) throw new Error("markJournaled() without readUnsynced()");
+    this.journaledUnsyncedBytesCount += this.journalEndPosition - this.durablePosition;
     this.durable = this.journalEndOffset;
     this.durablePosition = this.journalEndPosition;
     this.durableMaxTimestamp = this.journalEndMaxTimestamp;
@@ -782,6 +786,11 @@ export class PartitionLog {
   /** Durable bytes only the journal holds: the journal may not start a new generation before flush(). */
   get hasJournaledUnsynced(): boolean {
     return this.journaledUnsynced;
+  }
+
+  /** How many bytes that is (flush() brings it back to 0). */
+  get journaledUnsyncedBytes(): number {
+    return this.journaledUnsyncedBytesCount;
   }
 
   // ------------------------------------------------------------ reads
