@@ -38,8 +38,8 @@ export const FETCH_BYTES_MAX = 8 * MiB;
 /**
  * Largest records payload one partition of a fetch response may carry (cap on
  * `partitionMaxBytes`). Read by the worker straight into the completion ring,
- * which holds four of them. Not below 4 MiB: the client's default
- * `partitionFetchBytesMax` is 4 MiB and it refuses a default above this cap.
+ * which holds four of them. 4 MiB is also the most a client's
+ * `partitionFetchBytesMax` may ask for (its default is 512 KiB: client/consumer.ts).
  */
 export const FETCH_PARTITION_BYTES_MAX = 4 * MiB;
 
