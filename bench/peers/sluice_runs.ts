@@ -46,8 +46,15 @@ export function sluiceWorkloads(options: { durationSec: number; consumeMessages:
     },
     {
       key: "consume",
-      description: "consume from the first offset",
+      description: "consume from the first offset, one consumer (8 partitions)",
       args: ["consume", ...common, "--messages", String(options.consumeMessages), "--acks", "all", "--producers", "1", "--send-batch", "256", "--consumers", "1"],
+    },
+    {
+      // Two consumers, as a group of two would split the topic (4 partitions each): one
+      // consumer thread is saturated at ~0.5-0.6 us per message before the broker is.
+      key: "consume-2",
+      description: "consume from the first offset, two consumers (4 partitions each)",
+      args: ["consume", ...common, "--messages", String(options.consumeMessages), "--acks", "all", "--producers", "1", "--send-batch", "256", "--consumers", "2"],
     },
     {
       key: "e2e",
