@@ -424,7 +424,9 @@ describe("ring, across threads", () => {
       worker.onerror = (e) => reject(e);
     });
     worker.postMessage({ requests, replies, count, rewindAtBytes: 4096 });
-    const p = new RingProducer(requests, { rewindAtBytes: 64 * 1024 });
+    // At most 512 entries (< 110 KB) unanswered: the consumer is always within half of
+    // rewindAtBytes behind, so every lap past it must wrap early.
+    const p = new RingProducer(requests, { rewindAtBytes: 256 * 1024 });
     const c = new RingConsumer(replies);
     let sent = 0;
     let answered = 0;
@@ -433,7 +435,7 @@ describe("ring, across threads", () => {
     while (answered < count) {
       // Produce a batch (sizes 0..199 bytes: every alignment, many wraps).
       let batch = 0;
-      while (sent < count && batch < 256) {
+      while (sent < count && batch < 256 && sent - answered < 512) {
         const n = (sent * 13) % 200;
         const at = p.reserve(sent + 1, n);
         if (at === -1) break;
@@ -464,7 +466,8 @@ describe("ring, across threads", () => {
     expect(result.errors).toBe(0);
     expect(badReplies).toBe(0);
     expect(answered).toBe(count);
-    expect(p.rewinds).toBeGreaterThan(0);
+    // ~200 MB through a 1 MiB ring: hundreds of laps, each ending with an early wrap.
+    expect(p.rewinds).toBeGreaterThan(100);
     console.error(`ring round trip: ${count} entries in ${seconds.toFixed(2)} s (${Math.round(count / seconds / 1000)}k/s)`);
     // Keep both buffers referenced until the worker has ended (RUNTIME.md).
     expect(requests.byteLength + replies.byteLength).toBeGreaterThan(0);
