@@ -17,6 +17,15 @@ import { parseBrokerConfig } from "../broker_config.ts";
 import { MemoryPool } from "../memory_pool.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
+
+/** Waits until `cond()` holds (polling), failing after 10 s. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -81,26 +90,35 @@ describe("pooled produce requests", () => {
       queued.push(a.sendRequest(0, produceBody({ topic: "bp", acks: -1, timeoutMs: 30, partitions: [{ index: 0, records: encodeBatch([{ value: `a${i}` }]) }] })));
     }
     // The connection stops reading at the first one; those it read time out in its queue.
-    await Bun.sleep(200);
+    await until(() => a.arrivalOrder.some((id) => queued.includes(id)), "A's timeouts");
+    await Bun.sleep(50);
     const answered = [...a.arrivalOrder].filter((id) => queued.includes(id));
-    expect(answered.length).toBeGreaterThan(0);
     for (const r of await Promise.all(answered.map((id) => a.response(id)))) {
       expect(decodeProduceResponse(r.body).topics[0].partitions[0].errorCode).toBe(ErrorCode.REQUEST_TIMED_OUT);
     }
-    // B: 50 requests to partition 1, in flight (not durable yet) when A's queue is finally submitted.
+    // B: 50 requests to partition 1, whose worker refuses now too: B takes request objects
+    // (A's, if they had been put back) and queues them in its own connection.
     pool.autoFlush = false;
+    pool.setFull(1, true);
+    const callsBefore = pool.produceCalls;
     const inFlight: number[] = [];
     for (let i = 0; i < 50; i++) {
       inFlight.push(b.sendRequest(0, produceBody({ topic: "bp", acks: -1, timeoutMs: 0, partitions: [{ index: 1, records: encodeBatch([{ value: `b${i}` }]) }] })));
     }
-    await Bun.sleep(30);
+    await until(() => pool.produceCalls > callsBefore, "B's first request read");
+    // A's queue goes first.
+    const slotOf = (worker: number) => pool.opened.find((o) => o.worker === worker)!.slot;
     pool.setFull(0, false);
-    await Bun.sleep(30);
-    for (const { slot } of pool.opened) pool.flush(slot);
+    await until(() => pool.state(slotOf(0)).logEndOffset === 50, "A's queued batches in the pool");
+    pool.setFull(1, false);
+    await until(() => pool.state(slotOf(1)).logEndOffset === 60, "B's batches in the pool");
+    // Partition 0 becomes durable first: A's callbacks run before B's own.
+    pool.flush(slotOf(0));
+    pool.flush(slotOf(1));
     const results = (await Promise.all(inFlight.map((id) => b.response(id)))).map((r) => decodeProduceResponse(r.body).topics[0].partitions[0]);
     expect(results.map((p) => p.errorCode)).toEqual(results.map(() => ErrorCode.NONE));
     expect(results.map((p) => Number(p.baseOffset))).toEqual(results.map((_, k) => 10 + k));
     // A's queued batches were still appended (a timeout does not withdraw them), in order.
-    expect(pool.state(pool.opened.find((o) => o.worker === 0)!.slot).logEndOffset).toBe(50);
+    expect(pool.state(slotOf(0)).logEndOffset).toBe(50);
   });
 });
