@@ -436,7 +436,7 @@ export class WorkerPool {
     const link = this.linkFor(slot, cb, RequestType.FETCH);
     if (link === null) return true;
     if (!Number.isSafeInteger(offset) || !Number.isInteger(maxBytes) || maxBytes < 0) {
-      defer(() => cb(ErrorCode.INVALID_REQUEST, EMPTY_BYTES, -1, -1));
+      failLater(RequestType.FETCH, cb, ErrorCode.INVALID_REQUEST, "");
       return true;
     }
     if (link.pending >= link.pendingMax) return this.refuse(link, FetchReq.BYTES);
