@@ -30,13 +30,19 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A broker on an in-memory pool of `workers` workers (its callbacks are the test's to release). */
+async function startOnMemoryPool(workers: number): Promise<{ broker: Broker; pool: MemoryPool }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
+  cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const pool = new MemoryPool({ workers });
+  const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, workers }), { pool, log: () => {} });
+  cleanups.push(() => broker.stop());
+  return { broker, pool };
+}
+
 describe("pooled produce requests", () => {
   test("requests answered by their timeout are not reused until their late callbacks came: later requests get their own offsets", async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
-    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-    const pool = new MemoryPool({ workers: 1 });
-    const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, workers: 1 }), { pool, log: () => {} });
-    cleanups.push(() => broker.stop());
+    const { broker, pool } = await startOnMemoryPool(1);
     const c = await RawClient.connect(broker.port);
     cleanups.push(() => c.close());
     await c.control(19, { topics: [{ name: "late", partitions: 1 }] });
@@ -69,11 +75,7 @@ describe("pooled produce requests", () => {
   });
 
   test("requests that timed out while queued behind a full ring are never reused: another connection's requests keep their own answers", async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
-    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-    const pool = new MemoryPool({ workers: 2 });
-    const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, workers: 2 }), { pool, log: () => {} });
-    cleanups.push(() => broker.stop());
+    const { broker, pool } = await startOnMemoryPool(2);
     const a = await RawClient.connect(broker.port);
     const b = await RawClient.connect(broker.port);
     cleanups.push(() => a.close(), () => b.close());

@@ -12,6 +12,7 @@ import { crc32c } from "../../protocol/crc32c.ts";
 import { LAST_OFFSET_DELTA_OFFSET, encodeBatch } from "../../protocol/record_batch.ts";
 import { parseTopicConfig } from "../../workers/log/log_config.ts";
 import { PartitionLog } from "../../workers/log/partition_log.ts";
+import { concat } from "./helpers.ts";
 
 export const CRASH_CHILD_CONFIG = {
   "segment.bytes": 64 * 1024,
@@ -58,12 +59,7 @@ async function main(): Promise<void> {
       // Sometimes two batches in one append, as a produce request may carry.
       const batches = [encodeBatch(records)];
       if (random(4) === 0) batches.push(encodeBatch(records.slice(0, 1 + random(count))));
-      const blob = new Uint8Array(batches.reduce((n, b) => n + b.length, 0));
-      let at = 0;
-      for (const b of batches) {
-        blob.set(b, at);
-        at += b.length;
-      }
+      const blob = concat(batches);
       const res = log.append(blob);
       // The stored bytes are the blob after append patched the base offsets.
       let pos = 0;

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
-import { makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
+import { closeQuietly, makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
 import { FaultyFileOps, type FileOps, fsError, realFileOps } from "./file_ops.ts";
 import { DISK_FULL_RETRY_AFTER_MS, WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 import { PartitionLog } from "./partition_log.ts";
@@ -19,13 +19,7 @@ beforeEach(() => {
   logs = [];
 });
 afterEach(() => {
-  for (const l of logs) {
-    try {
-      l.close();
-    } catch {
-      // a test that took the log offline
-    }
-  }
+  closeQuietly(logs);
   removeDir(path.dirname(dir));
 });
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { decodeBatch, encodeBatch } from "../../protocol/record_batch.ts";
-import { makeTempDir, readAll, removeDir, testConfig } from "../../test/log/helpers.ts";
+import { concat, makeTempDir, readAll, removeDir, testConfig } from "../../test/log/helpers.ts";
 import { Rng } from "../../test/faults/support/rng.ts";
 import { type CrashMode, FaultyFileOps, type FileOps, realFileOps } from "./file_ops.ts";
 import { type JournalReplayReport, replayJournals } from "./journal_replay.ts";
@@ -162,13 +162,7 @@ class Worker {
       }
       parts.push(encodeBatch(records));
     }
-    const blob = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
-    let at = 0;
-    for (const x of parts) {
-      blob.set(x, at);
-      at += x.length;
-    }
-    const result = log.append(blob);
+    const result = log.append(concat(parts));
     expect(result.baseOffset).toBe(p.written.length);
     p.written.push(...values);
     expect(result.lastOffset).toBe(p.written.length - 1);

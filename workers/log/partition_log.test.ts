@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { readI64Number } from "../../protocol/big_endian.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { BatchError, forEachRecord } from "../../protocol/record_batch.ts";
-import { concat, makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
+import { closeQuietly, concat, makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
 import { FaultyFileOps, type FileOps, realFileOps } from "./file_ops.ts";
 import { WRITE_CHUNK_BYTES_MAX, WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 import { PartitionLog, type ReadPlan } from "./partition_log.ts";
@@ -16,13 +16,7 @@ beforeEach(() => {
   logs = [];
 });
 afterEach(() => {
-  for (const l of logs) {
-    try {
-      l.close();
-    } catch {
-      // a test that took the log offline
-    }
-  }
+  closeQuietly(logs);
   removeDir(path.dirname(dir));
 });
 

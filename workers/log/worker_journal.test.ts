@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { crc32c } from "../../protocol/crc32c.ts";
-import { concat, makeBatch, makeTempDir, removeDir } from "../../test/log/helpers.ts";
+import { closeQuietly, concat, makeBatch, makeTempDir, removeDir } from "../../test/log/helpers.ts";
 import { FaultyFileOps, type FileOps, realFileOps } from "./file_ops.ts";
 import {
   JOURNAL_DIR_BYTES_MAX,
@@ -31,13 +31,7 @@ beforeEach(() => {
   journals = [];
 });
 afterEach(() => {
-  for (const j of journals) {
-    try {
-      j.close();
-    } catch {
-      // closed by the test, or its descriptor went with a simulated crash
-    }
-  }
+  closeQuietly(journals);
   removeDir(root);
 });
 

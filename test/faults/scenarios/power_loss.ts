@@ -26,6 +26,7 @@ import { parseTopicConfig } from "../../../workers/log/log_config.ts";
 import { PartitionLog } from "../../../workers/log/partition_log.ts";
 import { checkDurabilityTrace, type TraceCheckReport } from "../../checker/durability_trace.ts";
 import { History } from "../../checker/history.ts";
+import { concat } from "../../log/helpers.ts";
 import { checkQueueHistory, type QueueCheckReport } from "../../checker/queue_checker.ts";
 import { Rng } from "../support/rng.ts";
 import { PowerCut, TracedFileOps } from "../support/traced_file_ops.ts";
@@ -171,12 +172,7 @@ export function runPowerLossSeed(seed: number, opts: PowerLossOptions, root: str
           }
           parts.push(encodeBatch(records));
         }
-        const blob = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-        let at = 0;
-        for (const p of parts) {
-          blob.set(p, at);
-          at += p.length;
-        }
+        const blob = concat(parts);
         for (const v of values) history.send("producer", partition, v);
         const r = log.append(blob);
         for (let i = 0; i < values.length; i++) inFlight.push({ offset: r.baseOffset + i, value: values[i] });
