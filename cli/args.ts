@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_BROKER } from "../client/options.ts";
 import { SluiceError } from "../protocol/errors.ts";
 import { errorCodeName } from "../client/errors.ts";
+import { CLI_CONNECT_TIMEOUT_MS, STDOUT_FULL_RETRY_MS } from "./cli_limits.ts";
 
 export interface FlagSpec {
   readonly type: "string" | "boolean";
@@ -49,8 +50,6 @@ export class UsageError extends Error {
 
 export type FlagValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
-/** A command line tool should say soon that the broker is not there (the library default is 10 s). */
-export const CLI_CONNECT_TIMEOUT_MS = 3_000;
 
 export interface ParsedArgs {
   readonly values: FlagValues;
@@ -191,8 +190,6 @@ export async function writeOut(text: string): Promise<boolean> {
   return true;
 }
 
-/** How long to wait before writing again to a full non-blocking stdout pipe. */
-const STDOUT_FULL_RETRY_MS = 5;
 const stdoutEncoder = new TextEncoder();
 let stdoutClosed = false;
 

@@ -6,6 +6,7 @@ import { Admin } from "../client/admin.ts";
 import { Consumer, type ConsumerRecord, type SeekPosition } from "../client/consumer.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { type CommandSpec, intFlag, runCommand, UsageError, writeOut } from "./args.ts";
+import { POLL_WAIT_MS_MAX } from "./cli_limits.ts";
 
 const SPEC: CommandSpec = {
   usage: "sluice consume TOPIC [options]",
@@ -21,7 +22,6 @@ const SPEC: CommandSpec = {
   notes: ["examples:", "  sluice consume orders --from beginning --max-messages 10", "  sluice consume orders --partition 2 --from @1700000000000 --format json"],
 };
 
-const POLL_WAIT_MS_MAX = 500;
 const decoder = new TextDecoder();
 const text = (b: Uint8Array | null) => (b === null ? null : decoder.decode(b));
 

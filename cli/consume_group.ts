@@ -8,6 +8,7 @@
 
 import { GroupConsumer, type GroupMessage } from "../client/group_consumer.ts";
 import { UsageError, writeOut } from "./args.ts";
+import { AUTO_COMMIT_INTERVAL_MS } from "./cli_limits.ts";
 
 export interface GroupConsumeOptions {
   readonly topic: string;
@@ -20,7 +21,6 @@ export interface GroupConsumeOptions {
   readonly format: "value" | "json";
 }
 
-const AUTO_COMMIT_INTERVAL_MS = 1_000;
 const decoder = new TextDecoder();
 const text = (b: Uint8Array | null) => (b === null ? null : decoder.decode(b));
 

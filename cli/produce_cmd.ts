@@ -9,6 +9,7 @@ import readline from "node:readline";
 import { Producer, type AcksOption } from "../client/producer.ts";
 import type { PartitionerName } from "../client/partitioners.ts";
 import { type CommandSpec, errorLine, intFlag, runCommand, UsageError, writeOut } from "./args.ts";
+import { PROGRESS_INTERVAL_MS, SENDS_INFLIGHT_MAX } from "./cli_limits.ts";
 
 const SPEC: CommandSpec = {
   usage: "sluice produce TOPIC [options] < messages.txt",
@@ -23,9 +24,6 @@ const SPEC: CommandSpec = {
   notes: ["examples:", "  printf 'a:1\\nb:2\\n' | sluice produce orders --key-separator :", "  seq 1000 | sluice produce numbers --acks 1"],
 };
 
-/** Sends in flight before reading waits for one to finish (the producer's buffer bounds memory too). */
-const SENDS_INFLIGHT_MAX = 10_000;
-const PROGRESS_INTERVAL_MS = 250;
 const ACKS: Record<string, AcksOption> = { "0": 0, "1": 1, all: "all", "-1": "all" };
 
 export async function run(argv: string[]): Promise<number> {

@@ -4,7 +4,7 @@
 //
 // Writes are coalesced: request() encodes its frame into one output buffer
 // and the buffer goes to the socket once per turn of the event loop (a
-// microtask after the current work), or at once past FLUSH_EARLY_BYTES. A
+// microtask after the current work), or at once past OUTBOX_FLUSH_EARLY_BYTES. A
 // producer that sends to many partitions in one turn therefore costs one
 // socket write, not one per request.
 //
@@ -31,14 +31,15 @@ import { unrefTimer } from "./backoff.ts";
 import { ConnectionError, RequestTimeoutError } from "./errors.ts";
 import type { ClientConfig } from "./options.ts";
 import { ResponseReader } from "./response_reader.ts";
+import {
+  CORRELATION_ID_WRAP,
+  OUTBOX_FLUSH_EARLY_BYTES,
+  OUTBOX_INITIAL_BYTES,
+  OUTBOX_RETAINED_BYTES_MAX,
+  REQUEST_SWEEP_MS_MAX,
+  REQUEST_SWEEP_MS_MIN,
+} from "./client_limits.ts";
 
-/** Past this many buffered request bytes the output buffer is written at once instead of at the end of the turn. */
-const FLUSH_EARLY_BYTES = 1024 * 1024;
-/** An output buffer grown past this is dropped after a flush rather than kept for the next turn. */
-const OUTBOX_RETAINED_BYTES_MAX = 4 * 1024 * 1024;
-const OUTBOX_INITIAL_BYTES = 64 * 1024;
-/** Correlation ids wrap here (u32 on the wire; staying below 2^31 keeps them plain small integers). */
-const CORRELATION_ID_WRAP = 0x7fffffff;
 
 export type BodyEncoder = (w: Writer) => void;
 
@@ -136,7 +137,7 @@ export class BrokerConnection {
       const where = `${config.host}:${config.port}`;
       this.close(new ConnectionError(`connection to ${where} lost${error ? `: ${error.message}` : ""}`, { cause: error }));
     });
-    const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.requestTimeoutMs / 4)));
+    const sweepMs = Math.min(REQUEST_SWEEP_MS_MAX, Math.max(REQUEST_SWEEP_MS_MIN, Math.floor(config.requestTimeoutMs / 4)));
     this.sweepTimer = setInterval(() => this.expireRequests(), sweepMs);
     unrefTimer(this.sweepTimer);
   }
@@ -240,7 +241,7 @@ export class BrokerConnection {
     } else {
       this.writtenWaiters.push(handler);
     }
-    if (outbox.length >= FLUSH_EARLY_BYTES) this.flush();
+    if (outbox.length >= OUTBOX_FLUSH_EARLY_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flushNow);

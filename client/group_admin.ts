@@ -25,9 +25,8 @@ import {
 import { ClientClosedError } from "./errors.ts";
 import type { GroupRpc } from "./group_membership.ts";
 import { type ClosableGroupRpc, connectGroupRpc } from "./group_transport.ts";
+import { GROUP_ADMIN_TIMEOUT_MS } from "./client_limits.ts";
 import { type ClientOptions, clientConfig } from "./options.ts";
-
-const ADMIN_TIMEOUT_MS = 30_000;
 
 /** The options every client takes (`broker`, `clientId`, timeouts, …). */
 export interface GroupAdminOptions extends ClientOptions {
@@ -95,7 +94,7 @@ export class GroupAdmin {
 
   private async call(apiKey: number, body: unknown): Promise<unknown> {
     if (this.closed) throw new ClientClosedError("group admin");
-    if (this.rpc !== undefined) return this.rpc.call(apiKey, body, ADMIN_TIMEOUT_MS);
+    if (this.rpc !== undefined) return this.rpc.call(apiKey, body, GROUP_ADMIN_TIMEOUT_MS);
     this.connecting ??= connectGroupRpc(this.options);
     const connecting = this.connecting;
     let rpc: ClosableGroupRpc;
@@ -105,6 +104,6 @@ export class GroupAdmin {
       if (this.connecting === connecting) this.connecting = undefined; // the next call tries again
       throw e;
     }
-    return rpc.call(apiKey, body, ADMIN_TIMEOUT_MS);
+    return rpc.call(apiKey, body, GROUP_ADMIN_TIMEOUT_MS);
   }
 }

@@ -21,6 +21,7 @@ import {
   SyncGroupResponseSchema,
   type TopicPartitions,
 } from "../protocol/messages/groups.ts";
+import { JOIN_TIMEOUT_MARGIN_MS } from "./client_limits.ts";
 
 /** Sends one group request; resolves with the decoded response body or throws SluiceError (NETWORK_EXCEPTION when the connection failed). */
 export interface GroupRpc {
@@ -49,9 +50,6 @@ export interface OffsetToCommit {
   readonly offset: number;
   readonly metadata?: string;
 }
-
-/** Extra time over the rebalance timeout a join may take before the client gives up on its answer. */
-const JOIN_TIMEOUT_MARGIN_MS = 5_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -10,6 +10,7 @@
 import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { backoffMs, delay } from "./backoff.ts";
+import { METADATA_BACKOFF_MS, METADATA_BACKOFF_MS_MAX } from "./client_limits.ts";
 import { controlCall, type RequestLink } from "./broker_link.ts";
 import { ConnectionError, wireError } from "./errors.ts";
 
@@ -17,9 +18,6 @@ interface Entry {
   partitionCount: number;
   fetchedAt: number;
 }
-
-const METADATA_BACKOFF_MS = 25;
-const METADATA_BACKOFF_MS_MAX = 500;
 
 export class MetadataCache {
   private readonly link: RequestLink;

@@ -8,6 +8,7 @@
 // - "random": uniformly random.
 // - a function: the application decides; its result is checked at the edge.
 
+import { ROUND_ROBIN_WRAP } from "./client_limits.ts";
 import { murmur2, toPositive } from "./murmur2.ts";
 import { utf8Encode } from "../protocol/utf8.ts";
 
@@ -37,7 +38,7 @@ export function roundRobinPartitioner(): PartitionerFn {
     let counter = next.get(topic);
     if (counter === undefined) next.set(topic, (counter = { n: 0 }));
     const n = counter.n;
-    counter.n = (n + 1) % 0x40000000;
+    counter.n = (n + 1) % ROUND_ROBIN_WRAP;
     return n % partitionCount;
   };
 }

@@ -40,6 +40,15 @@ import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PAT
 import { type HeaderValueInput, RECORDS_OFFSET } from "../protocol/record_batch.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { backoffMs } from "./backoff.ts";
+import {
+  BATCH_INITIAL_BYTES,
+  PRODUCE_REQUEST_OVERHEAD_BYTES,
+  PRODUCER_RECORD_BYTES_MAX,
+  ROUND_ROBIN_WRAP,
+  SPARE_BUILDER_BYTES,
+  SPARE_BUILDERS_MIN,
+  STRING_EXACT_CHARS_MAX,
+} from "./client_limits.ts";
 import { BrokerLink, sendThrough, type RequestLink } from "./broker_link.ts";
 import type { RequestHandler, RequestOptions } from "./connection.ts";
 import { ClientClosedError, InvalidArgumentError, errorCodeName } from "./errors.ts";
@@ -138,26 +147,6 @@ export const PRODUCER_DEFAULTS = {
 
 /** Per-record bytes on top of key, value and headers (record length, attributes, deltas, counts). */
 const RECORD_OVERHEAD_BYTES = 24;
-/** Strings up to this many UTF-16 units are measured for the buffer; longer ones reserve 3 bytes a unit. */
-const STRING_EXACT_CHARS_MAX = 128;
-/**
- * Spare batch builders kept for reuse: at least this many, and more when they
- * are small (SPARE_BUILDER_BYTES of initial buffers). With small batches many
- * complete at once (one socket read of responses), and a builder allocated
- * anew costs more than the record it carries.
- */
-const SPARE_BUILDERS_MIN = 64;
-const SPARE_BUILDER_BYTES = 1024 * 1024;
-/**
- * A new batch's buffer starts this small and grows to batchBytes as records
- * come: sending a few records to each of many partitions does not allocate
- * batchBytes per partition. Spare (grown) buffers are reused.
- */
-const BATCH_INITIAL_BYTES = 16 * 1024;
-/** Room in a Produce frame for everything but the batches (header, topic names, counts). */
-const PRODUCE_REQUEST_OVERHEAD_BYTES = 64 * 1024;
-/** The round-robin counter wraps here (stays a small integer). */
-const ROUND_ROBIN_WRAP = 0x40000000;
 
 type Reject = (e: Error) => void;
 
@@ -595,8 +584,8 @@ export class Producer {
     }
     let size = recordSizeEstimate(message, false);
     // A bound that looks too large for a batch or the buffer is measured before refusing.
-    if (size > BATCH_BYTES_MAX - 128 || size > this.budget.bytesMax) size = recordSizeEstimate(message, true);
-    if (size > BATCH_BYTES_MAX - 128) {
+    if (size > PRODUCER_RECORD_BYTES_MAX || size > this.budget.bytesMax) size = recordSizeEstimate(message, true);
+    if (size > PRODUCER_RECORD_BYTES_MAX) {
       throw new SluiceError(ErrorCode.MESSAGE_TOO_LARGE, `a record of about ${size} bytes is larger than a batch may be (${BATCH_BYTES_MAX})`);
     }
     return size;

@@ -2,28 +2,27 @@
 // at start, with a message that names the field. Sources (flags, SLUICE_*
 // environment variables, a JSON file) are merged by cli/serve_cmd.ts; this
 // module only defines what a valid configuration is and its defaults.
+//
+// Settings that bear on a fixed limit are checked against it here, so a
+// configuration the limits cannot serve is refused at start, naming the field:
+// outputBytesMax must hold a maximal fetch response past the point where the
+// connection stops reading (OUTPUT_BYTES_MIN, engine_limits.ts); topicDefaults
+// must be a valid topic configuration (max.message.bytes within BATCH_BYTES_MAX
+// and the log's limits: workers/log/log_limits.ts).
 
 import os from "node:os";
 import { z } from "zod";
 import {
   CONNECTIONS_MAX,
+  FETCH_RESPONSE_BYTES_MAX,
   FETCH_WAIT_MS_MAX,
   OUTPUT_BYTES_MAX,
   PARTITIONS_PER_TOPIC_MAX,
   REQUEST_TIMEOUT_MS,
   WAITING_FETCHES_MAX,
 } from "../protocol/limits.ts";
-
-/**
- * Default resident-memory soft limit (memorySoftLimitBytes): a broker of two
- * workers starts at ~75 MiB, and its rings alone take 48 MiB once cycled
- * through; 160 MiB leaves room for a few hundred partitions before the
- * governor's collections back off.
- */
-export const MEMORY_SOFT_LIMIT_BYTES = 160 * 1024 * 1024;
-
-/** Partition worker threads at most; each owns a ring pair of RING_BYTES + COMPLETION_RING_BYTES. */
-export const WORKERS_MAX = 64;
+import { MEMORY_SOFT_LIMIT_BYTES, OUTPUT_BYTES_MIN, OUTPUT_PAUSE_BYTES, WORKERS_MAX } from "./engine_limits.ts";
+import { parseLogConfig } from "./topic_config.ts";
 
 const port = z.number().int().min(0).max(65_535);
 
@@ -54,11 +53,26 @@ export const BrokerConfigSchema = z
     /** Kafka's `auto.create.topics.enable`: a produce or metadata request for a missing topic creates it. */
     autoCreateTopics: z.boolean().default(true),
     /** Topic configuration defaults (Kafka names, string values), applied under each topic's own configs. */
-    topicDefaults: z.record(z.string(), z.string()).default({}),
+    topicDefaults: z
+      .record(z.string(), z.string())
+      .default({})
+      .superRefine((defaults, ctx) => {
+        try {
+          parseLogConfig(defaults, {});
+        } catch (e) {
+          ctx.addIssue({ code: "custom", message: (e as Error).message });
+        }
+      }),
     /** Connection limits; the defaults are protocol/limits.ts. */
     connectionsMax: z.number().int().min(1).max(1_000_000).default(CONNECTIONS_MAX),
     requestTimeoutMs: z.number().int().min(10).max(3_600_000).default(REQUEST_TIMEOUT_MS),
-    outputBytesMax: z.number().int().min(64 * 1024).max(OUTPUT_BYTES_MAX * 16).default(OUTPUT_BYTES_MAX),
+    /** At least OUTPUT_BYTES_MIN: the pause threshold plus one maximal fetch response. */
+    outputBytesMax: z
+      .number()
+      .int()
+      .min(OUTPUT_BYTES_MIN, `must be at least ${OUTPUT_BYTES_MIN} bytes: reading stops past ${OUTPUT_PAUSE_BYTES}, and a maximal fetch response (${FETCH_RESPONSE_BYTES_MAX}) must still fit`)
+      .max(OUTPUT_BYTES_MAX * 16)
+      .default(OUTPUT_BYTES_MAX),
     waitingFetchesMax: z.number().int().min(0).max(10_000_000).default(WAITING_FETCHES_MAX),
     /**
      * Resident memory above which the router forces a full garbage collection, at

@@ -1,7 +1,33 @@
-// Limits private to the router's engine. (Wire-visible limits live in
-// protocol/limits.ts; these bound engine-internal queues.)
+// Every limit of the router (engine/, engine/native/, engine/groups/), in one
+// place. Wire-visible limits live in protocol/limits.ts and the log's in
+// workers/log/log_limits.ts; these bound the router's own queues, pools,
+// buffers and timers. The relations between them, and with the protocol's,
+// are asserted at load (below each group), so an inconsistent edit fails at
+// start, not under load. The relations between these and the configurable
+// settings are checked when the configuration is parsed (broker_config.ts).
 
-import { FETCH_BYTES_MAX } from "../protocol/limits.ts";
+import {
+  BATCH_BYTES_MAX,
+  BATCH_RECORDS_MAX,
+  COMPLETION_RING_BYTES,
+  FETCH_BYTES_MAX,
+  FETCH_RESPONSE_BYTES_MAX,
+  FRAME_BYTES_MAX,
+  INFLIGHT_REQUESTS_MAX,
+  OUTPUT_BYTES_MAX,
+  RING_BYTES,
+  STRING_BYTES_MAX,
+  ARRAY_LENGTH_MAX,
+} from "../protocol/limits.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+function assert(condition: boolean, why: string): void {
+  if (!condition) throw new Error(`engine limits: ${why}`);
+}
+
+// ---- Admin operations and topics (engine.ts, topic_lifecycle.ts) ----
 
 /**
  * Admin operations (create/delete/alter topics, add partitions, auto-creates)
@@ -24,6 +50,8 @@ export const CREATE_RETRY_MS = 10;
 /** How often per-partition rates (messages/s, bytes/s) are sampled for DescribeTopics. */
 export const RATE_SAMPLE_INTERVAL_MS = 1000;
 
+// ---- Fetch (fetch_read_budget.ts, native/fetch_in_flight.ts, native/scratch_pool.ts) ----
+
 /**
  * Bytes of fetch reads (each counted by the most it may return) one client may
  * have in the partition workers' rings at once; further reads wait on the
@@ -33,8 +61,173 @@ export const RATE_SAMPLE_INTERVAL_MS = 1000;
  * hundreds of large fetches queues all but a couple of them here instead of
  * in front of every other client's fetch on the same worker.
  */
-export const FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX = 16 * 1024 * 1024;
+export const FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX = 16 * MiB;
 
-if (FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX < FETCH_BYTES_MAX) {
-  throw new Error("engine limits: a client's fetch read budget must admit the reads of one maximal fetch at once");
-}
+/**
+ * Records up to this many bytes are copied into the connection's output writer
+ * (and leave with the other responses of the turn in one socket write); larger
+ * ones are written from the scratch buffer as pieces, one socket write each,
+ * which beats copying them through the writer (and growing it) past this size.
+ */
+export const FETCH_RECORDS_COPIED_BYTES_MAX = 64 * KiB;
+
+/** Scratch buffers for assembling fetch responses kept between uses, in bytes; the rest is left to the collector. */
+export const SCRATCH_RETAINED_BYTES_MAX = 32 * MiB;
+
+/** A scratch buffer's first size; it doubles from there as a response needs. */
+export const SCRATCH_INITIAL_BYTES = 64 * KiB;
+
+// One maximal fetch's reads must be admitted at once, or such a fetch could never complete.
+assert(FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX >= FETCH_BYTES_MAX, "a client's fetch read budget must admit the reads of one maximal fetch at once");
+// The scratch a maximal fetch grew must be one the pool keeps, or every large fetch allocates anew.
+assert(SCRATCH_RETAINED_BYTES_MAX >= FETCH_BYTES_MAX, "the scratch pool must keep the buffer of one maximal fetch");
+assert(SCRATCH_INITIAL_BYTES <= SCRATCH_RETAINED_BYTES_MAX, "a new scratch buffer must be one the pool keeps");
+
+// ---- Connections and their output (native/connection.ts, native/output_queue.ts) ----
+
+/** Queued response bytes past which a connection stops reading until the client catches up. */
+export const OUTPUT_PAUSE_BYTES = 4 * MiB;
+
+/**
+ * The smallest `outputBytesMax` (broker_config.ts) that works: past
+ * OUTPUT_PAUSE_BYTES the connection stops reading, but requests already read
+ * are still answered, so the queue must then still hold one maximal fetch
+ * response, or a consumer that reads is cut off for asking for the most a
+ * fetch may return.
+ */
+export const OUTPUT_BYTES_MIN = OUTPUT_PAUSE_BYTES + FETCH_RESPONSE_BYTES_MAX;
+
+/** Responses queued in one turn past this are written at once instead of at the end of the turn. */
+export const OUTPUT_FLUSH_EARLY_BYTES = 1 * MiB;
+
+/** An output Writer or unsent buffer that grew past this is dropped once empty, so one large response does not pin memory forever. */
+export const OUTPUT_RETAINED_BYTES_MAX = 1 * MiB;
+
+/** An output Writer's first buffer. */
+export const OUTPUT_WRITER_INITIAL_BYTES = 16 * KiB;
+
+/** The buffer for a writer's bytes the socket did not take, when first needed. */
+export const OUTPUT_UNSENT_INITIAL_BYTES = 64 * KiB;
+
+/** Connections are checked this often at most for a frame that has not completed in time (a quarter of requestTimeoutMs when shorter). */
+export const TIMEOUT_SWEEP_MS_MAX = 1000;
+
+/** How often a graceful shutdown checks whether every connection is idle. */
+export const DRAIN_POLL_MS = 5;
+
+/** Distinct produce timeouts with a deadline list at once (an empty list is reused for a new timeout): timeout_lists.ts. */
+export const TIMEOUT_LISTS_MAX = 16;
+
+/**
+ * Finished one-partition produce requests kept for reuse, at most this many
+ * (native/produce_in_flight.ts). Why a pool: a request lives for its round
+ * trip (milliseconds), so at a few hundred thousand one-message requests a
+ * second its objects outlive the young generation and pile up as old garbage,
+ * which is what grew the broker's RSS under that load (BENCHMARKS.md). Reused
+ * objects stay live instead; the pool is bounded (a few hundred bytes each),
+ * and a request goes back into it only once it was answered AND the engine's
+ * callback has returned, so a late callback (after a timeout) can never reach
+ * a request that was reused.
+ */
+export const PRODUCE_POOL_MAX = 4096;
+
+/**
+ * MessagePack decode limits for control request bodies (native/dispatch.ts): no
+ * container or string larger than the protocol's limits, whatever its declared
+ * length. Binary values may be as large as a frame (a request's own payload).
+ */
+export const CONTROL_REQUEST_MSGPACK_LIMITS = {
+  maxStrLength: STRING_BYTES_MAX,
+  maxBinLength: FRAME_BYTES_MAX,
+  maxArrayLength: ARRAY_LENGTH_MAX,
+  maxMapLength: ARRAY_LENGTH_MAX,
+  maxExtLength: FRAME_BYTES_MAX,
+} as const;
+
+// Reading must pause before the queue reaches the size that closes the connection, with room for the answers still due.
+assert(OUTPUT_BYTES_MIN <= OUTPUT_BYTES_MAX, "the default output bound must leave room for a maximal fetch response past the pause");
+// An early flush is a write, not a pause: it must come before reading stops, or a burst would pause where one write would do.
+assert(OUTPUT_FLUSH_EARLY_BYTES <= OUTPUT_PAUSE_BYTES, "responses must be flushed early before reading pauses");
+// Records copied into the writer must not grow it past what it keeps, or every such fetch would drop and regrow it.
+assert(FETCH_RECORDS_COPIED_BYTES_MAX <= OUTPUT_RETAINED_BYTES_MAX, "copied fetch records must fit a writer the queue keeps");
+assert(OUTPUT_WRITER_INITIAL_BYTES <= OUTPUT_RETAINED_BYTES_MAX, "a new output writer must be one the queue keeps");
+assert(OUTPUT_UNSENT_INITIAL_BYTES <= OUTPUT_RETAINED_BYTES_MAX, "a new unsent buffer must be one the queue keeps");
+assert(DRAIN_POLL_MS < TIMEOUT_SWEEP_MS_MAX, "a drain must notice idleness sooner than the timeout sweep runs");
+
+// ---- Partition workers (worker_pool.ts) ----
+
+/** Partition worker threads at most; each owns a ring pair of RING_BYTES + COMPLETION_RING_BYTES. */
+export const WORKERS_MAX = 64;
+
+/**
+ * Requests one worker may have in flight: in its ring, being processed, or acks=all
+ * waiting for their fdatasync. Past it produce/fetch return false (like a full
+ * ring) and the caller waits for onWritable. Bounds the callback FIFOs.
+ */
+export const REQUESTS_IN_FLIGHT_PER_WORKER_MAX = 65_536;
+
+/** Longest the completion drain parks without a wake (it re-checks writability then). */
+export const COMPLETION_WAIT_MS = 1_000;
+
+/** Park while callers wait for ring room, so room freed without a completion is noticed soon. */
+export const COMPLETION_WAIT_WRITABLE_MS = 5;
+
+/** How long shutdown waits for a worker thread to end after its last reply. */
+export const WORKER_EXIT_WAIT_MS = 5_000;
+
+// One connection's whole pipeline must fit a worker's bound, so the bound only ever bites across clients.
+assert(REQUESTS_IN_FLIGHT_PER_WORKER_MAX >= INFLIGHT_REQUESTS_MAX, "a worker must admit one connection's requests in flight");
+assert(COMPLETION_WAIT_WRITABLE_MS < COMPLETION_WAIT_MS, "waiting writers must be re-checked sooner than the idle park");
+
+// ---- Memory (memory_governor.ts) ----
+
+/**
+ * Default resident-memory soft limit (memorySoftLimitBytes): a broker of two
+ * workers starts at ~75 MiB, and its rings alone take 48 MiB once cycled
+ * through; 160 MiB leaves room for a few hundred partitions before the
+ * governor's collections back off.
+ */
+export const MEMORY_SOFT_LIMIT_BYTES = 160 * MiB;
+
+/** Shortest time between two forced collections. */
+export const GOVERNOR_INTERVAL_MS = 250;
+
+/** Longest back-off after collections that freed little. */
+export const GOVERNOR_INTERVAL_MS_MAX = 8_000;
+
+/** Live heap after a collection, as a fraction of the limit, from which collections back off. */
+export const GOVERNOR_LIVE_FRACTION = 0.75;
+
+// The default must sit above what a two-core broker's rings pin once cycled, or it would collect for nothing.
+assert(MEMORY_SOFT_LIMIT_BYTES > 2 * (RING_BYTES + COMPLETION_RING_BYTES), "the default soft limit must exceed two workers' rings");
+assert(GOVERNOR_INTERVAL_MS < GOVERNOR_INTERVAL_MS_MAX, "the governor's back-off must have room to grow");
+assert(GOVERNOR_LIVE_FRACTION > 0 && GOVERNOR_LIVE_FRACTION < 1, "the back-off threshold is a fraction of the limit");
+
+// ---- Consumer groups' offsets log (groups/offsets_log.ts, groups/offsets_log_file.ts) ----
+
+/** Records per batch of the offsets log: a batch stays far below max.message.bytes even with long metadata strings. */
+export const OFFSETS_RECORDS_PER_BATCH_MAX = 1_000;
+
+/** Bytes read from the offsets log at once while loading (a larger batch gets a buffer of its own). */
+export const OFFSETS_LOAD_READ_BYTES = 4 * MiB;
+
+/** The offsets log is compacted once it holds this many records per live key... */
+export const OFFSETS_COMPACT_RATIO = 4;
+
+/** ...and more records than this. */
+export const OFFSETS_COMPACT_RECORDS_MIN = 100_000;
+
+/** The offsets log's batch builder's first buffer. */
+export const OFFSETS_BUILDER_INITIAL_BYTES = 64 * KiB;
+
+/**
+ * Segments of the offsets log: compaction rewrites the whole log, so small
+ * segments buy nothing.
+ */
+export const OFFSETS_SEGMENT_BYTES = 64 * MiB;
+
+assert(OFFSETS_RECORDS_PER_BATCH_MAX <= BATCH_RECORDS_MAX, "an offsets batch is a record batch");
+// A maximal batch must fit the load window, so the common case reads whole batches without a buffer of its own.
+assert(OFFSETS_LOAD_READ_BYTES >= BATCH_BYTES_MAX, "the offsets load window must hold a maximal batch");
+assert(OFFSETS_BUILDER_INITIAL_BYTES <= BATCH_BYTES_MAX, "a builder starts no larger than a batch may be");
+assert(OFFSETS_COMPACT_RATIO > 1, "compaction must be due only when the log holds more records than live keys");

@@ -22,13 +22,10 @@
 import { readI32 } from "../protocol/big_endian.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { FETCH_BYTES_MAX, FETCH_PARTITION_BYTES_MAX, FETCH_WAIT_MS_MAX } from "../protocol/limits.ts";
+import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES } from "../protocol/record_batch.ts";
 import type { FetchReadBudget } from "./fetch_read_budget.ts";
 import type { LongPoll, Parked, Waiter } from "./long_poll.ts";
 import type { PartitionPool, PartitionState } from "./partition_pool.ts";
-
-/** Bytes before a batch's batchLength field counts: baseOffset (8) + batchLength (4). */
-const BATCH_OVERHEAD_BYTES = 12;
-const BATCH_LENGTH_OFFSET = 8;
 
 export interface FetchPartitionRequest {
   topic: string;

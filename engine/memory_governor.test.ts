@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { GOVERNOR_INTERVAL_MS, GOVERNOR_INTERVAL_MS_MAX, MemoryGovernor } from "./memory_governor.ts";
+import { GOVERNOR_INTERVAL_MS, GOVERNOR_INTERVAL_MS_MAX } from "./engine_limits.ts";
+import { MemoryGovernor } from "./memory_governor.ts";
 
 const MiB = 1024 * 1024;
 

@@ -18,12 +18,7 @@
 // a broker that simply holds that much does not pay for collections that
 // cannot help.
 
-/** Shortest time between two forced collections. */
-export const GOVERNOR_INTERVAL_MS = 250;
-/** Longest back-off after collections that freed little. */
-export const GOVERNOR_INTERVAL_MS_MAX = 8_000;
-/** Live heap after a collection, as a fraction of the limit, from which collections back off. */
-export const GOVERNOR_LIVE_FRACTION = 0.75;
+import { GOVERNOR_INTERVAL_MS, GOVERNOR_INTERVAL_MS_MAX, GOVERNOR_LIVE_FRACTION } from "./engine_limits.ts";
 
 export interface MemoryGovernorOptions {
   /** Resident bytes above which a collection is forced; 0 disables the governor. */

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { TIMEOUT_LISTS_MAX, type TimeoutItem, type TimeoutList, TimeoutLists } from "./timeout_lists.ts";
+import { TIMEOUT_LISTS_MAX } from "./engine_limits.ts";
+import { type TimeoutItem, type TimeoutList, TimeoutLists } from "./timeout_lists.ts";
 
 class Item implements TimeoutItem {
   timeoutAtMs = 0;

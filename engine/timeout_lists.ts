@@ -8,9 +8,7 @@
 // One timer for all lists, armed for the earliest head (EarliestTimer).
 
 import { EarliestTimer } from "./earliest_timer.ts";
-
-/** Distinct timeouts with a list at once (an empty list is reused for a new timeout); see add(). */
-export const TIMEOUT_LISTS_MAX = 16;
+import { TIMEOUT_LISTS_MAX } from "./engine_limits.ts";
 
 export interface TimeoutItem {
   /** Monotonic ms (performance.now()) at which onTimeout runs; set by add(). */

@@ -53,6 +53,7 @@ import {
   createWorkerStats,
   workerJournalPath,
 } from "../workers/mod.ts";
+import { COMPLETION_WAIT_MS, COMPLETION_WAIT_WRITABLE_MS, REQUESTS_IN_FLIGHT_PER_WORKER_MAX, WORKER_EXIT_WAIT_MS } from "./engine_limits.ts";
 import { Histogram } from "./metrics.ts";
 
 export type { PartitionStateView } from "../workers/mod.ts";
@@ -107,20 +108,6 @@ export interface RingStats {
   completionBytesUsed: number;
   completionBytesCapacity: number;
 }
-
-/**
- * Requests one worker may have in flight: in its ring, being processed, or acks=all
- * waiting for their fdatasync. Past it produce/fetch return false (like a full
- * ring) and the caller waits for onWritable. Bounds the callback FIFOs.
- */
-export const REQUESTS_IN_FLIGHT_PER_WORKER_MAX = 65_536;
-
-/** Longest the completion drain parks without a wake (it re-checks writability then). */
-const COMPLETION_WAIT_MS = 1_000;
-/** Park while callers wait for ring room, so room freed without a completion is noticed soon. */
-const COMPLETION_WAIT_WRITABLE_MS = 5;
-/** How long shutdown waits for a worker thread to end after its last reply. */
-const WORKER_EXIT_WAIT_MS = 5_000;
 
 const RequestType = { PRODUCE: 1, FETCH: 2, OFFSET: 3 } as const;
 

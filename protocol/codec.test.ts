@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { Reader, STRING_FIELD_BYTES_MAX, StringCache, Writer } from "./codec.ts";
+import { Reader, StringCache, Writer } from "./codec.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
-import { ARRAY_LENGTH_MAX } from "./limits.ts";
+import { ARRAY_LENGTH_MAX, STRING_FIELD_BYTES_MAX } from "./limits.ts";
 
 function sluiceError(fn: () => unknown): SluiceError {
   try {

@@ -21,16 +21,15 @@ import {
   writeI64Number,
 } from "./big_endian.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
-import { ARRAY_LENGTH_MAX, FRAME_BYTES_MAX, STRING_BYTES_MAX } from "./limits.ts";
+import {
+  ARRAY_LENGTH_MAX,
+  FRAME_BYTES_MAX,
+  STRING_BYTES_MAX,
+  STRING_CACHE_BYTES_MAX,
+  STRING_FIELD_BYTES_MAX,
+  WRITER_INITIAL_BYTES,
+} from "./limits.ts";
 import { utf8LengthMax, utf8Read, utf8Write } from "./utf8.ts";
-
-const WRITER_INITIAL_BYTES = 4096;
-
-/**
- * A String's length is an i16, so it cannot exceed 32767 whatever the limit
- * says (STRING_BYTES_MAX is 32 KiB = 32768: one more than an i16 holds).
- */
-export const STRING_FIELD_BYTES_MAX = Math.min(STRING_BYTES_MAX, 0x7fff);
 
 export class Writer {
   private buf: Uint8Array;
@@ -305,9 +304,6 @@ export class Reader {
     }
   }
 }
-
-/** Longest string a StringCache keeps (topic names are at most 249 bytes). */
-const STRING_CACHE_BYTES_MAX = 255;
 
 /**
  * The last few strings read at one call site, by their bytes. A topic name

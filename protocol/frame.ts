@@ -18,6 +18,7 @@ import { ErrorCode, SluiceError } from "./errors.ts";
 import {
   FRAME_BYTES_MAX,
   FRAME_PARSER_RETAINED_BYTES_MAX,
+  PARSER_INITIAL_BYTES,
   REQUEST_HEADER_BYTES,
   RESPONSE_HEADER_BYTES,
 } from "./limits.ts";
@@ -160,8 +161,6 @@ export interface FrameParserOptions {
   /** Called once when a size is refused; the parser then ignores all further input. */
   onError: (error: FrameError) => void;
 }
-
-const PARSER_INITIAL_BYTES = 4096;
 
 /**
  * Cuts a byte stream into frames; feed it chunks of any size with push().

@@ -107,8 +107,55 @@ export const RECORD_HEADERS_MAX = 1 << 16;
 /** Strings in protocol fields (topic names, group ids, member ids). */
 export const STRING_BYTES_MAX = 32 * KiB;
 
+/**
+ * A String's length is an i16, so it cannot exceed 32767 whatever the limit
+ * says (STRING_BYTES_MAX is 32 KiB = 32768: one more than an i16 holds).
+ */
+export const STRING_FIELD_BYTES_MAX = Math.min(STRING_BYTES_MAX, 0x7fff);
+
+/** Longest string a StringCache keeps (topic names are at most 249 bytes): protocol/codec.ts. */
+export const STRING_CACHE_BYTES_MAX = 255;
+
+/**
+ * Longest error message sent (in UTF-16 units); longer ones are cut, so a
+ * message built from input always fits a String (protocol/messages/response.ts).
+ */
+export const ERROR_MESSAGE_CHARS_MAX = 4096;
+
 /** Entries in any protocol array (topics, partitions). */
 export const ARRAY_LENGTH_MAX = 100_000;
+
+/**
+ * The largest fetch response: a maximal records payload plus room for the
+ * response's headers, topic names and partition results. What a connection's
+ * output queue must be able to hold (OUTPUT_BYTES_MAX, and the configurable
+ * outputBytesMax: engine/broker_config.ts).
+ */
+export const FETCH_RESPONSE_BYTES_MAX = FETCH_BYTES_MAX + 64 * KiB;
+
+/**
+ * Bounds the MessagePack decoder applies to control bodies while it reads
+ * (protocol/messages/control.ts), before any schema sees them: a hostile body
+ * cannot make it build a huge array, map or string.
+ */
+export const CONTROL_MSGPACK_LIMITS = {
+  maxStrLength: STRING_BYTES_MAX,
+  maxBinLength: STRING_BYTES_MAX,
+  maxArrayLength: ARRAY_LENGTH_MAX,
+  maxMapLength: ARRAY_LENGTH_MAX,
+  maxExtLength: 0,
+} as const;
+
+// Initial sizes of reusable buffers: they grow on demand up to the limits above.
+
+/** A codec Writer's first buffer (protocol/codec.ts). */
+export const WRITER_INITIAL_BYTES = 4 * KiB;
+
+/** A FrameParser's buffer for a frame split across reads, when it first needs one (protocol/frame.ts). */
+export const PARSER_INITIAL_BYTES = 4 * KiB;
+
+/** A BatchBuilder's first buffer (protocol/record_batch.ts); it grows to the batch's size. */
+export const BUILDER_INITIAL_BYTES = 16 * KiB;
 
 function assert(condition: boolean, why: string): void {
   if (!condition) throw new Error(`limits: ${why}`);
@@ -126,7 +173,16 @@ assert(FETCH_PARTITION_BYTES_MAX * 4 <= COMPLETION_RING_BYTES, "the completion r
 assert(FETCH_PARTITION_BYTES_MAX <= FETCH_BYTES_MAX, "a partition's share cannot exceed the whole fetch");
 // A connection's in-flight bytes must admit at least one maximal frame, or a large request could never be read.
 assert(INFLIGHT_BYTES_MAX >= FRAME_BYTES_MAX, "in-flight bytes must admit one maximal frame");
-assert(OUTPUT_BYTES_MAX >= FETCH_BYTES_MAX + 64 * KiB, "the output queue must hold one maximal fetch response");
+// A consumer asking for the most a fetch may return must not be cut off for it.
+assert(OUTPUT_BYTES_MAX >= FETCH_RESPONSE_BYTES_MAX, "the output queue must hold one maximal fetch response");
+// A String's length field is an i16; the error text is cut to a size whose UTF-8 (3 bytes a unit at most) fits one.
+assert(ERROR_MESSAGE_CHARS_MAX * 3 <= STRING_FIELD_BYTES_MAX, "a clipped error message must fit a String field");
+// Every topic name must be cacheable, or the produce path decodes the name of every request again.
+assert(STRING_CACHE_BYTES_MAX >= TOPIC_NAME_LENGTH_MAX, "the string cache must hold any topic name");
+assert(STRING_CACHE_BYTES_MAX <= STRING_FIELD_BYTES_MAX, "the string cache keeps String fields only");
+// The parser drops a buffer past its retained size: starting above it would drop every buffer it makes.
+assert(PARSER_INITIAL_BYTES <= FRAME_PARSER_RETAINED_BYTES_MAX, "the parser's first buffer must be one it keeps");
+assert(BUILDER_INITIAL_BYTES <= BATCH_BYTES_MAX, "a builder starts no larger than a batch may be");
 assert(BATCH_DECOMPRESSED_BYTES_MAX >= BATCH_BYTES_MAX, "a batch must be able to inflate to at least its own size");
 assert(PARTITIONS_PER_TOPIC_MAX <= PARTITIONS_MAX, "one topic cannot exceed the broker's partitions");
 

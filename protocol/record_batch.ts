@@ -39,7 +39,7 @@ import {
 } from "./big_endian.ts";
 import { crc32c } from "./crc32c.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
-import { BATCH_DECOMPRESSED_BYTES_MAX, BATCH_RECORDS_MAX, RECORD_HEADERS_MAX } from "./limits.ts";
+import { BATCH_DECOMPRESSED_BYTES_MAX, BATCH_RECORDS_MAX, BUILDER_INITIAL_BYTES, RECORD_HEADERS_MAX } from "./limits.ts";
 import { utf8LengthMax, utf8Read, utf8Write } from "./utf8.ts";
 import {
   type Cursor,
@@ -435,8 +435,6 @@ export interface FinishOptions {
   /** Extra attribute bits (e.g. BatchAttribute.TRANSACTIONAL). Compression bits must be 0. */
   attributes?: number;
 }
-
-const BUILDER_INITIAL_BYTES = 16 * 1024;
 
 type Field = Uint8Array | string | null | undefined;
 

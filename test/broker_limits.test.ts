@@ -4,6 +4,7 @@
 // not read its responses is cut off, and auto-create can be switched off.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { OUTPUT_BYTES_MIN } from "../engine/engine_limits.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { decodeProduceResponse } from "../protocol/messages/produce.ts";
 import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
@@ -21,7 +22,7 @@ beforeAll(async () => {
       "--auto-create-topics", "false",
       "--connections-max", String(CONNECTIONS_MAX),
       "--request-timeout-ms", "300",
-      "--output-bytes-max", String(1024 * 1024),
+      "--output-bytes-max", String(OUTPUT_BYTES_MIN),
     ],
   });
 });

@@ -33,6 +33,13 @@ import path from "node:path";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { OFFSET_COMMITS_PENDING_MAX } from "../../protocol/limits.ts";
 import { BatchBuilder, forEachRecord } from "../../protocol/record_batch.ts";
+import {
+  OFFSETS_BUILDER_INITIAL_BYTES,
+  OFFSETS_COMPACT_RATIO,
+  OFFSETS_COMPACT_RECORDS_MIN,
+  OFFSETS_LOAD_READ_BYTES,
+  OFFSETS_RECORDS_PER_BATCH_MAX,
+} from "../engine_limits.ts";
 import { decodeOffsetRecord, encodeOffsetKey, encodeOffsetValue } from "./offset_record.ts";
 import { type CommittedOffsetValue, type OffsetEntry, type OffsetStore, partitionKey, sortedEntries } from "./offset_store.ts";
 
@@ -61,17 +68,9 @@ export interface OffsetsLogOptions {
   readonly dir: string;
   readonly openFile: OpenOffsetsLogFile;
   readonly log?: (line: string) => void;
-  /** Compact when the log holds more than this many records and over COMPACT_RATIO per live key. */
+  /** Compact when the log holds more than this many records and over OFFSETS_COMPACT_RATIO per live key. */
   readonly compactRecordsMin?: number;
 }
-
-/** Records per batch: a batch stays far below max.message.bytes even with long metadata strings. */
-const RECORDS_PER_BATCH_MAX = 1_000;
-/** Bytes read from the log at once while loading. */
-const LOAD_READ_BYTES = 4 * 1024 * 1024;
-/** Compact once the log holds this many records per live key. */
-const COMPACT_RATIO = 4;
-const COMPACT_RECORDS_MIN = 100_000;
 
 interface PendingCommit {
   readonly groupId: string;
@@ -98,7 +97,7 @@ export class OffsetsLog implements OffsetStore {
   private liveKeys = 0;
   private failed: SluiceError | undefined;
   private closed = false;
-  private readonly builder = new BatchBuilder({ initialBytes: 64 * 1024 });
+  private readonly builder = new BatchBuilder({ initialBytes: OFFSETS_BUILDER_INITIAL_BYTES });
   readonly loadReport: OffsetsLoadReport;
 
   private constructor(private readonly opts: OffsetsLogOptions) {
@@ -186,7 +185,7 @@ export class OffsetsLog implements OffsetStore {
         for (const e of c.entries) {
           this.builder.append({ key: encodeOffsetKey(c.groupId, e.topic, e.partition), value: encodeOffsetValue(e), timestamp: e.timestampMs });
           written++;
-          if (++inBatch === RECORDS_PER_BATCH_MAX) {
+          if (++inBatch === OFFSETS_RECORDS_PER_BATCH_MAX) {
             chunks.push(this.builder.finish());
             this.builder.reset(now);
             inBatch = 0;
@@ -230,7 +229,7 @@ export class OffsetsLog implements OffsetStore {
     let offset = f.logStartOffset;
     let records = 0;
     let skipped = 0;
-    let buf = new Uint8Array(LOAD_READ_BYTES);
+    let buf = new Uint8Array(OFFSETS_LOAD_READ_BYTES);
     while (offset < f.logEndOffset) {
       const plan = f.planRead(offset, buf.length, f.logEndOffset);
       if ("error" in plan) throw new SluiceError(plan.error, `offsets log: cannot read at offset ${offset}`);
@@ -262,8 +261,8 @@ export class OffsetsLog implements OffsetStore {
   // ---- compaction ----
 
   private compactionDue(): boolean {
-    const min = this.opts.compactRecordsMin ?? COMPACT_RECORDS_MIN;
-    return this.recordsInLog > min && this.recordsInLog > COMPACT_RATIO * this.liveKeys;
+    const min = this.opts.compactRecordsMin ?? OFFSETS_COMPACT_RECORDS_MIN;
+    return this.recordsInLog > min && this.recordsInLog > OFFSETS_COMPACT_RATIO * this.liveKeys;
   }
 
   /** Writes the live offsets to a fresh log and swaps it in (see the file comment). */
@@ -280,7 +279,7 @@ export class OffsetsLog implements OffsetStore {
       for (const [groupId, g] of this.byGroup) {
         for (const e of g.values()) {
           this.builder.append({ key: encodeOffsetKey(groupId, e.topic, e.partition), value: encodeOffsetValue(e), timestamp: e.timestampMs });
-          if (++inBatch === RECORDS_PER_BATCH_MAX) {
+          if (++inBatch === OFFSETS_RECORDS_PER_BATCH_MAX) {
             chunks.push(this.builder.finish());
             this.builder.reset(now);
             inBatch = 0;

@@ -35,6 +35,7 @@ import { FRAME_BYTES_MAX, INFLIGHT_BYTES_MAX, INFLIGHT_REQUESTS_MAX, REQUEST_HEA
 import { writeErrorBody } from "../../protocol/messages/response.ts";
 import type { Writer } from "../../protocol/codec.ts";
 import type { ServerSocket } from "../../runtime/listener_bun.ts";
+import { OUTPUT_PAUSE_BYTES } from "../engine_limits.ts";
 import type { FetchHandle } from "../fetch_operation.ts";
 import { FetchReadBudget } from "../fetch_read_budget.ts";
 import { decodeControlBody, encodeControlReply, type RequestContext } from "./dispatch.ts";
@@ -52,9 +53,6 @@ export interface RequestMeta {
   /** performance.now() when it was read (for the latency histogram). */
   readonly startedMs: number;
 }
-
-/** Queued response bytes past which the connection stops reading until the client catches up. */
-export const OUTPUT_PAUSE_BYTES = 4 * 1024 * 1024;
 
 let nextConnectionId = 1;
 

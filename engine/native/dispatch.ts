@@ -19,7 +19,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { ApiKey, apiName } from "../../protocol/api_keys.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
-import { ARRAY_LENGTH_MAX, FRAME_BYTES_MAX, STRING_BYTES_MAX } from "../../protocol/limits.ts";
+import { CONTROL_REQUEST_MSGPACK_LIMITS } from "../engine_limits.ts";
 
 export interface RequestContext {
   /** Counts up from 1 per broker process. */
@@ -38,15 +38,6 @@ interface Registration {
   handler: ControlHandler;
   name: string;
 }
-
-/** MessagePack decode limits: no container or string larger than our protocol limits, whatever its declared length. */
-const MSGPACK_LIMITS = {
-  maxStrLength: STRING_BYTES_MAX,
-  maxBinLength: FRAME_BYTES_MAX,
-  maxArrayLength: ARRAY_LENGTH_MAX,
-  maxMapLength: ARRAY_LENGTH_MAX,
-  maxExtLength: FRAME_BYTES_MAX,
-} as const;
 
 export class Dispatcher {
   readonly #control = new Map<number, Registration>();
@@ -88,7 +79,7 @@ export class Dispatcher {
 export function decodeControlBody(body: Uint8Array): unknown {
   if (body.length === 0) throw new SluiceError(ErrorCode.INVALID_REQUEST, "empty body: expected one MessagePack value");
   try {
-    return decode(body, MSGPACK_LIMITS);
+    return decode(body, CONTROL_REQUEST_MSGPACK_LIMITS);
   } catch (cause) {
     throw new SluiceError(ErrorCode.INVALID_REQUEST, `body is not one MessagePack value: ${(cause as Error)?.message ?? cause}`, { cause });
   }

@@ -20,7 +20,7 @@ import { Engine } from "../engine.ts";
 import { MemoryPool } from "../memory_pool.ts";
 import { Connection } from "./connection.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { FETCH_RECORDS_COPIED_BYTES_MAX } from "./fetch_in_flight.ts";
+import { FETCH_RECORDS_COPIED_BYTES_MAX } from "../engine_limits.ts";
 import { OutputQueue } from "./output_queue.ts";
 import { ScratchPool } from "./scratch_pool.ts";
 import type { NativeServerHost } from "./server_host.ts";

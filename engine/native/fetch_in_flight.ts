@@ -16,14 +16,7 @@ import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchRe
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
-
-/**
- * Records up to this many bytes are copied into the connection's output writer
- * (and leave with the other responses of the turn in one socket write); larger
- * ones are written from the scratch buffer as pieces, one socket write each,
- * which beats copying them through the writer (and growing it) past this size.
- */
-export const FETCH_RECORDS_COPIED_BYTES_MAX = 64 * 1024;
+import { FETCH_RECORDS_COPIED_BYTES_MAX, SCRATCH_INITIAL_BYTES } from "../engine_limits.ts";
 
 /** Index, error code, high watermark, log start offset, records length. */
 const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 4;
@@ -151,7 +144,7 @@ export class FetchInFlight implements FetchSink {
       this.#scratch = this.#conn.host.scratch.take();
       if (needed <= this.#scratch.length) return;
     }
-    let size = Math.max(this.#scratch.length * 2, 64 * 1024);
+    let size = Math.max(this.#scratch.length * 2, SCRATCH_INITIAL_BYTES);
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.#scratch.subarray(0, this.#used));

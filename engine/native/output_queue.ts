@@ -27,12 +27,7 @@
 
 import { Writer } from "../../protocol/codec.ts";
 import type { ServerSocket } from "../../runtime/listener_bun.ts";
-
-/** Responses queued in one turn past this are written at once instead of at the end of the turn. */
-export const FLUSH_EARLY_BYTES = 1024 * 1024;
-
-/** A Writer or unsent buffer that grew past this is dropped once empty, so one large response does not pin memory forever. */
-export const OUTPUT_RETAINED_BYTES_MAX = 1024 * 1024;
+import { OUTPUT_FLUSH_EARLY_BYTES, OUTPUT_RETAINED_BYTES_MAX, OUTPUT_UNSENT_INITIAL_BYTES, OUTPUT_WRITER_INITIAL_BYTES } from "../engine_limits.ts";
 
 /** Bytes the socket refused, to be written first on `drain`. */
 interface HeldSegment {
@@ -47,7 +42,7 @@ export class OutputQueue {
   readonly #onOverflow: () => void;
   /** Called after bytes left the queue (so the connection can resume reading). */
   readonly #onFlushed: () => void;
-  #pending = new Writer({ initialBytes: 16 * 1024 });
+  #pending = new Writer({ initialBytes: OUTPUT_WRITER_INITIAL_BYTES });
   /** FIFO of held segments: entries before `#heldHead` are gone. */
   #held: HeldSegment[] = [];
   #heldHead = 0;
@@ -90,7 +85,7 @@ export class OutputQueue {
     if (this.#overBound()) return this.#overflow();
     // Past a threshold, write now rather than at the end of the turn: a burst of
     // large responses then meets the socket's limit (and the bound) early.
-    if (this.#pending.length >= FLUSH_EARLY_BYTES) return this.flush();
+    if (this.#pending.length >= OUTPUT_FLUSH_EARLY_BYTES) return this.flush();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flushTurn);
@@ -186,7 +181,7 @@ export class OutputQueue {
       // Nothing is held here, so the reused unsent buffer is free.
       if (n < bytes.length) this.#holdUnsent(bytes.subarray(n));
       pending.reset();
-      if (pending.capacity > OUTPUT_RETAINED_BYTES_MAX) this.#pending = new Writer({ initialBytes: 16 * 1024 });
+      if (pending.capacity > OUTPUT_RETAINED_BYTES_MAX) this.#pending = new Writer({ initialBytes: OUTPUT_WRITER_INITIAL_BYTES });
     }
     this.#afterWrite(before);
   }
@@ -219,7 +214,7 @@ export class OutputQueue {
 
   /** Copies the rest of the writer's bytes into the reused unsent buffer and holds it. Only while nothing is held. */
   #holdUnsent(rest: Uint8Array): HeldSegment {
-    if (this.#unsent.length < rest.length) this.#unsent = new Uint8Array(Math.max(rest.length, 64 * 1024));
+    if (this.#unsent.length < rest.length) this.#unsent = new Uint8Array(Math.max(rest.length, OUTPUT_UNSENT_INITIAL_BYTES));
     this.#unsent.set(rest, 0);
     return this.#pushHeld(this.#unsent.subarray(0, rest.length));
   }

@@ -28,6 +28,7 @@ import type { TimeoutItem, TimeoutList } from "../timeout_lists.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceCallback, ProduceResult } from "../partition_pool.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
+import { PRODUCE_POOL_MAX } from "../engine_limits.ts";
 
 export interface QueuedPartition {
   owner: ProduceInFlight;
@@ -46,17 +47,7 @@ const PENDING = 0x7fff; // not a wire error code: "no result yet"
 /** Filled by readSingleProduce for each request (one router thread: one scratch). */
 const SINGLE: SingleProduce = { acks: 0, timeoutMs: 0, topic: "", partition: 0, recordsStart: 0, recordsEnd: 0 };
 
-/**
- * Finished one-partition requests kept for reuse, at most this many. Why a
- * pool: a request lives for its round trip (milliseconds), so at a few hundred
- * thousand one-message requests a second its objects outlive the young
- * generation and pile up as old garbage, which is what grew the broker's RSS
- * under that load (BENCHMARKS.md). Reused objects stay live instead; the pool
- * is bounded (a few hundred bytes each), and a request goes back into it only
- * once it was answered AND the engine's callback has returned, so a late
- * callback (after a timeout) can never reach a request that was reused.
- */
-export const PRODUCE_POOL_MAX = 4096;
+/** Finished one-partition requests kept for reuse (PRODUCE_POOL_MAX: engine_limits.ts says why). */
 const POOL: ProduceInFlight[] = [];
 
 export class ProduceInFlight implements TimeoutItem, RequestMeta {

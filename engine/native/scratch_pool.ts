@@ -7,8 +7,7 @@
 // Bound: at most SCRATCH_RETAINED_BYTES_MAX bytes are kept between uses; the
 // rest is left to the garbage collector.
 
-export const SCRATCH_RETAINED_BYTES_MAX = 32 * 1024 * 1024;
-const SCRATCH_INITIAL_BYTES = 64 * 1024;
+import { SCRATCH_INITIAL_BYTES, SCRATCH_RETAINED_BYTES_MAX } from "../engine_limits.ts";
 
 export class ScratchPool {
   readonly #free: Uint8Array[] = [];

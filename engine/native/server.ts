@@ -16,11 +16,7 @@ import { OutputQueue } from "./output_queue.ts";
 import { ScratchPool } from "./scratch_pool.ts";
 import type { NativeServerHost } from "./server_host.ts";
 import { ServerStats } from "./server_stats.ts";
-
-/** How often connections are checked for a frame that has not completed in time. */
-const TIMEOUT_SWEEP_MS_MAX = 1000;
-/** How often a graceful shutdown checks whether every connection is idle. */
-const DRAIN_POLL_MS = 5;
+import { DRAIN_POLL_MS, TIMEOUT_SWEEP_MS_MAX } from "../engine_limits.ts";
 
 export interface NativeServerOptions {
   engine: Engine;

@@ -31,7 +31,7 @@ import { z } from "zod";
 import { ApiKey } from "../api_keys.ts";
 import { Reader, Writer } from "../codec.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
-import { ARRAY_LENGTH_MAX, STRING_BYTES_MAX } from "../limits.ts";
+import { ARRAY_LENGTH_MAX, CONTROL_MSGPACK_LIMITS, STRING_BYTES_MAX } from "../limits.ts";
 import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
 
 // ---------------------------------------------------------------- building blocks
@@ -200,16 +200,6 @@ export function isControlApiKey(key: number): key is ControlApiKey {
 
 // ---------------------------------------------------------------- codecs
 
-// Bounds the decoder applies while it reads, before zod sees anything: a
-// hostile body cannot make it build a huge array, map or string.
-const MSGPACK_LIMITS = {
-  maxStrLength: STRING_BYTES_MAX,
-  maxBinLength: STRING_BYTES_MAX,
-  maxArrayLength: ARRAY_LENGTH_MAX,
-  maxMapLength: ARRAY_LENGTH_MAX,
-  maxExtLength: 0,
-} as const;
-
 /**
  * Checks a decoded value against a schema; a mismatch is INVALID_REQUEST
  * naming the first bad field ("invalid topics.0.partitions: expected number").
@@ -224,11 +214,11 @@ export function parseControlBody<T extends z.ZodType>(schema: T, value: unknown,
   return result.data;
 }
 
-/** Decodes exactly one MessagePack value (bounded, see MSGPACK_LIMITS) and validates it. */
+/** Decodes exactly one MessagePack value (bounded, see CONTROL_MSGPACK_LIMITS) and validates it. */
 export function decodeMsgpackBody<T extends z.ZodType>(schema: T, bytes: Uint8Array, what = "body"): z.infer<T> {
   let value: unknown;
   try {
-    value = decode(bytes, MSGPACK_LIMITS);
+    value = decode(bytes, CONTROL_MSGPACK_LIMITS);
   } catch (cause) {
     throw new SluiceError(
       ErrorCode.INVALID_REQUEST,

@@ -12,7 +12,8 @@
 // Records are views into the request frame, never copied here.
 
 import { readI16, readI32 } from "../big_endian.ts";
-import { Reader, STRING_FIELD_BYTES_MAX, StringCache, type Writer } from "../codec.ts";
+import { Reader, StringCache, type Writer } from "../codec.ts";
+import { STRING_FIELD_BYTES_MAX } from "../limits.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
 import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
 

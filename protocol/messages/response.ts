@@ -6,12 +6,10 @@
 // Request-level errors (unknown api, malformed body) use the error form; per-
 // partition errors live inside a successful body.
 
-import { Reader, STRING_FIELD_BYTES_MAX, Writer } from "../codec.ts";
+import { Reader, Writer } from "../codec.ts";
+import { ERROR_MESSAGE_CHARS_MAX, STRING_FIELD_BYTES_MAX } from "../limits.ts";
 import { ErrorCode, SluiceError, errorInfo } from "../errors.ts";
 import { utf8Length } from "../utf8.ts";
-
-/** Longest message sent (in UTF-16 units); longer ones are cut, so a message built from input always fits a String. */
-const ERROR_MESSAGE_CHARS_MAX = 4096;
 
 function clip(message: string): string {
   let m = message.length > ERROR_MESSAGE_CHARS_MAX ? `${message.slice(0, ERROR_MESSAGE_CHARS_MAX)}…` : message;

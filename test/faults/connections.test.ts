@@ -17,10 +17,12 @@ import { RawClient, fetchBody, produceBody } from "../support/raw_client.ts";
 import { decodeFetchResponse } from "../../protocol/messages/fetch.ts";
 import { createTopic, rssMiB, waitFor } from "./support/broker_ops.ts";
 import { quantile } from "./support/workload.ts";
+import { OUTPUT_BYTES_MIN } from "../../engine/engine_limits.ts";
 
 const CONNECTIONS_MAX = 64;
 const REQUEST_TIMEOUT_MS = 1_000;
-const OUTPUT_BYTES_MAX = 1024 * 1024;
+// The smallest output bound the broker accepts (a maximal fetch response past the pause threshold).
+const OUTPUT_BYTES_MAX = OUTPUT_BYTES_MIN;
 const PROBES = 4;
 // CI: 16 slow-loris clients, 8 non-readers, a flood of 6× the limit; `bun run test:long` multiplies them.
 const SCALE = Number(process.env.SLUICE_CONNECTION_SCALE ?? 1);

@@ -1,0 +1,94 @@
+// Every fixed limit of the client, in one place: buffer sizes, bounds and
+// timings that are not options. (Options and their defaults are in
+// options.ts, producer.ts and consumer.ts; the protocol's limits, which the
+// client obeys too, in protocol/limits.ts.) The relations between them and
+// with the protocol's limits are asserted at load, with why.
+
+import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, REQUEST_HEADER_BYTES } from "../protocol/limits.ts";
+import { BATCH_HEADER_BYTES } from "../protocol/record_batch.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+function assert(condition: boolean, why: string): void {
+  if (!condition) throw new Error(`client limits: ${why}`);
+}
+
+// ---- Connection (connection.ts) ----
+
+/** Past this many buffered request bytes the output buffer is written at once instead of at the end of the turn. */
+export const OUTBOX_FLUSH_EARLY_BYTES = 1 * MiB;
+
+/** An output buffer grown past this is dropped after a flush rather than kept for the next turn. */
+export const OUTBOX_RETAINED_BYTES_MAX = 4 * MiB;
+
+/** The output buffer's first size. */
+export const OUTBOX_INITIAL_BYTES = 64 * KiB;
+
+/** Correlation ids wrap here (u32 on the wire; staying below 2^31 keeps them plain small integers). */
+export const CORRELATION_ID_WRAP = 0x7fffffff;
+
+/** Requests are checked for their timeout this often at most (a quarter of requestTimeoutMs when shorter)... */
+export const REQUEST_SWEEP_MS_MAX = 1_000;
+
+/** ...and at least this far apart. */
+export const REQUEST_SWEEP_MS_MIN = 10;
+
+// An early flush must come before the buffer is too large to keep, or every burst would drop and regrow it.
+assert(OUTBOX_FLUSH_EARLY_BYTES <= OUTBOX_RETAINED_BYTES_MAX, "the outbox must be flushed early below the size it keeps");
+assert(OUTBOX_INITIAL_BYTES <= OUTBOX_RETAINED_BYTES_MAX, "a new outbox must be one the connection keeps");
+assert(REQUEST_SWEEP_MS_MIN < REQUEST_SWEEP_MS_MAX, "the sweep interval range must not be empty");
+
+// ---- Producer (producer.ts, partitioners.ts) ----
+
+/**
+ * The largest record the producer accepts (its estimated encoded size): a
+ * batch of it alone must stay within BATCH_BYTES_MAX, with room for the
+ * batch header.
+ */
+export const PRODUCER_RECORD_BYTES_MAX = BATCH_BYTES_MAX - 128;
+
+/** Strings up to this many UTF-16 units are measured for the buffer; longer ones reserve 3 bytes a unit. */
+export const STRING_EXACT_CHARS_MAX = 128;
+
+/**
+ * Spare batch builders kept for reuse: at least this many, and more when they
+ * are small (SPARE_BUILDER_BYTES of initial buffers). With small batches many
+ * complete at once (one socket read of responses), and a builder allocated
+ * anew costs more than the record it carries.
+ */
+export const SPARE_BUILDERS_MIN = 64;
+export const SPARE_BUILDER_BYTES = 1 * MiB;
+
+/**
+ * A new batch's buffer starts this small and grows to batchBytes as records
+ * come: sending a few records to each of many partitions does not allocate
+ * batchBytes per partition. Spare (grown) buffers are reused.
+ */
+export const BATCH_INITIAL_BYTES = 16 * KiB;
+
+/** Room in a Produce frame for everything but the batches (header, topic names, counts). */
+export const PRODUCE_REQUEST_OVERHEAD_BYTES = 64 * KiB;
+
+/** A round-robin counter wraps here (stays a small integer). */
+export const ROUND_ROBIN_WRAP = 0x40000000;
+
+/** Longest the metadata cache waits between two tries for a topic's partition count, and its first wait. */
+export const METADATA_BACKOFF_MS = 25;
+export const METADATA_BACKOFF_MS_MAX = 500;
+
+// A record the producer accepts must fit a batch with its header.
+assert(PRODUCER_RECORD_BYTES_MAX + BATCH_HEADER_BYTES <= BATCH_BYTES_MAX, "a maximal record must fit a batch with its header");
+// requestBytesMax ranges from batchBytes (at most BATCH_BYTES_MAX) to FRAME_BYTES_MAX minus the overhead: that range must not be empty.
+assert(BATCH_BYTES_MAX + PRODUCE_REQUEST_OVERHEAD_BYTES <= FRAME_BYTES_MAX, "a request of one maximal batch must fit a frame");
+assert(PRODUCE_REQUEST_OVERHEAD_BYTES > REQUEST_HEADER_BYTES, "the request overhead covers at least the request header");
+assert(BATCH_INITIAL_BYTES <= SPARE_BUILDER_BYTES, "the spare builders' budget must hold at least one new builder");
+assert(METADATA_BACKOFF_MS < METADATA_BACKOFF_MS_MAX, "the metadata back-off must have room to grow");
+
+// ---- Consumer groups and admin (group_membership.ts, group_admin.ts) ----
+
+/** Extra time over the rebalance timeout a join may take before the client gives up on its answer. */
+export const JOIN_TIMEOUT_MARGIN_MS = 5_000;
+
+/** How long a GroupAdmin call waits for the coordinator's answer. */
+export const GROUP_ADMIN_TIMEOUT_MS = 30_000;
