@@ -59,6 +59,14 @@ function log(...counts: number[]) {
 }
 
 describe("Consumer batches", () => {
+  test("assign refuses a topic name the broker's rule refuses, '.' and '..' included", async () => {
+    const c = new Consumer({ link: new FetchLink([]), fetchMaxWaitMs: 10 });
+    for (const bad of [".", "..", "a/b", ""]) {
+      expect(() => c.assign([{ topic: bad, partition: 0, position: 0n }])).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_TOPIC_EXCEPTION }));
+    }
+    await c.close();
+  });
+
   test("a batch carries its stored bytes; records start at the position inside it", async () => {
     const batches = log(5, 5);
     const c = new Consumer({ link: new FetchLink(batches), fetchMaxWaitMs: 10 });

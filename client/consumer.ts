@@ -45,7 +45,7 @@ import { BrokerLink, type RequestLink } from "./broker_link.ts";
 import { ClientClosedError, InvalidArgumentError, OffsetOutOfRangeError, errorCodeName } from "./errors.ts";
 import { listOffsets, type OffsetAnswer, type OffsetQuery, type OffsetRequest } from "./list_offsets.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
-import { checkTopicName } from "./producer.ts";
+import { checkTopicName } from "../protocol/topic_name.ts";
 import { checkFetchedBatch, decodeFetchedRecords, type FetchedBatchInfo, type FetchedRecord } from "./record_decoder.ts";
 
 export interface TopicPartition {

@@ -13,6 +13,7 @@
 import { readI16, readI32, readI64 } from "../protocol/big_endian.ts";
 import { Reader, Writer } from "../protocol/codec.ts";
 import { ErrorCode, SluiceError, errorInfo } from "../protocol/errors.ts";
+import { PRODUCE_PARTITION_RESULT_BYTES, ProducePartitionResultField } from "../protocol/messages/produce.ts";
 
 export interface ProducePartitionBatches {
   readonly index: number;
@@ -83,9 +84,6 @@ export function writeProduceRequestEntries(w: Writer, acks: number, timeoutMs: n
   }
 }
 
-/** Bytes of one partition's result: index i32, errorCode i16, baseOffset, logAppendTime, logStartOffset i64. */
-const PARTITION_RESULT_BYTES = 30;
-
 /**
  * Walks a Produce response body without building objects: topic names are
  * compared as bytes (`topicIs`), only the base offset becomes a bigint. One
@@ -123,7 +121,7 @@ export class ProduceResponseReader {
     if (length < 0) throw new SluiceError(ErrorCode.INVALID_REQUEST, "topics[].name is null");
     this.nameStart = this.need(length, "topics[].name");
     this.nameEnd = this.nameStart + length;
-    return this.count("topics[].partitions", PARTITION_RESULT_BYTES);
+    return this.count("topics[].partitions", PRODUCE_PARTITION_RESULT_BYTES);
   }
 
   /** Whether the current topic's name is `field` (an encodeStringField). */
@@ -136,11 +134,11 @@ export class ProduceResponseReader {
   }
 
   nextPartition(): void {
-    const at = this.need(PARTITION_RESULT_BYTES, "partitions[]");
+    const at = this.need(PRODUCE_PARTITION_RESULT_BYTES, "partitions[]");
     const body = this.body;
-    this.index = readI32(body, at);
-    this.errorCode = readI16(body, at + 4);
-    this.baseOffset = readI64(body, at + 6);
+    this.index = readI32(body, at + ProducePartitionResultField.INDEX);
+    this.errorCode = readI16(body, at + ProducePartitionResultField.ERROR_CODE);
+    this.baseOffset = readI64(body, at + ProducePartitionResultField.BASE_OFFSET);
   }
 
   /** Throws unless the whole body was read; lets go of it. */

@@ -338,6 +338,9 @@ describe("flush, close and sendBatch", () => {
   test("an invalid topic name is refused at the edge", async () => {
     const p = producer(new FakeLink({ t: 1 }));
     await expect(p.send("bad name!", { value: "x" })).rejects.toMatchObject({ code: ErrorCode.INVALID_TOPIC_EXCEPTION });
+    // The broker's rule (protocol/topic_name.ts): '.' and '..' would name its data dir's own directories.
+    await expect(p.send(".", { value: "x" })).rejects.toMatchObject({ code: ErrorCode.INVALID_TOPIC_EXCEPTION });
+    await expect(p.sendBatch("..", [{ value: "x" }])).rejects.toMatchObject({ code: ErrorCode.INVALID_TOPIC_EXCEPTION });
   });
 });
 

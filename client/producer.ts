@@ -36,8 +36,9 @@
 
 import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
-import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
+import { BATCH_BYTES_MAX, FRAME_BYTES_MAX } from "../protocol/limits.ts";
 import { type HeaderValueInput, RECORDS_OFFSET } from "../protocol/record_batch.ts";
+import { checkTopicName } from "../protocol/topic_name.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { backoffMs } from "./backoff.ts";
 import {
@@ -300,15 +301,6 @@ export function recordSizeEstimate(message: ProducerMessage, exact = true): numb
     else for (const k in headers) if (Object.hasOwn(headers, k)) bytes += fieldBytes(k, exact) + fieldBytes(headers[k], exact);
   }
   return bytes;
-}
-
-export function checkTopicName(topic: string): void {
-  if (typeof topic !== "string" || topic.length === 0 || topic.length > TOPIC_NAME_LENGTH_MAX || !TOPIC_NAME_PATTERN.test(topic)) {
-    throw new SluiceError(
-      ErrorCode.INVALID_TOPIC_EXCEPTION,
-      `topic name '${String(topic)}' is invalid: 1..${TOPIC_NAME_LENGTH_MAX} characters of [a-zA-Z0-9._-]`,
-    );
-  }
 }
 
 export class Producer {

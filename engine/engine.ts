@@ -24,6 +24,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { PARTITIONS_MAX, PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
+import { checkTopicName, topicNameProblem } from "../protocol/topic_name.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { ADMIN_OPS_PENDING_MAX, CREATE_RETRY_MS, CREATE_WAITERS_MAX, RATE_SAMPLE_INTERVAL_MS } from "./engine_limits.ts";
 import { faultsFromEnv } from "./fault_hooks.ts";
@@ -35,7 +36,6 @@ import type { PartitionPool, PartitionState, ProduceCallback } from "./partition
 import { pickWorker, SlotTable } from "./slot_table.ts";
 import { effectiveTopicConfig, type LogConfig, parseLogConfig } from "./topic_config.ts";
 import { clearTopicDirMark, markTopicDir, settleUnownedTopicDir, topicDirMarks } from "./topic_dirs.ts";
-import { checkTopicName, topicNameProblem } from "./topic_name.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 export type Acks = 0 | 1 | -1;

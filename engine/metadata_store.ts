@@ -17,7 +17,7 @@ import path from "node:path";
 import { z } from "zod";
 import { crc32c } from "../protocol/crc32c.ts";
 import { PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
-import { topicNameProblem } from "./topic_name.ts";
+import { topicNameProblem } from "../protocol/topic_name.ts";
 
 const TopicEntrySchema = z.object({
   id: z.string().min(1),

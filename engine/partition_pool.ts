@@ -1,4 +1,5 @@
-// What the engine needs from the partition worker pool (engine/worker_pool.ts).
+// What the engine needs from the partition worker pool (engine/worker_pool.ts),
+// and the one definition of the callbacks both speak.
 // Written as an interface so the engine's own tests can drive it with an
 // in-memory pool, and so the engine states exactly what it relies on.
 //
@@ -18,14 +19,25 @@ export interface ProduceResult {
 export type PartitionState = PartitionStateView;
 
 export type ProduceCallback = (err: number, res: ProduceResult | null, message?: string) => void;
+/** `bytes` is a view into the completion ring, valid only during the call: copy what must outlive it. */
 export type FetchCallback = (err: number, bytes: Uint8Array, highWatermark: number, logStartOffset: number) => void;
 /** `timestampMs`: the timestamp of the record at `offset` (-1 with offset -1 or an error). */
 export type OffsetCallback = (err: number, offset: number, timestampMs: number) => void;
 
+export interface OpenPartitionOptions {
+  /** Tests only: storage faults for this partition's files (engine/fault_hooks.ts). */
+  faults?: FaultOptions;
+  /**
+   * What tells this partition from an earlier one in the same directory (the
+   * topic's id): the worker journal names it, and its replay skips records of
+   * another incarnation. Absent: the partition does not use the journal.
+   */
+  incarnation?: string;
+}
+
 export interface PartitionPool<LogConfig = unknown> {
   readonly workerCount: number;
-  /** `opts.faults`: tests only, storage faults for this partition's files (engine/fault_hooks.ts). */
-  openPartition(slot: number, worker: number, dir: string, config: LogConfig, opts?: { faults?: FaultOptions; incarnation?: string }): Promise<unknown>;
+  openPartition(slot: number, worker: number, dir: string, config: LogConfig, opts?: OpenPartitionOptions): Promise<unknown>;
   closePartition(slot: number): Promise<unknown>;
   deletePartition(slot: number): Promise<unknown>;
   setConfig(slot: number, config: LogConfig): Promise<unknown> | unknown;

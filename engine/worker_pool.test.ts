@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch, patchBaseOffset } from "../protocol/record_batch.ts";
 import { type LogConfig, parseTopicConfig } from "../workers/mod.ts";
-import type { PartitionPool } from "./partition_pool.ts";
-import { type ProduceResult, WorkerPool } from "./worker_pool.ts";
+import type { PartitionPool, ProduceResult } from "./partition_pool.ts";
+import { WorkerPool } from "./worker_pool.ts";
 
 const roots: string[] = [];
 const pools: WorkerPool[] = [];

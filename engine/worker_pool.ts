@@ -32,7 +32,6 @@ import {
   type ControlRequest,
   DurableCompl,
   EntryKind,
-  type FaultOptions,
   FailedCompl,
   FetchReq,
   FetchedCompl,
@@ -56,20 +55,9 @@ import {
 import { COMPLETION_WAIT_MS, COMPLETION_WAIT_WRITABLE_MS, REQUESTS_IN_FLIGHT_PER_WORKER_MAX, WORKER_EXIT_WAIT_MS } from "./engine_limits.ts";
 import { Histogram } from "./metrics.ts";
 
+import type { FetchCallback, OffsetCallback, OpenPartitionOptions, ProduceCallback, ProduceResult } from "./partition_pool.ts";
+
 export type { PartitionStateView } from "../workers/mod.ts";
-
-export interface ProduceResult {
-  baseOffset: number;
-  lastOffset: number;
-  logAppendTimeMs: number;
-  logStartOffset: number;
-}
-
-export type ProduceCallback = (err: number, res: ProduceResult | null, message?: string) => void;
-/** `bytes` is a view into the completion ring, valid only during the call: copy what must outlive it. */
-export type FetchCallback = (err: number, bytes: Uint8Array, highWatermark: number, logStartOffset: number) => void;
-/** `timestampMs`: the timestamp of the record at `offset` (-1 with offset -1 or an error). */
-export type OffsetCallback = (err: number, offset: number, timestampMs: number) => void;
 
 export interface WorkerPoolOptions {
   /** Partition worker threads; 0 or absent = one per core. */
@@ -88,17 +76,6 @@ export interface WorkerPoolOptions {
    * pool (journal_replay.ts): a worker starts its journal empty. Absent: no journal.
    */
   journalDataDir?: string;
-}
-
-export interface OpenPartitionOptions {
-  /** Tests only: inject storage faults into this partition's files. */
-  faults?: FaultOptions;
-  /**
-   * What tells this partition from an earlier one in the same directory (the
-   * topic's id): the worker journal names it, and its replay skips records of
-   * another incarnation. Absent: the partition does not use the journal.
-   */
-  incarnation?: string;
 }
 
 export interface RingStats {

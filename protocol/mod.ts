@@ -9,6 +9,7 @@ export * from "./errors.ts";
 export * from "./frame.ts";
 export * from "./limits.ts";
 export * from "./record_batch.ts";
+export * from "./topic_name.ts";
 export * from "./varint.ts";
 export { utf8Length, utf8Read, utf8Write, utf8Encode } from "./utf8.ts";
 export * from "./messages/control.ts";

@@ -12,14 +12,11 @@
 
 import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
-import { decodeFetchRequest, type FetchRequest as WireFetchRequest, writeFetchResponse, writeFetchResponsePieces } from "../../protocol/messages/fetch.ts";
+import { decodeFetchRequest, FETCH_PARTITION_RESULT_BYTES_MIN, type FetchRequest as WireFetchRequest, writeFetchResponse, writeFetchResponsePieces } from "../../protocol/messages/fetch.ts";
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
 import { FETCH_RECORDS_COPIED_BYTES_MAX, SCRATCH_INITIAL_BYTES } from "../engine_limits.ts";
-
-/** Index, error code, high watermark, log start offset, records length. */
-const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 4;
 
 export class FetchInFlight implements FetchSink {
   readonly #conn: Connection;
@@ -106,7 +103,7 @@ export class FetchInFlight implements FetchSink {
     const release = scratch === EMPTY ? noop : () => conn.host.scratch.give(scratch);
     // Size the response first: a frame must stay within FRAME_BYTES_MAX.
     let bytes = 2 + 4 + this.#used;
-    for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + PARTITION_RESULT_BYTES * t.partitions.length;
+    for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + FETCH_PARTITION_RESULT_BYTES_MIN * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
       release();
       conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame; ask for fewer partitions or bytes`);

@@ -22,7 +22,15 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { Writer } from "../../protocol/codec.ts";
-import { decodeProduceRequest, type ProduceRequest, type ProduceTopic, readSingleProduce, type SingleProduce } from "../../protocol/messages/produce.ts";
+import {
+  decodeProduceRequest,
+  PRODUCE_PARTITION_RESULT_BYTES,
+  type ProduceRequest,
+  type ProduceTopic,
+  readSingleProduce,
+  type SingleProduce,
+  writeProducePartitionResult,
+} from "../../protocol/messages/produce.ts";
 import { writeOkPrefix } from "../../protocol/messages/response.ts";
 import type { TimeoutItem, TimeoutList } from "../timeout_lists.ts";
 import type { Acks } from "../engine.ts";
@@ -38,9 +46,6 @@ export interface QueuedPartition {
   /** Index of the partition in the request, flattened over topics. */
   flat: number;
 }
-
-/** Index, error code, base offset, log append time, log start offset. */
-const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 8;
 
 const PENDING = 0x7fff; // not a wire error code: "no result yet"
 
@@ -264,7 +269,7 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta {
     }
     // A response partition (30 bytes) is larger than a request partition can be (8): size it first.
     let bytes = 2 + 4;
-    for (const t of req.topics) bytes += 2 + utf8Length(t.name) + 4 + PARTITION_RESULT_BYTES * t.partitions.length;
+    for (const t of req.topics) bytes += 2 + utf8Length(t.name) + 4 + PRODUCE_PARTITION_RESULT_BYTES * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
       conn.respondError(this, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame`);
       return;
@@ -286,8 +291,7 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta {
   #writeOne(w: Writer): void {
     writeOkPrefix(w);
     w.writeArrayCount(1).writeString(this.#topic).writeArrayCount(1);
-    w.writeI32(this.#partition).writeI16(this.#code);
-    w.writeI64Number(this.#baseOffset).writeI64Number(this.#appendTime).writeI64Number(this.#logStart);
+    writeProducePartitionResult(w, this.#partition, this.#code, this.#baseOffset, this.#appendTime, this.#logStart);
   }
 }
 
@@ -326,8 +330,7 @@ export function writeProduceResults(
     const parts = topics[t].partitions;
     w.writeString(topics[t].name).writeArrayCount(parts.length);
     for (let p = 0; p < parts.length; p++, flat++) {
-      w.writeI32(parts[p].index).writeI16(codes[flat]);
-      w.writeI64Number(baseOffsets[flat]).writeI64Number(appendTimes[flat]).writeI64Number(logStarts[flat]);
+      writeProducePartitionResult(w, parts[p].index, codes[flat], baseOffsets[flat], appendTimes[flat], logStarts[flat]);
     }
   }
 }

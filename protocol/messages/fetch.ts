@@ -52,7 +52,8 @@ export interface FetchResponse {
 
 const TOPIC_BYTES_MIN = 2 + 4;
 const PARTITION_BYTES = 4 + 8 + 4;
-const PARTITION_RESULT_BYTES_MIN = 4 + 2 + 8 + 8 + 4;
+/** Bytes of a PartitionR without its records: index, error code, high watermark, log start offset, records length. */
+export const FETCH_PARTITION_RESULT_BYTES_MIN = 4 + 2 + 8 + 8 + 4;
 const EMPTY = new Uint8Array(0);
 
 export function writeFetchRequest(w: Writer, req: FetchRequest): void {
@@ -107,7 +108,7 @@ export function decodeFetchResponse(body: Uint8Array): FetchResponse {
   const topics: FetchTopicResult[] = [];
   for (let i = 0; i < topicCount; i++) {
     const name = r.readStringNotNull("topics[].name");
-    const partitionCount = r.readArrayCount("topics[].partitions", PARTITION_RESULT_BYTES_MIN);
+    const partitionCount = r.readArrayCount("topics[].partitions", FETCH_PARTITION_RESULT_BYTES_MIN);
     const partitions: FetchPartitionResult[] = [];
     for (let j = 0; j < partitionCount; j++) {
       partitions.push({

@@ -11,7 +11,7 @@
 // values mean (acks in {-1, 0, 1}, batches valid) is checked by the broker.
 // Records are views into the request frame, never copied here.
 
-import { readI16, readI32 } from "../big_endian.ts";
+import { readI16, readI32, readI64 } from "../big_endian.ts";
 import { Reader, StringCache, type Writer } from "../codec.ts";
 import { STRING_FIELD_BYTES_MAX } from "../limits.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
@@ -59,7 +59,56 @@ export interface ProduceResponse {
 // Smallest encodings, to bound counts by the bytes left before looping.
 const TOPIC_BYTES_MIN = 2 + 4; // name length + partition count
 const PARTITION_BYTES_MIN = 4 + 4; // index + records length
-const PARTITION_RESULT_BYTES = 4 + 2 + 8 + 8 + 8;
+
+/**
+ * A PartitionR (one partition's result in a Produce response): the one
+ * definition of its layout. Every writer goes through
+ * writeProducePartitionResult, every reader reads at these offsets
+ * (decodeProduceResponse below; the producer's ProduceResponseReader,
+ * client/produce_request.ts).
+ */
+export const ProducePartitionResultField = {
+  /** i32 */
+  INDEX: 0,
+  /** i16 */
+  ERROR_CODE: 4,
+  /** i64 */
+  BASE_OFFSET: 6,
+  /** i64 */
+  LOG_APPEND_TIME_MS: 14,
+  /** i64 */
+  LOG_START_OFFSET: 22,
+} as const;
+
+/** Bytes of a PartitionR. */
+export const PRODUCE_PARTITION_RESULT_BYTES = ProducePartitionResultField.LOG_START_OFFSET + 8;
+
+/**
+ * Writes one PartitionR. Offsets and times are numbers: inside the broker they
+ * are safe integers (below 2^53), and -1 means none.
+ */
+export function writeProducePartitionResult(
+  w: Writer,
+  index: number,
+  errorCode: number,
+  baseOffset: number,
+  logAppendTimeMs: number,
+  logStartOffset: number,
+): void {
+  w.writeI32(index).writeI16(errorCode).writeI64Number(baseOffset).writeI64Number(logAppendTimeMs).writeI64Number(logStartOffset);
+}
+
+/** Reads the PartitionR at `bytes[at, at + PRODUCE_PARTITION_RESULT_BYTES)`; the caller checked the bytes are there. */
+export function readProducePartitionResult(bytes: Uint8Array, at: number): ProducePartitionResult {
+  const F = ProducePartitionResultField;
+  return {
+    index: readI32(bytes, at + F.INDEX),
+    errorCode: readI16(bytes, at + F.ERROR_CODE),
+    baseOffset: readI64(bytes, at + F.BASE_OFFSET),
+    logAppendTimeMs: readI64(bytes, at + F.LOG_APPEND_TIME_MS),
+    logStartOffset: readI64(bytes, at + F.LOG_START_OFFSET),
+  };
+}
 
 export function writeProduceRequest(w: Writer, req: ProduceRequest): void {
   w.writeI16(req.acks).writeI32(req.timeoutMs).writeArrayCount(req.topics.length);
@@ -142,7 +191,7 @@ export function writeProduceResponse(w: Writer, resp: ProduceResponse): void {
   for (const t of resp.topics) {
     w.writeString(t.name).writeArrayCount(t.partitions.length);
     for (const p of t.partitions) {
-      w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.baseOffset).writeI64(p.logAppendTimeMs).writeI64(p.logStartOffset);
+      writeProducePartitionResult(w, p.index, p.errorCode, Number(p.baseOffset), Number(p.logAppendTimeMs), Number(p.logStartOffset));
     }
   }
 }
@@ -155,16 +204,12 @@ export function decodeProduceResponse(body: Uint8Array): ProduceResponse {
   const topics: ProduceTopicResult[] = [];
   for (let i = 0; i < topicCount; i++) {
     const name = r.readStringNotNull("topics[].name");
-    const partitionCount = r.readArrayCount("topics[].partitions", PARTITION_RESULT_BYTES);
+    // The count is checked against the bytes left, so every result read below is whole.
+    const partitionCount = r.readArrayCount("topics[].partitions", PRODUCE_PARTITION_RESULT_BYTES);
     const partitions: ProducePartitionResult[] = [];
     for (let j = 0; j < partitionCount; j++) {
-      partitions.push({
-        index: r.readI32("partitions[].index"),
-        errorCode: r.readI16("partitions[].errorCode"),
-        baseOffset: r.readI64("partitions[].baseOffset"),
-        logAppendTimeMs: r.readI64("partitions[].logAppendTimeMs"),
-        logStartOffset: r.readI64("partitions[].logStartOffset"),
-      });
+      partitions.push(readProducePartitionResult(r.bytes, r.pos));
+      r.pos += PRODUCE_PARTITION_RESULT_BYTES;
     }
     topics.push({ name, partitions });
   }

@@ -6,7 +6,19 @@ import { Writer } from "../codec.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
 import { encodeBatch } from "../record_batch.ts";
 import { decodeFetchRequest, decodeFetchResponse, writeFetchRequest, writeFetchResponse, writeFetchResponsePieces, type FetchResponse } from "./fetch.ts";
-import { decodeProduceRequest, decodeProduceResponse, type ProduceRequest, readSingleProduce, type SingleProduce, writeProduceRequest, writeProduceResponse } from "./produce.ts";
+import {
+  decodeProduceRequest,
+  decodeProduceResponse,
+  PRODUCE_PARTITION_RESULT_BYTES,
+  ProducePartitionResultField,
+  type ProduceRequest,
+  readProducePartitionResult,
+  readSingleProduce,
+  type SingleProduce,
+  writeProducePartitionResult,
+  writeProduceRequest,
+  writeProduceResponse,
+} from "./produce.ts";
 import { encodeErrorBody } from "./response.ts";
 
 function bytesOf(write: (w: Writer) => void): Uint8Array {
@@ -83,6 +95,25 @@ describe("Produce", () => {
   test("response encodes to the fixture and decodes back", () => {
     expect(hex(bytesOf((w) => writeProduceResponse(w, response)))).toBe(responseHex);
     expect(decodeProduceResponse(Buffer.from(responseHex, "hex"))).toEqual(response);
+  });
+
+  test("a PartitionR is written and read at the offsets its one layout names", () => {
+    const bytes = bytesOf((w) => writeProducePartitionResult(w, 7, ErrorCode.NOT_LEADER_OR_FOLLOWER, 2 ** 40 + 3, 1_700_000_000_000, 5));
+    expect(bytes.length).toBe(PRODUCE_PARTITION_RESULT_BYTES);
+    const F = ProducePartitionResultField;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    expect(view.getInt32(F.INDEX)).toBe(7);
+    expect(view.getInt16(F.ERROR_CODE)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    expect(view.getBigInt64(F.BASE_OFFSET)).toBe(2n ** 40n + 3n);
+    expect(view.getBigInt64(F.LOG_APPEND_TIME_MS)).toBe(1_700_000_000_000n);
+    expect(view.getBigInt64(F.LOG_START_OFFSET)).toBe(5n);
+    expect(readProducePartitionResult(bytes, 0)).toEqual({
+      index: 7,
+      errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      baseOffset: 2n ** 40n + 3n,
+      logAppendTimeMs: 1_700_000_000_000n,
+      logStartOffset: 5n,
+    });
   });
 
   test("an error response is thrown with its code and message", () => {

@@ -1,9 +1,10 @@
 // Topic names as Kafka allows them: [a-zA-Z0-9._-], 1..249 characters, and
-// not "." or ".." (a topic name becomes a directory name under the data dir,
-// so those two would escape it).
+// not "." or ".." (a topic name becomes a directory name under the broker's
+// data dir, so those two would escape it). The one definition of the rule:
+// the broker checks it at its edge, the client before it sends.
 
-import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
+import { ErrorCode, SluiceError } from "./errors.ts";
+import { TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "./limits.ts";
 
 /** Returns null when `name` is a valid topic name, else why not. */
 export function topicNameProblem(name: unknown): string | null {
@@ -15,7 +16,8 @@ export function topicNameProblem(name: unknown): string | null {
   return null;
 }
 
+/** Throws SluiceError(INVALID_TOPIC_EXCEPTION) naming the topic and what is wrong with it. */
 export function checkTopicName(name: unknown): asserts name is string {
   const problem = topicNameProblem(name);
-  if (problem !== null) throw new SluiceError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
+  if (problem !== null) throw new SluiceError(ErrorCode.INVALID_TOPIC_EXCEPTION, `invalid topic name '${String(name)}': ${problem}`);
 }
