@@ -17,6 +17,11 @@
 //   gets KAFKA_STORAGE_ERROR and the partition stays offline (no retry).
 // - Requests for one partition are appended in the order produce() was called.
 //
+// Parts: the requests in flight of one worker (in_flight_queue.ts), acks=all
+// results waiting for their fdatasync (durable_waiters.ts), the router's end
+// of one worker (worker_link.ts), and how callers are called back
+// (pool_callbacks.ts).
+//
 // Hot path: no promise and no postMessage per request. A request is copied into
 // the ring and its callback goes into a bounded per-worker FIFO (completions come
 // back in request order). The ring's tail is published once per microtask turn for
@@ -43,7 +48,6 @@ import {
   ProduceReq,
   ProducedCompl,
   RingConsumer,
-  RingProducer,
   RingWord,
   WORKER_ENTRY_URL,
   WorkerStats,
@@ -53,9 +57,12 @@ import {
   workerJournalPath,
 } from "../workers/mod.ts";
 import { COMPLETION_WAIT_MS, COMPLETION_WAIT_WRITABLE_MS, REQUESTS_IN_FLIGHT_PER_WORKER_MAX, WORKER_EXIT_WAIT_MS } from "./engine_limits.ts";
+import { DurableWaiters } from "./durable_waiters.ts";
+import { RequestType } from "./in_flight_queue.ts";
 import { Histogram } from "./metrics.ts";
-
-import type { FetchCallback, OffsetCallback, OpenPartitionOptions, ProduceCallback, ProduceResult } from "./partition_pool.ts";
+import type { FetchCallback, OffsetCallback, OpenPartitionOptions, ProduceCallback } from "./partition_pool.ts";
+import { advanced, defer, failLater, fetched, invoke, produced } from "./pool_callbacks.ts";
+import { WorkerLink } from "./worker_link.ts";
 
 export type { PartitionStateView } from "../workers/mod.ts";
 
@@ -86,158 +93,8 @@ export interface RingStats {
   completionBytesCapacity: number;
 }
 
-const RequestType = { PRODUCE: 1, FETCH: 2, OFFSET: 3 } as const;
-
 const EMPTY_BYTES = new Uint8Array(0);
 const utf8 = new TextDecoder();
-
-/** Callbacks of requests in request order (struct of arrays, fixed capacity). */
-class InFlightQueue {
-  readonly capacity: number;
-  private head = 0;
-  size = 0;
-  readonly type: Uint8Array;
-  readonly slot: Int32Array;
-  readonly id: Uint32Array;
-  readonly acks: Int8Array;
-  readonly cb: Array<ProduceCallback | FetchCallback | OffsetCallback | null>;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.type = new Uint8Array(capacity);
-    this.slot = new Int32Array(capacity);
-    this.id = new Uint32Array(capacity);
-    this.acks = new Int8Array(capacity);
-    this.cb = new Array(capacity).fill(null);
-  }
-
-  push(type: number, slot: number, id: number, acks: number, cb: ProduceCallback | FetchCallback | OffsetCallback): void {
-    if (this.size === this.capacity) throw new Error("worker pool: in-flight queue overflow");
-    const i = (this.head + this.size) % this.capacity;
-    this.type[i] = type;
-    this.slot[i] = slot;
-    this.id[i] = id;
-    this.acks[i] = acks;
-    this.cb[i] = cb;
-    this.size++;
-  }
-
-  /** Index of the oldest entry; read its fields, then shift(). */
-  get first(): number {
-    return this.head;
-  }
-
-  shift(): void {
-    this.cb[this.head] = null;
-    this.head = (this.head + 1) % this.capacity;
-    this.size--;
-  }
-}
-
-/**
- * acks=all produce results of one partition waiting for their fdatasync, oldest
- * first: a ring of parallel arrays, so waiting costs no object per request (at
- * a few hundred thousand one-message requests a second, per-request objects
- * that live for a round trip are what grows the router's heap).
- */
-class DurableWaiters {
-  private base = new Float64Array(64);
-  private last = new Float64Array(64);
-  private appendTime = new Float64Array(64);
-  private logStart = new Float64Array(64);
-  private cbs: (ProduceCallback | undefined)[] = new Array(64).fill(undefined);
-  private head = 0;
-  size = 0;
-
-  push(baseOffset: number, lastOffset: number, logAppendTimeMs: number, logStartOffset: number, cb: ProduceCallback): void {
-    if (this.size === this.cbs.length) this.grow();
-    const i = (this.head + this.size) & (this.cbs.length - 1);
-    this.base[i] = baseOffset;
-    this.last[i] = lastOffset;
-    this.appendTime[i] = logAppendTimeMs;
-    this.logStart[i] = logStartOffset;
-    this.cbs[i] = cb;
-    this.size++;
-  }
-
-  /** True when the oldest waiter's last offset is below `durableOffset`. */
-  oldestCovered(durableOffset: number): boolean {
-    return this.size > 0 && this.last[this.head] < durableOffset;
-  }
-
-  /** Removes the oldest waiter and calls its callback with `err` and its result. */
-  settleOldest(err: number, message?: string): void {
-    const i = this.head;
-    const cb = this.cbs[i]!;
-    const res: ProduceResult | null =
-      err === ErrorCode.NONE ? { baseOffset: this.base[i], lastOffset: this.last[i], logAppendTimeMs: this.appendTime[i], logStartOffset: this.logStart[i] } : null;
-    this.cbs[i] = undefined;
-    this.head = (i + 1) & (this.cbs.length - 1);
-    this.size--;
-    if (err === ErrorCode.NONE) produced(cb, err, res!);
-    else invoke(() => cb(err, null, message));
-  }
-
-  private grow(): void {
-    const n = this.cbs.length;
-    const order = (a: Float64Array) => {
-      const b = new Float64Array(n * 2);
-      for (let k = 0; k < this.size; k++) b[k] = a[(this.head + k) & (n - 1)];
-      return b;
-    };
-    this.base = order(this.base);
-    this.last = order(this.last);
-    this.appendTime = order(this.appendTime);
-    this.logStart = order(this.logStart);
-    const cbs: (ProduceCallback | undefined)[] = new Array(n * 2).fill(undefined);
-    for (let k = 0; k < this.size; k++) cbs[k] = this.cbs[(this.head + k) & (n - 1)];
-    this.cbs = cbs;
-    this.head = 0;
-  }
-}
-
-class WorkerLink {
-  readonly index: number;
-  readonly worker: Worker;
-  /** Shared buffers stay referenced here until the thread has ended (RUNTIME.md). */
-  readonly requestsSab: SharedArrayBuffer;
-  readonly completionsSab: SharedArrayBuffer;
-  readonly requests: RingProducer;
-  readonly completions: RingConsumer;
-  readonly inflight: InFlightQueue;
-  /** In-flight requests including acks=all results waiting for durability; at most `pendingMax`. */
-  pending = 0;
-  readonly pendingMax: number;
-  nextRequestId = 1;
-  readonly control = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  writableWaiters: Array<() => void> = [];
-  /** Payload bytes of the largest request refused for lack of room since the last onWritable round. */
-  blockedPayloadBytes = 0;
-  publishScheduled = false;
-  stopped = false;
-  dead: string | null = null;
-  ended: Promise<void>;
-  private markEnded!: () => void;
-
-  constructor(index: number, worker: Worker, requestsSab: SharedArrayBuffer, completionsSab: SharedArrayBuffer, pendingMax: number) {
-    this.index = index;
-    this.pendingMax = pendingMax;
-    this.inflight = new InFlightQueue(pendingMax);
-    this.worker = worker;
-    this.requestsSab = requestsSab;
-    this.completionsSab = completionsSab;
-    this.requests = new RingProducer(requestsSab);
-    this.completions = new RingConsumer(completionsSab);
-    this.ended = new Promise((resolve) => {
-      this.markEnded = resolve;
-    });
-    worker.addEventListener("close", () => this.markEnded());
-  }
-
-  endedNow(): void {
-    this.markEnded();
-  }
-}
 
 export class WorkerPool {
   private readonly links: WorkerLink[];
@@ -797,65 +654,4 @@ function failedMessage(c: RingConsumer, o: number): string {
   const n = c.u32[(o + FailedCompl.MESSAGE_BYTES) >>> 2];
   // TextDecoder does not accept views over a SharedArrayBuffer: copy the (short) message.
   return utf8.decode(c.bytes.slice(o + FailedCompl.MESSAGE, o + FailedCompl.MESSAGE + n));
-}
-
-/** Run a caller's callback; its exception must not leave the ring half-processed, so it is rethrown later. */
-function invoke(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    queueMicrotask(() => {
-      throw err;
-    });
-  }
-}
-
-// The hot completions call their callbacks without a closure per call (invoke's
-// contract: an exception is rethrown later, never left in the ring loop).
-
-function produced(cb: ProduceCallback, err: number, res: ProduceResult): void {
-  try {
-    cb(err, res);
-  } catch (e) {
-    rethrowLater(e);
-  }
-}
-
-function fetched(cb: FetchCallback, err: number, bytes: Uint8Array, hw: number, logStart: number): void {
-  try {
-    cb(err, bytes, hw, logStart);
-  } catch (e) {
-    rethrowLater(e);
-  }
-}
-
-function advanced(listener: (slot: number) => void, slot: number): void {
-  try {
-    listener(slot);
-  } catch (e) {
-    rethrowLater(e);
-  }
-}
-
-function rethrowLater(err: unknown): void {
-  queueMicrotask(() => {
-    throw err;
-  });
-}
-
-/**
- * Answers a request that never reached a worker with `code`, after the current
- * call returns. Out of line on purpose: a closure written inside a hot
- * function (produce, linkFor) makes every call of it allocate the scope the
- * closure captures, even on the path that never creates it.
- */
-function failLater(type: number, cb: ProduceCallback | FetchCallback | OffsetCallback, code: number, message: string): void {
-  if (type === RequestType.PRODUCE) defer(() => (cb as ProduceCallback)(code, null, message));
-  else if (type === RequestType.FETCH) defer(() => (cb as FetchCallback)(code, EMPTY_BYTES, -1, -1));
-  else defer(() => (cb as OffsetCallback)(code, -1, -1));
-}
-
-/** Answer a request that never reached a worker, after the current call returns (callbacks are never synchronous). */
-function defer(fn: () => void): void {
-  queueMicrotask(() => invoke(fn));
 }
