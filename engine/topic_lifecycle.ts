@@ -1,0 +1,620 @@
+// Topic lifecycle: which topics and partitions exist, and every change to
+// them — loading them at start, create (and auto-create), delete, alter
+// configs, add partitions — with the metadata file that makes each durable,
+// the partition→worker map and the slots of the pool, and what describes them
+// (DescribeTopics, Metadata, per-partition rates, metrics). The data path
+// (produce, fetch, list offsets) is engine.ts; it reads the same topic and
+// offline maps this class owns.
+//
+// Threading: the router (main) thread.
+//
+// Durability contract: a resolved createTopic, deleteTopic, alterTopicConfig
+// or createPartitions means the metadata file (`<dataDir>/meta/topics.json`)
+// already says so on disk (atomic rename + directory fsync). Admin operations
+// run one at a time (a bounded queue), so metadata writes never interleave.
+//
+// Layout on disk:
+//   <dataDir>/meta/topics.json           topics, configs, the worker of every partition
+//   <dataDir>/topics/<topic>/<partition>/ one partition's segment files (owned by its worker)
+
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { PARTITIONS_MAX, PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
+import { checkTopicName, topicNameProblem } from "../protocol/topic_name.ts";
+import { emptyStateView } from "../workers/mod.ts";
+import type { BrokerConfig } from "./broker_config.ts";
+import { ADMIN_OPS_PENDING_MAX, CREATE_RETRY_MS, CREATE_WAITERS_MAX, RATE_SAMPLE_INTERVAL_MS } from "./engine_limits.ts";
+import { faultsFromEnv } from "./fault_hooks.ts";
+import type { LongPoll } from "./long_poll.ts";
+import { fsyncDirectory, type MetadataStore, type TopicEntry, type TopicsFile } from "./metadata_store.ts";
+import type { PartitionPool, PartitionState } from "./partition_pool.ts";
+import { pickWorker, SlotTable } from "./slot_table.ts";
+import { effectiveTopicConfig, type LogConfig, parseLogConfig } from "./topic_config.ts";
+import { clearTopicDirMark, markTopicDir, settleUnownedTopicDir, topicDirMarks } from "./topic_dirs.ts";
+
+type TopicStateName = "creating" | "online" | "deleting";
+
+export interface Topic {
+  readonly name: string;
+  id: string;
+  createdAtMs: number;
+  /** The configs set for this topic (Kafka names); defaults are not stored. */
+  configs: Record<string, string>;
+  logConfig: LogConfig;
+  /** slots[p] is partition p's slot; its worker is in `workers[p]`. */
+  slots: number[];
+  workers: number[];
+  state: TopicStateName;
+  /** Callbacks waiting for this topic's auto-create to finish (bounded by CREATE_WAITERS_MAX). */
+  createWaiters: (() => void)[];
+}
+
+export interface PartitionDescription {
+  partition: number;
+  worker: number;
+  online: boolean;
+  errorCode: number;
+  logStartOffset: number;
+  highWatermark: number;
+  durableOffset: number;
+  logEndOffset: number;
+  segments: number;
+  bytes: number;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  messagesInPerSec: number;
+  bytesInPerSec: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  errorCode: number;
+  message?: string;
+  configs: Record<string, string>;
+  partitions: PartitionDescription[];
+}
+
+export interface TopicMetadata {
+  name: string;
+  errorCode: number;
+  partitions: { partition: number; errorCode: number; logStartOffset: number; highWatermark: number }[];
+}
+
+interface RateSample {
+  messagesIn: number;
+  bytesIn: number;
+  messagesPerSec: number;
+  bytesPerSec: number;
+}
+
+export interface TopicLifecycleOptions {
+  config: BrokerConfig;
+  pool: PartitionPool<LogConfig>;
+  store: MetadataStore;
+  /** Parked fetches of a deleted topic's partitions are woken through it (they answer UNKNOWN_TOPIC_OR_PARTITION). */
+  longPoll: LongPoll;
+  log: (line: string) => void;
+}
+
+export class TopicLifecycle {
+  readonly config: BrokerConfig;
+  readonly pool: PartitionPool<LogConfig>;
+  readonly longPoll: LongPoll;
+  /** Topics by name, in every state; the data path (engine.ts) reads this same map. */
+  readonly topics = new Map<string, Topic>();
+  /** Slots whose partition failed to open, with why; the data path reads this same map. */
+  readonly offline = new Map<number, string>();
+  readonly #store: MetadataStore;
+  readonly #slots = new SlotTable();
+  readonly #topicsDir: string;
+  readonly #log: (line: string) => void;
+  /** Tests only: storage faults per topic from SLUICE_FAULTS (engine/fault_hooks.ts); empty otherwise. */
+  readonly #faults = faultsFromEnv();
+  readonly #partitionListeners = new Set<(topic: string) => void>();
+  readonly #rates = new Map<number, RateSample>();
+  #rateTimer: ReturnType<typeof setInterval> | undefined;
+  #adminTail: Promise<unknown> = Promise.resolve();
+  #adminPending = 0;
+  #closing = false;
+
+  constructor(options: TopicLifecycleOptions) {
+    this.config = options.config;
+    this.pool = options.pool;
+    this.longPoll = options.longPoll;
+    this.#store = options.store;
+    this.#log = options.log;
+    this.#topicsDir = path.join(options.config.dataDir, "topics");
+    if (this.#faults.size > 0) this.#log(`sluice: SLUICE_FAULTS injects storage faults into topics: ${[...this.#faults.keys()].join(", ")}`);
+  }
+
+  /** Starts sampling per-partition rates every RATE_SAMPLE_INTERVAL_MS (for DescribeTopics). */
+  startRateSampling(): void {
+    this.#rateTimer = setInterval(() => this.#sampleRates(), RATE_SAMPLE_INTERVAL_MS);
+    this.#rateTimer.unref?.();
+  }
+
+  /**
+   * From now on admin operations are refused; resolves once the queued ones
+   * have finished (whatever their outcome). Rate sampling stops.
+   */
+  close(): Promise<void> {
+    this.#closing = true;
+    if (this.#rateTimer !== undefined) clearInterval(this.#rateTimer);
+    return this.#adminTail.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /**
+   * Calls `cb` once the auto-create of `topic` (in state "creating") finished,
+   * either way; past CREATE_WAITERS_MAX waiters, after a pause instead.
+   */
+  whenCreated(topic: Topic, cb: () => void): void {
+    if (topic.createWaiters.length >= CREATE_WAITERS_MAX) {
+      // Overflow: retry after a pause (a microtask would spin: the retry is refused again at once).
+      setTimeout(cb, CREATE_RETRY_MS);
+      return;
+    }
+    topic.createWaiters.push(cb);
+  }
+
+  /** `cb(topic)` after a topic is created, deleted or gains partitions. Returns an unsubscribe function. */
+  onPartitionsChanged(cb: (topic: string) => void): () => void {
+    this.#partitionListeners.add(cb);
+    return () => this.#partitionListeners.delete(cb);
+  }
+
+  // ------------------------------------------------------------------ startup
+
+  /** Loads the stored topics and opens (recovers) every partition; a partition that fails to open stays offline. */
+  async load(): Promise<void> {
+    const stored = this.#store.current;
+    const workerCount = this.pool.workerCount;
+    let rewrite = false;
+    const next: TopicsFile = { version: 1, topics: {} };
+    // Keep stored workers; only partitions whose worker no longer exists (fewer
+    // workers than last time) move, to the least loaded worker.
+    const counts = new Array<number>(workerCount).fill(0);
+    for (const entry of Object.values(stored.topics)) for (const w of entry.workers) if (w < workerCount) counts[w]++;
+    for (const [name, entry] of Object.entries(stored.topics)) {
+      const workers = entry.workers.map((w) => {
+        if (w < workerCount) return w;
+        rewrite = true;
+        return pickWorker(counts);
+      });
+      next.topics[name] = { ...entry, workers };
+    }
+    await this.#removeOrphans(new Set(Object.keys(next.topics)));
+    const opens: Promise<void>[] = [];
+    for (const [name, entry] of Object.entries(next.topics)) {
+      let logConfig: LogConfig;
+      try {
+        logConfig = parseLogConfig(this.config.topicDefaults, entry.configs);
+      } catch (e) {
+        throw new Error(`topic '${name}': stored configs are invalid: ${(e as Error).message}`, { cause: e });
+      }
+      const topic: Topic = {
+        name,
+        id: entry.id,
+        createdAtMs: entry.createdAtMs,
+        configs: { ...entry.configs },
+        logConfig,
+        slots: [],
+        workers: [...entry.workers],
+        state: "online",
+        createWaiters: [],
+      };
+      for (let p = 0; p < topic.workers.length; p++) {
+        const slot = this.#slots.allocate({ topic: name, partition: p, worker: topic.workers[p] });
+        topic.slots.push(slot);
+        opens.push(this.#openSlot(topic, p, slot, false));
+      }
+      this.topics.set(name, topic);
+    }
+    await Promise.all(opens);
+    if (rewrite) await this.#store.write(next);
+  }
+
+  /**
+   * Directories under topics/ that the metadata does not name: a create or
+   * delete cut short by a crash (marked: removed), or anything else (moved to
+   * lost+found, never deleted). Marks left on known topics are cleared.
+   */
+  async #removeOrphans(known: Set<string>): Promise<void> {
+    const names = await fs.promises.readdir(this.#topicsDir);
+    for (const name of names) {
+      const dir = path.join(this.#topicsDir, name);
+      if (known.has(name)) {
+        // A create that reached the metadata, or a delete that did not: the topic stands.
+        for (const mark of topicDirMarks(dir)) await clearTopicDirMark(dir, mark);
+        continue;
+      }
+      const outcome = await settleUnownedTopicDir(this.config.dataDir, name);
+      if (outcome === "removed") this.#log(`sluice: removed '${name}' under ${this.#topicsDir}: a create or delete of it was cut short`);
+      else this.#log(`sluice: WARNING: '${name}' under ${this.#topicsDir} belongs to no topic in the metadata; moved to ${path.join(this.config.dataDir, "lost+found")}`);
+    }
+  }
+
+  /** Opens one partition; a failure leaves the slot offline (reported, not fatal). */
+  async #openSlot(topic: Topic, partition: number, slot: number, mustSucceed: boolean): Promise<void> {
+    const dir = this.#partitionDir(topic.name, partition);
+    try {
+      await fs.promises.mkdir(dir, { recursive: true });
+      await this.pool.openPartition(slot, topic.workers[partition], dir, topic.logConfig, { faults: this.#faults.get(topic.name), incarnation: topic.id });
+      this.offline.delete(slot);
+    } catch (e) {
+      const message = (e as Error)?.message ?? String(e);
+      if (mustSucceed) throw e;
+      this.offline.set(slot, message);
+      this.#log(`sluice: partition ${topic.name}-${partition} is offline: ${message}`);
+    }
+  }
+
+  #partitionDir(topic: string, partition: number): string {
+    return path.join(this.#topicsDir, topic, String(partition));
+  }
+
+  // ------------------------------------------------------------------ admin
+
+  /** Runs admin operations one at a time (bounded queue; see ADMIN_OPS_PENDING_MAX). */
+  #admin<T>(op: () => Promise<T>): Promise<T> {
+    if (this.#closing) return Promise.reject(new SluiceError(ErrorCode.LEADER_NOT_AVAILABLE, "the broker is shutting down"));
+    if (this.#adminPending >= ADMIN_OPS_PENDING_MAX) {
+      return Promise.reject(new SluiceError(ErrorCode.THROTTLING_QUOTA_EXCEEDED, "too many admin operations queued; retry later"));
+    }
+    this.#adminPending++;
+    const run = this.#adminTail.then(op);
+    this.#adminTail = run.then(
+      () => this.#adminPending--,
+      () => this.#adminPending--,
+    );
+    return run;
+  }
+
+  listTopics(): string[] {
+    const names: string[] = [];
+    for (const t of this.topics.values()) if (t.state === "online") names.push(t.name);
+    return names.sort();
+  }
+
+  /** Creates a topic. `partitions` -1 (or absent) = the broker's numPartitions. */
+  createTopic(
+    name: string,
+    options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean } = {},
+  ): Promise<void> {
+    try {
+      checkTopicName(name);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#admin(() => this.#createTopic(name, options, false));
+  }
+
+  async #createTopic(
+    name: string,
+    options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean },
+    auto: boolean,
+  ): Promise<void> {
+    const existing = this.topics.get(name);
+    if (existing !== undefined && existing.state !== "creating") {
+      if (auto) return;
+      throw new SluiceError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${name}' already exists`);
+    }
+    const count = options.partitions === undefined || options.partitions === -1 ? this.config.numPartitions : options.partitions;
+    if (!Number.isInteger(count) || count < 1 || count > PARTITIONS_PER_TOPIC_MAX) {
+      throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `partitions must be an integer from 1 to ${PARTITIONS_PER_TOPIC_MAX} (or -1 for the default), got ${count}`);
+    }
+    if (this.#slots.used + count > PARTITIONS_MAX) {
+      throw new SluiceError(ErrorCode.POLICY_VIOLATION, `the broker would host more than ${PARTITIONS_MAX} partitions`);
+    }
+    const configs = { ...(options.configs ?? {}) };
+    const logConfig = parseLogConfig(this.config.topicDefaults, configs);
+    if (options.validateOnly) return;
+
+    const counts = this.#slots.countsByWorker(this.pool.workerCount);
+    const workers = Array.from({ length: count }, () => pickWorker(counts));
+    const topic: Topic = existing ?? {
+      name,
+      id: "",
+      createdAtMs: 0,
+      configs,
+      logConfig,
+      slots: [],
+      workers,
+      state: "creating",
+      createWaiters: [],
+    };
+    Object.assign(topic, { id: crypto.randomUUID(), createdAtMs: Date.now(), configs, logConfig, workers, slots: [] });
+    this.topics.set(name, topic);
+    const topicDir = path.join(this.#topicsDir, name);
+    try {
+      // A leftover directory of that name belongs to no topic (the metadata does not name it).
+      if (fs.existsSync(topicDir)) await settleUnownedTopicDir(this.config.dataDir, name);
+      await fs.promises.mkdir(topicDir, { recursive: true });
+      await fsyncDirectory(this.#topicsDir);
+      await markTopicDir(topicDir, "creating");
+      for (let p = 0; p < count; p++) topic.slots.push(this.#slots.allocate({ topic: name, partition: p, worker: workers[p] }));
+      await Promise.all(topic.slots.map((slot, p) => this.#openSlot(topic, p, slot, true)));
+      await fsyncDirectory(topicDir);
+      await this.#store.write(this.#withTopic(this.#store.current, topic));
+      await clearTopicDirMark(topicDir, "creating");
+    } catch (e) {
+      // Undo: the topic never became visible.
+      await Promise.all(topic.slots.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
+      for (const slot of topic.slots) this.#slots.release(slot);
+      this.topics.delete(name);
+      await fs.promises.rm(path.join(this.#topicsDir, name), { recursive: true, force: true }).catch(() => {});
+      this.#finishCreate(topic);
+      if (e instanceof SluiceError) throw e;
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `creating topic '${name}' failed: ${(e as Error)?.message ?? e}`, { cause: e });
+    }
+    topic.state = "online";
+    this.#finishCreate(topic);
+    this.#partitionsChanged(name);
+  }
+
+  #finishCreate(topic: Topic): void {
+    const waiters = topic.createWaiters.splice(0);
+    for (const cb of waiters) cb();
+  }
+
+  #withTopic(file: TopicsFile, topic: Topic): TopicsFile {
+    const entry: TopicEntry = { id: topic.id, createdAtMs: topic.createdAtMs, configs: { ...topic.configs }, workers: [...topic.workers] };
+    return { version: 1, topics: { ...file.topics, [topic.name]: entry } };
+  }
+
+  /** Starts an auto-create of `name` (once); callers wait with onWritable. */
+  autoCreate(name: string): void {
+    if (this.topics.has(name)) return;
+    const placeholder: Topic = {
+      name,
+      id: "",
+      createdAtMs: 0,
+      configs: {},
+      logConfig: undefined as unknown as LogConfig,
+      slots: [],
+      workers: [],
+      state: "creating",
+      createWaiters: [],
+    };
+    this.topics.set(name, placeholder);
+    this.#admin(() => this.#createTopic(name, {}, true)).catch((e) => {
+      if (this.topics.get(name) === placeholder) this.topics.delete(name);
+      this.#finishCreate(placeholder);
+      this.#log(`sluice: auto-create of topic '${name}' failed: ${(e as Error)?.message ?? e}`);
+    });
+  }
+
+  deleteTopic(name: string): Promise<void> {
+    return this.#admin(async () => {
+      const topic = this.topics.get(name);
+      if (topic === undefined || topic.state !== "online") {
+        throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
+      }
+      // From here produce and fetch see no topic; the metadata drops it durably before any data goes.
+      topic.state = "deleting";
+      const topicDir = path.join(this.#topicsDir, name);
+      const { [name]: _gone, ...rest } = this.#store.current.topics;
+      try {
+        await markTopicDir(topicDir, "deleting");
+        await this.#store.write({ version: 1, topics: rest });
+      } catch (e) {
+        topic.state = "online";
+        await clearTopicDirMark(topicDir, "deleting").catch(() => {});
+        throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `deleting topic '${name}' failed: ${(e as Error)?.message ?? e}`, { cause: e });
+      }
+      this.topics.delete(name);
+      // Wake parked fetches of these partitions: they answer UNKNOWN_TOPIC_OR_PARTITION.
+      for (const slot of topic.slots) this.longPoll.advance(slot);
+      await Promise.all(topic.slots.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
+      for (const slot of topic.slots) {
+        this.#slots.release(slot);
+        this.offline.delete(slot);
+        this.#rates.delete(slot);
+      }
+      // Whatever the workers left (and a crash before this line: startup removes orphans).
+      await fs.promises.rm(path.join(this.#topicsDir, name), { recursive: true, force: true });
+      await fsyncDirectory(this.#topicsDir);
+      this.#partitionsChanged(name);
+    });
+  }
+
+  alterTopicConfig(name: string, set: Record<string, string>, remove: readonly string[] = []): Promise<void> {
+    return this.#admin(async () => {
+      const topic = this.#onlineTopic(name);
+      const configs = { ...topic.configs, ...set };
+      for (const key of remove) delete configs[key];
+      const logConfig = parseLogConfig(this.config.topicDefaults, configs);
+      const previous = { configs: topic.configs, logConfig: topic.logConfig };
+      topic.configs = configs;
+      topic.logConfig = logConfig;
+      try {
+        await this.#store.write(this.#withTopic(this.#store.current, topic));
+      } catch (e) {
+        Object.assign(topic, previous);
+        throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `altering topic '${name}' failed: ${(e as Error)?.message ?? e}`, { cause: e });
+      }
+      await Promise.all(topic.slots.filter((s) => !this.offline.has(s)).map((slot) => this.pool.setConfig(slot, logConfig)));
+    });
+  }
+
+  /** Grows a topic to `total` partitions (never shrinks). */
+  createPartitions(name: string, total: number): Promise<void> {
+    return this.#admin(async () => {
+      const topic = this.#onlineTopic(name);
+      const current = topic.slots.length;
+      if (!Number.isInteger(total) || total <= current) {
+        throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `topic '${name}' has ${current} partitions; the new count must be larger, got ${total}`);
+      }
+      if (total > PARTITIONS_PER_TOPIC_MAX) {
+        throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `a topic may have at most ${PARTITIONS_PER_TOPIC_MAX} partitions`);
+      }
+      if (this.#slots.used + (total - current) > PARTITIONS_MAX) {
+        throw new SluiceError(ErrorCode.POLICY_VIOLATION, `the broker would host more than ${PARTITIONS_MAX} partitions`);
+      }
+      const counts = this.#slots.countsByWorker(this.pool.workerCount);
+      const added: { partition: number; slot: number; worker: number }[] = [];
+      for (let p = current; p < total; p++) {
+        const worker = pickWorker(counts);
+        added.push({ partition: p, worker, slot: this.#slots.allocate({ topic: name, partition: p, worker }) });
+      }
+      const grown: Topic = { ...topic, workers: [...topic.workers, ...added.map((a) => a.worker)] };
+      try {
+        await Promise.all(added.map((a) => this.#openSlot(grown, a.partition, a.slot, true)));
+        await fsyncDirectory(path.join(this.#topicsDir, name));
+        await this.#store.write(this.#withTopic(this.#store.current, grown));
+      } catch (e) {
+        await Promise.all(added.map((a) => this.pool.deletePartition(a.slot).catch(() => {})));
+        for (const a of added) {
+          this.#slots.release(a.slot);
+          await fs.promises.rm(this.#partitionDir(name, a.partition), { recursive: true, force: true }).catch(() => {});
+        }
+        if (e instanceof SluiceError) throw e;
+        throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `adding partitions to '${name}' failed: ${(e as Error)?.message ?? e}`, { cause: e });
+      }
+      // Publish the new partitions only now that they are open and stored.
+      topic.workers = grown.workers;
+      topic.slots = [...topic.slots, ...added.map((a) => a.slot)];
+      this.#partitionsChanged(name);
+    });
+  }
+
+  #onlineTopic(name: string): Topic {
+    const topic = this.topics.get(name);
+    if (topic === undefined || topic.state !== "online") {
+      throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
+    }
+    return topic;
+  }
+
+  #partitionsChanged(topic: string): void {
+    for (const cb of this.#partitionListeners) {
+      try {
+        cb(topic);
+      } catch (e) {
+        this.#log(`sluice: a partitions-changed listener failed: ${(e as Error)?.message ?? e}`);
+      }
+    }
+  }
+
+  /** Per-partition state of the named topics (null = all). */
+  describeTopics(names: readonly string[] | null): TopicDescription[] {
+    const list = names ?? this.listTopics();
+    return list.map((name) => {
+      const topic = this.topics.get(name);
+      if (topic === undefined || topic.state !== "online") {
+        return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic '${name}' does not exist`, configs: {}, partitions: [] };
+      }
+      const partitions = topic.slots.map((slot, p) => this.#describePartition(topic, p, slot));
+      return { name, errorCode: ErrorCode.NONE, configs: effectiveTopicConfig(topic.logConfig), partitions };
+    });
+  }
+
+  #describePartition(topic: Topic, partition: number, slot: number): PartitionDescription {
+    const st = this.stateOf(slot);
+    const rate = this.#rates.get(slot);
+    return {
+      partition,
+      worker: topic.workers[partition],
+      online: st.online,
+      errorCode: st.errorCode,
+      logStartOffset: st.logStartOffset,
+      highWatermark: st.highWatermark,
+      durableOffset: st.durableOffset,
+      logEndOffset: st.logEndOffset,
+      segments: st.segments,
+      bytes: st.sizeBytes,
+      messagesIn: st.messagesIn,
+      bytesIn: st.bytesIn,
+      messagesOut: st.messagesOut,
+      bytesOut: st.bytesOut,
+      messagesInPerSec: rate?.messagesPerSec ?? 0,
+      bytesInPerSec: rate?.bytesPerSec ?? 0,
+    };
+  }
+
+  stateOf(slot: number): PartitionState {
+    if (this.offline.has(slot)) return OFFLINE_STATE;
+    return this.pool.state(slot);
+  }
+
+  /**
+   * Metadata of the named topics (null = all). With `allowAutoCreate` and the
+   * broker's autoCreateTopics on, missing topics are created first.
+   */
+  async metadata(names: readonly string[] | null, allowAutoCreate: boolean): Promise<TopicMetadata[]> {
+    const list = names ?? this.listTopics();
+    if (names !== null && allowAutoCreate && this.config.autoCreateTopics) {
+      const missing = [...new Set(list)].filter((n) => this.topics.get(n)?.state !== "online" && topicNameProblem(n) === null);
+      await Promise.all(
+        missing.map((n) =>
+          this.#admin(() => this.#createTopic(n, {}, true)).catch((e) => {
+            this.#log(`sluice: auto-create of topic '${n}' failed: ${(e as Error)?.message ?? e}`);
+          }),
+        ),
+      );
+    }
+    return list.map((name) => {
+      const problem = topicNameProblem(name);
+      if (problem !== null) return { name, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, partitions: [] };
+      const topic = this.topics.get(name);
+      if (topic === undefined || topic.state !== "online") {
+        return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partitions: [] };
+      }
+      return {
+        name,
+        errorCode: ErrorCode.NONE,
+        partitions: topic.slots.map((slot, partition) => {
+          const st = this.stateOf(slot);
+          return {
+            partition,
+            errorCode: st.online ? ErrorCode.NONE : st.errorCode || ErrorCode.KAFKA_STORAGE_ERROR,
+            logStartOffset: st.logStartOffset,
+            highWatermark: st.highWatermark,
+          };
+        }),
+      };
+    });
+  }
+
+  /** The partition state of every slot, for metrics. */
+  *partitionStates(): IterableIterator<{ topic: string; partition: number; worker: number; state: PartitionState }> {
+    for (const [slot, owner] of this.#slots.entries()) {
+      const topic = this.topics.get(owner.topic);
+      if (topic === undefined || topic.state !== "online" || topic.slots[owner.partition] !== slot) continue;
+      yield { topic: owner.topic, partition: owner.partition, worker: owner.worker, state: this.stateOf(slot) };
+    }
+  }
+
+  #sampleRates(): void {
+    const dtS = RATE_SAMPLE_INTERVAL_MS / 1000;
+    for (const [slot] of this.#slots.entries()) {
+      if (this.offline.has(slot)) continue;
+      const st = this.pool.state(slot);
+      const prev = this.#rates.get(slot);
+      if (prev === undefined) {
+        this.#rates.set(slot, { messagesIn: st.messagesIn, bytesIn: st.bytesIn, messagesPerSec: 0, bytesPerSec: 0 });
+        continue;
+      }
+      prev.messagesPerSec = Math.max(0, (st.messagesIn - prev.messagesIn) / dtS);
+      prev.bytesPerSec = Math.max(0, (st.bytesIn - prev.bytesIn) / dtS);
+      prev.messagesIn = st.messagesIn;
+      prev.bytesIn = st.bytesIn;
+    }
+  }
+}
+
+/** What a slot whose partition failed to open reports: nothing is known of it. */
+const OFFLINE_STATE: PartitionState = Object.freeze({
+  ...emptyStateView(),
+  logStartOffset: -1,
+  logEndOffset: -1,
+  highWatermark: -1,
+  durableOffset: -1,
+  errorCode: ErrorCode.KAFKA_STORAGE_ERROR,
+});
