@@ -15,7 +15,8 @@
 // Produce requests of up to requestBytesMax, many partitions per request. Up
 // to produceRequestsInflightMax requests are in flight on the connection
 // (pipelining across partitions); the connection coalesces them into one
-// socket write per event-loop turn.
+// socket write per event-loop turn. This file accepts and batches records;
+// sending, reading the responses and retrying are produce_sender.ts.
 //
 // Ordering: records of one partition are acknowledged in send() order. With
 // retries on (the default) a partition has at most one produce in flight, so
@@ -34,13 +35,12 @@
 // map lookup by partition, no object per record until the acknowledgement,
 // which settles a whole batch's records in one loop.
 
-import { ApiKey } from "../protocol/api_keys.ts";
-import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX } from "../protocol/limits.ts";
 import { type HeaderValueInput, RECORDS_OFFSET } from "../protocol/record_batch.ts";
 import { checkTopicName } from "../protocol/topic_name.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
-import { backoffMs } from "./backoff.ts";
+import { BrokerLink, type RequestLink } from "./broker_link.ts";
 import {
   BATCH_INITIAL_BYTES,
   PRODUCE_REQUEST_OVERHEAD_BYTES,
@@ -50,16 +50,14 @@ import {
   SPARE_BUILDERS_MIN,
   STRING_EXACT_CHARS_MAX,
 } from "./client_limits.ts";
-import { BrokerLink, sendThrough, type RequestLink } from "./broker_link.ts";
-import type { RequestHandler, RequestOptions } from "./connection.ts";
-import { ClientClosedError, InvalidArgumentError, errorCodeName } from "./errors.ts";
+import { ClientClosedError, InvalidArgumentError } from "./errors.ts";
 import { MetadataCache } from "./metadata_cache.ts";
 import { murmur2, toPositive } from "./murmur2.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
 import type { PartitionerFn, PartitionerName } from "./partitioners.ts";
 import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
-import { encodeStringField, ProduceResponseReader, writeProduceRequestEntries, type ProduceEntry } from "./produce_request.ts";
-import type { Writer } from "../protocol/codec.ts";
+import { encodeStringField } from "./produce_request.ts";
+import { type PartitionState, ProduceSender, type SenderOwner } from "./produce_sender.ts";
 import {
   BatchList,
   BatchSendTracker,
@@ -155,21 +153,6 @@ type Reject = (e: Error) => void;
 const PartitionerKind = { roundRobin: 0, hash: 1, random: 2, custom: 3 } as const;
 type PartitionerKind = (typeof PartitionerKind)[keyof typeof PartitionerKind];
 
-interface PartitionState {
-  readonly topic: string;
-  /** The topic name as written in requests (shared by the topic's partitions). */
-  readonly topicField: Uint8Array;
-  readonly partition: number;
-  open: ProducerBatch | undefined;
-  /** Closed batches waiting to be sent, oldest first. */
-  ready: ProducerBatch[];
-  inflight: number;
-  /** No send before this time (backoff after a retriable failure). */
-  retryAt: number;
-  /** In the producer's ready queue (at most once). */
-  readyQueued: boolean;
-}
-
 /** What the producer keeps per topic it sends to (bounded by the application's topics). */
 interface TopicState {
   readonly name: string;
@@ -181,47 +164,6 @@ interface TopicState {
   readonly partitions: PartitionState[];
   /** Next pick of the round-robin partitioner. */
   roundRobin: number;
-}
-
-/** One partition's batches in a Produce request, and the broker's answer for them. */
-class InflightEntry implements ProduceEntry {
-  /** The partition's result: -1 until the response names the partition. */
-  errorCode = -1;
-  baseOffset = -1n;
-  constructor(
-    readonly state: PartitionState,
-    readonly batches: ProducerBatch[],
-  ) {}
-  get topicField(): Uint8Array {
-    return this.state.topicField;
-  }
-  get partition(): number {
-    return this.state.partition;
-  }
-}
-
-/** What a Produce request calls back into (the producer's internals). */
-interface ProduceOwner {
-  encodeProduce(w: Writer, request: ProduceRequest): void;
-  produceAnswered(request: ProduceRequest, bytes: Uint8Array, start: number, end: number): void;
-  produceFailed(request: ProduceRequest, error: Error): void;
-}
-
-/** One Produce request in flight: the connection's handler for it (one object per request, no promise). */
-class ProduceRequest implements RequestHandler {
-  constructor(
-    readonly owner: ProduceOwner,
-    readonly entries: InflightEntry[],
-  ) {}
-  encodeBody(w: Writer): void {
-    this.owner.encodeProduce(w, this);
-  }
-  onResponse(bytes: Uint8Array, start: number, end: number): void {
-    this.owner.produceAnswered(this, bytes, start, end);
-  }
-  onError(error: Error): void {
-    this.owner.produceFailed(this, error);
-  }
 }
 
 /** What waiting sends call back into (the producer's internals, without exposing them on Producer). */
@@ -310,18 +252,10 @@ export class Producer {
   private readonly customPartitioner: PartitionerFn | undefined;
   private readonly budget: MemoryBudget;
   private readonly builders: BuilderPool;
-  private readonly acks: 0 | 1 | -1;
+  private readonly sender: ProduceSender;
   private readonly batchBytes: number;
   private readonly lingerMs: number;
   private readonly sendTimeoutMs: number;
-  private readonly requestBytesMax: number;
-  private readonly requestsInflightMax: number;
-  private readonly partitionInflightMax: number;
-  private readonly retries: number;
-  private readonly retryBackoffMs: number;
-  private readonly retryBackoffMsMax: number;
-  private readonly deliveryTimeoutMs: number;
-  private readonly ackTimeoutMs: number;
 
   /** Topic states by name (one per topic sent to; names are checked when first seen). */
   private readonly topics = new Map<string, TopicState>();
@@ -329,26 +263,14 @@ export class Producer {
   private lastTopic: TopicState | undefined;
   /** Partitions with an open batch (for linger). */
   private readonly openStates = new Set<PartitionState>();
-  /**
-   * Partitions with closed batches to send, in rotation order: the live part
-   * is [readyHead, length); a partition is in it at most once (readyQueued).
-   * An array with a moving head, not a Set: unbatched, every request takes a
-   * partition off the front and puts it back at the end.
-   */
-  private readonly readyQueue: PartitionState[] = [];
-  private readyHead = 0;
   /** Every batch not yet completed (bounded by bufferBytesMax). */
   private readonly incomplete = new BatchList();
-  private requestsInflight = 0;
   /** send() and sendBatch() calls between acceptance and append (waiting for metadata or buffer space). */
   private admitting = 0;
   /** Of those, the ones waiting for a partition count: later sends queue behind them to keep their order. */
   private awaitingMetadata = 0;
-  private drainScheduled = false;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private lingerTimerAt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryTimerAt = 0;
   private closing = false;
   private closedPromise: Promise<void> | undefined;
   /** close() waiting for sends already accepted to be appended. */
@@ -361,18 +283,26 @@ export class Producer {
     this.capturedResolve = resolve;
     this.capturedReject = reject;
   };
-  private readonly drainNow = (): void => this.drain();
-  private readonly responseReader = new ProduceResponseReader();
-  private readonly requestOptions: RequestOptions;
-  private readonly produceOwner: ProduceOwner = {
-    encodeProduce: (w, request) => this.encodeProduce(w, request),
-    produceAnswered: (request, bytes, start, end) => this.produceAnswered(request, bytes, start, end),
-    produceFailed: (request, error) => this.produceFailed(request, error),
-  };
   private readonly waitingOwner: WaitingOwner = {
     appendGranted: (p) => this.appendGranted(p),
     continueBatch: (job, reserved) => this.continueBatch(job, reserved),
     admitted: () => this.admitted(),
+  };
+  private readonly senderOwner: SenderOwner = {
+    beforeDrain: () => {
+      // No linger: the open batches close as the drain begins, so records sent together in one turn share a batch.
+      if (this.lingerMs !== 0) return;
+      for (const state of this.openStates) this.closeOpenBatch(state);
+      this.openStates.clear();
+    },
+    complete: (batch, baseOffset, error) => this.complete(batch, baseOffset, error),
+    topicUnknown: (topic) => {
+      this.metadata.invalidate(topic);
+      // The next send() to the topic asks the broker again before appending.
+      const t = this.topics.get(topic);
+      if (t !== undefined) t.partitionCount = 0;
+    },
+    isClosing: () => this.closing,
   };
 
   constructor(options: ProducerOptions = {}) {
@@ -382,37 +312,36 @@ export class Producer {
     if (acks !== 0 && acks !== 1 && acks !== -1 && acks !== "all") {
       throw new InvalidArgumentError(`acks must be 0, 1, -1 or "all", got ${String(acks)}`);
     }
-    this.acks = acks === "all" ? -1 : acks;
     this.batchBytes = checkInt("batchBytes", options.batchBytes ?? PRODUCER_DEFAULTS.batchBytes, 128, BATCH_BYTES_MAX);
     this.lingerMs = checkInt("lingerMs", options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs, 0, 60_000);
     const bufferBytesMax = checkInt("bufferBytesMax", options.bufferBytesMax ?? PRODUCER_DEFAULTS.bufferBytesMax, 1, 2 ** 40);
     this.sendTimeoutMs = checkInt("sendTimeoutMs", options.sendTimeoutMs ?? PRODUCER_DEFAULTS.sendTimeoutMs, 0, 3_600_000);
-    this.requestBytesMax = checkInt(
+    const requestBytesMax = checkInt(
       "requestBytesMax",
       options.requestBytesMax ?? PRODUCER_DEFAULTS.requestBytesMax,
       this.batchBytes,
       FRAME_BYTES_MAX - PRODUCE_REQUEST_OVERHEAD_BYTES,
     );
-    this.requestsInflightMax = checkInt(
+    const requestsInflightMax = checkInt(
       "produceRequestsInflightMax",
       options.produceRequestsInflightMax ?? PRODUCER_DEFAULTS.produceRequestsInflightMax,
       1,
       config.inflightRequestsMax,
     );
-    this.retries = checkInt("retries", options.retries ?? PRODUCER_DEFAULTS.retries, 0, 1_000_000);
-    this.partitionInflightMax =
-      this.retries > 0
+    const retries = checkInt("retries", options.retries ?? PRODUCER_DEFAULTS.retries, 0, 1_000_000);
+    const partitionInflightMax =
+      retries > 0
         ? 1
-        : checkInt("partitionInflightMax", options.partitionInflightMax ?? PRODUCER_DEFAULTS.partitionInflightMax, 1, this.requestsInflightMax);
-    this.retryBackoffMs = checkInt("retryBackoffMs", options.retryBackoffMs ?? PRODUCER_DEFAULTS.retryBackoffMs, 1, 60_000);
-    this.retryBackoffMsMax = checkInt(
+        : checkInt("partitionInflightMax", options.partitionInflightMax ?? PRODUCER_DEFAULTS.partitionInflightMax, 1, requestsInflightMax);
+    const retryBackoffMs = checkInt("retryBackoffMs", options.retryBackoffMs ?? PRODUCER_DEFAULTS.retryBackoffMs, 1, 60_000);
+    const retryBackoffMsMax = checkInt(
       "retryBackoffMsMax",
       options.retryBackoffMsMax ?? PRODUCER_DEFAULTS.retryBackoffMsMax,
-      this.retryBackoffMs,
+      retryBackoffMs,
       600_000,
     );
-    this.deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, 86_400_000);
-    this.ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, 0x7fffffff);
+    const deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, 86_400_000);
+    const ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, 0x7fffffff);
     this.metadata = new MetadataCache(this.link, {
       maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, 86_400_000),
       allowAutoCreate: options.allowAutoCreateTopics ?? true,
@@ -425,10 +354,22 @@ export class Producer {
     else if (partitioner === "round-robin") this.partitionerKind = PartitionerKind.roundRobin;
     else if (partitioner === "random") this.partitionerKind = PartitionerKind.random;
     else throw new InvalidArgumentError(`partitioner must be "hash", "round-robin", "random" or a function, got ${String(partitioner)}`);
-    this.requestOptions = { expectResponse: this.acks !== 0, extraTimeoutMs: this.ackTimeoutMs };
     this.budget = new MemoryBudget(bufferBytesMax);
     const builderInitialBytes = Math.min(this.batchBytes + 1024, BATCH_INITIAL_BYTES);
     this.builders = new BuilderPool(Math.max(SPARE_BUILDERS_MIN, Math.floor(SPARE_BUILDER_BYTES / builderInitialBytes)), builderInitialBytes);
+    this.sender = new ProduceSender(this.senderOwner, {
+      link: this.link,
+      builders: this.builders,
+      acks: acks === "all" ? -1 : acks,
+      ackTimeoutMs,
+      requestBytesMax,
+      requestsInflightMax,
+      partitionInflightMax,
+      retries,
+      retryBackoffMs,
+      retryBackoffMsMax,
+      deliveryTimeoutMs,
+    });
   }
 
   /** Buffer bytes held by records not yet acknowledged (for monitoring and tests). */
@@ -438,7 +379,7 @@ export class Producer {
 
   /** Produce requests awaiting a response. */
   get inflightRequests(): number {
-    return this.requestsInflight;
+    return this.sender.requestsInflight;
   }
 
   /** Sends one record; resolves once the broker acknowledged it as `acks` asks. */
@@ -512,7 +453,7 @@ export class Producer {
   flush(): Promise<void> {
     for (const state of this.openStates) this.closeOpenBatch(state);
     this.openStates.clear();
-    this.scheduleDrain();
+    this.sender.scheduleDrain();
     const batches = this.incomplete.toArray();
     if (batches.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -549,7 +490,7 @@ export class Producer {
         clearTimeout(timer);
       }
       clearTimeout(this.lingerTimer);
-      clearTimeout(this.retryTimer);
+      this.sender.stopRetries();
       const closedError = new ClientClosedError("producer");
       this.budget.failAll(closedError);
       for (const batch of this.incomplete.toArray()) this.complete(batch, -1n, closedError);
@@ -837,8 +778,8 @@ export class Producer {
     }
     batch.close();
     state.ready.push(batch);
-    this.markReady(state);
-    this.scheduleDrain();
+    this.sender.markReady(state);
+    this.sender.scheduleDrain();
   }
 
   // ---------------------------------------------------------------- linger
@@ -846,7 +787,7 @@ export class Producer {
   private armLinger(at: number): void {
     if (this.lingerMs === 0) {
       // No linger: close at the end of this turn, so records sent together still share a batch.
-      this.scheduleDrain();
+      this.sender.scheduleDrain();
       return;
     }
     if (this.lingerTimer !== undefined && this.lingerTimerAt <= at) return;
@@ -867,242 +808,6 @@ export class Producer {
     if (next !== Infinity) this.armLinger(next);
   }
 
-  // ---------------------------------------------------------------- sending
-
-  private scheduleDrain(): void {
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
-    queueMicrotask(this.drainNow);
-  }
-
-  /** Moves ready batches into Produce requests while request slots are free. */
-  private drain(): void {
-    this.drainScheduled = false;
-    if (this.lingerMs === 0) {
-      for (const state of this.openStates) this.closeOpenBatch(state);
-      this.openStates.clear();
-    }
-    const now = Date.now();
-    let earliestRetry = Infinity;
-    const queue = this.readyQueue;
-    while (this.requestsInflight < this.requestsInflightMax && this.readyHead < queue.length) {
-      let entries: InflightEntry[] | undefined;
-      let bytes = 0;
-      let topicField: Uint8Array | undefined;
-      let topics = 0;
-      const first = this.readyHead;
-      let end = first;
-      for (; end < queue.length; end++) {
-        if (bytes >= this.requestBytesMax) break;
-        const state = queue[end];
-        if (state.inflight >= this.partitionInflightMax) continue;
-        if (state.retryAt > now) {
-          earliestRetry = Math.min(earliestRetry, state.retryAt);
-          continue;
-        }
-        let taken: ProducerBatch[] | undefined;
-        const ready = state.ready;
-        while (ready.length > 0) {
-          const size = ready[0].bytes!.length;
-          if (bytes > 0 && bytes + size > this.requestBytesMax) break;
-          (taken ??= []).push(ready.shift()!);
-          bytes += size;
-          // With one request per partition in flight, everything ready may go now;
-          // otherwise one batch per request keeps partitions' requests independent.
-          if (this.partitionInflightMax > 1) break;
-        }
-        if (taken !== undefined) {
-          (entries ??= []).push(new InflightEntry(state, taken));
-          if (state.topicField !== topicField) {
-            topicField = state.topicField;
-            topics++;
-          }
-        }
-      }
-      // Rotate: partitions looked at ([first, end)) go to the back (fairness); emptied ones leave.
-      this.readyHead = end;
-      for (let i = first; i < end; i++) queue[i].readyQueued = false;
-      for (let i = first; i < end; i++) if (queue[i].ready.length > 0) this.markReady(queue[i]);
-      this.compactReadyQueue();
-      if (entries === undefined) break;
-      // A request writes each topic once: entries of several topics are grouped (stable, so partitions keep their order).
-      if (topics > 1) entries = groupByTopic(entries);
-      this.sendRequest(entries);
-    }
-    if (earliestRetry !== Infinity) this.armRetry(earliestRetry);
-  }
-
-  private markReady(state: PartitionState): void {
-    if (state.readyQueued) return;
-    state.readyQueued = true;
-    this.readyQueue.push(state);
-  }
-
-  /** Drops the queue's consumed front once it is most of the array (amortized O(1) per partition taken). */
-  private compactReadyQueue(): void {
-    const queue = this.readyQueue;
-    const head = this.readyHead;
-    if (head === queue.length) {
-      queue.length = 0;
-      this.readyHead = 0;
-    } else if (head >= 64 && head * 2 >= queue.length) {
-      queue.copyWithin(0, head);
-      queue.length -= head;
-      this.readyHead = 0;
-    }
-  }
-
-  private armRetry(at: number): void {
-    if (this.retryTimer !== undefined && this.retryTimerAt <= at) return;
-    clearTimeout(this.retryTimer);
-    this.retryTimerAt = at;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.scheduleDrain();
-    }, Math.max(0, at - Date.now()));
-  }
-
-  private sendRequest(entries: InflightEntry[]): void {
-    for (let i = 0; i < entries.length; i++) {
-      const { state, batches } = entries[i];
-      state.inflight++;
-      for (let b = 0; b < batches.length; b++) batches[b].attempts++;
-    }
-    this.requestsInflight++;
-    sendThrough(this.link, ApiKey.Produce, new ProduceRequest(this.produceOwner, entries), this.requestOptions);
-  }
-
-  private encodeProduce(w: Writer, request: ProduceRequest): void {
-    const entries = request.entries;
-    writeProduceRequestEntries(w, this.acks, this.ackTimeoutMs, entries);
-    if (this.retries > 0) return;
-    // Without retries these bytes are never sent again: their builders can serve new batches now.
-    for (let i = 0; i < entries.length; i++) {
-      const batches = entries[i].batches;
-      for (let b = 0; b < batches.length; b++) batches[b].releaseBuilder(this.builders);
-    }
-  }
-
-  /** Every Produce request ends here once (answered, written with acks=0, or failed). */
-  private requestDone(): void {
-    this.requestsInflight--;
-    this.scheduleDrain();
-  }
-
-  private produceAnswered(request: ProduceRequest, bytes: Uint8Array, start: number, end: number): void {
-    if (this.acks === 0) this.onAcksZeroWritten(request.entries);
-    else this.onResponse(request.entries, bytes, start, end);
-    this.requestDone();
-  }
-
-  private produceFailed(request: ProduceRequest, error: Error): void {
-    this.onRequestFailed(request.entries, error);
-    this.requestDone();
-  }
-
-  private onAcksZeroWritten(entries: InflightEntry[]): void {
-    for (const { state, batches } of entries) {
-      state.inflight--;
-      for (const b of batches) this.complete(b, -1n, undefined);
-    }
-  }
-
-  private onResponse(entries: InflightEntry[], bytes: Uint8Array, start: number, end: number): void {
-    try {
-      this.readResults(entries, bytes, start, end);
-    } catch (e) {
-      this.onRequestFailed(entries, e);
-      return;
-    }
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
-      const { state, batches, errorCode } = entry;
-      if (errorCode === -1) {
-        this.onPartitionFailed(entry, new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker did not answer for ${state.topic}/${state.partition}`));
-        continue;
-      }
-      if (errorCode !== ErrorCode.NONE) {
-        this.onPartitionFailed(entry, new SluiceError(errorCode, `produce to ${state.topic}/${state.partition}: ${errorCodeName(errorCode)}`));
-        continue;
-      }
-      state.inflight--;
-      let base = entry.baseOffset;
-      for (let b = 0; b < batches.length; b++) {
-        const batch = batches[b];
-        this.complete(batch, base, undefined);
-        if (b + 1 < batches.length) base += BigInt(batch.recordCount);
-      }
-    }
-  }
-
-  /**
-   * Stores each partition's result in its entry (a body that does not parse
-   * throws before any entry is settled). The broker answers in request order,
-   * so each result is looked for first where the previous one was found.
-   */
-  private readResults(entries: InflightEntry[], bytes: Uint8Array, start: number, end: number): void {
-    const r = this.responseReader;
-    const topicCount = r.start(bytes, start, end);
-    let next = 0;
-    for (let t = 0; t < topicCount; t++) {
-      const partitionCount = r.nextTopic();
-      let topicField: Uint8Array | undefined;
-      for (let i = 0; i < entries.length; i++) {
-        const field = entries[i].state.topicField;
-        if (field === topicField) continue;
-        if (r.topicIs(field)) {
-          topicField = field;
-          break;
-        }
-      }
-      for (let p = 0; p < partitionCount; p++) {
-        r.nextPartition();
-        if (topicField === undefined) continue; // a topic this request did not name
-        const found = findEntry(entries, next, topicField, r.index);
-        if (found < 0) continue;
-        const entry = entries[found];
-        if (entry.errorCode !== -1) continue; // answered twice: the first answer stands
-        entry.errorCode = r.errorCode;
-        entry.baseOffset = r.baseOffset;
-        next = found + 1;
-      }
-    }
-    r.finish();
-  }
-
-  private onRequestFailed(entries: InflightEntry[], error: unknown): void {
-    const e = error instanceof SluiceError ? error : new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, String((error as Error)?.message ?? error), { cause: error });
-    for (const entry of entries) this.onPartitionFailed(entry, e);
-  }
-
-  /** A partition's batches failed: retry them first (in order) if allowed, else fail their records. */
-  private onPartitionFailed(entry: InflightEntry, error: SluiceError): void {
-    const { state, batches } = entry;
-    state.inflight--;
-    const now = Date.now();
-    const first = batches[0];
-    const retry =
-      isRetriable(error.code) &&
-      first.attempts <= this.retries &&
-      now - first.createdAt < this.deliveryTimeoutMs &&
-      !(this.closing && error instanceof ClientClosedError);
-    if (error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
-      this.metadata.invalidate(state.topic);
-      // The next send() to the topic asks the broker again before appending.
-      const t = this.topics.get(state.topic);
-      if (t !== undefined) t.partitionCount = 0;
-    }
-    if (!retry) {
-      for (const b of batches) this.complete(b, -1n, error);
-      return;
-    }
-    // Back to the head of the partition's queue, ahead of anything sent later.
-    state.ready.unshift(...batches);
-    state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
-    this.markReady(state);
-    this.armRetry(state.retryAt);
-  }
-
   private complete(batch: ProducerBatch, baseOffset: bigint, error: Error | undefined): void {
     if (batch.done) return;
     batch.done = true;
@@ -1113,28 +818,4 @@ export class Producer {
     if (!batch.builderReleased && batch.builder !== undefined) this.builders.give(batch.builder);
     if (batch.flushWaiters !== undefined) for (const wake of batch.flushWaiters) wake();
   }
-}
-
-/** The index of the entry for (topicField, partition), looking from `from` on first, or -1. */
-function findEntry(entries: readonly InflightEntry[], from: number, topicField: Uint8Array, partition: number): number {
-  const n = entries.length;
-  for (let k = 0; k < n; k++) {
-    const i = (from + k) % n;
-    const state = entries[i].state;
-    if (state.partition === partition && state.topicField === topicField) return i;
-  }
-  return -1;
-}
-
-/** Entries ordered by topic (first appearance), keeping their order within a topic. */
-function groupByTopic(entries: InflightEntry[]): InflightEntry[] {
-  const groups = new Map<Uint8Array, InflightEntry[]>();
-  for (const entry of entries) {
-    const list = groups.get(entry.state.topicField);
-    if (list === undefined) groups.set(entry.state.topicField, [entry]);
-    else list.push(entry);
-  }
-  const out: InflightEntry[] = [];
-  for (const list of groups.values()) for (const entry of list) out.push(entry);
-  return out;
 }

@@ -1,0 +1,406 @@
+// Sending for the producer (producer.ts batches): closed batches are drained
+// into pipelined Produce requests of up to requestBytesMax, many partitions per
+// request, up to requestsInflightMax requests in flight; responses are read in
+// place and settle their batches; a retriable failure puts a partition's
+// batches back at the head of its queue, to be sent again (the same bytes)
+// after a backoff, before anything sent after them.
+//
+// Ordering: with retries on a partition has at most one request in flight
+// (partitionInflightMax 1), so a retry can never land behind a later batch.
+//
+// Cost per request: one ProduceRequest (the connection's handler: no promise,
+// closure or async hop) and one InflightEntry per partition; the response is
+// read in place (ProduceResponseReader), with one bigint per partition.
+
+import { ApiKey } from "../protocol/api_keys.ts";
+import type { Writer } from "../protocol/codec.ts";
+import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
+import { backoffMs } from "./backoff.ts";
+import { sendThrough, type RequestLink } from "./broker_link.ts";
+import type { RequestHandler, RequestOptions } from "./connection.ts";
+import { ClientClosedError, errorCodeName } from "./errors.ts";
+import { ProduceResponseReader, type ProduceEntry, writeProduceRequestEntries } from "./produce_request.ts";
+import type { BuilderPool, ProducerBatch } from "./producer_batch.ts";
+
+/** One partition the producer sends to: its open batch (batching's) and its send queue (the sender's). */
+export interface PartitionState {
+  readonly topic: string;
+  /** The topic name as written in requests (shared by the topic's partitions). */
+  readonly topicField: Uint8Array;
+  readonly partition: number;
+  open: ProducerBatch | undefined;
+  /** Closed batches waiting to be sent, oldest first. */
+  ready: ProducerBatch[];
+  inflight: number;
+  /** No send before this time (backoff after a retriable failure). */
+  retryAt: number;
+  /** In the producer's ready queue (at most once). */
+  readyQueued: boolean;
+}
+
+/** What the sender needs of the producer that batches for it. */
+export interface SenderOwner {
+  /** Called as each drain begins (with no linger, the open batches close now and are sent with it). */
+  beforeDrain(): void;
+  /** A batch is done: acknowledged from `baseOffset` (-1n with acks=0), or failed with `error`. */
+  complete(batch: ProducerBatch, baseOffset: bigint, error: Error | undefined): void;
+  /** The broker does not know the topic (or the partition): its partition count must be asked again. */
+  topicUnknown(topic: string): void;
+  /** True once close() began: a batch failed by the closing connection is not retried. */
+  isClosing(): boolean;
+}
+
+export interface SenderOptions {
+  link: RequestLink;
+  builders: BuilderPool;
+  acks: 0 | 1 | -1;
+  ackTimeoutMs: number;
+  requestBytesMax: number;
+  requestsInflightMax: number;
+  partitionInflightMax: number;
+  retries: number;
+  retryBackoffMs: number;
+  retryBackoffMsMax: number;
+  deliveryTimeoutMs: number;
+}
+
+/** One partition's batches in a Produce request, and the broker's answer for them. */
+class InflightEntry implements ProduceEntry {
+  /** The partition's result: -1 until the response names the partition. */
+  errorCode = -1;
+  baseOffset = -1n;
+  constructor(
+    readonly state: PartitionState,
+    readonly batches: ProducerBatch[],
+  ) {}
+  get topicField(): Uint8Array {
+    return this.state.topicField;
+  }
+  get partition(): number {
+    return this.state.partition;
+  }
+}
+
+/** One Produce request in flight: the connection's handler for it (one object per request, no promise). */
+class ProduceRequest implements RequestHandler {
+  constructor(
+    readonly owner: ProduceSender,
+    readonly entries: InflightEntry[],
+  ) {}
+  encodeBody(w: Writer): void {
+    this.owner.encodeProduce(w, this);
+  }
+  onResponse(bytes: Uint8Array, start: number, end: number): void {
+    this.owner.produceAnswered(this, bytes, start, end);
+  }
+  onError(error: Error): void {
+    this.owner.produceFailed(this, error);
+  }
+}
+
+export class ProduceSender {
+  private readonly owner: SenderOwner;
+  private readonly link: RequestLink;
+  private readonly builders: BuilderPool;
+  private readonly acks: 0 | 1 | -1;
+  private readonly ackTimeoutMs: number;
+  private readonly requestBytesMax: number;
+  private readonly requestsInflightMax: number;
+  private readonly partitionInflightMax: number;
+  private readonly retries: number;
+  private readonly retryBackoffMs: number;
+  private readonly retryBackoffMsMax: number;
+  private readonly deliveryTimeoutMs: number;
+  /**
+   * Partitions with closed batches to send, in rotation order: the live part
+   * is [readyHead, length); a partition is in it at most once (readyQueued).
+   * An array with a moving head, not a Set: unbatched, every request takes a
+   * partition off the front and puts it back at the end.
+   */
+  private readonly readyQueue: PartitionState[] = [];
+  private readyHead = 0;
+  /** Produce requests awaiting a response. */
+  requestsInflight = 0;
+  private drainScheduled = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimerAt = 0;
+  private readonly drainNow = (): void => this.drain();
+  private readonly responseReader = new ProduceResponseReader();
+  private readonly requestOptions: RequestOptions;
+
+  constructor(owner: SenderOwner, options: SenderOptions) {
+    this.owner = owner;
+    this.link = options.link;
+    this.builders = options.builders;
+    this.acks = options.acks;
+    this.ackTimeoutMs = options.ackTimeoutMs;
+    this.requestBytesMax = options.requestBytesMax;
+    this.requestsInflightMax = options.requestsInflightMax;
+    this.partitionInflightMax = options.partitionInflightMax;
+    this.retries = options.retries;
+    this.retryBackoffMs = options.retryBackoffMs;
+    this.retryBackoffMsMax = options.retryBackoffMsMax;
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs;
+    this.requestOptions = { expectResponse: this.acks !== 0, extraTimeoutMs: this.ackTimeoutMs };
+  }
+
+  /** No retry is armed any more (close()). */
+  stopRetries(): void {
+    clearTimeout(this.retryTimer);
+  }
+
+  /** Drains at the end of this turn (once, however often asked). */
+  scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    queueMicrotask(this.drainNow);
+  }
+
+  /** Moves ready batches into Produce requests while request slots are free. */
+  private drain(): void {
+    this.drainScheduled = false;
+    this.owner.beforeDrain();
+    const now = Date.now();
+    let earliestRetry = Infinity;
+    const queue = this.readyQueue;
+    while (this.requestsInflight < this.requestsInflightMax && this.readyHead < queue.length) {
+      let entries: InflightEntry[] | undefined;
+      let bytes = 0;
+      let topicField: Uint8Array | undefined;
+      let topics = 0;
+      const first = this.readyHead;
+      let end = first;
+      for (; end < queue.length; end++) {
+        if (bytes >= this.requestBytesMax) break;
+        const state = queue[end];
+        if (state.inflight >= this.partitionInflightMax) continue;
+        if (state.retryAt > now) {
+          earliestRetry = Math.min(earliestRetry, state.retryAt);
+          continue;
+        }
+        let taken: ProducerBatch[] | undefined;
+        const ready = state.ready;
+        while (ready.length > 0) {
+          const size = ready[0].bytes!.length;
+          if (bytes > 0 && bytes + size > this.requestBytesMax) break;
+          (taken ??= []).push(ready.shift()!);
+          bytes += size;
+          // With one request per partition in flight, everything ready may go now;
+          // otherwise one batch per request keeps partitions' requests independent.
+          if (this.partitionInflightMax > 1) break;
+        }
+        if (taken !== undefined) {
+          (entries ??= []).push(new InflightEntry(state, taken));
+          if (state.topicField !== topicField) {
+            topicField = state.topicField;
+            topics++;
+          }
+        }
+      }
+      // Rotate: partitions looked at ([first, end)) go to the back (fairness); emptied ones leave.
+      this.readyHead = end;
+      for (let i = first; i < end; i++) queue[i].readyQueued = false;
+      for (let i = first; i < end; i++) if (queue[i].ready.length > 0) this.markReady(queue[i]);
+      this.compactReadyQueue();
+      if (entries === undefined) break;
+      // A request writes each topic once: entries of several topics are grouped (stable, so partitions keep their order).
+      if (topics > 1) entries = groupByTopic(entries);
+      this.sendRequest(entries);
+    }
+    if (earliestRetry !== Infinity) this.armRetry(earliestRetry);
+  }
+
+  /** Queues a partition that has ready batches (at most once). */
+  markReady(state: PartitionState): void {
+    if (state.readyQueued) return;
+    state.readyQueued = true;
+    this.readyQueue.push(state);
+  }
+
+  /** Drops the queue's consumed front once it is most of the array (amortized O(1) per partition taken). */
+  private compactReadyQueue(): void {
+    const queue = this.readyQueue;
+    const head = this.readyHead;
+    if (head === queue.length) {
+      queue.length = 0;
+      this.readyHead = 0;
+    } else if (head >= 64 && head * 2 >= queue.length) {
+      queue.copyWithin(0, head);
+      queue.length -= head;
+      this.readyHead = 0;
+    }
+  }
+
+  private armRetry(at: number): void {
+    if (this.retryTimer !== undefined && this.retryTimerAt <= at) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimerAt = at;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.scheduleDrain();
+    }, Math.max(0, at - Date.now()));
+  }
+
+  private sendRequest(entries: InflightEntry[]): void {
+    for (let i = 0; i < entries.length; i++) {
+      const { state, batches } = entries[i];
+      state.inflight++;
+      for (let b = 0; b < batches.length; b++) batches[b].attempts++;
+    }
+    this.requestsInflight++;
+    sendThrough(this.link, ApiKey.Produce, new ProduceRequest(this, entries), this.requestOptions);
+  }
+
+  /** ProduceRequest.encodeBody. */
+  encodeProduce(w: Writer, request: ProduceRequest): void {
+    const entries = request.entries;
+    writeProduceRequestEntries(w, this.acks, this.ackTimeoutMs, entries);
+    if (this.retries > 0) return;
+    // Without retries these bytes are never sent again: their builders can serve new batches now.
+    for (let i = 0; i < entries.length; i++) {
+      const batches = entries[i].batches;
+      for (let b = 0; b < batches.length; b++) batches[b].releaseBuilder(this.builders);
+    }
+  }
+
+  /** Every Produce request ends here once (answered, written with acks=0, or failed). */
+  private requestDone(): void {
+    this.requestsInflight--;
+    this.scheduleDrain();
+  }
+
+  /** ProduceRequest.onResponse. */
+  produceAnswered(request: ProduceRequest, bytes: Uint8Array, start: number, end: number): void {
+    if (this.acks === 0) this.onAcksZeroWritten(request.entries);
+    else this.onResponse(request.entries, bytes, start, end);
+    this.requestDone();
+  }
+
+  /** ProduceRequest.onError. */
+  produceFailed(request: ProduceRequest, error: Error): void {
+    this.onRequestFailed(request.entries, error);
+    this.requestDone();
+  }
+
+  private onAcksZeroWritten(entries: InflightEntry[]): void {
+    for (const { state, batches } of entries) {
+      state.inflight--;
+      for (const b of batches) this.owner.complete(b, -1n, undefined);
+    }
+  }
+
+  private onResponse(entries: InflightEntry[], bytes: Uint8Array, start: number, end: number): void {
+    try {
+      this.readResults(entries, bytes, start, end);
+    } catch (e) {
+      this.onRequestFailed(entries, e);
+      return;
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const { state, batches, errorCode } = entry;
+      if (errorCode === -1) {
+        this.onPartitionFailed(entry, new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker did not answer for ${state.topic}/${state.partition}`));
+        continue;
+      }
+      if (errorCode !== ErrorCode.NONE) {
+        this.onPartitionFailed(entry, new SluiceError(errorCode, `produce to ${state.topic}/${state.partition}: ${errorCodeName(errorCode)}`));
+        continue;
+      }
+      state.inflight--;
+      let base = entry.baseOffset;
+      for (let b = 0; b < batches.length; b++) {
+        const batch = batches[b];
+        this.owner.complete(batch, base, undefined);
+        if (b + 1 < batches.length) base += BigInt(batch.recordCount);
+      }
+    }
+  }
+
+  /**
+   * Stores each partition's result in its entry (a body that does not parse
+   * throws before any entry is settled). The broker answers in request order,
+   * so each result is looked for first where the previous one was found.
+   */
+  private readResults(entries: InflightEntry[], bytes: Uint8Array, start: number, end: number): void {
+    const r = this.responseReader;
+    const topicCount = r.start(bytes, start, end);
+    let next = 0;
+    for (let t = 0; t < topicCount; t++) {
+      const partitionCount = r.nextTopic();
+      let topicField: Uint8Array | undefined;
+      for (let i = 0; i < entries.length; i++) {
+        const field = entries[i].state.topicField;
+        if (field === topicField) continue;
+        if (r.topicIs(field)) {
+          topicField = field;
+          break;
+        }
+      }
+      for (let p = 0; p < partitionCount; p++) {
+        r.nextPartition();
+        if (topicField === undefined) continue; // a topic this request did not name
+        const found = findEntry(entries, next, topicField, r.index);
+        if (found < 0) continue;
+        const entry = entries[found];
+        if (entry.errorCode !== -1) continue; // answered twice: the first answer stands
+        entry.errorCode = r.errorCode;
+        entry.baseOffset = r.baseOffset;
+        next = found + 1;
+      }
+    }
+    r.finish();
+  }
+
+  private onRequestFailed(entries: InflightEntry[], error: unknown): void {
+    const e = error instanceof SluiceError ? error : new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, String((error as Error)?.message ?? error), { cause: error });
+    for (const entry of entries) this.onPartitionFailed(entry, e);
+  }
+
+  /** A partition's batches failed: retry them first (in order) if allowed, else fail their records. */
+  private onPartitionFailed(entry: InflightEntry, error: SluiceError): void {
+    const { state, batches } = entry;
+    state.inflight--;
+    const now = Date.now();
+    const first = batches[0];
+    const retry =
+      isRetriable(error.code) &&
+      first.attempts <= this.retries &&
+      now - first.createdAt < this.deliveryTimeoutMs &&
+      !(this.owner.isClosing() && error instanceof ClientClosedError);
+    if (error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.owner.topicUnknown(state.topic);
+    if (!retry) {
+      for (const b of batches) this.owner.complete(b, -1n, error);
+      return;
+    }
+    // Back to the head of the partition's queue, ahead of anything sent later.
+    state.ready.unshift(...batches);
+    state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
+    this.markReady(state);
+    this.armRetry(state.retryAt);
+  }
+}
+
+/** The index of the entry for (topicField, partition), looking from `from` on first, or -1. */
+function findEntry(entries: readonly InflightEntry[], from: number, topicField: Uint8Array, partition: number): number {
+  const n = entries.length;
+  for (let k = 0; k < n; k++) {
+    const i = (from + k) % n;
+    const state = entries[i].state;
+    if (state.partition === partition && state.topicField === topicField) return i;
+  }
+  return -1;
+}
+
+/** Entries ordered by topic (first appearance), keeping their order within a topic. */
+function groupByTopic(entries: InflightEntry[]): InflightEntry[] {
+  const groups = new Map<Uint8Array, InflightEntry[]>();
+  for (const entry of entries) {
+    const list = groups.get(entry.state.topicField);
+    if (list === undefined) groups.set(entry.state.topicField, [entry]);
+    else list.push(entry);
+  }
+  const out: InflightEntry[] = [];
+  for (const list of groups.values()) for (const entry of list) out.push(entry);
+  return out;
+}
