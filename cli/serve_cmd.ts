@@ -38,7 +38,7 @@ const SETTINGS: Setting[] = [
   { key: "requestTimeoutMs", flag: "--request-timeout-ms", env: "SLUICE_REQUEST_TIMEOUT_MS", kind: "int", help: "close a connection whose request frame takes longer (default 30000)" },
   { key: "outputBytesMax", flag: "--output-bytes-max", env: "SLUICE_OUTPUT_BYTES_MAX", kind: "int", help: "close a connection with more unread response bytes (default 64 MiB)" },
   { key: "waitingFetchesMax", flag: "--waiting-fetches-max", env: "SLUICE_WAITING_FETCHES_MAX", kind: "int", help: "parked long-poll fetches at most (default 100000)" },
-  { key: "memorySoftLimitBytes", flag: "--memory-soft-limit-bytes", env: "SLUICE_MEMORY_SOFT_LIMIT_BYTES", kind: "int", help: "resident bytes above which a full GC is forced, at most every 250 ms; 0 = off (default 160 MiB)" },
+  { key: "memorySoftLimitBytes", flag: "--memory-soft-limit-bytes", env: "SLUICE_MEMORY_SOFT_LIMIT_BYTES", kind: "int", help: "resident bytes above which a full GC is forced, at most every 250 ms; 0 = off (default 160 MiB, plus 24 MiB a worker past two; must exceed 24 MiB a worker)" },
   { key: "workerJournal", flag: "--worker-journal", env: "SLUICE_WORKER_JOURNAL", kind: "bool", help: "one fdatasync per worker round for small appends across partitions: true|false (default true)" },
   { key: "shutdownTimeoutMs", flag: "--shutdown-timeout-ms", env: "SLUICE_SHUTDOWN_TIMEOUT_MS", kind: "int", help: "longest a graceful stop waits for in-flight requests (default 5000)" },
 ];

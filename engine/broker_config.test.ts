@@ -1,11 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { parseBrokerConfig } from "./broker_config.ts";
+import { defaultMemorySoftLimitBytes, parseBrokerConfig } from "./broker_config.ts";
 import { BATCH_BYTES_MAX, FETCH_RESPONSE_BYTES_MAX } from "../protocol/limits.ts";
-import { MEMORY_SOFT_LIMIT_BYTES, OUTPUT_BYTES_MIN, OUTPUT_PAUSE_BYTES } from "./engine_limits.ts";
+import { MEMORY_SOFT_LIMIT_BYTES, MEMORY_SOFT_LIMIT_HEADROOM_BYTES, OUTPUT_BYTES_MIN, OUTPUT_PAUSE_BYTES, WORKER_RINGS_BYTES } from "./engine_limits.ts";
 
 describe("broker config", () => {
   test("the memory soft limit defaults to MEMORY_SOFT_LIMIT_BYTES, 0 turns it off, a negative value is refused naming the field", () => {
-    expect(parseBrokerConfig({}).memorySoftLimitBytes).toBe(MEMORY_SOFT_LIMIT_BYTES);
+    expect(parseBrokerConfig({ workers: 2 }).memorySoftLimitBytes).toBe(MEMORY_SOFT_LIMIT_BYTES);
+    expect(parseBrokerConfig({ workers: 1 }).memorySoftLimitBytes).toBe(MEMORY_SOFT_LIMIT_BYTES);
     expect(parseBrokerConfig({ memorySoftLimitBytes: 0 }).memorySoftLimitBytes).toBe(0);
     expect(() => parseBrokerConfig({ memorySoftLimitBytes: -5 })).toThrow(/memorySoftLimitBytes/);
     expect(() => parseBrokerConfig({ memorySoftLimitBytes: 1.5 })).toThrow(/memorySoftLimitBytes/);
@@ -23,6 +24,20 @@ describe("broker config", () => {
     // What was accepted before: a bound smaller than one maximal fetch response.
     expect(() => parseBrokerConfig({ outputBytesMax: 1024 * 1024 })).toThrow(/outputBytesMax: must be at least/);
     expect(() => parseBrokerConfig({ outputBytesMax: OUTPUT_BYTES_MIN - 1 })).toThrow(/outputBytesMax/);
+  });
+
+  test("a memory soft limit the workers' rings alone pass is refused, naming the field; the default grows with the workers' rings", () => {
+    // 16 workers keep 16 ring pairs resident: the old fixed default (160 MiB) was below that.
+    expect(16 * WORKER_RINGS_BYTES).toBeGreaterThan(MEMORY_SOFT_LIMIT_BYTES);
+    expect(() => parseBrokerConfig({ workers: 16, memorySoftLimitBytes: MEMORY_SOFT_LIMIT_BYTES })).toThrow(/memorySoftLimitBytes: must be 0 \(off\) or above/);
+    expect(() => parseBrokerConfig({ workers: 2, memorySoftLimitBytes: 2 * WORKER_RINGS_BYTES })).toThrow(/memorySoftLimitBytes/);
+    expect(parseBrokerConfig({ workers: 2, memorySoftLimitBytes: 2 * WORKER_RINGS_BYTES + 1 }).memorySoftLimitBytes).toBe(2 * WORKER_RINGS_BYTES + 1);
+    expect(parseBrokerConfig({ workers: 16, memorySoftLimitBytes: 0 }).memorySoftLimitBytes).toBe(0);
+    const grown = parseBrokerConfig({ workers: 16 }).memorySoftLimitBytes;
+    expect(grown).toBe(defaultMemorySoftLimitBytes(16));
+    expect(grown).toBe(16 * WORKER_RINGS_BYTES + MEMORY_SOFT_LIMIT_HEADROOM_BYTES);
+    // The default is always one the check accepts.
+    for (const workers of [1, 2, 3, 7, 64]) expect(() => parseBrokerConfig({ workers })).not.toThrow();
   });
 
   test("topicDefaults the topic limits refuse are refused at parse, naming the field and the setting", () => {

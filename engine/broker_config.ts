@@ -6,7 +6,9 @@
 // Settings that bear on a fixed limit are checked against it here, so a
 // configuration the limits cannot serve is refused at start, naming the field:
 // outputBytesMax must hold a maximal fetch response past the point where the
-// connection stops reading (OUTPUT_BYTES_MIN, engine_limits.ts); topicDefaults
+// connection stops reading (OUTPUT_BYTES_MIN, engine_limits.ts);
+// memorySoftLimitBytes must be above what the workers' rings keep resident
+// (WORKER_RINGS_BYTES each), and its default grows with them; topicDefaults
 // must be a valid topic configuration (max.message.bytes within BATCH_BYTES_MAX
 // and the log's limits: workers/log/log_limits.ts).
 
@@ -21,7 +23,15 @@ import {
   REQUEST_TIMEOUT_MS,
   WAITING_FETCHES_MAX,
 } from "../protocol/limits.ts";
-import { MEMORY_SOFT_LIMIT_BYTES, OUTPUT_BYTES_MIN, OUTPUT_PAUSE_BYTES, WORKERS_MAX } from "./engine_limits.ts";
+import {
+  GOVERNOR_INTERVAL_MS,
+  MEMORY_SOFT_LIMIT_BYTES,
+  MEMORY_SOFT_LIMIT_HEADROOM_BYTES,
+  OUTPUT_BYTES_MIN,
+  OUTPUT_PAUSE_BYTES,
+  WORKER_RINGS_BYTES,
+  WORKERS_MAX,
+} from "./engine_limits.ts";
 import { parseLogConfig } from "./topic_config.ts";
 
 const port = z.number().int().min(0).max(65_535);
@@ -77,8 +87,10 @@ export const BrokerConfigSchema = z
     /**
      * Resident memory above which the router forces a full garbage collection, at
      * most every 250 ms (engine/memory_governor.ts says why); 0 turns it off.
+     * Default: MEMORY_SOFT_LIMIT_BYTES, raised by the rings of workers past two
+     * (defaultMemorySoftLimitBytes). Otherwise above the workers' rings.
      */
-    memorySoftLimitBytes: z.number().int().min(0).max(2 ** 40).default(MEMORY_SOFT_LIMIT_BYTES),
+    memorySoftLimitBytes: z.number().int().min(0).max(2 ** 40).optional(),
     /**
      * One journal per worker (workers/log/worker_journal.ts): the small unsynced
      * appends of all of a worker's partitions become durable with one fdatasync
@@ -88,7 +100,23 @@ export const BrokerConfigSchema = z
     /** Longest `sluice serve` waits for in-flight work on SIGTERM before it closes anyway. */
     shutdownTimeoutMs: z.number().int().min(0).max(FETCH_WAIT_MS_MAX).default(5_000),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const rings = c.workers * WORKER_RINGS_BYTES;
+    if (c.memorySoftLimitBytes !== undefined && c.memorySoftLimitBytes !== 0 && c.memorySoftLimitBytes <= rings) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["memorySoftLimitBytes"],
+        message: `must be 0 (off) or above ${rings} bytes, what the rings of ${c.workers} workers keep resident: a lower limit forces a collection every ${GOVERNOR_INTERVAL_MS} ms that frees nothing`,
+      });
+    }
+  })
+  .transform((c) => ({ ...c, memorySoftLimitBytes: c.memorySoftLimitBytes ?? defaultMemorySoftLimitBytes(c.workers) }));
+
+/** MEMORY_SOFT_LIMIT_BYTES for up to two workers; past that, the same headroom above the workers' rings. */
+export function defaultMemorySoftLimitBytes(workers: number): number {
+  return Math.max(MEMORY_SOFT_LIMIT_BYTES, workers * WORKER_RINGS_BYTES + MEMORY_SOFT_LIMIT_HEADROOM_BYTES);
+}
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
 export type BrokerConfigInput = z.input<typeof BrokerConfigSchema>;

@@ -198,8 +198,20 @@ export const GOVERNOR_INTERVAL_MS_MAX = 8_000;
 /** Live heap after a collection, as a fraction of the limit, from which collections back off. */
 export const GOVERNOR_LIVE_FRACTION = 0.75;
 
+/** Resident bytes of one worker's ring pair once cycled through (they stay resident). */
+export const WORKER_RINGS_BYTES = RING_BYTES + COMPLETION_RING_BYTES;
+
+/**
+ * Room the default soft limit leaves above the workers' rings: what
+ * MEMORY_SOFT_LIMIT_BYTES leaves a broker of two workers. With more workers
+ * the default grows by their rings (broker_config.ts): a limit the rings alone
+ * pass would force a collection every GOVERNOR_INTERVAL_MS that frees nothing
+ * (the rings are not heap, so the back-off never starts).
+ */
+export const MEMORY_SOFT_LIMIT_HEADROOM_BYTES = MEMORY_SOFT_LIMIT_BYTES - 2 * WORKER_RINGS_BYTES;
+
 // The default must sit above what a two-core broker's rings pin once cycled, or it would collect for nothing.
-assert(MEMORY_SOFT_LIMIT_BYTES > 2 * (RING_BYTES + COMPLETION_RING_BYTES), "the default soft limit must exceed two workers' rings");
+assert(MEMORY_SOFT_LIMIT_HEADROOM_BYTES > 0, "the default soft limit must exceed two workers' rings");
 assert(GOVERNOR_INTERVAL_MS < GOVERNOR_INTERVAL_MS_MAX, "the governor's back-off must have room to grow");
 assert(GOVERNOR_LIVE_FRACTION > 0 && GOVERNOR_LIVE_FRACTION < 1, "the back-off threshold is a fraction of the limit");
 
