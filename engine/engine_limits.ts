@@ -7,6 +7,7 @@
 // settings are checked when the configuration is parsed (broker_config.ts).
 
 import {
+  ARRAY_LENGTH_MAX,
   BATCH_BYTES_MAX,
   BATCH_RECORDS_MAX,
   COMPLETION_RING_BYTES,
@@ -17,7 +18,6 @@ import {
   OUTPUT_BYTES_MAX,
   RING_BYTES,
   STRING_BYTES_MAX,
-  ARRAY_LENGTH_MAX,
 } from "../protocol/limits.ts";
 
 const KiB = 1024;
