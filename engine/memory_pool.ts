@@ -10,6 +10,7 @@ import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, decodeBatch, patchBaseOffset
 import { readI32 } from "../protocol/big_endian.ts";
 import type { FetchCallback, OffsetCallback, PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
 import type { LogConfig } from "./topic_config.ts";
+import { emptyStateView } from "../workers/mod.ts";
 
 interface MemoryPartition {
   worker: number;
@@ -45,20 +46,8 @@ export class MemoryPool implements PartitionPool<LogConfig> {
       dir,
       config,
       batches: [],
-      state: {
-        logStartOffset: 0,
-        logEndOffset: 0,
-        highWatermark: 0,
-        durableOffset: 0,
-        bytesIn: 0,
-        messagesIn: 0,
-        bytesOut: 0,
-        messagesOut: 0,
-        sizeBytes: 0,
-        segments: 1,
-        online: true,
-        errorCode: 0,
-      },
+      // A new, empty log: one segment, online.
+      state: { ...emptyStateView(), segments: 1, online: true },
     });
     this.opened.push({ slot, worker, dir });
     return { recovery: null };
