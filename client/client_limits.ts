@@ -85,6 +85,47 @@ assert(PRODUCE_REQUEST_OVERHEAD_BYTES > REQUEST_HEADER_BYTES, "the request overh
 assert(BATCH_INITIAL_BYTES <= SPARE_BUILDER_BYTES, "the spare builders' budget must hold at least one new builder");
 assert(METADATA_BACKOFF_MS < METADATA_BACKOFF_MS_MAX, "the metadata back-off must have room to grow");
 
+// ---- Option ranges: what an option is checked against (options.ts, producer.ts, consumer.ts) ----
+
+/** The first wait of any back-off (retryBackoffMs, reconnectBackoffMs) at most. */
+export const BACKOFF_MS_MAX = 60_000;
+
+/** The ceiling of any back-off (retryBackoffMsMax, reconnectBackoffMsMax) at most. */
+export const BACKOFF_CEILING_MS_MAX = 600_000;
+
+/** connectTimeoutMs at most. */
+export const CONNECT_TIMEOUT_MS_MAX = 600_000;
+
+/** requestTimeoutMs and sendTimeoutMs at most: an hour. */
+export const REQUEST_TIMEOUT_MS_MAX = 3_600_000;
+
+/** The producer's ackTimeoutMs at most: the wire's TimeoutMs is an i32. */
+export const ACK_TIMEOUT_MS_MAX = 0x7fffffff;
+
+/** lingerMs at most. */
+export const LINGER_MS_MAX = 60_000;
+
+/** deliveryTimeoutMs and metadataMaxAgeMs at most: a day. */
+export const DELIVERY_TIMEOUT_MS_MAX = 86_400_000;
+export const METADATA_MAX_AGE_MS_MAX = 86_400_000;
+
+/** The producer's retries at most. */
+export const RETRIES_MAX = 1_000_000;
+
+/** The producer's smallest batchBytes: a batch header and a small record. */
+export const PRODUCER_BATCH_BYTES_MIN = 128;
+
+/** bufferBytesMax and prefetchBytesMax at most (1 TiB: a sanity bound, not a recommendation). */
+export const CLIENT_BUFFER_BYTES_MAX = 2 ** 40;
+
+/** The consumer's smallest prefetchBytesMax. */
+export const PREFETCH_BYTES_MIN = 1024;
+
+assert(BACKOFF_MS_MAX <= BACKOFF_CEILING_MS_MAX, "a back-off's first wait must be allowed below its ceiling");
+assert(PRODUCER_BATCH_BYTES_MIN >= BATCH_HEADER_BYTES, "the smallest batch must hold a batch header");
+assert(PRODUCER_BATCH_BYTES_MIN <= BATCH_BYTES_MAX, "the batchBytes range must not be empty");
+assert(ACK_TIMEOUT_MS_MAX <= 0x7fffffff, "TimeoutMs is an i32 on the wire");
+
 // ---- Consumer groups and admin (group_membership.ts, group_admin.ts) ----
 
 /** Extra time over the rebalance timeout a join may take before the client gives up on its answer. */

@@ -42,6 +42,7 @@ import {
 } from "../protocol/record_batch.ts";
 import { backoffMs } from "./backoff.ts";
 import { BrokerLink, type RequestLink } from "./broker_link.ts";
+import { BACKOFF_CEILING_MS_MAX, BACKOFF_MS_MAX, CLIENT_BUFFER_BYTES_MAX, PREFETCH_BYTES_MIN } from "./client_limits.ts";
 import { ClientClosedError, InvalidArgumentError, OffsetOutOfRangeError, errorCodeName } from "./errors.ts";
 import { listOffsets, type OffsetAnswer, type OffsetQuery, type OffsetRequest } from "./list_offsets.ts";
 import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
@@ -341,7 +342,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   constructor(options: ConsumerOptions = {}) {
     const config = clientConfig(options);
     this.link = options.link ?? new BrokerLink(config, "consumer");
-    this.prefetchBytesMax = checkInt("prefetchBytesMax", options.prefetchBytesMax ?? CONSUMER_DEFAULTS.prefetchBytesMax, 1024, 2 ** 40);
+    this.prefetchBytesMax = checkInt("prefetchBytesMax", options.prefetchBytesMax ?? CONSUMER_DEFAULTS.prefetchBytesMax, PREFETCH_BYTES_MIN, CLIENT_BUFFER_BYTES_MAX);
     this.fetchMaxBytes = checkInt("fetchMaxBytes", options.fetchMaxBytes ?? CONSUMER_DEFAULTS.fetchMaxBytes, 1, FETCH_BYTES_MAX);
     this.partitionFetchBytesMax = checkInt(
       "partitionFetchBytesMax",
@@ -356,8 +357,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       throw new InvalidArgumentError(`autoOffsetReset must be "earliest", "latest" or "none", got ${String(reset)}`);
     }
     this.autoOffsetReset = reset;
-    this.retryBackoffMs = checkInt("retryBackoffMs", options.retryBackoffMs ?? CONSUMER_DEFAULTS.retryBackoffMs, 1, 60_000);
-    this.retryBackoffMsMax = checkInt("retryBackoffMsMax", options.retryBackoffMsMax ?? CONSUMER_DEFAULTS.retryBackoffMsMax, this.retryBackoffMs, 600_000);
+    this.retryBackoffMs = checkInt("retryBackoffMs", options.retryBackoffMs ?? CONSUMER_DEFAULTS.retryBackoffMs, 1, BACKOFF_MS_MAX);
+    this.retryBackoffMsMax = checkInt("retryBackoffMsMax", options.retryBackoffMsMax ?? CONSUMER_DEFAULTS.retryBackoffMsMax, this.retryBackoffMs, BACKOFF_CEILING_MS_MAX);
     this.checkCrcs = options.checkCrcs ?? CONSUMER_DEFAULTS.checkCrcs;
   }
 

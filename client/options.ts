@@ -5,6 +5,7 @@
 import type { Transport } from "../runtime/transport.ts";
 import { defaultTransport } from "../runtime/mod.ts";
 import { INFLIGHT_REQUESTS_MAX } from "../protocol/limits.ts";
+import { BACKOFF_CEILING_MS_MAX, BACKOFF_MS_MAX, CONNECT_TIMEOUT_MS_MAX, REQUEST_TIMEOUT_MS_MAX } from "./client_limits.ts";
 import { InvalidArgumentError } from "./errors.ts";
 
 export interface ClientOptions {
@@ -71,20 +72,20 @@ export function checkInt(name: string, value: number, min: number, max: number):
 
 export function clientConfig(options: ClientOptions): ClientConfig {
   const { host, port } = parseBrokerAddress(options.broker ?? DEFAULT_BROKER);
-  const reconnectBackoffMs = checkInt("reconnectBackoffMs", options.reconnectBackoffMs ?? CLIENT_DEFAULTS.reconnectBackoffMs, 1, 60_000);
+  const reconnectBackoffMs = checkInt("reconnectBackoffMs", options.reconnectBackoffMs ?? CLIENT_DEFAULTS.reconnectBackoffMs, 1, BACKOFF_MS_MAX);
   return {
     host,
     port,
     clientId: options.clientId ?? CLIENT_DEFAULTS.clientId,
     transport: options.transport ?? defaultTransport(),
-    connectTimeoutMs: checkInt("connectTimeoutMs", options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, 1, 600_000),
-    requestTimeoutMs: checkInt("requestTimeoutMs", options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs, 1, 3_600_000),
+    connectTimeoutMs: checkInt("connectTimeoutMs", options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, 1, CONNECT_TIMEOUT_MS_MAX),
+    requestTimeoutMs: checkInt("requestTimeoutMs", options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs, 1, REQUEST_TIMEOUT_MS_MAX),
     reconnectBackoffMs,
     reconnectBackoffMsMax: checkInt(
       "reconnectBackoffMsMax",
       options.reconnectBackoffMsMax ?? CLIENT_DEFAULTS.reconnectBackoffMsMax,
       reconnectBackoffMs,
-      600_000,
+      BACKOFF_CEILING_MS_MAX,
     ),
     inflightRequestsMax: checkInt(
       "inflightRequestsMax",

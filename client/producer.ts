@@ -42,9 +42,19 @@ import { checkTopicName } from "../protocol/topic_name.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { BrokerLink, type RequestLink } from "./broker_link.ts";
 import {
+  ACK_TIMEOUT_MS_MAX,
+  BACKOFF_CEILING_MS_MAX,
+  BACKOFF_MS_MAX,
   BATCH_INITIAL_BYTES,
+  CLIENT_BUFFER_BYTES_MAX,
+  DELIVERY_TIMEOUT_MS_MAX,
+  LINGER_MS_MAX,
+  METADATA_MAX_AGE_MS_MAX,
   PRODUCE_REQUEST_OVERHEAD_BYTES,
+  PRODUCER_BATCH_BYTES_MIN,
   PRODUCER_RECORD_BYTES_MAX,
+  REQUEST_TIMEOUT_MS_MAX,
+  RETRIES_MAX,
   ROUND_ROBIN_WRAP,
   SPARE_BUILDER_BYTES,
   SPARE_BUILDERS_MIN,
@@ -312,10 +322,10 @@ export class Producer {
     if (acks !== 0 && acks !== 1 && acks !== -1 && acks !== "all") {
       throw new InvalidArgumentError(`acks must be 0, 1, -1 or "all", got ${String(acks)}`);
     }
-    this.batchBytes = checkInt("batchBytes", options.batchBytes ?? PRODUCER_DEFAULTS.batchBytes, 128, BATCH_BYTES_MAX);
-    this.lingerMs = checkInt("lingerMs", options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs, 0, 60_000);
-    const bufferBytesMax = checkInt("bufferBytesMax", options.bufferBytesMax ?? PRODUCER_DEFAULTS.bufferBytesMax, 1, 2 ** 40);
-    this.sendTimeoutMs = checkInt("sendTimeoutMs", options.sendTimeoutMs ?? PRODUCER_DEFAULTS.sendTimeoutMs, 0, 3_600_000);
+    this.batchBytes = checkInt("batchBytes", options.batchBytes ?? PRODUCER_DEFAULTS.batchBytes, PRODUCER_BATCH_BYTES_MIN, BATCH_BYTES_MAX);
+    this.lingerMs = checkInt("lingerMs", options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs, 0, LINGER_MS_MAX);
+    const bufferBytesMax = checkInt("bufferBytesMax", options.bufferBytesMax ?? PRODUCER_DEFAULTS.bufferBytesMax, 1, CLIENT_BUFFER_BYTES_MAX);
+    this.sendTimeoutMs = checkInt("sendTimeoutMs", options.sendTimeoutMs ?? PRODUCER_DEFAULTS.sendTimeoutMs, 0, REQUEST_TIMEOUT_MS_MAX);
     const requestBytesMax = checkInt(
       "requestBytesMax",
       options.requestBytesMax ?? PRODUCER_DEFAULTS.requestBytesMax,
@@ -328,22 +338,22 @@ export class Producer {
       1,
       config.inflightRequestsMax,
     );
-    const retries = checkInt("retries", options.retries ?? PRODUCER_DEFAULTS.retries, 0, 1_000_000);
+    const retries = checkInt("retries", options.retries ?? PRODUCER_DEFAULTS.retries, 0, RETRIES_MAX);
     const partitionInflightMax =
       retries > 0
         ? 1
         : checkInt("partitionInflightMax", options.partitionInflightMax ?? PRODUCER_DEFAULTS.partitionInflightMax, 1, requestsInflightMax);
-    const retryBackoffMs = checkInt("retryBackoffMs", options.retryBackoffMs ?? PRODUCER_DEFAULTS.retryBackoffMs, 1, 60_000);
+    const retryBackoffMs = checkInt("retryBackoffMs", options.retryBackoffMs ?? PRODUCER_DEFAULTS.retryBackoffMs, 1, BACKOFF_MS_MAX);
     const retryBackoffMsMax = checkInt(
       "retryBackoffMsMax",
       options.retryBackoffMsMax ?? PRODUCER_DEFAULTS.retryBackoffMsMax,
       retryBackoffMs,
-      600_000,
+      BACKOFF_CEILING_MS_MAX,
     );
-    const deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, 86_400_000);
-    const ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, 0x7fffffff);
+    const deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, DELIVERY_TIMEOUT_MS_MAX);
+    const ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, ACK_TIMEOUT_MS_MAX);
     this.metadata = new MetadataCache(this.link, {
-      maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, 86_400_000),
+      maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, METADATA_MAX_AGE_MS_MAX),
       allowAutoCreate: options.allowAutoCreateTopics ?? true,
     });
     const partitioner = options.partitioner ?? "hash";
