@@ -119,8 +119,7 @@ export class ProduceSender {
    */
   private readonly readyQueue: PartitionState[] = [];
   private readyHead = 0;
-  /** Produce requests awaiting a response. */
-  requestsInflight = 0;
+  private requestsInflight = 0;
   private drainScheduled = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimerAt = 0;
@@ -142,6 +141,11 @@ export class ProduceSender {
     this.retryBackoffMsMax = options.retryBackoffMsMax;
     this.deliveryTimeoutMs = options.deliveryTimeoutMs;
     this.requestOptions = { expectResponse: this.acks !== 0, extraTimeoutMs: this.ackTimeoutMs };
+  }
+
+  /** Produce requests awaiting a response. */
+  get inflightRequests(): number {
+    return this.requestsInflight;
   }
 
   /** No retry is armed any more (close()). */

@@ -389,7 +389,7 @@ export class Producer {
 
   /** Produce requests awaiting a response. */
   get inflightRequests(): number {
-    return this.sender.requestsInflight;
+    return this.sender.inflightRequests;
   }
 
   /** Sends one record; resolves once the broker acknowledged it as `acks` asks. */
