@@ -14,6 +14,11 @@ export interface ChartSeries {
 }
 
 const CHART_HEIGHT_PX = 180;
+const TIME_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
+
+function clockTime(seconds: number): string {
+  return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
 
 export function Chart(props: { title: string; data: number[][]; series: ChartSeries[]; testId?: string }) {
   const box = useRef<HTMLDivElement>(null);
@@ -29,7 +34,8 @@ export function Chart(props: { title: string; data: number[][]; series: ChartSer
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: "#5b6473", grid: { stroke: "#eceff3" } },
+        // Whole seconds at least (the samples are a second apart), as local clock time.
+        { stroke: "#5b6473", grid: { stroke: "#eceff3" }, space: 70, incrs: TIME_STEPS_S, values: (_u, ticks) => ticks.map(clockTime) },
         { stroke: "#5b6473", grid: { stroke: "#eceff3" }, size: 60, values: (_u, vals) => vals.map((v) => fmt(v)) },
       ],
       series: [

@@ -28,7 +28,7 @@ export function GroupPage(props: { groupId: string }) {
       </div>
       ${g.lagHistory !== null
         ? html`<${Chart} title="Total lag" data=${g.lagHistory} series=${[{ label: "lag", color: "#dc2626", format: (v: number) => count(Math.round(v)) }]} testId="chart-lag" />`
-        : html`<p class="muted">No lag history: the broker samples the first groups only.</p>`}
+        : html`<p class="muted">No lag history: the broker samples the lag of its first groups (by id) only.</p>`}
     </section>
     <section class="card">
       <h2>Members</h2>
@@ -90,7 +90,7 @@ function ResetForm(props: { groupId: string; topics: string[]; members: number; 
   };
   return html`<form class="form inline" onSubmit=${submit} data-testid="reset-form">
     <h3>Reset offsets</h3>
-    ${props.members > 0 ? html`<p class="muted">The broker refuses this while the group has members; stop its consumers first.</p>` : null}
+    ${props.members > 0 ? html`<p class="muted note">The broker refuses this while the group has members; stop its consumers first.</p>` : null}
     <label>topic <input name="topic" value=${topic} onInput=${(e: Event) => setTopic((e.target as HTMLInputElement).value)} /></label>
     <label>to <select name="to" value=${to} onChange=${(e: Event) => setTo((e.target as HTMLSelectElement).value)}>
       <option value="earliest">earliest</option><option value="latest">latest</option><option value="offset">an offset</option>

@@ -117,9 +117,15 @@ export class LiveSampler {
     return this.#throughput.columns();
   }
 
-  /** A group's lag history as [seconds, total lag], or null when it is not sampled. */
+  /**
+   * A group's lag history as [seconds, total lag]; empty for a group not
+   * sampled yet (the next tick samples it); null when the group is past
+   * GROUPS_SAMPLED_MAX and never will be.
+   */
   lagHistory(groupId: string): number[][] | null {
-    return this.#lag.get(groupId)?.columns() ?? null;
+    const series = this.#lag.get(groupId);
+    if (series !== undefined) return series.columns();
+    return this.#lag.size < GROUPS_SAMPLED_MAX ? [[], []] : null;
   }
 
   /** Takes one sample. Ticks never overlap (a slow group describe skips the next tick). */
