@@ -133,7 +133,14 @@ export class ConsoleHttp {
       { method: "GET", pattern: ["overview"], handler: async () => ok(await sampler.snapshot()) },
       { method: "GET", pattern: ["history"], handler: () => ok({ columns: ["time", "messagesInPerSec", "bytesInPerSec", "messagesOutPerSec", "bytesOutPerSec"], data: sampler.throughputHistory() }) },
       { method: "GET", pattern: ["events"], handler: async (req) => this.#streams.open(req.signal, await sampler.snapshot()) },
-      { method: "GET", pattern: ["topics"], handler: async () => ok({ topics: (await sampler.snapshot()).topics, names: engine.listTopics().slice(0, 10_000) }) },
+      {
+        method: "GET",
+        pattern: ["topics"],
+        handler: async () => {
+          const s = await sampler.snapshot();
+          return ok({ topics: s.topics, total: s.topicsTotal });
+        },
+      },
       { method: "POST", pattern: ["topics"], handler: async (req) => ok(await createTopic(engine, await jsonBody(req)), 201) },
       { method: "GET", pattern: ["topics", ":"], handler: (_req, _url, [t]) => ok(describeTopic(engine, topicParam(t))) },
       {
