@@ -36,7 +36,7 @@ export function Chart(props: { title: string; data: number[][]; series: ChartSer
       axes: [
         // Whole seconds at least (the samples are a second apart), as local clock time.
         { stroke: "#5b6473", grid: { stroke: "#eceff3" }, space: 70, incrs: TIME_STEPS_S, values: (_u, ticks) => ticks.map(clockTime) },
-        { stroke: "#5b6473", grid: { stroke: "#eceff3" }, size: 60, values: (_u, vals) => vals.map((v) => fmt(v)) },
+        { stroke: "#5b6473", grid: { stroke: "#eceff3" }, size: 76, values: (_u, vals) => vals.map((v) => fmt(v)) },
       ],
       series: [
         {},
@@ -64,7 +64,7 @@ export function Chart(props: { title: string; data: number[][]; series: ChartSer
     plot.current?.setData(props.data as uPlot.AlignedData);
   }, [props.data]);
 
-  return html`<div class="chart" data-testid=${props.testId}>
+  return html`<div class="chart" data-testid=${props.testId} data-points=${props.data[0]?.length ?? 0}>
     <div class="chart-title">${props.title}</div>
     <div ref=${box}></div>
   </div>`;

@@ -23,7 +23,7 @@ export function useLive(): Live {
   useEffect(() => {
     let closed = false;
     api.get<{ data: number[][] }>("history").then(
-      (h) => !closed && setLive((l) => ({ ...l, history: l.history[0].length === 0 ? h.data : l.history })),
+      (h) => !closed && setLive((l) => ({ ...l, history: mergeHistory(h.data, l.history) })),
       () => {},
     );
     const source = new EventSource("/api/v1/events");
@@ -44,6 +44,14 @@ export function useLive(): Live {
     };
   }, []);
   return live;
+}
+
+/** The broker's history, then the points the event stream brought that are newer than its last. */
+function mergeHistory(history: number[][], streamed: number[][]): number[][] {
+  const last = history[0][history[0].length - 1] ?? -Infinity;
+  let from = streamed[0].findIndex((t) => t > last);
+  if (from < 0) from = streamed[0].length;
+  return history.map((c, i) => c.concat(streamed[i].slice(from)).slice(-CHART_POINTS_MAX));
 }
 
 function appendPoint(columns: number[][], point: number[]): number[][] {

@@ -134,13 +134,22 @@ describe("web console in Chromium", () => {
       expect(rate).toBeGreaterThan(0);
       expect(await text(`[data-testid=partitions-table] tr[data-partition="2"]`)).toContain("100%");
       await shot("2-topic-hot");
+      // The overview shows the topic's inflow and the produce chart live.
+      await page.goto(`http://127.0.0.1:${broker.httpPort}/`);
+      await until("the topic's inflow on the overview", async () => {
+        const cells = await page.locator(`[data-testid=topics-table] tr[data-topic="${TOPIC}"] td`).allTextContents();
+        return cells.length === 6 && Number(cells[4].replace(/[^\d.]/g, "")) > 0;
+      });
+      await until("a few seconds of chart", async () => Number(await page.locator("[data-testid=chart-messages]").getAttribute("data-points")) >= 5);
+      await shot("2b-overview-live");
     } finally {
       clearInterval(feed);
       hot.stdin!.end();
     }
     await until("the hot producer to exit", async () => hot.exitCode !== null);
-    // Once the producer is gone the page settles on exactly what the broker holds.
+    // Once the producer is gone the topic page settles on exactly what the broker holds.
     const t = await topicJson();
+    await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/${TOPIC}`);
     await until("high watermarks equal to the broker's", async () => {
       for (const p of t.partitions) {
         const shown = await text(`[data-testid=partitions-table] tr[data-partition="${p.partition}"] td.hw`);

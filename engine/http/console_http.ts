@@ -88,7 +88,7 @@ export class ConsoleHttp {
     if (req.url.length > URL_LENGTH_MAX) throw new ApiError(414, "INVALID_REQUEST", `the URL is longer than ${URL_LENGTH_MAX} characters`);
     if (!isApi) {
       if (req.method !== "GET" && req.method !== "HEAD") throw new ApiError(405, "INVALID_REQUEST", `${req.method} is not allowed here`);
-      const res = await this.#assets.serve(url.pathname);
+      const res = await this.#assets.serve(url.pathname, req.headers.get("accept-encoding") ?? "");
       if (res === null) throw new ApiError(404, "INVALID_REQUEST", `no such file: ${url.pathname}`);
       return res;
     }
