@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EVENT_STREAMS_MAX, QUERY_VALUE_LENGTH_MAX, REQUEST_BODY_BYTES_MAX } from "../engine/http/console_limits.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { sluiceOk } from "./support/cli.ts";
+import { RawClient, produceBody } from "./support/raw_client.ts";
+import { encodeBatch } from "../protocol/record_batch.ts";
 
 let broker: BrokerProcess;
 let base: string;
@@ -113,6 +115,33 @@ describe("console API: what it does", () => {
     const filtered = await call("GET", "topics/orders/partitions/0/records?filter=B");
     expect(filtered.json.records.map((x: { offset: number }) => x.offset)).toEqual([1]);
     expect(filtered.json.nextOffset).toBe(3);
+  });
+
+  test("browse from a timestamp: the first record at or after it; none that late is an empty page at the end", async () => {
+    expect((await call("POST", "topics", { name: "timed", partitions: 1 })).status).toBe(201);
+    const c = await RawClient.connect(broker.port);
+    try {
+      const records = encodeBatch([
+        { value: "t1000", timestamp: 1000 },
+        { value: "t2000", timestamp: 2000 },
+        { value: "t3000", timestamp: 3000 },
+      ]);
+      await c.request(0, produceBody({ topic: "timed", acks: -1, partitions: [{ index: 0, records }] }));
+    } finally {
+      c.close();
+    }
+    const page = await call("GET", "topics/timed/partitions/0/records?from=timestamp&timestamp=1500");
+    expect(page.status).toBe(200);
+    expect(page.json.records.map((r: { offset: number; timestamp: number }) => [r.offset, r.timestamp])).toEqual([
+      [1, 2000],
+      [2, 3000],
+    ]);
+    const late = await call("GET", "topics/timed/partitions/0/records?from=timestamp&timestamp=9999999");
+    expect(late.json.records).toEqual([]);
+    expect(late.json.startOffset).toBe(3);
+    const bad = await call("GET", "topics/timed/partitions/0/records?from=timestamp&timestamp=-5");
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toStartWith("timestamp:");
   });
 
   test("create, add partitions, and delete only with the name repeated", async () => {
