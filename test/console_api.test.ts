@@ -4,7 +4,12 @@
 // reach the broker; and `--http-console false` serves none of it.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { EVENT_STREAMS_MAX, QUERY_VALUE_LENGTH_MAX, REQUEST_BODY_BYTES_MAX } from "../engine/http/console_limits.ts";
+import {
+  BROWSE_PAGE_TEXT_CHARS_MAX,
+  EVENT_STREAMS_MAX,
+  QUERY_VALUE_LENGTH_MAX,
+  REQUEST_BODY_BYTES_MAX,
+} from "../engine/http/console_limits.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { sluiceOk } from "./support/cli.ts";
 import { RawClient, produceBody } from "./support/raw_client.ts";
@@ -142,6 +147,30 @@ describe("console API: what it does", () => {
     const bad = await call("GET", "topics/timed/partitions/0/records?from=timestamp&timestamp=-5");
     expect(bad.status).toBe(400);
     expect(bad.json.error.message).toStartWith("timestamp:");
+  });
+
+  test("a page of binary values ends at its bound of shown text, and the next page goes on from there", async () => {
+    expect((await call("POST", "topics", { name: "blobs", partitions: 1 })).status).toBe(201);
+    const value = new Uint8Array(12 * 1024).map((_, i) => (i * 7 + 1) % 256 || 1); // not UTF-8: shown as hex, 3 characters a byte
+    const c = await RawClient.connect(broker.port);
+    try {
+      for (let b = 0; b < 8; b++) {
+        const records = encodeBatch(Array.from({ length: 25 }, () => ({ value })));
+        await c.request(0, produceBody({ topic: "blobs", acks: -1, partitions: [{ index: 0, records }] }));
+      }
+    } finally {
+      c.close();
+    }
+    const page = await call("GET", "topics/blobs/partitions/0/records?limit=500&maxBytes=1048576");
+    const records = page.json.records as { offset: number; value: { kind: string; text: string } }[];
+    expect(records[0].value.kind).toBe("binary");
+    const shown = records.reduce((n, r) => n + r.value.text.length, 0);
+    // One 1 MiB read holds 75 of these (three batches); the text bound stops the page first, just past it.
+    expect(shown).toBeGreaterThanOrEqual(BROWSE_PAGE_TEXT_CHARS_MAX);
+    expect(shown - records[records.length - 1].value.text.length).toBeLessThan(BROWSE_PAGE_TEXT_CHARS_MAX);
+    expect(page.json.nextOffset).toBe(records[records.length - 1].offset + 1);
+    const next = await call("GET", `topics/blobs/partitions/0/records?from=offset&offset=${page.json.nextOffset}&limit=1`);
+    expect(next.json.records[0].offset).toBe(page.json.nextOffset);
   });
 
   test("create, add partitions, and delete only with the name repeated", async () => {

@@ -27,6 +27,7 @@ import type { FetchReadBudget } from "../fetch_read_budget.ts";
 import { ApiError, badRequest, fromErrorCode } from "./api_errors.ts";
 import { intQuery, intValue, queryValue } from "./api_params.ts";
 import {
+  BROWSE_PAGE_TEXT_CHARS_MAX,
   BROWSE_READ_BYTES_DEFAULT,
   BROWSE_READ_BYTES_MAX,
   BROWSE_READS_MAX,
@@ -67,6 +68,8 @@ export interface BrowsePage {
   bytesRead: number;
   reads: number;
   filter: string | null;
+  /** Characters of keys, values and headers on this page (bounded by BROWSE_PAGE_TEXT_CHARS_MAX). */
+  textChars: number;
 }
 
 const FROM = ["beginning", "end", "offset", "timestamp"] as const;
@@ -149,8 +152,9 @@ export async function browse(engine: Engine, budget: FetchReadBudget, topic: str
     bytesRead: 0,
     reads: 0,
     filter: q.filter,
+    textChars: 0,
   };
-  while (page.records.length < q.limit && page.nextOffset < page.highWatermark && page.reads < BROWSE_READS_MAX) {
+  while (!full(page, q) && page.nextOffset < page.highWatermark && page.reads < BROWSE_READS_MAX) {
     if (page.reads > 0 && q.filter === null) break; // without a filter one read fills what it can
     const read = await readOnce(engine, budget, topic, partition, page.nextOffset, q.maxBytes);
     page.reads++;
@@ -168,7 +172,7 @@ export async function browse(engine: Engine, budget: FetchReadBudget, topic: str
 /** Walks the batches of one read, adding the records at or after page.nextOffset that pass the filter. */
 function collect(bytes: Uint8Array, page: BrowsePage, q: BrowseQuery): void {
   let pos = 0;
-  while (pos < bytes.length && page.records.length < q.limit) {
+  while (pos < bytes.length && !full(page, q)) {
     let size: number;
     let baseOffset: number;
     let lastOffset: number;
@@ -200,7 +204,7 @@ function collect(bytes: Uint8Array, page: BrowsePage, q: BrowseQuery): void {
     while (reader.next()) {
       const offset = baseOffset + reader.offsetDelta;
       if (offset < page.nextOffset) continue;
-      if (page.records.length >= q.limit) {
+      if (full(page, q)) {
         stoppedEarly = true;
         break;
       }
@@ -210,18 +214,31 @@ function collect(bytes: Uint8Array, page: BrowsePage, q: BrowseQuery): void {
       const shown = Math.min(headers.length, RECORD_HEADERS_SHOWN_MAX);
       const out: BrowsedRecord["headers"] = [];
       for (let h = 0; h < shown; h++) out.push({ key: headers[h][0], value: viewField(headers[h][1]) });
-      page.records.push({
+      const record: BrowsedRecord = {
         offset,
         timestamp: reader.timestampMs,
         key: viewField(reader.key),
         value: viewField(reader.value),
         headers: out,
         headersNotShown: headers.length - shown,
-      });
+      };
+      page.textChars += textChars(record);
+      page.records.push(record);
     }
     if (!stoppedEarly) page.nextOffset = Math.max(page.nextOffset, lastOffset + 1);
     pos += size;
   }
+}
+
+/** The page has its `limit` of records, or its bound of shown text. */
+function full(page: BrowsePage, q: BrowseQuery): boolean {
+  return page.records.length >= q.limit || page.textChars >= BROWSE_PAGE_TEXT_CHARS_MAX;
+}
+
+function textChars(r: BrowsedRecord): number {
+  let n = (r.key?.text.length ?? 0) + (r.value?.text.length ?? 0);
+  for (const h of r.headers) n += h.key.length + (h.value?.text.length ?? 0);
+  return n;
 }
 
 interface ReadResult {

@@ -50,6 +50,12 @@ export const BROWSE_RECORDS_MAX = 500;
 export const BROWSE_RECORDS_DEFAULT = 50;
 /** Bytes of a key, value or header value shown per record; longer ones are cut (and marked). */
 export const RECORD_FIELD_PREVIEW_BYTES_MAX = 16 * KiB;
+/**
+ * Characters of keys, values and headers one browse page shows at most; the
+ * page ends early past it (at least one record is always shown). Hex triples
+ * a binary value's size, so without it 8 reads of 1 MiB could make a 24 MiB answer.
+ */
+export const BROWSE_PAGE_TEXT_CHARS_MAX = 2 * MiB;
 /** Headers shown per record at most. */
 export const RECORD_HEADERS_SHOWN_MAX = 64;
 /** A browse read waits at most this long for the worker (it never long-polls). */
