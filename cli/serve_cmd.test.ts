@@ -29,6 +29,16 @@ describe("serve configuration", () => {
     expect(cfg.workers).toBeGreaterThanOrEqual(1);
   });
 
+  test("the web console: on by default; off by flag, environment or file; a bad value is named", () => {
+    const at = (argv: string[], env: Record<string, string>) => parseBrokerConfig(mergeConfigSources({ argv, env }).merged).httpConsole;
+    expect(at([], {})).toBe(true);
+    expect(at(["--http-console", "false"], {})).toBe(false);
+    expect(at([], { SLUICE_HTTP_CONSOLE: "false" })).toBe(false);
+    expect(at([], { SLUICE_CONFIG: configFile({ httpConsole: false }) })).toBe(false);
+    expect(at(["--http-console=true"], { SLUICE_HTTP_CONSOLE: "false" })).toBe(true);
+    expect(() => at(["--http-console", "maybe"], {})).toThrow("httpConsole");
+  });
+
   test("flags beat the environment, which beats the file; topic defaults merge key by key", () => {
     const file = configFile({ port: 1111, httpPort: 2222, numPartitions: 3, topicDefaults: { "retention.ms": "1000", "segment.bytes": "1048576" } });
     const { merged } = mergeConfigSources({

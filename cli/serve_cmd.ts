@@ -28,7 +28,8 @@ interface Setting {
 const SETTINGS: Setting[] = [
   { key: "host", flag: "--host", env: "SLUICE_HOST", kind: "string", help: "address to bind both listeners to (default 127.0.0.1)" },
   { key: "port", flag: "--port", env: "SLUICE_PORT", kind: "int", help: "native protocol port, 0 = any free port (default 9900)" },
-  { key: "httpPort", flag: "--http-port", env: "SLUICE_HTTP_PORT", kind: "int", help: "HTTP /healthz and /metrics port, 0 = any (default 9901)" },
+  { key: "httpPort", flag: "--http-port", env: "SLUICE_HTTP_PORT", kind: "int", help: "HTTP port (/healthz, /metrics, the web console), 0 = any (default 9901)" },
+  { key: "httpConsole", flag: "--http-console", env: "SLUICE_HTTP_CONSOLE", kind: "bool", help: "the web console and /api/v1/ on the HTTP port: true|false (default true)" },
   { key: "dataDir", flag: "--data-dir", env: "SLUICE_DATA_DIR", kind: "string", help: "where topics and metadata live (default ./data)" },
   { key: "workers", flag: "--workers", env: "SLUICE_WORKERS", kind: "int", help: "partition worker threads (default: the number of cores)" },
   { key: "numPartitions", flag: "--num-partitions", env: "SLUICE_NUM_PARTITIONS", kind: "int", help: "partitions of a topic created without a count (default 1)" },

@@ -17,9 +17,10 @@ import { serveHttp, type HttpListener } from "../runtime/http_bun.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { registerBrokerMetrics } from "./broker_metrics.ts";
 import { Engine } from "./engine.ts";
+import { ConsoleHttp } from "./http/console_http.ts";
 import { MemoryGovernor } from "./memory_governor.ts";
 import { MetricsRegistry } from "./metrics.ts";
-import { registerCoreHandlers } from "./native/control_handlers.ts";
+import { BROKER_VERSION, NODE_ID, registerCoreHandlers } from "./native/control_handlers.ts";
 import { Dispatcher } from "./native/dispatch.ts";
 import { NativeServer } from "./native/server.ts";
 import type { PartitionPool } from "./partition_pool.ts";
@@ -85,6 +86,7 @@ export class Broker {
   }
 
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
+    const startedAtMs = Date.now();
     const log = options.log ?? ((line: string) => console.error(line));
     const engine = await Engine.open({ config, log, pool: options.pool });
     const dispatcher = new Dispatcher();
@@ -119,11 +121,30 @@ export class Broker {
         log,
       });
       const srv = server;
+      // The web console (engine/http/) answers its own paths first; closed with the plugins, before the engine.
+      const consoleHttp = config.httpConsole
+        ? new ConsoleHttp({
+            engine,
+            dispatcher,
+            brokerInfo: () => ({
+              nodeId: NODE_ID,
+              host: config.host,
+              port: srv.port,
+              httpPort: http?.port ?? config.httpPort,
+              version: BROKER_VERSION,
+              workers: engine.pool.workerCount,
+              connections: srv.connections.size,
+              startedAtMs,
+            }),
+          })
+        : null;
+      if (consoleHttp !== null) pluginHandles.push({ name: "console", close: () => consoleHttp.close() });
       http = serveHttp({
         host: config.host,
         port: config.httpPort,
-        fetch: (req) => httpRoute(req, { engine, metrics, server: srv }),
+        fetch: (req) => consoleHttp?.route(req) ?? httpRoute(req, { engine, metrics, server: srv }),
       });
+      consoleHttp?.start();
     } catch (e) {
       server?.close();
       if (http !== null) await http.stop().catch(() => {});

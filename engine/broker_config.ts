@@ -42,8 +42,10 @@ export const BrokerConfigSchema = z
     host: z.string().min(1).default("127.0.0.1"),
     /** Native protocol port; 0 = any free port. */
     port: port.default(9900),
-    /** HTTP (health, metrics) port; 0 = any free port. */
+    /** HTTP (health, metrics, web console) port; 0 = any free port. */
     httpPort: port.default(9901),
+    /** The web console and its JSON API (/, /api/v1/) on the HTTP port (engine/http/). */
+    httpConsole: z.boolean().default(true),
     /** Where topics and metadata live. */
     dataDir: z.string().min(1).default("./data"),
     /** Partition worker threads (default: the number of cores). */
