@@ -40,6 +40,7 @@ export {
   errorCodeName,
 } from "./errors.ts";
 export { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
+export { COMPRESSION_NAMES, CompressionError, zstdCompressionAvailable, type CompressionName } from "../protocol/compression/mod.ts";
 export {
   kafkaKeyPartition,
   roundRobinPartitioner,

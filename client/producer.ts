@@ -38,6 +38,7 @@ import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
 import { type HeaderValueInput, RECORDS_OFFSET } from "../protocol/record_batch.ts";
+import { type Codec, codecForWriting, type CompressionName } from "../protocol/compression/mod.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { backoffMs } from "./backoff.ts";
 import { BrokerLink, sendThrough, type RequestLink } from "./broker_link.ts";
@@ -81,8 +82,10 @@ export interface ProducerOptions extends ClientOptions {
   readonly acks?: AcksOption;
   /** Default "hash": Kafka's murmur2 for keyed records, round-robin for records without a key. */
   readonly partitioner?: PartitionerName | PartitionerFn;
-  /** A partition's open batch is closed at this size. */
+  /** A partition's open batch is closed at this size (before compression). */
   readonly batchBytes?: number;
+  /** Compress each batch's records with this codec (Kafka's; default "none"). See docs/CLIENT.md. */
+  readonly compression?: CompressionName;
   /** A partition's open batch is closed after this long even if not full. */
   readonly lingerMs?: number;
   /** Bytes of records accepted but not yet acknowledged. */
@@ -331,6 +334,7 @@ export class Producer {
   private readonly builders: BuilderPool;
   private readonly acks: 0 | 1 | -1;
   private readonly batchBytes: number;
+  private readonly compression: Codec | undefined;
   private readonly lingerMs: number;
   private readonly sendTimeoutMs: number;
   private readonly requestBytesMax: number;
@@ -403,6 +407,7 @@ export class Producer {
     }
     this.acks = acks === "all" ? -1 : acks;
     this.batchBytes = checkInt("batchBytes", options.batchBytes ?? PRODUCER_DEFAULTS.batchBytes, 128, BATCH_BYTES_MAX);
+    this.compression = codecForWriting(options.compression ?? "none");
     this.lingerMs = checkInt("lingerMs", options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs, 0, 60_000);
     const bufferBytesMax = checkInt("bufferBytesMax", options.bufferBytesMax ?? PRODUCER_DEFAULTS.bufferBytesMax, 1, 2 ** 40);
     this.sendTimeoutMs = checkInt("sendTimeoutMs", options.sendTimeoutMs ?? PRODUCER_DEFAULTS.sendTimeoutMs, 0, 3_600_000);
@@ -854,7 +859,7 @@ export class Producer {
       this.builders.give(batch.builder!);
       return;
     }
-    batch.close();
+    batch.close(this.compression);
     state.ready.push(batch);
     this.markReady(state);
     this.scheduleDrain();
