@@ -75,14 +75,18 @@ export function compressLz4Block(src: Uint8Array, start: number, end: number, ds
         dst[token] = 15 << 4;
         d = writeLength(dst, d, literals - 15);
       } else dst[token] = literals << 4;
-      dst.set(src.subarray(anchor, ip), d);
-      d += literals;
+      d = copyBytes(src, anchor, ip, dst, d);
       const offset = ip - ref;
       dst[d++] = offset & 0xff;
       dst[d++] = offset >>> 8;
       const matchStart = ip;
       ip += MIN_MATCH;
       ref += MIN_MATCH;
+      // Four bytes at a time while they can be, then byte by byte.
+      while (ip < matchLimit - 3 && read32(src, ip) === read32(src, ref)) {
+        ip += 4;
+        ref += 4;
+      }
       while (ip < matchLimit && src[ip] === src[ref]) {
         ip++;
         ref++;
@@ -103,8 +107,19 @@ export function compressLz4Block(src: Uint8Array, start: number, end: number, ds
     dst[d++] = 15 << 4;
     d = writeLength(dst, d, literals - 15);
   } else dst[d++] = literals << 4;
-  dst.set(src.subarray(anchor, end), d);
-  return d + literals;
+  return copyBytes(src, anchor, end, dst, d);
+}
+
+/** Below this many bytes a loop beats subarray + set (which allocates a view). */
+const SHORT_COPY_BYTES = 32;
+
+function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, d: number): number {
+  if (to - from < SHORT_COPY_BYTES) {
+    while (from < to) dst[d++] = src[from++];
+    return d;
+  }
+  dst.set(src.subarray(from, to), d);
+  return d + (to - from);
 }
 
 /**
@@ -138,8 +153,7 @@ export function decompressLz4Block(
     if (literals > sEnd - s) throw corrupt(`${literals} literals, ${sEnd - s} bytes left in the block`);
     if (out.length + literals > outEnd) throw corrupt(`block inflates past its maximum of ${blockMax} bytes`);
     out.reserve(literals);
-    out.buf.set(src.subarray(s, s + literals), out.length);
-    out.length += literals;
+    out.length = copyBytes(src, s, s + literals, out.buf, out.length);
     s += literals;
     if (s === sEnd) return; // the last sequence has literals only
     if (sEnd - s < 2) throw corrupt("block ends inside a match offset");
@@ -161,8 +175,8 @@ export function decompressLz4Block(
     const buf = out.buf;
     let o = out.length;
     let from = o - offset;
-    if (offset >= length) buf.copyWithin(o, from, from + length);
-    else for (const stop = o + length; o < stop; ) buf[o++] = buf[from++]; // overlapping: repeats the last `offset` bytes
+    if (offset >= length && length >= SHORT_COPY_BYTES) buf.copyWithin(o, from, from + length);
+    else for (const stop = o + length; o < stop; ) buf[o++] = buf[from++]; // short, or overlapping (repeats the last `offset` bytes)
     out.length += length;
   }
 }
