@@ -35,8 +35,13 @@ import {
   type WorkerFailed,
 } from "./worker_messages.ts";
 
-const PRODUCER_WORKER = fileURLToPath(new URL("./producer_worker.ts", import.meta.url));
-const CONSUMER_WORKER = fileURLToPath(new URL("./consumer_worker.ts", import.meta.url));
+// In the single-file binary (`npm run build:binary`) every module is bundled into
+// one file, so a path relative to this one points nowhere; the load threads'
+// entries are extra entrypoints of the build and keep their path from the
+// project root in Bun's embedded file system (as workers/mod.ts does for the broker's).
+const IN_BINARY = import.meta.url.includes("/$bunfs/");
+const PRODUCER_WORKER = IN_BINARY ? "/$bunfs/root/bench/load/producer_worker.ts" : fileURLToPath(new URL("./producer_worker.ts", import.meta.url));
+const CONSUMER_WORKER = IN_BINARY ? "/$bunfs/root/bench/load/consumer_worker.ts" : fileURLToPath(new URL("./consumer_worker.ts", import.meta.url));
 /** Producers start together this long after they were spawned (threads need a moment to load). */
 const START_DELAY_MS = 300;
 /** After every acked message was seen, consumers get this much longer for unacked ones that may also be stored. */
