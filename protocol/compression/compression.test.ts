@@ -236,6 +236,42 @@ describe("bounds: a bomb gets MESSAGE_TOO_LARGE, never the memory", () => {
   }
 });
 
+describe("damaged streams", () => {
+  for (const name of writable) {
+    test(`${name}: every single-byte change gives a CompressionError or some bytes within the limit, never another error`, () => {
+      const codec = codecForWriting(name)!;
+      const data = enc.encode(logLines(30, 9).join("\n"));
+      const packed = codec.compress(data);
+      const limit = data.length * 4;
+      let failed = 0;
+      for (let i = 0; i < packed.length; i++) {
+        for (const v of [0x00, 0xff, packed[i] ^ 0x01]) {
+          const b = packed.slice();
+          b[i] = v;
+          try {
+            expect(codec.decompress(b, 0, b.length, limit).length).toBeLessThanOrEqual(limit);
+          } catch (e) {
+            expect(e).toBeInstanceOf(CompressionError);
+            failed++;
+          }
+        }
+      }
+      expect(failed).toBeGreaterThan(0);
+      if (name === "zstd") {
+        for (let i = 0; i < packed.length; i += 3) {
+          const b = packed.slice();
+          b[i] ^= 0x5a;
+          try {
+            decompressZstdPortable(b, limit);
+          } catch (e) {
+            expect(e).toBeInstanceOf(CompressionError);
+          }
+        }
+      }
+    });
+  }
+});
+
 describe("names and ids", () => {
   test("codec ids are Kafka's; unknown names and ids are UNSUPPORTED_COMPRESSION_TYPE", () => {
     expect(["gzip", "snappy", "lz4", "zstd"].map((n) => codecForWriting(n)!.id)).toEqual([1, 2, 3, 4]);
