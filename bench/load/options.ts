@@ -84,8 +84,8 @@ export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HO
                        (they are still sent, consumed and checked for loss)
   --timeline           also report the worst ack latency per 100 ms (when did a stall happen)
   --profile-broker DIR run the embedded broker under bun --cpu-prof, profile written to DIR
-  --compression CODEC  none (default) | gzip | snappy | lz4 | zstd: the producers compress batches;
-                       the report adds the topic's bytes on disk (from the broker's /metrics)
+  --compression CODEC  none (default) | gzip | snappy | lz4 | zstd: the producers compress batches
+                       (the report's "on disk" line, from the broker's /metrics, shows what it saves)
   --payload pattern|log  message filler: a fixed pattern (default) or log-line text
                        (default with --compression: a pattern compresses unrealistically well)
   --json               last line of output is one JSON object
