@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import { logLines } from "../../bench/log_lines.ts";
 import { ErrorCode } from "../errors.ts";
 import { CompressionError } from "./compression_error.ts";
@@ -151,6 +153,49 @@ describe("lz4: Kafka's frame format (KIP-57)", () => {
       expect(lastMatchStart).toBeLessThanOrEqual(65536 - 12);
       s += size;
     }
+  });
+});
+
+// The reference tools (Debian's lz4 and zstd, in this project's machine image) read what we
+// write, and we read what they write with their other settings: dependent blocks, 4 MiB
+// blocks, block checksums, several blocks.
+const LZ4_CLI = "/usr/bin/lz4";
+const ZSTD_CLI = "/usr/bin/zstd";
+function tool(cmd: string, args: string[], input: Uint8Array): Uint8Array {
+  const r = spawnSync(cmd, args, { input, maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return new Uint8Array(r.stdout);
+}
+
+describe.skipIf(!fs.existsSync(LZ4_CLI) || !fs.existsSync(ZSTD_CLI))("the reference lz4 and zstd tools", () => {
+  const data = enc.encode(logLines(3000, 4).join("\n")); // ~550 KiB: several 64 KiB blocks
+  const same = (a: Uint8Array) => Buffer.from(a).equals(Buffer.from(data));
+
+  test("lz4 -d reads our frames; we read lz4's with dependent 64 KiB blocks, 4 MiB blocks, block checksums", () => {
+    expect(same(tool(LZ4_CLI, ["-d", "-c"], compressLz4Frame(data)))).toBe(true);
+    for (const args of [["-B4", "-BD"], ["-B7"], ["-B5", "-BX", "--content-size"], ["-9", "-B4", "-BD", "--no-frame-crc"]]) {
+      const frame = tool(LZ4_CLI, ["-c", ...args], data);
+      expect({ args, same: same(decompressLz4Frame(frame, 0, frame.length, LIMIT)) }).toEqual({ args, same: true });
+    }
+  });
+
+  test("zstd -d reads our frames; we read zstd's at other levels, with and without the Node 20 reader", () => {
+    const zstd = codecForWriting("zstd")!;
+    expect(same(tool(ZSTD_CLI, ["-d", "-c"], zstd.compress(data)))).toBe(true);
+    for (const args of [["-1"], ["-19"], ["-3", "--no-check"]]) {
+      const frame = tool(ZSTD_CLI, ["-c", ...args], data);
+      expect({ args, native: same(zstd.decompress(frame, 0, frame.length, LIMIT)), portable: same(decompressZstdPortable(frame, LIMIT)) }).toEqual({
+        args,
+        native: true,
+        portable: true,
+      });
+    }
+    // Level 22 on a stream of unknown size asks for a 128 MiB window: libzstd reads it within the
+    // output bound, the portable reader (which would allocate the window) refuses it up front.
+    const huge = tool(ZSTD_CLI, ["-c", "--ultra", "-22"], data);
+    expect(zstdWindowBytes(huge)).toBeGreaterThan(LIMIT);
+    expect(same(zstd.decompress(huge, 0, huge.length, LIMIT))).toBe(true);
+    expect(compressionError(() => decompressZstdPortable(huge, LIMIT)).code).toBe(ErrorCode.MESSAGE_TOO_LARGE);
   });
 });
 
