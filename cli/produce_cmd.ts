@@ -8,6 +8,7 @@
 import readline from "node:readline";
 import { Producer, type AcksOption } from "../client/producer.ts";
 import type { PartitionerName } from "../client/partitioners.ts";
+import { COMPRESSION_NAMES, type CompressionName } from "../client/mod.ts";
 import { type CommandSpec, errorLine, intFlag, runCommand, UsageError, writeOut } from "./args.ts";
 import { PROGRESS_INTERVAL_MS, SENDS_INFLIGHT_MAX } from "./cli_limits.ts";
 
@@ -20,8 +21,14 @@ const SPEC: CommandSpec = {
     partition: { type: "string", value: "P", help: "send every message to partition P" },
     acks: { type: "string", value: "0|1|all", help: "acknowledgement: 0 none, 1 written, all fsynced (default all)" },
     "linger-ms": { type: "string", value: "MS", help: "batching delay (default 5)" },
+    compression: { type: "string", value: "CODEC", help: "compress batches: none (default) | gzip | snappy | lz4 | zstd" },
   },
-  notes: ["examples:", "  printf 'a:1\\nb:2\\n' | sluice produce orders --key-separator :", "  seq 1000 | sluice produce numbers --acks 1"],
+  notes: [
+    "examples:",
+    "  printf 'a:1\\nb:2\\n' | sluice produce orders --key-separator :",
+    "  seq 1000 | sluice produce numbers --acks 1",
+    "  sluice produce logs --compression zstd < app.log",
+  ],
 };
 
 const ACKS: Record<string, AcksOption> = { "0": 0, "1": 1, all: "all", "-1": "all" };
@@ -43,11 +50,16 @@ export async function run(argv: string[]): Promise<number> {
     if (acks === undefined) throw new UsageError(`--acks must be 0, 1 or all, got '${acksRaw}'`);
     const partition = intFlag("partition", v.partition as string | undefined, 0, 1_000_000);
     const lingerMs = intFlag("linger-ms", v["linger-ms"] as string | undefined, 0, 60_000);
+    const compression = (v.compression as string | undefined) ?? "none";
+    if (!(COMPRESSION_NAMES as readonly string[]).includes(compression)) {
+      throw new UsageError(`--compression must be one of ${COMPRESSION_NAMES.join(", ")}, got '${compression}'`);
+    }
 
     const producer = new Producer({
       ...args.client,
       acks,
       partitioner: partitioner as PartitionerName,
+      compression: compression as CompressionName,
       ...(lingerMs !== undefined ? { lingerMs } : {}),
     });
     let sent = 0;

@@ -40,6 +40,8 @@ export {
   errorCodeName,
 } from "./errors.ts";
 export { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
+export { COMPRESSION_NAMES, CompressionError, zstdCompressionAvailable, type CompressionName } from "../protocol/compression/mod.ts";
+export { BatchError } from "../protocol/record_batch.ts";
 export {
   kafkaKeyPartition,
   roundRobinPartitioner,

@@ -39,6 +39,7 @@ import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX } from "../protocol/limits.ts";
 import { type HeaderValueInput, RECORDS_OFFSET } from "../protocol/record_batch.ts";
 import { checkTopicName } from "../protocol/topic_name.ts";
+import { type Codec, codecForWriting, type CompressionName } from "../protocol/compression/mod.ts";
 import { utf8Encode, utf8Length, utf8LengthMax } from "../protocol/utf8.ts";
 import { BrokerLink, type RequestLink } from "./broker_link.ts";
 import {
@@ -99,8 +100,10 @@ export interface ProducerOptions extends ClientOptions {
   readonly acks?: AcksOption;
   /** Default "hash": Kafka's murmur2 for keyed records, round-robin for records without a key. */
   readonly partitioner?: PartitionerName | PartitionerFn;
-  /** A partition's open batch is closed at this size. */
+  /** A partition's open batch is closed at this size (before compression). */
   readonly batchBytes?: number;
+  /** Compress each batch's records with this codec (Kafka's; default "none"). See docs/CLIENT.md. */
+  readonly compression?: CompressionName;
   /** A partition's open batch is closed after this long even if not full. */
   readonly lingerMs?: number;
   /** Bytes of records accepted but not yet acknowledged. */
@@ -264,6 +267,7 @@ export class Producer {
   private readonly builders: BuilderPool;
   private readonly sender: ProduceSender;
   private readonly batchBytes: number;
+  private readonly compression: Codec | undefined;
   private readonly lingerMs: number;
   private readonly sendTimeoutMs: number;
 
@@ -322,6 +326,7 @@ export class Producer {
     if (acks !== 0 && acks !== 1 && acks !== -1 && acks !== "all") {
       throw new InvalidArgumentError(`acks must be 0, 1, -1 or "all", got ${String(acks)}`);
     }
+    this.compression = codecForWriting(options.compression ?? "none");
     this.batchBytes = checkInt("batchBytes", options.batchBytes ?? PRODUCER_DEFAULTS.batchBytes, PRODUCER_BATCH_BYTES_MIN, BATCH_BYTES_MAX);
     this.lingerMs = checkInt("lingerMs", options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs, 0, LINGER_MS_MAX);
     const bufferBytesMax = checkInt("bufferBytesMax", options.bufferBytesMax ?? PRODUCER_DEFAULTS.bufferBytesMax, 1, CLIENT_BUFFER_BYTES_MAX);
@@ -786,7 +791,7 @@ export class Producer {
       this.builders.give(batch.builder!);
       return;
     }
-    batch.close();
+    batch.close(this.compression);
     state.ready.push(batch);
     this.sender.markReady(state);
     this.sender.scheduleDrain();

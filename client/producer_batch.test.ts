@@ -4,7 +4,10 @@
 // broker gets, what the caller may do with its array, or the buffer accounting.
 
 import { describe, expect, test } from "bun:test";
-import { BatchBuilder, decodeBatches } from "../protocol/record_batch.ts";
+import { CompressionError } from "../protocol/compression/mod.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { ATTRIBUTES_OFFSET, BatchBuilder, decodeBatches } from "../protocol/record_batch.ts";
+import { ConnectionError } from "./errors.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { BatchList, encodeSingleRecordBatch, ProducerBatch, singleRecordBatchBytes } from "./producer_batch.ts";
 import { FakeLink, waitFor } from "./testing/fake_link.ts";
@@ -125,5 +128,39 @@ describe("ready partitions take turns", () => {
     const order = link.produces.slice(1).map((h) => h.request.topics[0].partitions[0].index);
     expect(order).toEqual(Array.from({ length: 150 }, (_, i) => i % 3));
     await p.close();
+  });
+});
+
+describe("compression", () => {
+  test("batches close compressed, the one-record batches of the unbatched path too; a retry resends the same compressed bytes", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = new Producer({ link, compression: "gzip", batchBytes: 128, lingerMs: 0, retries: 1, retryBackoffMs: 1 });
+    // 2,000 compressible bytes: a batch of its own (the encodeSingleRecordBatch path), compressed when closed.
+    const value = new TextEncoder().encode("log line with repeated words ".repeat(70).slice(0, 2000));
+    const sent = p.send("t", { value });
+    await waitFor(() => link.outstanding.length === 1);
+    const first = link.outstanding[0];
+    const bytes = first.request.topics[0].partitions[0].records.slice();
+    expect(bytes[ATTRIBUTES_OFFSET + 1] & 7).toBe(1); // gzip
+    expect(bytes.length).toBeLessThan(value.length / 5);
+    first.fail(new ConnectionError("connection lost"));
+    await waitFor(() => link.outstanding.length === 1 && link.outstanding[0] !== first);
+    const retry = link.outstanding[0];
+    expect(retry.request.topics[0].partitions[0].records).toEqual(bytes);
+    retry.ok();
+    expect((await sent).offset).toBe(0n);
+    expect(decodeBatches(bytes)[0].records[0].value).toEqual(value);
+    await p.close();
+  });
+
+  test("an unknown codec is refused when the producer is made", () => {
+    let error: unknown;
+    try {
+      new Producer({ link: new FakeLink({ t: 1 }), compression: "brotli" as "gzip" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CompressionError);
+    expect((error as CompressionError).code).toBe(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
   });
 });

@@ -31,6 +31,8 @@ import {
   RECORD_COUNT_OFFSET,
   RECORDS_OFFSET,
 } from "../protocol/record_batch.ts";
+import { compressBatch } from "../protocol/compressed_batch.ts";
+import type { Codec } from "../protocol/compression/mod.ts";
 import type { SluiceError } from "../protocol/errors.ts";
 import { varintSize, writeVarint } from "../protocol/varint.ts";
 
@@ -149,8 +151,13 @@ export class ProducerBatch {
   private ranges: RangeDelivery[] | undefined;
   /** Budget bytes this batch holds (released once when it completes). */
   reservedBytes = 0;
-  /** The finished batch (a view of the builder's buffer) once closed. */
+  /**
+   * The finished batch once closed: a view of the builder's buffer, or (when
+   * compressed, or encoded whole) an array of its own.
+   */
   bytes: Uint8Array | undefined;
+  /** close() ran (a batch encoded whole has bytes before it is closed). */
+  private sealed = false;
   /** Produce attempts made with this batch. */
   attempts = 0;
   /** flush() calls waiting for this batch to complete. */
@@ -197,11 +204,16 @@ export class ProducerBatch {
     return this.bytes !== undefined;
   }
 
-  close(): void {
-    if (this.bytes !== undefined) return;
-    const builder = this.builder!;
-    this.closedCount = builder.recordCount;
-    this.bytes = builder.finishView();
+  /** Finishes the batch, compressing its records with `codec` when one is given (once: later calls do nothing). */
+  close(codec?: Codec): void {
+    if (this.sealed) return;
+    this.sealed = true;
+    if (this.bytes === undefined) {
+      const builder = this.builder!;
+      this.closedCount = builder.recordCount;
+      this.bytes = builder.finishView();
+    }
+    if (codec !== undefined) this.bytes = compressBatch(this.bytes, codec);
   }
 
   /** Gives the builder (and so the bytes) back to `pool` now; the batch must never be sent again. */

@@ -38,6 +38,7 @@ export const ErrorCode = {
   KAFKA_STORAGE_ERROR: 56,
   NON_EMPTY_GROUP: 68,
   GROUP_ID_NOT_FOUND: 69,
+  UNSUPPORTED_COMPRESSION_TYPE: 76,
   MEMBER_ID_REQUIRED: 79,
   INVALID_RECORD: 87,
   THROTTLING_QUOTA_EXCEEDED: 89,
@@ -95,6 +96,7 @@ define(ErrorCode.POLICY_VIOLATION, false, "The request violates a broker policy.
 define(ErrorCode.KAFKA_STORAGE_ERROR, true, "The partition's storage failed (offline) or is full (retry later).");
 define(ErrorCode.NON_EMPTY_GROUP, false, "The group has members; the operation needs an empty group.");
 define(ErrorCode.GROUP_ID_NOT_FOUND, false, "The group does not exist.");
+define(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, false, "The compression codec is unknown, or this runtime cannot write it.");
 define(ErrorCode.MEMBER_ID_REQUIRED, false, "Join again with the member id the coordinator assigned.");
 define(ErrorCode.INVALID_RECORD, false, "A record failed validation.");
 define(ErrorCode.THROTTLING_QUOTA_EXCEEDED, true, "The broker is over a limit; retry after a backoff.");

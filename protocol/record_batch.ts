@@ -25,7 +25,6 @@
 //            headersCount:varint [keyLength:varint key(utf8) valueLength:varint value]
 //   (a length of -1 means null; varints are zigzag, see varint.ts)
 
-import { gunzipSync } from "node:zlib";
 import {
   readI16,
   readI32,
@@ -37,6 +36,7 @@ import {
   writeI64,
   writeI64Number,
 } from "./big_endian.ts";
+import { CompressionError, decompressRecords } from "./compression/mod.ts";
 import { crc32c } from "./crc32c.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
 import { BATCH_DECOMPRESSED_BYTES_MAX, BATCH_RECORDS_MAX, BUILDER_INITIAL_BYTES, RECORD_HEADERS_MAX } from "./limits.ts";
@@ -745,8 +745,8 @@ export function checkBatch(bytes: Uint8Array, pos: number, checkCrc = true): num
  *   while (reader.next()) use(reader.offsetDelta, reader.timestampMs, reader.key, reader.value, reader.headers);
  *
  * The fields describe the current record until the next call of next().
- * Gzip records are inflated when the reader is made (bounded by
- * BATCH_DECOMPRESSED_BYTES_MAX); other codecs throw INVALID_RECORD.
+ * Compressed records (gzip, snappy, lz4, zstd: protocol/compression/) are
+ * decompressed when the reader is made, bounded by BATCH_DECOMPRESSED_BYTES_MAX.
  */
 export class RecordReader implements Cursor {
   /** Where the next record starts (the reader is its own varint cursor). */
@@ -784,17 +784,10 @@ export class RecordReader implements Cursor {
       this.records = bytes;
       this.pos = pos + RECORDS_OFFSET;
       this.end = pos + size;
-    } else if (compression === Compression.GZIP) {
-      this.records = inflateRecords(bytes, pos + RECORDS_OFFSET, pos + size);
+    } else {
+      this.records = decompressBatchRecords(bytes, pos, size, compression);
       this.pos = 0;
       this.end = this.records.length;
-    } else {
-      const name = COMPRESSION_NAMES[compression] ?? `codec ${compression}`;
-      throw new BatchError(
-        ErrorCode.INVALID_RECORD,
-        `compressed batch (${name}) cannot be decoded by this client`,
-        pos + ATTRIBUTES_OFFSET,
-      );
     }
   }
 
@@ -845,14 +838,20 @@ export class RecordReader implements Cursor {
   }
 }
 
-function inflateRecords(bytes: Uint8Array, start: number, end: number): Uint8Array {
+/**
+ * The records section of a compressed batch, decompressed (at most
+ * BATCH_DECOMPRESSED_BYTES_MAX bytes: a bomb gets MESSAGE_TOO_LARGE, never
+ * more memory). Throws BatchError with the codec's code: CORRUPT_MESSAGE,
+ * MESSAGE_TOO_LARGE or UNSUPPORTED_COMPRESSION_TYPE.
+ */
+function decompressBatchRecords(bytes: Uint8Array, pos: number, size: number, compression: number): Uint8Array {
+  const start = pos + RECORDS_OFFSET;
   try {
-    const inflated = gunzipSync(bytes.subarray(start, end), { maxOutputLength: BATCH_DECOMPRESSED_BYTES_MAX });
-    return new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+    return decompressRecords(compression, bytes, start, pos + size, BATCH_DECOMPRESSED_BYTES_MAX);
   } catch (e) {
-    throw new BatchError(ErrorCode.CORRUPT_MESSAGE, `gzip records do not inflate: ${(e as Error).message}`, start, {
-      cause: e,
-    });
+    if (!(e instanceof CompressionError)) throw e;
+    const name = COMPRESSION_NAMES[compression] ?? `codec ${compression}`;
+    throw new BatchError(e.code, `compressed batch (${name}): ${e.message}`, start, { cause: e });
   }
 }
 
@@ -887,8 +886,7 @@ function readHeaders(buf: Uint8Array, cur: Cursor, end: number, count: number): 
  * without headers has NO_HEADERS. Per record one object and one bigint (its
  * offset); timestamps share the bigint of the record before while their
  * deltas repeat (as they do when records carry no timestamp of their own).
- * Gzip batches are inflated (bounded by BATCH_DECOMPRESSED_BYTES_MAX); other
- * codecs throw INVALID_RECORD. Returns the header and the batch size.
+ * Compressed batches are decompressed (bounded by BATCH_DECOMPRESSED_BYTES_MAX). Returns the header and the batch size.
  * A caller that needs no record objects reads with RecordReader instead.
  */
 export function forEachRecord(

@@ -70,6 +70,23 @@ describe("sluice bench (small mode)", () => {
     expect(result.parameters.batchBytes).toBe(0);
   }, 40_000);
 
+  test("--compression: every message comes back through zstd batches, and the topic takes less disk than uncompressed", () => {
+    const disk: Record<string, number> = {};
+    for (const codec of ["none", "zstd"]) {
+      const run = bench(["e2e", "--embedded", "--messages", "5000", "--partitions", "2", "--payload", "log", "--compression", codec, "--json"]);
+      if (run.status !== 0) console.error(run.stdout, run.stderr);
+      expect(run.status).toBe(0);
+      const result = JSON.parse(run.stdout.trimEnd().split("\n").pop()!);
+      expect(result).toMatchObject({ sent: 5000, acked: 5000, consumed: 5000, lost: 0, corrupt: 0 });
+      expect(result.parameters).toMatchObject({ compression: codec, payload: "log" });
+      expect(run.stdout).toContain(`compression ${codec}, payload log`);
+      disk[codec] = result.disk.bytes;
+    }
+    // 100-byte log-line messages: zstd batches take well under half the disk of plain ones.
+    expect(disk.none).toBeGreaterThan(5000 * 100);
+    expect(disk.zstd * 2).toBeLessThan(disk.none);
+  }, 60_000);
+
   test("bad arguments: exit 2 with the usage, no broker started", () => {
     const run = bench(["e2e", "--embedded", "--acks", "7"]);
     expect(run.status).toBe(2);

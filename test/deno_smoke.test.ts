@@ -27,5 +27,13 @@ test("a produce + consume round trip under deno run -A", () => {
   );
   if (result.status !== 0) throw new Error(`deno exited with ${result.status}: ${result.stderr}\n${result.stdout}`);
   const summary = JSON.parse(result.stdout.trim().split("\n").pop()!);
-  expect(summary).toEqual({ runtime: "deno", transport: "node", produced: 200, consumed: 200, ok: true });
+  expect(summary).toEqual({
+    runtime: "deno",
+    transport: "node",
+    produced: 200,
+    consumed: 200,
+    compressed: { gzip: 50, snappy: 50, lz4: 50, zstd: 50 },
+    zstdRead: null,
+    ok: true,
+  });
 }, 60_000);

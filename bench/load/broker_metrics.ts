@@ -75,6 +75,35 @@ export interface FsyncFigures {
 }
 
 export const FSYNC_METRIC = "sluice_fsync_duration_seconds";
+export const PARTITION_SIZE_METRIC = "sluice_partition_size_bytes";
+
+export interface DiskFigures {
+  /** Bytes of the bench topic's segment files (all partitions) after the run. */
+  bytes: number;
+  /** bytes / acknowledged messages. */
+  bytesPerMessage: number;
+  /** Value bytes acknowledged / bytes on disk: above 1 when compression saved more than the batch framing costs. */
+  valueBytesPerDiskByte: number;
+}
+
+/** The topic's size on disk from the broker's partition size gauges (null without /metrics). */
+export function diskFigures(metrics: string | undefined, topic: string, messages: number, valueBytes: number): DiskFigures | null {
+  if (metrics === undefined) return null;
+  let bytes = 0;
+  let seen = false;
+  const label = `topic="${topic}"`;
+  for (const line of metrics.split("\n")) {
+    if (!line.startsWith(PARTITION_SIZE_METRIC) || !line.includes(label)) continue;
+    bytes += Number(line.slice(line.lastIndexOf(" ") + 1));
+    seen = true;
+  }
+  if (!seen) return null;
+  return {
+    bytes,
+    bytesPerMessage: messages > 0 ? Math.round((bytes / messages) * 100) / 100 : 0,
+    valueBytesPerDiskByte: bytes > 0 ? Math.round(((messages * valueBytes) / bytes) * 100) / 100 : 0,
+  };
+}
 
 export function fsyncFigures(before: string | undefined, after: string | undefined): FsyncFigures | null {
   if (after === undefined) return null;

@@ -9,6 +9,12 @@ import { fileURLToPath } from "node:url";
 import { startServer, type ServerProcess } from "./server_process.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+/**
+ * Running inside the single-file binary (`npm run build:binary`): its modules
+ * live in Bun's embedded file system, and the binary itself is the broker
+ * (`<binary> serve`), with no source tree to point at.
+ */
+const IN_BINARY = import.meta.url.includes("/$bunfs/");
 const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(http (\d+)\)/;
 const READY_TIMEOUT_MS = 30_000;
 
@@ -30,6 +36,9 @@ export function bunBinary(): string {
 }
 
 export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuProfileDir?: string } = {}): Promise<EmbeddedBroker> {
+  if (IN_BINARY && options.cpuProfileDir !== undefined) {
+    throw new Error("--profile-broker runs the broker under `bun --cpu-prof`: use it from the source tree (bun cli/main.ts bench ...), not the binary");
+  }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-bench-"));
   let server: ServerProcess;
   try {
@@ -38,7 +47,7 @@ export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuPr
       args: [
         // Bun writes the profile when the process exits after SIGTERM.
         ...(options.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`]),
-        path.join(REPO_ROOT, "cli", "main.ts"),
+        ...(IN_BINARY ? [] : [path.join(REPO_ROOT, "cli", "main.ts")]),
         "serve",
         "--port", "0",
         "--http-port", "0",
@@ -47,7 +56,7 @@ export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuPr
       ],
       readyLine: READY_LINE,
       readyTimeoutMs: READY_TIMEOUT_MS,
-      cwd: REPO_ROOT,
+      cwd: IN_BINARY ? process.cwd() : REPO_ROOT,
     });
   } catch (error) {
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -45,6 +45,7 @@ function producerOptions(options: LoadProducerOptions): ProducerOptions {
     clientId: options.clientId,
     acks: options.acks,
     ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
+    ...(options.compression === undefined ? {} : { compression: options.compression }),
   };
   if (options.batchBytes === 0) {
     // As many requests in flight as the raw client keeps (raw_load_client.ts).

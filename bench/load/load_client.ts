@@ -4,6 +4,8 @@
 // over record values a fetched batch at a time. `sluice_load_client.ts` maps
 // this onto the Sluice client library; nothing else in bench/load knows it.
 
+import type { CompressionName } from "../../protocol/compression/mod.ts";
+
 export interface LoadTarget {
   host: string;
   port: number;
@@ -22,6 +24,8 @@ export interface LoadProducerOptions extends LoadTarget {
    * splits UNBATCHED_IN_FLIGHT_TOTAL over its producers (unbatchedInFlightPerProducer).
    */
   unbatchedInFlight?: number;
+  /** Batch compression (the client library's `compression`; default none). */
+  compression?: CompressionName;
 }
 
 /** One message of a sendMany() call (the client library's ProducerMessage has this shape). */

@@ -20,6 +20,15 @@ describe("parseBenchArgs", () => {
     });
   });
 
+  test("--compression: a codec name, log-line payload by default, refused for the baseline client", () => {
+    expect(parseBenchArgs(["produce", "--embedded"])).toMatchObject({ compression: "none", payload: "pattern" });
+    expect(parseBenchArgs(["produce", "--embedded", "--compression", "zstd"])).toMatchObject({ compression: "zstd", payload: "log" });
+    expect(parseBenchArgs(["produce", "--embedded", "--compression", "lz4", "--payload", "pattern"])).toMatchObject({ compression: "lz4", payload: "pattern" });
+    expect(() => parseBenchArgs(["produce", "--embedded", "--compression", "brotli"])).toThrow("--compression must be one of none, gzip, snappy, lz4, zstd");
+    expect(() => parseBenchArgs(["produce", "--embedded", "--payload", "random"])).toThrow("--payload must be pattern or log");
+    expect(() => parseBenchArgs(["produce", "--embedded", "--compression", "gzip", "--client", "raw"])).toThrow(UsageError);
+  });
+
   test("load-shape and diagnostic options", () => {
     const o = parseBenchArgs([
       "e2e", "--embedded", "--duration", "7", "--warmup", "1", "--timeline", "--send-batch", "256", "--client", "raw",

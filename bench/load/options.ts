@@ -2,7 +2,8 @@
 // starts with a value it cannot honour.
 
 import { parseArgs } from "node:util";
-import { PAYLOAD_BYTES_MAX, PAYLOAD_BYTES_MIN, PRODUCERS_MAX } from "./payload.ts";
+import { COMPRESSION_NAMES, type CompressionName } from "../../protocol/compression/mod.ts";
+import { PAYLOAD_BYTES_MAX, PAYLOAD_BYTES_MIN, PRODUCERS_MAX, type PayloadFiller } from "./payload.ts";
 
 export const BenchMode = { produce: "produce", consume: "consume", e2e: "e2e" } as const;
 export type BenchMode = (typeof BenchMode)[keyof typeof BenchMode];
@@ -48,6 +49,10 @@ export interface BenchOptions {
   timeline: boolean;
   /** --embedded only: run the broker under `bun --cpu-prof` and write the profile here. */
   profileBrokerDir?: string;
+  /** The producers' batch compression (client library only). */
+  compression: CompressionName;
+  /** What fills each message after its header: a fixed pattern, or log-line text (default with --compression). */
+  payload: PayloadFiller;
 }
 
 /** Messages or seconds: the caps that keep a mistyped flag from filling the disk. */
@@ -79,6 +84,10 @@ export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HO
                        (they are still sent, consumed and checked for loss)
   --timeline           also report the worst ack latency per 100 ms (when did a stall happen)
   --profile-broker DIR run the embedded broker under bun --cpu-prof, profile written to DIR
+  --compression CODEC  none (default) | gzip | snappy | lz4 | zstd: the producers compress batches
+                       (the report's "on disk" line, from the broker's /metrics, shows what it saves)
+  --payload pattern|log  message filler: a fixed pattern (default) or log-line text
+                       (default with --compression: a pattern compresses unrealistically well)
   --json               last line of output is one JSON object
 
 With --rate, latency counts from each message's intended send time (coordinated
@@ -138,6 +147,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
         "send-batch": { type: "string" },
         timeline: { type: "boolean" },
         warmup: { type: "string" },
+        compression: { type: "string" },
+        payload: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -190,7 +201,18 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
     client: values.client === undefined || values.client === "sluice" ? "sluice" : values.client === "raw" ? "raw" : (() => {
       throw new UsageError(`--client must be sluice or raw, got '${values.client}'`);
     })(),
+    compression: values.compression === undefined ? "none" : (COMPRESSION_NAMES as readonly string[]).includes(values.compression)
+      ? (values.compression as CompressionName)
+      : (() => {
+          throw new UsageError(`--compression must be one of ${COMPRESSION_NAMES.join(", ")}, got '${values.compression}'`);
+        })(),
+    payload: "pattern",
   };
+  if (values.payload !== undefined && values.payload !== "pattern" && values.payload !== "log") {
+    throw new UsageError(`--payload must be pattern or log, got '${values.payload}'`);
+  }
+  options.payload = (values.payload as PayloadFiller | undefined) ?? (options.compression === "none" ? "pattern" : "log");
+  if (options.compression !== "none" && options.client === "raw") throw new UsageError("--compression needs --client sluice (the baseline client writes plain batches)");
   if (options.embedded && options.brokerPid !== undefined) throw new UsageError("--broker-pid is for --broker; the embedded broker's pid is known");
   if (options.embedded && options.brokerHttpPort !== undefined) throw new UsageError("--broker-http-port is for --broker; the embedded broker's is known");
   if (!options.embedded && options.serveArgs.length > 0) throw new UsageError("--serve-arg needs --embedded");

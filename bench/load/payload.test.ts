@@ -10,6 +10,18 @@ describe("payload", () => {
     expect(fields).toEqual({ ok: true, producerId: 7, seq: 123_456, sentAtMs: 1_795_000_000_123.25 });
   });
 
+  test("the log filler: text lines that differ from message to message, and the checksum holds for each", () => {
+    const writer = new PayloadWriter({ size: 300, producerId: 3, filler: "log" });
+    const texts = new Set<string>();
+    for (let seq = 0; seq < 600; seq++) {
+      const bytes = writer.build(seq, 1000 + seq);
+      expect(readPayload(bytes, 0, bytes.length, emptyPayloadFields())).toEqual({ ok: true, producerId: 3, seq, sentAtMs: 1000 + seq });
+      texts.add(new TextDecoder().decode(bytes.subarray(20)));
+    }
+    expect(texts.size).toBe(256);
+    for (const t of texts) expect(t).toMatch(/^[\x20-\x7e\n]+$/);
+  });
+
   test("a flipped bit anywhere in the message fails the checksum", () => {
     const writer = new PayloadWriter({ size: 64, producerId: 1 });
     const original = writer.build(5, 1000);

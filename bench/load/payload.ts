@@ -14,8 +14,14 @@
 // message, so a producer computes the CRC of the filler once and only
 // continues it over the 16 header bytes per message. A consumer checks the
 // whole message from scratch.
+//
+// Fillers: "pattern" (default) is one fixed byte pattern; "log" is log-line
+// text (bench/log_lines.ts), one of LOG_FILLERS lines per message in turn,
+// so a compression run sees data that compresses as real logs do rather than
+// a repeated pattern (each line's CRC is computed once, as for the pattern).
 
 import { crc32c, crc32cUpdate } from "../../protocol/crc32c.ts";
+import { logLines } from "../log_lines.ts";
 
 export const PAYLOAD_HEADER_BYTES = 20;
 /** Smallest payload that carries the header. */
@@ -26,6 +32,10 @@ export const PAYLOAD_BYTES_MAX = 1024 * 1024;
 export const PRODUCERS_MAX = 1024;
 /** Sequence numbers are u32. */
 export const SEQ_MAX = 0xffff_ffff;
+/** Distinct log lines a "log" filler cycles through. */
+export const LOG_FILLERS = 256;
+
+export type PayloadFiller = "pattern" | "log";
 
 const OFFSET_PRODUCER = 0;
 const OFFSET_SEQ = 4;
@@ -54,14 +64,32 @@ function fillerByte(i: number): number {
   return (i * 131 + 17) & 0xff;
 }
 
+/** Log-line text of exactly `size` bytes (lines joined by newlines, as many as it takes). */
+function logFiller(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  const encoder = new TextEncoder();
+  let at = 0;
+  for (let n = 8; at < size; n *= 2) {
+    at = 0;
+    for (const line of logLines(n, seed)) {
+      const bytes = encoder.encode(`${line}\n`);
+      out.set(bytes.subarray(0, Math.min(bytes.length, size - at)), at);
+      at += bytes.length;
+      if (at >= size) break;
+    }
+  }
+  return out;
+}
+
 /** Builds payloads for one producer; reuses nothing between calls (each payload is handed to a client). */
 export class PayloadWriter {
   readonly size: number;
   readonly producerId: number;
-  private readonly template: Uint8Array;
-  private readonly fillerCrc: number;
+  /** One template per filler (one for "pattern", LOG_FILLERS for "log"); message seq uses templates[seq % length]. */
+  private readonly templates: Uint8Array[];
+  private readonly fillerCrcs: number[];
 
-  constructor(options: { size: number; producerId: number }) {
+  constructor(options: { size: number; producerId: number; filler?: PayloadFiller }) {
     const { size, producerId } = options;
     if (!Number.isInteger(size) || size < PAYLOAD_BYTES_MIN || size > PAYLOAD_BYTES_MAX) {
       throw new RangeError(`payload size must be ${PAYLOAD_BYTES_MIN}..${PAYLOAD_BYTES_MAX} bytes, got ${size}`);
@@ -71,21 +99,30 @@ export class PayloadWriter {
     }
     this.size = size;
     this.producerId = producerId;
-    this.template = new Uint8Array(size);
-    for (let i = PAYLOAD_HEADER_BYTES; i < size; i++) this.template[i] = fillerByte(i);
-    this.fillerCrc = crc32c(this.template, PAYLOAD_HEADER_BYTES, size);
+    if (options.filler === "log") {
+      this.templates = Array.from({ length: LOG_FILLERS }, (_, i) => {
+        const t = new Uint8Array(size);
+        t.set(logFiller(size - PAYLOAD_HEADER_BYTES, producerId * LOG_FILLERS + i + 1), PAYLOAD_HEADER_BYTES);
+        return t;
+      });
+    } else {
+      const template = new Uint8Array(size);
+      for (let i = PAYLOAD_HEADER_BYTES; i < size; i++) template[i] = fillerByte(i);
+      this.templates = [template];
+    }
+    this.fillerCrcs = this.templates.map((t) => crc32c(t, PAYLOAD_HEADER_BYTES, size));
   }
 
   /** Writes message `seq` into `out` at `offset` (out must have `size` bytes there). */
   writeInto(out: Uint8Array, offset: number, seq: number, sentAtMs: number): void {
-    out.set(this.template, offset);
+    out.set(this.templates[seq % this.templates.length], offset);
     this.writeHeader(out, offset, seq, sentAtMs);
   }
 
   /** A new payload for message `seq`. */
   build(seq: number, sentAtMs: number): Uint8Array {
     const out = new Uint8Array(this.size);
-    out.set(this.template);
+    out.set(this.templates[seq % this.templates.length]);
     this.writeHeader(out, 0, seq, sentAtMs);
     return out;
   }
@@ -97,7 +134,8 @@ export class PayloadWriter {
     f64Scratch[0] = sentAtMs;
     const at = offset + OFFSET_SENT_AT;
     for (let i = 0; i < 8; i++) out[at + i] = f64Bytes[i];
-    writeU32(out, offset + OFFSET_CRC, crc32cUpdate(this.fillerCrc, out, offset + OFFSET_PRODUCER, offset + OFFSET_CRC));
+    const fillerCrc = this.fillerCrcs[seq % this.fillerCrcs.length];
+    writeU32(out, offset + OFFSET_CRC, crc32cUpdate(fillerCrc, out, offset + OFFSET_PRODUCER, offset + OFFSET_CRC));
   }
 }
 

@@ -17,7 +17,7 @@ const CHUNK_MESSAGES = 256;
 /** Runs one producer to completion (in a worker thread, or on the main thread for profiling). */
 export async function runProducer(start: ProducerStart): Promise<ProducerDone> {
   const producer: LoadProducer = await openLoadProducer(start.clientKind, start.client);
-  const writer = new PayloadWriter({ size: start.sizeBytes, producerId: start.producerId });
+  const writer = new PayloadWriter({ size: start.sizeBytes, producerId: start.producerId, filler: start.payload });
   const latency = new LatencyRecorder();
   const counters = new Float64Array(start.counters);
   const sentSlot = counterIndex(start.thread, Counter.sent);

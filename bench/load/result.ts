@@ -3,7 +3,7 @@
 // script. Throughput counts message values only (size x messages; MB = 10^6
 // bytes), not record or batch overhead, so figures compare across systems.
 
-import type { FsyncFigures } from "./broker_metrics.ts";
+import type { DiskFigures, FsyncFigures } from "./broker_metrics.ts";
 import type { LatencySummary } from "./latency.ts";
 import type { ProcUsage } from "./proc_sampler.ts";
 
@@ -64,6 +64,8 @@ export interface BenchResult {
   machine: { cores: number; busyCores: number | null; loadAverage1m: number };
   /** The broker's own fdatasync histogram over the run (from /metrics), when its HTTP port is known. */
   brokerFsync: FsyncFigures | null;
+  /** The bench topic's bytes on disk after the run (from /metrics, when the broker's HTTP port is known). */
+  disk: DiskFigures | null;
   client: { cpuCores: number; cpuUsPerMsg: number };
 }
 
@@ -104,6 +106,13 @@ export function formatResult(r: BenchResult): string {
     lines.push(
       `broker fsyncs    ${fmtInt(f.count)} fdatasyncs, mean ${f.meanMs.toFixed(2)} ms, p50 <= ${f.p50MsAtMost ?? "-"} ms, p99 <= ${f.p99MsAtMost ?? "-"} ms` +
         (r.acked > 0 ? `  (${fmtInt(r.acked / f.count)} messages per fdatasync)` : ""),
+    );
+  }
+  if (r.disk !== null) {
+    const codec = String(r.parameters.compression ?? "none");
+    lines.push(
+      `on disk          ${fmtInt(r.disk.bytes)} bytes in the topic's segments  ${r.disk.bytesPerMessage.toFixed(1)} bytes/message` +
+        `  (${r.disk.valueBytesPerDiskByte.toFixed(2)} value bytes per disk byte, compression ${codec}, payload ${r.parameters.payload ?? "pattern"})`,
     );
   }
   lines.push(`load generator   CPU ${r.client.cpuCores.toFixed(2)} cores  (${r.client.cpuUsPerMsg.toFixed(2)} us per message moved)`);

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { fsyncFigures, scrapeMetrics } from "./broker_metrics.ts";
+import { diskFigures, fsyncFigures, scrapeMetrics } from "./broker_metrics.ts";
 import { nowMs, sleepMs } from "./clock.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded_broker.ts";
 import { LatencyRecorder, mergeTimelines } from "./latency.ts";
@@ -35,8 +35,13 @@ import {
   type WorkerFailed,
 } from "./worker_messages.ts";
 
-const PRODUCER_WORKER = fileURLToPath(new URL("./producer_worker.ts", import.meta.url));
-const CONSUMER_WORKER = fileURLToPath(new URL("./consumer_worker.ts", import.meta.url));
+// In the single-file binary (`npm run build:binary`) every module is bundled into
+// one file, so a path relative to this one points nowhere; the load threads'
+// entries are extra entrypoints of the build and keep their path from the
+// project root in Bun's embedded file system (as workers/mod.ts does for the broker's).
+const IN_BINARY = import.meta.url.includes("/$bunfs/");
+const PRODUCER_WORKER = IN_BINARY ? "/$bunfs/root/bench/load/producer_worker.ts" : fileURLToPath(new URL("./producer_worker.ts", import.meta.url));
+const CONSUMER_WORKER = IN_BINARY ? "/$bunfs/root/bench/load/consumer_worker.ts" : fileURLToPath(new URL("./consumer_worker.ts", import.meta.url));
 /** Producers start together this long after they were spawned (threads need a moment to load). */
 const START_DELAY_MS = 300;
 /** After every acked message was seen, consumers get this much longer for unacked ones that may also be stored. */
@@ -96,6 +101,8 @@ function commandLine(o: BenchOptions): string {
   if (o.client !== "sluice") parts.push(`--client ${o.client}`);
   if (o.sendBatch !== 1) parts.push(`--send-batch ${o.sendBatch}`);
   if (o.warmupSec > 0) parts.push(`--warmup ${o.warmupSec}`);
+  if (o.compression !== "none") parts.push(`--compression ${o.compression}`);
+  if (o.payload !== (o.compression === "none" ? "pattern" : "log")) parts.push(`--payload ${o.payload}`);
   return parts.join(" ");
 }
 
@@ -203,6 +210,7 @@ async function runAgainst(
       client: {
         host, port, clientId: `bench-producer-${p}`, topic, acks: options.acks,
         batchBytes: options.batchBytes, lingerMs: options.lingerMs, valueBytes: options.sizeBytes,
+        ...(options.compression === "none" ? {} : { compression: options.compression }),
         unbatchedInFlight: unbatchedInFlightPerProducer(options.producers),
       },
       producerId: p,
@@ -211,6 +219,7 @@ async function runAgainst(
       startAtMs,
       warmupMs: options.warmupSec * 1000,
       sizeBytes: options.sizeBytes,
+      payload: options.payload,
       partitions: options.partitions,
       ratePerSec: options.ratePerSec === undefined ? undefined : options.ratePerSec / options.producers,
       stickyMessages,
@@ -338,6 +347,8 @@ async function runAgainst(
       client: options.client,
       sendBatch: options.sendBatch,
       warmupSec: options.warmupSec,
+      compression: options.compression,
+      payload: options.payload,
     },
     msgsPerSec: Math.round(headline.msgsPerSec),
     mbPerSec: Math.round(headline.mbPerSec * 10) / 10,
@@ -360,6 +371,7 @@ async function runAgainst(
     ackTimelineMs: options.timeline ? mergeTimelines(produced.map((d) => d.ackTimeline ?? [])) : null,
     broker: brokerFigures(brokerUsage, messagesMeasured + consumedUnique),
     brokerFsync: fsyncFigures(metricsBefore, metricsAfter),
+    disk: diskFigures(metricsAfter, topic, acked, options.sizeBytes),
     embeddedDataDir: null,
     machine: { cores: os.cpus().length, busyCores: brokerUsage?.machineBusyCores ?? null, loadAverage1m: Math.round(os.loadavg()[0] * 100) / 100 },
     client: {

@@ -4,6 +4,7 @@
 // and field, written only by that thread (no atomics needed for progress).
 
 import type { LoadConsumerOptions, LoadProducerOptions } from "./load_client.ts";
+import type { PayloadFiller } from "./payload.ts";
 import type { LoadClientKind } from "./sluice_load_client.ts";
 
 export const Counter = { sent: 0, acked: 1, errors: 2, consumed: 3, corrupt: 4 } as const;
@@ -26,6 +27,8 @@ export interface ProducerStart {
   /** --warmup: latency is recorded only for messages meant to be sent this long after startAtMs. */
   warmupMs: number;
   sizeBytes: number;
+  /** Message filler (payload.ts): "pattern" or "log". */
+  payload: PayloadFiller;
   partitions: number;
   /** This producer's share of --rate, msgs/s; undefined = closed loop. */
   ratePerSec?: number;
