@@ -1,23 +1,32 @@
-// The single-file binary (`npm run build:binary`: `bun build --compile`, with
-// every worker entry as an extra entrypoint). Built once, from the script in
-// package.json (so the list of entrypoints tested is the one users build
-// with), into a temp dir, then copied to another temp dir with no
-// node_modules and no source beside it, and run from there: serve on port 0,
-// topics, produce (compressed), consume (by partition and in a group),
-// groups, and a small bench whose broker is the binary itself. The broker is
-// stopped by its PID.
+// The single-file binary (`npm run build:binary`: scripts/build_binary.ts,
+// `bun build --compile` with every worker entry as an extra entrypoint and the
+// web console bundled in). Built once, by the script package.json runs (so
+// what is tested is what users build), into a temp dir, then copied to
+// another temp dir with no node_modules and no source beside it, and run from
+// there: serve on port 0, the web console and its API over HTTP (and the page
+// in headless Chromium), topics, produce (compressed), consume (by partition
+// and in a group), groups, and a small bench whose broker is the binary
+// itself. The broker is stopped by its PID.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { chromium } from "playwright-core";
+import { bundleConsole } from "../engine/http/console_bundle.ts";
+import { PREBUILT_CONSOLE } from "../engine/http/console_prebuilt.ts";
+import { BINARY_ENTRYPOINTS } from "../scripts/build_binary.ts";
 
 const ROOT = path.resolve(import.meta.dir, "..");
 const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
 const BUILD_TIMEOUT_MS = 120_000;
 const COMMAND_TIMEOUT_MS = 30_000;
 const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(http (\d+)\)/;
+const COMMANDS = ["serve", "topics", "produce", "consume", "groups", "bench"];
+const CHROMIUM = "/usr/bin/chromium";
+/** Where the program's own code lives (what the binary is built from); tests and test helpers aside. */
+const PROGRAM_DIRS = ["cli", "engine", "workers", "protocol", "client", "runtime", "bench"];
 
 let buildDir: string;
 let runDir: string;
@@ -26,8 +35,21 @@ let dataDir: string;
 let server: ChildProcess | undefined;
 let serverExit: Promise<number | null> | undefined;
 let broker: string[];
+let httpBase: string;
 
 /** Runs the binary with `args` in the run dir (no node_modules there), stdin from `stdin`. */
+/** The program's source files (not tests, not test helpers under testing/). */
+function programSources(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== "testing" && entry.name !== "node_modules") out.push(...programSources(full));
+    } else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")) out.push(full);
+  }
+  return out;
+}
+
 function sluice(args: string[], stdin = "") {
   const run = spawnSync(binary, args, {
     cwd: runDir,
@@ -45,9 +67,8 @@ beforeAll(async () => {
   runDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-binary-run-"));
   dataDir = path.join(runDir, "data");
   const script = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts["build:binary"] as string;
-  expect(script).toStartWith("bun build --compile ");
-  expect(script).toEndWith(" --outfile dist/sluice");
-  const args = script.slice("bun ".length).replace("--outfile dist/sluice", `--outfile ${path.join(buildDir, "sluice")}`).split(" ");
+  expect(script).toBe("bun scripts/build_binary.ts");
+  const args = [...script.split(" ").slice(1), "--outfile", path.join(buildDir, "sluice")];
   const build = spawnSync(BUN, args, { cwd: ROOT, encoding: "utf8", timeout: BUILD_TIMEOUT_MS });
   if (build.status !== 0) throw new Error(`build failed (${build.status}): ${build.stderr}`);
   binary = path.join(runDir, "sluice");
@@ -81,6 +102,7 @@ beforeAll(async () => {
     });
   });
   broker = ["--broker", `127.0.0.1:${ready[2]}`];
+  httpBase = `http://127.0.0.1:${ready[3]}`;
 }, BUILD_TIMEOUT_MS + COMMAND_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -91,13 +113,42 @@ afterAll(async () => {
   if (runDir !== undefined) fs.rmSync(runDir, { recursive: true, force: true });
 });
 
+describe("what the binary is built from", () => {
+  test("every file the program runs as a worker thread is an entrypoint of the compile, and every entrypoint exists", () => {
+    // A worker entry is missing from the binary unless it is an entrypoint: the binary then fails only when it starts that worker.
+    const workerEntry = /^self\.onmessage\s*=|^import\s*\{[^}]*\bparentPort\b[^}]*\}\s*from\s*"node:worker_threads"/m;
+    const entries = PROGRAM_DIRS.flatMap((d) => programSources(path.join(ROOT, d)))
+      .filter((f) => workerEntry.test(fs.readFileSync(f, "utf8")))
+      .map((f) => path.relative(ROOT, f));
+    expect(entries).toContain("workers/worker_main.ts");
+    expect(entries).toContain("bench/load/producer_worker.ts");
+    expect(entries.sort()).toEqual(BINARY_ENTRYPOINTS.slice(1).sort());
+    // Where the program looks for them in the binary's file system names an entrypoint.
+    const inBinary = PROGRAM_DIRS.flatMap((d) => programSources(path.join(ROOT, d))).flatMap((f) =>
+      [...fs.readFileSync(f, "utf8").matchAll(/"\/\$bunfs\/root\/([^"]+)"/g)].map((m) => m[1]),
+    );
+    expect(inBinary.length).toBeGreaterThanOrEqual(3);
+    for (const p of inBinary) expect(BINARY_ENTRYPOINTS as readonly string[]).toContain(p);
+    expect(BINARY_ENTRYPOINTS[0]).toBe("cli/main.ts");
+    for (const e of BINARY_ENTRYPOINTS) expect({ e, exists: fs.existsSync(path.join(ROOT, e)) }).toEqual({ e, exists: true });
+  });
+
+  test("the source tree bundles the console on first request: the build replaced nothing on disk", () => {
+    expect(PREBUILT_CONSOLE).toBeNull();
+  });
+});
+
 describe("dist/sluice, run where there is no node_modules", () => {
   test("the run dir holds the binary alone (and the broker's data)", () => {
     expect(fs.readdirSync(runDir).sort()).toEqual(["data", "sluice"]);
   });
 
-  test("every command answers --help", () => {
-    for (const command of ["serve", "topics", "produce", "consume", "groups", "bench"]) {
+  test("--help lists every command, and every command answers --help", () => {
+    const top = sluice(["--help"]);
+    expect(top.code).toBe(0);
+    const listed = top.stdout.split("commands:")[1]?.split("\n\n")[0]?.trim().split(/\s+/) ?? [];
+    expect(listed.sort()).toEqual([...COMMANDS].sort());
+    for (const command of COMMANDS) {
       const r = sluice([command, "--help"]);
       expect({ command, code: r.code }).toEqual({ command, code: 0 });
       expect(r.stdout).toMatch(/usage:\s+sluice /);
@@ -130,6 +181,67 @@ describe("dist/sluice, run where there is no node_modules", () => {
     expect(sluice(["groups", "list", ...broker]).stdout).toContain("billing");
     expect(sluice(["groups", "describe", "billing", ...broker]).code).toBe(0);
   });
+
+  test("the web console: the page, its bundle as console/ bundles now, and the API, served by the binary", async () => {
+    const page = await fetch(`${httpBase}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toStartWith("text/html");
+    const html = await page.text();
+    expect(html).toContain("<title>Sluice console</title>");
+    const scripts = [...html.matchAll(/<script[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1]);
+    const styles = [...html.matchAll(/<link rel="stylesheet" href="([^"]+)"/g)].map((m) => m[1]);
+    expect(scripts).toEqual(["/assets/main.js"]);
+    expect(styles).toEqual(["/assets/main.css"]);
+
+    // The bytes the source tree bundles from console/ now (Bun's bundler is deterministic), page and assets.
+    const fromSource = await bundleConsole();
+    expect(html).toBe(new TextDecoder().decode(fromSource.page.bytes));
+    for (const asset of [...scripts, ...styles]) {
+      const res = await fetch(`${httpBase}${asset}`, { headers: { "accept-encoding": "identity" } });
+      expect({ asset, status: res.status }).toEqual({ asset, status: 200 });
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const want = fromSource.assets.find((f) => `/assets/${f.name}` === asset);
+      expect(want).toBeDefined();
+      expect(Buffer.compare(bytes, want!.bytes)).toBe(0);
+    }
+    const js = await (await fetch(`${httpBase}/assets/main.js`)).text(); // gzip, as a browser asks
+    expect(js.length).toBeGreaterThan(50_000); // Preact, htm, uPlot and the pages
+    expect(js).toContain("topics-table");
+    expect(js).toContain("/api/v1/events");
+
+    const overview = await fetch(`${httpBase}/api/v1/overview`);
+    expect(overview.status).toBe(200);
+    const body = (await overview.json()) as { broker: { version: string }; topics: { name: string; partitions: number }[] };
+    expect(body.broker.version).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version);
+    expect(body.topics.find((t) => t.name === "orders")?.partitions).toBe(2);
+    const unknown = await fetch(`${httpBase}/api/v1/topics/nowhere`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toContain("nowhere");
+  });
+
+  test("the web console in headless Chromium: the overview shows the topic the binary holds", async () => {
+    expect(fs.existsSync(CHROMIUM)).toBe(true);
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-binary-chromium-"));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    try {
+      const tab = context.pages()[0] ?? (await context.newPage());
+      const errors: string[] = [];
+      tab.on("pageerror", (e) => errors.push(e.message));
+      await tab.goto(`${httpBase}/`);
+      const row = tab.locator(`[data-testid=topics-table] tr[data-topic="orders"]`);
+      await row.waitFor({ timeout: COMMAND_TIMEOUT_MS });
+      const cells = await row.locator("td").allTextContents();
+      expect(cells[1]).toBe("2");
+      expect(cells[2]).toBe("400");
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   test("bench: load threads and an embedded broker that is the binary itself", () => {
     const r = sluice(["bench", "e2e", "--embedded", "--messages", "2000", "--partitions", "2", "--compression", "snappy", "--json"]);

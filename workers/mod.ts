@@ -21,10 +21,10 @@ export { realFileOps, replayJournals, workerJournalPath, type JournalReplayRepor
  * `bun build --compile` every imported module is bundled into the one entry file
  * at the root of the embedded file system, so a URL relative to this module points
  * nowhere; extra entrypoints keep their path relative to the common root of all
- * entrypoints. The binary must therefore be built from the project root with this
- * file as an extra entrypoint:
- *   bun build --compile cli/main.ts workers/worker_main.ts --outfile sluice
- * (checked by hand on Bun 1.4.5: the worker then lives at /$bunfs/root/workers/worker_main.ts).
+ * entrypoints. The binary is therefore built with this file as an extra
+ * entrypoint beside cli/main.ts (scripts/build_binary.ts, `npm run build:binary`):
+ * the worker then lives at /$bunfs/root/workers/worker_main.ts (Bun 1.4.5;
+ * test/binary.test.ts starts a broker from the binary).
  */
 export const WORKER_ENTRY_URL = import.meta.url.includes("/$bunfs/")
   ? "/$bunfs/root/workers/worker_main.ts"

@@ -10,8 +10,8 @@
 // shutdown) and timers are served between passes.
 //
 // Packaging note: `bun build --compile` must list this file as an extra
-// entrypoint (e.g. `bun build --compile cli/main.ts workers/worker_main.ts`), or
-// the binary cannot start its workers.
+// entrypoint (scripts/build_binary.ts does, and test/binary.test.ts checks it),
+// or the binary cannot start its workers.
 
 import { ErrorCode } from "../protocol/errors.ts";
 import { type ControlReply, type ControlRequest, errorFields } from "./control.ts";
