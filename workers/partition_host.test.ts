@@ -9,7 +9,8 @@ import { fsError } from "./log/file_ops.ts";
 import type { FaultOptions } from "./control.ts";
 import { DISK_FULL_RETRY_AFTER_MS } from "./log/log_limits.ts";
 import { openHostedLog } from "./open_log.ts";
-import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost, RETENTION_CHECK_INTERVAL_MS } from "./partition_host.ts";
+import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost } from "./partition_host.ts";
+import { RETENTION_CHECK_INTERVAL_MS } from "./worker_limits.ts";
 import { PartitionStateTable, createStateTable } from "./partition_state.ts";
 import { RingConsumer, RingProducer, createRing } from "./ring.ts";
 import {
@@ -26,7 +27,8 @@ import {
 } from "./shared_layout.ts";
 import { MemoryLog } from "./testing/memory_log.ts";
 import { WorkerStats, createWorkerStats, fsyncBucketOf } from "./worker_stats.ts";
-import { JOURNAL_HEADER_BYTES, JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX, WorkerJournal, scanJournal, workerJournalPath } from "./log/worker_journal.ts";
+import { JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX } from "./log/log_limits.ts";
+import { JOURNAL_HEADER_BYTES, WorkerJournal, scanJournal, workerJournalPath } from "./log/worker_journal.ts";
 
 type Completion =
   | { kind: "produced"; slot: number; requestId: number; baseOffset: number; lastOffset: number; logStartOffset: number }

@@ -54,13 +54,13 @@
 // the flush that covers it (so before its DURABLE or PARTITION_FAILED).
 
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { RING_BYTES } from "../protocol/limits.ts";
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from "../protocol/record_batch.ts";
 import type { FaultOptions } from "./control.ts";
 import { errorFields } from "./control.ts";
 import * as path from "node:path";
 import type { LogConfig } from "./log/mod.ts";
-import { JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, type WorkerJournal, journalDirKey, journalPartitionName } from "./log/worker_journal.ts";
+import { JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX } from "./log/log_limits.ts";
+import { type WorkerJournal, journalDirKey, journalPartitionName } from "./log/worker_journal.ts";
 import { type PartitionStateView, PartitionStateTable, emptyStateView } from "./partition_state.ts";
 import { PendingProduces } from "./pending_produces.ts";
 import { RingConsumer, RingProducer } from "./ring.ts";
@@ -68,7 +68,6 @@ import type { WorkerStats } from "./worker_stats.ts";
 import {
   DurableCompl,
   EntryKind,
-  FAILED_MESSAGE_BYTES_MAX,
   FailedCompl,
   FetchReq,
   FetchedCompl,
@@ -77,6 +76,13 @@ import {
   ProduceReq,
   ProducedCompl,
 } from "./shared_layout.ts";
+import {
+  DEFERRED_COMPLETIONS_RING_FRACTION,
+  DRAIN_PASS_BYTES_MAX,
+  DRAIN_PASS_REQUESTS_MAX,
+  FAILED_MESSAGE_BYTES_MAX,
+  RETENTION_CHECK_INTERVAL_MS,
+} from "./worker_limits.ts";
 
 /** Offsets and counts the log gives one staged append (filled in place: nothing allocated per request). */
 export interface StagedAppend {
@@ -173,32 +179,10 @@ export interface PartitionHostOptions {
   journal?: { journal: WorkerJournal; dataDir: string };
 }
 
-/**
- * Request bytes one drain pass takes before it publishes its completions and lets
- * the flush policy run. Bounds how long an acks=1 ack can sit unpublished behind a
- * burst, and how much one pass holds of the request ring.
- */
-export const DRAIN_PASS_BYTES_MAX = 4 * 1024 * 1024;
-
-/** Requests one drain pass takes (the same bound, for floods of tiny requests). */
-export const DRAIN_PASS_REQUESTS_MAX = 4096;
-
-// A pass keeps the request slots it read until it ends (the logs write staged batches
-// from them), so its budget is at most half the request ring: the router keeps room to fill.
-if (DRAIN_PASS_BYTES_MAX > RING_BYTES / 2) throw new Error("partition host: a drain pass may hold at most half the request ring");
-
-/** How often each partition's retention is applied. */
-export const RETENTION_CHECK_INTERVAL_MS = 30_000;
-
+// Payload sizes that follow from the completion layout (not limits of their own).
 /** Completion bytes a produce may need: the larger of its success and failure entries. */
 const PRODUCE_COMPLETION_BYTES_MAX = Math.max(ProducedCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
-
-/**
- * Completion bytes held back unpublished (acks=all PRODUCED entries waiting for
- * their DURABLE), as a fraction of the completion ring, past which a pass
- * publishes them anyway: the router cannot free room it has not been shown.
- */
-const DEFERRED_COMPLETIONS_RING_FRACTION = 1 / 4;
+/** Completion bytes an offset lookup may need, likewise. */
 const OFFSET_COMPLETION_BYTES_MAX = Math.max(OffsetCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
 
 /** How a drain pass ended. */

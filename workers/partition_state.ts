@@ -19,6 +19,7 @@ import {
   StateField,
   StateHeaderWord,
 } from "./shared_layout.ts";
+import { SEQLOCK_READ_WAIT_MS_MAX, SEQLOCK_SPINS_PER_CLOCK_CHECK } from "./worker_limits.ts";
 
 export interface PartitionStateView {
   logStartOffset: number;
@@ -52,17 +53,6 @@ export function emptyStateView(): PartitionStateView {
     errorCode: 0,
   };
 }
-
-/**
- * How long a reader keeps retrying a row that stays mid-write. A write is a dozen
- * stores, but the writer's thread can be preempted between its two sequence
- * stores (2 shared cores), so the bound is in time, generous against a scheduler
- * time slice; past it the writer died mid-write: a broken invariant.
- */
-const SEQLOCK_READ_WAIT_MS_MAX = 2_000;
-
-/** Retries between two looks at the clock while a row is mid-write. */
-const SEQLOCK_SPINS_PER_CLOCK_CHECK = 1_000;
 
 /** Allocate a table for `rows` partition slots. */
 export function createStateTable(rows: number): SharedArrayBuffer {

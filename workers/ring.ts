@@ -36,21 +36,18 @@ import {
   RING_ENTRY_HEADER_BYTES,
   RING_HEADER_BYTES,
   RING_MAGIC,
-  RING_REWIND_AT_BYTES,
   RingWord,
   entryBytes,
   payloadBytesMax,
 } from "./shared_layout.ts";
-
-/** Smallest ring: room for a few entries; anything less is a configuration mistake. */
-const RING_CAPACITY_MIN = 64;
+import { RING_CAPACITY_MAX, RING_CAPACITY_MIN, RING_REWIND_AT_BYTES } from "./worker_limits.ts";
 
 /** Allocate and initialise a ring of `capacity` data bytes (a power of two). */
 export function createRing(capacity: number): SharedArrayBuffer {
   if (!Number.isInteger(capacity) || capacity < RING_CAPACITY_MIN || (capacity & (capacity - 1)) !== 0) {
     throw new RangeError(`ring capacity must be a power of two >= ${RING_CAPACITY_MIN}, got ${capacity}`);
   }
-  if (capacity > 2 ** 30) throw new RangeError("ring capacity must be at most 1 GiB");
+  if (capacity > RING_CAPACITY_MAX) throw new RangeError(`ring capacity must be at most ${RING_CAPACITY_MAX}, got ${capacity}`);
   const sab = new SharedArrayBuffer(RING_HEADER_BYTES + capacity);
   const ctrl = new Int32Array(sab, 0, RING_HEADER_BYTES / 4);
   ctrl[RingWord.MAGIC] = RING_MAGIC;

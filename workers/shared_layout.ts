@@ -33,7 +33,7 @@
 //   An entry never straddles the end of the data area: when it would, the producer
 //   writes a WRAP marker (kind WRAP) at the current position and the entry starts at
 //   index 0; the consumer skips from a WRAP marker to the start.
-//   The producer may also wrap early, past RING_REWIND_AT_BYTES while the consumer
+//   The producer may also wrap early, past RING_REWIND_AT_BYTES (worker_limits.ts) while the consumer
 //   is nearly caught up (ring.ts, RingProducer.reserve): the consumer cannot tell
 //   the two apart, and the bytes a ring touches follow its backlog, not its capacity.
 //
@@ -43,17 +43,6 @@
 
 /** Bytes of a ring's header block (words below, three cache lines, rounded up). */
 export const RING_HEADER_BYTES = 256;
-
-/**
- * A producer past this index wraps back to the start as soon as the consumer is
- * within half of it (and the room it promised allows: RingProducer.reserve).
- * Why: a ring's pages become resident once written and stay so; a ring that
- * always ran its whole lap kept every ring of the broker resident (48 MiB with
- * two workers) under a stream of small requests whose backlog is a few KiB.
- * Wrapping early keeps the touched part near this size unless a real backlog
- * needs more, and costs nothing the normal wrap does not (one marker per lap).
- */
-export const RING_REWIND_AT_BYTES = 1024 * 1024;
 
 /** Entry alignment: keeps every payload's Float64 fields naturally aligned. */
 export const RING_ALIGN = 8;
@@ -226,11 +215,10 @@ export const FailedCompl = {
   ERROR: 8,
   /** u32: UTF-8 bytes of the message that follows */
   MESSAGE_BYTES: 12,
+  /** at most FAILED_MESSAGE_BYTES_MAX (worker_limits.ts) */
   MESSAGE: 16,
 } as const;
 
-/** Error messages crossing the ring are cut to this many UTF-8 bytes (they are for humans). */
-export const FAILED_MESSAGE_BYTES_MAX = 512;
 
 // ---------------------------------------------------------------------------
 // Partition state table

@@ -8,13 +8,13 @@ import { type CrashMode, FaultyFileOps, type FileOps, realFileOps } from "./file
 import { type JournalReplayReport, replayJournals } from "./journal_replay.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LogError } from "./log_error.ts";
+import { JOURNAL_ROUND_BYTES_MAX } from "./log_limits.ts";
 import { PartitionLog } from "./partition_log.ts";
 import { RECOVERY_POINT_FILE } from "./recovery_point.ts";
 import { LOG_SUFFIX, segmentFileName } from "./segment_file.ts";
 import {
   JOURNAL_DIR_NAME,
   JOURNAL_HEADER_BYTES,
-  JOURNAL_ROUND_BYTES_MAX,
   WorkerJournal,
   journalDirKey,
   journalPartitionName,

@@ -57,12 +57,19 @@
 
 import { readU16, readU32, writeI16, writeI32 } from "../../protocol/big_endian.ts";
 import { crc32c } from "../../protocol/crc32c.ts";
+import { assert } from "../../protocol/assert.ts";
 import { type FileOps, readFully, writeFully } from "./file_ops.ts";
+import {
+  JOURNAL_DIR_BYTES_MAX,
+  JOURNAL_FILE_BYTES,
+  JOURNAL_PARTITION_ROUND_BYTES_MAX,
+  JOURNAL_PREALLOCATE_CHUNK_BYTES,
+  JOURNAL_ROUND_BYTES_MAX,
+} from "./log_limits.ts";
 
 import * as nodePath from "node:path";
 
 const KiB = 1024;
-const MiB = 1024 * KiB;
 
 /** The directory under the data dir holding one journal per worker. */
 export const JOURNAL_DIR_NAME = "journal";
@@ -71,6 +78,7 @@ export function workerJournalPath(dataDir: string, workerIndex: number): string 
   return nodePath.join(dataDir, JOURNAL_DIR_NAME, `worker-${workerIndex}.journal`);
 }
 
+// The file format, as laid out above (the journal's limits are in log_limits.ts).
 export const JOURNAL_MAGIC = 0x534c574a; // "SLWJ"
 export const JOURNAL_VERSION = 1;
 export const JOURNAL_HEADER_BYTES = 4 * KiB;
@@ -79,33 +87,16 @@ const HEADER_CRC_AT = 16;
 export const JOURNAL_RECORD_HEADER_BYTES = 18;
 /** Segment base offset and position after the directory name. */
 const RECORD_PLACE_BYTES = 16;
-/** Longest partition directory name a record holds (relative to the data dir). */
-export const JOURNAL_DIR_BYTES_MAX = 4 * KiB;
-/**
- * Size of a worker's journal file. A checkpoint (an fdatasync of every
- * journaled segment) comes once per this many journaled bytes; larger means
- * rarer, longer checkpoints and a longer replay after a power loss.
- */
-export const JOURNAL_FILE_BYTES = 64 * MiB;
-/** Journaled bytes of one round at most (the round's buffer). */
-export const JOURNAL_ROUND_BYTES_MAX = 1 * MiB;
-/**
- * Unsynced bytes of one partition past which its round syncs its segment
- * directly: a large round is cheap per byte on its own, and the journal would
- * only write it twice.
- */
-export const JOURNAL_PARTITION_ROUND_BYTES_MAX = 128 * KiB;
-/**
- * Journaled bytes a partition's segment may hold unsynced; past them its next
- * flush syncs the segment itself. Why: those bytes must reach the segment's
- * disk blocks some day, and a checkpoint that found a whole journal's worth
- * (64 MiB) dirty stalled its worker for 80-150 ms (e2e at 100k msgs/s,
- * BENCHMARKS.md). Bounded per partition, the writing is spread over time in
- * small syncs, and a checkpoint finds at most this much per partition.
- */
-export const JOURNAL_PARTITION_UNSYNCED_BYTES_MAX = 1 * MiB;
-/** Zeros written at once while preallocating. */
-const PREALLOCATE_CHUNK_BYTES = 1 * MiB;
+
+// Relations between the format and the limits (those among the limits are asserted in log_limits.ts).
+// A journal file holds its header and at least one full round, or no round could ever be written.
+assert(JOURNAL_HEADER_BYTES + JOURNAL_ROUND_BYTES_MAX <= JOURNAL_FILE_BYTES, "journal: the file holds the header and a round");
+// A partition small enough to join a round (with the longest name) fits alone in an empty
+// round: otherwise beginRecord() refuses it every time and the journal never covers it.
+assert(
+  JOURNAL_RECORD_HEADER_BYTES + JOURNAL_DIR_BYTES_MAX + RECORD_PLACE_BYTES + JOURNAL_PARTITION_ROUND_BYTES_MAX <= JOURNAL_ROUND_BYTES_MAX,
+  "journal: a partition's round fits in an empty round",
+);
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -166,7 +157,7 @@ export class WorkerJournal {
     files.mkdirp(dir);
     const fd = files.open(path, "w+");
     try {
-      const zeros = new Uint8Array(Math.min(PREALLOCATE_CHUNK_BYTES, capacity));
+      const zeros = new Uint8Array(Math.min(JOURNAL_PREALLOCATE_CHUNK_BYTES, capacity));
       for (let at = 0; at < capacity; at += zeros.length) writeFully(files, fd, zeros, 0, Math.min(zeros.length, capacity - at), at);
       const journal = new WorkerJournal(path, files, fd, capacity);
       journal.writeHeader();
