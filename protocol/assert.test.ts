@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ASSERTION_FAILED, AssertionError, assert, isAssertionError } from "./assert.ts";
+import { ASSERTION_FAILED, AssertionError, assert, isAssertionError, rethrowIfAssertion } from "./assert.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
 
 function thrown(fn: () => void): unknown {
@@ -45,5 +45,23 @@ describe("assert", () => {
     expect(isAssertionError(new SluiceError(ErrorCode.CORRUPT_MESSAGE, "bad batch"))).toBe(false);
     expect(isAssertionError(Object.assign(new Error("EIO"), { code: "EIO" }))).toBe(false);
     expect(isAssertionError("a string")).toBe(false);
+  });
+
+  test("rethrowIfAssertion lets a broken invariant through a catch that answers every other error", () => {
+    const answered: string[] = [];
+    const guarded = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        rethrowIfAssertion(e);
+        answered.push((e as Error).message);
+      }
+    };
+    guarded(() => {
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "EIO");
+    });
+    expect(answered).toEqual(["EIO"]);
+    expect(() => guarded(() => assert(false, "offsets out of order"))).toThrow(AssertionError);
+    expect(answered).toEqual(["EIO"]);
   });
 });

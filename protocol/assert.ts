@@ -36,6 +36,11 @@ export function isAssertionError(e: unknown): e is AssertionError {
   return e instanceof AssertionError;
 }
 
+/** For a catch block that turns errors into answers or skips them: a broken invariant goes on up. */
+export function rethrowIfAssertion(e: unknown): void {
+  if (e instanceof AssertionError) throw e;
+}
+
 // Out of line so that assert() stays small enough to inline at every call site.
 function fail(message: string, value: number | bigint | string | undefined): never {
   throw new AssertionError(value === undefined ? message : `${message} (${String(value)})`);

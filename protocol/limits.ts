@@ -5,6 +5,8 @@
 // limits are asserted at load time, so an inconsistent edit fails at start, not
 // under load. Names carry their unit and end in a qualifier (`...BytesMax`).
 
+import { AssertionError } from "./assert.ts";
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -111,7 +113,7 @@ export const STRING_BYTES_MAX = 32 * KiB;
 export const ARRAY_LENGTH_MAX = 100_000;
 
 function assert(condition: boolean, why: string): void {
-  if (!condition) throw new Error(`limits: ${why}`);
+  if (!condition) throw new AssertionError(`limits: ${why}`);
 }
 
 // A batch must fit in a frame with room for the request's headers and names.

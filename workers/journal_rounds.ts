@@ -15,6 +15,7 @@
 // fails is dropped: every partition syncs its own segment from then on.
 
 import * as path from "node:path";
+import { assert, rethrowIfAssertion } from "../protocol/assert.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { errorFields } from "./control.ts";
 import { type HostedLog, type HostedPartition, type JournaledLog, isJournaled, isOnline } from "./hosted_partition.ts";
@@ -113,7 +114,8 @@ export class JournalRounds {
       let length: number;
       try {
         length = log.unsyncedLength();
-      } catch {
+      } catch (err) {
+        rethrowIfAssertion(err);
         continue; // offline now: its own flush reports it
       }
       // Large tails, and partitions holding JOURNAL_PARTITION_UNSYNCED_BYTES_MAX only the journal covers, sync their own segments.
@@ -122,7 +124,8 @@ export class JournalRounds {
       if (at < 0) break;
       try {
         log.readUnsynced(journal.roundBuffer, at);
-      } catch {
+      } catch (err) {
+        rethrowIfAssertion(err);
         journal.abandonRecord();
         continue;
       }
@@ -135,7 +138,8 @@ export class JournalRounds {
     const started = performance.now();
     try {
       journal.commit();
-    } catch {
+    } catch (err) {
+      rethrowIfAssertion(err);
       // The segments still hold every byte: each syncs its own from now on.
       this.drop();
       for (const p of round) if (p.dirty) host.flushPartition(p);
@@ -194,7 +198,8 @@ export class JournalRounds {
     }
     try {
       journal.restart();
-    } catch {
+    } catch (err) {
+      rethrowIfAssertion(err);
       this.drop();
     }
     return flushes;
@@ -220,7 +225,8 @@ export class JournalRounds {
     try {
       journal.close();
       if (allSynced) journal.remove();
-    } catch {
+    } catch (err) {
+      rethrowIfAssertion(err);
       // Left in place: the replay at the next start reads it (what it names is already in the segments).
     }
   }

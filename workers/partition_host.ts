@@ -56,6 +56,7 @@
 // PRODUCED may be published later than its write, never later than the start of
 // the flush that covers it (so before its DURABLE or PARTITION_FAILED).
 
+import { AssertionError, assert } from "../protocol/assert.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from "../protocol/record_batch.ts";
 import type { FaultOptions } from "./control.ts";
@@ -300,7 +301,8 @@ export class PartitionHost {
           done = this.offsetForTimestamp(at);
           break;
         default:
-          throw new Error(`partition host: unknown request kind ${kind}`);
+          // The router writes only these kinds into the request ring.
+          throw new AssertionError(`partition host: unknown request kind ${kind}`);
       }
       if (!done) {
         outcome = DrainOutcome.COMPLETIONS_FULL;
@@ -500,7 +502,7 @@ export class PartitionHost {
       }
       const o = c.reserve(EntryKind.PRODUCED, ProducedCompl.BYTES);
       // Room for every pending answer was checked before each was staged.
-      if (o === -1) throw new Error("partition host: completion room checked before staging is gone");
+      assert(o !== -1, "partition host: completion room checked before staging is gone");
       c.u32[(o + ProducedCompl.SLOT) >>> 2] = slot;
       c.u32[(o + ProducedCompl.REQUEST_ID) >>> 2] = requestId;
       c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3] = pending.baseOffset[i];
@@ -582,7 +584,8 @@ export class PartitionHost {
         error = e.code;
         n = 0;
       }
-      if (n > plan.length) throw new Error(`partition host: readInto returned ${n} bytes for a plan of ${plan.length}`);
+      // The read fills only the room reserved for the plan: past it lies the next entry's space.
+      assert(n <= plan.length, "partition host: readInto returned more bytes than planned", n);
       if (p.log.corruption !== null) this.touch(p);
       if (n > 0) {
         p.view.bytesOut += n;
@@ -685,6 +688,9 @@ export class PartitionHost {
 
   /** The partition is durable up to `durable` (its own flush or a journal round): its row, and a DURABLE owed. */
   private noteDurable(p: HostedPartition, durable: number): void {
+    // The high watermark a consumer reads up to never moves back, and never passes what was written.
+    assert(durable >= p.view.durableOffset, "partition host: the durable offset moved back", durable);
+    assert(durable <= p.log.logEndOffset, "partition host: the durable offset passed the log end", durable);
     this.refreshRow(p);
     p.view.durableOffset = durable;
     p.view.highWatermark = durable;

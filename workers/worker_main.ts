@@ -13,6 +13,7 @@
 // entrypoint (e.g. `bun build --compile cli/main.ts workers/worker_main.ts`), or
 // the binary cannot start its workers.
 
+import { assert } from "../protocol/assert.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { type ControlReply, type ControlRequest, errorFields } from "./control.ts";
 import { realFileOps } from "./log/file_ops.ts";
@@ -110,7 +111,8 @@ async function handle(msg: ControlRequest): Promise<void> {
   const h = host;
   const id = msg.id;
   try {
-    if (h === null) throw new Error("worker: control message before init");
+    // The router sends init first and waits for ready before anything else.
+    assert(h !== null, "worker: control message before init");
     let result: unknown;
     switch (msg.op) {
       case "open":

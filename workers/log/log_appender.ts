@@ -54,8 +54,10 @@
 // given to stage() may be views over a SharedArrayBuffer.
 
 import * as path from "node:path";
+import { assert } from "../../protocol/assert.ts";
+import { readI64Number } from "../../protocol/big_endian.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
-import { BatchError, patchBaseOffset, patchLogAppendTime, validateBatch } from "../../protocol/record_batch.ts";
+import { BASE_OFFSET_OFFSET, BatchError, patchBaseOffset, patchLogAppendTime, validateBatch } from "../../protocol/record_batch.ts";
 import { isOutOfSpace, readFully, writeGathered } from "./file_ops.ts";
 import { FsyncBatcher } from "./fsync_batcher.ts";
 import {
@@ -209,6 +211,8 @@ export class LogAppender {
       offsetCount += b.lastOffsetDelta + 1;
       pos += b.size;
     }
+    // validateBatch() refuses a batch that runs past the end: the batches cover the append exactly.
+    assert(pos === records.length, "log: the validated batches cover the append exactly", pos);
     const baseOffset = this.s.logEndOffset + this.stagedOffsets;
     const lastOffset = baseOffset + offsetCount - 1;
     if (lastOffset > LOG_OFFSET_MAX) {
@@ -243,6 +247,7 @@ export class LogAppender {
       }
       next += s.offsetCounts[i];
     }
+    assert(next === lastOffset + 1, "log: the offsets given match the batches' offset counts", next);
     if (this.staged.length === 0) this.stagedNowMs = nowMs;
     this.staged.push(records);
     this.stagedBatches += n;
@@ -286,6 +291,9 @@ export class LogAppender {
     const filePosition = seg.size;
     const bytes = this.stagedBytes;
     const nowMs = this.stagedNowMs;
+    // Checked before the write and again once the batches are placed: the log end moves by exactly what was staged.
+    const nextOffsetAfter = seg.nextOffset + this.stagedOffsets;
+    assert(this.stagedBatches > 0, "log: staged views hold at least one batch", count);
     try {
       const pieces = this.piecesOfStaged();
       writeGathered(this.s.files, seg.fd, pieces, pieces.length, filePosition, WRITE_CHUNK_BYTES_MAX);
@@ -317,6 +325,8 @@ export class LogAppender {
       );
       next += offsets;
     }
+    assert(seg.size === filePosition + bytes, "log: the segment grew by the bytes written", seg.size);
+    assert(seg.nextOffset === nextOffsetAfter, "log: the log end moved by the offsets staged", seg.nextOffset);
     if (seg.rollBaseMs < 0) seg.rollBaseMs = nowMs;
     this.batcher.noteWrite(bytes, nowMs);
     this.dropStaged();
@@ -445,6 +455,9 @@ export class LogAppender {
     }
     this.journaledUnsynced = false;
     this.journaledUnsyncedBytesCount = 0;
+    // Durability only moves forward: what a flush covers includes everything durable before it.
+    assert(seg.nextOffset >= this.s.durable, "log: a flush never moves the durable offset back", seg.nextOffset);
+    assert(seg.size >= this.s.durablePosition, "log: a flush never moves the durable position back", seg.size);
     this.s.durable = seg.nextOffset;
     this.s.durablePosition = seg.size;
     this.s.durableMaxTimestamp = seg.maxTimestamp;
@@ -489,11 +502,16 @@ export class LogAppender {
   readUnsynced(target: Uint8Array, at: number): void {
     const seg = this.s.segs.active;
     const length = seg.size - this.s.durablePosition;
+    // The host copies only a tail unsyncedLength() reported, into the room the journal gave it.
+    assert(length > 0, "log: unsynced bytes to copy for the journal", length);
+    assert(at + length <= target.length, "log: the unsynced bytes fit where the journal put them", at);
     try {
       if (readFully(this.s.files, seg.fd, target, at, length, this.s.durablePosition) < length) throw new Error("short read of unsynced bytes");
     } catch (e) {
       this.s.fail(e, "reading unsynced bytes for the journal");
     }
+    // After the read: the copy starts at a batch boundary, the batch at the durable offset.
+    assert(readI64Number(target, at + BASE_OFFSET_OFFSET) === this.s.durable, "log: the unsynced bytes start with the batch at the durable offset", at);
     this.journalEndOffset = seg.nextOffset;
     this.journalEndPosition = seg.size;
     this.journalEndMaxTimestamp = seg.maxTimestamp;
@@ -507,7 +525,8 @@ export class LogAppender {
    * close). Returns the new durable offset.
    */
   markJournaled(): number {
-    if (this.journalEndOffset < 0) throw new Error("markJournaled() without readUnsynced()");
+    assert(this.journalEndOffset >= 0, "log: markJournaled() without readUnsynced()");
+    assert(this.journalEndOffset >= this.s.durable, "log: a journal round never moves the durable offset back", this.journalEndOffset);
     this.journaledUnsyncedBytesCount += this.journalEndPosition - this.s.durablePosition;
     this.s.durable = this.journalEndOffset;
     this.s.durablePosition = this.journalEndPosition;

@@ -26,6 +26,7 @@
 // Threading: as PartitionLog's: one owner, all calls synchronous. The target of
 // readInto() may be a view over a SharedArrayBuffer.
 
+import { assert, rethrowIfAssertion } from "../../protocol/assert.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { forEachRecord } from "../../protocol/record_batch.ts";
 import { VerifiedPrefix, checkBatchAt, verifyBatches } from "./batch_verify.ts";
@@ -130,6 +131,9 @@ export class LogReader {
         end = Math.max(firstEnd, loc.seekEnd(seg, from, budgetEnd));
       }
     }
+    // A plan is whole batches of one segment, never less than the first (it lies wholly below the limit).
+    assert(end >= firstEnd, "log: a read plan holds at least its first batch", end);
+    assert(end <= seg.size, "log: a read plan ends within its segment", end);
     return { segment: seg, position: start, length: end - start, firstOffset };
   }
 
@@ -151,6 +155,9 @@ export class LogReader {
     if (targetOffset < 0 || targetOffset + plan.length > target.length) {
       throw new RangeError(`readInto: ${plan.length} bytes do not fit at ${targetOffset} of ${target.length}`);
     }
+    // Checked before the read (segments never shrink under a plan: retention deletes whole ones) and,
+    // batch by batch, after it (verifyBatches: framing, offsets, CRC-32C; damage there is a LogError).
+    assert(plan.position + plan.length <= seg.size, "log: a read plan lies within its segment", plan.position);
     let n: number;
     try {
       n = readFully(this.s.files, fd, target, targetOffset, plan.length, plan.position);
@@ -158,6 +165,7 @@ export class LogReader {
       this.s.fail(e, "read");
     }
     // A short read is checked like any damage: the batches wholly read are served, a partial one is not.
+    assert(n <= plan.length, "log: a read returns no more than planned", n);
     const v = verifyBatches(target, targetOffset, targetOffset + n, plan.firstOffset, this.verified);
     if (v.failure === null && n === plan.length) return n;
     this.s.corruptReads++;
@@ -250,7 +258,8 @@ export class LogReader {
         found.offset = Number(r.offset);
         found.timestampMs = Number(r.timestamp);
       });
-    } catch {
+    } catch (e) {
+      rethrowIfAssertion(e);
       // A batch we cannot open (a codec not available here): its first offset is the answer Kafka gives too.
       return { offset: baseOffset, timestampMs: maxTimestamp };
     }

@@ -7,6 +7,7 @@
 // Fields are plain and public to those three files alone, so the hot paths read
 // them directly: no getter, closure or copy per request.
 
+import { rethrowIfAssertion } from "../../protocol/assert.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import type { FileOps } from "./file_ops.ts";
 import type { LogConfig } from "./log_config.ts";
@@ -122,8 +123,13 @@ export class LogState {
     return new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `the partition log is offline: ${cause?.message}`, { cause });
   }
 
-  /** A storage failure: the partition goes offline for good, and the caller gets KAFKA_STORAGE_ERROR. */
+  /**
+   * A storage failure: the partition goes offline for good, and the caller gets
+   * KAFKA_STORAGE_ERROR. A broken invariant (AssertionError) is not a storage
+   * failure: it goes on up unchanged, and the log is left as it was.
+   */
   fail(e: unknown, op: string): never {
+    rethrowIfAssertion(e);
     const error = new SluiceError(
       ErrorCode.KAFKA_STORAGE_ERROR,
       `partition log ${this.dir} is offline: ${op} failed: ${(e as Error)?.message ?? String(e)}`,

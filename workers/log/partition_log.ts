@@ -28,6 +28,7 @@
 // readInto() may be views over a SharedArrayBuffer.
 
 import * as path from "node:path";
+import { assert, rethrowIfAssertion } from "../../protocol/assert.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { type FileOps, realFileOps } from "./file_ops.ts";
 import { type AppendResult, LogAppender, emptyAppendResult } from "./log_appender.ts";
@@ -106,6 +107,7 @@ export class PartitionLog {
         keepIntactOnDamage: opts.onDamage === "read-only",
       });
     } catch (e) {
+      rethrowIfAssertion(e);
       if (e instanceof SluiceError) throw e;
       // An I/O failure while opening (EIO, ENOSPC, EACCES): the partition cannot come online.
       throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `opening partition log ${opts.dir} failed: ${(e as Error).message}`, {
@@ -114,7 +116,8 @@ export class PartitionLog {
     }
     if (r.segments.length === 0) {
       // Damage in the very first segment, before any intact batch: nothing readable to keep.
-      throw r.damage ?? new Error("recovery returned no segments");
+      assert(r.damage !== null, "partition log: recovery returned no segments and no damage");
+      throw r.damage;
     }
     const log = new PartitionLog({
       dir: opts.dir,
@@ -143,6 +146,7 @@ export class PartitionLog {
     try {
       this.s.recoveryPoint.record({ offset: this.s.durable, segmentBaseOffset: active.baseOffset, position: this.s.durablePosition });
     } catch (e) {
+      rethrowIfAssertion(e);
       this.closeFiles();
       throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `opening partition log ${this.dir} failed: recovery point: ${(e as Error).message}`, { cause: e });
     }

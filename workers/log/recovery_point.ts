@@ -42,6 +42,7 @@
 // The file is created at its full size and zero-filled once, so later slot
 // writes overwrite allocated blocks: they need no free space.
 
+import { assert } from "../../protocol/assert.ts";
 import * as path from "node:path";
 import { readI64Number, readU16, readU32, writeI16, writeI32, writeI64Number } from "../../protocol/big_endian.ts";
 import { crc32c } from "../../protocol/crc32c.ts";
@@ -169,6 +170,9 @@ export class RecoveryPointWriter {
   }
 
   private write(rp: RecoveryPoint): void {
+    // Checked before the write; the read (decodeSlot) checks the CRC, since the disk may have changed the bytes since.
+    assert(rp.segmentBaseOffset <= rp.offset, "recovery point: the durable offset is in or past its segment", rp.offset);
+    assert(rp.position >= 0, "recovery point: a position in the segment", rp.position);
     if (this.fd < 0) this.openFile();
     const next = this.sequence + 1;
     encodeSlot(this.slotBytes, next, rp);

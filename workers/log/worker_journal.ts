@@ -196,6 +196,10 @@ export class WorkerJournal {
    * round is full. Call endRecord() once the data is there.
    */
   beginRecord(dirKey: Uint8Array, segmentBaseOffset: number, position: number, dataBytes: number): number {
+    // The key came from journalDirKey(), which refuses longer names: a record's header stays within its bounds.
+    assert(dirKey.length > 0, "journal: a directory key is not empty");
+    assert(dirKey.length <= JOURNAL_DIR_BYTES_MAX, "journal: a directory key is at most JOURNAL_DIR_BYTES_MAX bytes", dirKey.length);
+    assert(this.roundRecordStart === -1, "journal: beginRecord() while a record is open");
     const bytes = JOURNAL_RECORD_HEADER_BYTES + dirKey.length + RECORD_PLACE_BYTES + dataBytes;
     if (dataBytes <= 0 || this.roundBytes + bytes > this.round.length) return -1;
     const at = this.roundBytes;
@@ -219,8 +223,10 @@ export class WorkerJournal {
   /** Seals the record beginRecord() opened (its CRC), keeping it in the round. */
   endRecord(): void {
     const at = this.roundRecordStart;
-    if (at < 0) throw new Error("journal: endRecord() without beginRecord()");
+    assert(at >= 0, "journal: endRecord() without beginRecord()");
     const bytes = this.roundView.getUint32(at);
+    // The length beginRecord() wrote is still there (nothing else writes the round's header bytes).
+    assert(at + bytes <= this.round.length, "journal: a record ends within the round", bytes);
     this.roundView.setUint32(at + 4, crc32c(this.round.subarray(at + 8, at + bytes)));
     this.roundBytes = at + bytes;
     this.roundRecordStart = -1;
@@ -242,9 +248,11 @@ export class WorkerJournal {
    * must not be used after that (the caller syncs the segments themselves).
    */
   commit(): void {
-    if (this.closed) throw new Error("journal: closed");
+    assert(!this.closed, "journal: commit() on a closed journal");
+    assert(this.roundRecordStart === -1, "journal: commit() with a record still open");
     if (this.roundBytes === 0) return;
-    if (this.position + this.roundBytes > this.capacity) throw new Error("journal: round past the end (checkpoint first)");
+    // The host checks needsCheckpoint before a round, and a round is at most JOURNAL_ROUND_BYTES_MAX.
+    assert(this.position + this.roundBytes <= this.capacity, "journal: round past the end (checkpoint first)", this.position);
     writeFully(this.files, this.fd, this.round, 0, this.roundBytes, this.position);
     this.files.fdatasync(this.fd);
     this.position += this.roundBytes;
@@ -256,7 +264,7 @@ export class WorkerJournal {
    * holding journaled bytes first: from here on the old records are ignored.
    */
   restart(): void {
-    if (this.closed) throw new Error("journal: closed");
+    assert(!this.closed, "journal: restart() on a closed journal");
     this.gen++;
     this.writeHeader();
     this.position = JOURNAL_HEADER_BYTES;
@@ -271,7 +279,7 @@ export class WorkerJournal {
 
   /** Removes the closed journal's file: only when no segment needs its records. */
   remove(): void {
-    if (!this.closed) throw new Error("journal: remove() before close()");
+    assert(this.closed, "journal: remove() before close()");
     this.files.unlink(this.path);
     this.files.fsyncDir(nodePath.dirname(this.path));
   }
