@@ -15,7 +15,7 @@
 // fails is dropped: every partition syncs its own segment from then on.
 
 import * as path from "node:path";
-import { assert, rethrowIfAssertion } from "../protocol/assert.ts";
+import { rethrowIfAssertion } from "../protocol/assert.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { errorFields } from "./control.ts";
 import { type HostedLog, type HostedPartition, type JournaledLog, isJournaled, isOnline } from "./hosted_partition.ts";

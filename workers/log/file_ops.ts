@@ -72,7 +72,7 @@ export function fsError(code: "EIO" | "ENOSPC" | "EDQUOT" | "EBADF", syscall: st
  * Whether a write failed for lack of room (ENOSPC: the file system is full;
  * EDQUOT: the user's quota is). Unlike EIO, nothing about the file is unknown
  * after one: what was written before it is there, and freeing space lets the
- * same write succeed, so the log treats it as retryable (partition_log.ts).
+ * same write succeed, so the log treats it as retryable (log_appender.ts).
  */
 export function isOutOfSpace(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;

@@ -11,7 +11,7 @@
 // a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes
 // is synced directly, so bulk data is not written twice.
 //
-// Durability contract (partition_log.ts has the log's half):
+// Durability contract (log_appender.ts has the log's half):
 // - A journaled batch is DURABLE once the journal's fdatasync returned: then it
 //   is in the segment file (page cache) and in the journal (disk).
 // - The journal is preallocated with zeros and written in place, so its
