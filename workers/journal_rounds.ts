@@ -15,7 +15,7 @@
 // fails is dropped: every partition syncs its own segment from then on.
 
 import * as path from "node:path";
-import { rethrowIfAssertion } from "../protocol/assert.ts";
+import { assert, rethrowIfAssertion } from "../protocol/assert.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { errorFields } from "./control.ts";
 import { type HostedLog, type HostedPartition, type JournaledLog, isJournaled, isOnline } from "./hosted_partition.ts";
@@ -191,6 +191,8 @@ export class JournalRounds {
         flushes++;
       }
       if (!isOnline(p)) failed = true;
+      // The new generation forgets this one's records: each segment they cover must be synced first.
+      else assert(!(p.log as HostedLog & JournaledLog).hasJournaledUnsynced, "journal rounds: a checkpoint leaves no segment relying on the old generation", p.slot);
     }
     if (failed) {
       this.drop();

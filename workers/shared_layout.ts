@@ -40,6 +40,10 @@
 // All payload field offsets below are byte offsets from the start of the payload
 // (which is RING_ALIGN-aligned), so Float64 fields can be read through a
 // Float64Array over the data area.
+//
+// Everything here is layout (sizes, offsets, alignment, magic numbers), not a
+// limit: the limits on what flows through this memory (ring sizes, the early-wrap
+// point, the length of an error message) are in protocol/limits.ts and worker_limits.ts.
 
 import { assert } from "../protocol/assert.ts";
 

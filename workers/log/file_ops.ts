@@ -10,6 +10,7 @@
 // every byte not covered by a completed fdatasync.
 
 import * as fs from "node:fs";
+import { assert } from "../../protocol/assert.ts";
 import { WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 
 export type OpenFlags = "r" | "r+" | "w+";
@@ -129,6 +130,8 @@ const gatherScratch: Uint8Array[] = [];
  */
 export function writeGathered(files: FileOps, fd: number, bufs: readonly Uint8Array[], count: number, pos: number, chunkBytesMax: number): void {
   const group = gatherScratch;
+  // Emptied on every return (finally below): not empty here means a second write began inside the first.
+  assert(group.length === 0, "file ops: writeGathered() is never re-entered");
   let i = 0;
   let at = pos;
   try {

@@ -405,6 +405,7 @@ export class PartitionLog {
     if (this.s.failure !== null || this.s.closed) return;
     // The point must not pass what the segment itself holds on disk.
     if (this.appender.hasJournaledUnsynced) this.flush();
+    assert(!this.appender.hasJournaledUnsynced, "log: a checkpoint finds no durable bytes that only the journal holds");
     const seg = this.s.segs.active;
     try {
       seg.writeIndexFiles(this.s.files, {
