@@ -225,7 +225,6 @@ export const FailedCompl = {
   MESSAGE: 16,
 } as const;
 
-
 // ---------------------------------------------------------------------------
 // Partition state table
 //

@@ -553,7 +553,6 @@ export class LogAppender {
     return this.journaledUnsyncedBytesCount;
   }
 
-
   /** A write or roll refused for space (and undone): the error for its appends, and the cool-down starts. */
   private outOfSpace(e: unknown, what: string, nowMs: number): SluiceError {
     const code = (e as { code?: string }).code ?? "ENOSPC";

@@ -152,6 +152,7 @@ export class PartitionLog {
     }
   }
 
+  // ------------------------------------------------------------ state
 
   /** Sealed-segment indexes rebuilt after open because their files were damaged. */
   get indexRebuilds(): number {
@@ -167,8 +168,6 @@ export class PartitionLog {
   get outOfSpaceFailures(): number {
     return this.s.outOfSpaceFailures;
   }
-
-  // ------------------------------------------------------------ state
 
   get logStartOffset(): number {
     return this.s.segs.first.baseOffset;
