@@ -2,6 +2,8 @@
 // Kafka-protocol front end can pass them through unchanged and a Kafka user
 // recognises them. Callers branch on `code`, never on a class name or message.
 
+import { assert } from "./assert.ts";
+
 export const ErrorCode = {
   UNKNOWN_SERVER_ERROR: -1,
   NONE: 0,
@@ -57,7 +59,7 @@ interface ErrorInfo {
 const table = new Map<number, ErrorInfo>();
 function define(code: number, retriable: boolean, message: string): void {
   const name = Object.entries(ErrorCode).find(([, c]) => c === code)?.[0];
-  if (name === undefined) throw new Error(`errors: code ${code} has no name`);
+  assert(name !== undefined, "errors: every defined code has a name", code);
   table.set(code, { name, retriable, message });
 }
 

@@ -12,6 +12,7 @@
 // gathered, into one buffer the parser reuses and grows with the bytes that
 // actually arrive, up to that frame's size.
 
+import { assert } from "./assert.ts";
 import { readU16, readU32, writeI16, writeI32 } from "./big_endian.ts";
 import type { Writer } from "./codec.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
@@ -268,6 +269,8 @@ export class FrameParser {
    */
   private append(chunk: Uint8Array, from: number, to: number): void {
     const needed = this.gathered + (to - from);
+    // Callers take at most what the frame still lacks: memory follows a checked size, never an unchecked one.
+    assert(this.frameTotal === 0 || needed <= this.frameTotal, "frame parser: gathered past the frame's size", needed);
     let acc = this.acc;
     if (acc === null || acc.length < needed) {
       let cap = acc === null ? PARSER_INITIAL_BYTES : acc.length * 2;

@@ -5,6 +5,8 @@
 // limits are asserted at load time, so an inconsistent edit fails at start, not
 // under load. Names carry their unit and end in a qualifier (`...BytesMax`).
 
+import { AssertionError } from "./assert.ts";
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -158,7 +160,7 @@ export const PARSER_INITIAL_BYTES = 4 * KiB;
 export const BUILDER_INITIAL_BYTES = 16 * KiB;
 
 function assert(condition: boolean, why: string): void {
-  if (!condition) throw new Error(`limits: ${why}`);
+  if (!condition) throw new AssertionError(`limits: ${why}`);
 }
 
 // A batch must fit in a frame with room for the request's headers and names.

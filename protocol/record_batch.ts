@@ -36,6 +36,7 @@ import {
   writeI64,
   writeI64Number,
 } from "./big_endian.ts";
+import { assert } from "./assert.ts";
 import { CompressionError, decompressRecords } from "./compression/mod.ts";
 import { crc32c } from "./crc32c.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
@@ -582,6 +583,8 @@ export class BatchBuilder {
       }
     }
     const bodyBytes = p - bodyStart;
+    // The capacity was checked once against the bound: every write above must have stayed within it.
+    assert(bodyBytes <= bodyBytesMax, "batch builder: a record body stays within its computed bound", bodyBytes);
     const lengthBytes = varintSize(bodyBytes);
     // The bound over-reserved room for the length (only when it straddles a varint size).
     if (lengthBytes < lengthBytesMax) buf.copyWithin(recordStart + lengthBytes, bodyStart, p);

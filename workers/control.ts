@@ -5,6 +5,7 @@
 // go through the shared rings (shared_layout.ts). Errors cross as (code, message)
 // pairs and become SluiceError again on the router.
 
+import { rethrowIfAssertion } from "../protocol/assert.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import type { LogConfig } from "./log/mod.ts";
 
@@ -48,8 +49,14 @@ export type ControlReply =
   | { op: "reply"; id: number; ok: true; result?: unknown }
   | { op: "reply"; id: number; ok: false; code: number; message: string; name: string };
 
-/** (code, message, name) of any thrown value, for the trip across the thread boundary. */
+/**
+ * (code, message, name) of any thrown value, for the trip across the thread
+ * boundary or into a completion. A broken invariant (AssertionError) is no
+ * answer: it is rethrown, so every catch that answers with these fields lets it
+ * through and the worker crashes loudly.
+ */
 export function errorFields(err: unknown, fallbackCode: number): { code: number; message: string; name: string } {
+  rethrowIfAssertion(err);
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return {

@@ -3,7 +3,8 @@
 
 import type { FaultOptions } from "./control.ts";
 import { FaultyFileOps, PartitionLog, realFileOps } from "./log/mod.ts";
-import type { HostedLog, OpenLog } from "./partition_host.ts";
+import type { HostedLog } from "./hosted_partition.ts";
+import type { OpenLog } from "./partition_host.ts";
 
 export const openHostedLog: OpenLog = ({ dir, config, faults }) => {
   const log: HostedLog = PartitionLog.open({ dir, config, files: filesFor(faults) });

@@ -2,14 +2,17 @@ import { afterAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ErrorCode } from "../protocol/errors.ts";
+import { AssertionError } from "../protocol/assert.ts";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch } from "../protocol/record_batch.ts";
 import { type FileOps, type LogConfig, PartitionLog, parseTopicConfig, realFileOps } from "./log/mod.ts";
 import { fsError } from "./log/file_ops.ts";
 import type { FaultOptions } from "./control.ts";
 import { DISK_FULL_RETRY_AFTER_MS } from "./log/log_limits.ts";
 import { openHostedLog } from "./open_log.ts";
-import { DrainOutcome, type HostedLog, type OpenLog, PartitionHost, RETENTION_CHECK_INTERVAL_MS } from "./partition_host.ts";
+import type { HostedLog } from "./hosted_partition.ts";
+import { DrainOutcome, type OpenLog, PartitionHost } from "./partition_host.ts";
+import { RETENTION_CHECK_INTERVAL_MS } from "./worker_limits.ts";
 import { PartitionStateTable, createStateTable } from "./partition_state.ts";
 import { RingConsumer, RingProducer, createRing } from "./ring.ts";
 import {
@@ -26,7 +29,8 @@ import {
 } from "./shared_layout.ts";
 import { MemoryLog } from "./testing/memory_log.ts";
 import { WorkerStats, createWorkerStats, fsyncBucketOf } from "./worker_stats.ts";
-import { JOURNAL_HEADER_BYTES, JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX, WorkerJournal, scanJournal, workerJournalPath } from "./log/worker_journal.ts";
+import { JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX } from "./log/log_limits.ts";
+import { JOURNAL_HEADER_BYTES, WorkerJournal, scanJournal, workerJournalPath } from "./log/worker_journal.ts";
 
 type Completion =
   | { kind: "produced"; slot: number; requestId: number; baseOffset: number; lastOffset: number; logStartOffset: number }
@@ -955,5 +959,47 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     const reopened = PartitionLog.open({ dir: dir("p1"), config: config() });
     expect(reopened.durableOffset).toBe(1);
     reopened.close();
+  });
+});
+
+describe("a broken invariant in a log is not turned into an answer", () => {
+  /** A log whose next stage() or flush() breaks an invariant (AssertionError) or fails as storage does (SluiceError). */
+  class BreakingLog extends MemoryLog {
+    breakStage: Error | null = null;
+    breakFlush: Error | null = null;
+    override stage(...args: Parameters<MemoryLog["stage"]>): ReturnType<MemoryLog["stage"]> {
+      if (this.breakStage !== null) throw this.breakStage;
+      return super.stage(...args);
+    }
+    override flush(): number {
+      if (this.breakFlush !== null) throw this.breakFlush;
+      return super.flush();
+    }
+  }
+  const breaking: Impl = { ...memoryImpl, name: "breaking log", open: ({ config }) => ({ log: new BreakingLog(config), recovery: null }) };
+
+  test("an AssertionError from stage() escapes drain(); a SluiceError from it fails only that request", () => {
+    const { host, router, logs, dir } = setup(breaking);
+    host.open(0, dir("p0"), config());
+    const log = logs[0] as BreakingLog;
+    log.breakStage = new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "disk says no");
+    const id = router.produce(0, batchOf(["a"]));
+    host.drain();
+    expect(router.take().map((c) => [c.kind, idOf(c)])).toEqual([["failed", id]]);
+    log.breakStage = new AssertionError("log: offsets given out of order");
+    router.produce(0, batchOf(["b"]));
+    expect(() => host.drain()).toThrow(AssertionError);
+  });
+
+  test("an AssertionError from flush() escapes the group commit instead of passing for a storage failure", () => {
+    const { host, router, logs, table, dir } = setup(breaking);
+    host.open(0, dir("p0"), config());
+    const log = logs[0] as BreakingLog;
+    router.produce(0, batchOf(["a"]), -1);
+    host.drain();
+    log.breakFlush = new AssertionError("log: a flush moved the durable offset back");
+    expect(() => host.flushDue()).toThrow(AssertionError);
+    // Not reported as a storage failure: the row was not taken offline for it.
+    expect(table.read(0)).toMatchObject({ online: true });
   });
 });

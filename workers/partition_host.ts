@@ -7,7 +7,10 @@
 // calls the partitions' logs, and writes one completion per request into the
 // completion ring, in request order. Then it runs the group-commit flush policy:
 // every log with unsynced bytes whose `flushDue(now)` says so is flushed, and a
-// DURABLE completion carries its new durable offset back to the router.
+// DURABLE completion carries its new durable offset back to the router. With a
+// worker journal, the small tails of all due partitions are first made durable
+// together by one journal round (journal_rounds.ts); the rest flush one by one.
+// What the host keeps per partition, and needs of its log, is in hosted_partition.ts.
 //
 // Coalesced writes: a produce is staged in its log (validated, given offsets,
 // a view of its ring slot kept), not written; at the end of the pass, or before
@@ -53,22 +56,22 @@
 // PRODUCED may be published later than its write, never later than the start of
 // the flush that covers it (so before its DURABLE or PARTITION_FAILED).
 
+import { AssertionError, assert } from "../protocol/assert.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { RING_BYTES } from "../protocol/limits.ts";
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from "../protocol/record_batch.ts";
 import type { FaultOptions } from "./control.ts";
 import { errorFields } from "./control.ts";
-import * as path from "node:path";
 import type { LogConfig } from "./log/mod.ts";
-import { JOURNAL_PARTITION_ROUND_BYTES_MAX, JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, type WorkerJournal, journalDirKey, journalPartitionName } from "./log/worker_journal.ts";
-import { type PartitionStateView, PartitionStateTable, emptyStateView } from "./partition_state.ts";
+import { type HostedLog, HostedPartition, type StagedAppend, isOnline } from "./hosted_partition.ts";
+import { JournalRounds } from "./journal_rounds.ts";
+import type { WorkerJournal } from "./log/worker_journal.ts";
+import { PartitionStateTable } from "./partition_state.ts";
 import { PendingProduces } from "./pending_produces.ts";
 import { RingConsumer, RingProducer } from "./ring.ts";
 import type { WorkerStats } from "./worker_stats.ts";
 import {
   DurableCompl,
   EntryKind,
-  FAILED_MESSAGE_BYTES_MAX,
   FailedCompl,
   FetchReq,
   FetchedCompl,
@@ -77,79 +80,13 @@ import {
   ProduceReq,
   ProducedCompl,
 } from "./shared_layout.ts";
-
-/** Offsets and counts the log gives one staged append (filled in place: nothing allocated per request). */
-export interface StagedAppend {
-  baseOffset: number;
-  lastOffset: number;
-  logAppendTimeMs: number;
-  bytes: number;
-  records: number;
-}
-
-/** What the host needs of a partition's log (the PartitionLog in workers/log/ implements it). */
-export interface HostedLog {
-  readonly logStartOffset: number;
-  readonly logEndOffset: number;
-  readonly durableOffset: number;
-  readonly sizeBytes: number;
-  readonly segmentCount: number;
-  readonly online: boolean;
-  /** Damage a read found in durable data (the log stays online; reads at it fail), or null. */
-  readonly corruption: Error | null;
-  /**
-   * Validate `records` (all or nothing), give them the next offsets (patched in
-   * place) and keep the view for writeStaged(); fills `out`. Not written yet: the
-   * bytes must stay unchanged, and nothing may be acknowledged, until writeStaged()
-   * returned. Throws the batch's error (nothing staged), or KAFKA_STORAGE_ERROR.
-   */
-  stage(records: Uint8Array, nowMs: number, out: StagedAppend): StagedAppend;
-  /**
-   * Write every staged append (gathered into few vectored writes). Throws if that
-   * or a write stage() did failed; the log is offline after it unless the disk
-   * refused it for space (then nothing of it was stored, and the log is online).
-   */
-  writeStaged(): void;
-  /**
-   * Bytes staged and not yet written. Right after a stage() it equals that
-   * append's bytes exactly when stage() wrote everything staged before it (a
-   * roll, or too many views): those appends are written, whatever happens next.
-   */
-  readonly stagedByteCount: number;
-  flushDue(nowMs: number): boolean;
-  flushDeadlineMs(): number | null;
-  flush(): number;
-  planRead(offset: number, maxBytes: number, limitOffset: number): { length: number } | { error: number };
-  readInto(plan: { length: number }, target: Uint8Array, targetOffset: number): number;
-  /** The first record with a timestamp ≥ timestampMs (offset and its timestamp), or null. */
-  recordAtTimestamp(timestampMs: number): { offset: number; timestampMs: number } | null;
-  applyRetention(nowMs?: number): { deletedSegments: number; logStartOffset: number };
-  setConfig(config: LogConfig): void;
-  checkpoint(): void;
-  close(): void;
-  deleteFiles(): void;
-}
-
-/** What a log needs to take part in worker journal rounds (PartitionLog has it). */
-export interface JournaledLog {
-  /** Writes what is staged; the bytes written and not durable yet. */
-  unsyncedLength(): number;
-  /** Base offset of the segment they are in, and where in it they start. */
-  readonly unsyncedSegmentBaseOffset: number;
-  readonly unsyncedPosition: number;
-  /** Copies them into target at `at`. */
-  readUnsynced(target: Uint8Array, at: number): void;
-  /** The journal holding the copy was fdatasynced; returns the new durable offset. */
-  markJournaled(): number;
-  /** Durable bytes only the journal holds (flush() syncs them into the segment). */
-  readonly hasJournaledUnsynced: boolean;
-  /** How many bytes that is. */
-  readonly journaledUnsyncedBytes: number;
-}
-
-function isJournaled(log: HostedLog): log is HostedLog & JournaledLog {
-  return typeof (log as Partial<JournaledLog>).markJournaled === "function";
-}
+import {
+  DEFERRED_COMPLETIONS_RING_FRACTION,
+  DRAIN_PASS_BYTES_MAX,
+  DRAIN_PASS_REQUESTS_MAX,
+  FAILED_MESSAGE_BYTES_MAX,
+  RETENTION_CHECK_INTERVAL_MS,
+} from "./worker_limits.ts";
 
 /** Opens (and recovers) one partition's log; may throw SluiceError. */
 export type OpenLog = (opts: { dir: string; config: LogConfig; nowMs: number; faults?: FaultOptions }) => {
@@ -173,32 +110,10 @@ export interface PartitionHostOptions {
   journal?: { journal: WorkerJournal; dataDir: string };
 }
 
-/**
- * Request bytes one drain pass takes before it publishes its completions and lets
- * the flush policy run. Bounds how long an acks=1 ack can sit unpublished behind a
- * burst, and how much one pass holds of the request ring.
- */
-export const DRAIN_PASS_BYTES_MAX = 4 * 1024 * 1024;
-
-/** Requests one drain pass takes (the same bound, for floods of tiny requests). */
-export const DRAIN_PASS_REQUESTS_MAX = 4096;
-
-// A pass keeps the request slots it read until it ends (the logs write staged batches
-// from them), so its budget is at most half the request ring: the router keeps room to fill.
-if (DRAIN_PASS_BYTES_MAX > RING_BYTES / 2) throw new Error("partition host: a drain pass may hold at most half the request ring");
-
-/** How often each partition's retention is applied. */
-export const RETENTION_CHECK_INTERVAL_MS = 30_000;
-
+// Payload sizes that follow from the completion layout (not limits of their own).
 /** Completion bytes a produce may need: the larger of its success and failure entries. */
 const PRODUCE_COMPLETION_BYTES_MAX = Math.max(ProducedCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
-
-/**
- * Completion bytes held back unpublished (acks=all PRODUCED entries waiting for
- * their DURABLE), as a fraction of the completion ring, past which a pass
- * publishes them anyway: the router cannot free room it has not been shown.
- */
-const DEFERRED_COMPLETIONS_RING_FRACTION = 1 / 4;
+/** Completion bytes an offset lookup may need, likewise. */
 const OFFSET_COMPLETION_BYTES_MAX = Math.max(OffsetCompl.BYTES, FailedCompl.MESSAGE + FAILED_MESSAGE_BYTES_MAX);
 
 /** How a drain pass ended. */
@@ -211,39 +126,6 @@ export const DrainOutcome = {
   COMPLETIONS_FULL: 2,
 } as const;
 export type DrainOutcome = (typeof DrainOutcome)[keyof typeof DrainOutcome];
-
-class HostedPartition {
-  readonly slot: number;
-  log: HostedLog;
-  /** The row this worker publishes to the state table (reused for every write). */
-  readonly view: PartitionStateView;
-  /** Appended since the last flush. */
-  dirty = false;
-  /** Row changed since it was last published. */
-  touched = false;
-  /** Storage failed (a flush or write threw): offline until closed, whatever the log says. */
-  failed = false;
-  /** Has staged appends in the current pass (it is in the host's staging list). */
-  staging = false;
-  /** This pass's write of the staged appends failed: each of them is answered with this. */
-  writeError: { code: number; message: string } | null = null;
-  /**
-   * Index (in the pending produces) of the first one still staged in the log: the
-   * ones of this partition before it were written by a stage() and are answered
-   * PRODUCED even if writeError is set (a refused write stored none of the others).
-   */
-  stagedFrom = 0;
-  /** Its directory as the journal names it; null: it never uses the journal (faults injected, or no journal). */
-  journalKey: Uint8Array | null = null;
-  /** Journal generation of its last journaled round (-1: none): closing it then needs a checkpoint first. */
-  journaledGeneration = -1;
-
-  constructor(slot: number, log: HostedLog) {
-    this.slot = slot;
-    this.log = log;
-    this.view = emptyStateView();
-  }
-}
 
 const utf8 = new TextEncoder();
 
@@ -276,11 +158,8 @@ export class PartitionHost {
   /** Payload bytes the completion ring must free before the blocked request can proceed. */
   blockedOnBytes = 0;
   private nextRetentionMs: number;
-  /** null without a journal, or after it failed (then every partition syncs its own segment). */
-  private journal: WorkerJournal | null;
-  private readonly journalDataDir: string;
-  /** The partitions of the current journal round (reused). */
-  private readonly journalRoundParts: HostedPartition[] = [];
+  /** The worker journal's rounds (journal_rounds.ts); inactive without a journal. */
+  private readonly journalRounds: JournalRounds;
 
   constructor(opts: PartitionHostOptions) {
     this.requests = new RingConsumer(opts.requests);
@@ -292,8 +171,19 @@ export class PartitionHost {
     this.fetchedView = new DataView(this.completions.bytes.buffer, this.completions.bytes.byteOffset, this.completions.bytes.byteLength);
     this.deferredCompletionBytesMax = Math.floor(this.completions.capacity * DEFERRED_COMPLETIONS_RING_FRACTION);
     this.nextRetentionMs = this.clock() + RETENTION_CHECK_INTERVAL_MS;
-    this.journal = opts.journal?.journal ?? null;
-    this.journalDataDir = opts.journal?.dataDir ?? "";
+    // Built once: the round calls back into the host through these, never per request.
+    this.journalRounds = new JournalRounds(opts.journal, {
+      partitions: this.partitions,
+      dirty: this.dirty,
+      flushPartition: (p) => this.flushPartition(p),
+      markOffline: (p, code, message) => this.markOffline(p, code, message),
+      noteDurable: (p, durableOffset) => this.noteDurable(p, durableOffset),
+      publishHeldCompletions: () => {
+        if (this.completions.unpublished) this.publishCompletions();
+      },
+      publishFlushed: () => this.publishFlushed(),
+      recordFsync: (ms) => this.stats?.recorder.recordFsync(this.stats.worker, ms),
+    });
   }
 
   get partitionCount(): number {
@@ -308,10 +198,7 @@ export class PartitionHost {
     if (slot < 0 || slot >= this.table.rows) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot} outside the state table`);
     const { log, recovery } = this.openLog({ dir, config, nowMs: this.clock(), faults });
     const p = new HostedPartition(slot, log);
-    // Only a partition that can say which incarnation of its directory it is may use the journal (journal_replay.ts says why).
-    if (this.journal !== null && faults === undefined && incarnation !== undefined && isJournaled(log)) {
-      p.journalKey = journalDirKey(journalPartitionName(path.relative(this.journalDataDir, dir), incarnation));
-    }
+    p.journalKey = this.journalRounds.keyFor(log, dir, incarnation, faults !== undefined);
     this.partitions.set(slot, p);
     this.table.beginGeneration(slot);
     this.refreshRow(p);
@@ -331,8 +218,7 @@ export class PartitionHost {
   close(slot: number, opts: { deleteFiles?: boolean } = {}): void {
     const p = this.partitions.get(slot);
     if (p === undefined) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `slot ${slot} is not open on this worker`);
-    // The journal's generation may name only open partitions (worker_journal.ts says why).
-    if (this.journal !== null && p.journaledGeneration === this.journal.generation) this.checkpointJournal();
+    this.journalRounds.beforeClose(p);
     if (!opts.deleteFiles && isOnline(p) && p.dirty) this.flushPartition(p);
     this.reportOwed();
     this.publishRows();
@@ -369,12 +255,7 @@ export class PartitionHost {
       }
     }
     // Every partition is synced and closed: nothing in the journal is needed any more.
-    const journal = this.journal;
-    if (journal !== null && first === null) {
-      this.journal = null;
-      journal.close();
-      journal.remove();
-    }
+    if (first === null) this.journalRounds.closeAndRemove();
     if (first !== null) throw first;
   }
 
@@ -420,7 +301,8 @@ export class PartitionHost {
           done = this.offsetForTimestamp(at);
           break;
         default:
-          throw new Error(`partition host: unknown request kind ${kind}`);
+          // The router writes only these kinds into the request ring.
+          throw new AssertionError(`partition host: unknown request kind ${kind}`);
       }
       if (!done) {
         outcome = DrainOutcome.COMPLETIONS_FULL;
@@ -452,7 +334,7 @@ export class PartitionHost {
    */
   flushDue(nowMs: number = this.clock(), force = false): number {
     let flushes = 0;
-    if (!force && this.journal !== null && this.journalRound(nowMs)) flushes++;
+    if (!force && this.journalRounds.round(nowMs)) flushes++;
     for (const p of this.dirty) {
       if (force || p.log.flushDue(nowMs)) {
         // Held-back acks=all answers go out before the first fdatasync: the router files them meanwhile.
@@ -483,7 +365,7 @@ export class PartitionHost {
    * time for the next partition's fdatasync instead of waiting a whole round.
    */
   flushOneDue(nowMs: number = this.clock()): boolean {
-    if (this.journal !== null && this.journalRound(nowMs)) return true;
+    if (this.journalRounds.round(nowMs)) return true;
     for (const p of this.dirty) {
       if (!p.log.flushDue(nowMs)) continue;
       if (this.completions.unpublished) this.publishCompletions();
@@ -620,7 +502,7 @@ export class PartitionHost {
       }
       const o = c.reserve(EntryKind.PRODUCED, ProducedCompl.BYTES);
       // Room for every pending answer was checked before each was staged.
-      if (o === -1) throw new Error("partition host: completion room checked before staging is gone");
+      assert(o !== -1, "partition host: completion room checked before staging is gone");
       c.u32[(o + ProducedCompl.SLOT) >>> 2] = slot;
       c.u32[(o + ProducedCompl.REQUEST_ID) >>> 2] = requestId;
       c.f64[(o + ProducedCompl.BASE_OFFSET) >>> 3] = pending.baseOffset[i];
@@ -702,7 +584,8 @@ export class PartitionHost {
         error = e.code;
         n = 0;
       }
-      if (n > plan.length) throw new Error(`partition host: readInto returned ${n} bytes for a plan of ${plan.length}`);
+      // The read fills only the room reserved for the plan: past it lies the next entry's space.
+      assert(n <= plan.length, "partition host: readInto returned more bytes than planned", n);
       if (p.log.corruption !== null) this.touch(p);
       if (n > 0) {
         p.view.bytesOut += n;
@@ -800,6 +683,14 @@ export class PartitionHost {
     }
     // Timed only when an fdatasync ran (the durable offset moved); a flush with nothing unsynced returns at once.
     if (durable > before) this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
+    this.noteDurable(p, durable);
+  }
+
+  /** The partition is durable up to `durable` (its own flush or a journal round): its row, and a DURABLE owed. */
+  private noteDurable(p: HostedPartition, durable: number): void {
+    // The high watermark a consumer reads up to never moves back, and never passes what was written.
+    assert(durable >= p.view.durableOffset, "partition host: the durable offset moved back", durable);
+    assert(durable <= p.log.logEndOffset, "partition host: the durable offset passed the log end", durable);
     this.refreshRow(p);
     p.view.durableOffset = durable;
     p.view.highWatermark = durable;
@@ -807,155 +698,11 @@ export class PartitionHost {
     this.unreported.add(p);
   }
 
-  /**
-   * One journal round: the due partitions with few unsynced bytes (at most
-   * JOURNAL_PARTITION_ROUND_BYTES_MAX each) are copied into the journal, which
-   * one fdatasync makes durable; each then gets its DURABLE. false when none
-   * took part (the others are flushed one by one). A journal that fails is
-   * dropped, and the round's partitions sync their own segments instead.
-   */
-  private journalRound(nowMs: number): boolean {
-    const journal = this.journal;
-    if (journal === null) return false;
-    if (journal.needsCheckpoint) {
-      // Held-back acks=all answers go out before the fdatasyncs, as before any flush.
-      if (this.completions.unpublished) this.publishCompletions();
-      const flushes = this.checkpointJournal();
-      if (this.journal === null || this.dirty.size === 0) {
-        this.publishFlushed();
-        return flushes > 0;
-      }
-    }
-    const round = this.journalRoundParts;
-    round.length = 0;
-    journal.begin();
-    for (const p of this.dirty) {
-      if (p.journalKey === null || !p.log.flushDue(nowMs)) continue;
-      const log = p.log as HostedLog & JournaledLog;
-      let length: number;
-      try {
-        length = log.unsyncedLength();
-      } catch {
-        continue; // offline now: its own flush reports it
-      }
-      // Large tails, and partitions holding JOURNAL_PARTITION_UNSYNCED_BYTES_MAX only the journal covers, sync their own segments.
-      if (length === 0 || length > JOURNAL_PARTITION_ROUND_BYTES_MAX || log.journaledUnsyncedBytes >= JOURNAL_PARTITION_UNSYNCED_BYTES_MAX) continue;
-      const at = journal.beginRecord(p.journalKey, log.unsyncedSegmentBaseOffset, log.unsyncedPosition, length);
-      if (at < 0) break;
-      try {
-        log.readUnsynced(journal.roundBuffer, at);
-      } catch {
-        journal.abandonRecord();
-        continue;
-      }
-      journal.endRecord();
-      round.push(p);
-    }
-    if (round.length === 0) return false;
-    // Held-back acks=all answers go out before the fdatasync: the router files them meanwhile.
-    if (this.completions.unpublished) this.publishCompletions();
-    const started = performance.now();
-    try {
-      journal.commit();
-    } catch {
-      // The segments still hold every byte: each syncs its own from now on.
-      this.dropJournal();
-      for (const p of round) if (p.dirty) this.flushPartition(p);
-      round.length = 0;
-      this.publishFlushed();
-      return true;
-    }
-    this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
-    const generation = journal.generation;
-    for (const p of round) {
-      p.dirty = false;
-      this.dirty.delete(p);
-      p.journaledGeneration = generation;
-      let durable: number;
-      try {
-        durable = (p.log as HostedLog & JournaledLog).markJournaled();
-      } catch (err) {
-        // Its recovery point could not be recorded: offline, as after a failed flush.
-        this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR).message);
-        continue;
-      }
-      this.refreshRow(p);
-      p.view.durableOffset = durable;
-      p.view.highWatermark = durable;
-      this.touch(p);
-      this.unreported.add(p);
-    }
-    round.length = 0;
-    this.publishFlushed();
-    return true;
-  }
-
   /** DURABLE reports and state rows of what was just flushed, published. */
   private publishFlushed(): void {
     this.reportOwed();
     this.publishRows();
     this.publishCompletions();
-  }
-
-  /**
-   * Syncs every segment holding journaled bytes, then starts a new journal
-   * generation. A segment that fails its fdatasync goes offline and the journal
-   * is dropped without a new generation (its records are the only durable copy
-   * left, for the replay at the next start). Returns the flushes it did; the
-   * journal is null after it if it could not go on.
-   */
-  private checkpointJournal(): number {
-    const journal = this.journal;
-    if (journal === null) return 0;
-    let failed = false;
-    let flushes = 0;
-    for (const p of this.partitions.values()) {
-      if (p.journaledGeneration !== journal.generation) continue;
-      if (!isOnline(p)) {
-        failed = true;
-        continue;
-      }
-      if ((p.log as HostedLog & JournaledLog).hasJournaledUnsynced) {
-        this.flushPartition(p);
-        flushes++;
-      }
-      if (!isOnline(p)) failed = true;
-    }
-    if (failed) {
-      this.dropJournal();
-      return flushes;
-    }
-    try {
-      journal.restart();
-    } catch {
-      this.dropJournal();
-    }
-    return flushes;
-  }
-
-  /**
-   * Stops using the journal: every partition syncs its own segment from now on,
-   * and those holding journaled bytes sync them now. The file is removed only if
-   * all of them could: otherwise its records are the only durable copy, and the
-   * next start replays them.
-   */
-  private dropJournal(): void {
-    const journal = this.journal;
-    if (journal === null) return;
-    this.journal = null;
-    let allSynced = true;
-    for (const p of this.partitions.values()) {
-      p.journalKey = null;
-      if (p.journaledGeneration !== journal.generation) continue;
-      if (isOnline(p) && (p.log as HostedLog & JournaledLog).hasJournaledUnsynced) this.flushPartition(p);
-      if (!isOnline(p)) allSynced = false;
-    }
-    try {
-      journal.close();
-      if (allSynced) journal.remove();
-    } catch {
-      // Left in place: the replay at the next start reads it (what it names is already in the segments).
-    }
   }
 
   /** After a read or lookup failed: publish what the log now says of its health. */
@@ -1068,8 +815,4 @@ export class PartitionHost {
     }
     return records;
   }
-}
-
-function isOnline(p: HostedPartition): boolean {
-  return !p.failed && p.log.online;
 }

@@ -19,6 +19,8 @@ import {
   StateField,
   StateHeaderWord,
 } from "./shared_layout.ts";
+import { assert } from "../protocol/assert.ts";
+import { SEQLOCK_READ_WAIT_MS_MAX, SEQLOCK_SPINS_PER_CLOCK_CHECK } from "./worker_limits.ts";
 
 export interface PartitionStateView {
   logStartOffset: number;
@@ -53,17 +55,6 @@ export function emptyStateView(): PartitionStateView {
   };
 }
 
-/**
- * How long a reader keeps retrying a row that stays mid-write. A write is a dozen
- * stores, but the writer's thread can be preempted between its two sequence
- * stores (2 shared cores), so the bound is in time, generous against a scheduler
- * time slice; past it the writer died mid-write: a broken invariant.
- */
-const SEQLOCK_READ_WAIT_MS_MAX = 2_000;
-
-/** Retries between two looks at the clock while a row is mid-write. */
-const SEQLOCK_SPINS_PER_CLOCK_CHECK = 1_000;
-
 /** Allocate a table for `rows` partition slots. */
 export function createStateTable(rows: number): SharedArrayBuffer {
   if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`state table rows must be a positive integer, got ${rows}`);
@@ -83,10 +74,10 @@ export class PartitionStateTable {
 
   constructor(sab: SharedArrayBuffer) {
     const header = new Int32Array(sab, 0, STATE_HEADER_BYTES / 4);
-    if (header[StateHeaderWord.MAGIC] !== STATE_MAGIC) throw new Error("partition state: bad magic (not a state table)");
+    assert(header[StateHeaderWord.MAGIC] === STATE_MAGIC, "partition state: bad magic (not a state table)");
     this.sab = sab;
     this.rows = header[StateHeaderWord.ROWS];
-    if (sab.byteLength !== STATE_HEADER_BYTES + this.rows * STATE_ROW_BYTES) throw new Error("partition state: size does not match rows");
+    assert(sab.byteLength === STATE_HEADER_BYTES + this.rows * STATE_ROW_BYTES, "partition state: size does not match rows", sab.byteLength);
     this.seq = new Int32Array(sab, STATE_HEADER_BYTES, (this.rows * STATE_ROW_BYTES) / 4);
     this.f64 = new Float64Array(sab, STATE_HEADER_BYTES, this.rows * STATE_ROW_F64);
   }
@@ -98,7 +89,8 @@ export class PartitionStateTable {
     const base = this.rowBase(slot);
     const seqIndex = base * 2;
     const s = Atomics.load(this.seq, seqIndex);
-    if ((s & 1) !== 0) throw new Error(`partition state: slot ${slot} is already being written`);
+    // One writer per row (the worker that owns the partition): the sequence is even between its writes.
+    assert((s & 1) === 0, "partition state: a row is already being written", slot);
     Atomics.store(this.seq, seqIndex, s + 1);
     const f = this.f64;
     f[base + StateField.LOG_START_OFFSET] = v.logStartOffset;
@@ -187,9 +179,8 @@ export class PartitionStateTable {
     if (attempt % SEQLOCK_SPINS_PER_CLOCK_CHECK !== SEQLOCK_SPINS_PER_CLOCK_CHECK - 1) return;
     const now = performance.now();
     if (attempt === SEQLOCK_SPINS_PER_CLOCK_CHECK - 1) this.retryStartedMs = now;
-    else if (now - this.retryStartedMs > SEQLOCK_READ_WAIT_MS_MAX) {
-      throw new Error(`partition state: slot ${slot} stayed mid-write for ${SEQLOCK_READ_WAIT_MS_MAX} ms`);
-    }
+    // Past the bound the writer died mid-write (see SEQLOCK_READ_WAIT_MS_MAX).
+    else assert(now - this.retryStartedMs <= SEQLOCK_READ_WAIT_MS_MAX, "partition state: a row stayed mid-write past SEQLOCK_READ_WAIT_MS_MAX", slot);
   }
 
   /** Float64 index of the row's start (the sequence word shares the row's first 8 bytes). */

@@ -14,6 +14,8 @@
 // Bounded by DRAIN_PASS_REQUESTS_MAX: a struct of arrays allocated once,
 // nothing allocated per request.
 
+import { assert } from "../protocol/assert.ts";
+
 /** The partition a staged request went to, as the host sees it. */
 export interface StagingPartition {
   /** A vectored write of this pass failed for it: every staged request of the partition fails with this. */
@@ -80,7 +82,7 @@ export class PendingProduces<P extends StagingPartition> {
 
   /** A request that failed before anything was staged; `code` is never 0. */
   addFailed(slot: number, requestId: number, acks: number, code: number, message: string): void {
-    if (code === 0) throw new Error("pending produces: a failed request needs an error code");
+    assert(code !== 0, "pending produces: a failed request needs an error code");
     const i = this.next();
     this.slot[i] = slot;
     this.requestId[i] = requestId;
@@ -99,7 +101,8 @@ export class PendingProduces<P extends StagingPartition> {
   }
 
   private next(): number {
-    if (this.count >= this.capacity) throw new Error(`pending produces: more than ${this.capacity} in one pass`);
+    // The drain pass stops at DRAIN_PASS_REQUESTS_MAX, the capacity.
+    assert(this.count < this.capacity, "pending produces: more requests than the pass budget", this.count);
     return this.count++;
   }
 }

@@ -36,21 +36,19 @@ import {
   RING_ENTRY_HEADER_BYTES,
   RING_HEADER_BYTES,
   RING_MAGIC,
-  RING_REWIND_AT_BYTES,
   RingWord,
   entryBytes,
   payloadBytesMax,
 } from "./shared_layout.ts";
-
-/** Smallest ring: room for a few entries; anything less is a configuration mistake. */
-const RING_CAPACITY_MIN = 64;
+import { assert } from "../protocol/assert.ts";
+import { RING_CAPACITY_MAX, RING_CAPACITY_MIN, RING_REWIND_AT_BYTES } from "./worker_limits.ts";
 
 /** Allocate and initialise a ring of `capacity` data bytes (a power of two). */
 export function createRing(capacity: number): SharedArrayBuffer {
   if (!Number.isInteger(capacity) || capacity < RING_CAPACITY_MIN || (capacity & (capacity - 1)) !== 0) {
     throw new RangeError(`ring capacity must be a power of two >= ${RING_CAPACITY_MIN}, got ${capacity}`);
   }
-  if (capacity > 2 ** 30) throw new RangeError("ring capacity must be at most 1 GiB");
+  if (capacity > RING_CAPACITY_MAX) throw new RangeError(`ring capacity must be at most ${RING_CAPACITY_MAX}, got ${capacity}`);
   const sab = new SharedArrayBuffer(RING_HEADER_BYTES + capacity);
   const ctrl = new Int32Array(sab, 0, RING_HEADER_BYTES / 4);
   ctrl[RingWord.MAGIC] = RING_MAGIC;
@@ -75,9 +73,9 @@ class RingViews {
   constructor(sab: SharedArrayBuffer) {
     this.sab = sab;
     this.ctrl = new Int32Array(sab, 0, RING_HEADER_BYTES / 4);
-    if (this.ctrl[RingWord.MAGIC] !== RING_MAGIC) throw new Error("ring: bad magic (not a ring buffer)");
+    assert(this.ctrl[RingWord.MAGIC] === RING_MAGIC, "ring: bad magic (not a ring buffer)");
     this.capacity = this.ctrl[RingWord.CAPACITY];
-    if (sab.byteLength !== RING_HEADER_BYTES + this.capacity) throw new Error("ring: buffer size does not match its capacity");
+    assert(sab.byteLength === RING_HEADER_BYTES + this.capacity, "ring: buffer size does not match its capacity", sab.byteLength);
     this.mask = this.capacity - 1;
     this.payloadBytesMax = payloadBytesMax(this.capacity);
     this.bytes = new Uint8Array(sab, RING_HEADER_BYTES, this.capacity);
@@ -127,7 +125,7 @@ export class RingProducer extends RingViews {
    * Only one reservation may be open at a time; finish it with `commit()`.
    */
   reserve(kind: number, payloadBytes: number): number {
-    if (this.reservedAt !== -1) throw new Error("ring: reserve() while a reservation is open");
+    assert(this.reservedAt === -1, "ring: reserve() while a reservation is open");
     if (payloadBytes < 0 || payloadBytes > this.payloadBytesMax) {
       throw new RangeError(`ring: payload of ${payloadBytes} bytes exceeds the entry limit ${this.payloadBytesMax}`);
     }
@@ -163,11 +161,13 @@ export class RingProducer extends RingViews {
    * less than planned); the entry then ends earlier. Not visible until `publish()`.
    */
   commit(payloadBytes: number = this.reservedPayloadBytes): void {
-    if (this.reservedAt === -1) throw new Error("ring: commit() without a reservation");
+    assert(this.reservedAt !== -1, "ring: commit() without a reservation");
     if (payloadBytes < 0 || payloadBytes > this.reservedPayloadBytes) {
       throw new RangeError(`ring: commit of ${payloadBytes} bytes exceeds the ${this.reservedPayloadBytes} reserved`);
     }
     const index = this.reservedAt & this.mask;
+    // Checked as written here and again as read (read()): an entry never straddles the end of the data area.
+    assert(index + entryBytes(payloadBytes) <= this.capacity, "ring: a committed entry straddles the end", index);
     this.u32[index >>> 2] = payloadBytes;
     this.tail = (this.reservedAt + entryBytes(payloadBytes)) >>> 0;
     this.reservedAt = -1;
@@ -193,7 +193,7 @@ export class RingProducer extends RingViews {
    * `notifyIfWaiting()` before its thread goes idle.
    */
   publishTail(): boolean {
-    if (this.reservedAt !== -1) throw new Error("ring: publish() while a reservation is open");
+    assert(this.reservedAt === -1, "ring: publish() while a reservation is open");
     if (this.tail === this.publishedTail) return false;
     Atomics.store(this.ctrl, RingWord.TAIL, this.tail | 0);
     this.publishedTail = this.tail;
@@ -354,7 +354,9 @@ export class RingConsumer extends RingViews {
         continue;
       }
       const length = this.u32[index >>> 2];
-      if (length > this.payloadBytesMax) throw new Error(`ring: corrupt entry length ${length} at ${index}`);
+      // The producer is our own code on the other thread: a bad entry is a broken invariant, not input.
+      assert(length <= this.payloadBytesMax, "ring: corrupt entry length", length);
+      assert(index + entryBytes(length) <= this.capacity, "ring: an entry read straddles the end", index);
       this.offset = index + RING_ENTRY_HEADER_BYTES;
       this.length = length;
       this.entryEnd = (this.head + entryBytes(length)) >>> 0;

@@ -33,27 +33,22 @@
 //   An entry never straddles the end of the data area: when it would, the producer
 //   writes a WRAP marker (kind WRAP) at the current position and the entry starts at
 //   index 0; the consumer skips from a WRAP marker to the start.
-//   The producer may also wrap early, past RING_REWIND_AT_BYTES while the consumer
+//   The producer may also wrap early, past RING_REWIND_AT_BYTES (worker_limits.ts) while the consumer
 //   is nearly caught up (ring.ts, RingProducer.reserve): the consumer cannot tell
 //   the two apart, and the bytes a ring touches follow its backlog, not its capacity.
 //
 // All payload field offsets below are byte offsets from the start of the payload
 // (which is RING_ALIGN-aligned), so Float64 fields can be read through a
 // Float64Array over the data area.
+//
+// Everything here is layout (sizes, offsets, alignment, magic numbers), not a
+// limit: the limits on what flows through this memory (ring sizes, the early-wrap
+// point, the length of an error message) are in protocol/limits.ts and worker_limits.ts.
+
+import { assert } from "../protocol/assert.ts";
 
 /** Bytes of a ring's header block (words below, three cache lines, rounded up). */
 export const RING_HEADER_BYTES = 256;
-
-/**
- * A producer past this index wraps back to the start as soon as the consumer is
- * within half of it (and the room it promised allows: RingProducer.reserve).
- * Why: a ring's pages become resident once written and stay so; a ring that
- * always ran its whole lap kept every ring of the broker resident (48 MiB with
- * two workers) under a stream of small requests whose backlog is a few KiB.
- * Wrapping early keeps the touched part near this size unless a real backlog
- * needs more, and costs nothing the normal wrap does not (one marker per lap).
- */
-export const RING_REWIND_AT_BYTES = 1024 * 1024;
 
 /** Entry alignment: keeps every payload's Float64 fields naturally aligned. */
 export const RING_ALIGN = 8;
@@ -226,11 +221,9 @@ export const FailedCompl = {
   ERROR: 8,
   /** u32: UTF-8 bytes of the message that follows */
   MESSAGE_BYTES: 12,
+  /** at most FAILED_MESSAGE_BYTES_MAX (worker_limits.ts) */
   MESSAGE: 16,
 } as const;
-
-/** Error messages crossing the ring are cut to this many UTF-8 bytes (they are for humans). */
-export const FAILED_MESSAGE_BYTES_MAX = 512;
 
 // ---------------------------------------------------------------------------
 // Partition state table
@@ -316,21 +309,27 @@ export const WorkerStatsField = {
 /** BigInt64 counters per region, rounded up to whole 64-byte cache lines. */
 export const WORKER_STATS_REGION_BYTES = Math.ceil(((WorkerStatsField.FSYNC_BUCKETS + FSYNC_BUCKET_BOUNDS_US.length + 1) * 8) / 64) * 64;
 
-function assert(condition: boolean, why: string): void {
-  if (!condition) throw new Error(`shared_layout: ${why}`);
+// The layout's own relations, checked once at load (a broken one is a bug in this file).
+assert(RING_HEADER_BYTES % RING_ALIGN === 0, "shared_layout: the data area must start aligned");
+assert(RING_HEADER_BYTES >= (RingWord.CAPACITY + 1) * 4, "shared_layout: header words must fit in the header");
+assert(RingWord.TAIL * 4 - RingWord.HEAD * 4 >= 64, "shared_layout: head and tail must sit on different cache lines");
+assert(RingWord.MAGIC * 4 - RingWord.TAIL * 4 >= 64, "shared_layout: tail and constants must sit on different cache lines");
+assert(ProduceReq.RECORDS % RING_ALIGN === 0, "shared_layout: records must start aligned");
+assert(FetchedCompl.RECORDS % RING_ALIGN === 0, "shared_layout: fetched bytes must start aligned");
+for (const at of [
+  FetchReq.OFFSET,
+  ProducedCompl.BASE_OFFSET,
+  FetchedCompl.HIGH_WATERMARK,
+  DurableCompl.DURABLE_OFFSET,
+  OffsetForTimestampReq.TIMESTAMP_MS,
+  OffsetCompl.OFFSET,
+  OffsetCompl.TIMESTAMP_MS,
+]) {
+  assert(at % 8 === 0, "shared_layout: f64 fields must be 8-aligned", at);
 }
-
-assert(RING_HEADER_BYTES % RING_ALIGN === 0, "the data area must start aligned");
-assert(RING_HEADER_BYTES >= (RingWord.CAPACITY + 1) * 4, "header words must fit in the header");
-assert(RingWord.TAIL * 4 - RingWord.HEAD * 4 >= 64, "head and tail must sit on different cache lines");
-assert(RingWord.MAGIC * 4 - RingWord.TAIL * 4 >= 64, "tail and constants must sit on different cache lines");
-assert(ProduceReq.RECORDS % RING_ALIGN === 0, "records must start aligned");
-assert(FetchedCompl.RECORDS % RING_ALIGN === 0, "fetched bytes must start aligned");
-assert(FetchReq.OFFSET % 8 === 0 && ProducedCompl.BASE_OFFSET % 8 === 0, "f64 fields must be 8-aligned");
-assert(FetchedCompl.HIGH_WATERMARK % 8 === 0 && DurableCompl.DURABLE_OFFSET % 8 === 0, "f64 fields must be 8-aligned");
-assert(OffsetForTimestampReq.TIMESTAMP_MS % 8 === 0 && OffsetCompl.OFFSET % 8 === 0, "f64 fields must be 8-aligned");
-assert(OffsetCompl.TIMESTAMP_MS % 8 === 0, "f64 fields must be 8-aligned");
-assert(STATE_HEADER_BYTES % 8 === 0 && STATE_ROW_BYTES % 8 === 0, "state rows must be 8-aligned");
-assert(StateField.GENERATION < STATE_ROW_F64, "state fields must fit in a row");
-assert(WORKER_STATS_HEADER_BYTES % 64 === 0 && WORKER_STATS_REGION_BYTES % 64 === 0, "worker stats regions must be whole cache lines");
-assert(FSYNC_BUCKET_BOUNDS_US[FSYNC_BUCKET_BOUNDS_US.length - 1] >= 8_000_000, "fsync buckets must reach ~8 s");
+assert(STATE_HEADER_BYTES % 8 === 0, "shared_layout: the state header keeps rows 8-aligned");
+assert(STATE_ROW_BYTES % 8 === 0, "shared_layout: state rows must be 8-aligned");
+assert(StateField.GENERATION < STATE_ROW_F64, "shared_layout: state fields must fit in a row");
+assert(WORKER_STATS_HEADER_BYTES % 64 === 0, "shared_layout: the worker stats header is whole cache lines");
+assert(WORKER_STATS_REGION_BYTES % 64 === 0, "shared_layout: worker stats regions must be whole cache lines");
+assert(FSYNC_BUCKET_BOUNDS_US[FSYNC_BUCKET_BOUNDS_US.length - 1] >= 8_000_000, "shared_layout: fsync buckets must reach ~8 s");

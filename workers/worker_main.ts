@@ -13,21 +13,17 @@
 // entrypoint (scripts/build_binary.ts does, and test/binary.test.ts checks it),
 // or the binary cannot start its workers.
 
+import { assert } from "../protocol/assert.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { type ControlReply, type ControlRequest, errorFields } from "./control.ts";
 import { realFileOps } from "./log/file_ops.ts";
 import { WorkerJournal } from "./log/worker_journal.ts";
 import { openHostedLog } from "./open_log.ts";
 import { DrainOutcome, PartitionHost } from "./partition_host.ts";
+import { COMPLETION_ROOM_WAIT_MS, IDLE_WAIT_MS_MAX } from "./worker_limits.ts";
 import { WorkerStats } from "./worker_stats.ts";
 
 declare const self: Worker;
-
-/** Longest idle park: bounds how stale a missed wake-up could leave the loop. */
-const IDLE_WAIT_MS_MAX = 1_000;
-
-/** One park while the completion ring is full; the loop re-checks everything after it. */
-const COMPLETION_WAIT_MS = 20;
 
 let host: PartitionHost | null = null;
 /** Kept referenced for the worker's life (RUNTIME.md: never let a shared buffer be collected under a waiter). */
@@ -47,7 +43,7 @@ async function drainAll(h: PartitionHost): Promise<void> {
   for (;;) {
     const outcome = h.drain();
     if (outcome === DrainOutcome.EMPTY) return;
-    if (outcome === DrainOutcome.COMPLETIONS_FULL) await h.waitForCompletionRoom(COMPLETION_WAIT_MS);
+    if (outcome === DrainOutcome.COMPLETIONS_FULL) await h.waitForCompletionRoom(COMPLETION_ROOM_WAIT_MS);
   }
 }
 
@@ -63,7 +59,7 @@ async function loop(h: PartitionHost): Promise<void> {
     h.retentionDue();
     if (stopping) return;
     if (outcome === DrainOutcome.COMPLETIONS_FULL || h.owesReports) {
-      await h.waitForCompletionRoom(COMPLETION_WAIT_MS);
+      await h.waitForCompletionRoom(COMPLETION_ROOM_WAIT_MS);
       await yieldToEvents();
       continue;
     }
@@ -115,7 +111,8 @@ async function handle(msg: ControlRequest): Promise<void> {
   const h = host;
   const id = msg.id;
   try {
-    if (h === null) throw new Error("worker: control message before init");
+    // The router sends init first and waits for ready before anything else.
+    assert(h !== null, "worker: control message before init");
     let result: unknown;
     switch (msg.op) {
       case "open":

@@ -10,6 +10,7 @@
 // every byte not covered by a completed fdatasync.
 
 import * as fs from "node:fs";
+import { assert } from "../../protocol/assert.ts";
 import { WRITEV_BUFFERS_MAX } from "./log_limits.ts";
 
 export type OpenFlags = "r" | "r+" | "w+";
@@ -72,7 +73,7 @@ export function fsError(code: "EIO" | "ENOSPC" | "EDQUOT" | "EBADF", syscall: st
  * Whether a write failed for lack of room (ENOSPC: the file system is full;
  * EDQUOT: the user's quota is). Unlike EIO, nothing about the file is unknown
  * after one: what was written before it is there, and freeing space lets the
- * same write succeed, so the log treats it as retryable (partition_log.ts).
+ * same write succeed, so the log treats it as retryable (log_appender.ts).
  */
 export function isOutOfSpace(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
@@ -129,6 +130,8 @@ const gatherScratch: Uint8Array[] = [];
  */
 export function writeGathered(files: FileOps, fd: number, bufs: readonly Uint8Array[], count: number, pos: number, chunkBytesMax: number): void {
   const group = gatherScratch;
+  // Emptied on every return (finally below): not empty here means a second write began inside the first.
+  assert(group.length === 0, "file ops: writeGathered() is never re-entered");
   let i = 0;
   let at = pos;
   try {

@@ -22,6 +22,7 @@
 //  48  headerCrc     u32  CRC-32C of bytes [0, 48)
 //  52  entries
 
+import { assert } from "../../protocol/assert.ts";
 import { readI64Number, readU16, readU32, writeI16, writeI32, writeI64Number } from "../../protocol/big_endian.ts";
 import { crc32c } from "../../protocol/crc32c.ts";
 
@@ -54,7 +55,7 @@ export function encodeIndexFile(
   entryBytes: number,
   entries: Uint8Array,
 ): Uint8Array {
-  if (entries.length % entryBytes !== 0) throw new Error("index entries are not a whole number of entries");
+  assert(entries.length % entryBytes === 0, "index file: entries are a whole number of entries", entries.length);
   const out = new Uint8Array(INDEX_HEADER_BYTES + entries.length);
   writeI32(out, 0, INDEX_MAGIC);
   writeI16(out, 4, INDEX_VERSION);

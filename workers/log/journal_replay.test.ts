@@ -8,21 +8,21 @@ import { type CrashMode, FaultyFileOps, type FileOps, realFileOps } from "./file
 import { type JournalReplayReport, replayJournals } from "./journal_replay.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LogError } from "./log_error.ts";
+import { JOURNAL_ROUND_BYTES_MAX } from "./log_limits.ts";
 import { PartitionLog } from "./partition_log.ts";
 import { RECOVERY_POINT_FILE } from "./recovery_point.ts";
 import { LOG_SUFFIX, segmentFileName } from "./segment_file.ts";
 import {
   JOURNAL_DIR_NAME,
   JOURNAL_HEADER_BYTES,
-  JOURNAL_ROUND_BYTES_MAX,
   WorkerJournal,
   journalDirKey,
   journalPartitionName,
   workerJournalPath,
 } from "./worker_journal.ts";
 
-// The worker host's side of the journal, driven by hand (partition_host.ts does
-// the same in journalRound() and checkpointJournal()): several partition logs
+// The worker host's side of the journal, driven by hand (journal_rounds.ts does
+// the same in round() and checkpoint()): several partition logs
 // and one worker journal on one simulated disk; values below a log's durable
 // offset are acknowledged. After a power loss, replayJournals() writes the
 // journal's records back into the segments, and recovery must then find every
@@ -180,7 +180,7 @@ class Worker {
   }
 
   /**
-   * One journal round, as PartitionHost.journalRound() does it: logs with a few
+   * One journal round, as JournalRounds.round() does it: logs with a few
    * unsynced bytes go into the journal, one fdatasync, then each is marked
    * journaled; logs with more sync their own segment. Returns the logs journaled.
    */
@@ -215,7 +215,7 @@ class Worker {
     return inRound.length;
   }
 
-  /** As PartitionHost.checkpointJournal(): sync every segment with journaled bytes, then a new generation. */
+  /** As JournalRounds.checkpoint(): sync every segment with journaled bytes, then a new generation. */
   checkpoint(): void {
     for (const p of this.parts) {
       const log = this.log(p);
@@ -681,7 +681,7 @@ describe("process crash (kill -9), no power loss", () => {
 });
 
 describe("a partition deleted and created again since its records were journaled", () => {
-  // How a journal can name a directory that now holds another partition: PartitionHost.dropJournal() keeps
+  // How a journal can name a directory that now holds another partition: JournalRounds.drop() keeps
   // the file when a partition of its generation is offline, and runs on without a journal; a topic deleted
   // and created again after that is no longer checkpointed out of it, and a clean shutdown does not remove
   // it. The records name the partition's incarnation (its topic's id), and the replay skips other ones.

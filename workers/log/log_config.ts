@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { BATCH_BYTES_MAX } from "../../protocol/limits.ts";
+import { BATCH_HEADER_BYTES } from "../../protocol/record_batch.ts";
 import {
   FLUSH_BYTES_MAX,
   FLUSH_INTERVAL_MS_MAX,
@@ -18,8 +19,6 @@ import {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MiB = 1024 * 1024;
-/** Smallest RecordBatch v2 (its fixed header); a smaller max.message.bytes would refuse every batch. */
-const BATCH_HEADER_BYTES_MIN = 61;
 
 export type TimestampType = "CreateTime" | "LogAppendTime";
 
@@ -84,7 +83,8 @@ const topicConfigSchema = z.strictObject({
   "flush.interval.ms": integer(0, FLUSH_INTERVAL_MS_MAX).optional(),
   "flush.bytes": integer(1, FLUSH_BYTES_MAX).optional(),
   // Capped at BATCH_BYTES_MAX: the shared ring is sized to hold four maximal batches.
-  "max.message.bytes": integer(BATCH_HEADER_BYTES_MIN, BATCH_BYTES_MAX).optional(),
+  // At least a batch's fixed header: a smaller max.message.bytes would refuse every batch.
+  "max.message.bytes": integer(BATCH_HEADER_BYTES, BATCH_BYTES_MAX).optional(),
   "message.timestamp.type": z
     .enum(["CreateTime", "LogAppendTime"], { error: "must be CreateTime or LogAppendTime" })
     .optional(),

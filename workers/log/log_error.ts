@@ -3,7 +3,7 @@
 // point, or in a sealed segment), or durable data that is missing. Nothing is
 // cut; `segment`, `position` and `offset` say where to look. Found while
 // opening, the partition stays offline; found by a read, that read fails (see
-// partition_log.ts, "Reads").
+// log_reader.ts, at its top).
 
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 

@@ -1,8 +1,14 @@
-// Limits of the segment log, with the reason for each. They belong with the
-// broker-wide limits in protocol/limits.ts in spirit; they live here because
-// nothing outside the log depends on them. Relations are asserted at load time.
+// Limits of the segment log and the worker journal, with the reason for each.
+// They belong with the broker-wide limits in protocol/limits.ts in spirit; they
+// live here because nothing outside workers/ depends on them (the worker's own
+// are in ../worker_limits.ts). Relations are asserted at load time; those
+// between a file format and these limits are asserted beside the format
+// (worker_journal.ts), which stays with its file: header layouts and magic
+// numbers are formats, not limits.
 
+import { assert } from "../../protocol/assert.ts";
 import { BATCH_BYTES_MAX, FRAME_BYTES_MAX } from "../../protocol/limits.ts";
+import { BATCH_HEADER_BYTES } from "../../protocol/record_batch.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -87,19 +93,61 @@ export const WRITEV_BUFFERS_MAX = 1024;
  */
 export const WRITE_CHUNK_BYTES_MAX = 64 * KiB;
 
-function assert(condition: boolean, why: string): void {
-  if (!condition) throw new Error(`log limits: ${why}`);
-}
-
 // One append (at most a frame) past a full segment must still fit u32 positions.
-assert(SEGMENT_BYTES_MAX + FRAME_BYTES_MAX < 2 ** 32, "segment positions must fit in u32");
-assert(SEGMENT_BYTES_MIN < SEGMENT_BYTES_MAX, "segment bounds");
+assert(SEGMENT_BYTES_MAX + FRAME_BYTES_MAX < 2 ** 32, "log limits: segment positions must fit in u32");
+assert(SEGMENT_BYTES_MIN < SEGMENT_BYTES_MAX, "log limits: segment bounds");
 // A batch appended now must pass the recovery scan later (its buffer grows to one stored batch).
-assert(BATCH_BYTES_MAX <= STORED_BATCH_BYTES_MAX, "an appended batch is a storable batch");
-assert(HEADER_SCAN_WINDOW_BYTES >= 4 * KiB + 61, "the scan window holds a default interval plus a header");
-assert(RECOVERY_READ_BYTES >= HEADER_SCAN_WINDOW_BYTES, "recovery reads at least a scan window");
+assert(BATCH_BYTES_MAX <= STORED_BATCH_BYTES_MAX, "log limits: an appended batch is a storable batch");
+assert(HEADER_SCAN_WINDOW_BYTES >= 4 * KiB + BATCH_HEADER_BYTES, "log limits: the scan window holds a default interval plus a header");
+assert(RECOVERY_READ_BYTES >= HEADER_SCAN_WINDOW_BYTES, "log limits: recovery reads at least a scan window");
 // A read touches one segment at a time: one open descriptor is enough for progress.
-assert(SEALED_SEGMENT_FDS_MAX >= 1, "at least one sealed segment can be open");
+assert(SEALED_SEGMENT_FDS_MAX >= 1, "log limits: at least one sealed segment can be open");
+
+// ---------------------------------------------------------------- worker journal (worker_journal.ts)
+
+/** Longest partition directory name a journal record holds (relative to the data dir). */
+export const JOURNAL_DIR_BYTES_MAX = 4 * KiB;
+
+/**
+ * Size of a worker's journal file. A checkpoint (an fdatasync of every
+ * journaled segment) comes once per this many journaled bytes; larger means
+ * rarer, longer checkpoints and a longer replay after a power loss.
+ */
+export const JOURNAL_FILE_BYTES = 64 * MiB;
+
+/** Journaled bytes of one round at most (the round's buffer, and the largest record a replay accepts). */
+export const JOURNAL_ROUND_BYTES_MAX = 1 * MiB;
+
+/**
+ * Unsynced bytes of one partition past which its round syncs its segment
+ * directly: a large round is cheap per byte on its own, and the journal would
+ * only write it twice.
+ */
+export const JOURNAL_PARTITION_ROUND_BYTES_MAX = 128 * KiB;
+
+/**
+ * Journaled bytes a partition's segment may hold unsynced; past them its next
+ * flush syncs the segment itself. Why: those bytes must reach the segment's
+ * disk blocks some day, and a checkpoint that found a whole journal's worth
+ * (64 MiB) dirty stalled its worker for 80-150 ms (e2e at 100k msgs/s,
+ * BENCHMARKS.md). Bounded per partition, the writing is spread over time in
+ * small syncs, and a checkpoint finds at most this much per partition.
+ */
+export const JOURNAL_PARTITION_UNSYNCED_BYTES_MAX = 1 * MiB;
+
+/** Zeros written at once while preallocating a journal file. */
+export const JOURNAL_PREALLOCATE_CHUNK_BYTES = 1 * MiB;
+
+// A partition joins a round with at most JOURNAL_PARTITION_ROUND_BYTES_MAX, so a round
+// carries several partitions' tails: that is what one fdatasync for all of them buys.
+assert(JOURNAL_PARTITION_ROUND_BYTES_MAX * 4 <= JOURNAL_ROUND_BYTES_MAX, "log limits: a journal round holds several partitions' tails");
+// A partition may go through the journal at least once before its segment must be synced.
+assert(JOURNAL_PARTITION_ROUND_BYTES_MAX <= JOURNAL_PARTITION_UNSYNCED_BYTES_MAX, "log limits: a partition journals at least one round before it syncs");
+// The per-partition bound is what keeps a checkpoint short: it must be far below what a
+// whole journal holds, or a checkpoint could again find a journal's worth to sync.
+assert(JOURNAL_PARTITION_UNSYNCED_BYTES_MAX * 16 <= JOURNAL_FILE_BYTES, "log limits: a partition's unsynced journaled bytes are a small part of the journal");
+// Checkpoints (a sync of every journaled segment) are rare next to rounds.
+assert(JOURNAL_ROUND_BYTES_MAX * 16 <= JOURNAL_FILE_BYTES, "log limits: a journal holds many rounds between checkpoints");
 
 /**
  * After a write the disk refused for lack of space (ENOSPC, EDQUOT), appends to

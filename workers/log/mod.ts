@@ -1,6 +1,6 @@
 // The public face of the partition log (workers/log/): what the partition
 // worker's host imports. Everything here runs on the worker thread that owns
-// the partition; see partition_log.ts for the durability contract.
+// the partition; see log_appender.ts for the durability contract.
 
 export { TOPIC_CONFIG_DEFAULTS, parseTopicConfig, topicConfigEntries } from "./log_config.ts";
 export type { LogConfig, TimestampType } from "./log_config.ts";

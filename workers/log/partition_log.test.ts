@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readI64Number } from "../../protocol/big_endian.ts";
+import { AssertionError } from "../../protocol/assert.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { BatchError, forEachRecord } from "../../protocol/record_batch.ts";
 import { closeQuietly, concat, makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
@@ -514,5 +515,30 @@ describe("open", () => {
       expect((e as SluiceError).code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
       expect(((e as SluiceError).cause as { code: string }).code).toBe("EIO");
     }
+  });
+});
+
+describe("broken invariants", () => {
+  test("an AssertionError under a write goes on up unchanged and leaves the log online; an I/O error takes it offline", () => {
+    let thrown: Error | null = null;
+    const files: FileOps = {
+      ...realFileOps,
+      pwritev: (fd, bufs, pos) => {
+        if (thrown !== null) throw thrown;
+        return (realFileOps.pwritev as NonNullable<FileOps["pwritev"]>)(fd, bufs, pos);
+      },
+      pwrite: (fd, buf, off, len, pos) => {
+        if (thrown !== null) throw thrown;
+        return realFileOps.pwrite(fd, buf, off, len, pos);
+      },
+    };
+    const log = open({}, { files });
+    log.append(makeBatch({ tag: 1 }));
+    thrown = new AssertionError("file ops: a write past its buffer");
+    expect(() => log.append(makeBatch({ tag: 2 }))).toThrow(AssertionError);
+    expect(log.online).toBe(true);
+    thrown = Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
+    expect(codeOf(() => log.append(makeBatch({ tag: 3 })))).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect(log.online).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
 // - Data is trusted below the recovery point and in every sealed segment
 //   (each was fdatasynced before its successor existed): it comes online
 //   without a CRC pass, and the read path checks every batch it serves
-//   (partition_log.ts). Every batch above the recovery point is validated
+//   (log_reader.ts). Every batch above the recovery point is validated
 //   (framing, CRC-32C, record structure, contiguous offsets).
 // - The recovery point moves after every flush (recovery_point.ts): after a
 //   kill -9 it is exact, so everything acknowledged is below it and damage

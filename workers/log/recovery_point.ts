@@ -42,11 +42,13 @@
 // The file is created at its full size and zero-filled once, so later slot
 // writes overwrite allocated blocks: they need no free space.
 
+import { assert } from "../../protocol/assert.ts";
 import * as path from "node:path";
 import { readI64Number, readU16, readU32, writeI16, writeI32, writeI64Number } from "../../protocol/big_endian.ts";
 import { crc32c } from "../../protocol/crc32c.ts";
 import { type FileOps, readFully, writeFully } from "./file_ops.ts";
 
+// The file format (not limits: changing one changes what older files mean).
 export const RECOVERY_POINT_FILE = "recovery-point";
 /** The single JSON file of earlier versions: recovery removes it (a missing point is always safe). */
 export const LEGACY_RECOVERY_POINT_FILE = "recovery-point.json";
@@ -169,8 +171,13 @@ export class RecoveryPointWriter {
   }
 
   private write(rp: RecoveryPoint): void {
+    // Checked before the write; the read (decodeSlot) checks the CRC, since the disk may have changed the bytes since.
+    assert(rp.segmentBaseOffset <= rp.offset, "recovery point: the durable offset is in or past its segment", rp.offset);
+    assert(rp.position >= 0, "recovery point: a position in the segment", rp.position);
     if (this.fd < 0) this.openFile();
     const next = this.sequence + 1;
+    // The file is created at full size: a slot write never grows it (no size to commit, no new blocks).
+    assert((next % SLOTS) * RECOVERY_POINT_SLOT_BYTES + this.slotBytes.length <= FILE_BYTES, "recovery point: a slot write stays within the file", next);
     encodeSlot(this.slotBytes, next, rp);
     writeFully(this.files, this.fd, this.slotBytes, 0, this.slotBytes.length, (next % SLOTS) * RECOVERY_POINT_SLOT_BYTES);
     this.sequence = next;

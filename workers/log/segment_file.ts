@@ -17,6 +17,7 @@
 //   them again from its files; a file that does not check out is rebuilt from
 //   the log by the caller.
 
+import { assert } from "../../protocol/assert.ts";
 import * as path from "node:path";
 import { type FileOps, readFully, writeFully } from "./file_ops.ts";
 import {
@@ -124,13 +125,14 @@ export class Segment {
    * current end. Adds index entries every `indexIntervalBytes`.
    */
   place(b: BatchPlacement, indexIntervalBytes: number): void {
-    if (b.position !== this.size) throw new Error(`segment ${this.name}: batch at ${b.position}, end is ${this.size}`);
-    if (b.baseOffset !== this.nextOffset) {
-      throw new Error(`segment ${this.name}: batch offset ${b.baseOffset}, expected ${this.nextOffset}`);
-    }
+    // Callers (the appender, the recovery scan) place only batches they checked follow the segment's end.
+    assert(b.position === this.size, "segment: a batch is placed at the segment's end", b.position);
+    assert(b.baseOffset === this.nextOffset, "segment: a batch placed starts at the segment's next offset", b.baseOffset);
+    assert(b.lastOffset >= b.baseOffset, "segment: a batch placed holds at least one offset", b.lastOffset);
     const oi = this.offsetIndex;
     const ti = this.timeIndex;
-    if (oi === null || ti === null) throw new Error(`segment ${this.name}: indexes not loaded`);
+    assert(oi !== null, "segment: the offset index is loaded before a batch is placed");
+    assert(ti !== null, "segment: the time index is loaded before a batch is placed");
     if (b.maxTimestamp > this.maxTimestamp) this.maxTimestamp = b.maxTimestamp;
     if (this.size === 0 || this.bytesSinceIndexEntry >= indexIntervalBytes) {
       const rel = b.baseOffset - this.baseOffset;
@@ -155,7 +157,9 @@ export class Segment {
   writeIndexFiles(files: FileOps, upTo: SegmentSummary = this.summary()): void {
     const oi = this.offsetIndex;
     const ti = this.timeIndex;
-    if (oi === null || ti === null) throw new Error(`segment ${this.name}: indexes not loaded`);
+    assert(oi !== null, "segment: the offset index is loaded before it is written");
+    assert(ti !== null, "segment: the time index is loaded before it is written");
+    assert(upTo.logBytes <= this.size, "segment: index files describe no more than the segment holds", upTo.logBytes);
     let offsetEntries = oi.encodeEntries();
     let timeEntries = ti.encodeEntries();
     if (upTo.logBytes < this.size) {
@@ -223,7 +227,7 @@ export class Segment {
 
   /** Drops the in-memory indexes of a sealed segment (they are reloaded on use). */
   unloadIndexes(): void {
-    if (!this.sealed) throw new Error(`segment ${this.name}: the active segment keeps its indexes`);
+    assert(this.sealed, "segment: the active segment keeps its indexes");
     this.offsetIndex = null;
     this.timeIndex = null;
   }

@@ -9,6 +9,7 @@
 // nothing. Entries are appended only; the file form is written by the segment
 // when it is sealed or checkpointed (see index_file.ts).
 
+import { assert } from "../../protocol/assert.ts";
 import { readU32, writeI32 } from "../../protocol/big_endian.ts";
 
 /** Bytes per entry in the file: relative offset u32, position u32. */
@@ -43,12 +44,11 @@ export class OffsetIndex {
 
   append(relOffset: number, position: number): void {
     const n = this.n;
-    if (n > 0 && (relOffset <= this.rel[n - 1] || position <= this.pos[n - 1])) {
-      throw new Error(`offset index: entry (${relOffset}, ${position}) does not follow (${this.rel[n - 1]}, ${this.pos[n - 1]})`);
-    }
-    if (relOffset < 0 || relOffset > 0xffffffff || position < 0 || position > 0xffffffff) {
-      throw new Error(`offset index: entry (${relOffset}, ${position}) outside u32`);
-    }
+    // Entries come from place() only, batch after batch: both columns go up, and both fit u32 (log_limits.ts).
+    assert(n === 0 || relOffset > this.rel[n - 1], "offset index: an entry's offset follows the last", relOffset);
+    assert(n === 0 || position > this.pos[n - 1], "offset index: an entry's position follows the last", position);
+    assert(relOffset >= 0 && relOffset <= 0xffffffff, "offset index: a relative offset fits u32", relOffset);
+    assert(position >= 0 && position <= 0xffffffff, "offset index: a position fits u32", position);
     if (n === this.rel.length) {
       const rel = new Uint32Array(n * 2);
       rel.set(this.rel);

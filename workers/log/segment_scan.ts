@@ -11,6 +11,7 @@
 // follows the previous batch; without it only framing and offsets are checked
 // (for bytes already validated before a checkpoint).
 
+import { assert } from "../../protocol/assert.ts";
 import { readI32, readI64Number } from "../../protocol/big_endian.ts";
 import {
   BATCH_HEADER_BYTES,
@@ -75,7 +76,7 @@ export function scanSegment(opts: {
   onFirstBatch?: (maxTimestamp: number) => void;
 }): ScanResult {
   const { files, segment: seg, to, buffer } = opts;
-  if (opts.from !== seg.size) throw new Error(`scan of ${seg.name} from ${opts.from}, segment ends at ${seg.size}`);
+  assert(opts.from === seg.size, "segment scan: starts at the segment's end (a batch boundary)", opts.from);
   let pos = opts.from;
   let batches = 0;
   const fail = (reason: string, incomplete: boolean): ScanResult => ({

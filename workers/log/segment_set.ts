@@ -8,6 +8,7 @@
 // first use and keep them within INDEX_CACHE_BYTES_MAX, dropping the least
 // recently used; the active segment always keeps its own.
 
+import { assert } from "../../protocol/assert.ts";
 import { INDEX_CACHE_BYTES_MAX } from "./log_limits.ts";
 import type { Segment } from "./segment_file.ts";
 
@@ -53,10 +54,8 @@ export class SegmentSet {
     const n = this.list.length;
     if (n > 0) {
       const prev = this.list[n - 1];
-      if (!prev.sealed) throw new Error(`segment set: ${prev.name} is not sealed`);
-      if (seg.baseOffset !== prev.nextOffset) {
-        throw new Error(`segment set: ${seg.name} does not follow ${prev.name} (next offset ${prev.nextOffset})`);
-      }
+      assert(prev.sealed, "segment set: the active segment is sealed before a new one follows it", prev.name);
+      assert(seg.baseOffset === prev.nextOffset, "segment set: a segment starts at the previous one's next offset", seg.name);
       this.sealedBytes += prev.size;
       this.sealedIndexBytes += prev.indexMemoryBytes;
     }
@@ -65,7 +64,7 @@ export class SegmentSet {
 
   /** Removes and returns the oldest segment (never the active one). */
   shift(): Segment {
-    if (this.list.length < 2) throw new Error("segment set: the active segment cannot be removed");
+    assert(this.list.length >= 2, "segment set: the active segment cannot be removed");
     const seg = this.list.shift() as Segment;
     this.sealedBytes -= seg.size;
     this.sealedIndexBytes -= seg.indexMemoryBytes;

@@ -9,6 +9,7 @@
 // the first batch with a max timestamp ≥ T lies before the next entry (or the
 // segment end): a lookup scans at most one interval. Lookups allocate nothing.
 
+import { assert } from "../../protocol/assert.ts";
 import { readI64Number, readU32, writeI32, writeI64Number } from "../../protocol/big_endian.ts";
 
 /** Bytes per entry in the file: timestamp i64, relative offset u32. */
@@ -43,9 +44,8 @@ export class TimeIndex {
   /** `maxTimestampSoFar` must not go down; `relOffset` must go up. */
   append(maxTimestampSoFar: number, relOffset: number): void {
     const n = this.n;
-    if (n > 0 && (maxTimestampSoFar < this.ts[n - 1] || relOffset <= this.rel[n - 1])) {
-      throw new Error(`time index: entry (${maxTimestampSoFar}, ${relOffset}) does not follow (${this.ts[n - 1]}, ${this.rel[n - 1]})`);
-    }
+    assert(n === 0 || maxTimestampSoFar >= this.ts[n - 1], "time index: the max timestamp so far does not go down", maxTimestampSoFar);
+    assert(n === 0 || relOffset > this.rel[n - 1], "time index: an entry's offset follows the last", relOffset);
     if (n === this.ts.length) {
       const ts = new Float64Array(n * 2);
       ts.set(this.ts);

@@ -4,12 +4,11 @@ import * as path from "node:path";
 import { crc32c } from "../../protocol/crc32c.ts";
 import { closeQuietly, concat, makeBatch, makeTempDir, removeDir } from "../../test/log/helpers.ts";
 import { FaultyFileOps, type FileOps, realFileOps } from "./file_ops.ts";
+import { JOURNAL_DIR_BYTES_MAX, JOURNAL_ROUND_BYTES_MAX } from "./log_limits.ts";
 import {
-  JOURNAL_DIR_BYTES_MAX,
   JOURNAL_HEADER_BYTES,
   JOURNAL_MAGIC,
   JOURNAL_RECORD_HEADER_BYTES,
-  JOURNAL_ROUND_BYTES_MAX,
   JOURNAL_VERSION,
   WorkerJournal,
   journalDirKey,

@@ -11,7 +11,7 @@
 // a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes
 // is synced directly, so bulk data is not written twice.
 //
-// Durability contract (partition_log.ts has the log's half):
+// Durability contract (log_appender.ts has the log's half):
 // - A journaled batch is DURABLE once the journal's fdatasync returned: then it
 //   is in the segment file (page cache) and in the journal (disk).
 // - The journal is preallocated with zeros and written in place, so its
@@ -57,12 +57,19 @@
 
 import { readU16, readU32, writeI16, writeI32 } from "../../protocol/big_endian.ts";
 import { crc32c } from "../../protocol/crc32c.ts";
+import { assert } from "../../protocol/assert.ts";
 import { type FileOps, readFully, writeFully } from "./file_ops.ts";
+import {
+  JOURNAL_DIR_BYTES_MAX,
+  JOURNAL_FILE_BYTES,
+  JOURNAL_PARTITION_ROUND_BYTES_MAX,
+  JOURNAL_PREALLOCATE_CHUNK_BYTES,
+  JOURNAL_ROUND_BYTES_MAX,
+} from "./log_limits.ts";
 
 import * as nodePath from "node:path";
 
 const KiB = 1024;
-const MiB = 1024 * KiB;
 
 /** The directory under the data dir holding one journal per worker. */
 export const JOURNAL_DIR_NAME = "journal";
@@ -71,6 +78,7 @@ export function workerJournalPath(dataDir: string, workerIndex: number): string 
   return nodePath.join(dataDir, JOURNAL_DIR_NAME, `worker-${workerIndex}.journal`);
 }
 
+// The file format, as laid out above (the journal's limits are in log_limits.ts).
 export const JOURNAL_MAGIC = 0x534c574a; // "SLWJ"
 export const JOURNAL_VERSION = 1;
 export const JOURNAL_HEADER_BYTES = 4 * KiB;
@@ -79,33 +87,16 @@ const HEADER_CRC_AT = 16;
 export const JOURNAL_RECORD_HEADER_BYTES = 18;
 /** Segment base offset and position after the directory name. */
 const RECORD_PLACE_BYTES = 16;
-/** Longest partition directory name a record holds (relative to the data dir). */
-export const JOURNAL_DIR_BYTES_MAX = 4 * KiB;
-/**
- * Size of a worker's journal file. A checkpoint (an fdatasync of every
- * journaled segment) comes once per this many journaled bytes; larger means
- * rarer, longer checkpoints and a longer replay after a power loss.
- */
-export const JOURNAL_FILE_BYTES = 64 * MiB;
-/** Journaled bytes of one round at most (the round's buffer). */
-export const JOURNAL_ROUND_BYTES_MAX = 1 * MiB;
-/**
- * Unsynced bytes of one partition past which its round syncs its segment
- * directly: a large round is cheap per byte on its own, and the journal would
- * only write it twice.
- */
-export const JOURNAL_PARTITION_ROUND_BYTES_MAX = 128 * KiB;
-/**
- * Journaled bytes a partition's segment may hold unsynced; past them its next
- * flush syncs the segment itself. Why: those bytes must reach the segment's
- * disk blocks some day, and a checkpoint that found a whole journal's worth
- * (64 MiB) dirty stalled its worker for 80-150 ms (e2e at 100k msgs/s,
- * BENCHMARKS.md). Bounded per partition, the writing is spread over time in
- * small syncs, and a checkpoint finds at most this much per partition.
- */
-export const JOURNAL_PARTITION_UNSYNCED_BYTES_MAX = 1 * MiB;
-/** Zeros written at once while preallocating. */
-const PREALLOCATE_CHUNK_BYTES = 1 * MiB;
+
+// Relations between the format and the limits (those among the limits are asserted in log_limits.ts).
+// A journal file holds its header and at least one full round, or no round could ever be written.
+assert(JOURNAL_HEADER_BYTES + JOURNAL_ROUND_BYTES_MAX <= JOURNAL_FILE_BYTES, "journal: the file holds the header and a round");
+// A partition small enough to join a round (with the longest name) fits alone in an empty
+// round: otherwise beginRecord() refuses it every time and the journal never covers it.
+assert(
+  JOURNAL_RECORD_HEADER_BYTES + JOURNAL_DIR_BYTES_MAX + RECORD_PLACE_BYTES + JOURNAL_PARTITION_ROUND_BYTES_MAX <= JOURNAL_ROUND_BYTES_MAX,
+  "journal: a partition's round fits in an empty round",
+);
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -166,7 +157,7 @@ export class WorkerJournal {
     files.mkdirp(dir);
     const fd = files.open(path, "w+");
     try {
-      const zeros = new Uint8Array(Math.min(PREALLOCATE_CHUNK_BYTES, capacity));
+      const zeros = new Uint8Array(Math.min(JOURNAL_PREALLOCATE_CHUNK_BYTES, capacity));
       for (let at = 0; at < capacity; at += zeros.length) writeFully(files, fd, zeros, 0, Math.min(zeros.length, capacity - at), at);
       const journal = new WorkerJournal(path, files, fd, capacity);
       journal.writeHeader();
@@ -205,6 +196,10 @@ export class WorkerJournal {
    * round is full. Call endRecord() once the data is there.
    */
   beginRecord(dirKey: Uint8Array, segmentBaseOffset: number, position: number, dataBytes: number): number {
+    // The key came from journalDirKey(), which refuses longer names: a record's header stays within its bounds.
+    assert(dirKey.length > 0, "journal: a directory key is not empty");
+    assert(dirKey.length <= JOURNAL_DIR_BYTES_MAX, "journal: a directory key is at most JOURNAL_DIR_BYTES_MAX bytes", dirKey.length);
+    assert(this.roundRecordStart === -1, "journal: beginRecord() while a record is open");
     const bytes = JOURNAL_RECORD_HEADER_BYTES + dirKey.length + RECORD_PLACE_BYTES + dataBytes;
     if (dataBytes <= 0 || this.roundBytes + bytes > this.round.length) return -1;
     const at = this.roundBytes;
@@ -228,8 +223,10 @@ export class WorkerJournal {
   /** Seals the record beginRecord() opened (its CRC), keeping it in the round. */
   endRecord(): void {
     const at = this.roundRecordStart;
-    if (at < 0) throw new Error("journal: endRecord() without beginRecord()");
+    assert(at >= 0, "journal: endRecord() without beginRecord()");
     const bytes = this.roundView.getUint32(at);
+    // The length beginRecord() wrote is still there (nothing else writes the round's header bytes).
+    assert(at + bytes <= this.round.length, "journal: a record ends within the round", bytes);
     this.roundView.setUint32(at + 4, crc32c(this.round.subarray(at + 8, at + bytes)));
     this.roundBytes = at + bytes;
     this.roundRecordStart = -1;
@@ -251,9 +248,11 @@ export class WorkerJournal {
    * must not be used after that (the caller syncs the segments themselves).
    */
   commit(): void {
-    if (this.closed) throw new Error("journal: closed");
+    assert(!this.closed, "journal: commit() on a closed journal");
+    assert(this.roundRecordStart === -1, "journal: commit() with a record still open");
     if (this.roundBytes === 0) return;
-    if (this.position + this.roundBytes > this.capacity) throw new Error("journal: round past the end (checkpoint first)");
+    // The host checks needsCheckpoint before a round, and a round is at most JOURNAL_ROUND_BYTES_MAX.
+    assert(this.position + this.roundBytes <= this.capacity, "journal: round past the end (checkpoint first)", this.position);
     writeFully(this.files, this.fd, this.round, 0, this.roundBytes, this.position);
     this.files.fdatasync(this.fd);
     this.position += this.roundBytes;
@@ -265,7 +264,7 @@ export class WorkerJournal {
    * holding journaled bytes first: from here on the old records are ignored.
    */
   restart(): void {
-    if (this.closed) throw new Error("journal: closed");
+    assert(!this.closed, "journal: restart() on a closed journal");
     this.gen++;
     this.writeHeader();
     this.position = JOURNAL_HEADER_BYTES;
@@ -280,7 +279,7 @@ export class WorkerJournal {
 
   /** Removes the closed journal's file: only when no segment needs its records. */
   remove(): void {
-    if (!this.closed) throw new Error("journal: remove() before close()");
+    assert(this.closed, "journal: remove() before close()");
     this.files.unlink(this.path);
     this.files.fsyncDir(nodePath.dirname(this.path));
   }

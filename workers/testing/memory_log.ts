@@ -7,7 +7,7 @@
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, patchBaseOffset, validateBatches } from "../../protocol/record_batch.ts";
 import type { LogConfig } from "../log/log_config.ts";
-import type { HostedLog, StagedAppend } from "../partition_host.ts";
+import type { HostedLog, StagedAppend } from "../hosted_partition.ts";
 
 interface StoredBatch {
   base: number;
