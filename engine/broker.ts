@@ -16,6 +16,7 @@ import { collectFully } from "../runtime/gc_bun.ts";
 import { serveHttp, type HttpListener } from "../runtime/http_bun.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { registerBrokerMetrics } from "./broker_metrics.ts";
+import { ConnectionBudget } from "./connection/connection_budget.ts";
 import { Engine } from "./engine.ts";
 import { MemoryGovernor } from "./memory_governor.ts";
 import { MetricsRegistry } from "./metrics.ts";
@@ -101,6 +102,8 @@ export class Broker {
     });
     registerBrokerMetrics(metrics, { engine, server: () => server, governor });
     const pluginHandles: { name: string; close(): Promise<void> | void }[] = [];
+    // One bound on open connections for the whole broker, whichever listener they come to.
+    const connections = new ConnectionBudget(config.connectionsMax);
     let http: HttpListener | null = null;
     try {
       const ctx: BrokerContext = { config, engine, dispatcher, metrics, log };
@@ -113,7 +116,7 @@ export class Broker {
         dispatcher,
         host: config.host,
         port: config.port,
-        connectionsMax: config.connectionsMax,
+        connections,
         requestTimeoutMs: config.requestTimeoutMs,
         outputBytesMax: config.outputBytesMax,
         log,
