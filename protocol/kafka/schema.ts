@@ -216,7 +216,8 @@ function primitiveDefault(type: PrimitiveType): unknown {
   }
 }
 
-function defaultOf(f: Field): unknown {
+/** The value a field decodes as when its version lacks it (Kafka's default, else the type's zero). */
+export function defaultOf(f: Field): unknown {
   if (f.default !== undefined) return f.default;
   switch (f.kind) {
     case "primitive":
