@@ -1,10 +1,10 @@
 // A whole broker: the engine (topics, worker pool, recovery), the native
-// protocol server, the HTTP endpoints (/healthz, /metrics) and any plugins
+// protocol server, the Kafka protocol server (unless kafkaPort is -1), the HTTP endpoints (/healthz, /metrics) and any plugins
 // (the group coordinator is one), started and stopped in the right order.
 //
 // Start: engine (metadata + every partition recovered) → dispatcher with the
 // core handlers → plugins (may register handlers and metric providers) →
-// native listener → HTTP listener. Nothing is served before recovery ends.
+// native listener → Kafka listener → HTTP listener. Nothing is served before recovery ends.
 //
 // Stop (graceful, SIGTERM/SIGINT): stop accepting and reading; parked fetches
 // answer now; wait (bounded by shutdownTimeoutMs) for every request read to be
@@ -20,6 +20,7 @@ import { ConnectionBudget } from "./connection/connection_budget.ts";
 import { Engine } from "./engine.ts";
 import { MemoryGovernor } from "./memory_governor.ts";
 import { MetricsRegistry } from "./metrics.ts";
+import { KafkaServer } from "./kafka/kafka_server.ts";
 import { registerCoreHandlers } from "./native/control_handlers.ts";
 import { Dispatcher } from "./native/dispatch.ts";
 import { NativeServer } from "./native/server.ts";
@@ -56,6 +57,8 @@ export class Broker {
   readonly dispatcher: Dispatcher;
   readonly metrics: MetricsRegistry;
   readonly #server: NativeServer;
+  /** null when the Kafka listener is off (kafkaPort -1). */
+  readonly #kafka: KafkaServer | null;
   readonly #http: HttpListener;
   readonly #pluginHandles: { name: string; close(): Promise<void> | void }[];
   readonly #log: (line: string) => void;
@@ -69,6 +72,7 @@ export class Broker {
     dispatcher: Dispatcher;
     metrics: MetricsRegistry;
     server: NativeServer;
+    kafka: KafkaServer | null;
     http: HttpListener;
     pluginHandles: { name: string; close(): Promise<void> | void }[];
     log: (line: string) => void;
@@ -80,6 +84,7 @@ export class Broker {
     this.dispatcher = parts.dispatcher;
     this.metrics = parts.metrics;
     this.#server = parts.server;
+    this.#kafka = parts.kafka;
     this.#http = parts.http;
     this.#pluginHandles = parts.pluginHandles;
     this.#log = parts.log;
@@ -100,7 +105,8 @@ export class Broker {
       rssBytes: () => process.memoryUsage.rss(),
       collect: collectFully,
     });
-    registerBrokerMetrics(metrics, { engine, server: () => server, governor });
+    let kafka: KafkaServer | null = null;
+    registerBrokerMetrics(metrics, { engine, server: () => server, kafka: () => kafka, governor });
     const pluginHandles: { name: string; close(): Promise<void> | void }[] = [];
     // One bound on open connections for the whole broker, whichever listener they come to.
     const connections = new ConnectionBudget(config.connectionsMax);
@@ -121,25 +127,44 @@ export class Broker {
         outputBytesMax: config.outputBytesMax,
         log,
       });
+      if (config.kafkaPort >= 0) {
+        kafka = new KafkaServer({
+          engine,
+          config,
+          host: config.host,
+          port: config.kafkaPort,
+          connections,
+          requestTimeoutMs: config.requestTimeoutMs,
+          outputBytesMax: config.outputBytesMax,
+          log,
+        });
+      }
       const srv = server;
+      const kfk = kafka;
       http = serveHttp({
         host: config.host,
         port: config.httpPort,
-        fetch: (req) => httpRoute(req, { engine, metrics, server: srv }),
+        fetch: (req) => httpRoute(req, { engine, metrics, server: srv, kafka: kfk }),
       });
     } catch (e) {
       server?.close();
+      kafka?.close();
       if (http !== null) await http.stop().catch(() => {});
       for (const h of pluginHandles.reverse()) await Promise.resolve(h.close()).catch(() => {});
       await engine.close().catch(() => {});
       throw e;
     }
     governor.start();
-    return new Broker({ config, engine, dispatcher, metrics, server, http, pluginHandles, log, governor });
+    return new Broker({ config, engine, dispatcher, metrics, server, kafka, http, pluginHandles, log, governor });
   }
 
   get port(): number {
     return this.#server.port;
+  }
+
+  /** The Kafka listener's port; null when it is off. */
+  get kafkaPort(): number | null {
+    return this.#kafka?.port ?? null;
   }
 
   get httpPort(): number {
@@ -158,7 +183,7 @@ export class Broker {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#governor.stop();
-      await this.#server.drain(this.config.shutdownTimeoutMs);
+      await Promise.all([this.#server.drain(this.config.shutdownTimeoutMs), this.#kafka?.drain(this.config.shutdownTimeoutMs)]);
       for (const h of [...this.#pluginHandles].reverse()) {
         try {
           await h.close();
@@ -175,7 +200,7 @@ export class Broker {
 
 function httpRoute(
   req: Request,
-  parts: { engine: Engine; metrics: MetricsRegistry; server: NativeServer },
+  parts: { engine: Engine; metrics: MetricsRegistry; server: NativeServer; kafka: KafkaServer | null },
 ): Response {
   const url = new URL(req.url);
   if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405 });
@@ -193,7 +218,7 @@ function httpRoute(
       partitions,
       partitionsOffline: offline,
       workers: engine.pool.workerCount,
-      connections: server.connections.size,
+      connections: server.connections.size + (parts.kafka?.connections.size ?? 0),
       waitingFetches: engine.waitingFetches,
       shuttingDown: server.shuttingDown,
     };

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { startServer, type ServerProcess } from "./server_process.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(http (\d+)\)/;
+const READY_LINE = /sluice listening on ([\d.]+):(\d+) \((?:kafka (\d+), )?http (\d+)\)/;
 const READY_TIMEOUT_MS = 30_000;
 
 export interface EmbeddedBroker {
@@ -41,6 +41,7 @@ export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuPr
         path.join(REPO_ROOT, "cli", "main.ts"),
         "serve",
         "--port", "0",
+        "--kafka-port", "0",
         "--http-port", "0",
         "--data-dir", dataDir,
         ...(options.serveArgs ?? []),
@@ -57,7 +58,7 @@ export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuPr
   return {
     host: server.ready[1],
     port: Number(server.ready[2]),
-    httpPort: Number(server.ready[3]),
+    httpPort: Number(server.ready[4]),
     pid: server.pid,
     dataDir,
     process: server,

@@ -59,6 +59,15 @@ export interface QueuedPartition {
   flat: number;
 }
 
+/**
+ * A response given as encoded segments (respondSegments) whose spliced views
+ * (stored records) add up to at most this many bytes is copied whole into the
+ * output writer, to leave with the turn's other responses in one socket
+ * write; larger ones go out as pieces. The same trade as the native fetch's
+ * FETCH_RECORDS_COPIED_BYTES_MAX (engine/native/fetch_in_flight.ts).
+ */
+export const SEGMENT_VIEWS_COPIED_BYTES_MAX = 64 * 1024;
+
 /** Queued response bytes past which the connection stops reading until the client catches up. */
 export const OUTPUT_PAUSE_BYTES = 4 * 1024 * 1024;
 
@@ -209,6 +218,48 @@ export abstract class ClientConnection {
     const start = beginResponseFrame(w, meta.correlationId);
     const { pieces, recordBytes } = writeBody(w);
     w.patchI32(start, w.length - start - FRAME_SIZE_BYTES + recordBytes);
+    this.out.commitPieces(pieces, release);
+  }
+
+  /**
+   * Writes one response frame encoded elsewhere (size prefix included) as
+   * `segments`, in order: those whose memory is `encoderBuffer` (the
+   * encoder's own, reused at once) are copied into the output writer; the
+   * others are views of the caller's buffers (stored records), sent without a
+   * copy when they are large (OutputQueue.commitPieces), and `release` runs
+   * once they are no longer referenced (written, or the connection closed).
+   */
+  respondSegments(meta: RequestMeta, segments: readonly Uint8Array[], encoderBuffer: ArrayBufferLike, release: () => void): void {
+    this.finishRequest(meta);
+    if (this.#closed) return release();
+    const w = this.out.writer;
+    let viewBytes = 0;
+    for (const seg of segments) if (seg.buffer !== encoderBuffer) viewBytes += seg.length;
+    if (viewBytes <= SEGMENT_VIEWS_COPIED_BYTES_MAX) {
+      for (const seg of segments) w.writeRaw(seg);
+      this.out.commit();
+      release();
+      return;
+    }
+    // Pieces: even ones are the writer's bytes from byte 0 (earlier responses and
+    // this one's fields), odd ones the caller's views. Ranges first: the writer may grow.
+    const bounds: number[] = [];
+    const views: Uint8Array[] = [];
+    let from = 0;
+    for (const seg of segments) {
+      if (seg.buffer === encoderBuffer) {
+        w.writeRaw(seg);
+      } else if (seg.length > 0) {
+        bounds.push(from, w.length);
+        views.push(seg);
+        from = w.length;
+      }
+    }
+    bounds.push(from, w.length);
+    const bytes = w.finish();
+    const pieces: Uint8Array[] = [];
+    for (let i = 0; i < views.length; i++) pieces.push(bytes.subarray(bounds[2 * i], bounds[2 * i + 1]), views[i]);
+    pieces.push(bytes.subarray(bounds[bounds.length - 2], bounds[bounds.length - 1]));
     this.out.commitPieces(pieces, release);
   }
 
