@@ -6,6 +6,7 @@
 import { KafkaApiKey } from "../../protocol/kafka/versions.ts";
 import { handleApiVersions } from "./api_versions.ts";
 import { handleFetch } from "./fetch.ts";
+import { handleFindCoordinator } from "./find_coordinator.ts";
 import type { KafkaHandler } from "./kafka_request.ts";
 import { handleListOffsets } from "./list_offsets.ts";
 import { handleMetadata } from "./metadata.ts";
@@ -17,6 +18,7 @@ export function kafkaHandlers(): Map<number, KafkaHandler> {
     [KafkaApiKey.Fetch, handleFetch],
     [KafkaApiKey.ListOffsets, handleListOffsets],
     [KafkaApiKey.Metadata, handleMetadata],
+    [KafkaApiKey.FindCoordinator, handleFindCoordinator],
     [KafkaApiKey.ApiVersions, handleApiVersions],
   ]);
 }
