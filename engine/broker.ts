@@ -20,6 +20,7 @@ import { ConnectionBudget } from "./connection/connection_budget.ts";
 import { Engine } from "./engine.ts";
 import { MemoryGovernor } from "./memory_governor.ts";
 import { MetricsRegistry } from "./metrics.ts";
+import type { KafkaHandler } from "./kafka/kafka_request.ts";
 import { KafkaServer } from "./kafka/kafka_server.ts";
 import { registerCoreHandlers } from "./native/control_handlers.ts";
 import { Dispatcher } from "./native/dispatch.ts";
@@ -35,6 +36,8 @@ export interface BrokerContext {
   readonly dispatcher: Dispatcher;
   /** Register metric families: `metrics.addProvider(() => promText)`. */
   readonly metrics: MetricsRegistry;
+  /** Kafka apis to serve beside the core ones (api key → handler); read when the Kafka listener starts. */
+  readonly kafkaHandlers: Map<number, KafkaHandler>;
   log(line: string): void;
 }
 
@@ -110,9 +113,10 @@ export class Broker {
     const pluginHandles: { name: string; close(): Promise<void> | void }[] = [];
     // One bound on open connections for the whole broker, whichever listener they come to.
     const connections = new ConnectionBudget(config.connectionsMax);
+    const kafkaHandlers = new Map<number, KafkaHandler>();
     let http: HttpListener | null = null;
     try {
-      const ctx: BrokerContext = { config, engine, dispatcher, metrics, log };
+      const ctx: BrokerContext = { config, engine, dispatcher, metrics, kafkaHandlers, log };
       for (const plugin of options.plugins ?? []) {
         const handle = await plugin.start(ctx);
         if (handle) pluginHandles.push({ name: plugin.name, close: () => handle.close() });
@@ -136,6 +140,7 @@ export class Broker {
           connections,
           requestTimeoutMs: config.requestTimeoutMs,
           outputBytesMax: config.outputBytesMax,
+          handlers: kafkaHandlers,
           log,
         });
       }

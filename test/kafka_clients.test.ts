@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { Kafka, logLevel, CompressionTypes } from "kafkajs";
-import { Admin, Consumer, Producer } from "../client/mod.ts";
+import { Admin, Consumer, GroupAdmin, Producer } from "../client/mod.ts";
 import type { ConsumerRecord } from "../client/mod.ts";
 import { decodeFetchResponse, encodeFetchRequest } from "../protocol/kafka/messages/fetch.ts";
 import { KafkaApiKey } from "../protocol/kafka/versions.ts";
@@ -174,4 +174,106 @@ describe("mixed protocols", () => {
     const out = await kcat(["-C", "-t", "mix-out", "-o", "beginning", "-e", "-f", "%k=%s|%h|%T\\n"]);
     expect(out.trim().split("\n")).toEqual(["n1=native one|h=x|1700000000000", "n2=native two||1700000000001"]);
   });
+});
+
+describe("consumer groups (Kafka's classic protocol: the client leader assigns)", () => {
+  test("kcat -G: two members together read every partition; a restart resumes from the commits; the group and its lag show in `groups describe`", async () => {
+    await admin.createTopic("kg-kcat", { partitions: 4 });
+    const first = Array.from({ length: 20 }, (_, i) => `a${i}:first-${i}`);
+    await kcat(["-P", "-t", "kg-kcat", "-K:"], first.join("\n") + "\n");
+    const member = () => kcat(["-G", "kcat-group", "kg-kcat", "-X", "auto.offset.reset=earliest", "-e", "-f", "%p %k=%s\n", "-X", "auto.commit.interval.ms=100"]);
+    const [m1, m2] = await Promise.all([member(), member()]);
+    const lines = (out: string) => out.split("\n").filter((l) => l !== "");
+    const seen = new Set([...lines(m1), ...lines(m2)].map((l) => l.slice(l.indexOf(" ") + 1)));
+    expect([...seen].sort()).toEqual(first.map((l) => l.replace(":", "=")).sort());
+    // The members together read every partition (each record at least once; a rebalance may repeat some).
+    const partitions = new Set([...lines(m1), ...lines(m2)].map((l) => l.split(" ")[0]));
+    expect([...partitions].sort()).toEqual(["0", "1", "2", "3"]);
+
+    const groups = new GroupAdmin({ broker: nativeAddress });
+    try {
+      const d = await groups.describeGroup("kcat-group");
+      expect(d.offsets.map((o) => [o.partition, o.lag])).toEqual([
+        [0, 0],
+        [1, 0],
+        [2, 0],
+        [3, 0],
+      ]);
+    } finally {
+      await groups.close();
+    }
+    // A restarted member starts from the commits: only what came after.
+    await kcat(["-P", "-t", "kg-kcat", "-K:"], "later:one\nlater:two\n");
+    const again = await member();
+    expect(lines(again).map((l) => l.slice(l.indexOf(" ") + 1)).sort()).toEqual(["later=one", "later=two"]);
+  });
+
+  test("kafkajs: a group of two splits the partitions, commits, and the one left takes over when the other leaves", async () => {
+    await admin.createTopic("kg-js", { partitions: 4 });
+    const kafka = new Kafka({ brokers: [kafkaAddress], clientId: "kg-js", logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    const send = (from: number, n: number) =>
+      producer.send({ topic: "kg-js", messages: Array.from({ length: n }, (_, i) => ({ key: `k${from + i}`, value: `v${from + i}`, partition: (from + i) % 4 })) });
+    const got = new Map<string, string>();
+    const member = async (name: string) => {
+      const c = kafka.consumer({ groupId: "js-group", sessionTimeout: 10_000, heartbeatInterval: 200, rebalanceTimeout: 10_000 });
+      await c.connect();
+      await c.subscribe({ topic: "kg-js", fromBeginning: true });
+      await c.run({ eachMessage: async ({ message }) => void got.set(message.value!.toString(), name) });
+      return c;
+    };
+    const until = async (condition: () => boolean, what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`${what} not within 20 s (got ${got.size})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const a = await member("a");
+    const b = await member("b");
+    const groupAdmin = kafka.admin();
+    await groupAdmin.connect();
+    try {
+      // Both members in one generation, each with a share of the four partitions.
+      let described = await groupAdmin.describeGroups(["js-group"]);
+      const deadline = Date.now() + 20_000;
+      while (!(described.groups[0].state === "Stable" && described.groups[0].members.length === 2) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        described = await groupAdmin.describeGroups(["js-group"]);
+      }
+      const g = described.groups[0];
+      expect([g.state, g.protocolType, g.members.length]).toEqual(["Stable", "consumer", 2]);
+      expect(g.members.every((m) => m.memberAssignment.length > 0)).toBe(true);
+
+      await send(0, 20);
+      await until(() => got.size === 20, "20 records");
+      expect(new Set(got.values())).toEqual(new Set(["a", "b"]));
+      // Commits land in the one offsets store: lag 0 over the native protocol too.
+      const groups = new GroupAdmin({ broker: nativeAddress });
+      try {
+        let lags: number[] = [];
+        const commitDeadline = Date.now() + 20_000;
+        while (Date.now() < commitDeadline) {
+          lags = (await groups.describeGroup("js-group")).offsets.map((o) => o.lag);
+          if (lags.length === 4 && lags.every((l) => l === 0)) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(lags).toEqual([0, 0, 0, 0]);
+      } finally {
+        await groups.close();
+      }
+
+      // b leaves: a rebalance gives a every partition.
+      await b.disconnect();
+      await send(20, 8);
+      await until(() => got.size === 28, "8 more records");
+      for (let i = 20; i < 28; i++) expect(got.get(`v${i}`)).toBe("a");
+    } finally {
+      await groupAdmin.disconnect();
+      await a.disconnect();
+      await b.disconnect();
+      await producer.disconnect();
+    }
+  }, 60_000);
 });
