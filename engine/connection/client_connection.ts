@@ -14,7 +14,8 @@
 //   - a produce the engine could not take (worker ring full, topic being
 //     auto-created) → pause; the partitions wait in `#blocked` (in order) and
 //     are retried when the engine says the partition is writable
-//   - queued response bytes > OUTPUT_PAUSE_BYTES → pause; > outputBytesMax → close
+//   - queued response bytes (with any a front end holds back) > OUTPUT_PAUSE_BYTES → pause;
+//     > outputBytesMax → close
 //   - a frame not complete within requestTimeoutMs (while reading) → close (server sweep)
 //   - fetch reads in the workers' rings over FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX
 //     → later reads wait on the router (engine/fetch_read_budget.ts); on close
@@ -96,6 +97,12 @@ export abstract class ClientConnection {
   readonly #closeCallbacks: (() => void)[] = [];
   /** When the frame now being gathered started arriving (0: none); for the request timeout. */
   partialSinceMs = 0;
+  /**
+   * Response bytes a front end holds back before they may enter the output
+   * (Kafka answers in request order): they count with the output queue's
+   * bytes towards OUTPUT_PAUSE_BYTES.
+   */
+  protected heldResponseBytes = 0;
 
   constructor(
     socket: ServerSocket,
@@ -332,7 +339,7 @@ export abstract class ClientConnection {
       this.#inflightRequests >= INFLIGHT_REQUESTS_MAX ||
       this.#inflightBytes >= INFLIGHT_BYTES_MAX ||
       this.produceBlocked ||
-      this.out.queuedBytes > OUTPUT_PAUSE_BYTES ||
+      this.out.queuedBytes + this.heldResponseBytes > OUTPUT_PAUSE_BYTES ||
       this.host.shuttingDown;
     if (over && !this.#paused) {
       this.#paused = true;

@@ -17,9 +17,14 @@
 //   - a header or body that does not decode (truncated, a length past its
 //     limit) → the connection closes; nothing was allocated from the bad length
 //   - a refused frame size → the connection closes
-// Responses go out in the order requests complete; Kafka clients match them
-// by correlation id, and every client we serve keeps one connection's
-// requests in order itself (librdkafka, kafkajs wait per partition).
+//
+// Responses leave in request order, as Kafka promises (the Java client and
+// franz-go check it; a parked long-poll fetch must not be overtaken by the
+// Metadata answer behind it). Requests still run at once and concurrently; a
+// response ready before those ahead of it is held (its own bytes copied, the
+// stored records it splices in kept as views) and written when its turn
+// comes. Held bytes count towards the output's pause bound and, past
+// outputBytesMax, close the connection as an output overflow does.
 
 import { readI16, readI32 } from "../../protocol/big_endian.ts";
 import { KafkaDecodeError } from "../../protocol/kafka/decode_error.ts";
@@ -39,15 +44,46 @@ import type { KafkaBodyEncoder, KafkaRequest } from "./kafka_request.ts";
 const EMPTY = new Uint8Array(0);
 const noop = (): void => {};
 
+const PENDING = 0;
+const READY = 1;
+/** Answered without a response (Produce acks=0): its turn passes at once. */
+const NO_RESPONSE = 2;
+
+/** A request's place in the response order; it is also the request's meta. */
+class ResponseSlot implements RequestMeta {
+  state = PENDING;
+  /** A held response: segments (the copied own bytes in `own`, views of the caller's buffers). */
+  segments: Uint8Array[] = [];
+  own: ArrayBufferLike = EMPTY.buffer;
+  bytes = 0;
+  release: () => void = noop;
+  constructor(
+    readonly correlationId: number,
+    readonly apiKey: number,
+    readonly frameBytes: number,
+    readonly startedMs: number,
+  ) {}
+}
+
 export class KafkaConnection extends ClientConnection {
   declare readonly host: KafkaServerHost;
   /** Reused for every request's header and body (a request is decoded before its handler returns). */
   readonly #reader = new KafkaReader(EMPTY);
   /** Reused for every response; its bytes are copied into the output (or written) before reply returns. */
   readonly #writer = new KafkaWriter({ initialBytes: 16 * 1024 });
+  /** Requests in the order they were read, from `#slotsHead` on (bounded by INFLIGHT_REQUESTS_MAX: reading pauses past it). */
+  #slots: ResponseSlot[] = [];
+  #slotsHead = 0;
 
   constructor(socket: ServerSocket, host: KafkaServerHost, makeOutput: (conn: ClientConnection) => OutputQueue) {
     super(socket, host, makeOutput, KAFKA_FRAME_BYTES_MAX);
+    // Held responses' views go back to their owners (scratch buffers) when the connection closes.
+    this.onClose(() => {
+      for (let i = this.#slotsHead; i < this.#slots.length; i++) this.#slots[i].release();
+      this.#slots = [];
+      this.#slotsHead = 0;
+      this.heldResponseBytes = 0;
+    });
   }
 
   protected handleFrame(buf: Uint8Array, start: number, end: number): void {
@@ -56,12 +92,12 @@ export class KafkaConnection extends ClientConnection {
     const apiKey = readI16(buf, start);
     const apiVersion = readI16(buf, start + 2);
     const correlationId = readI32(buf, start + 4);
-    const meta: RequestMeta = { correlationId, apiKey, frameBytes: end - start, startedMs: performance.now() };
+    const meta = new ResponseSlot(correlationId, apiKey, end - start, performance.now());
     const handler = this.host.handlers.get(apiKey);
     if (handler === undefined) return this.refuseFrame();
     if (!isVersionSupported(apiKey, apiVersion)) {
       if (apiKey !== KafkaApiKey.ApiVersions) return this.refuseFrame();
-      this.beginRequest(meta.frameBytes);
+      this.#begin(meta);
       answerUnsupportedApiVersions(this, meta);
       return;
     }
@@ -72,7 +108,7 @@ export class KafkaConnection extends ClientConnection {
     } catch (e) {
       return this.#malformed(e);
     }
-    this.beginRequest(meta.frameBytes);
+    this.#begin(meta);
     const req: KafkaRequest = { conn: this, meta, apiVersion, clientId, reader: r };
     try {
       handler(req);
@@ -82,6 +118,19 @@ export class KafkaConnection extends ClientConnection {
       // The frame may be a view of a chunk the caller keeps; do not keep it past the call.
       r.reset(EMPTY);
     }
+  }
+
+  #begin(slot: ResponseSlot): void {
+    this.beginRequest(slot.frameBytes);
+    this.#slots.push(slot);
+  }
+
+  /** A request done without a response (Produce acks=0): out of flight now, its turn in the order passes. */
+  finishWithoutResponse(meta: RequestMeta): void {
+    const slot = meta as ResponseSlot;
+    this.finishRequest(slot);
+    slot.state = NO_RESPONSE;
+    this.#drain();
   }
 
   /** A request that does not decode (or a handler's bug): close, as Kafka does. */
@@ -100,28 +149,100 @@ export class KafkaConnection extends ClientConnection {
    * in (stored records) are no longer referenced.
    */
   reply(req: { meta: RequestMeta; apiVersion: number }, encode: KafkaBodyEncoder, release: () => void = noop): void {
+    const slot = req.meta as ResponseSlot;
     if (this.closed) {
-      this.finishRequest(req.meta);
+      this.finishRequest(slot);
       release();
       return;
     }
     const w = this.#writer;
     try {
-      const at = beginResponseFrame(w, req.meta.apiKey, req.apiVersion, req.meta.correlationId);
+      const at = beginResponseFrame(w, slot.apiKey, req.apiVersion, slot.correlationId);
       encode(w);
       endFrame(w, at);
     } catch (e) {
       // An encoder that throws is a bug of ours: say so, and do not send half a frame.
-      this.host.log(`sluice: kafka response of api ${req.meta.apiKey} v${req.apiVersion} failed to encode: ${(e as Error)?.stack ?? e}`);
+      this.host.log(`sluice: kafka response of api ${slot.apiKey} v${req.apiVersion} failed to encode: ${(e as Error)?.stack ?? e}`);
       w.reset(KAFKA_WRITER_RETAINED_BYTES_MAX);
-      this.finishRequest(req.meta);
+      this.finishRequest(slot);
       release();
       this.close(false);
       return;
     }
     const segments = w.segments();
-    this.respondSegments(req.meta, segments, segments[0].buffer, release);
-    // Copied out (or handed to the output as views): forget the spliced views now.
+    const own = segments[0].buffer;
+    if (this.#slots[this.#slotsHead] === slot) {
+      // Its turn: straight to the output (large record views without a copy).
+      this.#shift();
+      this.respondSegments(slot, segments, own, release);
+      w.reset(KAFKA_WRITER_RETAINED_BYTES_MAX);
+      this.#drain();
+      return;
+    }
+    this.#hold(slot, segments, own, release);
     w.reset(KAFKA_WRITER_RETAINED_BYTES_MAX);
+  }
+
+  /** Keeps a response whose turn has not come: its own bytes copied into one buffer, views kept. */
+  #hold(slot: ResponseSlot, segments: readonly Uint8Array[], own: ArrayBufferLike, release: () => void): void {
+    let ownBytes = 0;
+    let total = 0;
+    for (const seg of segments) {
+      total += seg.length;
+      if (seg.buffer === own) ownBytes += seg.length;
+    }
+    const copy = new Uint8Array(ownBytes);
+    const held: Uint8Array[] = [];
+    let at = 0;
+    for (const seg of segments) {
+      if (seg.buffer !== own) {
+        held.push(seg);
+        continue;
+      }
+      copy.set(seg, at);
+      held.push(copy.subarray(at, at + seg.length));
+      at += seg.length;
+    }
+    slot.segments = held;
+    slot.own = copy.buffer;
+    slot.bytes = total;
+    slot.release = release;
+    slot.state = READY;
+    this.heldResponseBytes += total;
+    if (this.heldResponseBytes > this.host.config.outputBytesMax) {
+      // A request ahead never completes while the client keeps the rest coming: as an output overflow.
+      this.host.stats.outputOverflows++;
+      this.close(false);
+      return;
+    }
+    this.updatePause();
+  }
+
+  /** Writes every response whose turn has come. */
+  #drain(): void {
+    while (this.#slotsHead < this.#slots.length && !this.closed) {
+      const slot = this.#slots[this.#slotsHead];
+      if (slot.state === PENDING) break;
+      this.#shift();
+      if (slot.state === READY) {
+        this.heldResponseBytes -= slot.bytes;
+        const { segments, own, release } = slot;
+        slot.segments = [];
+        slot.release = noop;
+        this.respondSegments(slot, segments, own, release);
+      }
+    }
+  }
+
+  #shift(): void {
+    this.#slots[this.#slotsHead] = undefined as unknown as ResponseSlot;
+    this.#slotsHead++;
+    if (this.#slotsHead === this.#slots.length) {
+      this.#slots.length = 0;
+      this.#slotsHead = 0;
+    } else if (this.#slotsHead > 1024 && this.#slotsHead * 2 > this.#slots.length) {
+      this.#slots = this.#slots.slice(this.#slotsHead);
+      this.#slotsHead = 0;
+    }
   }
 }

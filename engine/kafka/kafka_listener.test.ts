@@ -215,6 +215,29 @@ describe("Produce, Fetch, ListOffsets", () => {
   });
 });
 
+describe("responses in request order, as Kafka promises", () => {
+  test("a Metadata request behind a parked long-poll fetch is answered after it, though it was ready first", async () => {
+    const broker = await startBroker();
+    const c = await connect(broker);
+    const p = await connect(broker);
+    expect((await produce(p, 9, "ord", encodeBatch([{ value: "first" }]))).errorCode).toBe(0);
+    const fetchFrame = c.frame(KafkaApiKey.Fetch, 12, (w) =>
+      encodeFetchRequest(w, 12, { maxWaitMs: 10_000, minBytes: 1, maxBytes: 1 << 20, topics: [{ topic: "ord", partitions: [{ partition: 0, fetchOffset: 1n, partitionMaxBytes: 1 << 20 }] }] }),
+    );
+    const metadataFrame = c.frame(KafkaApiKey.Metadata, 12, (w) => encodeMetadataRequest(w, 12, { topics: null }));
+    // One write: both frames are read together, so once the fetch is parked the Metadata request was handled too.
+    c.sendRaw(Buffer.concat([fetchFrame.bytes, metadataFrame.bytes]));
+    await waitFor(() => broker.engine.waitingFetches === 1, "the fetch to park");
+    // A round trip on a third connection: the Metadata answer is ready by then, and held behind the fetch.
+    const other = await connect(broker);
+    await other.request(KafkaApiKey.ApiVersions, 3, (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" }));
+    expect(c.arrivalOrder).toEqual([]);
+    expect((await produce(p, 9, "ord", encodeBatch([{ value: "second" }]))).errorCode).toBe(0);
+    await c.response(metadataFrame.correlationId);
+    expect(c.arrivalOrder).toEqual([fetchFrame.correlationId, metadataFrame.correlationId]);
+  });
+});
+
 describe("one connection budget for both listeners", () => {
   test("with connectionsMax 2, a native and a Kafka connection fill it: the next one is closed at once", async () => {
     const broker = await startBroker({ connectionsMax: 2 });

@@ -129,7 +129,7 @@ class KafkaProduce implements TimeoutItem, ProduceSubmitter {
     this.#answered = true;
     if (this.timeoutList !== null) this.#conn.host.produceDeadlines.remove(this);
     // acks 0: no response (checked first: a refused request is not answered either, as Kafka does).
-    if (this.#body.acks === 0) return this.#conn.finishRequest(this.#meta);
+    if (this.#body.acks === 0) return this.#conn.finishWithoutResponse(this.#meta);
     let flat = 0;
     const responses = this.#body.topicData.map((t) => ({
       name: t.name,

@@ -19,6 +19,8 @@ export class KafkaRawClient {
   readonly #waiting = new Map<number, (body: Uint8Array | Error) => void>();
   #nextCorrelationId = 1;
   #closed = false;
+  /** Correlation ids of the responses, in the order they arrived. */
+  readonly arrivalOrder: number[] = [];
   /** Resolves when the connection is closed (by either side). */
   readonly closed: Promise<void>;
 
@@ -29,6 +31,7 @@ export class KafkaRawClient {
       frameBytesMax: 64 * 1024 * 1024,
       onFrame: (frame) => {
         const id = readResponseCorrelationId(frame);
+        this.arrivalOrder.push(id);
         const body = responseBody(frame).slice();
         const w = this.#waiting.get(id);
         if (w !== undefined) {
