@@ -27,7 +27,7 @@ import { KafkaApiKey } from "../protocol/kafka/versions.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
 import { Admin } from "../client/mod.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { KafkaRawClient } from "./support/kafka_raw_client.ts";
+import { KafkaFrameClient } from "./support/kafka_frame_client.ts";
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0x5eed);
 const MUTATIONS_PER_FRAME = 300;
@@ -172,7 +172,7 @@ describe("fuzzed Kafka frames", () => {
     const apis = new Set([...captured.keys()].map((k) => Number(k.split("v")[0])));
     for (const k of [KafkaApiKey.ApiVersions, KafkaApiKey.Metadata, KafkaApiKey.Produce, KafkaApiKey.Fetch, KafkaApiKey.ListOffsets]) expect(apis).toContain(k);
 
-    let client = await KafkaRawClient.connect(broker.kafkaPort!);
+    let client = await KafkaFrameClient.connect(broker.kafkaPort!);
     // librdkafka 2.0 sends flexible versions only of ApiVersions: add the flexible encodings of the others, built by the codecs.
     const records = encodeBatch([{ key: "k", value: "fuzz value" }, { value: "second" }]);
     const built: [string, Uint8Array][] = [
@@ -190,7 +190,7 @@ describe("fuzzed Kafka frames", () => {
     let parked = 0;
     for (const [name, frame] of captured) {
       for (let i = 0; i < MUTATIONS_PER_FRAME; i++) {
-        if (client.isClosed) client = await KafkaRawClient.connect(broker.kafkaPort!);
+        if (client.isClosed) client = await KafkaFrameClient.connect(broker.kafkaPort!);
         // A correlation id no mutated frame can carry (the clients' were small, and at most 4 bits flip).
         const probe = client.frame(
           KafkaApiKey.ApiVersions,
@@ -237,7 +237,7 @@ describe("fuzzed Kafka frames", () => {
     expect(rssBytes(broker.pid) - rssBefore).toBeLessThan(RSS_GROWTH_BYTES_MAX);
 
     // A good request is still served.
-    const good = await KafkaRawClient.connect(broker.kafkaPort!);
+    const good = await KafkaFrameClient.connect(broker.kafkaPort!);
     const res = decodeProduceResponse(
       await good.request(KafkaApiKey.Produce, 9, (w) =>
         encodeProduceRequest(w, 9, { acks: -1, timeoutMs: 5000, topicData: [{ name: "fz", partitionData: [{ index: 0, records: encodeBatch([{ value: "after" }]) }] }] }),
@@ -254,9 +254,9 @@ describe("fuzzed Kafka frames", () => {
 
   test("random size prefixes: refused or timed out, never a crash", async () => {
     const r = rng(SEED ^ 0xabcdef);
-    const conns: KafkaRawClient[] = [];
+    const conns: KafkaFrameClient[] = [];
     for (let i = 0; i < 60; i++) {
-      const c = await KafkaRawClient.connect(broker.kafkaPort!);
+      const c = await KafkaFrameClient.connect(broker.kafkaPort!);
       const size = i % 3 === 0 ? Math.floor(r() * 0x1_0000_0000) : i % 3 === 1 ? Math.floor(r() * 8) : 16 + Math.floor(r() * 64);
       const junk = new Uint8Array(4 + Math.floor(r() * 40)).map(() => Math.floor(r() * 256));
       new DataView(junk.buffer).setUint32(0, size >>> 0);
@@ -267,7 +267,7 @@ describe("fuzzed Kafka frames", () => {
     await Promise.all(conns.map((c) => c.closed));
     expect(conns.every((c) => c.isClosed)).toBe(true);
     expect(broker.proc.exitCode).toBe(null);
-    const good = await KafkaRawClient.connect(broker.kafkaPort!);
+    const good = await KafkaFrameClient.connect(broker.kafkaPort!);
     const v = decodeApiVersionsResponse(await good.request(KafkaApiKey.ApiVersions, 3, (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" })), 3);
     expect(v.errorCode).toBe(0);
     good.close();

@@ -19,7 +19,7 @@ import { KafkaReader } from "../../protocol/kafka/reader.ts";
 import { KafkaApiKey } from "../../protocol/kafka/versions.ts";
 import { writeI32 } from "../../protocol/big_endian.ts";
 import { encodeBatch } from "../../protocol/record_batch.ts";
-import { KafkaRawClient } from "../../test/support/kafka_raw_client.ts";
+import { KafkaFrameClient } from "../../test/support/kafka_frame_client.ts";
 import { Broker } from "../broker.ts";
 import { parseBrokerConfig } from "../broker_config.ts";
 import { KAFKA_FRAME_BYTES_MAX } from "./kafka_limits.ts";
@@ -45,20 +45,20 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
   }
 }
 
-async function connect(broker: Broker): Promise<KafkaRawClient> {
-  const c = await KafkaRawClient.connect(broker.kafkaPort!);
+async function connect(broker: Broker): Promise<KafkaFrameClient> {
+  const c = await KafkaFrameClient.connect(broker.kafkaPort!);
   cleanups.push(() => c.close());
   return c;
 }
 
-async function produce(c: KafkaRawClient, version: number, topic: string, records: Uint8Array | null, acks = -1) {
+async function produce(c: KafkaFrameClient, version: number, topic: string, records: Uint8Array | null, acks = -1) {
   const r = await c.request(KafkaApiKey.Produce, version, (w) =>
     encodeProduceRequest(w, version, { acks, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] }),
   );
   return decodeProduceResponse(r, version).responses[0].partitionResponses[0];
 }
 
-async function fetchOnce(c: KafkaRawClient, version: number, topic: string, offset: bigint, opts: { maxWaitMs?: number; minBytes?: number } = {}) {
+async function fetchOnce(c: KafkaFrameClient, version: number, topic: string, offset: bigint, opts: { maxWaitMs?: number; minBytes?: number } = {}) {
   const r = await c.request(KafkaApiKey.Fetch, version, (w) =>
     encodeFetchRequest(w, version, {
       maxWaitMs: opts.maxWaitMs ?? 0,

@@ -1,4 +1,5 @@
-// A minimal raw-frame client of the Kafka protocol, for listener tests: send
+// A Kafka-protocol frame client for the listener tests: build frames without
+// sending them (to send several in one write, or mutated), send
 // any bytes (well-formed or not), send a request of any api and version with
 // the protocol/kafka encoders, and read the response body matched by
 // correlation id. What the test sends is what goes on the wire.
@@ -12,7 +13,7 @@ import { KafkaWriter } from "../../protocol/kafka/writer.ts";
 
 const RESPONSE_WAIT_MS = 20_000;
 
-export class KafkaRawClient {
+export class KafkaFrameClient {
   readonly socket: net.Socket;
   readonly #parser: FrameParser;
   readonly #arrived = new Map<number, Uint8Array>();
@@ -55,11 +56,11 @@ export class KafkaRawClient {
     socket.on("error", () => {});
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<KafkaRawClient> {
+  static connect(port: number, host = "127.0.0.1"): Promise<KafkaFrameClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host }, () => {
         socket.off("error", reject);
-        resolve(new KafkaRawClient(socket));
+        resolve(new KafkaFrameClient(socket));
       });
       socket.once("error", reject);
     });
