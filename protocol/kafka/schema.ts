@@ -497,7 +497,8 @@ export function message<const Fs extends readonly Field[]>(name: string, apiKey:
   return { name, apiKey, validVersions: [api.minVersion, api.maxVersion], firstFlexibleVersion: api.firstFlexibleVersion, fields };
 }
 
-function checkVersion(spec: MessageSpec<readonly Field[]>, version: number): void {
+/** Throws UNSUPPORTED_VERSION when `version` is outside the message's range. */
+export function checkVersion(spec: MessageSpec<readonly Field[]>, version: number): void {
   if (!inRange(spec.validVersions, version)) {
     throw new KafkaDecodeError(
       KafkaDecodeReason.UNSUPPORTED_VERSION,
