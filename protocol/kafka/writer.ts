@@ -115,9 +115,11 @@ export class KafkaWriter {
     return this.int32(v);
   }
 
-  int64(v: bigint): this {
+  /** An INT64 from a bigint, or from a number that must be a safe integer. */
+  int64(v: bigint | number): this {
     // Offsets and timestamps are safe integers: writing them as numbers skips
     // three bigint operations (shift, mask, asUintN), several times slower.
+    if (typeof v === "number") return this.int64Number(v);
     const n = Number(v);
     if (Number.isSafeInteger(n)) return this.int64Number(n);
     this.ensure(8);

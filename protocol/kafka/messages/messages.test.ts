@@ -227,3 +227,17 @@ describe("readSingleProduce", () => {
     }
   });
 });
+
+test("64-bit fields take numbers as well as bigints when encoding, with the same bytes", () => {
+  const asBig = new KafkaWriter();
+  encodeProduceResponse(asBig, 7, { responses: [{ name: "t", partitionResponses: [{ index: 0, baseOffset: 2n ** 40n, logStartOffset: 5n }] }] });
+  const asNumber = new KafkaWriter();
+  encodeProduceResponse(asNumber, 7, { responses: [{ name: "t", partitionResponses: [{ index: 0, baseOffset: 2 ** 40, logStartOffset: 5 }] }] });
+  expect(toHex(asNumber.finish())).toBe(toHex(asBig.finish()));
+  const table = new KafkaWriter();
+  const spec = KAFKA_MESSAGE_SPECS.find((x) => x.response.name === "ListOffsetsResponse")!.response;
+  encodeMessage(spec, table, 7, { topics: [{ name: "t", partitions: [{ partitionIndex: 0, offset: -2 }] }] } as never);
+  const back = decodeMessage(spec, new KafkaReader(table.finish()), 7) as { topics: { partitions: { offset: bigint }[] }[] };
+  expect(back.topics[0].partitions[0].offset).toBe(-2n);
+  expect(() => new KafkaWriter().int64(2 ** 53)).toThrow(RangeError);
+});
