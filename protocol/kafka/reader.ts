@@ -139,6 +139,14 @@ export class KafkaReader {
   /** An unsigned varint of at most 32 bits (5 bytes). */
   uvarint(field: string): number {
     const start = this.pos;
+    // One byte: every compact length under 127 and every empty tagged-field section.
+    if (start < this.end) {
+      const b0 = this.bytes[start];
+      if (b0 < 0x80) {
+        this.pos = start + 1;
+        return b0;
+      }
+    }
     let p = start;
     let v = 0;
     for (let shift = 0; ; shift += 7) {
