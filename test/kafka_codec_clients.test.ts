@@ -1,12 +1,15 @@
 // Real Kafka clients against the capture server, whose every answer comes from
 // the protocol/kafka encoders: kcat lists metadata, produces and consumes its
-// own records back, and joins a group; each would fail on a response it could
-// not parse (librdkafka logs PROTOERR and retries, so the deadline fails the test).
-// This checks the response codecs against librdkafka, not the broker.
+// own records back, and joins a group; kafkajs and @platformatic/kafka run
+// their admin, producer and consumer-group scenarios. Each would fail on a
+// response it could not parse (librdkafka logs PROTOERR and retries, so the
+// deadline fails the test). This checks the response codecs against real
+// clients, not the broker.
 
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { type KafkaCapture, startKafkaCapture } from "./support/kafka_capture.ts";
+import { CLIENTS, SCENARIO_TIMEOUT_MS, withTimeout } from "./support/kafka_client_scenarios.ts";
 
 const KCAT_TIMEOUT_MS = 20_000;
 
@@ -61,3 +64,16 @@ test("kcat -G joins a group through our FindCoordinator, JoinGroup, SyncGroup an
   expect(r.code).toBe(0);
   expect(r.stderr).toContain("assigned: capture [0]");
 });
+
+// kafkajs 2.2.4 (classic versions) and @platformatic/kafka (flexible versions):
+// the admin calls, a producer, and a consumer group member that receives the
+// record and commits, all answered by our encoders.
+for (const client of ["kafkajs", "platformatic"] as const) {
+  for (const scenario of CLIENTS[client].scenarios) {
+    test(`${client} ${scenario.name} completes against our encoders`, async () => {
+      await withTimeout(scenario.run(cap.port), SCENARIO_TIMEOUT_MS, `${client} ${scenario.name}`);
+      expect(cap.frames.filter((f) => f.error !== null).map((f) => f.error)).toEqual([]);
+      expect(cap.frames.length).toBeGreaterThan(2);
+    }, SCENARIO_TIMEOUT_MS + 5_000);
+  }
+}
