@@ -19,6 +19,7 @@
 // the frame (no copy): a caller that keeps them past the frame's life copies.
 
 import { readI16, readI32, readI64, readU16, readU32 } from "../big_endian.ts";
+import type { StringCache } from "../codec.ts";
 import {
   KAFKA_ARRAY_LENGTH_MAX,
   KAFKA_BYTES_MAX,
@@ -106,7 +107,11 @@ export class KafkaReader {
   }
 
   int64(field: string): bigint {
-    return readI64(this.bytes, this.take(8, field));
+    const at = this.take(8, field);
+    const hi = readI32(this.bytes, at);
+    // |v| < 2^53: one BigInt from a number instead of two and a shift.
+    if (hi >= -0x200000 && hi < 0x200000) return BigInt(hi * TWO_POW_32 + readU32(this.bytes, at + 4));
+    return readI64(this.bytes, at);
   }
 
   /** An INT64 that must be a safe integer (timeouts, epochs as numbers): else INVALID_VALUE. */
@@ -134,6 +139,14 @@ export class KafkaReader {
   /** An unsigned varint of at most 32 bits (5 bytes). */
   uvarint(field: string): number {
     const start = this.pos;
+    // One byte: every compact length under 127 and every empty tagged-field section.
+    if (start < this.end) {
+      const b0 = this.bytes[start];
+      if (b0 < 0x80) {
+        this.pos = start + 1;
+        return b0;
+      }
+    }
     let p = start;
     let v = 0;
     for (let shift = 0; ; shift += 7) {
@@ -213,6 +226,26 @@ export class KafkaReader {
     return this.stringOfLength(n1 - 1, field);
   }
 
+  /**
+   * A non-null STRING (or COMPACT_STRING when `compact`) read through `cache`:
+   * a topic name repeated in every request is decoded once and comes back as
+   * the same string, whose hash the engine's map lookups already hold.
+   */
+  stringCached(field: string, compact: boolean, cache: StringCache): string {
+    let n: number;
+    if (compact) {
+      const n1 = this.uvarint(field);
+      if (n1 === 0) throw new KafkaDecodeError(KafkaDecodeReason.LENGTH_INVALID, field, "null where a string is required");
+      n = n1 - 1;
+    } else {
+      n = this.int16(field);
+      if (n < 0) throw new KafkaDecodeError(KafkaDecodeReason.LENGTH_INVALID, field, `string length ${n}`);
+    }
+    this.checkStringLength(n, field);
+    const at = this.take(n, field);
+    return cache.read(this.bytes, at, at + n);
+  }
+
   /** COMPACT_NULLABLE_STRING. */
   compactNullableString(field: string): string | null {
     const n1 = this.uvarint(field);
@@ -255,6 +288,26 @@ export class KafkaReader {
     const n1 = this.uvarint(field);
     if (n1 === 0) return null;
     return this.bytesOfLength(n1 - 1, field);
+  }
+
+  /**
+   * Steps over a NULLABLE_BYTES (or COMPACT_NULLABLE_BYTES when `compact`)
+   * without making a view: returns its length (-1 for null); its bytes end at
+   * the new `pos`. For hot paths that keep positions instead of views.
+   */
+  skipNullableBytes(field: string, compact: boolean): number {
+    let n: number;
+    if (compact) n = this.uvarint(field) - 1;
+    else {
+      n = this.int32(field);
+      if (n < -1) throw new KafkaDecodeError(KafkaDecodeReason.LENGTH_INVALID, field, `bytes length ${n}`);
+    }
+    if (n === -1) return -1;
+    if (n > KAFKA_BYTES_MAX) {
+      throw new KafkaDecodeError(KafkaDecodeReason.OVER_LIMIT, field, `${n} bytes is over ${KAFKA_BYTES_MAX}`);
+    }
+    this.take(n, field);
+    return n;
   }
 
   /**

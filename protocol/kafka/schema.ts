@@ -163,6 +163,9 @@ type PrimitiveValue<T> = T extends "bool"
         ? Uint8Array
         : number;
 
+/** Encoders take an INT64 as a bigint or, for the broker's offsets and timestamps (below 2^53), a number. */
+type PrimitiveInput<T> = T extends "int64" ? bigint | number : PrimitiveValue<T>;
+
 type OrNull<V, Nl> = Nl extends true ? V | null : V;
 
 type FieldValue<F> =
@@ -178,9 +181,9 @@ type FieldValue<F> =
 
 type FieldInput<F> =
   F extends PrimitiveField<string, infer T, infer Nl>
-    ? OrNull<PrimitiveValue<T>, Nl>
+    ? OrNull<PrimitiveInput<T>, Nl>
     : F extends PrimitiveArrayField<string, infer T, infer Nl>
-      ? OrNull<readonly PrimitiveValue<T>[], Nl>
+      ? OrNull<readonly PrimitiveInput<T>[], Nl>
       : F extends StructArrayField<string, infer Fs, infer Nl>
         ? OrNull<readonly Input<Fs>[], Nl>
         : F extends StructField<string, infer Fs, infer Nl>
@@ -366,8 +369,7 @@ function writePrimitive(w: KafkaWriter, type: PrimitiveType, v: unknown, flexibl
       w.int32(v as number);
       return;
     case "int64":
-      if (typeof v === "number") w.int64Number(v);
-      else w.int64(v as bigint);
+      w.int64(v as bigint | number);
       return;
     case "float64":
       w.float64(v as number);
@@ -497,7 +499,8 @@ export function message<const Fs extends readonly Field[]>(name: string, apiKey:
   return { name, apiKey, validVersions: [api.minVersion, api.maxVersion], firstFlexibleVersion: api.firstFlexibleVersion, fields };
 }
 
-function checkVersion(spec: MessageSpec<readonly Field[]>, version: number): void {
+/** Throws UNSUPPORTED_VERSION when `version` is outside the message's range. */
+export function checkVersion(spec: MessageSpec<readonly Field[]>, version: number): void {
   if (!inRange(spec.validVersions, version)) {
     throw new KafkaDecodeError(
       KafkaDecodeReason.UNSUPPORTED_VERSION,

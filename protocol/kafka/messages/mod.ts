@@ -46,6 +46,7 @@ import { OffsetFetchRequestSpec, OffsetFetchResponseSpec } from "./offset_fetch.
 import { ProduceRequestSpec, ProduceResponseSpec } from "./produce.ts";
 import { SyncGroupRequestSpec, SyncGroupResponseSpec } from "./sync_group.ts";
 import type { Field, MessageSpec } from "../schema.ts";
+import { KafkaDecodeError, KafkaDecodeReason } from "../decode_error.ts";
 
 /** Every api's request and response spec, for tests and tools that walk all of them. */
 export const KAFKA_MESSAGE_SPECS: readonly { request: MessageSpec<readonly Field[]>; response: MessageSpec<readonly Field[]> }[] = [
@@ -72,3 +73,21 @@ export const KAFKA_MESSAGE_SPECS: readonly { request: MessageSpec<readonly Field
   { request: ProduceRequestSpec, response: ProduceResponseSpec },
   { request: SyncGroupRequestSpec, response: SyncGroupResponseSpec },
 ];
+
+import { decodeMessage } from "../schema.ts";
+import type { KafkaReader } from "../reader.ts";
+import { decodeFetchRequest } from "./fetch.ts";
+import { decodeProduceRequest } from "./produce.ts";
+
+/**
+ * Decodes the body of any supported request (a tool or a test that does not
+ * know the api in advance; the listener calls each api's own decoder). Throws
+ * KafkaDecodeError(UNSUPPORTED_VERSION) for an api or version not in the table.
+ */
+export function decodeAnyRequest(apiKey: number, r: KafkaReader, version: number): unknown {
+  if (apiKey === ProduceRequestSpec.apiKey) return decodeProduceRequest(r, version);
+  if (apiKey === FetchRequestSpec.apiKey) return decodeFetchRequest(r, version);
+  const m = KAFKA_MESSAGE_SPECS.find((s) => s.request.apiKey === apiKey);
+  if (m === undefined) throw new KafkaDecodeError(KafkaDecodeReason.UNSUPPORTED_VERSION, "request", `api key ${apiKey} is not supported`);
+  return decodeMessage(m.request, r, version);
+}
