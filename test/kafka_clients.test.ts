@@ -277,3 +277,84 @@ describe("consumer groups (Kafka's classic protocol: the client leader assigns)"
     }
   }, 60_000);
 });
+
+describe("admin over the Kafka protocol", () => {
+  test("kafkajs admin: create, grow, configure, describe and delete a topic; describe the cluster", async () => {
+    const { ConfigResourceTypes } = await import("kafkajs");
+    const kafka = new Kafka({ brokers: [kafkaAddress], clientId: "admin-test", logLevel: logLevel.NOTHING });
+    const a = kafka.admin();
+    await a.connect();
+    try {
+      expect(await a.createTopics({ topics: [{ topic: "adm", numPartitions: 2, configEntries: [{ name: "retention.ms", value: "3600000" }] }] })).toBe(true);
+      // Already there: kafkajs reports false (TOPIC_ALREADY_EXISTS).
+      expect(await a.createTopics({ topics: [{ topic: "adm", numPartitions: 2 }] })).toBe(false);
+      await a.createPartitions({ topicPartitions: [{ topic: "adm", count: 3 }] });
+      const md = await a.fetchTopicMetadata({ topics: ["adm"] });
+      expect(md.topics[0].partitions.map((p) => [p.partitionId, p.leader]).sort()).toEqual([
+        [0, 0],
+        [1, 0],
+        [2, 0],
+      ]);
+      const retention = async () =>
+        (await a.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: "adm", configNames: ["retention.ms"] }], includeSynonyms: false })).resources[0]
+          .configEntries.map((c) => [c.configName, c.configValue]);
+      expect(await retention()).toEqual([["retention.ms", "3600000"]]);
+      await a.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: "adm", configEntries: [{ name: "retention.ms", value: "7200000" }] }] });
+      expect(await retention()).toEqual([["retention.ms", "7200000"]]);
+      // The native protocol sees the same topic.
+      const native = (await admin.describeTopics(["adm"]))[0];
+      expect([native.partitions.length, native.configs["retention.ms"]]).toEqual([3, "7200000"]);
+      const cluster = await a.describeCluster();
+      expect(cluster).toEqual({ brokers: [{ nodeId: 0, host: "127.0.0.1", port: broker.kafkaPort! }], controller: 0, clusterId: "sluice-single-node" });
+      await a.deleteTopics({ topics: ["adm"] });
+      expect(await a.listTopics()).not.toContain("adm");
+    } finally {
+      await a.disconnect();
+    }
+  });
+});
+
+describe("@platformatic/kafka (flexible versions)", () => {
+  test("admin, producer with headers, and a consumer group that commits", async () => {
+    const { Admin: PAdmin, Producer: PProducer, Consumer: PConsumer, stringSerializers, stringDeserializers } = await import("@platformatic/kafka");
+    const bootstrapBrokers = [kafkaAddress];
+    const a = new PAdmin({ clientId: "pl-admin", bootstrapBrokers });
+    try {
+      const created = await a.createTopics({ topics: ["pl"], partitions: 2, replicas: 1 });
+      expect(created[0].partitions).toBe(2);
+    } finally {
+      await a.close();
+    }
+    const producer = new PProducer({ clientId: "pl-producer", bootstrapBrokers, serializers: stringSerializers });
+    try {
+      for (let i = 0; i < 4; i++) await producer.send({ messages: [{ topic: "pl", key: `k${i}`, value: `v${i}`, headers: { h: `x${i}` }, partition: i % 2 }] });
+    } finally {
+      await producer.close();
+    }
+    const consumer = new PConsumer({ groupId: "pl-group", clientId: "pl-consumer", bootstrapBrokers, deserializers: stringDeserializers });
+    const got: string[] = [];
+    try {
+      const stream = await consumer.consume({ autocommit: false, topics: ["pl"], mode: "earliest", sessionTimeout: 10_000, heartbeatInterval: 500 });
+      for await (const m of stream) {
+        got.push(`${m.key}=${m.value} ${[...m.headers].map(([k, v]) => `${k}:${v}`).join(",")}`);
+        await m.commit();
+        if (got.length === 4) break;
+      }
+      await stream.close();
+    } finally {
+      await consumer.close(true);
+    }
+    expect(got.sort()).toEqual(["k0=v0 h:x0", "k1=v1 h:x1", "k2=v2 h:x2", "k3=v3 h:x3"]);
+    // Its commits are in the one offsets store.
+    const groups = new GroupAdmin({ broker: nativeAddress });
+    try {
+      const d = await groups.describeGroup("pl-group");
+      expect(d.offsets.map((o) => [o.partition, o.committedOffset])).toEqual([
+        [0, 2],
+        [1, 2],
+      ]);
+    } finally {
+      await groups.close();
+    }
+  }, 60_000);
+});

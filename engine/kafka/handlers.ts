@@ -4,7 +4,13 @@
 // does not know (docs/KAFKA.md lists them).
 
 import { KafkaApiKey } from "../../protocol/kafka/versions.ts";
+import { handleAlterConfigs, handleIncrementalAlterConfigs } from "./alter_configs.ts";
 import { handleApiVersions } from "./api_versions.ts";
+import { handleCreatePartitions } from "./create_partitions.ts";
+import { handleCreateTopics } from "./create_topics.ts";
+import { handleDeleteTopics } from "./delete_topics.ts";
+import { handleDescribeCluster } from "./describe_cluster.ts";
+import { handleDescribeConfigs } from "./describe_configs.ts";
 import { handleFetch } from "./fetch.ts";
 import { handleFindCoordinator } from "./find_coordinator.ts";
 import type { KafkaHandler } from "./kafka_request.ts";
@@ -20,5 +26,12 @@ export function kafkaHandlers(): Map<number, KafkaHandler> {
     [KafkaApiKey.Metadata, handleMetadata],
     [KafkaApiKey.FindCoordinator, handleFindCoordinator],
     [KafkaApiKey.ApiVersions, handleApiVersions],
+    [KafkaApiKey.CreateTopics, handleCreateTopics],
+    [KafkaApiKey.DeleteTopics, handleDeleteTopics],
+    [KafkaApiKey.DescribeConfigs, handleDescribeConfigs],
+    [KafkaApiKey.AlterConfigs, handleAlterConfigs],
+    [KafkaApiKey.CreatePartitions, handleCreatePartitions],
+    [KafkaApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs],
+    [KafkaApiKey.DescribeCluster, handleDescribeCluster],
   ]);
 }
