@@ -65,6 +65,20 @@ async function take(consumer: Consumer, count: number, timeoutMs = 10_000): Prom
 
 const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
 
+describe("the ready line", () => {
+  test("names the Kafka port; --kafka-port -1 leaves the Kafka listener (and its part of the line) out", async () => {
+    expect(broker.kafkaPort).toBeGreaterThan(0);
+    expect(broker.output()).toContain(`(kafka ${broker.kafkaPort}, http ${broker.httpPort})`);
+    const off = await startBroker({ args: ["--kafka-port", "-1"] });
+    try {
+      expect(off.kafkaPort).toBeNull();
+      expect(off.output()).toContain(`sluice listening on 127.0.0.1:${off.port} (http ${off.httpPort})`);
+    } finally {
+      expect(await off.stop()).toBe(0);
+    }
+  });
+});
+
 describe("kcat", () => {
   test("-L: this broker, at its advertised address, leads every partition", async () => {
     await admin.createTopic("kc-meta", { partitions: 3 });
