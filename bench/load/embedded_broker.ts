@@ -15,6 +15,8 @@ const READY_TIMEOUT_MS = 30_000;
 export interface EmbeddedBroker {
   readonly host: string;
   readonly port: number;
+  /** The Kafka listener's port (started on a free one). */
+  readonly kafkaPort: number;
   readonly httpPort: number;
   readonly pid: number;
   readonly dataDir: string;
@@ -58,6 +60,7 @@ export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuPr
   return {
     host: server.ready[1],
     port: Number(server.ready[2]),
+    kafkaPort: Number(server.ready[3]),
     httpPort: Number(server.ready[4]),
     pid: server.pid,
     dataDir,
