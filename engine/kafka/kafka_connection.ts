@@ -44,6 +44,9 @@ import type { KafkaBodyEncoder, KafkaRequest } from "./kafka_request.ts";
 const EMPTY = new Uint8Array(0);
 const noop = (): void => {};
 
+/** Answered slots at the head of the order past which the array is compacted (a connection that never drains fully). */
+const SLOTS_COMPACT_AT = 1024;
+
 const PENDING = 0;
 const READY = 1;
 /** Answered without a response (Produce acks=0): its turn passes at once. */
@@ -240,7 +243,7 @@ export class KafkaConnection extends ClientConnection {
     if (this.#slotsHead === this.#slots.length) {
       this.#slots.length = 0;
       this.#slotsHead = 0;
-    } else if (this.#slotsHead > 1024 && this.#slotsHead * 2 > this.#slots.length) {
+    } else if (this.#slotsHead > SLOTS_COMPACT_AT && this.#slotsHead * 2 > this.#slots.length) {
       this.#slots = this.#slots.slice(this.#slotsHead);
       this.#slotsHead = 0;
     }
