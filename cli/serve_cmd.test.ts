@@ -39,6 +39,18 @@ describe("serve configuration", () => {
     expect(() => at(["--http-console", "maybe"], {})).toThrow("httpConsole");
   });
 
+  test("the Kafka listener: 9092 by default, SLUICE_KAFKA_PORT, --kafka-port -1 turns it off, an advertised address; -2 is refused by name", () => {
+    expect(parseBrokerConfig(mergeConfigSources({ argv: [], env: {} }).merged).kafkaPort).toBe(9092);
+    expect(parseBrokerConfig(mergeConfigSources({ argv: [], env: { SLUICE_KAFKA_PORT: "0" } }).merged).kafkaPort).toBe(0);
+    const off = parseBrokerConfig(mergeConfigSources({ argv: ["--kafka-port", "-1"], env: { SLUICE_KAFKA_PORT: "0" } }).merged);
+    expect(off.kafkaPort).toBe(-1);
+    const adv = parseBrokerConfig(
+      mergeConfigSources({ argv: ["--kafka-advertised-host", "broker.example", "--kafka-advertised-port=19092"], env: {} }).merged,
+    );
+    expect([adv.kafkaAdvertisedHost, adv.kafkaAdvertisedPort]).toEqual(["broker.example", 19092]);
+    expect(() => parseBrokerConfig(mergeConfigSources({ argv: ["--kafka-port", "-2"], env: {} }).merged)).toThrow(/kafkaPort/);
+  });
+
   test("flags beat the environment, which beats the file; topic defaults merge key by key", () => {
     const file = configFile({ port: 1111, httpPort: 2222, numPartitions: 3, topicDefaults: { "retention.ms": "1000", "segment.bytes": "1048576" } });
     const { merged } = mergeConfigSources({

@@ -7,7 +7,8 @@
 // environment variable.
 //
 // When ready (every partition recovered, both listeners open) it prints exactly
-// one line to stdout:  sluice listening on <host>:<port> (http <httpPort>)
+// one line to stdout:  sluice listening on <host>:<port> (kafka <kafkaPort>, http <httpPort>)
+// ("kafka <kafkaPort>, " is left out when the Kafka listener is off).
 // SIGTERM or SIGINT: graceful stop, exit 0. A second signal exits at once (1).
 
 import fs from "node:fs";
@@ -28,6 +29,9 @@ interface Setting {
 const SETTINGS: Setting[] = [
   { key: "host", flag: "--host", env: "SLUICE_HOST", kind: "string", help: "address to bind both listeners to (default 127.0.0.1)" },
   { key: "port", flag: "--port", env: "SLUICE_PORT", kind: "int", help: "native protocol port, 0 = any free port (default 9900)" },
+  { key: "kafkaPort", flag: "--kafka-port", env: "SLUICE_KAFKA_PORT", kind: "int", help: "Kafka protocol port, 0 = any free port, -1 = off (default 9092)" },
+  { key: "kafkaAdvertisedHost", flag: "--kafka-advertised-host", env: "SLUICE_KAFKA_ADVERTISED_HOST", kind: "string", help: "host Kafka clients are told to connect to (default: --host)" },
+  { key: "kafkaAdvertisedPort", flag: "--kafka-advertised-port", env: "SLUICE_KAFKA_ADVERTISED_PORT", kind: "int", help: "port Kafka clients are told to connect to (default: the Kafka port)" },
   { key: "httpPort", flag: "--http-port", env: "SLUICE_HTTP_PORT", kind: "int", help: "HTTP port (/healthz, /metrics, the web console), 0 = any (default 9901)" },
   { key: "httpConsole", flag: "--http-console", env: "SLUICE_HTTP_CONSOLE", kind: "bool", help: "the web console and /api/v1/ on the HTTP port: true|false (default true)" },
   { key: "dataDir", flag: "--data-dir", env: "SLUICE_DATA_DIR", kind: "string", help: "where topics and metadata live (default ./data)" },
@@ -195,7 +199,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
 
-  process.stdout.write(`sluice listening on ${config.host}:${broker.port} (http ${broker.httpPort})\n`);
+  const kafka = broker.kafkaPort === null ? "" : `kafka ${broker.kafkaPort}, `;
+  process.stdout.write(`sluice listening on ${config.host}:${broker.port} (${kafka}http ${broker.httpPort})\n`);
 
   return await new Promise<number>((resolve) => {
     let signalled = false;

@@ -1,10 +1,10 @@
 // A whole broker: the engine (topics, worker pool, recovery), the native
-// protocol server, the HTTP endpoints (/healthz, /metrics) and any plugins
+// protocol server, the Kafka protocol server (unless kafkaPort is -1), the HTTP endpoints (/healthz, /metrics) and any plugins
 // (the group coordinator is one), started and stopped in the right order.
 //
 // Start: engine (metadata + every partition recovered) → dispatcher with the
 // core handlers → plugins (may register handlers and metric providers) →
-// native listener → HTTP listener. Nothing is served before recovery ends.
+// native listener → Kafka listener → HTTP listener. Nothing is served before recovery ends.
 //
 // Stop (graceful, SIGTERM/SIGINT): stop accepting and reading; parked fetches
 // answer now; wait (bounded by shutdownTimeoutMs) for every request read to be
@@ -16,10 +16,13 @@ import { collectFully } from "../runtime/gc_bun.ts";
 import { serveHttp, type HttpListener } from "../runtime/http_bun.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { registerBrokerMetrics } from "./broker_metrics.ts";
+import { ConnectionBudget } from "./connection/connection_budget.ts";
 import { Engine } from "./engine.ts";
 import { ConsoleHttp } from "./http/console_http.ts";
 import { MemoryGovernor } from "./memory_governor.ts";
 import { MetricsRegistry } from "./metrics.ts";
+import type { KafkaHandler } from "./kafka/kafka_request.ts";
+import { KafkaServer } from "./kafka/kafka_server.ts";
 import { BROKER_VERSION, NODE_ID, registerCoreHandlers } from "./native/control_handlers.ts";
 import { Dispatcher } from "./native/dispatch.ts";
 import { NativeServer } from "./native/server.ts";
@@ -34,6 +37,8 @@ export interface BrokerContext {
   readonly dispatcher: Dispatcher;
   /** Register metric families: `metrics.addProvider(() => promText)`. */
   readonly metrics: MetricsRegistry;
+  /** Kafka apis to serve beside the core ones (api key → handler); read when the Kafka listener starts. */
+  readonly kafkaHandlers: Map<number, KafkaHandler>;
   log(line: string): void;
 }
 
@@ -56,6 +61,8 @@ export class Broker {
   readonly dispatcher: Dispatcher;
   readonly metrics: MetricsRegistry;
   readonly #server: NativeServer;
+  /** null when the Kafka listener is off (kafkaPort -1). */
+  readonly #kafka: KafkaServer | null;
   readonly #http: HttpListener;
   readonly #pluginHandles: { name: string; close(): Promise<void> | void }[];
   readonly #log: (line: string) => void;
@@ -69,6 +76,7 @@ export class Broker {
     dispatcher: Dispatcher;
     metrics: MetricsRegistry;
     server: NativeServer;
+    kafka: KafkaServer | null;
     http: HttpListener;
     pluginHandles: { name: string; close(): Promise<void> | void }[];
     log: (line: string) => void;
@@ -80,6 +88,7 @@ export class Broker {
     this.dispatcher = parts.dispatcher;
     this.metrics = parts.metrics;
     this.#server = parts.server;
+    this.#kafka = parts.kafka;
     this.#http = parts.http;
     this.#pluginHandles = parts.pluginHandles;
     this.#log = parts.log;
@@ -101,11 +110,15 @@ export class Broker {
       rssBytes: () => process.memoryUsage.rss(),
       collect: collectFully,
     });
-    registerBrokerMetrics(metrics, { engine, server: () => server, governor });
+    let kafka: KafkaServer | null = null;
+    registerBrokerMetrics(metrics, { engine, server: () => server, kafka: () => kafka, governor });
     const pluginHandles: { name: string; close(): Promise<void> | void }[] = [];
+    // One bound on open connections for the whole broker, whichever listener they come to.
+    const connections = new ConnectionBudget(config.connectionsMax);
+    const kafkaHandlers = new Map<number, KafkaHandler>();
     let http: HttpListener | null = null;
     try {
-      const ctx: BrokerContext = { config, engine, dispatcher, metrics, log };
+      const ctx: BrokerContext = { config, engine, dispatcher, metrics, kafkaHandlers, log };
       for (const plugin of options.plugins ?? []) {
         const handle = await plugin.start(ctx);
         if (handle) pluginHandles.push({ name: plugin.name, close: () => handle.close() });
@@ -115,11 +128,24 @@ export class Broker {
         dispatcher,
         host: config.host,
         port: config.port,
-        connectionsMax: config.connectionsMax,
+        connections,
         requestTimeoutMs: config.requestTimeoutMs,
         outputBytesMax: config.outputBytesMax,
         log,
       });
+      if (config.kafkaPort >= 0) {
+        kafka = new KafkaServer({
+          engine,
+          config,
+          host: config.host,
+          port: config.kafkaPort,
+          connections,
+          requestTimeoutMs: config.requestTimeoutMs,
+          outputBytesMax: config.outputBytesMax,
+          handlers: kafkaHandlers,
+          log,
+        });
+      }
       const srv = server;
       // The web console (engine/http/) answers its own paths first; closed with the plugins, before the engine.
       const consoleHttp = config.httpConsole
@@ -139,25 +165,32 @@ export class Broker {
           })
         : null;
       if (consoleHttp !== null) pluginHandles.push({ name: "console", close: () => consoleHttp.close() });
+      const kfk = kafka;
       http = serveHttp({
         host: config.host,
         port: config.httpPort,
-        fetch: (req) => consoleHttp?.route(req) ?? httpRoute(req, { engine, metrics, server: srv }),
+        fetch: (req) => consoleHttp?.route(req) ?? httpRoute(req, { engine, metrics, server: srv, kafka: kfk }),
       });
       consoleHttp?.start();
     } catch (e) {
       server?.close();
+      kafka?.close();
       if (http !== null) await http.stop().catch(() => {});
       for (const h of pluginHandles.reverse()) await Promise.resolve(h.close()).catch(() => {});
       await engine.close().catch(() => {});
       throw e;
     }
     governor.start();
-    return new Broker({ config, engine, dispatcher, metrics, server, http, pluginHandles, log, governor });
+    return new Broker({ config, engine, dispatcher, metrics, server, kafka, http, pluginHandles, log, governor });
   }
 
   get port(): number {
     return this.#server.port;
+  }
+
+  /** The Kafka listener's port; null when it is off. */
+  get kafkaPort(): number | null {
+    return this.#kafka?.port ?? null;
   }
 
   get httpPort(): number {
@@ -176,7 +209,7 @@ export class Broker {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#governor.stop();
-      await this.#server.drain(this.config.shutdownTimeoutMs);
+      await Promise.all([this.#server.drain(this.config.shutdownTimeoutMs), this.#kafka?.drain(this.config.shutdownTimeoutMs)]);
       for (const h of [...this.#pluginHandles].reverse()) {
         try {
           await h.close();
@@ -193,7 +226,7 @@ export class Broker {
 
 function httpRoute(
   req: Request,
-  parts: { engine: Engine; metrics: MetricsRegistry; server: NativeServer },
+  parts: { engine: Engine; metrics: MetricsRegistry; server: NativeServer; kafka: KafkaServer | null },
 ): Response {
   const url = new URL(req.url);
   if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405 });
@@ -211,7 +244,7 @@ function httpRoute(
       partitions,
       partitionsOffline: offline,
       workers: engine.pool.workerCount,
-      connections: server.connections.size,
+      connections: server.connections.size + (parts.kafka?.connections.size ?? 0),
       waitingFetches: engine.waitingFetches,
       shuttingDown: server.shuttingDown,
     };

@@ -42,6 +42,16 @@ export const BrokerConfigSchema = z
     host: z.string().min(1).default("127.0.0.1"),
     /** Native protocol port; 0 = any free port. */
     port: port.default(9900),
+    /** Kafka protocol port; 0 = any free port, -1 = no Kafka listener. */
+    kafkaPort: z.number().int().min(-1).max(65_535).default(9092),
+    /**
+     * The host Kafka clients are told to connect to (Metadata, FindCoordinator):
+     * Kafka's `advertised.listeners`. Default: `host` (with 0.0.0.0 or :: told
+     * as 127.0.0.1, an address no client can connect to).
+     */
+    kafkaAdvertisedHost: z.string().min(1).max(255).optional(),
+    /** The port Kafka clients are told to connect to; default: the Kafka listener's own port. */
+    kafkaAdvertisedPort: z.number().int().min(1).max(65_535).optional(),
     /** HTTP (health, metrics, web console) port; 0 = any free port. */
     httpPort: port.default(9901),
     /** The web console and its JSON API (/, /api/v1/) on the HTTP port (engine/http/). */

@@ -26,7 +26,7 @@ function sample(text: string, name: string, topic: string, partition: number): n
 }
 
 async function start(dataDir: string): Promise<Broker> {
-  const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, workers: 1 }), { log: () => {} });
+  const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, kafkaPort: 0, workers: 1 }), { log: () => {} });
   cleanups.push(() => broker.stop()); // idempotent
   return broker;
 }

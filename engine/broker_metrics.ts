@@ -5,6 +5,8 @@
 import type { MemoryGovernor } from "./memory_governor.ts";
 import type { Engine } from "./engine.ts";
 import { formatValue, header, type Histogram, histogramSamples, labelValue, type MetricsRegistry } from "./metrics.ts";
+import type { ServerStats } from "./connection/server_stats.ts";
+import type { KafkaServer } from "./kafka/kafka_server.ts";
 import type { NativeServer } from "./native/server.ts";
 
 interface RingStatsRow {
@@ -17,7 +19,7 @@ interface RingStatsRow {
 
 export function registerBrokerMetrics(
   registry: MetricsRegistry,
-  parts: { engine: Engine; server: () => NativeServer | null; governor?: MemoryGovernor },
+  parts: { engine: Engine; server: () => NativeServer | null; kafka?: () => KafkaServer | null; governor?: MemoryGovernor },
 ): void {
   const { engine } = parts;
   const startedAtS = Date.now() / 1000;
@@ -70,27 +72,9 @@ export function registerBrokerMetrics(
     return out;
   });
 
-  registry.addProvider(() => {
-    const server = parts.server();
-    if (server === null) return "";
-    const s = server.stats;
-    let out = "";
-    out += header("sluice_request_duration_seconds", "histogram", "Time from reading a request to queueing its response, per api.");
-    for (const [api, h] of [...s.requestLatency].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      out += histogramSamples("sluice_request_duration_seconds", `api="${labelValue(api)}"`, h);
-    }
-    out += header("sluice_connections", "gauge", "Open client connections.");
-    out += `sluice_connections ${server.connections.size}\n`;
-    const counters: [string, string, number][] = [
-      ["sluice_connections_accepted_total", "Connections accepted.", s.connectionsAccepted],
-      ["sluice_connections_refused_total", "Connections closed at once because the connection limit was reached.", s.connectionsRefused],
-      ["sluice_request_timeouts_total", "Connections closed because a request frame did not complete in time.", s.requestTimeouts],
-      ["sluice_output_overflows_total", "Connections closed because they did not read their responses.", s.outputOverflows],
-      ["sluice_frames_refused_total", "Connections closed because of a frame size over the limit or below the header.", s.framesRefused],
-    ];
-    for (const [name, help, v] of counters) out += header(name, "counter", help) + `${name} ${v}\n`;
-    return out;
-  });
+  // The native listener's families, and the same for the Kafka listener with a sluice_kafka_ prefix.
+  registry.addProvider(() => frontEndFamilies("sluice_", parts.server()));
+  registry.addProvider(() => frontEndFamilies("sluice_kafka_", parts.kafka?.() ?? null));
 
   registry.addProvider(() => {
     const mem = process.memoryUsage();
@@ -113,4 +97,27 @@ export function registerBrokerMetrics(
     }
     return out;
   });
+}
+
+/** A front end's request latency histograms, open connections and close counters. */
+function frontEndFamilies(prefix: string, server: { stats: ServerStats; connections: { size: number } } | null): string {
+  if (server === null) return "";
+  const s = server.stats;
+  let out = "";
+  const latency = `${prefix}request_duration_seconds`;
+  out += header(latency, "histogram", "Time from reading a request to queueing its response, per api.");
+  for (const [api, h] of [...s.requestLatency].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    out += histogramSamples(latency, `api="${labelValue(api)}"`, h);
+  }
+  out += header(`${prefix}connections`, "gauge", "Open client connections.");
+  out += `${prefix}connections ${server.connections.size}\n`;
+  const counters: [string, string, number][] = [
+    [`${prefix}connections_accepted_total`, "Connections accepted.", s.connectionsAccepted],
+    [`${prefix}connections_refused_total`, "Connections closed at once because the connection limit was reached.", s.connectionsRefused],
+    [`${prefix}request_timeouts_total`, "Connections closed because a request frame did not complete in time.", s.requestTimeouts],
+    [`${prefix}output_overflows_total`, "Connections closed because they did not read their responses.", s.outputOverflows],
+    [`${prefix}frames_refused_total`, "Connections closed because of a frame size over the limit or below the header, or a request that does not decode.", s.framesRefused],
+  ];
+  for (const [name, help, v] of counters) out += header(name, "counter", help) + `${name} ${v}\n`;
+  return out;
 }

@@ -8,6 +8,7 @@
 
 import {
   ARRAY_LENGTH_MAX,
+  INFLIGHT_BYTES_MAX,
   BATCH_BYTES_MAX,
   BATCH_RECORDS_MAX,
   COMPLETION_RING_BYTES,
@@ -83,7 +84,7 @@ assert(FETCH_READ_BYTES_IN_FLIGHT_PER_CLIENT_MAX >= FETCH_BYTES_MAX, "a client's
 assert(SCRATCH_RETAINED_BYTES_MAX >= FETCH_BYTES_MAX, "the scratch pool must keep the buffer of one maximal fetch");
 assert(SCRATCH_INITIAL_BYTES <= SCRATCH_RETAINED_BYTES_MAX, "a new scratch buffer must be one the pool keeps");
 
-// ---- Connections and their output (native/connection.ts, native/output_queue.ts) ----
+// ---- Connections and their output (connection/: both front ends) ----
 
 /** Queued response bytes past which a connection stops reading until the client catches up. */
 export const OUTPUT_PAUSE_BYTES = 4 * MiB;
@@ -117,6 +118,38 @@ export const DRAIN_POLL_MS = 5;
 
 /** Distinct produce timeouts with a deadline list at once (an empty list is reused for a new timeout): timeout_lists.ts. */
 export const TIMEOUT_LISTS_MAX = 16;
+
+/**
+ * A response given as encoded segments (respondSegments) whose spliced views
+ * (stored records) add up to at most this many bytes is copied whole into the
+ * output writer, to leave with the turn's other responses in one socket
+ * write; larger ones go out as pieces. The same trade as the native fetch's
+ * FETCH_RECORDS_COPIED_BYTES_MAX.
+ */
+export const SEGMENT_VIEWS_COPIED_BYTES_MAX = 64 * KiB;
+
+// ---- The Kafka front end (kafka/) ----
+
+/**
+ * Largest Kafka request frame read (the size prefix is checked against it
+ * before a byte of the frame is buffered); a larger one closes the
+ * connection. Kafka's own socket.request.max.bytes is 100 MiB, but clients
+ * send at most max.request.size (1 MiB by default) per request, and this
+ * broker bounds a produce batch by BATCH_BYTES_MAX anyway: one native frame's
+ * worth is room enough.
+ */
+export const KAFKA_FRAME_BYTES_MAX = FRAME_BYTES_MAX;
+
+/** The writer a Kafka connection encodes responses into is dropped once it grew past this (one large answer does not pin memory). */
+export const KAFKA_WRITER_RETAINED_BYTES_MAX = 1 * MiB;
+
+/** Answered slots at the head of a Kafka connection's response order past which the array is compacted (a connection that never drains fully). */
+export const KAFKA_RESPONSE_SLOTS_COMPACT_AT = 1024;
+
+// A Kafka frame is read whole before it is answered, so the connection's in-flight bytes must admit one.
+assert(INFLIGHT_BYTES_MAX >= KAFKA_FRAME_BYTES_MAX, "in-flight bytes must admit one maximal Kafka frame");
+// Segment views copied into the writer must fit a writer the connection keeps.
+assert(SEGMENT_VIEWS_COPIED_BYTES_MAX <= KAFKA_WRITER_RETAINED_BYTES_MAX, "copied segment views must fit a retained writer");
 
 /**
  * Finished one-partition produce requests kept for reuse, at most this many

@@ -232,3 +232,42 @@ assert(GROUP_SESSION_TIMEOUT_MS_MIN < GROUP_SESSION_TIMEOUT_MS_MAX, "the session
 assert(GROUP_ID_BYTES_MAX <= STRING_BYTES_MAX, "a group id is a protocol string");
 assert(OFFSET_COMMIT_PARTITIONS_MAX <= ARRAY_LENGTH_MAX, "a commit's offsets are a protocol array");
 assert(OFFSET_COMMIT_PARTITIONS_MAX <= OFFSET_COMMITS_PENDING_MAX, "one maximal commit must fit in the pending queue");
+
+// ---- The Kafka wire protocol (protocol/kafka) ----
+
+/**
+ * Bytes of one string field of a Kafka request (topic names, group ids, member
+ * ids, config values). A classic String's i16 length already caps it at 32767;
+ * a compact string's uvarint length could claim up to 2^31, so both are held
+ * to this one bound.
+ */
+export const KAFKA_STRING_BYTES_MAX = 32 * KiB - 1;
+
+/**
+ * Entries of one array field of a Kafka request (topics, partitions, members).
+ * The reader also refuses a count larger than the bytes left (every entry takes
+ * at least one byte), so no count allocates more than the frame could describe.
+ */
+export const KAFKA_ARRAY_LENGTH_MAX = ARRAY_LENGTH_MAX;
+
+/**
+ * Array entries one Kafka request may declare in total, across all its arrays:
+ * a frame of nested arrays (topics × partitions) cannot make the decoder build
+ * more objects than this.
+ */
+export const KAFKA_REQUEST_ENTRIES_MAX = 200_000;
+
+/** Tagged fields in one tagged-field section; Kafka defines at most a handful per struct. */
+export const KAFKA_TAGGED_FIELDS_MAX = 64;
+
+/** Bytes of one tagged field's value (unknown ones are skipped, known ones are small structs). */
+export const KAFKA_TAGGED_FIELD_BYTES_MAX = 64 * KiB;
+
+/** Bytes of a Bytes / CompactBytes field (records, member metadata, assignments): at most a frame. */
+export const KAFKA_BYTES_MAX = FRAME_BYTES_MAX;
+
+assert(KAFKA_STRING_BYTES_MAX <= 0x7fff, "a classic Kafka String's length is an i16");
+assert(TOPIC_NAME_LENGTH_MAX <= KAFKA_STRING_BYTES_MAX, "a topic name is a Kafka string");
+assert(GROUP_ID_BYTES_MAX <= KAFKA_STRING_BYTES_MAX, "a group id is a Kafka string");
+assert(KAFKA_ARRAY_LENGTH_MAX <= KAFKA_REQUEST_ENTRIES_MAX, "one maximal array must fit the request's entry budget");
+assert(KAFKA_TAGGED_FIELD_BYTES_MAX <= FRAME_BYTES_MAX, "a tagged field lies inside a frame");

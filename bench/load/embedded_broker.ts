@@ -15,12 +15,14 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..
  * (`<binary> serve`), with no source tree to point at.
  */
 const IN_BINARY = import.meta.url.includes("/$bunfs/");
-const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(http (\d+)\)/;
+const READY_LINE = /sluice listening on ([\d.]+):(\d+) \((?:kafka (\d+), )?http (\d+)\)/;
 const READY_TIMEOUT_MS = 30_000;
 
 export interface EmbeddedBroker {
   readonly host: string;
   readonly port: number;
+  /** The Kafka listener's port (started on a free one). */
+  readonly kafkaPort: number;
   readonly httpPort: number;
   readonly pid: number;
   readonly dataDir: string;
@@ -50,6 +52,7 @@ export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuPr
         ...(IN_BINARY ? [] : [path.join(REPO_ROOT, "cli", "main.ts")]),
         "serve",
         "--port", "0",
+        "--kafka-port", "0",
         "--http-port", "0",
         "--data-dir", dataDir,
         ...(options.serveArgs ?? []),
@@ -66,7 +69,8 @@ export async function startEmbeddedBroker(options: { serveArgs?: string[]; cpuPr
   return {
     host: server.ready[1],
     port: Number(server.ready[2]),
-    httpPort: Number(server.ready[3]),
+    kafkaPort: Number(server.ready[3]),
+    httpPort: Number(server.ready[4]),
     pid: server.pid,
     dataDir,
     process: server,

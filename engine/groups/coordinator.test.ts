@@ -427,3 +427,64 @@ describe("offsets", () => {
     expect(d[1].errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
   });
 });
+
+describe("leader-assigned groups (Kafka's classic protocol)", () => {
+  const meta = (s: string) => new TextEncoder().encode(s);
+  const kafkaJoin = (memberId: string, clientId: string, protocols = [{ name: "range", metadata: meta(`sub-${clientId}`) }]) => ({
+    groupId: "kg",
+    memberId,
+    clientId,
+    sessionTimeoutMs: SESSION_MS,
+    rebalanceTimeoutMs: REBALANCE_MS,
+    protocolType: "consumer",
+    protocols,
+    topics: ["t"],
+  });
+  const decode = (b: Uint8Array) => new Map([["t", [...b]]]);
+
+  test("the leader gets every member's metadata; a member's sync waits for the leader's, and gets what the leader sent for it", async () => {
+    const first = await coord.joinLeaderAssigned(kafkaJoin("", "a"));
+    expect(first.memberMetadata).toEqual([{ memberId: "a-1", metadata: meta("sub-a") }]);
+    // A second member: both rejoin for generation 2.
+    const joinB = coord.joinLeaderAssigned(kafkaJoin("", "b"));
+    const rejoinA = coord.joinLeaderAssigned(kafkaJoin("a-1", "a"));
+    const [b, a] = await Promise.all([joinB, rejoinA]);
+    expect([a.generationId, b.generationId, a.leaderId, a.assignor]).toEqual([2, 2, "a-1", "range"]);
+    expect(a.memberMetadata?.map((m) => m.memberId).sort()).toEqual(["a-1", "b-2"]);
+    expect(b.memberMetadata).toBeUndefined();
+
+    let followerGot: Uint8Array | undefined;
+    const follower = coord.syncLeaderAssigned("kg", "b-2", 2, new Map(), decode).then((x) => (followerGot = x));
+    await Promise.resolve();
+    expect(followerGot).toBeUndefined(); // waits for the leader
+    const leaderGot = await coord.syncLeaderAssigned("kg", "a-1", 2, new Map([["a-1", new Uint8Array([0, 1])], ["b-2", new Uint8Array([2, 3])]]), decode);
+    await follower;
+    expect([...leaderGot]).toEqual([0, 1]);
+    expect([...followerGot!]).toEqual([2, 3]);
+    const d = coord.describeGroups(["kg"]).groups[0];
+    expect(d.state).toBe(GroupState.Stable);
+    expect(d.members.map((m) => [m.memberId, m.assignment])).toEqual([
+      ["a-1", [{ topic: "t", partitions: [0, 1] }]],
+      ["b-2", [{ topic: "t", partitions: [2, 3] }]],
+    ]);
+  });
+
+  test("a rebalance answers a waiting sync REBALANCE_IN_PROGRESS; a native member cannot join a Kafka group, nor the other way round", async () => {
+    await coord.joinLeaderAssigned(kafkaJoin("", "a"));
+    const joinB = coord.joinLeaderAssigned(kafkaJoin("", "b"));
+    await coord.joinLeaderAssigned(kafkaJoin("a-1", "a"));
+    await joinB;
+    const waiting = coord.syncLeaderAssigned("kg", "b-2", 2, new Map(), decode);
+    coord.leave("kg", "a-1");
+    await expect(waiting).rejects.toMatchObject({ code: ErrorCode.REBALANCE_IN_PROGRESS });
+
+    expect(() => coord.join(joinReq({ groupId: "kg" }))).toThrow(SluiceError);
+    await coord.join(joinReq({ groupId: "native" }));
+    try {
+      coord.joinLeaderAssigned({ ...kafkaJoin("", "c"), groupId: "native" });
+      throw new Error("expected INCONSISTENT_GROUP_PROTOCOL");
+    } catch (e) {
+      expect((e as SluiceError).code).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+  });
+});

@@ -46,7 +46,7 @@ import {
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { Assignor, MemberAssignment } from "./assignor.ts";
 import { ASSIGNORS } from "./assignors.ts";
-import { Group } from "./group.ts";
+import { AssignmentPolicy, Group, type GroupJoinResult, type ProtocolOffer } from "./group.ts";
 import type { OffsetEntry, OffsetStore } from "./offset_store.ts";
 import type { Timers } from "./timers.ts";
 
@@ -70,6 +70,25 @@ export interface CoordinatorOptions {
   /** Called after each completed rebalance. */
   readonly onRebalanced?: (groupId: string, generationId: number, reason: string, members: number) => void;
 }
+
+/** A join to a group whose leader assigns (Kafka's classic protocol): opaque protocols, not assignor names. */
+export interface LeaderAssignedJoinRequest {
+  readonly groupId: string;
+  /** NO_MEMBER_ID for a new member. */
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly sessionTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  /** Kafka's protocol type ("consumer", "connect", …); a group's members all share one. */
+  readonly protocolType: string;
+  /** In the member's order of preference. */
+  readonly protocols: readonly ProtocolOffer[];
+  /** The topics the metadata subscribes to, as far as the caller can read it (for lag and partition changes). */
+  readonly topics: readonly string[];
+}
+
+/** The protocol type of native groups (the coordinator assigns). */
+export const NATIVE_PROTOCOL_TYPE = "sluice";
 
 export interface GroupMetricsRow {
   readonly groupId: string;
@@ -104,32 +123,12 @@ export class GroupCoordinator {
    */
   join(req: JoinGroupRequest, onParked?: (abandon: () => void) => void): Promise<JoinGroupResponse> {
     this.checkOpen();
-    if (req.sessionTimeoutMs < GROUP_SESSION_TIMEOUT_MS_MIN || req.sessionTimeoutMs > GROUP_SESSION_TIMEOUT_MS_MAX) {
-      throw new SluiceError(
-        ErrorCode.INVALID_SESSION_TIMEOUT,
-        `sessionTimeoutMs ${req.sessionTimeoutMs} is outside ${GROUP_SESSION_TIMEOUT_MS_MIN}..${GROUP_SESSION_TIMEOUT_MS_MAX}`,
-      );
-    }
-    const isNew = req.memberId === NO_MEMBER_ID;
-    let group = this.groups.get(req.groupId);
-    if (!isNew && (group === undefined || !group.members.has(req.memberId))) throw new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID);
-    if (isNew && group !== undefined && group.members.size >= GROUP_MEMBERS_MAX) {
-      throw new SluiceError(ErrorCode.THROTTLING_QUOTA_EXCEEDED, `group ${req.groupId} has ${GROUP_MEMBERS_MAX} members already`);
-    }
     const known = req.assignors.filter((a) => this.assignors.has(a));
     if (known.length === 0) {
       throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, `none of the assignors [${req.assignors.join(", ")}] is known to the broker`);
     }
-    if (group !== undefined) {
-      const common = group.commonAssignors(isNew ? undefined : req.memberId);
-      if (!known.some((a) => common.has(a))) {
-        throw new SluiceError(
-          ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
-          `assignors [${req.assignors.join(", ")}] share none with the group's [${[...common].join(", ")}]`,
-        );
-      }
-    }
-    group ??= this.createGroup(req.groupId);
+    const group = this.admit(req.groupId, req.memberId, req.sessionTimeoutMs, AssignmentPolicy.Coordinator, NATIVE_PROTOCOL_TYPE, known);
+    const isNew = req.memberId === NO_MEMBER_ID;
     const memberId = isNew ? this.newMemberId(req.clientId ?? "") : req.memberId;
     return group.join(
       memberId,
@@ -143,6 +142,83 @@ export class GroupCoordinator {
       isNew,
       onParked,
     );
+  }
+
+  /**
+   * Joins a member of a group whose leader assigns (Kafka's JoinGroup). The
+   * leader's answer carries every member's metadata for the chosen protocol.
+   */
+  joinLeaderAssigned(req: LeaderAssignedJoinRequest, onParked?: (abandon: () => void) => void): Promise<GroupJoinResult> {
+    this.checkOpen();
+    if (req.protocols.length === 0) throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, "a member must offer at least one protocol");
+    const names = req.protocols.map((p) => p.name);
+    const group = this.admit(req.groupId, req.memberId, req.sessionTimeoutMs, AssignmentPolicy.Leader, req.protocolType, names);
+    const isNew = req.memberId === NO_MEMBER_ID;
+    const memberId = isNew ? this.newMemberId(req.clientId) : req.memberId;
+    return group.join(
+      memberId,
+      {
+        clientId: req.clientId,
+        topics: [...new Set(req.topics)].sort(),
+        assignors: names,
+        protocols: req.protocols,
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+      },
+      isNew,
+      onParked,
+    );
+  }
+
+  /** Kafka's SyncGroup: see Group.syncFromLeader. */
+  syncLeaderAssigned(
+    groupId: string,
+    memberId: string,
+    generationId: number,
+    assignments: ReadonlyMap<string, Uint8Array> | null,
+    decode: (bytes: Uint8Array) => MemberAssignment | null,
+  ): Promise<Uint8Array> {
+    this.checkOpen();
+    return this.memberGroup(groupId).syncFromLeader(memberId, generationId, assignments, decode);
+  }
+
+  /** The group's protocol type and policy, for describing it; undefined when it has no members. */
+  membership(groupId: string): Group | undefined {
+    return this.groups.get(groupId);
+  }
+
+  /**
+   * The checks every join passes, then the group (created when new): the
+   * session timeout's range, the member known (unless new), room for one more
+   * member, one policy and protocol type per group, and a protocol (assignor)
+   * the new offer shares with every other member.
+   */
+  private admit(groupId: string, memberId: string, sessionTimeoutMs: number, policy: AssignmentPolicy, protocolType: string, offered: readonly string[]): Group {
+    if (sessionTimeoutMs < GROUP_SESSION_TIMEOUT_MS_MIN || sessionTimeoutMs > GROUP_SESSION_TIMEOUT_MS_MAX) {
+      throw new SluiceError(
+        ErrorCode.INVALID_SESSION_TIMEOUT,
+        `sessionTimeoutMs ${sessionTimeoutMs} is outside ${GROUP_SESSION_TIMEOUT_MS_MIN}..${GROUP_SESSION_TIMEOUT_MS_MAX}`,
+      );
+    }
+    const isNew = memberId === NO_MEMBER_ID;
+    const group = this.groups.get(groupId);
+    if (!isNew && (group === undefined || !group.members.has(memberId))) throw new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (isNew && group !== undefined && group.members.size >= GROUP_MEMBERS_MAX) {
+      throw new SluiceError(ErrorCode.THROTTLING_QUOTA_EXCEEDED, `group ${groupId} has ${GROUP_MEMBERS_MAX} members already`);
+    }
+    if (group !== undefined && (group.policy !== policy || group.protocolType !== protocolType)) {
+      throw new SluiceError(
+        ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
+        `group ${groupId} is a ${group.protocolType} group (${group.policy} assigns); this member speaks ${protocolType}`,
+      );
+    }
+    if (group !== undefined) {
+      const common = group.commonAssignors(isNew ? undefined : memberId);
+      if (group.members.size > (isNew ? 0 : 1) && !offered.some((a) => common.has(a))) {
+        throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, `[${offered.join(", ")}] share none of the group's [${[...common].join(", ")}]`);
+      }
+    }
+    return group ?? this.createGroup(groupId, policy, protocolType);
   }
 
   sync(groupId: string, memberId: string, generationId: number): SyncGroupResponse {
@@ -386,7 +462,7 @@ export class GroupCoordinator {
     if (n >= GROUPS_MAX) throw new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `the broker keeps at most ${GROUPS_MAX} groups`);
   }
 
-  private createGroup(groupId: string): Group {
+  private createGroup(groupId: string, policy: AssignmentPolicy, protocolType: string): Group {
     this.checkGroupRoom(groupId);
     const g = new Group(groupId, {
       timers: this.opts.timers,
@@ -397,7 +473,7 @@ export class GroupCoordinator {
         if (this.groups.get(group.groupId) === group) this.groups.delete(group.groupId);
       },
       onRebalanced: (group, reason) => this.opts.onRebalanced?.(group.groupId, group.generationId, reason, group.members.size),
-    });
+    }, policy, protocolType);
     this.groups.set(groupId, g);
     return g;
   }

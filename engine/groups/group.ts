@@ -1,7 +1,18 @@
-// One consumer group's membership state machine. The coordinator computes the
-// assignment (members never do), so a rebalance is: every member rejoins (a
-// long JoinGroup), the coordinator bumps the generation and runs the assignor,
-// each member fetches its share with SyncGroup.
+// One consumer group's membership state machine, for either assignment policy:
+//
+//   coordinator  (the native protocol) the coordinator computes the assignment:
+//                a rebalance is every member rejoining (a long JoinGroup), the
+//                coordinator bumping the generation and running the assignor,
+//                each member fetching its share with SyncGroup.
+//   leader       (Kafka's classic protocol) the members offer protocols with
+//                opaque metadata; the coordinator picks one every member offers,
+//                hands the leader every member's metadata in its JoinGroup
+//                answer, and the leader sends everyone's assignment (opaque
+//                bytes) in its SyncGroup. A member's SyncGroup waits for the
+//                leader's; the group is Stable once the leader synced.
+//
+// A group has one policy and one protocol type for its life as a membership
+// (until it is Empty again); committed offsets are the coordinator's either way.
 //
 //   Empty ──join──▶ PreparingRebalance ──all members rejoined, or the rebalance
 //     ▲                 ▲      │            timeout passed (laggards removed)──▶ CompletingRebalance
@@ -30,18 +41,44 @@ import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { type Assignor, type MemberAssignment, assertAssignment } from "./assignor.ts";
 import type { TimerHandle, Timers } from "./timers.ts";
 
+/** Who computes a group's assignment (see the header). */
+export const AssignmentPolicy = { Coordinator: "coordinator", Leader: "leader" } as const;
+export type AssignmentPolicy = (typeof AssignmentPolicy)[keyof typeof AssignmentPolicy];
+
+/** A protocol a member of a leader-assigned group offers, with its opaque metadata. */
+export interface ProtocolOffer {
+  readonly name: string;
+  readonly metadata: Uint8Array;
+}
+
 export interface MemberMetadata {
   clientId: string;
+  /** Subscribed topics (for a leader-assigned group: as far as its metadata says; for lag and partition changes). */
   topics: readonly string[];
+  /** Coordinator policy: assignor names; leader policy: the offered protocols' names, in preference order. */
   assignors: readonly string[];
+  /** Leader policy only: the offered protocols with their metadata. */
+  protocols?: readonly ProtocolOffer[];
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
 }
 
+/** The JoinGroup answer; for a leader-assigned group the leader also gets every member's metadata for the chosen protocol. */
+export interface GroupJoinResult extends JoinGroupResponse {
+  memberMetadata?: { memberId: string; metadata: Uint8Array }[];
+}
+
 interface PendingJoin {
-  resolve(response: JoinGroupResponse): void;
+  resolve(response: GroupJoinResult): void;
   reject(error: SluiceError): void;
 }
+
+interface PendingSync {
+  resolve(assignment: Uint8Array): void;
+  reject(error: SluiceError): void;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
 
 export interface Member extends MemberMetadata {
   readonly memberId: string;
@@ -51,6 +88,10 @@ export interface Member extends MemberMetadata {
   /** The member's share in the current generation (empty until the first rebalance completes). */
   assignment: MemberAssignment;
   synced: boolean;
+  /** Leader policy: the assignment bytes the leader sent for this member. */
+  assignmentBytes: Uint8Array;
+  /** Leader policy: a SyncGroup waiting for the leader's. */
+  pendingSync: PendingSync | undefined;
 }
 
 export interface GroupContext {
@@ -77,6 +118,17 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameOffers(a: readonly ProtocolOffer[] | undefined, b: readonly ProtocolOffer[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => x.name === b[i].name && sameBytes(x.metadata, b[i].metadata));
+}
+
 export class Group {
   readonly groupId: string;
   state: GroupState = GroupState.Empty;
@@ -90,7 +142,14 @@ export class Group {
   private rebalanceReason = "";
   rebalances = 0;
 
-  constructor(groupId: string, private readonly ctx: GroupContext) {
+  constructor(
+    groupId: string,
+    private readonly ctx: GroupContext,
+    /** Who computes the assignment. */
+    readonly policy: AssignmentPolicy = AssignmentPolicy.Coordinator,
+    /** The members' protocol type (Kafka's "consumer"; "sluice" for the native protocol). */
+    readonly protocolType = "sluice",
+  ) {
     this.groupId = groupId;
   }
 
@@ -102,7 +161,7 @@ export class Group {
    * metadata did not change while the group is not rebalancing (it lost the
    * previous response and asks again).
    */
-  join(memberId: string, meta: MemberMetadata, isNew: boolean, onParked?: (abandon: () => void) => void): Promise<JoinGroupResponse> {
+  join(memberId: string, meta: MemberMetadata, isNew: boolean, onParked?: (abandon: () => void) => void): Promise<GroupJoinResult> {
     const now = this.ctx.timers.now();
     let member = this.members.get(memberId);
     if (isNew) {
@@ -115,12 +174,15 @@ export class Group {
         pendingJoin: undefined,
         assignment: new Map(),
         synced: false,
+        assignmentBytes: EMPTY_BYTES,
+        pendingSync: undefined,
       };
       this.members.set(memberId, member);
       this.prepareRebalance(RebalanceReason.MemberJoined);
     } else {
       if (member === undefined) throw new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID);
-      const changed = !sameList(member.topics, meta.topics) || !sameList(member.assignors, meta.assignors);
+      const changed =
+        !sameList(member.topics, meta.topics) || !sameList(member.assignors, meta.assignors) || !sameOffers(member.protocols, meta.protocols);
       Object.assign(member, meta);
       member.lastSeenMs = now;
       if (this.state !== GroupState.PreparingRebalance) {
@@ -136,7 +198,7 @@ export class Group {
     m.pendingJoin?.reject(new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS, "superseded by a newer join from the same member"));
     this.stopSession(m);
     let parked!: PendingJoin;
-    const result = new Promise<JoinGroupResponse>((resolve, reject) => {
+    const result = new Promise<GroupJoinResult>((resolve, reject) => {
       parked = { resolve, reject };
     });
     m.pendingJoin = parked;
@@ -158,6 +220,46 @@ export class Group {
       this.state = GroupState.Stable;
     }
     return m.assignment;
+  }
+
+  /**
+   * SyncGroup of a leader-assigned group. The leader brings every member's
+   * assignment (`assignments`; members it leaves out get none); `decode` reads
+   * one into topics and partitions (for lag and describe; null when the bytes
+   * are not of a kind it knows). Resolves with the member's own assignment
+   * bytes: at once for the leader and once Stable, else when the leader's
+   * SyncGroup arrives (rejected if a rebalance starts first).
+   */
+  syncFromLeader(
+    memberId: string,
+    generationId: number,
+    assignments: ReadonlyMap<string, Uint8Array> | null,
+    decode: (bytes: Uint8Array) => MemberAssignment | null,
+  ): Promise<Uint8Array> {
+    if (this.policy !== AssignmentPolicy.Leader) throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, "the coordinator assigns this group's partitions");
+    const m = this.checkMember(memberId, generationId);
+    this.touch(m);
+    if (this.state === GroupState.PreparingRebalance) throw new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS);
+    if (this.state === GroupState.CompletingRebalance && memberId === this.leaderId && assignments !== null) {
+      for (const x of this.members.values()) {
+        x.assignmentBytes = assignments.get(x.memberId) ?? EMPTY_BYTES;
+        x.assignment = decode(x.assignmentBytes) ?? new Map();
+        x.synced = true;
+      }
+      this.state = GroupState.Stable;
+      for (const x of this.members.values()) {
+        const pending = x.pendingSync;
+        x.pendingSync = undefined;
+        pending?.resolve(x.assignmentBytes);
+      }
+      return Promise.resolve(m.assignmentBytes);
+    }
+    if (this.state === GroupState.Stable) return Promise.resolve(m.assignmentBytes);
+    // CompletingRebalance, before the leader synced: wait for it.
+    m.pendingSync?.reject(new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS, "superseded by a newer sync from the same member"));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      m.pendingSync = { resolve, reject };
+    });
   }
 
   heartbeat(memberId: string, generationId: number): void {
@@ -194,6 +296,8 @@ export class Group {
       this.stopSession(m);
       m.pendingJoin?.reject(new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down"));
       m.pendingJoin = undefined;
+      m.pendingSync?.reject(new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down"));
+      m.pendingSync = undefined;
     }
   }
 
@@ -215,10 +319,12 @@ export class Group {
     let common: Set<string> | undefined;
     for (const m of this.members.values()) {
       if (m.memberId === except) continue;
-      const mine = new Set(m.assignors.filter((a) => this.ctx.assignors.has(a)));
+      // A leader-assigned group's protocols are the clients' business: any name both offer will do.
+      const mine = new Set(this.policy === AssignmentPolicy.Leader ? m.assignors : m.assignors.filter((a) => this.ctx.assignors.has(a)));
       common = common === undefined ? mine : new Set([...common].filter((a) => mine.has(a)));
     }
-    return common ?? new Set([...this.ctx.assignors.keys()]);
+    if (common !== undefined) return common;
+    return this.policy === AssignmentPolicy.Leader ? new Set(except === undefined ? [] : (this.members.get(except)?.assignors ?? [])) : new Set([...this.ctx.assignors.keys()]);
   }
 
   // ---- transitions ----
@@ -240,6 +346,10 @@ export class Group {
     for (const m of this.members.values()) {
       m.synced = false;
       timeoutMs = Math.max(timeoutMs, m.rebalanceTimeoutMs);
+      // A SyncGroup waiting for the leader's will not get it: the member rejoins.
+      const pending = m.pendingSync;
+      m.pendingSync = undefined;
+      pending?.reject(new SluiceError(ErrorCode.REBALANCE_IN_PROGRESS));
     }
     this.rebalanceTimer = this.ctx.timers.set(() => this.onRebalanceTimeout(), timeoutMs);
   }
@@ -279,6 +389,7 @@ export class Group {
     if (chosen === undefined) throw new Error(`group ${this.groupId}: members share no assignor`);
     this.assignor = chosen;
 
+    if (this.policy === AssignmentPolicy.Leader) return this.completeJoinForLeader();
     const counts = new Map<string, number>();
     for (const t of this.subscribedTopics()) counts.set(t, this.ctx.partitionCount(t));
     const members = [...this.members.values()].map((m) => ({ memberId: m.memberId, topics: m.topics }));
@@ -301,14 +412,38 @@ export class Group {
     this.ctx.onRebalanced?.(this, this.rebalanceReason);
   }
 
-  private joinResponse(memberId: string): JoinGroupResponse {
-    return {
+  /** Leader policy: the generation is formed; the leader computes the assignment and brings it in its SyncGroup. */
+  private completeJoinForLeader(): void {
+    const counts = new Map<string, number>();
+    for (const t of this.subscribedTopics()) counts.set(t, this.ctx.partitionCount(t));
+    this.assignedCounts = counts;
+    this.state = GroupState.CompletingRebalance;
+    this.rebalances++;
+    for (const m of this.members.values()) {
+      m.synced = false;
+      const pending = m.pendingJoin;
+      m.pendingJoin = undefined;
+      this.touch(m);
+      pending?.resolve(this.joinResponse(m.memberId));
+    }
+    this.ctx.onRebalanced?.(this, this.rebalanceReason);
+  }
+
+  private joinResponse(memberId: string): GroupJoinResult {
+    const out: GroupJoinResult = {
       generationId: this.generationId,
       memberId,
       leaderId: this.leaderId,
       assignor: this.assignor,
       members: [...this.members.values()].map((m) => ({ memberId: m.memberId, topics: [...m.topics] })),
     };
+    if (this.policy === AssignmentPolicy.Leader && memberId === this.leaderId) {
+      out.memberMetadata = [...this.members.values()].map((m) => ({
+        memberId: m.memberId,
+        metadata: m.protocols?.find((p) => p.name === this.assignor)?.metadata ?? EMPTY_BYTES,
+      }));
+    }
+    return out;
   }
 
   private touch(m: Member): void {
@@ -336,6 +471,9 @@ export class Group {
     const pending = m.pendingJoin;
     m.pendingJoin = undefined;
     pending?.reject(new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID, "the member left the group"));
+    const sync = m.pendingSync;
+    m.pendingSync = undefined;
+    sync?.reject(new SluiceError(ErrorCode.UNKNOWN_MEMBER_ID, "the member left the group"));
   }
 
   private removeMember(m: Member, reason: string): void {

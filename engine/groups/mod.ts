@@ -9,6 +9,7 @@
 import path from "node:path";
 import type { BrokerPlugin } from "../broker.ts";
 import { GroupApiKey } from "../../protocol/messages/groups.ts";
+import { registerKafkaGroupApis } from "../kafka/group_apis.ts";
 import { GroupCoordinator, type TopicInfo } from "./coordinator.ts";
 import { renderGroupMetrics } from "./group_metrics.ts";
 import { type GroupHandler, type GroupRequestContext, groupHandlers } from "./handlers.ts";
@@ -101,6 +102,8 @@ export function groupsPlugin(): BrokerPlugin {
         metrics: ctx.metrics,
         log: (line) => ctx.log(line),
       });
+      // Kafka clients' groups: the same coordinator, the leader assigning.
+      registerKafkaGroupApis(ctx.kafkaHandlers, groups.coordinator);
       const r = groups.loadReport;
       ctx.log(`groups: loaded ${r.liveKeys} committed offsets from ${r.records} records in ${r.loadMs.toFixed(1)} ms${r.compacted ? " (compacted)" : ""}`);
       return { close: () => groups.close() };

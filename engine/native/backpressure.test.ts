@@ -25,7 +25,7 @@ async function startInProcess(): Promise<{ broker: Broker; pool: MemoryPool }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
   cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const pool = new MemoryPool({ workers: 2 });
-  const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, workers: 2 }), { pool, log: () => {} });
+  const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, kafkaPort: 0, workers: 2 }), { pool, log: () => {} });
   cleanups.push(() => broker.stop());
   return { broker, pool };
 }

@@ -26,7 +26,7 @@ describe("ListOffsets", () => {
   test("by timestamp: the first record at or after it, with that record's timestamp; earliest/latest and none: -1", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
     cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-    const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, workers: 1 }), { log: () => {} });
+    const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, kafkaPort: 0, workers: 1 }), { log: () => {} });
     cleanups.push(() => broker.stop());
     const c = await RawClient.connect(broker.port);
     cleanups.push(() => c.close());

@@ -21,10 +21,10 @@ import { MemoryPool } from "../memory_pool.ts";
 import { Connection } from "./connection.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { FETCH_RECORDS_COPIED_BYTES_MAX } from "../engine_limits.ts";
-import { OutputQueue } from "./output_queue.ts";
-import { ScratchPool } from "./scratch_pool.ts";
+import { OutputQueue } from "../connection/output_queue.ts";
+import { ScratchPool } from "../connection/scratch_pool.ts";
 import type { NativeServerHost } from "./server_host.ts";
-import { ServerStats } from "./server_stats.ts";
+import { ServerStats } from "../connection/server_stats.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -56,7 +56,7 @@ async function setup() {
   const host: NativeServerHost = {
     engine,
     dispatcher,
-    stats: new ServerStats(dispatcher),
+    stats: new ServerStats(() => null),
     produceDeadlines: new TimeoutLists(),
     scratch,
     shuttingDown: false,

@@ -35,17 +35,11 @@ import { writeOkPrefix } from "../../protocol/messages/response.ts";
 import type { TimeoutItem, TimeoutList } from "../timeout_lists.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceCallback, ProduceResult } from "../partition_pool.ts";
-import type { Connection, RequestMeta } from "./connection.ts";
+import type { ProduceSubmitter, QueuedPartition, RequestMeta } from "../connection/client_connection.ts";
+import type { Connection } from "./connection.ts";
 import { PRODUCE_POOL_MAX } from "../engine_limits.ts";
 
-export interface QueuedPartition {
-  owner: ProduceInFlight;
-  topic: string;
-  partition: number;
-  records: Uint8Array;
-  /** Index of the partition in the request, flattened over topics. */
-  flat: number;
-}
+export type { QueuedPartition } from "../connection/client_connection.ts";
 
 const PENDING = 0x7fff; // not a wire error code: "no result yet"
 
@@ -55,7 +49,7 @@ const SINGLE: SingleProduce = { acks: 0, timeoutMs: 0, topic: "", partition: 0, 
 /** Finished one-partition requests kept for reuse (PRODUCE_POOL_MAX: engine_limits.ts says why). */
 const POOL: ProduceInFlight[] = [];
 
-export class ProduceInFlight implements TimeoutItem, RequestMeta {
+export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitter {
   #conn!: Connection;
   /** The decoded request; null for a request of one topic and one partition, kept in the fields below. */
   #req: ProduceRequest | null = null;

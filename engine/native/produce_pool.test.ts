@@ -35,7 +35,7 @@ async function startOnMemoryPool(workers: number): Promise<{ broker: Broker; poo
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
   cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const pool = new MemoryPool({ workers });
-  const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, workers }), { pool, log: () => {} });
+  const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, kafkaPort: 0, workers }), { pool, log: () => {} });
   cleanups.push(() => broker.stop());
   return { broker, pool };
 }

@@ -1,5 +1,5 @@
 // Starts a real broker process (`bun cli/main.ts serve`) for integration
-// tests: ports 0, a temp data dir, a deadline on the ready line.
+// tests: ports 0 (native, Kafka, HTTP), a temp data dir, a deadline on the ready line.
 //
 //   const b = await startBroker();              // own temp dir, removed by stop()
 //   ... talk to 127.0.0.1:b.port / b.httpPort ...
@@ -18,7 +18,8 @@ import { fileURLToPath } from "node:url";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BUN = path.join(REPO_ROOT, "node_modules", ".bin", "bun");
-const READY_LINE = /sluice listening on ([^\s:]+):(\d+) \(http (\d+)\)/;
+/** "sluice listening on HOST:PORT (kafka KAFKA_PORT, http HTTP_PORT)"; the kafka part is absent when that listener is off. */
+const READY_LINE = /sluice listening on ([^\s:]+):(\d+) \((?:kafka (\d+), )?http (\d+)\)/;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
 /** Output kept per broker (the tail), for failure messages. */
@@ -26,6 +27,8 @@ const OUTPUT_BYTES_MAX = 1024 * 1024;
 
 export interface BrokerProcess {
   readonly port: number;
+  /** The Kafka listener's port (0 was asked for, so a free one); null when `--kafka-port -1` turned it off. */
+  readonly kafkaPort: number | null;
   readonly httpPort: number;
   readonly dataDir: string;
   readonly proc: ChildProcess;
@@ -56,7 +59,7 @@ export async function startBroker(
 ): Promise<BrokerProcess> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
-  const proc = spawn(BUN, ["cli/main.ts", "serve", "--port", "0", "--http-port", "0", "--data-dir", dataDir, ...(opts.args ?? [])], {
+  const proc = spawn(BUN, ["cli/main.ts", "serve", "--port", "0", "--kafka-port", "0", "--http-port", "0", "--data-dir", dataDir, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -123,7 +126,8 @@ export async function startBroker(
 
   return {
     port: Number(ready[2]),
-    httpPort: Number(ready[3]),
+    kafkaPort: ready[3] === undefined ? null : Number(ready[3]),
+    httpPort: Number(ready[4]),
     dataDir,
     proc,
     pid: proc.pid!,
