@@ -67,7 +67,12 @@ export class EtcdWatch {
   #endpoint: string | undefined;
   readonly #done: Promise<void>;
 
-  private constructor(client: EtcdClient, key: string, prefix: boolean, handlers: WatchHandlers) {
+  private constructor(client: EtcdClient, key: string, prefix: boolean, handlers: WatchHandlers, fromRevision: number | undefined) {
+    if (fromRevision !== undefined) {
+      if (!Number.isSafeInteger(fromRevision) || fromRevision < 1) throw new Error(`watch fromRevision must be a revision >= 1, got ${fromRevision}`);
+      this.#next = fromRevision;
+      this.#needSnapshot = false;
+    }
     this.#client = client;
     this.#key = key;
     this.#prefix = prefix;
@@ -75,9 +80,14 @@ export class EtcdWatch {
     this.#done = this.#run();
   }
 
-  /** Starts watching `key` (or every key under it with `prefix`). The first snapshot arrives asynchronously. */
-  static start(client: EtcdClient, key: string, opts: { prefix?: boolean }, handlers: WatchHandlers): EtcdWatch {
-    return new EtcdWatch(client, key, opts.prefix === true, handlers);
+  /**
+   * Starts watching `key` (or every key under it with `prefix`). The first
+   * snapshot arrives asynchronously; with `fromRevision` there is none, and
+   * changes from that revision on come as events (a snapshot follows only if
+   * that revision was compacted away).
+   */
+  static start(client: EtcdClient, key: string, opts: { prefix?: boolean; fromRevision?: number }, handlers: WatchHandlers): EtcdWatch {
+    return new EtcdWatch(client, key, opts.prefix === true, handlers, opts.fromRevision);
   }
 
   /** The revision the watch resumes from (the one after the last change delivered). */
