@@ -253,6 +253,14 @@ export class EtcdClient {
     return { ttlSeconds };
   }
 
+  /** A lease's remaining and granted TTL in seconds; a lease etcd does not have answers ttlSeconds -1. */
+  async leaseTimeToLive(id: string, opts: CallOptions = {}): Promise<{ ttlSeconds: number; grantedTtlSeconds: number }> {
+    const body = await this.#call("/v3/lease/timetolive", { ID: id }, opts.timeoutMs);
+    const ttl = body.TTL === undefined ? 0 : Number(body.TTL);
+    if (!Number.isSafeInteger(ttl)) throw new EtcdBadResponseError(`lease timetolive TTL: ${JSON.stringify(body.TTL)}`);
+    return { ttlSeconds: ttl, grantedTtlSeconds: int64Field(body.grantedTTL, "lease timetolive grantedTTL") };
+  }
+
   /** Revokes the lease, deleting every key attached to it. A lease already gone is not an error. */
   async leaseRevoke(id: string, opts: CallOptions = {}): Promise<void> {
     try {

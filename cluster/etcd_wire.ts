@@ -50,17 +50,12 @@ export function prefixRangeEnd(prefix: string): string {
   return Buffer.from([0]).toString("base64");
 }
 
-/** An int64 field (a decimal string, or absent for 0) as a number; throws unless a safe non-negative integer. */
+/** An int64 field (a decimal string, or absent for 0) as a number; throws unless a safe integer. */
 export function int64Field(raw: unknown, what: string): number {
   if (raw === undefined) return 0;
   const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(n)) throw new EtcdBadResponseError(`${what}: expected an int64 below 2^53, got ${JSON.stringify(raw)}`);
   return n;
-}
-
-/** A signed int64 field that may be negative (a lease's remaining TTL is -1 when it is gone). */
-export function signedInt64Field(raw: unknown, what: string): number {
-  return int64Field(raw, what);
 }
 
 /** A lease id as the decimal string etcd uses (absent = "0"). */

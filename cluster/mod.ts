@@ -6,3 +6,8 @@ export { EtcdClient, parseEndpoint, parseEndpointList, type EtcdClientOptions, t
 export { EtcdWatch, type WatchEvent, type WatchHandlers, type WatchStats } from "./etcd_watch.ts";
 export { cmp, op, type Compare, type KeyValue, type TxnOp, type TxnOpResult } from "./etcd_wire.ts";
 export { LeaseKeeper, type LeaseKeeperOptions } from "./lease_keeper.ts";
+export { ClusterKeys, checkBrokerId } from "./cluster_keys.ts";
+export { BROKER_ID_TAKEN, BrokerInfoSchema, DuplicateBrokerIdError, listBrokers, registerBroker, type BrokerInfo, type Registration } from "./broker_registration.ts";
+export { CONTROLLER_FENCED, ControllerElection, ControllerFencedError, type ControllerElectionOptions, type ControllerInfo } from "./controller_election.ts";
+export { ClusterMember, type ClusterMemberOptions } from "./cluster_member.ts";
+export { readClusterStatus, type ClusterStatus } from "./cluster_status.ts";

@@ -1,0 +1,175 @@
+// A broker's membership in the cluster: its session (lease), its
+// registration, and its candidacy for controller, renewed when a session is
+// lost.
+//
+// start(): grant a lease, register `brokers/<id>` (refused if a live broker
+// holds the id), then campaign for controller and watch the election key.
+// A lost session (etcd said the lease is gone, or its local deadline passed)
+// ends the registration and any controllership with it: the member opens a
+// new session, registers again and campaigns again, retrying with a capped
+// backoff until etcd answers. close() resigns and revokes the lease, so the
+// broker leaves the cluster at once instead of after a TTL.
+
+import { ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
+import { ClusterKeys } from "./cluster_keys.ts";
+import { type BrokerInfo, registerBroker, type Registration } from "./broker_registration.ts";
+import { type ControllerInfo, ControllerElection } from "./controller_election.ts";
+import type { EtcdClient } from "./etcd_client.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
+
+export interface ClusterMemberOptions {
+  readonly client: EtcdClient;
+  readonly clusterName: string;
+  readonly leaseTtlSeconds: number;
+  /** What this broker registers (its listeners must already be open: the ports are real). */
+  readonly broker: Omit<BrokerInfo, "startedAtMs">;
+  readonly log: (line: string) => void;
+}
+
+interface Session {
+  readonly lease: LeaseKeeper;
+  readonly registration: Registration;
+  readonly election: ControllerElection;
+}
+
+export class ClusterMember {
+  readonly keys: ClusterKeys;
+  readonly #o: ClusterMemberOptions;
+  readonly #startedAtMs = Date.now();
+  #session: Session | undefined;
+  #sessions = 0;
+  #closed = false;
+  #renewing: Promise<void> | undefined;
+
+  private constructor(options: ClusterMemberOptions) {
+    this.#o = options;
+    this.keys = new ClusterKeys(options.clusterName);
+  }
+
+  /** Joins the cluster; throws (EtcdUnreachableError, DuplicateBrokerIdError) when it cannot. */
+  static async start(options: ClusterMemberOptions): Promise<ClusterMember> {
+    const member = new ClusterMember(options);
+    member.#session = await member.#openSession();
+    return member;
+  }
+
+  get brokerId(): number {
+    return this.#o.broker.id;
+  }
+
+  /** True while this broker is controller and its session's deadline is ahead. */
+  get isController(): boolean {
+    return this.#session?.election.isController ?? false;
+  }
+
+  /** The epoch this broker is controller at, if it is. */
+  get controllerEpoch(): number | undefined {
+    return this.isController ? this.#session?.election.epoch : undefined;
+  }
+
+  /** The controller as last seen in etcd. */
+  get controller(): ControllerInfo | undefined {
+    return this.#session?.election.controller;
+  }
+
+  /** Sessions opened so far (1 + renewals after a loss). */
+  get sessions(): number {
+    return this.#sessions;
+  }
+
+  /** The current session's lease, while there is one. */
+  get lease(): LeaseKeeper | undefined {
+    return this.#session?.lease;
+  }
+
+  async #openSession(): Promise<Session> {
+    const { client, log } = this.#o;
+    const brokerId = this.#o.broker.id;
+    let session: Session | undefined;
+    const lease = await LeaseKeeper.grant(client, {
+      ttlSeconds: this.#o.leaseTtlSeconds,
+      onLost: (reason) => {
+        log(`sluice: cluster session of broker ${brokerId} lost: ${reason}`);
+        if (session !== undefined) void this.#renew(session);
+      },
+      onTrouble: (m) => log(`sluice: cluster: ${m}`),
+    });
+    let registration: Registration;
+    try {
+      registration = await registerBroker(client, this.keys, lease, { ...this.#o.broker, startedAtMs: this.#startedAtMs });
+    } catch (e) {
+      await lease.revoke();
+      throw e;
+    }
+    const election = new ControllerElection({
+      client,
+      keys: this.keys,
+      lease,
+      brokerId,
+      onElected: (epoch) => log(`sluice: broker ${brokerId} is the controller (epoch ${epoch})`),
+      onDeposed: (epoch, why) => log(`sluice: broker ${brokerId} is no longer the controller (epoch ${epoch}): ${why}`),
+      onTrouble: (m) => log(`sluice: cluster: ${m}`),
+    });
+    session = { lease, registration, election };
+    this.#sessions++;
+    election.start();
+    if (lease.lostReason !== undefined) void this.#renew(session);
+    return session;
+  }
+
+  /** Replaces a lost session, retrying until etcd answers or the member closes. */
+  #renew(lost: Session): Promise<void> {
+    this.#renewing ??= (async () => {
+      await lost.election.close();
+      if (this.#session === lost) this.#session = undefined;
+      let backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
+      while (!this.#closed) {
+        try {
+          const next = await this.#openSession();
+          if (this.#closed) {
+            await next.election.close();
+            await next.lease.revoke();
+            return;
+          }
+          this.#session = next;
+          this.#o.log(`sluice: broker ${this.#o.broker.id} rejoined the cluster (session ${this.#sessions})`);
+          return;
+        } catch (e) {
+          this.#o.log(`sluice: cluster: could not rejoin: ${(e as Error)?.message ?? e}; retrying in ${backoffMs} ms`);
+          await new Promise((resolve) => setTimeout(resolve, backoffMs));
+          backoffMs = Math.min(backoffMs * 2, ETCD_RETRY_BACKOFF_MS_MAX);
+        }
+      }
+    })().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  /** Leaves the cluster: resigns the controllership, revokes the lease. Errors are logged (the lease expires anyway). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#renewing?.catch(() => {});
+    const s = this.#session;
+    this.#session = undefined;
+    if (s === undefined) return;
+    await s.election.close();
+    try {
+      await s.election.resign();
+    } catch (e) {
+      this.#o.log(`sluice: cluster: could not resign the controllership: ${(e as Error)?.message ?? e}`);
+    }
+    await s.lease.revoke();
+  }
+
+  /** Stops renewing without revoking: etcd sees the broker vanish after its TTL, as after a crash (tests). */
+  async abandon(): Promise<void> {
+    this.#closed = true;
+    const s = this.#session;
+    this.#session = undefined;
+    if (s === undefined) return;
+    s.lease.abandon();
+    await s.election.close();
+  }
+}
