@@ -24,6 +24,7 @@ const STATUS_TIMEOUT_MS = 3_000;
 export function formatStatus(s: ClusterStatus): string {
   const lines = [`cluster ${s.cluster} (etcd revision ${s.revision})`];
   lines.push(s.controller === null ? "controller: none" : `controller: broker ${s.controller.brokerId} (epoch ${s.controller.epoch})`);
+  lines.push(`topics: ${s.topics}, partitions: ${s.partitions.total} (offline ${s.partitions.offline}, under-replicated ${s.partitions.underReplicated})`);
   lines.push(`brokers: ${s.brokers.length}`);
   if (s.brokers.length > 0) {
     const rows = [["ID", "HOST:PORT", "HTTP", "RACK", "ROLE"]];

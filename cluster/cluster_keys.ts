@@ -49,6 +49,11 @@ export class ClusterKeys {
   partition(topic: string, partition: number): string {
     return `${this.partitionsPrefix}${topic}/${partition}`;
   }
+
+  /** The prefix of every partition state of `topic` (topic names have no '/', so it is the topic's alone). */
+  partitionsOf(topic: string): string {
+    return `${this.partitionsPrefix}${topic}/`;
+  }
 }
 
 export function checkBrokerId(id: number): void {

@@ -50,3 +50,15 @@ assert(LEASE_TTL_SECONDS_MIN <= LEASE_TTL_SECONDS_DEFAULT && LEASE_TTL_SECONDS_D
 // A keepalive interval must be longer than one attempt, or keepalives would pile up behind a slow member.
 assert((LEASE_TTL_SECONDS_MIN * 1000) / KEEPALIVES_PER_TTL >= 250, "keepalive interval at the minimum TTL stays >= 250 ms");
 assert(WATCH_PROBE_INTERVAL_MS > ETCD_ATTEMPT_TIMEOUT_MS, "a probe finishes before the next is due");
+
+/** Replication factor at most (Kafka has no fixed cap; more replicas than this is a mistake here). */
+export const REPLICATION_FACTOR_MAX = 16;
+/**
+ * Operations in one controller transaction at most. etcd refuses a txn with
+ * more than --max-txn-ops (128 by default) operations in a branch; a topic's
+ * partition states are written in chunks of this size.
+ */
+export const CONTROLLER_TXN_OPS_MAX = 100;
+/** Tries of a topic creation whose chosen brokers changed under it. */
+export const TOPIC_CREATE_TRIES = 3;
+assert(CONTROLLER_TXN_OPS_MAX + 2 < 128, "a chunk plus its compares fits etcd's default --max-txn-ops");

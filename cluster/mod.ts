@@ -11,3 +11,6 @@ export { BROKER_ID_TAKEN, BrokerInfoSchema, DuplicateBrokerIdError, listBrokers,
 export { CONTROLLER_FENCED, ControllerElection, ControllerFencedError, type ControllerElectionOptions, type ControllerInfo } from "./controller_election.ts";
 export { ClusterMember, type ClusterMemberOptions } from "./cluster_member.ts";
 export { readClusterStatus, type ClusterStatus } from "./cluster_status.ts";
+export { placeReplicas, type PlacementInput } from "./replica_placement.ts";
+export { NO_LEADER, PartitionStateSchema, readTopics, TopicRecordSchema, type PartitionState, type TopicRecord, type TopicView, type VersionedPartitionState } from "./topic_metadata.ts";
+export { createTopic, deleteTopic, updatePartitionState, type ControllerContext, type CreateTopicRequest, type PartitionStateUpdate } from "./controller_topics.ts";
