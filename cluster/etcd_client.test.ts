@@ -209,6 +209,13 @@ describe("lease keeper deadline", () => {
   });
 });
 
+/** A member's own id, as its response headers carry it. */
+async function memberId(endpoint: string): Promise<string> {
+  const res = await fetch(`${endpoint}/v3/maintenance/status`, { method: "POST", body: "{}" });
+  const body = (await res.json()) as { header: { member_id: string } };
+  return body.header.member_id;
+}
+
 describe("etcd client, three members", () => {
   let three: EtcdCluster;
   beforeAll(async () => {
@@ -216,6 +223,31 @@ describe("etcd client, three members", () => {
   });
   afterAll(async () => {
     await three?.stop();
+  });
+
+  test("a paused etcd member (even the Raft leader) costs no session: keepalives reach the others before the deadline", async () => {
+    for (const which of ["follower", "leader"] as const) {
+      const probe = new EtcdClient({ endpoints: three.endpoints.filter((_, i) => three.members[i].running) });
+      const statuses = await Promise.all(
+        three.endpoints.map(async (ep, i) => (three.members[i].running ? { i, ...(await probe.statusOf(ep)), self: await memberId(ep) } : undefined)),
+      );
+      const live = statuses.filter((x) => x !== undefined);
+      const target = live.find((x) => (which === "leader" ? x!.leader === x!.self : x!.leader !== x!.self))!;
+      // The keeper's client prefers the member that will be paused.
+      const client = new EtcdClient({ endpoints: [three.endpoints[target.i], ...three.endpoints.filter((_, i) => i !== target.i)] });
+      const lost: string[] = [];
+      const keeper = await LeaseKeeper.grant(client, { ttlSeconds: 2, onLost: (r) => lost.push(r) });
+      three.pause(target.i);
+      try {
+        const resumeAt = performance.now() + 4_000;
+        await until("two TTLs with the member paused", () => performance.now() > resumeAt || lost.length > 0, 6_000, 50);
+      } finally {
+        three.resume(target.i);
+      }
+      expect({ which, lost }).toEqual({ which, lost: [] });
+      expect(keeper.alive).toBe(true);
+      await keeper.revoke();
+    }
   });
 
   test("a watch resumes on another member after its member is killed, with no change lost or repeated; calls fail over too", async () => {

@@ -72,6 +72,8 @@ export interface EtcdClientOptions {
 export interface CallOptions {
   /** This call's deadline instead of the client's default. */
   readonly timeoutMs?: number;
+  /** This call's deadline per member instead of the client's default (a keepalive must reach a second member within its TTL). */
+  readonly attemptTimeoutMs?: number;
 }
 
 export interface RangeResult {
@@ -192,7 +194,7 @@ export class EtcdClient {
     const req = encodeRangeRequest(key, opts.prefix);
     if (opts.revision !== undefined) req.revision = String(opts.revision);
     if (opts.limit !== undefined) req.limit = String(opts.limit);
-    const body = await this.#call("/v3/kv/range", req, opts.timeoutMs);
+    const body = await this.#call("/v3/kv/range", req, opts);
     return { revision: headerRevision(body, "range"), kvs: decodeKeyValues(body.kvs), count: int64Field(body.count, "range.count") };
   }
 
@@ -202,12 +204,12 @@ export class EtcdClient {
   }
 
   async put(key: string, value: string, opts: CallOptions & { lease?: string } = {}): Promise<{ revision: number }> {
-    const body = await this.#call("/v3/kv/put", encodePutRequest(key, value, opts.lease), opts.timeoutMs);
+    const body = await this.#call("/v3/kv/put", encodePutRequest(key, value, opts.lease), opts);
     return { revision: headerRevision(body, "put") };
   }
 
   async deleteRange(key: string, opts: CallOptions & { prefix?: boolean } = {}): Promise<{ revision: number; deleted: number }> {
-    const body = await this.#call("/v3/kv/deleterange", encodeRangeRequest(key, opts.prefix), opts.timeoutMs);
+    const body = await this.#call("/v3/kv/deleterange", encodeRangeRequest(key, opts.prefix), opts);
     return { revision: headerRevision(body, "deleterange"), deleted: int64Field(body.deleted, "deleterange.deleted") };
   }
 
@@ -216,7 +218,7 @@ export class EtcdClient {
     const body = await this.#call(
       "/v3/kv/txn",
       { compare: request.compare.map(encodeCompare), success: request.success.map(encodeTxnOp), failure: failure.map(encodeTxnOp) },
-      opts.timeoutMs,
+      opts,
     );
     const succeeded = body.succeeded === true;
     const branch = succeeded ? request.success : failure;
@@ -229,11 +231,11 @@ export class EtcdClient {
 
   /** Compacts the history below `revision` (tests and operators; the brokers never compact). */
   async compact(revision: number, opts: CallOptions = {}): Promise<void> {
-    await this.#call("/v3/kv/compaction", { revision: String(revision), physical: true }, opts.timeoutMs);
+    await this.#call("/v3/kv/compaction", { revision: String(revision), physical: true }, opts);
   }
 
   async leaseGrant(ttlSeconds: number, opts: CallOptions = {}): Promise<{ id: string; ttlSeconds: number }> {
-    const body = await this.#call("/v3/lease/grant", { TTL: String(ttlSeconds) }, opts.timeoutMs);
+    const body = await this.#call("/v3/lease/grant", { TTL: String(ttlSeconds) }, opts);
     if (typeof body.error === "string" && body.error !== "") throw new EtcdRejectedError(-1, `lease grant refused: ${body.error}`);
     const id = leaseIdField(body.ID, "lease grant ID");
     if (id === "0") throw new EtcdBadResponseError("lease grant: no lease id in the answer");
@@ -245,7 +247,7 @@ export class EtcdClient {
    * no longer has (TTL 0 in the answer) throws EtcdLeaseExpiredError.
    */
   async leaseKeepAlive(id: string, opts: CallOptions = {}): Promise<{ ttlSeconds: number }> {
-    const body = await this.#call("/v3/lease/keepalive", { ID: id }, opts.timeoutMs);
+    const body = await this.#call("/v3/lease/keepalive", { ID: id }, opts);
     // The gateway wraps a stream's messages in {"result": …}.
     const result = asObject(body.result ?? body, "keepalive result");
     const ttlSeconds = int64Field(result.TTL, "keepalive TTL");
@@ -255,7 +257,7 @@ export class EtcdClient {
 
   /** A lease's remaining and granted TTL in seconds; a lease etcd does not have answers ttlSeconds -1. */
   async leaseTimeToLive(id: string, opts: CallOptions = {}): Promise<{ ttlSeconds: number; grantedTtlSeconds: number }> {
-    const body = await this.#call("/v3/lease/timetolive", { ID: id }, opts.timeoutMs);
+    const body = await this.#call("/v3/lease/timetolive", { ID: id }, opts);
     const ttl = body.TTL === undefined ? 0 : Number(body.TTL);
     if (!Number.isSafeInteger(ttl)) throw new EtcdBadResponseError(`lease timetolive TTL: ${JSON.stringify(body.TTL)}`);
     return { ttlSeconds: ttl, grantedTtlSeconds: int64Field(body.grantedTTL, "lease timetolive grantedTTL") };
@@ -264,7 +266,7 @@ export class EtcdClient {
   /** Revokes the lease, deleting every key attached to it. A lease already gone is not an error. */
   async leaseRevoke(id: string, opts: CallOptions = {}): Promise<void> {
     try {
-      await this.#call("/v3/lease/revoke", { ID: id }, opts.timeoutMs);
+      await this.#call("/v3/lease/revoke", { ID: id }, opts);
     } catch (e) {
       if (e instanceof EtcdLeaseExpiredError) return;
       throw e;
@@ -278,7 +280,9 @@ export class EtcdClient {
   }
 
   /** One call with fail-over between members, bounded by its deadline (see the header). */
-  async #call(path: string, request: unknown, timeoutMs = this.#callTimeoutMs): Promise<Record<string, unknown>> {
+  async #call(path: string, request: unknown, opts: CallOptions = {}): Promise<Record<string, unknown>> {
+    const timeoutMs = opts.timeoutMs ?? this.#callTimeoutMs;
+    const attemptTimeoutMs = Math.min(opts.attemptTimeoutMs ?? this.#attemptTimeoutMs, timeoutMs);
     const startedAt = performance.now();
     const deadline = startedAt + timeoutMs;
     const attempts: string[] = [];
@@ -290,7 +294,7 @@ export class EtcdClient {
         if (remaining <= 0) throw new EtcdUnreachableError(this.endpoints, attempts, timeoutMs, { cause: lastError });
         const endpoint = this.endpoints[this.#current];
         try {
-          return await this.#attempt(endpoint, path, request, Math.min(this.#attemptTimeoutMs, remaining));
+          return await this.#attempt(endpoint, path, request, Math.min(attemptTimeoutMs, remaining));
         } catch (e) {
           if (!(e instanceof TryElsewhere)) throw e;
           lastError = e;

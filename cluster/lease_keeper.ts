@@ -129,7 +129,9 @@ export class LeaseKeeper {
       return;
     }
     try {
-      const { ttlSeconds } = await this.#client.leaseKeepAlive(this.id, { timeoutMs: Math.max(1, remaining) });
+      // One member gets at most a keepalive interval, so a paused or cut-off member leaves time to reach the others before the deadline.
+      const attemptTimeoutMs = (this.ttlSeconds * 1000) / KEEPALIVES_PER_TTL;
+      const { ttlSeconds } = await this.#client.leaseKeepAlive(this.id, { timeoutMs: Math.max(1, remaining), attemptTimeoutMs });
       if (this.#revoked || this.#lostReason !== undefined) return;
       this.#deadlineMs = Math.max(this.#deadlineMs, sentAt + Math.min(ttlSeconds, this.ttlSeconds) * 1000);
       this.#armDeadline();
