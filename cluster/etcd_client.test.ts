@@ -273,3 +273,27 @@ describe("etcd client, three members", () => {
     expect(snapshots).toBe(1); // resumed from its revision, not re-read
   });
 });
+
+describe("etcd member without a Raft leader", () => {
+  test("a watch on a member that lost its quorum is ended by etcd (hasleader), not left silently stale", async () => {
+    const three = await startEtcd({ members: 3 });
+    try {
+      const client = new EtcdClient({ endpoints: [three.endpoints[0]] });
+      const troubles: string[] = [];
+      let snapshots = 0;
+      const watch = EtcdWatch.start(client, fresh("q/"), { prefix: true }, { onSnapshot: () => snapshots++, onEvents: () => {}, onTrouble: (m) => troubles.push(m) });
+      try {
+        await until("watching", () => snapshots === 1 && watch.stats.streams === 1);
+        await three.kill(1);
+        await three.kill(2);
+        // etcd checks for a leader every election timeout and cancels after three misses (~4 s here).
+        await until("the stream ended by etcd", () => troubles.length > 0, 15_000, 50);
+        expect(troubles[0]).toMatch(/ended the watch stream|cancelled the watch|no leader/);
+      } finally {
+        await watch.close();
+      }
+    } finally {
+      await three.stop();
+    }
+  });
+});
