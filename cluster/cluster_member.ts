@@ -1,6 +1,7 @@
 // A broker's membership in the cluster: its session (lease), its
-// registration, and its candidacy for controller, renewed when a session is
-// lost.
+// registration, its candidacy for controller (renewed when a session is lost),
+// its view of the cluster's metadata, and, while it is controller, the
+// partition state machine (partition_controller.ts).
 //
 // start(): grant a lease, register `brokers/<id>` (refused if a live broker
 // holds the id), then campaign for controller and watch the election key.
@@ -13,7 +14,11 @@
 import { ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
 import { type BrokerInfo, registerBroker, type Registration } from "./broker_registration.ts";
-import { type ControllerInfo, ControllerElection } from "./controller_election.ts";
+import { ClusterView } from "./cluster_view.ts";
+import { type ControllerInfo, ControllerElection, ControllerFencedError } from "./controller_election.ts";
+import { PartitionController } from "./partition_controller.ts";
+import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_topics.ts";
+import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
 
@@ -30,10 +35,13 @@ interface Session {
   readonly lease: LeaseKeeper;
   readonly registration: Registration;
   readonly election: ControllerElection;
+  readonly partitions: PartitionController;
 }
 
 export class ClusterMember {
   readonly keys: ClusterKeys;
+  /** The cluster's metadata as this broker sees it (brokers, controller, topics, partition states). */
+  readonly view: ClusterView;
   readonly #o: ClusterMemberOptions;
   readonly #startedAtMs = Date.now();
   #session: Session | undefined;
@@ -44,12 +52,23 @@ export class ClusterMember {
   private constructor(options: ClusterMemberOptions) {
     this.#o = options;
     this.keys = new ClusterKeys(options.clusterName);
+    this.view = ClusterView.start({
+      client: options.client,
+      keys: this.keys,
+      onChange: () => this.#session?.partitions.schedule(),
+      onTrouble: (m) => options.log(`sluice: cluster: ${m}`),
+    });
   }
 
   /** Joins the cluster; throws (EtcdUnreachableError, DuplicateBrokerIdError) when it cannot. */
   static async start(options: ClusterMemberOptions): Promise<ClusterMember> {
     const member = new ClusterMember(options);
-    member.#session = await member.#openSession();
+    try {
+      member.#session = await member.#openSession();
+    } catch (e) {
+      await member.view.close();
+      throw e;
+    }
     return member;
   }
 
@@ -77,6 +96,33 @@ export class ClusterMember {
     return this.#sessions;
   }
 
+  /** The partition state machine of the current session (acts only while this broker is controller). */
+  get partitionController(): PartitionController | undefined {
+    return this.#session?.partitions;
+  }
+
+  /**
+   * Creates a topic in etcd as the controller (controller_topics.ts). Throws
+   * ControllerFencedError when this broker is not the controller: the caller
+   * (a CreateTopics handler) forwards the request to the one that is.
+   */
+  async createTopic(req: CreateTopicRequest): Promise<{ record: TopicRecord; states: PartitionState[]; revision: number }> {
+    const s = this.#controllerSession();
+    return await createTopic({ client: this.#o.client, keys: this.keys, election: s.election }, req);
+  }
+
+  /** Deletes a topic as the controller (see createTopic). */
+  async deleteTopic(name: string): Promise<{ revision: number }> {
+    const s = this.#controllerSession();
+    return await deleteTopic({ client: this.#o.client, keys: this.keys, election: s.election }, name);
+  }
+
+  #controllerSession(): Session {
+    const s = this.#session;
+    if (s === undefined || !s.election.isController) throw new ControllerFencedError(this.#o.broker.id, undefined, this.view.controller);
+    return s;
+  }
+
   /** The current session's lease, while there is one. */
   get lease(): LeaseKeeper | undefined {
     return this.#session?.lease;
@@ -101,16 +147,21 @@ export class ClusterMember {
       await lease.revoke();
       throw e;
     }
+    let partitions: PartitionController | undefined;
     const election = new ControllerElection({
       client,
       keys: this.keys,
       lease,
       brokerId,
-      onElected: (epoch) => log(`sluice: broker ${brokerId} is the controller (epoch ${epoch})`),
+      onElected: (epoch) => {
+        log(`sluice: broker ${brokerId} is the controller (epoch ${epoch})`);
+        partitions?.schedule();
+      },
       onDeposed: (epoch, why) => log(`sluice: broker ${brokerId} is no longer the controller (epoch ${epoch}): ${why}`),
       onTrouble: (m) => log(`sluice: cluster: ${m}`),
     });
-    session = { lease, registration, election };
+    partitions = new PartitionController({ client, election, view: this.view, log });
+    session = { lease, registration, election, partitions };
     this.#sessions++;
     election.start();
     if (lease.lostReason !== undefined) void this.#renew(session);
@@ -120,6 +171,7 @@ export class ClusterMember {
   /** Replaces a lost session, retrying until etcd answers or the member closes. */
   #renew(lost: Session): Promise<void> {
     this.#renewing ??= (async () => {
+      await lost.partitions.stop();
       await lost.election.close();
       if (this.#session === lost) this.#session = undefined;
       let backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
@@ -127,6 +179,7 @@ export class ClusterMember {
         try {
           const next = await this.#openSession();
           if (this.#closed) {
+            await next.partitions.stop();
             await next.election.close();
             await next.lease.revoke();
             return;
@@ -153,7 +206,9 @@ export class ClusterMember {
     await this.#renewing?.catch(() => {});
     const s = this.#session;
     this.#session = undefined;
+    await this.view.close();
     if (s === undefined) return;
+    await s.partitions.stop();
     await s.election.close();
     try {
       await s.election.resign();
@@ -168,8 +223,10 @@ export class ClusterMember {
     this.#closed = true;
     const s = this.#session;
     this.#session = undefined;
+    await this.view.close();
     if (s === undefined) return;
     s.lease.abandon();
+    await s.partitions.stop();
     await s.election.close();
   }
 }
