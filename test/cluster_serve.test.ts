@@ -114,6 +114,32 @@ describe("sluice serve in a cluster", () => {
     expect(performance.now() - killedAt).toBeLessThan(2_000 + 3_000);
   });
 
+  test("a broker paused past its lease (SIGSTOP) loses its session and controllership, and rejoins with a new session when resumed", async () => {
+    const name = clusterName();
+    const b1 = await clusterBroker(name, 1);
+    await clusterBroker(name, 2);
+    await until("two brokers, broker 1 controller", async () => {
+      const s = await statusJson(name);
+      return s.brokers.length === 2 && s.controller?.brokerId === 1;
+    });
+    b1.proc.kill("SIGSTOP");
+    try {
+      await until("broker 1 gone, broker 2 controller", async () => {
+        const s = await statusJson(name);
+        return s.brokers.length === 1 && s.controller?.brokerId === 2;
+      }, 15_000, 100);
+    } finally {
+      b1.proc.kill("SIGCONT");
+    }
+    const epoch2 = (await statusJson(name)).controller!.epoch;
+    await until("broker 1 registered again", async () => (await statusJson(name)).brokers.length === 2, 15_000, 100);
+    const s = await statusJson(name);
+    expect(s.controller).toEqual({ brokerId: 2, epoch: epoch2 }); // the returning broker does not take the controllership back
+    expect(s.brokers.find((b) => b.id === 1)!.port).toBe(b1.port);
+    await until("broker 1 says why", () => b1.output().includes("rejoined the cluster (session 2)"));
+    expect(b1.output()).toMatch(/cluster session of broker 1 lost: (etcd says lease \S+ is gone|.*deadline)/);
+  });
+
   test("a second broker with a live broker's id exits 1 and says which broker holds it", async () => {
     const name = clusterName();
     const b1 = await clusterBroker(name, 7);
@@ -148,6 +174,44 @@ describe("sluice serve in a cluster", () => {
     const r2 = spawnSync(BUN, ["cli/main.ts", "cluster", "status"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 30_000, env });
     expect(r2.status).toBe(2);
     expect(r2.stderr).toContain("--etcd");
+  });
+});
+
+describe("sluice serve with a three-member etcd", () => {
+  let three: EtcdCluster;
+  beforeAll(async () => {
+    three = await startEtcd({ members: 3 });
+  });
+  afterAll(async () => {
+    await three?.stop();
+  });
+
+  test("killing the etcd member a broker talks to costs it neither its registration nor the controllership", async () => {
+    const name = clusterName();
+    // Both brokers prefer member 0: it is the one that dies.
+    const b1 = await startBroker({ args: ["--cluster-etcd", three.endpoints.join(","), "--broker-id", "1", "--cluster-name", name] });
+    brokers.push(b1);
+    const b2 = await startBroker({ args: ["--cluster-etcd", three.endpoints.join(","), "--broker-id", "2", "--cluster-name", name] });
+    brokers.push(b2);
+    const statusOn = async (endpoints: string[]) => {
+      const r = spawnSync(BUN, ["cli/main.ts", "cluster", "status", "--json", "--etcd", endpoints.join(","), "--cluster-name", name], { cwd: REPO_ROOT, encoding: "utf8", timeout: 20_000 });
+      if (r.status !== 0) throw new Error(r.stderr);
+      return JSON.parse(r.stdout) as StatusJson;
+    };
+    let before: StatusJson | undefined;
+    await until("two brokers and a controller", async () => {
+      before = await statusOn(three.endpoints);
+      return before.brokers.length === 2 && before.controller !== null;
+    });
+    await three.kill(0);
+    // Two TTLs and a bit: a broker whose keepalives had stopped would be gone by now.
+    const waitUntil = performance.now() + 2 * 2_000 + 1_000;
+    await until("two TTLs", () => performance.now() > waitUntil, 10_000, 100);
+    const after = await statusOn(three.endpoints.slice(1));
+    expect(after.brokers.map((b) => b.id)).toEqual([1, 2]);
+    expect(after.controller).toEqual(before!.controller);
+    expect(b1.output()).not.toContain("session of broker 1 lost");
+    expect(b2.output()).not.toContain("session of broker 2 lost");
   });
 });
 
