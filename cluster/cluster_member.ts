@@ -211,7 +211,8 @@ export class ClusterMember {
     await s.partitions.stop();
     await s.election.close();
     try {
-      await s.election.resign();
+      // No longer than the lease would take to expire anyway: a stop must not hang on an unreachable etcd.
+      await s.election.resign({ timeoutMs: this.#o.leaseTtlSeconds * 1000 });
     } catch (e) {
       this.#o.log(`sluice: cluster: could not resign the controllership: ${(e as Error)?.message ?? e}`);
     }

@@ -161,11 +161,11 @@ export class ControllerElection {
   }
 
   /** Gives the controllership up (deletes the key if it is still ours at our epoch), so a successor is elected at once. */
-  async resign(): Promise<void> {
+  async resign(opts: { timeoutMs?: number } = {}): Promise<void> {
     const epoch = this.#epoch;
     if (epoch === undefined) return;
     const { client, keys } = this.#o;
-    await client.txn({ compare: [cmp.createRevisionIs(keys.controller, epoch)], success: [op.delete(keys.controller)] });
+    await client.txn({ compare: [cmp.createRevisionIs(keys.controller, epoch)], success: [op.delete(keys.controller)] }, opts);
     this.#deposed(epoch, "resigned");
   }
 

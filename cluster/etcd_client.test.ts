@@ -250,6 +250,51 @@ describe("etcd client, three members", () => {
     }
   });
 
+  test("a watch whose member stops answering without closing the connection (SIGSTOP) moves to another member", async () => {
+    const client = new EtcdClient({ endpoints: three.endpoints.filter((_, i) => three.members[i].running) });
+    const dir = fresh("stopped/");
+    const events: WatchEvent[] = [];
+    let snapshots = 0;
+    const watch = track(EtcdWatch.start(client, dir, { prefix: true }, { onSnapshot: () => snapshots++, onEvents: (evs) => events.push(...evs) }));
+    await until("watching", () => snapshots === 1 && watch.stats.streams === 1 && watch.endpoint !== undefined);
+    const victim = three.endpoints.indexOf(watch.endpoint!);
+    three.pause(victim);
+    try {
+      const writer = new EtcdClient({ endpoints: three.endpoints.filter((_, i) => i !== victim && three.members[i].running) });
+      await writer.put(`${dir}a`, "1");
+      // The stream is silent, not broken: the idle probe notices and the watch reconnects elsewhere.
+      await until("the event through another member", () => events.length === 1, 15_000, 50);
+      expect(watch.stats.streams).toBe(2);
+      expect(watch.endpoint).not.toBe(three.endpoints[victim]);
+    } finally {
+      three.resume(victim);
+    }
+  });
+
+  test("a handler that throws is reported and the watch goes on", async () => {
+    const client = new EtcdClient({ endpoints: three.endpoints.filter((_, i) => three.members[i].running) });
+    const dir = fresh("throw/");
+    const seen: string[] = [];
+    const troubles: string[] = [];
+    let snapshots = 0;
+    track(
+      EtcdWatch.start(client, dir, { prefix: true }, {
+        onSnapshot: () => snapshots++,
+        onEvents: (evs) => {
+          seen.push(...evs.map((e) => e.kv.value));
+          if (evs.some((e) => e.kv.value === "boom")) throw new Error("handler bug");
+        },
+        onTrouble: (m) => troubles.push(m),
+      }),
+    );
+    await until("the snapshot (changes after it come as events)", () => snapshots === 1);
+    await client.put(`${dir}a`, "boom");
+    await until("trouble", () => troubles.some((t) => t.includes("handler bug")));
+    await client.put(`${dir}b`, "after");
+    await until("the next event", () => seen.includes("after"));
+    expect(seen).toEqual(["boom", "after"]);
+  });
+
   test("a watch resumes on another member after its member is killed, with no change lost or repeated; calls fail over too", async () => {
     const client = new EtcdClient({ endpoints: three.endpoints });
     const dir = fresh("ha/");

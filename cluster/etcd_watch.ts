@@ -241,7 +241,7 @@ export class EtcdWatch {
       if (!this.#closed) throw new Error(`${endpoint} ended the watch stream`);
       return created;
     } catch (e) {
-      if (!(e instanceof EtcdCompactedError)) client.endpointFailed(endpoint);
+      if (!(e instanceof EtcdCompactedError) && !this.#closed) client.endpointFailed(endpoint);
       throw abortReason !== undefined && !(e instanceof EtcdCompactedError) ? abortReason : e;
     } finally {
       clearTimeout(connectTimer);

@@ -82,7 +82,7 @@ export class LeaseKeeper {
     this.#stopTimers();
     await this.#inFlight?.catch(() => {});
     try {
-      await this.#client.leaseRevoke(this.id, { timeoutMs: Math.max(1_000, this.ttlSeconds * 1000) });
+      await this.#client.leaseRevoke(this.id, { timeoutMs: this.ttlSeconds * 1000 });
     } catch (e) {
       this.#options.onTrouble?.(`could not revoke lease ${this.id}: ${(e as Error)?.message ?? e} (it expires by itself)`);
     }

@@ -17,7 +17,9 @@
 // fails and is taken again from the state etcd now has, a deposed
 // controller's decision is refused and ends its passes. At most one pass runs
 // at a time, with at most PARTITION_UPDATES_IN_FLIGHT_MAX writes in flight;
-// changes that arrive during a pass make one more pass.
+// changes that arrive during a pass make one more pass. A pass looks at every
+// partition (O(partitions) per batch of changes): cheap for thousands; a
+// per-broker index of partitions is the step after, if it shows up.
 // Brokers do not act on these states yet: following a leader is the
 // replication step (docs/CLUSTER.md, next steps).
 
