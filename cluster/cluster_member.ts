@@ -5,10 +5,11 @@
 //
 // start(): grant a lease, register `brokers/<id>` (refused if a live broker
 // holds the id), then campaign for controller and watch the election key.
-// A lost session (etcd said the lease is gone, or its local deadline passed)
-// ends the registration and any controllership with it: the member opens a
-// new session, registers again and campaigns again, retrying with a capped
-// backoff until etcd answers. close() resigns and revokes the lease, so the
+// A suspended session (its local deadline passed without a keepalive answer)
+// makes the member act as nothing until etcd answers again; a lost one (etcd
+// said the lease is gone) ends the registration and any controllership with
+// it: the member opens a new session, registers again and campaigns again,
+// retrying with a capped backoff until etcd answers. close() resigns and revokes the lease, so the
 // broker leaves the cluster at once instead of after a TTL.
 
 import { ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
@@ -137,6 +138,11 @@ export class ClusterMember {
       onLost: (reason) => {
         log(`sluice: cluster session of broker ${brokerId} lost: ${reason}`);
         if (session !== undefined) void this.#renew(session);
+      },
+      onSuspended: (reason) => log(`sluice: cluster session of broker ${brokerId} suspended (acting as nothing until etcd answers): ${reason}`),
+      onResumed: () => {
+        log(`sluice: cluster session of broker ${brokerId} resumed: the lease lived on`);
+        session?.partitions.schedule();
       },
       onTrouble: (m) => log(`sluice: cluster: ${m}`),
     });

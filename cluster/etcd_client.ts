@@ -74,6 +74,8 @@ export interface CallOptions {
   readonly timeoutMs?: number;
   /** This call's deadline per member instead of the client's default (a keepalive must reach a second member within its TTL). */
   readonly attemptTimeoutMs?: number;
+  /** Ends the call early (its owner is closing): it rejects with the signal's reason, without trying another member. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RangeResult {
@@ -119,8 +121,20 @@ export function parseEndpointList(raw: string): string[] {
   return list.map(parseEndpoint);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function abortedError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error("etcd call aborted");
 }
 
 /** Reads a body up to `max` bytes (a response over the limit is refused, not buffered). */
@@ -288,14 +302,17 @@ export class EtcdClient {
     const attempts: string[] = [];
     let backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
     let lastError: unknown;
+    const signal = opts.signal;
     for (;;) {
       for (let i = 0; i < this.endpoints.length; i++) {
+        if (signal?.aborted) throw abortedError(signal);
         const remaining = deadline - performance.now();
         if (remaining <= 0) throw new EtcdUnreachableError(this.endpoints, attempts, timeoutMs, { cause: lastError });
         const endpoint = this.endpoints[this.#current];
         try {
-          return await this.#attempt(endpoint, path, request, Math.min(attemptTimeoutMs, remaining));
+          return await this.#attempt(endpoint, path, request, Math.min(attemptTimeoutMs, remaining), signal);
         } catch (e) {
+          if (signal?.aborted) throw abortedError(signal);
           if (!(e instanceof TryElsewhere)) throw e;
           lastError = e;
           attempts.push(`${endpoint}: ${e.message}`);
@@ -305,21 +322,22 @@ export class EtcdClient {
       }
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw new EtcdUnreachableError(this.endpoints, attempts, timeoutMs, { cause: lastError });
-      await sleep(Math.min(backoffMs, remaining));
+      await sleep(Math.min(backoffMs, remaining), signal);
       backoffMs = Math.min(backoffMs * 2, ETCD_RETRY_BACKOFF_MS_MAX);
     }
   }
 
   /** One HTTP request to one member. Network failures, timeouts and "unavailable" become TryElsewhere. */
-  async #attempt(endpoint: string, path: string, request: unknown, timeoutMs: number): Promise<Record<string, unknown>> {
+  async #attempt(endpoint: string, path: string, request: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
     let res: Response;
     let text: string;
+    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
     try {
       res = await fetch(endpoint + path, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(request),
-        signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
+        signal: signal === undefined ? timeout : AbortSignal.any([timeout, signal]),
       });
       text = await readBounded(res, ETCD_RESPONSE_BYTES_MAX);
     } catch (e) {

@@ -62,6 +62,10 @@ export class EtcdWatch {
   #next = 0;
   #needSnapshot = true;
   #closed = false;
+  /** Aborted by close(): ends a snapshot read in progress at once. */
+  readonly #closing = new AbortController();
+  /** Whether the latest stream was confirmed by etcd (a healthy stream resets the backoff). */
+  #confirmed = false;
   #abort: AbortController | undefined;
   #wake: (() => void) | undefined;
   #endpoint: string | undefined;
@@ -103,6 +107,7 @@ export class EtcdWatch {
   /** Stops the watch; resolves once its stream is closed. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort(new Error("watch closed"));
     this.#abort?.abort(new Error("watch closed"));
     this.#wake?.();
     await this.#done;
@@ -119,17 +124,17 @@ export class EtcdWatch {
   async #run(): Promise<void> {
     let backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
     while (!this.#closed) {
-      let streamed = false;
+      this.#confirmed = false;
       try {
         if (this.#needSnapshot) {
-          const r = await this.#client.range(this.#key, { prefix: this.#prefix });
+          const r = await this.#client.range(this.#key, { prefix: this.#prefix, signal: this.#closing.signal });
           if (this.#closed) break;
           this.#next = r.revision + 1;
           this.#needSnapshot = false;
           this.stats.snapshots++;
           this.#deliver(() => this.#handlers.onSnapshot(r.kvs, r.revision));
         }
-        streamed = await this.#stream();
+        await this.#stream();
       } catch (e) {
         if (this.#closed) break;
         if (e instanceof EtcdCompactedError) {
@@ -140,7 +145,7 @@ export class EtcdWatch {
         this.#trouble(`watch ${this.#key}: ${(e as Error)?.message ?? e}; reconnecting from revision ${this.#next}`);
       }
       if (this.#closed) break;
-      if (streamed) backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
+      if (this.#confirmed) backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoffMs);
         this.#wake = () => {
@@ -161,8 +166,8 @@ export class EtcdWatch {
     }
   }
 
-  /** One stream, until it ends or fails. Returns whether etcd confirmed it (for the backoff). */
-  async #stream(): Promise<boolean> {
+  /** One stream, until it ends or fails (it always ends by throwing, unless the watch is closed). */
+  async #stream(): Promise<void> {
     const client = this.#client;
     const endpoint = client.preferredEndpoint;
     const abort = new AbortController();
@@ -228,6 +233,7 @@ export class EtcdWatch {
           if (line !== "" && this.#onMessage(endpoint, line)) {
             if (!created) {
               created = true;
+              this.#confirmed = true;
               clearTimeout(connectTimer);
               this.stats.streams++;
             }
@@ -239,7 +245,6 @@ export class EtcdWatch {
         }
       }
       if (!this.#closed) throw new Error(`${endpoint} ended the watch stream`);
-      return created;
     } catch (e) {
       if (!(e instanceof EtcdCompactedError) && !this.#closed) client.endpointFailed(endpoint);
       throw abortReason !== undefined && !(e instanceof EtcdCompactedError) ? abortReason : e;

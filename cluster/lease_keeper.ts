@@ -11,8 +11,14 @@
 // paused past its deadline (SIGSTOP, a long stall) sees it passed on its first
 // look after resuming, before any of its timers has fired.
 //
-// Lost: etcd said the lease is gone (a keepalive answered TTL 0), or the local
-// deadline passed without a successful keepalive. Either way `onLost` is
+// Suspended: the local deadline passed without a successful keepalive (etcd
+// silent, or electing a new Raft leader). `alive` is false, so the owner acts
+// as nothing (no leadership, no controllership), but keepalives go on: etcd
+// keeps leases alive across its own leader changes, so when it answers again
+// the lease may well be alive, and the session resumes (`onResumed`); its keys
+// were never deleted, so nobody took over meanwhile.
+//
+// Lost: etcd said the lease is gone (a keepalive answered TTL 0). `onLost` is
 // called once and nothing is renewed again; the owner starts a new session.
 
 import { KEEPALIVES_PER_TTL, LEASE_TTL_SECONDS_MAX, LEASE_TTL_SECONDS_MIN } from "./cluster_limits.ts";
@@ -21,9 +27,13 @@ import { EtcdLeaseExpiredError } from "./etcd_errors.ts";
 
 export interface LeaseKeeperOptions {
   readonly ttlSeconds: number;
-  /** Called once when the session is lost (not after revoke()). */
+  /** Called once when etcd says the lease is gone (not after revoke()). */
   readonly onLost?: (reason: string) => void;
-  /** A keepalive failed but the lease is not lost yet (for logs). */
+  /** The local deadline passed without a successful keepalive: act as nothing until resumed. */
+  readonly onSuspended?: (reason: string) => void;
+  /** A keepalive succeeded after a suspension: the lease lived on. */
+  readonly onResumed?: () => void;
+  /** A keepalive failed (for logs). */
   readonly onTrouble?: (message: string) => void;
 }
 
@@ -34,6 +44,7 @@ export class LeaseKeeper {
   readonly #options: LeaseKeeperOptions;
   #deadlineMs: number;
   #lostReason: string | undefined;
+  #suspended = false;
   #revoked = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
@@ -64,6 +75,11 @@ export class LeaseKeeper {
   /** True while the local deadline is in the future and the session was not lost or revoked. Reads the clock. */
   get alive(): boolean {
     return this.#lostReason === undefined && !this.#revoked && performance.now() < this.#deadlineMs;
+  }
+
+  /** Whether the deadline passed and no keepalive has succeeded since (see the header). */
+  get suspended(): boolean {
+    return this.#suspended;
   }
 
   /** Monotonic ms (performance.now()) until which the lease is certainly alive in etcd. */
@@ -115,45 +131,49 @@ export class LeaseKeeper {
   }
 
   #checkDeadline(): void {
-    if (this.#revoked || this.#lostReason !== undefined) return;
-    if (performance.now() >= this.#deadlineMs) this.#lose(`no successful keepalive before the lease's local deadline (TTL ${this.ttlSeconds} s)`);
-    else this.#armDeadline();
+    if (this.#revoked || this.#lostReason !== undefined || this.#suspended) return;
+    if (performance.now() < this.#deadlineMs) {
+      this.#armDeadline();
+      return;
+    }
+    this.#suspended = true;
+    this.#notify(this.#options.onSuspended, `no keepalive answered before the lease's local deadline (TTL ${this.ttlSeconds} s)`);
   }
 
   async #keepAlive(): Promise<void> {
     if (this.#revoked || this.#lostReason !== undefined) return;
     const sentAt = performance.now();
+    const intervalMs = (this.ttlSeconds * 1000) / KEEPALIVES_PER_TTL;
+    // Before the deadline a keepalive may take until it; after it (suspended), one TTL per try.
     const remaining = this.#deadlineMs - sentAt;
-    if (remaining <= 0) {
-      this.#lose(`the lease's local deadline passed (TTL ${this.ttlSeconds} s)`);
-      return;
-    }
+    const timeoutMs = remaining > 0 ? remaining : this.ttlSeconds * 1000;
     try {
-      // One member gets at most a keepalive interval, so a paused or cut-off member leaves time to reach the others before the deadline.
-      const attemptTimeoutMs = (this.ttlSeconds * 1000) / KEEPALIVES_PER_TTL;
-      const { ttlSeconds } = await this.#client.leaseKeepAlive(this.id, { timeoutMs: Math.max(1, remaining), attemptTimeoutMs });
+      // One member gets at most a keepalive interval, so a paused or cut-off member leaves time to reach the others.
+      const { ttlSeconds } = await this.#client.leaseKeepAlive(this.id, { timeoutMs: Math.max(1, timeoutMs), attemptTimeoutMs: intervalMs });
       if (this.#revoked || this.#lostReason !== undefined) return;
       this.#deadlineMs = Math.max(this.#deadlineMs, sentAt + Math.min(ttlSeconds, this.ttlSeconds) * 1000);
       this.#armDeadline();
+      if (this.#suspended && performance.now() < this.#deadlineMs) {
+        this.#suspended = false;
+        this.#notify(this.#options.onResumed);
+      }
     } catch (e) {
       if (this.#revoked || this.#lostReason !== undefined) return;
       if (e instanceof EtcdLeaseExpiredError) {
-        this.#lose(`etcd says lease ${this.id} is gone (expired or revoked)`);
+        this.#lostReason = `etcd says lease ${this.id} is gone (expired or revoked)`;
+        this.#stopTimers();
+        this.#notify(this.#options.onLost, this.#lostReason);
         return;
       }
       this.#options.onTrouble?.(`keepalive of lease ${this.id} failed: ${(e as Error)?.message ?? e}`);
       this.#checkDeadline();
-      if (this.#lostReason !== undefined) return;
     }
     this.#schedule();
   }
 
-  #lose(reason: string): void {
-    if (this.#lostReason !== undefined || this.#revoked) return;
-    this.#lostReason = reason;
-    this.#stopTimers();
+  #notify(callback: ((reason: string) => void) | (() => void) | undefined, reason = ""): void {
     try {
-      this.#options.onLost?.(reason);
+      callback?.(reason);
     } catch {
       // the owner's handler must not break the keeper
     }
