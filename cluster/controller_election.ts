@@ -201,8 +201,9 @@ export class ControllerElection {
   }
 
   #campaignSoon(): void {
+    // No check of the session's local deadline here: a suspended session's lease may be alive in etcd, and
+    // etcd judges (a put under a dead lease fails). A suspended winner acts only once resumed (isController).
     if (this.#closed || this.#campaigning || this.#epoch !== undefined) return;
-    if (!this.#o.lease.alive) return; // a dead session cannot win; its owner opens a new one
     this.#campaigning = true;
     this.campaign().then(
       () => {
