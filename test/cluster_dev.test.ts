@@ -52,8 +52,13 @@ test("sluice dev cluster: two brokers on one etcd member, status through the pri
     expect(err).toContain("stopping brokers, then etcd");
   } finally {
     if (proc.exitCode === null) {
-      proc.kill("SIGKILL");
-      await exited;
+      // SIGINT first: a SIGKILL'd dev cluster cannot stop the etcd and broker processes it started.
+      proc.kill("SIGINT");
+      const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000))]);
+      if (!stopped) {
+        proc.kill("SIGKILL");
+        await exited;
+      }
     }
   }
 });
