@@ -83,6 +83,18 @@ describe("sluice serve in a cluster", () => {
     ]);
     expect(s!.controller!.brokerId).toBe(1); // the first to start campaigned alone
     expect(s!.controller!.epoch).toBeGreaterThan(0);
+    // /metrics says the same, from each broker's own view.
+    const metric = async (b: BrokerProcess, family: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
+      const m = new RegExp(`^${family} (\\S+)$`, "m").exec(text);
+      return m === null ? undefined : Number(m[1]);
+    };
+    await until("both views see two brokers", async () => (await metric(b1, "sluice_cluster_brokers")) === 2 && (await metric(b2, "sluice_cluster_brokers")) === 2);
+    expect(await metric(b1, "sluice_cluster_controller")).toBe(1);
+    expect(await metric(b2, "sluice_cluster_controller")).toBe(0);
+    expect(await metric(b2, "sluice_cluster_controller_epoch")).toBe(s!.controller!.epoch);
+    expect(await metric(b1, "sluice_cluster_session_suspended")).toBe(0);
+    expect(await metric(b1, "sluice_cluster_partitions_offline")).toBe(0);
     const table = await status(name, []);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain(`controller: broker 1 (epoch ${s!.controller!.epoch})`);
