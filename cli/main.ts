@@ -13,6 +13,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   consume: () => import("./consume_cmd.ts"),
   bench: () => import("./bench_cmd.ts"),
   groups: () => import("./groups_cmd.ts"),
+  cluster: () => import("./cluster_cmd.ts"),
+  dev: () => import("./dev_cmd.ts"),
 };
 
 function usage(): string {

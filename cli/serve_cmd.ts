@@ -15,8 +15,9 @@ import fs from "node:fs";
 import { Broker } from "../engine/broker.ts";
 import { parseBrokerConfig } from "../engine/broker_config.ts";
 import { defaultPlugins } from "../engine/broker_plugins.ts";
+import { CLUSTER_SETTINGS, connectCluster, joinCluster } from "./serve_cluster.ts";
 
-type Kind = "string" | "int" | "bool" | "map";
+type Kind = "string" | "int" | "bool" | "map" | "list";
 
 interface Setting {
   key: string;
@@ -46,6 +47,7 @@ const SETTINGS: Setting[] = [
   { key: "memorySoftLimitBytes", flag: "--memory-soft-limit-bytes", env: "SLUICE_MEMORY_SOFT_LIMIT_BYTES", kind: "int", help: "resident bytes above which a full GC is forced, at most every 250 ms; 0 = off (default 160 MiB, plus 24 MiB a worker past two; must exceed 24 MiB a worker)" },
   { key: "workerJournal", flag: "--worker-journal", env: "SLUICE_WORKER_JOURNAL", kind: "bool", help: "one fdatasync per worker round for small appends across partitions: true|false (default true)" },
   { key: "shutdownTimeoutMs", flag: "--shutdown-timeout-ms", env: "SLUICE_SHUTDOWN_TIMEOUT_MS", kind: "int", help: "longest a graceful stop waits for in-flight requests (default 5000)" },
+  ...CLUSTER_SETTINGS,
 ];
 
 function usage(): string {
@@ -61,6 +63,7 @@ class UsageError extends Error {}
 /** A flag or environment value in its schema type; left as a string when it does not parse, so validation names it. */
 function convert(kind: Kind, raw: string): unknown {
   if (kind === "int") return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+  if (kind === "list") return raw.split(",").map((x) => x.trim()).filter((x) => x !== "");
   if (kind === "bool") {
     const v = raw.trim().toLowerCase();
     if (v === "true" || v === "1" || v === "yes") return true;
@@ -191,11 +194,25 @@ export async function run(argv: string[]): Promise<number> {
   process.on("unhandledRejection", (reason) => log(`sluice: unhandled rejection: ${(reason as Error)?.stack ?? reason}`));
   process.on("uncaughtException", (error) => log(`sluice: uncaught exception: ${error?.stack ?? error}`));
 
+  // Cluster mode: etcd must answer before anything opens (a clear error and exit 1 if not).
+  const etcd = config.clusterEtcd === undefined ? undefined : await connectCluster(config).catch((e: Error) => e);
+  if (etcd instanceof Error) {
+    console.error(`sluice serve: ${etcd.message}`);
+    return 1;
+  }
+
   let broker: Broker;
   try {
     broker = await Broker.start(config, { plugins: defaultPlugins(), log });
   } catch (e) {
     console.error(`sluice serve: could not start: ${(e as Error)?.message ?? e}`);
+    return 1;
+  }
+
+  const member = etcd === undefined ? undefined : await joinCluster(config, etcd, broker, log).catch((e: Error) => e);
+  if (member instanceof Error) {
+    console.error(`sluice serve: could not join the cluster: ${member.message}`);
+    await broker.stop().catch(() => {});
     return 1;
   }
 
@@ -211,7 +228,8 @@ export async function run(argv: string[]): Promise<number> {
       }
       signalled = true;
       log(`sluice: ${signal}: stopping (finishing in-flight requests)`);
-      broker.stop().then(
+      // Leave the cluster first (resign, revoke the session) so a successor takes over at once.
+      (member?.close() ?? Promise.resolve()).then(() => broker.stop()).then(
         () => {
           log("sluice: stopped");
           resolve(0);

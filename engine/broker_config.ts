@@ -15,6 +15,15 @@
 import os from "node:os";
 import { z } from "zod";
 import {
+  BROKER_ID_MAX,
+  CLUSTER_NAME_DEFAULT,
+  CLUSTER_NAME_PATTERN,
+  ETCD_ENDPOINTS_MAX,
+  LEASE_TTL_SECONDS_DEFAULT,
+  LEASE_TTL_SECONDS_MAX,
+  LEASE_TTL_SECONDS_MIN,
+} from "../cluster/mod.ts";
+import {
   CONNECTIONS_MAX,
   FETCH_RESPONSE_BYTES_MAX,
   FETCH_WAIT_MS_MAX,
@@ -111,6 +120,21 @@ export const BrokerConfigSchema = z
     workerJournal: z.boolean().default(true),
     /** Longest `sluice serve` waits for in-flight work on SIGTERM before it closes anyway. */
     shutdownTimeoutMs: z.number().int().min(0).max(FETCH_WAIT_MS_MAX).default(5_000),
+    // ---- cluster (docs/CLUSTER.md); without clusterEtcd the broker is a single node and needs no etcd
+    /** etcd client URLs (members of one etcd cluster); set = this broker joins a cluster. */
+    clusterEtcd: z
+      .array(z.string().regex(/^https?:\/\/[^/\s]+\/?$/, "expected http://HOST:PORT"))
+      .min(1)
+      .max(ETCD_ENDPOINTS_MAX)
+      .optional(),
+    /** This broker's id in the cluster, unique among live brokers (required with clusterEtcd). */
+    brokerId: z.number().int().min(0).max(BROKER_ID_MAX).optional(),
+    /** Names the cluster's keys in etcd (/sluice/<clusterName>/), so clusters can share an etcd. */
+    clusterName: z.string().regex(CLUSTER_NAME_PATTERN, "1-64 letters, digits, '.', '_' or '-'").default(CLUSTER_NAME_DEFAULT),
+    /** The broker's rack (failure domain), registered with it; replica placement will use it. */
+    rack: z.string().min(1).max(64).optional(),
+    /** The broker's etcd session TTL: how long after a crash it counts as gone; bounds failover time. */
+    clusterLeaseTtlSeconds: z.number().int().min(LEASE_TTL_SECONDS_MIN).max(LEASE_TTL_SECONDS_MAX).default(LEASE_TTL_SECONDS_DEFAULT),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -122,6 +146,10 @@ export const BrokerConfigSchema = z
         message: `must be 0 (off) or above ${rings} bytes, what the rings of ${c.workers} workers keep resident: a lower limit forces a collection every ${GOVERNOR_INTERVAL_MS} ms that frees nothing`,
       });
     }
+  })
+  .refine((c) => c.clusterEtcd === undefined || c.brokerId !== undefined, {
+    path: ["brokerId"],
+    message: "required when clusterEtcd is set (each broker of a cluster needs its own id)",
   })
   .transform((c) => ({ ...c, memorySoftLimitBytes: c.memorySoftLimitBytes ?? defaultMemorySoftLimitBytes(c.workers) }));
 

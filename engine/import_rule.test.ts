@@ -1,7 +1,8 @@
 // The import rule of ARCHITECTURE.md, checked on the sources: engine/ reaches
-// workers/ only through workers/mod.ts (the workers' public face), and the
-// router's code imports nothing of client/, cli/ or bench/. (Tests may also
-// use test/support.)
+// workers/ only through workers/mod.ts (the workers' public face) and cluster/
+// only through cluster/mod.ts, and the router's code imports nothing of
+// client/, cli/ or bench/; cluster/ imports nothing of ours but protocol/.
+// (Tests may also use test/support.)
 
 import { describe, expect, test } from "bun:test";
 import fs from "node:fs";
@@ -9,6 +10,7 @@ import path from "node:path";
 
 const ENGINE = import.meta.dir;
 const ROOT = path.dirname(ENGINE);
+const CLUSTER = path.join(ROOT, "cluster");
 
 function sourcesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -46,7 +48,24 @@ describe("engine import rule", () => {
         const top = path.relative(ROOT, target).split(path.sep)[0];
         const where = `${path.relative(ROOT, file)} imports ${spec}`;
         if (top === "workers" && target !== mod) problems.push(`${where} (use workers/mod.ts)`);
+        if (top === "cluster" && target !== path.join(CLUSTER, "mod.ts")) problems.push(`${where} (use cluster/mod.ts)`);
         if (top === "client" || top === "cli" || top === "bench") problems.push(where);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  test("cluster/ imports nothing of ours but protocol/ (and test/support in its tests)", () => {
+    const problems: string[] = [];
+    const files = sourcesUnder(CLUSTER);
+    expect(files.length).toBeGreaterThan(5);
+    for (const file of files) {
+      for (const spec of relativeImports(fs.readFileSync(file, "utf8"))) {
+        const target = path.resolve(path.dirname(file), spec);
+        const rel = path.relative(ROOT, target).split(path.sep);
+        const top = rel[0];
+        const testSupport = file.endsWith(".test.ts") && top === "test" && rel[1] === "support";
+        if (top !== "cluster" && top !== "protocol" && !testSupport) problems.push(`${path.relative(ROOT, file)} imports ${spec}`);
       }
     }
     expect(problems).toEqual([]);

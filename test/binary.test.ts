@@ -22,8 +22,8 @@ const ROOT = path.resolve(import.meta.dir, "..");
 const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
 const BUILD_TIMEOUT_MS = 120_000;
 const COMMAND_TIMEOUT_MS = 30_000;
-const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(http (\d+)\)/;
-const COMMANDS = ["serve", "topics", "produce", "consume", "groups", "bench"];
+const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(kafka (\d+), http (\d+)\)/;
+const COMMANDS = ["serve", "topics", "produce", "consume", "groups", "bench", "cluster", "dev"];
 const CHROMIUM = "/usr/bin/chromium";
 /** Where the program's own code lives (what the binary is built from); tests and test helpers aside. */
 const PROGRAM_DIRS = ["cli", "engine", "workers", "protocol", "client", "runtime", "bench"];
@@ -76,7 +76,7 @@ beforeAll(async () => {
   fs.chmodSync(binary, 0o755);
   fs.rmSync(buildDir, { recursive: true, force: true });
 
-  const child = spawn(binary, ["serve", "--port", "0", "--http-port", "0", "--data-dir", dataDir], {
+  const child = spawn(binary, ["serve", "--port", "0", "--kafka-port", "0", "--http-port", "0", "--data-dir", dataDir], {
     cwd: runDir,
     env: { PATH: "/usr/bin:/bin", HOME: runDir },
     stdio: ["ignore", "pipe", "pipe"],
@@ -102,7 +102,7 @@ beforeAll(async () => {
     });
   });
   broker = ["--broker", `127.0.0.1:${ready[2]}`];
-  httpBase = `http://127.0.0.1:${ready[3]}`;
+  httpBase = `http://127.0.0.1:${ready[4]}`;
 }, BUILD_TIMEOUT_MS + COMMAND_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -1,0 +1,86 @@
+// `sluice serve` in cluster mode (docs/CLUSTER.md): the flags, and the two
+// steps serve_cmd.ts takes when --cluster-etcd is set.
+//
+// 1. connectCluster(), before the broker opens anything: etcd must answer, or
+//    the start stops with a message that names the endpoints (exit 1).
+// 2. joinCluster(), once the listeners are open (the registered ports are the
+//    real ones, so port 0 works): session, registration (a live broker with
+//    the same id refuses this start), candidacy for controller.
+//
+// What a broker does as a member so far: it is registered, it may be the
+// controller, and `sluice cluster status` shows both. Partitions are still
+// this broker's own (replication is the next step, docs/CLUSTER.md).
+
+import { ClusterKeys, ClusterMember, EtcdClient, NO_LEADER, parseEndpointList } from "../cluster/mod.ts";
+import type { BrokerConfig } from "../engine/broker_config.ts";
+import { header, type MetricsRegistry } from "../engine/metrics.ts";
+
+export const CLUSTER_SETTINGS = [
+  { key: "clusterEtcd", flag: "--cluster-etcd", env: "SLUICE_CLUSTER_ETCD", kind: "list", help: "etcd URLs, comma-separated: join a cluster (default: none, a single node)" },
+  { key: "brokerId", flag: "--broker-id", env: "SLUICE_BROKER_ID", kind: "int", help: "this broker's id in the cluster (required with --cluster-etcd)" },
+  { key: "clusterName", flag: "--cluster-name", env: "SLUICE_CLUSTER_NAME", kind: "string", help: "the cluster's name, its etcd key prefix /sluice/NAME/ (default 'default')" },
+  { key: "rack", flag: "--rack", env: "SLUICE_RACK", kind: "string", help: "this broker's rack (failure domain), for replica placement" },
+  { key: "clusterLeaseTtlSeconds", flag: "--cluster-lease-ttl-seconds", env: "SLUICE_CLUSTER_LEASE_TTL_SECONDS", kind: "int", help: "seconds after a crash until the cluster counts the broker gone (default 2)" },
+] as const;
+
+/** An etcd client for the configured endpoints, after one successful read; throws an Error an operator can act on. */
+export async function connectCluster(config: BrokerConfig): Promise<EtcdClient> {
+  const endpoints = parseEndpointList((config.clusterEtcd ?? []).join(","));
+  const client = new EtcdClient({ endpoints });
+  const keys = new ClusterKeys(config.clusterName);
+  try {
+    await client.range(keys.controller);
+  } catch (e) {
+    throw new Error(`cannot reach etcd at ${endpoints.join(",")}: ${(e as Error)?.message ?? e}`);
+  }
+  return client;
+}
+
+/** The cluster's families on `/metrics`, as this broker sees the cluster. */
+export function clusterMetrics(member: ClusterMember): string {
+  const view = member.view;
+  let offline = 0;
+  let underReplicated = 0;
+  for (const [topic, record] of view.topics) {
+    for (let p = 0; p < record.partitions; p++) {
+      const s = view.partitionState(topic, p);
+      if (s === undefined || s.leader === NO_LEADER) offline++;
+      if (s === undefined || s.isr.length < record.replicas[p].length) underReplicated++;
+    }
+  }
+  const stats = member.partitionController?.stats;
+  const rows: [string, "gauge" | "counter", string, number][] = [
+    ["sluice_cluster_controller", "gauge", "1 while this broker is the controller (and its lease's deadline is ahead), else 0.", member.isController ? 1 : 0],
+    ["sluice_cluster_controller_epoch", "gauge", "The controller epoch (the election key's create revision) as this broker sees it; 0 when there is none.", view.controller?.epoch ?? 0],
+    ["sluice_cluster_brokers", "gauge", "Brokers registered in etcd, as this broker sees them.", view.brokers.size],
+    ["sluice_cluster_session_suspended", "gauge", "1 while this broker's etcd lease passed its local deadline without an answer (it acts as nothing).", member.lease?.suspended === true ? 1 : 0],
+    ["sluice_cluster_sessions_total", "counter", "etcd sessions this broker opened (1 + the ones that replaced a lost one).", member.sessions],
+    ["sluice_cluster_partitions_offline", "gauge", "Partitions with no leader, as this broker sees etcd.", offline],
+    ["sluice_cluster_partitions_under_replicated", "gauge", "Partitions whose ISR is smaller than their replica list, as this broker sees etcd.", underReplicated],
+    ["sluice_cluster_leader_changes_total", "counter", "Partition leader changes this broker wrote as controller (this session).", stats?.leaderChanges ?? 0],
+    ["sluice_cluster_isr_changes_total", "counter", "ISR-only partition state changes this broker wrote as controller (this session).", stats?.isrChanges ?? 0],
+  ];
+  let out = "";
+  for (const [name, type, help, value] of rows) out += `${header(name, type, help)}${name} ${value}\n`;
+  return out;
+}
+
+/** Registers the running broker and starts its candidacy. Throws DuplicateBrokerIdError, EtcdUnreachableError. */
+export async function joinCluster(
+  config: BrokerConfig,
+  client: EtcdClient,
+  broker: { port: number; httpPort: number; metrics: MetricsRegistry },
+  log: (line: string) => void,
+): Promise<ClusterMember> {
+  if (config.brokerId === undefined) throw new Error("brokerId is required with clusterEtcd");
+  const member = await ClusterMember.start({
+    client,
+    clusterName: config.clusterName,
+    leaseTtlSeconds: config.clusterLeaseTtlSeconds,
+    broker: { id: config.brokerId, host: config.host, port: broker.port, httpPort: broker.httpPort, rack: config.rack ?? null },
+    log,
+  });
+  log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
+  broker.metrics.addProvider(() => clusterMetrics(member));
+  return member;
+}

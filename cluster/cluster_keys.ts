@@ -1,0 +1,61 @@
+// The etcd key layout of one cluster (docs/CLUSTER.md, "The etcd key layout"):
+// every key under /sluice/<cluster>/. The one place that spells a key.
+
+import { BROKER_ID_MAX, CLUSTER_NAME_PATTERN } from "./cluster_limits.ts";
+
+export class ClusterKeys {
+  readonly cluster: string;
+  /** `/sluice/<cluster>/` */
+  readonly root: string;
+  /** `/sluice/<cluster>/brokers/`: one key per live broker, under its session lease. */
+  readonly brokersPrefix: string;
+  /** `/sluice/<cluster>/controller`: the election key; its create revision is the controller epoch. */
+  readonly controller: string;
+  /** `/sluice/<cluster>/topics/`: one key per topic (configs and replica assignment). */
+  readonly topicsPrefix: string;
+  /** `/sluice/<cluster>/partitions/`: one key per partition state. */
+  readonly partitionsPrefix: string;
+
+  constructor(cluster: string) {
+    if (!CLUSTER_NAME_PATTERN.test(cluster)) {
+      throw new Error(`cluster name '${cluster}' must be 1-64 characters of letters, digits, '.', '_' or '-'`);
+    }
+    this.cluster = cluster;
+    this.root = `/sluice/${cluster}/`;
+    this.brokersPrefix = `${this.root}brokers/`;
+    this.controller = `${this.root}controller`;
+    this.topicsPrefix = `${this.root}topics/`;
+    this.partitionsPrefix = `${this.root}partitions/`;
+  }
+
+  broker(id: number): string {
+    checkBrokerId(id);
+    return `${this.brokersPrefix}${id}`;
+  }
+
+  /** The broker id a key under brokers/ names, or undefined for any other key. */
+  brokerIdOf(key: string): number | undefined {
+    if (!key.startsWith(this.brokersPrefix)) return undefined;
+    const rest = key.slice(this.brokersPrefix.length);
+    if (!/^(0|[1-9]\d{0,9})$/.test(rest)) return undefined;
+    const id = Number(rest);
+    return id <= BROKER_ID_MAX ? id : undefined;
+  }
+
+  topic(name: string): string {
+    return `${this.topicsPrefix}${name}`;
+  }
+
+  partition(topic: string, partition: number): string {
+    return `${this.partitionsPrefix}${topic}/${partition}`;
+  }
+
+  /** The prefix of every partition state of `topic` (topic names have no '/', so it is the topic's alone). */
+  partitionsOf(topic: string): string {
+    return `${this.partitionsPrefix}${topic}/`;
+  }
+}
+
+export function checkBrokerId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > BROKER_ID_MAX) throw new Error(`broker id must be an integer in 0..${BROKER_ID_MAX}, got ${id}`);
+}

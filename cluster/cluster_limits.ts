@@ -1,0 +1,64 @@
+// Every limit of the cluster's coordination code, in one place, with the
+// relations between them asserted at load (a broken relation is a bug here,
+// not bad input).
+
+/** One HTTP request to one etcd member; past it the member counts as failed for this call. */
+export const ETCD_ATTEMPT_TIMEOUT_MS = 1_500;
+/** A whole etcd call, over every member and retry; past it the call fails with EtcdUnreachableError. */
+export const ETCD_CALL_TIMEOUT_MS = 5_000;
+/** Pause after every member failed once in a call, doubled each round up to the max. */
+export const ETCD_RETRY_BACKOFF_MS_MIN = 50;
+export const ETCD_RETRY_BACKOFF_MS_MAX = 1_000;
+/** A unary response body at most (etcd's own request limit is 1.5 MiB; a range of many keys is larger). */
+export const ETCD_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
+/** One line (one watch response) of a streaming watch at most. */
+export const ETCD_WATCH_LINE_BYTES_MAX = 16 * 1024 * 1024;
+/** Endpoints given to one client at most. */
+export const ETCD_ENDPOINTS_MAX = 16;
+/**
+ * A watch that delivered nothing for this long asks its member for its status;
+ * if that fails the stream is dropped and the watch reconnects elsewhere (a
+ * connection can die without a reset, and a silent watch looks idle).
+ */
+export const WATCH_PROBE_INTERVAL_MS = 2_000;
+
+/**
+ * Lease TTL bounds. etcd 3.4 raises any TTL below ceil(1.5 × election timeout)
+ * (2 s with its defaults) to that minimum, so a smaller value would not mean
+ * what it says.
+ */
+export const LEASE_TTL_SECONDS_MIN = 2;
+export const LEASE_TTL_SECONDS_MAX = 300;
+/** Default session TTL: bounds failover time (docs/CLUSTER.md, decisions). */
+export const LEASE_TTL_SECONDS_DEFAULT = 2;
+/** Keepalives sent per TTL: three may fail before the lease is in danger. */
+export const KEEPALIVES_PER_TTL = 4;
+
+/** Broker ids: Kafka's int32 range, non-negative. */
+export const BROKER_ID_MAX = 2 ** 31 - 1;
+/** Cluster names: a path segment of the etcd keys. */
+export const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const CLUSTER_NAME_DEFAULT = "default";
+
+function assert(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`cluster_limits: ${what}`);
+}
+assert(ETCD_ATTEMPT_TIMEOUT_MS < ETCD_CALL_TIMEOUT_MS, "one attempt must leave room for another member within a call");
+assert(ETCD_RETRY_BACKOFF_MS_MIN <= ETCD_RETRY_BACKOFF_MS_MAX, "backoff min <= max");
+assert(ETCD_RETRY_BACKOFF_MS_MAX < ETCD_CALL_TIMEOUT_MS, "a backoff must fit in a call");
+assert(LEASE_TTL_SECONDS_MIN <= LEASE_TTL_SECONDS_DEFAULT && LEASE_TTL_SECONDS_DEFAULT <= LEASE_TTL_SECONDS_MAX, "default TTL in range");
+// A keepalive interval must be longer than one attempt, or keepalives would pile up behind a slow member.
+assert((LEASE_TTL_SECONDS_MIN * 1000) / KEEPALIVES_PER_TTL >= 250, "keepalive interval at the minimum TTL stays >= 250 ms");
+assert(WATCH_PROBE_INTERVAL_MS > ETCD_ATTEMPT_TIMEOUT_MS, "a probe finishes before the next is due");
+
+/** Replication factor at most (Kafka has no fixed cap; more replicas than this is a mistake here). */
+export const REPLICATION_FACTOR_MAX = 16;
+/**
+ * Operations in one controller transaction at most. etcd refuses a txn with
+ * more than --max-txn-ops (128 by default) operations in a branch; a topic's
+ * partition states are written in chunks of this size.
+ */
+export const CONTROLLER_TXN_OPS_MAX = 100;
+/** Tries of a topic creation whose chosen brokers changed under it. */
+export const TOPIC_CREATE_TRIES = 3;
+assert(CONTROLLER_TXN_OPS_MAX + 2 < 128, "a chunk plus its compares fits etcd's default --max-txn-ops");

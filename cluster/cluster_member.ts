@@ -1,0 +1,239 @@
+// A broker's membership in the cluster: its session (lease), its
+// registration, its candidacy for controller (renewed when a session is lost),
+// its view of the cluster's metadata, and, while it is controller, the
+// partition state machine (partition_controller.ts).
+//
+// start(): grant a lease, register `brokers/<id>` (refused if a live broker
+// holds the id), then campaign for controller and watch the election key.
+// A suspended session (its local deadline passed without a keepalive answer)
+// makes the member act as nothing until etcd answers again; a lost one (etcd
+// said the lease is gone) ends the registration and any controllership with
+// it: the member opens a new session, registers again and campaigns again,
+// retrying with a capped backoff until etcd answers. close() resigns and revokes the lease, so the
+// broker leaves the cluster at once instead of after a TTL.
+
+import { ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
+import { ClusterKeys } from "./cluster_keys.ts";
+import { type BrokerInfo, registerBroker, type Registration } from "./broker_registration.ts";
+import { ClusterView } from "./cluster_view.ts";
+import { type ControllerInfo, ControllerElection, ControllerFencedError } from "./controller_election.ts";
+import { PartitionController } from "./partition_controller.ts";
+import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_topics.ts";
+import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
+import type { EtcdClient } from "./etcd_client.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
+
+export interface ClusterMemberOptions {
+  readonly client: EtcdClient;
+  readonly clusterName: string;
+  readonly leaseTtlSeconds: number;
+  /** What this broker registers (its listeners must already be open: the ports are real). */
+  readonly broker: Omit<BrokerInfo, "startedAtMs">;
+  readonly log: (line: string) => void;
+}
+
+interface Session {
+  readonly lease: LeaseKeeper;
+  readonly registration: Registration;
+  readonly election: ControllerElection;
+  readonly partitions: PartitionController;
+}
+
+export class ClusterMember {
+  readonly keys: ClusterKeys;
+  /** The cluster's metadata as this broker sees it (brokers, controller, topics, partition states). */
+  readonly view: ClusterView;
+  readonly #o: ClusterMemberOptions;
+  readonly #startedAtMs = Date.now();
+  #session: Session | undefined;
+  #sessions = 0;
+  #closed = false;
+  #renewing: Promise<void> | undefined;
+
+  private constructor(options: ClusterMemberOptions) {
+    this.#o = options;
+    this.keys = new ClusterKeys(options.clusterName);
+    this.view = ClusterView.start({
+      client: options.client,
+      keys: this.keys,
+      onChange: () => this.#session?.partitions.schedule(),
+      onTrouble: (m) => options.log(`sluice: cluster: ${m}`),
+    });
+  }
+
+  /** Joins the cluster; throws (EtcdUnreachableError, DuplicateBrokerIdError) when it cannot. */
+  static async start(options: ClusterMemberOptions): Promise<ClusterMember> {
+    const member = new ClusterMember(options);
+    try {
+      member.#session = await member.#openSession();
+    } catch (e) {
+      await member.view.close();
+      throw e;
+    }
+    return member;
+  }
+
+  get brokerId(): number {
+    return this.#o.broker.id;
+  }
+
+  /** True while this broker is controller and its session's deadline is ahead. */
+  get isController(): boolean {
+    return this.#session?.election.isController ?? false;
+  }
+
+  /** The epoch this broker is controller at, if it is. */
+  get controllerEpoch(): number | undefined {
+    return this.isController ? this.#session?.election.epoch : undefined;
+  }
+
+  /** The controller as last seen in etcd. */
+  get controller(): ControllerInfo | undefined {
+    return this.#session?.election.controller;
+  }
+
+  /** Sessions opened so far (1 + renewals after a loss). */
+  get sessions(): number {
+    return this.#sessions;
+  }
+
+  /** The partition state machine of the current session (acts only while this broker is controller). */
+  get partitionController(): PartitionController | undefined {
+    return this.#session?.partitions;
+  }
+
+  /**
+   * Creates a topic in etcd as the controller (controller_topics.ts). Throws
+   * ControllerFencedError when this broker is not the controller: the caller
+   * (a CreateTopics handler) forwards the request to the one that is.
+   */
+  async createTopic(req: CreateTopicRequest): Promise<{ record: TopicRecord; states: PartitionState[]; revision: number }> {
+    const s = this.#controllerSession();
+    return await createTopic({ client: this.#o.client, keys: this.keys, election: s.election }, req);
+  }
+
+  /** Deletes a topic as the controller (see createTopic). */
+  async deleteTopic(name: string): Promise<{ revision: number }> {
+    const s = this.#controllerSession();
+    return await deleteTopic({ client: this.#o.client, keys: this.keys, election: s.election }, name);
+  }
+
+  #controllerSession(): Session {
+    const s = this.#session;
+    if (s === undefined || !s.election.isController) throw new ControllerFencedError(this.#o.broker.id, undefined, this.view.controller);
+    return s;
+  }
+
+  /** The current session's lease, while there is one. */
+  get lease(): LeaseKeeper | undefined {
+    return this.#session?.lease;
+  }
+
+  async #openSession(): Promise<Session> {
+    const { client, log } = this.#o;
+    const brokerId = this.#o.broker.id;
+    let session: Session | undefined;
+    const lease = await LeaseKeeper.grant(client, {
+      ttlSeconds: this.#o.leaseTtlSeconds,
+      onLost: (reason) => {
+        log(`sluice: cluster session of broker ${brokerId} lost: ${reason}`);
+        if (session !== undefined) void this.#renew(session);
+      },
+      onSuspended: (reason) => log(`sluice: cluster session of broker ${brokerId} suspended (acting as nothing until etcd answers): ${reason}`),
+      onResumed: () => {
+        log(`sluice: cluster session of broker ${brokerId} resumed: the lease lived on`);
+        session?.partitions.schedule();
+      },
+      onTrouble: (m) => log(`sluice: cluster: ${m}`),
+    });
+    let registration: Registration;
+    try {
+      registration = await registerBroker(client, this.keys, lease, { ...this.#o.broker, startedAtMs: this.#startedAtMs });
+    } catch (e) {
+      await lease.revoke();
+      throw e;
+    }
+    let partitions: PartitionController | undefined;
+    const election = new ControllerElection({
+      client,
+      keys: this.keys,
+      lease,
+      brokerId,
+      onElected: (epoch) => {
+        log(`sluice: broker ${brokerId} is the controller (epoch ${epoch})`);
+        partitions?.schedule();
+      },
+      onDeposed: (epoch, why) => log(`sluice: broker ${brokerId} is no longer the controller (epoch ${epoch}): ${why}`),
+      onTrouble: (m) => log(`sluice: cluster: ${m}`),
+    });
+    partitions = new PartitionController({ client, election, view: this.view, log });
+    session = { lease, registration, election, partitions };
+    this.#sessions++;
+    election.start();
+    if (lease.lostReason !== undefined) void this.#renew(session);
+    return session;
+  }
+
+  /** Replaces a lost session, retrying until etcd answers or the member closes. */
+  #renew(lost: Session): Promise<void> {
+    this.#renewing ??= (async () => {
+      await lost.partitions.stop();
+      await lost.election.close();
+      if (this.#session === lost) this.#session = undefined;
+      let backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
+      while (!this.#closed) {
+        try {
+          const next = await this.#openSession();
+          if (this.#closed) {
+            await next.partitions.stop();
+            await next.election.close();
+            await next.lease.revoke();
+            return;
+          }
+          this.#session = next;
+          this.#o.log(`sluice: broker ${this.#o.broker.id} rejoined the cluster (session ${this.#sessions})`);
+          return;
+        } catch (e) {
+          this.#o.log(`sluice: cluster: could not rejoin: ${(e as Error)?.message ?? e}; retrying in ${backoffMs} ms`);
+          await new Promise((resolve) => setTimeout(resolve, backoffMs));
+          backoffMs = Math.min(backoffMs * 2, ETCD_RETRY_BACKOFF_MS_MAX);
+        }
+      }
+    })().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  /** Leaves the cluster: resigns the controllership, revokes the lease. Errors are logged (the lease expires anyway). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#renewing?.catch(() => {});
+    const s = this.#session;
+    this.#session = undefined;
+    await this.view.close();
+    if (s === undefined) return;
+    await s.partitions.stop();
+    await s.election.close();
+    try {
+      // No longer than the lease would take to expire anyway: a stop must not hang on an unreachable etcd.
+      await s.election.resign({ timeoutMs: this.#o.leaseTtlSeconds * 1000 });
+    } catch (e) {
+      this.#o.log(`sluice: cluster: could not resign the controllership: ${(e as Error)?.message ?? e}`);
+    }
+    await s.lease.revoke();
+  }
+
+  /** Stops renewing without revoking: etcd sees the broker vanish after its TTL, as after a crash (tests). */
+  async abandon(): Promise<void> {
+    this.#closed = true;
+    const s = this.#session;
+    this.#session = undefined;
+    await this.view.close();
+    if (s === undefined) return;
+    s.lease.abandon();
+    await s.partitions.stop();
+    await s.election.close();
+  }
+}

@@ -1,0 +1,133 @@
+// A broker's view of the cluster's metadata in etcd: live brokers, the
+// controller, topics and partition states, kept current by one watch on the
+// cluster's root prefix (snapshot, then ordered changes; etcd_watch.ts).
+//
+// The view may be behind etcd, never ahead and never out of order. Decisions
+// taken from it are written by compare-and-swap (controller_topics.ts), so a
+// stale view makes a write fail and be decided again, never land wrongly.
+
+import { type BrokerInfo, parseBrokerInfo } from "./broker_registration.ts";
+import type { ClusterKeys } from "./cluster_keys.ts";
+import { type ControllerInfo, parseControllerKey } from "./controller_election.ts";
+import type { EtcdClient } from "./etcd_client.ts";
+import { EtcdWatch, type WatchEvent } from "./etcd_watch.ts";
+import type { KeyValue } from "./etcd_wire.ts";
+import { parseJson, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
+
+export interface LiveBroker {
+  readonly info: BrokerInfo;
+  /** The registration's create revision: a restarted broker has a new one. */
+  readonly createRevision: number;
+}
+
+export class ClusterView {
+  readonly keys: ClusterKeys;
+  readonly brokers = new Map<number, LiveBroker>();
+  readonly topics = new Map<string, TopicRecord>();
+  /** topic → partition → state (states whose topic key is missing are kept but belong to no topic yet). */
+  readonly partitions = new Map<string, Map<number, VersionedPartitionState>>();
+  controller: ControllerInfo | undefined;
+  /** The etcd revision the view reflects. */
+  revision = 0;
+  /** Snapshots applied (1 + compactions). */
+  snapshots = 0;
+  readonly #watch: EtcdWatch;
+  readonly #onChange: (view: ClusterView) => void;
+
+  private constructor(client: EtcdClient, keys: ClusterKeys, onChange: (view: ClusterView) => void, onTrouble: (m: string) => void) {
+    this.keys = keys;
+    this.#onChange = onChange;
+    this.#watch = EtcdWatch.start(client, keys.root, { prefix: true }, {
+      onSnapshot: (kvs, revision) => {
+        this.brokers.clear();
+        this.topics.clear();
+        this.partitions.clear();
+        this.controller = undefined;
+        for (const kv of kvs) this.#put(kv);
+        this.revision = revision;
+        this.snapshots++;
+        this.#onChange(this);
+      },
+      onEvents: (events: WatchEvent[], revision) => {
+        for (const e of events) {
+          if (e.type === "put") this.#put(e.kv);
+          else this.#delete(e.kv.key);
+        }
+        this.revision = revision;
+        this.#onChange(this);
+      },
+      onTrouble,
+    });
+  }
+
+  /** Starts watching; `onChange` runs after the first snapshot and after every batch of changes. */
+  static start(opts: { client: EtcdClient; keys: ClusterKeys; onChange?: (view: ClusterView) => void; onTrouble?: (m: string) => void }): ClusterView {
+    return new ClusterView(opts.client, opts.keys, opts.onChange ?? (() => {}), opts.onTrouble ?? (() => {}));
+  }
+
+  /** Whether the first snapshot has arrived. */
+  get ready(): boolean {
+    return this.snapshots > 0;
+  }
+
+  liveBrokerIds(): Set<number> {
+    return new Set(this.brokers.keys());
+  }
+
+  partitionState(topic: string, partition: number): VersionedPartitionState | undefined {
+    return this.partitions.get(topic)?.get(partition);
+  }
+
+  async close(): Promise<void> {
+    await this.#watch.close();
+  }
+
+  #put(kv: KeyValue): void {
+    const k = this.keys;
+    if (kv.key.startsWith(k.brokersPrefix)) {
+      const id = k.brokerIdOf(kv.key);
+      const info = parseBrokerInfo(kv);
+      if (id !== undefined && info !== undefined && info.id === id) this.brokers.set(id, { info, createRevision: kv.createRevision });
+    } else if (kv.key === k.controller) {
+      this.controller = parseControllerKey(kv);
+    } else if (kv.key.startsWith(k.topicsPrefix)) {
+      const name = kv.key.slice(k.topicsPrefix.length);
+      const record = parseJson(TopicRecordSchema, kv);
+      if (record !== undefined && !name.includes("/")) this.topics.set(name, record);
+    } else if (kv.key.startsWith(k.partitionsPrefix)) {
+      const where = this.#partitionOf(kv.key);
+      const state = versionedState(kv);
+      if (where === undefined || state === undefined) return;
+      let m = this.partitions.get(where.topic);
+      if (m === undefined) this.partitions.set(where.topic, (m = new Map()));
+      m.set(where.partition, state);
+    }
+  }
+
+  #delete(key: string): void {
+    const k = this.keys;
+    if (key.startsWith(k.brokersPrefix)) {
+      const id = k.brokerIdOf(key);
+      if (id !== undefined) this.brokers.delete(id);
+    } else if (key === k.controller) {
+      this.controller = undefined;
+    } else if (key.startsWith(k.topicsPrefix)) {
+      this.topics.delete(key.slice(k.topicsPrefix.length));
+    } else if (key.startsWith(k.partitionsPrefix)) {
+      const where = this.#partitionOf(key);
+      if (where === undefined) return;
+      const m = this.partitions.get(where.topic);
+      m?.delete(where.partition);
+      if (m !== undefined && m.size === 0) this.partitions.delete(where.topic);
+    }
+  }
+
+  #partitionOf(key: string): { topic: string; partition: number } | undefined {
+    const rest = key.slice(this.keys.partitionsPrefix.length);
+    const slash = rest.lastIndexOf("/");
+    if (slash <= 0) return undefined;
+    const p = rest.slice(slash + 1);
+    if (!/^(0|[1-9]\d{0,8})$/.test(p)) return undefined;
+    return { topic: rest.slice(0, slash), partition: Number(p) };
+  }
+}

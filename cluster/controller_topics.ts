@@ -1,0 +1,159 @@
+// What the controller writes about topics: creation (replica placement over
+// the live brokers, the first partition states), deletion, and the one
+// compare-and-swap every later partition state change goes through. Every
+// write is a fenced transaction (controller_election.ts): a broker that is no
+// longer controller changes nothing.
+//
+// Creation, in order:
+//   1. read the live brokers (their registration keys, with create revisions);
+//   2. place replicas over them (replica_placement.ts; RF above the live count
+//      is INVALID_REPLICATION_FACTOR);
+//   3. write the partition states in chunks, each conditioned on the topic
+//      key not existing yet: leader = the first replica, leader epoch 0,
+//      ISR = all replicas (an empty log is in sync everywhere), partition epoch 0;
+//   4. write the topic key, conditioned on it not existing and on every chosen
+//      broker's registration still being the one read in step 1 (the same
+//      create revision): a broker that left or restarted meanwhile makes the
+//      write fail, and creation starts over with a fresh placement.
+// Readers count a topic only once its key exists (topic_metadata.ts), so a
+// creation cut short leaves states nobody reads, overwritten by the next try.
+
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { PARTITIONS_PER_TOPIC_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
+import { parseBrokerInfo } from "./broker_registration.ts";
+import { CONTROLLER_TXN_OPS_MAX, REPLICATION_FACTOR_MAX, TOPIC_CREATE_TRIES } from "./cluster_limits.ts";
+import type { ClusterKeys } from "./cluster_keys.ts";
+import type { ControllerElection } from "./controller_election.ts";
+import type { EtcdClient } from "./etcd_client.ts";
+import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
+import { placeReplicas } from "./replica_placement.ts";
+import { type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
+
+export interface CreateTopicRequest {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+export interface ControllerContext {
+  readonly client: EtcdClient;
+  readonly keys: ClusterKeys;
+  readonly election: ControllerElection;
+  /** Random integers for the placement offsets (tests pass a fixed one). */
+  readonly random?: (below: number) => number;
+}
+
+function checkRequest(req: CreateTopicRequest): void {
+  const name = req.name;
+  if (name.length === 0 || name.length > TOPIC_NAME_LENGTH_MAX || name === "." || name === ".." || !TOPIC_NAME_PATTERN.test(name)) {
+    throw new SluiceError(ErrorCode.INVALID_TOPIC_EXCEPTION, `'${name}' is not a valid topic name`);
+  }
+  if (!Number.isInteger(req.partitions) || req.partitions < 1 || req.partitions > PARTITIONS_PER_TOPIC_MAX) {
+    throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `partitions must be in 1..${PARTITIONS_PER_TOPIC_MAX}, got ${req.partitions}`);
+  }
+  if (!Number.isInteger(req.replicationFactor) || req.replicationFactor < 1 || req.replicationFactor > REPLICATION_FACTOR_MAX) {
+    throw new SluiceError(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor must be in 1..${REPLICATION_FACTOR_MAX}, got ${req.replicationFactor}`);
+  }
+}
+
+/** Creates a topic as the controller; resolves with what was written. Throws SluiceError (bad request, exists, RF) or ControllerFencedError. */
+export async function createTopic(ctx: ControllerContext, req: CreateTopicRequest): Promise<{ record: TopicRecord; states: PartitionState[]; revision: number }> {
+  checkRequest(req);
+  const { client, keys, election } = ctx;
+  const random = ctx.random ?? ((below: number) => Math.floor(Math.random() * below));
+  const topicKey = keys.topic(req.name);
+  for (let attempt = 1; ; attempt++) {
+    // 1. The live brokers, with the create revision of each registration.
+    const live = await client.range(keys.brokersPrefix, { prefix: true });
+    const brokers = new Map<number, number>();
+    for (const kv of live.kvs) {
+      const info = parseBrokerInfo(kv);
+      if (info !== undefined && keys.brokerIdOf(kv.key) === info.id) brokers.set(info.id, kv.createRevision);
+    }
+    // 2. Placement.
+    const n = Math.max(1, brokers.size);
+    const replicas = placeReplicas({
+      brokers: [...brokers.keys()],
+      partitions: req.partitions,
+      replicationFactor: req.replicationFactor,
+      startIndex: random(n),
+      shift: random(n),
+    });
+    const record: TopicRecord = TopicRecordSchema.parse({
+      topicId: crypto.randomUUID(),
+      partitions: req.partitions,
+      replicationFactor: req.replicationFactor,
+      configs: { ...(req.configs ?? {}) },
+      replicas,
+    });
+    const states = replicas.map((r): PartitionState => ({ leader: r[0], leaderEpoch: 0, isr: [...r], partitionEpoch: 0 }));
+    // 3. Partition states, in chunks, while the topic does not exist.
+    const notYet = cmp.createRevisionIs(topicKey, 0);
+    for (let from = 0; from < states.length; from += CONTROLLER_TXN_OPS_MAX) {
+      const puts: TxnOp[] = [];
+      for (let p = from; p < Math.min(states.length, from + CONTROLLER_TXN_OPS_MAX); p++) puts.push(op.put(keys.partition(req.name, p), JSON.stringify(states[p])));
+      const r = await election.fencedTxn({ compare: [notYet], success: puts });
+      if (!r.succeeded) throw new SluiceError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${req.name}' already exists`);
+    }
+    // 4. The topic key, while every chosen broker is still the one placed on.
+    const used = new Set(replicas.flat());
+    const stillThere: Compare[] = [...used].map((id) => cmp.createRevisionIs(keys.broker(id), brokers.get(id)!));
+    const r = await election.fencedTxn({ compare: [notYet, ...stillThere], success: [op.put(topicKey, JSON.stringify(record))], failure: [op.range(topicKey)] });
+    if (r.succeeded) return { record, states, revision: r.revision };
+    const existing = r.results[0];
+    if (existing.op === "range" && existing.kvs.length > 0) throw new SluiceError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${req.name}' already exists`);
+    if (attempt >= TOPIC_CREATE_TRIES) {
+      await election.fencedTxn({ compare: [notYet], success: [op.delete(keys.partitionsOf(req.name), true)] }).catch(() => {});
+      throw new SluiceError(ErrorCode.LEADER_NOT_AVAILABLE, `topic '${req.name}': the live brokers kept changing during creation (${attempt} tries); try again`);
+    }
+  }
+}
+
+/** Deletes a topic and its partition states in one fenced transaction. */
+export async function deleteTopic(ctx: ControllerContext, name: string): Promise<{ revision: number }> {
+  const { keys, election } = ctx;
+  const topicKey = keys.topic(name);
+  const statesPrefix = keys.partitionsOf(name);
+  const r = await election.fencedTxn({
+    compare: [{ key: topicKey, target: "CREATE", result: "GREATER", createRevision: 0 }],
+    success: [op.delete(topicKey), op.delete(statesPrefix, true)],
+  });
+  if (!r.succeeded) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
+  return { revision: r.revision };
+}
+
+export type PartitionStateUpdate =
+  | { readonly applied: true; readonly state: VersionedPartitionState }
+  /** The state moved on since `expected` (another change landed first): `current` is what is there now. */
+  | { readonly applied: false; readonly current: VersionedPartitionState | undefined };
+
+/**
+ * The one way a partition state changes after creation (leader elections,
+ * ISR changes as Kafka's AlterPartition): compare-and-swap on the state's
+ * mod revision, fenced on the controller epoch. `change` gets the state read
+ * at `expected` and returns the next one; the partition epoch is bumped here,
+ * so no caller can forget it. Two changes made from the same state cannot both
+ * land: the second gets `applied: false` with the current state, and decides
+ * again from it.
+ */
+export async function updatePartitionState(
+  ctx: ControllerContext,
+  topic: string,
+  partition: number,
+  expected: VersionedPartitionState,
+  change: (state: PartitionState) => Omit<PartitionState, "partitionEpoch">,
+): Promise<PartitionStateUpdate> {
+  const key = ctx.keys.partition(topic, partition);
+  const { modRevision, ...base } = expected;
+  const changed = change(base);
+  if (changed.leaderEpoch < expected.leaderEpoch) {
+    throw new Error(`partition ${topic}/${partition}: the leader epoch cannot go back (${expected.leaderEpoch} → ${changed.leaderEpoch})`);
+  }
+  const next: PartitionState = PartitionStateSchema.parse({ ...changed, partitionEpoch: expected.partitionEpoch + 1 });
+  const r = await ctx.election.fencedTxn({ compare: [cmp.modRevisionIs(key, modRevision)], success: [op.put(key, JSON.stringify(next))], failure: [op.range(key)] });
+  if (r.succeeded) return { applied: true, state: { ...next, modRevision: r.revision } };
+  const now = r.results[0];
+  const kv = now.op === "range" ? now.kvs[0] : undefined;
+  return { applied: false, current: kv === undefined ? undefined : versionedState(kv) };
+}

@@ -1,0 +1,18 @@
+// The cluster's public face: what engine/ and cli/ may import of cluster/.
+
+export * from "./cluster_limits.ts";
+export * from "./etcd_errors.ts";
+export { EtcdClient, parseEndpoint, parseEndpointList, type EtcdClientOptions, type RangeResult, type TxnRequest, type TxnResult } from "./etcd_client.ts";
+export { EtcdWatch, type WatchEvent, type WatchHandlers, type WatchStats } from "./etcd_watch.ts";
+export { cmp, op, type Compare, type KeyValue, type TxnOp, type TxnOpResult } from "./etcd_wire.ts";
+export { LeaseKeeper, type LeaseKeeperOptions } from "./lease_keeper.ts";
+export { ClusterKeys, checkBrokerId } from "./cluster_keys.ts";
+export { BROKER_ID_TAKEN, BrokerInfoSchema, DuplicateBrokerIdError, listBrokers, registerBroker, type BrokerInfo, type Registration } from "./broker_registration.ts";
+export { CONTROLLER_FENCED, ControllerElection, ControllerFencedError, type ControllerElectionOptions, type ControllerInfo } from "./controller_election.ts";
+export { ClusterMember, type ClusterMemberOptions } from "./cluster_member.ts";
+export { readClusterStatus, type ClusterStatus } from "./cluster_status.ts";
+export { placeReplicas, type PlacementInput } from "./replica_placement.ts";
+export { NO_LEADER, PartitionStateSchema, readTopics, TopicRecordSchema, type PartitionState, type TopicRecord, type TopicView, type VersionedPartitionState } from "./topic_metadata.ts";
+export { createTopic, deleteTopic, updatePartitionState, type ControllerContext, type CreateTopicRequest, type PartitionStateUpdate } from "./controller_topics.ts";
+export { ClusterView, type LiveBroker } from "./cluster_view.ts";
+export { decidePartition, PARTITION_UPDATES_IN_FLIGHT_MAX, PartitionController, type PartitionControllerStats } from "./partition_controller.ts";

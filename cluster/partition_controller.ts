@@ -1,0 +1,160 @@
+// The controller's partition state machine: while this broker is controller,
+// every partition whose leader or ISR names a broker that is gone is repaired
+// in etcd (docs/CLUSTER.md, "Partition state"):
+//
+// - leader alive, some followers gone: the gone ones leave the ISR (the
+//   leader epoch stays);
+// - leader gone: the first replica (assignment order) that is in the ISR and
+//   alive leads, leader epoch + 1, the gone ones leave the ISR;
+// - leader gone and no ISR member alive: leader -1 (offline), leader epoch
+//   + 1, the ISR kept as it was, because only its members hold every
+//   acknowledged record; the first of them to come back leads again. A topic
+//   with unclean.leader.election.enable=true takes any live replica instead,
+//   and may lose acknowledged records (so it is off by default).
+//
+// A pass reads the view (cluster_view.ts) and writes each decision with the
+// fenced compare-and-swap (updatePartitionState): a stale view's decision
+// fails and is taken again from the state etcd now has, a deposed
+// controller's decision is refused and ends its passes. At most one pass runs
+// at a time, with at most PARTITION_UPDATES_IN_FLIGHT_MAX writes in flight;
+// changes that arrive during a pass make one more pass. A pass looks at every
+// partition (O(partitions) per batch of changes): cheap for thousands; a
+// per-broker index of partitions is the step after, if it shows up.
+// Brokers do not act on these states yet: following a leader is the
+// replication step (docs/CLUSTER.md, next steps).
+
+import { CONTROLLER_FENCED, type ControllerElection, ControllerFencedError } from "./controller_election.ts";
+import type { ClusterView } from "./cluster_view.ts";
+import { type ControllerContext, updatePartitionState } from "./controller_topics.ts";
+import type { EtcdClient } from "./etcd_client.ts";
+import { NO_LEADER, type PartitionState } from "./topic_metadata.ts";
+
+/** Partition state writes one pass keeps in flight at most. */
+export const PARTITION_UPDATES_IN_FLIGHT_MAX = 16;
+
+/** The next state of a partition given the live brokers, or undefined when it needs no change. Pure. */
+export function decidePartition(
+  replicas: readonly number[],
+  state: PartitionState,
+  live: ReadonlySet<number>,
+  uncleanElection: boolean,
+): Omit<PartitionState, "partitionEpoch"> | undefined {
+  const liveIsr = state.isr.filter((b) => live.has(b));
+  if (state.leader !== NO_LEADER && live.has(state.leader)) {
+    if (liveIsr.length === state.isr.length) return undefined;
+    return { leader: state.leader, leaderEpoch: state.leaderEpoch, isr: liveIsr };
+  }
+  const clean = replicas.find((b) => liveIsr.includes(b));
+  if (clean !== undefined) return { leader: clean, leaderEpoch: state.leaderEpoch + 1, isr: liveIsr };
+  if (uncleanElection) {
+    const any = replicas.find((b) => live.has(b));
+    if (any !== undefined) return { leader: any, leaderEpoch: state.leaderEpoch + 1, isr: [any] };
+  }
+  if (state.leader === NO_LEADER) return undefined;
+  return { leader: NO_LEADER, leaderEpoch: state.leaderEpoch + 1, isr: [...state.isr] };
+}
+
+export interface PartitionControllerStats {
+  passes: number;
+  /** Leader changes written (including going offline). */
+  leaderChanges: number;
+  /** ISR-only changes written. */
+  isrChanges: number;
+  /** Writes that lost their compare-and-swap (decided again from the new state). */
+  staleWrites: number;
+}
+
+export class PartitionController {
+  readonly stats: PartitionControllerStats = { passes: 0, leaderChanges: 0, isrChanges: 0, staleWrites: 0 };
+  readonly #ctx: ControllerContext;
+  readonly #view: ClusterView;
+  readonly #log: (line: string) => void;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(opts: { client: EtcdClient; election: ControllerElection; view: ClusterView; log: (line: string) => void }) {
+    this.#ctx = { client: opts.client, keys: opts.view.keys, election: opts.election };
+    this.#view = opts.view;
+    this.#log = opts.log;
+  }
+
+  /** Asks for a pass (after a view change or an election); passes run one at a time. */
+  schedule(): void {
+    if (this.#stopped) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        await this.#pass();
+      } while (this.#again && !this.#stopped);
+    })().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** Resolves when no pass is running (tests). */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.idle();
+  }
+
+  async #pass(): Promise<void> {
+    const election = this.#ctx.election;
+    if (!election.isController || !this.#view.ready) return;
+    this.stats.passes++;
+    const live = this.#view.liveBrokerIds();
+    const work: (() => Promise<void>)[] = [];
+    for (const [topic, record] of this.#view.topics) {
+      const unclean = record.configs["unclean.leader.election.enable"] === "true";
+      for (let p = 0; p < record.partitions; p++) {
+        const state = this.#view.partitionState(topic, p);
+        if (state === undefined) continue;
+        const next = decidePartition(record.replicas[p], state, live, unclean);
+        if (next === undefined) continue;
+        work.push(async () => {
+          const r = await updatePartitionState(this.#ctx, topic, p, state, () => next);
+          if (!r.applied) {
+            // Someone wrote the state since the view saw it: the watch brings the newer state and, with it, another pass.
+            this.stats.staleWrites++;
+            return;
+          }
+          if (next.leader !== state.leader) {
+            this.stats.leaderChanges++;
+            this.#log(`sluice: controller: ${topic}/${p} leader ${state.leader} → ${next.leader} (leader epoch ${next.leaderEpoch}, isr [${next.isr.join(",")}])`);
+          } else {
+            this.stats.isrChanges++;
+          }
+        });
+      }
+    }
+    let next = 0;
+    let fenced: unknown;
+    const worker = async () => {
+      while (next < work.length && fenced === undefined && !this.#stopped) {
+        const job = work[next++];
+        try {
+          await job();
+        } catch (e) {
+          if (e instanceof ControllerFencedError || (e as { fence?: string }).fence === CONTROLLER_FENCED) fenced = e;
+          else {
+            this.#log(`sluice: controller: a partition state write failed: ${(e as Error)?.message ?? e}`);
+            this.#again = true;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARTITION_UPDATES_IN_FLIGHT_MAX, work.length) }, worker));
+    if (fenced !== undefined) {
+      this.#again = false;
+      this.#log(`sluice: controller: stopped acting: ${(fenced as Error).message}`);
+    }
+  }
+}
