@@ -30,7 +30,7 @@ const IDLE_WAIT_MS_MAX = 1_000;
 const COMPLETION_WAIT_MS = 20;
 
 let host: PartitionHost | null = null;
-/** Kept referenced for the worker's life (RUNTIME.md: never let a shared buffer be collected under a waiter). */
+/** Kept referenced for the worker's life (docs/RUNTIME.md: never let a shared buffer be collected under a waiter). */
 let buffers: SharedArrayBuffer[] = [];
 let stopping = false;
 
