@@ -7,7 +7,8 @@ import { describe, expect, test } from "bun:test";
 import { BatchBuilder, decodeBatches } from "../protocol/record_batch.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { BatchList, encodeSingleRecordBatch, ProducerBatch, singleRecordBatchBytes } from "./producer_batch.ts";
-import { FakeLink, waitFor } from "./testing/fake_link.ts";
+import { FakeLink } from "./testing/fake_link.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 
 describe("encodeSingleRecordBatch", () => {
   test("same bytes as BatchBuilder for one byte value without key, headers or timestamp", () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Admin, Consumer, ErrorCode, kafkaKeyPartition, OffsetOutOfRangeError, Producer, SluiceError } from "../client/mod.ts";
 import type { ConsumerRecord } from "../client/mod.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 let broker: BrokerProcess;
 let address: string;
@@ -34,14 +35,6 @@ async function take(consumer: Consumer, count: number, timeoutMs = 10_000): Prom
     out.push(...(await consumer.poll({ maxWaitMs: 200, maxRecords: count - out.length })));
   }
   return out;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe("produce and consume", () => {
@@ -298,7 +291,7 @@ describe("bounded prefetch", () => {
       const stable = consumer.fetchesSent === fetches;
       fetches = consumer.fetchesSent;
       return stable;
-    }, 10_000, "fetching to pause");
+    }, { what: "fetching to pause", timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 300));
     expect(consumer.fetchesSent).toBe(fetches);
     expect(consumer.prefetchedBytes).toBeGreaterThan(prefetchBytesMax / 4);
