@@ -24,8 +24,14 @@
 //    segment is found by binary search and the batch by a sparse index plus at
 //    most one interval of walking, so the two should be close.
 //
+// Where the time goes, per MiB: the log thread's work outside flush() (stage
+// with its CRC-32C check, pwritev, index upkeep) and its fdatasyncs; the raw
+// run's pwrites and fdatasyncs. The log does CPU work per byte that the raw
+// run does not, so a machine short of CPU lowers the ratio though the disk is
+// the same for both.
+//
 // Prints a table, then one JSON line (last):
-//   {"appendMBps","recordsPerSec","rawMBps","ratio","bytesPerFlush","lookupUsSmallLog","lookupUsLargeLog", ...}
+//   {"appendMBps","recordsPerSec","rawMBps","ratio","bytesPerFlush","bytesPerFlushP50","msPerMiB","lookupUsSmallLog","lookupUsLargeLog", ...}
 // Bars (not asserted in tests, the machine is noisy): ratio ≥ 0.7 and
 // lookupUsLargeLog ≤ 2 × lookupUsSmallLog.
 
@@ -75,6 +81,11 @@ export interface LogBenchResult {
   stageUsP50: number;
   /** The log thread's time outside flush() and parks, per MiB appended: stage, vectored pwrites, index upkeep. */
   workMsPerMiB: number;
+  /** Time inside flush() (fdatasync) per MiB appended. */
+  flushMsPerMiB: number;
+  /** The raw run's time per MiB: its pwrites, and its fdatasync (one per MiB). */
+  rawWriteMsPerMiB: number;
+  rawSyncMsPerMiB: number;
   /** Share of the append phase's wall time spent inside flush() (fdatasync). */
   flushTimeShare: number;
   /** Share of it the log's thread waited on an empty ring (near 0: the producer kept up, the log was the bound). */
@@ -155,25 +166,28 @@ class PipelinedAppendRun {
   }
 
   slice(ms: number): void {
-    const log = this.log;
     Atomics.store(this.control, 0, ProducerState.RUN);
     Atomics.notify(this.control, 0);
     const started = performance.now();
     const end = started + ms;
-    while (performance.now() < end) {
-      const bytes = this.pass();
-      if (log.flushDue(Date.now())) this.timedFlush();
-      else if (bytes === 0) {
-        const t0 = performance.now();
-        this.consumer.waitForDataSync(PARK_MS);
-        this.idleMs += performance.now() - t0;
-      }
-    }
+    while (performance.now() < end) this.turn(true);
     // End every slice durable, with the ring drained, so nothing spills into the raw slice that follows.
     Atomics.store(this.control, 0, ProducerState.PAUSE);
-    while (this.pass() > 0);
+    while (this.turn(false) > 0);
     this.timedFlush();
     this.elapsedMs += performance.now() - started;
+  }
+
+  /** One turn of the worker's loop: a drain pass, then the flush if due, else (with `park`) a park on an empty ring. */
+  private turn(park: boolean): number {
+    const bytes = this.pass();
+    if (this.log.flushDue(Date.now())) this.timedFlush();
+    else if (bytes === 0 && park) {
+      const t0 = performance.now();
+      this.consumer.waitForDataSync(PARK_MS);
+      this.idleMs += performance.now() - t0;
+    }
+    return bytes;
   }
 
   /** One drain pass: stage what the ring holds (up to flush.bytes unsynced), write it, release its room. Returns its bytes. */
@@ -247,6 +261,8 @@ class RawRun {
   private readonly buf = new Uint8Array(MiB);
   bytes = 0;
   elapsedMs = 0;
+  /** Time inside fdatasync (the rest of elapsedMs is the pwrites). */
+  syncMs = 0;
 
   constructor(readonly file: string) {
     for (let i = 0; i < this.buf.length; i++) this.buf[i] = i & 0xff;
@@ -259,7 +275,9 @@ class RawRun {
     while (performance.now() < end) {
       let done = 0;
       while (done < MiB) done += fs.writeSync(this.fd, this.buf, done, MiB - done, this.bytes + done);
+      const t0 = performance.now();
       fs.fdatasyncSync(this.fd);
+      this.syncMs += performance.now() - t0;
       this.bytes += MiB;
     }
     this.elapsedMs += performance.now() - started;
@@ -298,6 +316,9 @@ async function throughputPhases(root: string, seconds: number) {
       bytesPerFlushP50: median(app.flushBytes),
       stageUsP50: median(app.stageUs),
       workMsPerMiB: (app.elapsedMs - app.flushTotalMs - app.idleMs) / (app.bytes / MiB),
+      flushMsPerMiB: app.flushTotalMs / (app.bytes / MiB),
+      rawWriteMsPerMiB: (raw.elapsedMs - raw.syncMs) / (raw.bytes / MiB),
+      rawSyncMsPerMiB: raw.syncMs / (raw.bytes / MiB),
       flushTimeShare: app.flushTotalMs / app.elapsedMs,
       idleShare: app.idleMs / app.elapsedMs,
     };
@@ -399,6 +420,9 @@ export async function runLogBench(opts: LogBenchOptions): Promise<LogBenchResult
       bytesPerFlushP50: t.bytesPerFlushP50,
       stageUsP50: t.stageUsP50,
       workMsPerMiB: t.workMsPerMiB,
+      flushMsPerMiB: t.flushMsPerMiB,
+      rawWriteMsPerMiB: t.rawWriteMsPerMiB,
+      rawSyncMsPerMiB: t.rawSyncMsPerMiB,
       flushTimeShare: t.flushTimeShare,
       idleShare: t.idleShare,
     };
@@ -413,7 +437,8 @@ function printResult(opts: LogBenchOptions, r: LogBenchResult): void {
     ["raw sequential write, fdatasync per MiB", `${r.rawMBps.toFixed(0)} MiB/s`],
     ["ratio append / raw (bar ≥ 0.7)", r.ratio.toFixed(2)],
     ["stage() of one 16 KiB batch, p50", `${r.stageUsP50.toFixed(1)} µs`],
-    ["time per MiB appended outside flush() (stage, pwritev, index)", `${r.workMsPerMiB.toFixed(2)} ms`],
+    ["per MiB appended: stage + pwritev + index / fdatasync", `${r.workMsPerMiB.toFixed(2)} ms / ${r.flushMsPerMiB.toFixed(2)} ms`],
+    ["per MiB of raw writes: pwrite / fdatasync", `${r.rawWriteMsPerMiB.toFixed(2)} ms / ${r.rawSyncMsPerMiB.toFixed(2)} ms`],
     ["flushes (fdatasync) / p50 / bytes each, mean and p50", `${r.flushes} / ${r.flushMsP50.toFixed(2)} ms / ${(r.bytesPerFlush / 1024).toFixed(0)} and ${(r.bytesPerFlushP50 / 1024).toFixed(0)} KiB`],
     ["share of append time inside flush() / waiting for the producer", `${(r.flushTimeShare * 100).toFixed(0)} % / ${(r.idleShare * 100).toFixed(0)} %`],
     ["read at a random offset, 1 segment, p50", `${r.lookupUsSmallLog.toFixed(1)} µs`],
@@ -434,6 +459,7 @@ function printResult(opts: LogBenchOptions, r: LogBenchResult): void {
       ratio: round(r.ratio, 3),
       bytesPerFlush: Math.round(r.bytesPerFlush),
       bytesPerFlushP50: Math.round(r.bytesPerFlushP50),
+      msPerMiB: { append: round(r.workMsPerMiB, 2), flush: round(r.flushMsPerMiB, 2), rawWrite: round(r.rawWriteMsPerMiB, 2), rawSync: round(r.rawSyncMsPerMiB, 2) },
       lookupUsSmallLog: round(r.lookupUsSmallLog, 2),
       lookupUsLargeLog: round(r.lookupUsLargeLog, 2),
       lookupUsLargeLogBoundedFds: round(r.lookupUsLargeLogBoundedFds, 2),
