@@ -6,7 +6,7 @@
 //
 // 10 s per run by default: a JIT-compiled broker spends its first second or so
 // compiling (Sluice's one-message-per-request row measured 0.85x Redis in
-// 3 s runs and 1.00-1.06x in 10 s runs of the same tree; BENCHMARKS.md), and a
+// 3 s runs and 1.00-1.06x in 10 s runs of the same tree; docs/perf-log.md), and a
 // sustained figure is what the bar is about. Every system gets the same length.
 //
 // Each system is started by this script on 127.0.0.1 with a private temp data

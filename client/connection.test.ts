@@ -15,7 +15,7 @@ import { defaultTransport, type Transport, type TransportSocket } from "../runti
 import { BrokerConnection, type RequestHandler } from "./connection.ts";
 import { ConnectionError, RequestTimeoutError } from "./errors.ts";
 import { clientConfig } from "./options.ts";
-import { waitFor } from "./testing/fake_link.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 
 interface Held {
   correlationId: number;

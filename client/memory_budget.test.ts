@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { waitFor } from "../test/support/wait_for.ts";
 import { backoffMs } from "./backoff.ts";
 import { BufferExhaustedError, ClientErrorCode } from "./errors.ts";
 import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
@@ -97,8 +98,7 @@ describe("MemoryBudget waiters", () => {
     budget.wait(late);
     budget.wait(early);
     budget.wait(soon);
-    const deadline = Date.now() + 2_000;
-    while (soon.outcome === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => soon.outcome !== undefined, { what: "the second deadline to pass", timeoutMs: 2_000 });
     expect(early.outcome).toBe("timed out");
     expect(soon.outcome).toBe("timed out");
     expect(late.outcome).toBeUndefined();

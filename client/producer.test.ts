@@ -10,7 +10,8 @@ import { decodeBatches } from "../protocol/record_batch.ts";
 import { BufferExhaustedError, ClientErrorCode, ConnectionError } from "./errors.ts";
 import { kafkaKeyPartition } from "./partitioners.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
-import { FakeLink, waitFor } from "./testing/fake_link.ts";
+import { FakeLink } from "./testing/fake_link.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 
 function producer(link: FakeLink, options: Partial<ProducerOptions> = {}): Producer {
   return new Producer({ link, lingerMs: 0, retryBackoffMs: 1, retryBackoffMsMax: 2, ...options });

@@ -10,7 +10,8 @@ import { ATTRIBUTES_OFFSET, BatchBuilder, decodeBatches } from "../protocol/reco
 import { ConnectionError } from "./errors.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { BatchList, encodeSingleRecordBatch, ProducerBatch, singleRecordBatchBytes } from "./producer_batch.ts";
-import { FakeLink, waitFor } from "./testing/fake_link.ts";
+import { FakeLink } from "./testing/fake_link.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 
 describe("encodeSingleRecordBatch", () => {
   test("same bytes as BatchBuilder for one byte value without key, headers or timestamp", () => {

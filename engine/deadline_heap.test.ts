@@ -3,6 +3,7 @@
 // items at their deadlines, once.
 
 import { describe, expect, test } from "bun:test";
+import { waitFor } from "../test/support/wait_for.ts";
 import { DeadlineHeap } from "./deadline_heap.ts";
 import { DeadlineTimer } from "./deadline_timer.ts";
 
@@ -64,8 +65,7 @@ describe("DeadlineTimer", () => {
     make(3, 10);
     make(4, 40);
     timer.remove(removed);
-    const deadline = Date.now() + 2_000;
-    while (fired.length < 3 && Date.now() < deadline) await Bun.sleep(5);
+    await waitFor(() => fired.length >= 3, { what: "the three timers left", timeoutMs: 2_000 });
     expect(fired.map((f) => f.id)).toEqual([3, 4, 1]);
     expect(fired.every((f) => f.lateMs >= 0)).toBe(true);
     expect(timer.size).toBe(0);

@@ -13,6 +13,7 @@ import { Engine } from "./engine.ts";
 import type { FetchRequest, FetchSink } from "./fetch_operation.ts";
 import { MemoryPool } from "./memory_pool.ts";
 import type { ProduceResult } from "./partition_pool.ts";
+import { eventLoopTurn, waitFor } from "../test/support/wait_for.ts";
 
 const dirs: string[] = [];
 const engines: Engine[] = [];
@@ -232,11 +233,12 @@ describe("produce", () => {
     expect(engine.produce("t", 0, encodeBatch([{ value: "v" }]), 1, () => {})).toBe(false);
     let woke = false;
     engine.onWritable("t", 0, () => (woke = true));
-    await Bun.sleep(5);
+    await eventLoopTurn();
+    // Still full: refused again, and the waiter was not called.
+    expect(engine.produce("t", 0, encodeBatch([{ value: "v" }]), 1, () => {})).toBe(false);
     expect(woke).toBe(false);
     pool.setFull(0, false);
-    for (let i = 0; i < 100 && !woke; i++) await Bun.sleep(1);
-    expect(woke).toBe(true);
+    await waitFor(() => woke, { what: "onWritable once the ring has room", timeoutMs: 1_000 });
   });
 });
 
@@ -245,10 +247,10 @@ describe("long-poll fetch", () => {
     const { engine } = await open(tempDir());
     await engine.createTopic("t", { partitions: 2 });
     const waiting = fetch(engine, { maxWaitMs: 10_000, minBytes: 1, maxBytes: 1 << 20, partitions: [{ topic: "t", partition: 1, offset: 0, maxBytes: 1 << 20 }] });
-    await Bun.sleep(20);
-    expect(engine.waitingFetches).toBe(1);
-    await produce(engine, "t", 0, "other partition: no wake-up");
-    await Bun.sleep(10);
+    await waitFor(() => engine.waitingFetches === 1, { what: "the fetch to park" });
+    // Acknowledged with acks=all: partition 0 advanced (the pool calls onAdvance before the callback).
+    expect((await produce(engine, "t", 0, "other partition: no wake-up")).err).toBe(0);
+    await eventLoopTurn();
     expect(engine.waitingFetches).toBe(1);
     await produce(engine, "t", 1, "hello");
     const out = await waiting;
@@ -268,15 +270,19 @@ describe("long-poll fetch", () => {
   });
 
   test("minBytes: waits until enough bytes are readable, not just any", async () => {
-    const { engine } = await open(tempDir());
+    const { engine, pool } = await open(tempDir());
     await engine.createTopic("t");
     const one = encodeBatch([{ value: "x".repeat(100) }]).length;
     const waiting = fetch(engine, { maxWaitMs: 10_000, minBytes: one * 3, maxBytes: 1 << 20, partitions: [{ topic: "t", partition: 0, offset: 0, maxBytes: 1 << 20 }] });
     let done = false;
     void waiting.then(() => (done = true));
+    await waitFor(() => engine.waitingFetches === 1, { what: "the fetch to park" });
     await produce(engine, "t", 0, "x".repeat(100));
     await produce(engine, "t", 0, "x".repeat(100));
-    await Bun.sleep(20);
+    // Both advances reached it (the pool calls onAdvance before an acks=all callback): two batches readable, too few bytes.
+    expect(pool.state(pool.opened[0].slot).highWatermark).toBe(2);
+    await eventLoopTurn();
+    expect(engine.waitingFetches).toBe(1);
     expect(done).toBe(false);
     await produce(engine, "t", 0, "x".repeat(100));
     const out = await waiting;
@@ -329,7 +335,7 @@ describe("long-poll fetch", () => {
     const { engine } = await open(tempDir());
     await engine.createTopic("t");
     const waiting = fetch(engine, { maxWaitMs: 10_000, minBytes: 1, maxBytes: 1000, partitions: [{ topic: "t", partition: 0, offset: 0, maxBytes: 1000 }] });
-    await Bun.sleep(10);
+    await waitFor(() => engine.waitingFetches === 1, { what: "the fetch to park" });
     await engine.deleteTopic("t");
     const out = await waiting;
     expect(out.parts[0].err).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -380,7 +386,9 @@ describe("fetch rounds", () => {
           },
         );
       });
-      await Bun.sleep(20);
+      // Nothing parked is left to answer it again at its deadline, and nothing queued did meanwhile.
+      expect(engine.waitingFetches).toBe(0);
+      await eventLoopTurn();
       expect(done).toBe(1);
       expect(last!.parts.every((p) => p.err === ErrorCode.OFFSET_OUT_OF_RANGE)).toBe(true);
     }

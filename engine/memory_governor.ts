@@ -10,7 +10,7 @@
 // young-generation collection alone did not help (the garbage is already old);
 // a full one every 500 ms still let it reach ~300 MiB between two; every 250 ms
 // above 160 MiB held the peak at 226-249 MiB, for 7-10 ms per collection (3-4% of
-// the router's time; BENCHMARKS.md). Those pauses cost the router's requests
+// the router's time; docs/perf-log.md). Those pauses cost the router's requests
 // latency: with the governor off the same load ran ~5-10% faster, at 306-320 MiB.
 //
 // When what survives a collection is itself most of the limit (the memory is

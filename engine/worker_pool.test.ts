@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { decodeBatches, encodeBatch, patchBaseOffset } from "../protocol/record_batch.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 import { type LogConfig, parseTopicConfig } from "../workers/mod.ts";
 import type { PartitionPool, ProduceResult } from "./partition_pool.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -32,15 +33,6 @@ afterAll(() => {
 
 function config(entries: Record<string, string | number> = {}): LogConfig {
   return parseTopicConfig({ "segment.bytes": 1 << 20, ...entries });
-}
-
-/** Poll `cond` until it holds or the deadline passes (no fixed sleeps). */
-async function waitFor(cond: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }
 
 interface Produced {
@@ -130,7 +122,7 @@ describe("worker pool (real threads, real files)", () => {
     expect(early.highWatermark).toBe(0);
     // Make a flush due now.
     await pool.setConfig(5, config({ "flush.interval.ms": 0 }));
-    await waitFor(() => pool.state(5).highWatermark === 6, "the high watermark to reach 6");
+    await waitFor(() => pool.state(5).highWatermark === 6, { what: "the high watermark to reach 6" });
     const got = await fetch(pool, 5, 0);
     expect(got.err).toBe(0);
     expect(got.highWatermark).toBe(6);
@@ -169,7 +161,7 @@ describe("worker pool (real threads, real files)", () => {
       });
       expect(ok).toBe(true);
     }
-    await waitFor(() => done === total, "every produce callback");
+    await waitFor(() => done === total, { what: "every produce callback" });
     expect(failed).toBe(0);
     for (const s of slots) {
       const offsets = perSlot.get(s)!;
@@ -178,7 +170,7 @@ describe("worker pool (real threads, real files)", () => {
       expect(offsets.slice().sort((a, b) => a - b)).toEqual(Array.from({ length: offsets.length }, (_, k) => k));
     }
     // The stored order matches the call order.
-    await waitFor(() => pool.state(0).highWatermark === total / slots.length, "slot 0 durable");
+    await waitFor(() => pool.state(0).highWatermark === total / slots.length, { what: "slot 0 durable" });
     const read = await fetch(pool, 0, 0, 8 << 20);
     expect(values(read.bytes)).toEqual(Array.from({ length: total / slots.length }, (_, k) => `0:${k}`));
   }, 30_000);
@@ -188,13 +180,13 @@ describe("worker pool (real threads, real files)", () => {
     await pool.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 60_000 }));
     // 50 wait and resolve: the waiter ring's head is now past its start.
     const first = Array.from({ length: 50 }, (_, i) => produce(pool, 0, batch([`a${i}`]), -1));
-    await waitFor(() => pool.state(0).logEndOffset === 50, "50 written");
+    await waitFor(() => pool.state(0).logEndOffset === 50, { what: "50 written" });
     await pool.setConfig(0, config({ "flush.interval.ms": 0 }));
     expect((await Promise.all(first)).map((r) => r.res?.baseOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     // 300 more wait together: they wrap around the ring and make it grow twice.
     await pool.setConfig(0, config({ "flush.interval.ms": 60_000 }));
     const second = Array.from({ length: 300 }, (_, i) => produce(pool, 0, batch([`b${i}`]), -1));
-    await waitFor(() => pool.state(0).logEndOffset === 350, "350 written");
+    await waitFor(() => pool.state(0).logEndOffset === 350, { what: "350 written" });
     await pool.setConfig(0, config({ "flush.interval.ms": 0 }));
     const results = await Promise.all(second);
     expect(results.every((r) => r.err === 0)).toBe(true);
@@ -220,9 +212,9 @@ describe("worker pool (real threads, real files)", () => {
     expect(accepted).toBeLessThan(8);
     let writable = 0;
     pool.onWritable(0, () => writable++);
-    await waitFor(() => writable === 1, "onWritable");
+    await waitFor(() => writable === 1, { what: "onWritable" });
     expect(pool.produce(0, big, 1, () => answered++)).toBe(true);
-    await waitFor(() => answered === accepted + 1, "every ack");
+    await waitFor(() => answered === accepted + 1, { what: "every ack" });
     expect(writable).toBe(1);
     const stats = pool.ringStats();
     expect(stats).toHaveLength(1);
@@ -235,7 +227,7 @@ describe("worker pool (real threads, real files)", () => {
     const acks: Promise<Produced>[] = [];
     for (let i = 0; i < 8; i++) acks.push(produce(pool, 0, batch([`w${i}`]), -1));
     // Written (acks=1 would be answered) but not durable: all 8 still count.
-    await waitFor(() => pool.state(0).logEndOffset === 8, "8 batches written");
+    await waitFor(() => pool.state(0).logEndOffset === 8, { what: "8 batches written" });
     let refusedCalled = false;
     expect(pool.produce(0, batch(["over"]), -1, () => (refusedCalled = true))).toBe(false);
     expect(pool.fetch(0, 0, 100, () => {})).toBe(false);
@@ -245,7 +237,7 @@ describe("worker pool (real threads, real files)", () => {
     expect(writable).toBe(false);
     // A flush completes the 8 and frees the bound.
     await pool.setConfig(0, config({ "flush.interval.ms": 0 }));
-    await waitFor(() => writable, "onWritable after the flush");
+    await waitFor(() => writable, { what: "onWritable after the flush" });
     expect((await Promise.all(acks)).every((r) => r.err === 0)).toBe(true);
     expect(refusedCalled).toBe(false);
     expect((await produce(pool, 0, batch(["after"]), -1)).err).toBe(0);

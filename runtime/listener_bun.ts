@@ -2,7 +2,7 @@
 // socket API. The engine sees a ServerSocket (write what fits, pause/resume
 // reading, end) and a handler per event; nothing else of Bun leaks out.
 //
-// Facts this relies on (docs/RUNTIME.md in the shared notes):
+// Facts this relies on (docs/RUNTIME.md, "Sockets"):
 // - socket.write writes what it can and returns the count; the rest is NOT
 //   kept. The caller keeps it and writes again on `drain`.
 // - socket.pause() stops reading (the peer sees TCP backpressure); resume()

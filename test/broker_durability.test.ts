@@ -12,6 +12,7 @@ import { decodeProduceResponse } from "../protocol/messages/produce.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { RawClient, fetchBody, produceBody } from "./support/raw_client.ts";
+import { pollUntil } from "./support/wait_for.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -86,10 +87,8 @@ describe("kill -9", () => {
       }
     };
     const pumping = pump();
-    const deadline = Date.now() + 30_000;
-    while (acked.length < 300) {
-      if (Date.now() > deadline) throw new Error(`only ${acked.length} acks within 30 s; broker output:\n${a.output()}`);
-      await Bun.sleep(5);
+    if (!(await pollUntil(() => acked.length >= 300, { timeoutMs: 30_000 }))) {
+      throw new Error(`only ${acked.length} acks within 30 s; broker output:\n${a.output()}`);
     }
     await a.kill9();
     stop = true;

@@ -11,6 +11,7 @@ import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { RawClient, fetchBody, produceBody } from "./support/raw_client.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const CONNECTIONS_MAX = 6;
 let broker: BrokerProcess;
@@ -35,14 +36,6 @@ async function metric(name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
   const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
   return m === null ? Number.NaN : Number(m[1]);
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
 }
 
 describe("limits", () => {
@@ -71,14 +64,14 @@ describe("limits", () => {
       }
       expect(await metric("sluice_connections_refused_total")).toBeGreaterThanOrEqual(1);
       open.pop()!.close();
-      await until("a connection slot to free up", async () => (await metric("sluice_connections")) < CONNECTIONS_MAX);
+      await waitFor(async () => (await metric("sluice_connections")) < CONNECTIONS_MAX, { what: "a connection slot to free up" });
       const again = await RawClient.connect(broker.port);
       open.push(again);
       expect(((await again.control(18, {})) as { broker: string }).broker).toBe("sluice");
     } finally {
       for (const c of open) c.close();
     }
-    await until("connections to close", async () => (await metric("sluice_connections")) === 0);
+    await waitFor(async () => (await metric("sluice_connections")) === 0, { what: "connections to close" });
   });
 
   test("a frame that does not complete within the request timeout closes the connection", async () => {
@@ -105,7 +98,7 @@ describe("limits", () => {
     const lazy = await RawClient.connect(broker.port);
     lazy.socket.pause(); // reads nothing from here on
     for (let i = 0; i < 64; i++) lazy.sendRequest(1, fetchBody({ topic: "big", maxBytes: 2 * 1024 * 1024, partitions: [{ index: 0, offset: 0 }] }));
-    await until("the output bound to cut the lazy client off", async () => (await metric("sluice_output_overflows_total")) >= 1, 10_000);
+    await waitFor(async () => (await metric("sluice_output_overflows_total")) >= 1, { what: "the output bound to cut the lazy client off", timeoutMs: 10_000 });
     // The broker is fine: the admin connection still works.
     expect(((await admin.control(18, {})) as { broker: string }).broker).toBe("sluice");
     const bad = await admin.request(0, new Uint8Array([0]));

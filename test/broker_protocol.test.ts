@@ -11,6 +11,7 @@ import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { RawClient, fetchBody, produceBody } from "./support/raw_client.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const Api = { Produce: 0, Fetch: 1, ListOffsets: 2, Metadata: 3, ApiVersions: 18, CreateTopics: 19, DeleteTopics: 20, AlterConfigs: 33, CreatePartitions: 37, DescribeTopics: 1000 } as const;
 
@@ -57,14 +58,6 @@ function withBaseOffset(records: Uint8Array, baseOffset: number): Uint8Array {
   const copy = records.slice();
   writeI64(copy, 0, BigInt(baseOffset));
   return copy;
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
 }
 
 describe("control apis", () => {
@@ -150,7 +143,7 @@ describe("produce and fetch", () => {
     await createTopic("fire", 1);
     const records = batch(["x", "y"]);
     const silent = client.sendRequest(Api.Produce, produceBody({ topic: "fire", acks: 0, partitions: [{ index: 0, records }] }));
-    await until("the acks=0 batch to become readable", async () => Number((await fetchAll(client, "fire", 0)).highWatermark) === 2);
+    await waitFor(async () => Number((await fetchAll(client, "fire", 0)).highWatermark) === 2, { what: "the acks=0 batch to become readable" });
     // A later request was answered; the acks=0 one never is.
     await control(client, Api.ApiVersions, {});
     expect(client.arrivalOrder).not.toContain(silent);

@@ -5,8 +5,9 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Admin, Consumer, ErrorCode, kafkaKeyPartition, OffsetOutOfRangeError, Producer, SluiceError } from "../client/mod.ts";
-import type { ConsumerRecord } from "../client/mod.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
+import { waitFor } from "./support/wait_for.ts";
+import { takeRecords } from "./support/take_records.ts";
 
 let broker: BrokerProcess;
 let address: string;
@@ -25,25 +26,6 @@ afterAll(async () => {
 
 const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
 
-/** Reads exactly `count` records (or fails after the deadline). */
-async function take(consumer: Consumer, count: number, timeoutMs = 10_000): Promise<ConsumerRecord[]> {
-  const out: ConsumerRecord[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count) {
-    if (Date.now() > deadline) throw new Error(`got ${out.length} of ${count} records before the deadline`);
-    out.push(...(await consumer.poll({ maxWaitMs: 200, maxRecords: count - out.length })));
-  }
-  return out;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe("produce and consume", () => {
   test("keys, headers, null keys and null values and timestamps survive the round trip", async () => {
     await admin.createTopic("roundtrip", { partitions: 1 });
@@ -61,7 +43,7 @@ describe("produce and consume", () => {
 
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic: "roundtrip", partition: 0, position: "beginning" }]);
-    const got = await take(consumer, 4);
+    const got = await takeRecords(consumer, 4);
     await consumer.close();
     expect(got.map((r) => r.offset)).toEqual([0n, 1n, 2n, 3n]);
     expect(text(got[0].key)).toBe("k1");
@@ -89,7 +71,7 @@ describe("produce and consume", () => {
 
     const consumer = new Consumer({ broker: address });
     consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: "keyed", partition, position: "beginning" as const })));
-    const got = await take(consumer, keys.length * 30);
+    const got = await takeRecords(consumer, keys.length * 30);
     await consumer.close();
     const seen = new Map<string, { partition: number; seqs: number[] }>();
     for (const r of got) {
@@ -181,18 +163,18 @@ describe("positions", () => {
   test("seek to an offset inside a batch skips the records before it", async () => {
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic: "seeks", partition: 0, position: 3 }]);
-    const got = await take(consumer, 7);
+    const got = await takeRecords(consumer, 7);
     expect(got.map((r) => r.offset)).toEqual([3n, 4n, 5n, 6n, 7n, 8n, 9n]);
     expect(consumer.position({ topic: "seeks", partition: 0 })).toBe(10n);
     consumer.seek({ topic: "seeks", partition: 0 }, { offset: 8n });
-    expect((await take(consumer, 2)).map((r) => r.offset)).toEqual([8n, 9n]);
+    expect((await takeRecords(consumer, 2)).map((r) => r.offset)).toEqual([8n, 9n]);
     await consumer.close();
   });
 
   test("seek to a timestamp starts at the first record at or after it", async () => {
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic: "seeks", partition: 0, position: { timestamp: base + 3500 } }]);
-    const got = await take(consumer, 6);
+    const got = await takeRecords(consumer, 6);
     expect(got[0].offset).toBe(4n);
     expect(got[0].timestamp).toBe(base + 4000);
     await consumer.close();
@@ -203,13 +185,13 @@ describe("positions", () => {
     consumer.assign([{ topic: "seeks", partition: 0, position: "end" }]);
     expect(await consumer.poll({ maxWaitMs: 300 })).toEqual([]);
     consumer.seek({ topic: "seeks", partition: 0 }, "beginning");
-    expect((await take(consumer, 1))[0].offset).toBe(0n);
+    expect((await takeRecords(consumer, 1))[0].offset).toBe(0n);
     consumer.seek({ topic: "seeks", partition: 0 }, "end");
     await waitFor(() => consumer.position({ topic: "seeks", partition: 0 }) !== undefined);
     const producer = new Producer({ broker: address, lingerMs: 0 });
     const { offset } = await producer.send("seeks", { value: "new" });
     await producer.close();
-    const got = await take(consumer, 1);
+    const got = await takeRecords(consumer, 1);
     expect(got[0].offset).toBe(offset);
     expect(text(got[0].value)).toBe("new");
     await consumer.close();
@@ -235,7 +217,7 @@ describe("positions", () => {
       if (first.length === 3) break;
     }
     expect(first).toEqual([0n, 1n, 2n]);
-    expect((await take(consumer, 1))[0].offset).toBe(3n);
+    expect((await takeRecords(consumer, 1))[0].offset).toBe(3n);
     await consumer.close();
   });
 });
@@ -251,7 +233,7 @@ describe("autoOffsetReset (a position past the log end is out of range)", () => 
   test("earliest restarts at the log start", async () => {
     const consumer = new Consumer({ broker: address, autoOffsetReset: "earliest" });
     consumer.assign([{ topic: "reset", partition: 0, position: 1000 }]);
-    expect((await take(consumer, 5)).map((r) => r.offset)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    expect((await takeRecords(consumer, 5)).map((r) => r.offset)).toEqual([0n, 1n, 2n, 3n, 4n]);
     await consumer.close();
   });
 
@@ -262,7 +244,7 @@ describe("autoOffsetReset (a position past the log end is out of range)", () => 
     const producer = new Producer({ broker: address, lingerMs: 0 });
     await producer.send("reset", { value: "after" });
     await producer.close();
-    const got = await take(consumer, 1);
+    const got = await takeRecords(consumer, 1);
     expect(got[0].offset).toBe(5n);
     await consumer.close();
   });
@@ -275,7 +257,7 @@ describe("autoOffsetReset (a position past the log end is out of range)", () => 
     expect(error.code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
     expect(error.partition).toBe(0);
     consumer.seek({ topic: "reset", partition: 0 }, 2);
-    expect((await take(consumer, 1))[0].offset).toBe(2n);
+    expect((await takeRecords(consumer, 1))[0].offset).toBe(2n);
     await consumer.close();
   });
 });
@@ -298,7 +280,7 @@ describe("bounded prefetch", () => {
       const stable = consumer.fetchesSent === fetches;
       fetches = consumer.fetchesSent;
       return stable;
-    }, 10_000, "fetching to pause");
+    }, { what: "fetching to pause", timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 300));
     expect(consumer.fetchesSent).toBe(fetches);
     expect(consumer.prefetchedBytes).toBeGreaterThan(prefetchBytesMax / 4);

@@ -8,18 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BufferExhaustedError, ClientErrorCode, Consumer, Producer } from "../client/mod.ts";
-import type { ConsumerRecord, RecordMetadata } from "../client/mod.ts";
+import type { RecordMetadata } from "../client/mod.ts";
 import { startBroker } from "./support/broker.ts";
-
-async function take(consumer: Consumer, count: number, timeoutMs = 20_000): Promise<ConsumerRecord[]> {
-  const out: ConsumerRecord[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count) {
-    if (Date.now() > deadline) throw new Error(`got ${out.length} of ${count} records before the deadline`);
-    out.push(...(await consumer.poll({ maxWaitMs: 200, maxRecords: count - out.length })));
-  }
-  return out;
-}
+import { takeRecords } from "./support/take_records.ts";
 
 describe("backpressure", () => {
   test("with the broker stopped, send() waits for buffer space and fails after sendTimeoutMs with BufferExhaustedError", async () => {
@@ -87,7 +78,7 @@ describe("broker restart", () => {
       const first = await Promise.all(Array.from({ length: 100 }, (_, i) => producer.send("restart", { value: `a${i}` })));
       expect(first[99].offset).toBe(99n);
       consumer.assign([{ topic: "restart", partition: 0, position: "beginning" }]);
-      expect((await take(consumer, 100)).map((r) => Number(r.offset))).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      expect((await takeRecords(consumer, 100, 20_000)).map((r) => Number(r.offset))).toEqual(Array.from({ length: 100 }, (_, i) => i));
 
       expect(await broker.stop()).toBe(0);
       // Sent while the broker is down: retried until it is back.
@@ -98,7 +89,7 @@ describe("broker restart", () => {
       const more = await Promise.all(Array.from({ length: 50 }, (_, i) => producer.send("restart", { value: `c${i}` })));
       expect(more[49].offset).toBe(199n);
 
-      const rest = await take(consumer, 100);
+      const rest = await takeRecords(consumer, 100, 20_000);
       expect(rest.map((r) => Number(r.offset))).toEqual(Array.from({ length: 100 }, (_, i) => 100 + i));
       expect(new TextDecoder().decode(rest[0].value!)).toBe("b0");
       expect(new TextDecoder().decode(rest[99].value!)).toBe("c49");

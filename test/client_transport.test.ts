@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import { bunTransport, nodeTransport, type Transport, type TransportSocket } from "../runtime/mod.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 interface Peer {
   port: number;
@@ -32,14 +33,6 @@ async function startEchoServer(options: { paused: boolean }): Promise<Peer> {
         server.close(() => resolve());
       }),
   };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function pattern(length: number, seed: number): Uint8Array {
@@ -119,7 +112,7 @@ for (const transport of [bunTransport, nodeTransport] as Transport[]) {
       expect(socket.queuedBytes).toBeGreaterThan(0);
       await waitFor(() => paused.accepted.length > acceptedBefore);
       paused.accepted[acceptedBefore].resume();
-      await waitFor(() => received.length() >= blocks * block.length, 20_000);
+      await waitFor(() => received.length() >= blocks * block.length, { timeoutMs: 20_000 });
       expect(received.length()).toBe(blocks * block.length);
       await waitFor(() => socket.queuedBytes === 0);
       expect(drains).toBeGreaterThan(0);

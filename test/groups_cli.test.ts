@@ -9,7 +9,8 @@ import { GroupConsumer } from "../client/group_consumer.ts";
 import { Producer } from "../client/producer.ts";
 import type { GroupDescription } from "../protocol/messages/groups.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { createTopic, until } from "./groups_support.ts";
+import { createTopic } from "./groups_support.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
@@ -52,7 +53,7 @@ test("describe shows the lag a consumer left behind (committed offset, high wate
       await c.commitSync([{ topic: m.topic, partition: m.partition, offset: m.offset + 1 }]);
     },
   });
-  await until("the member read everything and committed what it took", () => seen === 60 && done.get(0) === 12 && done.get(1) === 5, 20_000);
+  await waitFor(() => seen === 60 && done.get(0) === 12 && done.get(1) === 5, { what: "the member read everything and committed what it took", timeoutMs: 20_000 });
 
   const json = sluice("describe", GROUP, "--json");
   expect(json.code).toBe(0);

@@ -10,7 +10,8 @@ import { GroupConsumer } from "../client/group_consumer.ts";
 import { Producer } from "../client/producer.ts";
 import type { TopicPartitions } from "../protocol/messages/groups.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { createTopic, describeGroup, until } from "./groups_support.ts";
+import { createTopic, describeGroup } from "./groups_support.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 let broker: BrokerProcess;
 beforeAll(async () => {
@@ -46,11 +47,11 @@ test("a handler that awaits for three session timeouts does not cost the member 
   });
   void other.run({ eachMessage: () => {} });
   const owned = (c: GroupConsumer) => c.assignment().reduce((n, tp) => n + tp.partitions.length, 0);
-  await until("both members hold a partition", () => owned(slow) === 1 && owned(other) === 1 && slow.generationId === other.generationId, 20_000);
+  await waitFor(() => owned(slow) === 1 && owned(other) === 1 && slow.generationId === other.generationId, { what: "both members hold a partition", timeoutMs: 20_000 });
   const generation = slow.generationId;
   revoked.length = 0; // whoever joined first gave a partition up to the second: that is not under test
   await produce("slow", 10, 2); // only now: the stall must fall in a settled generation
-  await until("the slow member finished its partition", () => slowDone === 5, 20_000);
+  await waitFor(() => slowDone === 5, { what: "the slow member finished its partition", timeoutMs: 20_000 });
   const d = await describeGroup(broker.port, "slow-group");
   expect(d.members.map((m) => m.clientId).sort()).toEqual(["other", "slow"]);
   expect(d.generationId).toBe(generation);
@@ -96,14 +97,14 @@ test("manual commits: commitSync of given offsets, then of everything processed;
   c.subscribe(["manual"]);
   let n = 0;
   void c.run({ eachMessage: () => void n++ });
-  await until("all ten processed", () => n === 10, 20_000);
+  await waitFor(() => n === 10, { what: "all ten processed", timeoutMs: 20_000 });
   await c.commitSync([{ topic: "manual", partition: 0, offset: 3, metadata: "checkpoint" }]);
   expect((await describeGroup(broker.port, "manual-group")).offsets.map((o) => [o.committedOffset, o.metadata])).toEqual([[3, "checkpoint"]]);
   await c.commitSync();
   expect((await describeGroup(broker.port, "manual-group")).offsets[0].committedOffset).toBe(10);
   await expect(c.commitSync([{ topic: "manual", partition: 0, offset: 11 }])).rejects.toMatchObject({ code: 1 }); // OFFSET_OUT_OF_RANGE: past the high watermark
   c.commitAsync([{ topic: "manual", partition: 0, offset: 9 }]);
-  await until("the async commit was acknowledged", () => committedSeen.includes(9), 10_000);
+  await waitFor(() => committedSeen.includes(9), { what: "the async commit was acknowledged", timeoutMs: 10_000 });
   expect(committedSeen).toEqual([3, 10, 9]);
   await c.close();
 }, 30_000);
@@ -116,7 +117,7 @@ test("the deprecated `brokers` option still reaches the broker; GroupAdmin({ bro
   c.subscribe(["aliased"]);
   const got: number[] = [];
   void c.run({ eachMessage: (m) => void got.push(m.offset) });
-  await until("three messages", () => got.length === 3, 20_000);
+  await waitFor(() => got.length === 3, { what: "three messages", timeoutMs: 20_000 });
   await c.commitSync();
   const admin = new GroupAdmin({ broker: `127.0.0.1:${broker.port}` });
   const d = await admin.describeGroup("alias-group");

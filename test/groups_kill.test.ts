@@ -6,7 +6,8 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { BackgroundProducer, createTopic, MemberProcess, until } from "./groups_support.ts";
+import { BackgroundProducer, createTopic, MemberProcess } from "./groups_support.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const TOPIC = "kills";
 const GROUP = "kill-group";
@@ -44,14 +45,14 @@ test("random kill -9 of members committing after processing: nothing lost, dupli
   const live = () => members.filter((m) => !m.killed && m.proc.exitCode === null);
 
   for (let i = 0; i < 3; i++) spawnMember();
-  await until("three members share the partitions", () => live().reduce((n, m) => n + m.owns.length, 0) === PARTITIONS && live().every((m) => m.owns.length > 0), 30_000);
+  await waitFor(() => live().reduce((n, m) => n + m.owns.length, 0) === PARTITIONS && live().every((m) => m.owns.length > 0), { what: "three members share the partitions", timeoutMs: 30_000 });
 
   const producer = new BackgroundProducer(broker.port, TOPIC, { perTick: 40, tickMs: 20, partitions: () => PARTITIONS }).start();
   const killLog: string[] = [];
   for (let k = 0; k < KILLS; k++) {
     await new Promise((r) => setTimeout(r, 300 + Math.floor(rand() * 600)));
     // Kill a member with partitions and work behind it, so each kill leaves something uncommitted.
-    await until("a member with partitions", () => live().some((m) => m.owns.length > 0 && m.processed.length > 0), 30_000);
+    await waitFor(() => live().some((m) => m.owns.length > 0 && m.processed.length > 0), { what: "a member with partitions", timeoutMs: 30_000 });
     const candidates = live().filter((m) => m.owns.length > 0 && m.processed.length > 0);
     const victim = candidates[Math.floor(rand() * candidates.length)];
     const inHand = victim.processed.length;
@@ -71,9 +72,9 @@ test("random kill -9 of members committing after processing: nothing lost, dupli
     }
     return map;
   };
-  await until("every acked message was processed by someone", () => seenBy().size >= producer.total, 30_000, 100);
+  await waitFor(() => seenBy().size >= producer.total, { what: "every acked message was processed by someone", timeoutMs: 30_000, everyMs: 100 });
   // A member stopped before it is up has no SIGTERM handler yet: wait until each has joined once.
-  await until("the live members have joined", () => live().every((m) => m.assignments.length > 0), 30_000);
+  await waitFor(() => live().every((m) => m.assignments.length > 0), { what: "the live members have joined", timeoutMs: 30_000 });
   for (const m of live()) expect(await m.stop()).toBe(0);
 
   const seen = seenBy();

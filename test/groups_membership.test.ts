@@ -11,6 +11,7 @@ import { GroupCoordinator, type TopicInfo } from "../engine/groups/coordinator.t
 import { groupHandlers } from "../engine/groups/handlers.ts";
 import { MemoryOffsetStore } from "../engine/groups/memory_offset_store.ts";
 import { systemTimers } from "../engine/groups/timers.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const topics: TopicInfo = {
   partitionCount: (t) => (t === "t" ? 6 : 0),
@@ -66,14 +67,6 @@ function member(rpc: GroupRpc, clientId: string, over: Partial<{ sessionTimeoutM
   return { m, reasons };
 }
 
-async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const count = (a: Array<{ partitions: number[] }>) => a.reduce((n, tp) => n + tp.partitions.length, 0);
 
 describe("group membership against the coordinator", () => {
@@ -84,7 +77,7 @@ describe("group membership against the coordinator", () => {
     a.m.startHeartbeats();
     const b = member(rpc(), "b");
     const bJoined = b.m.joinAndSync();
-    await until(() => a.reasons.length > 0);
+    await waitFor(() => a.reasons.length > 0);
     expect(a.reasons[0]).toEqual({ kind: "rebalance" });
     // a commits with its old generation while the group prepares, then rejoins.
     const codes = await a.m.commit([{ topic: "t", partition: 0, offset: 10 }]);
@@ -106,14 +99,14 @@ describe("group membership against the coordinator", () => {
     // Whoever joined first saw the other's join only through a heartbeat; settle into one generation.
     a.m.startHeartbeats();
     b.m.startHeartbeats();
-    await until(() => a.m.generationId === b.m.generationId && coordinator.describeGroups(["g"]).groups[0].state === "Stable" || a.reasons.length + b.reasons.length > 0);
+    await waitFor(() => a.m.generationId === b.m.generationId && coordinator.describeGroups(["g"]).groups[0].state === "Stable" || a.reasons.length + b.reasons.length > 0);
     if (a.reasons.length + b.reasons.length > 0) await Promise.all([a.m.joinAndSync(), b.m.joinAndSync()]);
     a.m.startHeartbeats();
     b.m.startHeartbeats();
     a.reasons.length = 0;
     b.m.stopHeartbeats(); // b hangs
     const stoppedAt = Date.now();
-    await until(() => a.reasons.length > 0);
+    await waitFor(() => a.reasons.length > 0);
     const tookMs = Date.now() - stoppedAt;
     expect(tookMs).toBeGreaterThanOrEqual(350);
     expect(tookMs).toBeLessThan(2_000);
@@ -147,7 +140,7 @@ describe("group membership against the coordinator", () => {
     const bConn = rpc();
     const b = member(bConn, "b");
     void b.m.joinAndSync().catch(() => {});
-    await until(() => a.reasons.length > 0);
+    await waitFor(() => a.reasons.length > 0);
     bConn.drop();
     b.m.close();
     const started = Date.now();

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { GroupConsumer } from "../client/group_consumer.ts";
 import { Producer } from "../client/producer.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { createTopic, describeGroup, until } from "./groups_support.ts";
+import { createTopic, describeGroup } from "./groups_support.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const TOPIC = "durable";
 const GROUP = "restart-group";
@@ -67,7 +68,7 @@ test("broker kill -9 and restart: every acknowledged commit survives and consume
   const before: Seen[] = [];
   const acked = new Map<number, number>();
   const phase1 = [member(first.port, before, acked, true), member(first.port, before, acked, true)];
-  await until("a third consumed", () => before.length >= (PARTITIONS * PER_PARTITION) / 3, 30_000);
+  await waitFor(() => before.length >= (PARTITIONS * PER_PARTITION) / 3, { what: "a third consumed", timeoutMs: 30_000 });
   await first.kill9();
   const ackedAtKill = new Map(acked);
   await Promise.all(phase1.map((c) => c.close()));
@@ -86,11 +87,11 @@ test("broker kill -9 and restart: every acknowledged commit survives and consume
 
   const after: Seen[] = [];
   const phase2 = [member(second.port, after, new Map(), false), member(second.port, after, new Map(), false)];
-  await until("every partition read to its end", () => {
+  await waitFor(() => {
     const last = new Map<number, number>();
     for (const s of after) last.set(s.partition, Math.max(last.get(s.partition) ?? -1, s.offset));
     return [...Array(PARTITIONS).keys()].every((p) => last.get(p) === PER_PARTITION - 1);
-  }, 30_000);
+  }, { what: "every partition read to its end", timeoutMs: 30_000 });
   await Promise.all(phase2.map((c) => c.close()));
 
   // Resumed exactly at the committed offset, partition by partition.
@@ -139,13 +140,13 @@ test("members that stay up across a broker kill -9 and restart (same port) rejoi
       return c;
     };
     const members = [make(), make()];
-    await until("everything read and committed", () => acked.get(0) === 200 && acked.get(1) === 200, 20_000);
+    await waitFor(() => acked.get(0) === 200 && acked.get(1) === 200, { what: "everything read and committed", timeoutMs: 20_000 });
     await third.kill9();
     fourth = await startBroker({ dataDir: third.dataDir, args: ["--port", String(port)] });
     const p2 = new Producer({ broker: `127.0.0.1:${port}`, acks: "all" });
     await Promise.all(Array.from({ length: 100 }, (_, i) => p2.send("survivors", { value: `late-${i}`, partition: i % 2 })));
     await p2.close();
-    await until("the members rejoined and read the new records", () => acked.get(0) === 250 && acked.get(1) === 250, 30_000);
+    await waitFor(() => acked.get(0) === 250 && acked.get(1) === 250, { what: "the members rejoined and read the new records", timeoutMs: 30_000 });
     const keys = seen.map((s) => `${s.partition}:${s.offset}`);
     expect(new Set(keys).size).toBe(500);
     // Everything before the kill was committed, so nothing of it came twice. New records read between the
@@ -156,7 +157,7 @@ test("members that stay up across a broker kill -9 and restart (same port) rejoi
     const twiceBeforeKill = [...counts].filter(([k, n]) => n > 1 && Number(k.split(":")[1]) < 200);
     expect(twiceBeforeKill).toEqual([]);
     console.log(`groups restart (members stay up): ${keys.length - 500} of the 100 records written after the restart seen twice`);
-    await until("both members are back in the group", async () => (await describeGroup(port, "survivor-group")).members.length === 2, 15_000);
+    await waitFor(async () => (await describeGroup(port, "survivor-group")).members.length === 2, { what: "both members are back in the group", timeoutMs: 15_000 });
     await Promise.all(members.map((c) => c.close()));
   } finally {
     await fourth?.cleanup();

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { GroupConsumer } from "../client/group_consumer.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { BackgroundProducer, checkDeliveries, createTopic, type Delivery, describeGroup, until } from "./groups_support.ts";
+import { BackgroundProducer, checkDeliveries, createTopic, type Delivery, describeGroup } from "./groups_support.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const TOPIC = "scale";
 const GROUP = "scale-group";
@@ -68,9 +69,9 @@ test("1 → 4 → 12 → 13 → 1 members while producing: exactly once, in orde
   const timeline: string[] = [];
   const t0 = Date.now();
   const phase = async (label: string) => {
-    await until(`${label}: settled`, settled, 30_000, 50);
+    await waitFor(settled, { what: `${label}: settled`, timeoutMs: 30_000, everyMs: 50 });
     const before = consumedSoFar();
-    await until(`${label}: consuming`, () => consumedSoFar() > before + 500, 10_000);
+    await waitFor(() => consumedSoFar() > before + 500, { what: `${label}: consuming`, timeoutMs: 10_000 });
     timeline.push(`${label} at ${Date.now() - t0} ms (generation ${[...members.values()][0].generationId})`);
   };
 
@@ -104,7 +105,7 @@ test("1 → 4 → 12 → 13 → 1 members while producing: exactly once, in orde
   expect(owned([...members.values()][0])).toBe(PARTITIONS);
 
   await producer.stop();
-  await until("everything acked is consumed", () => new Set(deliveries.map((d) => `${d.partition}:${d.offset}`)).size >= producer.total, 30_000);
+  await waitFor(() => new Set(deliveries.map((d) => `${d.partition}:${d.offset}`)).size >= producer.total, { what: "everything acked is consumed", timeoutMs: 30_000 });
   const last = [...members.values()][0];
   await last.close();
 

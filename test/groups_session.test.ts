@@ -7,7 +7,8 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { createTopic, describeGroup, MemberProcess, until } from "./groups_support.ts";
+import { createTopic, describeGroup, MemberProcess } from "./groups_support.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const TOPIC = "sessions";
 const GROUP = "session-group";
@@ -31,13 +32,13 @@ test("a silent member is removed after its session timeout and its partitions mo
   const a = new MemberProcess(broker.port, GROUP, TOPIC, { id: "alive", sessionTimeoutMs: SESSION_MS });
   const b = new MemberProcess(broker.port, GROUP, TOPIC, { id: "silent", sessionTimeoutMs: SESSION_MS });
   members.push(a, b);
-  await until("two members with two partitions each", () => a.owns.length === 2 && b.owns.length === 2, 30_000);
+  await waitFor(() => a.owns.length === 2 && b.owns.length === 2, { what: "two members with two partitions each", timeoutMs: 30_000 });
   const d0 = await describeGroup(broker.port, GROUP);
   expect(d0.members.length).toBe(2);
 
   b.pause();
   const stoppedAt = Date.now();
-  await until("the survivor owns all four partitions", () => a.owns.length === 4, SESSION_MS * 4);
+  await waitFor(() => a.owns.length === 4, { what: "the survivor owns all four partitions", timeoutMs: SESSION_MS * 4 });
   const failoverMs = a.assignments.at(-1)!.atMs - stoppedAt;
   const d1 = await describeGroup(broker.port, GROUP);
   console.log(`groups session: session timeout ${SESSION_MS} ms; silent member removed and its partitions reassigned after ${failoverMs} ms`);
@@ -48,7 +49,7 @@ test("a silent member is removed after its session timeout and its partitions mo
   expect(failoverMs).toBeLessThan(SESSION_MS + 1_500);
 
   b.resume();
-  await until("the resumed member is told it was fenced and rejoins", () => b.revocations.some((r) => r.lost) && a.owns.length === 2 && b.owns.length === 2, 15_000);
+  await waitFor(() => b.revocations.some((r) => r.lost) && a.owns.length === 2 && b.owns.length === 2, { what: "the resumed member is told it was fenced and rejoins", timeoutMs: 15_000 });
   expect(b.revocations.find((r) => r.lost)!.partitions.length).toBe(2);
   const d2 = await describeGroup(broker.port, GROUP);
   expect(d2.members.length).toBe(2);

@@ -14,14 +14,6 @@ import type { GroupDescription } from "../protocol/messages/groups.ts";
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUN = path.join(REPO_ROOT, "node_modules", ".bin", "bun");
 
-export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 export async function createTopic(port: number, name: string, partitions: number): Promise<void> {
   const admin = new Admin({ broker: `127.0.0.1:${port}` });
   try {

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { GroupConsumer, type GroupConsumerOptions } from "../client/group_consumer.ts";
 import { Producer } from "../client/producer.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { addPartitions, createTopic, describeGroup, until } from "./groups_support.ts";
+import { addPartitions, createTopic, describeGroup } from "./groups_support.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 let broker: BrokerProcess;
 const consumers: GroupConsumer[] = [];
@@ -48,17 +49,17 @@ test("adding partitions to a subscribed topic triggers a rebalance that assigns 
   await createTopic(broker.port, "growing", 2);
   const seen: string[] = [];
   const group = [member("grow-group", "growing", seen), member("grow-group", "growing", seen)];
-  await until("both partitions owned, one each", () => owned(group).join() === "0,1" && group.every((c) => c.assignment().length === 1), 20_000);
+  await waitFor(() => owned(group).join() === "0,1" && group.every((c) => c.assignment().length === 1), { what: "both partitions owned, one each", timeoutMs: 20_000 });
   const generationBefore = (await describeGroup(broker.port, "grow-group")).generationId;
 
   await addPartitions(broker.port, "growing", 5);
-  await until("all five partitions owned", () => owned(group).join() === "0,1,2,3,4", 20_000);
+  await waitFor(() => owned(group).join() === "0,1,2,3,4", { what: "all five partitions owned", timeoutMs: 20_000 });
   const d = await describeGroup(broker.port, "grow-group");
   expect(d.generationId).toBeGreaterThan(generationBefore);
   expect(d.members.flatMap((m) => m.assignment.flatMap((a) => a.partitions)).sort()).toEqual([0, 1, 2, 3, 4]);
 
   await produce("growing", 10, [0, 1, 2, 3, 4]);
-  await until("the new partitions are read", () => new Set(seen).size === 50, 20_000);
+  await waitFor(() => new Set(seen).size === 50, { what: "the new partitions are read", timeoutMs: 20_000 });
   for (const p of [2, 3, 4]) expect(seen.filter((s) => s.startsWith(`${p}:`)).length).toBe(10);
 }, 60_000);
 
@@ -69,18 +70,18 @@ test("two groups on one topic each read all of it, each with its own committed o
   const seenB: string[] = [];
   const groupA = [member("group-a", "shared", seenA), member("group-a", "shared", seenA)];
   const groupB = [member("group-b", "shared", seenB)];
-  await until("both groups read all 120 records", () => new Set(seenA).size === 120 && new Set(seenB).size === 120, 20_000);
+  await waitFor(() => new Set(seenA).size === 120 && new Set(seenB).size === 120, { what: "both groups read all 120 records", timeoutMs: 20_000 });
   expect(seenA.length).toBe(120); // exactly once within each group
   expect(seenB.length).toBe(120);
-  await until("both groups committed everything", async () => {
+  await waitFor(async () => {
     const [a, b] = await Promise.all([describeGroup(broker.port, "group-a"), describeGroup(broker.port, "group-b")]);
     return [...a.offsets, ...b.offsets].every((o) => o.committedOffset === 40 && o.lag === 0);
-  }, 10_000);
+  }, { what: "both groups committed everything", timeoutMs: 10_000 });
   // One group's progress does not move the other's offsets.
   await Promise.all(groupB.map((c) => c.close()));
   await produce("shared", 5, [0, 1, 2]);
-  await until("group a reads the new records", () => new Set(seenA).size === 135, 20_000);
-  await until("group a committed them", async () => (await describeGroup(broker.port, "group-a")).offsets.every((o) => o.committedOffset === 45), 10_000);
+  await waitFor(() => new Set(seenA).size === 135, { what: "group a reads the new records", timeoutMs: 20_000 });
+  await waitFor(async () => (await describeGroup(broker.port, "group-a")).offsets.every((o) => o.committedOffset === 45), { what: "group a committed them", timeoutMs: 10_000 });
   const b = await describeGroup(broker.port, "group-b");
   expect(b.state).toBe("Empty");
   expect(b.offsets.map((o) => [o.committedOffset, o.lag])).toEqual([

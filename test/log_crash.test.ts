@@ -12,6 +12,7 @@ import { parseTopicConfig } from "../workers/log/log_config.ts";
 import { PartitionLog } from "../workers/log/partition_log.ts";
 import { CRASH_CHILD_CONFIG } from "./log/crash_child.ts";
 import { makeTempDir, removeDir, splitBatches } from "./log/helpers.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const KILLS = 24;
 const READY_TIMEOUT_MS = 10_000;
@@ -39,14 +40,6 @@ function collectLines(stream: ReadableStream<Uint8Array>): { lines: string[]; do
   return { lines, done };
 }
 
-async function waitFor(condition: () => boolean, deadlineMs: number, what: string): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(2);
-  }
-}
-
 test(`the log keeps every batch reported durable across ${KILLS} SIGKILLs`, async () => {
   const dir = path.join(root, "p0");
   const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 100_000);
@@ -64,7 +57,7 @@ test(`the log keeps every batch reported durable across ${KILLS} SIGKILLs`, asyn
     });
     try {
       const out = collectLines(child.stdout);
-      await waitFor(() => out.lines.length > 0 || child.exitCode !== null, READY_TIMEOUT_MS, "the child to open the log");
+      await waitFor(() => out.lines.length > 0 || child.exitCode !== null, { what: "the child to open the log", timeoutMs: READY_TIMEOUT_MS });
       expect(out.lines[0]).toStartWith("ready ");
       // The random moment: anywhere from just after open to a few hundred ms of appending.
       await Bun.sleep(random(250));

@@ -476,7 +476,7 @@ describe("ring, across threads", () => {
     // ~200 MB through a 1 MiB ring: hundreds of laps, each ending with an early wrap.
     expect(p.rewinds).toBeGreaterThan(100);
     console.error(`ring round trip: ${count} entries in ${seconds.toFixed(2)} s (${Math.round(count / seconds / 1000)}k/s)`);
-    // Keep both buffers referenced until the worker has ended (RUNTIME.md).
+    // Keep both buffers referenced until the worker has ended (docs/RUNTIME.md).
     expect(requests.byteLength + replies.byteLength).toBeGreaterThan(0);
   }, 60_000);
 });

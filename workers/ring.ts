@@ -16,7 +16,7 @@
 //   other side's position; the other side calls Atomics.notify only when it sees the
 //   WAITING word raised AND it moved its position since it last looked, so a busy
 //   pair never makes a syscall and a publish or release that changed nothing never
-//   wakes anyone. Every wait has a timeout (RUNTIME.md: pending waiters must not be
+//   wakes anyone. Every wait has a timeout (docs/RUNTIME.md: pending waiters must not be
 //   relied upon to ever resolve).
 // - A producer that publishes many times per event-loop turn may split the two
 //   halves: `publishTail()` makes entries visible at once (a consumer that is still

@@ -26,7 +26,7 @@ import { WorkerStats } from "./worker_stats.ts";
 declare const self: Worker;
 
 let host: PartitionHost | null = null;
-/** Kept referenced for the worker's life (RUNTIME.md: never let a shared buffer be collected under a waiter). */
+/** Kept referenced for the worker's life (docs/RUNTIME.md: never let a shared buffer be collected under a waiter). */
 let buffers: SharedArrayBuffer[] = [];
 let stopping = false;
 

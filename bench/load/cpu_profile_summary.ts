@@ -1,7 +1,7 @@
 // Reads a .cpuprofile (Chrome DevTools format, as `bun --cpu-prof` writes it)
 // and prints where the time went: self time per function (file:line), and
 // total (inclusive) time per function, top N each. Used to name hot spots
-// precisely in BENCHMARKS.md.
+// precisely in docs/perf-log.md.
 //
 //   bun bench/load/cpu_profile_summary.ts <file.cpuprofile> [--top 25] [--filter engine/] [--callers set]
 

@@ -159,11 +159,3 @@ export class FakeLink implements RequestLink {
   }
 }
 
-/** Polls `condition` every few ms until it holds or the deadline passes. */
-export async function waitFor(condition: () => boolean, timeoutMs = 5_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}

@@ -12,20 +12,13 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { decodeProduceResponse } from "../../protocol/messages/produce.ts";
 import { encodeBatch } from "../../protocol/record_batch.ts";
 import { RawClient, produceBody } from "../../test/support/raw_client.ts";
+import { waitFor } from "../../test/support/wait_for.ts";
 import { Broker } from "../broker.ts";
 import { parseBrokerConfig } from "../broker_config.ts";
 import { MemoryPool } from "../memory_pool.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
-/** Waits until `cond()` holds (polling), failing after 10 s. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -67,8 +60,11 @@ describe("pooled produce requests", () => {
     expect(results.map((p) => p.errorCode)).toEqual(results.map(() => ErrorCode.NONE));
     expect(results.map((p) => Number(p.baseOffset))).toEqual(results.map((_, k) => 100 + k));
 
-    // 3. Each request was answered once, and nothing more arrives.
-    await Bun.sleep(50);
+    // 3. Each request was answered once, and nothing more arrives: a request read after them is
+    // answered after everything the connection queued before it, and nothing else came in between.
+    const arrivedBefore = c.arrivalOrder.length;
+    await c.control(3, { topics: ["late"] });
+    expect(c.arrivalOrder.length).toBe(arrivedBefore + 1);
     const produceAnswers = c.arrivalOrder.filter((id) => timedOut.includes(id) || fresh.includes(id));
     expect(produceAnswers.length).toBe(200);
     expect(new Set(produceAnswers).size).toBe(200);
@@ -87,15 +83,17 @@ describe("pooled produce requests", () => {
 
     // A: 50 requests to partition 0, whose worker refuses; they queue in A's connection and time out there.
     pool.setFull(0, true);
+    // In one socket write (5 KiB: one read on loopback), so the broker reads all 50 before
+    // it pauses the connection at the first; they queue behind it and each times out there.
     const queued: number[] = [];
+    a.socket.cork();
     for (let i = 0; i < 50; i++) {
       queued.push(a.sendRequest(0, produceBody({ topic: "bp", acks: -1, timeoutMs: 30, partitions: [{ index: 0, records: encodeBatch([{ value: `a${i}` }]) }] })));
     }
-    // The connection stops reading at the first one; those it read time out in its queue.
-    await until(() => a.arrivalOrder.some((id) => queued.includes(id)), "A's timeouts");
-    await Bun.sleep(50);
-    const answered = [...a.arrivalOrder].filter((id) => queued.includes(id));
-    for (const r of await Promise.all(answered.map((id) => a.response(id)))) {
+    a.socket.uncork();
+    // Every one of them was answered (by its timeout) before B starts: all 50 request objects went through a timeout.
+    await waitFor(() => queued.every((id) => a.arrivalOrder.includes(id)), { what: "every one of A's requests answered" });
+    for (const r of await Promise.all(queued.map((id) => a.response(id)))) {
       expect(decodeProduceResponse(r.body).topics[0].partitions[0].errorCode).toBe(ErrorCode.REQUEST_TIMED_OUT);
     }
     // B: 50 requests to partition 1, whose worker refuses now too: B takes request objects
@@ -107,13 +105,13 @@ describe("pooled produce requests", () => {
     for (let i = 0; i < 50; i++) {
       inFlight.push(b.sendRequest(0, produceBody({ topic: "bp", acks: -1, timeoutMs: 0, partitions: [{ index: 1, records: encodeBatch([{ value: `b${i}` }]) }] })));
     }
-    await until(() => pool.produceCalls > callsBefore, "B's first request read");
+    await waitFor(() => pool.produceCalls > callsBefore, { what: "B's first request read" });
     // A's queue goes first.
     const slotOf = (worker: number) => pool.opened.find((o) => o.worker === worker)!.slot;
     pool.setFull(0, false);
-    await until(() => pool.state(slotOf(0)).logEndOffset === 50, "A's queued batches in the pool");
+    await waitFor(() => pool.state(slotOf(0)).logEndOffset === 50, { what: "A's queued batches in the pool" });
     pool.setFull(1, false);
-    await until(() => pool.state(slotOf(1)).logEndOffset === 60, "B's batches in the pool");
+    await waitFor(() => pool.state(slotOf(1)).logEndOffset === 60, { what: "B's batches in the pool" });
     // Partition 0 becomes durable first: A's callbacks run before B's own.
     pool.flush(slotOf(0));
     pool.flush(slotOf(1));

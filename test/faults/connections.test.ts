@@ -15,7 +15,8 @@ import { encodeBatch } from "../../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "../support/broker.ts";
 import { RawClient, fetchBody, produceBody } from "../support/raw_client.ts";
 import { decodeFetchResponse } from "../../protocol/messages/fetch.ts";
-import { createTopic, rssMiB, waitFor } from "./support/broker_ops.ts";
+import { createTopic, rssMiB } from "./support/broker_ops.ts";
+import { pollUntil } from "../support/wait_for.ts";
 import { quantile } from "./support/workload.ts";
 import { OUTPUT_BYTES_MIN } from "../../engine/engine_limits.ts";
 
@@ -172,11 +173,11 @@ test("a flood past connections-max: the extras are refused at once, existing cli
   const flood = summary(during());
   for (const c of held) c.close();
   // Slots come back.
-  expect(await waitFor(async () => (await RawClient.connect(broker.port).then(async (c) => {
+  expect(await pollUntil(async () => (await RawClient.connect(broker.port).then(async (c) => {
     const ok = await c.control(18, {}).then(() => true, () => false);
     c.close();
     return ok;
-  })), 5_000, 50)).toBe(true);
+  })), { timeoutMs: 5_000, everyMs: 50 })).toBe(true);
   figures.flood = { attempts: attempts.length, accepted: held.length, refused, refusedCloseMs: summary(refusedMs), probeLatencyIdleMs: idle, probeLatencyDuringFloodMs: flood };
   expect(held.length).toBeLessThanOrEqual(CONNECTIONS_MAX - PROBES);
   expect(held.length + refused).toBe(attempts.length);
@@ -225,14 +226,14 @@ test("clients that never read their responses are cut off at the output bound; m
     for (let i = 0; i < fetchesEach; i++) c.sendRequest(1, fetchBody({ topic: "big", maxBytes: 2 << 20, partitions: [{ index: 0, offset: 0, maxBytes: 2 << 20 }] }));
   }
   const cutAfter: number[] = [];
-  const all = await waitFor(() => {
+  const all = await pollUntil(() => {
     rssMax = Math.max(rssMax, rssMiB(broker.pid));
     for (const c of lazy) if (c.isClosed && !(c as unknown as { counted?: boolean }).counted) {
       (c as unknown as { counted?: boolean }).counted = true;
       cutAfter.push(performance.now() - t0);
     }
     return lazy.every((c) => c.isClosed);
-  }, 15_000, 20);
+  }, { timeoutMs: 15_000, everyMs: 20 });
   // Then the well-behaved clients for a while longer: the hostile ones are gone, their work must be too.
   await Bun.sleep(1_000);
   const latency = summary(during());

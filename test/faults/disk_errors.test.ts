@@ -19,7 +19,8 @@ import { History } from "../checker/history.ts";
 import { checkQueueHistory, summarizeQueueReport } from "../checker/queue_checker.ts";
 import { type BrokerProcess, startBroker } from "../support/broker.ts";
 import { RawClient, fetchBody, produceBody } from "../support/raw_client.ts";
-import { createTopic, describePartitions, rssMiB, waitFor } from "./support/broker_ops.ts";
+import { createTopic, describePartitions, rssMiB } from "./support/broker_ops.ts";
+import { pollUntil } from "../support/wait_for.ts";
 import { Rng } from "./support/rng.ts";
 import { PipelinedProducer, drainPartition, quantile, recordsFrom } from "./support/workload.ts";
 
@@ -65,7 +66,7 @@ describe("fdatasync fails with EIO", () => {
       const history = new History();
       const producer = new PipelinedProducer({ port: b.port, topic: "eio", partitions: [0], name: "p", history, rng: new Rng(k), inflightMax: 8 });
       await producer.start();
-      const failed = await waitFor(() => producer.stats.errors.size > 0, 10_000);
+      const failed = await pollUntil(() => producer.stats.errors.size > 0, { timeoutMs: 10_000 });
       await producer.stop();
       expect(failed).toBe(true);
       expect([...producer.stats.errors.keys()]).toEqual([ErrorCode.KAFKA_STORAGE_ERROR]);
@@ -118,10 +119,10 @@ describe("write fails with ENOSPC", () => {
     const full = new PipelinedProducer({ port: b.port, topic: "full", partitions: [0], name: "f", history, rng: new Rng(1), valueBytes: 200 });
     const roomy = new PipelinedProducer({ port: b.port, topic: "roomy", partitions: [0], name: "r", history, rng: new Rng(2) });
     await Promise.all([full.start(), roomy.start()]);
-    expect(await waitFor(() => full.stats.errors.size > 0, 10_000)).toBe(true);
+    expect(await pollUntil(() => full.stats.errors.size > 0, { timeoutMs: 10_000 })).toBe(true);
     const roomyAckedAtFull = roomy.stats.acked;
     // The other topic keeps being served while this one is out of space.
-    expect(await waitFor(() => roomy.stats.acked > roomyAckedAtFull + 1000, 10_000)).toBe(true);
+    expect(await pollUntil(() => roomy.stats.acked > roomyAckedAtFull + 1000, { timeoutMs: 10_000 })).toBe(true);
     await Promise.all([full.stop(), roomy.stop()]);
     expect([...full.stats.errors.keys()]).toEqual([ErrorCode.KAFKA_STORAGE_ERROR]);
     const failedWhileFull = full.stats.errors.get(ErrorCode.KAFKA_STORAGE_ERROR) ?? 0;
@@ -151,9 +152,9 @@ describe("write fails with ENOSPC", () => {
     const freedAt = performance.now();
     const again = new PipelinedProducer({ port: b.port, topic: "full", partitions: [0], name: "f2", history, rng: new Rng(3) });
     await again.start();
-    expect(await waitFor(() => again.stats.acked > 0, 10_000)).toBe(true);
+    expect(await pollUntil(() => again.stats.acked > 0, { timeoutMs: 10_000 })).toBe(true);
     const resumeMs = Math.round(performance.now() - freedAt);
-    expect(await waitFor(() => again.stats.acked > 100, 10_000)).toBe(true);
+    expect(await pollUntil(() => again.stats.acked > 100, { timeoutMs: 10_000 })).toBe(true);
     await again.stop();
     // Requests that came within the cool-down of the last refused write may still have been refused; nothing else.
     expect([...again.stats.errors.keys()].filter((code) => code !== ErrorCode.KAFKA_STORAGE_ERROR)).toEqual([]);

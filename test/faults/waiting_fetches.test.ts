@@ -8,6 +8,7 @@ import { decodeFetchResponse } from "../../protocol/messages/fetch.ts";
 import { encodeBatch } from "../../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "../support/broker.ts";
 import { RawClient, fetchBody, produceBody } from "../support/raw_client.ts";
+import { pollUntil } from "../support/wait_for.ts";
 import { cpuMs, createTopic, rssMiB } from "./support/broker_ops.ts";
 import { quantile } from "./support/workload.ts";
 
@@ -67,14 +68,16 @@ function park(maxWaitMs: number): { sentAt: number; answers: Promise<Answer>[] }
 
 /** Waits until `n` fetches are parked (or the deadline); returns the most seen parked at once. */
 async function waitParked(n: number, deadlineMs = 10_000 + FETCHES / 10): Promise<number> {
-  const deadline = performance.now() + deadlineMs;
   let most = 0;
-  for (;;) {
-    const parked = await metric("sluice_waiting_fetches");
-    if (parked > most) most = parked;
-    if (parked >= n || performance.now() >= deadline) return most;
-    await Bun.sleep(20);
-  }
+  await pollUntil(
+    async () => {
+      const parked = await metric("sluice_waiting_fetches");
+      if (parked > most) most = parked;
+      return parked >= n;
+    },
+    { timeoutMs: deadlineMs, everyMs: 20 },
+  );
+  return most;
 }
 
 const endOffsets = Array.from({ length: PARTITIONS }, () => 0);

@@ -53,7 +53,7 @@ export const TOPIC_CONFIG_DEFAULTS: Record<string, string | number> = {
   "index.interval.bytes": 4096,
   // 0: fdatasync as soon as data is written and the previous flush of the partition
   // returned (group commit without a wait: what piles up during one fdatasync rides
-  // the next). Measured against 2 ms (BENCHMARKS.md): the same batched throughput,
+  // the next). Measured against 2 ms (docs/perf-log.md): the same batched throughput,
   // as much or more with one message per request, ~5 ms off e2e latency; the cost
   // is more fdatasyncs, so more broker CPU, at moderate load.
   "flush.interval.ms": 0,

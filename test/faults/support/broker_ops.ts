@@ -56,12 +56,3 @@ export function cpuMs(pid: number): number {
   }
 }
 
-/** Polls `check` until it returns true or the deadline passes; returns whether it did. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 10): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (performance.now() >= deadline) return false;
-    await Bun.sleep(everyMs);
-  }
-}
