@@ -811,6 +811,38 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(syncs.segments).toBe(4);
   });
 
+  test("replication control calls: leader epoch stamped, truncate checkpoints the journal first and moves the row back", () => {
+    const { host, router, table, dir, journal } = journaled();
+    host.open(0, dir("p0"), config(), undefined, "topic-id-1");
+    host.open(1, dir("p1"), config(), undefined, "topic-id-1");
+    host.setLeaderEpoch(0, 7);
+    for (const slot of [0, 1]) router.produce(slot, batchOf(["a", "b", "c"]), -1);
+    for (const slot of [0, 1]) router.produce(slot, batchOf(["d", "e"]), -1);
+    expect(host.drain()).toBe(DrainOutcome.EMPTY);
+    expect(host.flushOneDue()).toBe(true);
+    router.take();
+    expect(table.read(0).highWatermark).toBe(5);
+    expect(scanJournal(realFileOps, journal.path).records.length).toBe(2);
+    expect(host.endOffsetForEpoch(0, 7)).toEqual({ epoch: 7, endOffset: 5 });
+    expect(host.endOffsetForEpoch(1, 7)).toEqual({ epoch: -1, endOffset: -1 });
+    // The journal names slot 0's bytes past offset 3: it must start a new generation before the cut.
+    expect(host.truncate(0, 3)).toEqual({ logEndOffset: 3, removedOffsets: 2, removedSegments: 0 });
+    expect(journal.generation).toBe(2);
+    expect(scanJournal(realFileOps, journal.path).records).toEqual([]);
+    const row = table.read(0);
+    expect([row.logEndOffset, row.durableOffset, row.highWatermark]).toEqual([3, 3, 3]);
+    // The other partition is untouched, and appends go on at the cut.
+    expect(table.read(1).logEndOffset).toBe(5);
+    router.produce(0, batchOf(["f"]), -1);
+    host.drain();
+    host.flushDue();
+    const out = router.take();
+    expect(out.find((c) => c.kind === "produced")).toMatchObject({ slot: 0, baseOffset: 3, lastOffset: 3 });
+    expect(out.find((c) => c.kind === "durable")).toEqual({ kind: "durable", slot: 0, durableOffset: 4 });
+    expect(() => host.setLeaderEpoch(0, 6)).toThrow("older than the log's latest epoch 7");
+    expect(() => host.truncate(9, 0)).toThrow("slot 9 is not open");
+  });
+
   test("a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes syncs its own segment", () => {
     const { host, router, dir, syncs } = journaled();
     host.open(0, dir("big"), config(), undefined, "topic-id-1");
