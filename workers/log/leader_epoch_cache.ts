@@ -39,15 +39,20 @@ export class LeaderEpochCache {
 
   /**
    * Loads the file, or rebuilds it from the batches' epochs if it is missing
-   * or damaged (`scan` yields each batch's epoch and base offset in offset
-   * order), and drops entries at or past nothing the log holds: those starting
-   * after `logEndOffset`.
+   * or damaged, and drops entries starting after `logEndOffset` (the file is
+   * written before the batches it describes, so it may name an epoch whose
+   * first batch a crash took). `lastEpoch` is the last batch's epoch: -1 means
+   * no batch has one (epochs never go back), so nothing needs a walk;
+   * `scan` yields each batch's epoch and base offset in offset order, false
+   * if damage stopped it (then what it found is used, and not written, so the
+   * next open walks again).
    */
   static open(opts: {
     files: FileOps;
     dir: string;
     logEndOffset: number;
-    scan: (onBatch: (epoch: number, baseOffset: number) => void) => void;
+    lastEpoch: () => number;
+    scan: (onBatch: (epoch: number, baseOffset: number) => void) => boolean;
     /** May write the file (false for a log opened read-only over damage). */
     writable: boolean;
   }): { cache: LeaderEpochCache; rebuilt: string | null } {
@@ -59,15 +64,17 @@ export class LeaderEpochCache {
       return { cache, rebuilt: null };
     }
     const entries: EpochEntry[] = [];
-    opts.scan((epoch, baseOffset) => {
+    // No file and no batch with an epoch: nothing to rebuild (every single-node log).
+    if (found === null && opts.lastEpoch() < 0) return { cache: new LeaderEpochCache(opts.files, opts.dir, entries), rebuilt: null };
+    const complete = opts.scan((epoch, baseOffset) => {
       if (epoch < 0) return;
       const last = entries[entries.length - 1];
       if (last === undefined || epoch > last.epoch) entries.push({ epoch, startOffset: baseOffset });
     });
     const cache = new LeaderEpochCache(opts.files, opts.dir, entries);
-    // No file and no epoch in the batches (a single node's log, or a new one): nothing to write, as before epochs existed.
-    if (opts.writable && (found !== null || entries.length > 0)) cache.persist();
-    return { cache, rebuilt: found === null ? "missing" : found };
+    if (opts.writable && complete) cache.persist();
+    const why = found === null ? "missing" : found;
+    return { cache, rebuilt: complete ? why : `${why}; the walk of the batches stopped at damage` };
   }
 
   /** The latest epoch, or NO_LEADER_EPOCH when none started yet. */
@@ -129,6 +136,21 @@ export class LeaderEpochCache {
   /** The log was cut back to `endOffset`: epochs starting at or after it are forgotten (written durably). */
   truncateFromEnd(endOffset: number): void {
     if (this.dropAfter(endOffset - 1)) this.persist();
+  }
+
+  /**
+   * Retention moved the log start to `startOffset`: epochs that ended before
+   * it are forgotten, and the one holding it starts there (as Kafka's
+   * truncateFromStart), so no answer names an offset the log no longer has.
+   */
+  truncateFromStart(startOffset: number): void {
+    let k = 0;
+    while (k + 1 < this.entries.length && this.entries[k + 1].startOffset <= startOffset) k++;
+    const first = this.entries[k];
+    if (first === undefined || (k === 0 && first.startOffset >= startOffset)) return;
+    this.entries = this.entries.slice(k);
+    if (first.startOffset < startOffset) this.entries[0] = { epoch: first.epoch, startOffset };
+    this.persist();
   }
 
   /** Drops entries starting after `offset`; whether any were. */

@@ -17,7 +17,7 @@
 //    the active segment again, fdatasyncs it, rebuilds its in-memory indexes
 //    and removes its index files (an active segment's are written at checkpoint).
 // 5. Forgets the leader epochs starting at or past the new end (leader-epoch
-//    file written durably).
+//    file written durably); appends are stamped with the latest one left.
 // 6. Moves the log end and the durable point back to the cut and records the
 //    recovery point there (fsynced). The durable offset moves back only here.
 //
@@ -97,6 +97,8 @@ export function truncateLog(s: LogState, appender: TruncateHooks, offset: number
     s.files.fsyncDir(s.dir);
     // 5. Epochs that started in what was cut.
     s.epochs.truncateFromEnd(cut.offset);
+    // An epoch set but cut (it started past the cut) is not stamped any more: the next setLeaderEpoch() starts one again.
+    if (s.leaderEpoch > s.epochs.latestEpoch) s.leaderEpoch = s.epochs.latestEpoch;
     // 6. Durability moves back with the log end: the only place it does.
     s.durable = cut.offset;
     s.durablePosition = cut.position;

@@ -33,7 +33,7 @@ import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { type FileOps, realFileOps } from "./file_ops.ts";
 import { type AppendResult, LogAppender, emptyAppendResult } from "./log_appender.ts";
 import type { LogConfig } from "./log_config.ts";
-import { forEachBatchEpoch } from "./batch_epochs.ts";
+import { forEachBatchEpoch, lastBatchEpoch } from "./batch_epochs.ts";
 import { type EpochEndOffset, LEADER_EPOCH_MAX, LeaderEpochCache, NO_LEADER_EPOCH } from "./leader_epoch_cache.ts";
 import type { EpochEntry } from "./leader_epoch_file.ts";
 import { LogError } from "./log_error.ts";
@@ -172,6 +172,7 @@ export class PartitionLog {
         files: this.s.files,
         dir: this.dir,
         logEndOffset: this.s.logEndOffset,
+        lastEpoch: () => lastBatchEpoch(this.s),
         scan: (onBatch) => forEachBatchEpoch(this.s, onBatch),
         writable: !this.s.readOnly,
       });
@@ -476,6 +477,8 @@ export class PartitionLog {
         }
       }
       this.s.files.fsyncDir(this.dir);
+      // Replication hook: the leader epochs start no earlier than the log.
+      this.s.epochs.truncateFromStart(this.logStartOffset);
     } catch (e) {
       this.s.fail(e, "delete segment");
     }

@@ -204,6 +204,27 @@ describe("endOffsetForEpoch (Kafka's OffsetForLeaderEpoch)", () => {
     expect(cache.endOffsetForEpoch(-1, end)).toEqual({ epoch: -1, endOffset: -1 });
   });
 
+  test("retention moves the first epoch's start to the log start and forgets epochs wholly before it", () => {
+    const log = PartitionLog.open({ dir: path.join(root, "r"), config: testConfig({ "segment.bytes": 1024, "retention.bytes": 3000 }) });
+    for (const epoch of [1, 2, 3]) {
+      log.setLeaderEpoch(epoch);
+      for (let i = 0; i < 20; i++) log.append(makeBatch({ tag: epoch * 100 + i, count: 1, valueBytes: 60 }));
+    }
+    const removed = log.applyRetention().deletedSegments;
+    expect(removed).toBeGreaterThan(0);
+    const start = log.logStartOffset;
+    expect(start).toBeGreaterThan(20);
+    expect(start).toBeLessThan(40);
+    expect(log.leaderEpochs()).toEqual([
+      { epoch: 2, startOffset: start },
+      { epoch: 3, startOffset: 40 },
+    ]);
+    log.close();
+    const reopened = PartitionLog.open({ dir: path.join(root, "r"), config: testConfig({ "segment.bytes": 1024 }) });
+    expect(reopened.leaderEpochs()[0]).toEqual({ epoch: 2, startOffset: start });
+    reopened.close();
+  });
+
   test("on a log: the latest epoch answers the log end as it grows", () => {
     const log = open("p");
     log.setLeaderEpoch(2);
@@ -383,6 +404,12 @@ describe("truncateTo", () => {
     expect(() => log.truncateTo(-1)).toThrow(ReplicaLogError);
     expect(log.truncateTo(0).logEndOffset).toBe(0);
     expect(log.sizeBytes).toBe(0);
+    // An epoch set past the cut is forgotten with it: appends are stamped with what is left.
+    log.setLeaderEpoch(4);
+    log.append(makeBatch({ count: 1 }));
+    log.truncateTo(0);
+    expect(log.leaderEpochs()).toEqual([]);
+    expect(log.leaderEpoch).toBe(-1);
     log.append(makeBatch({ count: 2 }));
     expect(log.logEndOffset).toBe(2);
     log.close();
