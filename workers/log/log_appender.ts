@@ -49,6 +49,10 @@
 //   full; recovery trusts sealed segments and data below the recovery point,
 //   validates the rest, and cuts only a torn tail of the active segment (see
 //   recovery.ts).
+// - Replication (README.md): a follower's append (stage(..., asFollower))
+//   keeps the same contract with the leader's offsets and bytes; truncateTo()
+//   (log_truncate.ts) is the one place the log end and the durable offset move
+//   back, and it leaves everything before the cut durable.
 //
 // Threading: as PartitionLog's: one owner, all calls synchronous. The bytes
 // given to stage() may be views over a SharedArrayBuffer.
