@@ -49,6 +49,12 @@ export type ControlRequest =
   | { op: "endOffsetForEpoch"; id: number; slot: number; epoch: number }
   /** Replication: cut the log back to `offset`; the reply's result is { logEndOffset, removedOffsets, removedSegments }. */
   | { op: "truncate"; id: number; slot: number; offset: number }
+  /**
+   * Replication: a follower's append of whole batches fetched from the leader (offsets and epochs kept).
+   * The reply's result is { baseOffset, lastOffset } once written; DURABLE follows with group commit.
+   * Until replica fetches have a request kind in the rings, this carries the bytes (transfer the buffer).
+   */
+  | { op: "appendAsFollower"; id: number; slot: number; records: Uint8Array }
   | { op: "shutdown"; id: number };
 
 export type ControlReply =

@@ -843,6 +843,36 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(() => host.truncate(9, 0)).toThrow("slot 9 is not open");
   });
 
+  test("a follower append keeps the leader's offsets and epochs and becomes durable by group commit (journal round), DURABLE published", () => {
+    const { host, router, table, dir, syncs } = journaled();
+    host.open(0, dir("leader"), config(), undefined, "topic-id-1");
+    host.open(1, dir("follower"), config(), undefined, "topic-id-1");
+    host.setLeaderEpoch(0, 2);
+    router.produce(0, batchOf(["a", "b"]), -1);
+    router.produce(0, batchOf(["c"]), -1);
+    host.drain();
+    host.flushDue();
+    router.take();
+    // What a replica fetch returns: the leader's stored batches, up to its high watermark.
+    router.fetch(0, 0, 1 << 20);
+    host.drain();
+    const fetched = (router.take().find((c) => c.kind === "fetched") as Completion & { kind: "fetched" }).bytes;
+    expect(fetched.length).toBeGreaterThan(0);
+    expect(host.appendAsFollower(1, fetched.slice())).toEqual({ baseOffset: 0, lastOffset: 2 });
+    expect(table.read(1).logEndOffset).toBe(3);
+    expect(() => host.appendAsFollower(1, fetched.slice())).toThrow("the log ends at 3");
+    syncs.journal = 0;
+    expect(host.flushDue()).toBeGreaterThan(0);
+    expect(syncs.journal).toBe(1);
+    expect(router.take().filter((c) => c.kind === "durable" && c.slot === 1)).toEqual([{ kind: "durable", slot: 1, durableOffset: 3 }]);
+    expect(table.read(1).highWatermark).toBe(3);
+    expect(host.endOffsetForEpoch(1, 2)).toEqual({ epoch: 2, endOffset: 3 });
+    host.closeAll();
+    // Byte for byte the leader's segment.
+    const name = "00000000000000000000.log";
+    expect(fs.readFileSync(path.join(dir("follower"), name))).toEqual(fs.readFileSync(path.join(dir("leader"), name)));
+  });
+
   test("a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes syncs its own segment", () => {
     const { host, router, dir, syncs } = journaled();
     host.open(0, dir("big"), config(), undefined, "topic-id-1");

@@ -284,6 +284,27 @@ export class PartitionHost {
     return result;
   }
 
+  /**
+   * A follower's append of batches fetched from the leader (their offsets and
+   * epochs kept; log/replica_append.ts checks them). Written on return; made
+   * durable by the host's group commit (its flush policy or a journal round),
+   * which publishes the DURABLE completion and the row as for produces. A
+   * refused append (OFFSET_MISMATCH, a bad batch) stores nothing and throws.
+   */
+  appendAsFollower(slot: number, records: Uint8Array): { baseOffset: number; lastOffset: number } {
+    const p = this.replicaLogOf(slot);
+    const r = this.storageCall(p, () => p.log.appendAsFollower(records, this.clock()));
+    p.view.bytesIn += r.bytes;
+    p.view.messagesIn += r.records;
+    if (!p.dirty) {
+      p.dirty = true;
+      this.dirty.add(p);
+    }
+    this.touch(p);
+    this.publishRows();
+    return { baseOffset: r.baseOffset, lastOffset: r.lastOffset };
+  }
+
   /** A control call on a log; a storage failure in it takes the partition offline, as a failed flush does. */
   private storageCall<T>(p: HostedPartition, call: () => T): T {
     try {

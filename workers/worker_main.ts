@@ -141,6 +141,9 @@ async function handle(msg: ControlRequest): Promise<void> {
         await drainAll(h);
         result = h.truncate(msg.slot, msg.offset);
         break;
+      case "appendAsFollower":
+        result = h.appendAsFollower(msg.slot, msg.records);
+        break;
       case "shutdown":
         await drainAll(h);
         h.flushDue(Date.now(), true);
