@@ -114,9 +114,12 @@ export function truncateLog(s: LogState, appender: TruncateHooks, offset: number
 
 /** The position and base offset of the first batch of `seg` holding `offset` (or its end). */
 function cutPosition(s: LogState, seg: Segment, offset: number): { position: number; offset: number } {
+  // From the last index entry at or below the offset: an entry is a batch start with a base ≤ the offset.
+  const index = s.indexesOf(seg);
+  const entry = index.floorByOffset(offset - seg.baseOffset);
+  let pos = entry < 0 ? 0 : index.positionAt(entry);
   const fd = s.fds.fdOf(seg);
   const head = new Uint8Array(HEADER_PREFIX_BYTES);
-  let pos = 0;
   while (pos < seg.size) {
     if (readFully(s.files, fd, head, 0, HEADER_PREFIX_BYTES, pos) < HEADER_PREFIX_BYTES) throw new Error(`short read of a batch header in ${seg.name} at ${pos}`);
     const base = readI64Number(head, 0);

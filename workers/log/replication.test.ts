@@ -169,6 +169,29 @@ describe("the leader-epoch file", () => {
     log.close();
   });
 
+  test("a log that never had an epoch is not walked at open (one index interval of headers is read, not the log)", () => {
+    let log = open("p");
+    for (let i = 0; i < 200; i++) log.append(makeBatch({ tag: i, count: 1 }));
+    log.close();
+    let preads = 0;
+    const files = { ...realFileOps, pread: (fd: number, buf: Uint8Array, off: number, len: number, pos: number) => (preads++, realFileOps.pread(fd, buf, off, len, pos)) };
+    log = PartitionLog.open({ dir: path.join(root, "p"), config: CONFIG, files });
+    expect(log.epochFileRebuilt).toBe(null);
+    const withoutEpochs = preads;
+    log.close();
+    // The same log with epochs and its file removed: the walk reads every batch header.
+    log = open("q");
+    log.setLeaderEpoch(1);
+    for (let i = 0; i < 200; i++) log.append(makeBatch({ tag: i, count: 1 }));
+    log.close();
+    fs.unlinkSync(path.join(root, "q", LEADER_EPOCH_FILE));
+    preads = 0;
+    log = PartitionLog.open({ dir: path.join(root, "q"), config: CONFIG, files });
+    expect(log.epochFileRebuilt).toBe("missing");
+    expect(preads - withoutEpochs).toBeGreaterThanOrEqual(200);
+    log.close();
+  });
+
   test("the format round-trips and refuses what does not increase", () => {
     const entries = [
       { epoch: 0, startOffset: 0 },
