@@ -104,6 +104,8 @@ export function truncateLog(s: LogState, appender: TruncateHooks, offset: number
     s.durablePosition = cut.position;
     s.durableMaxTimestamp = seg.maxTimestamp;
     appender.afterTruncate();
+    // The one place durability moves back: to the cut exactly, with everything before it synced (the cut segment just now, the sealed ones when sealed).
+    assert(s.durable === s.logEndOffset && s.durablePosition === s.segs.active.size, "log truncate: the durable point is the new log end", s.durable);
     s.recoveryPoint.checkpoint({ offset: cut.offset, segmentBaseOffset: seg.baseOffset, position: cut.position });
     return { logEndOffset: cut.offset, removedOffsets: oldEnd - cut.offset, removedSegments: removed.length };
   } catch (e) {
