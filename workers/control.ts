@@ -1,9 +1,10 @@
 // Control messages between the router and a partition worker (postMessage).
 //
 // Only rare operations travel this way: start, open/close/delete a partition,
-// change its config, shut down. Produce, fetch and their results never do; they
-// go through the shared rings (shared_layout.ts). Errors cross as (code, message)
-// pairs and become SluiceError again on the router.
+// change its config, a replica's leader epoch and truncation, epoch lookups,
+// shut down. Produce, fetch and their results never do; they go through the
+// shared rings (shared_layout.ts). Errors cross as (code, message) pairs and
+// become SluiceError again on the router.
 
 import { rethrowIfAssertion } from "../protocol/assert.ts";
 import { ErrorCode } from "../protocol/errors.ts";
@@ -42,6 +43,18 @@ export type ControlRequest =
   | { op: "close"; id: number; slot: number }
   | { op: "delete"; id: number; slot: number }
   | { op: "setConfig"; id: number; slot: number; config: LogConfig }
+  /** Replication (docs/CLUSTER.md): the partition leads with this epoch from now on (stamped into its batches). */
+  | { op: "setLeaderEpoch"; id: number; slot: number; epoch: number }
+  /** Replication: Kafka's OffsetForLeaderEpoch; the reply's result is { epoch, endOffset }. */
+  | { op: "endOffsetForEpoch"; id: number; slot: number; epoch: number }
+  /** Replication: cut the log back to `offset`; the reply's result is { logEndOffset, removedOffsets, removedSegments }. */
+  | { op: "truncate"; id: number; slot: number; offset: number }
+  /**
+   * Replication: a follower's append of whole batches fetched from the leader (offsets and epochs kept).
+   * The reply's result is { baseOffset, lastOffset } once written; DURABLE follows with group commit.
+   * Until replica fetches have a request kind in the rings, this carries the bytes (transfer the buffer).
+   */
+  | { op: "appendAsFollower"; id: number; slot: number; records: Uint8Array }
   | { op: "shutdown"; id: number };
 
 export type ControlReply =

@@ -78,6 +78,20 @@ export interface JournaledLog {
   readonly journaledUnsyncedBytes: number;
 }
 
+/** What replication needs of a log (PartitionLog has it; partition_host.ts exposes it as control calls). */
+export interface ReplicaLog {
+  readonly leaderEpoch: number;
+  setLeaderEpoch(epoch: number): void;
+  leaderEpochs(): { epoch: number; startOffset: number }[];
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number };
+  truncateTo(offset: number): { logEndOffset: number; removedOffsets: number; removedSegments: number };
+  appendAsFollower(records: Uint8Array, nowMs?: number): StagedAppend;
+}
+
+export function isReplicaLog(log: HostedLog): log is HostedLog & ReplicaLog {
+  return typeof (log as Partial<ReplicaLog>).truncateTo === "function";
+}
+
 export function isJournaled(log: HostedLog): log is HostedLog & JournaledLog {
   return typeof (log as Partial<JournaledLog>).markJournaled === "function";
 }

@@ -76,6 +76,17 @@ export class JournalRounds {
     if (this.journal !== null && p.journaledGeneration === this.journal.generation) this.checkpoint();
   }
 
+  /**
+   * Before a partition's log is cut back (truncateTo): a journal record is a
+   * redo of bytes at a segment position, so one of the current generation
+   * covering this partition would write the cut bytes back at the next start
+   * (or over what was appended since). A checkpoint syncs every journaled
+   * segment and starts a new generation that forgets them.
+   */
+  beforeTruncate(p: HostedPartition): void {
+    if (this.journal !== null && p.journaledGeneration === this.journal.generation) this.checkpoint();
+  }
+
   /** Every partition is synced and closed: nothing in the journal is needed any more. */
   closeAndRemove(): void {
     const journal = this.journal;

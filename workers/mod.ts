@@ -9,6 +9,8 @@ export { PartitionStateTable, createStateTable, emptyStateView, type PartitionSt
 export { WorkerStats, createWorkerStats, type FsyncLatencySnapshot } from "./worker_stats.ts";
 export type { ControlReply, ControlRequest, FaultOptions } from "./control.ts";
 export { parseTopicConfig, topicConfigEntries, TOPIC_CONFIG_DEFAULTS, type LogConfig } from "./log/mod.ts";
+// Replication: what the worker's replication control calls answer and throw (docs/CLUSTER.md).
+export { NO_LEADER_EPOCH, UNDEFINED_EPOCH_OFFSET, ReplicaLogError, type ReplicaLogErrorReason, type EpochEndOffset, type TruncateResult } from "./log/mod.ts";
 // The router opens one log of its own: the groups' committed-offsets log (engine/groups/offsets_log_file.ts).
 export { PartitionLog } from "./log/mod.ts";
 // The worker journals are replayed by the router's thread at start, before any worker opens a partition.

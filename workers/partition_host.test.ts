@@ -811,6 +811,68 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(syncs.segments).toBe(4);
   });
 
+  test("replication control calls: leader epoch stamped, truncate checkpoints the journal first and moves the row back", () => {
+    const { host, router, table, dir, journal } = journaled();
+    host.open(0, dir("p0"), config(), undefined, "topic-id-1");
+    host.open(1, dir("p1"), config(), undefined, "topic-id-1");
+    host.setLeaderEpoch(0, 7);
+    for (const slot of [0, 1]) router.produce(slot, batchOf(["a", "b", "c"]), -1);
+    for (const slot of [0, 1]) router.produce(slot, batchOf(["d", "e"]), -1);
+    expect(host.drain()).toBe(DrainOutcome.EMPTY);
+    expect(host.flushOneDue()).toBe(true);
+    router.take();
+    expect(table.read(0).highWatermark).toBe(5);
+    expect(scanJournal(realFileOps, journal.path).records.length).toBe(2);
+    expect(host.endOffsetForEpoch(0, 7)).toEqual({ epoch: 7, endOffset: 5 });
+    expect(host.endOffsetForEpoch(1, 7)).toEqual({ epoch: -1, endOffset: -1 });
+    // The journal names slot 0's bytes past offset 3: it must start a new generation before the cut.
+    expect(host.truncate(0, 3)).toEqual({ logEndOffset: 3, removedOffsets: 2, removedSegments: 0 });
+    expect(journal.generation).toBe(2);
+    expect(scanJournal(realFileOps, journal.path).records).toEqual([]);
+    const row = table.read(0);
+    expect([row.logEndOffset, row.durableOffset, row.highWatermark]).toEqual([3, 3, 3]);
+    // The other partition is untouched, and appends go on at the cut.
+    expect(table.read(1).logEndOffset).toBe(5);
+    router.produce(0, batchOf(["f"]), -1);
+    host.drain();
+    host.flushDue();
+    const out = router.take();
+    expect(out.find((c) => c.kind === "produced")).toMatchObject({ slot: 0, baseOffset: 3, lastOffset: 3 });
+    expect(out.find((c) => c.kind === "durable")).toEqual({ kind: "durable", slot: 0, durableOffset: 4 });
+    expect(() => host.setLeaderEpoch(0, 6)).toThrow("older than the log's latest epoch 7");
+    expect(() => host.truncate(9, 0)).toThrow("slot 9 is not open");
+  });
+
+  test("a follower append keeps the leader's offsets and epochs and becomes durable by group commit (journal round), DURABLE published", () => {
+    const { host, router, table, dir, syncs } = journaled();
+    host.open(0, dir("leader"), config(), undefined, "topic-id-1");
+    host.open(1, dir("follower"), config(), undefined, "topic-id-1");
+    host.setLeaderEpoch(0, 2);
+    router.produce(0, batchOf(["a", "b"]), -1);
+    router.produce(0, batchOf(["c"]), -1);
+    host.drain();
+    host.flushDue();
+    router.take();
+    // What a replica fetch returns: the leader's stored batches, up to its high watermark.
+    router.fetch(0, 0, 1 << 20);
+    host.drain();
+    const fetched = (router.take().find((c) => c.kind === "fetched") as Completion & { kind: "fetched" }).bytes;
+    expect(fetched.length).toBeGreaterThan(0);
+    expect(host.appendAsFollower(1, fetched.slice())).toEqual({ baseOffset: 0, lastOffset: 2 });
+    expect(table.read(1).logEndOffset).toBe(3);
+    expect(() => host.appendAsFollower(1, fetched.slice())).toThrow("the log ends at 3");
+    syncs.journal = 0;
+    expect(host.flushDue()).toBeGreaterThan(0);
+    expect(syncs.journal).toBe(1);
+    expect(router.take().filter((c) => c.kind === "durable" && c.slot === 1)).toEqual([{ kind: "durable", slot: 1, durableOffset: 3 }]);
+    expect(table.read(1).highWatermark).toBe(3);
+    expect(host.endOffsetForEpoch(1, 2)).toEqual({ epoch: 2, endOffset: 3 });
+    host.closeAll();
+    // Byte for byte the leader's segment.
+    const name = "00000000000000000000.log";
+    expect(fs.readFileSync(path.join(dir("follower"), name))).toEqual(fs.readFileSync(path.join(dir("leader"), name)));
+  });
+
   test("a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes syncs its own segment", () => {
     const { host, router, dir, syncs } = journaled();
     host.open(0, dir("big"), config(), undefined, "topic-id-1");

@@ -62,7 +62,7 @@ import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, RECORD_C
 import type { FaultOptions } from "./control.ts";
 import { errorFields } from "./control.ts";
 import type { LogConfig } from "./log/mod.ts";
-import { type HostedLog, HostedPartition, type StagedAppend, isOnline } from "./hosted_partition.ts";
+import { type HostedLog, HostedPartition, type ReplicaLog, type StagedAppend, isOnline, isReplicaLog } from "./hosted_partition.ts";
 import { JournalRounds } from "./journal_rounds.ts";
 import type { WorkerJournal } from "./log/worker_journal.ts";
 import { PartitionStateTable } from "./partition_state.ts";
@@ -242,6 +242,81 @@ export class PartitionHost {
     p.log.setConfig(config);
     this.retain(p, this.clock());
     this.publishRows();
+  }
+
+  // ---------------------------------------------------------------- replication (control calls; log/log_truncate.ts, log/leader_epoch_cache.ts)
+
+  private replicaLogOf(slot: number): HostedPartition & { log: HostedLog & ReplicaLog } {
+    const p = this.partitions.get(slot);
+    if (p === undefined) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `slot ${slot} is not open on this worker`);
+    if (!isReplicaLog(p.log)) throw new SluiceError(ErrorCode.INVALID_REQUEST, `slot ${slot}: its log cannot replicate`);
+    if (!isOnline(p)) throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `slot ${slot} is offline`);
+    return p as HostedPartition & { log: HostedLog & ReplicaLog };
+  }
+
+  /** The partition leads with `epoch` from now on (stamped into its appends, recorded in its leader-epoch file). */
+  setLeaderEpoch(slot: number, epoch: number): void {
+    const p = this.replicaLogOf(slot);
+    this.storageCall(p, () => p.log.setLeaderEpoch(epoch));
+  }
+
+  /** Kafka's OffsetForLeaderEpoch on the partition's log. */
+  endOffsetForEpoch(slot: number, epoch: number): { epoch: number; endOffset: number } {
+    return this.replicaLogOf(slot).log.endOffsetForEpoch(epoch);
+  }
+
+  /**
+   * Cuts the partition's log back to `offset` (a follower after a leader
+   * change). The worker journal is checkpointed first if it holds records of
+   * this partition: replaying them after a crash would write the cut bytes
+   * back. The row's log end and durable offset move back with the log.
+   */
+  truncate(slot: number, offset: number): { logEndOffset: number; removedOffsets: number; removedSegments: number } {
+    const p = this.replicaLogOf(slot);
+    this.journalRounds.beforeTruncate(p);
+    if (!isOnline(p)) throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `slot ${slot} went offline while the journal was checkpointed`);
+    const result = this.storageCall(p, () => p.log.truncateTo(offset));
+    // Everything left is durable (the cut segment was synced): nothing owed to a flush.
+    p.dirty = false;
+    this.dirty.delete(p);
+    this.refreshRow(p);
+    this.table.write(slot, p.view);
+    return result;
+  }
+
+  /**
+   * A follower's append of batches fetched from the leader (their offsets and
+   * epochs kept; log/replica_append.ts checks them). Written on return; made
+   * durable by the host's group commit (its flush policy or a journal round),
+   * which publishes the DURABLE completion and the row as for produces. A
+   * refused append (OFFSET_MISMATCH, a bad batch) stores nothing and throws.
+   */
+  appendAsFollower(slot: number, records: Uint8Array): { baseOffset: number; lastOffset: number } {
+    const p = this.replicaLogOf(slot);
+    const r = this.storageCall(p, () => p.log.appendAsFollower(records, this.clock()));
+    p.view.bytesIn += r.bytes;
+    p.view.messagesIn += r.records;
+    if (!p.dirty) {
+      p.dirty = true;
+      this.dirty.add(p);
+    }
+    this.touch(p);
+    this.publishRows();
+    return { baseOffset: r.baseOffset, lastOffset: r.lastOffset };
+  }
+
+  /** A control call on a log; a storage failure in it takes the partition offline, as a failed flush does. */
+  private storageCall<T>(p: HostedPartition, call: () => T): T {
+    try {
+      return call();
+    } catch (err) {
+      if (!p.log.online) {
+        const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
+        this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+        this.publishFlushed();
+      }
+      throw err;
+    }
   }
 
   /** Flush, checkpoint and close every partition (shutdown). Returns the first error, if any. */

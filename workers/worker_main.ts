@@ -129,6 +129,21 @@ async function handle(msg: ControlRequest): Promise<void> {
       case "setConfig":
         h.setConfig(msg.slot, msg.config);
         break;
+      case "setLeaderEpoch":
+        // Appends already in the ring are stamped with the epoch they were sent under.
+        await drainAll(h);
+        h.setLeaderEpoch(msg.slot, msg.epoch);
+        break;
+      case "endOffsetForEpoch":
+        result = h.endOffsetForEpoch(msg.slot, msg.epoch);
+        break;
+      case "truncate":
+        await drainAll(h);
+        result = h.truncate(msg.slot, msg.offset);
+        break;
+      case "appendAsFollower":
+        result = h.appendAsFollower(msg.slot, msg.records);
+        break;
       case "shutdown":
         await drainAll(h);
         h.flushDue(Date.now(), true);

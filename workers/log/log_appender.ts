@@ -49,6 +49,10 @@
 //   full; recovery trusts sealed segments and data below the recovery point,
 //   validates the rest, and cuts only a torn tail of the active segment (see
 //   recovery.ts).
+// - Replication (README.md): a follower's append (stage(..., asFollower))
+//   keeps the same contract with the leader's offsets and bytes; truncateTo()
+//   (log_truncate.ts) is the one place the log end and the durable offset move
+//   back, and it leaves everything before the cut durable.
 //
 // Threading: as PartitionLog's: one owner, all calls synchronous. The bytes
 // given to stage() may be views over a SharedArrayBuffer.
@@ -57,7 +61,7 @@ import * as path from "node:path";
 import { assert } from "../../protocol/assert.ts";
 import { readI64Number } from "../../protocol/big_endian.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
-import { BASE_OFFSET_OFFSET, BatchError, patchBaseOffset, patchLogAppendTime, validateBatch } from "../../protocol/record_batch.ts";
+import { BASE_OFFSET_OFFSET, BatchError, patchBaseOffset, patchLeaderEpoch, patchLogAppendTime, validateBatch } from "../../protocol/record_batch.ts";
 import { isOutOfSpace, readFully, writeGathered } from "./file_ops.ts";
 import { FsyncBatcher } from "./fsync_batcher.ts";
 import {
@@ -68,6 +72,7 @@ import {
   WRITEV_BUFFERS_MAX,
 } from "./log_limits.ts";
 import type { LogState } from "./log_state.ts";
+import { checkReplicaBatches } from "./replica_append.ts";
 import { LOG_SUFFIX, Segment, segmentFileName } from "./segment_file.ts";
 
 export interface AppendResult {
@@ -180,7 +185,7 @@ export class LogAppender {
    * views are staged); if that write fails the log goes offline, this throws
    * KAFKA_STORAGE_ERROR, and so will writeStaged().
    */
-  stage(records: Uint8Array, nowMs: number, out: AppendResult): AppendResult {
+  stage(records: Uint8Array, nowMs: number, out: AppendResult, asFollower = false): AppendResult {
     this.s.assertWritable();
     if (this.diskFull !== null && nowMs < this.diskFullUntilMs) {
       throw new SluiceError(
@@ -218,6 +223,8 @@ export class LogAppender {
     if (lastOffset > LOG_OFFSET_MAX) {
       throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `offset ${lastOffset} would pass the largest offset ${LOG_OFFSET_MAX}`);
     }
+    // Replication hook: a follower's batches keep the leader's offsets and epochs (replica_append.ts checks them).
+    if (asFollower) checkReplicaBatches(this.s, records, baseOffset);
     if (this.rollNeeded(records.length, lastOffset, nowMs) || this.staged.length >= WRITEV_BUFFERS_MAX) {
       // What is staged goes into the current segment first; this append then starts the run again.
       const before = this.stagedBytes;
@@ -235,12 +242,17 @@ export class LogAppender {
       if (this.rollNeeded(records.length, lastOffset, nowMs)) this.roll(nowMs);
     }
 
-    const logAppendTime = cfg.timestampType === "LogAppendTime";
+    // A follower stores the leader's bytes as they are: offsets, epochs and timestamps were given by the leader.
+    const logAppendTime = cfg.timestampType === "LogAppendTime" && !asFollower;
     const at = this.stagedBatches;
+    const epoch = this.s.leaderEpoch;
     let next = baseOffset;
     for (let i = at; i < at + n; i++) {
       const p = s.positions[i] - this.stagedBytes;
-      patchBaseOffset(records, p, next);
+      if (!asFollower) {
+        patchBaseOffset(records, p, next);
+        patchLeaderEpoch(records, p, epoch);
+      }
       if (logAppendTime) {
         patchLogAppendTime(records, p, nowMs);
         s.maxTimestamps[i] = nowMs;
@@ -455,7 +467,8 @@ export class LogAppender {
     }
     this.journaledUnsynced = false;
     this.journaledUnsyncedBytesCount = 0;
-    // Durability only moves forward: what a flush covers includes everything durable before it.
+    // Durability only moves forward (truncateTo() alone moves it back, and sets it to the cut first):
+    // what a flush covers includes everything durable before it.
     assert(seg.nextOffset >= this.s.durable, "log: a flush never moves the durable offset back", seg.nextOffset);
     assert(seg.size >= this.s.durablePosition, "log: a flush never moves the durable position back", seg.size);
     this.s.durable = seg.nextOffset;
@@ -551,6 +564,18 @@ export class LogAppender {
   /** How many bytes that is (flush() brings it back to 0). */
   get journaledUnsyncedBytes(): number {
     return this.journaledUnsyncedBytesCount;
+  }
+
+  /**
+   * Replication hook: the log was cut back (log_truncate.ts moved the log end
+   * and the durable point): what was unsynced or journaled past the cut is gone.
+   */
+  afterTruncate(): void {
+    assert(this.staged.length === 0, "log: nothing is staged when the log is cut", this.staged.length);
+    this.journalEndOffset = -1;
+    this.journaledUnsynced = false;
+    this.journaledUnsyncedBytesCount = 0;
+    this.batcher.synced();
   }
 
   /** A write or roll refused for space (and undone): the error for its appends, and the cool-down starts. */

@@ -11,6 +11,7 @@ import { rethrowIfAssertion } from "../../protocol/assert.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import type { FileOps } from "./file_ops.ts";
 import type { LogConfig } from "./log_config.ts";
+import { LeaderEpochCache } from "./leader_epoch_cache.ts";
 import { LogError } from "./log_error.ts";
 import { rebuildSegment } from "./recovery.ts";
 import { RecoveryPointWriter } from "./recovery_point.ts";
@@ -34,6 +35,13 @@ export class LogState {
   /** Byte position of `durable` in the active segment, and the active segment's max timestamp at that point. */
   durablePosition: number;
   durableMaxTimestamp: number;
+  /**
+   * Leader epochs (epoch → start offset), with the leader-epoch file; set by
+   * PartitionLog.open once the segments are known (leader_epoch_cache.ts).
+   */
+  epochs!: LeaderEpochCache;
+  /** The epoch stamped into every batch appended as leader (NO_LEADER_EPOCH: -1, as clients send it). */
+  leaderEpoch = -1;
   /** Why the log is offline (damage found at open, a failed write or fdatasync, closed), or null while online. */
   failure: Error | null;
   /** Opened over damage for reads only (offline, reads of the intact part still served). */

@@ -33,6 +33,9 @@ import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import { type FileOps, realFileOps } from "./file_ops.ts";
 import { type AppendResult, LogAppender, emptyAppendResult } from "./log_appender.ts";
 import type { LogConfig } from "./log_config.ts";
+import { forEachBatchEpoch, lastBatchEpoch } from "./batch_epochs.ts";
+import { type EpochEndOffset, LEADER_EPOCH_MAX, LeaderEpochCache, NO_LEADER_EPOCH } from "./leader_epoch_cache.ts";
+import type { EpochEntry } from "./leader_epoch_file.ts";
 import { LogError } from "./log_error.ts";
 import { SEALED_SEGMENT_FDS_MAX } from "./log_limits.ts";
 import { LogReader, type ReadPlan, type ReadPlanResult, type TimestampedOffset } from "./log_reader.ts";
@@ -40,10 +43,15 @@ import { LogState } from "./log_state.ts";
 import { type RecoveryStats, recoverLog } from "./recovery.ts";
 import type { RecoveryPoint } from "./recovery_point.ts";
 import { segmentsToDelete } from "./retention.ts";
+import { ReplicaLogError } from "./replica_log_error.ts";
 import type { Segment } from "./segment_file.ts";
+import { type TruncateResult, truncateLog } from "./log_truncate.ts";
 
 export { type AppendResult, emptyAppendResult } from "./log_appender.ts";
 export type { ReadPlan, ReadPlanResult, TimestampedOffset } from "./log_reader.ts";
+export type { EpochEndOffset } from "./leader_epoch_cache.ts";
+export type { EpochEntry } from "./leader_epoch_file.ts";
+export type { TruncateResult } from "./log_truncate.ts";
 
 export interface OpenOptions {
   dir: string;
@@ -131,6 +139,7 @@ export class PartitionLog {
       sealedSegmentFds: opts.sealedSegmentFds,
     });
     log.recordRecoveredPoint(r.recoveryPoint);
+    log.openEpochs();
     return log;
   }
 
@@ -151,6 +160,34 @@ export class PartitionLog {
       throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `opening partition log ${this.dir} failed: recovery point: ${(e as Error).message}`, { cause: e });
     }
   }
+
+  /**
+   * The leader-epoch cache and file: loaded, or rebuilt from the batches'
+   * epochs when the file is missing or damaged. The epoch stamped on appends
+   * continues from the latest one (NO_LEADER_EPOCH for a log that never had one).
+   */
+  private openEpochs(): void {
+    try {
+      const { cache, rebuilt } = LeaderEpochCache.open({
+        files: this.s.files,
+        dir: this.dir,
+        logEndOffset: this.s.logEndOffset,
+        lastEpoch: () => lastBatchEpoch(this.s),
+        scan: (onBatch) => forEachBatchEpoch(this.s, onBatch),
+        writable: !this.s.readOnly,
+      });
+      this.s.epochs = cache;
+      this.s.leaderEpoch = cache.latestEpoch;
+      this.epochFileRebuilt = rebuilt;
+    } catch (e) {
+      rethrowIfAssertion(e);
+      this.closeFiles();
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `opening partition log ${this.dir} failed: leader epochs: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Why the leader-epoch file was rebuilt from the batches at open ("missing", or its damage), or null if it was read. */
+  epochFileRebuilt: string | null = null;
 
   // ------------------------------------------------------------ state
 
@@ -254,6 +291,73 @@ export class PartitionLog {
   /** See LogAppender.writeStaged(): every staged append written (page cache), or a throw and none may be acknowledged. */
   writeStaged(): void {
     this.appender.writeStaged();
+  }
+
+  // ------------------------------------------------------------ replication (leader_epoch_cache.ts, replica_append.ts, log_truncate.ts)
+
+  /** The epoch stamped into the batches appended as leader (NO_LEADER_EPOCH, -1, until one is set). */
+  get leaderEpoch(): number {
+    return this.s.leaderEpoch;
+  }
+
+  /**
+   * This replica leads with `epoch` from now on: appends are stamped with it,
+   * and it starts at the log end in the leader-epoch file (written durably
+   * before this returns). Staged appends are written first, with the old
+   * epoch. An epoch older than the log's latest is refused (EPOCH_REGRESSION).
+   */
+  setLeaderEpoch(epoch: number): void {
+    if (!Number.isInteger(epoch) || epoch < NO_LEADER_EPOCH || epoch > LEADER_EPOCH_MAX) {
+      throw new ReplicaLogError("INVALID_EPOCH", `leader epoch ${epoch} is not an integer in [${NO_LEADER_EPOCH}, ${LEADER_EPOCH_MAX}]`);
+    }
+    this.s.assertWritable();
+    const latest = this.s.epochs.latestEpoch;
+    if (epoch < latest) throw new ReplicaLogError("EPOCH_REGRESSION", `leader epoch ${epoch} is older than the log's latest epoch ${latest}`);
+    this.appender.writeStaged();
+    try {
+      this.s.epochs.assign(epoch, this.s.logEndOffset);
+    } catch (e) {
+      if (e instanceof ReplicaLogError) throw e;
+      this.s.fail(e, "writing the leader-epoch file");
+    }
+    this.s.leaderEpoch = epoch;
+  }
+
+  /** The epochs and the offsets they start at, oldest first (a copy). */
+  leaderEpochs(): EpochEntry[] {
+    return this.s.epochs.list();
+  }
+
+  /** Kafka's OffsetForLeaderEpoch for `epoch` (LeaderEpochCache.endOffsetForEpoch() has the rules). */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.s.epochs.endOffsetForEpoch(epoch, this.s.logEndOffset);
+  }
+
+  /**
+   * A follower's append: whole batches fetched from the leader, with the
+   * leader's offsets and epochs, stored byte for byte. The first must start at
+   * the log end (else ReplicaLogError OFFSET_MISMATCH). Written (page cache) on
+   * return; durable after flush() or a journal round, as any append.
+   */
+  appendAsFollower(records: Uint8Array, nowMs: number = this.s.now()): AppendResult {
+    const result = this.appender.stage(records, nowMs, emptyAppendResult(), true);
+    this.appender.writeStaged();
+    return result;
+  }
+
+  /** appendAsFollower() without the write, for the host's group commit (see stage()). */
+  stageAsFollower(records: Uint8Array, nowMs: number = this.s.now(), out: AppendResult = emptyAppendResult()): AppendResult {
+    return this.appender.stage(records, nowMs, out, true);
+  }
+
+  /**
+   * Cuts the log back so that it ends at the batch holding `offset` (log_truncate.ts
+   * says how and in what order). The worker journal must be checkpointed
+   * first if this partition has records in its current generation
+   * (JournalRounds.beforeTruncate does it for the host).
+   */
+  truncateTo(offset: number): TruncateResult {
+    return truncateLog(this.s, this.appender, offset);
   }
 
   // ------------------------------------------------------------ group commit (log_appender.ts)
@@ -373,6 +477,8 @@ export class PartitionLog {
         }
       }
       this.s.files.fsyncDir(this.dir);
+      // Replication hook: the leader epochs start no earlier than the log.
+      this.s.epochs.truncateFromStart(this.logStartOffset);
     } catch (e) {
       this.s.fail(e, "delete segment");
     }
