@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { logLines } from "../bench/log_lines.ts";
-import { Admin, Consumer, ErrorCode, Producer, SluiceError, type CompressionName, type ConsumerRecord } from "../client/mod.ts";
+import { Admin, Consumer, ErrorCode, Producer, SluiceError, type CompressionName } from "../client/mod.ts";
 import { ApiKey } from "../protocol/api_keys.ts";
 import { readI64, writeI32, writeI64 } from "../protocol/big_endian.ts";
 import { compressBatch } from "../protocol/compressed_batch.ts";
@@ -32,6 +32,7 @@ import {
 } from "../protocol/record_batch.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
 import { fetchBody, produceBody, RawClient } from "./support/raw_client.ts";
+import { takeRecords } from "./support/take_records.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
@@ -56,17 +57,6 @@ afterAll(async () => {
   await admin?.close();
   await broker?.stop();
 });
-
-/** Reads exactly `count` records (or fails after the deadline). */
-async function take(consumer: Consumer, count: number, timeoutMs = 15_000): Promise<ConsumerRecord[]> {
-  const out: ConsumerRecord[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count) {
-    if (Date.now() > deadline) throw new Error(`got ${out.length} of ${count} records before the deadline`);
-    out.push(...(await consumer.poll({ maxWaitMs: 200, maxRecords: count - out.length })));
-  }
-  return out;
-}
 
 /** The stored batches of a partition from `offset`, as the broker serves them (raw Fetch). */
 async function fetchRaw(topic: string, offset = 0): Promise<Uint8Array> {
@@ -127,7 +117,7 @@ describe("each codec through a real broker", () => {
 
       const consumer = new Consumer({ broker: address });
       consumer.assign([{ topic, partition: 0, position: "beginning" }]);
-      const got = await take(consumer, sent.length);
+      const got = await takeRecords(consumer, sent.length, 15_000);
       await consumer.close();
       const want = sent.map((m, i) => ({
         offset: BigInt(i),
@@ -169,7 +159,7 @@ describe("each codec through a real broker", () => {
     for (const b of batchesOf(blob)) expect(compressionOf(blob[b.start + ATTRIBUTES_OFFSET + 1])).toBe(0);
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic: "incompressible", partition: 0, position: "beginning" }]);
-    expect((await take(consumer, 20)).map((r) => hexOf(r.value))).toEqual(values.map(hexOf));
+    expect((await takeRecords(consumer, 20, 15_000)).map((r) => hexOf(r.value))).toEqual(values.map(hexOf));
     await consumer.close();
   });
 });
@@ -191,7 +181,7 @@ describe("bad compressed batches reach the consumer as typed errors", () => {
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic, partition: 0, position: "beginning" }]);
     try {
-      await take(consumer, 1, 10_000);
+      await takeRecords(consumer, 1, 10_000);
     } catch (e) {
       if (e instanceof SluiceError) return e;
       throw e;

@@ -206,6 +206,7 @@ describe("fuzzed Kafka frames", () => {
             () => "closed" as const,
           ),
           client.closed.then(() => "closed" as const),
+          // Not an ordering sleep: this time elapsing with neither answer nor close IS the outcome "hung".
           Bun.sleep(ANSWER_WAIT_MS).then(() => "hung" as const),
         ]);
         if (outcome === "hung") {

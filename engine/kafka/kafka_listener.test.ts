@@ -20,6 +20,7 @@ import { KafkaApiKey } from "../../protocol/kafka/versions.ts";
 import { writeI32 } from "../../protocol/big_endian.ts";
 import { encodeBatch } from "../../protocol/record_batch.ts";
 import { KafkaFrameClient } from "../../test/support/kafka_frame_client.ts";
+import { waitFor } from "../../test/support/wait_for.ts";
 import { Broker } from "../broker.ts";
 import { parseBrokerConfig } from "../broker_config.ts";
 import { KAFKA_FRAME_BYTES_MAX } from "../engine_limits.ts";
@@ -35,14 +36,6 @@ async function startBroker(extra: Record<string, unknown> = {}): Promise<Broker>
   const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, kafkaPort: 0, workers: 1, ...extra }), { log: () => {} });
   cleanups.push(() => broker.stop());
   return broker;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function connect(broker: Broker): Promise<KafkaFrameClient> {
@@ -195,7 +188,7 @@ describe("Produce, Fetch, ListOffsets", () => {
       encodeProduceRequest(w, 9, { acks: 0, timeoutMs: 1000, topicData: [{ name: "z", partitionData: [{ index: 0, records: encodeBatch([{ value: "q" }]) }] }] }),
     );
     c.sendRaw(bytes);
-    await waitFor(() => broker.engine.topicView().highWatermark("z", 0) === 1, "the acks=0 record to be stored");
+    await waitFor(() => broker.engine.topicView().highWatermark("z", 0) === 1, { what: "the acks=0 record to be stored" });
   });
 
   test("a fetch at the end long-polls until a produce arrives (max_wait_ms, min_bytes)", async () => {
@@ -206,7 +199,7 @@ describe("Produce, Fetch, ListOffsets", () => {
     const started = Date.now();
     const waiting = fetchOnce(c, 12, "lp", 1n, { maxWaitMs: 10_000, minBytes: 1 });
     // Produced on another connection once the fetch is parked.
-    await waitFor(() => broker.engine.waitingFetches === 1, "the fetch to park");
+    await waitFor(() => broker.engine.waitingFetches === 1, { what: "the fetch to park" });
     expect((await produce(p, 9, "lp", encodeBatch([{ value: "second" }]))).errorCode).toBe(0);
     const got = await waiting;
     expect(got.errorCode).toBe(0);
@@ -227,7 +220,7 @@ describe("responses in request order, as Kafka promises", () => {
     const metadataFrame = c.frame(KafkaApiKey.Metadata, 12, (w) => encodeMetadataRequest(w, 12, { topics: null }));
     // One write: both frames are read together, so once the fetch is parked the Metadata request was handled too.
     c.sendRaw(Buffer.concat([fetchFrame.bytes, metadataFrame.bytes]));
-    await waitFor(() => broker.engine.waitingFetches === 1, "the fetch to park");
+    await waitFor(() => broker.engine.waitingFetches === 1, { what: "the fetch to park" });
     // A round trip on a third connection: the Metadata answer is ready by then, and held behind the fetch.
     const other = await connect(broker);
     await other.request(KafkaApiKey.ApiVersions, 3, (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" }));
