@@ -6,9 +6,6 @@
 // `sluice produce --compression` / `sluice consume` do the same from the CLI.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { logLines } from "../bench/log_lines.ts";
 import { Admin, Consumer, ErrorCode, Producer, SluiceError, type CompressionName } from "../client/mod.ts";
@@ -31,11 +28,10 @@ import {
   type RecordInput,
 } from "../protocol/record_batch.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
+import { sluice } from "./support/cli.ts";
 import { fetchBody, produceBody, RawClient } from "./support/raw_client.ts";
 import { takeRecords } from "./support/take_records.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
 const CODECS: Exclude<CompressionName, "none">[] = ["gzip", "snappy", "lz4", "zstd"];
 const CODEC_IDS = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 const enc = new TextEncoder();
@@ -215,48 +211,22 @@ describe("bad compressed batches reach the consumer as typed errors", () => {
   });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sluice(args: string[], stdin = ""): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BUN, [path.join(ROOT, "cli", "main.ts"), ...args, "--broker", address], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`sluice ${args.join(" ")} did not exit in time; stderr: ${stderr}`));
-    }, 20_000);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
-
 describe("the CLI", () => {
   test("sluice produce --compression zstd, then sluice consume reads the lines back", async () => {
     await admin.createTopic("cli-zstd", { partitions: 1 });
     const lines = logLines(300, 11);
-    const produced = await sluice(["produce", "cli-zstd", "--compression", "zstd"], `${lines.join("\n")}\n`);
+    const produced = await sluice(["produce", "cli-zstd", "--compression", "zstd"], { broker: address, input: `${lines.join("\n")}\n` });
     expect(produced.stderr).toBe("");
     expect(produced.stdout.trim()).toBe("300 message(s) acked (cli-zstd)");
     const blob = await fetchRaw("cli-zstd");
     for (const b of batchesOf(blob)) expect(compressionOf(blob[b.start + ATTRIBUTES_OFFSET + 1])).toBe(4);
-    const consumed = await sluice(["consume", "cli-zstd", "--from", "beginning", "--max-messages", "300"]);
+    const consumed = await sluice(["consume", "cli-zstd", "--from", "beginning", "--max-messages", "300"], { broker: address });
     expect(consumed.code).toBe(0);
     expect(consumed.stdout.trimEnd().split("\n")).toEqual(lines);
   });
 
   test("an unknown codec is a usage error naming the choices", async () => {
-    const r = await sluice(["produce", "cli-zstd", "--compression", "brotli"], "x\n");
+    const r = await sluice(["produce", "cli-zstd", "--compression", "brotli"], { broker: address, input: "x\n" });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--compression must be one of none, gzip, snappy, lz4, zstd");
   });

@@ -12,7 +12,7 @@ import { decodeFetchResponse, encodeFetchRequest } from "../protocol/kafka/messa
 import { KafkaApiKey } from "../protocol/kafka/versions.ts";
 import { compressionOf, readBatchHeader } from "../protocol/record_batch.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
-import { KafkaFrameClient } from "./support/kafka_frame_client.ts";
+import { KafkaRawClient } from "./support/kafka_raw_client.ts";
 import { takeRecords } from "./support/take_records.ts";
 import { pollUntil, waitFor } from "./support/wait_for.ts";
 
@@ -98,7 +98,7 @@ describe("kcat", () => {
     const codecs = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
     // librdkafka sends a batch uncompressed when compressing does not make it smaller: values that compress.
     const value = (name: string, i: number) => `${name}-${i}-`.padEnd(2000, name[0]);
-    const c = await KafkaFrameClient.connect(broker.kafkaPort!);
+    const c = await KafkaRawClient.connect(broker.kafkaPort!);
     try {
       for (const [name, codec] of Object.entries(codecs)) {
         const topic = `kc-z-${name}`;
