@@ -14,7 +14,8 @@
 
 import { parseArgs } from "node:util";
 import { ClusterMember, EtcdClient, readTopics } from "../cluster/mod.ts";
-import { startEtcd, until } from "../test/support/etcd.ts";
+import { ETCD_WAIT, startEtcd } from "../test/support/etcd.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 
 export interface FailoverResult {
   readonly kind: "broker" | "controller";
@@ -48,20 +49,20 @@ export async function runFailoverBench(opts: { rounds: number; ttlSeconds: numbe
               broker: { id, host: "127.0.0.1", port: 9000 + id, httpPort: 9100 + id, rack: null },
               log: () => {},
             }));
-            if (id === 1) await until("controller", () => members.get(1)!.isController);
+            if (id === 1) await waitFor(() => members.get(1)!.isController, { ...ETCD_WAIT, what: "controller" });
           }
           const controller = members.get(1)!;
-          await until("views", () => [...members.values()].every((m) => m.view.brokers.size === 3));
+          await waitFor(() => [...members.values()].every((m) => m.view.brokers.size === 3), { ...ETCD_WAIT, what: "views" });
           await controller.createTopic({ name: "t", partitions: opts.partitions, replicationFactor: 3 });
           const victimId = result.kind === "controller" ? 1 : 2;
           const keys = controller.keys;
           const startedAt = performance.now();
           await members.get(victimId)!.abandon();
           members.delete(victimId);
-          await until("every partition led by a live broker", async () => {
+          await waitFor(async () => {
             const t = (await readTopics(client, keys)).topics[0];
             return t.partitions.every((p) => p !== undefined && p.leader !== victimId && p.leader >= 0);
-          }, 30_000, 5);
+          }, { what: "every partition led by a live broker", timeoutMs: 30_000, everyMs: 5 });
           result.samplesMs.push(performance.now() - startedAt);
         } finally {
           for (const m of members.values()) await m.close();

@@ -230,12 +230,3 @@ export async function startEtcd(opts: { members?: 1 | 3; dir?: string; basePort?
   }
   throw lastError;
 }
-
-/** Waits for `cond` with a deadline (never a bare sleep to order events). */
-export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 20): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await cond())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}

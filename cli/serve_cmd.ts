@@ -217,7 +217,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const kafka = broker.kafkaPort === null ? "" : `kafka ${broker.kafkaPort}, `;
-  process.stdout.write(`sluice listening on ${config.host}:${broker.port} (${kafka}http ${broker.httpPort})\n`);
+  const readyLine = `sluice listening on ${config.host}:${broker.port} (${kafka}http ${broker.httpPort})\n`;
 
   return await new Promise<number>((resolve) => {
     let signalled = false;
@@ -245,5 +245,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
+    // Ready only now: whoever reads the line may signal at once, and a SIGTERM before the handlers would kill the broker unstopped (exit 143).
+    process.stdout.write(readyLine);
   });
 }

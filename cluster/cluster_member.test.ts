@@ -4,7 +4,8 @@
 // by etcd (the fence), also across the death of an etcd member.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { type EtcdCluster, startEtcd, until } from "../test/support/etcd.ts";
+import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 import { DuplicateBrokerIdError, listBrokers, registerBroker } from "./broker_registration.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
 import { ClusterMember } from "./cluster_member.ts";
@@ -60,7 +61,7 @@ describe("broker registration", () => {
     const client = new EtcdClient({ endpoints: etcd.endpoints });
     const name = clusterName();
     const m = await member(client, name, 3);
-    await until("the only broker becomes controller", () => m.isController);
+    await waitFor(() => m.isController, { ...ETCD_WAIT, what: "the only broker becomes controller" });
     const kv = (await client.get(m.keys.broker(3)))!;
     expect(kv.lease).toBe(m.lease!.id);
     expect(JSON.parse(kv.value)).toMatchObject({ id: 3, host: "127.0.0.1", port: 9003, httpPort: 9004, rack: null });
@@ -92,7 +93,7 @@ describe("broker registration", () => {
     await member(client, name, 6, 7006);
     await crashed.abandon(); // no revoke, no more keepalives: etcd must notice by itself
     const abandonedAt = performance.now();
-    await until("broker 5 gone", async () => (await listBrokers(client, keys)).brokers.every((b) => b.id !== 5), 10_000, 50);
+    await waitFor(async () => (await listBrokers(client, keys)).brokers.every((b) => b.id !== 5), { what: "broker 5 gone", timeoutMs: 10_000, everyMs: 50 });
     const goneAfterMs = performance.now() - abandonedAt;
     expect(goneAfterMs).toBeGreaterThan(TTL * 1000 - 1_000); // not before its lease could have expired
     expect(goneAfterMs).toBeLessThan(TTL * 1000 + 2_000);
@@ -127,7 +128,7 @@ describe("controller election and fencing", () => {
     expect(kv.lease).toBe(winner.lease.id);
     a.election.start();
     b.election.start();
-    await until("both see the controller", () => a.election.controller?.epoch === kv.createRevision && b.election.controller?.epoch === kv.createRevision);
+    await waitFor(() => a.election.controller?.epoch === kv.createRevision && b.election.controller?.epoch === kv.createRevision, { ...ETCD_WAIT, what: "both see the controller" });
     expect(a.election.isController !== b.election.isController).toBe(true);
   });
 
@@ -144,7 +145,7 @@ describe("controller election and fencing", () => {
     expect(ok.succeeded).toBe(true);
     // a stops renewing (a long pause, as far as etcd can tell): its lease expires and b is elected.
     a.lease.abandon();
-    await until("b is controller", () => b.election.isController, 10_000, 20);
+    await waitFor(() => b.election.isController, { what: "b is controller", timeoutMs: 10_000, everyMs: 20 });
     const epochB = b.election.epoch!;
     expect(epochB).toBeGreaterThan(epochA);
     // a still believes it is controller (it never watched), and tries to write: etcd refuses.
@@ -181,12 +182,12 @@ describe("controller election and fencing", () => {
     const client = new EtcdClient({ endpoints: etcd.endpoints });
     const name = clusterName();
     const first = await member(client, name, 1);
-    await until("first is controller", () => first.isController);
+    await waitFor(() => first.isController, { ...ETCD_WAIT, what: "first is controller" });
     const second = await member(client, name, 2);
-    await until("second sees the controller", () => second.controller?.brokerId === 1);
+    await waitFor(() => second.controller?.brokerId === 1, { ...ETCD_WAIT, what: "second sees the controller" });
     const closedAt = performance.now();
     await first.close();
-    await until("second is controller", () => second.isController, 5_000, 10);
+    await waitFor(() => second.isController, { what: "second is controller", timeoutMs: 5_000, everyMs: 10 });
     expect(performance.now() - closedAt).toBeLessThan(TTL * 1000 / 2);
     expect(second.controllerEpoch).toBeGreaterThan(0);
   });
@@ -207,13 +208,13 @@ describe("election across an etcd member's death", () => {
     const client2 = new EtcdClient({ endpoints: [...three.endpoints.slice(1), three.endpoints[0]] });
     const name = clusterName();
     const first = await member(client1, name, 1);
-    await until("first is controller", () => first.isController);
+    await waitFor(() => first.isController, { ...ETCD_WAIT, what: "first is controller" });
     const second = await member(client2, name, 2);
-    await until("second sees the controller", () => second.controller?.brokerId === 1);
+    await waitFor(() => second.controller?.brokerId === 1, { ...ETCD_WAIT, what: "second sees the controller" });
     const epoch1 = first.controllerEpoch!;
     await three.kill(1); // client2's member: its watch and keepalives must move
     await first.abandon(); // the controller "crashes"
-    await until("second is controller", () => second.isController, 15_000, 20);
+    await waitFor(() => second.isController, { what: "second is controller", timeoutMs: 15_000, everyMs: 20 });
     expect(second.controllerEpoch).toBeGreaterThan(epoch1);
     expect(second.sessions).toBe(1); // its own session survived the member's death
     const status = await readClusterStatus(client2, second.keys);

@@ -4,7 +4,8 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { type EtcdCluster, startEtcd, until } from "../test/support/etcd.ts";
+import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 import { listBrokers, registerBroker } from "./broker_registration.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
 import { readClusterStatus } from "./cluster_status.ts";
@@ -94,7 +95,7 @@ describe("topics written by the controller", () => {
   test("replicas go only to live brokers: a broker whose lease expired gets none, and RF 3 of 2 live is refused", async () => {
     const { client, keys, ctx, sessions } = await cluster([1, 2, 3]);
     sessions.get(3)!.abandon();
-    await until("broker 3 gone", async () => (await listBrokers(client, keys)).brokers.length === 2, 10_000, 50);
+    await waitFor(async () => (await listBrokers(client, keys)).brokers.length === 2, { what: "broker 3 gone", timeoutMs: 10_000, everyMs: 50 });
     const { record } = await createTopic(ctx, { name: "after", partitions: 8, replicationFactor: 2 });
     expect(new Set(record.replicas.flat())).toEqual(new Set([1, 2]));
     expect((await refusal(createTopic(ctx, { name: "three", partitions: 1, replicationFactor: 3 }))).code).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);

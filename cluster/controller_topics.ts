@@ -19,7 +19,8 @@
 // creation cut short leaves states nobody reads, overwritten by the next try.
 
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { PARTITIONS_PER_TOPIC_MAX, TOPIC_NAME_LENGTH_MAX, TOPIC_NAME_PATTERN } from "../protocol/limits.ts";
+import { PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
+import { checkTopicName } from "../protocol/topic_name.ts";
 import { parseBrokerInfo } from "./broker_registration.ts";
 import { CONTROLLER_TXN_OPS_MAX, REPLICATION_FACTOR_MAX, TOPIC_CREATE_TRIES } from "./cluster_limits.ts";
 import type { ClusterKeys } from "./cluster_keys.ts";
@@ -45,10 +46,7 @@ export interface ControllerContext {
 }
 
 function checkRequest(req: CreateTopicRequest): void {
-  const name = req.name;
-  if (name.length === 0 || name.length > TOPIC_NAME_LENGTH_MAX || name === "." || name === ".." || !TOPIC_NAME_PATTERN.test(name)) {
-    throw new SluiceError(ErrorCode.INVALID_TOPIC_EXCEPTION, `'${name}' is not a valid topic name`);
-  }
+  checkTopicName(req.name);
   if (!Number.isInteger(req.partitions) || req.partitions < 1 || req.partitions > PARTITIONS_PER_TOPIC_MAX) {
     throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `partitions must be in 1..${PARTITIONS_PER_TOPIC_MAX}, got ${req.partitions}`);
   }

@@ -3,7 +3,9 @@
 // their member dies and re-read after a compaction.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { type EtcdCluster, freePorts, startEtcd, until } from "../test/support/etcd.ts";
+import net from "node:net";
+import { ETCD_WAIT, type EtcdCluster, freePorts, startEtcd } from "../test/support/etcd.ts";
+import { letTimePass, pollUntil, waitFor } from "../test/support/wait_for.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { EtcdErrorCode, EtcdLeaseExpiredError, EtcdUnreachableError } from "./etcd_errors.ts";
 import { EtcdWatch, type WatchEvent } from "./etcd_watch.ts";
@@ -102,11 +104,19 @@ describe("etcd client, one member", () => {
   });
 
   test("closing a watch whose etcd is unreachable returns at once, not after the call's deadline", async () => {
-    const [port] = await freePorts(1);
+    // A listener that hangs up on every connection: etcd unreachable, and each attempt of the client counted.
+    let attempts = 0;
+    const hangUp = net.createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => hangUp.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => hangUp.close(() => resolve())));
+    const port = (hangUp.address() as net.AddressInfo).port;
     const client = new EtcdClient({ endpoints: [`http://127.0.0.1:${port}`] });
     const troubles: string[] = [];
     const watch = EtcdWatch.start(client, "/nowhere/", { prefix: true }, { onSnapshot: () => {}, onEvents: () => {}, onTrouble: (m) => troubles.push(m) });
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let the snapshot read start retrying
+    await waitFor(() => attempts >= 2, { what: "the snapshot read to be retrying" });
     const closingAt = performance.now();
     await watch.close();
     expect(performance.now() - closingAt).toBeLessThan(500);
@@ -120,12 +130,12 @@ describe("etcd client, one member", () => {
     let snapshot: KeyValue[] | undefined;
     const events: WatchEvent[] = [];
     track(EtcdWatch.start(client, dir, { prefix: true }, { onSnapshot: (kvs) => (snapshot = kvs), onEvents: (evs) => events.push(...evs) }));
-    await until("snapshot", () => snapshot !== undefined);
+    await waitFor(() => snapshot !== undefined, { ...ETCD_WAIT, what: "snapshot" });
     expect(snapshot!.map((kv) => kv.value)).toEqual(["1"]);
     await client.put(`${dir}b`, "2");
     await client.put(`${dir}a`, "3");
     await client.deleteRange(`${dir}b`);
-    await until("three events", () => events.length >= 3);
+    await waitFor(() => events.length >= 3, { ...ETCD_WAIT, what: "three events" });
     expect(events.map((e) => `${e.type} ${e.kv.key.slice(dir.length)}=${e.kv.value}`)).toEqual(["put b=2", "put a=3", "delete b="]);
     expect(events[0].kv.modRevision).toBeLessThan(events[2].kv.modRevision);
   });
@@ -147,13 +157,13 @@ describe("etcd client, one member", () => {
         onTrouble: (m) => troubles.push(m),
       }),
     );
-    await until("a snapshot after the compaction", () => snapshots.length === 1);
+    await waitFor(() => snapshots.length === 1, { ...ETCD_WAIT, what: "a snapshot after the compaction" });
     expect(snapshots[0].kvs.map((kv) => `${kv.key.slice(dir.length)}=${kv.value}`)).toEqual(["a=2", "b=3"]);
     expect(snapshots[0].revision).toBeGreaterThanOrEqual(last.revision);
     expect(troubles.some((t) => t.includes("compacted"))).toBe(true);
     expect(events).toEqual([]); // the compacted history is not replayed as events
     await client.put(`${dir}c`, "4");
-    await until("the change after the snapshot", () => events.length === 1);
+    await waitFor(() => events.length === 1, { ...ETCD_WAIT, what: "the change after the snapshot" });
     expect(events[0].kv.value).toBe("4");
     expect(watch.stats.snapshots).toBe(1);
   });
@@ -167,8 +177,7 @@ describe("lease keeper", () => {
     cleanups.push(() => keeper.revoke());
     const key = fresh("kept");
     await client.put(key, "v", { lease: keeper.id });
-    const until6s = performance.now() + 6_000;
-    await until("three TTLs", () => performance.now() > until6s, 8_000, 100);
+    await letTimePass(3 * 2_000); // the behaviour under test: the keeper holds the 2 s lease across three TTLs
     expect(lost).toEqual([]);
     expect(keeper.alive).toBe(true);
     expect(await client.get(key)).toBeDefined();
@@ -184,7 +193,7 @@ describe("lease keeper", () => {
     const keeper = await LeaseKeeper.grant(client, { ttlSeconds: 2, onLost: (r) => lost.push(r) });
     cleanups.push(() => keeper.revoke());
     await client.leaseRevoke(keeper.id);
-    await until("lost", () => lost.length === 1, 3_000);
+    await waitFor(() => lost.length === 1, { ...ETCD_WAIT, what: "lost", timeoutMs: 3_000 });
     expect(lost[0]).toContain("gone");
     expect(keeper.alive).toBe(false);
   });
@@ -200,17 +209,18 @@ describe("lease keeper deadline", () => {
     const pausedAt = performance.now();
     one.pause(0);
     try {
-      await until("suspended", () => suspended.length === 1, 5_000);
+      await waitFor(() => suspended.length === 1, { ...ETCD_WAIT, what: "suspended", timeoutMs: 5_000 });
       expect(performance.now() - pausedAt).toBeLessThan(2_000 + 1_000);
       expect(suspended[0]).toContain("deadline");
       expect(keeper.alive).toBe(false);
       expect(lost).toEqual([]); // silence is not an answer
       const expiredAt = pausedAt + 2_000 + 1_000; // by etcd's clock too
-      await until("past the lease's TTL", () => performance.now() > expiredAt, 5_000, 50);
+      // The lease's TTL elapsing with etcd silent is the behaviour under test: only then may etcd answer that it is gone.
+      await letTimePass(expiredAt - performance.now());
     } finally {
       one.resume(0);
     }
-    await until("lost", () => lost.length === 1, 10_000);
+    await waitFor(() => lost.length === 1, { ...ETCD_WAIT, what: "lost", timeoutMs: 10_000 });
     expect(lost[0]).toContain("gone");
     expect(keeper.alive).toBe(false);
   });
@@ -258,14 +268,15 @@ describe("etcd client, three members", () => {
       const keeper = await LeaseKeeper.grant(client, { ttlSeconds: 2, onLost: (r) => lost.push(r) });
       three.pause(target.i);
       try {
-        const resumeAt = performance.now() + 4_000;
-        await until("two TTLs with the member paused", () => performance.now() > resumeAt || lost.length > 0, 6_000, 50);
+        // Two TTLs passing with the member paused is the behaviour under test (the session must outlive them);
+        // a loss ends the wait early, and fails below.
+        await pollUntil(() => lost.length > 0, { timeoutMs: 2 * 2_000, everyMs: 50 });
       } finally {
         three.resume(target.i);
       }
       expect({ which, lost }).toEqual({ which, lost: [] });
       // A Raft election can outlast the local deadline: then the session was suspended, and resumes now.
-      await until("alive", () => keeper.alive, 5_000);
+      await waitFor(() => keeper.alive, { ...ETCD_WAIT, what: "alive", timeoutMs: 5_000 });
       expect(keeper.suspended).toBe(false);
       await keeper.revoke();
     }
@@ -277,14 +288,14 @@ describe("etcd client, three members", () => {
     const events: WatchEvent[] = [];
     let snapshots = 0;
     const watch = track(EtcdWatch.start(client, dir, { prefix: true }, { onSnapshot: () => snapshots++, onEvents: (evs) => events.push(...evs) }));
-    await until("watching", () => snapshots === 1 && watch.stats.streams === 1 && watch.endpoint !== undefined);
+    await waitFor(() => snapshots === 1 && watch.stats.streams === 1 && watch.endpoint !== undefined, { ...ETCD_WAIT, what: "watching" });
     const victim = three.endpoints.indexOf(watch.endpoint!);
     three.pause(victim);
     try {
       const writer = new EtcdClient({ endpoints: three.endpoints.filter((_, i) => i !== victim && three.members[i].running) });
       await writer.put(`${dir}a`, "1");
       // The stream is silent, not broken: the idle probe notices and the watch reconnects elsewhere.
-      await until("the event through another member", () => events.length === 1, 15_000, 50);
+      await waitFor(() => events.length === 1, { what: "the event through another member", timeoutMs: 15_000, everyMs: 50 });
       expect(watch.stats.streams).toBe(2);
       expect(watch.endpoint).not.toBe(three.endpoints[victim]);
     } finally {
@@ -308,11 +319,11 @@ describe("etcd client, three members", () => {
         onTrouble: (m) => troubles.push(m),
       }),
     );
-    await until("the snapshot (changes after it come as events)", () => snapshots === 1);
+    await waitFor(() => snapshots === 1, { ...ETCD_WAIT, what: "the snapshot (changes after it come as events)" });
     await client.put(`${dir}a`, "boom");
-    await until("trouble", () => troubles.some((t) => t.includes("handler bug")));
+    await waitFor(() => troubles.some((t) => t.includes("handler bug")), { ...ETCD_WAIT, what: "trouble" });
     await client.put(`${dir}b`, "after");
-    await until("the next event", () => seen.includes("after"));
+    await waitFor(() => seen.includes("after"), { ...ETCD_WAIT, what: "the next event" });
     expect(seen).toEqual(["boom", "after"]);
   });
 
@@ -324,15 +335,15 @@ describe("etcd client, three members", () => {
     const watch = track(
       EtcdWatch.start(client, dir, { prefix: true }, { onSnapshot: () => snapshots++, onEvents: (evs) => events.push(...evs) }),
     );
-    await until("watch on a member", () => snapshots === 1 && watch.endpoint !== undefined && watch.stats.streams === 1);
+    await waitFor(() => snapshots === 1 && watch.endpoint !== undefined && watch.stats.streams === 1, { ...ETCD_WAIT, what: "watch on a member" });
     await client.put(`${dir}0`, "0");
-    await until("first event", () => events.length === 1);
+    await waitFor(() => events.length === 1, { ...ETCD_WAIT, what: "first event" });
     const victim = three.endpoints.indexOf(watch.endpoint!);
     expect(victim).toBeGreaterThanOrEqual(0);
     await three.kill(victim);
     // Writes go on (the client skips the dead member) while the watch reconnects.
     for (let i = 1; i <= 20; i++) await client.put(`${dir}${i}`, String(i));
-    await until("all 21 events", () => events.length >= 21, 20_000);
+    await waitFor(() => events.length >= 21, { ...ETCD_WAIT, what: "all 21 events", timeoutMs: 20_000 });
     expect(events.map((e) => e.kv.value)).toEqual(Array.from({ length: 21 }, (_, i) => String(i)));
     expect(watch.stats.streams).toBeGreaterThanOrEqual(2);
     expect(watch.endpoint).not.toBe(three.endpoints[victim]);
@@ -349,11 +360,11 @@ describe("etcd member without a Raft leader", () => {
       let snapshots = 0;
       const watch = EtcdWatch.start(client, fresh("q/"), { prefix: true }, { onSnapshot: () => snapshots++, onEvents: () => {}, onTrouble: (m) => troubles.push(m) });
       try {
-        await until("watching", () => snapshots === 1 && watch.stats.streams === 1);
+        await waitFor(() => snapshots === 1 && watch.stats.streams === 1, { ...ETCD_WAIT, what: "watching" });
         await three.kill(1);
         await three.kill(2);
         // etcd checks for a leader every election timeout and cancels after three misses (~4 s here).
-        await until("the stream ended by etcd", () => troubles.length > 0, 15_000, 50);
+        await waitFor(() => troubles.length > 0, { what: "the stream ended by etcd", timeoutMs: 15_000, everyMs: 50 });
         expect(troubles[0]).toMatch(/ended the watch stream|cancelled the watch|no leader/);
       } finally {
         await watch.close();

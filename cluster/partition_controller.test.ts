@@ -6,7 +6,8 @@
 // of a dead one.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { type EtcdCluster, startEtcd, until } from "../test/support/etcd.ts";
+import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { waitFor } from "../test/support/wait_for.ts";
 import { ClusterMember } from "./cluster_member.ts";
 import { readClusterStatus } from "./cluster_status.ts";
 import { ControllerFencedError } from "./controller_election.ts";
@@ -77,9 +78,9 @@ async function brokers(ids: number[]) {
   };
   for (const id of ids) {
     await start(id);
-    if (id === ids[0]) await until("first broker is controller", () => members.get(id)!.isController);
+    if (id === ids[0]) await waitFor(() => members.get(id)!.isController, { ...ETCD_WAIT, what: "first broker is controller" });
   }
-  await until("every view sees every broker", () => [...members.values()].every((m) => m.view.brokers.size === ids.length));
+  await waitFor(() => [...members.values()].every((m) => m.view.brokers.size === ids.length), { ...ETCD_WAIT, what: "every view sees every broker" });
   return { client, members, start, keys: members.get(ids[0])!.keys };
 }
 
@@ -97,7 +98,7 @@ describe("the controller repairs partitions when brokers die", () => {
     expect(ledBy2.length).toBe(2);
     const diedAt = performance.now();
     await members.get(2)!.abandon(); // broker 2 stops renewing: etcd expires it after the TTL
-    await until("broker 2 in no partition's state", async () => (await topic(client, keys, "t")).partitions.every((p) => p!.leader !== 2 && !p!.isr.includes(2)), 10_000, 25);
+    await waitFor(async () => (await topic(client, keys, "t")).partitions.every((p) => p!.leader !== 2 && !p!.isr.includes(2)), { what: "broker 2 in no partition's state", timeoutMs: 10_000, everyMs: 25 });
     const repairedMs = performance.now() - diedAt;
     const after = await topic(client, keys, "t");
     for (let p = 0; p < 6; p++) {
@@ -124,8 +125,8 @@ describe("the controller repairs partitions when brokers die", () => {
     await members.get(1)!.createTopic({ name: "c", partitions: 3, replicationFactor: 2 });
     await expect(members.get(2)!.createTopic({ name: "not-controller", partitions: 1, replicationFactor: 1 })).rejects.toBeInstanceOf(ControllerFencedError);
     await members.get(1)!.abandon();
-    await until("a new controller", () => members.get(2)!.isController || members.get(3)!.isController, 10_000, 25);
-    await until("no partition names broker 1", async () => (await topic(client, keys, "c")).partitions.every((p) => p!.leader !== 1 && !p!.isr.includes(1)), 10_000, 25);
+    await waitFor(() => members.get(2)!.isController || members.get(3)!.isController, { what: "a new controller", timeoutMs: 10_000, everyMs: 25 });
+    await waitFor(async () => (await topic(client, keys, "c")).partitions.every((p) => p!.leader !== 1 && !p!.isr.includes(1)), { what: "no partition names broker 1", timeoutMs: 10_000, everyMs: 25 });
     const t = await topic(client, keys, "c");
     for (let i = 0; i < 3; i++) {
       const p = t.partitions[i]!;
@@ -141,12 +142,12 @@ describe("the controller repairs partitions when brokers die", () => {
     const onTwo = t0.partitions.findIndex((p) => p!.leader === 2);
     expect(onTwo).toBeGreaterThanOrEqual(0);
     await members.get(2)!.abandon();
-    await until("offline", async () => (await topic(client, keys, "solo")).partitions[onTwo]!.leader === NO_LEADER, 10_000, 25);
+    await waitFor(async () => (await topic(client, keys, "solo")).partitions[onTwo]!.leader === NO_LEADER, { what: "offline", timeoutMs: 10_000, everyMs: 25 });
     const offline = (await topic(client, keys, "solo")).partitions[onTwo]!;
     expect(offline).toMatchObject({ leader: NO_LEADER, leaderEpoch: 1, isr: [2] });
     expect((await readClusterStatus(client, keys)).partitions.offline).toBe(1);
     await start(2); // the same broker id registers again (its old lease expired)
-    await until("back online", async () => (await topic(client, keys, "solo")).partitions[onTwo]!.leader === 2, 10_000, 25);
+    await waitFor(async () => (await topic(client, keys, "solo")).partitions[onTwo]!.leader === 2, { what: "back online", timeoutMs: 10_000, everyMs: 25 });
     expect((await topic(client, keys, "solo")).partitions[onTwo]).toMatchObject({ leader: 2, leaderEpoch: 2, isr: [2] });
     expect((await readClusterStatus(client, keys)).partitions.offline).toBe(0);
   });

@@ -156,7 +156,7 @@ assert(SEGMENT_VIEWS_COPIED_BYTES_MAX <= KAFKA_WRITER_RETAINED_BYTES_MAX, "copie
  * (native/produce_in_flight.ts). Why a pool: a request lives for its round
  * trip (milliseconds), so at a few hundred thousand one-message requests a
  * second its objects outlive the young generation and pile up as old garbage,
- * which is what grew the broker's RSS under that load (BENCHMARKS.md). Reused
+ * which is what grew the broker's RSS under that load (docs/perf-log.md). Reused
  * objects stay live instead; the pool is bounded (a few hundred bytes each),
  * and a request goes back into it only once it was answered AND the engine's
  * callback has returned, so a late callback (after a timeout) can never reach

@@ -10,7 +10,7 @@ import { InFlightQueue } from "./in_flight_queue.ts";
 export class WorkerLink {
   readonly index: number;
   readonly worker: Worker;
-  /** Shared buffers stay referenced here until the thread has ended (RUNTIME.md). */
+  /** Shared buffers stay referenced here until the thread has ended (docs/RUNTIME.md, "Workers and shared memory"). */
   readonly requestsSab: SharedArrayBuffer;
   readonly completionsSab: SharedArrayBuffer;
   readonly requests: RingProducer;

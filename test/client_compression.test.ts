@@ -6,12 +6,9 @@
 // `sluice produce --compression` / `sluice consume` do the same from the CLI.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { logLines } from "../bench/log_lines.ts";
-import { Admin, Consumer, ErrorCode, Producer, SluiceError, type CompressionName, type ConsumerRecord } from "../client/mod.ts";
+import { Admin, Consumer, ErrorCode, Producer, SluiceError, type CompressionName } from "../client/mod.ts";
 import { ApiKey } from "../protocol/api_keys.ts";
 import { readI64, writeI32, writeI64 } from "../protocol/big_endian.ts";
 import { compressBatch } from "../protocol/compressed_batch.ts";
@@ -31,10 +28,10 @@ import {
   type RecordInput,
 } from "../protocol/record_batch.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
+import { sluice } from "./support/cli.ts";
 import { fetchBody, produceBody, RawClient } from "./support/raw_client.ts";
+import { takeRecords } from "./support/take_records.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
 const CODECS: Exclude<CompressionName, "none">[] = ["gzip", "snappy", "lz4", "zstd"];
 const CODEC_IDS = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 const enc = new TextEncoder();
@@ -56,17 +53,6 @@ afterAll(async () => {
   await admin?.close();
   await broker?.stop();
 });
-
-/** Reads exactly `count` records (or fails after the deadline). */
-async function take(consumer: Consumer, count: number, timeoutMs = 15_000): Promise<ConsumerRecord[]> {
-  const out: ConsumerRecord[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count) {
-    if (Date.now() > deadline) throw new Error(`got ${out.length} of ${count} records before the deadline`);
-    out.push(...(await consumer.poll({ maxWaitMs: 200, maxRecords: count - out.length })));
-  }
-  return out;
-}
 
 /** The stored batches of a partition from `offset`, as the broker serves them (raw Fetch). */
 async function fetchRaw(topic: string, offset = 0): Promise<Uint8Array> {
@@ -127,7 +113,7 @@ describe("each codec through a real broker", () => {
 
       const consumer = new Consumer({ broker: address });
       consumer.assign([{ topic, partition: 0, position: "beginning" }]);
-      const got = await take(consumer, sent.length);
+      const got = await takeRecords(consumer, sent.length, 15_000);
       await consumer.close();
       const want = sent.map((m, i) => ({
         offset: BigInt(i),
@@ -169,7 +155,7 @@ describe("each codec through a real broker", () => {
     for (const b of batchesOf(blob)) expect(compressionOf(blob[b.start + ATTRIBUTES_OFFSET + 1])).toBe(0);
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic: "incompressible", partition: 0, position: "beginning" }]);
-    expect((await take(consumer, 20)).map((r) => hexOf(r.value))).toEqual(values.map(hexOf));
+    expect((await takeRecords(consumer, 20, 15_000)).map((r) => hexOf(r.value))).toEqual(values.map(hexOf));
     await consumer.close();
   });
 });
@@ -191,7 +177,7 @@ describe("bad compressed batches reach the consumer as typed errors", () => {
     const consumer = new Consumer({ broker: address });
     consumer.assign([{ topic, partition: 0, position: "beginning" }]);
     try {
-      await take(consumer, 1, 10_000);
+      await takeRecords(consumer, 1, 10_000);
     } catch (e) {
       if (e instanceof SluiceError) return e;
       throw e;
@@ -225,48 +211,22 @@ describe("bad compressed batches reach the consumer as typed errors", () => {
   });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sluice(args: string[], stdin = ""): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BUN, [path.join(ROOT, "cli", "main.ts"), ...args, "--broker", address], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`sluice ${args.join(" ")} did not exit in time; stderr: ${stderr}`));
-    }, 20_000);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
-
 describe("the CLI", () => {
   test("sluice produce --compression zstd, then sluice consume reads the lines back", async () => {
     await admin.createTopic("cli-zstd", { partitions: 1 });
     const lines = logLines(300, 11);
-    const produced = await sluice(["produce", "cli-zstd", "--compression", "zstd"], `${lines.join("\n")}\n`);
+    const produced = await sluice(["produce", "cli-zstd", "--compression", "zstd"], { broker: address, input: `${lines.join("\n")}\n` });
     expect(produced.stderr).toBe("");
     expect(produced.stdout.trim()).toBe("300 message(s) acked (cli-zstd)");
     const blob = await fetchRaw("cli-zstd");
     for (const b of batchesOf(blob)) expect(compressionOf(blob[b.start + ATTRIBUTES_OFFSET + 1])).toBe(4);
-    const consumed = await sluice(["consume", "cli-zstd", "--from", "beginning", "--max-messages", "300"]);
+    const consumed = await sluice(["consume", "cli-zstd", "--from", "beginning", "--max-messages", "300"], { broker: address });
     expect(consumed.code).toBe(0);
     expect(consumed.stdout.trimEnd().split("\n")).toEqual(lines);
   });
 
   test("an unknown codec is a usage error naming the choices", async () => {
-    const r = await sluice(["produce", "cli-zstd", "--compression", "brotli"], "x\n");
+    const r = await sluice(["produce", "cli-zstd", "--compression", "brotli"], { broker: address, input: "x\n" });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--compression must be one of none, gzip, snappy, lz4, zstd");
   });

@@ -7,7 +7,8 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { until } from "./support/etcd.ts";
+import { ETCD_WAIT } from "./support/etcd.ts";
+import { waitFor } from "./support/wait_for.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUN = path.join(REPO_ROOT, "node_modules", ".bin", "bun");
@@ -29,7 +30,7 @@ test("sluice dev cluster: two brokers on one etcd member, status through the pri
   proc.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
   const exited = new Promise<number>((resolve) => proc.on("exit", (code) => resolve(code ?? 1)));
   try {
-    await until("ready", () => out.includes("sluice dev cluster ready") || proc.exitCode !== null, 90_000, 50);
+    await waitFor(() => out.includes("sluice dev cluster ready") || proc.exitCode !== null, { what: "ready", timeoutMs: 90_000, everyMs: 50 });
     expect(out).toContain("sluice dev cluster ready");
     const dir = /data under (\S+)/.exec(out)![1];
     const endpoints = /^\s+etcd\s+(http\S+)/m.exec(out)![1];
@@ -38,12 +39,12 @@ test("sluice dev cluster: two brokers on one etcd member, status through the pri
     expect(pids.length).toBe(2);
     expect(fs.existsSync(dir)).toBe(true);
     let status: { brokers: { id: number }[]; controller: { brokerId: number } | null } | undefined;
-    await until("both brokers and a controller in etcd", () => {
+    await waitFor(() => {
       const r = spawnSync(BUN, ["cli/main.ts", "cluster", "status", "--json", "--etcd", endpoints], { cwd: REPO_ROOT, encoding: "utf8", timeout: 20_000 });
       if (r.status !== 0) return false;
       status = JSON.parse(r.stdout);
       return status!.brokers.length === 2 && status!.controller !== null;
-    });
+    }, { ...ETCD_WAIT, what: "both brokers and a controller in etcd" });
     expect(status!.brokers.map((b) => b.id)).toEqual([1, 2]);
     proc.kill("SIGINT");
     expect(await exited).toBe(0);

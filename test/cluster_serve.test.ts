@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { parseBrokerConfig } from "../engine/broker_config.ts";
 import { mergeConfigSources } from "../cli/serve_cmd.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { type EtcdCluster, freePorts, startEtcd, until } from "./support/etcd.ts";
+import { ETCD_WAIT, type EtcdCluster, freePorts, startEtcd } from "./support/etcd.ts";
+import { letTimePass, waitFor } from "./support/wait_for.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUN = path.join(REPO_ROOT, "node_modules", ".bin", "bun");
@@ -73,10 +74,10 @@ describe("sluice serve in a cluster", () => {
     const b1 = await clusterBroker(name, 1, ["--rack", "r1"]);
     const b2 = await clusterBroker(name, 2);
     let s: StatusJson | undefined;
-    await until("both registered and a controller", async () => {
+    await waitFor(async () => {
       s = await statusJson(name);
       return s.brokers.length === 2 && s.controller !== null;
-    });
+    }, { ...ETCD_WAIT, what: "both registered and a controller" });
     expect(s!.brokers).toEqual([
       { id: 1, host: "127.0.0.1", port: b1.port, httpPort: b1.httpPort, rack: "r1", startedAtMs: expect.any(Number) } as never,
       { id: 2, host: "127.0.0.1", port: b2.port, httpPort: b2.httpPort, rack: null, startedAtMs: expect.any(Number) } as never,
@@ -89,7 +90,7 @@ describe("sluice serve in a cluster", () => {
       const m = new RegExp(`^${family} (\\S+)$`, "m").exec(text);
       return m === null ? undefined : Number(m[1]);
     };
-    await until("both views see two brokers", async () => (await metric(b1, "sluice_cluster_brokers")) === 2 && (await metric(b2, "sluice_cluster_brokers")) === 2);
+    await waitFor(async () => (await metric(b1, "sluice_cluster_brokers")) === 2 && (await metric(b2, "sluice_cluster_brokers")) === 2, { ...ETCD_WAIT, what: "both views see two brokers" });
     expect(await metric(b1, "sluice_cluster_controller")).toBe(1);
     expect(await metric(b2, "sluice_cluster_controller")).toBe(0);
     expect(await metric(b2, "sluice_cluster_controller_epoch")).toBe(s!.controller!.epoch);
@@ -103,10 +104,10 @@ describe("sluice serve in a cluster", () => {
     // SIGTERM of the controller: it resigns and revokes its session, so broker 2 takes over without a TTL wait.
     const stoppedAt = performance.now();
     expect(await b1.stop()).toBe(0);
-    await until("broker 2 is controller, broker 1 gone", async () => {
+    await waitFor(async () => {
       const now = await statusJson(name);
       return now.controller?.brokerId === 2 && now.brokers.length === 1;
-    });
+    }, { ...ETCD_WAIT, what: "broker 2 is controller, broker 1 gone" });
     expect(performance.now() - stoppedAt).toBeLessThan(2_000 + 1_500); // SIGTERM handling + no lease wait
     expect((await statusJson(name)).controller!.epoch).toBeGreaterThan(s!.controller!.epoch);
     expect(b1.output()).toContain("broker 1 is the controller");
@@ -116,13 +117,13 @@ describe("sluice serve in a cluster", () => {
     const name = clusterName();
     const b1 = await clusterBroker(name, 1, ["--cluster-lease-ttl-seconds", "2"]);
     await clusterBroker(name, 2);
-    await until("two brokers", async () => (await statusJson(name)).brokers.length === 2);
+    await waitFor(async () => (await statusJson(name)).brokers.length === 2, { ...ETCD_WAIT, what: "two brokers" });
     await b1.kill9();
     const killedAt = performance.now();
-    await until("broker 1 gone and 2 controller", async () => {
+    await waitFor(async () => {
       const s = await statusJson(name);
       return s.brokers.length === 1 && s.controller?.brokerId === 2;
-    }, 15_000, 100);
+    }, { what: "broker 1 gone and 2 controller", timeoutMs: 15_000, everyMs: 100 });
     expect(performance.now() - killedAt).toBeLessThan(2_000 + 3_000);
   });
 
@@ -130,25 +131,25 @@ describe("sluice serve in a cluster", () => {
     const name = clusterName();
     const b1 = await clusterBroker(name, 1);
     await clusterBroker(name, 2);
-    await until("two brokers, broker 1 controller", async () => {
+    await waitFor(async () => {
       const s = await statusJson(name);
       return s.brokers.length === 2 && s.controller?.brokerId === 1;
-    });
+    }, { ...ETCD_WAIT, what: "two brokers, broker 1 controller" });
     b1.proc.kill("SIGSTOP");
     try {
-      await until("broker 1 gone, broker 2 controller", async () => {
+      await waitFor(async () => {
         const s = await statusJson(name);
         return s.brokers.length === 1 && s.controller?.brokerId === 2;
-      }, 15_000, 100);
+      }, { what: "broker 1 gone, broker 2 controller", timeoutMs: 15_000, everyMs: 100 });
     } finally {
       b1.proc.kill("SIGCONT");
     }
     const epoch2 = (await statusJson(name)).controller!.epoch;
-    await until("broker 1 registered again", async () => (await statusJson(name)).brokers.length === 2, 15_000, 100);
+    await waitFor(async () => (await statusJson(name)).brokers.length === 2, { what: "broker 1 registered again", timeoutMs: 15_000, everyMs: 100 });
     const s = await statusJson(name);
     expect(s.controller).toEqual({ brokerId: 2, epoch: epoch2 }); // the returning broker does not take the controllership back
     expect(s.brokers.find((b) => b.id === 1)!.port).toBe(b1.port);
-    await until("broker 1 says why", () => b1.output().includes("rejoined the cluster (session 2)"));
+    await waitFor(() => b1.output().includes("rejoined the cluster (session 2)"), { ...ETCD_WAIT, what: "broker 1 says why" });
     expect(b1.output()).toMatch(/cluster session of broker 1 lost: (etcd says lease \S+ is gone|.*deadline)/);
   });
 
@@ -211,14 +212,13 @@ describe("sluice serve with a three-member etcd", () => {
       return JSON.parse(r.stdout) as StatusJson;
     };
     let before: StatusJson | undefined;
-    await until("two brokers and a controller", async () => {
+    await waitFor(async () => {
       before = await statusOn(three.endpoints);
       return before.brokers.length === 2 && before.controller !== null;
-    });
+    }, { ...ETCD_WAIT, what: "two brokers and a controller" });
     await three.kill(0);
-    // Two TTLs and a bit: a broker whose keepalives had stopped would be gone by now.
-    const waitUntil = performance.now() + 2 * 2_000 + 1_000;
-    await until("two TTLs", () => performance.now() > waitUntil, 10_000, 100);
+    // Two TTLs and a bit passing is the behaviour under test: a broker whose keepalives had stopped would be gone by now.
+    await letTimePass(2 * 2_000 + 1_000);
     const after = await statusOn(three.endpoints.slice(1));
     expect(after.brokers.map((b) => b.id)).toEqual([1, 2]);
     expect(after.controller).toEqual(before!.controller);

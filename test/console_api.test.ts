@@ -13,6 +13,7 @@ import {
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { sluiceOk } from "./support/cli.ts";
 import { RawClient, produceBody } from "./support/raw_client.ts";
+import { waitForValue } from "./support/wait_for.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
 
 let broker: BrokerProcess;
@@ -220,20 +221,20 @@ describe("console API: what it does", () => {
 
       controllers.pop()!.abort();
       // The aborted stream's slot comes back.
-      const deadline2 = Date.now() + 10_000;
-      let again: Response | undefined;
-      while (Date.now() < deadline2) {
-        const c = new AbortController();
-        const res = await fetch(`${base}/events`, { signal: c.signal });
-        if (res.status === 200) {
+      const again = await waitForValue(
+        async () => {
+          const c = new AbortController();
+          const res = await fetch(`${base}/events`, { signal: c.signal });
+          if (res.status !== 200) {
+            await res.arrayBuffer();
+            return undefined;
+          }
           controllers.push(c);
-          again = res;
-          break;
-        }
-        await res.arrayBuffer();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(again?.status).toBe(200);
+          return res;
+        },
+        { what: "a free event stream slot", timeoutMs: 10_000, everyMs: 50 },
+      );
+      expect(again.headers.get("content-type")).toContain("text/event-stream");
     } finally {
       for (const c of controllers) c.abort();
     }

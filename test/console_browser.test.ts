@@ -14,9 +14,11 @@ import path from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { sluiceOk, spawnSluice } from "./support/cli.ts";
+import { waitForValue } from "./support/wait_for.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const CONDITION_TIMEOUT_MS = 20_000;
+/** A page renders and refreshes on timers, and each probe asks the browser or the CLI: a long deadline, slow polling. */
+const PROBE_WAIT = { timeoutMs: 20_000, everyMs: 100 };
 const TOPIC = "clicks";
 /** Markup in a record value: the page must show these characters and run nothing. */
 const SCRIPT_VALUE = `<script>window.__injected = 1</script><img src=x onerror="window.__injected = 2">`;
@@ -27,21 +29,6 @@ let page: Page;
 let shotsDir: string;
 let addr: string;
 const started: ChildProcess[] = [];
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = CONDITION_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== null && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
@@ -102,14 +89,14 @@ describe("web console in Chromium", () => {
     const messages = t.partitions.reduce((n, p) => n + p.highWatermark - p.logStartOffset, 0);
     expect(messages).toBe(13);
     const row = page.locator(`[data-testid=topics-table] tr[data-topic="${TOPIC}"]`);
-    await until("the topic row", async () => (await row.count()) === 1);
+    await waitForValue(async () => (await row.count()) === 1, { ...PROBE_WAIT, what: "the topic row" });
     const cells = await row.locator("td").allTextContents();
     expect(cells[1]).toBe("3");
     expect(cells[2]).toBe(String(messages));
     const g = await groupJson("readers");
     const lag = g.offsets.reduce((n, o) => n + Math.max(0, o.lag), 0);
     expect(lag).toBe(messages - 4);
-    await until("the group's lag", async () => (await text(`[data-testid=groups-table] tr[data-group="readers"] td.lag`)) === String(lag));
+    await waitForValue(async () => (await text(`[data-testid=groups-table] tr[data-group="readers"] td.lag`)) === String(lag), { ...PROBE_WAIT, what: "the group's lag" });
     // Two uPlot charts drew their canvas.
     expect(await page.locator(".chart canvas").count()).toBe(2);
     await shot("1-overview");
@@ -126,44 +113,44 @@ describe("web console in Chromium", () => {
     }, 20);
     try {
       await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/${TOPIC}`);
-      await until("partition 2 first and hot", async () => {
+      await waitForValue(async () => {
         const first = page.locator("[data-testid=partitions-table] tbody tr").first();
         return (await first.getAttribute("data-partition")) === "2" && (await first.getAttribute("class")) === "hot";
-      });
+      }, { ...PROBE_WAIT, what: "partition 2 first and hot" });
       const rate = Number((await text(`[data-testid=partitions-table] tr[data-partition="2"] td.rate`))!.replace(/[^\d.]/g, ""));
       expect(rate).toBeGreaterThan(0);
       expect(await text(`[data-testid=partitions-table] tr[data-partition="2"]`)).toContain("100%");
       await shot("2-topic-hot");
       // The overview shows the topic's inflow and the produce chart live.
       await page.goto(`http://127.0.0.1:${broker.httpPort}/`);
-      await until("the topic's inflow on the overview", async () => {
+      await waitForValue(async () => {
         const cells = await page.locator(`[data-testid=topics-table] tr[data-topic="${TOPIC}"] td`).allTextContents();
         return cells.length === 6 && Number(cells[4].replace(/[^\d.]/g, "")) > 0;
-      });
-      await until("a few seconds of chart", async () => Number(await page.locator("[data-testid=chart-messages]").getAttribute("data-points")) >= 5);
+      }, { ...PROBE_WAIT, what: "the topic's inflow on the overview" });
+      await waitForValue(async () => Number(await page.locator("[data-testid=chart-messages]").getAttribute("data-points")) >= 5, { ...PROBE_WAIT, what: "a few seconds of chart" });
       await shot("2b-overview-live");
     } finally {
       clearInterval(feed);
       hot.stdin!.end();
     }
-    await until("the hot producer to exit", async () => hot.exitCode !== null);
+    await waitForValue(async () => hot.exitCode !== null, { ...PROBE_WAIT, what: "the hot producer to exit" });
     // Once the producer is gone the topic page settles on exactly what the broker holds.
     const t = await topicJson();
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/${TOPIC}`);
-    await until("high watermarks equal to the broker's", async () => {
+    await waitForValue(async () => {
       for (const p of t.partitions) {
         const shown = await text(`[data-testid=partitions-table] tr[data-partition="${p.partition}"] td.hw`);
         if (shown?.replace(/,/g, "") !== String(p.highWatermark)) return false;
       }
       return true;
-    });
+    }, { ...PROBE_WAIT, what: "high watermarks equal to the broker's" });
     expect(t.partitions[2].highWatermark).toBe(sent);
   });
 
   test("message browser: a record as stored; markup shown as text and never run; JSON pretty-printed; filter and offsets", async () => {
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/${TOPIC}/messages?partition=0&from=beginning`);
     const value0 = page.locator("[data-testid=value-0] pre");
-    await until("record 0", async () => (await value0.count()) === 1);
+    await waitForValue(async () => (await value0.count()) === 1, { ...PROBE_WAIT, what: "record 0" });
     expect(await value0.textContent()).toBe(SCRIPT_VALUE);
     // The markup became text: no element of it exists, and nothing ran.
     expect(await page.locator("[data-testid=records-table] script, [data-testid=records-table] img").count()).toBe(0);
@@ -176,12 +163,12 @@ describe("web console in Chromium", () => {
     await shot("3-messages");
 
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/${TOPIC}/messages?partition=0&from=offset&offset=7&limit=2`);
-    await until("offsets 7 and 8", async () => (await page.locator("[data-testid=records-table] tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-offset")).join(","))) === "7,8");
+    await waitForValue(async () => (await page.locator("[data-testid=records-table] tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-offset")).join(","))) === "7,8", { ...PROBE_WAIT, what: "offsets 7 and 8" });
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/${TOPIC}/messages?partition=0&from=beginning&filter=VALUE%205`);
-    await until("the filtered record", async () => (await page.locator("[data-testid=records-table] tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-offset")).join(","))) === "7");
+    await waitForValue(async () => (await page.locator("[data-testid=records-table] tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-offset")).join(","))) === "7", { ...PROBE_WAIT, what: "the filtered record" });
     // A bad offset: the broker's message names it.
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/${TOPIC}/messages?partition=0&from=offset&offset=999`);
-    await until("the offset error", async () => (await text("[data-testid=browse-error]"))?.includes("offset: 999 is outside"));
+    await waitForValue(async () => (await text("[data-testid=browse-error]"))?.includes("offset: 999 is outside"), { ...PROBE_WAIT, what: "the offset error" });
     await shot("4-messages-bad-offset");
   });
 
@@ -190,51 +177,51 @@ describe("web console in Chromium", () => {
     await page.locator("[data-testid=config-edit]").click();
     await page.locator('[data-testid=config-form] input[name="retention.ms"]').fill("soon");
     await page.locator("[data-testid=config-save]").click();
-    const error = await until("the config error", async () => text("[data-testid=config-error]"));
+    const error = await waitForValue(async () => text("[data-testid=config-error]"), { ...PROBE_WAIT, what: "the config error" });
     expect(error).toContain("retention.ms");
     expect(error).toContain("soon");
     await shot("5-config-error");
     expect((await topicJson()).configs["retention.ms"]).toBe("604800000");
     await page.locator('[data-testid=config-form] input[name="retention.ms"]').fill("3600000");
     await page.locator("[data-testid=config-save]").click();
-    await until("the saved value", async () => (await text(`[data-testid=config-form] tr[data-config="retention.ms"] .config-value`)) === "3600000");
+    await waitForValue(async () => (await text(`[data-testid=config-form] tr[data-config="retention.ms"] .config-value`)) === "3600000", { ...PROBE_WAIT, what: "the saved value" });
     expect((await topicJson()).configs["retention.ms"]).toBe("3600000");
   });
 
   test("group page: committed offsets and lag per partition as the broker holds them; reset refused while the group has members", async () => {
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/groups/readers`);
     const g = await groupJson("readers");
-    await until("every partition's lag", async () => {
+    await waitForValue(async () => {
       for (const o of g.offsets) {
         const shown = await text(`[data-testid=offsets-table] tr[data-row="${o.topic}-${o.partition}"] td.lag`);
         if (shown?.replace(/,/g, "") !== (o.lag < 0 ? "–" : String(o.lag))) return false;
       }
       return true;
-    });
-    await until("the lag chart", async () => (await page.locator("[data-testid=chart-lag] canvas").count()) === 1);
+    }, { ...PROBE_WAIT, what: "every partition's lag" });
+    await waitForValue(async () => (await page.locator("[data-testid=chart-lag] canvas").count()) === 1, { ...PROBE_WAIT, what: "the lag chart" });
     await shot("6-group");
     // Without members a reset goes through, and the broker then holds it.
     await page.locator('[data-testid=reset-form] input[name="topic"]').fill(TOPIC);
     await page.locator('[data-testid=reset-form] select[name="to"]').selectOption("latest");
     await page.locator("[data-testid=reset-form] button[type=submit]").click();
-    await until("the reset to latest", async () => (await groupJson("readers")).offsets.every((o) => o.lag === 0));
-    await until("no lag shown", async () => (await text("[data-testid=group-lag] .stat-value")) === "0");
+    await waitForValue(async () => (await groupJson("readers")).offsets.every((o) => o.lag === 0), { ...PROBE_WAIT, what: "the reset to latest" });
+    await waitForValue(async () => (await text("[data-testid=group-lag] .stat-value")) === "0", { ...PROBE_WAIT, what: "no lag shown" });
 
     const member = spawnSluice(["consume", TOPIC, "--group", "live", "--from", "end"], addr);
     started.push(member);
-    await until("the live group to be Stable with one member", async () => {
+    await waitForValue(async () => {
       const d = await groupJson("live").catch(() => null);
       return d !== null && d.state === "Stable" && d.members.length === 1;
-    });
+    }, { ...PROBE_WAIT, what: "the live group to be Stable with one member" });
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/groups/live`);
-    await until("one member shown", async () => (await page.locator("[data-testid=members-table] tbody tr code").count()) === 1);
+    await waitForValue(async () => (await page.locator("[data-testid=members-table] tbody tr code").count()) === 1, { ...PROBE_WAIT, what: "one member shown" });
     await page.locator('[data-testid=reset-form] input[name="topic"]').fill(TOPIC);
     await page.locator("[data-testid=reset-form] button[type=submit]").click();
-    const refused = await until("the refusal", async () => text("[data-testid=reset-error]"));
+    const refused = await waitForValue(async () => text("[data-testid=reset-error]"), { ...PROBE_WAIT, what: "the refusal" });
     expect(refused).toContain("members");
     await shot("7-group-reset-refused");
     member.kill("SIGTERM");
-    await until("the member to exit", async () => member.exitCode !== null || member.signalCode !== null);
+    await waitForValue(async () => member.exitCode !== null || member.signalCode !== null, { ...PROBE_WAIT, what: "the member to exit" });
   });
 
   test("produce from the page; the record is then in the partition", async () => {
@@ -244,7 +231,7 @@ describe("web console in Chromium", () => {
     await page.locator('[data-testid=produce-form] textarea[name="value"]').fill("hello from the console");
     await page.locator('[data-testid=produce-form] textarea[name="headers"]').fill("source=console");
     await page.locator("[data-testid=produce-form] button[type=submit]").click();
-    const result = await until("the produce result", async () => text("[data-testid=produce-result]"));
+    const result = await waitForValue(async () => text("[data-testid=produce-result]"), { ...PROBE_WAIT, what: "the produce result" });
     expect(result).toBe("stored at partition 1, offset 3");
     const out = await sluiceOk(["consume", TOPIC, "--partition", "1", "--from", "3", "--max-messages", "1", "--format", "json", "--timeout-ms", "10000"], { broker: addr });
     const rec = JSON.parse(out.trim());

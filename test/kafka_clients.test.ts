@@ -8,12 +8,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { Kafka, logLevel, CompressionTypes } from "kafkajs";
 import { Admin, Consumer, GroupAdmin, Producer } from "../client/mod.ts";
-import type { ConsumerRecord } from "../client/mod.ts";
 import { decodeFetchResponse, encodeFetchRequest } from "../protocol/kafka/messages/fetch.ts";
 import { KafkaApiKey } from "../protocol/kafka/versions.ts";
 import { compressionOf, readBatchHeader } from "../protocol/record_batch.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
-import { KafkaFrameClient } from "./support/kafka_frame_client.ts";
+import { KafkaRawClient } from "./support/kafka_raw_client.ts";
+import { takeRecords } from "./support/take_records.ts";
+import { pollUntil, waitFor } from "./support/wait_for.ts";
 
 const KCAT = "/usr/bin/kcat";
 const KCAT_TIMEOUT_MS = 30_000;
@@ -52,16 +53,6 @@ function kcat(args: string[], stdin = ""): Promise<string> {
     });
     proc.stdin.end(stdin);
   });
-}
-
-async function take(consumer: Consumer, count: number, timeoutMs = 10_000): Promise<ConsumerRecord[]> {
-  const out: ConsumerRecord[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count) {
-    if (Date.now() > deadline) throw new Error(`got ${out.length} of ${count} records before the deadline`);
-    out.push(...(await consumer.poll({ maxWaitMs: 200, maxRecords: count - out.length })));
-  }
-  return out;
 }
 
 const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
@@ -107,7 +98,7 @@ describe("kcat", () => {
     const codecs = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
     // librdkafka sends a batch uncompressed when compressing does not make it smaller: values that compress.
     const value = (name: string, i: number) => `${name}-${i}-`.padEnd(2000, name[0]);
-    const c = await KafkaFrameClient.connect(broker.kafkaPort!);
+    const c = await KafkaRawClient.connect(broker.kafkaPort!);
     try {
       for (const [name, codec] of Object.entries(codecs)) {
         const topic = `kc-z-${name}`;
@@ -159,7 +150,7 @@ describe("kafkajs 2.2.4", () => {
     const consumer = new Consumer({ broker: nativeAddress });
     consumer.assign([{ topic: "kj", partition: 0, position: "beginning" }]);
     // The native client reads uncompressed batches; the gzip one is checked by kcat below.
-    const got = await take(consumer, 3);
+    const got = await takeRecords(consumer, 3);
     await consumer.close();
     expect(got.map((g) => [g.offset, text(g.key), text(g.value), g.headers.map(([k, v]) => [k, text(v)]), g.timestamp])).toEqual(
       sent.slice(0, 3).map((m, i) => [BigInt(i), m.key, m.value, Object.entries(m.headers), Number(m.timestamp)]),
@@ -174,7 +165,7 @@ describe("mixed protocols", () => {
     await kcat(["-P", "-t", "mix-in", "-K:", "-H", "h1=v1"], "alpha:one\nbeta:two\n");
     const consumer = new Consumer({ broker: nativeAddress });
     consumer.assign([{ topic: "mix-in", partition: 0, position: "beginning" }]);
-    const got = await take(consumer, 2);
+    const got = await takeRecords(consumer, 2);
     await consumer.close();
     expect(got.map((g) => [text(g.key), text(g.value), g.headers.map(([k, v]) => [k, text(v)])])).toEqual([
       ["alpha", "one", [["h1", "v1"]]],
@@ -238,42 +229,37 @@ describe("consumer groups (Kafka's classic protocol: the client leader assigns)"
       await c.run({ eachMessage: async ({ message }) => void got.set(message.value!.toString(), name) });
       return c;
     };
-    const until = async (condition: () => boolean, what: string) => {
-      const deadline = Date.now() + 20_000;
-      while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`${what} not within 20 s (got ${got.size})`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
     const a = await member("a");
     const b = await member("b");
     const groupAdmin = kafka.admin();
     await groupAdmin.connect();
     try {
       // Both members in one generation, each with a share of the four partitions.
-      let described = await groupAdmin.describeGroups(["js-group"]);
-      const deadline = Date.now() + 20_000;
-      while (!(described.groups[0].state === "Stable" && described.groups[0].members.length === 2) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        described = await groupAdmin.describeGroups(["js-group"]);
-      }
-      const g = described.groups[0];
+      let g = (await groupAdmin.describeGroups(["js-group"])).groups[0];
+      await pollUntil(
+        async () => {
+          g = (await groupAdmin.describeGroups(["js-group"])).groups[0];
+          return g.state === "Stable" && g.members.length === 2;
+        },
+        { timeoutMs: 20_000, everyMs: 50 },
+      );
       expect([g.state, g.protocolType, g.members.length]).toEqual(["Stable", "consumer", 2]);
       expect(g.members.every((m) => m.memberAssignment.length > 0)).toBe(true);
 
       await send(0, 20);
-      await until(() => got.size === 20, "20 records");
+      await waitFor(() => got.size === 20, { what: "20 records", timeoutMs: 20_000, everyMs: 20 });
       expect(new Set(got.values())).toEqual(new Set(["a", "b"]));
       // Commits land in the one offsets store: lag 0 over the native protocol too.
       const groups = new GroupAdmin({ broker: nativeAddress });
       try {
         let lags: number[] = [];
-        const commitDeadline = Date.now() + 20_000;
-        while (Date.now() < commitDeadline) {
-          lags = (await groups.describeGroup("js-group")).offsets.map((o) => o.lag);
-          if (lags.length === 4 && lags.every((l) => l === 0)) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await pollUntil(
+          async () => {
+            lags = (await groups.describeGroup("js-group")).offsets.map((o) => o.lag);
+            return lags.length === 4 && lags.every((l) => l === 0);
+          },
+          { timeoutMs: 20_000, everyMs: 100 },
+        );
         expect(lags).toEqual([0, 0, 0, 0]);
       } finally {
         await groups.close();
@@ -282,7 +268,7 @@ describe("consumer groups (Kafka's classic protocol: the client leader assigns)"
       // b leaves: a rebalance gives a every partition.
       await b.disconnect();
       await send(20, 8);
-      await until(() => got.size === 28, "8 more records");
+      await waitFor(() => got.size === 28, { what: "8 more records", timeoutMs: 20_000, everyMs: 20 });
       for (let i = 20; i < 28; i++) expect(got.get(`v${i}`)).toBe("a");
     } finally {
       await groupAdmin.disconnect();

@@ -27,7 +27,8 @@ import { KafkaApiKey } from "../protocol/kafka/versions.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
 import { Admin } from "../client/mod.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { KafkaFrameClient } from "./support/kafka_frame_client.ts";
+import { mutateKeepingBoundary, rng } from "./support/frame_mutation.ts";
+import { KafkaRawClient } from "./support/kafka_raw_client.ts";
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0x5eed);
 const MUTATIONS_PER_FRAME = 300;
@@ -36,18 +37,6 @@ const RSS_GROWTH_BYTES_MAX = 128 * 1024 * 1024;
 /** The answer (or the close) for one mutated frame must come within this. */
 const ANSWER_WAIT_MS = 3_000;
 const PROBE_CORRELATION_ID_BASE = 0x7ead0000;
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 let broker: BrokerProcess;
 /** Request frames (size prefix included) the clients sent, one per api key and version seen. */
@@ -136,43 +125,13 @@ afterAll(async () => {
   if (broker !== undefined) expect(await broker.stop()).toBe(0);
 });
 
-/** Mutates a whole frame but keeps its size prefix true. */
-function mutate(frame: Uint8Array, r: () => number): Uint8Array {
-  let body = frame.subarray(4).slice();
-  const kind = Math.floor(r() * 5);
-  if (kind === 0) {
-    const flips = 1 + Math.floor(r() * 4);
-    for (let i = 0; i < flips; i++) body[Math.floor(r() * body.length)] ^= 1 << Math.floor(r() * 8);
-  } else if (kind === 1) {
-    body = body.slice(0, 8 + Math.floor(r() * (body.length - 8)));
-  } else if (kind === 2) {
-    const at = 8 + Math.floor(r() * (body.length - 8));
-    const n = 1 + Math.floor(r() * 8);
-    for (let i = at; i < Math.min(body.length, at + n); i++) body[i] = Math.floor(r() * 256);
-  } else if (kind === 3) {
-    const at = 8 + Math.floor(r() * Math.max(1, body.length - 12));
-    const v = [0x7fffffff, 0xffffffff, 0x80000000, 0x00ffffff][Math.floor(r() * 4)];
-    new DataView(body.buffer).setUint32(Math.min(at, body.length - 4), v);
-  } else {
-    const extra = new Uint8Array(1 + Math.floor(r() * 16)).map(() => Math.floor(r() * 256));
-    const grown = new Uint8Array(body.length + extra.length);
-    grown.set(body);
-    grown.set(extra, body.length);
-    body = grown;
-  }
-  const out = new Uint8Array(4 + body.length);
-  new DataView(out.buffer).setUint32(0, body.length);
-  out.set(body, 4);
-  return out;
-}
-
 describe("fuzzed Kafka frames", () => {
   test("mutated frames real clients sent: each is answered or closes its connection; the broker stays up with bounded memory", async () => {
     // The captures cover the apis kcat uses without a group.
     const apis = new Set([...captured.keys()].map((k) => Number(k.split("v")[0])));
     for (const k of [KafkaApiKey.ApiVersions, KafkaApiKey.Metadata, KafkaApiKey.Produce, KafkaApiKey.Fetch, KafkaApiKey.ListOffsets]) expect(apis).toContain(k);
 
-    let client = await KafkaFrameClient.connect(broker.kafkaPort!);
+    let client = await KafkaRawClient.connect(broker.kafkaPort!);
     // librdkafka 2.0 sends flexible versions only of ApiVersions: add the flexible encodings of the others, built by the codecs.
     const records = encodeBatch([{ key: "k", value: "fuzz value" }, { value: "second" }]);
     const built: [string, Uint8Array][] = [
@@ -190,7 +149,7 @@ describe("fuzzed Kafka frames", () => {
     let parked = 0;
     for (const [name, frame] of captured) {
       for (let i = 0; i < MUTATIONS_PER_FRAME; i++) {
-        if (client.isClosed) client = await KafkaFrameClient.connect(broker.kafkaPort!);
+        if (client.isClosed) client = await KafkaRawClient.connect(broker.kafkaPort!);
         // A correlation id no mutated frame can carry (the clients' were small, and at most 4 bits flip).
         const probe = client.frame(
           KafkaApiKey.ApiVersions,
@@ -198,14 +157,15 @@ describe("fuzzed Kafka frames", () => {
           (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "fuzz", clientSoftwareVersion: "1" }),
           PROBE_CORRELATION_ID_BASE + answered + closed + parked,
         );
-        client.sendRaw(mutate(frame, r));
-        client.sendRaw(probe.bytes);
+        client.send(mutateKeepingBoundary(frame, r));
+        client.send(probe.bytes);
         const outcome = await Promise.race([
           client.response(probe.correlationId).then(
-            (b) => b,
+            (r) => r.body,
             () => "closed" as const,
           ),
           client.closed.then(() => "closed" as const),
+          // Not an ordering sleep: this time elapsing with neither answer nor close IS the outcome "hung".
           Bun.sleep(ANSWER_WAIT_MS).then(() => "hung" as const),
         ]);
         if (outcome === "hung") {
@@ -237,7 +197,7 @@ describe("fuzzed Kafka frames", () => {
     expect(rssBytes(broker.pid) - rssBefore).toBeLessThan(RSS_GROWTH_BYTES_MAX);
 
     // A good request is still served.
-    const good = await KafkaFrameClient.connect(broker.kafkaPort!);
+    const good = await KafkaRawClient.connect(broker.kafkaPort!);
     const res = decodeProduceResponse(
       await good.request(KafkaApiKey.Produce, 9, (w) =>
         encodeProduceRequest(w, 9, { acks: -1, timeoutMs: 5000, topicData: [{ name: "fz", partitionData: [{ index: 0, records: encodeBatch([{ value: "after" }]) }] }] }),
@@ -254,20 +214,20 @@ describe("fuzzed Kafka frames", () => {
 
   test("random size prefixes: refused or timed out, never a crash", async () => {
     const r = rng(SEED ^ 0xabcdef);
-    const conns: KafkaFrameClient[] = [];
+    const conns: KafkaRawClient[] = [];
     for (let i = 0; i < 60; i++) {
-      const c = await KafkaFrameClient.connect(broker.kafkaPort!);
+      const c = await KafkaRawClient.connect(broker.kafkaPort!);
       const size = i % 3 === 0 ? Math.floor(r() * 0x1_0000_0000) : i % 3 === 1 ? Math.floor(r() * 8) : 16 + Math.floor(r() * 64);
       const junk = new Uint8Array(4 + Math.floor(r() * 40)).map(() => Math.floor(r() * 256));
       new DataView(junk.buffer).setUint32(0, size >>> 0);
-      c.sendRaw(junk);
+      c.send(junk);
       conns.push(c);
     }
     // Each is closed: at once (size out of range, or a header that does not decode) or by the request timeout.
     await Promise.all(conns.map((c) => c.closed));
     expect(conns.every((c) => c.isClosed)).toBe(true);
     expect(broker.proc.exitCode).toBe(null);
-    const good = await KafkaFrameClient.connect(broker.kafkaPort!);
+    const good = await KafkaRawClient.connect(broker.kafkaPort!);
     const v = decodeApiVersionsResponse(await good.request(KafkaApiKey.ApiVersions, 3, (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" })), 3);
     expect(v.errorCode).toBe(0);
     good.close();

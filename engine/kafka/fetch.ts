@@ -10,7 +10,8 @@
 // (KafkaWriter.appendView), so the router copies them no more: large
 // responses reach the socket from the scratch buffer (respondSegments), which
 // goes back to the pool once written. The native fetch (engine/native/
-// fetch_in_flight.ts) works the same way.
+// fetch_in_flight.ts) works the same way, over the same results
+// (engine/fetch_results.ts).
 //
 // isolation_level: read_uncommitted and read_committed both read up to the
 // high watermark (no transactions yet, so nothing is uncommitted); the last
@@ -21,10 +22,10 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { decodeFetchRequest, encodeFetchResponse, type FetchRequest } from "../../protocol/kafka/messages/fetch.ts";
 import type { RequestMeta } from "../connection/client_connection.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
+import { FetchPartitionResults } from "../fetch_results.ts";
 import type { KafkaConnection } from "./kafka_connection.ts";
 import type { KafkaHandler } from "./kafka_request.ts";
 
-const EMPTY = new Uint8Array(0);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export const handleFetch: KafkaHandler = (req) => {
@@ -51,14 +52,7 @@ class KafkaFetch implements FetchSink {
   readonly #meta: RequestMeta;
   readonly #apiVersion: number;
   readonly #body: FetchRequest;
-  readonly #codes: Int16Array;
-  readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
-  readonly #highWatermarks: Float64Array;
-  readonly #logStarts: Float64Array;
-  /** Taken from the pool at the first bytes, given back when the fetch parks or ends: a parked fetch holds none. */
-  #scratch: Uint8Array = EMPTY;
-  #used = 0;
+  readonly #results: FetchPartitionResults;
   #handle: FetchHandle | null = null;
   #finished = false;
 
@@ -67,11 +61,7 @@ class KafkaFetch implements FetchSink {
     this.#meta = meta;
     this.#apiVersion = apiVersion;
     this.#body = body;
-    this.#codes = new Int16Array(n);
-    this.#starts = new Int32Array(n);
-    this.#lengths = new Int32Array(n);
-    this.#highWatermarks = new Float64Array(n).fill(-1);
-    this.#logStarts = new Float64Array(n).fill(-1);
+    this.#results = new FetchPartitionResults(conn.host.scratch, n);
   }
 
   /** The engine took the fetch; unless it already answered, the connection tracks it (closing cancels it). */
@@ -82,49 +72,36 @@ class KafkaFetch implements FetchSink {
   }
 
   partition(i: number, errorCode: number, bytes: Uint8Array | null, highWatermark: number, logStartOffset: number): void {
-    this.#codes[i] = errorCode;
-    this.#highWatermarks[i] = highWatermark;
-    this.#logStarts[i] = logStartOffset;
-    const n = bytes === null ? 0 : bytes.length;
-    this.#starts[i] = this.#used;
-    this.#lengths[i] = n;
-    if (n === 0) return;
-    this.#ensure(n);
-    this.#scratch.set(bytes!, this.#used);
-    this.#used += n;
+    this.#results.set(i, errorCode, bytes, highWatermark, logStartOffset);
   }
 
   reset(): void {
-    this.#used = 0;
-    this.#lengths.fill(0);
-    if (this.#scratch !== EMPTY) this.#conn.host.scratch.give(this.#scratch);
-    this.#scratch = EMPTY;
+    this.#results.reset();
   }
 
   done(): void {
     this.#finished = true;
     const conn = this.#conn;
     if (this.#handle !== null) conn.untrackFetch(this.#handle);
-    const scratch = this.#scratch;
-    this.#scratch = EMPTY;
-    const release = scratch === EMPTY ? noop : () => conn.host.scratch.give(scratch);
+    const r = this.#results;
+    const { scratch, release } = r.takeScratch();
     const readCommitted = this.#body.isolationLevel === 1;
     let flat = 0;
     const responses = this.#body.topics.map((t) => ({
       topic: t.topic,
       partitions: t.partitions.map((p) => {
         const i = flat++;
-        const code = this.#codes[i];
-        const hw = this.#highWatermarks[i];
+        const code = r.codes[i];
+        const hw = r.highWatermarks[i];
         return {
           partitionIndex: p.partition,
           errorCode: code,
           highWatermark: BigInt(hw),
           lastStableOffset: BigInt(hw),
-          logStartOffset: BigInt(this.#logStarts[i]),
+          logStartOffset: BigInt(r.logStarts[i]),
           // None: there are no transactions. Kafka sends null unless the fetch is read_committed.
           abortedTransactions: readCommitted ? [] : null,
-          records: scratch.subarray(this.#starts[i], this.#starts[i] + this.#lengths[i]),
+          records: r.records(i, scratch),
         };
       }),
     }));
@@ -135,20 +112,4 @@ class KafkaFetch implements FetchSink {
       release,
     );
   }
-
-  #ensure(n: number): void {
-    const needed = this.#used + n;
-    if (needed <= this.#scratch.length) return;
-    if (this.#scratch === EMPTY) {
-      this.#scratch = this.#conn.host.scratch.take();
-      if (needed <= this.#scratch.length) return;
-    }
-    let size = Math.max(this.#scratch.length * 2, 64 * 1024);
-    while (size < needed) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.#scratch.subarray(0, this.#used));
-    this.#scratch = grown;
-  }
 }
-
-const noop = (): void => {};

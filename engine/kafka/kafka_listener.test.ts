@@ -19,7 +19,8 @@ import { KafkaReader } from "../../protocol/kafka/reader.ts";
 import { KafkaApiKey } from "../../protocol/kafka/versions.ts";
 import { writeI32 } from "../../protocol/big_endian.ts";
 import { encodeBatch } from "../../protocol/record_batch.ts";
-import { KafkaFrameClient } from "../../test/support/kafka_frame_client.ts";
+import { KafkaRawClient } from "../../test/support/kafka_raw_client.ts";
+import { waitFor } from "../../test/support/wait_for.ts";
 import { Broker } from "../broker.ts";
 import { parseBrokerConfig } from "../broker_config.ts";
 import { KAFKA_FRAME_BYTES_MAX } from "../engine_limits.ts";
@@ -37,28 +38,20 @@ async function startBroker(extra: Record<string, unknown> = {}): Promise<Broker>
   return broker;
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function connect(broker: Broker): Promise<KafkaFrameClient> {
-  const c = await KafkaFrameClient.connect(broker.kafkaPort!);
+async function connect(broker: Broker): Promise<KafkaRawClient> {
+  const c = await KafkaRawClient.connect(broker.kafkaPort!);
   cleanups.push(() => c.close());
   return c;
 }
 
-async function produce(c: KafkaFrameClient, version: number, topic: string, records: Uint8Array | null, acks = -1) {
+async function produce(c: KafkaRawClient, version: number, topic: string, records: Uint8Array | null, acks = -1) {
   const r = await c.request(KafkaApiKey.Produce, version, (w) =>
     encodeProduceRequest(w, version, { acks, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] }),
   );
   return decodeProduceResponse(r, version).responses[0].partitionResponses[0];
 }
 
-async function fetchOnce(c: KafkaFrameClient, version: number, topic: string, offset: bigint, opts: { maxWaitMs?: number; minBytes?: number } = {}) {
+async function fetchOnce(c: KafkaRawClient, version: number, topic: string, offset: bigint, opts: { maxWaitMs?: number; minBytes?: number } = {}) {
   const r = await c.request(KafkaApiKey.Fetch, version, (w) =>
     encodeFetchRequest(w, version, {
       maxWaitMs: opts.maxWaitMs ?? 0,
@@ -83,8 +76,8 @@ describe("ApiVersions", () => {
 
     // v99: the broker cannot read the body; the answer is a v0 body under header v0.
     const { bytes, correlationId } = c.frame(KafkaApiKey.ApiVersions, 99, (w) => w.raw(new Uint8Array([1, 2, 3])));
-    c.sendRaw(bytes);
-    const v0 = decodeApiVersionsResponse(new KafkaReader(await c.response(correlationId)), 0);
+    c.send(bytes);
+    const v0 = decodeApiVersionsResponse(new KafkaReader((await c.response(correlationId)).body), 0);
     expect(v0.errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION);
     expect(v0.apiKeys.map((a) => a.apiKey)).toEqual(keys);
     expect(c.isClosed).toBe(false);
@@ -110,7 +103,7 @@ describe("bad input closes the connection, never the broker", () => {
     bad.push(huge);
     for (const bytes of bad) {
       const c = await connect(broker);
-      c.sendRaw(bytes);
+      c.send(bytes);
       await c.closed;
       expect(c.isClosed).toBe(true);
     }
@@ -194,8 +187,8 @@ describe("Produce, Fetch, ListOffsets", () => {
     const { bytes } = c.frame(KafkaApiKey.Produce, 9, (w) =>
       encodeProduceRequest(w, 9, { acks: 0, timeoutMs: 1000, topicData: [{ name: "z", partitionData: [{ index: 0, records: encodeBatch([{ value: "q" }]) }] }] }),
     );
-    c.sendRaw(bytes);
-    await waitFor(() => broker.engine.topicView().highWatermark("z", 0) === 1, "the acks=0 record to be stored");
+    c.send(bytes);
+    await waitFor(() => broker.engine.topicView().highWatermark("z", 0) === 1, { what: "the acks=0 record to be stored" });
   });
 
   test("a fetch at the end long-polls until a produce arrives (max_wait_ms, min_bytes)", async () => {
@@ -206,7 +199,7 @@ describe("Produce, Fetch, ListOffsets", () => {
     const started = Date.now();
     const waiting = fetchOnce(c, 12, "lp", 1n, { maxWaitMs: 10_000, minBytes: 1 });
     // Produced on another connection once the fetch is parked.
-    await waitFor(() => broker.engine.waitingFetches === 1, "the fetch to park");
+    await waitFor(() => broker.engine.waitingFetches === 1, { what: "the fetch to park" });
     expect((await produce(p, 9, "lp", encodeBatch([{ value: "second" }]))).errorCode).toBe(0);
     const got = await waiting;
     expect(got.errorCode).toBe(0);
@@ -226,8 +219,8 @@ describe("responses in request order, as Kafka promises", () => {
     );
     const metadataFrame = c.frame(KafkaApiKey.Metadata, 12, (w) => encodeMetadataRequest(w, 12, { topics: null }));
     // One write: both frames are read together, so once the fetch is parked the Metadata request was handled too.
-    c.sendRaw(Buffer.concat([fetchFrame.bytes, metadataFrame.bytes]));
-    await waitFor(() => broker.engine.waitingFetches === 1, "the fetch to park");
+    c.send(Buffer.concat([fetchFrame.bytes, metadataFrame.bytes]));
+    await waitFor(() => broker.engine.waitingFetches === 1, { what: "the fetch to park" });
     // A round trip on a third connection: the Metadata answer is ready by then, and held behind the fetch.
     const other = await connect(broker);
     await other.request(KafkaApiKey.ApiVersions, 3, (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" }));

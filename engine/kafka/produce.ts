@@ -25,11 +25,10 @@ import { PRODUCE_VERSION_ACCEPTED_MIN } from "../../protocol/kafka/versions.ts";
 import type { ProduceSubmitter, QueuedPartition, RequestMeta } from "../connection/client_connection.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceCallback, ProduceResult } from "../partition_pool.ts";
+import { ProducePartitionResults } from "../produce_results.ts";
 import type { TimeoutItem, TimeoutList } from "../timeout_lists.ts";
 import type { KafkaConnection } from "./kafka_connection.ts";
 import type { KafkaHandler, KafkaRequest } from "./kafka_request.ts";
-
-const PENDING = 0x7fff; // not a wire error code: "no result yet"
 
 export const handleProduce: KafkaHandler = (req) => {
   const body = decodeProduceRequest(req.reader, req.apiVersion);
@@ -41,11 +40,8 @@ class KafkaProduce implements TimeoutItem, ProduceSubmitter {
   readonly #meta: RequestMeta;
   readonly #apiVersion: number;
   readonly #body: ProduceRequest;
-  /** Results, flat over the request's topics and partitions. */
-  readonly #codes: Int16Array;
-  readonly #baseOffsets: Float64Array;
-  readonly #appendTimes: Float64Array;
-  readonly #logStarts: Float64Array;
+  /** Results, flat over the request's topics and partitions (v8+ adds a message to an error). */
+  readonly #results: ProducePartitionResults;
   readonly #messages: (string | null)[];
   #pending: number;
   #answered = false;
@@ -61,10 +57,7 @@ class KafkaProduce implements TimeoutItem, ProduceSubmitter {
     this.#body = body;
     let n = 0;
     for (const t of body.topicData) n += t.partitionData.length;
-    this.#codes = new Int16Array(n).fill(PENDING);
-    this.#baseOffsets = new Float64Array(n).fill(-1);
-    this.#appendTimes = new Float64Array(n).fill(-1);
-    this.#logStarts = new Float64Array(n).fill(-1);
+    this.#results = new ProducePartitionResults(n);
     this.#messages = new Array<string | null>(n).fill(null);
     this.#pending = n;
   }
@@ -100,25 +93,19 @@ class KafkaProduce implements TimeoutItem, ProduceSubmitter {
   }
 
   #result(flat: number, err: number, res: ProduceResult | null, message: string | null): void {
-    if (this.#codes[flat] !== PENDING) return; // already answered (timed out)
-    this.#codes[flat] = err;
+    if (!this.#results.set(flat, err, res)) return; // already answered (timed out)
     this.#messages[flat] = err === ErrorCode.NONE ? null : message;
-    if (err === ErrorCode.NONE && res !== null) {
-      this.#baseOffsets[flat] = res.baseOffset;
-      this.#appendTimes[flat] = res.logAppendTimeMs;
-      this.#logStarts[flat] = res.logStartOffset;
-    }
     if (--this.#pending === 0) this.#finish();
   }
 
   onTimeout(): void {
-    for (let i = 0; i < this.#codes.length; i++) if (this.#codes[i] === PENDING) this.#codes[i] = ErrorCode.REQUEST_TIMED_OUT;
+    this.#results.failPending(ErrorCode.REQUEST_TIMED_OUT);
     this.#pending = 0;
     this.#finish();
   }
 
   #failAll(code: number, message: string): void {
-    this.#codes.fill(code);
+    this.#results.failPending(code);
     this.#messages.fill(message);
     this.#pending = 0;
     this.#finish();
@@ -130,6 +117,7 @@ class KafkaProduce implements TimeoutItem, ProduceSubmitter {
     if (this.timeoutList !== null) this.#conn.host.produceDeadlines.remove(this);
     // acks 0: no response (checked first: a refused request is not answered either, as Kafka does).
     if (this.#body.acks === 0) return this.#conn.finishWithoutResponse(this.#meta);
+    const r = this.#results;
     let flat = 0;
     const responses = this.#body.topicData.map((t) => ({
       name: t.name,
@@ -137,10 +125,10 @@ class KafkaProduce implements TimeoutItem, ProduceSubmitter {
         const i = flat++;
         return {
           index: p.index,
-          errorCode: this.#codes[i],
-          baseOffset: BigInt(this.#baseOffsets[i]),
-          logAppendTimeMs: BigInt(this.#appendTimes[i]),
-          logStartOffset: BigInt(this.#logStarts[i]),
+          errorCode: r.codes[i],
+          baseOffset: BigInt(r.baseOffsets[i]),
+          logAppendTimeMs: BigInt(r.appendTimes[i]),
+          logStartOffset: BigInt(r.logStarts[i]),
           errorMessage: this.#messages[i],
         };
       }),

@@ -16,20 +16,14 @@ import { decodeFetchRequest, FETCH_PARTITION_RESULT_BYTES_MIN, type FetchRequest
 import { utf8Length } from "../../protocol/utf8.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
-import { FETCH_RECORDS_COPIED_BYTES_MAX, SCRATCH_INITIAL_BYTES } from "../engine_limits.ts";
+import { FETCH_RECORDS_COPIED_BYTES_MAX } from "../engine_limits.ts";
+import { FetchPartitionResults } from "../fetch_results.ts";
 
 export class FetchInFlight implements FetchSink {
   readonly #conn: Connection;
   readonly #req: WireFetchRequest;
   readonly #meta: RequestMeta;
-  readonly #codes: Int16Array;
-  readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
-  readonly #highWatermarks: Float64Array;
-  readonly #logStarts: Float64Array;
-  /** Taken from the pool at the first bytes, given back when the fetch parks or ends: a parked fetch holds none. */
-  #scratch: Uint8Array = EMPTY;
-  #used = 0;
+  readonly #results: FetchPartitionResults;
   #handle: FetchHandle | null = null;
   #finished = false;
 
@@ -63,46 +57,26 @@ export class FetchInFlight implements FetchSink {
     this.#conn = conn;
     this.#req = req;
     this.#meta = meta;
-    this.#codes = new Int16Array(n);
-    this.#starts = new Int32Array(n);
-    this.#lengths = new Int32Array(n);
-    this.#highWatermarks = new Float64Array(n).fill(-1);
-    this.#logStarts = new Float64Array(n).fill(-1);
+    this.#results = new FetchPartitionResults(conn.host.scratch, n);
   }
 
   partition(i: number, errorCode: number, bytes: Uint8Array | null, highWatermark: number, logStartOffset: number): void {
-    this.#codes[i] = errorCode;
-    this.#highWatermarks[i] = highWatermark;
-    this.#logStarts[i] = logStartOffset;
-    const n = bytes === null ? 0 : bytes.length;
-    this.#starts[i] = this.#used;
-    this.#lengths[i] = n;
-    if (n === 0) return;
-    this.#ensure(n);
-    this.#scratch.set(bytes!, this.#used);
-    this.#used += n;
+    this.#results.set(i, errorCode, bytes, highWatermark, logStartOffset);
   }
 
   reset(): void {
-    this.#used = 0;
-    this.#lengths.fill(0);
-    this.#releaseScratch();
-  }
-
-  #releaseScratch(): void {
-    if (this.#scratch !== EMPTY) this.#conn.host.scratch.give(this.#scratch);
-    this.#scratch = EMPTY;
+    this.#results.reset();
   }
 
   done(): void {
     this.#finished = true;
     const conn = this.#conn;
     if (this.#handle !== null) conn.untrackFetch(this.#handle);
-    const scratch = this.#scratch;
-    this.#scratch = EMPTY;
-    const release = scratch === EMPTY ? noop : () => conn.host.scratch.give(scratch);
+    const r = this.#results;
+    const used = r.usedBytes;
+    const { scratch, release } = r.takeScratch();
     // Size the response first: a frame must stay within FRAME_BYTES_MAX.
-    let bytes = 2 + 4 + this.#used;
+    let bytes = 2 + 4 + used;
     for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + FETCH_PARTITION_RESULT_BYTES_MIN * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
       release();
@@ -116,14 +90,14 @@ export class FetchInFlight implements FetchSink {
         const i = flat++;
         return {
           index: p.index,
-          errorCode: this.#codes[i],
-          highWatermark: BigInt(this.#highWatermarks[i]),
-          logStartOffset: BigInt(this.#logStarts[i]),
-          records: scratch.subarray(this.#starts[i], this.#starts[i] + this.#lengths[i]),
+          errorCode: r.codes[i],
+          highWatermark: BigInt(r.highWatermarks[i]),
+          logStartOffset: BigInt(r.logStarts[i]),
+          records: r.records(i, scratch),
         };
       }),
     }));
-    if (this.#used <= FETCH_RECORDS_COPIED_BYTES_MAX) {
+    if (used <= FETCH_RECORDS_COPIED_BYTES_MAX) {
       // Small: copied into the output writer, so it leaves in the turn's one socket write with the other responses.
       conn.respond(this.#meta, (w) => writeFetchResponse(w, { topics }));
       release();
@@ -133,21 +107,4 @@ export class FetchInFlight implements FetchSink {
     // the scratch returns to the pool once the socket took them.
     conn.respondPieces(this.#meta, (w) => writeFetchResponsePieces(w, { topics }), release);
   }
-
-  #ensure(n: number): void {
-    const needed = this.#used + n;
-    if (needed <= this.#scratch.length) return;
-    if (this.#scratch === EMPTY) {
-      this.#scratch = this.#conn.host.scratch.take();
-      if (needed <= this.#scratch.length) return;
-    }
-    let size = Math.max(this.#scratch.length * 2, SCRATCH_INITIAL_BYTES);
-    while (size < needed) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.#scratch.subarray(0, this.#used));
-    this.#scratch = grown;
-  }
 }
-
-const EMPTY = new Uint8Array(0);
-const noop = (): void => {};

@@ -35,13 +35,12 @@ import { writeOkPrefix } from "../../protocol/messages/response.ts";
 import type { TimeoutItem, TimeoutList } from "../timeout_lists.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceCallback, ProduceResult } from "../partition_pool.ts";
+import { ProducePartitionResults, RESULT_PENDING } from "../produce_results.ts";
 import type { ProduceSubmitter, QueuedPartition, RequestMeta } from "../connection/client_connection.ts";
 import type { Connection } from "./connection.ts";
 import { PRODUCE_POOL_MAX } from "../engine_limits.ts";
 
 export type { QueuedPartition } from "../connection/client_connection.ts";
-
-const PENDING = 0x7fff; // not a wire error code: "no result yet"
 
 /** Filled by readSingleProduce for each request (one router thread: one scratch). */
 const SINGLE: SingleProduce = { acks: 0, timeoutMs: 0, topic: "", partition: 0, recordsStart: 0, recordsEnd: 0 };
@@ -71,8 +70,8 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitt
    * ~9% of the router's time on the one-message-per-request path, and the
    * decoded request's objects and arrays most of the garbage it left.
    */
-  #many: PartitionResults | null = null;
-  #code = PENDING;
+  #many: ProducePartitionResults | null = null;
+  #code = RESULT_PENDING;
   #baseOffset = -1;
   #appendTime = -1;
   #logStart = -1;
@@ -127,7 +126,7 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitt
     this.#acks = acks === 0 || acks === 1 || acks === -1 ? acks : -1;
     this.#topic = topic;
     this.#partition = partition;
-    this.#code = PENDING;
+    this.#code = RESULT_PENDING;
     this.#baseOffset = -1;
     this.#appendTime = -1;
     this.#logStart = -1;
@@ -142,7 +141,7 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitt
       let n = 0;
       for (const t of req.topics) n += t.partitions.length;
       this.#pending = n;
-      this.#many = new PartitionResults(n);
+      this.#many = new ProducePartitionResults(n);
     }
   }
 
@@ -210,7 +209,7 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitt
   #onResult(flat: number, err: number, res: ProduceResult | null): void {
     const many = this.#many;
     if (many === null) {
-      if (this.#code !== PENDING) return; // already answered (timed out)
+      if (this.#code !== RESULT_PENDING) return; // already answered (timed out)
       this.#code = err;
       if (err === ErrorCode.NONE && res !== null) {
         this.#baseOffset = res.baseOffset;
@@ -218,13 +217,7 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitt
         this.#logStart = res.logStartOffset;
       }
     } else {
-      if (many.codes[flat] !== PENDING) return;
-      many.codes[flat] = err;
-      if (err === ErrorCode.NONE && res !== null) {
-        many.baseOffsets[flat] = res.baseOffset;
-        many.appendTimes[flat] = res.logAppendTimeMs;
-        many.logStarts[flat] = res.logStartOffset;
-      }
+      if (!many.set(flat, err, res)) return; // already answered (timed out)
     }
     if (--this.#pending === 0) this.#finish();
   }
@@ -239,9 +232,9 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitt
   #failPending(code: number): void {
     const many = this.#many;
     if (many === null) {
-      if (this.#code === PENDING) this.#code = code;
+      if (this.#code === RESULT_PENDING) this.#code = code;
     } else {
-      for (let i = 0; i < many.codes.length; i++) if (many.codes[i] === PENDING) many.codes[i] = code;
+      many.failPending(code);
     }
     this.#pending = 0;
   }
@@ -286,20 +279,6 @@ export class ProduceInFlight implements TimeoutItem, RequestMeta, ProduceSubmitt
     writeOkPrefix(w);
     w.writeArrayCount(1).writeString(this.#topic).writeArrayCount(1);
     writeProducePartitionResult(w, this.#partition, this.#code, this.#baseOffset, this.#appendTime, this.#logStart);
-  }
-}
-
-/** Results of a request of several partitions, `flat` over its topics. */
-class PartitionResults {
-  readonly codes: Int16Array;
-  readonly baseOffsets: Float64Array;
-  readonly appendTimes: Float64Array;
-  readonly logStarts: Float64Array;
-  constructor(n: number) {
-    this.codes = new Int16Array(n).fill(PENDING);
-    this.baseOffsets = new Float64Array(n).fill(-1);
-    this.appendTimes = new Float64Array(n).fill(-1);
-    this.logStarts = new Float64Array(n).fill(-1);
   }
 }
 

@@ -1,23 +1,23 @@
-// A minimal raw Kafka-protocol client for tests and load tools: sends any
-// bytes (well-formed or not), or requests built with the protocol/kafka
-// encoders under chosen correlation ids, and matches responses by correlation
-// id. It remembers the api and version of each request it sent, so it knows
-// which response header to read (v0 or v1; always v0 for ApiVersions). No
-// retries, no batching: what the test sends is what goes on the wire.
+// The raw Kafka-protocol client of the tests and load tools: sends any bytes
+// (well-formed or not), builds request frames without sending them (to send
+// several in one write, or mutated), or sends requests built with the
+// protocol/kafka encoders under chosen correlation ids, and matches responses
+// by correlation id. It remembers the api and version of each request it sent
+// with sendRequest, so it knows which response header to read (v0 or v1;
+// always v0 for ApiVersions); a response to bytes sent with send() is kept
+// with its body after the correlation id. No retries, no batching: what the
+// test sends is what goes on the wire.
 
 import net from "node:net";
 import { beginRequestFrame, decodeResponseHeader, endFrame } from "../../protocol/kafka/header.ts";
 import { KafkaReader } from "../../protocol/kafka/reader.ts";
 import { KafkaWriter } from "../../protocol/kafka/writer.ts";
 import { FRAME_BYTES_MAX } from "../../protocol/limits.ts";
+import { type MatchedResponse, ResponsesById } from "./responses_by_id.ts";
 
 const RESPONSE_WAIT_MS = 20_000;
 
-export interface KafkaRawResponse {
-  correlationId: number;
-  /** The response body, after the header (a copy: it outlives the socket's buffers). */
-  body: Uint8Array;
-}
+export type KafkaRawResponse = MatchedResponse;
 
 interface Sent {
   apiKey: number;
@@ -28,14 +28,12 @@ export class KafkaRawClient {
   readonly socket: net.Socket;
   readonly clientId: string | null;
   readonly #sent = new Map<number, Sent>();
-  readonly #arrived = new Map<number, KafkaRawResponse>();
-  readonly #waiting = new Map<number, { resolve: (r: KafkaRawResponse) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  readonly #responses = new ResponsesById<KafkaRawResponse>();
   readonly #writer = new KafkaWriter({ initialBytes: 1024 });
   #pending: Buffer = Buffer.alloc(0);
   #nextCorrelationId = 1;
-  #closedError: Error | null = null;
   /** Correlation ids in the order responses arrived. */
-  readonly arrivalOrder: number[] = [];
+  readonly arrivalOrder = this.#responses.arrivalOrder;
   /** Resolves when the connection closes (either side). */
   readonly closed: Promise<void>;
 
@@ -46,12 +44,7 @@ export class KafkaRawClient {
     socket.on("error", () => {});
     this.closed = new Promise((resolve) => {
       socket.on("close", () => {
-        this.#closedError = new Error("connection closed");
-        for (const [, w] of this.#waiting) {
-          clearTimeout(w.timer);
-          w.reject(this.#closedError);
-        }
-        this.#waiting.clear();
+        this.#responses.close();
         resolve();
       });
     });
@@ -67,7 +60,7 @@ export class KafkaRawClient {
   }
 
   get isClosed(): boolean {
-    return this.#closedError !== null;
+    return this.#responses.isClosed;
   }
 
   #onData(chunk: Buffer): void {
@@ -83,27 +76,34 @@ export class KafkaRawClient {
       this.#pending = this.#pending.subarray(4 + size);
       const correlationId = new DataView(frame.buffer, frame.byteOffset, 4).getInt32(0);
       const sent = this.#sent.get(correlationId);
-      if (sent === undefined) {
-        this.socket.destroy(new Error(`response to correlation id ${correlationId}, which was not sent`));
-        return;
+      // Bytes sent with send(): which header version the response has is not known here; the body starts after the correlation id.
+      let bodyAt = 4;
+      if (sent !== undefined) {
+        this.#sent.delete(correlationId);
+        const r = new KafkaReader(frame);
+        decodeResponseHeader(r, sent.apiKey, sent.apiVersion);
+        bodyAt = r.pos;
       }
-      this.#sent.delete(correlationId);
-      const r = new KafkaReader(frame);
-      decodeResponseHeader(r, sent.apiKey, sent.apiVersion);
-      const response = { correlationId, body: frame.slice(r.pos) };
-      this.arrivalOrder.push(correlationId);
-      const w = this.#waiting.get(correlationId);
-      if (w !== undefined) {
-        this.#waiting.delete(correlationId);
-        clearTimeout(w.timer);
-        w.resolve(response);
-      } else this.#arrived.set(correlationId, response);
+      this.#responses.deliver({ correlationId, body: frame.slice(bodyAt) });
     }
   }
 
-  /** Writes raw bytes (a hand-made or broken frame). */
+  /** Writes raw bytes (a hand-made, built or broken frame). */
   send(bytes: Uint8Array): void {
     this.socket.write(bytes);
+  }
+
+  /**
+   * The frame of a request (size, header, the body `writeBody` encodes), not
+   * sent and not remembered: send it with send(), as it is, with others, or
+   * mutated. Its response comes with the body after the correlation id.
+   */
+  frame(apiKey: number, apiVersion: number, writeBody: (w: KafkaWriter) => void, correlationId = this.#nextCorrelationId++): { bytes: Uint8Array; correlationId: number } {
+    const w = new KafkaWriter();
+    const at = beginRequestFrame(w, { apiKey, apiVersion, correlationId, clientId: this.clientId });
+    writeBody(w);
+    endFrame(w, at);
+    return { bytes: w.finish().slice(), correlationId };
   }
 
   /**
@@ -128,19 +128,7 @@ export class KafkaRawClient {
 
   /** The response with this correlation id (waits for it, with a deadline). */
   response(correlationId: number, timeoutMs = RESPONSE_WAIT_MS): Promise<KafkaRawResponse> {
-    const got = this.#arrived.get(correlationId);
-    if (got !== undefined) {
-      this.#arrived.delete(correlationId);
-      return Promise.resolve(got);
-    }
-    if (this.#closedError !== null) return Promise.reject(this.#closedError);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(correlationId);
-        reject(new Error(`no response to correlation id ${correlationId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(correlationId, { resolve, reject, timer });
-    });
+    return this.#responses.take(correlationId, timeoutMs);
   }
 
   /**
@@ -155,8 +143,13 @@ export class KafkaRawClient {
     decode: (r: KafkaReader, version: number) => T,
     opts: { responseVersion?: number; timeoutMs?: number } = {},
   ): Promise<T> {
-    const res = await this.response(this.sendRequest(apiKey, apiVersion, writeBody), opts.timeoutMs);
-    return decode(new KafkaReader(res.body), opts.responseVersion ?? apiVersion);
+    return decode(await this.request(apiKey, apiVersion, writeBody, opts.timeoutMs), opts.responseVersion ?? apiVersion);
+  }
+
+  /** Sends a request; resolves with a reader at its response body (after the response header). */
+  async request(apiKey: number, apiVersion: number, writeBody: (w: KafkaWriter) => void, timeoutMs?: number): Promise<KafkaReader> {
+    const res = await this.response(this.sendRequest(apiKey, apiVersion, writeBody), timeoutMs);
+    return new KafkaReader(res.body);
   }
 
   /** Requests sent whose response has not arrived. */

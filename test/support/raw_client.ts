@@ -10,54 +10,36 @@ import { FrameParser, encodeRequestFrame, readResponseCorrelationId, responseBod
 import { writeFetchRequest } from "../../protocol/messages/fetch.ts";
 import { writeProduceRequest } from "../../protocol/messages/produce.ts";
 import { decodeResponseEnvelope } from "../../protocol/messages/response.ts";
+import { type MatchedResponse, ResponsesById } from "./responses_by_id.ts";
 
-export interface RawResponse {
-  correlationId: number;
-  /** The response body (starts with ErrorCode:i16). */
-  body: Uint8Array;
-}
+/** A response; its body starts with ErrorCode:i16. */
+export type RawResponse = MatchedResponse;
 
 const RESPONSE_WAIT_MS = 20_000;
 
 export class RawClient {
   readonly socket: net.Socket;
   readonly #parser: FrameParser;
-  readonly #arrived = new Map<number, RawResponse>();
-  readonly #waiting = new Map<number, { resolve: (r: RawResponse) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  readonly #responses = new ResponsesById<RawResponse>();
   #nextCorrelationId = 1;
-  #closedError: Error | null = null;
   /** Resolves when the connection is closed (by either side). */
   readonly closed: Promise<void>;
   /** Responses in arrival order (correlation ids), for ordering checks. */
-  readonly arrivalOrder: number[] = [];
+  readonly arrivalOrder = this.#responses.arrivalOrder;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     this.#parser = new FrameParser({
       kind: "response",
       onFrame: (frame) => {
-        const response = { correlationId: readResponseCorrelationId(frame), body: responseBody(frame).slice() };
-        this.arrivalOrder.push(response.correlationId);
-        const w = this.#waiting.get(response.correlationId);
-        if (w !== undefined) {
-          this.#waiting.delete(response.correlationId);
-          clearTimeout(w.timer);
-          w.resolve(response);
-        } else {
-          this.#arrived.set(response.correlationId, response);
-        }
+        this.#responses.deliver({ correlationId: readResponseCorrelationId(frame), body: responseBody(frame).slice() });
       },
       onError: (e) => socket.destroy(e),
     });
     socket.on("data", (chunk: Buffer) => this.#parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     this.closed = new Promise((resolve) => {
       socket.on("close", () => {
-        this.#closedError = new Error("connection closed");
-        for (const [, w] of this.#waiting) {
-          clearTimeout(w.timer);
-          w.reject(this.#closedError);
-        }
-        this.#waiting.clear();
+        this.#responses.close();
         resolve();
       });
     });
@@ -74,7 +56,7 @@ export class RawClient {
   }
 
   get isClosed(): boolean {
-    return this.#closedError !== null;
+    return this.#responses.isClosed;
   }
 
   /** Writes raw bytes. */
@@ -91,19 +73,7 @@ export class RawClient {
 
   /** The response with this correlation id (waits for it, with a deadline). */
   response(correlationId: number, timeoutMs = RESPONSE_WAIT_MS): Promise<RawResponse> {
-    const got = this.#arrived.get(correlationId);
-    if (got !== undefined) {
-      this.#arrived.delete(correlationId);
-      return Promise.resolve(got);
-    }
-    if (this.#closedError !== null) return Promise.reject(this.#closedError);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(correlationId);
-        reject(new Error(`no response to correlation id ${correlationId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(correlationId, { resolve, reject, timer });
-    });
+    return this.#responses.take(correlationId, timeoutMs);
   }
 
   async request(apiKey: number, body: Uint8Array, opts: { apiVersion?: number; correlationId?: number; timeoutMs?: number } = {}): Promise<RawResponse> {
@@ -123,7 +93,7 @@ export class RawClient {
 
   /** Responses received that nobody asked for yet. */
   get unclaimed(): number {
-    return this.#arrived.size;
+    return this.#responses.unclaimed;
   }
 
   close(): void {

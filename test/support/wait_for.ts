@@ -42,6 +42,42 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, optio
 }
 
 /**
+ * Polls `probe` until it gives a value (anything but undefined, null or false)
+ * and returns that value. A probe that throws counts as not yet (a page still
+ * loading, a server not yet listening); if the deadline passes, the error
+ * names what was waited for and the probe's last error.
+ */
+export async function waitForValue<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, options: WaitOptions = {}): Promise<T> {
+  let value: T | undefined;
+  let lastError: unknown;
+  const got = await pollUntil(async () => {
+    try {
+      const v = await probe();
+      if (v === undefined || v === null || v === false) return false;
+      value = v;
+      return true;
+    } catch (e) {
+      lastError = e;
+      return false;
+    }
+  }, options);
+  if (got) return value as T;
+  const what = options.what ?? String(probe);
+  const why = lastError === undefined ? "" : `: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+  throw new Error(`timed out after ${options.timeoutMs ?? TIMEOUT_MS_DEFAULT} ms waiting for ${what}${why}`);
+}
+
+/**
+ * Lets `ms` pass on the event loop. Only for a test in which time passing is
+ * the behaviour under test (a lease kept alive across its TTLs, a timeout that
+ * must elapse before something may happen); never to order events: wait on a
+ * condition for that.
+ */
+export function letTimePass(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/**
  * One turn of the event loop: resolves after every microtask queued so far has
  * run. For code under test that acts in microtasks (the in-memory pool), so a
  * negative check after it means that nothing an earlier call set off did

@@ -130,7 +130,7 @@ export const JOURNAL_PARTITION_ROUND_BYTES_MAX = 128 * KiB;
  * flush syncs the segment itself. Why: those bytes must reach the segment's
  * disk blocks some day, and a checkpoint that found a whole journal's worth
  * (64 MiB) dirty stalled its worker for 80-150 ms (e2e at 100k msgs/s,
- * BENCHMARKS.md). Bounded per partition, the writing is spread over time in
+ * docs/perf-log.md). Bounded per partition, the writing is spread over time in
  * small syncs, and a checkpoint finds at most this much per partition.
  */
 export const JOURNAL_PARTITION_UNSYNCED_BYTES_MAX = 1 * MiB;
