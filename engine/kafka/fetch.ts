@@ -17,8 +17,7 @@
 // stable offset is the high watermark. Fetch sessions (KIP-227) are answered
 // "no session" (sessionId 0): every client then sends full fetches.
 
-import { ErrorCode } from "../../protocol/errors.ts";
-import { decodeFetchRequest, encodeFetchResponse, type FetchRequest } from "../../protocol/kafka/messages/fetch.ts";
+import { decodeFetchRequest, encodeFetchResults, type FetchRequest, type FetchResults } from "../../protocol/kafka/messages/fetch.ts";
 import type { RequestMeta } from "../connection/client_connection.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
 import type { KafkaConnection } from "./kafka_connection.ts";
@@ -108,32 +107,17 @@ class KafkaFetch implements FetchSink {
     const scratch = this.#scratch;
     this.#scratch = EMPTY;
     const release = scratch === EMPTY ? noop : () => conn.host.scratch.give(scratch);
-    const readCommitted = this.#body.isolationLevel === 1;
-    let flat = 0;
-    const responses = this.#body.topics.map((t) => ({
-      topic: t.topic,
-      partitions: t.partitions.map((p) => {
-        const i = flat++;
-        const code = this.#codes[i];
-        const hw = this.#highWatermarks[i];
-        return {
-          partitionIndex: p.partition,
-          errorCode: code,
-          highWatermark: BigInt(hw),
-          lastStableOffset: BigInt(hw),
-          logStartOffset: BigInt(this.#logStarts[i]),
-          // None: there are no transactions. Kafka sends null unless the fetch is read_committed.
-          abortedTransactions: readCommitted ? [] : null,
-          records: scratch.subarray(this.#starts[i], this.#starts[i] + this.#lengths[i]),
-        };
-      }),
-    }));
     const version = this.#apiVersion;
-    conn.reply(
-      { meta: this.#meta, apiVersion: version },
-      (w) => encodeFetchResponse(w, version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }),
-      release,
-    );
+    const body = this.#body;
+    const results: FetchResults = {
+      codes: this.#codes,
+      highWatermarks: this.#highWatermarks,
+      logStartOffsets: this.#logStarts,
+      records: scratch,
+      starts: this.#starts,
+      lengths: this.#lengths,
+    };
+    conn.reply({ meta: this.#meta, apiVersion: version }, (w) => encodeFetchResults(w, version, body, results), release);
   }
 
   #ensure(n: number): void {
