@@ -12,7 +12,7 @@ import { KAFKA_APIS } from "../versions.ts";
 import { KafkaWriter } from "../writer.ts";
 import { decodeFetchRequest, encodeFetchResponse, encodeFetchResults, type FetchRequest } from "./fetch.ts";
 import { KAFKA_MESSAGE_SPECS } from "./mod.ts";
-import { decodeProduceRequest, encodeProduceResponse, newSingleProduce, readSingleProduce } from "./produce.ts";
+import { decodeProduceRequest, encodeProduceResponse, encodeProduceResults, newSingleProduce, type ProduceRequest, readSingleProduce } from "./produce.ts";
 
 type Spec = MessageSpec<readonly Field[]>;
 
@@ -212,6 +212,44 @@ describe("hand-written hot paths agree with the tables", () => {
         // The large record view is spliced in, not copied.
         expect(w.pieces().some((p) => p.buffer === records.buffer)).toBe(true);
       }
+    }
+  });
+
+  test("encodeProduceResults writes encodeProduceResponse's bytes for the same results, at every version", () => {
+    const topicData = [
+      { name: "a", partitionData: [{ index: 0, records: null }, { index: 5, records: null }] },
+      { name: "béta", partitionData: [{ index: 1, records: null }] },
+    ];
+    const request = { transactionalId: null, acks: -1, timeoutMs: 1000, topicData } as unknown as ProduceRequest;
+    // Flat: a success past 2^32, a timed-out partition (-1s), a refused batch with a message.
+    const codes = Int16Array.from([0, 7, 2]);
+    const baseOffsets = Float64Array.from([2 ** 33 + 1, -1, -1]);
+    const logAppendTimes = Float64Array.from([1_700_000_000_000, -1, -1]);
+    const logStartOffsets = Float64Array.from([0, -1, -1]);
+    const messages = [null, null, "bad crc"];
+    for (const version of versionsOf(KAFKA_MESSAGE_SPECS.find((x) => x.request.name === "ProduceRequest")!.response)) {
+      const w = new KafkaWriter({ initialBytes: 64 });
+      encodeProduceResults(w, version, request, { codes, baseOffsets, logAppendTimes, logStartOffsets, messages });
+      let i = 0;
+      const expected = new KafkaWriter({ initialBytes: 64 });
+      encodeProduceResponse(expected, version, {
+        throttleTimeMs: 0,
+        responses: topicData.map((t) => ({
+          name: t.name,
+          partitionResponses: t.partitionData.map((p) => {
+            const k = i++;
+            return {
+              index: p.index,
+              errorCode: codes[k],
+              baseOffset: BigInt(baseOffsets[k]),
+              logAppendTimeMs: BigInt(logAppendTimes[k]),
+              logStartOffset: BigInt(logStartOffsets[k]),
+              errorMessage: messages[k],
+            };
+          }),
+        })),
+      });
+      expect(toHex(w.finish())).toBe(toHex(expected.finish()));
     }
   });
 
