@@ -6,14 +6,16 @@
 // frames are encoded once and sent again and again (the broker copies what it
 // stores), with `--in-flight` requests outstanding per connection. Consume
 // reads every partition back from offset 0 with one fetch at a time, each
-// response read where the client's frame parser has it (no copy).
+// response read where the client's frame parser has it (no copy), pass after
+// pass until `--seconds` passed (at least one whole pass).
 //
 // Beside them, what a Node user sees: kafkajs and @platformatic/kafka
 // producers (kafka_library_producers.ts) against the same Kafka listener,
 // with the same batches, acks and requests in flight (producer figures only).
 //
 // Rounds alternate which protocol goes first; each phase also reports the
-// broker's CPU time per message (/proc, every thread), which moves far less
+// broker's CPU time per message (/proc: every thread, and the router thread
+// alone, which does the protocol's own work), which moves far less
 // than throughput on a shared machine and says what a figure costs.
 //
 //   bun bench/protocol_bench.ts [--rounds 3] [--seconds 3] [--partitions 8] [--batch 100] [--size 100] [--in-flight 32]
@@ -35,7 +37,7 @@ import { decodeFetchResponse as decodeNativeFetch, writeFetchRequest } from "../
 import { writeProduceRequest } from "../protocol/messages/produce.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
 import { startEmbeddedBroker } from "./load/embedded_broker.ts";
-import { sampleProc } from "./load/proc_sampler.ts";
+import { sampleProc, sampleThreads } from "./load/proc_sampler.ts";
 import { type KafkaLibrary, produceWithLibrary } from "./kafka_library_producers.ts";
 
 export interface ProtocolBenchOptions {
@@ -60,9 +62,9 @@ export interface ProtocolRow {
   /** null for the library rows (producers only). */
   consumeMsgsPerSec: number | null;
   messages: number;
-  /** The broker process's CPU time (every thread) per message, over the phase. */
-  produceBrokerUsPerMsg: number;
-  consumeBrokerUsPerMsg: number | null;
+  /** CPU time per message over the phase: the broker process (every thread) and its router thread (the protocol's own work). */
+  produceCpu: CpuPerMsg;
+  consumeCpu: CpuPerMsg | null;
 }
 
 /** Bounds of the command line's values (a bench run stays a few minutes at most). */
@@ -150,7 +152,7 @@ function countRecords(bytes: Uint8Array): number {
   return n;
 }
 
-export async function consume(protocol: "native" | "kafka", port: number, topic: string, o: ProtocolBenchOptions, total: number): Promise<number> {
+export async function consume(protocol: "native" | "kafka", port: number, topic: string, o: ProtocolBenchOptions, total: number): Promise<{ msgsPerSec: number; messages: number }> {
   const offsets = new Array<bigint>(o.partitions).fill(0n);
   let got = 0;
   let id = 1;
@@ -184,23 +186,47 @@ export async function consume(protocol: "native" | "kafka", port: number, topic:
     for (const p of parts) {
       const n = countRecords(p.records);
       got += n;
+      passGot += n;
       offsets[p.index] += BigInt(n);
     }
-    if (got < total) sendFetch();
-    else done();
+    if (passGot >= total) {
+      // A whole pass read: another from offset 0 while the phase's time lasts (a short window swings with the machine).
+      if (performance.now() - started >= o.seconds * 1000) return done();
+      passGot = 0;
+      offsets.fill(0n);
+    }
+    sendFetch();
   };
+  let passGot = 0;
   const socket = await connect(port, onResponse);
   const started = performance.now();
   sendFetch();
   await finished;
   const elapsedS = (performance.now() - started) / 1000;
   socket.destroy();
-  return got / elapsedS;
+  return { msgsPerSec: got / elapsedS, messages: got };
 }
 
-function brokerCpuSec(pid: number): number {
-  return sampleProc(pid)?.cpuSec ?? Number.NaN;
+export interface CpuPerMsg {
+  brokerUs: number;
+  routerUs: number;
 }
+
+interface CpuSample {
+  all: number;
+  router: number;
+}
+
+/** The broker's CPU seconds: all threads, and the router (the main thread: its tid is the pid). */
+function brokerCpu(pid: number): CpuSample {
+  return { all: sampleProc(pid)?.cpuSec ?? Number.NaN, router: sampleThreads(pid).get(pid)?.cpuSec ?? Number.NaN };
+}
+
+function perMsg(a: CpuSample, b: CpuSample, messages: number): CpuPerMsg {
+  return { brokerUs: ((b.all - a.all) * 1e6) / messages, routerUs: ((b.router - a.router) * 1e6) / messages };
+}
+
+const cpuText = (c: CpuPerMsg) => `CPU ${c.brokerUs.toFixed(2)} / router ${c.routerUs.toFixed(2)} µs/msg`;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -225,31 +251,31 @@ export async function runProtocolBench(o: ProtocolBenchOptions, log: (line: stri
           const topic = `protocol-bench-${protocol}-${round}`;
           await admin.createTopic(topic, { partitions: o.partitions });
           const port = protocol === "native" ? broker.port : broker.kafkaPort;
-          const cpu0 = brokerCpuSec(broker.pid);
+          const cpu0 = brokerCpu(broker.pid);
           const p = await produce(protocol, port, topic, o);
-          const cpu1 = brokerCpuSec(broker.pid);
+          const cpu1 = brokerCpu(broker.pid);
           const c = await consume(protocol, port, topic, o, p.messages);
-          const cpu2 = brokerCpuSec(broker.pid);
+          const cpu2 = brokerCpu(broker.pid);
           const row: ProtocolRow = {
             protocol,
             produceMsgsPerSec: p.msgsPerSec,
-            consumeMsgsPerSec: c,
+            consumeMsgsPerSec: c.msgsPerSec,
             messages: p.messages,
-            produceBrokerUsPerMsg: ((cpu1 - cpu0) * 1e6) / p.messages,
-            consumeBrokerUsPerMsg: ((cpu2 - cpu1) * 1e6) / p.messages,
+            produceCpu: perMsg(cpu0, cpu1, p.messages),
+            consumeCpu: perMsg(cpu1, cpu2, c.messages),
           };
           all.push(row);
-          log(`round ${round + 1} ${protocol.padEnd(12)} produce ${fmt(row.produceMsgsPerSec)} msgs/s (broker ${row.produceBrokerUsPerMsg.toFixed(2)} µs/msg)   consume ${fmt(c)} msgs/s (broker ${row.consumeBrokerUsPerMsg!.toFixed(2)} µs/msg)   ${p.messages.toLocaleString("en-US")} messages`);
+          log(`round ${round + 1} ${protocol.padEnd(12)} produce ${fmt(row.produceMsgsPerSec)} msgs/s (${cpuText(row.produceCpu)})   consume ${fmt(c.msgsPerSec)} msgs/s (${cpuText(row.consumeCpu!)})   ${p.messages.toLocaleString("en-US")} messages produced, ${c.messages.toLocaleString("en-US")} consumed`);
         }
         for (const library of libraries) {
           const topic = `protocol-bench-${library}-${round}`;
           await admin.createTopic(topic, { partitions: o.partitions });
-          const cpu0 = brokerCpuSec(broker.pid);
+          const cpu0 = brokerCpu(broker.pid);
           const p = await produceWithLibrary(library, broker.kafkaPort, topic, o);
-          const cpu1 = brokerCpuSec(broker.pid);
-          const row: ProtocolRow = { protocol: library, produceMsgsPerSec: p.msgsPerSec, consumeMsgsPerSec: null, messages: p.messages, produceBrokerUsPerMsg: ((cpu1 - cpu0) * 1e6) / p.messages, consumeBrokerUsPerMsg: null };
+          const cpu1 = brokerCpu(broker.pid);
+          const row: ProtocolRow = { protocol: library, produceMsgsPerSec: p.msgsPerSec, consumeMsgsPerSec: null, messages: p.messages, produceCpu: perMsg(cpu0, cpu1, p.messages), consumeCpu: null };
           all.push(row);
-          log(`round ${round + 1} ${library.padEnd(12)} produce ${fmt(row.produceMsgsPerSec)} msgs/s (broker ${row.produceBrokerUsPerMsg.toFixed(2)} µs/msg)   ${p.messages.toLocaleString("en-US")} messages`);
+          log(`round ${round + 1} ${library.padEnd(12)} produce ${fmt(row.produceMsgsPerSec)} msgs/s (${cpuText(row.produceCpu)})   ${p.messages.toLocaleString("en-US")} messages`);
         }
       }
     } finally {
@@ -261,25 +287,26 @@ export async function runProtocolBench(o: ProtocolBenchOptions, log: (line: stri
   const rows: ProtocolRow[] = [...protocols, ...libraries].map((protocol) => {
     const mine = all.filter((r) => r.protocol === protocol);
     const consumes = mine.map((r) => r.consumeMsgsPerSec).filter((x): x is number => x !== null);
-    const consumeUs = mine.map((r) => r.consumeBrokerUsPerMsg).filter((x): x is number => x !== null);
+    const consumeCpus = mine.map((r) => r.consumeCpu).filter((x): x is CpuPerMsg => x !== null);
+    const medianCpu = (xs: CpuPerMsg[]): CpuPerMsg => ({ brokerUs: median(xs.map((x) => x.brokerUs)), routerUs: median(xs.map((x) => x.routerUs)) });
     return {
       protocol,
       produceMsgsPerSec: median(mine.map((r) => r.produceMsgsPerSec)),
       consumeMsgsPerSec: consumes.length === 0 ? null : median(consumes),
       messages: mine.reduce((a, r) => a + r.messages, 0),
-      produceBrokerUsPerMsg: median(mine.map((r) => r.produceBrokerUsPerMsg)),
-      consumeBrokerUsPerMsg: consumeUs.length === 0 ? null : median(consumeUs),
+      produceCpu: medianCpu(mine.map((r) => r.produceCpu)),
+      consumeCpu: consumeCpus.length === 0 ? null : medianCpu(consumeCpus),
     };
   });
   const native = rows.find((r) => r.protocol === "native");
-  log(`medians of ${o.rounds} (min–max); ratio to native in this run; broker CPU µs per message (all threads)`);
+  log(`medians of ${o.rounds} rounds (min–max), ratio to native in this run; CPU per message: the broker's (all threads) / its router thread's`);
   for (const r of rows) {
     const mine = all.filter((x) => x.protocol === r.protocol);
     const ratio = (x: number | null, n: number | null | undefined) => (x === null || n === null || n === undefined ? "" : ` ${(x / n).toFixed(2)}x`);
     const consumes = mine.map((x) => x.consumeMsgsPerSec).filter((x): x is number => x !== null);
     log(
-      `${r.protocol.padEnd(12)} produce ${spread(mine.map((x) => x.produceMsgsPerSec))} msgs/s${ratio(r.produceMsgsPerSec, native?.produceMsgsPerSec)}, broker ${r.produceBrokerUsPerMsg.toFixed(2)} µs/msg` +
-        (r.consumeMsgsPerSec === null ? "" : `   consume ${spread(consumes)} msgs/s${ratio(r.consumeMsgsPerSec, native?.consumeMsgsPerSec)}, broker ${r.consumeBrokerUsPerMsg!.toFixed(2)} µs/msg`),
+      `${r.protocol.padEnd(12)} produce ${spread(mine.map((x) => x.produceMsgsPerSec))} msgs/s${ratio(r.produceMsgsPerSec, native?.produceMsgsPerSec)}, ${cpuText(r.produceCpu)}` +
+        (r.consumeMsgsPerSec === null ? "" : `   consume ${spread(consumes)} msgs/s${ratio(r.consumeMsgsPerSec, native?.consumeMsgsPerSec)}, ${cpuText(r.consumeCpu!)}`),
     );
   }
   return rows;
