@@ -16,8 +16,9 @@ export class FetchPartitionResults {
   readonly codes: Int16Array;
   readonly highWatermarks: Float64Array;
   readonly logStarts: Float64Array;
-  readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
+  /** Where partition `i`'s bytes start in the scratch buffer, and how many there are. */
+  readonly starts: Int32Array;
+  readonly lengths: Int32Array;
   readonly #pool: ScratchPool;
   /** Taken from the pool at the first bytes, given back when the fetch parks or ends: a parked fetch holds none. */
   #scratch: Uint8Array = EMPTY;
@@ -26,8 +27,8 @@ export class FetchPartitionResults {
   constructor(pool: ScratchPool, partitions: number) {
     this.#pool = pool;
     this.codes = new Int16Array(partitions);
-    this.#starts = new Int32Array(partitions);
-    this.#lengths = new Int32Array(partitions);
+    this.starts = new Int32Array(partitions);
+    this.lengths = new Int32Array(partitions);
     this.highWatermarks = new Float64Array(partitions).fill(-1);
     this.logStarts = new Float64Array(partitions).fill(-1);
   }
@@ -43,8 +44,8 @@ export class FetchPartitionResults {
     this.highWatermarks[i] = highWatermark;
     this.logStarts[i] = logStartOffset;
     const n = bytes === null ? 0 : bytes.length;
-    this.#starts[i] = this.#used;
-    this.#lengths[i] = n;
+    this.starts[i] = this.#used;
+    this.lengths[i] = n;
     if (n === 0) return;
     this.#ensure(n);
     this.#scratch.set(bytes!, this.#used);
@@ -54,7 +55,7 @@ export class FetchPartitionResults {
   /** The fetch parks: every partition's bytes are dropped and the scratch buffer goes back to the pool. */
   reset(): void {
     this.#used = 0;
-    this.#lengths.fill(0);
+    this.lengths.fill(0);
     if (this.#scratch !== EMPTY) this.#pool.give(this.#scratch);
     this.#scratch = EMPTY;
   }
@@ -72,7 +73,7 @@ export class FetchPartitionResults {
 
   /** Partition `i`'s bytes, a view of `scratch` (from takeScratch). */
   records(i: number, scratch: Uint8Array): Uint8Array {
-    return scratch.subarray(this.#starts[i], this.#starts[i] + this.#lengths[i]);
+    return scratch.subarray(this.starts[i], this.starts[i] + this.lengths[i]);
   }
 
   #ensure(n: number): void {

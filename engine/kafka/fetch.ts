@@ -18,8 +18,7 @@
 // stable offset is the high watermark. Fetch sessions (KIP-227) are answered
 // "no session" (sessionId 0): every client then sends full fetches.
 
-import { ErrorCode } from "../../protocol/errors.ts";
-import { decodeFetchRequest, encodeFetchResponse, type FetchRequest } from "../../protocol/kafka/messages/fetch.ts";
+import { decodeFetchRequest, encodeFetchResults, type FetchRequest, type FetchResults } from "../../protocol/kafka/messages/fetch.ts";
 import type { RequestMeta } from "../connection/client_connection.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
 import { FetchPartitionResults } from "../fetch_results.ts";
@@ -85,31 +84,16 @@ class KafkaFetch implements FetchSink {
     if (this.#handle !== null) conn.untrackFetch(this.#handle);
     const r = this.#results;
     const { scratch, release } = r.takeScratch();
-    const readCommitted = this.#body.isolationLevel === 1;
-    let flat = 0;
-    const responses = this.#body.topics.map((t) => ({
-      topic: t.topic,
-      partitions: t.partitions.map((p) => {
-        const i = flat++;
-        const code = r.codes[i];
-        const hw = r.highWatermarks[i];
-        return {
-          partitionIndex: p.partition,
-          errorCode: code,
-          highWatermark: BigInt(hw),
-          lastStableOffset: BigInt(hw),
-          logStartOffset: BigInt(r.logStarts[i]),
-          // None: there are no transactions. Kafka sends null unless the fetch is read_committed.
-          abortedTransactions: readCommitted ? [] : null,
-          records: r.records(i, scratch),
-        };
-      }),
-    }));
     const version = this.#apiVersion;
-    conn.reply(
-      { meta: this.#meta, apiVersion: version },
-      (w) => encodeFetchResponse(w, version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }),
-      release,
-    );
+    const body = this.#body;
+    const results: FetchResults = {
+      codes: r.codes,
+      highWatermarks: r.highWatermarks,
+      logStartOffsets: r.logStarts,
+      records: scratch,
+      starts: r.starts,
+      lengths: r.lengths,
+    };
+    conn.reply({ meta: this.#meta, apiVersion: version }, (w) => encodeFetchResults(w, version, body, results), release);
   }
 }

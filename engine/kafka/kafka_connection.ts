@@ -53,7 +53,9 @@ const NO_RESPONSE = 2;
 /** A request's place in the response order; it is also the request's meta. */
 class ResponseSlot implements RequestMeta {
   state = PENDING;
-  /** A held response: segments (the copied own bytes in `own`, views of the caller's buffers). */
+  /** A held response of one run of bytes (no views), copied. */
+  held: Uint8Array | null = null;
+  /** A held response with views: segments (the copied own bytes in `own`, views of the caller's buffers). */
   segments: Uint8Array[] = [];
   own: ArrayBufferLike = EMPTY.buffer;
   bytes = 0;
@@ -170,6 +172,13 @@ export class KafkaConnection extends ClientConnection {
       this.close(false);
       return;
     }
+    if (w.byteLength === w.length) {
+      // No spliced views (every response but a fetch's): one run of the writer's bytes.
+      this.#replyBytes(slot, w.finish());
+      w.reset(KAFKA_WRITER_RETAINED_BYTES_MAX);
+      release();
+      return;
+    }
     const segments = w.segments();
     const own = segments[0].buffer;
     if (this.#slots[this.#slotsHead] === slot) {
@@ -182,6 +191,43 @@ export class KafkaConnection extends ClientConnection {
     }
     this.#hold(slot, segments, own, release);
     w.reset(KAFKA_WRITER_RETAINED_BYTES_MAX);
+  }
+
+  /**
+   * A response that is one run of bytes (valid during the call): written now
+   * when its turn has come, else copied and held. No segment list, no views,
+   * no ArrayBuffer looked up: produce answers are held often (partitions
+   * become durable out of request order) and this is their path.
+   */
+  #replyBytes(slot: ResponseSlot, bytes: Uint8Array): void {
+    if (this.#slots[this.#slotsHead] === slot) {
+      this.#shift();
+      this.#writeBytes(slot, bytes);
+      this.#drain();
+      return;
+    }
+    slot.held = bytes.slice();
+    slot.bytes = bytes.length;
+    slot.state = READY;
+    this.heldResponseBytes += bytes.length;
+    this.#checkHeld();
+  }
+
+  #writeBytes(slot: ResponseSlot, bytes: Uint8Array): void {
+    this.finishRequest(slot);
+    if (this.closed) return;
+    this.out.writer.writeRaw(bytes);
+    this.out.commit();
+  }
+
+  #checkHeld(): void {
+    if (this.heldResponseBytes > this.host.config.outputBytesMax) {
+      // A request ahead never completes while the client keeps the rest coming: as an output overflow.
+      this.host.stats.outputOverflows++;
+      this.close(false);
+      return;
+    }
+    this.updatePause();
   }
 
   /** Keeps a response whose turn has not come: its own bytes copied into one buffer, views kept. */
@@ -210,13 +256,7 @@ export class KafkaConnection extends ClientConnection {
     slot.release = release;
     slot.state = READY;
     this.heldResponseBytes += total;
-    if (this.heldResponseBytes > this.host.config.outputBytesMax) {
-      // A request ahead never completes while the client keeps the rest coming: as an output overflow.
-      this.host.stats.outputOverflows++;
-      this.close(false);
-      return;
-    }
-    this.updatePause();
+    this.#checkHeld();
   }
 
   /** Writes every response whose turn has come. */
@@ -227,6 +267,12 @@ export class KafkaConnection extends ClientConnection {
       this.#shift();
       if (slot.state === READY) {
         this.heldResponseBytes -= slot.bytes;
+        if (slot.held !== null) {
+          const held = slot.held;
+          slot.held = null;
+          this.#writeBytes(slot, held);
+          continue;
+        }
         const { segments, own, release } = slot;
         slot.segments = [];
         slot.release = noop;

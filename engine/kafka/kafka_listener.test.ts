@@ -231,6 +231,37 @@ describe("responses in request order, as Kafka promises", () => {
   });
 });
 
+describe("responses in request order: a held fetch keeps its stored records as views", () => {
+  test("a fetch of a large batch, ready behind a parked fetch, comes after it with its records intact", async () => {
+    const broker = await startBroker();
+    const c = await connect(broker);
+    const p = await connect(broker);
+    expect((await produce(p, 9, "park", encodeBatch([{ value: "first" }]))).errorCode).toBe(0);
+    // Larger than the records the connection copies (SEGMENT_VIEWS_COPIED_BYTES_MAX): held as views of the scratch buffer.
+    const big = encodeBatch([{ value: "x".repeat(200 * 1024) }]);
+    expect((await produce(p, 9, "big", big)).errorCode).toBe(0);
+    const parked = c.frame(KafkaApiKey.Fetch, 12, (w) =>
+      encodeFetchRequest(w, 12, { maxWaitMs: 10_000, minBytes: 1, maxBytes: 1 << 20, topics: [{ topic: "park", partitions: [{ partition: 0, fetchOffset: 1n, partitionMaxBytes: 1 << 20 }] }] }),
+    );
+    const ready = c.frame(KafkaApiKey.Fetch, 12, (w) =>
+      encodeFetchRequest(w, 12, { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, topics: [{ topic: "big", partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }] }),
+    );
+    c.send(Buffer.concat([parked.bytes, ready.bytes]));
+    await waitFor(() => broker.engine.waitingFetches === 1, { what: "the first fetch to park" });
+    // A round trip on another connection: the second fetch has been answered by the engine, and is held.
+    await p.request(KafkaApiKey.ApiVersions, 3, (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" }));
+    expect(c.arrivalOrder).toEqual([]);
+    expect((await produce(p, 9, "park", encodeBatch([{ value: "second" }]))).errorCode).toBe(0);
+    const body = (await c.response(ready.correlationId)).body;
+    expect(c.arrivalOrder).toEqual([parked.correlationId, ready.correlationId]);
+    const r = new KafkaReader(body);
+    r.taggedFields("header");
+    const got = decodeFetchResponse(r, 12).responses[0].partitions[0];
+    expect(got.errorCode).toBe(ErrorCode.NONE);
+    expect(Buffer.from(got.records!).equals(Buffer.from(big))).toBe(true);
+  });
+});
+
 describe("one connection budget for both listeners", () => {
   test("with connectionsMax 2, a native and a Kafka connection fill it: the next one is closed at once", async () => {
     const broker = await startBroker({ connectionsMax: 2 });

@@ -20,7 +20,7 @@
 // and every later partition of the connection behind it.
 
 import { ErrorCode } from "../../protocol/errors.ts";
-import { decodeProduceRequest, encodeProduceResponse, type ProduceRequest } from "../../protocol/kafka/messages/produce.ts";
+import { decodeProduceRequest, encodeProduceResults, type ProduceRequest, type ProduceResults } from "../../protocol/kafka/messages/produce.ts";
 import { PRODUCE_VERSION_ACCEPTED_MIN } from "../../protocol/kafka/versions.ts";
 import type { ProduceSubmitter, QueuedPartition, RequestMeta } from "../connection/client_connection.ts";
 import type { Acks } from "../engine.ts";
@@ -118,22 +118,15 @@ class KafkaProduce implements TimeoutItem, ProduceSubmitter {
     // acks 0: no response (checked first: a refused request is not answered either, as Kafka does).
     if (this.#body.acks === 0) return this.#conn.finishWithoutResponse(this.#meta);
     const r = this.#results;
-    let flat = 0;
-    const responses = this.#body.topicData.map((t) => ({
-      name: t.name,
-      partitionResponses: t.partitionData.map((p) => {
-        const i = flat++;
-        return {
-          index: p.index,
-          errorCode: r.codes[i],
-          baseOffset: BigInt(r.baseOffsets[i]),
-          logAppendTimeMs: BigInt(r.appendTimes[i]),
-          logStartOffset: BigInt(r.logStarts[i]),
-          errorMessage: this.#messages[i],
-        };
-      }),
-    }));
+    const body = this.#body;
     const version = this.#apiVersion;
-    this.#conn.reply({ meta: this.#meta, apiVersion: version }, (w) => encodeProduceResponse(w, version, { responses, throttleTimeMs: 0 }));
+    const results: ProduceResults = {
+      codes: r.codes,
+      baseOffsets: r.baseOffsets,
+      logAppendTimes: r.appendTimes,
+      logStartOffsets: r.logStarts,
+      messages: this.#messages,
+    };
+    this.#conn.reply({ meta: this.#meta, apiVersion: version }, (w) => encodeProduceResults(w, version, body, results));
   }
 }

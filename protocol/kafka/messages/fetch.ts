@@ -311,3 +311,62 @@ function withEmptyRecords(value: FetchResponseInput): FetchResponseInput {
     })),
   };
 }
+
+/**
+ * What a broker found for each partition of a Fetch request, flat over the
+ * request's topics and partitions in request order (encodeFetchResults).
+ * Partition i's records are `records[starts[i], starts[i] + lengths[i])`.
+ */
+export interface FetchResults {
+  readonly codes: Int16Array;
+  readonly highWatermarks: Float64Array;
+  readonly logStartOffsets: Float64Array;
+  readonly records: Uint8Array;
+  readonly starts: Int32Array;
+  readonly lengths: Int32Array;
+}
+
+/**
+ * The broker's Fetch response, written straight from the request and the
+ * per-partition results: the bytes encodeFetchResponse writes for the same
+ * values (throttle 0, no top-level error, no session, the last stable offset
+ * = the high watermark, aborted transactions null — an empty array when the
+ * request is read_committed —, no preferred replica), without building a
+ * response object, an array or a bigint per partition. Records are spliced
+ * as views (KafkaWriter.appendView), as there.
+ */
+export function encodeFetchResults(w: KafkaWriter, version: number, request: FetchRequest, results: FetchResults): void {
+  const [lo, hi] = FetchResponseSpec.validVersions;
+  if (version < lo || version > hi) throw new RangeError(`FetchResponse: version ${version} is outside ${lo}..${hi}`);
+  const flexible = version >= FetchResponseSpec.firstFlexibleVersion;
+  const readCommitted = request.isolationLevel === 1;
+  const { codes, highWatermarks, logStartOffsets, records, starts, lengths } = results;
+  w.int32(0);
+  if (version >= 7) w.int16(0).int32(0);
+  const topics = request.topics;
+  if (flexible) w.compactArrayLength(topics.length);
+  else w.arrayLength(topics.length);
+  let i = 0;
+  for (let t = 0; t < topics.length; t++) {
+    const topic = topics[t];
+    if (flexible) w.compactString(topic.topic);
+    else w.string(topic.topic);
+    const parts = topic.partitions;
+    if (flexible) w.compactArrayLength(parts.length);
+    else w.arrayLength(parts.length);
+    for (let p = 0; p < parts.length; p++, i++) {
+      const hw = highWatermarks[i];
+      w.int32(parts[p].partition).int16(codes[i]).int64Number(hw).int64Number(hw);
+      if (version >= 5) w.int64Number(logStartOffsets[i]);
+      // Aborted transactions: none (no transactions); null unless read_committed, as Kafka sends.
+      if (flexible) w.compactArrayLength(readCommitted ? 0 : -1);
+      else w.arrayLength(readCommitted ? 0 : -1);
+      if (version >= 11) w.int32(-1);
+      const view = records.subarray(starts[i], starts[i] + lengths[i]);
+      if (flexible) w.compactBytes(view).emptyTaggedFields();
+      else w.bytesField(view);
+    }
+    if (flexible) w.emptyTaggedFields();
+  }
+  if (flexible) w.emptyTaggedFields();
+}

@@ -10,9 +10,9 @@ import { decodeError, toHex } from "../testing/helpers.ts";
 import { expectedDecode, SAMPLE_RECORDS_BYTES, sampleStruct } from "../testing/samples.ts";
 import { KAFKA_APIS } from "../versions.ts";
 import { KafkaWriter } from "../writer.ts";
-import { decodeFetchRequest, encodeFetchResponse } from "./fetch.ts";
+import { decodeFetchRequest, encodeFetchResponse, encodeFetchResults, type FetchRequest } from "./fetch.ts";
 import { KAFKA_MESSAGE_SPECS } from "./mod.ts";
-import { decodeProduceRequest, encodeProduceResponse, newSingleProduce, readSingleProduce } from "./produce.ts";
+import { decodeProduceRequest, encodeProduceResponse, encodeProduceResults, newSingleProduce, type ProduceRequest, readSingleProduce } from "./produce.ts";
 
 type Spec = MessageSpec<readonly Field[]>;
 
@@ -168,6 +168,90 @@ describe("hand-written hot paths agree with the tables", () => {
       }
     });
   }
+
+  test("encodeFetchResults writes encodeFetchResponse's bytes for the same results, at every version and isolation level", () => {
+    const records = new Uint8Array(3 * SAMPLE_RECORDS_BYTES).map((_, i) => i & 0xff);
+    const topics = [
+      { topic: "a", partitions: [{ partition: 0 }, { partition: 7 }] },
+      { topic: "béta", partitions: [{ partition: 2 }] },
+    ];
+    // Flat over the partitions: an error with no records, a large view, a small one (copied by the writer).
+    const codes = Int16Array.from([3, 0, 0]);
+    const highWatermarks = Float64Array.from([-1, 2 ** 40 + 5, 12]);
+    const logStartOffsets = Float64Array.from([-1, 0, 2 ** 33]);
+    const starts = Int32Array.from([0, 0, 2 * SAMPLE_RECORDS_BYTES]);
+    const lengths = Int32Array.from([0, 2 * SAMPLE_RECORDS_BYTES, 100]);
+    for (const version of versionsOf(KAFKA_MESSAGE_SPECS.find((x) => x.request.name === "FetchRequest")!.response)) {
+      for (const isolationLevel of [0, 1]) {
+        const request = { isolationLevel, topics: topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition })) })) } as unknown as FetchRequest;
+        const w = new KafkaWriter({ initialBytes: 64 });
+        encodeFetchResults(w, version, request, { codes, highWatermarks, logStartOffsets, records, starts, lengths });
+        let i = 0;
+        const expected = new KafkaWriter({ initialBytes: 64 });
+        encodeFetchResponse(expected, version, {
+          throttleTimeMs: 0,
+          errorCode: 0,
+          sessionId: 0,
+          responses: topics.map((t) => ({
+            topic: t.topic,
+            partitions: t.partitions.map((p) => {
+              const k = i++;
+              return {
+                partitionIndex: p.partition,
+                errorCode: codes[k],
+                highWatermark: BigInt(highWatermarks[k]),
+                lastStableOffset: BigInt(highWatermarks[k]),
+                logStartOffset: BigInt(logStartOffsets[k]),
+                abortedTransactions: isolationLevel === 1 ? [] : null,
+                records: records.subarray(starts[k], starts[k] + lengths[k]),
+              };
+            }),
+          })),
+        });
+        expect(toHex(w.finish())).toBe(toHex(expected.finish()));
+        // The large record view is spliced in, not copied.
+        expect(w.pieces().some((p) => p.buffer === records.buffer)).toBe(true);
+      }
+    }
+  });
+
+  test("encodeProduceResults writes encodeProduceResponse's bytes for the same results, at every version", () => {
+    const topicData = [
+      { name: "a", partitionData: [{ index: 0, records: null }, { index: 5, records: null }] },
+      { name: "béta", partitionData: [{ index: 1, records: null }] },
+    ];
+    const request = { transactionalId: null, acks: -1, timeoutMs: 1000, topicData } as unknown as ProduceRequest;
+    // Flat: a success past 2^32, a timed-out partition (-1s), a refused batch with a message.
+    const codes = Int16Array.from([0, 7, 2]);
+    const baseOffsets = Float64Array.from([2 ** 33 + 1, -1, -1]);
+    const logAppendTimes = Float64Array.from([1_700_000_000_000, -1, -1]);
+    const logStartOffsets = Float64Array.from([0, -1, -1]);
+    const messages = [null, null, "bad crc"];
+    for (const version of versionsOf(KAFKA_MESSAGE_SPECS.find((x) => x.request.name === "ProduceRequest")!.response)) {
+      const w = new KafkaWriter({ initialBytes: 64 });
+      encodeProduceResults(w, version, request, { codes, baseOffsets, logAppendTimes, logStartOffsets, messages });
+      let i = 0;
+      const expected = new KafkaWriter({ initialBytes: 64 });
+      encodeProduceResponse(expected, version, {
+        throttleTimeMs: 0,
+        responses: topicData.map((t) => ({
+          name: t.name,
+          partitionResponses: t.partitionData.map((p) => {
+            const k = i++;
+            return {
+              index: p.index,
+              errorCode: codes[k],
+              baseOffset: BigInt(baseOffsets[k]),
+              logAppendTimeMs: BigInt(logAppendTimes[k]),
+              logStartOffset: BigInt(logStartOffsets[k]),
+              errorMessage: messages[k],
+            };
+          }),
+        })),
+      });
+      expect(toHex(w.finish())).toBe(toHex(expected.finish()));
+    }
+  });
 
   test("a Fetch response's records are spliced pieces, odd indices being the stored views", () => {
     const a = new Uint8Array(SAMPLE_RECORDS_BYTES).fill(1);

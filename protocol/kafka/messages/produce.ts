@@ -243,3 +243,54 @@ function restore(r: KafkaReader, pos: number, entries: number): false {
   r.entriesLeft = entries;
   return false;
 }
+
+/**
+ * What a broker found for each partition of a Produce request, flat over the
+ * request's topics and partitions in request order (encodeProduceResults).
+ * Offsets and times are safe integers (-1: none).
+ */
+export interface ProduceResults {
+  readonly codes: Int16Array;
+  readonly baseOffsets: Float64Array;
+  readonly logAppendTimes: Float64Array;
+  readonly logStartOffsets: Float64Array;
+  /** v8+: the error message of a partition, or null. */
+  readonly messages: readonly (string | null)[];
+}
+
+/**
+ * The broker's Produce response, written straight from the request and the
+ * per-partition results: the bytes encodeProduceResponse writes for the same
+ * values (no per-record errors, throttle 0), without a response object, an
+ * array or a bigint per partition.
+ */
+export function encodeProduceResults(w: KafkaWriter, version: number, request: ProduceRequest, results: ProduceResults): void {
+  checkEncodeVersion(version);
+  const flexible = version >= ProduceResponseSpec.firstFlexibleVersion;
+  const { codes, baseOffsets, logAppendTimes, logStartOffsets, messages } = results;
+  const topics = request.topicData;
+  if (flexible) w.compactArrayLength(topics.length);
+  else w.arrayLength(topics.length);
+  let i = 0;
+  for (let t = 0; t < topics.length; t++) {
+    const topic = topics[t];
+    if (flexible) w.compactString(topic.name);
+    else w.string(topic.name);
+    const parts = topic.partitionData;
+    if (flexible) w.compactArrayLength(parts.length);
+    else w.arrayLength(parts.length);
+    for (let p = 0; p < parts.length; p++, i++) {
+      w.int32(parts[p].index).int16(codes[i]).int64Number(baseOffsets[i]);
+      if (version >= 2) w.int64Number(logAppendTimes[i]);
+      if (version >= 5) w.int64Number(logStartOffsets[i]);
+      if (version >= 8) {
+        if (flexible) w.compactArrayLength(0).compactNullableString(messages[i]);
+        else w.arrayLength(0).nullableString(messages[i]);
+      }
+      if (flexible) w.emptyTaggedFields();
+    }
+    if (flexible) w.emptyTaggedFields();
+  }
+  if (version >= 1) w.int32(0);
+  if (flexible) w.emptyTaggedFields();
+}
