@@ -37,14 +37,20 @@ export const ErrorCode = {
   INVALID_CONFIG: 40,
   INVALID_REQUEST: 42,
   POLICY_VIOLATION: 44,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  DUPLICATE_SEQUENCE_NUMBER: 46,
+  INVALID_PRODUCER_EPOCH: 47,
   KAFKA_STORAGE_ERROR: 56,
+  UNKNOWN_PRODUCER_ID: 59,
   NON_EMPTY_GROUP: 68,
   GROUP_ID_NOT_FOUND: 69,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   MEMBER_ID_REQUIRED: 79,
   INVALID_RECORD: 87,
   THROTTLING_QUOTA_EXCEEDED: 89,
+  PRODUCER_FENCED: 90,
   UNKNOWN_TOPIC_ID: 100,
+  TRANSACTIONAL_ID_NOT_FOUND: 105,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -95,6 +101,12 @@ define(ErrorCode.INVALID_REPLICATION_FACTOR, false, "The replication factor is i
 define(ErrorCode.INVALID_CONFIG, false, "A configuration value is invalid.");
 define(ErrorCode.INVALID_REQUEST, false, "The request is malformed.");
 define(ErrorCode.POLICY_VIOLATION, false, "The request violates a broker policy.");
+define(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, false, "The producer's batch does not follow its last stored sequence number.");
+define(ErrorCode.DUPLICATE_SEQUENCE_NUMBER, false, "The batch was stored before (answered as success with its original offsets).");
+define(ErrorCode.INVALID_PRODUCER_EPOCH, false, "The producer's epoch is older than the current one: a newer producer with the same id fenced it.");
+define(ErrorCode.UNKNOWN_PRODUCER_ID, false, "The broker has no state for this producer id.");
+define(ErrorCode.PRODUCER_FENCED, false, "A newer producer with the same id fenced this one.");
+define(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, false, "Transactional ids are not supported: transactions do not exist on this broker.");
 define(ErrorCode.KAFKA_STORAGE_ERROR, true, "The partition's storage failed (offline) or is full (retry later).");
 define(ErrorCode.NON_EMPTY_GROUP, false, "The group has members; the operation needs an empty group.");
 define(ErrorCode.GROUP_ID_NOT_FOUND, false, "The group does not exist.");

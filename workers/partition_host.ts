@@ -146,7 +146,7 @@ export class PartitionHost {
   /** Partitions with staged appends in the current pass. Bounded by the partitions this worker hosts. */
   private readonly staging: HostedPartition[] = [];
   /** Filled by each log's stage() (reused). */
-  private readonly stagedAppend: StagedAppend = { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0 };
+  private readonly stagedAppend: StagedAppend = { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0, duplicate: false };
   /** A completion the router should see now (anything but an acks=all PRODUCED) is unpublished. */
   private completionsUrgent = false;
   /** Unpublished completion bytes past which they are published even if none is urgent. */
@@ -457,6 +457,11 @@ export class PartitionHost {
       const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
       if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
       pending.addFailed(slot, requestId, acks, e.code === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : e.code, e.message);
+      return true;
+    }
+    if (this.stagedAppend.duplicate) {
+      // An idempotent producer's retry of stored batches: answered with their offsets, nothing staged.
+      pending.addStaged(p, slot, requestId, acks, this.stagedAppend);
       return true;
     }
     // stage() wrote what was staged before this append: the pending ones before it are written.
