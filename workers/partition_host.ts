@@ -515,8 +515,9 @@ export class PartitionHost {
       c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3] = pending.logAppendTimeMs[i];
       c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3] = p.log.logStartOffset;
       c.commit();
-      // acks=0/1 are answered at write time; acks=all only by the DURABLE after the next flush.
-      if (pending.acks[i] !== -1) this.completionsUrgent = true;
+      // acks=0/1 are answered at write time; acks=all only by the DURABLE after the next flush. A duplicate
+      // appended nothing, so no flush may follow it: published now, the router answers it once its original is durable.
+      if (pending.acks[i] !== -1 || pending.duplicate[i] === 1) this.completionsUrgent = true;
       p.view.bytesIn += pending.bytes[i];
       p.view.messagesIn += pending.records[i];
       if (!p.dirty) {
