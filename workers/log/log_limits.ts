@@ -178,3 +178,14 @@ export const PRODUCER_BATCHES_CACHED = 5;
  * 131 in the snapshot: ~300 KiB and ~130 KiB per partition at the bound.
  */
 export const PRODUCERS_PER_PARTITION_MAX = 1024;
+
+/**
+ * Without a usable producer-state snapshot (none yet, as after an upgrade;
+ * damaged; or past the log end after a power loss) the state is rebuilt from
+ * the batch headers of the partition's newest segments holding at least this
+ * many bytes, not of the whole log: a partition of hundreds of GiB would
+ * otherwise be read whole at start. A producer that wrote nothing in them is
+ * forgotten (as if evicted: producer_state.ts), which for an active producer
+ * means nothing: its last five batches are in them.
+ */
+export const PRODUCER_STATE_REBUILD_BYTES = 256 * MiB;

@@ -21,9 +21,10 @@
 //   end are read (headers only: producer id, epoch, base sequence, offsets; no
 //   record is decoded) and applied in order. Otherwise (no snapshot, damaged,
 //   or past the log end after a power loss cut the tail, or in a segment
-//   retention deleted) the state is rebuilt from the headers of the whole log.
-//   A producer whose batches retention deleted is then unknown, and accepted
-//   at any sequence, as in Kafka.
+//   retention deleted) the state is rebuilt from the headers of the newest
+//   segments holding PRODUCER_STATE_REBUILD_BYTES (the whole log when it is
+//   smaller). A producer with no batch in them (or whose batches retention
+//   deleted) is then unknown, and accepted at any sequence, as in Kafka.
 
 import * as path from "node:path";
 import { assert } from "../../protocol/assert.ts";
@@ -40,7 +41,7 @@ import {
 } from "../../protocol/record_batch.ts";
 import { type FileOps, readFully } from "./file_ops.ts";
 import type { LogState } from "./log_state.ts";
-import { PRODUCER_BATCHES_CACHED, RECOVERY_READ_BYTES } from "./log_limits.ts";
+import { PRODUCER_BATCHES_CACHED, PRODUCER_STATE_REBUILD_BYTES, RECOVERY_READ_BYTES } from "./log_limits.ts";
 import { type ProducerStateTable, addSequence } from "./producer_state.ts";
 import { type Segment, writeFileAtomically } from "./segment_file.ts";
 
@@ -186,6 +187,7 @@ export function loadProducerState(opts: {
     }
     if (rejected !== null) table.clear();
   }
+  if (rejected !== null) startIndex = rebuildStart(segments);
   let batchesRead = 0;
   const buffer = new Uint8Array(RECOVERY_READ_BYTES);
   for (let i = startIndex; i < segments.length; i++) {
@@ -193,6 +195,16 @@ export function loadProducerState(opts: {
     batchesRead += walkHeaders(files, opts.fdOf(seg), seg.size, i === startIndex ? startPosition : 0, buffer, table);
   }
   return { from: rejected === null ? "snapshot" : "log", snapshotRejected: rejected, batchesRead };
+}
+
+/** The first of the newest segments that hold PRODUCER_STATE_REBUILD_BYTES (0: the whole log). */
+function rebuildStart(segments: readonly Segment[]): number {
+  let bytes = 0;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    bytes += segments[i].size;
+    if (bytes >= PRODUCER_STATE_REBUILD_BYTES) return i;
+  }
+  return 0;
 }
 
 /** Whether `at` names a batch boundary of the segment (or its end) at the offset it says. */
