@@ -6,9 +6,13 @@
 // original offsets instead of storing it twice (workers/log/producer_state.ts).
 //
 // Rules the sender keeps (produce_sender.ts):
-// - A batch is stamped once, when it first goes into a request (its header's
-//   producer id, epoch and base sequence, then its CRC again); the partition's
-//   next sequence moves by its record count. Retries are never re-stamped.
+// - A batch is stamped when it closes (its header's producer id, epoch and base
+//   sequence, written before its CRC is made: no second CRC pass), in close
+//   order, which is its partition's send order; the partition's next sequence
+//   moves by its record count. A batch closed while there is no id (or a new
+//   epoch is on its way) closes unstamped, and every unsent batch is stamped
+//   (header and CRC rewritten) in queue order once the id or epoch arrives.
+//   Retries are never re-stamped.
 // - A request never carries a partition's retried batches together with new
 //   ones: the broker answers an append either wholly as a retry or wholly as
 //   new batches.
@@ -29,7 +33,14 @@ import { ApiKey } from "../protocol/api_keys.ts";
 import { writeI16, writeI32, writeI64Number } from "../protocol/big_endian.ts";
 import { crc32c } from "../protocol/crc32c.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
-import { ATTRIBUTES_OFFSET, BASE_SEQUENCE_OFFSET, CRC_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET } from "../protocol/record_batch.ts";
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  CRC_OFFSET,
+  type FinishOptions,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+} from "../protocol/record_batch.ts";
 import { backoffMs } from "./backoff.ts";
 import { controlCall, type RequestLink } from "./broker_link.ts";
 
@@ -48,6 +59,20 @@ export interface SequencedPartition {
 export interface StampableBatch {
   readonly bytes: Uint8Array | undefined;
   readonly recordCount: number;
+  stampGeneration: number;
+}
+
+/** Writes an idempotent producer's id, epoch and base sequence into a finished batch's header, and its CRC again. */
+export function stampBatch(bytes: Uint8Array, producerId: number, producerEpoch: number, baseSequence: number): void {
+  writeI64Number(bytes, PRODUCER_ID_OFFSET, producerId);
+  writeI16(bytes, PRODUCER_EPOCH_OFFSET, producerEpoch);
+  writeI32(bytes, BASE_SEQUENCE_OFFSET, baseSequence);
+  writeI32(bytes, CRC_OFFSET, crc32c(bytes, ATTRIBUTES_OFFSET, bytes.length));
+}
+
+function addSequence(seq: number, n: number): number {
+  const next = seq + n;
+  return next > SEQUENCE_MAX ? next - SEQUENCE_MAX - 1 : next;
 }
 
 const State = { NONE: 0, ASKING: 1, READY: 2, OFF: 3, FAILED: 4 } as const;
@@ -64,10 +89,21 @@ export class ProducerIdempotence {
   private attempts = 0;
   /** Why idempotence failed (explicit and refused by the broker): batches fail with it. */
   failure: SluiceError | undefined;
+  /** What nextStamp() returns (reused: the builder reads it at once). */
+  private readonly scratch: FinishOptions = { producerId: -1, producerEpoch: -1, baseSequence: -1 };
 
   constructor(
     private readonly link: RequestLink,
-    private readonly opts: { explicit: boolean; retryBackoffMs: number; retryBackoffMsMax: number; onReady: () => void; isClosing: () => boolean },
+    private readonly opts: {
+      explicit: boolean;
+      retryBackoffMs: number;
+      retryBackoffMsMax: number;
+      /** The sender may drain again. */
+      onReady: () => void;
+      /** A new id or epoch arrived: every unsent batch must be stamped again, in queue order (stampUnsent). */
+      onNewGeneration: () => void;
+      isClosing: () => boolean;
+    },
   ) {}
 
   /** Batches are sent without stamps (a broker without InitProducerId, idempotence on by default). */
@@ -83,26 +119,44 @@ export class ProducerIdempotence {
     return false;
   }
 
+  /** A closing batch can be stamped now (the id is known, no new epoch is awaited). */
+  get canStamp(): boolean {
+    return this.state === State.READY && !this.broken;
+  }
+
+  /** The stamp of a batch of `records` records closing now in partition `p` (call only when canStamp). */
+  nextStamp(p: SequencedPartition, records: number): FinishOptions {
+    if (p.sequenceGeneration !== this.generation) {
+      p.sequenceGeneration = this.generation;
+      p.nextSequence = 0;
+    }
+    const s = this.scratch;
+    s.producerId = this.producerId;
+    s.producerEpoch = this.producerEpoch;
+    s.baseSequence = p.nextSequence;
+    p.nextSequence = addSequence(p.nextSequence, records);
+    return s;
+  }
+
   /** A batch failed for good: its partition's sequence has a hole; a new epoch comes before the next stamp. */
   brokenSequence(): void {
     if (this.state === State.READY) this.broken = true;
   }
 
-  /** Stamps a batch's header with the producer id, epoch and the partition's next sequence, and its CRC again. */
-  stamp(batch: StampableBatch, p: SequencedPartition): void {
+  /**
+   * Stamps a partition's unsent closed batches (attempts 0), in queue order, for
+   * the current generation: after a new id or epoch arrived. Retried batches
+   * keep their stamp (the broker knows them by it).
+   */
+  stampUnsent(p: SequencedPartition, ready: readonly (StampableBatch & { readonly attempts: number })[]): void {
     if (this.state !== State.READY) return;
-    const bytes = batch.bytes as Uint8Array;
-    if (p.sequenceGeneration !== this.generation) {
-      p.sequenceGeneration = this.generation;
-      p.nextSequence = 0;
+    for (let i = 0; i < ready.length; i++) {
+      const b = ready[i];
+      if (b.attempts > 0 || b.stampGeneration === this.generation) continue;
+      const s = this.nextStamp(p, b.recordCount);
+      stampBatch(b.bytes as Uint8Array, s.producerId as number, s.producerEpoch as number, s.baseSequence as number);
+      b.stampGeneration = this.generation;
     }
-    const seq = p.nextSequence;
-    writeI64Number(bytes, PRODUCER_ID_OFFSET, this.producerId);
-    writeI16(bytes, PRODUCER_EPOCH_OFFSET, this.producerEpoch);
-    writeI32(bytes, BASE_SEQUENCE_OFFSET, seq);
-    writeI32(bytes, CRC_OFFSET, crc32c(bytes, ATTRIBUTES_OFFSET, bytes.length));
-    const next = seq + batch.recordCount;
-    p.nextSequence = next > SEQUENCE_MAX ? next - SEQUENCE_MAX - 1 : next;
   }
 
   private ask(): void {
@@ -117,6 +171,7 @@ export class ProducerIdempotence {
         this.broken = false;
         this.attempts = 0;
         this.state = State.READY;
+        this.opts.onNewGeneration();
         this.opts.onReady();
       },
       (e: unknown) => {

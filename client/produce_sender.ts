@@ -20,6 +20,7 @@
 
 import { ApiKey } from "../protocol/api_keys.ts";
 import type { Writer } from "../protocol/codec.ts";
+import { assert } from "../protocol/assert.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { backoffMs } from "./backoff.ts";
 import { sendThrough, type RequestLink } from "./broker_link.ts";
@@ -208,8 +209,9 @@ export class ProduceSender {
           if (bytes > 0 && bytes + size > this.requestBytesMax) break;
           // Retried batches (stamped before) and new ones never share a request: the broker answers an append as one or the other.
           if (idem !== undefined && taken !== undefined && (next.attempts > 0) !== (taken[0].attempts > 0)) break;
+          // Every unsent batch was stamped when it closed, or when the id (or epoch) it waited for arrived.
+          assert(idem === undefined || next.attempts > 0 || next.stampGeneration === idem.generation, "produce sender: a new batch goes out stamped for the current producer epoch");
           (taken ??= []).push(ready.shift()!);
-          if (idem !== undefined && next.attempts === 0) idem.stamp(next, state);
           bytes += size;
           // With one request per partition in flight, everything ready may go now;
           // otherwise one batch per request keeps partitions' requests independent.

@@ -392,6 +392,7 @@ export class Producer {
         retryBackoffMs,
         retryBackoffMsMax,
         onReady: () => this.sender.scheduleDrain(),
+        onNewGeneration: () => this.stampUnsent(),
         isClosing: () => this.closing,
       });
     }
@@ -812,6 +813,14 @@ export class Producer {
     this.builders.give(batch.builder!);
   }
 
+  /** A new producer id or epoch arrived: every partition's unsent batches are stamped for it, in queue order. */
+  private stampUnsent(): void {
+    const idem = this.idempotence as ProducerIdempotence;
+    for (const t of this.topics.values()) {
+      for (const state of t.partitions) if (state !== undefined) idem.stampUnsent(state, state.ready);
+    }
+  }
+
   private closeOpenBatch(state: PartitionState): void {
     const batch = state.open;
     if (batch === undefined) return;
@@ -822,7 +831,12 @@ export class Producer {
       this.builders.give(batch.builder!);
       return;
     }
-    batch.close(this.compression);
+    const idem = this.idempotence;
+    if (idem !== undefined && idem.canStamp) {
+      // Stamped before the CRC is made (one pass); in close order, which is the partition's send order.
+      batch.stampGeneration = idem.generation;
+      batch.close(this.compression, idem.nextStamp(state, batch.recordCount));
+    } else batch.close(this.compression);
     state.ready.push(batch);
     this.sender.markReady(state);
     this.sender.scheduleDrain();
