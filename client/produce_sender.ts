@@ -10,7 +10,7 @@
 //
 // Idempotence (idempotence.ts, on by default): nothing is sent before the
 // producer has its id; each batch is stamped with its partition's next
-// sequence as it first goes into a request; a request carries a partition's
+// sequence as it closes (producer.ts); a request carries a partition's
 // retried batches or its new ones, never both; a batch failing for good asks
 // for a new epoch before anything new is stamped.
 //
