@@ -8,22 +8,30 @@
 // Ordering: with retries on a partition has at most one request in flight
 // (partitionInflightMax 1), so a retry can never land behind a later batch.
 //
+// Idempotence (idempotence.ts, on by default): nothing is sent before the
+// producer has its id; each batch is stamped with its partition's next
+// sequence as it closes (producer.ts); a request carries a partition's
+// retried batches or its new ones, never both; a batch failing for good asks
+// for a new epoch before anything new is stamped.
+//
 // Cost per request: one ProduceRequest (the connection's handler: no promise,
 // closure or async hop) and one InflightEntry per partition; the response is
 // read in place (ProduceResponseReader), with one bigint per partition.
 
 import { ApiKey } from "../protocol/api_keys.ts";
 import type { Writer } from "../protocol/codec.ts";
+import { assert } from "../protocol/assert.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { backoffMs } from "./backoff.ts";
 import { sendThrough, type RequestLink } from "./broker_link.ts";
 import type { RequestHandler, RequestOptions } from "./connection.ts";
 import { ClientClosedError, errorCodeName } from "./errors.ts";
+import type { ProducerIdempotence, SequencedPartition } from "./idempotence.ts";
 import { ProduceResponseReader, type ProduceEntry, writeProduceRequestEntries } from "./produce_request.ts";
 import type { BuilderPool, ProducerBatch } from "./producer_batch.ts";
 
 /** One partition the producer sends to: its open batch (batching's) and its send queue (the sender's). */
-export interface PartitionState {
+export interface PartitionState extends SequencedPartition {
   readonly topic: string;
   /** The topic name as written in requests (shared by the topic's partitions). */
   readonly topicField: Uint8Array;
@@ -62,6 +70,8 @@ export interface SenderOptions {
   retryBackoffMs: number;
   retryBackoffMsMax: number;
   deliveryTimeoutMs: number;
+  /** The idempotent producer's id, epoch and stamping (idempotence.ts); undefined when idempotence is off. */
+  idempotence?: ProducerIdempotence;
 }
 
 /** One partition's batches in a Produce request, and the broker's answer for them. */
@@ -111,6 +121,7 @@ export class ProduceSender {
   private readonly retryBackoffMs: number;
   private readonly retryBackoffMsMax: number;
   private readonly deliveryTimeoutMs: number;
+  private readonly idempotence: ProducerIdempotence | undefined;
   /**
    * Partitions with closed batches to send, in rotation order: the live part
    * is [readyHead, length); a partition is in it at most once (readyQueued).
@@ -140,6 +151,7 @@ export class ProduceSender {
     this.retryBackoffMs = options.retryBackoffMs;
     this.retryBackoffMsMax = options.retryBackoffMsMax;
     this.deliveryTimeoutMs = options.deliveryTimeoutMs;
+    this.idempotence = options.idempotence;
     this.requestOptions = { expectResponse: this.acks !== 0, extraTimeoutMs: this.ackTimeoutMs };
   }
 
@@ -164,6 +176,13 @@ export class ProduceSender {
   private drain(): void {
     this.drainScheduled = false;
     this.owner.beforeDrain();
+    let idem = this.idempotence;
+    if (idem !== undefined) {
+      // Nothing goes out before the producer id (or the next epoch) arrived: it drains again then.
+      if (!idem.ready()) return;
+      if (idem.failure !== undefined) return this.failAllReady(idem.failure);
+      if (idem.off) idem = undefined;
+    }
     const now = Date.now();
     let earliestRetry = Infinity;
     const queue = this.readyQueue;
@@ -185,8 +204,13 @@ export class ProduceSender {
         let taken: ProducerBatch[] | undefined;
         const ready = state.ready;
         while (ready.length > 0) {
-          const size = ready[0].bytes!.length;
+          const next = ready[0];
+          const size = next.bytes!.length;
           if (bytes > 0 && bytes + size > this.requestBytesMax) break;
+          // Retried batches (stamped before) and new ones never share a request: the broker answers an append as one or the other.
+          if (idem !== undefined && taken !== undefined && (next.attempts > 0) !== (taken[0].attempts > 0)) break;
+          // Every unsent batch was stamped when it closed, or when the id (or epoch) it waited for arrived.
+          assert(idem === undefined || next.attempts > 0 || next.stampGeneration === idem.generation, "produce sender: a new batch goes out stamped for the current producer epoch");
           (taken ??= []).push(ready.shift()!);
           bytes += size;
           // With one request per partition in flight, everything ready may go now;
@@ -233,6 +257,18 @@ export class ProduceSender {
       queue.length -= head;
       this.readyHead = 0;
     }
+  }
+
+  /** The producer could not become idempotent as asked: every ready batch fails with why. */
+  private failAllReady(error: SluiceError): void {
+    const queue = this.readyQueue;
+    for (let i = this.readyHead; i < queue.length; i++) {
+      const state = queue[i];
+      state.readyQueued = false;
+      for (const b of state.ready.splice(0)) this.owner.complete(b, -1n, error);
+    }
+    queue.length = 0;
+    this.readyHead = 0;
   }
 
   private armRetry(at: number): void {
@@ -375,6 +411,8 @@ export class ProduceSender {
     if (error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.owner.topicUnknown(state.topic);
     if (!retry) {
       for (const b of batches) this.owner.complete(b, -1n, error);
+      // A hole in the partition's sequence (or an unknown outcome): a new epoch before the next stamp.
+      this.idempotence?.brokenSequence();
       return;
     }
     // Back to the head of the partition's queue, ahead of anything sent later.

@@ -10,7 +10,7 @@ import { decodeBatches } from "../protocol/record_batch.ts";
 import { BufferExhaustedError, ClientErrorCode, ConnectionError } from "./errors.ts";
 import { kafkaKeyPartition } from "./partitioners.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
-import { FakeLink } from "./testing/fake_link.ts";
+import { FakeLink, type HeldProduce } from "./testing/fake_link.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 
 function producer(link: FakeLink, options: Partial<ProducerOptions> = {}): Producer {
@@ -92,7 +92,8 @@ describe("pipelining and ordering", () => {
 
   test("with retries a partition has one request in flight, and a failed one is retried before later records", async () => {
     const link = new FakeLink({ t: 1 });
-    const p = producer(link, { retries: 3 });
+    // Not idempotent: the retry carries the later records too (idempotent: see "idempotence" below).
+    const p = producer(link, { retries: 3, idempotent: false });
     const first = p.send("t", { value: "first" });
     await waitFor(() => link.outstanding.length === 1);
     const later = [p.send("t", { value: "second" }), p.send("t", { value: "third" })];
@@ -430,5 +431,74 @@ describe("string records", () => {
     link.outstanding[0].ok();
     expect((await sent).offset).toBe(1n);
     expect(p.bufferedBytes).toBe(0);
+  });
+});
+
+/** Producer id, epoch and base sequence of each batch of partition 0 in a held request. */
+function stamps(h: HeldProduce): { id: number; epoch: number; seq: number }[] {
+  const out: { id: number; epoch: number; seq: number }[] = [];
+  for (const t of h.request.topics) {
+    for (const part of t.partitions) {
+      for (const b of decodeBatches(part.records)) out.push({ id: Number(b.header.producerId), epoch: b.header.producerEpoch, seq: b.header.baseSequence });
+    }
+  }
+  return out;
+}
+
+describe("idempotence (on by default)", () => {
+  test("the producer id comes first; sequences count records per partition; a retry keeps its stamp and goes alone, ahead of new batches", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { retries: 3 });
+    const first = [p.send("t", { value: "a" }), p.send("t", { value: "b" })];
+    await waitFor(() => link.outstanding.length === 1);
+    expect(link.initProducerIdCalls).toEqual([{ producerId: undefined, producerEpoch: undefined }]);
+    expect(stamps(link.outstanding[0])).toEqual([{ id: 1, epoch: 0, seq: 0 }]);
+    const later = [p.send("t", { value: "c" }), p.send("t", { value: "d" })];
+    await new Promise((r) => setTimeout(r, 10));
+    link.outstanding[0].failPartitions(ErrorCode.NOT_LEADER_OR_FOLLOWER); // retriable
+    await waitFor(() => link.outstanding.length === 1);
+    // The retry: the same batch, the same sequence, without the records sent after it.
+    expect(link.outstanding[0].values().get(0)).toEqual(["a", "b"]);
+    expect(stamps(link.outstanding[0])).toEqual([{ id: 1, epoch: 0, seq: 0 }]);
+    link.outstanding[0].ok();
+    await waitFor(() => link.outstanding.length === 1);
+    expect(link.outstanding[0].values().get(0)).toEqual(["c", "d"]);
+    expect(stamps(link.outstanding[0])).toEqual([{ id: 1, epoch: 0, seq: 2 }]);
+    link.outstanding[0].ok();
+    expect((await Promise.all([...first, ...later])).map((r) => r.offset)).toEqual([0n, 1n, 2n, 3n]);
+    expect(p.producerIdAndEpoch).toEqual({ producerId: 1, producerEpoch: 0 });
+    await p.close();
+  });
+
+  test("a batch that fails for good leaves a hole: the next epoch is asked for and sequences start at 0 again", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { retries: 3 });
+    await warmUp(p, link);
+    const lost = p.send("t", { value: "x" });
+    await waitFor(() => link.outstanding.length === 1);
+    expect(stamps(link.outstanding[0])).toEqual([{ id: 1, epoch: 0, seq: 1 }]);
+    link.outstanding[0].failPartitions(ErrorCode.MESSAGE_TOO_LARGE); // not retriable
+    await expect(lost).rejects.toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+    const next = p.send("t", { value: "y" });
+    await waitFor(() => link.outstanding.length === 1);
+    expect(link.initProducerIdCalls.at(-1)).toEqual({ producerId: 1, producerEpoch: 0 });
+    expect(stamps(link.outstanding[0])).toEqual([{ id: 1, epoch: 1, seq: 0 }]);
+    link.outstanding[0].ok();
+    await next;
+    await p.close();
+  });
+
+  test("idempotent: false sends batches without a producer id; idempotent with retries 0 or acks 0 is refused", async () => {
+    const link = new FakeLink({ t: 1 });
+    const p = producer(link, { idempotent: false });
+    const sent = p.send("t", { value: "v" });
+    await waitFor(() => link.outstanding.length === 1);
+    expect(stamps(link.outstanding[0])).toEqual([{ id: -1, epoch: -1, seq: -1 }]);
+    expect(link.initProducerIdCalls.length).toBe(0);
+    link.outstanding[0].ok();
+    await sent;
+    await p.close();
+    expect(() => producer(link, { idempotent: true, retries: 0 })).toThrow(/idempotent needs retries > 0/);
+    expect(() => producer(link, { idempotent: true, acks: 0 })).toThrow(/idempotent needs retries > 0/);
   });
 });

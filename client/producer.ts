@@ -68,6 +68,7 @@ import { checkInt, clientConfig, type ClientOptions } from "./options.ts";
 import type { PartitionerFn, PartitionerName } from "./partitioners.ts";
 import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
 import { encodeStringField } from "./produce_request.ts";
+import { ProducerIdempotence } from "./idempotence.ts";
 import { type PartitionState, ProduceSender, type SenderOwner } from "./produce_sender.ts";
 import {
   BatchList,
@@ -128,6 +129,13 @@ export interface ProducerOptions extends ClientOptions {
   readonly metadataMaxAgeMs?: number;
   /** Ask the broker to create unknown topics (it does when auto.create.topics.enable is on). */
   readonly allowAutoCreateTopics?: boolean;
+  /**
+   * Idempotent producer (default true, like the Java client): the broker stores
+   * a retried batch once and answers it with its original offsets. Needs
+   * retries > 0 and acks 1 or all; left at its default it is off with retries 0
+   * or acks 0, and off against a broker without InitProducerId. See docs/CLIENT.md.
+   */
+  readonly idempotent?: boolean;
   /** Test seam: the request link (default: a BrokerLink to `broker`). */
   readonly link?: RequestLink;
 }
@@ -260,6 +268,7 @@ export function recordSizeEstimate(message: ProducerMessage, exact = true): numb
 
 export class Producer {
   private readonly link: RequestLink;
+  private readonly idempotence: ProducerIdempotence | undefined;
   private readonly metadata: MetadataCache;
   private readonly partitionerKind: PartitionerKind;
   private readonly customPartitioner: PartitionerFn | undefined;
@@ -372,6 +381,22 @@ export class Producer {
     this.budget = new MemoryBudget(bufferBytesMax);
     const builderInitialBytes = Math.min(this.batchBytes + 1024, BATCH_INITIAL_BYTES);
     this.builders = new BuilderPool(Math.max(SPARE_BUILDERS_MIN, Math.floor(SPARE_BUILDER_BYTES / builderInitialBytes)), builderInitialBytes);
+    let idempotence: ProducerIdempotence | undefined;
+    const ackCode = acks === "all" ? -1 : acks;
+    if (options.idempotent === true && (retries === 0 || ackCode === 0)) {
+      throw new InvalidArgumentError(`idempotent needs retries > 0 and acks 1 or "all" (retries ${retries}, acks ${String(acks)})`);
+    }
+    if (options.idempotent !== false && retries > 0 && ackCode !== 0) {
+      idempotence = new ProducerIdempotence(this.link, {
+        explicit: options.idempotent === true,
+        retryBackoffMs,
+        retryBackoffMsMax,
+        onReady: () => this.sender.scheduleDrain(),
+        onNewGeneration: () => this.stampUnsent(),
+        isClosing: () => this.closing,
+      });
+    }
+    this.idempotence = idempotence;
     this.sender = new ProduceSender(this.senderOwner, {
       link: this.link,
       builders: this.builders,
@@ -384,7 +409,14 @@ export class Producer {
       retryBackoffMs,
       retryBackoffMsMax,
       deliveryTimeoutMs,
+      idempotence,
     });
+  }
+
+  /** The producer id and epoch the broker gave (-1 before the first send, or with idempotence off). */
+  get producerIdAndEpoch(): { producerId: number; producerEpoch: number } {
+    const i = this.idempotence;
+    return i === undefined || i.off ? { producerId: -1, producerEpoch: -1 } : { producerId: i.producerId, producerEpoch: i.producerEpoch };
   }
 
   /** Buffer bytes held by records not yet acknowledged (for monitoring and tests). */
@@ -734,7 +766,7 @@ export class Producer {
   }
 
   private newPartitionState(t: TopicState, partition: number): PartitionState {
-    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0, readyQueued: false };
+    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0, readyQueued: false, nextSequence: 0, sequenceGeneration: -1 };
     t.partitions[partition] = state;
     return state;
   }
@@ -781,6 +813,14 @@ export class Producer {
     this.builders.give(batch.builder!);
   }
 
+  /** A new producer id or epoch arrived: every partition's unsent batches are stamped for it, in queue order. */
+  private stampUnsent(): void {
+    const idem = this.idempotence as ProducerIdempotence;
+    for (const t of this.topics.values()) {
+      for (const state of t.partitions) if (state !== undefined) idem.stampUnsent(state, state.ready);
+    }
+  }
+
   private closeOpenBatch(state: PartitionState): void {
     const batch = state.open;
     if (batch === undefined) return;
@@ -791,7 +831,12 @@ export class Producer {
       this.builders.give(batch.builder!);
       return;
     }
-    batch.close(this.compression);
+    const idem = this.idempotence;
+    if (idem !== undefined && idem.canStamp) {
+      // Stamped before the CRC is made (one pass); in close order, which is the partition's send order.
+      batch.stampGeneration = idem.generation;
+      batch.close(this.compression, idem.nextStamp(state, batch.recordCount));
+    } else batch.close(this.compression);
     state.ready.push(batch);
     this.sender.markReady(state);
     this.sender.scheduleDrain();

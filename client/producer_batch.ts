@@ -32,6 +32,8 @@ import {
   RECORDS_OFFSET,
 } from "../protocol/record_batch.ts";
 import { compressBatch } from "../protocol/compressed_batch.ts";
+import type { FinishOptions } from "../protocol/record_batch.ts";
+import { stampBatch } from "./idempotence.ts";
 import type { Codec } from "../protocol/compression/mod.ts";
 import type { SluiceError } from "../protocol/errors.ts";
 import { varintSize, writeVarint } from "../protocol/varint.ts";
@@ -160,6 +162,8 @@ export class ProducerBatch {
   private sealed = false;
   /** Produce attempts made with this batch. */
   attempts = 0;
+  /** The idempotent producer's generation (id and epoch) the header is stamped for; -1: not stamped (idempotence.ts). */
+  stampGeneration = -1;
   /** flush() calls waiting for this batch to complete. */
   flushWaiters: Array<() => void> | undefined;
   done = false;
@@ -204,14 +208,20 @@ export class ProducerBatch {
     return this.bytes !== undefined;
   }
 
-  /** Finishes the batch, compressing its records with `codec` when one is given (once: later calls do nothing). */
-  close(codec?: Codec): void {
+  /**
+   * Finishes the batch, compressing its records with `codec` when one is given (once: later calls do nothing).
+   * `stamp` (an idempotent producer's id, epoch and base sequence) goes into the header before its CRC is made.
+   */
+  close(codec?: Codec, stamp?: FinishOptions): void {
     if (this.sealed) return;
     this.sealed = true;
     if (this.bytes === undefined) {
       const builder = this.builder!;
       this.closedCount = builder.recordCount;
-      this.bytes = builder.finishView();
+      this.bytes = builder.finishView(stamp);
+    } else if (stamp !== undefined) {
+      // Encoded whole at creation (one record): the stamp and the CRC are written again.
+      stampBatch(this.bytes, stamp.producerId as number, stamp.producerEpoch as number, stamp.baseSequence as number);
     }
     if (codec !== undefined) this.bytes = compressBatch(this.bytes, codec);
   }

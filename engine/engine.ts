@@ -23,11 +23,13 @@ import { LongPoll } from "./long_poll.ts";
 import { replayWorkerJournals } from "./journal_startup.ts";
 import { MetadataStore } from "./metadata_store.ts";
 import type { PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
+import { type InitProducerIdRequest, type ProducerIdAndEpoch, ProducerIds } from "./producer_ids.ts";
 import { type LogConfig, parseLogConfig } from "./topic_config.ts";
 import { type Topic, type TopicDescription, TopicLifecycle, type TopicMetadata } from "./topic_lifecycle.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 export type { PartitionDescription, TopicDescription, TopicMetadata } from "./topic_lifecycle.ts";
+export type { InitProducerIdRequest, ProducerIdAndEpoch } from "./producer_ids.ts";
 
 export type Acks = 0 | 1 | -1;
 
@@ -72,12 +74,20 @@ export class Engine implements FetchHost {
   readonly #offline: Map<number, string>;
   readonly #writableWaiters: (() => void)[][];
   readonly #writableArmed: boolean[];
+  readonly #producerIds: ProducerIds;
   #closing = false;
   #stopWaiting = false;
   #closed: Promise<void> | undefined;
 
-  private constructor(options: { config: BrokerConfig; pool: PartitionPool<LogConfig>; longPoll: LongPoll; lifecycle: TopicLifecycle }) {
+  private constructor(options: {
+    config: BrokerConfig;
+    pool: PartitionPool<LogConfig>;
+    longPoll: LongPoll;
+    lifecycle: TopicLifecycle;
+    producerIds: ProducerIds;
+  }) {
     this.config = options.config;
+    this.#producerIds = options.producerIds;
     this.pool = options.pool;
     this.longPoll = options.longPoll;
     this.#lifecycle = options.lifecycle;
@@ -94,6 +104,7 @@ export class Engine implements FetchHost {
     // Broker-wide topic defaults must be valid on their own (a typo fails the start, naming the key).
     parseLogConfig(config.topicDefaults, {});
     const store = await MetadataStore.open(config.dataDir);
+    const producerIds = await ProducerIds.open(config.dataDir);
     await fs.promises.mkdir(path.join(config.dataDir, "topics"), { recursive: true });
     let pool = options.pool;
     if (pool === undefined) {
@@ -107,7 +118,7 @@ export class Engine implements FetchHost {
     }
     const longPoll = new LongPoll({ waitingMax: config.waitingFetchesMax });
     const lifecycle = new TopicLifecycle({ config, pool, store, longPoll, log });
-    const engine = new Engine({ config, pool, longPoll, lifecycle });
+    const engine = new Engine({ config, pool, longPoll, lifecycle, producerIds });
     try {
       await lifecycle.load();
     } catch (e) {
@@ -135,6 +146,22 @@ export class Engine implements FetchHost {
 
   get waitingFetches(): number {
     return this.longPoll.size;
+  }
+
+  // ------------------------------------------------------------------ idempotent producers (producer_ids.ts)
+
+  /**
+   * InitProducerId for an idempotent producer: a producer id never given out
+   * before (durably) at epoch 0, or, for a producer that sends its current id
+   * and epoch, the next epoch. Transactional ids are refused
+   * (TRANSACTIONAL_ID_NOT_FOUND). A produce of batches stamped with the id,
+   * epoch and sequences is then checked per partition (workers/log/producer_state.ts):
+   * a retry is answered NONE with its original offsets (Kafka's
+   * DUPLICATE_SEQUENCE_NUMBER-as-success), a gap is OUT_OF_ORDER_SEQUENCE_NUMBER,
+   * an old epoch INVALID_PRODUCER_EPOCH.
+   */
+  initProducerId(req: InitProducerIdRequest = {}): Promise<ProducerIdAndEpoch> {
+    return this.#producerIds.init(req);
   }
 
   // ------------------------------------------------------------------ topics (topic_lifecycle.ts)

@@ -276,3 +276,12 @@ assert(OFFSETS_RECORDS_PER_BATCH_MAX <= BATCH_RECORDS_MAX, "an offsets batch is 
 assert(OFFSETS_LOAD_READ_BYTES >= BATCH_BYTES_MAX, "the offsets load window must hold a maximal batch");
 assert(OFFSETS_BUILDER_INITIAL_BYTES <= BATCH_BYTES_MAX, "a builder starts no larger than a batch may be");
 assert(OFFSETS_COMPACT_RATIO > 1, "compaction must be due only when the log holds more records than live keys");
+
+// ---------------------------------------------------------------- producer ids (producer_ids.ts)
+
+/**
+ * Producer ids reserved per durable write of `meta/producer-ids`: one
+ * fdatasync and directory fsync per this many InitProducerId calls, and at most
+ * this many ids skipped after a crash (ids are 2^53 wide: nothing runs out).
+ */
+export const PRODUCER_ID_BLOCK_SIZE = 1_000;

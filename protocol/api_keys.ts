@@ -18,6 +18,7 @@ export const ApiKey = {
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  InitProducerId: 22,
   AlterConfigs: 33,
   CreatePartitions: 37,
   DescribeTopics: 1000,

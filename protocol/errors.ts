@@ -65,7 +65,9 @@ export const ErrorCode = {
   INVALID_RECORD: 87,
   UNSTABLE_OFFSET_COMMIT: 88,
   THROTTLING_QUOTA_EXCEEDED: 89,
+  PRODUCER_FENCED: 90,
   UNKNOWN_TOPIC_ID: 100,
+  TRANSACTIONAL_ID_NOT_FOUND: 105,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -124,12 +126,14 @@ define(ErrorCode.NOT_CONTROLLER, true, "This broker is not the controller.");
 define(ErrorCode.INVALID_REQUEST, false, "The request is malformed.");
 define(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, false, "The record format version does not support this request (only v2 record batches are stored).");
 define(ErrorCode.POLICY_VIOLATION, false, "The request violates a broker policy.");
-define(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, false, "The producer's sequence number is not the next one expected for this partition.");
-define(ErrorCode.DUPLICATE_SEQUENCE_NUMBER, false, "The batch was already written (its sequence number was seen); its original offset is returned.");
-define(ErrorCode.INVALID_PRODUCER_EPOCH, false, "The producer's epoch is older than the current one for its id (a newer producer took over).");
+define(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, false, "The producer's batch does not follow its last stored sequence number.");
+define(ErrorCode.DUPLICATE_SEQUENCE_NUMBER, false, "The batch was stored before (answered as success with its original offsets).");
+define(ErrorCode.INVALID_PRODUCER_EPOCH, false, "The producer's epoch is older than the current one: a newer producer with the same id fenced it.");
+define(ErrorCode.UNKNOWN_PRODUCER_ID, false, "The broker has no state for this producer id.");
+define(ErrorCode.PRODUCER_FENCED, false, "A newer producer with the same id fenced this one.");
+define(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, false, "Transactional ids are not supported: transactions do not exist on this broker.");
 define(ErrorCode.INVALID_PRODUCER_ID_MAPPING, false, "The producer id is not mapped to this transactional id.");
 define(ErrorCode.KAFKA_STORAGE_ERROR, true, "The partition's storage failed (offline) or is full (retry later).");
-define(ErrorCode.UNKNOWN_PRODUCER_ID, false, "The broker has no state for this producer id.");
 define(ErrorCode.NON_EMPTY_GROUP, false, "The group has members; the operation needs an empty group.");
 define(ErrorCode.GROUP_ID_NOT_FOUND, false, "The group does not exist.");
 define(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, true, "The fetch session is not known to this broker.");

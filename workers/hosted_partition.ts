@@ -16,6 +16,8 @@ export interface StagedAppend {
   logAppendTimeMs: number;
   bytes: number;
   records: number;
+  /** An idempotent producer's retry of stored batches: nothing staged, the offsets are the original ones. */
+  duplicate: boolean;
 }
 
 /** What the host needs of a partition's log (the PartitionLog in workers/log/ implements it). */

@@ -146,7 +146,7 @@ export class PartitionHost {
   /** Partitions with staged appends in the current pass. Bounded by the partitions this worker hosts. */
   private readonly staging: HostedPartition[] = [];
   /** Filled by each log's stage() (reused). */
-  private readonly stagedAppend: StagedAppend = { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0 };
+  private readonly stagedAppend: StagedAppend = { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0, duplicate: false };
   /** A completion the router should see now (anything but an acks=all PRODUCED) is unpublished. */
   private completionsUrgent = false;
   /** Unpublished completion bytes past which they are published even if none is urgent. */
@@ -534,6 +534,11 @@ export class PartitionHost {
       pending.addFailed(slot, requestId, acks, e.code === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : e.code, e.message);
       return true;
     }
+    if (this.stagedAppend.duplicate) {
+      // An idempotent producer's retry of stored batches: answered with their offsets, nothing staged.
+      pending.addStaged(p, slot, requestId, acks, this.stagedAppend);
+      return true;
+    }
     // stage() wrote what was staged before this append: the pending ones before it are written.
     if (p.log.stagedByteCount === length) p.stagedFrom = pending.count;
     pending.addStaged(p, slot, requestId, acks, this.stagedAppend);
@@ -585,8 +590,9 @@ export class PartitionHost {
       c.f64[(o + ProducedCompl.LOG_APPEND_TIME_MS) >>> 3] = pending.logAppendTimeMs[i];
       c.f64[(o + ProducedCompl.LOG_START_OFFSET) >>> 3] = p.log.logStartOffset;
       c.commit();
-      // acks=0/1 are answered at write time; acks=all only by the DURABLE after the next flush.
-      if (pending.acks[i] !== -1) this.completionsUrgent = true;
+      // acks=0/1 are answered at write time; acks=all only by the DURABLE after the next flush. A duplicate
+      // appended nothing, so no flush may follow it: published now, the router answers it once its original is durable.
+      if (pending.acks[i] !== -1 || pending.duplicate[i] === 1) this.completionsUrgent = true;
       p.view.bytesIn += pending.bytes[i];
       p.view.messagesIn += pending.records[i];
       if (!p.dirty) {

@@ -35,6 +35,8 @@ export class PendingProduces<P extends StagingPartition> {
   readonly logAppendTimeMs: Float64Array;
   readonly bytes: Float64Array;
   readonly records: Float64Array;
+  /** 1 for an idempotent producer's retry of stored batches (nothing staged; answered with the original offsets). */
+  readonly duplicate: Uint8Array;
   /** The partition of a staged request (null for a failed one). */
   readonly partition: (P | null)[];
   /** The message of a failed request (null for a staged one). */
@@ -51,6 +53,7 @@ export class PendingProduces<P extends StagingPartition> {
     this.logAppendTimeMs = new Float64Array(capacity);
     this.bytes = new Float64Array(capacity);
     this.records = new Float64Array(capacity);
+    this.duplicate = new Uint8Array(capacity);
     this.partition = new Array<P | null>(capacity).fill(null);
     this.message = new Array<string | null>(capacity).fill(null);
   }
@@ -65,7 +68,7 @@ export class PendingProduces<P extends StagingPartition> {
     slot: number,
     requestId: number,
     acks: number,
-    r: { baseOffset: number; lastOffset: number; logAppendTimeMs: number; bytes: number; records: number },
+    r: { baseOffset: number; lastOffset: number; logAppendTimeMs: number; bytes: number; records: number; duplicate: boolean },
   ): void {
     const i = this.next();
     this.slot[i] = slot;
@@ -77,6 +80,7 @@ export class PendingProduces<P extends StagingPartition> {
     this.logAppendTimeMs[i] = r.logAppendTimeMs;
     this.bytes[i] = r.bytes;
     this.records[i] = r.records;
+    this.duplicate[i] = r.duplicate ? 1 : 0;
     this.partition[i] = p;
   }
 

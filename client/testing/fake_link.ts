@@ -1,7 +1,8 @@
 // A RequestLink that plays the broker inside a test: produce requests are
 // decoded and held until the test answers them (or fails them), so tests can
 // check batching, pipelining, retry order and backpressure exactly. Metadata
-// is answered at once from a table of topics.
+// is answered at once from a table of topics, InitProducerId with the next
+// epoch of producer id 1 (each call is counted in `initProducerIdCalls`).
 
 import { ApiKey } from "../../protocol/api_keys.ts";
 import { Writer } from "../../protocol/codec.ts";
@@ -33,6 +34,8 @@ export class FakeLink implements RequestLink {
   /** Log end offset per "topic/partition". */
   readonly logEnd = new Map<string, bigint>();
   closed = false;
+  /** InitProducerId requests answered (the idempotent producer asks once, and again after a batch failed for good). */
+  readonly initProducerIdCalls: { producerId?: number; producerEpoch?: number }[] = [];
 
   constructor(readonly topics: Record<string, number>) {}
 
@@ -67,6 +70,11 @@ export class FakeLink implements RequestLink {
           })),
         }),
       );
+    }
+    if (apiKey === ApiKey.InitProducerId) {
+      const req = decodeControlRequest(ApiKey.InitProducerId, body);
+      this.initProducerIdCalls.push({ producerId: req.producerId, producerEpoch: req.producerEpoch });
+      return Promise.resolve(encodeControlResponse(ApiKey.InitProducerId, { producerId: 1, producerEpoch: this.initProducerIdCalls.length - 1 }));
     }
     if (apiKey !== ApiKey.Produce) return Promise.reject(new Error(`FakeLink: api ${apiKey} not played`));
     const request = decodeProduceRequest(body);

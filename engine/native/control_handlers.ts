@@ -1,6 +1,6 @@
 // The broker's own control apis (MessagePack bodies), registered on the
 // dispatcher: ApiVersions, Metadata, ListOffsets, CreateTopics, DeleteTopics,
-// AlterConfigs, CreatePartitions, DescribeTopics. Each validates its body with
+// AlterConfigs, CreatePartitions, DescribeTopics, InitProducerId. Each validates its body with
 // the schema in protocol/messages/control.ts and maps it onto the engine.
 
 import { ApiKey } from "../../protocol/api_keys.ts";
@@ -12,6 +12,8 @@ import {
   CreateTopicsRequestSchema,
   DeleteTopicsRequestSchema,
   DescribeTopicsRequestSchema,
+  InitProducerIdRequestSchema,
+  type InitProducerIdResponse,
   ListOffsetsRequestSchema,
   type ListOffsetsResponse,
   MetadataRequestSchema,
@@ -88,6 +90,11 @@ export function registerCoreHandlers(dispatcher: Dispatcher, options: CoreHandle
         })),
       })),
     };
+  });
+
+  dispatcher.register(ApiKey.InitProducerId, async (body): Promise<InitProducerIdResponse> => {
+    const req = parseControlBody(InitProducerIdRequestSchema, body);
+    return engine.initProducerId(req);
   });
 
   dispatcher.register(ApiKey.ListOffsets, async (body): Promise<ListOffsetsResponse> => {

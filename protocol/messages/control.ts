@@ -16,6 +16,8 @@
 //   AlterConfigs (33)      req  { topics: [{ name, set: {key: value}, delete?: [key] }] }
 //   CreatePartitions (37)  req  { topics: [{ name, count }] }                        (count = new total)
 //                          resp (all four) { topics: [{ name, errorCode, message? }] }
+//   InitProducerId (22)    req  { transactionalId?: null, producerId?, producerEpoch? }  (-1/absent = a new producer)
+//                          resp { producerId, producerEpoch }
 //   DescribeTopics (1000)  req  { topics: [string] | null }
 //                          resp { topics: [{ name, errorCode, configs, partitions: [{ partition, logStartOffset,
 //                                 highWatermark, durableOffset, logEndOffset, segments, bytes, messagesIn,
@@ -176,6 +178,21 @@ export type TopicDescription = z.infer<typeof TopicDescriptionSchema>;
 export const DescribeTopicsResponseSchema = z.object({ topics: array(TopicDescriptionSchema) });
 export type DescribeTopicsResponse = z.infer<typeof DescribeTopicsResponseSchema>;
 
+// ---------------------------------------------------------------- idempotent producers
+
+/** A transactional id is accepted by the schema so the broker can refuse it by name (TRANSACTIONAL_ID_NOT_FOUND). */
+export const InitProducerIdRequestSchema = z.object({
+  transactionalId: z.string().max(STRING_BYTES_MAX).nullable().optional(),
+  producerId: int.min(-1).max(Number.MAX_SAFE_INTEGER).optional(),
+  producerEpoch: int.min(-1).max(0x7fff).optional(),
+});
+export type InitProducerIdRequest = z.infer<typeof InitProducerIdRequestSchema>;
+export const InitProducerIdResponseSchema = z.object({
+  producerId: int.min(0).max(Number.MAX_SAFE_INTEGER),
+  producerEpoch: int.min(0).max(0x7fff),
+});
+export type InitProducerIdResponse = z.infer<typeof InitProducerIdResponseSchema>;
+
 // ---------------------------------------------------------------- the table
 
 /** Request and response schemas of every control api this file covers, by api key. */
@@ -188,6 +205,7 @@ export const ControlSchemas = {
   [ApiKey.AlterConfigs]: { request: AlterConfigsRequestSchema, response: AlterConfigsResponseSchema },
   [ApiKey.CreatePartitions]: { request: CreatePartitionsRequestSchema, response: CreatePartitionsResponseSchema },
   [ApiKey.DescribeTopics]: { request: DescribeTopicsRequestSchema, response: DescribeTopicsResponseSchema },
+  [ApiKey.InitProducerId]: { request: InitProducerIdRequestSchema, response: InitProducerIdResponseSchema },
 } as const;
 
 export type ControlApiKey = keyof typeof ControlSchemas;

@@ -73,6 +73,8 @@ import {
 } from "./log_limits.ts";
 import type { LogState } from "./log_state.ts";
 import { checkReplicaBatches } from "./replica_append.ts";
+import { ProducerVerdict } from "./producer_state.ts";
+import { snapshotProducers } from "./producer_state_snapshot.ts";
 import { LOG_SUFFIX, Segment, segmentFileName } from "./segment_file.ts";
 
 export interface AppendResult {
@@ -84,11 +86,16 @@ export interface AppendResult {
   logAppendTimeMs: number;
   bytes: number;
   records: number;
+  /**
+   * An idempotent producer's retry of batches already stored (producer_state.ts):
+   * nothing was staged, and the offsets are those they were first given.
+   */
+  duplicate: boolean;
 }
 
 /** A fresh result object (stage() fills one the caller passes, to allocate nothing per append). */
 export function emptyAppendResult(): AppendResult {
-  return { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0 };
+  return { baseOffset: 0, lastOffset: -1, logAppendTimeMs: -1, bytes: 0, records: 0, duplicate: false };
 }
 
 /**
@@ -218,6 +225,18 @@ export class LogAppender {
     }
     // validateBatch() refuses a batch that runs past the end: the batches cover the append exactly.
     assert(pos === records.length, "log: the validated batches cover the append exactly", pos);
+    // Idempotent producers (producer_state.ts): a retry is answered from the state, an out-of-order batch refused.
+    const producers = this.s.producers;
+    const verdict = producers.check(records, s.positions, first, n, this.stagedBytes);
+    if (verdict === ProducerVerdict.DUPLICATE) {
+      out.baseOffset = producers.duplicateBase;
+      out.lastOffset = producers.duplicateLast;
+      out.logAppendTimeMs = -1;
+      out.bytes = 0;
+      out.records = 0;
+      out.duplicate = true;
+      return out;
+    }
     const baseOffset = this.s.logEndOffset + this.stagedOffsets;
     const lastOffset = baseOffset + offsetCount - 1;
     if (lastOffset > LOG_OFFSET_MAX) {
@@ -260,6 +279,7 @@ export class LogAppender {
       next += s.offsetCounts[i];
     }
     assert(next === lastOffset + 1, "log: the offsets given match the batches' offset counts", next);
+    if (verdict === ProducerVerdict.APPEND) producers.record(baseOffset);
     if (this.staged.length === 0) this.stagedNowMs = nowMs;
     this.staged.push(records);
     this.stagedBatches += n;
@@ -271,6 +291,7 @@ export class LogAppender {
     out.logAppendTimeMs = logAppendTime ? nowMs : -1;
     out.bytes = records.length;
     out.records = recordCount;
+    out.duplicate = false;
     return out;
   }
 
@@ -294,6 +315,7 @@ export class LogAppender {
     if (unreported !== null) {
       this.unreportedWriteError = null;
       this.dropStaged();
+      this.s.producers.abortStaged();
       throw unreported;
     }
     const count = this.staged.length;
@@ -311,6 +333,8 @@ export class LogAppender {
       writeGathered(this.s.files, seg.fd, pieces, pieces.length, filePosition, WRITE_CHUNK_BYTES_MAX);
     } catch (e) {
       this.dropStaged();
+      // Nothing of the staged appends counts: their producers' state goes back to the last write.
+      this.s.producers.abortStaged();
       if (!isOutOfSpace(e)) this.s.fail(e, "write");
       try {
         // Whole batches before the refused one may be in the file: none of them counts, all go.
@@ -342,6 +366,7 @@ export class LogAppender {
     if (seg.rollBaseMs < 0) seg.rollBaseMs = nowMs;
     this.batcher.noteWrite(bytes, nowMs);
     this.dropStaged();
+    this.s.producers.commitStaged();
   }
 
   /**
@@ -412,6 +437,8 @@ export class LogAppender {
     const base = old.nextOffset;
     let fd: number;
     try {
+      // As of the old segment's end (valid whether or not the new one gets created); the directory fsync below covers it.
+      snapshotProducers(this.s);
       old.writeIndexFiles(this.s.files);
       fd = this.s.files.open(path.join(this.s.dir, segmentFileName(base, LOG_SUFFIX)), "w+");
     } catch (e) {

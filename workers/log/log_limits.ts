@@ -158,3 +158,34 @@ assert(JOURNAL_ROUND_BYTES_MAX * 16 <= JOURNAL_FILE_BYTES, "log limits: a journa
  * space is freed.
  */
 export const DISK_FULL_RETRY_AFTER_MS = 100;
+
+// ---------------------------------------------------------------- idempotent producers (producer_state.ts)
+
+/**
+ * Batches remembered per producer and partition, so a retry of any of them is
+ * answered with its original offsets. Kafka's number: its clients keep at most
+ * five requests in flight per partition with idempotence on
+ * (max.in.flight.requests.per.connection ≤ 5), so a retry is always of one of
+ * the last five.
+ */
+export const PRODUCER_BATCHES_CACHED = 5;
+
+/**
+ * Producers whose state one partition keeps. Past it a new producer evicts the
+ * least recently appended one (Kafka expires them after
+ * producer.id.expiration.ms instead); a retry of an evicted producer's batch
+ * is appended again (producer_state.ts). About 300 bytes each in memory and
+ * 131 in the snapshot: ~300 KiB and ~130 KiB per partition at the bound.
+ */
+export const PRODUCERS_PER_PARTITION_MAX = 1024;
+
+/**
+ * Without a usable producer-state snapshot (none yet, as after an upgrade;
+ * damaged; or past the log end after a power loss) the state is rebuilt from
+ * the batch headers of the partition's newest segments holding at least this
+ * many bytes, not of the whole log: a partition of hundreds of GiB would
+ * otherwise be read whole at start. A producer that wrote nothing in them is
+ * forgotten (as if evicted: producer_state.ts), which for an active producer
+ * means nothing: its last five batches are in them.
+ */
+export const PRODUCER_STATE_REBUILD_BYTES = 256 * MiB;

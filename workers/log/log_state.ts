@@ -12,6 +12,7 @@ import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import type { FileOps } from "./file_ops.ts";
 import type { LogConfig } from "./log_config.ts";
 import { LeaderEpochCache } from "./leader_epoch_cache.ts";
+import { ProducerStateTable } from "./producer_state.ts";
 import { LogError } from "./log_error.ts";
 import { rebuildSegment } from "./recovery.ts";
 import { RecoveryPointWriter } from "./recovery_point.ts";
@@ -30,6 +31,8 @@ export class LogState {
   readonly fds: SegmentFds;
   readonly locator: BatchLocator;
   readonly recoveryPoint: RecoveryPointWriter;
+  /** Idempotent producers' state (producer_state.ts): filled at open, kept by the appender. */
+  readonly producers = new ProducerStateTable();
   /** Offsets below this are durable (covered by a completed fdatasync of the segment or the worker journal). */
   durable: number;
   /** Byte position of `durable` in the active segment, and the active segment's max timestamp at that point. */

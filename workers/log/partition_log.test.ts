@@ -43,7 +43,7 @@ describe("append", () => {
     expect(log.logEndOffset).toBe(0);
     const a = makeBatch({ count: 3, tag: 1 });
     const r1 = log.append(a);
-    expect(r1).toEqual({ baseOffset: 0, lastOffset: 2, logAppendTimeMs: -1, bytes: a.length, records: 3 });
+    expect(r1).toEqual({ baseOffset: 0, lastOffset: 2, logAppendTimeMs: -1, bytes: a.length, records: 3, duplicate: false });
     const blob = concat([makeBatch({ count: 2, tag: 2 }), makeBatch({ count: 5, tag: 3 })]);
     const r2 = log.append(blob);
     expect(r2.baseOffset).toBe(3);

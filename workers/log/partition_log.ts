@@ -40,6 +40,7 @@ import { LogError } from "./log_error.ts";
 import { SEALED_SEGMENT_FDS_MAX } from "./log_limits.ts";
 import { LogReader, type ReadPlan, type ReadPlanResult, type TimestampedOffset } from "./log_reader.ts";
 import { LogState } from "./log_state.ts";
+import { type ProducerStateLoad, loadProducerState, snapshotProducers } from "./producer_state_snapshot.ts";
 import { type RecoveryStats, recoverLog } from "./recovery.ts";
 import type { RecoveryPoint } from "./recovery_point.ts";
 import { segmentsToDelete } from "./retention.ts";
@@ -140,6 +141,7 @@ export class PartitionLog {
     });
     log.recordRecoveredPoint(r.recoveryPoint);
     log.openEpochs();
+    if (!log.s.readOnly) log.loadProducers();
     return log;
   }
 
@@ -188,6 +190,34 @@ export class PartitionLog {
 
   /** Why the leader-epoch file was rebuilt from the batches at open ("missing", or its damage), or null if it was read. */
   epochFileRebuilt: string | null = null;
+  /** The idempotent producers' state from its snapshot and the batch headers after it (producer_state_snapshot.ts). */
+  private loadProducers(): void {
+    try {
+      const segments: Segment[] = [];
+      for (const seg of this.s.segs) segments.push(seg);
+      this.producerLoad = loadProducerState({
+        files: this.s.files,
+        dir: this.dir,
+        segments,
+        fdOf: (seg) => this.s.fds.fdOf(seg),
+        table: this.s.producers,
+      });
+    } catch (e) {
+      rethrowIfAssertion(e);
+      this.closeFiles();
+      throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `opening partition log ${this.dir} failed: producer state: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** How the producers' state was loaded at open (null for a read-only log). */
+  producerLoad: ProducerStateLoad | null = null;
+
+  /** The idempotent producers' state (producer_state.ts). */
+  get producers(): LogState["producers"] {
+    return this.s.producers;
+  }
 
   // ------------------------------------------------------------ state
 
@@ -513,6 +543,8 @@ export class PartitionLog {
     assert(!this.appender.hasJournaledUnsynced, "log: a checkpoint finds no durable bytes that only the journal holds");
     const seg = this.s.segs.active;
     try {
+      // The producers as of the log end (the recovery point's directory fsync below covers the rename).
+      if (this.appender.stagedByteCount === 0) snapshotProducers(this.s);
       seg.writeIndexFiles(this.s.files, {
         baseOffset: seg.baseOffset,
         nextOffset: this.s.durable,
