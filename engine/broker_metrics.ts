@@ -51,6 +51,11 @@ export function registerBrokerMetrics(
     out += `sluice_partitions ${rows.length}\n`;
     out += header("sluice_waiting_fetches", "gauge", "Long-poll fetches parked, waiting for data or their deadline.");
     out += `sluice_waiting_fetches ${engine.waitingFetches}\n`;
+    const work = engine.waitingFetchWork;
+    out += header("sluice_waiting_fetch_wakeups_total", "counter", "Parked fetches woken because a partition they read advanced or their deadline passed.");
+    out += `sluice_waiting_fetch_wakeups_total ${work.wakeups}\n`;
+    out += header("sluice_waiting_fetch_timer_firings_total", "counter", "Firings of the one timer armed for the earliest parked-fetch deadline.");
+    out += `sluice_waiting_fetch_timer_firings_total ${work.timerFirings}\n`;
 
     const rings = engine.pool.ringStats() as RingStatsRow[];
     out += header("sluice_ring_used_bytes", "gauge", "Bytes in use in a worker's shared ring (request: router to worker; completion: back).");

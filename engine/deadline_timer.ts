@@ -16,6 +16,8 @@ export interface DeadlineItem extends HeapItem {
 export class DeadlineTimer<T extends DeadlineItem = DeadlineItem> {
   readonly #heap = new DeadlineHeap<T>();
   readonly #timer = new EarliestTimer(() => this.#fire(), Date.now);
+  /** Times the timer fired (a count of work for tests and metrics: idle, it fires once per due deadline at most). */
+  firings = 0;
 
   get size(): number {
     return this.#heap.size;
@@ -46,6 +48,7 @@ export class DeadlineTimer<T extends DeadlineItem = DeadlineItem> {
   }
 
   #fire(): void {
+    this.firings++;
     const now = Date.now();
     for (;;) {
       const item = this.#heap.peek();

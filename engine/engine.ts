@@ -148,6 +148,11 @@ export class Engine implements FetchHost {
     return this.longPoll.size;
   }
 
+  /** Parked fetches woken (a partition they read advanced, or their deadline passed), and deadline-timer firings: counts of work. */
+  get waitingFetchWork(): { wakeups: number; timerFirings: number } {
+    return { wakeups: this.longPoll.wakeups, timerFirings: this.longPoll.timerFirings };
+  }
+
   // ------------------------------------------------------------------ idempotent producers (producer_ids.ts)
 
   /**

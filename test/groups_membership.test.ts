@@ -108,8 +108,10 @@ describe("group membership against the coordinator", () => {
     const stoppedAt = Date.now();
     await waitFor(() => a.reasons.length > 0);
     const tookMs = Date.now() - stoppedAt;
+    // Not before b's 400 ms session ran out; the upper bound is one only a member that is
+    // never removed would miss (a loaded machine runs heartbeats and timers late).
     expect(tookMs).toBeGreaterThanOrEqual(350);
-    expect(tookMs).toBeLessThan(2_000);
+    expect(tookMs).toBeLessThan(5_000);
     expect(count(await a.m.joinAndSync())).toBe(6);
     // b comes back: its member id is gone, so it joins as new.
     await expect(b.m.commit([{ topic: "t", partition: 0, offset: 1 }])).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_MEMBER_ID });

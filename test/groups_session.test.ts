@@ -45,8 +45,10 @@ test("a silent member is removed after its session timeout and its partitions mo
   expect(d1.members.map((m) => m.clientId)).toEqual(["alive"]);
   // Not before the session timeout (the member was heard from at most one heartbeat interval before the stop) …
   expect(failoverMs).toBeGreaterThanOrEqual(SESSION_MS - SESSION_MS / 3 - 50);
-  // … and not much after it: one heartbeat interval for the survivor to notice, plus the rejoin.
-  expect(failoverMs).toBeLessThan(SESSION_MS + 1_500);
+  // … and not long after it: one heartbeat interval for the survivor to notice, plus the
+  // rejoin (about 1 s on a quiet machine; printed above). The bound leaves room for a loaded
+  // machine and still catches a member removed only by some later event than its timeout.
+  expect(failoverMs).toBeLessThan(SESSION_MS + 5_000);
 
   b.resume();
   await waitFor(() => b.revocations.some((r) => r.lost) && a.owns.length === 2 && b.owns.length === 2, { what: "the resumed member is told it was fenced and rejoins", timeoutMs: 15_000 });

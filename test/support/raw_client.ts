@@ -84,8 +84,8 @@ export class RawClient {
    * A control (MessagePack) request; resolves with the decoded reply, or with
    * `{ errorCode, message }` for a request-level error.
    */
-  async control<T = Record<string, unknown>>(apiKey: number, value: unknown): Promise<T | { errorCode: number; message: string }> {
-    const res = await this.request(apiKey, encode(value, { ignoreUndefined: true }));
+  async control<T = Record<string, unknown>>(apiKey: number, value: unknown, opts: { timeoutMs?: number } = {}): Promise<T | { errorCode: number; message: string }> {
+    const res = await this.request(apiKey, encode(value, { ignoreUndefined: true }), { timeoutMs: opts.timeoutMs });
     const env = decodeResponseEnvelope(res.body);
     if (env.errorCode !== 0) return env as { errorCode: number; message: string };
     return decode((env as { body: Uint8Array }).body) as T;
