@@ -24,7 +24,9 @@ import { replayWorkerJournals } from "./journal_startup.ts";
 import { MetadataStore } from "./metadata_store.ts";
 import type { PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
 import { type LogConfig, parseLogConfig } from "./topic_config.ts";
-import { type Topic, type TopicDescription, TopicLifecycle, type TopicMetadata } from "./topic_lifecycle.ts";
+import type { ClusterMember } from "../cluster/mod.ts";
+import { ClusterReplicas } from "./cluster_replicas.ts";
+import { NOT_HOSTED, type Topic, type TopicDescription, TopicLifecycle, type TopicMetadata } from "./topic_lifecycle.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 export type { PartitionDescription, TopicDescription, TopicMetadata } from "./topic_lifecycle.ts";
@@ -66,6 +68,8 @@ export class Engine implements FetchHost {
   readonly pool: PartitionPool<LogConfig>;
   readonly longPoll: LongPoll;
   readonly #lifecycle: TopicLifecycle;
+  readonly #log: (line: string) => void;
+  #cluster: ClusterReplicas | undefined;
   /** The lifecycle's maps, held here so the data path reaches them in one step. */
   readonly #topics: Map<string, Topic>;
   /** Slots whose partition failed to open, with why. */
@@ -76,8 +80,9 @@ export class Engine implements FetchHost {
   #stopWaiting = false;
   #closed: Promise<void> | undefined;
 
-  private constructor(options: { config: BrokerConfig; pool: PartitionPool<LogConfig>; longPoll: LongPoll; lifecycle: TopicLifecycle }) {
+  private constructor(options: { config: BrokerConfig; pool: PartitionPool<LogConfig>; longPoll: LongPoll; lifecycle: TopicLifecycle; log: (line: string) => void }) {
     this.config = options.config;
+    this.#log = options.log;
     this.pool = options.pool;
     this.longPoll = options.longPoll;
     this.#lifecycle = options.lifecycle;
@@ -107,7 +112,7 @@ export class Engine implements FetchHost {
     }
     const longPoll = new LongPoll({ waitingMax: config.waitingFetchesMax });
     const lifecycle = new TopicLifecycle({ config, pool, store, longPoll, log });
-    const engine = new Engine({ config, pool, longPoll, lifecycle });
+    const engine = new Engine({ config, pool, longPoll, lifecycle, log });
     try {
       await lifecycle.load();
     } catch (e) {
@@ -117,6 +122,24 @@ export class Engine implements FetchHost {
     pool.onAdvance((slot) => engine.longPoll.advance(slot));
     lifecycle.startRateSampling();
     return engine;
+  }
+
+  /**
+   * Cluster mode: from now on topic admin goes to the controller through etcd
+   * and this broker's partitions follow the cluster's partition state
+   * (cluster_replicas.ts). Called once, after the broker joined the cluster.
+   */
+  attachCluster(member: ClusterMember, options: { defaultReplicationFactor?: number; defaultMinInsyncReplicas?: number } = {}): ClusterReplicas {
+    if (this.#cluster !== undefined) throw new Error("the engine is already in a cluster");
+    const replicas = new ClusterReplicas({ member, lifecycle: this.#lifecycle, log: this.#log, ...options });
+    this.#cluster = replicas;
+    this.#lifecycle.cluster = replicas;
+    return replicas;
+  }
+
+  /** Cluster mode only: this broker's part in the cluster (metadata, node id). */
+  get cluster(): ClusterReplicas | undefined {
+    return this.#cluster;
   }
 
   /** True once fetches must no longer wait (shutdown began): FetchHost.closing. */
@@ -144,7 +167,7 @@ export class Engine implements FetchHost {
   }
 
   /** Creates a topic. `partitions` -1 (or absent) = the broker's numPartitions. */
-  createTopic(name: string, options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean } = {}): Promise<void> {
+  createTopic(name: string, options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean; replicationFactor?: number } = {}): Promise<void> {
     return this.#lifecycle.createTopic(name, options);
   }
 
@@ -211,6 +234,8 @@ export class Engine implements FetchHost {
     if (topic.state !== "online") return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (!Number.isInteger(partition) || partition < 0 || partition >= topic.slots.length) return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     const slot = topic.slots[partition];
+    // Cluster mode: only the partition's leader serves produce, fetch and list offsets.
+    if (topic.roles !== undefined && (slot === NOT_HOSTED || topic.roles[partition]?.leader !== true)) return -ErrorCode.NOT_LEADER_OR_FOLLOWER;
     // Most brokers have no offline partition: skip the lookup then.
     if (this.#offline.size > 0 && this.#offline.has(slot)) return -ErrorCode.KAFKA_STORAGE_ERROR;
     return slot;
@@ -242,6 +267,20 @@ export class Engine implements FetchHost {
         cb(ErrorCode.INVALID_TOPIC_EXCEPTION, null, problem);
         return true;
       }
+      if (this.#cluster !== undefined) {
+        // Cluster mode: the topic is the controller's to create, and its replicas open when etcd says so; the client retries.
+        if (this.#cluster.hasTopic(topicName)) {
+          cb(ErrorCode.NOT_LEADER_OR_FOLLOWER, null, `this broker does not host ${topicName}-${partition} (yet)`);
+          return true;
+        }
+        if (!this.config.autoCreateTopics) {
+          cb(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, `topic '${topicName}' does not exist`);
+          return true;
+        }
+        this.#lifecycle.autoCreate(topicName);
+        cb(ErrorCode.LEADER_NOT_AVAILABLE, null, `topic '${topicName}' is being created`);
+        return true;
+      }
       if (!this.config.autoCreateTopics) {
         cb(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, `topic '${topicName}' does not exist`);
         return true;
@@ -252,7 +291,13 @@ export class Engine implements FetchHost {
     if (topic.state === "creating") return false;
     const slot = this.#slotOf(topic, partition);
     if (slot < 0) {
-      cb(-slot, null, slot === -ErrorCode.KAFKA_STORAGE_ERROR ? this.#offline.get(topic.slots[partition]) : `partition ${topicName}-${partition} does not exist`);
+      const why =
+        slot === -ErrorCode.KAFKA_STORAGE_ERROR
+          ? this.#offline.get(topic.slots[partition])
+          : slot === -ErrorCode.NOT_LEADER_OR_FOLLOWER
+            ? `this broker is not the leader of ${topicName}-${partition}`
+            : `partition ${topicName}-${partition} does not exist`;
+      cb(-slot, null, why);
       return true;
     }
     return this.pool.produce(slot, records, acks, cb);
@@ -332,9 +377,11 @@ export class Engine implements FetchHost {
   close(): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
     this.#closing = true;
+    const clusterDone = this.#cluster?.stop() ?? Promise.resolve();
     const adminDone = this.#lifecycle.close();
     this.#closed = (async () => {
       this.longPoll.expireAll();
+      await clusterDone.catch(() => {});
       await adminDone;
       await this.pool.shutdown();
     })();

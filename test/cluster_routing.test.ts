@@ -1,0 +1,188 @@
+// Brokers acting on the cluster's partition state (docs/CLUSTER.md, "Brokers
+// act on the partition state"), with a real etcd and three real broker
+// processes: a topic created through any broker is placed by the controller
+// and every broker opens exactly its replicas; metadata from every broker
+// agrees (native and Kafka, kcat -L); only the leader takes a produce; a
+// replication factor above the live brokers is refused; after kill -9 of a
+// leader the new leader shows in metadata and takes produces (routing only:
+// without the follower fetch, the dead leader's records are not on the new one).
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { Admin, type MetadataResponse } from "../client/mod.ts";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { decodeProduceResponse } from "../protocol/messages/produce.ts";
+import { makeBatch } from "./log/helpers.ts";
+import { type BrokerProcess, startBroker } from "./support/broker.ts";
+import { type EtcdCluster, startEtcd, until } from "./support/etcd.ts";
+import { RawClient, produceBody } from "./support/raw_client.ts";
+
+const BROKER_IDS = [1, 2, 3];
+let etcd: EtcdCluster;
+const brokers = new Map<number, BrokerProcess>();
+const admins: Admin[] = [];
+const clusterName = `routing${process.pid}`;
+
+function admin(id: number): Admin {
+  const a = new Admin({ broker: `127.0.0.1:${brokers.get(id)!.port}` });
+  admins.push(a);
+  return a;
+}
+
+beforeAll(async () => {
+  etcd = await startEtcd({ members: 1 });
+  for (const id of BROKER_IDS) {
+    const b = await startBroker({
+      args: ["--cluster-etcd", etcd.endpoints.join(","), "--broker-id", String(id), "--cluster-name", clusterName, "--cluster-lease-ttl-seconds", "2", "--workers", "1"],
+    });
+    brokers.set(id, b);
+  }
+  const a = admin(1);
+  await until("every broker sees three brokers", async () => {
+    for (const id of BROKER_IDS) if ((await admin(id).metadata([])).brokers.length !== 3) return false;
+    return true;
+  });
+  await a.close();
+}, 60_000);
+
+afterAll(async () => {
+  for (const a of admins) await a.close();
+  for (const b of brokers.values()) await b.cleanup();
+  await etcd?.stop();
+});
+
+/** What every broker must agree on: brokers, and per partition leader, epoch, replicas, ISR. */
+function agreed(m: MetadataResponse): string {
+  const brokersPart = m.brokers.map((b) => `${b.nodeId}@${b.host}:${b.port}/${b.kafkaPort}`).join(" ");
+  const topics = m.topics.map((t) => `${t.name}:${t.errorCode}:` + t.partitions.map((p) => `${p.partition}=${p.leader}/${p.leaderEpoch}/${p.replicas?.join(",")}/${p.isr?.join(",")}`).join(";"));
+  return `${brokersPart} | ${topics.join(" ")}`;
+}
+
+function partitionDirs(b: BrokerProcess, topic: string): number[] {
+  const dir = path.join(b.dataDir, "topics", topic);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((x, y) => x - y);
+}
+
+async function produceTo(b: BrokerProcess, topic: string, partition: number): Promise<number> {
+  const c = await RawClient.connect(b.port);
+  try {
+    const r = await c.request(0, produceBody({ topic, acks: -1, partitions: [{ index: partition, records: makeBatch({ count: 2 }) }] }));
+    return decodeProduceResponse(r.body).topics[0].partitions[0].errorCode;
+  } finally {
+    c.close();
+  }
+}
+
+describe("brokers act on the cluster's partition state", () => {
+  test("a topic created through a follower broker: every broker opens its replicas, metadata agrees, only leaders take produces", async () => {
+    // RF 1 over three partitions: each partition lives on exactly one broker, so the directories say who hosts what.
+    await admin(2).createTopic("spread", { partitions: 3, replicationFactor: 1 });
+    await admin(3).createTopic("full", { partitions: 2, replicationFactor: 3, configs: { "retention.ms": "3600000" } });
+
+    let views: MetadataResponse[] = [];
+    await until("every broker's metadata agrees", async () => {
+      views = await Promise.all(BROKER_IDS.map((id) => admin(id).metadata(["spread", "full"])));
+      return views.every((v) => agreed(v) === agreed(views[0])) && views[0].topics.every((t) => t.errorCode === 0);
+    });
+    const [spread, full] = views[0].topics;
+    expect(views[0].brokers.map((b) => b.nodeId)).toEqual(BROKER_IDS);
+    for (const b of views[0].brokers) expect(b.port).toBe(brokers.get(b.nodeId)!.port);
+    for (const b of views[0].brokers) expect(b.kafkaPort).toBe(brokers.get(b.nodeId)!.kafkaPort);
+    expect(spread.partitions.map((p) => p.replicas!.length)).toEqual([1, 1, 1]);
+    expect(full.partitions.map((p) => [...p.replicas!].sort())).toEqual([BROKER_IDS, BROKER_IDS]);
+    for (const p of [...spread.partitions, ...full.partitions]) {
+      expect(p.leader).toBe(p.replicas![0]);
+      expect([...p.isr!].sort()).toEqual([...p.replicas!].sort());
+      expect(p.leaderEpoch).toBe(0);
+    }
+
+    // Each broker has exactly its replicas on disk.
+    await until("partition directories on the right brokers", () =>
+      BROKER_IDS.every((id) => {
+        const want = spread.partitions.filter((p) => p.replicas!.includes(id)).map((p) => p.partition);
+        return JSON.stringify(partitionDirs(brokers.get(id)!, "spread")) === JSON.stringify(want) && partitionDirs(brokers.get(id)!, "full").length === 2;
+      }),
+    );
+
+    // Only the leader takes a produce; the others answer NOT_LEADER_OR_FOLLOWER.
+    for (const p of full.partitions) {
+      for (const id of BROKER_IDS) {
+        const code = await produceTo(brokers.get(id)!, "full", p.partition);
+        expect({ partition: p.partition, broker: id, code }).toEqual({ partition: p.partition, broker: id, code: id === p.leader ? ErrorCode.NONE : ErrorCode.NOT_LEADER_OR_FOLLOWER });
+      }
+    }
+
+    // topics describe (DescribeTopics) carries the same leader, replicas and ISR.
+    const [d] = await admin(1).describeTopics(["full"]);
+    expect(d.partitions.map((p) => [p.leader, p.replicas])).toEqual(full.partitions.map((p) => [p.leader, p.replicas]));
+    expect(d.configs["retention.ms"]).toBe("3600000");
+
+    // kcat -L against one broker's Kafka port: three brokers, and the replicas and ISR per partition.
+    const kcat = spawnSync("kcat", ["-L", "-b", `127.0.0.1:${brokers.get(3)!.kafkaPort}`, "-t", "full", "-m", "10"], { encoding: "utf8", timeout: 20_000 });
+    expect(kcat.status).toBe(0);
+    expect(kcat.stdout).toContain("3 brokers:");
+    for (const id of BROKER_IDS) expect(kcat.stdout).toContain(`broker ${id} at 127.0.0.1:${brokers.get(id)!.kafkaPort}`);
+    for (const p of full.partitions) {
+      expect(kcat.stdout).toContain(`partition ${p.partition}, leader ${p.leader}, replicas: ${p.replicas!.join(",")}, isrs: ${p.isr!.join(",")}`);
+    }
+  }, 60_000);
+
+  test("a replication factor above the live brokers is INVALID_REPLICATION_FACTOR; delete removes every broker's replicas", async () => {
+    const err = await admin(1).createTopic("too-wide", { partitions: 1, replicationFactor: 4 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SluiceError);
+    expect((err as SluiceError).code).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+    const bad = await admin(1).createTopic("bad-isr", { partitions: 1, replicationFactor: 2, configs: { "min.insync.replicas": "3" } }).catch((e) => e);
+    expect((bad as SluiceError).code).toBe(ErrorCode.INVALID_CONFIG);
+
+    await admin(1).createTopic("doomed", { partitions: 2, replicationFactor: 3 });
+    await until("every broker hosts doomed", () => BROKER_IDS.every((id) => partitionDirs(brokers.get(id)!, "doomed").length === 2));
+    await admin(3).deleteTopics(["doomed"]);
+    await until("no broker hosts doomed", () => BROKER_IDS.every((id) => !fs.existsSync(path.join(brokers.get(id)!.dataDir, "topics", "doomed"))));
+    const m = await admin(2).metadata(["doomed"]);
+    expect(m.topics[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }, 60_000);
+
+  test("after kill -9 of a leader, metadata shows the controller's new leader, which takes produces", async () => {
+    await admin(1).createTopic("failover", { partitions: 1, replicationFactor: 3 });
+    let before: MetadataResponse | undefined;
+    await until("failover has a leader everywhere", async () => {
+      before = await admin(1).metadata(["failover"]);
+      return before.topics[0].errorCode === 0 && BROKER_IDS.every((id) => partitionDirs(brokers.get(id)!, "failover").length === 1);
+    });
+    const p0 = before!.topics[0].partitions[0];
+    const victim = p0.leader;
+    expect(await produceTo(brokers.get(victim)!, "failover", 0)).toBe(ErrorCode.NONE);
+    await brokers.get(victim)!.kill9();
+    const survivors = BROKER_IDS.filter((id) => id !== victim);
+
+    let after: MetadataResponse | undefined;
+    await until(
+      "a new leader in every survivor's metadata",
+      async () => {
+        const views = await Promise.all(survivors.map((id) => admin(id).metadata(["failover"])));
+        after = views[0];
+        const p = views[0].topics[0].partitions[0];
+        return views.every((v) => agreed(v) === agreed(views[0])) && p.leader !== victim && p.leader !== -1 && v0Brokers(views[0]) === 2;
+      },
+      15_000,
+      100,
+    );
+    const p = after!.topics[0].partitions[0];
+    expect(p.leaderEpoch).toBe(p0.leaderEpoch + 1);
+    expect(p.isr).not.toContain(victim);
+    expect(await produceTo(brokers.get(p.leader)!, "failover", 0)).toBe(ErrorCode.NONE);
+    const other = survivors.find((id) => id !== p.leader)!;
+    expect(await produceTo(brokers.get(other)!, "failover", 0)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  }, 60_000);
+});
+
+function v0Brokers(m: MetadataResponse): number {
+  return m.brokers.length;
+}
