@@ -224,10 +224,17 @@ export class Engine implements FetchHost {
   // ------------------------------------------------------------------ data path
 
   /** The slot of an online partition, or a negative wire error code. */
-  resolve(topicName: string, partition: number): number {
+  resolve(topicName: string, partition: number, leaderEpoch = -1): number {
     const topic = this.#topics.get(topicName);
     if (topic === undefined) return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    return this.#slotOf(topic, partition);
+    const slot = this.#slotOf(topic, partition);
+    // Cluster mode, a request that carries the leader epoch it believes current (Kafka's KIP-320 check).
+    if (slot >= 0 && leaderEpoch >= 0 && topic.roles !== undefined) {
+      const known = topic.roles[partition].leaderEpoch;
+      if (leaderEpoch < known) return -ErrorCode.FENCED_LEADER_EPOCH;
+      if (leaderEpoch > known) return -ErrorCode.UNKNOWN_LEADER_EPOCH;
+    }
+    return slot;
   }
 
   #slotOf(topic: Topic, partition: number): number {

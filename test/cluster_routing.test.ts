@@ -14,6 +14,9 @@ import path from "node:path";
 import { Admin, type MetadataResponse } from "../client/mod.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { decodeProduceResponse } from "../protocol/messages/produce.ts";
+import { KafkaApiKey } from "../protocol/kafka/versions.ts";
+import { decodeFetchResponse, encodeFetchRequest } from "../protocol/kafka/messages/fetch.ts";
+import { KafkaRawClient } from "./support/kafka_raw_client.ts";
 import { makeBatch } from "./log/helpers.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { type EtcdCluster, startEtcd, until } from "./support/etcd.ts";
@@ -70,6 +73,28 @@ function partitionDirs(b: BrokerProcess, topic: string): number[] {
     .sort((x, y) => x - y);
 }
 
+/** A Kafka Fetch (v12) of partition 0 at offset 0 carrying `currentLeaderEpoch`; the partition's error code. */
+async function kafkaFetchCode(b: BrokerProcess, topic: string, currentLeaderEpoch: number): Promise<number> {
+  const c = await KafkaRawClient.connect(b.kafkaPort!);
+  try {
+    const r = await c.call(
+      KafkaApiKey.Fetch,
+      12,
+      (w) =>
+        encodeFetchRequest(w, 12, {
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 1 << 20,
+          topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+        }),
+      decodeFetchResponse,
+    );
+    return r.responses[0].partitions[0].errorCode;
+  } finally {
+    c.close();
+  }
+}
+
 async function produceTo(b: BrokerProcess, topic: string, partition: number): Promise<number> {
   const c = await RawClient.connect(b.port);
   try {
@@ -113,6 +138,7 @@ describe("brokers act on the cluster's partition state", () => {
 
     // Only the leader takes a produce; the others answer NOT_LEADER_OR_FOLLOWER.
     for (const p of full.partitions) {
+      await until(`broker ${p.leader} leads full-${p.partition}`, async () => (await produceTo(brokers.get(p.leader)!, "full", p.partition)) === ErrorCode.NONE);
       for (const id of BROKER_IDS) {
         const code = await produceTo(brokers.get(id)!, "full", p.partition);
         expect({ partition: p.partition, broker: id, code }).toEqual({ partition: p.partition, broker: id, code: id === p.leader ? ErrorCode.NONE : ErrorCode.NOT_LEADER_OR_FOLLOWER });
@@ -158,7 +184,8 @@ describe("brokers act on the cluster's partition state", () => {
     });
     const p0 = before!.topics[0].partitions[0];
     const victim = p0.leader;
-    expect(await produceTo(brokers.get(victim)!, "failover", 0)).toBe(ErrorCode.NONE);
+    // A replica's directory exists a moment before its role is set: until then it answers NOT_LEADER_OR_FOLLOWER (retriable).
+    await until("the leader takes a produce", async () => (await produceTo(brokers.get(victim)!, "failover", 0)) === ErrorCode.NONE);
     await brokers.get(victim)!.kill9();
     const survivors = BROKER_IDS.filter((id) => id !== victim);
 
@@ -177,9 +204,14 @@ describe("brokers act on the cluster's partition state", () => {
     const p = after!.topics[0].partitions[0];
     expect(p.leaderEpoch).toBe(p0.leaderEpoch + 1);
     expect(p.isr).not.toContain(victim);
-    expect(await produceTo(brokers.get(p.leader)!, "failover", 0)).toBe(ErrorCode.NONE);
+    await until("the new leader takes a produce", async () => (await produceTo(brokers.get(p.leader)!, "failover", 0)) === ErrorCode.NONE);
     const other = survivors.find((id) => id !== p.leader)!;
     expect(await produceTo(brokers.get(other)!, "failover", 0)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    // Kafka Fetch carries the leader epoch the client believes current (KIP-320).
+    expect(await kafkaFetchCode(brokers.get(p.leader)!, "failover", p0.leaderEpoch)).toBe(ErrorCode.FENCED_LEADER_EPOCH);
+    expect(await kafkaFetchCode(brokers.get(p.leader)!, "failover", p.leaderEpoch + 1)).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
+    expect(await kafkaFetchCode(brokers.get(p.leader)!, "failover", p.leaderEpoch)).toBe(ErrorCode.NONE);
+    expect(await kafkaFetchCode(brokers.get(other)!, "failover", p.leaderEpoch)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   }, 60_000);
 });
 
