@@ -203,6 +203,12 @@ describe("brokers act on the cluster's partition state", () => {
     );
     const p = after!.topics[0].partitions[0];
     expect(p.leaderEpoch).toBe(p0.leaderEpoch + 1);
+    // A client given several brokers gets past the dead one (bootstrap list, in order), as a string or an array.
+    for (const broker of [`127.0.0.1:${brokers.get(victim)!.port},127.0.0.1:${brokers.get(p.leader)!.port}`, [`127.0.0.1:${brokers.get(victim)!.port}`, `127.0.0.1:${brokers.get(p.leader)!.port}`]]) {
+      const bootstrapped = new Admin({ broker, connectTimeoutMs: 5_000 });
+      admins.push(bootstrapped);
+      expect(agreed(await bootstrapped.metadata(["failover"]))).toBe(agreed(after!));
+    }
     expect(p.isr).not.toContain(victim);
     await until("the new leader takes a produce", async () => (await produceTo(brokers.get(p.leader)!, "failover", 0)) === ErrorCode.NONE);
     const other = survivors.find((id) => id !== p.leader)!;
