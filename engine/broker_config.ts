@@ -138,7 +138,7 @@ export const BrokerConfigSchema = z
     rack: z.string().min(1).max(64).optional(),
     /** The broker's etcd session TTL: how long after a crash it counts as gone; bounds failover time. */
     clusterLeaseTtlSeconds: z.number().int().min(LEASE_TTL_SECONDS_MIN).max(LEASE_TTL_SECONDS_MAX).default(LEASE_TTL_SECONDS_DEFAULT),
-    /** Cluster mode: the replication factor of a topic created without one (capped at the live brokers). */
+    /** Cluster mode: the replication factor of a topic created without one (above the live brokers: INVALID_REPLICATION_FACTOR). */
     defaultReplicationFactor: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_REPLICATION_FACTOR),
     /** Cluster mode: min.insync.replicas of a topic created without one (capped at its replication factor). */
     minInsyncReplicas: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_MIN_INSYNC_REPLICAS),

@@ -76,7 +76,8 @@ export class ClusterReplicas implements ClusterTopicAdmin {
   // ------------------------------------------------------------------ admin (ClusterTopicAdmin)
 
   async createTopic(name: string, partitions: number, configs: Record<string, string>, replicationFactor: number | undefined): Promise<void> {
-    const rf = replicationFactor ?? Math.min(this.#rf, Math.max(1, this.#member.view.brokers.size));
+    // As Kafka's default.replication.factor: not lowered to fit, so a too-small cluster refuses rather than keeps fewer copies.
+    const rf = replicationFactor ?? this.#rf;
     const all = { "min.insync.replicas": String(Math.min(this.#minIsr, rf)), ...configs };
     checkClusterTopicConfigs(all, rf);
     await this.#member.requestTopicChange({ op: "create", topic: name, partitions, replicationFactor: rf, configs: all });
