@@ -274,8 +274,12 @@ export class Engine implements FetchHost {
         cb(ErrorCode.INVALID_TOPIC_EXCEPTION, null, problem);
         return true;
       }
-      if (this.#cluster !== undefined) {
+      if (this.config.clusterEtcd !== undefined) {
         // Cluster mode: the topic is the controller's to create, and its replicas open when etcd says so; the client retries.
+        if (this.#cluster === undefined) {
+          cb(ErrorCode.LEADER_NOT_AVAILABLE, null, "this broker has not joined its cluster yet");
+          return true;
+        }
         if (this.#cluster.hasTopic(topicName)) {
           cb(ErrorCode.NOT_LEADER_OR_FOLLOWER, null, `this broker does not host ${topicName}-${partition} (yet)`);
           return true;

@@ -171,6 +171,10 @@ export class TopicLifecycle {
   #rateTimer: ReturnType<typeof setInterval> | undefined;
   /** Set in cluster mode (attachCluster): topic admin goes to the controller through etcd. */
   cluster: ClusterTopicAdmin | undefined;
+  /** Configured for a cluster (--cluster-etcd): before the broker joined (cluster unset), topics change nowhere. */
+  get #clusterMode(): boolean {
+    return this.config.clusterEtcd !== undefined;
+  }
   #adminTail: Promise<unknown> = Promise.resolve();
   #adminPending = 0;
   #closing = false;
@@ -262,6 +266,8 @@ export class TopicLifecycle {
         workers: [...entry.workers],
         state: "online",
         createWaiters: [],
+        // Cluster mode: nothing loaded from disk leads until etcd says so (cluster_replicas.ts), not even before the broker joined.
+        roles: this.#clusterMode ? [] : undefined,
       };
       for (let p = 0; p < topic.workers.length; p++) {
         if (topic.workers[p] === NOT_HOSTED) {
@@ -351,6 +357,7 @@ export class TopicLifecycle {
       return Promise.reject(e);
     }
     if (this.cluster !== undefined) return this.#createInCluster(name, options);
+    if (this.#clusterMode) return Promise.reject(notJoined());
     if (options.replicationFactor !== undefined && options.replicationFactor !== -1 && options.replicationFactor !== 1) {
       return Promise.reject(new SluiceError(ErrorCode.INVALID_REPLICATION_FACTOR, `one node: the replication factor is 1, not ${options.replicationFactor}`));
     }
@@ -476,6 +483,7 @@ export class TopicLifecycle {
       this.#autoCreateInCluster(name);
       return;
     }
+    if (this.#clusterMode) return;
     const placeholder: Topic = {
       name,
       id: "",
@@ -513,6 +521,7 @@ export class TopicLifecycle {
 
   deleteTopic(name: string): Promise<void> {
     if (this.cluster !== undefined) return this.cluster.deleteTopic(name);
+    if (this.#clusterMode) return Promise.reject(notJoined());
     return this.#admin(() => this.#deleteTopic(name));
   }
 
@@ -573,6 +582,7 @@ export class TopicLifecycle {
   /** Grows a topic to `total` partitions (never shrinks). */
   createPartitions(name: string, total: number): Promise<void> {
     if (this.cluster !== undefined) return this.cluster.createPartitions(name, total);
+    if (this.#clusterMode) return Promise.reject(notJoined());
     return this.#admin(() => this.#createPartitions(name, total, undefined));
   }
 
@@ -700,6 +710,7 @@ export class TopicLifecycle {
       }
       return cluster.metadata(names);
     }
+    if (this.#clusterMode) return (names ?? []).map((name) => ({ name, errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitions: [] }));
     const list = names ?? this.listTopics();
     if (names !== null && allowAutoCreate && this.config.autoCreateTopics) {
       const missing = [...new Set(list)].filter((n) => this.topics.get(n)?.state !== "online" && topicNameProblem(n) === null);
@@ -759,6 +770,11 @@ export class TopicLifecycle {
       prev.bytesIn = st.bytesIn;
     }
   }
+}
+
+/** A topic change asked of a broker configured for a cluster before it joined (retriable). */
+function notJoined(): SluiceError {
+  return new SluiceError(ErrorCode.NOT_CONTROLLER, "this broker has not joined its cluster yet; try again");
 }
 
 /** What a partition this broker holds no replica of reports (cluster mode): its leader has the figures. */

@@ -34,14 +34,13 @@ function admin(id: number): Admin {
   return a;
 }
 
+const brokerArgs = (id: number) => ["--cluster-etcd", etcd.endpoints.join(","), "--broker-id", String(id), "--cluster-name", clusterName, "--cluster-lease-ttl-seconds", "2", "--workers", "1"];
+/** Brokers replaced by a restart (their data dirs are the new ones'): cleaned up at the end. */
+const replaced: BrokerProcess[] = [];
+
 beforeAll(async () => {
   etcd = await startEtcd({ members: 1 });
-  for (const id of BROKER_IDS) {
-    const b = await startBroker({
-      args: ["--cluster-etcd", etcd.endpoints.join(","), "--broker-id", String(id), "--cluster-name", clusterName, "--cluster-lease-ttl-seconds", "2", "--workers", "1"],
-    });
-    brokers.set(id, b);
-  }
+  for (const id of BROKER_IDS) brokers.set(id, await startBroker({ args: brokerArgs(id) }));
   const a = admin(1);
   await until("every broker sees three brokers", async () => {
     for (const id of BROKER_IDS) if ((await admin(id).metadata([])).brokers.length !== 3) return false;
@@ -53,6 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const a of admins) await a.close();
   for (const b of brokers.values()) await b.cleanup();
+  for (const b of replaced) await b.cleanup();
   await etcd?.stop();
 });
 
@@ -218,6 +218,14 @@ describe("brokers act on the cluster's partition state", () => {
     expect(await kafkaFetchCode(brokers.get(p.leader)!, "failover", p.leaderEpoch + 1)).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
     expect(await kafkaFetchCode(brokers.get(p.leader)!, "failover", p.leaderEpoch)).toBe(ErrorCode.NONE);
     expect(await kafkaFetchCode(brokers.get(other)!, "failover", p.leaderEpoch)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+
+    // The old leader restarts from its disk: it rejoins as a follower and leads nothing it led before.
+    replaced.push(brokers.get(victim)!);
+    const back = await startBroker({ dataDir: brokers.get(victim)!.dataDir, args: brokerArgs(victim) });
+    brokers.set(victim, back);
+    await until("the restarted broker's metadata agrees", async () => agreed(await admin(victim).metadata(["failover"])) === agreed(await admin(p.leader).metadata(["failover"])));
+    expect(await produceTo(back, "failover", 0)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    expect(partitionDirs(back, "failover")).toEqual([0]);
   }, 60_000);
 });
 
