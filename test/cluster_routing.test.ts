@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { Admin, type MetadataResponse } from "../client/mod.ts";
+import { Admin, type MetadataResponse, Producer } from "../client/mod.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { decodeProduceResponse } from "../protocol/messages/produce.ts";
 import { KafkaApiKey } from "../protocol/kafka/versions.ts";
@@ -26,6 +26,7 @@ const BROKER_IDS = [1, 2, 3];
 let etcd: EtcdCluster;
 const brokers = new Map<number, BrokerProcess>();
 const admins: Admin[] = [];
+const producers: Producer[] = [];
 const clusterName = `routing${process.pid}`;
 
 function admin(id: number): Admin {
@@ -50,6 +51,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  for (const p of producers) await p.close({ timeoutMs: 1_000 }).catch(() => {});
   for (const a of admins) await a.close();
   for (const b of brokers.values()) await b.cleanup();
   for (const b of replaced) await b.cleanup();
@@ -160,6 +162,36 @@ describe("brokers act on the cluster's partition state", () => {
     }
   }, 60_000);
 
+  test("the native producer given the three brokers sends each partition to its leader", async () => {
+    await admin(1).createTopic("routed", { partitions: 6, replicationFactor: 2 });
+    let m: MetadataResponse | undefined;
+    await until("routed has leaders that take produces", async () => {
+      m = await admin(1).metadata(["routed"]);
+      if (m.topics[0].errorCode !== 0) return false;
+      for (const p of m.topics[0].partitions) if ((await produceTo(brokers.get(p.leader)!, "routed", p.partition)) !== ErrorCode.NONE) return false;
+      return true;
+    });
+    const leaders = m!.topics[0].partitions.map((p) => p.leader);
+    expect(new Set(leaders).size).toBe(3); // leaders spread over the brokers
+    const producer = new Producer({ broker: BROKER_IDS.map((id) => `127.0.0.1:${brokers.get(id)!.port}`).join(","), acks: "all" });
+    producers.push(producer);
+    const PER_PARTITION = 20;
+    const acked = await Promise.all(
+      Array.from({ length: 6 * PER_PARTITION }, (_, i) => producer.send("routed", { partition: i % 6, value: `v${i}` })),
+    );
+    // Offsets per partition are consecutive from the leader's log end before (one batch of 2 records from produceTo).
+    for (let p = 0; p < 6; p++) {
+      const offsets = acked.filter((r) => r.partition === p).map((r) => Number(r.offset));
+      expect(offsets).toEqual(Array.from({ length: PER_PARTITION }, (_, k) => offsets[0] + k));
+    }
+    // Each leader holds its partition's records; its followers (no follower fetch yet) do not.
+    const descriptions = await Promise.all(BROKER_IDS.map(async (id) => (await admin(id).describeTopics(["routed"]))[0]));
+    for (let p = 0; p < 6; p++) {
+      const leader = leaders[p];
+      expect(descriptions[BROKER_IDS.indexOf(leader)].partitions[p].logEndOffset).toBe(2 + PER_PARTITION);
+    }
+  }, 60_000);
+
   test("a replication factor above the live brokers is INVALID_REPLICATION_FACTOR; delete removes every broker's replicas", async () => {
     const err = await admin(1).createTopic("too-wide", { partitions: 1, replicationFactor: 4 }).catch((e) => e);
     expect(err).toBeInstanceOf(SluiceError);
@@ -186,7 +218,14 @@ describe("brokers act on the cluster's partition state", () => {
     const victim = p0.leader;
     // A replica's directory exists a moment before its role is set: until then it answers NOT_LEADER_OR_FOLLOWER (retriable).
     await until("the leader takes a produce", async () => (await produceTo(brokers.get(victim)!, "failover", 0)) === ErrorCode.NONE);
+    // A producer bootstrapped from a survivor; a short connect timeout so the dead leader's link gives up quickly.
+    const survivor = BROKER_IDS.find((id) => id !== victim)!;
+    const producer = new Producer({ broker: `127.0.0.1:${brokers.get(survivor)!.port}`, acks: "all", connectTimeoutMs: 500 });
+    producers.push(producer);
+    expect((await producer.send("failover", { partition: 0, value: "before" })).partition).toBe(0);
     await brokers.get(victim)!.kill9();
+    // Sent while the leader is dead and before the controller noticed: retried until the new leader takes it.
+    const duringFailover = producer.send("failover", { partition: 0, value: "during" });
     const survivors = BROKER_IDS.filter((id) => id !== victim);
 
     let after: MetadataResponse | undefined;
@@ -211,6 +250,10 @@ describe("brokers act on the cluster's partition state", () => {
     }
     expect(p.isr).not.toContain(victim);
     await until("the new leader takes a produce", async () => (await produceTo(brokers.get(p.leader)!, "failover", 0)) === ErrorCode.NONE);
+    // The producer carried on: its retry found the new leader (on the new leader's own log: no follower fetch yet).
+    expect((await duringFailover).partition).toBe(0);
+    const sent = await producer.send("failover", { partition: 0, value: "after" });
+    expect(sent.offset).toBeGreaterThan((await duringFailover).offset);
     const other = survivors.find((id) => id !== p.leader)!;
     expect(await produceTo(brokers.get(other)!, "failover", 0)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     // Kafka Fetch carries the leader epoch the client believes current (KIP-320).
