@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { Admin, type MetadataResponse, Producer } from "../client/mod.ts";
+import { Admin, Consumer, type MetadataResponse, Producer } from "../client/mod.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { decodeProduceResponse } from "../protocol/messages/produce.ts";
 import { KafkaApiKey } from "../protocol/kafka/versions.ts";
@@ -189,6 +189,31 @@ describe("brokers act on the cluster's partition state", () => {
     for (let p = 0; p < 6; p++) {
       const leader = leaders[p];
       expect(descriptions[BROKER_IDS.indexOf(leader)].partitions[p].logEndOffset).toBe(2 + PER_PARTITION);
+    }
+
+    // The consumer, bootstrapped from one broker, reads every partition from its leader.
+    const consumer = new Consumer({ broker: `127.0.0.1:${brokers.get(1)!.port}`, fetchMaxWaitMs: 100 });
+    try {
+      consumer.assign(Array.from({ length: 6 }, (_, partition) => ({ topic: "routed", partition, position: "beginning" as const })));
+      const got = new Map<number, string[]>();
+      let total = 0;
+      const deadline = Date.now() + 20_000;
+      while (total < 6 * (PER_PARTITION + 2) && Date.now() < deadline) {
+        for (const r of await consumer.poll({ maxWaitMs: 500 })) {
+          const list = got.get(r.partition) ?? [];
+          list.push(r.value === null ? "" : new TextDecoder().decode(r.value));
+          got.set(r.partition, list);
+          total++;
+        }
+      }
+      for (let p = 0; p < 6; p++) {
+        const values = got.get(p) ?? [];
+        expect(values.length).toBe(PER_PARTITION + 2);
+        // After produceTo's batch of two, this partition's records in the order sent.
+        expect(values.slice(2)).toEqual(Array.from({ length: PER_PARTITION }, (_, k) => `v${p + 6 * k}`));
+      }
+    } finally {
+      await consumer.close();
     }
   }, 60_000);
 
