@@ -35,7 +35,7 @@ export interface CommandSpec {
 
 /** Flags every client command takes. */
 export const COMMON_FLAGS: Record<string, FlagSpec> = {
-  broker: { type: "string", value: "HOST:PORT", help: `broker address (default $SLUICE_BROKER or ${DEFAULT_BROKER})` },
+  broker: { type: "string", value: "HOST:PORT[,HOST:PORT]", help: `broker address, or several of a cluster (default $SLUICE_BROKER or ${DEFAULT_BROKER})` },
   json: { type: "boolean", help: "machine-readable output (JSON)" },
   verbose: { type: "boolean", help: "print stack traces with errors" },
   help: { type: "boolean", short: "h", help: "show this help" },

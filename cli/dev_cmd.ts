@@ -150,6 +150,8 @@ async function cluster(argv: string[]): Promise<number> {
     ...running.map((b) => `  broker ${b.id}    127.0.0.1:${b.port}   kafka ${b.kafkaPort}   http ${b.httpPort}   pid ${b.proc.pid}`),
     "try:",
     `  sluice cluster status --etcd ${endpoints}`,
+    `  sluice topics create demo --partitions 6 --replication-factor ${Math.min(3, brokersCount)} --broker ${running.map((b) => `127.0.0.1:${b.port}`).join(",")}`,
+    `  sluice topics describe demo --broker 127.0.0.1:${running[0].port}   (leader, replicas and ISR per partition)`,
     `  kill -9 <a broker's pid>, then the status again: it is gone once its lease expires (2 s), and if it was the controller another broker is`,
     "Ctrl-C stops everything.",
     "sluice dev cluster ready",

@@ -7,12 +7,14 @@
 //    real ones, so port 0 works): session, registration (a live broker with
 //    the same id refuses this start), candidacy for controller.
 //
-// What a broker does as a member so far: it is registered, it may be the
-// controller, and `sluice cluster status` shows both. Partitions are still
-// this broker's own (replication is the next step, docs/CLUSTER.md).
+// As a member a broker is registered (host, native and Kafka ports), may be
+// the controller, sends topic admin to the controller through etcd and opens
+// the partitions etcd assigns to it (engine/cluster_replicas.ts); only each
+// partition's leader serves it. Replication is the next step (docs/CLUSTER.md).
 
 import { ClusterKeys, ClusterMember, EtcdClient, NO_LEADER, parseEndpointList } from "../cluster/mod.ts";
 import type { BrokerConfig } from "../engine/broker_config.ts";
+import type { Engine } from "../engine/engine.ts";
 import { header, type MetricsRegistry } from "../engine/metrics.ts";
 
 export const CLUSTER_SETTINGS = [
@@ -21,6 +23,8 @@ export const CLUSTER_SETTINGS = [
   { key: "clusterName", flag: "--cluster-name", env: "SLUICE_CLUSTER_NAME", kind: "string", help: "the cluster's name, its etcd key prefix /sluice/NAME/ (default 'default')" },
   { key: "rack", flag: "--rack", env: "SLUICE_RACK", kind: "string", help: "this broker's rack (failure domain), for replica placement" },
   { key: "clusterLeaseTtlSeconds", flag: "--cluster-lease-ttl-seconds", env: "SLUICE_CLUSTER_LEASE_TTL_SECONDS", kind: "int", help: "seconds after a crash until the cluster counts the broker gone (default 2)" },
+  { key: "defaultReplicationFactor", flag: "--default-replication-factor", env: "SLUICE_DEFAULT_REPLICATION_FACTOR", kind: "int", help: "replication factor of a topic created without one, in a cluster (default 3)" },
+  { key: "minInsyncReplicas", flag: "--min-insync-replicas", env: "SLUICE_MIN_INSYNC_REPLICAS", kind: "int", help: "min.insync.replicas of a topic created without one, in a cluster (default 2)" },
 ] as const;
 
 /** An etcd client for the configured endpoints, after one successful read; throws an Error an operator can act on. */
@@ -65,11 +69,17 @@ export function clusterMetrics(member: ClusterMember): string {
   return out;
 }
 
+/** The host other brokers and clients are told to connect to: the Kafka advertised host, else the bind host (a wildcard told as 127.0.0.1). */
+function advertisedHost(config: BrokerConfig): string {
+  if (config.kafkaAdvertisedHost !== undefined) return config.kafkaAdvertisedHost;
+  return config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+}
+
 /** Registers the running broker and starts its candidacy. Throws DuplicateBrokerIdError, EtcdUnreachableError. */
 export async function joinCluster(
   config: BrokerConfig,
   client: EtcdClient,
-  broker: { port: number; httpPort: number; metrics: MetricsRegistry },
+  broker: { port: number; kafkaPort: number | null; httpPort: number; metrics: MetricsRegistry; engine: Engine },
   log: (line: string) => void,
 ): Promise<ClusterMember> {
   if (config.brokerId === undefined) throw new Error("brokerId is required with clusterEtcd");
@@ -77,9 +87,11 @@ export async function joinCluster(
     client,
     clusterName: config.clusterName,
     leaseTtlSeconds: config.clusterLeaseTtlSeconds,
-    broker: { id: config.brokerId, host: config.host, port: broker.port, httpPort: broker.httpPort, rack: config.rack ?? null },
+    broker: { id: config.brokerId, host: advertisedHost(config), port: broker.port, kafkaPort: broker.kafkaPort, httpPort: broker.httpPort, rack: config.rack ?? null },
     log,
   });
+  // From here topic admin goes to the controller and this broker's partitions follow etcd.
+  broker.engine.attachCluster(member, { defaultReplicationFactor: config.defaultReplicationFactor, defaultMinInsyncReplicas: config.minInsyncReplicas });
   log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
   broker.metrics.addProvider(() => clusterMetrics(member));
   return member;

@@ -15,7 +15,8 @@ const SPEC: CommandSpec = {
   usage: "sluice topics <create|list|describe|delete|alter|config> [NAME] [options]",
   summary: [
     "Manage topics.",
-    "  create NAME --partitions N [--config KEY=VALUE]...   create a topic (configs use Kafka's names)",
+    "  create NAME --partitions N [--replication-factor R] [--config KEY=VALUE]...",
+    "                                                       create a topic (configs use Kafka's names; R: cluster only, default 3)",
     "  list                                                 topic names",
     "  describe NAME                                        partitions: offsets, size, inflow per second",
     "  delete NAME                                          delete a topic and its data",
@@ -24,6 +25,7 @@ const SPEC: CommandSpec = {
   ].join("\n"),
   flags: {
     partitions: { type: "string", value: "N", help: "partition count (create: default the broker's num.partitions)" },
+    "replication-factor": { type: "string", value: "R", help: "brokers holding each partition, in a cluster (default: the cluster's, 3)" },
     config: { type: "string", multiple: true, value: "KEY=VALUE", help: "a topic setting at creation, e.g. retention.ms=86400000" },
     set: { type: "string", multiple: true, value: "KEY=VALUE", help: "config: a setting to change" },
     delete: { type: "string", multiple: true, value: "KEY", help: "config: a setting to reset to its default" },
@@ -59,7 +61,8 @@ async function runSubcommand(sub: Subcommand, name: string, args: ParsedArgs, ad
     case "create": {
       const partitions = intFlag("partitions", v.partitions as string | undefined, 1, 10_000);
       const configs = keyValueFlags("config", v.config as string[] | undefined);
-      await admin.createTopic(name, { partitions, configs: Object.keys(configs).length > 0 ? configs : undefined });
+      const replicationFactor = intFlag("replication-factor", v["replication-factor"] as string | undefined, 1, 16);
+      await admin.createTopic(name, { partitions, replicationFactor, configs: Object.keys(configs).length > 0 ? configs : undefined });
       const [description] = await admin.describeTopics([name]);
       await print(`created topic ${name} with ${description.partitions.length} partition(s)`, {
         topic: name,
@@ -130,12 +133,18 @@ export function formatDescription(d: TopicDescription): string {
   const totalRate = d.partitions.reduce((s, p) => s + p.messagesInPerSec, 0);
   const totalBytes = d.partitions.reduce((s, p) => s + p.bytes, 0);
   const meanRate = d.partitions.length > 0 ? totalRate / d.partitions.length : 0;
-  const header = ["PARTITION", "LOG-START", "HIGH-WATER", "MESSAGES", "SIZE", "SEGMENTS", "MSG/S", "BYTES/S", "SHARE", "ONLINE", ""];
+  // Cluster mode: who holds each partition (the figures are this broker's, -1 where it holds no replica).
+  const clustered = d.partitions.some((p) => p.replicas !== undefined);
+  const clusterHeader = clustered ? ["LEADER", "EPOCH", "REPLICAS", "ISR"] : [];
+  const clusterCells = (p: TopicDescription["partitions"][number]) =>
+    clustered ? [p.leader === undefined || p.leader < 0 ? "none" : String(p.leader), String(p.leaderEpoch ?? "-"), (p.replicas ?? []).join(","), (p.isr ?? []).join(",")] : [];
+  const header = ["PARTITION", ...clusterHeader, "LOG-START", "HIGH-WATER", "MESSAGES", "SIZE", "SEGMENTS", "MSG/S", "BYTES/S", "SHARE", "ONLINE", ""];
   const rows = d.partitions.map((p) => {
     const share = totalRate > 0 ? p.messagesInPerSec / totalRate : 0;
     const hot = d.partitions.length > 1 && totalRate > 0 && p.messagesInPerSec > HOT_PARTITION_FACTOR * meanRate;
     return [
       String(p.partition),
+      ...clusterCells(p),
       String(p.logStartOffset),
       String(p.highWatermark),
       String(p.highWatermark - p.logStartOffset),

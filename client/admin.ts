@@ -34,6 +34,8 @@ export interface NewTopic {
   readonly partitions?: number;
   /** Kafka topic settings ("retention.ms", "segment.bytes", ...), validated by the broker. */
   readonly configs?: Record<string, string>;
+  /** A cluster's brokers holding each partition (default: the cluster's default replication factor; a single node takes only 1). */
+  readonly replicationFactor?: number;
 }
 
 export type { TopicDescription, PartitionDescription, MetadataResponse } from "../protocol/messages/control.ts";
@@ -50,7 +52,12 @@ export class Admin {
 
   async createTopics(topics: readonly NewTopic[], options?: { validateOnly?: boolean }): Promise<void> {
     const response = await controlCall(this.link, ApiKey.CreateTopics, {
-      topics: topics.map((t) => ({ name: t.name, partitions: t.partitions ?? -1, ...(t.configs ? { configs: t.configs } : {}) })),
+      topics: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions ?? -1,
+        ...(t.configs ? { configs: t.configs } : {}),
+        ...(t.replicationFactor !== undefined ? { replicationFactor: t.replicationFactor } : {}),
+      })),
       ...(options?.validateOnly ? { validateOnly: true } : {}),
     });
     throwFirstError("create topic", response.topics);

@@ -1,5 +1,6 @@
 // A lasting link to the broker over a BrokerConnection that is replaced when
-// it breaks. Connecting is lazy (on the first request) and, after failures,
+// it breaks (with several bootstrap addresses, a failed connect moves on to
+// the next one). Connecting is lazy (on the first request) and, after failures,
 // backs off exponentially up to reconnectBackoffMsMax, so a broker that is
 // restarting is not hammered, and callers learn within connectTimeoutMs that
 // it is unreachable (ConnectionError, retriable).
@@ -53,6 +54,8 @@ export class BrokerLink implements RequestLink {
   private sendsAwaitingConnection = 0;
   /** Connections opened over the link's life (1 + reconnects). */
   connectionsOpened = 0;
+  /** Which bootstrap address the next connection tries (moves on after a failed connect). */
+  private addressIndex = 0;
 
   constructor(config: ClientConfig, what: string) {
     this.config = config;
@@ -114,9 +117,13 @@ export class BrokerLink implements RequestLink {
       }
       if (this.closed) throw new ClientClosedError(this.what);
       attempts++;
+      const bootstrap = this.config.bootstrap;
+      const address = bootstrap.length > 0 ? bootstrap[this.addressIndex % bootstrap.length] : this.config;
       try {
         const connection = await BrokerConnection.open({
           ...this.config,
+          host: address.host,
+          port: address.port,
           connectTimeoutMs: Math.max(1, Math.min(this.config.connectTimeoutMs, deadline - Date.now())),
         });
         if (this.closed) {
@@ -131,6 +138,8 @@ export class BrokerLink implements RequestLink {
       } catch (e) {
         if (e instanceof ClientClosedError) throw e;
         lastError = e;
+        // Several brokers given: the next attempt tries the next one.
+        this.addressIndex++;
         this.nextAttemptAt =
           Date.now() + backoffMs(this.failures, { initialMs: this.config.reconnectBackoffMs, maxMs: this.config.reconnectBackoffMsMax });
         this.failures++;

@@ -133,3 +133,6 @@ export const JOIN_TIMEOUT_MARGIN_MS = 5_000;
 
 /** How long a GroupAdmin call waits for the coordinator's answer. */
 export const GROUP_ADMIN_TIMEOUT_MS = 30_000;
+
+/** Bootstrap addresses one `broker` option may list (a cluster's brokers; more is a mistake). */
+export const BOOTSTRAP_BROKERS_MAX = 64;

@@ -26,6 +26,13 @@
 //
 // Failures: a lost connection or a retriable partition error is retried with
 // backoff (the link reconnects); other errors are thrown by the iterator.
+//
+// A cluster: partitions are read from the bootstrap broker until one answers
+// NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE or FENCED_LEADER_EPOCH (or its
+// leader's connection fails); then the topic's Metadata names each
+// partition's leader (leader_router.ts) and the partitions are read from
+// their leaders, one fetch per broker at a time, the prefetch room shared
+// between them. A single node never answers so, and reads as before.
 // One reader at a time: use records(), batches() or poll(), not several at once.
 
 import { ApiKey } from "../protocol/api_keys.ts";
@@ -41,7 +48,9 @@ import {
   isControlBatch,
 } from "../protocol/record_batch.ts";
 import { backoffMs } from "./backoff.ts";
-import { BrokerLink, type RequestLink } from "./broker_link.ts";
+import { BrokerLink, controlCall, type RequestLink } from "./broker_link.ts";
+import { LeaderRouter } from "./leader_router.ts";
+import { ConnectionError } from "./errors.ts";
 import { BACKOFF_CEILING_MS_MAX, BACKOFF_MS_MAX, CLIENT_BUFFER_BYTES_MAX, PREFETCH_BYTES_MIN } from "./client_limits.ts";
 import { ClientClosedError, InvalidArgumentError, OffsetOutOfRangeError, errorCodeName } from "./errors.ts";
 import { listOffsets, type OffsetAnswer, type OffsetQuery, type OffsetRequest } from "./list_offsets.ts";
@@ -300,8 +309,15 @@ class RecordIterator implements AsyncGenerator<ConsumerRecord, void, undefined> 
   }
 }
 
+/** Partition answers after which the partition's leader is looked up again. */
+const LEADER_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.FENCED_LEADER_EPOCH]);
+
 export class Consumer implements AsyncIterable<ConsumerRecord> {
   private readonly link: RequestLink;
+  /** In a cluster, each partition's leader link; everything else goes over `link`. */
+  private readonly router: LeaderRouter;
+  /** Topics whose metadata is being asked for (one lookup at a time each). */
+  private readonly leaderLookups = new Set<string>();
   private readonly prefetchBytesMax: number;
   private readonly fetchMaxBytes: number;
   private readonly partitionFetchBytesMax: number;
@@ -342,6 +358,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   constructor(options: ConsumerOptions = {}) {
     const config = clientConfig(options);
     this.link = options.link ?? new BrokerLink(config, "consumer");
+    this.router = new LeaderRouter(config, this.link, "consumer");
     this.prefetchBytesMax = checkInt("prefetchBytesMax", options.prefetchBytesMax ?? CONSUMER_DEFAULTS.prefetchBytesMax, PREFETCH_BYTES_MIN, CLIENT_BUFFER_BYTES_MAX);
     this.fetchMaxBytes = checkInt("fetchMaxBytes", options.fetchMaxBytes ?? CONSUMER_DEFAULTS.fetchMaxBytes, 1, FETCH_BYTES_MAX);
     this.partitionFetchBytesMax = checkInt(
@@ -726,7 +743,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
           await this.sleepLoop(Infinity);
           continue;
         }
-        await this.fetchUnlessMoved(ready);
+        const groups = this.byLink(ready);
+        if (groups.size === 0) {
+          await this.sleepLoop(this.retryBackoffMs);
+          continue;
+        }
+        if (groups.size === 1 && groups.has(this.link)) await this.fetchUnlessMoved(ready);
+        else await this.fetchFromLeaders(groups);
         failures = 0;
       } catch (e) {
         if (this.closed) return;
@@ -740,11 +763,72 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
   }
 
+  /** Partitions by the link of their leader; a partition whose leader is unknown waits (and its leader is looked up). */
+  private byLink(states: PartitionState[]): Map<RequestLink, PartitionState[]> {
+    const groups = new Map<RequestLink, PartitionState[]>();
+    for (const s of states) {
+      const link = this.router.linkFor(s.topic, s.partition);
+      if (link === undefined) {
+        this.findLeaders(s.topic);
+        continue;
+      }
+      const g = groups.get(link);
+      if (g === undefined) groups.set(link, [s]);
+      else g.push(s);
+    }
+    return groups;
+  }
+
+  /** One fetch per leader broker, together; the prefetch room is shared between them. */
+  private async fetchFromLeaders(groups: Map<RequestLink, PartitionState[]>): Promise<void> {
+    await Promise.all(
+      [...groups].map(async ([link, states]) => {
+        try {
+          await this.fetchOnce(states, { abandoned: false }, link, groups.size);
+        } catch (e) {
+          if (this.closed) return;
+          if (!(e instanceof ConnectionError)) throw e;
+          // That broker is gone: its partitions wait for the next leader.
+          for (const s of states) this.leaderLost(s);
+        }
+      }),
+    );
+  }
+
+  /** A partition's leader answered it is not (or could not be reached): ask for the topic's metadata again. */
+  private leaderLost(s: PartitionState): void {
+    this.router.forget(s.topic, s.partition);
+    this.findLeaders(s.topic);
+  }
+
+  private findLeaders(topic: string): void {
+    if (this.closed || this.leaderLookups.has(topic)) return;
+    this.leaderLookups.add(topic);
+    controlCall(this.link, ApiKey.Metadata, { topics: [topic], allowAutoCreate: false })
+      .then((response) => {
+        this.router.learn(response);
+        this.wakeLoop();
+      })
+      .catch(() => {
+        // Asked again on the loop's next turn.
+      })
+      .finally(() => this.leaderLookups.delete(topic));
+  }
+
   /** ListOffsets for partitions positioned at "beginning", "end" or a timestamp. */
-  private async resolvePositions(states: PartitionState[]): Promise<void> {
+  private async resolvePositions(all: PartitionState[]): Promise<void> {
+    const groups = this.byLink(all);
+    if (groups.size === 0) {
+      await this.sleepLoop(this.retryBackoffMs);
+      return;
+    }
+    for (const [link, states] of groups) await this.resolvePositionsAt(link, states);
+  }
+
+  private async resolvePositionsAt(link: RequestLink, states: PartitionState[]): Promise<void> {
     const epochs = states.map((s) => s.epoch);
     const requests = states.map((s) => ({ topic: s.topic, partition: s.partition, at: queryOf(s.pending!) }));
-    const answers = await listOffsets(this.link, requests);
+    const answers = await listOffsets(link, requests);
     for (let i = 0; i < states.length; i++) {
       const s = states[i];
       const a = answers[i];
@@ -789,8 +873,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
   }
 
-  private async fetchOnce(states: PartitionState[], token: { abandoned: boolean }): Promise<void> {
-    const room = this.prefetchBytesMax - this.prefetched;
+  private async fetchOnce(states: PartitionState[], token: { abandoned: boolean }, link: RequestLink = this.link, share = 1): Promise<void> {
+    const room = Math.floor((this.prefetchBytesMax - this.prefetched) / share);
     const maxBytes = Math.max(1, Math.min(this.fetchMaxBytes, room));
     const partitionMaxBytes = Math.max(1, Math.min(this.partitionFetchBytesMax, maxBytes));
     const byTopic = new Map<string, FetchTopic>();
@@ -803,7 +887,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
     const request = { maxWaitMs: this.fetchMaxWaitMs, minBytes: this.fetchMinBytes, maxBytes, topics: [...byTopic.values()] };
     this.fetchesSent++;
-    const body = await this.link.request(ApiKey.Fetch, (w) => writeFetchRequest(w, request), { extraTimeoutMs: this.fetchMaxWaitMs });
+    const body = await link.request(ApiKey.Fetch, (w) => writeFetchRequest(w, request), { extraTimeoutMs: this.fetchMaxWaitMs });
     if (this.closed || token.abandoned) return;
     const response = decodeFetchResponse(body);
     let delivered = false;
@@ -844,6 +928,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   /** A partition-level error: retriable ones back off that partition, others reach the reader. */
   private partitionError(s: PartitionState, code: number, where: string): void {
+    if (LEADER_ERRORS.has(code)) this.leaderLost(s);
     if (isRetriable(code)) {
       s.retryAt = Date.now() + backoffMs(s.retryAttempts++, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
       return;
@@ -871,6 +956,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     if (this.closed) return;
     this.closed = true;
     this.link.close();
+    this.router.close();
     this.wakeLoop();
     this.readerWake?.();
     await this.loop;

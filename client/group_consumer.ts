@@ -32,7 +32,7 @@ import { type TopicPartitions } from "../protocol/messages/groups.ts";
 import { GroupMembership, type GroupRpc, isFencing, type OffsetToCommit, type RejoinReason } from "./group_membership.ts";
 import { InvalidArgumentError } from "./errors.ts";
 import type { GroupTransportOptions } from "./group_transport.ts";
-import { type ClientOptions, DEFAULT_BROKER, parseBrokerAddress } from "./options.ts";
+import { type ClientOptions, DEFAULT_BROKER, parseBrokerList } from "./options.ts";
 
 /** One record as the group consumer hands it out. */
 export interface GroupMessage {
@@ -137,8 +137,9 @@ export function groupConsumerBroker(opts: Pick<GroupConsumerOptions, "broker" | 
   if (opts.broker !== undefined && alias !== undefined && alias !== opts.broker) {
     throw new InvalidArgumentError(`broker '${opts.broker}' and brokers[0] '${alias}' disagree: give only broker`);
   }
-  const broker = opts.broker ?? alias ?? DEFAULT_BROKER;
-  parseBrokerAddress(broker);
+  const given = opts.broker ?? alias ?? DEFAULT_BROKER;
+  const broker = typeof given === "string" ? given : given.join(",");
+  parseBrokerList(broker);
   return broker;
 }
 

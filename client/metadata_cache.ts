@@ -13,6 +13,7 @@ import { backoffMs, delay } from "./backoff.ts";
 import { METADATA_BACKOFF_MS, METADATA_BACKOFF_MS_MAX } from "./client_limits.ts";
 import { controlCall, type RequestLink } from "./broker_link.ts";
 import { ConnectionError, wireError } from "./errors.ts";
+import type { MetadataResponse } from "../protocol/messages/control.ts";
 
 interface Entry {
   partitionCount: number;
@@ -27,8 +28,12 @@ export class MetadataCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<number>>();
 
-  constructor(link: RequestLink, options: { maxAgeMs: number; allowAutoCreate: boolean }) {
+  /** Sees every Metadata response (the producer's leader routing learns from it). */
+  private readonly onMetadata: (response: MetadataResponse) => void;
+
+  constructor(link: RequestLink, options: { maxAgeMs: number; allowAutoCreate: boolean; onMetadata?: (response: MetadataResponse) => void }) {
     this.link = link;
+    this.onMetadata = options.onMetadata ?? (() => {});
     this.maxAgeMs = options.maxAgeMs;
     this.allowAutoCreate = options.allowAutoCreate;
   }
@@ -57,6 +62,16 @@ export class MetadataCache {
     return pending;
   }
 
+  /** Asks the broker again now (once at a time per topic), whatever the cache holds: a partition's leader changed. */
+  refresh(topic: string, deadline: number): Promise<number> {
+    let pending = this.inflight.get(topic);
+    if (pending === undefined) {
+      pending = this.fetch(topic, deadline).finally(() => this.inflight.delete(topic));
+      this.inflight.set(topic, pending);
+    }
+    return pending;
+  }
+
   /** Forgets a topic (after UNKNOWN_TOPIC_OR_PARTITION from a produce). */
   invalidate(topic: string): void {
     this.entries.delete(topic);
@@ -68,6 +83,7 @@ export class MetadataCache {
       let error: unknown;
       try {
         const response = await controlCall(this.link, ApiKey.Metadata, { topics: [topic], allowAutoCreate: this.allowAutoCreate });
+        this.onMetadata(response);
         const t = response.topics.find((x) => x.name === topic);
         code = t === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : t.errorCode;
         if (t !== undefined && code === ErrorCode.NONE) {

@@ -5,12 +5,16 @@
 import type { Transport } from "../runtime/transport.ts";
 import { defaultTransport } from "../runtime/mod.ts";
 import { INFLIGHT_REQUESTS_MAX } from "../protocol/limits.ts";
-import { BACKOFF_CEILING_MS_MAX, BACKOFF_MS_MAX, CONNECT_TIMEOUT_MS_MAX, REQUEST_TIMEOUT_MS_MAX } from "./client_limits.ts";
+import { BACKOFF_CEILING_MS_MAX, BACKOFF_MS_MAX, BOOTSTRAP_BROKERS_MAX, CONNECT_TIMEOUT_MS_MAX, REQUEST_TIMEOUT_MS_MAX } from "./client_limits.ts";
 import { InvalidArgumentError } from "./errors.ts";
 
 export interface ClientOptions {
-  /** "host:port" of the broker (default 127.0.0.1:9900). */
-  readonly broker?: string;
+  /**
+   * "host:port" of the broker (default 127.0.0.1:9900); several, for a
+   * cluster, as "a:9900,b:9900" or an array: the link connects to the first
+   * that answers and moves on to the next when a connection fails.
+   */
+  readonly broker?: string | readonly string[];
   /** Sent in ApiVersions; shows up in the broker's logs. */
   readonly clientId?: string;
   /** Socket adapter (default: Bun.connect on Bun, node:net elsewhere). */
@@ -39,8 +43,11 @@ export const CLIENT_DEFAULTS = {
 
 /** ClientOptions with every default filled in and checked. */
 export interface ClientConfig {
+  /** The address a connection opens to (BrokerLink sets it from `bootstrap`). */
   readonly host: string;
   readonly port: number;
+  /** Every address given, in order (the first is host:port). */
+  readonly bootstrap: readonly { host: string; port: number }[];
   readonly clientId: string;
   readonly transport: Transport;
   readonly connectTimeoutMs: number;
@@ -70,12 +77,22 @@ export function checkInt(name: string, value: number, min: number, max: number):
   return value;
 }
 
+/** The addresses of a `broker` option: one "host:port", a comma-separated list, or an array; at least one, at most BOOTSTRAP_BROKERS_MAX. */
+export function parseBrokerList(broker: string | readonly string[]): { host: string; port: number }[] {
+  const list = (typeof broker === "string" ? broker.split(",") : [...broker]).map((a) => a.trim()).filter((a) => a !== "");
+  if (list.length === 0) throw new InvalidArgumentError("broker: no address given");
+  if (list.length > BOOTSTRAP_BROKERS_MAX) throw new InvalidArgumentError(`broker: at most ${BOOTSTRAP_BROKERS_MAX} addresses, got ${list.length}`);
+  return list.map(parseBrokerAddress);
+}
+
 export function clientConfig(options: ClientOptions): ClientConfig {
-  const { host, port } = parseBrokerAddress(options.broker ?? DEFAULT_BROKER);
+  const bootstrap = parseBrokerList(options.broker ?? DEFAULT_BROKER);
+  const { host, port } = bootstrap[0];
   const reconnectBackoffMs = checkInt("reconnectBackoffMs", options.reconnectBackoffMs ?? CLIENT_DEFAULTS.reconnectBackoffMs, 1, BACKOFF_MS_MAX);
   return {
     host,
     port,
+    bootstrap,
     clientId: options.clientId ?? CLIENT_DEFAULTS.clientId,
     transport: options.transport ?? defaultTransport(),
     connectTimeoutMs: checkInt("connectTimeoutMs", options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, 1, CONNECT_TIMEOUT_MS_MAX),

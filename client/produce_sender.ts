@@ -25,7 +25,7 @@ import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { backoffMs } from "./backoff.ts";
 import { sendThrough, type RequestLink } from "./broker_link.ts";
 import type { RequestHandler, RequestOptions } from "./connection.ts";
-import { ClientClosedError, errorCodeName } from "./errors.ts";
+import { ClientClosedError, ConnectionError, errorCodeName } from "./errors.ts";
 import type { ProducerIdempotence, SequencedPartition } from "./idempotence.ts";
 import { ProduceResponseReader, type ProduceEntry, writeProduceRequestEntries } from "./produce_request.ts";
 import type { BuilderPool, ProducerBatch } from "./producer_batch.ts";
@@ -60,6 +60,12 @@ export interface SenderOwner {
 
 export interface SenderOptions {
   link: RequestLink;
+  /** Where a partition's requests go (a cluster: its leader's link; undefined: leader unknown, keep waiting). Default: `link`. */
+  linkFor?: (state: PartitionState) => RequestLink | undefined;
+  /** A partition's leader answered it is not (or was unreachable): find the new one. Its batches are already back at its head. */
+  leaderLost?: (state: PartitionState) => void;
+  /** A partition with batches to send has no known leader (linkFor gave none): look it up. */
+  leaderUnknown?: (state: PartitionState) => void;
   builders: BuilderPool;
   acks: 0 | 1 | -1;
   ackTimeoutMs: number;
@@ -111,6 +117,9 @@ class ProduceRequest implements RequestHandler {
 export class ProduceSender {
   private readonly owner: SenderOwner;
   private readonly link: RequestLink;
+  private readonly linkFor: ((state: PartitionState) => RequestLink | undefined) | undefined;
+  private readonly leaderLost: (state: PartitionState) => void;
+  private readonly leaderUnknown: (state: PartitionState) => void;
   private readonly builders: BuilderPool;
   private readonly acks: 0 | 1 | -1;
   private readonly ackTimeoutMs: number;
@@ -141,6 +150,9 @@ export class ProduceSender {
   constructor(owner: SenderOwner, options: SenderOptions) {
     this.owner = owner;
     this.link = options.link;
+    this.linkFor = options.linkFor;
+    this.leaderLost = options.leaderLost ?? (() => {});
+    this.leaderUnknown = options.leaderUnknown ?? (() => {});
     this.builders = options.builders;
     this.acks = options.acks;
     this.ackTimeoutMs = options.ackTimeoutMs;
@@ -191,6 +203,8 @@ export class ProduceSender {
       let bytes = 0;
       let topicField: Uint8Array | undefined;
       let topics = 0;
+      // One request goes to one broker: the first partition taken decides which (the others wait their turn).
+      let link: RequestLink | undefined = this.linkFor === undefined ? this.link : undefined;
       const first = this.readyHead;
       let end = first;
       for (; end < queue.length; end++) {
@@ -200,6 +214,15 @@ export class ProduceSender {
         if (state.retryAt > now) {
           earliestRetry = Math.min(earliestRetry, state.retryAt);
           continue;
+        }
+        if (this.linkFor !== undefined) {
+          const to = this.linkFor(state);
+          if (to === undefined) {
+            this.leaderUnknown(state);
+            continue;
+          }
+          if (link !== undefined && to !== link) continue;
+          link = to;
         }
         let taken: ProducerBatch[] | undefined;
         const ready = state.ready;
@@ -233,7 +256,7 @@ export class ProduceSender {
       if (entries === undefined) break;
       // A request writes each topic once: entries of several topics are grouped (stable, so partitions keep their order).
       if (topics > 1) entries = groupByTopic(entries);
-      this.sendRequest(entries);
+      this.sendRequest(entries, link ?? this.link);
     }
     if (earliestRetry !== Infinity) this.armRetry(earliestRetry);
   }
@@ -281,14 +304,14 @@ export class ProduceSender {
     }, Math.max(0, at - Date.now()));
   }
 
-  private sendRequest(entries: InflightEntry[]): void {
+  private sendRequest(entries: InflightEntry[], link: RequestLink): void {
     for (let i = 0; i < entries.length; i++) {
       const { state, batches } = entries[i];
       state.inflight++;
       for (let b = 0; b < batches.length; b++) batches[b].attempts++;
     }
     this.requestsInflight++;
-    sendThrough(this.link, ApiKey.Produce, new ProduceRequest(this, entries), this.requestOptions);
+    sendThrough(link, ApiKey.Produce, new ProduceRequest(this, entries), this.requestOptions);
   }
 
   /** ProduceRequest.encodeBody. */
@@ -417,11 +440,16 @@ export class ProduceSender {
     }
     // Back to the head of the partition's queue, ahead of anything sent later.
     state.ready.unshift(...batches);
+    // With one request per partition in flight, moving the partition to another broker cannot reorder it.
+    if (LEADER_ERRORS.has(error.code) || error instanceof ConnectionError) this.leaderLost(state);
     state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
     this.markReady(state);
     this.armRetry(state.retryAt);
   }
 }
+
+/** Answers after which a partition's leader must be looked up again (docs/CLUSTER.md). */
+const LEADER_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.FENCED_LEADER_EPOCH]);
 
 /** The index of the entry for (topicField, partition), looking from `from` on first, or -1. */
 function findEntry(entries: readonly InflightEntry[], from: number, topicField: Uint8Array, partition: number): number {

@@ -50,6 +50,7 @@ import {
   CLIENT_BUFFER_BYTES_MAX,
   DELIVERY_TIMEOUT_MS_MAX,
   LINGER_MS_MAX,
+  METADATA_BACKOFF_MS_MAX,
   METADATA_MAX_AGE_MS_MAX,
   PRODUCE_REQUEST_OVERHEAD_BYTES,
   PRODUCER_BATCH_BYTES_MIN,
@@ -70,6 +71,7 @@ import { type BudgetWaiter, MemoryBudget } from "./memory_budget.ts";
 import { encodeStringField } from "./produce_request.ts";
 import { ProducerIdempotence } from "./idempotence.ts";
 import { type PartitionState, ProduceSender, type SenderOwner } from "./produce_sender.ts";
+import { LeaderRouter } from "./leader_router.ts";
 import {
   BatchList,
   BatchSendTracker,
@@ -275,6 +277,10 @@ export class Producer {
   private readonly budget: MemoryBudget;
   private readonly builders: BuilderPool;
   private readonly sender: ProduceSender;
+  /** In a cluster, each partition's leader link (leader_router.ts); on a single node everything uses `link`. */
+  private readonly router: LeaderRouter;
+  /** Partitions whose leader is being looked up (at most one lookup chain each). */
+  private readonly leaderSearches = new WeakSet<PartitionState>();
   private readonly batchBytes: number;
   private readonly compression: Codec | undefined;
   private readonly lingerMs: number;
@@ -366,9 +372,16 @@ export class Producer {
     );
     const deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, DELIVERY_TIMEOUT_MS_MAX);
     const ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, ACK_TIMEOUT_MS_MAX);
+    const router = new LeaderRouter(config, this.link, "producer");
+    this.router = router;
     this.metadata = new MetadataCache(this.link, {
       maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, METADATA_MAX_AGE_MS_MAX),
       allowAutoCreate: options.allowAutoCreateTopics ?? true,
+      onMetadata: (response) => {
+        router.learn(response);
+        // Partitions waiting for a leader may go now.
+        this.sender?.scheduleDrain();
+      },
     });
     const partitioner = options.partitioner ?? "hash";
     if (typeof partitioner === "function") {
@@ -399,6 +412,9 @@ export class Producer {
     this.idempotence = idempotence;
     this.sender = new ProduceSender(this.senderOwner, {
       link: this.link,
+      linkFor: (state) => router.linkFor(state.topic, state.partition),
+      leaderLost: (state) => this.findLeader(state, router, deliveryTimeoutMs, true),
+      leaderUnknown: (state) => this.findLeader(state, router, deliveryTimeoutMs, false),
       builders: this.builders,
       acks: acks === "all" ? -1 : acks,
       ackTimeoutMs,
@@ -417,6 +433,29 @@ export class Producer {
   get producerIdAndEpoch(): { producerId: number; producerEpoch: number } {
     const i = this.idempotence;
     return i === undefined || i.off ? { producerId: -1, producerEpoch: -1 } : { producerId: i.producerId, producerEpoch: i.producerEpoch };
+  }
+
+  /**
+   * A partition's leader is gone or unknown: metadata is asked again (once at a
+   * time per topic), and again every METADATA_BACKOFF_MS_MAX while the answer
+   * names no live leader (the controller elects one within its lease TTL),
+   * until the producer closes. The partition's batches wait at its head.
+   */
+  private findLeader(state: PartitionState, router: LeaderRouter, deliveryTimeoutMs: number, lost: boolean): void {
+    if (this.closing || !router.routed(state.topic)) return;
+    if (lost) router.forget(state.topic, state.partition);
+    if (this.leaderSearches.has(state)) return;
+    this.leaderSearches.add(state);
+    const again = () => {
+      this.leaderSearches.delete(state);
+      if (this.closing || router.linkFor(state.topic, state.partition) !== undefined) return;
+      this.leaderSearches.add(state);
+      setTimeout(() => {
+        this.leaderSearches.delete(state);
+        this.findLeader(state, router, deliveryTimeoutMs, false);
+      }, METADATA_BACKOFF_MS_MAX);
+    };
+    this.metadata.refresh(state.topic, Date.now() + deliveryTimeoutMs).then(again, again);
   }
 
   /** Buffer bytes held by records not yet acknowledged (for monitoring and tests). */
@@ -542,6 +581,7 @@ export class Producer {
       this.budget.failAll(closedError);
       for (const batch of this.incomplete.toArray()) this.complete(batch, -1n, closedError);
       this.link.close();
+      this.router.close();
     })();
     return this.closedPromise;
   }

@@ -20,7 +20,10 @@ export const BrokerInfoSchema = z
   .object({
     id: z.number().int().min(0),
     host: z.string().min(1),
+    /** The native protocol port. */
     port: z.number().int().min(1).max(65_535),
+    /** The Kafka protocol port; null when the broker has no Kafka listener (or registered before it was carried). */
+    kafkaPort: z.number().int().min(1).max(65_535).nullable().default(null),
     httpPort: z.number().int().min(0).max(65_535),
     rack: z.string().min(1).nullable(),
     startedAtMs: z.number().int().min(0),
@@ -28,6 +31,8 @@ export const BrokerInfoSchema = z
   .strict();
 
 export type BrokerInfo = z.output<typeof BrokerInfoSchema>;
+/** What a broker registers (kafkaPort may be left out: null). */
+export type BrokerInfoInput = z.input<typeof BrokerInfoSchema>;
 
 export const BROKER_ID_TAKEN = "BROKER_ID_TAKEN";
 
@@ -66,7 +71,7 @@ const POLL_MS = 100;
 const EXPIRY_SLACK_MS = 1_000;
 
 /** Registers `info` under the session's lease; throws DuplicateBrokerIdError if a live broker holds the id. */
-export async function registerBroker(client: EtcdClient, keys: ClusterKeys, lease: LeaseKeeper, info: BrokerInfo): Promise<Registration> {
+export async function registerBroker(client: EtcdClient, keys: ClusterKeys, lease: LeaseKeeper, info: BrokerInfoInput): Promise<Registration> {
   const key = keys.broker(info.id);
   const value = JSON.stringify(BrokerInfoSchema.parse(info));
   const startedAt = performance.now();

@@ -15,6 +15,8 @@ export class ClusterKeys {
   readonly topicsPrefix: string;
   /** `/sluice/<cluster>/partitions/`: one key per partition state. */
   readonly partitionsPrefix: string;
+  /** `/sluice/<cluster>/requests/`: topic admin requests any broker puts and the controller answers (topic_requests.ts). */
+  readonly requestsPrefix: string;
 
   constructor(cluster: string) {
     if (!CLUSTER_NAME_PATTERN.test(cluster)) {
@@ -26,6 +28,7 @@ export class ClusterKeys {
     this.controller = `${this.root}controller`;
     this.topicsPrefix = `${this.root}topics/`;
     this.partitionsPrefix = `${this.root}partitions/`;
+    this.requestsPrefix = `${this.root}requests/`;
   }
 
   broker(id: number): string {
@@ -48,6 +51,10 @@ export class ClusterKeys {
 
   partition(topic: string, partition: number): string {
     return `${this.partitionsPrefix}${topic}/${partition}`;
+  }
+
+  request(id: string): string {
+    return `${this.requestsPrefix}${id}`;
   }
 
   /** The prefix of every partition state of `topic` (topic names have no '/', so it is the topic's alone). */

@@ -62,3 +62,12 @@ export const CONTROLLER_TXN_OPS_MAX = 100;
 /** Tries of a topic creation whose chosen brokers changed under it. */
 export const TOPIC_CREATE_TRIES = 3;
 assert(CONTROLLER_TXN_OPS_MAX + 2 < 128, "a chunk plus its compares fits etcd's default --max-txn-ops");
+
+/** How long a broker waits for the controller to answer a topic admin request (topic_requests.ts) before REQUEST_TIMED_OUT. */
+export const TOPIC_REQUEST_TIMEOUT_MS = 30_000;
+/** Topic admin requests the controller applies at once; the rest wait for the next pass. */
+export const TOPIC_REQUESTS_IN_FLIGHT_MAX = 16;
+/** Replication factor of a topic created without one in cluster mode (Kafka's default.replication.factor). */
+export const DEFAULT_REPLICATION_FACTOR = 3;
+/** min.insync.replicas of a topic created without one in cluster mode. */
+export const DEFAULT_MIN_INSYNC_REPLICAS = 2;

@@ -14,7 +14,7 @@
 
 import { ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
-import { type BrokerInfo, registerBroker, type Registration } from "./broker_registration.ts";
+import { type BrokerInfoInput, registerBroker, type Registration } from "./broker_registration.ts";
 import { ClusterView } from "./cluster_view.ts";
 import { type ControllerInfo, ControllerElection, ControllerFencedError } from "./controller_election.ts";
 import { PartitionController } from "./partition_controller.ts";
@@ -22,13 +22,15 @@ import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_
 import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
+import { submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 
 export interface ClusterMemberOptions {
   readonly client: EtcdClient;
   readonly clusterName: string;
   readonly leaseTtlSeconds: number;
   /** What this broker registers (its listeners must already be open: the ports are real). */
-  readonly broker: Omit<BrokerInfo, "startedAtMs">;
+  readonly broker: Omit<BrokerInfoInput, "startedAtMs">;
   readonly log: (line: string) => void;
 }
 
@@ -37,6 +39,7 @@ interface Session {
   readonly registration: Registration;
   readonly election: ControllerElection;
   readonly partitions: PartitionController;
+  readonly requests: TopicRequestServer;
 }
 
 export class ClusterMember {
@@ -56,7 +59,10 @@ export class ClusterMember {
     this.view = ClusterView.start({
       client: options.client,
       keys: this.keys,
-      onChange: () => this.#session?.partitions.schedule(),
+      onChange: () => {
+        this.#session?.partitions.schedule();
+        this.#session?.requests.schedule();
+      },
       onTrouble: (m) => options.log(`sluice: cluster: ${m}`),
     });
   }
@@ -118,6 +124,19 @@ export class ClusterMember {
     return await deleteTopic({ client: this.#o.client, keys: this.keys, election: s.election }, name);
   }
 
+  /**
+   * A topic change asked of the cluster from any broker: put as a request the
+   * controller applies (topic_requests.ts). Resolves once it is in etcd (and
+   * in this broker's view); throws SluiceError with the controller's answer.
+   */
+  async requestTopicChange(request: TopicRequest): Promise<void> {
+    const s = this.#session;
+    if (s === undefined || s.lease.lostReason !== undefined) {
+      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `broker ${this.#o.broker.id} has no cluster session right now; try again`);
+    }
+    await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request);
+  }
+
   #controllerSession(): Session {
     const s = this.#session;
     if (s === undefined || !s.election.isController) throw new ControllerFencedError(this.#o.broker.id, undefined, this.view.controller);
@@ -154,6 +173,7 @@ export class ClusterMember {
       throw e;
     }
     let partitions: PartitionController | undefined;
+    let requests: TopicRequestServer | undefined;
     const election = new ControllerElection({
       client,
       keys: this.keys,
@@ -162,12 +182,14 @@ export class ClusterMember {
       onElected: (epoch) => {
         log(`sluice: broker ${brokerId} is the controller (epoch ${epoch})`);
         partitions?.schedule();
+        requests?.schedule();
       },
       onDeposed: (epoch, why) => log(`sluice: broker ${brokerId} is no longer the controller (epoch ${epoch}): ${why}`),
       onTrouble: (m) => log(`sluice: cluster: ${m}`),
     });
     partitions = new PartitionController({ client, election, view: this.view, log });
-    session = { lease, registration, election, partitions };
+    requests = new TopicRequestServer({ ctx: { client, keys: this.keys, election }, view: this.view, isController: () => election.isController, log });
+    session = { lease, registration, election, partitions, requests };
     this.#sessions++;
     election.start();
     if (lease.lostReason !== undefined) void this.#renew(session);
@@ -177,6 +199,7 @@ export class ClusterMember {
   /** Replaces a lost session, retrying until etcd answers or the member closes. */
   #renew(lost: Session): Promise<void> {
     this.#renewing ??= (async () => {
+      lost.requests.stop();
       await lost.partitions.stop();
       await lost.election.close();
       if (this.#session === lost) this.#session = undefined;
@@ -214,6 +237,7 @@ export class ClusterMember {
     this.#session = undefined;
     await this.view.close();
     if (s === undefined) return;
+    s.requests.stop();
     await s.partitions.stop();
     await s.election.close();
     try {

@@ -12,6 +12,7 @@ import { type ControllerInfo, parseControllerKey } from "./controller_election.t
 import type { EtcdClient } from "./etcd_client.ts";
 import { EtcdWatch, type WatchEvent } from "./etcd_watch.ts";
 import type { KeyValue } from "./etcd_wire.ts";
+import { parseTopicRequest, type TopicRequestRecord } from "./topic_requests.ts";
 import { parseJson, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
 
 export interface LiveBroker {
@@ -26,6 +27,8 @@ export class ClusterView {
   readonly topics = new Map<string, TopicRecord>();
   /** topic → partition → state (states whose topic key is missing are kept but belong to no topic yet). */
   readonly partitions = new Map<string, Map<number, VersionedPartitionState>>();
+  /** Topic admin requests waiting for (or holding) the controller's answer, by request id (topic_requests.ts). */
+  readonly requests = new Map<string, TopicRequestRecord>();
   controller: ControllerInfo | undefined;
   /** The etcd revision the view reflects. */
   revision = 0;
@@ -33,6 +36,7 @@ export class ClusterView {
   snapshots = 0;
   readonly #watch: EtcdWatch;
   readonly #onChange: (view: ClusterView) => void;
+  readonly #listeners = new Set<(view: ClusterView) => void>();
 
   private constructor(client: EtcdClient, keys: ClusterKeys, onChange: (view: ClusterView) => void, onTrouble: (m: string) => void) {
     this.keys = keys;
@@ -42,11 +46,12 @@ export class ClusterView {
         this.brokers.clear();
         this.topics.clear();
         this.partitions.clear();
+        this.requests.clear();
         this.controller = undefined;
         for (const kv of kvs) this.#put(kv);
         this.revision = revision;
         this.snapshots++;
-        this.#onChange(this);
+        this.#changed();
       },
       onEvents: (events: WatchEvent[], revision) => {
         for (const e of events) {
@@ -54,7 +59,7 @@ export class ClusterView {
           else this.#delete(e.kv.key);
         }
         this.revision = revision;
-        this.#onChange(this);
+        this.#changed();
       },
       onTrouble,
     });
@@ -63,6 +68,17 @@ export class ClusterView {
   /** Starts watching; `onChange` runs after the first snapshot and after every batch of changes. */
   static start(opts: { client: EtcdClient; keys: ClusterKeys; onChange?: (view: ClusterView) => void; onTrouble?: (m: string) => void }): ClusterView {
     return new ClusterView(opts.client, opts.keys, opts.onChange ?? (() => {}), opts.onTrouble ?? (() => {}));
+  }
+
+  /** Calls `cb` after every change the view applies (as `onChange`); returns the unsubscribe. */
+  subscribe(cb: (view: ClusterView) => void): () => void {
+    this.#listeners.add(cb);
+    return () => this.#listeners.delete(cb);
+  }
+
+  #changed(): void {
+    this.#onChange(this);
+    for (const cb of this.#listeners) cb(this);
   }
 
   /** Whether the first snapshot has arrived. */
@@ -101,6 +117,9 @@ export class ClusterView {
       let m = this.partitions.get(where.topic);
       if (m === undefined) this.partitions.set(where.topic, (m = new Map()));
       m.set(where.partition, state);
+    } else if (kv.key.startsWith(k.requestsPrefix)) {
+      const request = parseTopicRequest(kv);
+      if (request !== undefined) this.requests.set(kv.key.slice(k.requestsPrefix.length), request);
     }
   }
 
@@ -119,6 +138,8 @@ export class ClusterView {
       const m = this.partitions.get(where.topic);
       m?.delete(where.partition);
       if (m !== undefined && m.size === 0) this.partitions.delete(where.topic);
+    } else if (key.startsWith(k.requestsPrefix)) {
+      this.requests.delete(key.slice(k.requestsPrefix.length));
     }
   }
 

@@ -155,3 +155,52 @@ export async function updatePartitionState(
   const kv = now.op === "range" ? now.kvs[0] : undefined;
   return { applied: false, current: kv === undefined ? undefined : versionedState(kv) };
 }
+
+/**
+ * Grows a topic to `total` partitions as the controller: the new partitions'
+ * replicas placed over the live brokers, their states written, then the topic
+ * record (with the longer assignment) by a CAS on its mod revision, so a
+ * concurrent change of the topic makes this one fail instead of being lost.
+ */
+export async function addPartitions(ctx: ControllerContext, name: string, total: number): Promise<{ revision: number }> {
+  const { client, keys, election } = ctx;
+  const random = ctx.random ?? ((below: number) => Math.floor(Math.random() * below));
+  const topicKey = keys.topic(name);
+  const t = await client.range(topicKey);
+  const kv = t.kvs[0];
+  const record = kv === undefined ? undefined : TopicRecordSchema.safeParse(JSON.parse(kv.value));
+  if (kv === undefined || record === undefined || !record.success) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
+  const current = record.data.partitions;
+  if (!Number.isInteger(total) || total <= current || total > PARTITIONS_PER_TOPIC_MAX) {
+    throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `topic '${name}' has ${current} partitions; the new count must be larger (at most ${PARTITIONS_PER_TOPIC_MAX}), got ${total}`);
+  }
+  const live = await client.range(keys.brokersPrefix, { prefix: true });
+  const brokers = new Map<number, number>();
+  for (const b of live.kvs) {
+    const info = parseBrokerInfo(b);
+    if (info !== undefined && keys.brokerIdOf(b.key) === info.id) brokers.set(info.id, b.createRevision);
+  }
+  const n = Math.max(1, brokers.size);
+  const added = placeReplicas({
+    brokers: [...brokers.keys()],
+    partitions: total - current,
+    replicationFactor: record.data.replicationFactor,
+    startIndex: random(n),
+    shift: random(n),
+  });
+  const unchanged = cmp.modRevisionIs(topicKey, kv.modRevision);
+  for (let from = 0; from < added.length; from += CONTROLLER_TXN_OPS_MAX) {
+    const puts: TxnOp[] = [];
+    for (let i = from; i < Math.min(added.length, from + CONTROLLER_TXN_OPS_MAX); i++) {
+      const state: PartitionState = { leader: added[i][0], leaderEpoch: 0, isr: [...added[i]], partitionEpoch: 0 };
+      puts.push(op.put(keys.partition(name, current + i), JSON.stringify(state)));
+    }
+    const r = await election.fencedTxn({ compare: [unchanged], success: puts });
+    if (!r.succeeded) throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `topic '${name}' changed while partitions were added; try again`);
+  }
+  const grown: TopicRecord = TopicRecordSchema.parse({ ...record.data, partitions: total, replicas: [...record.data.replicas, ...added] });
+  const stillThere: Compare[] = [...new Set(added.flat())].map((id) => cmp.createRevisionIs(keys.broker(id), brokers.get(id)!));
+  const r = await election.fencedTxn({ compare: [unchanged, ...stillThere], success: [op.put(topicKey, JSON.stringify(grown))] });
+  if (!r.succeeded) throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `topic '${name}' or its brokers changed while partitions were added; try again`);
+  return { revision: r.revision };
+}

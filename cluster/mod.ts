@@ -13,6 +13,7 @@ export { ClusterMember, type ClusterMemberOptions } from "./cluster_member.ts";
 export { readClusterStatus, type ClusterStatus } from "./cluster_status.ts";
 export { placeReplicas, type PlacementInput } from "./replica_placement.ts";
 export { NO_LEADER, PartitionStateSchema, readTopics, TopicRecordSchema, type PartitionState, type TopicRecord, type TopicView, type VersionedPartitionState } from "./topic_metadata.ts";
-export { createTopic, deleteTopic, updatePartitionState, type ControllerContext, type CreateTopicRequest, type PartitionStateUpdate } from "./controller_topics.ts";
+export { addPartitions, createTopic, deleteTopic, updatePartitionState, type ControllerContext, type CreateTopicRequest, type PartitionStateUpdate } from "./controller_topics.ts";
 export { ClusterView, type LiveBroker } from "./cluster_view.ts";
 export { decidePartition, PARTITION_UPDATES_IN_FLIGHT_MAX, PartitionController, type PartitionControllerStats } from "./partition_controller.ts";
+export { parseTopicRequest, submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";

@@ -18,10 +18,13 @@ import {
   BROKER_ID_MAX,
   CLUSTER_NAME_DEFAULT,
   CLUSTER_NAME_PATTERN,
+  DEFAULT_MIN_INSYNC_REPLICAS,
+  DEFAULT_REPLICATION_FACTOR,
   ETCD_ENDPOINTS_MAX,
   LEASE_TTL_SECONDS_DEFAULT,
   LEASE_TTL_SECONDS_MAX,
   LEASE_TTL_SECONDS_MIN,
+  REPLICATION_FACTOR_MAX,
 } from "../cluster/mod.ts";
 import {
   CONNECTIONS_MAX,
@@ -135,6 +138,10 @@ export const BrokerConfigSchema = z
     rack: z.string().min(1).max(64).optional(),
     /** The broker's etcd session TTL: how long after a crash it counts as gone; bounds failover time. */
     clusterLeaseTtlSeconds: z.number().int().min(LEASE_TTL_SECONDS_MIN).max(LEASE_TTL_SECONDS_MAX).default(LEASE_TTL_SECONDS_DEFAULT),
+    /** Cluster mode: the replication factor of a topic created without one (above the live brokers: INVALID_REPLICATION_FACTOR). */
+    defaultReplicationFactor: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_REPLICATION_FACTOR),
+    /** Cluster mode: min.insync.replicas of a topic created without one (capped at its replication factor). */
+    minInsyncReplicas: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_MIN_INSYNC_REPLICAS),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -25,7 +25,9 @@ import { MetadataStore } from "./metadata_store.ts";
 import type { PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
 import { type InitProducerIdRequest, type ProducerIdAndEpoch, ProducerIds } from "./producer_ids.ts";
 import { type LogConfig, parseLogConfig } from "./topic_config.ts";
-import { type Topic, type TopicDescription, TopicLifecycle, type TopicMetadata } from "./topic_lifecycle.ts";
+import type { ClusterMember } from "../cluster/mod.ts";
+import { ClusterReplicas } from "./cluster_replicas.ts";
+import { NOT_HOSTED, type Topic, type TopicDescription, TopicLifecycle, type TopicMetadata } from "./topic_lifecycle.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 export type { PartitionDescription, TopicDescription, TopicMetadata } from "./topic_lifecycle.ts";
@@ -68,6 +70,8 @@ export class Engine implements FetchHost {
   readonly pool: PartitionPool<LogConfig>;
   readonly longPoll: LongPoll;
   readonly #lifecycle: TopicLifecycle;
+  readonly #log: (line: string) => void;
+  #cluster: ClusterReplicas | undefined;
   /** The lifecycle's maps, held here so the data path reaches them in one step. */
   readonly #topics: Map<string, Topic>;
   /** Slots whose partition failed to open, with why. */
@@ -85,9 +89,11 @@ export class Engine implements FetchHost {
     longPoll: LongPoll;
     lifecycle: TopicLifecycle;
     producerIds: ProducerIds;
+    log: (line: string) => void;
   }) {
     this.config = options.config;
     this.#producerIds = options.producerIds;
+    this.#log = options.log;
     this.pool = options.pool;
     this.longPoll = options.longPoll;
     this.#lifecycle = options.lifecycle;
@@ -118,7 +124,7 @@ export class Engine implements FetchHost {
     }
     const longPoll = new LongPoll({ waitingMax: config.waitingFetchesMax });
     const lifecycle = new TopicLifecycle({ config, pool, store, longPoll, log });
-    const engine = new Engine({ config, pool, longPoll, lifecycle, producerIds });
+    const engine = new Engine({ config, pool, longPoll, lifecycle, producerIds, log });
     try {
       await lifecycle.load();
     } catch (e) {
@@ -128,6 +134,24 @@ export class Engine implements FetchHost {
     pool.onAdvance((slot) => engine.longPoll.advance(slot));
     lifecycle.startRateSampling();
     return engine;
+  }
+
+  /**
+   * Cluster mode: from now on topic admin goes to the controller through etcd
+   * and this broker's partitions follow the cluster's partition state
+   * (cluster_replicas.ts). Called once, after the broker joined the cluster.
+   */
+  attachCluster(member: ClusterMember, options: { defaultReplicationFactor?: number; defaultMinInsyncReplicas?: number } = {}): ClusterReplicas {
+    if (this.#cluster !== undefined) throw new Error("the engine is already in a cluster");
+    const replicas = new ClusterReplicas({ member, lifecycle: this.#lifecycle, log: this.#log, ...options });
+    this.#cluster = replicas;
+    this.#lifecycle.cluster = replicas;
+    return replicas;
+  }
+
+  /** Cluster mode only: this broker's part in the cluster (metadata, node id). */
+  get cluster(): ClusterReplicas | undefined {
+    return this.#cluster;
   }
 
   /** True once fetches must no longer wait (shutdown began): FetchHost.closing. */
@@ -176,7 +200,7 @@ export class Engine implements FetchHost {
   }
 
   /** Creates a topic. `partitions` -1 (or absent) = the broker's numPartitions. */
-  createTopic(name: string, options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean } = {}): Promise<void> {
+  createTopic(name: string, options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean; replicationFactor?: number } = {}): Promise<void> {
     return this.#lifecycle.createTopic(name, options);
   }
 
@@ -233,16 +257,25 @@ export class Engine implements FetchHost {
   // ------------------------------------------------------------------ data path
 
   /** The slot of an online partition, or a negative wire error code. */
-  resolve(topicName: string, partition: number): number {
+  resolve(topicName: string, partition: number, leaderEpoch = -1): number {
     const topic = this.#topics.get(topicName);
     if (topic === undefined) return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    return this.#slotOf(topic, partition);
+    const slot = this.#slotOf(topic, partition);
+    // Cluster mode, a request that carries the leader epoch it believes current (Kafka's KIP-320 check).
+    if (slot >= 0 && leaderEpoch >= 0 && topic.roles !== undefined) {
+      const known = topic.roles[partition].leaderEpoch;
+      if (leaderEpoch < known) return -ErrorCode.FENCED_LEADER_EPOCH;
+      if (leaderEpoch > known) return -ErrorCode.UNKNOWN_LEADER_EPOCH;
+    }
+    return slot;
   }
 
   #slotOf(topic: Topic, partition: number): number {
     if (topic.state !== "online") return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (!Number.isInteger(partition) || partition < 0 || partition >= topic.slots.length) return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     const slot = topic.slots[partition];
+    // Cluster mode: only the partition's leader serves produce, fetch and list offsets.
+    if (topic.roles !== undefined && (slot === NOT_HOSTED || topic.roles[partition]?.leader !== true)) return -ErrorCode.NOT_LEADER_OR_FOLLOWER;
     // Most brokers have no offline partition: skip the lookup then.
     if (this.#offline.size > 0 && this.#offline.has(slot)) return -ErrorCode.KAFKA_STORAGE_ERROR;
     return slot;
@@ -274,6 +307,24 @@ export class Engine implements FetchHost {
         cb(ErrorCode.INVALID_TOPIC_EXCEPTION, null, problem);
         return true;
       }
+      if (this.config.clusterEtcd !== undefined) {
+        // Cluster mode: the topic is the controller's to create, and its replicas open when etcd says so; the client retries.
+        if (this.#cluster === undefined) {
+          cb(ErrorCode.LEADER_NOT_AVAILABLE, null, "this broker has not joined its cluster yet");
+          return true;
+        }
+        if (this.#cluster.hasTopic(topicName)) {
+          cb(ErrorCode.NOT_LEADER_OR_FOLLOWER, null, `this broker does not host ${topicName}-${partition} (yet)`);
+          return true;
+        }
+        if (!this.config.autoCreateTopics) {
+          cb(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, `topic '${topicName}' does not exist`);
+          return true;
+        }
+        this.#lifecycle.autoCreate(topicName);
+        cb(ErrorCode.LEADER_NOT_AVAILABLE, null, `topic '${topicName}' is being created`);
+        return true;
+      }
       if (!this.config.autoCreateTopics) {
         cb(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, `topic '${topicName}' does not exist`);
         return true;
@@ -284,7 +335,13 @@ export class Engine implements FetchHost {
     if (topic.state === "creating") return false;
     const slot = this.#slotOf(topic, partition);
     if (slot < 0) {
-      cb(-slot, null, slot === -ErrorCode.KAFKA_STORAGE_ERROR ? this.#offline.get(topic.slots[partition]) : `partition ${topicName}-${partition} does not exist`);
+      const why =
+        slot === -ErrorCode.KAFKA_STORAGE_ERROR
+          ? this.#offline.get(topic.slots[partition])
+          : slot === -ErrorCode.NOT_LEADER_OR_FOLLOWER
+            ? `this broker is not the leader of ${topicName}-${partition}`
+            : `partition ${topicName}-${partition} does not exist`;
+      cb(-slot, null, why);
       return true;
     }
     return this.pool.produce(slot, records, acks, cb);
@@ -364,9 +421,11 @@ export class Engine implements FetchHost {
   close(): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
     this.#closing = true;
+    const clusterDone = this.#cluster?.stop() ?? Promise.resolve();
     const adminDone = this.#lifecycle.close();
     this.#closed = (async () => {
       this.longPoll.expireAll();
+      await clusterDone.catch(() => {});
       await adminDone;
       await this.pool.shutdown();
     })();

@@ -32,6 +32,8 @@ export interface FetchPartitionRequest {
   partition: number;
   offset: number;
   maxBytes: number;
+  /** The leader epoch the client believes current (Kafka Fetch v9+); absent or -1: not checked. */
+  currentLeaderEpoch?: number;
 }
 
 export interface FetchRequest {
@@ -58,8 +60,8 @@ export interface FetchHandle {
 export interface FetchHost {
   readonly pool: PartitionPool;
   readonly longPoll: LongPoll;
-  /** The slot of an online partition, or a negative wire error code. */
-  resolve(topic: string, partition: number): number;
+  /** The slot of an online partition, or a negative wire error code (a stale `leaderEpoch`: FENCED_LEADER_EPOCH). */
+  resolve(topic: string, partition: number, leaderEpoch?: number): number;
   /** Calls `cb` once when `worker`'s ring has room. */
   waitWritable(worker: number, cb: () => void): void;
   /** true while the broker shuts down: answer at once, do not park. */
@@ -135,7 +137,7 @@ export class FetchOperation implements Waiter, FetchHandle {
     const { pool } = this.#host;
     const parts = this.#req.partitions;
     for (let i = 0; i < parts.length; i++) {
-      const slot = this.#host.resolve(parts[i].topic, parts[i].partition);
+      const slot = this.#host.resolve(parts[i].topic, parts[i].partition, parts[i].currentLeaderEpoch);
       if (slot < 0) return true;
       const st = pool.state(slot);
       const offset = parts[i].offset;
@@ -151,7 +153,7 @@ export class FetchOperation implements Waiter, FetchHandle {
     const parts = this.#req.partitions;
     let bytes = this.#totalBytes;
     for (let i = 0; i < parts.length; i++) {
-      const slot = this.#host.resolve(parts[i].topic, parts[i].partition);
+      const slot = this.#host.resolve(parts[i].topic, parts[i].partition, parts[i].currentLeaderEpoch);
       // A partition that went away or changed identity: read now, to report it.
       if (slot < 0 || slot !== this.#slots[i]) return Infinity;
       const st = pool.state(slot);
@@ -172,7 +174,7 @@ export class FetchOperation implements Waiter, FetchHandle {
     const parts = this.#req.partitions;
     const slots: number[] = [];
     for (let i = 0; i < parts.length; i++) {
-      const slot = this.#host.resolve(parts[i].topic, parts[i].partition);
+      const slot = this.#host.resolve(parts[i].topic, parts[i].partition, parts[i].currentLeaderEpoch);
       this.#slots[i] = slot;
       if (slot < 0) continue;
       slots.push(slot);
@@ -194,7 +196,7 @@ export class FetchOperation implements Waiter, FetchHandle {
     this.#pending = parts.length + 1;
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
-      const slot = this.#host.resolve(p.topic, p.partition);
+      const slot = this.#host.resolve(p.topic, p.partition, p.currentLeaderEpoch);
       this.#slots[i] = slot;
       if (slot < 0) {
         this.#hadError = true;
@@ -233,7 +235,7 @@ export class FetchOperation implements Waiter, FetchHandle {
     if (this.#cancelled) return budget?.release(maxBytes);
     const p = this.#req.partitions[i];
     if (waited) {
-      const again = this.#host.resolve(p.topic, p.partition);
+      const again = this.#host.resolve(p.topic, p.partition, p.currentLeaderEpoch);
       if (again !== slot) {
         budget?.release(maxBytes);
         return this.#onResult(i, again < 0 ? -again : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, EMPTY, -1, -1);

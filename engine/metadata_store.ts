@@ -23,8 +23,8 @@ const TopicEntrySchema = z.object({
   id: z.string().min(1),
   createdAtMs: z.number().int().min(0),
   configs: z.record(z.string(), z.string()),
-  /** workers[p] is the worker thread that owns partition p; the length is the partition count. */
-  workers: z.array(z.number().int().min(0)).min(1).max(PARTITIONS_PER_TOPIC_MAX),
+  /** workers[p] is the worker thread that owns partition p; the length is the partition count. -1 (NOT_HOSTED, cluster mode): another broker's partition. */
+  workers: z.array(z.number().int().min(-1)).min(1).max(PARTITIONS_PER_TOPIC_MAX),
 });
 
 const TopicsSchema = z.record(z.string(), TopicEntrySchema);

@@ -31,11 +31,44 @@ import type { LongPoll } from "./long_poll.ts";
 import { fsyncDirectory, type MetadataStore, type TopicEntry, type TopicsFile } from "./metadata_store.ts";
 import type { PartitionPool, PartitionState } from "./partition_pool.ts";
 import { pickWorker, SlotTable } from "./slot_table.ts";
-import { effectiveTopicConfig, type LogConfig, parseLogConfig } from "./topic_config.ts";
+import { effectiveTopicConfig, type LogConfig, logConfigsOf, parseLogConfig } from "./topic_config.ts";
 import { clearTopicDirMark, markTopicDir, settleUnownedTopicDir, topicDirMarks } from "./topic_dirs.ts";
 
 type TopicStateName = "creating" | "online" | "deleting";
 
+/** In cluster mode, the slot and worker of a partition this broker holds no replica of. */
+export const NOT_HOSTED = -1;
+
+/** A partition's role on this broker in cluster mode (cluster_replicas.ts keeps it from etcd). */
+export interface PartitionRole {
+  leader: boolean;
+  /** The partition's leader epoch as this broker last saw it in etcd (-1: not known). */
+  leaderEpoch: number;
+}
+
+/**
+ * The cluster's side of topic admin in cluster mode (engine/cluster_replicas.ts):
+ * changes go to the controller through etcd, and this broker's own partitions
+ * follow etcd (hostTopic / growHosted / dropHosted), never the request.
+ */
+export interface ClusterTopicAdmin {
+  createTopic(name: string, partitions: number, configs: Record<string, string>, replicationFactor: number | undefined): Promise<void>;
+  deleteTopic(name: string): Promise<void>;
+  createPartitions(name: string, total: number): Promise<void>;
+  /** Metadata as etcd says (every partition, its leader, replicas, ISR, leader epoch). */
+  metadata(names: readonly string[] | null): TopicMetadata[];
+  /** Whether the topic exists in the cluster (etcd), as this broker's view says. */
+  hasTopic(name: string): boolean;
+  /** A partition's leader, leader epoch, replicas and ISR as etcd says. */
+  partitionInfo(topic: string, partition: number): ClusterPartitionInfo | undefined;
+}
+
+export interface ClusterPartitionInfo {
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
 export interface Topic {
   readonly name: string;
   id: string;
@@ -49,6 +82,8 @@ export interface Topic {
   state: TopicStateName;
   /** Callbacks waiting for this topic's auto-create to finish (bounded by CREATE_WAITERS_MAX). */
   createWaiters: (() => void)[];
+  /** Cluster mode: each partition's role here (absent on a single node: this broker leads everything). */
+  roles?: PartitionRole[];
 }
 
 export interface PartitionDescription {
@@ -68,6 +103,11 @@ export interface PartitionDescription {
   bytesOut: number;
   messagesInPerSec: number;
   bytesInPerSec: number;
+  /** Cluster mode: the partition's leader, replicas and ISR as etcd says. */
+  leader?: number;
+  leaderEpoch?: number;
+  replicas?: number[];
+  isr?: number[];
 }
 
 export interface TopicDescription {
@@ -81,7 +121,19 @@ export interface TopicDescription {
 export interface TopicMetadata {
   name: string;
   errorCode: number;
-  partitions: { partition: number; errorCode: number; logStartOffset: number; highWatermark: number }[];
+  partitions: PartitionMetadata[];
+}
+
+export interface PartitionMetadata {
+  partition: number;
+  errorCode: number;
+  logStartOffset: number;
+  highWatermark: number;
+  /** Cluster mode (absent on a single node, where this broker is the only replica). */
+  leader?: number;
+  leaderEpoch?: number;
+  replicas?: number[];
+  isr?: number[];
 }
 
 interface RateSample {
@@ -117,6 +169,12 @@ export class TopicLifecycle {
   readonly #partitionListeners = new Set<(topic: string) => void>();
   readonly #rates = new Map<number, RateSample>();
   #rateTimer: ReturnType<typeof setInterval> | undefined;
+  /** Set in cluster mode (attachCluster): topic admin goes to the controller through etcd. */
+  cluster: ClusterTopicAdmin | undefined;
+  /** Configured for a cluster (--cluster-etcd): before the broker joined (cluster unset), topics change nowhere. */
+  get #clusterMode(): boolean {
+    return this.config.clusterEtcd !== undefined;
+  }
   #adminTail: Promise<unknown> = Promise.resolve();
   #adminPending = 0;
   #closing = false;
@@ -180,7 +238,7 @@ export class TopicLifecycle {
     // Keep stored workers; only partitions whose worker no longer exists (fewer
     // workers than last time) move, to the least loaded worker.
     const counts = new Array<number>(workerCount).fill(0);
-    for (const entry of Object.values(stored.topics)) for (const w of entry.workers) if (w < workerCount) counts[w]++;
+    for (const entry of Object.values(stored.topics)) for (const w of entry.workers) if (w >= 0 && w < workerCount) counts[w]++;
     for (const [name, entry] of Object.entries(stored.topics)) {
       const workers = entry.workers.map((w) => {
         if (w < workerCount) return w;
@@ -208,8 +266,14 @@ export class TopicLifecycle {
         workers: [...entry.workers],
         state: "online",
         createWaiters: [],
+        // Cluster mode: nothing loaded from disk leads until etcd says so (cluster_replicas.ts), not even before the broker joined.
+        roles: this.#clusterMode ? [] : undefined,
       };
       for (let p = 0; p < topic.workers.length; p++) {
+        if (topic.workers[p] === NOT_HOSTED) {
+          topic.slots.push(NOT_HOSTED);
+          continue;
+        }
         const slot = this.#slots.allocate({ topic: name, partition: p, worker: topic.workers[p] });
         topic.slots.push(slot);
         opens.push(this.#openSlot(topic, p, slot, false));
@@ -285,19 +349,59 @@ export class TopicLifecycle {
   /** Creates a topic. `partitions` -1 (or absent) = the broker's numPartitions. */
   createTopic(
     name: string,
-    options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean } = {},
+    options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean; replicationFactor?: number } = {},
   ): Promise<void> {
     try {
       checkTopicName(name);
     } catch (e) {
       return Promise.reject(e);
     }
+    if (this.cluster !== undefined) return this.#createInCluster(name, options);
+    if (this.#clusterMode) return Promise.reject(notJoined());
+    if (options.replicationFactor !== undefined && options.replicationFactor !== -1 && options.replicationFactor !== 1) {
+      return Promise.reject(new SluiceError(ErrorCode.INVALID_REPLICATION_FACTOR, `one node: the replication factor is 1, not ${options.replicationFactor}`));
+    }
     return this.#admin(() => this.#createTopic(name, options, false));
+  }
+
+  /** Cluster mode: checked here, created by the controller; this broker's replicas open when etcd says so. */
+  async #createInCluster(
+    name: string,
+    options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean; replicationFactor?: number },
+  ): Promise<void> {
+    const count = options.partitions === undefined || options.partitions === -1 ? this.config.numPartitions : options.partitions;
+    if (!Number.isInteger(count) || count < 1 || count > PARTITIONS_PER_TOPIC_MAX) {
+      throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `partitions must be an integer from 1 to ${PARTITIONS_PER_TOPIC_MAX} (or -1 for the default), got ${count}`);
+    }
+    const configs = { ...(options.configs ?? {}) };
+    parseLogConfig(this.config.topicDefaults, logConfigsOf(configs)); // throws INVALID_CONFIG
+    if (options.validateOnly) return;
+    const rf = options.replicationFactor === undefined || options.replicationFactor === -1 ? undefined : options.replicationFactor;
+    await this.cluster!.createTopic(name, count, configs, rf);
+  }
+
+  /**
+   * Cluster mode: opens this broker's replicas of a topic etcd holds
+   * (`hosted[p]`: whether this broker is among partition p's replicas); the
+   * others get NOT_HOSTED slots. Called by cluster_replicas.ts only.
+   */
+  hostTopic(name: string, id: string, configs: Record<string, string>, hosted: readonly boolean[]): Promise<void> {
+    return this.#admin(() => this.#createTopic(name, { configs, partitions: hosted.length, hosted, id }, false));
+  }
+
+  /** Cluster mode: a topic's partition count grew in etcd; opens this broker's new replicas. */
+  growHosted(name: string, hosted: readonly boolean[]): Promise<void> {
+    return this.#admin(() => this.#createPartitions(name, hosted.length, hosted));
+  }
+
+  /** Cluster mode: the topic left etcd (or was re-created with another id): this broker's copy goes. */
+  dropHosted(name: string): Promise<void> {
+    return this.#admin(() => this.#deleteTopic(name));
   }
 
   async #createTopic(
     name: string,
-    options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean },
+    options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean; hosted?: readonly boolean[]; id?: string },
     auto: boolean,
   ): Promise<void> {
     const existing = this.topics.get(name);
@@ -309,7 +413,9 @@ export class TopicLifecycle {
     if (!Number.isInteger(count) || count < 1 || count > PARTITIONS_PER_TOPIC_MAX) {
       throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `partitions must be an integer from 1 to ${PARTITIONS_PER_TOPIC_MAX} (or -1 for the default), got ${count}`);
     }
-    if (this.#slots.used + count > PARTITIONS_MAX) {
+    const hosted = options.hosted;
+    const hostedCount = hosted === undefined ? count : hosted.filter((h) => h).length;
+    if (this.#slots.used + hostedCount > PARTITIONS_MAX) {
       throw new SluiceError(ErrorCode.POLICY_VIOLATION, `the broker would host more than ${PARTITIONS_MAX} partitions`);
     }
     const configs = { ...(options.configs ?? {}) };
@@ -317,7 +423,7 @@ export class TopicLifecycle {
     if (options.validateOnly) return;
 
     const counts = this.#slots.countsByWorker(this.pool.workerCount);
-    const workers = Array.from({ length: count }, () => pickWorker(counts));
+    const workers = Array.from({ length: count }, (_, p) => (hosted === undefined || hosted[p] ? pickWorker(counts) : NOT_HOSTED));
     const topic: Topic = existing ?? {
       name,
       id: "",
@@ -329,7 +435,8 @@ export class TopicLifecycle {
       state: "creating",
       createWaiters: [],
     };
-    Object.assign(topic, { id: crypto.randomUUID(), createdAtMs: Date.now(), configs, logConfig, workers, slots: [] });
+    // Cluster mode: a new replica leads nothing until cluster_replicas.ts sets its roles from etcd.
+    Object.assign(topic, { id: options.id ?? crypto.randomUUID(), createdAtMs: Date.now(), configs, logConfig, workers, slots: [], roles: hosted === undefined ? undefined : [] });
     this.topics.set(name, topic);
     const topicDir = path.join(this.#topicsDir, name);
     try {
@@ -338,15 +445,16 @@ export class TopicLifecycle {
       await fs.promises.mkdir(topicDir, { recursive: true });
       await fsyncDirectory(this.#topicsDir);
       await markTopicDir(topicDir, "creating");
-      for (let p = 0; p < count; p++) topic.slots.push(this.#slots.allocate({ topic: name, partition: p, worker: workers[p] }));
-      await Promise.all(topic.slots.map((slot, p) => this.#openSlot(topic, p, slot, true)));
+      for (let p = 0; p < count; p++) topic.slots.push(workers[p] === NOT_HOSTED ? NOT_HOSTED : this.#slots.allocate({ topic: name, partition: p, worker: workers[p] }));
+      await Promise.all(topic.slots.map((slot, p) => (slot === NOT_HOSTED ? undefined : this.#openSlot(topic, p, slot, true))));
       await fsyncDirectory(topicDir);
       await this.#store.write(this.#withTopic(this.#store.current, topic));
       await clearTopicDirMark(topicDir, "creating");
     } catch (e) {
       // Undo: the topic never became visible.
-      await Promise.all(topic.slots.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
-      for (const slot of topic.slots) this.#slots.release(slot);
+      const opened = topic.slots.filter((slot) => slot !== NOT_HOSTED);
+      await Promise.all(opened.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
+      for (const slot of opened) this.#slots.release(slot);
       this.topics.delete(name);
       await fs.promises.rm(path.join(this.#topicsDir, name), { recursive: true, force: true }).catch(() => {});
       this.#finishCreate(topic);
@@ -371,6 +479,11 @@ export class TopicLifecycle {
   /** Starts an auto-create of `name` (once); callers wait with onWritable. */
   autoCreate(name: string): void {
     if (this.topics.has(name)) return;
+    if (this.cluster !== undefined) {
+      this.#autoCreateInCluster(name);
+      return;
+    }
+    if (this.#clusterMode) return;
     const placeholder: Topic = {
       name,
       id: "",
@@ -390,8 +503,30 @@ export class TopicLifecycle {
     });
   }
 
+  readonly #clusterAutoCreates = new Set<string>();
+
+  /** Cluster mode: one create request per missing topic at a time; its replicas open when etcd says so. */
+  #autoCreateInCluster(name: string): void {
+    if (this.#clusterAutoCreates.has(name) || this.cluster!.hasTopic(name)) return;
+    if (this.#clusterAutoCreates.size >= CREATE_WAITERS_MAX) return;
+    this.#clusterAutoCreates.add(name);
+    this.cluster!.createTopic(name, this.config.numPartitions, {}, undefined)
+      .catch((e) => {
+        if (!(e instanceof SluiceError && e.code === ErrorCode.TOPIC_ALREADY_EXISTS)) {
+          this.#log(`sluice: auto-create of topic '${name}' failed: ${(e as Error)?.message ?? e}`);
+        }
+      })
+      .finally(() => this.#clusterAutoCreates.delete(name));
+  }
+
   deleteTopic(name: string): Promise<void> {
-    return this.#admin(async () => {
+    if (this.cluster !== undefined) return this.cluster.deleteTopic(name);
+    if (this.#clusterMode) return Promise.reject(notJoined());
+    return this.#admin(() => this.#deleteTopic(name));
+  }
+
+  #deleteTopic(name: string): Promise<void> {
+    return (async () => {
       const topic = this.topics.get(name);
       if (topic === undefined || topic.state !== "online") {
         throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
@@ -409,10 +544,11 @@ export class TopicLifecycle {
         throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `deleting topic '${name}' failed: ${(e as Error)?.message ?? e}`, { cause: e });
       }
       this.topics.delete(name);
+      const opened = topic.slots.filter((slot) => slot !== NOT_HOSTED);
       // Wake parked fetches of these partitions: they answer UNKNOWN_TOPIC_OR_PARTITION.
-      for (const slot of topic.slots) this.longPoll.advance(slot);
-      await Promise.all(topic.slots.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
-      for (const slot of topic.slots) {
+      for (const slot of opened) this.longPoll.advance(slot);
+      await Promise.all(opened.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
+      for (const slot of opened) {
         this.#slots.release(slot);
         this.offline.delete(slot);
         this.#rates.delete(slot);
@@ -421,7 +557,7 @@ export class TopicLifecycle {
       await fs.promises.rm(path.join(this.#topicsDir, name), { recursive: true, force: true });
       await fsyncDirectory(this.#topicsDir);
       this.#partitionsChanged(name);
-    });
+    })();
   }
 
   alterTopicConfig(name: string, set: Record<string, string>, remove: readonly string[] = []): Promise<void> {
@@ -439,13 +575,19 @@ export class TopicLifecycle {
         Object.assign(topic, previous);
         throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `altering topic '${name}' failed: ${(e as Error)?.message ?? e}`, { cause: e });
       }
-      await Promise.all(topic.slots.filter((s) => !this.offline.has(s)).map((slot) => this.pool.setConfig(slot, logConfig)));
+      await Promise.all(topic.slots.filter((s) => s !== NOT_HOSTED && !this.offline.has(s)).map((slot) => this.pool.setConfig(slot, logConfig)));
     });
   }
 
   /** Grows a topic to `total` partitions (never shrinks). */
   createPartitions(name: string, total: number): Promise<void> {
-    return this.#admin(async () => {
+    if (this.cluster !== undefined) return this.cluster.createPartitions(name, total);
+    if (this.#clusterMode) return Promise.reject(notJoined());
+    return this.#admin(() => this.#createPartitions(name, total, undefined));
+  }
+
+  #createPartitions(name: string, total: number, hosted: readonly boolean[] | undefined): Promise<void> {
+    return (async () => {
       const topic = this.#onlineTopic(name);
       const current = topic.slots.length;
       if (!Number.isInteger(total) || total <= current) {
@@ -454,23 +596,28 @@ export class TopicLifecycle {
       if (total > PARTITIONS_PER_TOPIC_MAX) {
         throw new SluiceError(ErrorCode.INVALID_PARTITIONS, `a topic may have at most ${PARTITIONS_PER_TOPIC_MAX} partitions`);
       }
-      if (this.#slots.used + (total - current) > PARTITIONS_MAX) {
+      if (this.#slots.used + (hosted === undefined ? total - current : hosted.slice(current).filter((h) => h).length) > PARTITIONS_MAX) {
         throw new SluiceError(ErrorCode.POLICY_VIOLATION, `the broker would host more than ${PARTITIONS_MAX} partitions`);
       }
       const counts = this.#slots.countsByWorker(this.pool.workerCount);
       const added: { partition: number; slot: number; worker: number }[] = [];
       for (let p = current; p < total; p++) {
+        if (hosted !== undefined && !hosted[p]) {
+          added.push({ partition: p, worker: NOT_HOSTED, slot: NOT_HOSTED });
+          continue;
+        }
         const worker = pickWorker(counts);
         added.push({ partition: p, worker, slot: this.#slots.allocate({ topic: name, partition: p, worker }) });
       }
       const grown: Topic = { ...topic, workers: [...topic.workers, ...added.map((a) => a.worker)] };
+      const opened = added.filter((a) => a.slot !== NOT_HOSTED);
       try {
-        await Promise.all(added.map((a) => this.#openSlot(grown, a.partition, a.slot, true)));
+        await Promise.all(opened.map((a) => this.#openSlot(grown, a.partition, a.slot, true)));
         await fsyncDirectory(path.join(this.#topicsDir, name));
         await this.#store.write(this.#withTopic(this.#store.current, grown));
       } catch (e) {
-        await Promise.all(added.map((a) => this.pool.deletePartition(a.slot).catch(() => {})));
-        for (const a of added) {
+        await Promise.all(opened.map((a) => this.pool.deletePartition(a.slot).catch(() => {})));
+        for (const a of opened) {
           this.#slots.release(a.slot);
           await fs.promises.rm(this.#partitionDir(name, a.partition), { recursive: true, force: true }).catch(() => {});
         }
@@ -481,7 +628,7 @@ export class TopicLifecycle {
       topic.workers = grown.workers;
       topic.slots = [...topic.slots, ...added.map((a) => a.slot)];
       this.#partitionsChanged(name);
-    });
+    })();
   }
 
   #onlineTopic(name: string): Topic {
@@ -516,9 +663,10 @@ export class TopicLifecycle {
   }
 
   #describePartition(topic: Topic, partition: number, slot: number): PartitionDescription {
-    const st = this.stateOf(slot);
+    const st = slot === NOT_HOSTED ? NOT_HOSTED_STATE : this.stateOf(slot);
     const rate = this.#rates.get(slot);
     return {
+      ...this.cluster?.partitionInfo(topic.name, partition),
       partition,
       worker: topic.workers[partition],
       online: st.online,
@@ -548,6 +696,21 @@ export class TopicLifecycle {
    * broker's autoCreateTopics on, missing topics are created first.
    */
   async metadata(names: readonly string[] | null, allowAutoCreate: boolean): Promise<TopicMetadata[]> {
+    const cluster = this.cluster;
+    if (cluster !== undefined) {
+      if (names !== null && allowAutoCreate && this.config.autoCreateTopics) {
+        const missing = [...new Set(names)].filter((n) => !cluster.hasTopic(n) && topicNameProblem(n) === null);
+        await Promise.all(
+          missing.map((n) =>
+            cluster.createTopic(n, this.config.numPartitions, {}, undefined).catch((e) => {
+              if (!(e instanceof SluiceError && e.code === ErrorCode.TOPIC_ALREADY_EXISTS)) this.#log(`sluice: auto-create of topic '${n}' failed: ${(e as Error)?.message ?? e}`);
+            }),
+          ),
+        );
+      }
+      return cluster.metadata(names);
+    }
+    if (this.#clusterMode) return (names ?? []).map((name) => ({ name, errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitions: [] }));
     const list = names ?? this.listTopics();
     if (names !== null && allowAutoCreate && this.config.autoCreateTopics) {
       const missing = [...new Set(list)].filter((n) => this.topics.get(n)?.state !== "online" && topicNameProblem(n) === null);
@@ -608,6 +771,21 @@ export class TopicLifecycle {
     }
   }
 }
+
+/** A topic change asked of a broker configured for a cluster before it joined (retriable). */
+function notJoined(): SluiceError {
+  return new SluiceError(ErrorCode.NOT_CONTROLLER, "this broker has not joined its cluster yet; try again");
+}
+
+/** What a partition this broker holds no replica of reports (cluster mode): its leader has the figures. */
+const NOT_HOSTED_STATE: PartitionState = Object.freeze({
+  ...emptyStateView(),
+  logStartOffset: -1,
+  logEndOffset: -1,
+  highWatermark: -1,
+  durableOffset: -1,
+  errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+});
 
 /** What a slot whose partition failed to open reports: nothing is known of it. */
 const OFFLINE_STATE: PartitionState = Object.freeze({

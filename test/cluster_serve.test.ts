@@ -79,8 +79,8 @@ describe("sluice serve in a cluster", () => {
       return s.brokers.length === 2 && s.controller !== null;
     }, { ...ETCD_WAIT, what: "both registered and a controller" });
     expect(s!.brokers).toEqual([
-      { id: 1, host: "127.0.0.1", port: b1.port, httpPort: b1.httpPort, rack: "r1", startedAtMs: expect.any(Number) } as never,
-      { id: 2, host: "127.0.0.1", port: b2.port, httpPort: b2.httpPort, rack: null, startedAtMs: expect.any(Number) } as never,
+      { id: 1, host: "127.0.0.1", port: b1.port, kafkaPort: b1.kafkaPort, httpPort: b1.httpPort, rack: "r1", startedAtMs: expect.any(Number) } as never,
+      { id: 2, host: "127.0.0.1", port: b2.port, kafkaPort: b2.kafkaPort, httpPort: b2.httpPort, rack: null, startedAtMs: expect.any(Number) } as never,
     ]);
     expect(s!.controller!.brokerId).toBe(1); // the first to start campaigned alone
     expect(s!.controller!.epoch).toBeGreaterThan(0);

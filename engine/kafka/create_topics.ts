@@ -17,24 +17,27 @@ export const handleCreateTopics: KafkaHandler = (req) => {
   const dup = duplicates(body.topics.map((t) => t.name));
   const results = body.topics.map((t) => {
     if (dup.has(t.name)) return Promise.resolve(DUPLICATE(t.name));
-    if (t.replicationFactor !== -1 && t.replicationFactor !== 1) {
-      return Promise.resolve(refused(ErrorCode.INVALID_REPLICATION_FACTOR, `one node: the replication factor is 1, not ${t.replicationFactor}`));
-    }
-    if (t.assignments.length > 0) return Promise.resolve(refused(ErrorCode.INVALID_REQUEST, "manual replica assignment is not supported (one node)"));
+    if (t.assignments.length > 0) return Promise.resolve(refused(ErrorCode.INVALID_REQUEST, "manual replica assignment is not supported"));
     const configs: Record<string, string> = {};
     for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value;
-    return adminResult(() => engine.createTopic(t.name, { partitions: t.numPartitions, configs, validateOnly: body.validateOnly }), log);
+    // The engine checks the replication factor: 1 on a single node; in a cluster, at most the live brokers.
+    return adminResult(
+      () => engine.createTopic(t.name, { partitions: t.numPartitions, configs, validateOnly: body.validateOnly, replicationFactor: t.replicationFactor }),
+      log,
+    );
   });
   Promise.all(results).then((rs) => {
     const topics = body.topics.map((t, i) => {
       const r = rs[i];
-      const d = r.errorCode === ErrorCode.NONE && !body.validateOnly ? engine.describeTopics([t.name])[0] : undefined;
+      const described = r.errorCode === ErrorCode.NONE && !body.validateOnly ? engine.describeTopics([t.name])[0] : undefined;
+      // Cluster mode: this broker's replicas may open a moment after the controller created the topic.
+      const d = described?.errorCode === ErrorCode.NONE ? described : undefined;
       return {
         name: t.name,
         errorCode: r.errorCode,
         errorMessage: r.errorMessage,
         numPartitions: d !== undefined ? d.partitions.length : -1,
-        replicationFactor: d !== undefined ? 1 : -1,
+        replicationFactor: d !== undefined ? (d.partitions[0]?.replicas?.length ?? 1) : -1,
         configs:
           d !== undefined
             ? Object.entries(d.configs).map(([name, value]) => ({ name, value, readOnly: false, configSource: 5, isSensitive: false }))

@@ -34,7 +34,7 @@ export const handleFetch: KafkaHandler = (req) => {
     for (const p of t.partitions) {
       // Offsets beyond 2^53 cannot exist in a log; -1 makes the engine answer OFFSET_OUT_OF_RANGE.
       const offset = p.fetchOffset >= 0n && p.fetchOffset <= MAX_SAFE ? Number(p.fetchOffset) : -1;
-      partitions.push({ topic: t.topic, partition: p.partition, offset, maxBytes: p.partitionMaxBytes });
+      partitions.push({ topic: t.topic, partition: p.partition, offset, maxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch });
     }
   }
   const conn = req.conn;

@@ -16,7 +16,8 @@ export const handleFindCoordinator: KafkaHandler = (req) => {
   const isGroup = body.keyType === KEY_TYPE_GROUP;
   const errorCode = isGroup ? ErrorCode.NONE : ErrorCode.COORDINATOR_NOT_AVAILABLE;
   const errorMessage = isGroup ? null : "transactions are not supported";
-  const nodeId = isGroup ? KAFKA_NODE_ID : -1;
+  // Groups are still each broker's own in cluster mode (docs/CLUSTER.md): the coordinator is the broker asked.
+  const nodeId = isGroup ? (req.conn.host.engine.cluster?.brokerId ?? KAFKA_NODE_ID) : -1;
   const version = req.apiVersion;
   req.conn.reply(req, (w) =>
     encodeFindCoordinatorResponse(w, version, {

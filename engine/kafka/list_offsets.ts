@@ -32,7 +32,7 @@ export const handleListOffsets: KafkaHandler = (req) => {
           errorCode: r.errorCode,
           timestamp: BigInt(r.timestampMs),
           offset: BigInt(r.offset),
-          leaderEpoch: r.errorCode === ErrorCode.NONE ? KAFKA_LEADER_EPOCH : -1,
+          leaderEpoch: r.errorCode === ErrorCode.NONE ? (conn.host.engine.cluster?.partitionInfo(t.name, p.partitionIndex)?.leaderEpoch ?? KAFKA_LEADER_EPOCH) : -1,
         };
       }),
     }));

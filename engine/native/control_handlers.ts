@@ -73,9 +73,11 @@ export function registerCoreHandlers(dispatcher: Dispatcher, options: CoreHandle
     const req = parseControlBody(MetadataRequestSchema, body);
     const topics = await engine.metadata(req.topics, req.allowAutoCreate ?? false);
     const { host, port } = options.advertised();
+    const cluster = engine.cluster;
     return {
-      brokers: [{ nodeId: NODE_ID, host, port }],
-      controllerId: NODE_ID,
+      // Cluster mode: every live broker and the controller as etcd says.
+      brokers: cluster?.brokers().map(({ nodeId, host, port, kafkaPort }) => ({ nodeId, host, port, kafkaPort })) ?? [{ nodeId: NODE_ID, host, port }],
+      controllerId: cluster?.controllerId ?? NODE_ID,
       topics: topics.map((t) => ({
         name: t.name,
         errorCode: t.errorCode,
@@ -83,10 +85,11 @@ export function registerCoreHandlers(dispatcher: Dispatcher, options: CoreHandle
         partitions: t.partitions.map((p) => ({
           partition: p.partition,
           errorCode: p.errorCode,
-          leader: NODE_ID,
-          leaderEpoch: 0,
+          leader: p.leader ?? NODE_ID,
+          leaderEpoch: p.leaderEpoch ?? 0,
           logStartOffset: p.logStartOffset,
           highWatermark: p.highWatermark,
+          ...(p.replicas !== undefined ? { replicas: p.replicas, isr: p.isr ?? [] } : {}),
         })),
       })),
     };
@@ -122,7 +125,12 @@ export function registerCoreHandlers(dispatcher: Dispatcher, options: CoreHandle
         duplicates.has(t.name)
           ? duplicateResult(t.name)
           : topicResult(t.name, () =>
-              engine.createTopic(t.name, { partitions: t.partitions, configs: t.configs ?? {}, validateOnly: req.validateOnly ?? false }),
+              engine.createTopic(t.name, {
+                partitions: t.partitions,
+                configs: t.configs ?? {},
+                validateOnly: req.validateOnly ?? false,
+                replicationFactor: t.replicationFactor,
+              }),
             ),
       ),
     );

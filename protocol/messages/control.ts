@@ -71,7 +71,8 @@ export const MetadataRequestSchema = z.object({
 });
 export type MetadataRequest = z.infer<typeof MetadataRequestSchema>;
 
-export const BrokerSchema = z.object({ nodeId: int32, host: z.string(), port: int.min(0).max(65535) });
+/** kafkaPort: cluster mode, the broker's Kafka listener (null: none). */
+export const BrokerSchema = z.object({ nodeId: int32, host: z.string(), port: int.min(0).max(65535), kafkaPort: int.min(0).max(65535).nullish() });
 export type Broker = z.infer<typeof BrokerSchema>;
 export const PartitionMetadataSchema = z.object({
   partition: int32,
@@ -80,6 +81,9 @@ export const PartitionMetadataSchema = z.object({
   leaderEpoch: int32,
   logStartOffset: offset,
   highWatermark: offset,
+  /** Cluster mode: the partition's replicas and in-sync replicas (broker ids). */
+  replicas: array(int32).optional(),
+  isr: array(int32).optional(),
 });
 export type PartitionMetadata = z.infer<typeof PartitionMetadataSchema>;
 export const TopicMetadataSchema = z.object({
@@ -118,7 +122,8 @@ export type ListOffsetsResponse = z.infer<typeof ListOffsetsResponseSchema>;
 // ---------------------------------------------------------------- CreateTopics
 
 export const CreateTopicsRequestSchema = z.object({
-  topics: array(z.object({ name, partitions: int32, configs: configMap.optional() })),
+  /** replicationFactor: cluster mode (absent or -1: the cluster's default); a single node accepts only 1. */
+  topics: array(z.object({ name, partitions: int32, configs: configMap.optional(), replicationFactor: int32.optional() })),
   validateOnly: z.boolean().optional(),
 });
 export type CreateTopicsRequest = z.infer<typeof CreateTopicsRequestSchema>;
@@ -166,6 +171,11 @@ export const PartitionDescriptionSchema = z.object({
   bytesInPerSec: z.number().min(0),
   worker: int,
   online: z.boolean(),
+  /** Cluster mode: the partition's leader, leader epoch, replicas and ISR as etcd says. */
+  leader: int32.optional(),
+  leaderEpoch: int32.optional(),
+  replicas: array(int32).optional(),
+  isr: array(int32).optional(),
 });
 export type PartitionDescription = z.infer<typeof PartitionDescriptionSchema>;
 export const TopicDescriptionSchema = z.object({

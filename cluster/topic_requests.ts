@@ -1,0 +1,159 @@
+// Topic admin requests in cluster mode (docs/CLUSTER.md, "Topic admin
+// requests"): any broker that gets a CreateTopics / DeleteTopics /
+// CreatePartitions puts a request key under its own session lease,
+// `requests/<uuid>`; the controller, which watches the cluster's root prefix
+// anyway, applies it with its fenced writes (controller_topics.ts) and writes
+// the outcome back into the same key; the asking broker sees the outcome in
+// its view, answers its client and deletes the key.
+//
+// Why a request key and not a forwarded call: no broker needs a connection to
+// the controller or to know its address; a controller change in the middle
+// loses nothing (the successor finds the unanswered request in its first
+// snapshot); a broker that dies while waiting takes its requests with its
+// lease. The controller's answer is written under the asking broker's lease
+// too, so nothing outlives the broker that asked.
+
+import { z } from "zod";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import { TOPIC_REQUEST_TIMEOUT_MS, TOPIC_REQUESTS_IN_FLIGHT_MAX } from "./cluster_limits.ts";
+import type { ClusterKeys } from "./cluster_keys.ts";
+import type { ClusterView } from "./cluster_view.ts";
+import { type ControllerContext, addPartitions, createTopic, deleteTopic } from "./controller_topics.ts";
+import { ControllerFencedError } from "./controller_election.ts";
+import type { EtcdClient } from "./etcd_client.ts";
+import { cmp, type KeyValue, op } from "./etcd_wire.ts";
+import { parseJson } from "./topic_metadata.ts";
+
+const RequestBodySchema = z.discriminatedUnion("op", [
+  z.object({
+    op: z.literal("create"),
+    topic: z.string().min(1),
+    partitions: z.number().int(),
+    replicationFactor: z.number().int(),
+    configs: z.record(z.string(), z.string()),
+  }).strict(),
+  z.object({ op: z.literal("delete"), topic: z.string().min(1) }).strict(),
+  z.object({ op: z.literal("addPartitions"), topic: z.string().min(1), total: z.number().int() }).strict(),
+]);
+
+export type TopicRequest = z.output<typeof RequestBodySchema>;
+
+const ResultSchema = z.object({ errorCode: z.number().int(), message: z.string().nullable() }).strict();
+
+const RequestRecordSchema = z.object({ request: RequestBodySchema, lease: z.string().min(1), result: ResultSchema.optional() }).strict();
+
+/** A request as the view holds it, with the key's create revision (what the controller's answer compares). */
+export interface TopicRequestRecord extends z.output<typeof RequestRecordSchema> {
+  readonly createRevision: number;
+}
+
+export function parseTopicRequest(kv: KeyValue): TopicRequestRecord | undefined {
+  const r = parseJson(RequestRecordSchema, kv);
+  return r === undefined ? undefined : { ...r, createRevision: kv.createRevision };
+}
+
+/**
+ * Puts `request` and resolves once the controller applied it (the topic
+ * change is then in etcd, and in `view` before the answer, since the view
+ * applies etcd's changes in order). Throws SluiceError with the controller's
+ * error code, or REQUEST_TIMED_OUT after `timeoutMs` (no controller, or etcd away).
+ */
+export async function submitTopicRequest(
+  ctx: { client: EtcdClient; keys: ClusterKeys; view: ClusterView; leaseId: string },
+  request: TopicRequest,
+  timeoutMs: number = TOPIC_REQUEST_TIMEOUT_MS,
+): Promise<void> {
+  const id = crypto.randomUUID();
+  const key = ctx.keys.request(id);
+  let settle: ((r: z.output<typeof ResultSchema> | undefined) => void) | undefined;
+  const answered = new Promise<z.output<typeof ResultSchema> | undefined>((resolve) => (settle = resolve));
+  const check = (view: ClusterView) => {
+    const r = view.requests.get(id)?.result;
+    if (r !== undefined) settle?.(r);
+  };
+  const unsubscribe = ctx.view.subscribe(check);
+  const timer = setTimeout(() => settle?.(undefined), timeoutMs);
+  try {
+    await ctx.client.put(key, JSON.stringify({ request, lease: ctx.leaseId }), { lease: ctx.leaseId });
+    check(ctx.view);
+    const result = await answered;
+    if (result === undefined) {
+      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `the cluster's controller did not answer the ${request.op} of topic '${request.topic}' within ${timeoutMs} ms`);
+    }
+    if (result.errorCode !== ErrorCode.NONE) throw new SluiceError(result.errorCode, result.message ?? `${request.op} of topic '${request.topic}' failed`);
+  } finally {
+    clearTimeout(timer);
+    unsubscribe();
+    await ctx.client.deleteRange(key).catch(() => {});
+  }
+}
+
+/**
+ * The controller's side: applies every unanswered request in the view (at
+ * most TOPIC_REQUESTS_IN_FLIGHT_MAX at once) and writes each outcome back,
+ * fenced. A request whose apply was fenced is left unanswered: the next
+ * controller answers it.
+ */
+export class TopicRequestServer {
+  readonly #ctx: ControllerContext;
+  readonly #view: ClusterView;
+  readonly #isController: () => boolean;
+  readonly #log: (line: string) => void;
+  readonly #inFlight = new Set<string>();
+  #stopped = false;
+
+  constructor(opts: { ctx: ControllerContext; view: ClusterView; isController: () => boolean; log: (line: string) => void }) {
+    this.#ctx = opts.ctx;
+    this.#view = opts.view;
+    this.#isController = opts.isController;
+    this.#log = opts.log;
+  }
+
+  /** Looks for requests to apply (after every view change and on election). */
+  schedule(): void {
+    if (this.#stopped || !this.#isController()) return;
+    for (const [id, rec] of this.#view.requests) {
+      if (this.#inFlight.size >= TOPIC_REQUESTS_IN_FLIGHT_MAX) return;
+      if (rec.result !== undefined || this.#inFlight.has(id)) continue;
+      this.#inFlight.add(id);
+      void this.#apply(id, rec).finally(() => {
+        this.#inFlight.delete(id);
+        this.schedule();
+      });
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  async #apply(id: string, rec: TopicRequestRecord): Promise<void> {
+    const req = rec.request;
+    let result: z.output<typeof ResultSchema>;
+    try {
+      if (req.op === "create") {
+        await createTopic(this.#ctx, { name: req.topic, partitions: req.partitions, replicationFactor: req.replicationFactor, configs: req.configs });
+      } else if (req.op === "delete") {
+        await deleteTopic(this.#ctx, req.topic);
+      } else {
+        await addPartitions(this.#ctx, req.topic, req.total);
+      }
+      result = { errorCode: ErrorCode.NONE, message: null };
+    } catch (e) {
+      if (e instanceof ControllerFencedError) return;
+      if (e instanceof SluiceError) result = { errorCode: e.code, message: e.message };
+      else result = { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: `${req.op} of topic '${req.topic}': ${(e as Error)?.message ?? e}` };
+    }
+    const key = this.#ctx.keys.request(id);
+    try {
+      // Only into the request as it was asked (not a later one under the same id), under the asker's lease.
+      await this.#ctx.election.fencedTxn({
+        compare: [cmp.createRevisionIs(key, rec.createRevision)],
+        success: [op.put(key, JSON.stringify({ request: req, lease: rec.lease, result }), rec.lease)],
+      });
+    } catch (e) {
+      // The asker is gone (its lease with it) or this broker is no longer controller: nobody waits for this answer.
+      if (!(e instanceof ControllerFencedError)) this.#log(`sluice: cluster: could not answer the ${req.op} of topic '${req.topic}': ${(e as Error)?.message ?? e}`);
+    }
+  }
+}

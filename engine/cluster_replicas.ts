@@ -1,0 +1,203 @@
+// A broker in cluster mode acting on etcd (docs/CLUSTER.md, "Brokers act on
+// the partition state"): topic admin asked of this broker goes to the
+// controller as a request (cluster/topic_requests.ts); this broker's own
+// partitions follow etcd, never the request — after every change of its view
+// of the cluster it opens the replicas assigned to it, drops the topics etcd
+// no longer has, and sets each partition's role (leader or not, leader epoch),
+// which the data path checks (engine.ts #slotOf: NOT_LEADER_OR_FOLLOWER).
+// Metadata answers from the same view: every partition of the cluster with its
+// leader, replicas, ISR and leader epoch.
+//
+// Threading: the router (main) thread. One reconcile pass at a time; a change
+// during a pass runs one more pass after it.
+//
+// The data directory belongs to the cluster: a local topic etcd does not have
+// (a topic deleted while this broker was away, or one made on a single node
+// before it joined) is deleted, with a log line.
+
+import { type ClusterMember, DEFAULT_MIN_INSYNC_REPLICAS, DEFAULT_REPLICATION_FACTOR, NO_LEADER } from "../cluster/mod.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { topicNameProblem } from "../protocol/topic_name.ts";
+import { checkClusterTopicConfigs, logConfigsOf } from "./topic_config.ts";
+import type { ClusterPartitionInfo, ClusterTopicAdmin, PartitionMetadata, TopicLifecycle, TopicMetadata } from "./topic_lifecycle.ts";
+import { NOT_HOSTED } from "./topic_lifecycle.ts";
+
+export interface ClusterReplicasOptions {
+  readonly member: ClusterMember;
+  readonly lifecycle: TopicLifecycle;
+  /** Replication factor of a topic created without one (cluster default 3). */
+  readonly defaultReplicationFactor?: number;
+  /** min.insync.replicas of a topic created without one (cluster default 2). */
+  readonly defaultMinInsyncReplicas?: number;
+  readonly log: (line: string) => void;
+}
+
+export class ClusterReplicas implements ClusterTopicAdmin {
+  readonly #member: ClusterMember;
+  readonly #lifecycle: TopicLifecycle;
+  readonly #rf: number;
+  readonly #minIsr: number;
+  readonly #log: (line: string) => void;
+  readonly #unsubscribe: () => void;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  /** Passes completed (tests wait on it). */
+  passes = 0;
+
+  constructor(o: ClusterReplicasOptions) {
+    this.#member = o.member;
+    this.#lifecycle = o.lifecycle;
+    this.#rf = o.defaultReplicationFactor ?? DEFAULT_REPLICATION_FACTOR;
+    this.#minIsr = o.defaultMinInsyncReplicas ?? DEFAULT_MIN_INSYNC_REPLICAS;
+    this.#log = o.log;
+    // Until the first pass, no topic loaded from disk leads anything.
+    for (const t of this.#lifecycle.topics.values()) t.roles = [];
+    this.#unsubscribe = this.#member.view.subscribe(() => this.schedule());
+    this.schedule();
+  }
+
+  get brokerId(): number {
+    return this.#member.brokerId;
+  }
+
+  /** The live brokers as etcd says (this one included once registered), by id. */
+  brokers(): { nodeId: number; host: string; port: number; kafkaPort: number | null; rack: string | null }[] {
+    return [...this.#member.view.brokers.values()]
+      .map((b) => ({ nodeId: b.info.id, host: b.info.host, port: b.info.port, kafkaPort: b.info.kafkaPort, rack: b.info.rack }))
+      .sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  /** The controller's broker id, -1 while there is none. */
+  get controllerId(): number {
+    return this.#member.view.controller?.brokerId ?? -1;
+  }
+
+  // ------------------------------------------------------------------ admin (ClusterTopicAdmin)
+
+  async createTopic(name: string, partitions: number, configs: Record<string, string>, replicationFactor: number | undefined): Promise<void> {
+    // As Kafka's default.replication.factor: not lowered to fit, so a too-small cluster refuses rather than keeps fewer copies.
+    const rf = replicationFactor ?? this.#rf;
+    const all = { "min.insync.replicas": String(Math.min(this.#minIsr, rf)), ...configs };
+    checkClusterTopicConfigs(all, rf);
+    await this.#member.requestTopicChange({ op: "create", topic: name, partitions, replicationFactor: rf, configs: all });
+    await this.#applied();
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.#member.requestTopicChange({ op: "delete", topic: name });
+    await this.#applied();
+  }
+
+  async createPartitions(name: string, total: number): Promise<void> {
+    await this.#member.requestTopicChange({ op: "addPartitions", topic: name, total });
+    await this.#applied();
+  }
+
+  /**
+   * Resolves once this broker applied what its view holds now: the answer to a
+   * request arrives after the topic change itself (etcd's order), and the
+   * change scheduled a pass, so a DescribeTopics right after a create sees it.
+   */
+  async #applied(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  hasTopic(name: string): boolean {
+    return this.#member.view.topics.has(name);
+  }
+
+  partitionInfo(topic: string, partition: number): ClusterPartitionInfo | undefined {
+    const record = this.#member.view.topics.get(topic);
+    if (record === undefined || partition >= record.partitions) return undefined;
+    const s = this.#member.view.partitionState(topic, partition);
+    return { leader: s?.leader ?? NO_LEADER, leaderEpoch: s?.leaderEpoch ?? -1, replicas: [...record.replicas[partition]], isr: [...(s?.isr ?? [])] };
+  }
+
+  metadata(names: readonly string[] | null): TopicMetadata[] {
+    const view = this.#member.view;
+    const list = names ?? [...view.topics.keys()].sort();
+    return list.map((name): TopicMetadata => {
+      if (topicNameProblem(name) !== null) return { name, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, partitions: [] };
+      const record = view.topics.get(name);
+      if (record === undefined) return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partitions: [] };
+      const local = this.#lifecycle.topics.get(name);
+      const partitions = record.replicas.map((_, p): PartitionMetadata => {
+        const info = this.partitionInfo(name, p)!;
+        const slot = local?.state === "online" && local.id === record.topicId ? (local.slots[p] ?? NOT_HOSTED) : NOT_HOSTED;
+        const st = slot === NOT_HOSTED ? undefined : this.#lifecycle.stateOf(slot);
+        const errorCode = info.leader === NO_LEADER ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE;
+        return { partition: p, errorCode, logStartOffset: st?.logStartOffset ?? -1, highWatermark: st?.highWatermark ?? -1, ...info };
+      });
+      return { name, errorCode: ErrorCode.NONE, partitions };
+    });
+  }
+
+  // ------------------------------------------------------------------ acting on etcd
+
+  /** Runs a reconcile pass (or one more after the running one). */
+  schedule(): void {
+    if (this.#stopped) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        try {
+          await this.#pass();
+        } catch (e) {
+          this.#log(`sluice: cluster: applying the partition state failed: ${(e as Error)?.message ?? e}`);
+        }
+        this.passes++;
+      } while (this.#again && !this.#stopped);
+    })().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** Stops following etcd (before the engine closes). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe();
+    await this.#running;
+  }
+
+  async #pass(): Promise<void> {
+    const view = this.#member.view;
+    if (!view.ready) return;
+    const me = this.#member.brokerId;
+    const lifecycle = this.#lifecycle;
+    for (const [name, record] of [...view.topics]) {
+      if (this.#stopped) return;
+      const hosted = record.replicas.map((r) => r.includes(me));
+      let local = lifecycle.topics.get(name);
+      try {
+        if (local !== undefined && local.state === "online" && local.id !== record.topicId) {
+          this.#log(`sluice: cluster: topic '${name}' was re-created in the cluster; dropping this broker's old copy`);
+          await lifecycle.dropHosted(name);
+          local = undefined;
+        }
+        if (local === undefined) await lifecycle.hostTopic(name, record.topicId, logConfigsOf(record.configs), hosted);
+        else if (local.state === "online" && local.slots.length < record.partitions) await lifecycle.growHosted(name, hosted);
+      } catch (e) {
+        this.#log(`sluice: cluster: could not open this broker's replicas of '${name}': ${(e as Error)?.message ?? e}`);
+        continue;
+      }
+      local = lifecycle.topics.get(name);
+      if (local === undefined || local.state !== "online") continue;
+      // Read the states now (the view may have moved while partitions opened).
+      local.roles = local.slots.map((slot, p) => {
+        const s = view.partitionState(name, p);
+        return { leader: slot !== NOT_HOSTED && s !== undefined && s.leader === me, leaderEpoch: s?.leaderEpoch ?? -1 };
+      });
+    }
+    for (const [name, t] of [...lifecycle.topics]) {
+      if (this.#stopped) return;
+      if (t.state !== "online" || view.topics.has(name)) continue;
+      this.#log(`sluice: cluster: topic '${name}' is not in the cluster; deleting this broker's copy`);
+      await lifecycle.dropHosted(name).catch((e) => this.#log(`sluice: cluster: could not delete '${name}': ${(e as Error)?.message ?? e}`));
+    }
+  }
+}
