@@ -34,8 +34,13 @@ export const LEASE_TTL_SECONDS_DEFAULT = 2;
 /** Keepalives sent per TTL: three may fail before the lease is in danger. */
 export const KEEPALIVES_PER_TTL = 4;
 
-/** Broker ids: Kafka's int32 range, non-negative. */
-export const BROKER_ID_MAX = 2 ** 31 - 1;
+/**
+ * Broker ids: 0..2^20-1. Below Kafka's int32 range on purpose: in a cluster
+ * each broker hands out idempotent producer ids from its own range
+ * (brokerId × 2^33, engine/producer_ids.ts), and 2^20 ranges of 2^33 ids fill
+ * the 2^53 a double holds exactly. A million broker ids is room enough.
+ */
+export const BROKER_ID_MAX = 2 ** 20 - 1;
 /** Cluster names: a path segment of the etcd keys. */
 export const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const CLUSTER_NAME_DEFAULT = "default";

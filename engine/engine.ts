@@ -110,7 +110,8 @@ export class Engine implements FetchHost {
     // Broker-wide topic defaults must be valid on their own (a typo fails the start, naming the key).
     parseLogConfig(config.topicDefaults, {});
     const store = await MetadataStore.open(config.dataDir);
-    const producerIds = await ProducerIds.open(config.dataDir);
+    // In a cluster the broker id picks this broker's range of producer ids (unique across the cluster).
+    const producerIds = await ProducerIds.open(config.dataDir, config.brokerId ?? 0);
     await fs.promises.mkdir(path.join(config.dataDir, "topics"), { recursive: true });
     let pool = options.pool;
     if (pool === undefined) {

@@ -285,3 +285,12 @@ assert(OFFSETS_COMPACT_RATIO > 1, "compaction must be due only when the log hold
  * this many ids skipped after a crash (ids are 2^53 wide: nothing runs out).
  */
 export const PRODUCER_ID_BLOCK_SIZE = 1_000;
+
+/**
+ * Producer ids each broker of a cluster hands out: broker N owns
+ * [N × PRODUCER_IDS_PER_BROKER, (N + 1) × PRODUCER_IDS_PER_BROKER). Two brokers
+ * must never give out the same id: a partition would take the second
+ * producer's first batches for retries of the first's and drop them. 2^33
+ * (8.6 billion InitProducerId calls per broker) times 2^20 broker ids is 2^53.
+ */
+export const PRODUCER_IDS_PER_BROKER = 2 ** 33;

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { PRODUCER_ID_BLOCK_SIZE } from "./engine_limits.ts";
+import { PRODUCER_ID_BLOCK_SIZE, PRODUCER_IDS_PER_BROKER } from "./engine_limits.ts";
 import { PRODUCER_EPOCH_MAX, ProducerIds } from "./producer_ids.ts";
 
 const dirs: string[] = [];
@@ -59,4 +59,23 @@ test("a damaged producer-ids file refuses the start (starting over could reuse a
   bytes[3] ^= 1;
   fs.writeFileSync(file, bytes);
   await expect(ProducerIds.open(dir)).rejects.toThrow(/producer-ids is damaged/);
+});
+
+test("in a cluster each broker hands out ids from its own range: two brokers never give the same id", async () => {
+  const one = await ProducerIds.open(dataDir(), 1);
+  const two = await ProducerIds.open(dataDir(), 2);
+  const a = await Promise.all(Array.from({ length: 3 }, () => one.init({})));
+  const b = await Promise.all(Array.from({ length: 3 }, () => two.init({})));
+  expect(a.map((r) => r.producerId)).toEqual([PRODUCER_IDS_PER_BROKER, PRODUCER_IDS_PER_BROKER + 1, PRODUCER_IDS_PER_BROKER + 2]);
+  expect(b.map((r) => r.producerId)).toEqual([2 * PRODUCER_IDS_PER_BROKER, 2 * PRODUCER_IDS_PER_BROKER + 1, 2 * PRODUCER_IDS_PER_BROKER + 2]);
+  // An id of another broker's range was never issued here.
+  expect(await codeOf(two.init({ producerId: a[0].producerId, producerEpoch: 0 }))).toBe(ErrorCode.UNKNOWN_PRODUCER_ID);
+  // A single node's data directory joining as broker 3 continues in range 3, past every id it gave before.
+  const dir = dataDir();
+  const single = await ProducerIds.open(dir);
+  expect((await single.init({})).producerId).toBe(0);
+  const joined = await ProducerIds.open(dir, 3);
+  expect((await joined.init({})).producerId).toBe(3 * PRODUCER_IDS_PER_BROKER);
+  // The last range ends at 2^53: one more is refused at open.
+  await expect(ProducerIds.open(dataDir(), 2 ** 20)).rejects.toThrow(/range/);
 });

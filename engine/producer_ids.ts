@@ -16,6 +16,10 @@
 // refused (UNKNOWN_PRODUCER_ID), any epoch of an issued one is taken as the
 // current one (the partitions refuse an older epoch than the one they saw).
 //
+// In a cluster each broker hands out ids from its own range
+// (PRODUCER_IDS_PER_BROKER from brokerId × that), so ids are unique across the
+// cluster without asking etcd; a single node uses range 0.
+//
 // Transactions do not exist here: a transactional id is refused with
 // TRANSACTIONAL_ID_NOT_FOUND.
 //
@@ -26,7 +30,7 @@ import path from "node:path";
 import { readU32, readI64Number, writeI32, writeI64Number } from "../protocol/big_endian.ts";
 import { crc32c } from "../protocol/crc32c.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { PRODUCER_ID_BLOCK_SIZE } from "./engine_limits.ts";
+import { PRODUCER_ID_BLOCK_SIZE, PRODUCER_IDS_PER_BROKER } from "./engine_limits.ts";
 
 const FILE_NAME = "producer-ids";
 const TEMP_NAME = "producer-ids.tmp";
@@ -52,19 +56,32 @@ export interface ProducerIdAndEpoch {
 
 export class ProducerIds {
   readonly #dir: string;
+  /** This broker's range of ids: [#rangeStart, #rangeEnd). */
+  readonly #rangeStart: number;
+  readonly #rangeEnd: number;
   /** The next id to hand out, and the end of the reserved block. */
   #next: number;
   #reservedEnd: number;
   #chain: Promise<unknown> = Promise.resolve();
 
-  private constructor(dir: string, next: number) {
+  private constructor(dir: string, next: number, rangeIndex: number) {
     this.#dir = dir;
-    this.#next = next;
-    this.#reservedEnd = next;
+    this.#rangeStart = rangeIndex * PRODUCER_IDS_PER_BROKER;
+    this.#rangeEnd = this.#rangeStart + PRODUCER_IDS_PER_BROKER;
+    // A data directory that moved into another range (a single node joining a cluster) starts at its range.
+    this.#next = Math.max(next, this.#rangeStart);
+    this.#reservedEnd = this.#next;
   }
 
-  /** Reads `<dataDir>/meta/producer-ids` (ids start at 0 when absent). A damaged file refuses the start. */
-  static async open(dataDir: string): Promise<ProducerIds> {
+  /**
+   * Reads `<dataDir>/meta/producer-ids` (ids start at the range's first when
+   * absent). A damaged file refuses the start. `rangeIndex`: the broker id in
+   * a cluster, 0 on a single node.
+   */
+  static async open(dataDir: string, rangeIndex = 0): Promise<ProducerIds> {
+    if (!Number.isSafeInteger(rangeIndex) || rangeIndex < 0 || (rangeIndex + 1) * PRODUCER_IDS_PER_BROKER > PRODUCER_ID_MAX + 1) {
+      throw new Error(`producer ids: range ${rangeIndex} is outside 0..${Math.floor((PRODUCER_ID_MAX + 1) / PRODUCER_IDS_PER_BROKER) - 1}`);
+    }
     const dir = path.join(dataDir, "meta");
     await fs.promises.mkdir(dir, { recursive: true });
     await fs.promises.rm(path.join(dir, TEMP_NAME), { force: true });
@@ -73,14 +90,14 @@ export class ProducerIds {
     try {
       bytes = new Uint8Array(await fs.promises.readFile(file));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return new ProducerIds(dir, 0);
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return new ProducerIds(dir, 0, rangeIndex);
       throw e;
     }
     if (bytes.length !== FILE_BYTES || readU32(bytes, 8) !== crc32c(bytes, 0, 8)) {
       // Starting at 0 could give out an id in use: refuse, as for a damaged topics.json.
       throw new Error(`producer ids: ${file} is damaged (${bytes.length} bytes or a checksum mismatch); refusing to start`);
     }
-    return new ProducerIds(dir, readI64Number(bytes, 0));
+    return new ProducerIds(dir, readI64Number(bytes, 0), rangeIndex);
   }
 
   /** The first id never handed out (ids below it may have been). */
@@ -98,7 +115,7 @@ export class ProducerIds {
     const id = req.producerId ?? -1;
     const epoch = req.producerEpoch ?? -1;
     if (id >= 0) {
-      if (!Number.isSafeInteger(id) || id >= this.#next) {
+      if (!Number.isSafeInteger(id) || id < this.#rangeStart || id >= this.#next) {
         return Promise.reject(new SluiceError(ErrorCode.UNKNOWN_PRODUCER_ID, `producer id ${id} was never issued by this broker`));
       }
       if (!Number.isInteger(epoch) || epoch < 0 || epoch > PRODUCER_EPOCH_MAX) {
@@ -115,8 +132,8 @@ export class ProducerIds {
 
   async #allocate(): Promise<ProducerIdAndEpoch> {
     if (this.#next >= this.#reservedEnd) {
-      const end = this.#next + PRODUCER_ID_BLOCK_SIZE;
-      if (end > PRODUCER_ID_MAX) throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, "producer ids are exhausted");
+      const end = Math.min(this.#next + PRODUCER_ID_BLOCK_SIZE, this.#rangeEnd);
+      if (end <= this.#next) throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, "this broker's producer ids are exhausted");
       await this.#persist(end);
       this.#reservedEnd = end;
     }
