@@ -49,6 +49,7 @@ export const ErrorCode = {
   DUPLICATE_SEQUENCE_NUMBER: 46,
   INVALID_PRODUCER_EPOCH: 47,
   INVALID_PRODUCER_ID_MAPPING: 49,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
   KAFKA_STORAGE_ERROR: 56,
   UNKNOWN_PRODUCER_ID: 59,
   NON_EMPTY_GROUP: 68,
@@ -131,6 +132,7 @@ define(ErrorCode.DUPLICATE_SEQUENCE_NUMBER, false, "The batch was stored before 
 define(ErrorCode.INVALID_PRODUCER_EPOCH, false, "The producer's epoch is older than the current one: a newer producer with the same id fenced it.");
 define(ErrorCode.UNKNOWN_PRODUCER_ID, false, "The broker has no state for this producer id.");
 define(ErrorCode.PRODUCER_FENCED, false, "A newer producer with the same id fenced this one.");
+define(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, false, "The producer may not use a transactional id: this broker has no transactions.");
 define(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, false, "Transactional ids are not supported: transactions do not exist on this broker.");
 define(ErrorCode.INVALID_PRODUCER_ID_MAPPING, false, "The producer id is not mapped to this transactional id.");
 define(ErrorCode.KAFKA_STORAGE_ERROR, true, "The partition's storage failed (offline) or is full (retry later).");

@@ -8,9 +8,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { Kafka, logLevel, CompressionTypes } from "kafkajs";
 import { Admin, Consumer, GroupAdmin, Producer } from "../client/mod.ts";
+import { ErrorCode } from "../protocol/errors.ts";
 import { decodeFetchResponse, encodeFetchRequest } from "../protocol/kafka/messages/fetch.ts";
+import { decodeInitProducerIdResponse, encodeInitProducerIdRequest } from "../protocol/kafka/messages/init_producer_id.ts";
+import { decodeProduceResponse, encodeProduceRequest } from "../protocol/kafka/messages/produce.ts";
 import { KafkaApiKey } from "../protocol/kafka/versions.ts";
-import { compressionOf, readBatchHeader } from "../protocol/record_batch.ts";
+import { compressionOf, encodeBatch, readBatchHeader } from "../protocol/record_batch.ts";
 import { startBroker, type BrokerProcess } from "./support/broker.ts";
 import { KafkaRawClient } from "./support/kafka_raw_client.ts";
 import { takeRecords } from "./support/take_records.ts";
@@ -157,6 +160,117 @@ describe("kafkajs 2.2.4", () => {
     );
     const viaKcat = await kcat(["-C", "-t", "kj", "-o", "3", "-e", "-f", "%k=%s %h %T\\n"]);
     expect(viaKcat.trim()).toBe("gz=gzipped value c=gzip 1700000000100");
+  });
+});
+
+describe("idempotent producers (InitProducerId, stamped batches)", () => {
+  test("kcat -X enable.idempotence=true produces (librdkafka asks InitProducerId first) and reads back each record once", async () => {
+    await admin.createTopic("idem-kcat", { partitions: 1 });
+    const lines = Array.from({ length: 20 }, (_, i) => `k${i}:v${i}`);
+    await kcat(["-P", "-t", "idem-kcat", "-K:", "-X", "enable.idempotence=true"], lines.join("\n") + "\n");
+    const out = await kcat(["-C", "-t", "idem-kcat", "-o", "beginning", "-e", "-f", "%k:%s@%o\\n"]);
+    expect(out.trim().split("\n")).toEqual(lines.map((l, i) => `${l}@${i}`));
+    // The stored batches carry the producer id the broker gave and sequences from 0.
+    const c = await KafkaRawClient.connect(broker.kafkaPort!);
+    try {
+      const fetched = await c.call(
+        KafkaApiKey.Fetch,
+        12,
+        (w) =>
+          encodeFetchRequest(w, 12, {
+            maxWaitMs: 0,
+            minBytes: 0,
+            maxBytes: 1 << 20,
+            topics: [{ topic: "idem-kcat", partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+          }),
+        decodeFetchResponse,
+      );
+      const records = fetched.responses[0].partitions[0].records!;
+      const header = readBatchHeader(records, 0);
+      expect(header.producerId).toBeGreaterThanOrEqual(0n);
+      expect(header.producerEpoch).toBe(0);
+      expect(header.baseSequence).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  test("kafkajs idempotent: true (maxInFlightRequests 1) produces; the records are read back once, in order", async () => {
+    await admin.createTopic("idem-kj", { partitions: 2 });
+    const kafka = new Kafka({ brokers: [kafkaAddress], clientId: "idem-js", logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      for (let i = 0; i < 10; i++) {
+        const r = await producer.send({ topic: "idem-kj", acks: -1, messages: [{ key: `k${i}`, value: `v${i}`, partition: i % 2 }] });
+        expect(r[0].errorCode).toBe(0);
+        expect(r[0].baseOffset).toBe(String(Math.floor(i / 2)));
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    for (const p of [0, 1]) {
+      const out = await kcat(["-C", "-t", "idem-kj", "-p", String(p), "-o", "beginning", "-e", "-f", "%k=%s\\n"]);
+      expect(out.trim().split("\n")).toEqual([0, 1, 2, 3, 4].map((j) => `k${2 * j + p}=v${2 * j + p}`));
+    }
+  });
+
+  test("raw: the same idempotent batch twice gets the same base offset and is stored once; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER; an epoch bump fences the old epoch", async () => {
+    await admin.createTopic("idem-raw", { partitions: 1 });
+    const c = await KafkaRawClient.connect(broker.kafkaPort!);
+    try {
+      const init = (version: number, body: { transactionalId?: string | null; producerId?: bigint; producerEpoch?: number }) =>
+        c.call(
+          KafkaApiKey.InitProducerId,
+          version,
+          (w) => encodeInitProducerIdRequest(w, version, { transactionalId: body.transactionalId ?? null, transactionTimeoutMs: 60_000, producerId: body.producerId ?? -1n, producerEpoch: body.producerEpoch ?? -1 }),
+          decodeInitProducerIdResponse,
+        );
+      const produce = async (batch: Uint8Array) => {
+        const r = await c.call(
+          KafkaApiKey.Produce,
+          9,
+          (w) => encodeProduceRequest(w, 9, { acks: -1, timeoutMs: 5000, topicData: [{ name: "idem-raw", partitionData: [{ index: 0, records: batch }] }] }),
+          decodeProduceResponse,
+        );
+        return r.responses[0].partitionResponses[0];
+      };
+      const first = await init(0, {});
+      expect(first.errorCode).toBe(ErrorCode.NONE);
+      expect(first.producerEpoch).toBe(0);
+      const pid = first.producerId;
+      // Every version answers; each call without an id gives a new one.
+      const again = await init(4, {});
+      expect(again.errorCode).toBe(ErrorCode.NONE);
+      expect(again.producerId).not.toBe(pid);
+
+      const stamped = (seq: number, n: number, epoch = 0) =>
+        encodeBatch(Array.from({ length: n }, (_, i) => ({ value: `s${seq + i}` })), { producerId: pid, producerEpoch: epoch, baseSequence: seq });
+      // A filler batch from no producer first, so the idempotent batch's offset is not 0.
+      expect((await produce(encodeBatch([{ value: "plain" }]))).baseOffset).toBe(0n);
+      const a = await produce(stamped(0, 3));
+      expect([a.errorCode, a.baseOffset]).toEqual([ErrorCode.NONE, 1n]);
+      const retry = await produce(stamped(0, 3));
+      expect([retry.errorCode, retry.baseOffset]).toEqual([ErrorCode.NONE, 1n]);
+      const b = await produce(stamped(3, 2));
+      expect([b.errorCode, b.baseOffset]).toEqual([ErrorCode.NONE, 4n]);
+      const gap = await produce(stamped(7, 1));
+      expect(gap.errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+      const out = await kcat(["-C", "-t", "idem-raw", "-o", "beginning", "-e", "-f", "%s@%o\\n"]);
+      expect(out.trim().split("\n")).toEqual(["plain@0", "s0@1", "s1@2", "s2@3", "s3@4", "s4@5"]);
+
+      // KIP-360: the same id with the next epoch; the partition then refuses the old epoch.
+      const bumped = await init(4, { producerId: pid, producerEpoch: 0 });
+      expect([bumped.errorCode, bumped.producerId, bumped.producerEpoch]).toEqual([ErrorCode.NONE, pid, 1]);
+      expect((await produce(stamped(0, 1, 1))).errorCode).toBe(ErrorCode.NONE);
+      expect((await produce(stamped(5, 1, 0))).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+      // An id this broker never issued; a transactional id (no transactions here).
+      expect((await init(3, { producerId: 1n << 40n, producerEpoch: 0 })).errorCode).toBe(ErrorCode.UNKNOWN_PRODUCER_ID);
+      const txn = await init(4, { transactionalId: "txn-1" });
+      expect([txn.errorCode, txn.producerId]).toEqual([ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1n]);
+    } finally {
+      c.close();
+    }
   });
 });
 

@@ -14,6 +14,7 @@ import { handleDescribeConfigs } from "./describe_configs.ts";
 import { handleFetch } from "./fetch.ts";
 import { handleFindCoordinator } from "./find_coordinator.ts";
 import type { KafkaHandler } from "./kafka_request.ts";
+import { handleInitProducerId } from "./init_producer_id.ts";
 import { handleListOffsets } from "./list_offsets.ts";
 import { handleMetadata } from "./metadata.ts";
 import { handleProduce } from "./produce.ts";
@@ -33,5 +34,6 @@ export function kafkaHandlers(): Map<number, KafkaHandler> {
     [KafkaApiKey.CreatePartitions, handleCreatePartitions],
     [KafkaApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs],
     [KafkaApiKey.DescribeCluster, handleDescribeCluster],
+    [KafkaApiKey.InitProducerId, handleInitProducerId],
   ]);
 }

@@ -20,6 +20,10 @@
 //    file written durably); appends are stamped with the latest one left.
 // 6. Moves the log end and the durable point back to the cut and records the
 //    recovery point there (fsynced). The durable offset moves back only here.
+// 7. Rebuilds the idempotent producers' state from what is left and writes it
+//    as the snapshot of the new end (producer_state_snapshot.ts); a snapshot
+//    naming a point past the cut was removed before step 2. Otherwise a retry
+//    of a cut batch would be answered as a duplicate of offsets no longer held.
 //
 // The worker journal is NOT this file's business, but it must be handled
 // before this runs: a journal record is a redo of bytes at a position of a
@@ -33,6 +37,7 @@ import { readI32, readI64Number } from "../../protocol/big_endian.ts";
 import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, LAST_OFFSET_DELTA_OFFSET } from "../../protocol/record_batch.ts";
 import { readFully } from "./file_ops.ts";
 import type { LogState } from "./log_state.ts";
+import { dropSnapshotPast, rebuildAfterTruncate } from "./producer_state_snapshot.ts";
 import { ReplicaLogError } from "./replica_log_error.ts";
 import type { Segment } from "./segment_file.ts";
 import { ScanBuffer, scanSegment } from "./segment_scan.ts";
@@ -67,6 +72,8 @@ export function truncateLog(s: LogState, appender: TruncateHooks, offset: number
   const seg = s.segs.at(i);
   try {
     const cut = cutPosition(s, seg, offset);
+    // 7 (first half). A snapshot of batches past the cut goes before anything is cut (fsynced with the directory).
+    if (dropSnapshotPast(s.files, s.dir, cut.offset)) s.files.fsyncDir(s.dir);
     // 2. The point never names what is about to go.
     if (s.durable > cut.offset) s.recoveryPoint.checkpoint({ offset: cut.offset, segmentBaseOffset: seg.baseOffset, position: cut.position });
     // 3. Later segments go whole, newest first.
@@ -107,6 +114,8 @@ export function truncateLog(s: LogState, appender: TruncateHooks, offset: number
     // The one place durability moves back: to the cut exactly, with everything before it synced (the cut segment just now, the sealed ones when sealed).
     assert(s.durable === s.logEndOffset && s.durablePosition === s.segs.active.size, "log truncate: the durable point is the new log end", s.durable);
     s.recoveryPoint.checkpoint({ offset: cut.offset, segmentBaseOffset: seg.baseOffset, position: cut.position });
+    // 7. The producers as of the new end.
+    rebuildAfterTruncate(s);
     return { logEndOffset: cut.offset, removedOffsets: oldEnd - cut.offset, removedSegments: removed.length };
   } catch (e) {
     if (e instanceof ReplicaLogError) throw e;

@@ -268,3 +268,73 @@ describe("durable across restart", () => {
     }
   });
 });
+
+describe("truncation (replication's truncateTo)", () => {
+  /** The offset the snapshot on disk names. */
+  function snapshotOffset(): number {
+    const at = decodeSnapshot(new Uint8Array(fs.readFileSync(path.join(dir, PRODUCER_STATE_FILE))), new ProducerStateTable());
+    if (typeof at === "string") throw new Error(`snapshot: ${at}`);
+    return at.offset;
+  }
+
+  test("a cut batch re-sent after truncateTo is appended, not answered as a duplicate; batches below the cut still are; a restart agrees", () => {
+    let log = open({ "segment.bytes": 1024 });
+    for (let s = 0; s < 30; s++) log.append(batch(1, 0, s, 1, "x".repeat(40)));
+    for (let s = 0; s < 3; s++) log.append(batch(2, 0, s, 1, "x".repeat(40))); // offsets 30..32, all cut below
+    log.close(); // the snapshot names offset 33, past the cut to come
+    log = open({ "segment.bytes": 1024 });
+    expect(snapshotOffset()).toBe(33);
+    expect(log.truncateTo(20).logEndOffset).toBe(20);
+    // The snapshot now names the new end: none of the cut batches is in the state.
+    expect(snapshotOffset()).toBe(20);
+    expect(log.producers.get(1)?.lastSequence).toBe(19);
+    expect(log.producers.get(2)).toBeUndefined();
+    // A retry of a batch below the cut is still a duplicate at its offset.
+    expect(log.append(batch(1, 0, 19, 1, "x".repeat(40)))).toMatchObject({ baseOffset: 19, duplicate: true });
+    // The cut batch sent again is stored, at the new end.
+    expect(log.append(batch(1, 0, 20, 1, "x".repeat(40)))).toMatchObject({ baseOffset: 20, duplicate: false });
+    expect(log.append(batch(1, 0, 21, 1, "x".repeat(40)))).toMatchObject({ baseOffset: 21, duplicate: false });
+    // Producer 2's state was cut whole: unknown again, taken at any sequence.
+    expect(log.append(batch(2, 0, 1, 1, "x".repeat(40)))).toMatchObject({ baseOffset: 22, duplicate: false });
+    expect(log.logEndOffset).toBe(23);
+
+    log.close();
+    log = open({ "segment.bytes": 1024 });
+    expect(log.producers.get(1)?.lastSequence).toBe(21);
+    expect(log.producers.get(2)?.lastSequence).toBe(1);
+    expect(log.append(batch(1, 0, 21, 1, "x".repeat(40)))).toMatchObject({ baseOffset: 21, duplicate: true });
+    expect(log.append(batch(1, 0, 22, 1, "x".repeat(40)))).toMatchObject({ baseOffset: 23, duplicate: false });
+    expect(codeOf(() => log.append(batch(2, 0, 3, 1, "x".repeat(40))))).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  });
+
+  test("without a clean close after the cut, the state at the next open is that of the log left (the stale snapshot is gone)", () => {
+    let log = open({ "segment.bytes": 1024 });
+    for (let s = 0; s < 30; s++) log.append(batch(5, 0, s, 1, "z".repeat(40)));
+    log.close();
+    log = open({ "segment.bytes": 1024 });
+    log.truncateTo(12);
+    // A crash right after the cut: the files as they are now.
+    const snapshotAfterCut = fs.readFileSync(path.join(dir, PRODUCER_STATE_FILE));
+    closeQuietly([log]);
+    fs.writeFileSync(path.join(dir, PRODUCER_STATE_FILE), snapshotAfterCut);
+    log = open({ "segment.bytes": 1024 });
+    expect(log.logEndOffset).toBe(12);
+    expect(log.producerLoad?.from).toBe("snapshot");
+    expect(log.producers.get(5)?.lastSequence).toBe(11);
+    expect(log.append(batch(5, 0, 12, 1, "z".repeat(40)))).toMatchObject({ baseOffset: 12, duplicate: false });
+  });
+
+  test("a snapshot at or below the cut (from a roll) is kept and the headers after it are read", () => {
+    const log = open({ "segment.bytes": 1024 });
+    for (let s = 0; s < 40; s++) log.append(batch(6, 0, s, 1, "w".repeat(40)));
+    const rolledAt = snapshotOffset(); // the last roll's
+    expect(rolledAt).toBeGreaterThan(0);
+    expect(rolledAt).toBeLessThan(39);
+    log.truncateTo(39);
+    expect(log.logEndOffset).toBe(39);
+    expect(snapshotOffset()).toBe(39);
+    expect(log.producers.get(6)?.lastSequence).toBe(38);
+    expect(log.append(batch(6, 0, 38, 1, "w".repeat(40)))).toMatchObject({ baseOffset: 38, duplicate: true });
+    expect(log.append(batch(6, 0, 39, 1, "w".repeat(40)))).toMatchObject({ baseOffset: 39, duplicate: false });
+  });
+});

@@ -25,6 +25,13 @@
 //   segments holding PRODUCER_STATE_REBUILD_BYTES (the whole log when it is
 //   smaller). A producer with no batch in them (or whose batches retention
 //   deleted) is then unknown, and accepted at any sequence, as in Kafka.
+// - When the log is cut back (log_truncate.ts), a snapshot naming a point past
+//   the cut is removed before anything is cut (dropSnapshotPast), and after the
+//   cut the state is rebuilt as at open from what is left (a snapshot at or
+//   below the cut, else the newest PRODUCER_STATE_REBUILD_BYTES) and written as
+//   the snapshot of the new log end (rebuildAfterTruncate). Otherwise a retry of
+//   a batch that was cut would be answered as a duplicate, and a stale snapshot
+//   could name a point that later appends make valid again.
 
 import * as path from "node:path";
 import { assert } from "../../protocol/assert.ts";
@@ -252,4 +259,41 @@ function walkHeaders(files: FileOps, fd: number, size: number, from: number, buf
 export function snapshotProducers(s: Pick<LogState, "files" | "dir" | "producers" | "segs">): void {
   const active = s.segs.active;
   writeSnapshot(s.files, s.dir, s.producers, { offset: active.nextOffset, segmentBaseOffset: active.baseOffset, position: active.size });
+}
+
+/**
+ * Before a cut at `offset`: removes the snapshot unless it names a point at or
+ * below the cut (a damaged one goes too). The caller fsyncs the directory
+ * before anything is cut, so no crash leaves a snapshot of batches past the cut.
+ * Returns whether a file was removed.
+ */
+export function dropSnapshotPast(files: FileOps, dir: string, offset: number): boolean {
+  const file = path.join(dir, PRODUCER_STATE_FILE);
+  if (!files.exists(file)) return false;
+  const fd = files.open(file, "r");
+  const head = new Uint8Array(16);
+  let got: number;
+  try {
+    got = readFully(files, fd, head, 0, head.length, 0);
+  } finally {
+    files.close(fd);
+  }
+  if (got === head.length && readU32(head, 0) === MAGIC && readI64Number(head, 8) <= offset) return false;
+  files.unlink(file);
+  return true;
+}
+
+/**
+ * After a cut (log_truncate.ts): forgets every producer, rebuilds the state
+ * from the snapshot left (at or below the cut) or the newest segments, and
+ * writes it as the snapshot of the new log end. Nothing may be staged.
+ */
+export function rebuildAfterTruncate(s: Pick<LogState, "files" | "dir" | "producers" | "segs" | "fds">): ProducerStateLoad {
+  s.producers.clear();
+  const segments: Segment[] = [];
+  for (const seg of s.segs) segments.push(seg);
+  const load = loadProducerState({ files: s.files, dir: s.dir, segments, fdOf: (seg) => s.fds.fdOf(seg), table: s.producers });
+  snapshotProducers(s);
+  s.files.fsyncDir(s.dir);
+  return load;
 }
