@@ -52,6 +52,8 @@ export interface FollowerHost {
   endOffsetForEpoch(slot: number, epoch: number): Promise<{ epoch: number; endOffset: number }>;
   truncate(slot: number, offset: number): Promise<{ logEndOffset: number }>;
   appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }>;
+  /** The follower's HW moved: consumers parked on it may read more. */
+  highWatermarkMoved(slot: number): void;
   /** Resolves once the slot's durable offset reaches `offset`, or after `timeoutMs`. */
   whenDurable(slot: number, offset: number, timeoutMs: number): Promise<void>;
   log(line: string): void;
@@ -270,7 +272,11 @@ export class ReplicaFetcher {
       p.fetchOffset = res.lastOffset + 1;
       p.lastFetchedEpoch = lastEpochIn(r.records);
     }
-    p.highWatermark = Math.max(p.highWatermark, Math.min(Number(r.highWatermark), f.durableOffset(slot)));
+    const hw = Math.max(p.highWatermark, Math.min(Number(r.highWatermark), f.durableOffset(slot)));
+    if (hw !== p.highWatermark) {
+      p.highWatermark = hw;
+      f.highWatermarkMoved(slot);
+    }
     return true;
   }
 

@@ -63,6 +63,7 @@ export class ReplicaManager {
       },
       appendAsFollower: (slot, records) => replicaCalls(pool).appendAsFollower(slot, records),
       whenDurable: (slot, offset, timeoutMs) => this.#whenDurable(slot, offset, timeoutMs),
+      highWatermarkMoved: (slot) => host.wake(slot),
       log: (line) => host.log(line),
     };
   }
@@ -176,10 +177,18 @@ export class ReplicaManager {
     }
   }
 
-  /** The read bound of a consumer fetch: the leader's replicated HW, or -1 (one node: the durable offset). */
+  /**
+   * The read bound of a consumer fetch: a leader's replicated HW; a follower's
+   * HW (the leader's, never above its own durable offset), so a consumer of a
+   * follower never sees what the leader has not committed; -1 without a role
+   * (one node: the durable offset).
+   */
   readBound(slot: number): number {
     const leader = this.#leaders.get(slot);
-    return leader === undefined ? -1 : leader.highWatermark;
+    if (leader !== undefined) return leader.highWatermark;
+    const f = this.#following.get(slot);
+    if (f === undefined) return -1;
+    return f.fetcher.partitionState(f.topic, f.partition)?.highWatermark ?? 0;
   }
 
   /**

@@ -113,8 +113,9 @@ describe("replication between brokers", () => {
     expect(files.size).toBeGreaterThan(0);
     expect(segmentFiles(b2)).toEqual(files);
     expect(segmentFiles(b3)).toEqual(files);
-    // The followers' high watermark follows the leader's.
+    // The followers' high watermark follows the leader's, and bounds what their consumers read.
     await waitFor(() => b2.engine.replication.followerState(TOPIC, 0)!.highWatermark === COUNT * 2, { what: "follower HW" });
+    expect(b2.engine.topicView().highWatermark(TOPIC, 0)).toBe(COUNT * 2);
     // A follower refuses produces.
     expect((await produce(b2, "no", 1).answer).err).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   }, 60_000);
@@ -140,6 +141,8 @@ describe("replication between brokers", () => {
     // The follower starts fetching: its durable report moves the HW, and the record becomes readable.
     b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
     await waitFor(() => b1.engine.topicView().highWatermark(TOPIC, 0) === 2, { what: "HW from the follower's report" });
+    // The follower has the batch durably; its consumers see it only once the leader's HW in a fetch answer covers it.
+    await waitFor(() => b2.engine.topicView().highWatermark(TOPIC, 0) === 2, { what: "the follower's HW" });
     const after = await read();
     expect(after.hw).toBe(2);
     expect(after.bytes).toBeGreaterThan(0);
