@@ -268,7 +268,17 @@ export class ReplicaFetcher {
       return true;
     }
     if (r.records.length > 0) {
-      const res = await f.appendAsFollower(slot, r.records);
+      let res: { lastOffset: number };
+      try {
+        res = await f.appendAsFollower(slot, r.records);
+      } catch (e) {
+        // Refused by the log (offsets not at its end, an epoch going back) or a storage error:
+        // start the partition again from what its log says, with the divergence check.
+        p.lastError = (e as { code?: number }).code ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        p.fetchOffset = -1;
+        f.log(`sluice: follower append to ${p.topic}-${p.partition} refused (${(e as Error)?.message ?? e}); fetching again from its log end`);
+        return false;
+      }
       p.fetchOffset = res.lastOffset + 1;
       p.lastFetchedEpoch = lastEpochIn(r.records);
     }
