@@ -35,6 +35,7 @@ const SETTINGS: Setting[] = [
   { key: "kafkaAdvertisedPort", flag: "--kafka-advertised-port", env: "SLUICE_KAFKA_ADVERTISED_PORT", kind: "int", help: "port Kafka clients are told to connect to (default: the Kafka port)" },
   { key: "httpPort", flag: "--http-port", env: "SLUICE_HTTP_PORT", kind: "int", help: "HTTP port (/healthz, /metrics, the web console), 0 = any (default 9901)" },
   { key: "httpConsole", flag: "--http-console", env: "SLUICE_HTTP_CONSOLE", kind: "bool", help: "the web console and /api/v1/ on the HTTP port: true|false (default true)" },
+  { key: "replicaRoleApi", flag: "--replica-role-api", env: "SLUICE_REPLICA_ROLE_API", kind: "bool", help: "serve api 1004 that sets partition replication roles by hand: tests only, never in a cluster (default false)" },
   { key: "dataDir", flag: "--data-dir", env: "SLUICE_DATA_DIR", kind: "string", help: "where topics and metadata live (default ./data)" },
   { key: "workers", flag: "--workers", env: "SLUICE_WORKERS", kind: "int", help: "partition worker threads (default: the number of cores)" },
   { key: "numPartitions", flag: "--num-partitions", env: "SLUICE_NUM_PARTITIONS", kind: "int", help: "partitions of a topic created without a count (default 1)" },

@@ -25,6 +25,7 @@ import type { KafkaHandler } from "./kafka/kafka_request.ts";
 import { KafkaServer } from "./kafka/kafka_server.ts";
 import { BROKER_VERSION, NODE_ID, registerCoreHandlers } from "./native/control_handlers.ts";
 import { Dispatcher } from "./native/dispatch.ts";
+import { registerReplicaRoleApi } from "./replication/replica_role_api.ts";
 import { NativeServer } from "./native/server.ts";
 import type { PartitionPool } from "./partition_pool.ts";
 import type { LogConfig } from "./topic_config.ts";
@@ -105,6 +106,8 @@ export class Broker {
       engine,
       advertised: () => ({ host: config.host, port: server?.port ?? config.port }),
     });
+    // Replication roles by hand (tests with broker processes); in a cluster etcd decides them.
+    if (config.replicaRoleApi) registerReplicaRoleApi(dispatcher, engine);
     const governor = new MemoryGovernor({
       softLimitBytes: config.memorySoftLimitBytes,
       rssBytes: () => process.memoryUsage.rss(),

@@ -68,6 +68,8 @@ export const BrokerConfigSchema = z
     httpPort: port.default(9901),
     /** The web console and its JSON API (/, /api/v1/) on the HTTP port (engine/http/). */
     httpConsole: z.boolean().default(true),
+    /** Serve api 1004, which sets partitions' replication roles by hand (engine/replication/replica_role_api.ts): tests only, never in a cluster. */
+    replicaRoleApi: z.boolean().default(false),
     /** Where topics and metadata live. */
     dataDir: z.string().min(1).default("./data"),
     /** Partition worker threads (default: the number of cores). */

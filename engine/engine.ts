@@ -29,11 +29,15 @@ import type { ClusterMember } from "../cluster/mod.ts";
 import { ClusterReplicas } from "./cluster_replicas.ts";
 import { NOT_HOSTED, type Topic, type TopicDescription, TopicLifecycle, type TopicMetadata } from "./topic_lifecycle.ts";
 import { WorkerPool } from "./worker_pool.ts";
+import type { LeaderRole } from "./replication/leader_partition.ts";
+import { type FollowerRole, ReplicaManager } from "./replication/replica_manager.ts";
 
 export type { PartitionDescription, TopicDescription, TopicMetadata } from "./topic_lifecycle.ts";
 export type { InitProducerIdRequest, ProducerIdAndEpoch } from "./producer_ids.ts";
 
 export type Acks = 0 | 1 | -1;
+export type { FollowerRole } from "./replication/replica_manager.ts";
+export type { LeaderRole } from "./replication/leader_partition.ts";
 
 export interface EngineOptions {
   config: BrokerConfig;
@@ -69,6 +73,8 @@ export class Engine implements FetchHost {
   readonly config: BrokerConfig;
   readonly pool: PartitionPool<LogConfig>;
   readonly longPoll: LongPoll;
+  /** Leader and follower roles of partitions (docs/CLUSTER.md); empty on one node. */
+  readonly replication: ReplicaManager;
   readonly #lifecycle: TopicLifecycle;
   readonly #log: (line: string) => void;
   #cluster: ClusterReplicas | undefined;
@@ -96,6 +102,10 @@ export class Engine implements FetchHost {
     this.#log = options.log;
     this.pool = options.pool;
     this.longPoll = options.longPoll;
+    this.replication = new ReplicaManager(
+      { pool: options.pool, resolve: (t, p) => this.resolve(t, p), wake: (slot) => this.longPoll.advance(slot), log: options.log },
+      options.config.brokerId ?? 0,
+    );
     this.#lifecycle = options.lifecycle;
     this.#topics = options.lifecycle.topics;
     this.#offline = options.lifecycle.offline;
@@ -132,7 +142,12 @@ export class Engine implements FetchHost {
       await pool.shutdown().catch(() => {});
       throw e;
     }
-    pool.onAdvance((slot) => engine.longPoll.advance(slot));
+    const replication = engine.replication;
+    pool.onAdvance((slot) => {
+      // One node: no roles, nothing to derive (the high watermark is the durable offset the worker published).
+      if (replication.active) replication.onAdvance(slot);
+      engine.longPoll.advance(slot);
+    });
     lifecycle.startRateSampling();
     return engine;
   }
@@ -167,6 +182,23 @@ export class Engine implements FetchHost {
   stopWaiting(): void {
     this.#stopWaiting = true;
     this.longPoll.expireAll();
+  }
+
+  // ------------------------------------------------------------------ replication (docs/CLUSTER.md)
+
+  /** This broker leads the partition in `role.epoch` with the ISR given (replication/replica_manager.ts). */
+  becomeLeader(topic: string, partition: number, role: LeaderRole): Promise<void> {
+    return this.replication.becomeLeader(topic, partition, role);
+  }
+
+  /** This broker follows the partition, fetching from `role.leader`. */
+  becomeFollower(topic: string, partition: number, role: FollowerRole): void {
+    this.replication.becomeFollower(topic, partition, role);
+  }
+
+  /** The read bound of a consumer fetch (FetchHost): a leader's replicated HW, else -1 (the durable offset). */
+  readBound(slot: number): number {
+    return this.replication.active ? this.replication.readBound(slot) : -1;
   }
 
   get waitingFetches(): number {
@@ -244,7 +276,9 @@ export class Engine implements FetchHost {
       },
       highWatermark: (topic, partition) => {
         const slot = this.resolve(topic, partition);
-        return slot < 0 ? -1 : this.#lifecycle.stateOf(slot).highWatermark;
+        if (slot < 0) return -1;
+        const bound = this.readBound(slot);
+        return bound < 0 ? this.#lifecycle.stateOf(slot).highWatermark : bound;
       },
       logStartOffset: (topic, partition) => {
         const slot = this.resolve(topic, partition);
@@ -345,7 +379,22 @@ export class Engine implements FetchHost {
       cb(-slot, null, why);
       return true;
     }
+    if (this.replication.active) return this.#produceReplicated(slot, topicName, partition, records, acks, cb);
     return this.pool.produce(slot, records, acks, cb);
+  }
+
+  /** A produce to a partition that has a replication role: followers refuse it; a leader's acks=all waits for its ISR. */
+  #produceReplicated(slot: number, topicName: string, partition: number, records: Uint8Array, acks: Acks, cb: ProduceCallback): boolean {
+    const replication = this.replication;
+    if (replication.isFollowing(slot)) {
+      cb(ErrorCode.NOT_LEADER_OR_FOLLOWER, null, `this broker follows ${topicName}-${partition}; produce to its leader`);
+      return true;
+    }
+    const leader = acks === -1 ? replication.leaderOf(slot) : undefined;
+    if (leader === undefined) return this.pool.produce(slot, records, acks, cb);
+    const wrapped = replication.acksAllCallback(leader, cb);
+    if (wrapped === null) return true;
+    return this.pool.produce(slot, records, acks, wrapped);
   }
 
   /**
@@ -395,7 +444,9 @@ export class Engine implements FetchHost {
     if (slot < 0) return cb({ errorCode: -slot, offset: -1, timestampMs: -1 });
     if (timestamp === -2 || timestamp === -1) {
       const st = this.#lifecycle.stateOf(slot);
-      return cb({ errorCode: ErrorCode.NONE, offset: timestamp === -2 ? st.logStartOffset : st.highWatermark, timestampMs: -1 });
+      const bound = this.readBound(slot);
+      const hw = bound < 0 ? st.highWatermark : bound;
+      return cb({ errorCode: ErrorCode.NONE, offset: timestamp === -2 ? st.logStartOffset : hw, timestampMs: -1 });
     }
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
       return cb({ errorCode: ErrorCode.INVALID_TIMESTAMP, offset: -1, timestampMs: -1 });
@@ -427,6 +478,7 @@ export class Engine implements FetchHost {
     this.#closed = (async () => {
       this.longPoll.expireAll();
       await clusterDone.catch(() => {});
+      await this.replication.close();
       await adminDone;
       await this.pool.shutdown();
     })();

@@ -34,6 +34,8 @@ export interface FetchPartitionRequest {
   maxBytes: number;
   /** The leader epoch the client believes current (Kafka Fetch v9+); absent or -1: not checked. */
   currentLeaderEpoch?: number;
+  /** A follower's replica fetch: read to the log end (not the high watermark), park on log end moves. */
+  replica?: boolean;
 }
 
 export interface FetchRequest {
@@ -66,6 +68,8 @@ export interface FetchHost {
   waitWritable(worker: number, cb: () => void): void;
   /** true while the broker shuts down: answer at once, do not park. */
   readonly closing: boolean;
+  /** A leader partition's replicated high watermark, or -1: the durable offset (one node). */
+  readBound(slot: number): number;
 }
 
 export class FetchOperation implements Waiter, FetchHandle {
@@ -142,7 +146,7 @@ export class FetchOperation implements Waiter, FetchHandle {
       const st = pool.state(slot);
       const offset = parts[i].offset;
       if (!st.online || offset < st.logStartOffset || offset > st.logEndOffset) return true;
-      if (st.highWatermark > offset) return true;
+      if (this.#visibleEnd(i, slot, st) > offset) return true;
     }
     return false;
   }
@@ -159,7 +163,8 @@ export class FetchOperation implements Waiter, FetchHandle {
       const st = pool.state(slot);
       if (!st.online) return Infinity;
       const from = Math.max(this.#hwAtRead[i], parts[i].offset);
-      if (st.highWatermark > from) bytes += (st.highWatermark - from) * averageRecordBytes(st);
+      const end = this.#visibleEnd(i, slot, st);
+      if (end > from) bytes += (end - from) * averageRecordBytes(st);
     }
     return bytes;
   }
@@ -178,11 +183,18 @@ export class FetchOperation implements Waiter, FetchHandle {
       this.#slots[i] = slot;
       if (slot < 0) continue;
       slots.push(slot);
-      if (!afterRead) this.#hwAtRead[i] = pool.state(slot).highWatermark;
+      if (!afterRead) this.#hwAtRead[i] = this.#visibleEnd(i, slot, pool.state(slot));
     }
     if (!afterRead) this.#totalBytes = 0;
     this.#parked = this.#host.longPoll.park(this, slots, this.#deadlineMs);
     return this.#parked !== null;
+  }
+
+  /** Where reads of partition `i` stop: the log end for a replica fetch, else the high watermark (replicated or durable). */
+  #visibleEnd(i: number, slot: number, st: PartitionState): number {
+    if (this.#req.partitions[i].replica === true) return st.logEndOffset;
+    const bound = this.#host.readBound(slot);
+    return bound < 0 ? st.highWatermark : bound;
   }
 
   #read(final: boolean): void {
@@ -241,10 +253,19 @@ export class FetchOperation implements Waiter, FetchHandle {
         return this.#onResult(i, again < 0 ? -again : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, EMPTY, -1, -1);
       }
     }
-    const accepted = this.#host.pool.fetch(slot, p.offset, maxBytes, (err, bytes, hw, logStart) => {
-      this.#onResult(i, err, bytes, hw, logStart);
-      budget?.release(maxBytes);
-    });
+    // The worker reads below the durable offset unless given a bound: the log end for a
+    // replica fetch, a leader's replicated high watermark for a consumer.
+    const bound = p.replica === true ? Number.MAX_SAFE_INTEGER : this.#host.readBound(slot);
+    const accepted = this.#host.pool.fetch(
+      slot,
+      p.offset,
+      maxBytes,
+      (err, bytes, hw, logStart) => {
+        this.#onResult(i, err, bytes, bound < 0 ? hw : p.replica === true ? this.#host.pool.state(slot).logEndOffset : bound, logStart);
+        budget?.release(maxBytes);
+      },
+      bound,
+    );
     if (!accepted) this.#host.waitWritable(this.#host.pool.workerOf(slot), () => this.#issueRead(i, slot, maxBytes, true));
   }
 

@@ -109,6 +109,7 @@ function hostFor(pool: HeldReadsPool): FetchHost {
     resolve: (topic, partition) => (topic === "t" && partition === 0 ? 0 : -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
     waitWritable: (_worker, cb) => pool.writable.push(cb),
     closing: false,
+    readBound: () => -1,
   };
 }
 

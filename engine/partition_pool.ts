@@ -6,7 +6,7 @@
 // Callbacks: `bytes` views handed to a fetch callback are valid only during the
 // call (they point into the completion ring); whoever keeps them must copy.
 
-import type { FaultOptions, PartitionStateView } from "../workers/mod.ts";
+import type { EpochEndOffset, FaultOptions, PartitionStateView, TruncateResult } from "../workers/mod.ts";
 
 export interface ProduceResult {
   baseOffset: number;
@@ -43,7 +43,8 @@ export interface PartitionPool<LogConfig = unknown> {
   setConfig(slot: number, config: LogConfig): Promise<unknown> | unknown;
   /** false: the worker's ring is full; nothing was queued; wait for onWritable(worker). */
   produce(slot: number, records: Uint8Array, acks: 0 | 1 | -1, cb: ProduceCallback): boolean;
-  fetch(slot: number, offset: number, maxBytes: number, cb: FetchCallback): boolean;
+  /** Below the durable offset; with `upperBound` (≥ 0), below min(upperBound, log end) instead. */
+  fetch(slot: number, offset: number, maxBytes: number, cb: FetchCallback, upperBound?: number): boolean;
   offsetForTimestamp(slot: number, timestampMs: number, cb: OffsetCallback): boolean;
   /** Calls `cb` once, when the worker's ring has room again. */
   onWritable(worker: number, cb: () => void): void;
@@ -52,5 +53,10 @@ export interface PartitionPool<LogConfig = unknown> {
   /** `cb(slot)` whenever a partition's log end or high watermark moves. */
   onAdvance(cb: (slot: number) => void): void;
   ringStats(): unknown;
+  // Replication (docs/CLUSTER.md): the worker's replica log calls. Absent on pools without a log (in-memory tests).
+  setLeaderEpoch?(slot: number, epoch: number): Promise<void>;
+  endOffsetForEpoch?(slot: number, epoch: number): Promise<EpochEndOffset>;
+  truncate?(slot: number, offset: number): Promise<TruncateResult>;
+  appendAsFollower?(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }>;
   shutdown(): Promise<unknown>;
 }

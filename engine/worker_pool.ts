@@ -36,6 +36,7 @@ import {
   type ControlReply,
   type ControlRequest,
   DurableCompl,
+  type EpochEndOffset,
   EntryKind,
   FailedCompl,
   FetchReq,
@@ -49,6 +50,7 @@ import {
   ProducedCompl,
   RingConsumer,
   RingWord,
+  type TruncateResult,
   WORKER_ENTRY_URL,
   WorkerStats,
   createRing,
@@ -214,6 +216,32 @@ export class WorkerPool {
     await this.call(link, { op: "setConfig", id: 0, slot, config });
   }
 
+  // ------------------------------------------------------------------ replication (docs/CLUSTER.md)
+
+  /** The partition leads in `epoch` from now on: its next appends carry it, the epoch file starts it at the log end. */
+  async setLeaderEpoch(slot: number, epoch: number): Promise<void> {
+    await this.call(this.linkOfOpen(slot), { op: "setLeaderEpoch", id: 0, slot, epoch });
+  }
+
+  /** Kafka's OffsetForLeaderEpoch on this replica's log. */
+  async endOffsetForEpoch(slot: number, epoch: number): Promise<EpochEndOffset> {
+    return (await this.call(this.linkOfOpen(slot), { op: "endOffsetForEpoch", id: 0, slot, epoch })) as EpochEndOffset;
+  }
+
+  /** Cuts the log back to `offset` (a batch boundary); the row moves back with it. */
+  async truncate(slot: number, offset: number): Promise<TruncateResult> {
+    return (await this.call(this.linkOfOpen(slot), { op: "truncate", id: 0, slot, offset })) as TruncateResult;
+  }
+
+  /**
+   * A follower's append of batches fetched from the leader, offsets and epochs
+   * kept. Resolves once written; the row's durable offset moves with the
+   * worker's group commit, as for produces.
+   */
+  async appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }> {
+    return (await this.call(this.linkOfOpen(slot), { op: "appendAsFollower", id: 0, slot, records })) as { baseOffset: number; lastOffset: number };
+  }
+
   // ------------------------------------------------------------------ hot path
 
   /**
@@ -252,8 +280,13 @@ export class WorkerPool {
     return true;
   }
 
-  /** Read whole batches from `offset`, below the high watermark. False = ring full (see produce). */
-  fetch(slot: number, offset: number, maxBytes: number, cb: FetchCallback): boolean {
+  /**
+   * Read whole batches from `offset`, below the high watermark (the durable
+   * offset), or below `upperBound` and the log end when it is given (a replica
+   * fetch: the log end; a leader's consumer fetch: its replicated high
+   * watermark). False = ring full (see produce).
+   */
+  fetch(slot: number, offset: number, maxBytes: number, cb: FetchCallback, upperBound = -1): boolean {
     const link = this.linkFor(slot, cb, RequestType.FETCH);
     if (link === null) return true;
     if (!Number.isSafeInteger(offset) || !Number.isInteger(maxBytes) || maxBytes < 0) {
@@ -270,6 +303,7 @@ export class WorkerPool {
     r.u32[(at + FetchReq.REQUEST_ID) >>> 2] = id;
     r.u32[(at + FetchReq.MAX_BYTES) >>> 2] = Math.min(maxBytes, 0xffff_ffff);
     r.f64[(at + FetchReq.OFFSET) >>> 3] = offset;
+    r.f64[(at + FetchReq.UPPER_BOUND) >>> 3] = upperBound;
     r.commit();
     link.inflight.push(RequestType.FETCH, slot, id, 0, cb);
     link.pending++;

@@ -23,6 +23,8 @@ export const ApiKey = {
   CreatePartitions: 37,
   DescribeTopics: 1000,
   ResetGroupOffsets: 1001,
+  /** A follower broker's fetch from a partition leader (docs/CLUSTER.md). */
+  ReplicaFetch: 1002,
 } as const;
 export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];
 
@@ -38,7 +40,7 @@ export interface ApiInfo {
   readonly body: BodyEncoding;
 }
 
-const BINARY_APIS: ReadonlySet<number> = new Set([ApiKey.Produce, ApiKey.Fetch]);
+const BINARY_APIS: ReadonlySet<number> = new Set([ApiKey.Produce, ApiKey.Fetch, ApiKey.ReplicaFetch]);
 
 /** Every api this build supports, in key order. */
 export const SUPPORTED_APIS: readonly ApiInfo[] = Object.entries(ApiKey)

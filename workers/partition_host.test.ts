@@ -73,6 +73,7 @@ class Router {
     r.u32[(at + FetchReq.REQUEST_ID) >>> 2] = id;
     r.u32[(at + FetchReq.MAX_BYTES) >>> 2] = maxBytes;
     r.f64[(at + FetchReq.OFFSET) >>> 3] = offset;
+    r.f64[(at + FetchReq.UPPER_BOUND) >>> 3] = -1;
     r.commit();
     r.publish();
     return id;

@@ -621,9 +621,12 @@ export class PartitionHost {
     if (p === undefined) return this.fetched(slot, requestId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, null, 0);
     const log = p.log;
     if (!isOnline(p)) return this.fetched(slot, requestId, ErrorCode.KAFKA_STORAGE_ERROR, -1, -1, null, 0);
-    // Single node: the high watermark is the durable offset.
+    // Single node: the high watermark is the durable offset. The reply always
+    // carries it; the read stops at the router's bound when it gave one.
     const highWatermark = log.durableOffset;
-    const plan = log.planRead(offset, Math.min(maxBytes, c.payloadBytesMax - FetchedCompl.RECORDS), highWatermark);
+    const upperBound = r.f64[(at + FetchReq.UPPER_BOUND) >>> 3];
+    const readTo = upperBound < 0 ? highWatermark : Math.min(upperBound, log.logEndOffset);
+    const plan = log.planRead(offset, Math.min(maxBytes, c.payloadBytesMax - FetchedCompl.RECORDS), readTo);
     if ("error" in plan) {
       // Planning can meet damage (a header that makes no sense): the fetcher gets the code, the row shows it.
       if (plan.error === ErrorCode.CORRUPT_MESSAGE || plan.error === ErrorCode.KAFKA_STORAGE_ERROR) this.noteHealth(p);

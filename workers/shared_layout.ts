@@ -154,7 +154,13 @@ export const FetchReq = {
   MAX_BYTES: 8,
   /** f64 */
   OFFSET: 16,
-  BYTES: 24,
+  /**
+   * f64: read below this offset. -1: below the durable offset (one node's high
+   * watermark). Otherwise min(this, log end): a replica fetch reads to the log
+   * end; a leader's consumer fetch to the high watermark its router computed.
+   */
+  UPPER_BOUND: 24,
+  BYTES: 32,
 } as const;
 
 /** OFFSET_FOR_TIMESTAMP request payload. */
@@ -318,6 +324,7 @@ assert(ProduceReq.RECORDS % RING_ALIGN === 0, "shared_layout: records must start
 assert(FetchedCompl.RECORDS % RING_ALIGN === 0, "shared_layout: fetched bytes must start aligned");
 for (const at of [
   FetchReq.OFFSET,
+  FetchReq.UPPER_BOUND,
   ProducedCompl.BASE_OFFSET,
   FetchedCompl.HIGH_WATERMARK,
   DurableCompl.DURABLE_OFFSET,

@@ -19,6 +19,7 @@ import { ClientConnection, type RequestMeta } from "../connection/client_connect
 import type { OutputQueue } from "../connection/output_queue.ts";
 import { decodeControlBody, encodeControlReply, type RequestContext } from "./dispatch.ts";
 import { FetchInFlight } from "./fetch_in_flight.ts";
+import { ReplicaFetchInFlight } from "./replica_fetch_in_flight.ts";
 import type { NativeServerHost } from "./server_host.ts";
 import { ProduceInFlight } from "./produce_in_flight.ts";
 
@@ -63,6 +64,7 @@ export class Connection extends ClientConnection {
     }
     try {
       if (apiKey === ApiKey.Fetch) FetchInFlight.start(this, meta, buf.subarray(bodyStart, end));
+      else if (apiKey === ApiKey.ReplicaFetch) ReplicaFetchInFlight.start(this, meta, buf.subarray(bodyStart, end));
       else this.#control(meta, apiVersion, buf.subarray(bodyStart, end));
     } catch (e) {
       this.#requestFailed(meta, e);

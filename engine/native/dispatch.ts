@@ -1,7 +1,7 @@
 // The request dispatcher of the native protocol: api key → handler.
 //
-// Produce (0) and Fetch (1) have binary bodies and are served by the
-// connection itself (the hot path). Every other api has a MessagePack body
+// Produce (0), Fetch (1) and ReplicaFetch (1002) have binary bodies and are
+// served by the connection itself (the hot path). Every other api has a MessagePack body
 // and is served by a *control handler* registered here:
 //
 //   dispatcher.register(apiKey, handler, { name? })
@@ -44,7 +44,7 @@ export class Dispatcher {
 
   /** Serves `apiKey` (version 0) with `handler`. One handler per key; registering twice is a programming error. */
   register(apiKey: number, handler: ControlHandler, options: { name?: string } = {}): void {
-    if (apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch) throw new Error(`dispatch: api ${apiKey} is served by the connection`);
+    if (apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch || apiKey === ApiKey.ReplicaFetch) throw new Error(`dispatch: api ${apiKey} is served by the connection`);
     if (this.#control.has(apiKey)) throw new Error(`dispatch: api ${apiKey} (${apiName(apiKey)}) already has a handler`);
     this.#control.set(apiKey, { handler, name: options.name ?? apiName(apiKey) });
   }
@@ -61,12 +61,12 @@ export class Dispatcher {
   /** Whether `apiKey` at `apiVersion` is served (all apis are at version 0). */
   serves(apiKey: number, apiVersion: number): boolean {
     if (apiVersion !== 0) return false;
-    return apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch || this.#control.has(apiKey);
+    return apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch || apiKey === ApiKey.ReplicaFetch || this.#control.has(apiKey);
   }
 
   /** The ApiVersions table of what is actually served: [key, minVersion, maxVersion]. */
   apiVersions(): Array<[number, number, number]> {
-    const keys = [ApiKey.Produce, ApiKey.Fetch, ...this.#control.keys()].sort((a, b) => a - b);
+    const keys = [ApiKey.Produce, ApiKey.Fetch, ApiKey.ReplicaFetch, ...this.#control.keys()].sort((a, b) => a - b);
     return keys.map((k) => [k, 0, 0]);
   }
 

@@ -1,0 +1,171 @@
+// One ReplicaFetch (api 1002) between being read and being answered: the
+// leader's side of replication on the native protocol (docs/CLUSTER.md).
+//
+// Each partition is first checked by the replica manager (leadership, epoch,
+// the follower's reported offsets recorded, KIP-320 divergence); the ones to
+// read go through the engine's fetch as replica reads (to the log end,
+// long-polling on log end moves), the others are answered with their error or
+// diverging epoch, and then nothing parks (the follower must act at once).
+// Records are copied once off the worker's completion ring (its views live only
+// for the callback) and written to the socket from those copies as pieces
+// when large, as consumer fetches are.
+
+import { ErrorCode } from "../../protocol/errors.ts";
+import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
+import {
+  decodeReplicaFetchRequest,
+  NO_DIVERGING_EPOCH,
+  REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN,
+  type ReplicaFetchPartitionResult,
+  type ReplicaFetchRequest,
+  writeReplicaFetchResponse,
+  writeReplicaFetchResponsePieces,
+} from "../../protocol/messages/replica_fetch.ts";
+import { utf8Length } from "../../protocol/utf8.ts";
+import { FETCH_RECORDS_COPIED_BYTES_MAX } from "../engine_limits.ts";
+import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
+import type { ReplicaFetchCheck } from "../replication/replica_manager.ts";
+import type { Connection, RequestMeta } from "./connection.ts";
+
+const EMPTY = new Uint8Array(0);
+
+export class ReplicaFetchInFlight implements FetchSink {
+  readonly #conn: Connection;
+  readonly #meta: RequestMeta;
+  readonly #req: ReplicaFetchRequest;
+  readonly #checks: ReplicaFetchCheck[];
+  /** Index in the engine fetch of each request partition (-1: answered without a read). */
+  readonly #readIndex: Int32Array;
+  readonly #records: Uint8Array[];
+  readonly #codes: Int16Array;
+  #handle: FetchHandle | null = null;
+  #finished = false;
+
+  static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
+    const req = decodeReplicaFetchRequest(body);
+    const replication = conn.host.engine.replication;
+    const checks: Promise<ReplicaFetchCheck>[] = [];
+    for (const t of req.topics) {
+      for (const p of t.partitions) {
+        const safe = (v: bigint): number => (v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : -1);
+        checks.push(
+          replication.checkReplicaFetch(req.replicaId, t.name, p.index, {
+            currentLeaderEpoch: p.currentLeaderEpoch,
+            fetchOffset: safe(p.fetchOffset),
+            lastFetchedEpoch: p.lastFetchedEpoch,
+            durableOffset: Math.max(0, safe(p.durableOffset)),
+          }),
+        );
+      }
+    }
+    Promise.all(checks).then(
+      (done) => new ReplicaFetchInFlight(conn, meta, req, done).#fetch(),
+      (e) => conn.respondError(meta, ErrorCode.UNKNOWN_SERVER_ERROR, (e as Error)?.message),
+    );
+  }
+
+  private constructor(conn: Connection, meta: RequestMeta, req: ReplicaFetchRequest, checks: ReplicaFetchCheck[]) {
+    this.#conn = conn;
+    this.#meta = meta;
+    this.#req = req;
+    this.#checks = checks;
+    this.#readIndex = new Int32Array(checks.length).fill(-1);
+    this.#records = [];
+    this.#codes = new Int16Array(checks.length);
+  }
+
+  #fetch(): void {
+    if (this.#conn.closed) return;
+    const parts: FetchPartitionRequest[] = [];
+    let answeredWithoutRead = false;
+    let flat = 0;
+    for (const t of this.#req.topics) {
+      for (const p of t.partitions) {
+        const i = flat++;
+        if (this.#checks[i].kind === "read") {
+          this.#readIndex[i] = parts.length;
+          parts.push({ topic: t.name, partition: p.index, offset: Number(p.fetchOffset), maxBytes: p.partitionMaxBytes, replica: true });
+        } else {
+          answeredWithoutRead = true;
+        }
+      }
+    }
+    this.#records.length = parts.length;
+    this.#records.fill(EMPTY);
+    const conn = this.#conn;
+    const handle = conn.host.engine.fetch(
+      {
+        // A divergence or an error is answered at once: the follower must act on it.
+        maxWaitMs: answeredWithoutRead ? 0 : this.#req.maxWaitMs,
+        minBytes: this.#req.minBytes,
+        maxBytes: this.#req.maxBytes,
+        partitions: parts,
+        readBudget: conn.fetchReads,
+      },
+      this,
+    );
+    if (!this.#finished) {
+      this.#handle = handle;
+      conn.trackFetch(handle);
+    }
+  }
+
+  partition(index: number, errorCode: number, bytes: Uint8Array | null): void {
+    this.#codes[index] = errorCode;
+    this.#records[index] = bytes === null || bytes.length === 0 ? EMPTY : bytes.slice();
+  }
+
+  reset(): void {
+    this.#records.fill(EMPTY);
+  }
+
+  done(): void {
+    this.#finished = true;
+    const conn = this.#conn;
+    if (this.#handle !== null) conn.untrackFetch(this.#handle);
+    const pool = conn.host.engine.pool;
+    let used = 0;
+    let flat = 0;
+    const topics = this.#req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p): ReplicaFetchPartitionResult => {
+        const c = this.#checks[flat++];
+        if (c.kind === "read") {
+          const k = this.#readIndex[flat - 1];
+          const st = pool.state(c.slot);
+          const records = this.#records[k];
+          used += records.length;
+          return {
+            index: p.index,
+            errorCode: this.#codes[k],
+            // Read now: the fetch may have parked while followers' reports moved it.
+            highWatermark: BigInt(c.leader.highWatermark),
+            logStartOffset: BigInt(st.logStartOffset),
+            logEndOffset: BigInt(st.logEndOffset),
+            divergingEpoch: NO_DIVERGING_EPOCH,
+            divergingEndOffset: -1n,
+            records,
+          };
+        }
+        return {
+          index: p.index,
+          errorCode: c.kind === "error" ? c.errorCode : ErrorCode.NONE,
+          highWatermark: BigInt(c.highWatermark),
+          logStartOffset: BigInt(c.logStartOffset),
+          logEndOffset: BigInt(c.logEndOffset),
+          divergingEpoch: c.kind === "diverging" ? c.epoch : NO_DIVERGING_EPOCH,
+          divergingEndOffset: c.kind === "diverging" ? BigInt(c.endOffset) : -1n,
+          records: EMPTY,
+        };
+      }),
+    }));
+    let bytes = 2 + 4 + used;
+    for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN * t.partitions.length;
+    if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
+      conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame; ask for fewer bytes`);
+      return;
+    }
+    if (used <= FETCH_RECORDS_COPIED_BYTES_MAX) conn.respond(this.#meta, (w) => writeReplicaFetchResponse(w, { topics }));
+    else conn.respondPieces(this.#meta, (w) => writeReplicaFetchResponsePieces(w, { topics }), () => {});
+  }
+}

@@ -1,0 +1,338 @@
+// The follower side of replication: one fetcher per (this broker → a leader
+// broker) connection, fetching every partition this broker follows on that
+// leader in one ReplicaFetch (api 1002) request, one request in flight (its
+// MaxBytes is the fetcher's whole in-flight bound).
+//
+// Per round: each partition asks from its log end with the epoch of its last
+// batch and reports its durable offset. The answer's records are appended with
+// the leader's offsets and epochs (appendAsFollower: written on return, made
+// durable by the worker's group commit like produces). A diverging epoch means
+// this log forked from the leader's: it is cut to the end of the last common
+// epoch (min of the leader's answer and this log's own end for that epoch,
+// KIP-320) and fetched again. Before the next round the fetcher waits (bounded)
+// for its own fdatasync to cover what it appended, so the durable offset it
+// reports — which is what the leader's high watermark and acks=all wait on — is
+// current without a second request. The follower's high watermark is the
+// leader's, never above its own durable offset.
+//
+// A lost connection or a timed-out answer closes the socket and reconnects
+// with a doubling backoff; a partition error (not leader, fenced epoch) waits
+// for the next round, where the caller may have moved the partition meanwhile.
+//
+// Runs on: the router (main) thread.
+
+import { Writer } from "../../protocol/codec.ts";
+import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import { FrameParser, beginRequestFrame, endFrame, readResponseCorrelationId, responseBody } from "../../protocol/frame.ts";
+import { ApiKey } from "../../protocol/api_keys.ts";
+import { readI32 } from "../../protocol/big_endian.ts";
+import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, PARTITION_LEADER_EPOCH_OFFSET } from "../../protocol/record_batch.ts";
+import { decodeReplicaFetchResponse, NO_DIVERGING_EPOCH, type ReplicaFetchPartitionResult, type ReplicaFetchTopic, writeReplicaFetchRequest } from "../../protocol/messages/replica_fetch.ts";
+import { defaultTransport, type Transport, type TransportSocket } from "../../runtime/mod.ts";
+import {
+  REPLICA_CONNECT_TIMEOUT_MS,
+  REPLICA_DURABLE_WAIT_MS,
+  REPLICA_FETCH_BYTES_MAX,
+  REPLICA_FETCH_PARTITION_BYTES_MAX,
+  REPLICA_FETCH_WAIT_MS,
+  REPLICA_RECONNECT_BACKOFF_MS_MAX,
+  REPLICA_RECONNECT_BACKOFF_MS_MIN,
+  REPLICA_RESPONSE_TIMEOUT_MS,
+} from "./replication_limits.ts";
+
+/** What a fetcher needs from the broker it runs in. */
+export interface FollowerHost {
+  readonly brokerId: number;
+  /** The slot of an online partition, or a negative wire error code. */
+  resolve(topic: string, partition: number): number;
+  logEndOffset(slot: number): number;
+  durableOffset(slot: number): number;
+  /** The partition leader epoch of the batch holding `logEnd - 1` (-1 for an empty log). */
+  lastBatchEpoch(slot: number): Promise<number>;
+  endOffsetForEpoch(slot: number, epoch: number): Promise<{ epoch: number; endOffset: number }>;
+  truncate(slot: number, offset: number): Promise<{ logEndOffset: number }>;
+  appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }>;
+  /** The follower's HW moved: consumers parked on it may read more. */
+  highWatermarkMoved(slot: number): void;
+  /** Resolves once the slot's durable offset reaches `offset`, or after `timeoutMs`. */
+  whenDurable(slot: number, offset: number, timeoutMs: number): Promise<void>;
+  log(line: string): void;
+}
+
+export interface FollowerPartition {
+  readonly topic: string;
+  readonly partition: number;
+  leaderEpoch: number;
+  slot: number;
+  /** Where the next fetch starts: this replica's log end once initialised; -1 before. */
+  fetchOffset: number;
+  lastFetchedEpoch: number;
+  /** min(the leader's HW, this replica's durable offset). */
+  highWatermark: number;
+  /** The last partition error the leader answered (NONE when fine). */
+  lastError: number;
+  /** Truncations done for a diverging epoch (for tests and metrics). */
+  truncations: number;
+}
+
+export class ReplicaFetcher {
+  readonly host: string;
+  readonly port: number;
+  readonly #follower: FollowerHost;
+  readonly #transport: Transport;
+  readonly #partitions = new Map<string, FollowerPartition>();
+  #socket: TransportSocket | null = null;
+  #closed = false;
+  #wake: (() => void) | null = null;
+  #nextCorrelationId = 1;
+  #pending: { correlationId: number; resolve: (body: Uint8Array) => void; reject: (e: Error) => void } | null = null;
+  readonly #running: Promise<void>;
+  /** Rounds completed (a test waits on progress with it). */
+  rounds = 0;
+
+  constructor(options: { host: string; port: number; follower: FollowerHost; transport?: Transport }) {
+    this.host = options.host;
+    this.port = options.port;
+    this.#follower = options.follower;
+    this.#transport = options.transport ?? defaultTransport();
+    this.#running = this.#run();
+  }
+
+  get size(): number {
+    return this.#partitions.size;
+  }
+
+  partitionState(topic: string, partition: number): FollowerPartition | undefined {
+    return this.#partitions.get(key(topic, partition));
+  }
+
+  add(topic: string, partition: number, slot: number, leaderEpoch: number): FollowerPartition {
+    const k = key(topic, partition);
+    let p = this.#partitions.get(k);
+    if (p === undefined) {
+      p = { topic, partition, slot, leaderEpoch, fetchOffset: -1, lastFetchedEpoch: -1, highWatermark: 0, lastError: ErrorCode.NONE, truncations: 0 };
+      this.#partitions.set(k, p);
+    } else {
+      p.leaderEpoch = leaderEpoch;
+      p.slot = slot;
+      p.fetchOffset = -1; // re-read from the log: a new leader may need a truncation check from the start
+    }
+    this.#kick();
+    return p;
+  }
+
+  remove(topic: string, partition: number): void {
+    this.#partitions.delete(key(topic, partition));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#socket?.close();
+    this.#kick();
+    await this.#running;
+  }
+
+  #kick(): void {
+    const w = this.#wake;
+    this.#wake = null;
+    w?.();
+  }
+
+  async #run(): Promise<void> {
+    let backoffMs = REPLICA_RECONNECT_BACKOFF_MS_MIN;
+    while (!this.#closed) {
+      if (this.#partitions.size === 0) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      try {
+        if (this.#socket === null || !this.#socket.open) await this.#connect();
+        await this.#round();
+        backoffMs = REPLICA_RECONNECT_BACKOFF_MS_MIN;
+      } catch (e) {
+        if (this.#closed) break;
+        this.#socket?.close();
+        this.#socket = null;
+        this.#follower.log(`sluice: replica fetch from ${this.host}:${this.port} failed (${(e as Error)?.message ?? e}); again in ${backoffMs} ms`);
+        await this.#sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, REPLICA_RECONNECT_BACKOFF_MS_MAX);
+      }
+    }
+    this.#socket?.close();
+  }
+
+  /** Waits `ms` or until kicked (a new partition, close). */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async #connect(): Promise<void> {
+    const socket = await this.#transport.connect({ host: this.host, port: this.port, connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS });
+    const parser = new FrameParser({
+      kind: "response",
+      onFrame: (frame) => {
+        const pending = this.#pending;
+        if (pending === null || readResponseCorrelationId(frame) !== pending.correlationId) return;
+        this.#pending = null;
+        // The frame view is the parser's: the records must outlive it (appends are asynchronous).
+        pending.resolve(responseBody(frame).slice());
+      },
+      onError: (e) => socket.close() ?? void e,
+    });
+    socket.onData((chunk) => parser.push(chunk));
+    socket.onClose((error) => {
+      const pending = this.#pending;
+      this.#pending = null;
+      pending?.reject(error ?? new Error("the leader closed the connection"));
+    });
+    this.#socket = socket;
+  }
+
+  async #round(): Promise<void> {
+    const f = this.#follower;
+    const parts = [...this.#partitions.values()];
+    // Initialise new partitions from their own log; wait (bounded) for what was appended to be durable.
+    for (const p of parts) {
+      const slot = f.resolve(p.topic, p.partition);
+      if (slot < 0) {
+        p.lastError = -slot;
+        continue;
+      }
+      p.slot = slot;
+      if (p.fetchOffset < 0) {
+        p.fetchOffset = f.logEndOffset(slot);
+        p.lastFetchedEpoch = await f.lastBatchEpoch(slot);
+      }
+      if (f.durableOffset(slot) < p.fetchOffset) await f.whenDurable(slot, p.fetchOffset, REPLICA_DURABLE_WAIT_MS);
+    }
+    const asked = parts.filter((p) => p.fetchOffset >= 0 && p.slot >= 0);
+    if (asked.length === 0) {
+      await this.#sleep(REPLICA_RECONNECT_BACKOFF_MS_MAX);
+      return;
+    }
+    const byTopic = new Map<string, ReplicaFetchTopic>();
+    for (const p of asked) {
+      let t = byTopic.get(p.topic);
+      if (t === undefined) {
+        t = { name: p.topic, partitions: [] };
+        byTopic.set(p.topic, t);
+      }
+      t.partitions.push({
+        index: p.partition,
+        currentLeaderEpoch: p.leaderEpoch,
+        fetchOffset: BigInt(p.fetchOffset),
+        lastFetchedEpoch: p.lastFetchedEpoch,
+        durableOffset: BigInt(f.durableOffset(p.slot)),
+        partitionMaxBytes: REPLICA_FETCH_PARTITION_BYTES_MAX,
+      });
+    }
+    const body = await this.#roundTrip({ replicaId: f.brokerId, maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] });
+    const resp = decodeReplicaFetchResponse(body);
+    let failed = 0;
+    for (const t of resp.topics) {
+      for (const r of t.partitions) {
+        const p = this.#partitions.get(key(t.name, r.index));
+        if (p === undefined) continue; // removed while the fetch was out
+        if (!(await this.#apply(p, r))) failed++;
+      }
+    }
+    this.rounds++;
+    // Every partition refused (not the leader yet, an epoch not known there yet): do not spin.
+    if (failed === asked.length) await this.#sleep(REPLICA_RECONNECT_BACKOFF_MS_MIN);
+  }
+
+  /** Applies one partition's answer; false when it was an error. */
+  async #apply(p: FollowerPartition, r: ReplicaFetchPartitionResult): Promise<boolean> {
+    const f = this.#follower;
+    p.lastError = r.errorCode;
+    if (r.errorCode !== ErrorCode.NONE) return false;
+    const slot = p.slot;
+    if (r.divergingEpoch !== NO_DIVERGING_EPOCH) {
+      const leaderEnd = Number(r.divergingEndOffset);
+      const own = await f.endOffsetForEpoch(slot, r.divergingEpoch);
+      let cut = own.endOffset < 0 ? leaderEnd : Math.min(leaderEnd, own.endOffset);
+      cut = Math.min(cut, f.logEndOffset(slot));
+      const res = await f.truncate(slot, cut);
+      p.truncations++;
+      p.fetchOffset = res.logEndOffset;
+      p.lastFetchedEpoch = await f.lastBatchEpoch(slot);
+      return true;
+    }
+    if (r.records.length > 0) {
+      let res: { lastOffset: number };
+      try {
+        res = await f.appendAsFollower(slot, r.records);
+      } catch (e) {
+        // Refused by the log (offsets not at its end, an epoch going back) or a storage error:
+        // start the partition again from what its log says, with the divergence check.
+        p.lastError = (e as { code?: number }).code ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        p.fetchOffset = -1;
+        f.log(`sluice: follower append to ${p.topic}-${p.partition} refused (${(e as Error)?.message ?? e}); fetching again from its log end`);
+        return false;
+      }
+      p.fetchOffset = res.lastOffset + 1;
+      p.lastFetchedEpoch = lastEpochIn(r.records);
+    }
+    const hw = Math.max(p.highWatermark, Math.min(Number(r.highWatermark), f.durableOffset(slot)));
+    if (hw !== p.highWatermark) {
+      p.highWatermark = hw;
+      f.highWatermarkMoved(slot);
+    }
+    return true;
+  }
+
+  #roundTrip(req: Parameters<typeof writeReplicaFetchRequest>[1]): Promise<Uint8Array> {
+    const socket = this.#socket;
+    if (socket === null || !socket.open) return Promise.reject(new Error("not connected"));
+    const correlationId = this.#nextCorrelationId++ >>> 0;
+    const w = new Writer();
+    const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: 0, correlationId });
+    writeReplicaFetchRequest(w, req);
+    endFrame(w, start);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#pending?.correlationId !== correlationId) return;
+        this.#pending = null;
+        reject(new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `no answer from the leader within ${REPLICA_RESPONSE_TIMEOUT_MS} ms`));
+      }, REPLICA_RESPONSE_TIMEOUT_MS);
+      this.#pending = {
+        correlationId,
+        resolve: (b) => {
+          clearTimeout(timer);
+          resolve(b);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      socket.write(w.finish());
+    });
+  }
+}
+
+function key(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** The partition leader epoch of the last whole batch in `records`. */
+export function lastEpochIn(records: Uint8Array): number {
+  let pos = 0;
+  let epoch = -1;
+  while (pos + BATCH_OVERHEAD_BYTES <= records.length) {
+    const size = BATCH_OVERHEAD_BYTES + readI32(records, pos + BATCH_LENGTH_OFFSET);
+    if (pos + size > records.length) break;
+    epoch = readI32(records, pos + PARTITION_LEADER_EPOCH_OFFSET);
+    pos += size;
+  }
+  return epoch;
+}

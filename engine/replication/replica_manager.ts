@@ -1,0 +1,337 @@
+// The roles of this broker's partitions in replication, given explicitly:
+// becomeLeader / becomeFollower (the cluster's partition state in etcd decides
+// them; whoever reads it calls these). Holds the leaders' commit policies
+// (leader_partition.ts) and the follower fetchers (replica_fetcher.ts, one per
+// leader broker), and serves the leader's side of a replica fetch.
+//
+// A partition with no role here is a single-node partition: the engine reads
+// it below its durable offset and answers acks=all at its fdatasync, exactly
+// as without replication (the maps are empty; each hook is one size check).
+//
+// Runs on: the router (main) thread.
+
+import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import type { PartitionPool, ProduceCallback, ProduceResult } from "../partition_pool.ts";
+import { LeaderPartition, type LeaderRole } from "./leader_partition.ts";
+import { type FollowerPartition, ReplicaFetcher, lastEpochIn, type FollowerHost } from "./replica_fetcher.ts";
+
+export interface FollowerRole {
+  epoch: number;
+  leader: { host: string; port: number };
+}
+
+/** What the manager needs from the engine. */
+export interface ReplicationHost {
+  readonly pool: PartitionPool;
+  resolve(topic: string, partition: number): number;
+  /** A partition's visible end moved: wake parked fetches of it. */
+  wake(slot: number): void;
+  log(line: string): void;
+}
+
+/** The leader's answer to one partition of a replica fetch before any read. */
+export type ReplicaFetchCheck =
+  | { kind: "read"; slot: number; leader: LeaderPartition }
+  | { kind: "error"; errorCode: number; highWatermark: number; logStartOffset: number; logEndOffset: number }
+  | { kind: "diverging"; epoch: number; endOffset: number; highWatermark: number; logStartOffset: number; logEndOffset: number };
+
+export class ReplicaManager {
+  readonly brokerId: number;
+  readonly #host: ReplicationHost;
+  readonly #leaders = new Map<number, LeaderPartition>();
+  /** slot → the fetcher following it. */
+  readonly #following = new Map<number, { fetcher: ReplicaFetcher; topic: string; partition: number }>();
+  readonly #fetchers = new Map<string, ReplicaFetcher>();
+  readonly #durableWaiters = new Map<number, { offset: number; resolve: () => void }[]>();
+  readonly #followerHost: FollowerHost;
+
+  constructor(host: ReplicationHost, brokerId: number) {
+    this.#host = host;
+    this.brokerId = brokerId;
+    const pool = host.pool;
+    this.#followerHost = {
+      brokerId,
+      resolve: (t, p) => host.resolve(t, p),
+      logEndOffset: (slot) => pool.state(slot).logEndOffset,
+      durableOffset: (slot) => pool.state(slot).durableOffset,
+      lastBatchEpoch: (slot) => this.#lastBatchEpoch(slot),
+      endOffsetForEpoch: (slot, epoch) => replicaCalls(pool).endOffsetForEpoch(slot, epoch),
+      truncate: async (slot, offset) => {
+        const r = await replicaCalls(pool).truncate(slot, offset);
+        host.wake(slot);
+        return r;
+      },
+      appendAsFollower: (slot, records) => replicaCalls(pool).appendAsFollower(slot, records),
+      whenDurable: (slot, offset, timeoutMs) => this.#whenDurable(slot, offset, timeoutMs),
+      highWatermarkMoved: (slot) => host.wake(slot),
+      log: (line) => host.log(line),
+    };
+  }
+
+  /** True when any partition has a role (the engine's hot paths check this first). */
+  get active(): boolean {
+    return this.#leaders.size > 0 || this.#following.size > 0;
+  }
+
+  isFollowing(slot: number): boolean {
+    return this.#following.has(slot);
+  }
+
+  leaderOf(slot: number): LeaderPartition | undefined {
+    return this.#leaders.get(slot);
+  }
+
+  followerState(topic: string, partition: number): FollowerPartition | undefined {
+    const slot = this.#host.resolve(topic, partition);
+    return slot < 0 ? undefined : this.#following.get(slot)?.fetcher.partitionState(topic, partition);
+  }
+
+  /**
+   * This broker leads `topic`-`p` in `role.epoch` with the ISR and replicas
+   * given. The epoch is stamped into the log (its epoch file starts it at the
+   * log end) before the leader state exists, so no append of the new
+   * leadership goes out without it. Called again with the same epoch: the ISR
+   * (or config) changes in place.
+   */
+  async becomeLeader(topic: string, partition: number, role: LeaderRole): Promise<void> {
+    const slot = this.#slot(topic, partition);
+    if (!role.isr.includes(this.brokerId) || !role.replicas.includes(this.brokerId)) {
+      throw new SluiceError(ErrorCode.INVALID_REQUEST, `broker ${this.brokerId} must be in the replicas and the ISR it leads`);
+    }
+    const existing = this.#leaders.get(slot);
+    if (existing !== undefined && role.epoch < existing.epoch) {
+      throw new SluiceError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${role.epoch} is older than ${existing.epoch}`);
+    }
+    this.#stopFollowing(slot);
+    if (existing === undefined || role.epoch !== existing.epoch) await replicaCalls(this.#host.pool).setLeaderEpoch(slot, role.epoch);
+    const durable = this.#host.pool.state(slot).durableOffset;
+    if (existing !== undefined) existing.update(role, durable, Date.now());
+    else this.#leaders.set(slot, new LeaderPartition(this.brokerId, role, durable, Date.now()));
+    this.#afterHwChange(slot);
+  }
+
+  /**
+   * This broker follows `topic`-`p`, led in `role.epoch` by the broker at
+   * `role.leader`. Waiting acks=all of an earlier leadership fail with
+   * NOT_LEADER_OR_FOLLOWER (they may or may not survive on the new leader).
+   */
+  becomeFollower(topic: string, partition: number, role: FollowerRole): void {
+    const slot = this.#slot(topic, partition);
+    const leader = this.#leaders.get(slot);
+    if (leader !== undefined) {
+      this.#leaders.delete(slot);
+      leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
+    }
+    const k = `${role.leader.host}:${role.leader.port}`;
+    const current = this.#following.get(slot);
+    if (current !== undefined && current.fetcher !== this.#fetchers.get(k)) this.#stopFollowing(slot);
+    let fetcher = this.#fetchers.get(k);
+    if (fetcher === undefined) {
+      fetcher = new ReplicaFetcher({ host: role.leader.host, port: role.leader.port, follower: this.#followerHost });
+      this.#fetchers.set(k, fetcher);
+    }
+    fetcher.add(topic, partition, slot, role.epoch);
+    this.#following.set(slot, { fetcher, topic, partition });
+  }
+
+  /** Drops any role of the partition (it is closed or deleted). */
+  forget(slot: number): void {
+    const leader = this.#leaders.get(slot);
+    if (leader !== undefined) {
+      this.#leaders.delete(slot);
+      leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, "the partition is no longer led here");
+    }
+    this.#stopFollowing(slot);
+  }
+
+  #stopFollowing(slot: number): void {
+    const f = this.#following.get(slot);
+    if (f === undefined) return;
+    this.#following.delete(slot);
+    f.fetcher.remove(f.topic, f.partition);
+  }
+
+  #slot(topic: string, partition: number): number {
+    const slot = this.#host.resolve(topic, partition);
+    if (slot < 0) throw new SluiceError(-slot, `partition ${topic}-${partition} is not open here`);
+    return slot;
+  }
+
+  // ---------------------------------------------------------------- engine hooks
+
+  /** The worker moved a partition's offsets (pool.onAdvance). */
+  onAdvance(slot: number): void {
+    if (this.#leaders.size > 0) {
+      const leader = this.#leaders.get(slot);
+      if (leader !== undefined && leader.recompute(this.#host.pool.state(slot).durableOffset)) leader.settle();
+    }
+    if (this.#durableWaiters.size > 0) {
+      const waiters = this.#durableWaiters.get(slot);
+      if (waiters !== undefined) {
+        const durable = this.#host.pool.state(slot).durableOffset;
+        const left = waiters.filter((w) => w.offset > durable);
+        for (const w of waiters) if (w.offset <= durable) w.resolve();
+        if (left.length === 0) this.#durableWaiters.delete(slot);
+        else this.#durableWaiters.set(slot, left);
+      }
+    }
+  }
+
+  /**
+   * The read bound of a consumer fetch: a leader's replicated HW; a follower's
+   * HW (the leader's, never above its own durable offset), so a consumer of a
+   * follower never sees what the leader has not committed; -1 without a role
+   * (one node: the durable offset).
+   */
+  readBound(slot: number): number {
+    const leader = this.#leaders.get(slot);
+    if (leader !== undefined) return leader.highWatermark;
+    const f = this.#following.get(slot);
+    if (f === undefined) return -1;
+    return f.fetcher.partitionState(f.topic, f.partition)?.highWatermark ?? 0;
+  }
+
+  /**
+   * An acks=all produce to a leader partition: refused with NOT_ENOUGH_REPLICAS
+   * when the ISR is below min.insync.replicas, else appended and answered once
+   * the HW passes it. Returns the callback to give the pool (acks -1: called at
+   * the local fdatasync), or null after answering `cb` itself.
+   */
+  acksAllCallback(leader: LeaderPartition, cb: ProduceCallback): ProduceCallback | null {
+    if (!leader.enoughInsync()) {
+      cb(ErrorCode.NOT_ENOUGH_REPLICAS, null, `the ISR has ${leader.isr.length} members, below min.insync.replicas ${leader.minInsyncReplicas}`);
+      return null;
+    }
+    return (err: number, res: ProduceResult | null, message?: string) => {
+      if (err !== ErrorCode.NONE || res === null) return cb(err, res, message);
+      // The leader may have changed while the fdatasync ran.
+      if (!leader.waitForIsr(res, cb)) cb(ErrorCode.NOT_ENOUGH_REPLICAS, null, "too many acks=all produces wait for the ISR on this partition");
+    };
+  }
+
+  /** Applies an ISR given from outside (the controller's answer) without changing the epoch. */
+  setIsr(topic: string, partition: number, isr: readonly number[]): void {
+    const slot = this.#slot(topic, partition);
+    const leader = this.#leaders.get(slot);
+    if (leader === undefined) throw new SluiceError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker does not lead ${topic}-${partition}`);
+    leader.update({ epoch: leader.epoch, isr, replicas: leader.replicas }, this.#host.pool.state(slot).durableOffset, Date.now());
+    this.#afterHwChange(slot);
+  }
+
+  #afterHwChange(slot: number): void {
+    const leader = this.#leaders.get(slot);
+    if (leader === undefined) return;
+    leader.recompute(this.#host.pool.state(slot).durableOffset);
+    // Answers what the HW covers, and fails what the ISR no longer allows (a shrink below the minimum).
+    leader.settle();
+    this.#host.wake(slot);
+  }
+
+  // ---------------------------------------------------------------- the leader's side of a replica fetch
+
+  /**
+   * Checks one partition of a replica fetch from `replicaId` and records what
+   * it reports (its fetch and durable offsets), which may move the HW.
+   */
+  async checkReplicaFetch(
+    replicaId: number,
+    topic: string,
+    partition: number,
+    p: { currentLeaderEpoch: number; fetchOffset: number; lastFetchedEpoch: number; durableOffset: number },
+  ): Promise<ReplicaFetchCheck> {
+    const slot = this.#host.resolve(topic, partition);
+    if (slot < 0) return { kind: "error", errorCode: -slot, highWatermark: -1, logStartOffset: -1, logEndOffset: -1 };
+    const st = this.#host.pool.state(slot);
+    const leader = this.#leaders.get(slot);
+    const offsets = { highWatermark: leader?.highWatermark ?? -1, logStartOffset: st.logStartOffset, logEndOffset: st.logEndOffset };
+    if (leader === undefined) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, ...offsets };
+    if (p.currentLeaderEpoch < leader.epoch) return { kind: "error", errorCode: ErrorCode.FENCED_LEADER_EPOCH, ...offsets };
+    if (p.currentLeaderEpoch > leader.epoch) return { kind: "error", errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, ...offsets };
+    if (!leader.isReplica(replicaId)) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, ...offsets };
+    if (p.fetchOffset < 0 || p.fetchOffset > st.logEndOffset && p.lastFetchedEpoch === leader.epoch) {
+      return { kind: "error", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, ...offsets };
+    }
+    // KIP-320: the follower's last epoch must end on the leader at or after its fetch offset.
+    if (p.lastFetchedEpoch >= 0 && p.lastFetchedEpoch !== leader.epoch) {
+      let end = leader.epochEnds.get(p.lastFetchedEpoch);
+      if (end === undefined) {
+        end = await replicaCalls(this.#host.pool).endOffsetForEpoch(slot, p.lastFetchedEpoch);
+        if (this.#leaders.get(slot) !== leader) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, ...offsets };
+        leader.epochEnds.set(p.lastFetchedEpoch, end);
+      }
+      if (end.endOffset < p.fetchOffset || end.epoch < p.lastFetchedEpoch) {
+        return { kind: "diverging", epoch: end.epoch, endOffset: end.endOffset, ...offsets };
+      }
+    }
+    if (p.fetchOffset > st.logEndOffset) return { kind: "error", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, ...offsets };
+    leader.onFollowerFetch(replicaId, p.fetchOffset, p.durableOffset, st.logEndOffset, Date.now());
+    if (leader.recompute(st.durableOffset)) {
+      leader.settle();
+      this.#host.wake(slot);
+    }
+    return { kind: "read", slot, leader };
+  }
+
+  // ---------------------------------------------------------------- follower helpers
+
+  #whenDurable(slot: number, offset: number, timeoutMs: number): Promise<void> {
+    if (this.#host.pool.state(slot).durableOffset >= offset) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      let list = this.#durableWaiters.get(slot);
+      if (list === undefined) {
+        list = [];
+        this.#durableWaiters.set(slot, list);
+      }
+      list.push({ offset, resolve: done });
+    });
+  }
+
+  /** The epoch of the batch holding this replica's last offset, read back through the worker (the log end may be mid-epoch). */
+  #lastBatchEpoch(slot: number): Promise<number> {
+    const pool = this.#host.pool;
+    const st = pool.state(slot);
+    if (st.logEndOffset <= st.logStartOffset) return Promise.resolve(-1);
+    return new Promise((resolve, reject) => {
+      const ask = (): void => {
+        const accepted = pool.fetch(
+          slot,
+          st.logEndOffset - 1,
+          REPLICA_EPOCH_READ_BYTES,
+          (err, bytes) => (err === ErrorCode.NONE ? resolve(lastEpochIn(bytes)) : reject(new SluiceError(err, `reading the last batch of slot ${slot} failed`))),
+          Number.MAX_SAFE_INTEGER,
+        );
+        if (!accepted) setTimeout(ask, 1);
+      };
+      ask();
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const leader of this.#leaders.values()) leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, "the broker is shutting down");
+    this.#leaders.clear();
+    this.#following.clear();
+    const fetchers = [...this.#fetchers.values()];
+    this.#fetchers.clear();
+    await Promise.all(fetchers.map((f) => f.close()));
+    for (const list of this.#durableWaiters.values()) for (const w of list) w.resolve();
+    this.#durableWaiters.clear();
+  }
+}
+
+/** Enough for the one batch that holds the last offset (a batch is at most 1 MiB; planRead always returns one whole). */
+const REPLICA_EPOCH_READ_BYTES = 1;
+
+type ReplicaCalls = Required<Pick<PartitionPool, "setLeaderEpoch" | "endOffsetForEpoch" | "truncate" | "appendAsFollower">>;
+
+/** The pool's replica log calls; a pool without them (in-memory tests) cannot replicate. */
+function replicaCalls(pool: PartitionPool): ReplicaCalls {
+  if (pool.appendAsFollower === undefined || pool.truncate === undefined || pool.endOffsetForEpoch === undefined || pool.setLeaderEpoch === undefined) {
+    throw new SluiceError(ErrorCode.UNSUPPORTED_VERSION, "this partition pool has no replica log calls");
+  }
+  return pool as ReplicaCalls;
+}

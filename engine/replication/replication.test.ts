@@ -1,0 +1,213 @@
+// Replication between real brokers (in-process, each with its own worker
+// threads, data dir and native listener on 127.0.0.1 port 0), roles given
+// through the engine API: the replica fetch over TCP, the follower's append and
+// truncation, the high watermark as the ISR minimum, acks=all over the ISR.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { encodeBatch } from "../../protocol/record_batch.ts";
+import { waitFor } from "../../test/support/wait_for.ts";
+import { Broker } from "../broker.ts";
+import { parseBrokerConfig } from "../broker_config.ts";
+import type { Acks } from "../engine.ts";
+import type { ProduceResult } from "../partition_pool.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const TOPIC = "r";
+
+async function startBroker(brokerId: number, dataDir?: string): Promise<Broker> {
+  const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sluice-repl-"));
+  if (dataDir === undefined) cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const broker = await Broker.start(parseBrokerConfig({ dataDir: dir, host: "127.0.0.1", port: 0, httpPort: 0, kafkaPort: -1, workers: 1, brokerId }), { log: () => {} });
+  cleanups.push(() => broker.stop()); // idempotent
+  return broker;
+}
+
+async function cluster(n: number): Promise<Broker[]> {
+  const brokers: Broker[] = [];
+  for (let id = 1; id <= n; id++) {
+    const b = await startBroker(id);
+    await b.engine.createTopic(TOPIC, { partitions: 1 });
+    brokers.push(b);
+  }
+  return brokers;
+}
+
+interface Answer {
+  err: number;
+  res: ProduceResult | null;
+}
+
+/** One produce through the engine; resolves with its answer. */
+function produce(b: Broker, value: string, acks: Acks = -1): { answer: Promise<Answer>; answered: () => boolean } {
+  let done = false;
+  const answer = new Promise<Answer>((resolve) => {
+    const records = encodeBatch([{ value }, { value: `${value}-2` }]);
+    const send = (): void => {
+      const taken = b.engine.produce(TOPIC, 0, records, acks, (err, res) => {
+        done = true;
+        resolve({ err, res });
+      });
+      if (!taken) b.engine.onWritable(TOPIC, 0, send);
+    };
+    send();
+  });
+  return { answer, answered: () => done };
+}
+
+function state(b: Broker) {
+  return b.engine.pool.state(b.engine.resolve(TOPIC, 0));
+}
+
+/** The segment files of the partition, name → bytes. */
+function segmentFiles(b: Broker): Map<string, Buffer> {
+  const dir = path.join(b.config.dataDir, "topics", TOPIC, "0");
+  const out = new Map<string, Buffer>();
+  for (const name of fs.readdirSync(dir).sort()) if (name.endsWith(".log")) out.set(name, fs.readFileSync(path.join(dir, name)));
+  return out;
+}
+
+function leaderAddress(b: Broker): { host: string; port: number } {
+  return { host: "127.0.0.1", port: b.port };
+}
+
+describe("replication between brokers", () => {
+  test("RF 3, acks=all: every answer comes after all three replicas have it durably; the segment files end byte-identical; the HW never passes a follower's durable offset", async () => {
+    const [b1, b2, b3] = await cluster(3);
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2, 3], replicas: [1, 2, 3], minInsyncReplicas: 2 });
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    b3.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+
+    let hwAboveFollower = 0;
+    const leader = b1.engine.replication.leaderOf(b1.engine.resolve(TOPIC, 0))!;
+    const COUNT = 60;
+    const pending: Promise<Answer>[] = [];
+    for (let i = 0; i < COUNT; i++) {
+      const p = produce(b1, `v${i}`);
+      pending.push(
+        p.answer.then((a) => {
+          // At the moment of the answer, both followers hold the batch durably.
+          if (a.err === ErrorCode.NONE) {
+            for (const f of [b2, b3]) if (state(f).durableOffset <= a.res!.lastOffset) hwAboveFollower++;
+          }
+          return a;
+        }),
+      );
+      if (leader.highWatermark > Math.min(state(b2).durableOffset, state(b3).durableOffset)) hwAboveFollower++;
+    }
+    const answers = await Promise.all(pending);
+    expect(answers.every((a) => a.err === ErrorCode.NONE)).toBe(true);
+    expect(answers.map((a) => a.res!.baseOffset)).toEqual(Array.from({ length: COUNT }, (_, i) => i * 2));
+    expect(hwAboveFollower).toBe(0);
+    expect(leader.highWatermark).toBe(COUNT * 2);
+    expect(state(b2).logEndOffset).toBe(COUNT * 2);
+    expect(state(b3).logEndOffset).toBe(COUNT * 2);
+    const files = segmentFiles(b1);
+    expect(files.size).toBeGreaterThan(0);
+    expect(segmentFiles(b2)).toEqual(files);
+    expect(segmentFiles(b3)).toEqual(files);
+    // The followers' high watermark follows the leader's, and bounds what their consumers read.
+    await waitFor(() => b2.engine.replication.followerState(TOPIC, 0)!.highWatermark === COUNT * 2, { what: "follower HW" });
+    expect(b2.engine.topicView().highWatermark(TOPIC, 0)).toBe(COUNT * 2);
+    // A follower refuses produces.
+    expect((await produce(b2, "no", 1).answer).err).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  }, 60_000);
+
+  test("consumers on the leader never read at or above the HW: with one follower's reports missing, acks=1 records stay invisible until the follower reports them durable", async () => {
+    const [b1, b2] = await cluster(2);
+    // Broker 2 is in the ISR but follows nobody yet: the HW cannot pass 0.
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2], replicas: [1, 2] });
+    const a = await produce(b1, "x", 1).answer;
+    expect(a.err).toBe(ErrorCode.NONE);
+    await waitFor(() => state(b1).durableOffset === 2, { what: "leader durable" });
+    expect(b1.engine.topicView().highWatermark(TOPIC, 0)).toBe(0);
+    const read = () =>
+      new Promise<{ bytes: number; hw: number }>((resolve) => {
+        let bytes = 0;
+        let hw = -1;
+        b1.engine.fetch(
+          { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, partitions: [{ topic: TOPIC, partition: 0, offset: 0, maxBytes: 1 << 20 }] },
+          { partition: (_i, _e, b, h) => ((bytes = b?.length ?? 0), (hw = h)), reset: () => {}, done: () => resolve({ bytes, hw }) },
+        );
+      });
+    expect(await read()).toEqual({ bytes: 0, hw: 0 });
+    // The follower starts fetching: its durable report moves the HW, and the record becomes readable.
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    await waitFor(() => b1.engine.topicView().highWatermark(TOPIC, 0) === 2, { what: "HW from the follower's report" });
+    // The follower has the batch durably; its consumers see it only once the leader's HW in a fetch answer covers it.
+    await waitFor(() => b2.engine.topicView().highWatermark(TOPIC, 0) === 2, { what: "the follower's HW" });
+    const after = await read();
+    expect(after.hw).toBe(2);
+    expect(after.bytes).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("a stopped follower holds acks=all until the ISR is shrunk through the API; below min.insync.replicas produces are refused", async () => {
+    const [b1, b2, b3] = await cluster(3);
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2, 3], replicas: [1, 2, 3], minInsyncReplicas: 2, replicaLagTimeMaxMs: 300 });
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    b3.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    expect((await produce(b1, "first").answer).err).toBe(ErrorCode.NONE);
+    await b3.stop();
+    const leader = b1.engine.replication.leaderOf(b1.engine.resolve(TOPIC, 0))!;
+    const held = produce(b1, "held");
+    // Durable on the leader and on broker 2, and still not answered: broker 3 is in the ISR.
+    await waitFor(() => state(b2).durableOffset >= 4 && leader.followers.get(2)!.durableOffset >= 4, { what: "broker 2 durable" });
+    expect(held.answered()).toBe(false);
+    // The leader says broker 3 should leave once it lagged past replica.lag.time.max.ms.
+    await waitFor(() => leader.shouldShrink(Date.now()).includes(3), { what: "shrink proposal" });
+    expect(leader.shouldShrink(Date.now())).toEqual([3]);
+    b1.engine.replication.setIsr(TOPIC, 0, [1, 2]);
+    expect((await held.answer).err).toBe(ErrorCode.NONE);
+    // ISR of one, below min.insync.replicas 2: refused before the append.
+    b1.engine.replication.setIsr(TOPIC, 0, [1]);
+    const before = state(b1).logEndOffset;
+    expect((await produce(b1, "refused").answer).err).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);
+    expect(state(b1).logEndOffset).toBe(before);
+  }, 60_000);
+
+  test("a follower whose tail forked (epoch history diverged) truncates to the leader's and ends byte-identical", async () => {
+    const [b1, b2] = await cluster(2);
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2], replicas: [1, 2] });
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    for (let i = 0; i < 3; i++) expect((await produce(b1, `common${i}`).answer).err).toBe(ErrorCode.NONE);
+    // The fork: broker 1 keeps leading epoch 1 alone and writes on; broker 2 leads epoch 2 alone and writes other records at the same offsets.
+    b1.engine.replication.setIsr(TOPIC, 0, [1]);
+    await b2.engine.becomeLeader(TOPIC, 0, { epoch: 2, isr: [2], replicas: [1, 2] });
+    for (let i = 0; i < 4; i++) expect((await produce(b1, `lost${i}`, 1).answer).err).toBe(ErrorCode.NONE);
+    for (let i = 0; i < 2; i++) expect((await produce(b2, `kept${i}`, 1).answer).err).toBe(ErrorCode.NONE);
+    expect(state(b1).logEndOffset).toBe(14);
+    expect(state(b2).logEndOffset).toBe(10);
+    // Broker 2 leads epoch 3 with broker 1 as follower: 1's epoch 1 ends at 6 on the leader, so it cuts its tail there.
+    await b2.engine.becomeLeader(TOPIC, 0, { epoch: 3, isr: [2, 1], replicas: [1, 2] });
+    b1.engine.becomeFollower(TOPIC, 0, { epoch: 3, leader: leaderAddress(b2) });
+    expect((await produce(b2, "after").answer).err).toBe(ErrorCode.NONE);
+    await waitFor(() => state(b1).logEndOffset === 12 && state(b1).durableOffset === 12, { what: "follower caught up" });
+    expect(b1.engine.replication.followerState(TOPIC, 0)!.truncations).toBe(1);
+    expect(segmentFiles(b1)).toEqual(segmentFiles(b2));
+  }, 60_000);
+
+  test("a follower closed and restarted on the same data dir catches up", async () => {
+    const [b1, b2] = await cluster(2);
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1], replicas: [1, 2] });
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    for (let i = 0; i < 5; i++) expect((await produce(b1, `a${i}`).answer).err).toBe(ErrorCode.NONE);
+    await waitFor(() => state(b2).durableOffset === 10, { what: "follower durable" });
+    const dir = b2.config.dataDir;
+    await b2.stop();
+    for (let i = 0; i < 5; i++) expect((await produce(b1, `b${i}`).answer).err).toBe(ErrorCode.NONE);
+    const again = await startBroker(2, dir);
+    again.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    await waitFor(() => state(again).durableOffset === 20, { what: "restarted follower caught up" });
+    expect(segmentFiles(again)).toEqual(segmentFiles(b1));
+    // Back in sync: the leader would take it into the ISR.
+    const leader = b1.engine.replication.leaderOf(b1.engine.resolve(TOPIC, 0))!;
+    await waitFor(() => leader.shouldExpand().includes(2), { what: "expand proposal" });
+  }, 60_000);
+});

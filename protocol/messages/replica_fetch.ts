@@ -1,0 +1,196 @@
+// ReplicaFetch (api key 1002, version 0): a follower broker's fetch from the
+// partition leader (docs/CLUSTER.md, "Replica fetch"). Binary, long-poll, like
+// Fetch; it reads up to the leader's log end (not its high watermark: a
+// follower copies what is not committed yet) and reports what the follower
+// has made durable, which is what the leader's high watermark is made of.
+//
+//   Request  = ReplicaId:i32 MaxWaitMs:i32 MinBytes:i32 MaxBytes:i32 Topics:[Topic]
+//     Topic     = Name:String Partitions:[Partition]
+//     Partition = Index:i32 CurrentLeaderEpoch:i32 FetchOffset:i64 LastFetchedEpoch:i32
+//                 DurableOffset:i64 PartitionMaxBytes:i32
+//   Response = ErrorCode:i16 Topics:[TopicR]     ; ErrorCode ≠ 0: Message:String instead of Topics
+//     TopicR     = Name:String Partitions:[PartitionR]
+//     PartitionR = Index:i32 ErrorCode:i16 HighWatermark:i64 LogStartOffset:i64 LogEndOffset:i64
+//                  DivergingEpoch:i32 DivergingEndOffset:i64 Records:Bytes
+//
+// LastFetchedEpoch: the epoch of the last batch in the follower's log (-1 when
+// empty). When that epoch ends earlier on the leader than FetchOffset, or the
+// leader knows no epoch that large, the leader answers no records and a
+// DivergingEpoch / DivergingEndOffset (its OffsetForLeaderEpoch answer, KIP-320):
+// the follower truncates to the end of the last common epoch and fetches again.
+// DivergingEpoch is -1 when there is no divergence. Records are stored batch
+// bytes, byte for byte (the leader's offsets and epochs in them).
+
+import { Reader, type Writer } from "../codec.ts";
+import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
+
+export interface ReplicaFetchPartition {
+  index: number;
+  currentLeaderEpoch: number;
+  fetchOffset: bigint;
+  lastFetchedEpoch: number;
+  durableOffset: bigint;
+  partitionMaxBytes: number;
+}
+
+export interface ReplicaFetchTopic {
+  name: string;
+  partitions: ReplicaFetchPartition[];
+}
+
+export interface ReplicaFetchRequest {
+  replicaId: number;
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  topics: ReplicaFetchTopic[];
+}
+
+export interface ReplicaFetchPartitionResult {
+  index: number;
+  errorCode: number;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  logEndOffset: bigint;
+  divergingEpoch: number;
+  divergingEndOffset: bigint;
+  /** Whole batches back to back (possibly empty). */
+  records: Uint8Array;
+}
+
+export interface ReplicaFetchTopicResult {
+  name: string;
+  partitions: ReplicaFetchPartitionResult[];
+}
+
+export interface ReplicaFetchResponse {
+  topics: ReplicaFetchTopicResult[];
+}
+
+/** DivergingEpoch when the follower's log agrees with the leader's. */
+export const NO_DIVERGING_EPOCH = -1;
+
+const TOPIC_BYTES_MIN = 2 + 4;
+const PARTITION_BYTES = 4 + 4 + 8 + 4 + 8 + 4;
+/** Bytes of a PartitionR without its records. */
+export const REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN = 4 + 2 + 8 + 8 + 8 + 4 + 8 + 4;
+const EMPTY = new Uint8Array(0);
+
+export function writeReplicaFetchRequest(w: Writer, req: ReplicaFetchRequest): void {
+  w.writeI32(req.replicaId).writeI32(req.maxWaitMs).writeI32(req.minBytes).writeI32(req.maxBytes).writeArrayCount(req.topics.length);
+  for (const t of req.topics) {
+    w.writeString(t.name).writeArrayCount(t.partitions.length);
+    for (const p of t.partitions) {
+      w.writeI32(p.index).writeI32(p.currentLeaderEpoch).writeI64(p.fetchOffset).writeI32(p.lastFetchedEpoch).writeI64(p.durableOffset).writeI32(p.partitionMaxBytes);
+    }
+  }
+}
+
+export function decodeReplicaFetchRequest(body: Uint8Array): ReplicaFetchRequest {
+  const r = new Reader(body);
+  const replicaId = r.readI32("replicaId");
+  const maxWaitMs = r.readI32("maxWaitMs");
+  const minBytes = r.readI32("minBytes");
+  const maxBytes = r.readI32("maxBytes");
+  const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
+  const topics: ReplicaFetchTopic[] = [];
+  for (let i = 0; i < topicCount; i++) {
+    const name = r.readStringNotNull("topics[].name");
+    const partitionCount = r.readArrayCount("topics[].partitions", PARTITION_BYTES);
+    const partitions: ReplicaFetchPartition[] = [];
+    for (let j = 0; j < partitionCount; j++) {
+      partitions.push({
+        index: r.readI32("topics[].partitions[].index"),
+        currentLeaderEpoch: r.readI32("topics[].partitions[].currentLeaderEpoch"),
+        fetchOffset: r.readI64("topics[].partitions[].fetchOffset"),
+        lastFetchedEpoch: r.readI32("topics[].partitions[].lastFetchedEpoch"),
+        durableOffset: r.readI64("topics[].partitions[].durableOffset"),
+        partitionMaxBytes: r.readI32("topics[].partitions[].partitionMaxBytes"),
+      });
+    }
+    topics.push({ name, partitions });
+  }
+  r.expectEnd("the replica fetch request");
+  return { replicaId, maxWaitMs, minBytes, maxBytes, topics };
+}
+
+function writePartitionHead(w: Writer, p: ReplicaFetchPartitionResult): void {
+  w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.highWatermark).writeI64(p.logStartOffset).writeI64(p.logEndOffset);
+  w.writeI32(p.divergingEpoch).writeI64(p.divergingEndOffset);
+}
+
+/** Writes a successful response body; records are copied into the writer. */
+export function writeReplicaFetchResponse(w: Writer, resp: ReplicaFetchResponse): void {
+  writeOkPrefix(w);
+  w.writeArrayCount(resp.topics.length);
+  for (const t of resp.topics) {
+    w.writeString(t.name).writeArrayCount(t.partitions.length);
+    for (const p of t.partitions) {
+      writePartitionHead(w, p);
+      w.writeBytes(p.records);
+    }
+  }
+}
+
+/**
+ * The response body as pieces for a vectored socket write, records not copied
+ * (as writeFetchResponsePieces in fetch.ts: pieces are views of the writer's
+ * bytes from byte 0 interleaved with each partition's records).
+ */
+export function writeReplicaFetchResponsePieces(w: Writer, resp: ReplicaFetchResponse): { pieces: Uint8Array[]; recordBytes: number } {
+  const cuts: number[] = [];
+  const records: Uint8Array[] = [];
+  let recordBytes = 0;
+  writeOkPrefix(w);
+  w.writeArrayCount(resp.topics.length);
+  for (const t of resp.topics) {
+    w.writeString(t.name).writeArrayCount(t.partitions.length);
+    for (const p of t.partitions) {
+      writePartitionHead(w, p);
+      w.writeI32(p.records.length);
+      if (p.records.length > 0) {
+        cuts.push(w.length);
+        records.push(p.records);
+        recordBytes += p.records.length;
+      }
+    }
+  }
+  const all = w.finish();
+  const pieces: Uint8Array[] = [];
+  let at = 0;
+  for (let i = 0; i < cuts.length; i++) {
+    pieces.push(all.subarray(at, cuts[i]));
+    pieces.push(records[i]);
+    at = cuts[i];
+  }
+  pieces.push(all.subarray(at));
+  return { pieces, recordBytes };
+}
+
+/** Decodes a response body; records are views. A request-level error is thrown as SluiceError(code, message). */
+export function decodeReplicaFetchResponse(body: Uint8Array): ReplicaFetchResponse {
+  const r = new Reader(body);
+  readResponseEnvelope(r);
+  const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
+  const topics: ReplicaFetchTopicResult[] = [];
+  for (let i = 0; i < topicCount; i++) {
+    const name = r.readStringNotNull("topics[].name");
+    const partitionCount = r.readArrayCount("topics[].partitions", REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN);
+    const partitions: ReplicaFetchPartitionResult[] = [];
+    for (let j = 0; j < partitionCount; j++) {
+      partitions.push({
+        index: r.readI32("partitions[].index"),
+        errorCode: r.readI16("partitions[].errorCode"),
+        highWatermark: r.readI64("partitions[].highWatermark"),
+        logStartOffset: r.readI64("partitions[].logStartOffset"),
+        logEndOffset: r.readI64("partitions[].logEndOffset"),
+        divergingEpoch: r.readI32("partitions[].divergingEpoch"),
+        divergingEndOffset: r.readI64("partitions[].divergingEndOffset"),
+        records: r.readBytes("partitions[].records") ?? EMPTY,
+      });
+    }
+    topics.push({ name, partitions });
+  }
+  r.expectEnd("the replica fetch response");
+  return { topics };
+}
