@@ -51,7 +51,7 @@ export interface FetchPosition {
   readonly offset: number;
 }
 
-/** What the group consumer needs of a fetching consumer (client/group_fetcher.ts adapts client/consumer.ts). */
+/** What the group consumer needs of a fetching consumer (client/group_transport.ts's ConsumerFetcher adapts client/consumer.ts). */
 export interface GroupFetcher {
   /** Replaces the partitions fetched and where each starts. */
   assign(positions: readonly FetchPosition[]): void;

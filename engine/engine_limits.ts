@@ -51,7 +51,7 @@ export const CREATE_RETRY_MS = 10;
 /** How often per-partition rates (messages/s, bytes/s) are sampled for DescribeTopics. */
 export const RATE_SAMPLE_INTERVAL_MS = 1000;
 
-// ---- Fetch (fetch_read_budget.ts, native/fetch_in_flight.ts, native/scratch_pool.ts) ----
+// ---- Fetch (fetch_read_budget.ts, native/fetch_in_flight.ts, connection/scratch_pool.ts) ----
 
 /**
  * Bytes of fetch reads (each counted by the most it may return) one client may

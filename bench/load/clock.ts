@@ -1,7 +1,7 @@
 // One clock for every thread of a run: epoch milliseconds with sub-millisecond
 // precision. performance.now() alone is relative to each thread's own start,
 // so a producer thread's timestamps could not be compared with a consumer
-// thread's; timeOrigin + now() can (checked in test/bench_load.test.ts).
+// thread's; timeOrigin + now() can.
 
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
