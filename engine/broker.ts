@@ -156,7 +156,7 @@ export class Broker {
             engine,
             dispatcher,
             brokerInfo: () => ({
-              nodeId: NODE_ID,
+              nodeId: engine.cluster?.brokerId ?? NODE_ID,
               host: config.host,
               port: srv.port,
               httpPort: http?.port ?? config.httpPort,

@@ -62,15 +62,39 @@ export class ClusterReplicas implements ClusterTopicAdmin {
   }
 
   /** The live brokers as etcd says (this one included once registered), by id. */
-  brokers(): { nodeId: number; host: string; port: number; kafkaPort: number | null; rack: string | null }[] {
+  brokers(): { nodeId: number; host: string; port: number; kafkaPort: number | null; httpPort: number; rack: string | null }[] {
     return [...this.#member.view.brokers.values()]
-      .map((b) => ({ nodeId: b.info.id, host: b.info.host, port: b.info.port, kafkaPort: b.info.kafkaPort, rack: b.info.rack }))
+      .map((b) => ({ nodeId: b.info.id, host: b.info.host, port: b.info.port, kafkaPort: b.info.kafkaPort, httpPort: b.info.httpPort, rack: b.info.rack }))
       .sort((a, b) => a.nodeId - b.nodeId);
   }
 
   /** The controller's broker id, -1 while there is none. */
   get controllerId(): number {
     return this.#member.view.controller?.brokerId ?? -1;
+  }
+
+  /** The controller's epoch (its election key's create revision), -1 while there is none. */
+  get controllerEpoch(): number {
+    return this.#member.view.controller?.epoch ?? -1;
+  }
+
+  /**
+   * Partition counts of the whole cluster from this broker's view, by the rule
+   * `sluice cluster status` uses (cluster/cluster_status.ts): offline has no
+   * leader, under-replicated has an ISR smaller than its replica list.
+   */
+  partitionCounts(): { total: number; offline: number; underReplicated: number } {
+    const view = this.#member.view;
+    const counts = { total: 0, offline: 0, underReplicated: 0 };
+    for (const [name, record] of view.topics) {
+      for (let p = 0; p < record.partitions; p++) {
+        counts.total++;
+        const s = view.partitionState(name, p);
+        if (s === undefined || s.leader === NO_LEADER) counts.offline++;
+        if (s === undefined || s.isr.length < record.replicas[p].length) counts.underReplicated++;
+      }
+    }
+    return counts;
   }
 
   // ------------------------------------------------------------------ admin (ClusterTopicAdmin)

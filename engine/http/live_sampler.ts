@@ -51,6 +51,15 @@ export interface Throughput {
   bytesOutPerSec: number;
 }
 
+/** Cluster mode only: the cluster as this broker's view of etcd holds it (no etcd call per sample). */
+export interface ClusterSummary {
+  brokers: { nodeId: number; host: string; port: number; kafkaPort: number | null; httpPort: number; rack: string | null }[];
+  /** -1 (and epoch -1) while no broker is controller. */
+  controllerId: number;
+  controllerEpoch: number;
+  partitions: { total: number; offline: number; underReplicated: number };
+}
+
 export interface Snapshot {
   atMs: number;
   broker: BrokerInfo & { uptimeMs: number; partitions: number; partitionsOffline: number; rssBytes: number };
@@ -60,6 +69,8 @@ export interface Snapshot {
   groups: GroupSummary[];
   groupsTotal: number;
   groupsAvailable: boolean;
+  /** Present in cluster mode only (a single node has no cluster view). */
+  cluster?: ClusterSummary;
 }
 
 interface Totals {
@@ -193,6 +204,9 @@ export class LiveSampler {
     }
 
     const info = this.#brokerInfo();
+    const c = engine.cluster;
+    const cluster: ClusterSummary | undefined =
+      c === undefined ? undefined : { brokers: c.brokers(), controllerId: c.controllerId, controllerEpoch: c.controllerEpoch, partitions: c.partitionCounts() };
     return {
       atMs: now,
       broker: { ...info, uptimeMs: now - info.startedAtMs, partitions, partitionsOffline: offline, rssBytes: process.memoryUsage.rss() },
@@ -202,6 +216,7 @@ export class LiveSampler {
       groups,
       groupsTotal,
       groupsAvailable,
+      ...(cluster === undefined ? {} : { cluster }),
     };
   }
 
