@@ -46,6 +46,24 @@ export interface Snapshot {
   groups: GroupSummary[];
   groupsTotal: number;
   groupsAvailable: boolean;
+  /** Cluster mode only. */
+  cluster?: ClusterSummary;
+}
+
+export interface ClusterBroker {
+  nodeId: number;
+  host: string;
+  port: number;
+  kafkaPort: number | null;
+  httpPort: number;
+  rack: string | null;
+}
+
+export interface ClusterSummary {
+  brokers: ClusterBroker[];
+  controllerId: number;
+  controllerEpoch: number;
+  partitions: { total: number; offline: number; underReplicated: number };
 }
 
 export interface PartitionView {
@@ -59,6 +77,11 @@ export interface PartitionView {
   bytesInPerSec: number;
   share: number;
   hot: boolean;
+  /** Cluster mode only: as etcd says. */
+  leader?: number;
+  leaderEpoch?: number;
+  replicas?: number[];
+  isr?: number[];
 }
 
 export interface TopicView {

@@ -5,8 +5,9 @@ import { html } from "./html.ts";
 import type { FieldView } from "./types.ts";
 import { bytes } from "./format.ts";
 
-export function Stat(props: { label: string; value: string; testId?: string }) {
-  return html`<div class="stat" data-testid=${props.testId}><div class="stat-value">${props.value}</div><div class="stat-label">${props.label}</div></div>`;
+/** A figure with its label; `bad` highlights it (a count that should be 0 and is not). */
+export function Stat(props: { label: string; value: string; testId?: string; bad?: boolean }) {
+  return html`<div class=${props.bad === true ? "stat stat-bad" : "stat"} data-testid=${props.testId}><div class="stat-value">${props.value}</div><div class="stat-label">${props.label}</div></div>`;
 }
 
 export function ErrorLine(props: { error: string | null; testId?: string }) {

@@ -2,10 +2,18 @@
 // etcd and two real broker processes: /api/v1/overview lists the live brokers,
 // the controller and the partition counts as `sluice cluster status --json`
 // reads them from etcd, and /api/v1/topics/{topic} gives per partition the
-// leader, leader epoch, replicas and ISR the native metadata gives.
+// leader, leader epoch, replicas and ISR the native metadata gives. Then the
+// page in headless Chromium (/usr/bin/chromium, playwright-core): the brokers
+// with the controller marked, and after one broker is killed the
+// under-replicated count and the short ISRs highlighted (screenshots kept in
+// the temp dir the test prints).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { Admin } from "../client/mod.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
@@ -16,6 +24,8 @@ const clusterName = `console${process.pid}`;
 let etcd: EtcdCluster;
 const brokers = new Map<number, BrokerProcess>();
 const admins: Admin[] = [];
+let browser: BrowserContext | undefined;
+let shotsDir: string;
 
 function admin(id: number): Admin {
   const a = new Admin({ broker: `127.0.0.1:${brokers.get(id)!.port}` });
@@ -52,6 +62,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await browser?.close();
+  if (shotsDir !== undefined) fs.rmSync(path.join(shotsDir, "profile"), { recursive: true, force: true });
   for (const a of admins) await a.close();
   for (const b of brokers.values()) await b.cleanup();
   await etcd?.stop();
@@ -90,6 +102,24 @@ describe("console API in cluster mode", () => {
     expect(topic.partitions.map(pick)).toEqual(native.map(pick));
     for (const p of topic.partitions) expect([...p.replicas].sort()).toEqual(BROKER_IDS);
 
+    // The page, from broker 2: both brokers listed, the controller marked, nothing highlighted.
+    shotsDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-console-cluster-"));
+    console.log(`console screenshots: ${shotsDir}`);
+    browser = await chromium.launchPersistentContext(path.join(shotsDir, "profile"), {
+      executablePath: "/usr/bin/chromium",
+      viewport: { width: 1280, height: 900 },
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    const page: Page = browser.pages()[0] ?? (await browser.newPage());
+    const base = `http://127.0.0.1:${brokers.get(2)!.httpPort}/`;
+    await page.goto(base);
+    const controller = overview.cluster.controllerId;
+    await page.locator(`[data-testid=brokers-table] tr[data-broker="${controller}"] .pill`).waitFor({ timeout: 20_000 });
+    expect(await page.locator("[data-testid=brokers-table] tbody tr").count()).toBe(2);
+    expect(await page.locator(`[data-testid=brokers-table] tr[data-broker="${controller}"] .pill`).textContent()).toBe("controller");
+    expect(await page.locator("[data-testid=stat-under-replicated]").getAttribute("class")).toBe("stat");
+    await page.screenshot({ path: path.join(shotsDir, "overview-healthy.png"), fullPage: true });
+
     // Broker 1 gone: its partitions drop out of the ISR; the overview counts them as under-replicated.
     await brokers.get(1)!.kill9();
     await waitFor(async () => {
@@ -104,5 +134,17 @@ describe("console API in cluster mode", () => {
       expect(p.isr).toEqual([2]);
       expect(p.replicas.length).toBe(2);
     }
+
+    // The page: one broker left, the under-replicated count highlighted; the topic's short ISRs highlighted.
+    await page.locator("[data-testid=stat-under-replicated].stat-bad").waitFor({ timeout: 20_000 });
+    expect(await page.locator("[data-testid=stat-under-replicated] .stat-value").textContent()).toBe("3");
+    expect(await page.locator("[data-testid=brokers-table] tbody tr").count()).toBe(1);
+    await page.screenshot({ path: path.join(shotsDir, "overview-degraded.png"), fullPage: true });
+    await page.goto(`${base}#/topics/console-rf2`);
+    await page.locator("[data-testid=partitions-table] td.isr-short").first().waitFor({ timeout: 20_000 });
+    expect(await page.locator("[data-testid=partitions-table] td.isr-short").count()).toBe(3);
+    expect(await page.locator("[data-testid=partitions-table] th").allTextContents()).toContain("ISR");
+    expect((await page.locator("[data-testid=partitions-table] td.leader").allTextContents()).every((t) => t === "2")).toBe(true);
+    await page.screenshot({ path: path.join(shotsDir, "topic-degraded.png"), fullPage: true });
   }, 90_000);
 });

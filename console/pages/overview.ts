@@ -8,6 +8,7 @@ import { Chart } from "../chart.ts";
 import { bytes, count, duration, rate } from "../format.ts";
 import { html } from "../html.ts";
 import { useLive } from "../live.ts";
+import type { ClusterSummary } from "../types.ts";
 import { ErrorLine, parseKeyValueLines, Stat } from "../widgets.ts";
 
 export function OverviewPage() {
@@ -24,7 +25,7 @@ export function OverviewPage() {
       </div>
       <div class="stats">
         <${Stat} label="node" value=${`${b.nodeId} · ${b.host}:${b.port}`} />
-        <${Stat} label="role" value="controller, leader of all" />
+        <${Stat} label="role" value=${s.cluster === undefined ? "single node: controller, leader of all" : s.cluster.controllerId === b.nodeId ? "controller" : "broker"} />
         <${Stat} label="version" value=${b.version} />
         <${Stat} label="uptime" value=${duration(b.uptimeMs)} />
         <${Stat} label="workers" value=${String(b.workers)} />
@@ -34,6 +35,7 @@ export function OverviewPage() {
         <${Stat} label="resident memory" value=${bytes(b.rssBytes)} />
       </div>
     </section>
+    ${s.cluster === undefined ? null : html`<${ClusterCard} cluster=${s.cluster} self=${b.nodeId} />`}
     <section class="charts">
       <${Chart}
         title=${`Messages per second — in ${rate(s.throughput.messagesInPerSec)}, out ${rate(s.throughput.messagesOutPerSec)}`}
@@ -97,6 +99,39 @@ export function OverviewPage() {
           </table>`}
     </section>
   `;
+}
+
+/** Cluster mode: the live brokers (the controller marked) and the cluster's partition health. */
+function ClusterCard(props: { cluster: ClusterSummary; self: number }) {
+  const c = props.cluster;
+  const { total, offline, underReplicated } = c.partitions;
+  return html`<section class="card" data-testid="cluster-card">
+    <div class="card-head">
+      <h2>Cluster <span class="muted">(${c.brokers.length} live ${c.brokers.length === 1 ? "broker" : "brokers"})</span></h2>
+      ${c.controllerId < 0 ? html`<span class="pill pill-bad">no controller</span>` : null}
+    </div>
+    <div class="stats">
+      <${Stat} label="controller" value=${c.controllerId < 0 ? "none" : `${c.controllerId} · epoch ${c.controllerEpoch}`} />
+      <${Stat} label="partitions" value=${String(total)} />
+      <${Stat} label="under-replicated" value=${String(underReplicated)} bad=${underReplicated > 0} testId="stat-under-replicated" />
+      <${Stat} label="offline (no leader)" value=${String(offline)} bad=${offline > 0} testId="stat-offline" />
+    </div>
+    <table class="grid" data-testid="brokers-table">
+      <thead><tr><th>broker</th><th>host</th><th class="num">native port</th><th class="num">Kafka port</th><th class="num">HTTP port</th><th>rack</th></tr></thead>
+      <tbody>
+        ${c.brokers.map(
+          (x) => html`<tr data-broker=${x.nodeId}>
+            <td>${x.nodeId}${x.nodeId === c.controllerId ? html` <span class="pill pill-ok">controller</span>` : null}${x.nodeId === props.self ? html` <span class="muted">(this one)</span>` : null}</td>
+            <td>${x.host}</td>
+            <td class="num">${x.port}</td>
+            <td class="num">${x.kafkaPort ?? "—"}</td>
+            <td class="num">${x.httpPort === 0 ? "—" : html`<a href=${`http://${x.host}:${x.httpPort}/`}>${x.httpPort}</a>`}</td>
+            <td>${x.rack ?? "—"}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
 }
 
 function CreateTopic() {

@@ -1,4 +1,5 @@
-// One topic: its partitions (log start, high watermark, size, segments, inflow
+// One topic: its partitions (in cluster mode leader, replicas and ISR, a short
+// ISR in colour; log start, high watermark, size, segments, inflow
 // and share of the topic's inflow; the hot partition first and in colour),
 // its configuration (editable: the broker validates as for the CLI and its
 // message names the bad field), produce a message, add partitions, delete.
@@ -8,13 +9,15 @@ import { api, seg } from "../api.ts";
 import { bytes, count, percent, rate } from "../format.ts";
 import { html } from "../html.ts";
 import { usePoll } from "../live.ts";
-import type { TopicView } from "../types.ts";
+import type { PartitionView, TopicView } from "../types.ts";
 import { ErrorLine, parseKeyValueLines, Stat } from "../widgets.ts";
 
 export function TopicPage(props: { topic: string }) {
   const { data: t, error, reload } = usePoll<TopicView>(`topics/${seg(props.topic)}`);
   if (t === null) return error !== null ? html`<div class="card"><${ErrorLine} error=${error} /><a href="#/">Back to the overview</a></div>` : html`<p class="loading">Loading…</p>`;
   // Busiest first; the partition number breaks ties, so an idle topic reads in order.
+  // A broker in cluster mode gives every partition its replicas; a single node gives none.
+  const clustered = t.partitions.some((p) => p.replicas !== undefined);
   const rows = [...t.partitions].sort((a, b) => b.messagesInPerSec - a.messagesInPerSec || a.partition - b.partition);
   return html`
     <div class="crumbs"><a href="#/">Overview</a> / topic</div>
@@ -32,11 +35,12 @@ export function TopicPage(props: { topic: string }) {
         <${Stat} label="bytes/s in" value=${bytes(t.bytesInPerSec)} />
       </div>
       <table class="grid" data-testid="partitions-table">
-        <thead><tr><th>partition</th><th class="num">log start</th><th class="num">high watermark</th><th class="num">messages</th><th class="num">size</th><th class="num">segments</th><th class="num">msgs/s in</th><th class="num">bytes/s in</th><th>share of inflow</th><th></th></tr></thead>
+        <thead><tr><th>partition</th>${clustered ? html`<th class="num">leader</th><th>replicas</th><th>ISR</th>` : null}<th class="num">log start</th><th class="num">high watermark</th><th class="num">messages</th><th class="num">size</th><th class="num">segments</th><th class="num">msgs/s in</th><th class="num">bytes/s in</th><th>share of inflow</th><th></th></tr></thead>
         <tbody>
           ${rows.map(
             (p) => html`<tr class=${p.hot ? "hot" : ""} data-partition=${p.partition}>
               <td>${p.partition}${p.online ? null : html` <span class="pill pill-bad">offline</span>`}${p.hot ? html` <span class="pill pill-hot">hot</span>` : null}</td>
+              ${clustered ? replicaCells(p) : null}
               <td class="num">${count(p.logStartOffset)}</td>
               <td class="num hw">${count(p.highWatermark)}</td>
               <td class="num">${count(Math.max(0, p.highWatermark - p.logStartOffset))}</td>
@@ -59,6 +63,16 @@ export function TopicPage(props: { topic: string }) {
       </div>
     </div>
   `;
+}
+
+/** Leader, replicas and ISR of a partition (cluster mode); an ISR smaller than the replicas is highlighted. */
+function replicaCells(p: PartitionView) {
+  const replicas = p.replicas ?? [];
+  const isr = p.isr ?? [];
+  const short = isr.length < replicas.length;
+  return html`<td class="num leader">${p.leader === undefined || p.leader < 0 ? html`<span class="pill pill-bad">none</span>` : p.leader}</td>
+    <td class="replicas">${replicas.join(", ")}</td>
+    <td class=${short ? "isr isr-short" : "isr"} title=${short ? `${replicas.length - isr.length} of ${replicas.length} replicas out of sync` : ""}>${isr.join(", ")}${short ? html` <span class="pill pill-bad">under-replicated</span>` : null}</td>`;
 }
 
 function ConfigCard(props: { topic: TopicView; onSaved: () => void }) {
