@@ -7,9 +7,12 @@
 // calls the partitions' logs, and writes one completion per request into the
 // completion ring, in request order. Then it runs the group-commit flush policy:
 // every log with unsynced bytes whose `flushDue(now)` says so is flushed, and a
-// DURABLE completion carries its new durable offset back to the router. With a
-// worker journal, the small tails of all due partitions are first made durable
-// together by one journal round (journal_rounds.ts); the rest flush one by one.
+// DURABLE completion carries its new durable offset back to the router. Those
+// flushes run their fdatasync off the thread (PartitionLog.flushAsync): the next
+// passes stage and write while it runs, and the DURABLE is published when it
+// returns, for the log end as of its start. With a worker journal, the small
+// tails of all due partitions are first made durable together by one journal
+// round (journal_rounds.ts, synchronous); the rest flush one by one.
 // What the host keeps per partition, and needs of its log, is in hosted_partition.ts.
 //
 // Coalesced writes: a produce is staged in its log (validated, given offsets,
