@@ -52,6 +52,8 @@ export interface HostedLog {
   flushDue(nowMs: number): boolean;
   flushDeadlineMs(): number | null;
   flush(): number;
+  flushAsync(done: (durableOffset: number, error: Error | null) => void): boolean;
+  readonly flushInFlight: boolean;
   planRead(offset: number, maxBytes: number, limitOffset: number): { length: number } | { error: number };
   readInto(plan: { length: number }, target: Uint8Array, targetOffset: number): number;
   /** The first record with a timestamp ≥ timestampMs (offset and its timestamp), or null. */

@@ -247,7 +247,7 @@ function config(entries: Record<string, string | number> = {}): LogConfig {
 
 for (const impl of [memoryImpl, realImpl]) {
   describe(`partition host (${impl.name})`, () => {
-    test("produce: PRODUCED at write time, DURABLE after the flush, state row follows", () => {
+    test("produce: PRODUCED at write time, DURABLE after the flush, state row follows", async () => {
       const { host, router, table, clock, dir } = setup(impl);
       host.open(3, dir("p3"), config({ "flush.interval.ms": 5 }));
       expect(table.read(3).online).toBe(true);
@@ -266,16 +266,18 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(row.sizeBytes).toBeGreaterThan(0);
       // Not due before flush.interval.ms has passed; the deadline says when.
       expect(host.flushDue(clock.now + 4)).toBe(0);
+      await host.flushesSettled();
       expect(host.nextDeadlineMs()).toBe(clock.now + 5);
       expect(router.take()).toEqual([]);
       expect(host.flushDue(clock.now + 5)).toBe(1);
+      await host.flushesSettled();
       expect(router.take()).toEqual([{ kind: "durable", slot: 3, durableOffset: 4 }]);
       row = table.read(3);
       expect(row.highWatermark).toBe(4);
       expect(row.durableOffset).toBe(4);
     });
 
-    test("flushOneDue flushes one due partition at a time, oldest dirty first, each DURABLE published after its own flush", () => {
+    test("flushOneDue flushes one due partition at a time, oldest dirty first, each DURABLE published after its own flush", async () => {
       const { host, router, table, clock, dir } = setup(impl);
       host.open(1, dir("p1"), config({ "flush.interval.ms": 0 }));
       host.open(2, dir("p2"), config({ "flush.interval.ms": 0 }));
@@ -288,6 +290,7 @@ for (const impl of [memoryImpl, realImpl]) {
       // acks=all answers wait for the flush; the first flush publishes them before its fdatasync.
       expect(router.take()).toEqual([]);
       expect(host.flushOneDue(clock.now)).toBe(true);
+      await host.flushesSettled();
       const first = router.take();
       expect(first.filter((c) => c.kind === "produced").map(idOf)).toEqual([a, b, expect.any(Number)]);
       expect(first.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 2, durableOffset: 1 }]);
@@ -297,15 +300,18 @@ for (const impl of [memoryImpl, realImpl]) {
       router.produce(2, batchOf(["d"]), -1);
       host.drain(clock.now);
       expect(host.flushOneDue(clock.now)).toBe(true);
+      await host.flushesSettled();
       expect(router.take().filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 1, durableOffset: 2 }]);
       expect(host.flushOneDue(clock.now)).toBe(true);
+      await host.flushesSettled();
       expect(router.take().filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 2, durableOffset: 2 }]);
       // Partition 3 is dirty but not due.
       expect(host.flushOneDue(clock.now)).toBe(false);
+      await host.flushesSettled();
       expect(host.dirtyCount).toBe(1);
     });
 
-    test("fetch returns only batches below the high watermark, with base offsets patched", () => {
+    test("fetch returns only batches below the high watermark, with base offsets patched", async () => {
       const { host, router, table, dir } = setup(impl);
       host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
       router.produce(0, batchOf(["x", "y"]));
@@ -336,7 +342,7 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(row.messagesOut).toBe(4);
     });
 
-    test("a full completion ring stops the drain without losing or reordering requests", () => {
+    test("a full completion ring stops the drain without losing or reordering requests", async () => {
       const { host, router, dir } = setup(impl, { completionBytes: 2048 });
       host.open(1, dir("p1"), config());
       const ids: number[] = [];
@@ -355,7 +361,7 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(seen).toEqual(ids);
     });
 
-    test("a failed flush takes the partition offline: one PARTITION_FAILED, then every request fails", () => {
+    test("a failed flush takes the partition offline: one PARTITION_FAILED, then every request fails", async () => {
       const { host, router, table, logs, dir } = setup(impl);
       host.open(2, dir("p2"), config({ "flush.interval.ms": 1000 }), impl.failingFaults);
       router.produce(2, batchOf(["a"]), -1);
@@ -386,7 +392,7 @@ for (const impl of [memoryImpl, realImpl]) {
       ]);
     });
 
-    test("requests for a slot that is not open fail with UNKNOWN_TOPIC_OR_PARTITION; bad batches carry the log's code", () => {
+    test("requests for a slot that is not open fail with UNKNOWN_TOPIC_OR_PARTITION; bad batches carry the log's code", async () => {
       const { host, router, table, dir } = setup(impl);
       host.open(0, dir("p0"), config());
       router.produce(5, batchOf(["a"]));
@@ -404,7 +410,7 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(table.read(0)).toMatchObject({ logEndOffset: 0, online: true });
     });
 
-    test("one pass, many produces: each gets its own offsets and answer, in request order, across partitions", () => {
+    test("one pass, many produces: each gets its own offsets and answer, in request order, across partitions", async () => {
       const { host, router, table, logs, dir } = setup(impl);
       host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
       host.open(1, dir("p1"), config({ "flush.interval.ms": 1000 }));
@@ -431,7 +437,7 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(values).toEqual(["a1", "b1", "a3", "b3", "a5", "b5"]);
     });
 
-    test("a bad batch fails only its own request; the requests staged around it are written and answered", () => {
+    test("a bad batch fails only its own request; the requests staged around it are written and answered", async () => {
       const { host, router, table, dir } = setup(impl);
       host.open(0, dir("p0"), config());
       const corrupt = batchOf(["bad"]);
@@ -448,7 +454,7 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(table.read(0)).toMatchObject({ logEndOffset: 3, online: true });
     });
 
-    test("a fetch between produces is answered between them: the produces before it are written first", () => {
+    test("a fetch between produces is answered between them: the produces before it are written first", async () => {
       const { host, router, logs, dir } = setup(impl);
       host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }));
       const a = router.produce(0, batchOf(["a"]));
@@ -486,7 +492,7 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(after.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 0, durableOffset: 1 }]);
     });
 
-    test("acks=all answers wait for the flush and are published as it starts, before its fdatasync; acks=1 answers at once", () => {
+    test("acks=all answers wait for the flush and are published as it starts, before its fdatasync; acks=1 answers at once", async () => {
       const { host, router, logs, dir } = setup(impl);
       host.open(0, dir("p0"), config({ "flush.interval.ms": 5 }));
       const all1 = router.produce(0, batchOf(["a"]), -1);
@@ -494,10 +500,12 @@ for (const impl of [memoryImpl, realImpl]) {
       host.drain(0);
       expect(router.completions.hasData()).toBe(false);
       expect(host.flushDue(1)).toBe(0);
+      await host.flushesSettled();
       expect(router.completions.hasData()).toBe(false);
       const visibleAtFlush: boolean[] = [];
       if (impl === memoryImpl) (logs[0] as MemoryLog).onFlush = () => visibleAtFlush.push(router.completions.hasData());
       expect(host.flushDue(5)).toBe(1);
+      await host.flushesSettled();
       if (impl === memoryImpl) expect(visibleAtFlush).toEqual([true]);
       expect(router.take()).toEqual([
         { kind: "produced", slot: 0, requestId: all1, baseOffset: 0, lastOffset: 0, logStartOffset: 0 },
@@ -513,7 +521,7 @@ for (const impl of [memoryImpl, realImpl]) {
       ]);
     });
 
-    test("held-back acks=all answers are published once they fill a quarter of the completion ring", () => {
+    test("held-back acks=all answers are published once they fill a quarter of the completion ring", async () => {
       const { host, router, dir } = setup(impl);
       host.open(0, dir("p0"), config({ "flush.interval.ms": 60_000 }));
       // 48 bytes per PRODUCED entry: a quarter of the 64 KiB ring is passed by the 342nd.
@@ -529,7 +537,7 @@ for (const impl of [memoryImpl, realImpl]) {
       expect(out.map((c) => (c as { baseOffset: number }).baseOffset)).toEqual(Array.from({ length: 400 }, (_, i) => i));
     });
 
-    test("offset for timestamp; close flushes, reports DURABLE and goes offline", () => {
+    test("offset for timestamp; close flushes, reports DURABLE and goes offline", async () => {
       const { host, router, table, dir } = setup(impl);
       host.open(4, dir("p4"), config({ "flush.interval.ms": 60_000 }));
       router.produce(4, batchOf(["early"], 100));
@@ -554,7 +562,7 @@ for (const impl of [memoryImpl, realImpl]) {
 }
 
 describe("partition host writes (PartitionLog on real files)", () => {
-  test("a pass of single-record produces costs one pwritev per partition, not one pwrite per request", () => {
+  test("a pass of single-record produces costs one pwritev per partition, not one pwrite per request", async () => {
     const calls = { pwrite: 0, pwritev: 0 };
     const files: FileOps = {
       ...realFileOps,
@@ -592,7 +600,7 @@ describe("partition host writes (PartitionLog on real files)", () => {
 });
 
 describe("partition host and a full disk (PartitionLog on real files)", () => {
-  test("produces get a disk-full error, the partition stays online, and writing resumes once space is freed", () => {
+  test("produces get a disk-full error, the partition stays online, and writing resumes once space is freed", async () => {
     const { host, router, table, clock, dir } = setup(realImpl);
     const spaceFile = dir("freed");
     host.open(0, dir("p0"), config({ "flush.interval.ms": 1000 }), { writeBytesMax: 0, spaceFile });
@@ -616,7 +624,7 @@ describe("partition host and a full disk (PartitionLog on real files)", () => {
 });
 
 describe("partition host and a write refused for space after a roll (PartitionLog on real files)", () => {
-  test("the produce a roll already wrote is answered PRODUCED; only the refused one fails", () => {
+  test("the produce a roll already wrote is answered PRODUCED; only the refused one fails", async () => {
     // Writes into any segment but the first are refused for space.
     const tracked = pathTrackingFiles();
     const paths = tracked.paths;
@@ -659,7 +667,7 @@ describe("partition host and a write refused for space after a roll (PartitionLo
 });
 
 describe("partition host retention (PartitionLog on real files)", () => {
-  test("retention runs on its interval and on setConfig, and moves the log start in the state row", () => {
+  test("retention runs on its interval and on setConfig, and moves the log start in the state row", async () => {
     const { host, router, table, clock, dir } = setup(realImpl);
     // Small segments: every ~1 KiB batch rolls a new one.
     host.open(6, dir("p6"), config({ "segment.bytes": 1024, "file.delete.delay.ms": 0 }));
@@ -667,6 +675,7 @@ describe("partition host retention (PartitionLog on real files)", () => {
       router.produce(6, batchOf(["v".repeat(900)], 1_000 + i));
       host.drain(clock.now);
       host.flushDue(clock.now);
+      await host.flushesSettled();
     }
     router.take();
     const before = table.read(6);
@@ -688,7 +697,7 @@ describe("partition host retention (PartitionLog on real files)", () => {
 });
 
 describe("partition host and damaged data (PartitionLog on real files)", () => {
-  test("a fetch at a damaged batch answers CORRUPT_MESSAGE, a fetch before it the valid prefix; the row shows the damage, the partition stays online", () => {
+  test("a fetch at a damaged batch answers CORRUPT_MESSAGE, a fetch before it the valid prefix; the row shows the damage, the partition stays online", async () => {
     const { host, router, table, dir } = setup(realImpl);
     const batches = ["a", "b", "c", "d"].map((v) => batchOf([v.repeat(50)]));
     host.open(7, dir("p7"), config());
@@ -726,7 +735,7 @@ describe("partition host and damaged data (PartitionLog on real files)", () => {
 });
 
 describe("partition host fdatasync timing (PartitionLog on real files)", () => {
-  test("every flush that ran an fdatasync is timed into this worker's stats; a slow disk shows in the high buckets", () => {
+  test("every flush that ran an fdatasync is timed into this worker's stats; a slow disk shows in the high buckets", async () => {
     const recorder = new WorkerStats(createWorkerStats(2));
     const { host, router, dir } = setup(realImpl, { stats: recorder });
     host.open(0, dir("fast"), config({ "flush.interval.ms": 1000 }));
@@ -766,6 +775,10 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
         } else if (file.endsWith(".log")) syncs.segments++;
         realFileOps.fdatasync(fd);
       },
+      fdatasyncAsync: (fd, done) => {
+        if ((paths.get(fd) ?? "").endsWith(".log")) syncs.segments++;
+        realFileOps.fdatasyncAsync!(fd, done);
+      },
     };
     const impl: Impl = {
       ...realImpl,
@@ -783,13 +796,14 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     return { ...s, syncs, journal: j };
   }
 
-  test("one journal fdatasync makes small appends to four partitions durable; the segments are synced when a partition closes", () => {
+  test("one journal fdatasync makes small appends to four partitions durable; the segments are synced when a partition closes", async () => {
     const { host, router, table, dir, syncs, journal } = journaled();
     for (let slot = 0; slot < 4; slot++) host.open(slot, dir(`p${slot}`), config(), undefined, "topic-id-1");
     syncs.segments = 0; // opening synced each (recovery ends with one)
     for (let slot = 0; slot < 4; slot++) router.produce(slot, batchOf([`a${slot}`, `b${slot}`]), -1);
     expect(host.drain()).toBe(DrainOutcome.EMPTY);
     expect(host.flushOneDue()).toBe(true);
+    await host.flushesSettled();
     expect(syncs).toEqual({ journal: 1, segments: 0 });
     const out = router.take();
     expect(out.filter((c) => c.kind === "durable").sort((a, b) => a.slot - b.slot)).toEqual(
@@ -798,6 +812,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     for (let slot = 0; slot < 4; slot++) expect(table.read(slot).highWatermark).toBe(2);
     expect(host.dirtyCount).toBe(0);
     expect(host.flushOneDue()).toBe(false);
+    await host.flushesSettled();
     // The journal holds one record per partition, with the bytes the segment holds.
     const scan = scanJournal(realFileOps, journal.path);
     expect(scan.records.map((r) => r.dir).sort()).toEqual(["p0#topic-id-1", "p1#topic-id-1", "p2#topic-id-1", "p3#topic-id-1"]);
@@ -812,7 +827,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(syncs.segments).toBe(4);
   });
 
-  test("replication control calls: leader epoch stamped, truncate checkpoints the journal first and moves the row back", () => {
+  test("replication control calls: leader epoch stamped, truncate checkpoints the journal first and moves the row back", async () => {
     const { host, router, table, dir, journal } = journaled();
     host.open(0, dir("p0"), config(), undefined, "topic-id-1");
     host.open(1, dir("p1"), config(), undefined, "topic-id-1");
@@ -821,6 +836,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     for (const slot of [0, 1]) router.produce(slot, batchOf(["d", "e"]), -1);
     expect(host.drain()).toBe(DrainOutcome.EMPTY);
     expect(host.flushOneDue()).toBe(true);
+    await host.flushesSettled();
     router.take();
     expect(table.read(0).highWatermark).toBe(5);
     expect(scanJournal(realFileOps, journal.path).records.length).toBe(2);
@@ -837,6 +853,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(0, batchOf(["f"]), -1);
     host.drain();
     host.flushDue();
+    await host.flushesSettled();
     const out = router.take();
     expect(out.find((c) => c.kind === "produced")).toMatchObject({ slot: 0, baseOffset: 3, lastOffset: 3 });
     expect(out.find((c) => c.kind === "durable")).toEqual({ kind: "durable", slot: 0, durableOffset: 4 });
@@ -844,7 +861,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(() => host.truncate(9, 0)).toThrow("slot 9 is not open");
   });
 
-  test("a follower append keeps the leader's offsets and epochs and becomes durable by group commit (journal round), DURABLE published", () => {
+  test("a follower append keeps the leader's offsets and epochs and becomes durable by group commit (journal round), DURABLE published", async () => {
     const { host, router, table, dir, syncs } = journaled();
     host.open(0, dir("leader"), config(), undefined, "topic-id-1");
     host.open(1, dir("follower"), config(), undefined, "topic-id-1");
@@ -853,6 +870,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(0, batchOf(["c"]), -1);
     host.drain();
     host.flushDue();
+    await host.flushesSettled();
     router.take();
     // What a replica fetch returns: the leader's stored batches, up to its high watermark.
     router.fetch(0, 0, 1 << 20);
@@ -864,6 +882,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(() => host.appendAsFollower(1, fetched.slice())).toThrow("the log ends at 3");
     syncs.journal = 0;
     expect(host.flushDue()).toBeGreaterThan(0);
+    await host.flushesSettled();
     expect(syncs.journal).toBe(1);
     expect(router.take().filter((c) => c.kind === "durable" && c.slot === 1)).toEqual([{ kind: "durable", slot: 1, durableOffset: 3 }]);
     expect(table.read(1).highWatermark).toBe(3);
@@ -874,7 +893,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(fs.readFileSync(path.join(dir("follower"), name))).toEqual(fs.readFileSync(path.join(dir("leader"), name)));
   });
 
-  test("a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes syncs its own segment", () => {
+  test("a partition with more than JOURNAL_PARTITION_ROUND_BYTES_MAX unsynced bytes syncs its own segment", async () => {
     const { host, router, dir, syncs } = journaled();
     host.open(0, dir("big"), config(), undefined, "topic-id-1");
     host.open(1, dir("small"), config(), undefined, "topic-id-1");
@@ -888,11 +907,12 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(1, batchOf(["x"]), -1);
     host.drain();
     expect(host.flushDue()).toBe(2);
+    await host.flushesSettled();
     expect(syncs).toEqual({ journal: 1, segments: 1 });
     expect(router.take().filter((c) => c.kind === "durable").map((c) => c.slot).sort()).toEqual([0, 1]);
   });
 
-  test("a partition opened with storage faults never uses the journal: its failing fdatasync still takes it offline", () => {
+  test("a partition opened with storage faults never uses the journal: its failing fdatasync still takes it offline", async () => {
     const { host, router, table, dir, syncs } = journaled();
     host.open(0, dir("ok"), config(), undefined, "topic-id-1");
     host.open(1, dir("faulty"), config(), { failFdatasyncAt: 1 }, "topic-id-1");
@@ -900,6 +920,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(1, batchOf(["lost"]), -1);
     host.drain();
     host.flushDue();
+    await host.flushesSettled();
     expect(syncs.journal).toBe(1);
     const out = router.take();
     expect(out.filter((c) => c.kind === "durable")).toEqual([{ kind: "durable", slot: 0, durableOffset: 1 }]);
@@ -907,7 +928,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(table.read(1).online).toBe(false);
   });
 
-  test("a failing journal is dropped: the round's partitions sync their own segments and their acks still come", () => {
+  test("a failing journal is dropped: the round's partitions sync their own segments and their acks still come", async () => {
     const { host, router, table, dir, syncs } = journaled({ failJournalSyncAfter: 1 });
     host.open(0, dir("p0"), config(), undefined, "topic-id-1");
     host.open(1, dir("p1"), config(), undefined, "topic-id-1");
@@ -931,10 +952,11 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(0, batchOf(["r3"]), -1);
     host.drain();
     host.flushDue();
+    await host.flushesSettled();
     expect(syncs).toEqual({ journal: 2, segments: 3 });
   });
 
-  test("a partition with JOURNAL_PARTITION_UNSYNCED_BYTES_MAX journaled and not synced syncs its own segment next, then joins the journal again", () => {
+  test("a partition with JOURNAL_PARTITION_UNSYNCED_BYTES_MAX journaled and not synced syncs its own segment next, then joins the journal again", async () => {
     const { host, router, dir, syncs } = journaled();
     host.open(0, dir("p0"), config({ "segment.bytes": 8 << 20 }), undefined, "topic-id-1");
     host.open(1, dir("p1"), config({ "segment.bytes": 8 << 20 }), undefined, "topic-id-1");
@@ -956,18 +978,20 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(1, small, -1);
     host.drain();
     expect(host.flushDue()).toBe(2);
+    await host.flushesSettled();
     expect(syncs).toEqual({ journal: rounds + 1, segments: 1 });
     // Synced, it takes part in journal rounds again.
     router.produce(0, piece, -1);
     router.produce(1, small, -1);
     host.drain();
     expect(host.flushDue()).toBe(1);
+    await host.flushesSettled();
     expect(syncs).toEqual({ journal: rounds + 2, segments: 1 });
     const durable = router.take().filter((c) => c.kind === "durable" && c.slot === 0).map((c) => (c as { durableOffset: number }).durableOffset);
     expect(durable).toEqual(durable.map((_, k) => k + 1));
   });
 
-  test("a full journal checkpoints (segments synced, new generation) before the next round", () => {
+  test("a full journal checkpoints (segments synced, new generation) before the next round", async () => {
     const capacity = JOURNAL_HEADER_BYTES + JOURNAL_ROUND_BYTES_MAX + 64 * 1024;
     const { host, router, dir, syncs, journal } = journaled({ journalCapacity: capacity });
     host.open(0, dir("p0"), config(), undefined, "topic-id-1");
@@ -980,6 +1004,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
       router.produce(1, encodeBatch([{ value, timestamp: 1 }]), -1);
       host.drain();
       expect(host.flushOneDue()).toBe(true);
+      await host.flushesSettled();
       rounds++;
       expect(rounds).toBeLessThan(10);
     }
@@ -991,6 +1016,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(1, encodeBatch([{ value, timestamp: 1 }]), -1);
     host.drain();
     expect(host.flushOneDue()).toBe(true);
+    await host.flushesSettled();
     expect(syncs.segments).toBe(2);
     const scan = scanJournal(realFileOps, journal.path);
     expect(scan.generation).toBe(2);
@@ -998,17 +1024,18 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     expect(router.take().filter((c) => c.kind === "durable").map((c) => (c as { durableOffset: number }).durableOffset)).toEqual([1, 1, 2, 2, 3, 3, 4, 4]);
   });
 
-  test("a partition opened without an incarnation (which the replay could not check) never uses the journal", () => {
+  test("a partition opened without an incarnation (which the replay could not check) never uses the journal", async () => {
     const { host, router, dir, syncs } = journaled();
     host.open(0, dir("p0"), config());
     syncs.segments = 0;
     router.produce(0, batchOf(["a"]), -1);
     host.drain();
     host.flushDue();
+    await host.flushesSettled();
     expect(syncs).toEqual({ journal: 0, segments: 1 });
   });
 
-  test("closeAll syncs every partition and removes the journal file", () => {
+  test("closeAll syncs every partition and removes the journal file", async () => {
     const { host, router, dir, journal } = journaled();
     host.open(0, dir("p0"), config(), undefined, "topic-id-1");
     host.open(1, dir("p1"), config(), undefined, "topic-id-1");
@@ -1016,6 +1043,7 @@ describe("partition host with a worker journal (PartitionLog on real files)", ()
     router.produce(1, batchOf(["b"]), -1);
     host.drain();
     host.flushOneDue();
+    await host.flushesSettled();
     expect(fs.existsSync(journal.path)).toBe(true);
     host.closeAll();
     expect(fs.existsSync(journal.path)).toBe(false);
@@ -1041,7 +1069,7 @@ describe("a broken invariant in a log is not turned into an answer", () => {
   }
   const breaking: Impl = { ...memoryImpl, name: "breaking log", open: ({ config }) => ({ log: new BreakingLog(config), recovery: null }) };
 
-  test("an AssertionError from stage() escapes drain(); a SluiceError from it fails only that request", () => {
+  test("an AssertionError from stage() escapes drain(); a SluiceError from it fails only that request", async () => {
     const { host, router, logs, dir } = setup(breaking);
     host.open(0, dir("p0"), config());
     const log = logs[0] as BreakingLog;
@@ -1054,7 +1082,7 @@ describe("a broken invariant in a log is not turned into an answer", () => {
     expect(() => host.drain()).toThrow(AssertionError);
   });
 
-  test("an AssertionError from flush() escapes the group commit instead of passing for a storage failure", () => {
+  test("an AssertionError from flush() escapes the group commit instead of passing for a storage failure", async () => {
     const { host, router, logs, table, dir } = setup(breaking);
     host.open(0, dir("p0"), config());
     const log = logs[0] as BreakingLog;

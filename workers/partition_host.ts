@@ -7,9 +7,12 @@
 // calls the partitions' logs, and writes one completion per request into the
 // completion ring, in request order. Then it runs the group-commit flush policy:
 // every log with unsynced bytes whose `flushDue(now)` says so is flushed, and a
-// DURABLE completion carries its new durable offset back to the router. With a
-// worker journal, the small tails of all due partitions are first made durable
-// together by one journal round (journal_rounds.ts); the rest flush one by one.
+// DURABLE completion carries its new durable offset back to the router. Those
+// flushes run their fdatasync off the thread (PartitionLog.flushAsync): the next
+// passes stage and write while it runs, and the DURABLE is published when it
+// returns, for the log end as of its start. With a worker journal, the small
+// tails of all due partitions are first made durable together by one journal
+// round (journal_rounds.ts, synchronous); the rest flush one by one.
 // What the host keeps per partition, and needs of its log, is in hosted_partition.ts.
 //
 // Coalesced writes: a produce is staged in its log (validated, given offsets,
@@ -219,7 +222,7 @@ export class PartitionHost {
     const p = this.partitions.get(slot);
     if (p === undefined) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `slot ${slot} is not open on this worker`);
     this.journalRounds.beforeClose(p);
-    if (!opts.deleteFiles && isOnline(p) && p.dirty) this.flushPartition(p);
+    if (!opts.deleteFiles && isOnline(p) && (p.dirty || p.log.flushInFlight)) this.flushPartition(p);
     this.reportOwed();
     this.publishRows();
     this.publishCompletions();
@@ -421,7 +424,8 @@ export class PartitionHost {
           this.publishRows();
           this.publishCompletions();
         }
-        this.flushPartition(p);
+        if (force) this.flushPartition(p);
+        else this.startFlush(p);
         flushes++;
       }
     }
@@ -444,7 +448,7 @@ export class PartitionHost {
     for (const p of this.dirty) {
       if (!p.log.flushDue(nowMs)) continue;
       if (this.completions.unpublished) this.publishCompletions();
-      this.flushPartition(p);
+      this.startFlush(p);
       this.reportOwed();
       this.publishRows();
       this.publishCompletions();
@@ -768,6 +772,48 @@ export class PartitionHost {
     // Timed only when an fdatasync ran (the durable offset moved); a flush with nothing unsynced returns at once.
     if (durable > before) this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
     this.noteDurable(p, durable);
+  }
+
+  /**
+   * Group commit of one partition without waiting for the disk: the fdatasync
+   * runs off this thread (PartitionLog.flushAsync) while the loop goes on
+   * staging and writing; what was written before it started becomes durable
+   * when it returns, and its DURABLE (or the partition's failure) is published
+   * then. At most one per log is in flight: the log's flushDue() says no until
+   * it returned.
+   */
+  private startFlush(p: HostedPartition): void {
+    p.dirty = false;
+    this.dirty.delete(p);
+    const started = performance.now();
+    try {
+      this.flushesInFlight++;
+      const began = p.log.flushAsync((durable, error) => {
+        this.flushesInFlight--;
+        this.stats?.recorder.recordFsync(this.stats.worker, performance.now() - started);
+        if (error !== null) {
+          if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, errorFields(error, ErrorCode.KAFKA_STORAGE_ERROR).message);
+        } else if (durable > p.view.durableOffset) this.noteDurable(p, durable);
+        this.publishFlushed();
+        // More may have become due while it ran: a parked loop looks again.
+        this.wake();
+        if (this.flushesInFlight === 0) for (const w of this.flushWaiters.splice(0)) w();
+      });
+      if (!began) this.flushesInFlight--;
+    } catch (err) {
+      this.flushesInFlight--;
+      const e = errorFields(err, ErrorCode.KAFKA_STORAGE_ERROR);
+      if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+    }
+  }
+
+  private flushesInFlight = 0;
+  private readonly flushWaiters: (() => void)[] = [];
+
+  /** Resolves once no flush started by the group commit is in flight (their DURABLEs are published by then). */
+  flushesSettled(): Promise<void> {
+    if (this.flushesInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
   }
 
   /** The partition is durable up to `durable` (its own flush or a journal round): its row, and a DURABLE owed. */

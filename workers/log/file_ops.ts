@@ -24,6 +24,13 @@ export interface FileOps {
   /** Reads into buf[off, off+len) from file position pos; returns the bytes read (0 at end of file). */
   pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
   fdatasync(fd: number): void;
+  /**
+   * fdatasync off the calling thread (libuv's pool): done(null) once it
+   * returned, done(error) if it failed. It covers what was written to fd
+   * before the call, not what is written while it runs. Optional: without it
+   * the log runs fdatasync() at the call and reports it on a later tick.
+   */
+  fdatasyncAsync?(fd: number, done: (err: Error | null) => void): void;
   ftruncate(fd: number, len: number): void;
   size(fd: number): number;
   close(fd: number): void;
@@ -44,6 +51,7 @@ export const realFileOps: FileOps = {
   pwritev: (fd, bufs, pos) => fs.writevSync(fd, bufs as Uint8Array[], pos),
   pread: (fd, buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos),
   fdatasync: (fd) => fs.fdatasyncSync(fd),
+  fdatasyncAsync: (fd, done) => fs.fdatasync(fd, (err) => done(err ?? null)),
   ftruncate: (fd, len) => fs.ftruncateSync(fd, len),
   size: (fd) => fs.fstatSync(fd).size,
   close: (fd) => fs.closeSync(fd),
@@ -310,6 +318,42 @@ export class FaultyFileOps implements FileOps {
     this.inner.fdatasync(fd);
     const path = this.paths.get(fd);
     if (path !== undefined && this.journal.length > 0) this.journal = this.journal.filter((u) => u.path !== path);
+  }
+
+  fdatasyncAsync(fd: number, done: (err: Error | null) => void): void {
+    this.fdatasyncCalls++;
+    const failAt = this.plan.failFdatasyncAt;
+    if (failAt !== undefined && this.fdatasyncCalls >= failAt) {
+      setImmediate(() => done(fsError("EIO", "fdatasync")));
+      return;
+    }
+    let delayMs = this.plan.fdatasyncDelayMs ?? 0;
+    if (this.plan.diskBytesPerSec !== undefined && this.plan.diskBytesPerSec > 0) {
+      delayMs += ((this.bytesWritten - this.bytesWrittenAtSync) * 1000) / this.plan.diskBytesPerSec;
+    }
+    this.bytesWrittenAtSync = this.bytesWritten;
+    // Only what was written before the call is covered: the entries journaled by now.
+    const path = this.paths.get(fd);
+    const covered = new Set(path === undefined ? [] : this.journal.filter((u) => u.path === path));
+    const run = (): void => {
+      const inner = this.inner.fdatasyncAsync;
+      const finish = (err: Error | null): void => {
+        if (err === null && covered.size > 0) this.journal = this.journal.filter((u) => !covered.has(u));
+        done(err);
+      };
+      if (inner !== undefined) inner(fd, finish);
+      else {
+        try {
+          this.inner.fdatasync(fd);
+        } catch (e) {
+          setImmediate(() => finish(e as Error));
+          return;
+        }
+        setImmediate(() => finish(null));
+      }
+    };
+    if (delayMs > 0) setTimeout(run, delayMs);
+    else run();
   }
 
   ftruncate(fd: number, len: number): void {

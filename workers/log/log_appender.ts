@@ -29,13 +29,22 @@
 //   (writing the sealed segment's index files, creating the new segment) leaves
 //   the old segment active and is tried again by the next append. If the
 //   truncation itself fails, the log goes offline as below.
-// - A batch is DURABLE once flush() has returned a durableOffset above its last
-//   offset: an fdatasync that started after the write completed. Only then may
-//   an acks=all produce be answered, and only durable data is below the high
-//   watermark a consumer reads up to. The host calls flush() when flushDue()
-//   says so (flush.bytes, or flush.interval.ms after the oldest unsynced
-//   write): one fdatasync covers every append since the last one.
-// - A failed fdatasync (any error), or a write failing otherwise than for
+// - A batch is DURABLE once flush() has returned, or flushAsync() has reported,
+//   a durableOffset above its last offset: an fdatasync that started after the
+//   write completed has returned. Only then may an acks=all produce be
+//   answered, and only durable data is below the high watermark a consumer
+//   reads up to. The host starts a flush when flushDue() says so (flush.bytes,
+//   or flush.interval.ms after the oldest unsynced write): one fdatasync covers
+//   every append written before it started.
+// - flushAsync() runs that fdatasync off the log's thread, so the owner may
+//   stage and write the next appends while it runs. Its completion makes
+//   durable exactly the log end noted when it STARTED, never what was written
+//   during it (that is owed to the next flush). At most one is in flight per
+//   log: flushDue() says no until it returned. A synchronous flush() (roll,
+//   checkpoint, close, journal rounds) while one is in flight syncs again
+//   rather than trust it; a truncation or close makes its noted end stale, and
+//   its completion then publishes nothing.
+// - A failed fdatasync (any error, synchronous or in flight), or a write failing otherwise than for
 //   space (EIO), takes the partition offline for good: it is
 //   never retried (after EIO the page cache state is unknowable), nothing in
 //   the failed group is reported durable, and every later append, flush and
@@ -54,7 +63,8 @@
 //   (log_truncate.ts) is the one place the log end and the durable offset move
 //   back, and it leaves everything before the cut durable.
 //
-// Threading: as PartitionLog's: one owner, all calls synchronous. The bytes
+// Threading: as PartitionLog's: one owner, all calls synchronous except
+// flushAsync(), whose completion runs on the owner's event loop. The bytes
 // given to stage() may be views over a SharedArrayBuffer.
 
 import * as path from "node:path";
@@ -149,6 +159,9 @@ export class LogAppender {
    * The next flush(), roll, checkpoint or close syncs it.
    */
   private journaledUnsynced = false;
+  /** A flushAsync() fdatasync runs; its completion checks flushGeneration is unchanged before publishing. */
+  private asyncFlushInFlight = false;
+  private flushGeneration = 0;
   /** Bytes of the active segment the journal made durable since its last fdatasync. */
   private journaledUnsyncedBytesCount = 0;
   /** What readUnsynced() copied: markJournaled() makes exactly that durable. */
@@ -465,11 +478,14 @@ export class LogAppender {
 
   /** True when unsynced bytes reached flush.bytes, or the oldest is flush.interval.ms old (0: any). */
   flushDue(nowMs: number): boolean {
+    // At most one fdatasync in flight: the next is due once it returned.
+    if (this.asyncFlushInFlight) return false;
     return this.batcher.due(nowMs, this.s.cfg);
   }
 
   /** When the next flush becomes due (for the host's wait timeout); null if nothing is unsynced. */
   flushDeadlineMs(): number | null {
+    if (this.asyncFlushInFlight) return null;
     return this.batcher.deadlineMs(this.s.cfg);
   }
 
@@ -485,7 +501,8 @@ export class LogAppender {
     }
     // Staged appends are covered too: write them first (the host writes them before it flushes).
     this.writeStaged();
-    if (!this.batcher.hasUnsynced && !this.journaledUnsynced) return this.s.durable;
+    // A flush in flight (flushAsync) has not made its bytes durable yet: this one must sync them.
+    if (!this.batcher.hasUnsynced && !this.journaledUnsynced && !this.asyncFlushInFlight) return this.s.durable;
     const seg = this.s.segs.active;
     try {
       this.s.files.fdatasync(seg.fd);
@@ -509,6 +526,103 @@ export class LogAppender {
       this.s.fail(e, "recording the recovery point");
     }
     return this.s.durable;
+  }
+
+  /** True while a flushAsync() fdatasync runs (at most one per log). */
+  get flushInFlight(): boolean {
+    return this.asyncFlushInFlight;
+  }
+
+  /**
+   * flush() with the fdatasync off this thread: writes what is staged, notes the
+   * log end as of now, starts an fdatasync of the active segment and returns at
+   * once (false: nothing to sync, or one already in flight; done is not called).
+   * The caller may stage and write more while it runs: an fdatasync covers only
+   * what was written before it started, so when it returns exactly the log end
+   * noted at its start becomes durable (recorded in the recovery point as
+   * flush() does) and done(durableOffset, null) runs. If it fails, the partition
+   * goes offline as a failed flush() does (never retried, nothing in it durable)
+   * and done(durableOffset, error) runs with KAFKA_STORAGE_ERROR. A truncation,
+   * roll or close in the meantime makes the noted end stale: the completion then
+   * publishes nothing (those paths sync what they need themselves) and done
+   * still runs.
+   */
+  flushAsync(done: (durableOffset: number, error: SluiceError | null) => void): boolean {
+    if (this.s.failure !== null) {
+      if (this.s.readOnly) return false;
+      throw this.s.storageError();
+    }
+    if (this.asyncFlushInFlight) return false;
+    this.writeStaged();
+    if (!this.batcher.hasUnsynced && !this.journaledUnsynced) return false;
+    const seg = this.s.segs.active;
+    const generation = this.flushGeneration;
+    const offset = seg.nextOffset;
+    const position = seg.size;
+    const maxTimestamp = seg.maxTimestamp;
+    const journalEnd = this.journalEndPosition;
+    // Writes from now on are owed to the next flush (the flush policy's clock starts again).
+    this.batcher.synced();
+    this.asyncFlushInFlight = true;
+    const finish = (err: Error | null): void => {
+      this.asyncFlushInFlight = false;
+      // Closed: nobody to tell. Stale: the path that made it so synced what it needed.
+      if (this.s.closed) return;
+      if (generation !== this.flushGeneration || seg !== this.s.segs.active) {
+        done(this.s.durable, this.s.failure === null ? null : this.s.storageError());
+        return;
+      }
+      if (err !== null) {
+        try {
+          this.s.fail(err, "fdatasync");
+        } catch (e) {
+          done(this.s.durable, e as SluiceError);
+        }
+        return;
+      }
+      if (this.s.failure !== null) {
+        done(this.s.durable, this.s.storageError());
+        return;
+      }
+      if (this.journaledUnsynced && this.journalEndPosition <= position && journalEnd === this.journalEndPosition) {
+        this.journaledUnsynced = false;
+        this.journaledUnsyncedBytesCount = 0;
+      }
+      if (offset > this.s.durable) {
+        assert(position >= this.s.durablePosition, "log: a flush never moves the durable position back", position);
+        this.s.durable = offset;
+        this.s.durablePosition = position;
+        this.s.durableMaxTimestamp = maxTimestamp;
+        try {
+          this.s.recoveryPoint.record({ offset, segmentBaseOffset: seg.baseOffset, position });
+        } catch (e) {
+          try {
+            this.s.fail(e, "recording the recovery point");
+          } catch (failure) {
+            done(this.s.durable, failure as SluiceError);
+            return;
+          }
+        }
+      }
+      done(this.s.durable, null);
+    };
+    const files = this.s.files;
+    if (files.fdatasyncAsync !== undefined) files.fdatasyncAsync(seg.fd, finish);
+    else {
+      let error: Error | null = null;
+      try {
+        files.fdatasync(seg.fd);
+      } catch (e) {
+        error = e as Error;
+      }
+      setImmediate(() => finish(error));
+    }
+    return true;
+  }
+
+  /** What a flush in flight noted is stale from now on (a truncation moved the log end back, or the files close). */
+  abandonFlushInFlight(): void {
+    this.flushGeneration++;
   }
 
   // ------------------------------------------------------------ worker journal

@@ -387,6 +387,7 @@ export class PartitionLog {
    * (JournalRounds.beforeTruncate does it for the host).
    */
   truncateTo(offset: number): TruncateResult {
+    this.appender.abandonFlushInFlight();
     return truncateLog(this.s, this.appender, offset);
   }
 
@@ -400,6 +401,16 @@ export class PartitionLog {
   /** When the next flush becomes due (for the host's wait timeout); null if nothing is unsynced. */
   flushDeadlineMs(): number | null {
     return this.appender.flushDeadlineMs();
+  }
+
+  /** flush() with the fdatasync off this thread, overlapping later writes (see LogAppender.flushAsync()). */
+  flushAsync(done: (durableOffset: number, error: SluiceError | null) => void): boolean {
+    return this.appender.flushAsync(done);
+  }
+
+  /** True while a flushAsync() fdatasync runs. */
+  get flushInFlight(): boolean {
+    return this.appender.flushInFlight;
   }
 
   /** fdatasync of the active segment; returns the new durable offset (see LogAppender.flush()). */
@@ -582,6 +593,7 @@ export class PartitionLog {
   }
 
   private closeFiles(): void {
+    this.appender.abandonFlushInFlight();
     this.s.closed = true;
     if (this.s.failure === null) this.s.failure = new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, "the partition log is closed");
     this.s.fds.closeAll();

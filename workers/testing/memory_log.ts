@@ -135,6 +135,24 @@ export class MemoryLog implements HostedLog {
     return this.durableOffset;
   }
 
+  /** As flush(), with a disk that returns at once: done runs before this returns. */
+  flushAsync(done: (durableOffset: number, error: Error | null) => void): boolean {
+    if (this.unflushedBytes === 0 && this.staged.length === 0) return false;
+    let durable: number;
+    try {
+      durable = this.flush();
+    } catch (e) {
+      // A broken invariant is not a disk failure: it escapes, as from flush().
+      if (!(e instanceof SluiceError)) throw e;
+      done(this.durableOffset, e);
+      return true;
+    }
+    done(durable, null);
+    return true;
+  }
+
+  readonly flushInFlight = false;
+
   planRead(offset: number, maxBytes: number, limitOffset: number): { length: number; parts: StoredBatch[] } | { error: number } {
     if (offset < this.logStartOffset || offset > this.logEndOffset) return { error: ErrorCode.OFFSET_OUT_OF_RANGE };
     const parts: StoredBatch[] = [];
