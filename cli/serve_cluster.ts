@@ -10,7 +10,8 @@
 // As a member a broker is registered (host, native and Kafka ports), may be
 // the controller, sends topic admin to the controller through etcd and opens
 // the partitions etcd assigns to it (engine/cluster_replicas.ts); only each
-// partition's leader serves it. Replication is the next step (docs/CLUSTER.md).
+// partition's leader serves it. On SIGTERM leaveCluster() runs a controlled
+// shutdown, then leaves.
 
 import { ClusterKeys, ClusterMember, EtcdClient, NO_LEADER, parseEndpointList } from "../cluster/mod.ts";
 import type { BrokerConfig } from "../engine/broker_config.ts";
@@ -24,6 +25,7 @@ export const CLUSTER_SETTINGS = [
   { key: "rack", flag: "--rack", env: "SLUICE_RACK", kind: "string", help: "this broker's rack (failure domain), for replica placement" },
   { key: "clusterLeaseTtlSeconds", flag: "--cluster-lease-ttl-seconds", env: "SLUICE_CLUSTER_LEASE_TTL_SECONDS", kind: "int", help: "seconds after a crash until the cluster counts the broker gone (default 2)" },
   { key: "defaultReplicationFactor", flag: "--default-replication-factor", env: "SLUICE_DEFAULT_REPLICATION_FACTOR", kind: "int", help: "replication factor of a topic created without one, in a cluster (default 3)" },
+  { key: "controlledShutdownTimeoutMs", flag: "--controlled-shutdown-timeout-ms", env: "SLUICE_CONTROLLED_SHUTDOWN_TIMEOUT_MS", kind: "int", help: "on SIGTERM, longest to wait for the controller to move this broker's leaderships away before leaving (default 10000; 0: leave at once)" },
   { key: "minInsyncReplicas", flag: "--min-insync-replicas", env: "SLUICE_MIN_INSYNC_REPLICAS", kind: "int", help: "min.insync.replicas of a topic created without one, in a cluster (default 2)" },
 ] as const;
 
@@ -95,4 +97,16 @@ export async function joinCluster(
   log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
   broker.metrics.addProvider(() => clusterMetrics(member));
   return member;
+}
+
+/**
+ * SIGTERM in cluster mode: a controlled shutdown (the controller moves this
+ * broker's leaderships to other in-sync replicas and takes it out of the
+ * ISRs, at most `timeoutMs`), then leaving the cluster (resign, revoke). The
+ * broker keeps serving meanwhile; its listeners close after this.
+ */
+export async function leaveCluster(member: ClusterMember | undefined, timeoutMs: number): Promise<void> {
+  if (member === undefined) return;
+  await member.controlledShutdown(timeoutMs);
+  await member.close();
 }

@@ -9,13 +9,14 @@
 // When ready (every partition recovered, both listeners open) it prints exactly
 // one line to stdout:  sluice listening on <host>:<port> (kafka <kafkaPort>, http <httpPort>)
 // ("kafka <kafkaPort>, " is left out when the Kafka listener is off).
-// SIGTERM or SIGINT: graceful stop, exit 0. A second signal exits at once (1).
+// SIGTERM or SIGINT: graceful stop, exit 0 (in a cluster, a controlled shutdown
+// first: docs/CLUSTER.md). A second signal exits at once (1).
 
 import fs from "node:fs";
 import { Broker } from "../engine/broker.ts";
 import { parseBrokerConfig } from "../engine/broker_config.ts";
 import { defaultPlugins } from "../engine/broker_plugins.ts";
-import { CLUSTER_SETTINGS, connectCluster, joinCluster } from "./serve_cluster.ts";
+import { CLUSTER_SETTINGS, connectCluster, joinCluster, leaveCluster } from "./serve_cluster.ts";
 
 type Kind = "string" | "int" | "bool" | "map" | "list";
 
@@ -229,8 +230,9 @@ export async function run(argv: string[]): Promise<number> {
       }
       signalled = true;
       log(`sluice: ${signal}: stopping (finishing in-flight requests)`);
-      // Leave the cluster first (resign, revoke the session) so a successor takes over at once.
-      (member?.close() ?? Promise.resolve()).then(() => broker.stop()).then(
+      // In a cluster: hand the leaderships away while still serving (followers fetch the last records from here),
+      // then leave (resign, revoke the session) so a successor takes over at once, then stop.
+      leaveCluster(member, config.controlledShutdownTimeoutMs).then(() => broker.stop()).then(
         () => {
           log("sluice: stopped");
           resolve(0);

@@ -17,6 +17,8 @@ export class ClusterKeys {
   readonly partitionsPrefix: string;
   /** `/sluice/<cluster>/requests/`: topic admin requests any broker puts and the controller answers (topic_requests.ts). */
   readonly requestsPrefix: string;
+  /** `/sluice/<cluster>/shutdown/`: one key per broker in controlled shutdown, under its session lease (controlled_shutdown.ts). */
+  readonly shutdownPrefix: string;
 
   constructor(cluster: string) {
     if (!CLUSTER_NAME_PATTERN.test(cluster)) {
@@ -29,6 +31,7 @@ export class ClusterKeys {
     this.topicsPrefix = `${this.root}topics/`;
     this.partitionsPrefix = `${this.root}partitions/`;
     this.requestsPrefix = `${this.root}requests/`;
+    this.shutdownPrefix = `${this.root}shutdown/`;
   }
 
   broker(id: number): string {
@@ -43,6 +46,18 @@ export class ClusterKeys {
     if (!/^(0|[1-9]\d{0,9})$/.test(rest)) return undefined;
     const id = Number(rest);
     return id <= BROKER_ID_MAX ? id : undefined;
+  }
+
+  /** `shutdown/<id>`: the broker announces its controlled shutdown (same id rule as `brokers/<id>`). */
+  shutdown(id: number): string {
+    checkBrokerId(id);
+    return `${this.shutdownPrefix}${id}`;
+  }
+
+  /** The broker id a key under shutdown/ names, or undefined for any other key. */
+  shutdownIdOf(key: string): number | undefined {
+    if (!key.startsWith(this.shutdownPrefix)) return undefined;
+    return this.brokerIdOf(this.brokersPrefix + key.slice(this.shutdownPrefix.length));
   }
 
   topic(name: string): string {

@@ -76,3 +76,14 @@ export const TOPIC_REQUESTS_IN_FLIGHT_MAX = 16;
 export const DEFAULT_REPLICATION_FACTOR = 3;
 /** min.insync.replicas of a topic created without one in cluster mode. */
 export const DEFAULT_MIN_INSYNC_REPLICAS = 2;
+
+/**
+ * How long a broker stopping on SIGTERM waits, at most, for the controller to
+ * move its leaderships and take it out of the ISRs (controlled_shutdown.ts)
+ * before it leaves anyway (what is left then fails over as after a crash, but
+ * at once: its revoke deletes its registration). With a controller it takes
+ * an etcd round trip or two; the bound is for a cluster without one.
+ */
+export const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000;
+/** The configurable bound (`--controlled-shutdown-timeout-ms`; 0 turns controlled shutdown off). */
+export const CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX = 300_000;

@@ -9,13 +9,16 @@
 // makes the member act as nothing until etcd answers again; a lost one (etcd
 // said the lease is gone) ends the registration and any controllership with
 // it: the member opens a new session, registers again and campaigns again,
-// retrying with a capped backoff until etcd answers. close() resigns and revokes the lease, so the
-// broker leaves the cluster at once instead of after a TTL.
+// retrying with a capped backoff until etcd answers. controlledShutdown()
+// hands its leaderships away first (controlled_shutdown.ts); close() resigns
+// and revokes the lease, so the broker leaves the cluster at once instead of
+// after a TTL.
 
 import { ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
 import { type BrokerInfoInput, registerBroker, type Registration } from "./broker_registration.ts";
 import { ClusterView } from "./cluster_view.ts";
+import { announceShutdown, handOffProgress } from "./controlled_shutdown.ts";
 import { type ControllerInfo, ControllerElection, ControllerFencedError } from "./controller_election.ts";
 import { PartitionController } from "./partition_controller.ts";
 import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_topics.ts";
@@ -32,6 +35,18 @@ export interface ClusterMemberOptions {
   /** What this broker registers (its listeners must already be open: the ports are real). */
   readonly broker: Omit<BrokerInfoInput, "startedAtMs">;
   readonly log: (line: string) => void;
+}
+
+export interface ControlledShutdownResult {
+  /** The shutdown key was written (false: no session, etcd away, or the wait was turned off). */
+  readonly announced: boolean;
+  /** The wait ended at its timeout with hand-offs still pending. */
+  readonly timedOut: boolean;
+  readonly waitedMs: number;
+  /** Partitions (`topic/p`) the controller had not changed yet when the wait ended. */
+  readonly pending: string[];
+  /** Partitions this broker still leads because no other in-sync replica can: offline once it stops. */
+  readonly stays: string[];
 }
 
 interface Session {
@@ -226,6 +241,68 @@ export class ClusterMember {
       this.#renewing = undefined;
     });
     return this.#renewing;
+  }
+
+  /**
+   * Controlled shutdown (controlled_shutdown.ts), before close(): announces
+   * it, then waits until this broker's view shows the controller moved every
+   * leadership it could and took this broker out of the ISRs, or `timeoutMs`.
+   * Everything keeps running meanwhile (followers keep fetching from this
+   * broker until the new leaders are in etcd). Never throws: a shutdown that
+   * cannot be announced (no session, etcd away) is logged and ends the wait.
+   */
+  async controlledShutdown(timeoutMs: number): Promise<ControlledShutdownResult> {
+    const me = this.#o.broker.id;
+    const log = this.#o.log;
+    const startedAt = performance.now();
+    const result = (timedOut: boolean, announced: boolean): ControlledShutdownResult => {
+      const left = handOffProgress(this.view, me);
+      return { announced, timedOut, waitedMs: performance.now() - startedAt, pending: left.pending, stays: left.stays };
+    };
+    if (timeoutMs <= 0 || this.#closed) return result(false, false);
+    let announcedIn: Session | undefined;
+    const announce = async (): Promise<boolean> => {
+      const s = this.#session;
+      if (s === undefined || s === announcedIn || s.lease.lostReason !== undefined) return s !== undefined && s === announcedIn;
+      const ok = await announceShutdown(this.#o.client, this.keys, { brokerId: me, registrationRevision: s.registration.createRevision, leaseId: s.lease.id }).catch((e) => {
+        log(`sluice: cluster: could not announce the controlled shutdown: ${(e as Error)?.message ?? e}`);
+        return false;
+      });
+      if (ok) announcedIn = s;
+      return ok;
+    };
+    if (!(await announce())) return result(false, false);
+    log(`sluice: broker ${me}: controlled shutdown: asked the controller to move this broker's leaderships`);
+    const done = () => this.view.shuttingDownBrokerIds().has(me) && handOffProgress(this.view, me).pending.length === 0;
+    let timedOut = false;
+    await new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const check = () => {
+        // A session renewed meanwhile lost the announcement with its lease: announce again under the new one.
+        if (this.#session !== announcedIn) void announce();
+        if (!done()) return;
+        finish();
+      };
+      const unsubscribe = this.view.subscribe(check);
+      const finish = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      };
+      timer = setTimeout(() => {
+        timedOut = true;
+        finish();
+      }, timeoutMs);
+      check();
+    });
+    const r = result(timedOut, true);
+    const ms = Math.round(r.waitedMs);
+    if (timedOut) log(`sluice: broker ${me}: controlled shutdown: gave up after ${ms} ms with ${r.pending.length} partitions not moved (${r.pending.slice(0, 10).join(", ")})`);
+    else log(`sluice: broker ${me}: controlled shutdown: leaderships and ISR places handed off in ${ms} ms`);
+    if (r.stays.length > 0) {
+      log(`sluice: broker ${me}: controlled shutdown: ${r.stays.length} partitions have no other in-sync replica and go offline when this broker stops: ${r.stays.slice(0, 10).join(", ")}`);
+    }
+    return r;
   }
 
   /** Leaves the cluster: resigns the controllership, revokes the lease. Errors are logged (the lease expires anyway). */

@@ -1,5 +1,5 @@
-// A broker's view of the cluster's metadata in etcd: live brokers, the
-// controller, topics and partition states, kept current by one watch on the
+// A broker's view of the cluster's metadata in etcd: live brokers (and which
+// of them are in controlled shutdown), the controller, topics and partition states, kept current by one watch on the
 // cluster's root prefix (snapshot, then ordered changes; etcd_watch.ts).
 //
 // The view may be behind etcd, never ahead and never out of order. Decisions
@@ -9,6 +9,7 @@
 import { type BrokerInfo, parseBrokerInfo } from "./broker_registration.ts";
 import type { ClusterKeys } from "./cluster_keys.ts";
 import { type ControllerInfo, parseControllerKey } from "./controller_election.ts";
+import { parseShutdownKey, type ShutdownRecord } from "./controlled_shutdown.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { EtcdWatch, type WatchEvent } from "./etcd_watch.ts";
 import type { KeyValue } from "./etcd_wire.ts";
@@ -29,6 +30,8 @@ export class ClusterView {
   readonly partitions = new Map<string, Map<number, VersionedPartitionState>>();
   /** Topic admin requests waiting for (or holding) the controller's answer, by request id (topic_requests.ts). */
   readonly requests = new Map<string, TopicRequestRecord>();
+  /** Brokers that announced a controlled shutdown, by id (controlled_shutdown.ts); see shuttingDownBrokerIds(). */
+  readonly shutdowns = new Map<number, ShutdownRecord>();
   controller: ControllerInfo | undefined;
   /** The etcd revision the view reflects. */
   revision = 0;
@@ -47,6 +50,7 @@ export class ClusterView {
         this.topics.clear();
         this.partitions.clear();
         this.requests.clear();
+        this.shutdowns.clear();
         this.controller = undefined;
         for (const kv of kvs) this.#put(kv);
         this.revision = revision;
@@ -90,6 +94,16 @@ export class ClusterView {
     return new Set(this.brokers.keys());
   }
 
+  /**
+   * Live brokers in controlled shutdown: an announcement counts only for the
+   * registration that made it (its create revision), never for a later one.
+   */
+  shuttingDownBrokerIds(): Set<number> {
+    const ids = new Set<number>();
+    for (const [id, s] of this.shutdowns) if (this.brokers.get(id)?.createRevision === s.registrationRevision) ids.add(id);
+    return ids;
+  }
+
   partitionState(topic: string, partition: number): VersionedPartitionState | undefined {
     return this.partitions.get(topic)?.get(partition);
   }
@@ -120,6 +134,10 @@ export class ClusterView {
     } else if (kv.key.startsWith(k.requestsPrefix)) {
       const request = parseTopicRequest(kv);
       if (request !== undefined) this.requests.set(kv.key.slice(k.requestsPrefix.length), request);
+    } else if (kv.key.startsWith(k.shutdownPrefix)) {
+      const id = k.shutdownIdOf(kv.key);
+      const record = parseShutdownKey(kv);
+      if (id !== undefined && record !== undefined && record.brokerId === id) this.shutdowns.set(id, record);
     }
   }
 
@@ -140,6 +158,9 @@ export class ClusterView {
       if (m !== undefined && m.size === 0) this.partitions.delete(where.topic);
     } else if (key.startsWith(k.requestsPrefix)) {
       this.requests.delete(key.slice(k.requestsPrefix.length));
+    } else if (key.startsWith(k.shutdownPrefix)) {
+      const id = k.shutdownIdOf(key);
+      if (id !== undefined) this.shutdowns.delete(id);
     }
   }
 

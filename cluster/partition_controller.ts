@@ -6,6 +6,9 @@
 //   leader epoch stays);
 // - leader gone: the first replica (assignment order) that is in the ISR and
 //   alive leads, leader epoch + 1, the gone ones leave the ISR;
+// - a broker in controlled shutdown (controlled_shutdown.ts) counts as gone
+//   for elections and ISRs, except where it is the only live ISR member: it
+//   keeps leading until it stops;
 // - leader gone and no ISR member alive: leader -1 (offline), leader epoch
 //   + 1, the ISR kept as it was, because only its members hold every
 //   acknowledged record; the first of them to come back leads again. A topic
@@ -32,22 +35,39 @@ import { NO_LEADER, type PartitionState } from "./topic_metadata.ts";
 /** Partition state writes one pass keeps in flight at most. */
 export const PARTITION_UPDATES_IN_FLIGHT_MAX = 16;
 
-/** The next state of a partition given the live brokers, or undefined when it needs no change. Pure. */
+const NOBODY: ReadonlySet<number> = new Set();
+
+/**
+ * The next state of a partition given the live brokers and the brokers in
+ * controlled shutdown (controlled_shutdown.ts), or undefined when it needs no
+ * change. Pure. A shutting-down broker is never elected (also when a leader
+ * died), leaves every ISR that keeps another member, and keeps leading only
+ * where no other in-sync replica is live and staying.
+ */
 export function decidePartition(
   replicas: readonly number[],
   state: PartitionState,
   live: ReadonlySet<number>,
   uncleanElection: boolean,
+  shuttingDown: ReadonlySet<number> = NOBODY,
 ): Omit<PartitionState, "partitionEpoch"> | undefined {
+  const eligible = (b: number) => live.has(b) && !shuttingDown.has(b);
   const liveIsr = state.isr.filter((b) => live.has(b));
+  // Without the shutting-down members: acks=all stops waiting for a broker about to stop.
+  const stayingIsr = liveIsr.filter((b) => !shuttingDown.has(b));
+  if (state.leader !== NO_LEADER && eligible(state.leader)) {
+    if (stayingIsr.length === state.isr.length) return undefined;
+    return { leader: state.leader, leaderEpoch: state.leaderEpoch, isr: stayingIsr };
+  }
+  const clean = replicas.find((b) => eligible(b) && liveIsr.includes(b));
+  if (clean !== undefined) return { leader: clean, leaderEpoch: state.leaderEpoch + 1, isr: stayingIsr };
   if (state.leader !== NO_LEADER && live.has(state.leader)) {
+    // The leader is shutting down and nobody else can take over: it leads until it stops (then the partition is offline).
     if (liveIsr.length === state.isr.length) return undefined;
     return { leader: state.leader, leaderEpoch: state.leaderEpoch, isr: liveIsr };
   }
-  const clean = replicas.find((b) => liveIsr.includes(b));
-  if (clean !== undefined) return { leader: clean, leaderEpoch: state.leaderEpoch + 1, isr: liveIsr };
   if (uncleanElection) {
-    const any = replicas.find((b) => live.has(b));
+    const any = replicas.find(eligible);
     if (any !== undefined) return { leader: any, leaderEpoch: state.leaderEpoch + 1, isr: [any] };
   }
   if (state.leader === NO_LEADER) return undefined;
@@ -111,13 +131,14 @@ export class PartitionController {
     if (!election.isController || !this.#view.ready) return;
     this.stats.passes++;
     const live = this.#view.liveBrokerIds();
+    const shuttingDown = this.#view.shuttingDownBrokerIds();
     const work: (() => Promise<void>)[] = [];
     for (const [topic, record] of this.#view.topics) {
       const unclean = record.configs["unclean.leader.election.enable"] === "true";
       for (let p = 0; p < record.partitions; p++) {
         const state = this.#view.partitionState(topic, p);
         if (state === undefined) continue;
-        const next = decidePartition(record.replicas[p], state, live, unclean);
+        const next = decidePartition(record.replicas[p], state, live, unclean, shuttingDown);
         if (next === undefined) continue;
         work.push(async () => {
           const r = await updatePartitionState(this.#ctx, topic, p, state, () => next);

@@ -18,6 +18,8 @@ import {
   BROKER_ID_MAX,
   CLUSTER_NAME_DEFAULT,
   CLUSTER_NAME_PATTERN,
+  CONTROLLED_SHUTDOWN_TIMEOUT_MS,
+  CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX,
   DEFAULT_MIN_INSYNC_REPLICAS,
   DEFAULT_REPLICATION_FACTOR,
   ETCD_ENDPOINTS_MAX,
@@ -144,6 +146,8 @@ export const BrokerConfigSchema = z
     defaultReplicationFactor: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_REPLICATION_FACTOR),
     /** Cluster mode: min.insync.replicas of a topic created without one (capped at its replication factor). */
     minInsyncReplicas: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_MIN_INSYNC_REPLICAS),
+    /** Cluster mode: longest a SIGTERM waits for the controller to move this broker's leaderships away (0: leave at once). */
+    controlledShutdownTimeoutMs: z.number().int().min(0).max(CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX).default(CONTROLLED_SHUTDOWN_TIMEOUT_MS),
   })
   .strict()
   .superRefine((c, ctx) => {
