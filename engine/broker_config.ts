@@ -37,6 +37,7 @@ import {
   REQUEST_TIMEOUT_MS,
   WAITING_FETCHES_MAX,
 } from "../protocol/limits.ts";
+import { REPLICA_LAG_TIME_MAX_MS_DEFAULT, REPLICA_LAG_TIME_MAX_MS_MAX, REPLICA_LAG_TIME_MAX_MS_MIN } from "./replication/replication_limits.ts";
 import {
   GOVERNOR_INTERVAL_MS,
   MEMORY_SOFT_LIMIT_BYTES,
@@ -148,6 +149,8 @@ export const BrokerConfigSchema = z
     minInsyncReplicas: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_MIN_INSYNC_REPLICAS),
     /** Cluster mode: longest a SIGTERM waits for the controller to move this broker's leaderships away (0: leave at once). */
     controlledShutdownTimeoutMs: z.number().int().min(0).max(CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX).default(CONTROLLED_SHUTDOWN_TIMEOUT_MS),
+    /** Cluster mode: a follower not caught up with its leader for this long is proposed out of the ISR (Kafka's replica.lag.time.max.ms). */
+    replicaLagTimeMaxMs: z.number().int().min(REPLICA_LAG_TIME_MAX_MS_MIN).max(REPLICA_LAG_TIME_MAX_MS_MAX).default(REPLICA_LAG_TIME_MAX_MS_DEFAULT),
   })
   .strict()
   .superRefine((c, ctx) => {
