@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONTROLLED_SHUTDOWN_TIMEOUT_MS } from "../cluster/mod.ts";
 import { parseBrokerConfig } from "../engine/broker_config.ts";
 import { mergeConfigSources } from "../cli/serve_cmd.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
@@ -232,10 +233,10 @@ describe("cluster configuration", () => {
     const cfg = parseBrokerConfig(
       mergeConfigSources({
         argv: ["--cluster-etcd", "http://127.0.0.1:1,http://127.0.0.1:2", "--rack", "r9"],
-        env: { SLUICE_BROKER_ID: "4", SLUICE_CLUSTER_NAME: "prod-1", SLUICE_CLUSTER_LEASE_TTL_SECONDS: "5" },
+        env: { SLUICE_BROKER_ID: "4", SLUICE_CLUSTER_NAME: "prod-1", SLUICE_CLUSTER_LEASE_TTL_SECONDS: "5", SLUICE_CONTROLLED_SHUTDOWN_TIMEOUT_MS: "0" },
       }).merged,
     );
-    expect(cfg).toMatchObject({ clusterEtcd: ["http://127.0.0.1:1", "http://127.0.0.1:2"], brokerId: 4, clusterName: "prod-1", rack: "r9", clusterLeaseTtlSeconds: 5 });
+    expect(cfg).toMatchObject({ clusterEtcd: ["http://127.0.0.1:1", "http://127.0.0.1:2"], brokerId: 4, clusterName: "prod-1", rack: "r9", clusterLeaseTtlSeconds: 5, controlledShutdownTimeoutMs: 0 });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-cfg-"));
     try {
       const file = path.join(dir, "sluice.json");
@@ -251,6 +252,7 @@ describe("cluster configuration", () => {
     const cfg = parseBrokerConfig(mergeConfigSources({ argv: [], env: {} }).merged);
     expect(cfg.clusterEtcd).toBeUndefined();
     expect(cfg.clusterName).toBe("default");
+    expect(cfg.controlledShutdownTimeoutMs).toBe(CONTROLLED_SHUTDOWN_TIMEOUT_MS);
   });
 
   test("--cluster-etcd without --broker-id, a bad URL, a TTL below etcd's minimum: refused with exit 2, by name", () => {
@@ -261,6 +263,9 @@ describe("cluster configuration", () => {
     const badTtl = serve("--cluster-etcd", "http://127.0.0.1:2379", "--broker-id", "1", "--cluster-lease-ttl-seconds", "1");
     expect(badTtl.status).toBe(2);
     expect(badTtl.stderr).toContain("clusterLeaseTtlSeconds (--cluster-lease-ttl-seconds");
+    const badWait = serve("--cluster-etcd", "http://127.0.0.1:2379", "--broker-id", "1", "--controlled-shutdown-timeout-ms", "-1");
+    expect(badWait.status).toBe(2);
+    expect(badWait.stderr).toContain("controlledShutdownTimeoutMs (--controlled-shutdown-timeout-ms");
     expect(() => parseBrokerConfig({ clusterEtcd: ["127.0.0.1:2379"], brokerId: 1 })).toThrow(/clusterEtcd/);
   });
 
