@@ -9,7 +9,7 @@ export { LeaseKeeper, type LeaseKeeperOptions } from "./lease_keeper.ts";
 export { ClusterKeys, checkBrokerId } from "./cluster_keys.ts";
 export { BROKER_ID_TAKEN, BrokerInfoSchema, DuplicateBrokerIdError, listBrokers, registerBroker, type BrokerInfo, type Registration } from "./broker_registration.ts";
 export { CONTROLLER_FENCED, ControllerElection, ControllerFencedError, type ControllerElectionOptions, type ControllerInfo } from "./controller_election.ts";
-export { ClusterMember, type ClusterMemberOptions, type ControlledShutdownResult } from "./cluster_member.ts";
+export { ClusterMember, type ClusterMemberOptions, type ControlledShutdownResult, type SessionChange } from "./cluster_member.ts";
 export { announceShutdown, handOffProgress, type HandOffProgress, parseShutdownKey, type ShutdownRecord } from "./controlled_shutdown.ts";
 export { readClusterStatus, type ClusterStatus } from "./cluster_status.ts";
 export { placeReplicas, type PlacementInput } from "./replica_placement.ts";
@@ -17,4 +17,5 @@ export { NO_LEADER, PartitionStateSchema, readTopics, TopicRecordSchema, type Pa
 export { addPartitions, createTopic, deleteTopic, updatePartitionState, type ControllerContext, type CreateTopicRequest, type PartitionStateUpdate } from "./controller_topics.ts";
 export { ClusterView, type LiveBroker } from "./cluster_view.ts";
 export { decidePartition, PARTITION_UPDATES_IN_FLIGHT_MAX, PartitionController, type PartitionControllerStats } from "./partition_controller.ts";
-export { parseTopicRequest, submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
+export { parseTopicRequest, submitTopicRequest, type TopicRequest, type TopicRequestResult, TopicRequestServer } from "./topic_requests.ts";
+export { alterPartition, type AlterPartitionRequest, type AlterPartitionResult } from "./alter_partition.ts";
