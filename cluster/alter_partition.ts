@@ -11,6 +11,7 @@
 //   - its partition epoch is the current one         INVALID_UPDATE_VERSION
 //   - the new ISR is a subset of the replicas, without repeats, and holds the leader    INVALID_REQUEST
 //   - every member it adds is registered             INELIGIBLE_REPLICA (KIP-841)
+//     and not in controlled shutdown                 INELIGIBLE_REPLICA
 //   - the asker's registration is the session that asked (compared in the write)        STALE_BROKER_EPOCH
 // A write that loses its compare-and-swap to another change is decided again
 // from the state etcd answered with (the partition epoch check then refuses
@@ -91,6 +92,10 @@ function check(req: AlterPartitionRequest, replicas: readonly number[], state: P
   }
   const unregistered = req.isr.filter((b) => !state.isr.includes(b) && !view.brokers.has(b));
   if (unregistered.length > 0) return refuse(ErrorCode.INELIGIBLE_REPLICA, `${where}: broker(s) ${unregistered.join(", ")} proposed into the ISR are not registered`);
+  // A broker in controlled shutdown is on its way out (controlled_shutdown.ts): caught up or not, it does not rejoin.
+  const leaving = view.shuttingDownBrokerIds();
+  const shuttingDown = req.isr.filter((b) => !state.isr.includes(b) && leaving.has(b));
+  if (shuttingDown.length > 0) return refuse(ErrorCode.INELIGIBLE_REPLICA, `${where}: broker(s) ${shuttingDown.join(", ")} proposed into the ISR are shutting down`);
   return undefined;
 }
 

@@ -13,6 +13,7 @@ import { registerBroker } from "./broker_registration.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
 import { ClusterMember } from "./cluster_member.ts";
 import { ClusterView } from "./cluster_view.ts";
+import { alterPartition } from "./alter_partition.ts";
 import { announceShutdown } from "./controlled_shutdown.ts";
 import { ControllerElection, ControllerFencedError } from "./controller_election.ts";
 import { type ControllerContext, createTopic, updatePartitionState } from "./controller_topics.ts";
@@ -20,6 +21,7 @@ import { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
 import { decidePartition, PartitionController } from "./partition_controller.ts";
 import { NO_LEADER, readTopics, type TopicView } from "./topic_metadata.ts";
+import { ErrorCode } from "../protocol/errors.ts";
 
 describe("decisions with brokers in controlled shutdown", () => {
   const set = (...ids: number[]) => new Set(ids);
@@ -238,5 +240,44 @@ describe("a deposed controller's hand-off", () => {
     cleanups.push(() => pc.stop());
     view.subscribe(() => pc.schedule());
     await waitFor(async () => (await topic(client, keys, "f")).partitions.every((p) => p!.leader === 2 && p!.isr.join() === "2"), { ...ETCD_WAIT, what: "the successor's hand-off" });
+  });
+});
+
+describe("a leader's ISR expansion", () => {
+  test("does not take a shutting-down broker back, however caught up; once it registered again it may", async () => {
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    const keys = new ClusterKeys(`csexpand${process.pid}`);
+    const sessions = new Map<number, LeaseKeeper>();
+    const registrations = new Map<number, number>();
+    const register = async (id: number) => {
+      const lease = await LeaseKeeper.grant(client, { ttlSeconds: TTL });
+      cleanups.push(() => lease.revoke());
+      registrations.set(id, (await registerBroker(client, keys, lease, { id, host: "127.0.0.1", port: 9000 + id, httpPort: 9100 + id, rack: null, startedAtMs: Date.now() })).createRevision);
+      sessions.set(id, lease);
+    };
+    for (const id of [1, 2, 3]) await register(id);
+    const election = new ControllerElection({ client, keys, lease: sessions.get(1)!, brokerId: 1 });
+    cleanups.push(() => election.close());
+    expect(await election.campaign()).toBe(true);
+    const ctx: ControllerContext = { client, keys, election, random: () => 0 }; // partition 0: replicas [1, 2, 3], led by 1
+    await createTopic(ctx, { name: "x", partitions: 1, replicationFactor: 3 });
+    const view = ClusterView.start({ client, keys });
+    cleanups.push(() => view.close());
+    await waitFor(() => view.partitionState("x", 0) !== undefined && view.brokers.size === 3, { what: "the view has x" });
+    // Broker 3 announces its shutdown and leaves the ISR (as the controller's pass would do).
+    expect(await announceShutdown(client, keys, { brokerId: 3, registrationRevision: registrations.get(3)!, leaseId: sessions.get(3)!.id })).toBe(true);
+    await waitFor(() => view.shuttingDownBrokerIds().has(3), { what: "the view sees 3 shutting down" });
+    expect((await updatePartitionState(ctx, "x", 0, view.partitionState("x", 0)!, (s) => ({ ...s, isr: [1, 2] }))).applied).toBe(true);
+    await waitFor(() => view.partitionState("x", 0)?.partitionEpoch === 1, { what: "the view has the shrink" });
+    const expand = { topic: "x", partition: 0, brokerId: 1, leaderEpoch: 0, partitionEpoch: 1, isr: [1, 2, 3] };
+    const refused = await alterPartition(ctx, view, expand, sessions.get(1)!.id);
+    expect(refused.errorCode).toBe(ErrorCode.INELIGIBLE_REPLICA);
+    expect(refused.message).toContain("shutting down");
+    // Restarted: a new session and registration, no announcement; the same expansion lands.
+    sessions.get(3)!.abandon();
+    await client.leaseRevoke(sessions.get(3)!.id);
+    await register(3);
+    await waitFor(() => view.brokers.get(3)?.createRevision === registrations.get(3) && !view.shuttingDownBrokerIds().has(3), { what: "3 registered again" });
+    expect((await alterPartition(ctx, view, expand, sessions.get(1)!.id)).errorCode).toBe(ErrorCode.NONE);
   });
 });
