@@ -57,8 +57,11 @@ const brokerArgs = (id: number) => [
 /** The running brokers, as a bootstrap list. */
 const bootstrap = () => [...brokers.values()].map((b) => `127.0.0.1:${b.port}`).join(",");
 
+/** Starts broker `id` on its data dir; a restart keeps its ports, as a restarted server keeps its address (clients bootstrapped with it still reach it). */
 async function start(id: number): Promise<BrokerProcess> {
-  const b = await startBroker({ dataDir: dataDirs.get(id)!, args: brokerArgs(id) });
+  const was = brokers.get(id) ?? stopped.findLast((b) => b.dataDir === dataDirs.get(id));
+  const ports = was === undefined ? [] : ["--port", String(was.port), "--kafka-port", String(was.kafkaPort), "--http-port", String(was.httpPort)];
+  const b = await startBroker({ dataDir: dataDirs.get(id)!, args: [...brokerArgs(id), ...ports] });
   brokers.set(id, b);
   return b;
 }
