@@ -319,6 +319,8 @@ export class ReplicaManager {
     const proposer = this.#proposer;
     const names = this.#ledNames.get(slot);
     if (proposer === undefined || names === undefined || leader.pendingIsr !== undefined || now < leader.nextProposalMs || leader.partitionEpoch < 0) return;
+    // A session past its deadline changes nothing (the controller would refuse it anyway).
+    if (this.leaseAlive !== undefined && !this.leaseAlive()) return;
     const isr = leader.proposal(now);
     if (isr === undefined) return;
     leader.pendingIsr = isr;
