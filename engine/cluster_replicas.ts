@@ -287,7 +287,8 @@ export class ClusterReplicas implements ClusterTopicAdmin {
         const s = view.partitionState(name, p);
         const slot = local.slots[p];
         const leads = slot !== NOT_HOSTED && s !== undefined && p < record.partitions ? await this.#applyRole(name, p, slot, record, s, canLead) : false;
-        roles[p] = { leader: leads, leaderEpoch: view.partitionState(name, p)?.leaderEpoch ?? s?.leaderEpoch ?? -1 };
+        // The routing role says what the replication role was given from: the same state, the same epoch.
+        roles[p] = { leader: leads, leaderEpoch: s?.leaderEpoch ?? -1 };
       }
       roles.length = local.slots.length;
     }
