@@ -224,6 +224,12 @@ export class ReplicaManager {
     if (f === undefined) return;
     this.#following.delete(slot);
     f.fetcher.remove(f.topic, f.partition);
+    // A leader this broker follows nothing on any more (it moved, or restarted at another port): close its connection.
+    const k = `${f.fetcher.host}:${f.fetcher.port}`;
+    if (f.fetcher.size === 0 && this.#fetchers.get(k) === f.fetcher) {
+      this.#fetchers.delete(k);
+      void f.fetcher.close();
+    }
   }
 
   #slot(topic: string, partition: number): number {
