@@ -1,4 +1,4 @@
-// `sluice serve` in cluster mode (docs/CLUSTER.md): the flags, and the two
+// `sluice serve` in cluster mode (docs/CLUSTER.md): the flags, and the steps
 // steps serve_cmd.ts takes when --cluster-etcd is set.
 //
 // 1. connectCluster(), before the broker opens anything: etcd must answer, or
