@@ -1,5 +1,6 @@
 // `sluice serve` in cluster mode (docs/CLUSTER.md): the flags, and the steps
-// steps serve_cmd.ts takes when --cluster-etcd is set.
+// serve_cmd.ts takes when --cluster-etcd is set (join after the listeners open,
+// leave on SIGTERM).
 //
 // 1. connectCluster(), before the broker opens anything: etcd must answer, or
 //    the start stops with a message that names the endpoints (exit 1).
