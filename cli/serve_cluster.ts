@@ -61,6 +61,7 @@ export function clusterMetrics(member: ClusterMember): string {
     ["sluice_cluster_controller", "gauge", "1 while this broker is the controller (and its lease's deadline is ahead), else 0.", member.isController ? 1 : 0],
     ["sluice_cluster_controller_epoch", "gauge", "The controller epoch (the election key's create revision) as this broker sees it; 0 when there is none.", view.controller?.epoch ?? 0],
     ["sluice_cluster_brokers", "gauge", "Brokers registered in etcd, as this broker sees them.", view.brokers.size],
+    ["sluice_cluster_brokers_shutting_down", "gauge", "Registered brokers in controlled shutdown (handing their leaderships away before they stop), as this broker sees etcd.", view.shuttingDownBrokerIds().size],
     ["sluice_cluster_session_suspended", "gauge", "1 while this broker's etcd lease passed its local deadline without an answer (it acts as nothing).", member.lease?.suspended === true ? 1 : 0],
     ["sluice_cluster_sessions_total", "counter", "etcd sessions this broker opened (1 + the ones that replaced a lost one).", member.sessions],
     ["sluice_cluster_partitions_offline", "gauge", "Partitions with no leader, as this broker sees etcd.", offline],

@@ -96,6 +96,7 @@ describe("sluice serve in a cluster", () => {
     expect(await metric(b2, "sluice_cluster_controller")).toBe(0);
     expect(await metric(b2, "sluice_cluster_controller_epoch")).toBe(s!.controller!.epoch);
     expect(await metric(b1, "sluice_cluster_session_suspended")).toBe(0);
+    expect(await metric(b1, "sluice_cluster_brokers_shutting_down")).toBe(0);
     expect(await metric(b1, "sluice_cluster_partitions_offline")).toBe(0);
     const table = await status(name, []);
     expect(table.code).toBe(0);
