@@ -76,3 +76,6 @@ export const TOPIC_REQUESTS_IN_FLIGHT_MAX = 16;
 export const DEFAULT_REPLICATION_FACTOR = 3;
 /** min.insync.replicas of a topic created without one in cluster mode. */
 export const DEFAULT_MIN_INSYNC_REPLICAS = 2;
+
+/** Partitions one reassignment plan may name (a plan is read whole, so its size is bounded at the edge). */
+export const REASSIGNMENT_PLAN_PARTITIONS_MAX = 100_000;
