@@ -97,7 +97,7 @@ define(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, true, "This topic or partition does
 define(ErrorCode.INVALID_FETCH_SIZE, false, "The requested fetch size is invalid.");
 define(ErrorCode.LEADER_NOT_AVAILABLE, true, "The partition is not available right now (starting, recovering or being created).");
 define(ErrorCode.NOT_LEADER_OR_FOLLOWER, true, "This broker does not host that partition.");
-define(ErrorCode.BROKER_NOT_AVAILABLE, true, "The broker is not registered in the cluster (gone, or not started yet).");
+define(ErrorCode.BROKER_NOT_AVAILABLE, false, "The broker is not registered in the cluster (gone, or not started yet).");
 define(ErrorCode.REQUEST_TIMED_OUT, true, "The request timed out.");
 define(ErrorCode.MESSAGE_TOO_LARGE, false, "A record batch is larger than the topic's max.message.bytes or the frame limit.");
 define(ErrorCode.OFFSET_METADATA_TOO_LARGE, false, "The metadata string of a committed offset is too long.");
