@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   bench: () => import("./bench_cmd.ts"),
   groups: () => import("./groups_cmd.ts"),
   cluster: () => import("./cluster_cmd.ts"),
+  partitions: () => import("./partitions_cmd.ts"),
   dev: () => import("./dev_cmd.ts"),
 };
 

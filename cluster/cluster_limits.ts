@@ -89,3 +89,6 @@ export const DEFAULT_MIN_INSYNC_REPLICAS = 2;
 export const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000;
 /** The configurable bound (`--controlled-shutdown-timeout-ms`; 0 turns controlled shutdown off). */
 export const CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX = 300_000;
+
+/** Partitions one reassignment plan may name (a plan is read whole, so its size is bounded at the edge). */
+export const REASSIGNMENT_PLAN_PARTITIONS_MAX = 100_000;

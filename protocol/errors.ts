@@ -14,6 +14,7 @@ export const ErrorCode = {
   LEADER_NOT_AVAILABLE: 5,
   NOT_LEADER_OR_FOLLOWER: 6,
   REQUEST_TIMED_OUT: 7,
+  BROKER_NOT_AVAILABLE: 8,
   MESSAGE_TOO_LARGE: 10,
   OFFSET_METADATA_TOO_LARGE: 12,
   NETWORK_EXCEPTION: 13,
@@ -40,6 +41,7 @@ export const ErrorCode = {
   TOPIC_ALREADY_EXISTS: 36,
   INVALID_PARTITIONS: 37,
   INVALID_REPLICATION_FACTOR: 38,
+  INVALID_REPLICA_ASSIGNMENT: 39,
   INVALID_CONFIG: 40,
   NOT_CONTROLLER: 41,
   INVALID_REQUEST: 42,
@@ -98,6 +100,7 @@ define(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, true, "This topic or partition does
 define(ErrorCode.INVALID_FETCH_SIZE, false, "The requested fetch size is invalid.");
 define(ErrorCode.LEADER_NOT_AVAILABLE, true, "The partition is not available right now (starting, recovering or being created).");
 define(ErrorCode.NOT_LEADER_OR_FOLLOWER, true, "This broker does not host that partition.");
+define(ErrorCode.BROKER_NOT_AVAILABLE, false, "The broker is not registered in the cluster (gone, or not started yet).");
 define(ErrorCode.REQUEST_TIMED_OUT, true, "The request timed out.");
 define(ErrorCode.MESSAGE_TOO_LARGE, false, "A record batch is larger than the topic's max.message.bytes or the frame limit.");
 define(ErrorCode.OFFSET_METADATA_TOO_LARGE, false, "The metadata string of a committed offset is too long.");
@@ -125,6 +128,7 @@ define(ErrorCode.UNSUPPORTED_VERSION, false, "The broker does not support this a
 define(ErrorCode.TOPIC_ALREADY_EXISTS, false, "The topic already exists.");
 define(ErrorCode.INVALID_PARTITIONS, false, "The partition count is invalid.");
 define(ErrorCode.INVALID_REPLICATION_FACTOR, false, "The replication factor is invalid.");
+define(ErrorCode.INVALID_REPLICA_ASSIGNMENT, false, "The replica assignment is invalid (a broker twice in one partition, or a partition without replicas).");
 define(ErrorCode.INVALID_CONFIG, false, "A configuration value is invalid.");
 define(ErrorCode.NOT_CONTROLLER, true, "This broker is not the controller.");
 define(ErrorCode.INVALID_REQUEST, false, "The request is malformed.");
