@@ -266,6 +266,9 @@ describe("replication driven by etcd's partition state", () => {
     expect(s1).toMatchObject({ leader: s0.leader, leaderEpoch: s0.leaderEpoch, partitionEpoch: s0.partitionEpoch + 1 });
     // With two in sync (min.insync.replicas 2) acks=all is answered again.
     expect((await held).offset).toBe(20n);
+    // The leader counts the proposal the controller wrote.
+    const metrics = await (await fetch(`http://127.0.0.1:${brokers.get(s0.leader)!.httpPort}/metrics`)).text();
+    expect(Number(/^sluice_cluster_isr_proposals_accepted_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
     for (let i = 0; i < 10; i++) await producer.send("lagging", { partition: 0, value: `b${i}` });
 
     resume(stopped);
