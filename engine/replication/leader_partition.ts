@@ -80,6 +80,8 @@ export class LeaderPartition {
   /** acks=all produces durable here, waiting for the HW to pass them, oldest first (their offsets grow). */
   readonly #waiting: AcksAllWaiter[] = [];
   #waitingHead = 0;
+  /** Set by failAll: the leadership is over, later waiters are answered with this at once. */
+  #ended: { code: number; message: string } | undefined;
   /** Answers for divergence checks: the leader's own OffsetForLeaderEpoch per epoch below its current one (they cannot change while it leads). */
   readonly epochEnds = new Map<number, { epoch: number; endOffset: number }>();
 
@@ -181,6 +183,12 @@ export class LeaderPartition {
    * minimum meanwhile. false: too many waiting (the caller refuses it).
    */
   waitForIsr(result: ProduceResult, cb: ProduceCallback): boolean {
+    // The leadership ended while this produce's fdatasync ran: nothing would
+    // ever settle a waiter registered now (the object is dropped), so answer.
+    if (this.#ended !== undefined) {
+      cb(this.#ended.code, null, this.#ended.message);
+      return true;
+    }
     if (result.lastOffset < this.highWatermark) {
       this.#answer({ lastOffset: result.lastOffset, result, cb });
       return true;
@@ -216,8 +224,9 @@ export class LeaderPartition {
     waiter.cb(ErrorCode.NONE, waiter.result);
   }
 
-  /** Fails every waiting acks=all (leadership lost, partition closed). */
+  /** Fails every waiting acks=all, and every later one (leadership lost, partition closed). */
   failAll(code: number, message: string): void {
+    this.#ended = { code, message };
     const w = this.#waiting;
     for (let i = this.#waitingHead; i < w.length; i++) w[i].cb(code, null, message);
     w.length = 0;

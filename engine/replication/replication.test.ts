@@ -249,6 +249,19 @@ describe("the leader's commit policy (LeaderPartition)", () => {
     expect(new LeaderPartition(1, { ...role, isr: [1, 2, 3] }, 8, 0).highWatermark).toBe(0);
   });
 
+  test("an acks=all whose fdatasync returns after the leadership ended is refused at once, not left waiting on the dropped leader", () => {
+    const lp = new LeaderPartition(1, { ...role, isr: [1, 2] }, 0, 0);
+    const answers: number[] = [];
+    const result = { baseOffset: 0, lastOffset: 4 } as unknown as Parameters<LeaderPartition["waitForIsr"]>[0];
+    expect(lp.waitForIsr(result, (err) => answers.push(err))).toBe(true);
+    lp.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, "no longer led here");
+    expect(answers).toEqual([ErrorCode.NOT_LEADER_OR_FOLLOWER]);
+    // The produce that was in its fdatasync when the role changed.
+    expect(lp.waitForIsr(result, (err) => answers.push(err))).toBe(true);
+    expect(answers).toEqual([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.NOT_LEADER_OR_FOLLOWER]);
+    expect(lp.waitingCount).toBe(0);
+  });
+
   test("while an ISR change is pending the HW is taken over the maximal ISR: members being added and removed both count", () => {
     const now = 1_000_000;
     // Expand pending: broker 3 (durable 4) is being added; broker 2's report to 10 cannot move the HW past 4... nor back.
