@@ -69,6 +69,18 @@ export interface CoordinatorOptions {
   readonly newMemberId?: (clientId: string) => string;
   /** Called after each completed rebalance. */
   readonly onRebalanced?: (groupId: string, generationId: number, reason: string, members: number) => void;
+  /**
+   * Cluster mode: which groups this broker coordinates now (cluster_offset_store.ts).
+   * Absent on a single node, where the broker coordinates every group.
+   */
+  readonly ownership?: CoordinatorOwnership;
+}
+
+/** Which groups this broker coordinates (in a cluster: those whose offsets partition it leads and has loaded). */
+export interface CoordinatorOwnership {
+  /** Throws NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE unless it coordinates `groupId` now. */
+  checkCoordinator(groupId: string): void;
+  serves(groupId: string): boolean;
 }
 
 /** A join to a group whose leader assigns (Kafka's classic protocol): opaque protocols, not assignor names. */
@@ -122,7 +134,7 @@ export class GroupCoordinator {
    * the answer can no longer be delivered: the member is removed).
    */
   join(req: JoinGroupRequest, onParked?: (abandon: () => void) => void): Promise<JoinGroupResponse> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const known = req.assignors.filter((a) => this.assignors.has(a));
     if (known.length === 0) {
       throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, `none of the assignors [${req.assignors.join(", ")}] is known to the broker`);
@@ -149,7 +161,7 @@ export class GroupCoordinator {
    * leader's answer carries every member's metadata for the chosen protocol.
    */
   joinLeaderAssigned(req: LeaderAssignedJoinRequest, onParked?: (abandon: () => void) => void): Promise<GroupJoinResult> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     if (req.protocols.length === 0) throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, "a member must offer at least one protocol");
     const names = req.protocols.map((p) => p.name);
     const group = this.admit(req.groupId, req.memberId, req.sessionTimeoutMs, AssignmentPolicy.Leader, req.protocolType, names);
@@ -178,7 +190,7 @@ export class GroupCoordinator {
     assignments: ReadonlyMap<string, Uint8Array> | null,
     decode: (bytes: Uint8Array) => MemberAssignment | null,
   ): Promise<Uint8Array> {
-    this.checkOpen();
+    this.checkOpen(groupId);
     return this.memberGroup(groupId).syncFromLeader(memberId, generationId, assignments, decode);
   }
 
@@ -222,19 +234,19 @@ export class GroupCoordinator {
   }
 
   sync(groupId: string, memberId: string, generationId: number): SyncGroupResponse {
-    this.checkOpen();
+    this.checkOpen(groupId);
     const group = this.memberGroup(groupId);
     return { assignment: toTopicPartitions(group.sync(memberId, generationId)) };
   }
 
   heartbeat(groupId: string, memberId: string, generationId: number): Record<string, never> {
-    this.checkOpen();
+    this.checkOpen(groupId);
     this.memberGroup(groupId).heartbeat(memberId, generationId);
     return {};
   }
 
   leave(groupId: string, memberId: string): Record<string, never> {
-    this.checkOpen();
+    this.checkOpen(groupId);
     this.memberGroup(groupId).leave(memberId);
     return {};
   }
@@ -247,7 +259,7 @@ export class GroupCoordinator {
   // ---- offsets ----
 
   async commit(req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const group = this.groups.get(req.groupId);
     if (req.generationId === NO_GENERATION && req.memberId === NO_MEMBER_ID) {
       // A commit from outside any generation: only for a group nobody consumes in.
@@ -287,7 +299,7 @@ export class GroupCoordinator {
   }
 
   fetchOffsets(req: OffsetFetchRequest): OffsetFetchResponse {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const store = this.opts.offsets;
     const committed = store.entries(req.groupId);
     const wanted = new Map<string, Set<number>>();
@@ -322,7 +334,7 @@ export class GroupCoordinator {
 
   /** Admin: move an empty group's offsets for one topic. */
   async resetOffsets(req: ResetGroupOffsetsRequest): Promise<ResetGroupOffsetsResponse> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const group = this.groups.get(req.groupId);
     if (group !== undefined && group.members.size > 0) {
       throw new SluiceError(ErrorCode.NON_EMPTY_GROUP, `group ${req.groupId} has ${group.members.size} members; stop them first`);
@@ -380,6 +392,19 @@ export class GroupCoordinator {
     });
   }
 
+  /**
+   * Forgets the membership of every group `which` selects (cluster mode: its
+   * offsets partition moved to another broker). Parked joins and syncs get
+   * NOT_COORDINATOR; the members find the new coordinator and rejoin there.
+   */
+  dropGroups(which: (groupId: string) => boolean): void {
+    for (const [id, g] of [...this.groups]) {
+      if (!which(id)) continue;
+      this.groups.delete(id);
+      g.shutdown(new SluiceError(ErrorCode.NOT_COORDINATOR, `this broker no longer coordinates group ${id}`));
+    }
+  }
+
   /** Answers every parked join and stops every timer (broker shutdown). */
   close(): void {
     this.closed = true;
@@ -389,6 +414,12 @@ export class GroupCoordinator {
   // ---- internals ----
 
   private describe(groupId: string): GroupDescription {
+    try {
+      this.opts.ownership?.checkCoordinator(groupId);
+    } catch (e) {
+      const code = e instanceof SluiceError ? e.code : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return { groupId, errorCode: code, state: GroupState.Empty, generationId: 0, assignor: "", leaderId: "", members: [], offsets: [] };
+    }
     const g = this.groups.get(groupId);
     const committed = this.opts.offsets.entries(groupId);
     if (g === undefined && committed.length === 0) {
@@ -446,7 +477,8 @@ export class GroupCoordinator {
   private groupIds(): string[] {
     const ids = new Set<string>(this.groups.keys());
     for (const id of this.opts.offsets.groups()) ids.add(id);
-    return [...ids].sort();
+    const own = this.opts.ownership;
+    return [...ids].filter((id) => own === undefined || own.serves(id)).sort();
   }
 
   private memberGroup(groupId: string): Group {
@@ -478,7 +510,9 @@ export class GroupCoordinator {
     return g;
   }
 
-  private checkOpen(): void {
+  /** Open, and (cluster mode) the coordinator of `groupId` now. */
+  private checkOpen(groupId: string): void {
     if (this.closed) throw new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down");
+    this.opts.ownership?.checkCoordinator(groupId);
   }
 }
