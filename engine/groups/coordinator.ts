@@ -111,6 +111,15 @@ export interface GroupMetricsRow {
   readonly offsets: readonly PartitionLag[];
 }
 
+/**
+ * A committed offset past the partition's high watermark is refused. In a
+ * cluster the coordinator knows the high watermark only of partitions it
+ * leads (-1 otherwise): then the offset is taken as given, as Kafka does.
+ */
+function beyondHighWatermark(highWatermark: number, offset: number, cluster: boolean): boolean {
+  return cluster && highWatermark < 0 ? false : offset > highWatermark;
+}
+
 function toTopicPartitions(a: MemberAssignment): TopicPartitions[] {
   return [...a].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([topic, partitions]) => ({ topic, partitions: [...partitions] }));
 }
@@ -289,7 +298,7 @@ export class GroupCoordinator {
         let errorCode: number = ErrorCode.NONE;
         if (p.partition >= count) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         else if (p.offset < 0 || utf8Length(metadata) > OFFSET_COMMIT_METADATA_BYTES_MAX) errorCode = ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
-        else if (p.offset > this.opts.topics.highWatermark(t.name, p.partition)) errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+        else if (beyondHighWatermark(this.opts.topics.highWatermark(t.name, p.partition), p.offset, this.opts.ownership !== undefined)) errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
         else accepted.push({ topic: t.name, partition: p.partition, offset: p.offset, metadata, timestampMs: now });
         partitions.push({ partition: p.partition, errorCode });
       }
@@ -354,8 +363,13 @@ export class GroupCoordinator {
       }
       const start = topics.logStartOffset(req.topic, partition);
       const end = topics.highWatermark(req.topic, partition);
+      if (this.opts.ownership !== undefined && (start < 0 || end < 0) && typeof req.to !== "number") {
+        // A cluster's coordinator that does not lead the partition does not know its ends.
+        out.partitions.push({ partition, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, offset: NO_OFFSET });
+        continue;
+      }
       const offset = req.to === "earliest" ? start : req.to === "latest" ? end : req.to;
-      if (offset < start || offset > end) {
+      if ((start >= 0 && offset < start) || beyondHighWatermark(end, offset, this.opts.ownership !== undefined)) {
         out.partitions.push({ partition, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, offset: NO_OFFSET });
         continue;
       }
