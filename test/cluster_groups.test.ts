@@ -22,6 +22,9 @@ import { offsetsPartitionFor } from "../engine/groups/offsets_topic.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
 import { RawClient } from "./support/raw_client.ts";
+import { KafkaRawClient } from "./support/kafka_raw_client.ts";
+import { decodeOffsetForLeaderEpochResponse, encodeOffsetForLeaderEpochRequest } from "../protocol/kafka/messages/offset_for_leader_epoch.ts";
+import { KafkaApiKey } from "../protocol/kafka/versions.ts";
 import { waitFor, waitForValue } from "./support/wait_for.ts";
 
 const BROKER_IDS = [1, 2, 3];
@@ -225,6 +228,11 @@ describe("consumer groups across brokers", () => {
     // Seen so far (before the kill): what a consumer sees again after it counts as a re-delivery.
     const beforeKill = { native: new Map(seenNative), kafka: new Map(seenKafka) };
 
+    // The victim's "orders" partitions and their leader epoch: after the kill, their new leader says where that epoch ended.
+    const ordersBefore = (await admin(1).metadata([TOPIC])).topics[0].partitions;
+    const victimLed = ordersBefore.filter((p) => p.leader === victim);
+    expect(victimLed.length).toBeGreaterThan(0);
+
     const killedAt = performance.now();
     const b = brokers.get(victim)!;
     brokers.delete(victim);
@@ -247,6 +255,37 @@ describe("consumer groups across brokers", () => {
     for (const g of [nativeGroup, kafkaGroup]) {
       const now = await committedOf(g);
       for (let p = 0; p < PARTITIONS; p++) expect(now[p]).toBeGreaterThanOrEqual(committedBefore.get(g)![p]);
+    }
+
+    // OffsetForLeaderEpoch (Kafka api 23, v2 as librdkafka sends it) at each moved partition's new leader.
+    for (const old of victimLed) {
+      const moved = await waitForValue(async () => {
+        const p = (await admin(survivor).metadata([TOPIC])).topics[0].partitions[old.partition];
+        return p.leader !== victim && p.leader >= 0 && p.leaderEpoch! > old.leaderEpoch! ? p : false;
+      }, { ...ETCD_WAIT, what: `a new leader of ${TOPIC}-${old.partition}` });
+      const k = await KafkaRawClient.connect(brokers.get(moved.leader)!.kafkaPort!);
+      closers.push(async () => k.close());
+      const ask = (currentLeaderEpoch: number, leaderEpoch: number) =>
+        k.call(
+          KafkaApiKey.OffsetForLeaderEpoch,
+          2,
+          (w) => encodeOffsetForLeaderEpochRequest(w, 2, { replicaId: -1, topics: [{ topic: TOPIC, partitions: [{ partition: old.partition, currentLeaderEpoch, leaderEpoch }] }] }),
+          decodeOffsetForLeaderEpochResponse,
+        ).then((r) => r.topics[0].partitions[0]);
+      // The old epoch ended where the new leader's began: after the records acked before the kill.
+      expect(await ask(moved.leaderEpoch!, old.leaderEpoch!)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: old.leaderEpoch, endOffset: BigInt(perPartition) });
+      // A client with old metadata is fenced; a follower does not answer.
+      expect((await ask(old.leaderEpoch!, old.leaderEpoch!)).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH);
+      const follower = live().find((id) => id !== moved.leader)!;
+      const f = await KafkaRawClient.connect(brokers.get(follower)!.kafkaPort!);
+      closers.push(async () => f.close());
+      const fromFollower = await f.call(
+        KafkaApiKey.OffsetForLeaderEpoch,
+        2,
+        (w) => encodeOffsetForLeaderEpochRequest(w, 2, { replicaId: -1, topics: [{ topic: TOPIC, partitions: [{ partition: old.partition, currentLeaderEpoch: moved.leaderEpoch!, leaderEpoch: old.leaderEpoch! }] }] }),
+        decodeOffsetForLeaderEpochResponse,
+      );
+      expect(fromFollower.topics[0].partitions[0].errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     }
 
     // Both groups go on: every record of both rounds is delivered.
