@@ -13,14 +13,16 @@
 // a new coordinator that does not know the member answers UNKNOWN_MEMBER_ID,
 // which the membership handles by joining as new (client/group_membership.ts).
 //
-// ListGroups names no group: it goes to the bootstrap broker (which lists
-// the groups it coordinates).
+// ListGroups names no group: call() sends it to the bootstrap broker (which
+// lists the groups it coordinates); callEveryBroker() asks every broker the
+// bootstrap's Metadata names (a cluster's groups are spread over them).
 
 import { decode } from "@msgpack/msgpack";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { encodeGroupMessage, FindCoordinatorResponseSchema, GroupApiKey, parseGroupMessage } from "../protocol/messages/groups.ts";
 import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
-import { BrokerLink } from "./broker_link.ts";
+import { ApiKey } from "../protocol/api_keys.ts";
+import { BrokerLink, controlCall } from "./broker_link.ts";
 import { COORDINATOR_LINKS_MAX } from "./client_limits.ts";
 import type { GroupRpc } from "./group_membership.ts";
 import type { ClientConfig } from "./options.ts";
@@ -82,6 +84,13 @@ export class CoordinatorRpc implements GroupRpc {
     }
   }
 
+  /** Sends the request to every broker the bootstrap's Metadata lists (one broker: the bootstrap); the answers in broker order. */
+  async callEveryBroker(apiKey: number, body: unknown, timeoutMs: number): Promise<unknown[]> {
+    const metadata = await controlCall(this.#bootstrap, ApiKey.Metadata, { topics: [], allowAutoCreate: false });
+    if (metadata.brokers.length <= 1) return [await this.#send(this.#bootstrap, apiKey, body, timeoutMs)];
+    return await Promise.all(metadata.brokers.map((b) => this.#send(this.#linkTo(b.host, b.port), apiKey, body, timeoutMs)));
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const link of this.#links.values()) link.close();
@@ -101,18 +110,24 @@ export class CoordinatorRpc implements GroupRpc {
       if (e instanceof SluiceError && e.code === ErrorCode.UNSUPPORTED_VERSION) return this.#bootstrap;
       throw e;
     }
-    const address = `${found.host}:${found.port}`;
+    const link = this.#linkTo(found.host, found.port);
+    this.#coordinators.set(groupId, `${found.host}:${found.port}`);
+    return link;
+  }
+
+  /** The link to a broker's address (opened on first use; at most COORDINATOR_LINKS_MAX, then all are closed and found again). */
+  #linkTo(host: string, port: number): BrokerLink {
+    const address = `${host}:${port}`;
     let link = this.#links.get(address);
     if (link === undefined) {
       if (this.#links.size >= COORDINATOR_LINKS_MAX) {
-        for (const l of this.#links.values()) if (l !== this.#bootstrap) l.close();
+        for (const l of this.#links.values()) l.close();
         this.#links.clear();
         this.#coordinators.clear();
       }
-      link = new BrokerLink({ ...this.#config, host: found.host, port: found.port, bootstrap: [{ host: found.host, port: found.port }] }, "group coordinator");
+      link = new BrokerLink({ ...this.#config, host, port, bootstrap: [{ host, port }] }, "group coordinator");
       this.#links.set(address, link);
     }
-    this.#coordinators.set(groupId, address);
     return link;
   }
 

@@ -312,6 +312,9 @@ describe("consumer groups across brokers", () => {
       for (let p = 0; p < PARTITIONS; p++) for (let o = 0; o < total / PARTITIONS; o++) expect(seen.has(`${p}:${o}`)).toBe(true);
       report.push(`${name}: ${seen.size} records, ${redelivered} re-delivered (seen before the kill: ${before.size})`);
     }
+    // Every broker lists the groups it coordinates; the admin client asks them all.
+    const listed = (await groups.listGroups()).map((g) => g.groupId);
+    for (const g of [nativeGroup, kafkaGroup, staticGroup]) expect(listed).toContain(g);
     console.error(`groups failover: coordinator ${victim} killed; new coordinator ${next} served the committed offsets ${failoverMs.toFixed(0)} ms later; ${report.join("; ")}`);
   }, 120_000);
 });
