@@ -114,6 +114,15 @@ describe("consumer groups across brokers", () => {
     for (const p of t.partitions) expect([...p.replicas!].sort()).toEqual(BROKER_IDS);
     expect(t.partitions[offsetsPartitionFor(group)].leader).toBe(coordinator);
 
+    // Each broker serves (has loaded) exactly the offsets partitions it leads: /metrics says how many.
+    for (const id of BROKER_IDS) {
+      const leads = t.partitions.filter((p) => p.leader === id).length;
+      await waitFor(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${brokers.get(id)!.httpPort}/metrics`)).text();
+        return text.includes(`sluice_group_coordinator_partitions{state="loaded"} ${leads}\n`) && text.includes(`sluice_group_coordinator_partitions{state="loading"} 0\n`);
+      }, { ...ETCD_WAIT, what: `broker ${id} serves its ${leads} offsets partitions` });
+    }
+
     // A commit from outside any generation, at the coordinator; read back there; refused elsewhere.
     const commit = { groupId: group, generationId: -1, memberId: "", topics: [] as unknown[] };
     await admin(1).createTopic("probe", { partitions: 1, replicationFactor: 3 });

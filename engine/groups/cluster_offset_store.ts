@@ -96,8 +96,9 @@ export class ClusterOffsetStore implements OffsetStore {
   readonly #builder = new BatchBuilder({ initialBytes: OFFSETS_BUILDER_INITIAL_BYTES });
   #pendingEntries = 0;
   #closed = false;
-  /** Loads finished (tests and the log line read it). */
+  /** The last loads finished (at most 1,000), and how many in all. */
   readonly loads: PartitionLoadReport[] = [];
+  loadsTotal = 0;
 
   constructor(opts: ClusterOffsetStoreOptions) {
     this.#host = opts.host;
@@ -175,6 +176,7 @@ export class ClusterOffsetStore implements OffsetStore {
         led.loaded = true;
         const report = { partition: p, epoch, records, groups: led.byGroup.size, loadMs: performance.now() - started };
         this.loads.push(report);
+        this.loadsTotal++;
         if (this.loads.length > 1_000) this.loads.splice(0, this.loads.length - 1_000);
         this.#opts.log?.(`groups: offsets partition ${p} loaded in epoch ${epoch}: ${records} records, ${report.groups} groups, ${report.loadMs.toFixed(1)} ms`);
       },

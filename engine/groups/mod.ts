@@ -25,7 +25,7 @@ import { engineOffsetsHost } from "./cluster_offsets_host.ts";
 import { locateCoordinator } from "./coordinator_locator.ts";
 import { GroupCoordinator, type TopicInfo } from "./coordinator.ts";
 import { offsetsPartitionFor } from "./offsets_topic.ts";
-import { renderGroupMetrics } from "./group_metrics.ts";
+import { renderCoordinatorMetrics, renderGroupMetrics } from "./group_metrics.ts";
 import { type GroupHandler, type GroupRequestContext, groupHandlers } from "./handlers.ts";
 import { OffsetsLog, type OffsetsLoadReport } from "./offsets_log.ts";
 import { openOffsetsLogFile } from "./offsets_log_file.ts";
@@ -114,7 +114,9 @@ export function attachGroups(opts: AttachGroupsOptions): AttachedGroups {
     const name = Object.entries(GroupApiKey).find(([, k]) => k === key)?.[0];
     opts.dispatcher.register(key, handler, { name });
   }
-  const removeProvider = opts.metrics?.addProvider(() => renderGroupMetrics(coordinator.metricsRows()));
+  const removeProvider = opts.metrics?.addProvider(
+    () => renderGroupMetrics(coordinator.metricsRows()) + (clusterOffsets === undefined ? "" : renderCoordinatorMetrics(clusterOffsets.ledPartitions(), clusterOffsets.loadsTotal)),
+  );
   const unsubscribe = opts.topics.onPartitionsChanged((topic) => coordinator.partitionsChanged(topic));
   // Cluster mode: notice leadership changes of the offsets partitions that no request asks about.
   const roleCheck = clusterOffsets === undefined ? undefined : setInterval(() => clusterOffsets.sync(), OFFSETS_ROLE_CHECK_INTERVAL_MS);
