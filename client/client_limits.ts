@@ -137,6 +137,9 @@ export const JOIN_TIMEOUT_MARGIN_MS = 5_000;
  */
 export const COORDINATOR_LINKS_MAX = 64;
 
+/** Groups whose coordinator one group client remembers at most; past it they are all forgotten (and found again when used). */
+export const COORDINATOR_GROUPS_KNOWN_MAX = 10_000;
+
 /** How long a GroupAdmin call waits for the coordinator's answer. */
 export const GROUP_ADMIN_TIMEOUT_MS = 30_000;
 

@@ -23,7 +23,7 @@ import { encodeGroupMessage, FindCoordinatorResponseSchema, GroupApiKey, parseGr
 import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
 import { ApiKey } from "../protocol/api_keys.ts";
 import { BrokerLink, controlCall } from "./broker_link.ts";
-import { COORDINATOR_LINKS_MAX } from "./client_limits.ts";
+import { COORDINATOR_GROUPS_KNOWN_MAX, COORDINATOR_LINKS_MAX } from "./client_limits.ts";
 import type { GroupRpc } from "./group_membership.ts";
 import type { ClientConfig } from "./options.ts";
 
@@ -111,6 +111,7 @@ export class CoordinatorRpc implements GroupRpc {
       throw e;
     }
     const link = this.#linkTo(found.host, found.port);
+    if (this.#coordinators.size >= COORDINATOR_GROUPS_KNOWN_MAX) this.#coordinators.clear();
     this.#coordinators.set(groupId, `${found.host}:${found.port}`);
     return link;
   }

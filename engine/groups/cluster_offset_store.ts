@@ -196,10 +196,7 @@ export class ClusterOffsetStore implements OffsetStore {
     let records = 0;
     while (offset < end && !led.dropped && !this.#closed) {
       const r = await this.#host.read(led.p, offset, led.epoch, OFFSETS_LOAD_FETCH_WAIT_MS);
-      if (r.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && offset === 0) {
-        // Nothing below the log start is kept (the topic keeps everything: a log start above 0 would be a bug); start there.
-        throw new SluiceError(r.errorCode, `offsets partition ${led.p} does not start at 0`);
-      }
+      // The topic keeps everything (no retention), so a read from 0 is never out of range; any error ends this load.
       if (r.errorCode !== ErrorCode.NONE) throw new SluiceError(r.errorCode, `reading offsets partition ${led.p} at ${offset}`);
       const bytes = r.bytes;
       if (bytes === null || bytes.length === 0) continue; // the high watermark has not reached `end` yet
