@@ -153,6 +153,9 @@ describe("consumer groups across brokers", () => {
       (e: unknown) => (e instanceof SluiceError ? e.code : -1),
     );
     expect(deleted).toBe(ErrorCode.POLICY_VIOLATION);
+    const codeOf = (p: Promise<unknown>) => p.then(() => ErrorCode.NONE, (e: unknown) => (e instanceof SluiceError ? e.code : -1));
+    expect(await codeOf(admin(2).createPartitions(OFFSETS, 32))).toBe(ErrorCode.POLICY_VIOLATION);
+    expect(await codeOf(admin(3).createTopic(OFFSETS, { partitions: 1, replicationFactor: 3 }))).toBe(ErrorCode.POLICY_VIOLATION);
     expect((await admin(1).metadata([OFFSETS])).topics[0].partitions.length).toBe(16);
   }, 60_000);
 
