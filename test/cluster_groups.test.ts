@@ -7,11 +7,12 @@
 //   clients cannot produce to, delete or grow the internal topic;
 // - kill -9 of the coordinator's broker: a survivor names a new coordinator,
 //   which returns every committed offset; a native consumer group and a
-//   kafkajs consumer group, both running across the kill, miss no record and
+//   kafkajs and a kcat -G (librdkafka) consumer group, running across the kill, miss no record and
 //   never go back before an offset they had committed (re-deliveries counted
 //   and printed).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type ChildProcess, spawn } from "node:child_process";
 import { Kafka, logLevel } from "kafkajs";
 import { Admin, Producer } from "../client/mod.ts";
 import { GroupAdmin } from "../client/group_admin.ts";
@@ -159,7 +160,7 @@ describe("consumer groups across brokers", () => {
     expect((await admin(1).metadata([OFFSETS])).topics[0].partitions.length).toBe(16);
   }, 60_000);
 
-  test("kill -9 of the coordinator: a survivor names a new one that returns every committed offset; a native and a kafkajs group consume across the kill, nothing missed, nothing before a commit", async () => {
+  test("kill -9 of the coordinator: a survivor names a new one that returns every committed offset; a native, a kafkajs and a kcat -G group consume across the kill, nothing missed, nothing before a commit", async () => {
     const TOPIC = "orders";
     const PARTITIONS = 3;
     const BEFORE = 300;
@@ -182,10 +183,12 @@ describe("consumer groups across brokers", () => {
     };
     const staticGroup = await sameCoordinator("static");
     const kafkaGroup = await sameCoordinator("kj");
+    const kcatGroup = await sameCoordinator("kc");
 
     // Who saw what: "partition:offset" → times delivered.
     const seenNative = new Map<string, number>();
     const seenKafka = new Map<string, number>();
+    const seenKcat = new Map<string, number>();
     const see = (m: Map<string, number>, p: number, o: number) => m.set(`${p}:${o}`, (m.get(`${p}:${o}`) ?? 0) + 1);
 
     const nativeConsumer = new GroupConsumer({
@@ -215,6 +218,34 @@ describe("consumer groups across brokers", () => {
     await kafkaConsumer.subscribe({ topic: TOPIC, fromBeginning: true });
     await kafkaConsumer.run({ autoCommitInterval: 100, eachMessage: async ({ partition, message }) => void see(seenKafka, partition, Number(message.offset)) });
 
+    // librdkafka's balanced consumer (kcat -G), printing "partition offset" per record, unbuffered.
+    const kcatProc: ChildProcess = spawn(
+      "/usr/bin/kcat",
+      [
+        "-b", live().map((id) => `127.0.0.1:${brokers.get(id)!.kafkaPort}`).join(","),
+        "-G", kcatGroup, TOPIC,
+        "-u", "-q", "-f", "%p %o\\n",
+        "-X", "auto.offset.reset=earliest",
+        "-X", "auto.commit.interval.ms=100",
+        "-X", "session.timeout.ms=6000",
+        "-X", "heartbeat.interval.ms=300",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    closers.push(async () => {
+      if (kcatProc.exitCode === null && kcatProc.signalCode === null) kcatProc.kill("SIGKILL");
+    });
+    let kcatTail = "";
+    kcatProc.stdout!.on("data", (chunk: Buffer) => {
+      const lines = (kcatTail + chunk.toString("utf8")).split("\n");
+      kcatTail = lines.pop()!;
+      for (const line of lines) {
+        const [p, o] = line.trim().split(" ").map(Number);
+        if (Number.isInteger(p) && Number.isInteger(o)) see(seenKcat, p, o);
+      }
+    });
+    kcatProc.stderr!.resume();
+
     const groups = new GroupAdmin({ broker: nativeBrokers(), connectTimeoutMs: 500 });
     closers.push(() => groups.close());
     // The static group: commit once, outside any generation (at the coordinator, found by the client).
@@ -226,19 +257,20 @@ describe("consumer groups across brokers", () => {
       return [0, 1, 2].map((p) => offsets?.get(p) ?? -1);
     };
     const perPartition = BEFORE / PARTITIONS;
-    for (const g of [nativeGroup, kafkaGroup]) {
+    for (const g of [nativeGroup, kafkaGroup, kcatGroup]) {
       await waitFor(async () => (await committedOf(g)).every((o) => o === perPartition), { ...ETCD_WAIT, what: `${g} committed all ${BEFORE} records` }).catch(async (e) => {
-        throw new Error(`${(e as Error).message}: committed ${await committedOf(g)}; seen native ${seenNative.size}, kafkajs ${seenKafka.size}`);
+        throw new Error(`${(e as Error).message}: committed ${await committedOf(g)}; seen native ${seenNative.size}, kafkajs ${seenKafka.size}, kcat ${seenKcat.size}`);
       });
     }
     const committedBefore = new Map<string, number[]>([
       [nativeGroup, await committedOf(nativeGroup)],
       [kafkaGroup, await committedOf(kafkaGroup)],
+      [kcatGroup, await committedOf(kcatGroup)],
       [staticGroup, await committedOf(staticGroup)],
     ]);
     expect(committedBefore.get(staticGroup)).toEqual(staticOffsets);
     // Seen so far (before the kill): what a consumer sees again after it counts as a re-delivery.
-    const beforeKill = { native: new Map(seenNative), kafka: new Map(seenKafka) };
+    const beforeKill = { native: new Map(seenNative), kafka: new Map(seenKafka), kcat: new Map(seenKcat) };
 
     // The victim's "orders" partitions and their leader epoch: after the kill, their new leader says where that epoch ended.
     const ordersBefore = (await admin(1).metadata([TOPIC])).topics[0].partitions;
@@ -264,7 +296,7 @@ describe("consumer groups across brokers", () => {
     }, { ...ETCD_WAIT, what: "the new coordinator serves the group" });
     const failoverMs = performance.now() - killedAt;
     expect(staticAfter.flatMap((t) => t.partitions.map((p) => p.offset))).toEqual(staticOffsets);
-    for (const g of [nativeGroup, kafkaGroup]) {
+    for (const g of [nativeGroup, kafkaGroup, kcatGroup]) {
       const now = await committedOf(g);
       for (let p = 0; p < PARTITIONS; p++) expect(now[p]).toBeGreaterThanOrEqual(committedBefore.get(g)![p]);
     }
@@ -304,13 +336,14 @@ describe("consumer groups across brokers", () => {
     await send(BEFORE, AFTER);
     const total = BEFORE + AFTER;
     const complete = (m: Map<string, number>) => m.size === total;
-    await waitFor(() => complete(seenNative) && complete(seenKafka), { timeoutMs: 60_000, everyMs: 50, what: `both groups to see all ${total} records` }).catch((e) => {
-      throw new Error(`${(e as Error).message} (native saw ${seenNative.size}, kafkajs ${seenKafka.size})`);
+    await waitFor(() => complete(seenNative) && complete(seenKafka) && complete(seenKcat), { timeoutMs: 60_000, everyMs: 50, what: `every group to see all ${total} records` }).catch((e) => {
+      throw new Error(`${(e as Error).message} (native saw ${seenNative.size}, kafkajs ${seenKafka.size}, kcat ${seenKcat.size})`);
     });
     const report: string[] = [];
     for (const [name, seen, group, before] of [
       ["native", seenNative, nativeGroup, beforeKill.native],
       ["kafkajs", seenKafka, kafkaGroup, beforeKill.kafka],
+      ["kcat -G", seenKcat, kcatGroup, beforeKill.kcat],
     ] as const) {
       let redelivered = 0;
       for (const [key, times] of seen) {
@@ -326,7 +359,7 @@ describe("consumer groups across brokers", () => {
     }
     // Every broker lists the groups it coordinates; the admin client asks them all.
     const listed = (await groups.listGroups()).map((g) => g.groupId);
-    for (const g of [nativeGroup, kafkaGroup, staticGroup]) expect(listed).toContain(g);
+    for (const g of [nativeGroup, kafkaGroup, kcatGroup, staticGroup]) expect(listed).toContain(g);
     console.error(`groups failover: coordinator ${victim} killed; new coordinator ${next} served the committed offsets ${failoverMs.toFixed(0)} ms later; ${report.join("; ")}`);
   }, 120_000);
 });
