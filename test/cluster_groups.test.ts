@@ -6,10 +6,10 @@
 //   a group (the leader of its partition); the others answer NOT_COORDINATOR;
 //   clients cannot produce to, delete or grow the internal topic;
 // - kill -9 of the coordinator's broker: a survivor names a new coordinator,
-//   which returns every committed offset; a native consumer group and a
-//   kafkajs and a kcat -G (librdkafka) consumer group, running across the kill, miss no record and
+//   which returns every committed offset; a native, a kafkajs and a kcat -G
+//   (librdkafka) consumer group, running across the kill, miss no record and
 //   never go back before an offset they had committed (re-deliveries counted
-//   and printed).
+//   and printed); the moved partitions' new leaders answer OffsetForLeaderEpoch.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
