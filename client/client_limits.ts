@@ -131,6 +131,15 @@ assert(ACK_TIMEOUT_MS_MAX <= 0x7fffffff, "TimeoutMs is an i32 on the wire");
 /** Extra time over the rebalance timeout a join may take before the client gives up on its answer. */
 export const JOIN_TIMEOUT_MARGIN_MS = 5_000;
 
+/**
+ * Coordinator links one group client keeps open at most (one per broker that
+ * coordinates one of its groups); past it they are all closed and found again.
+ */
+export const COORDINATOR_LINKS_MAX = 64;
+
+/** Groups whose coordinator one group client remembers at most; past it they are all forgotten (and found again when used). */
+export const COORDINATOR_GROUPS_KNOWN_MAX = 10_000;
+
 /** How long a GroupAdmin call waits for the coordinator's answer. */
 export const GROUP_ADMIN_TIMEOUT_MS = 30_000;
 

@@ -47,7 +47,7 @@ import {
   LAST_OFFSET_DELTA_OFFSET,
   isControlBatch,
 } from "../protocol/record_batch.ts";
-import { backoffMs } from "./backoff.ts";
+import { backoffMs, delay } from "./backoff.ts";
 import { BrokerLink, controlCall, type RequestLink } from "./broker_link.ts";
 import { LeaderRouter } from "./leader_router.ts";
 import { ConnectionError } from "./errors.ts";
@@ -310,6 +310,8 @@ class RecordIterator implements AsyncGenerator<ConsumerRecord, void, undefined> 
 }
 
 /** Partition answers after which the partition's leader is looked up again. */
+/** Rounds of leader lookups one listOffsets() call makes at most before it answers a partition's error. */
+const LIST_OFFSETS_LEADER_ROUNDS_MAX = 8;
 const LEADER_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.FENCED_LEADER_EPOCH]);
 
 export class Consumer implements AsyncIterable<ConsumerRecord> {
@@ -465,10 +467,67 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     return this.states.get(keyOf(tp.topic, tp.partition))?.highWatermark ?? -1n;
   }
 
-  /** Log start, high watermark, or first offset at/after a timestamp, for any partitions (assigned or not). */
-  listOffsets(requests: readonly OffsetRequest[]): Promise<OffsetAnswer[]> {
+  /**
+   * Log start, high watermark, or first offset at/after a timestamp, for any
+   * partitions (assigned or not). Each goes to its partition's leader (in a
+   * cluster: looked up with Metadata first, and again, up to
+   * LIST_OFFSETS_LEADER_ROUNDS_MAX times, for a partition answered
+   * NOT_LEADER_OR_FOLLOWER / LEADER_NOT_AVAILABLE / FENCED_LEADER_EPOCH or
+   * whose leader could not be reached); on a single node, the bootstrap broker.
+   */
+  async listOffsets(requests: readonly OffsetRequest[]): Promise<OffsetAnswer[]> {
     this.checkOpen();
-    return listOffsets(this.link, requests);
+    const answers = new Array<OffsetAnswer | undefined>(requests.length);
+    let todo = requests.map((_, i) => i);
+    /** Topics to look up before the next round (a leader answered it is not, or could not be reached). */
+    let stale = new Set<string>();
+    for (let round = 0; todo.length > 0; round++) {
+      const last = round + 1 >= LIST_OFFSETS_LEADER_ROUNDS_MAX;
+      // A timer of its own: sleepLoop would take the fetch loop's wake-up.
+      if (round > 0) await delay(backoffMs(round - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax }));
+      // Topics with a partition whose leader is not known: ask once, together.
+      for (const i of todo) if (this.router.linkFor(requests[i].topic, requests[i].partition) === undefined) stale.add(requests[i].topic);
+      if (stale.size > 0) this.router.learn(await controlCall(this.link, ApiKey.Metadata, { topics: [...stale], allowAutoCreate: false }));
+      stale = new Set();
+      const byLink = new Map<RequestLink, number[]>();
+      const again: number[] = [];
+      for (const i of todo) {
+        const link = this.router.linkFor(requests[i].topic, requests[i].partition);
+        if (link === undefined) {
+          if (last) answers[i] = { topic: requests[i].topic, partition: requests[i].partition, errorCode: ErrorCode.LEADER_NOT_AVAILABLE, offset: -1n, timestamp: -1 };
+          else again.push(i);
+          continue;
+        }
+        const g = byLink.get(link);
+        if (g === undefined) byLink.set(link, [i]);
+        else g.push(i);
+      }
+      await Promise.all(
+        [...byLink].map(async ([link, indexes]) => {
+          let got: OffsetAnswer[];
+          try {
+            got = await listOffsets(link, indexes.map((i) => requests[i]));
+          } catch (e) {
+            if (last || !(e instanceof ConnectionError)) throw e;
+            for (const i of indexes) {
+              this.router.forget(requests[i].topic, requests[i].partition);
+              stale.add(requests[i].topic);
+              again.push(i);
+            }
+            return;
+          }
+          indexes.forEach((i, k) => {
+            if (!last && LEADER_ERRORS.has(got[k].errorCode)) {
+              this.router.forget(requests[i].topic, requests[i].partition);
+              stale.add(requests[i].topic);
+              again.push(i);
+            } else answers[i] = got[k];
+          });
+        }),
+      );
+      todo = again;
+    }
+    return answers as OffsetAnswer[];
   }
 
   private setPosition(state: PartitionState, position: SeekPosition): void {

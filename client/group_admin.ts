@@ -24,6 +24,7 @@ import {
 } from "../protocol/messages/groups.ts";
 import { ClientClosedError } from "./errors.ts";
 import type { GroupRpc } from "./group_membership.ts";
+import { CoordinatorRpc } from "./coordinator_rpc.ts";
 import { type ClosableGroupRpc, connectGroupRpc } from "./group_transport.ts";
 import { GROUP_ADMIN_TIMEOUT_MS } from "./client_limits.ts";
 import { type ClientOptions, clientConfig } from "./options.ts";
@@ -55,9 +56,14 @@ export class GroupAdmin {
     }
   }
 
+  /** Every group, by id: in a cluster each broker lists the groups it coordinates, so every broker is asked. */
   async listGroups(states?: GroupState[]): Promise<Array<{ groupId: string; state: GroupState; members: number }>> {
-    const res = parseGroupMessage(ListGroupsResponseSchema, await this.call(GroupApiKey.ListGroups, { states }));
-    return res.groups;
+    const rpc = await this.channel();
+    if (!(rpc instanceof CoordinatorRpc)) return parseGroupMessage(ListGroupsResponseSchema, await rpc.call(GroupApiKey.ListGroups, { states }, GROUP_ADMIN_TIMEOUT_MS)).groups;
+    const answers = await rpc.callEveryBroker(GroupApiKey.ListGroups, { states }, GROUP_ADMIN_TIMEOUT_MS);
+    const byId = new Map<string, { groupId: string; state: GroupState; members: number }>();
+    for (const a of answers) for (const g of parseGroupMessage(ListGroupsResponseSchema, a).groups) byId.set(g.groupId, g);
+    return [...byId.values()].sort((x, y) => (x.groupId < y.groupId ? -1 : x.groupId > y.groupId ? 1 : 0));
   }
 
   /** Descriptions in the order asked; a group the broker does not know has errorCode GROUP_ID_NOT_FOUND. */
@@ -93,17 +99,20 @@ export class GroupAdmin {
   }
 
   private async call(apiKey: number, body: unknown): Promise<unknown> {
+    return (await this.channel()).call(apiKey, body, GROUP_ADMIN_TIMEOUT_MS);
+  }
+
+  /** The channel given, or the one of its own (connected on first use). */
+  private async channel(): Promise<GroupRpc> {
     if (this.closed) throw new ClientClosedError("group admin");
-    if (this.rpc !== undefined) return this.rpc.call(apiKey, body, GROUP_ADMIN_TIMEOUT_MS);
+    if (this.rpc !== undefined) return this.rpc;
     this.connecting ??= connectGroupRpc(this.options);
     const connecting = this.connecting;
-    let rpc: ClosableGroupRpc;
     try {
-      rpc = await connecting;
+      return await connecting;
     } catch (e) {
       if (this.connecting === connecting) this.connecting = undefined; // the next call tries again
       throw e;
     }
-    return rpc.call(apiKey, body, GROUP_ADMIN_TIMEOUT_MS);
   }
 }

@@ -1,17 +1,16 @@
 // The group consumer's two channels to the broker, on the client's own
 // connections (client/broker_link.ts):
-// - a GroupRpc for the group APIs (MessagePack bodies) on a link of its own, so
-//   a parked JoinGroup or a heartbeat never queues behind a fetch;
+// - a GroupRpc for the group APIs (MessagePack bodies) on links of its own (to
+//   the group's coordinator), so a parked JoinGroup or a heartbeat never queues
+//   behind a fetch;
 // - a GroupFetcher over a client Consumer (assign/poll/wake/listOffsets),
 //   which fetches on its own link.
 // A request in flight when a connection breaks fails with ConnectionError
 // (NETWORK_EXCEPTION, retriable); the membership retries what it can.
 
-import { decode } from "@msgpack/msgpack";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { encodeGroupMessage, type TopicPartitions } from "../protocol/messages/groups.ts";
-import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
-import { BrokerLink } from "./broker_link.ts";
+import type { TopicPartitions } from "../protocol/messages/groups.ts";
+import { CoordinatorRpc } from "./coordinator_rpc.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { FetchPosition, GroupFetcher, GroupMessage } from "./group_consumer.ts";
 import type { GroupRpc } from "./group_membership.ts";
@@ -29,32 +28,20 @@ export interface GroupTransportOptions extends ClientOptions {
 
 export type ClosableGroupRpc = GroupRpc & { close(): Promise<void> };
 
-/** A GroupRpc on a link of its own to `broker`. */
+/**
+ * A GroupRpc on links of its own: to a bootstrap broker, and to each group's
+ * coordinator (client/coordinator_rpc.ts: found with FindCoordinator, found
+ * again when it moves).
+ */
 export async function connectGroupRpc(opts: ClientOptions): Promise<ClosableGroupRpc> {
-  const config = clientConfig(opts);
-  const link = new BrokerLink(config, "group client");
-  await link.connect();
-  return {
-    async call(apiKey: number, body: unknown, timeoutMs: number): Promise<unknown> {
-      const payload = encodeGroupMessage(body);
-      const raw = await link.request(apiKey, (w) => w.writeRaw(payload), {
-        // A JoinGroup is held by the broker up to the rebalance timeout: the link must not time it out first.
-        extraTimeoutMs: Math.max(0, timeoutMs - config.requestTimeoutMs),
-      });
-      const envelope = decodeResponseEnvelope(raw);
-      if (envelope.errorCode !== ErrorCode.NONE) throw new SluiceError(envelope.errorCode, (envelope as { message: string }).message);
-      const bytes = (envelope as { body: Uint8Array }).body;
-      if (bytes.length === 0) return {};
-      try {
-        return decode(bytes);
-      } catch (cause) {
-        throw new SluiceError(ErrorCode.CORRUPT_MESSAGE, `group api ${apiKey}: the response is not MessagePack`, { cause });
-      }
-    },
-    async close() {
-      link.close();
-    },
-  };
+  const rpc = new CoordinatorRpc(clientConfig(opts));
+  try {
+    await rpc.connect();
+  } catch (e) {
+    await rpc.close();
+    throw e;
+  }
+  return rpc;
 }
 
 /** A GroupFetcher over a client Consumer. */

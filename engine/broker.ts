@@ -40,6 +40,8 @@ export interface BrokerContext {
   readonly metrics: MetricsRegistry;
   /** Kafka apis to serve beside the core ones (api key → handler); read when the Kafka listener starts. */
   readonly kafkaHandlers: Map<number, KafkaHandler>;
+  /** The native listener's advertised address (its port is known once the listener opened, after the plugins started). */
+  advertised(): { host: string; port: number };
   log(line: string): void;
 }
 
@@ -121,7 +123,7 @@ export class Broker {
     const kafkaHandlers = new Map<number, KafkaHandler>();
     let http: HttpListener | null = null;
     try {
-      const ctx: BrokerContext = { config, engine, dispatcher, metrics, kafkaHandlers, log };
+      const ctx: BrokerContext = { config, engine, dispatcher, metrics, kafkaHandlers, log, advertised: () => ({ host: config.host, port: server?.port ?? config.port }) };
       for (const plugin of options.plugins ?? []) {
         const handle = await plugin.start(ctx);
         if (handle) pluginHandles.push({ name: plugin.name, close: () => handle.close() });

@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ErrorCode } from "../protocol/errors.ts";
-import { topicNameProblem } from "../protocol/topic_name.ts";
+import { isInternalTopic, topicNameProblem } from "../protocol/topic_name.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { type FetchHandle, type FetchHost, FetchOperation, type FetchRequest, type FetchSink } from "./fetch_operation.ts";
 import { LongPoll } from "./long_poll.ts";
@@ -346,10 +346,16 @@ export class Engine implements FetchHost {
    * Otherwise `cb` is called exactly once, possibly synchronously (errors found
    * here: unknown topic or partition, shutdown): acks 1 once written, acks -1
    * once durable, acks 0 once written (the caller sends no response).
+   * `internal`: the broker's own write to an internal topic (clients' are refused in a cluster).
    */
-  produce(topicName: string, partition: number, records: Uint8Array, acks: Acks, cb: ProduceCallback): boolean {
+  produce(topicName: string, partition: number, records: Uint8Array, acks: Acks, cb: ProduceCallback, options?: { internal?: boolean }): boolean {
     if (this.#closing) {
       cb(ErrorCode.LEADER_NOT_AVAILABLE, null, "the broker is shutting down");
+      return true;
+    }
+    // Cluster mode: only the broker itself writes its internal topics (the group coordinator: `__consumer_offsets`).
+    if (this.config.clusterEtcd !== undefined && options?.internal !== true && isInternalTopic(topicName)) {
+      cb(ErrorCode.INVALID_TOPIC_EXCEPTION, null, `'${topicName}' is an internal topic: clients cannot produce to it`);
       return true;
     }
     const topic = this.#topics.get(topicName);

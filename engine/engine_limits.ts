@@ -271,7 +271,34 @@ export const OFFSETS_BUILDER_INITIAL_BYTES = 64 * KiB;
  */
 export const OFFSETS_SEGMENT_BYTES = 64 * MiB;
 
+// ---- Consumer groups in a cluster (groups/offsets_topic.ts, groups/cluster_offset_store.ts) ----
+
+/**
+ * Partitions of the replicated `__consumer_offsets` topic. Fixed for the life
+ * of a cluster: a group's coordinator is the leader of partition
+ * hash(groupId) mod this count, so changing it would move every group.
+ * Kafka's default is 50; 16 spreads coordinators over a small cluster without
+ * opening 50 logs on each of its brokers.
+ */
+export const OFFSETS_TOPIC_PARTITIONS = 16;
+
+/**
+ * How often a broker compares the offsets partitions it leads (the roles the
+ * cluster pass applied) with the ones its coordinator has loaded: the bound on
+ * how late a new coordinator starts loading, and an old one stops serving,
+ * beyond the request that finds it out first.
+ */
+export const OFFSETS_ROLE_CHECK_INTERVAL_MS = 200;
+
+/** Longest a cluster commit waits for its acks=all append (Kafka's offsets.commit.timeout.ms); then COORDINATOR_NOT_AVAILABLE. */
+export const OFFSETS_COMMIT_TIMEOUT_MS = 5_000;
+
+/** Longest one read of a load waits for the partition's high watermark to move (a loop bound, not a deadline for the load). */
+export const OFFSETS_LOAD_FETCH_WAIT_MS = 500;
+
 assert(OFFSETS_RECORDS_PER_BATCH_MAX <= BATCH_RECORDS_MAX, "an offsets batch is a record batch");
+assert(OFFSETS_TOPIC_PARTITIONS >= 1 && OFFSETS_TOPIC_PARTITIONS <= 1_000, "the offsets topic has a sane fixed partition count");
+assert(OFFSETS_ROLE_CHECK_INTERVAL_MS < OFFSETS_COMMIT_TIMEOUT_MS, "a coordinator change is noticed well within a commit's timeout");
 // A maximal batch must fit the load window, so the common case reads whole batches without a buffer of its own.
 assert(OFFSETS_LOAD_READ_BYTES >= BATCH_BYTES_MAX, "the offsets load window must hold a maximal batch");
 assert(OFFSETS_BUILDER_INITIAL_BYTES <= BATCH_BYTES_MAX, "a builder starts no larger than a batch may be");

@@ -22,7 +22,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { PARTITIONS_MAX, PARTITIONS_PER_TOPIC_MAX } from "../protocol/limits.ts";
-import { checkTopicName, topicNameProblem } from "../protocol/topic_name.ts";
+import { checkTopicName, isInternalTopic, topicNameProblem } from "../protocol/topic_name.ts";
 import { emptyStateView } from "../workers/mod.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { ADMIN_OPS_PENDING_MAX, CREATE_RETRY_MS, CREATE_WAITERS_MAX, RATE_SAMPLE_INTERVAL_MS } from "./engine_limits.ts";
@@ -356,6 +356,7 @@ export class TopicLifecycle {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (this.#clusterMode && isInternalTopic(name)) return Promise.reject(internalTopic(name, "created"));
     if (this.cluster !== undefined) return this.#createInCluster(name, options);
     if (this.#clusterMode) return Promise.reject(notJoined());
     if (options.replicationFactor !== undefined && options.replicationFactor !== -1 && options.replicationFactor !== 1) {
@@ -507,7 +508,7 @@ export class TopicLifecycle {
 
   /** Cluster mode: one create request per missing topic at a time; its replicas open when etcd says so. */
   #autoCreateInCluster(name: string): void {
-    if (this.#clusterAutoCreates.has(name) || this.cluster!.hasTopic(name)) return;
+    if (this.#clusterAutoCreates.has(name) || this.cluster!.hasTopic(name) || isInternalTopic(name)) return;
     if (this.#clusterAutoCreates.size >= CREATE_WAITERS_MAX) return;
     this.#clusterAutoCreates.add(name);
     this.cluster!.createTopic(name, this.config.numPartitions, {}, undefined)
@@ -520,6 +521,7 @@ export class TopicLifecycle {
   }
 
   deleteTopic(name: string): Promise<void> {
+    if (this.#clusterMode && isInternalTopic(name)) return Promise.reject(internalTopic(name, "deleted"));
     if (this.cluster !== undefined) return this.cluster.deleteTopic(name);
     if (this.#clusterMode) return Promise.reject(notJoined());
     return this.#admin(() => this.#deleteTopic(name));
@@ -581,6 +583,7 @@ export class TopicLifecycle {
 
   /** Grows a topic to `total` partitions (never shrinks). */
   createPartitions(name: string, total: number): Promise<void> {
+    if (this.#clusterMode && isInternalTopic(name)) return Promise.reject(internalTopic(name, "given partitions"));
     if (this.cluster !== undefined) return this.cluster.createPartitions(name, total);
     if (this.#clusterMode) return Promise.reject(notJoined());
     return this.#admin(() => this.#createPartitions(name, total, undefined));
@@ -699,7 +702,8 @@ export class TopicLifecycle {
     const cluster = this.cluster;
     if (cluster !== undefined) {
       if (names !== null && allowAutoCreate && this.config.autoCreateTopics) {
-        const missing = [...new Set(names)].filter((n) => !cluster.hasTopic(n) && topicNameProblem(n) === null);
+        // The internal topic is the group coordinator's to create (engine/groups/coordinator_locator.ts), never a client's.
+        const missing = [...new Set(names)].filter((n) => !cluster.hasTopic(n) && topicNameProblem(n) === null && !isInternalTopic(n));
         await Promise.all(
           missing.map((n) =>
             cluster.createTopic(n, this.config.numPartitions, {}, undefined).catch((e) => {
@@ -770,6 +774,11 @@ export class TopicLifecycle {
       prev.bytesIn = st.bytesIn;
     }
   }
+}
+
+/** A client's change to an internal topic in a cluster (the broker manages those itself). */
+function internalTopic(name: string, what: string): SluiceError {
+  return new SluiceError(ErrorCode.POLICY_VIOLATION, `'${name}' is an internal topic: it is not ${what} by clients in a cluster`);
 }
 
 /** A topic change asked of a broker configured for a cluster before it joined (retriable). */

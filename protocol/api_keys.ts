@@ -9,6 +9,7 @@ export const ApiKey = {
   Metadata: 3,
   OffsetCommit: 8,
   OffsetFetch: 9,
+  FindCoordinator: 10,
   JoinGroup: 11,
   Heartbeat: 12,
   LeaveGroup: 13,

@@ -21,3 +21,18 @@ export function checkTopicName(name: unknown): asserts name is string {
   const problem = topicNameProblem(name);
   if (problem !== null) throw new SluiceError(ErrorCode.INVALID_TOPIC_EXCEPTION, `invalid topic name '${String(name)}': ${problem}`);
 }
+
+/**
+ * The cluster's replicated topic of committed offsets (Kafka's name). In a
+ * cluster the broker creates it and writes it; clients may read its metadata
+ * but not produce to it, create, delete or grow it (INVALID_TOPIC_EXCEPTION /
+ * POLICY_VIOLATION), as Kafka protects its internal topics. A single node
+ * keeps its offsets in `<dataDir>/__consumer_offsets/0/`, outside `topics/`,
+ * so the two never share a directory.
+ */
+export const OFFSETS_TOPIC = "__consumer_offsets";
+
+/** Topics only the broker itself writes, in a cluster. */
+export function isInternalTopic(name: string): boolean {
+  return name === OFFSETS_TOPIC;
+}

@@ -69,6 +69,18 @@ export interface CoordinatorOptions {
   readonly newMemberId?: (clientId: string) => string;
   /** Called after each completed rebalance. */
   readonly onRebalanced?: (groupId: string, generationId: number, reason: string, members: number) => void;
+  /**
+   * Cluster mode: which groups this broker coordinates now (cluster_offset_store.ts).
+   * Absent on a single node, where the broker coordinates every group.
+   */
+  readonly ownership?: CoordinatorOwnership;
+}
+
+/** Which groups this broker coordinates (in a cluster: those whose offsets partition it leads and has loaded). */
+export interface CoordinatorOwnership {
+  /** Throws NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE unless it coordinates `groupId` now. */
+  checkCoordinator(groupId: string): void;
+  serves(groupId: string): boolean;
 }
 
 /** A join to a group whose leader assigns (Kafka's classic protocol): opaque protocols, not assignor names. */
@@ -99,6 +111,15 @@ export interface GroupMetricsRow {
   readonly offsets: readonly PartitionLag[];
 }
 
+/**
+ * A committed offset past the partition's high watermark is refused. In a
+ * cluster the coordinator knows the high watermark only of partitions it
+ * leads (-1 otherwise): then the offset is taken as given, as Kafka does.
+ */
+function beyondHighWatermark(highWatermark: number, offset: number, cluster: boolean): boolean {
+  return cluster && highWatermark < 0 ? false : offset > highWatermark;
+}
+
 function toTopicPartitions(a: MemberAssignment): TopicPartitions[] {
   return [...a].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([topic, partitions]) => ({ topic, partitions: [...partitions] }));
 }
@@ -122,7 +143,7 @@ export class GroupCoordinator {
    * the answer can no longer be delivered: the member is removed).
    */
   join(req: JoinGroupRequest, onParked?: (abandon: () => void) => void): Promise<JoinGroupResponse> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const known = req.assignors.filter((a) => this.assignors.has(a));
     if (known.length === 0) {
       throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, `none of the assignors [${req.assignors.join(", ")}] is known to the broker`);
@@ -149,7 +170,7 @@ export class GroupCoordinator {
    * leader's answer carries every member's metadata for the chosen protocol.
    */
   joinLeaderAssigned(req: LeaderAssignedJoinRequest, onParked?: (abandon: () => void) => void): Promise<GroupJoinResult> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     if (req.protocols.length === 0) throw new SluiceError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, "a member must offer at least one protocol");
     const names = req.protocols.map((p) => p.name);
     const group = this.admit(req.groupId, req.memberId, req.sessionTimeoutMs, AssignmentPolicy.Leader, req.protocolType, names);
@@ -178,7 +199,7 @@ export class GroupCoordinator {
     assignments: ReadonlyMap<string, Uint8Array> | null,
     decode: (bytes: Uint8Array) => MemberAssignment | null,
   ): Promise<Uint8Array> {
-    this.checkOpen();
+    this.checkOpen(groupId);
     return this.memberGroup(groupId).syncFromLeader(memberId, generationId, assignments, decode);
   }
 
@@ -222,19 +243,19 @@ export class GroupCoordinator {
   }
 
   sync(groupId: string, memberId: string, generationId: number): SyncGroupResponse {
-    this.checkOpen();
+    this.checkOpen(groupId);
     const group = this.memberGroup(groupId);
     return { assignment: toTopicPartitions(group.sync(memberId, generationId)) };
   }
 
   heartbeat(groupId: string, memberId: string, generationId: number): Record<string, never> {
-    this.checkOpen();
+    this.checkOpen(groupId);
     this.memberGroup(groupId).heartbeat(memberId, generationId);
     return {};
   }
 
   leave(groupId: string, memberId: string): Record<string, never> {
-    this.checkOpen();
+    this.checkOpen(groupId);
     this.memberGroup(groupId).leave(memberId);
     return {};
   }
@@ -247,7 +268,7 @@ export class GroupCoordinator {
   // ---- offsets ----
 
   async commit(req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const group = this.groups.get(req.groupId);
     if (req.generationId === NO_GENERATION && req.memberId === NO_MEMBER_ID) {
       // A commit from outside any generation: only for a group nobody consumes in.
@@ -277,7 +298,7 @@ export class GroupCoordinator {
         let errorCode: number = ErrorCode.NONE;
         if (p.partition >= count) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         else if (p.offset < 0 || utf8Length(metadata) > OFFSET_COMMIT_METADATA_BYTES_MAX) errorCode = ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
-        else if (p.offset > this.opts.topics.highWatermark(t.name, p.partition)) errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+        else if (beyondHighWatermark(this.opts.topics.highWatermark(t.name, p.partition), p.offset, this.opts.ownership !== undefined)) errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
         else accepted.push({ topic: t.name, partition: p.partition, offset: p.offset, metadata, timestampMs: now });
         partitions.push({ partition: p.partition, errorCode });
       }
@@ -287,7 +308,7 @@ export class GroupCoordinator {
   }
 
   fetchOffsets(req: OffsetFetchRequest): OffsetFetchResponse {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const store = this.opts.offsets;
     const committed = store.entries(req.groupId);
     const wanted = new Map<string, Set<number>>();
@@ -322,7 +343,7 @@ export class GroupCoordinator {
 
   /** Admin: move an empty group's offsets for one topic. */
   async resetOffsets(req: ResetGroupOffsetsRequest): Promise<ResetGroupOffsetsResponse> {
-    this.checkOpen();
+    this.checkOpen(req.groupId);
     const group = this.groups.get(req.groupId);
     if (group !== undefined && group.members.size > 0) {
       throw new SluiceError(ErrorCode.NON_EMPTY_GROUP, `group ${req.groupId} has ${group.members.size} members; stop them first`);
@@ -342,8 +363,13 @@ export class GroupCoordinator {
       }
       const start = topics.logStartOffset(req.topic, partition);
       const end = topics.highWatermark(req.topic, partition);
+      if (this.opts.ownership !== undefined && (start < 0 || end < 0) && typeof req.to !== "number") {
+        // A cluster's coordinator that does not lead the partition does not know its ends.
+        out.partitions.push({ partition, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, offset: NO_OFFSET });
+        continue;
+      }
       const offset = req.to === "earliest" ? start : req.to === "latest" ? end : req.to;
-      if (offset < start || offset > end) {
+      if ((start >= 0 && offset < start) || beyondHighWatermark(end, offset, this.opts.ownership !== undefined)) {
         out.partitions.push({ partition, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, offset: NO_OFFSET });
         continue;
       }
@@ -380,6 +406,19 @@ export class GroupCoordinator {
     });
   }
 
+  /**
+   * Forgets the membership of every group `which` selects (cluster mode: its
+   * offsets partition moved to another broker). Parked joins and syncs get
+   * NOT_COORDINATOR; the members find the new coordinator and rejoin there.
+   */
+  dropGroups(which: (groupId: string) => boolean): void {
+    for (const [id, g] of [...this.groups]) {
+      if (!which(id)) continue;
+      this.groups.delete(id);
+      g.shutdown(new SluiceError(ErrorCode.NOT_COORDINATOR, `this broker no longer coordinates group ${id}`));
+    }
+  }
+
   /** Answers every parked join and stops every timer (broker shutdown). */
   close(): void {
     this.closed = true;
@@ -389,6 +428,12 @@ export class GroupCoordinator {
   // ---- internals ----
 
   private describe(groupId: string): GroupDescription {
+    try {
+      this.opts.ownership?.checkCoordinator(groupId);
+    } catch (e) {
+      const code = e instanceof SluiceError ? e.code : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return { groupId, errorCode: code, state: GroupState.Empty, generationId: 0, assignor: "", leaderId: "", members: [], offsets: [] };
+    }
     const g = this.groups.get(groupId);
     const committed = this.opts.offsets.entries(groupId);
     if (g === undefined && committed.length === 0) {
@@ -446,7 +491,8 @@ export class GroupCoordinator {
   private groupIds(): string[] {
     const ids = new Set<string>(this.groups.keys());
     for (const id of this.opts.offsets.groups()) ids.add(id);
-    return [...ids].sort();
+    const own = this.opts.ownership;
+    return [...ids].filter((id) => own === undefined || own.serves(id)).sort();
   }
 
   private memberGroup(groupId: string): Group {
@@ -478,7 +524,9 @@ export class GroupCoordinator {
     return g;
   }
 
-  private checkOpen(): void {
+  /** Open, and (cluster mode) the coordinator of `groupId` now. */
+  private checkOpen(groupId: string): void {
     if (this.closed) throw new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down");
+    this.opts.ownership?.checkCoordinator(groupId);
   }
 }

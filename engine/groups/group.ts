@@ -289,14 +289,14 @@ export class Group {
   }
 
   /** Answers every parked join with an error and forgets all members (broker shutting down). */
-  shutdown(): void {
+  shutdown(why: SluiceError = new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down")): void {
     if (this.rebalanceTimer !== undefined) this.ctx.timers.clear(this.rebalanceTimer);
     this.rebalanceTimer = undefined;
     for (const m of this.members.values()) {
       this.stopSession(m);
-      m.pendingJoin?.reject(new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down"));
+      m.pendingJoin?.reject(why);
       m.pendingJoin = undefined;
-      m.pendingSync?.reject(new SluiceError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the broker is shutting down"));
+      m.pendingSync?.reject(why);
       m.pendingSync = undefined;
     }
   }

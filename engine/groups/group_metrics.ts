@@ -36,3 +36,14 @@ export function renderGroupMetrics(rows: readonly GroupMetricsRow[]): string {
   }
   return members + generation + rebalances + state + committed + lag + totalLag;
 }
+
+/** Cluster mode: the `__consumer_offsets` partitions this broker coordinates (loaded) and is loading, and the loads it finished. */
+export function renderCoordinatorMetrics(led: { loaded: number[]; loading: number[] }, loads: number): string {
+  return (
+    family("sluice_group_coordinator_partitions", "gauge", "Partitions of __consumer_offsets this broker leads, by whether their groups are served (loaded) or still loading.") +
+    `sluice_group_coordinator_partitions{state="loaded"} ${led.loaded.length}\n` +
+    `sluice_group_coordinator_partitions{state="loading"} ${led.loading.length}\n` +
+    family("sluice_group_coordinator_loads_total", "counter", "Loads of a __consumer_offsets partition this broker finished on becoming its leader.") +
+    `sluice_group_coordinator_loads_total ${loads}\n`
+  );
+}

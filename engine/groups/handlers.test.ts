@@ -25,8 +25,9 @@ async function codeOf(apiKey: number, body: unknown): Promise<{ code: number; me
   }
 }
 
-test("every group api key has a handler", () => {
-  expect([...handlers.keys()].sort((a, b) => a - b)).toEqual(Object.values(GroupApiKey).sort((a, b) => a - b));
+test("every group api key has a handler (FindCoordinator's is mod.ts's: it needs the engine)", () => {
+  const keys = Object.values(GroupApiKey).filter((k) => k !== GroupApiKey.FindCoordinator);
+  expect([...handlers.keys()].sort((a, b) => a - b)).toEqual(keys.sort((a, b) => a - b));
 });
 
 test("bodies that do not fit the schema: INVALID_REQUEST naming the field; a bad group id: INVALID_GROUP_ID", async () => {

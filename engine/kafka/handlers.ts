@@ -17,6 +17,7 @@ import type { KafkaHandler } from "./kafka_request.ts";
 import { handleInitProducerId } from "./init_producer_id.ts";
 import { handleListOffsets } from "./list_offsets.ts";
 import { handleMetadata } from "./metadata.ts";
+import { handleOffsetForLeaderEpoch } from "./offset_for_leader_epoch.ts";
 import { handleProduce } from "./produce.ts";
 
 export function kafkaHandlers(): Map<number, KafkaHandler> {
@@ -35,5 +36,6 @@ export function kafkaHandlers(): Map<number, KafkaHandler> {
     [KafkaApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs],
     [KafkaApiKey.DescribeCluster, handleDescribeCluster],
     [KafkaApiKey.InitProducerId, handleInitProducerId],
+    [KafkaApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch],
   ]);
 }

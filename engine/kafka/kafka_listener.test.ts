@@ -14,6 +14,7 @@ import { decodeApiVersionsResponse, encodeApiVersionsRequest } from "../../proto
 import { decodeFetchResponse, encodeFetchRequest } from "../../protocol/kafka/messages/fetch.ts";
 import { decodeListOffsetsResponse, encodeListOffsetsRequest } from "../../protocol/kafka/messages/list_offsets.ts";
 import { decodeMetadataResponse, encodeMetadataRequest } from "../../protocol/kafka/messages/metadata.ts";
+import { decodeOffsetForLeaderEpochResponse, encodeOffsetForLeaderEpochRequest } from "../../protocol/kafka/messages/offset_for_leader_epoch.ts";
 import { decodeProduceResponse, encodeProduceRequest } from "../../protocol/kafka/messages/produce.ts";
 import { KafkaReader } from "../../protocol/kafka/reader.ts";
 import { KafkaApiKey } from "../../protocol/kafka/versions.ts";
@@ -205,6 +206,29 @@ describe("Produce, Fetch, ListOffsets", () => {
     expect(got.errorCode).toBe(0);
     expect(got.records!.length).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe("OffsetForLeaderEpoch (23) on one node", () => {
+  test("listed by ApiVersions; epoch 0 (what Metadata tells clients) ends at the log end, a later epoch is unknown, an unknown partition errs", async () => {
+    const broker = await startBroker();
+    const c = await connect(broker);
+    const versions = decodeApiVersionsResponse(await c.request(KafkaApiKey.ApiVersions, 3, (w) => encodeApiVersionsRequest(w, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" })), 3);
+    expect(versions.apiKeys.find((a) => a.apiKey === KafkaApiKey.OffsetForLeaderEpoch)).toMatchObject({ minVersion: 0, maxVersion: 4 });
+    await broker.engine.createTopic("ofle", { partitions: 1 });
+    for (let i = 0; i < 3; i++) expect((await produce(c, 9, "ofle", encodeBatch([{ value: new Uint8Array([i]) }]))).errorCode).toBe(ErrorCode.NONE);
+    for (const version of [2, 4]) {
+      const ask = async (topic: string, leaderEpoch: number) =>
+        decodeOffsetForLeaderEpochResponse(
+          await c.request(KafkaApiKey.OffsetForLeaderEpoch, version, (w) =>
+            encodeOffsetForLeaderEpochRequest(w, version, { replicaId: -1, topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: 0, leaderEpoch }] }] }),
+          ),
+          version,
+        ).topics[0].partitions[0];
+      expect(await ask("ofle", 0)).toEqual({ errorCode: ErrorCode.NONE, partition: 0, leaderEpoch: 0, endOffset: 3n });
+      expect(await ask("ofle", 1)).toEqual({ errorCode: ErrorCode.NONE, partition: 0, leaderEpoch: -1, endOffset: -1n });
+      expect((await ask("nope", 0)).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    }
   });
 });
 

@@ -30,7 +30,7 @@ function hex(b: Uint8Array): string {
 
 describe("api keys", () => {
   test("the table of docs/PROTOCOL.md, all at version 0, with body encodings", () => {
-    expect(SUPPORTED_APIS.map((a) => a.key)).toEqual([0, 1, 2, 3, 8, 9, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 33, 37, 1000, 1001, 1002]);
+    expect(SUPPORTED_APIS.map((a) => a.key)).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 33, 37, 1000, 1001, 1002]);
     expect(apiInfo(ApiKey.Produce)?.body).toBe("binary");
     expect(apiInfo(ApiKey.Fetch)?.body).toBe("binary");
     expect(apiInfo(ApiKey.ReplicaFetch)?.body).toBe("binary");

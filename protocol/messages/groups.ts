@@ -21,6 +21,9 @@
 //                    resp { groups: [{ groupId, state, members }] }
 //   DescribeGroups (15) req { groupIds: [string] }
 //                    resp { groups: [GroupDescription] }
+//   FindCoordinator (10) req { groupId }
+//                    resp { nodeId, host, port }      (the broker that coordinates the group; in a
+//                                                      cluster the leader of its __consumer_offsets partition)
 //   ResetGroupOffsets (1001) req { groupId, topic, to: "earliest" | "latest" | int, partitions?: [int] }
 //                    resp { topic, partitions: [{ partition, errorCode, offset }] }
 //
@@ -46,6 +49,7 @@ import { utf8Length } from "../utf8.ts";
 export const GroupApiKey = {
   OffsetCommit: 8,
   OffsetFetch: 9,
+  FindCoordinator: 10,
   JoinGroup: 11,
   Heartbeat: 12,
   LeaveGroup: 13,
@@ -169,6 +173,11 @@ export type OffsetFetchResponse = z.infer<typeof OffsetFetchResponseSchema>;
 
 // ---- ListGroups ----
 const groupState = z.enum([GroupState.Empty, GroupState.PreparingRebalance, GroupState.CompletingRebalance, GroupState.Stable]);
+export const FindCoordinatorRequestSchema = z.object({ groupId });
+export type FindCoordinatorRequest = z.infer<typeof FindCoordinatorRequestSchema>;
+export const FindCoordinatorResponseSchema = z.object({ nodeId: int, host: boundedString(STRING_BYTES_MAX), port: int.min(0).max(65_535) });
+export type FindCoordinatorResponse = z.infer<typeof FindCoordinatorResponseSchema>;
+
 export const ListGroupsRequestSchema = z.object({ states: array(groupState, 8).optional() });
 export type ListGroupsRequest = z.infer<typeof ListGroupsRequestSchema>;
 export const ListGroupsResponseSchema = z.object({

@@ -13,6 +13,7 @@ export * from "./find_coordinator.ts";
 export * from "./heartbeat.ts";
 export * from "./incremental_alter_configs.ts";
 export * from "./init_producer_id.ts";
+export * from "./offset_for_leader_epoch.ts";
 export * from "./join_group.ts";
 export * from "./leave_group.ts";
 export * from "./list_groups.ts";
@@ -43,6 +44,7 @@ import { ListOffsetsRequestSpec, ListOffsetsResponseSpec } from "./list_offsets.
 import { MetadataRequestSpec, MetadataResponseSpec } from "./metadata.ts";
 import { OffsetCommitRequestSpec, OffsetCommitResponseSpec } from "./offset_commit.ts";
 import { OffsetFetchRequestSpec, OffsetFetchResponseSpec } from "./offset_fetch.ts";
+import { OffsetForLeaderEpochRequestSpec, OffsetForLeaderEpochResponseSpec } from "./offset_for_leader_epoch.ts";
 import { ProduceRequestSpec, ProduceResponseSpec } from "./produce.ts";
 import { SyncGroupRequestSpec, SyncGroupResponseSpec } from "./sync_group.ts";
 import type { Field, MessageSpec } from "../schema.ts";
@@ -70,6 +72,7 @@ export const KAFKA_MESSAGE_SPECS: readonly { request: MessageSpec<readonly Field
   { request: MetadataRequestSpec, response: MetadataResponseSpec },
   { request: OffsetCommitRequestSpec, response: OffsetCommitResponseSpec },
   { request: OffsetFetchRequestSpec, response: OffsetFetchResponseSpec },
+  { request: OffsetForLeaderEpochRequestSpec, response: OffsetForLeaderEpochResponseSpec },
   { request: ProduceRequestSpec, response: ProduceResponseSpec },
   { request: SyncGroupRequestSpec, response: SyncGroupResponseSpec },
 ];
