@@ -311,6 +311,8 @@ class RecordIterator implements AsyncGenerator<ConsumerRecord, void, undefined> 
 
 /** Partition answers after which the partition's leader is looked up again. */
 const LEADER_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.FENCED_LEADER_EPOCH]);
+/** listOffsets() asks again of a partition's new leader at most this many times in all (then its answer's error stands). */
+const LIST_OFFSETS_ROUNDS_MAX = 3;
 
 export class Consumer implements AsyncIterable<ConsumerRecord> {
   private readonly link: RequestLink;
@@ -465,10 +467,60 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     return this.states.get(keyOf(tp.topic, tp.partition))?.highWatermark ?? -1n;
   }
 
-  /** Log start, high watermark, or first offset at/after a timestamp, for any partitions (assigned or not). */
-  listOffsets(requests: readonly OffsetRequest[]): Promise<OffsetAnswer[]> {
+  /**
+   * Log start, high watermark, or first offset at/after a timestamp, for any
+   * partitions (assigned or not). In a cluster only a partition's leader
+   * answers: each partition is asked of the leader the router knows (the
+   * bootstrap link for a topic it has no cluster metadata of: a single node
+   * answers there); a partition answered NOT_LEADER_OR_FOLLOWER (or the like),
+   * or whose leader's connection fails, is asked again of the leader the next
+   * Metadata names, up to LIST_OFFSETS_ROUNDS_MAX rounds in all. Answers come
+   * in the order of `requests`.
+   */
+  async listOffsets(requests: readonly OffsetRequest[]): Promise<OffsetAnswer[]> {
     this.checkOpen();
-    return listOffsets(this.link, requests);
+    const answers: OffsetAnswer[] = new Array(requests.length);
+    let pending = requests.map((_, i) => i);
+    for (let round = 1; pending.length > 0; round++) {
+      const last = round === LIST_OFFSETS_ROUNDS_MAX;
+      const groups = new Map<RequestLink, number[]>();
+      const unrouted = new Set<string>();
+      for (const i of pending) {
+        const link = this.router.linkFor(requests[i].topic, requests[i].partition);
+        if (link === undefined) unrouted.add(requests[i].topic);
+        else (groups.get(link) ?? groups.set(link, []).get(link)!).push(i);
+      }
+      const again: number[] = pending.filter((i) => this.router.linkFor(requests[i].topic, requests[i].partition) === undefined);
+      for (const [link, indexes] of groups) {
+        let got: OffsetAnswer[];
+        try {
+          got = await listOffsets(link, indexes.map((i) => requests[i]));
+        } catch (e) {
+          if (!(e instanceof ConnectionError) || last || link === this.link) throw e;
+          for (const i of indexes) {
+            this.router.forget(requests[i].topic, requests[i].partition);
+            unrouted.add(requests[i].topic);
+            again.push(i);
+          }
+          continue;
+        }
+        indexes.forEach((i, k) => {
+          answers[i] = got[k];
+          if (LEADER_ERRORS.has(got[k].errorCode) && !last) {
+            this.router.forget(requests[i].topic, requests[i].partition);
+            unrouted.add(requests[i].topic);
+            again.push(i);
+          }
+        });
+      }
+      if (again.length > 0 && last) {
+        for (const i of again) answers[i] ??= { topic: requests[i].topic, partition: requests[i].partition, errorCode: ErrorCode.LEADER_NOT_AVAILABLE, offset: -1n, timestamp: -1 };
+        break;
+      }
+      if (unrouted.size > 0) this.router.learn(await controlCall(this.link, ApiKey.Metadata, { topics: [...unrouted], allowAutoCreate: false }));
+      pending = again;
+    }
+    return answers;
   }
 
   private setPosition(state: PartitionState, position: SeekPosition): void {
