@@ -87,9 +87,11 @@ export class ClusterWorkload {
         retryBackoffMs: 50,
         retryBackoffMsMax: 500,
         deliveryTimeoutMs: 120_000,
-        ackTimeoutMs: 30_000,
+        // A request to a stopped or cut-off leader is given up after requestTimeoutMs + ackTimeoutMs
+        // (then retried, on the new leader once metadata names it): this bounds the recovery time seen.
+        ackTimeoutMs: 4_000,
         connectTimeoutMs: 1_000,
-        requestTimeoutMs: 10_000,
+        requestTimeoutMs: 2_000,
         metadataMaxAgeMs: 1_000,
         lingerMs: 2,
       });
@@ -194,15 +196,26 @@ export class ClusterWorkload {
     await Promise.allSettled(this.memberRuns);
   }
 
-  /** Reads every partition from its log start to its high watermark into the history's final read. */
-  async finalRead(timeoutMs = 60_000): Promise<void> {
+  /**
+   * Reads every partition from its log start to its high watermark into the
+   * history's final read. `leaderAddress` names the partition's leader (list
+   * offsets is answered by the leader alone).
+   */
+  async finalRead(leaderAddress: (partition: number) => Promise<string>, timeoutMs = 60_000): Promise<void> {
     const { topic, partitions } = this.opts;
-    const admin = new Admin({ broker: this.opts.bootstrap(), connectTimeoutMs: 1_000 });
     const consumer = new Consumer({ broker: this.opts.bootstrap(), fetchMaxWaitMs: 100, connectTimeoutMs: 1_000 });
     try {
-      const ends = await admin.listOffsets(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, at: "latest" as const })));
-      const end = new Map(ends.map((a) => [a.partition, Number(a.offset)]));
-      for (const a of ends) if (a.errorCode !== 0) throw new Error(`final read: list offsets of ${topic}/${a.partition}: error ${a.errorCode}`);
+      const end = new Map<number, number>();
+      for (let partition = 0; partition < partitions; partition++) {
+        const admin = new Admin({ broker: await leaderAddress(partition), connectTimeoutMs: 1_000 });
+        try {
+          const [a] = await admin.listOffsets([{ topic, partition, at: "latest" }]);
+          if (a.errorCode !== 0) throw new Error(`final read: list offsets of ${topic}/${partition}: error ${a.errorCode}`);
+          end.set(partition, Number(a.offset));
+        } finally {
+          await admin.close().catch(() => {});
+        }
+      }
       consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, position: "beginning" as const })));
       const next = new Map<number, number>();
       const deadline = performance.now() + timeoutMs;
@@ -218,7 +231,6 @@ export class ClusterWorkload {
       }
     } finally {
       await consumer.close().catch(() => {});
-      await admin.close().catch(() => {});
     }
   }
 }
