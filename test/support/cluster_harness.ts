@@ -37,8 +37,8 @@ export interface ClusterOptions {
   readonly leaseTtlSeconds?: number;
   /** Extra flags for every broker (after the harness's own). */
   readonly brokerArgs?: readonly string[];
-  /** Environment per broker id (SLUICE_FAULTS…), at its first start. */
-  readonly brokerEnv?: (id: number) => Record<string, string>;
+  /** Environment per broker id (SLUICE_FAULTS…), kept across restarts; `dir` is the cluster's temp dir (for fault files). */
+  readonly brokerEnv?: (id: number, dir: string) => Record<string, string>;
   readonly clusterName?: string;
 }
 
@@ -211,7 +211,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHarness
         inbound,
         etcdLinks,
         args: ["--cluster-name", name, "--cluster-lease-ttl-seconds", String(opts.leaseTtlSeconds ?? 2), "--workers", "1", "--http-console", "false", ...(opts.brokerArgs ?? [])],
-        env: opts.brokerEnv?.(id),
+        env: opts.brokerEnv?.(id, dir),
       }));
     }
     harness = new ClusterHarness({ name, dir, etcd, brokers });

@@ -14,7 +14,7 @@ import { type ClusterHarness, startCluster } from "../../support/cluster_harness
 import { ClusterWorkload } from "../../support/cluster_workload.ts";
 import { quantile } from "../../faults/support/workload.ts";
 import { Rng } from "../../faults/support/rng.ts";
-import { type FaultContext, type FaultKind, type FaultOutcome, INJECT, waitWhole } from "./fault_kinds.ts";
+import { eioFileOf, type FaultContext, type FaultKind, type FaultOutcome, INJECT, waitWhole } from "./fault_kinds.ts";
 
 export interface ClusterFaultRunOptions {
   /** How many faults of each kind, in a shuffled schedule. */
@@ -74,6 +74,8 @@ export async function runClusterFaults(opts: ClusterFaultRunOptions): Promise<Cl
     etcdMembers: opts.etcdMembers ?? 1,
     leaseTtlSeconds: LEASE_TTL_SECONDS,
     brokerArgs: ["--replica-lag-time-max-ms", String(REPLICA_LAG_TIME_MAX_MS)],
+    // Every broker's disk can be made to fail, one partition at a time, by creating a file (fault_kinds.ts, eio-follower).
+    brokerEnv: (id, dir) => ({ SLUICE_FAULTS: JSON.stringify({ [topic]: { eioFile: eioFileOf(dir, id, "{partition}") } }) }),
   });
   const workload = new ClusterWorkload({
     bootstrap: () => cluster.bootstrap(),

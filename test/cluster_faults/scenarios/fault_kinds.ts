@@ -7,6 +7,8 @@
 // undoes the fault (restart, SIGCONT, heal) and leaves the cluster whole for
 // the next one (cluster_fault_run.ts waits for that).
 
+import fs from "node:fs";
+import path from "node:path";
 import { ErrorCode } from "../../../protocol/errors.ts";
 import { decodeProduceResponse } from "../../../protocol/messages/produce.ts";
 import { encodeBatch } from "../../../protocol/record_batch.ts";
@@ -146,26 +148,37 @@ async function killEtcdMember(ctx: FaultContext): Promise<FaultOutcome> {
   return { kind: "kill-etcd-member", victim: `etcd member ${i}`, recoverMs };
 }
 
+/** The file whose existence makes every fdatasync of broker `id`'s replica of `partition` fail (SLUICE_FAULTS eioFile). */
+export function eioFileOf(clusterDir: string, id: number, partition: number | "{partition}"): string {
+  return path.join(clusterDir, `disk-dead-broker-${id}-partition-${partition}`);
+}
+
 /**
- * A follower restarted with a disk whose k-th fdatasync (per partition) fails
- * with EIO (SLUICE_FAULTS, engine/fault_hooks.ts): its replica goes offline,
- * the leader shrinks the ISR after the lag time, producing goes on. Then the
- * follower restarts with a good disk and catches up.
+ * EIO on a follower's disk, while it runs: from now on every fdatasync of its
+ * replica of one partition fails (SLUICE_FAULTS eioFile, engine/fault_hooks.ts;
+ * its other replicas keep a good disk). The replica goes offline, the leader
+ * leaves it out of the ISR after the lag time, producing goes on. Then the
+ * disk is good again and the follower restarts on its data dir and catches up.
  */
 async function eioFollower(ctx: FaultContext): Promise<FaultOutcome> {
   const { partition, leader } = await randomLeader(ctx);
   const state = (await ctx.cluster.partitionState(ctx.topic, partition))!;
   const follower = ctx.rng.pick(state.isr.filter((id) => id !== leader));
   const b = ctx.cluster.broker(follower);
-  const k = ctx.rng.between(2, 12);
-  await b.restart({ SLUICE_FAULTS: JSON.stringify({ [ctx.topic]: { failFdatasyncAt: k } }) });
-  const t0 = await waitForValue(async () => {
-    const parts = await describePartitions(b.listenerPort!, ctx.topic).catch(() => []);
-    return parts.some((p) => !p.online) ? performance.now() : undefined;
-  }, { ...ETCD_WAIT, timeoutMs: 30_000, what: `a replica of broker ${follower} offline after fdatasync #${k} failed` });
-  const recoverMs = await recover(ctx, t0);
-  await b.restart({});
-  return { kind: "eio-follower", victim: `broker ${follower} (follower of ${partition}, fdatasync #${k} EIO)`, recoverMs };
+  const file = eioFileOf(ctx.cluster.dir, follower, partition);
+  const t0 = performance.now();
+  fs.writeFileSync(file, "");
+  try {
+    await waitForValue(async () => {
+      const parts = await describePartitions(b.listenerPort!, ctx.topic).catch(() => []);
+      return parts.find((p) => p.partition === partition)?.online === false;
+    }, { ...ETCD_WAIT, timeoutMs: 30_000, what: `broker ${follower}'s replica of ${partition} offline after its fdatasync failed` });
+    const recoverMs = await recover(ctx, t0);
+    return { kind: "eio-follower", victim: `broker ${follower} (follower of ${partition})`, recoverMs };
+  } finally {
+    fs.rmSync(file, { force: true });
+    await b.restart();
+  }
 }
 
 export const INJECT: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = {
