@@ -8,15 +8,28 @@
 //   files on the three brokers;
 // - kill -9 of a leader under acks=all load: the leader etcd elects next
 //   holds every acknowledged record at the offset it was acknowledged with;
-//   the killed broker restarted on its data dir follows and catches up.
+//   the killed broker restarted on its data dir follows, catches up and is
+//   proposed back into the ISR;
+// - a SIGSTOPped follower leaves the ISR through the controller
+//   (AlterPartition) within the lag time, while its session still lives, and
+//   acks=all completes again; on SIGCONT it catches up and rejoins the ISR;
+// - a leader SIGSTOPped past its lease with produces waiting in its sockets:
+//   resumed, it acknowledges none of them (the lease deadline on the ack
+//   path), a new leader was elected meanwhile, and the old one ends as a
+//   follower whose log is byte-identical to the new leader's.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
 import { Admin, Consumer, type MetadataResponse, Producer } from "../client/mod.ts";
+import { ClusterKeys, EtcdClient, type PartitionState } from "../cluster/mod.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { decodeProduceResponse } from "../protocol/messages/produce.ts";
+import { encodeBatch } from "../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
-import { waitFor } from "./support/wait_for.ts";
+import { RawClient, produceBody } from "./support/raw_client.ts";
+import { waitFor, waitForValue } from "./support/wait_for.ts";
 
 const BROKER_IDS = [1, 2, 3];
 const LEASE_TTL_SECONDS = 3;
@@ -53,8 +66,46 @@ function allBrokers(): string {
   return BROKER_IDS.map((id) => `127.0.0.1:${brokers.get(id)!.port}`).join(",");
 }
 
+let etcdClient: EtcdClient;
+let keys: ClusterKeys;
+
+/** A partition's state as etcd holds it now (the controller's word). */
+async function stateInEtcd(topic: string, partition: number): Promise<PartitionState | undefined> {
+  const kv = (await etcdClient.range(keys.partition(topic, partition))).kvs[0];
+  return kv === undefined ? undefined : (JSON.parse(kv.value) as PartitionState);
+}
+
+/** The create revision of a broker's registration (one per session), undefined when it has none. */
+async function registrationOf(id: number): Promise<number | undefined> {
+  return (await etcdClient.range(keys.broker(id))).kvs[0]?.createRevision;
+}
+
+async function controllerInEtcd(): Promise<number | undefined> {
+  const kv = (await etcdClient.range(keys.controller)).kvs[0];
+  return kv === undefined ? undefined : (JSON.parse(kv.value) as { brokerId: number }).brokerId;
+}
+
+/** Waits for the topic's partition 0 to have its whole replica set in sync; returns that state. */
+function fullIsr(topic: string): Promise<PartitionState> {
+  return waitForValue(async () => {
+    const s = await stateInEtcd(topic, 0);
+    return s !== undefined && s.isr.length === BROKER_IDS.length && s.leader !== -1 ? s : undefined;
+  }, { ...ETCD_WAIT, what: `${topic}-0 with every replica in the ISR` });
+}
+
+/** Sends SIGCONT to a stopped broker (also as a cleanup: a stopped process cannot be cleaned up). */
+function resume(b: BrokerProcess): void {
+  try {
+    process.kill(b.pid, "SIGCONT");
+  } catch {
+    // already gone
+  }
+}
+
 beforeAll(async () => {
   etcd = await startEtcd({ members: 1 });
+  etcdClient = new EtcdClient({ endpoints: etcd.endpoints });
+  keys = new ClusterKeys(clusterName);
   await Promise.all(BROKER_IDS.map(async (id) => brokers.set(id, await startBroker({ args: brokerArgs(id) }))));
   await waitFor(async () => {
     for (const id of BROKER_IDS) if ((await admin(id).metadata([])).brokers.length !== 3) return false;
@@ -170,5 +221,95 @@ describe("replication driven by etcd's partition state", () => {
     brokers.set(victim, await startBroker({ dataDir: brokers.get(victim)!.dataDir, args: brokerArgs(victim) }));
     const leaderEnd = (await offsetsOf("durable", 0, [after.leader]))[0].logEnd;
     await waitFor(async () => (await offsetsOf("durable", 0, [victim]))[0].durable >= leaderEnd, { ...ETCD_WAIT, what: "the restarted broker caught up" });
+    // Caught up, it is proposed back into the ISR (AlterPartition) and the controller writes it.
+    await fullIsr("durable");
+  }, 90_000);
+
+  test("a SIGSTOPped follower leaves the ISR through the controller within the lag time; acks=all completes again; resumed, it rejoins", async () => {
+    await admin(1).createTopic("lagging", { partitions: 1, replicationFactor: 3 });
+    const s0 = await fullIsr("lagging");
+    const controller = await controllerInEtcd();
+    // Not the controller: the change must go through it while this broker is stopped.
+    const follower = s0.isr.find((id) => id !== s0.leader && id !== controller)!;
+    const stopped = brokers.get(follower)!;
+    const producer = new Producer({ broker: allBrokers(), acks: "all", connectTimeoutMs: 500 });
+    closers.push(() => producer.close({ timeoutMs: 1_000 }));
+    for (let i = 0; i < 20; i++) await producer.send("lagging", { partition: 0, value: `a${i}` });
+    const registration = await registrationOf(follower);
+    process.kill(stopped.pid, "SIGSTOP");
+    closers.push(async () => resume(stopped));
+    const stoppedAt = performance.now();
+    const held = producer.send("lagging", { partition: 0, value: "held" });
+    await waitFor(async () => !(await stateInEtcd("lagging", 0))!.isr.includes(follower), {
+      timeoutMs: LAG_TIME_MS + 5_000,
+      everyMs: 20,
+      what: `broker ${follower} out of the ISR in etcd`,
+    });
+    const shrunkAfterMs = performance.now() - stoppedAt;
+    // The leader's proposal, not the end of the follower's session: its registration is the same one.
+    expect(await registrationOf(follower)).toBe(registration);
+    expect(shrunkAfterMs).toBeLessThan(LEASE_TTL_SECONDS * 1000);
+    const s1 = (await stateInEtcd("lagging", 0))!;
+    expect(s1).toMatchObject({ leader: s0.leader, leaderEpoch: s0.leaderEpoch, partitionEpoch: s0.partitionEpoch + 1 });
+    // With two in sync (min.insync.replicas 2) acks=all is answered again.
+    expect((await held).offset).toBe(20n);
+    for (let i = 0; i < 10; i++) await producer.send("lagging", { partition: 0, value: `b${i}` });
+
+    resume(stopped);
+    const leaderEnd = (await offsetsOf("lagging", 0, [s0.leader]))[0].logEnd;
+    expect(leaderEnd).toBe(31);
+    await waitFor(async () => (await offsetsOf("lagging", 0, [follower]))[0].durable === leaderEnd, { ...ETCD_WAIT, what: "the resumed follower caught up" });
+    const back = await fullIsr("lagging");
+    expect(back.leader).toBe(s0.leader);
+    expect(back.partitionEpoch).toBeGreaterThan(s1.partitionEpoch);
+  }, 60_000);
+
+  test("a leader SIGSTOPped past its lease acknowledges nothing when resumed; the new leader's log is what it ends with", async () => {
+    await admin(1).createTopic("paused", { partitions: 1, replicationFactor: 3 });
+    const s0 = await fullIsr("paused");
+    const old = s0.leader;
+    const paused = brokers.get(old)!;
+    const producer = new Producer({ broker: allBrokers(), acks: "all", connectTimeoutMs: 500, retries: 1_000, deliveryTimeoutMs: 60_000 });
+    closers.push(() => producer.close({ timeoutMs: 1_000 }));
+    for (let i = 0; i < 20; i++) await producer.send("paused", { partition: 0, value: `a${i}` });
+    // Connections opened now; their produces are written while the broker is stopped, so it reads them only once resumed.
+    const conns = await Promise.all(Array.from({ length: 6 }, () => RawClient.connect(paused.port)));
+    for (const c of conns) closers.push(async () => c.close());
+    process.kill(paused.pid, "SIGSTOP");
+    closers.push(async () => resume(paused));
+    const answers = conns.map((c, i) =>
+      c
+        .request(0, produceBody({ topic: "paused", acks: i % 2 === 0 ? 1 : -1, timeoutMs: 30_000, partitions: [{ index: 0, records: encodeBatch([{ value: `zombie${i}` }]) }] }), {
+          timeoutMs: 60_000,
+        })
+        .then(
+          (r) => decodeProduceResponse(r.body).topics[0].partitions[0].errorCode,
+          () => "no answer",
+        ),
+    );
+    // A producer that knows every broker goes on through the failover.
+    const during = producer.send("paused", { partition: 0, value: "during" });
+    const s1 = await waitForValue(async () => {
+      const s = await stateInEtcd("paused", 0);
+      return s !== undefined && s.leader !== old && s.leader !== -1 ? s : undefined;
+    }, { timeoutMs: LEASE_TTL_SECONDS * 1000 + 15_000, everyMs: 50, what: "a new leader in etcd" });
+    expect(s1.leaderEpoch).toBe(s0.leaderEpoch + 1);
+    expect(s1.isr).not.toContain(old);
+    resume(paused);
+    // Every answer the resumed broker gives is a refusal: it acknowledged nothing.
+    const codes = await Promise.all(answers);
+    expect(codes.every((c) => c === ErrorCode.NOT_LEADER_OR_FOLLOWER || c === "no answer")).toBe(true);
+    expect(codes.filter((c) => c === ErrorCode.NOT_LEADER_OR_FOLLOWER).length).toBeGreaterThan(0);
+    expect(Number((await during).offset)).toBe(20);
+    for (let i = 0; i < 10; i++) await producer.send("paused", { partition: 0, value: `b${i}` });
+
+    // The old leader follows the new one: back in the ISR, and its log is the leader's, byte for byte.
+    const back = await fullIsr("paused");
+    expect(back.leader).toBe(s1.leader);
+    await waitFor(async () => {
+      const [l, f] = await offsetsOf("paused", 0, [s1.leader, old]);
+      return l.logEnd === 31 && f.logEnd === 31 && f.durable === 31 && l.durable === 31;
+    }, { ...ETCD_WAIT, what: "the old leader holds the new leader's 31 records durably" });
+    expect(segmentFiles(brokers.get(old)!, "paused", 0)).toEqual(segmentFiles(brokers.get(s1.leader)!, "paused", 0));
   }, 90_000);
 });
