@@ -178,9 +178,19 @@ export class ClusterWorkload {
    * undefined if `timeoutMs` passed first.
    */
   async waitForProgress(sinceMs: number, timeoutMs: number): Promise<number | undefined> {
-    const ok = await pollUntil(() => this.latestAckedSendMs.every((t) => t >= sinceMs), { timeoutMs, everyMs: 20 });
+    const at: (number | undefined)[] = this.latestAckedSendMs.map(() => undefined);
+    const ok = await pollUntil(() => {
+      this.latestAckedSendMs.forEach((t, p) => {
+        if (t >= sinceMs && at[p] === undefined) at[p] = Math.round(performance.now() - sinceMs);
+      });
+      return at.every((t) => t !== undefined);
+    }, { timeoutMs, everyMs: 20 });
+    this.lastProgressMs = at;
     return ok ? performance.now() - sinceMs : undefined;
   }
+
+  /** Per partition, how long the last waitForProgress waited for it (undefined: it did not progress). */
+  lastProgressMs: (number | undefined)[] = [];
 
   /** Waits until the group delivered at least `count` records in all. */
   async waitForDelivered(count: number, timeoutMs: number): Promise<boolean> {

@@ -37,7 +37,7 @@ export interface ClusterFaultFigures {
   faultsInjected: number;
   /** Why the schedule stopped early, if it did (the history was checked all the same). */
   aborted: string | undefined;
-  byKind: Record<string, { injected: number; recoverMsP50: number; recoverMsMax: number; notRecovered: number }>;
+  byKind: Record<string, { injected: number; recoverMsP50: number; recoverMsMax: number; electMsP50?: number; notRecovered: number }>;
   sent: number;
   acked: number;
   failedSends: number;
@@ -103,7 +103,7 @@ export async function runClusterFaults(opts: ClusterFaultRunOptions): Promise<Cl
         await workload.waitForProgress(performance.now() + (opts.runMsBetween ?? 300), 30_000);
         const o = await INJECT[kind](ctx);
         outcomes.push(o);
-        log(`fault ${outcomes.length}/${schedule.length}: ${kind} ${o.victim}: recovered in ${o.recoverMs === undefined ? "-" : Math.round(o.recoverMs)} ms; acked ${workload.stats.acked}`);
+        log(`fault ${outcomes.length}/${schedule.length}: ${kind} ${o.victim}: ${o.electMs === undefined ? "" : `new leader in ${Math.round(o.electMs)} ms, `}recovered in ${o.recoverMs === undefined ? "-" : Math.round(o.recoverMs)} ms (per partition ${JSON.stringify(workload.lastProgressMs)}); acked ${workload.stats.acked}`);
         await waitWhole(ctx, opts.wholeTimeoutMs ?? 30_000);
       }
       await workload.waitForDelivered(1, 30_000);
@@ -129,7 +129,14 @@ export async function runClusterFaults(opts: ClusterFaultRunOptions): Promise<Cl
   for (const kind of new Set(outcomes.map((o) => o.kind))) {
     const of = outcomes.filter((o) => o.kind === kind);
     const ms = of.flatMap((o) => (o.recoverMs === undefined ? [] : [Math.round(o.recoverMs)]));
-    byKind[kind] = { injected: of.length, recoverMsP50: quantile(ms, 0.5), recoverMsMax: ms.length === 0 ? NaN : Math.max(...ms), notRecovered: of.length - ms.length };
+    const elect = of.flatMap((o) => (o.electMs === undefined ? [] : [Math.round(o.electMs)]));
+    byKind[kind] = {
+      injected: of.length,
+      recoverMsP50: quantile(ms, 0.5),
+      recoverMsMax: ms.length === 0 ? NaN : Math.max(...ms),
+      ...(elect.length > 0 ? { electMsP50: quantile(elect, 0.5) } : {}),
+      notRecovered: of.length - ms.length,
+    };
   }
   return {
     faultsInjected: outcomes.length,

@@ -39,6 +39,8 @@ export interface FaultOutcome {
   readonly victim: string;
   /** From the injection to every partition's first ack of a record sent after it; undefined: not within recoverTimeoutMs. */
   readonly recoverMs: number | undefined;
+  /** From the injection to etcd naming a new leader (or controller), where the fault calls for one. */
+  readonly electMs?: number;
   /** pause-leader only: produces the resumed old leader answered with success (must be 0). */
   readonly staleAcks?: number;
 }
@@ -57,9 +59,10 @@ async function killLeader(ctx: FaultContext): Promise<FaultOutcome> {
   const t0 = performance.now();
   await ctx.cluster.broker(leader).kill9();
   await ctx.cluster.waitForLeader(ctx.topic, partition, (l) => l !== leader);
+  const electMs = performance.now() - t0;
   const recoverMs = await recover(ctx, t0);
   await ctx.cluster.broker(leader).start();
-  return { kind: "kill-leader", victim: `broker ${leader} (leader of ${partition})`, recoverMs };
+  return { kind: "kill-leader", victim: `broker ${leader} (leader of ${partition})`, recoverMs, electMs };
 }
 
 async function killFollower(ctx: FaultContext): Promise<FaultOutcome> {
@@ -78,9 +81,10 @@ async function killController(ctx: FaultContext): Promise<FaultOutcome> {
   const t0 = performance.now();
   await ctx.cluster.broker(controller).kill9();
   await ctx.cluster.waitForController((id) => id !== controller);
+  const electMs = performance.now() - t0;
   const recoverMs = await recover(ctx, t0);
   await ctx.cluster.broker(controller).start();
-  return { kind: "kill-controller", victim: `broker ${controller} (controller)`, recoverMs };
+  return { kind: "kill-controller", victim: `broker ${controller} (controller)`, recoverMs, electMs };
 }
 
 /**
@@ -98,6 +102,7 @@ async function pauseLeader(ctx: FaultContext): Promise<FaultOutcome> {
   let staleAcks = 0;
   try {
     await ctx.cluster.waitForLeader(ctx.topic, partition, (l) => l !== leader);
+    const electMs = performance.now() - t0;
     const recoverMs = await recover(ctx, t0);
     const value = `stale-probe-${leader}-${Math.round(t0)}`;
     ctx.workload.history.sent(value, "stale-probe", ctx.topic, partition);
@@ -114,7 +119,7 @@ async function pauseLeader(ctx: FaultContext): Promise<FaultOutcome> {
     } finally {
       client.close();
     }
-    return { kind: "pause-leader", victim: `broker ${leader} (leader of ${partition})`, recoverMs, staleAcks };
+    return { kind: "pause-leader", victim: `broker ${leader} (leader of ${partition})`, recoverMs, electMs, staleAcks };
   } finally {
     if (b.paused) b.resume();
   }
@@ -127,8 +132,9 @@ async function partitionLeader(ctx: FaultContext): Promise<FaultOutcome> {
   ctx.cluster.isolate(leader);
   try {
     await ctx.cluster.waitForLeader(ctx.topic, partition, (l) => l !== leader);
+    const electMs = performance.now() - t0;
     const recoverMs = await recover(ctx, t0);
-    return { kind: "partition-leader", victim: `broker ${leader} (leader of ${partition})`, recoverMs };
+    return { kind: "partition-leader", victim: `broker ${leader} (leader of ${partition})`, recoverMs, electMs };
   } finally {
     ctx.cluster.heal();
   }
