@@ -35,7 +35,16 @@
 // (a topic deleted while this broker was away, or one made on a single node
 // before it joined) is deleted, with a log line.
 
-import { type ClusterMember, DEFAULT_MIN_INSYNC_REPLICAS, DEFAULT_REPLICATION_FACTOR, ETCD_CALL_TIMEOUT_MS, type LeaseKeeper, NO_LEADER } from "../cluster/mod.ts";
+import {
+  type ClusterMember,
+  DEFAULT_MIN_INSYNC_REPLICAS,
+  DEFAULT_REPLICATION_FACTOR,
+  ETCD_CALL_TIMEOUT_MS,
+  type LeaseKeeper,
+  NO_LEADER,
+  type PartitionState,
+  type TopicRecord,
+} from "../cluster/mod.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { topicNameProblem } from "../protocol/topic_name.ts";
 import { checkClusterTopicConfigs, logConfigsOf } from "./topic_config.ts";
@@ -44,9 +53,6 @@ import { NOT_HOSTED } from "./topic_lifecycle.ts";
 import type { LeaderRole } from "./replication/leader_partition.ts";
 import type { ReplicaManager } from "./replication/replica_manager.ts";
 import { ISR_CHECKS_PER_LAG_TIME, REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "./replication/replication_limits.ts";
-
-type TopicRecord = NonNullable<ReturnType<ClusterMember["view"]["topics"]["get"]>>;
-type PartitionStateRecord = NonNullable<ReturnType<ClusterMember["view"]["partitionState"]>>;
 
 /** A pass that could not re-read etcd before leading asks for another after this long. */
 const CATCH_UP_RETRY_MS = 500;
@@ -287,7 +293,8 @@ export class ClusterReplicas implements ClusterTopicAdmin {
         const s = view.partitionState(name, p);
         const slot = local.slots[p];
         const leads = slot !== NOT_HOSTED && s !== undefined && p < record.partitions ? await this.#applyRole(name, p, slot, record, s, canLead) : false;
-        roles[p] = { leader: leads, leaderEpoch: view.partitionState(name, p)?.leaderEpoch ?? s?.leaderEpoch ?? -1 };
+        // The routing role says what the replication role was given from: the same state, the same epoch.
+        roles[p] = { leader: leads, leaderEpoch: s?.leaderEpoch ?? -1 };
       }
       roles.length = local.slots.length;
     }
@@ -343,7 +350,7 @@ export class ClusterReplicas implements ClusterTopicAdmin {
    * returns whether this broker leads it now. `canLead` false (no live,
    * caught-up session): where etcd says this broker leads, it has no role.
    */
-  async #applyRole(topic: string, p: number, slot: number, record: TopicRecord, s: PartitionStateRecord, canLead: boolean): Promise<boolean> {
+  async #applyRole(topic: string, p: number, slot: number, record: TopicRecord, s: PartitionState, canLead: boolean): Promise<boolean> {
     const me = this.#member.brokerId;
     const view = this.#member.view;
     const replicas = record.replicas[p];

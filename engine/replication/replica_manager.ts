@@ -224,6 +224,12 @@ export class ReplicaManager {
     if (f === undefined) return;
     this.#following.delete(slot);
     f.fetcher.remove(f.topic, f.partition);
+    // A leader this broker follows nothing on any more (it moved, or restarted at another port): close its connection.
+    const k = `${f.fetcher.host}:${f.fetcher.port}`;
+    if (f.fetcher.size === 0 && this.#fetchers.get(k) === f.fetcher) {
+      this.#fetchers.delete(k);
+      void f.fetcher.close();
+    }
   }
 
   #slot(topic: string, partition: number): number {
@@ -319,6 +325,8 @@ export class ReplicaManager {
     const proposer = this.#proposer;
     const names = this.#ledNames.get(slot);
     if (proposer === undefined || names === undefined || leader.pendingIsr !== undefined || now < leader.nextProposalMs || leader.partitionEpoch < 0) return;
+    // A session past its deadline changes nothing (the controller would refuse it anyway).
+    if (this.leaseAlive !== undefined && !this.leaseAlive()) return;
     const isr = leader.proposal(now);
     if (isr === undefined) return;
     leader.pendingIsr = isr;
