@@ -16,6 +16,9 @@
 import { type BrokerProcess, startBroker } from "./broker.ts";
 import type { LinkProxy } from "./link_proxy.ts";
 
+/** Starts refused because the broker's previous session still held its id, at most (then the error stands). */
+const START_ATTEMPTS_MAX = 5;
+
 export interface ClusterBrokerOptions {
   readonly id: number;
   readonly dataDir: string;
@@ -81,11 +84,21 @@ export class ClusterBroker {
     if (this.pid !== undefined) throw new Error(`broker ${this.id} is already running (pid ${this.pid})`);
     if (env !== undefined) this.env = env;
     const etcd = this.etcdLinks.map((l) => `http://127.0.0.1:${l.port}`).join(",");
-    this.process = await startBroker({
-      dataDir: this.dataDir,
-      args: [...this.args, "--broker-id", String(this.id), "--cluster-etcd", etcd, "--advertised-port", String(this.inbound.port), "--kafka-port", "-1"],
-      env: this.env,
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.process = await startBroker({
+          dataDir: this.dataDir,
+          args: [...this.args, "--broker-id", String(this.id), "--cluster-etcd", etcd, "--advertised-port", String(this.inbound.port), "--kafka-port", "-1"],
+          env: this.env,
+        });
+        break;
+      } catch (e) {
+        // Restarted within its old session's TTL, the broker waits that session out once and then
+        // refuses to start (docs/CLUSTER.md). etcd extends every lease when its Raft leader changes,
+        // so after an etcd member was killed the wait can fall short: start again, as a supervisor would.
+        if (attempt >= START_ATTEMPTS_MAX || !/is already registered/.test(String((e as Error)?.message))) throw e;
+      }
+    }
     this.stopped = false;
     this.starts++;
     this.inbound.setTarget(this.process.port);
