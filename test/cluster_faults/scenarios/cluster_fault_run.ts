@@ -83,7 +83,7 @@ export async function runClusterFaults(opts: ClusterFaultRunOptions): Promise<Cl
     partitions,
     producers: opts.producers ?? 1,
     consumers: opts.consumers ?? 2,
-    inflightMax: opts.inflightMax ?? 16,
+    inflightMax: opts.inflightMax ?? 128,
     log,
   });
   const outcomes: FaultOutcome[] = [];
