@@ -39,6 +39,8 @@ export interface EtcdCluster {
   readonly members: EtcdMember[];
   /** SIGKILL of member i (by its PID); resolves once it exited. Its data dir stays until stop(). */
   kill(i: number): Promise<void>;
+  /** Starts member i again on its data dir (after kill), same URLs; resolves once it reports healthy. */
+  restart(i: number): Promise<void>;
   /** SIGSTOP / SIGCONT of member i. */
   pause(i: number): void;
   resume(i: number): void;
@@ -139,8 +141,7 @@ async function tryStart(count: number, root: string, basePort: number | undefine
   const peerUrls = names.map((_, i) => `http://127.0.0.1:${ports[2 * i + 1]}`);
   const initialCluster = names.map((n, i) => `${n}=${peerUrls[i]}`).join(",");
   const token = `sluice-test-${process.pid}-${ports[0]}`;
-  const started: Started[] = names.map((name, i) =>
-    spawnMember([
+  const argsOf = names.map((name, i) => [
       "--name", name,
       "--data-dir", path.join(root, name),
       "--listen-client-urls", clientUrls[i],
@@ -153,8 +154,8 @@ async function tryStart(count: number, root: string, basePort: number | undefine
       "--logger", "zap",
       "--log-outputs", "stderr",
       "--log-level", "warn",
-    ]),
-  );
+    ]);
+  const started: Started[] = argsOf.map(spawnMember);
   const stopAll = async () => {
     await Promise.all(started.map((s) => stopProcess(s, "SIGTERM")));
   };
@@ -174,21 +175,35 @@ async function tryStart(count: number, root: string, basePort: number | undefine
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const paused = new Set<number>();
-  const members: EtcdMember[] = started.map((s, i) => ({
+  const members: EtcdMember[] = started.map((_, i) => ({
     name: names[i],
     clientUrl: clientUrls[i],
     peerUrl: peerUrls[i],
-    pid: s.proc.pid!,
-    get running() {
-      return s.proc.exitCode === null && s.proc.signalCode === null;
+    // Getters: restart() replaces the member's process.
+    get pid() {
+      return started[i].proc.pid!;
     },
-    output: s.out,
+    get running() {
+      return started[i].proc.exitCode === null && started[i].proc.signalCode === null;
+    },
+    output: () => started[i].out(),
   }));
   return {
     endpoints: clientUrls,
     members,
     async kill(i) {
       await stopProcess(started[i], "SIGKILL");
+    },
+    async restart(i) {
+      await stopProcess(started[i], "SIGKILL");
+      // An existing data dir makes etcd rejoin its cluster; --initial-cluster-state is ignored then.
+      started[i] = spawnMember(argsOf[i]);
+      const until = performance.now() + HEALTHY_TIMEOUT_MS;
+      while (!(await healthy(clientUrls[i]))) {
+        if (started[i].proc.exitCode !== null || started[i].proc.signalCode !== null) throw new Error(`etcd member ${names[i]} exited on restart:\n${started[i].out()}`);
+        if (performance.now() > until) throw new Error(`etcd member ${names[i]} not healthy within ${HEALTHY_TIMEOUT_MS} ms of its restart:\n${started[i].out()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
     pause(i) {
       paused.add(i);

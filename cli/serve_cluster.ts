@@ -23,6 +23,7 @@ export const CLUSTER_SETTINGS = [
   { key: "clusterEtcd", flag: "--cluster-etcd", env: "SLUICE_CLUSTER_ETCD", kind: "list", help: "etcd URLs, comma-separated: join a cluster (default: none, a single node)" },
   { key: "brokerId", flag: "--broker-id", env: "SLUICE_BROKER_ID", kind: "int", help: "this broker's id in the cluster (required with --cluster-etcd)" },
   { key: "clusterName", flag: "--cluster-name", env: "SLUICE_CLUSTER_NAME", kind: "string", help: "the cluster's name, its etcd key prefix /sluice/NAME/ (default 'default')" },
+  { key: "advertisedPort", flag: "--advertised-port", env: "SLUICE_ADVERTISED_PORT", kind: "int", help: "native port other brokers and clients are told to connect to, in a cluster (default: the native port)" },
   { key: "rack", flag: "--rack", env: "SLUICE_RACK", kind: "string", help: "this broker's rack (failure domain), for replica placement" },
   { key: "clusterLeaseTtlSeconds", flag: "--cluster-lease-ttl-seconds", env: "SLUICE_CLUSTER_LEASE_TTL_SECONDS", kind: "int", help: "seconds after a crash until the cluster counts the broker gone (default 2)" },
   { key: "defaultReplicationFactor", flag: "--default-replication-factor", env: "SLUICE_DEFAULT_REPLICATION_FACTOR", kind: "int", help: "replication factor of a topic created without one, in a cluster (default 3)" },
@@ -94,7 +95,7 @@ export async function joinCluster(
     client,
     clusterName: config.clusterName,
     leaseTtlSeconds: config.clusterLeaseTtlSeconds,
-    broker: { id: config.brokerId, host: advertisedHost(config), port: broker.port, kafkaPort: broker.kafkaPort, httpPort: broker.httpPort, rack: config.rack ?? null },
+    broker: { id: config.brokerId, host: advertisedHost(config), port: config.advertisedPort ?? broker.port, kafkaPort: broker.kafkaPort, httpPort: broker.httpPort, rack: config.rack ?? null },
     log,
   });
   // From here topic admin goes to the controller and this broker's partitions follow etcd.

@@ -51,6 +51,13 @@ describe("serve configuration", () => {
     expect(() => parseBrokerConfig(mergeConfigSources({ argv: ["--kafka-port", "-2"], env: {} }).merged)).toThrow(/kafkaPort/);
   });
 
+  test("the native advertised port (registered in a cluster): flag, SLUICE_ADVERTISED_PORT, unset by default; 0 is refused by name", () => {
+    expect(parseBrokerConfig(mergeConfigSources({ argv: [], env: {} }).merged).advertisedPort).toBeUndefined();
+    expect(parseBrokerConfig(mergeConfigSources({ argv: ["--advertised-port", "19900"], env: {} }).merged).advertisedPort).toBe(19900);
+    expect(parseBrokerConfig(mergeConfigSources({ argv: [], env: { SLUICE_ADVERTISED_PORT: "19901" } }).merged).advertisedPort).toBe(19901);
+    expect(() => parseBrokerConfig(mergeConfigSources({ argv: ["--advertised-port", "0"], env: {} }).merged)).toThrow(/advertisedPort/);
+  });
+
   test("flags beat the environment, which beats the file; topic defaults merge key by key", () => {
     const file = configFile({ port: 1111, httpPort: 2222, numPartitions: 3, topicDefaults: { "retention.ms": "1000", "segment.bytes": "1048576" } });
     const { merged } = mergeConfigSources({

@@ -309,9 +309,9 @@ class RecordIterator implements AsyncGenerator<ConsumerRecord, void, undefined> 
   }
 }
 
-/** Partition answers after which the partition's leader is looked up again. */
 /** Rounds of leader lookups one listOffsets() call makes at most before it answers a partition's error. */
 const LIST_OFFSETS_LEADER_ROUNDS_MAX = 8;
+/** Partition answers after which the partition's leader is looked up again. */
 const LEADER_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.FENCED_LEADER_EPOCH]);
 
 export class Consumer implements AsyncIterable<ConsumerRecord> {

@@ -25,7 +25,7 @@ import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
 import { backoffMs } from "./backoff.ts";
 import { sendThrough, type RequestLink } from "./broker_link.ts";
 import type { RequestHandler, RequestOptions } from "./connection.ts";
-import { ClientClosedError, ConnectionError, errorCodeName } from "./errors.ts";
+import { ClientClosedError, ConnectionError, RequestTimeoutError, errorCodeName } from "./errors.ts";
 import type { ProducerIdempotence, SequencedPartition } from "./idempotence.ts";
 import { ProduceResponseReader, type ProduceEntry, writeProduceRequestEntries } from "./produce_request.ts";
 import type { BuilderPool, ProducerBatch } from "./producer_batch.ts";
@@ -441,7 +441,9 @@ export class ProduceSender {
     // Back to the head of the partition's queue, ahead of anything sent later.
     state.ready.unshift(...batches);
     // With one request per partition in flight, moving the partition to another broker cannot reorder it.
-    if (LEADER_ERRORS.has(error.code) || error instanceof ConnectionError) this.leaderLost(state);
+    // A request that timed out on the client is a lost connection too (the link closed it): its broker
+    // may be paused or cut off while another leads the partition, so the leader is looked up again.
+    if (LEADER_ERRORS.has(error.code) || error instanceof ConnectionError || error instanceof RequestTimeoutError) this.leaderLost(state);
     state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
     this.markReady(state);
     this.armRetry(state.retryAt);

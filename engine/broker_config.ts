@@ -139,6 +139,13 @@ export const BrokerConfigSchema = z
     brokerId: z.number().int().min(0).max(BROKER_ID_MAX).optional(),
     /** Names the cluster's keys in etcd (/sluice/<clusterName>/), so clusters can share an etcd. */
     clusterName: z.string().regex(CLUSTER_NAME_PATTERN, "1-64 letters, digits, '.', '_' or '-'").default(CLUSTER_NAME_DEFAULT),
+    /**
+     * The native port registered in the cluster, which other brokers (followers)
+     * and clients are told to connect to: Kafka's `advertised.listeners` for the
+     * native listener. Default: the native listener's own port. Set when
+     * something sits in front of the listener (a proxy, a NAT).
+     */
+    advertisedPort: z.number().int().min(1).max(65_535).optional(),
     /** The broker's rack (failure domain), registered with it; replica placement will use it. */
     rack: z.string().min(1).max(64).optional(),
     /** The broker's etcd session TTL: how long after a crash it counts as gone; bounds failover time. */

@@ -3,6 +3,12 @@
 // SLUICE_FAULTS holds JSON naming topics and the faults their partitions' files
 // get when they are opened, e.g.
 //   SLUICE_FAULTS='{"t": {"failFdatasyncAt": 3}}'      the 3rd fdatasync of each partition of t fails (EIO)
+//   SLUICE_FAULTS='{"t": {"eioFile": "/tmp/x/disk-dead"}}'
+//                                                      every fdatasync of t's partitions fails (EIO) once a file
+//                                                      exists at /tmp/x/disk-dead: a disk that dies while the
+//                                                      broker runs, when the test creates the file;
+//                                                      "{partition}" in the path is the partition's number
+//                                                      (…/dead-{partition}: one partition's disk at a time)
 //   SLUICE_FAULTS='{"t": {"writeBytesMax": 100000}}'   writes fail with ENOSPC past 100,000 bytes per partition open
 //   SLUICE_FAULTS='{"t": {"writeBytesMax": 100000, "spaceFile": "/tmp/x/freed"}}'
 //                                                      the same, until a file exists at /tmp/x/freed: then the
@@ -20,6 +26,7 @@ import type { FaultOptions } from "../workers/mod.ts";
 const FaultOptionsSchema = z
   .object({
     failFdatasyncAt: z.number().int().min(1).optional(),
+    eioFile: z.string().min(1).optional(),
     writeBytesMax: z.number().int().min(0).optional(),
     spaceFile: z.string().min(1).optional(),
     fdatasyncDelayMs: z.number().int().min(0).max(60_000).optional(),

@@ -14,6 +14,8 @@ import type { LogConfig } from "./log/mod.ts";
 export interface FaultOptions {
   /** The k-th fdatasync (1-based) of this partition's files fails with EIO. */
   failFdatasyncAt?: number;
+  /** Once a file exists at this path, every fdatasync fails with EIO (FaultPlan.eioFile); "{partition}" in it is the partition's number. */
+  eioFile?: string;
   /** Writes succeed up to this many bytes in total (this open), then come back short and fail with ENOSPC. */
   writeBytesMax?: number;
   /** Once a file exists at this path, writeBytesMax no longer applies: space was freed (FaultPlan.spaceFile). */

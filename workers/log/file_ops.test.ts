@@ -138,6 +138,23 @@ describe("FaultyFileOps", () => {
     files.close(fd);
   });
 
+  test("every fdatasync fails with EIO once the eioFile exists, not before", () => {
+    const eioFile = path.join(dir, "disk-dead");
+    const files = new FaultyFileOps(realFileOps, { eioFile });
+    const fd = files.open(path.join(dir, "f"), "w+");
+    files.fdatasync(fd);
+    files.fdatasync(fd);
+    fs.writeFileSync(eioFile, "");
+    expect(() => files.fdatasync(fd)).toThrow(expect.objectContaining({ code: "EIO" }));
+    let asyncError: Error | null = null;
+    files.fdatasyncAsync(fd, (err) => (asyncError = err));
+    return new Promise<void>((resolve) => setImmediate(() => {
+      expect(asyncError).toEqual(expect.objectContaining({ code: "EIO" }));
+      files.close(fd);
+      resolve();
+    }));
+  });
+
   test("a full disk gives a short write, then ENOSPC", () => {
     const files = new FaultyFileOps(realFileOps, { writeBytesMax: 100 });
     const fd = files.open(path.join(dir, "f"), "w+");

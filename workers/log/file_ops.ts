@@ -175,6 +175,12 @@ export interface FaultPlan {
   /** The n-th fdatasync (1-based, counted from construction) and every later one fail with EIO. */
   failFdatasyncAt?: number;
   /**
+   * Test-only, for a broker in another process: once a file exists at this path,
+   * every fdatasync fails with EIO (a disk that dies while the broker runs, at a
+   * moment the test picks). Checked at each fdatasync.
+   */
+  eioFile?: string;
+  /**
    * A disk with room for this many more bytes: writes that grow files succeed
    * up to this many bytes in total, then come back short and then fail with
    * ENOSPC. Overwrites inside a file's current size need no room and succeed
@@ -307,8 +313,7 @@ export class FaultyFileOps implements FileOps {
 
   fdatasync(fd: number): void {
     this.fdatasyncCalls++;
-    const failAt = this.plan.failFdatasyncAt;
-    if (failAt !== undefined && this.fdatasyncCalls >= failAt) throw fsError("EIO", "fdatasync");
+    if (this.fdatasyncFails()) throw fsError("EIO", "fdatasync");
     let delayMs = this.plan.fdatasyncDelayMs ?? 0;
     if (this.plan.diskBytesPerSec !== undefined && this.plan.diskBytesPerSec > 0) {
       delayMs += ((this.bytesWritten - this.bytesWrittenAtSync) * 1000) / this.plan.diskBytesPerSec;
@@ -322,8 +327,7 @@ export class FaultyFileOps implements FileOps {
 
   fdatasyncAsync(fd: number, done: (err: Error | null) => void): void {
     this.fdatasyncCalls++;
-    const failAt = this.plan.failFdatasyncAt;
-    if (failAt !== undefined && this.fdatasyncCalls >= failAt) {
+    if (this.fdatasyncFails()) {
       setImmediate(() => done(fsError("EIO", "fdatasync")));
       return;
     }
@@ -468,6 +472,13 @@ export class FaultyFileOps implements FileOps {
     const old = new Uint8Array(Math.max(0, end - pos));
     if (old.length > 0) readFully(this.inner, fd, old, 0, old.length, pos);
     this.journal.push({ path, pos, old, oldSize, data, newSize });
+  }
+
+  /** Whether this fdatasync (already counted) fails: past failFdatasyncAt, or once the eioFile exists. */
+  private fdatasyncFails(): boolean {
+    const failAt = this.plan.failFdatasyncAt;
+    if (failAt !== undefined && this.fdatasyncCalls >= failAt) return true;
+    return this.plan.eioFile !== undefined && this.inner.exists(this.plan.eioFile);
   }
 
   /** True (and the limit lifted) once the plan's spaceFile exists. */

@@ -313,6 +313,28 @@ describe("follower append", () => {
     expect(fs.readFileSync(path.join(root, "follower", LEADER_EPOCH_FILE))).toEqual(fs.readFileSync(path.join(root, "leader", LEADER_EPOCH_FILE)));
   });
 
+  test("one fetch holding several idempotent producers' batches is stored, and the follower knows every producer's sequences", () => {
+    const leader = open("leader");
+    leader.setLeaderEpoch(3);
+    const idem = (id: number, seq: number, value: string) =>
+      encodeBatch([{ value: utf8.encode(value), timestamp: 1_700_000_000_000 }], { producerId: id, producerEpoch: 0, baseSequence: seq });
+    // Two producers interleaved, and a plain batch between them, as a leader's log holds them.
+    const sent = [idem(7, 0, "a0"), idem(9, 0, "b0"), idem(7, 1, "a1"), valueBatch("plain"), idem(9, 1, "b1"), idem(9, 2, "b2"), idem(7, 2, "a2")];
+    for (const b of sent) leader.append(b.slice());
+    const fetched = leader.read(0, 1 << 20);
+    const follower = open("follower");
+    const r = follower.appendAsFollower(fetched.slice());
+    expect([r.baseOffset, r.lastOffset, r.records]).toEqual([0, 6, 7]);
+    expect(valuesOf(follower)).toEqual(["a0", "b0", "a1", "plain", "b1", "b2", "a2"]);
+    // As a new leader it answers each producer's retry from its state, with the original offsets, and stores nothing.
+    const retryA = follower.append(idem(7, 2, "a2"));
+    const retryB = follower.append(idem(9, 1, "b1"));
+    expect([retryA.duplicate, retryA.baseOffset, retryB.duplicate, retryB.baseOffset]).toEqual([true, 6, true, 4]);
+    expect(follower.logEndOffset).toBe(7);
+    leader.close();
+    follower.close();
+  });
+
   test("a fetch that does not start at the log end is refused (OFFSET_MISMATCH) and stores nothing", () => {
     const { leader, fetched } = leaderWithHistory();
     const follower = open("follower");
