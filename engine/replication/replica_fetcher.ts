@@ -204,7 +204,9 @@ export class ReplicaFetcher {
     for (const p of parts) {
       const slot = f.resolve(p.topic, p.partition);
       if (slot < 0) {
+        // Not fetched this round (offline, closed, no longer hosted): a slot kept from an earlier round would fetch on.
         p.lastError = -slot;
+        p.slot = -1;
         continue;
       }
       p.slot = slot;

@@ -78,7 +78,14 @@ export class ReplicaManager {
     const pool = host.pool;
     this.#followerHost = {
       brokerId,
-      resolve: (t, p) => host.resolve(t, p),
+      resolve: (t, p) => {
+        // A replica whose disk failed (its fdatasync is never retried) stops fetching: the leader then sees no
+        // fetches from it and shrinks it out of the ISR after replica.lag.time.max.ms. Fetching on at its log end
+        // would count as caught up while nothing new arrives, and hold the HW below what it never made durable.
+        const slot = host.resolve(t, p);
+        if (slot >= 0 && !pool.state(slot).online) return -ErrorCode.KAFKA_STORAGE_ERROR;
+        return slot;
+      },
       logEndOffset: (slot) => pool.state(slot).logEndOffset,
       durableOffset: (slot) => pool.state(slot).durableOffset,
       lastBatchEpoch: (slot) => this.#lastBatchEpoch(slot),
