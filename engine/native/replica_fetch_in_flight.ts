@@ -9,6 +9,11 @@
 // Records are copied once off the worker's completion ring (its views live only
 // for the callback) and written to the socket from those copies as pieces
 // when large, as consumer fetches are.
+//
+// A request with MaxBytes 0 is a follower's durable report (sent while its
+// fetch is parked here): the checks record its offsets, which may move the
+// high watermark and answer acks=all, and the answer goes at once, without a
+// read or records.
 
 import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
@@ -76,6 +81,10 @@ export class ReplicaFetchInFlight implements FetchSink {
 
   #fetch(): void {
     if (this.#conn.closed) return;
+    if (this.#req.maxBytes === 0) {
+      this.done();
+      return;
+    }
     const parts: FetchPartitionRequest[] = [];
     let answeredWithoutRead = false;
     let flat = 0;
@@ -133,11 +142,11 @@ export class ReplicaFetchInFlight implements FetchSink {
         if (c.kind === "read") {
           const k = this.#readIndex[flat - 1];
           const st = pool.state(c.slot);
-          const records = this.#records[k];
+          const records = k < 0 ? EMPTY : this.#records[k];
           used += records.length;
           return {
             index: p.index,
-            errorCode: this.#codes[k],
+            errorCode: k < 0 ? ErrorCode.NONE : this.#codes[k],
             // Read now: the fetch may have parked while followers' reports moved it.
             highWatermark: BigInt(c.leader.highWatermark),
             logStartOffset: BigInt(st.logStartOffset),
