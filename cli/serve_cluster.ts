@@ -25,6 +25,7 @@ export const CLUSTER_SETTINGS = [
   { key: "clusterLeaseTtlSeconds", flag: "--cluster-lease-ttl-seconds", env: "SLUICE_CLUSTER_LEASE_TTL_SECONDS", kind: "int", help: "seconds after a crash until the cluster counts the broker gone (default 2)" },
   { key: "defaultReplicationFactor", flag: "--default-replication-factor", env: "SLUICE_DEFAULT_REPLICATION_FACTOR", kind: "int", help: "replication factor of a topic created without one, in a cluster (default 3)" },
   { key: "minInsyncReplicas", flag: "--min-insync-replicas", env: "SLUICE_MIN_INSYNC_REPLICAS", kind: "int", help: "min.insync.replicas of a topic created without one, in a cluster (default 2)" },
+  { key: "replicaLagTimeMaxMs", flag: "--replica-lag-time-max-ms", env: "SLUICE_REPLICA_LAG_TIME_MAX_MS", kind: "int", help: "a follower not caught up with its leader for this long leaves the ISR, in a cluster (default 10000)" },
 ] as const;
 
 /** An etcd client for the configured endpoints, after one successful read; throws an Error an operator can act on. */
@@ -91,7 +92,11 @@ export async function joinCluster(
     log,
   });
   // From here topic admin goes to the controller and this broker's partitions follow etcd.
-  broker.engine.attachCluster(member, { defaultReplicationFactor: config.defaultReplicationFactor, defaultMinInsyncReplicas: config.minInsyncReplicas });
+  broker.engine.attachCluster(member, {
+    defaultReplicationFactor: config.defaultReplicationFactor,
+    defaultMinInsyncReplicas: config.minInsyncReplicas,
+    replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+  });
   log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
   broker.metrics.addProvider(() => clusterMetrics(member));
   return member;

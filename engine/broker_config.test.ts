@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { defaultMemorySoftLimitBytes, parseBrokerConfig } from "./broker_config.ts";
 import { BATCH_BYTES_MAX, FETCH_RESPONSE_BYTES_MAX } from "../protocol/limits.ts";
+import { REPLICA_LAG_TIME_MAX_MS_DEFAULT, REPLICA_LAG_TIME_MAX_MS_MIN } from "./replication/replication_limits.ts";
 import { MEMORY_SOFT_LIMIT_BYTES, MEMORY_SOFT_LIMIT_HEADROOM_BYTES, OUTPUT_BYTES_MIN, OUTPUT_PAUSE_BYTES, WORKER_RINGS_BYTES } from "./engine_limits.ts";
 
 describe("broker config", () => {
@@ -10,6 +11,13 @@ describe("broker config", () => {
     expect(parseBrokerConfig({ memorySoftLimitBytes: 0 }).memorySoftLimitBytes).toBe(0);
     expect(() => parseBrokerConfig({ memorySoftLimitBytes: -5 })).toThrow(/memorySoftLimitBytes/);
     expect(() => parseBrokerConfig({ memorySoftLimitBytes: 1.5 })).toThrow(/memorySoftLimitBytes/);
+  });
+
+  test("replicaLagTimeMaxMs defaults to Kafka's 10 s; below twice the replica fetch wait or not an integer is refused, naming the field", () => {
+    expect(parseBrokerConfig({}).replicaLagTimeMaxMs).toBe(REPLICA_LAG_TIME_MAX_MS_DEFAULT);
+    expect(parseBrokerConfig({ replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_MIN }).replicaLagTimeMaxMs).toBe(REPLICA_LAG_TIME_MAX_MS_MIN);
+    expect(() => parseBrokerConfig({ replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_MIN - 1 })).toThrow(/replicaLagTimeMaxMs/);
+    expect(() => parseBrokerConfig({ replicaLagTimeMaxMs: 1500.5 })).toThrow(/replicaLagTimeMaxMs/);
   });
 
   test("the worker journal is on by default, can be turned off, and only takes a boolean", () => {

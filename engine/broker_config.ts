@@ -35,6 +35,7 @@ import {
   REQUEST_TIMEOUT_MS,
   WAITING_FETCHES_MAX,
 } from "../protocol/limits.ts";
+import { REPLICA_LAG_TIME_MAX_MS_DEFAULT, REPLICA_LAG_TIME_MAX_MS_MAX, REPLICA_LAG_TIME_MAX_MS_MIN } from "./replication/replication_limits.ts";
 import {
   GOVERNOR_INTERVAL_MS,
   MEMORY_SOFT_LIMIT_BYTES,
@@ -144,6 +145,8 @@ export const BrokerConfigSchema = z
     defaultReplicationFactor: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_REPLICATION_FACTOR),
     /** Cluster mode: min.insync.replicas of a topic created without one (capped at its replication factor). */
     minInsyncReplicas: z.number().int().min(1).max(REPLICATION_FACTOR_MAX).default(DEFAULT_MIN_INSYNC_REPLICAS),
+    /** Cluster mode: a follower not caught up with its leader for this long is proposed out of the ISR (Kafka's replica.lag.time.max.ms). */
+    replicaLagTimeMaxMs: z.number().int().min(REPLICA_LAG_TIME_MAX_MS_MIN).max(REPLICA_LAG_TIME_MAX_MS_MAX).default(REPLICA_LAG_TIME_MAX_MS_DEFAULT),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -8,6 +8,16 @@
 // Metadata answers from the same view: every partition of the cluster with its
 // leader, replicas, ISR and leader epoch.
 //
+// The same pass drives replication (engine/replication/): for every hosted
+// partition, from its state in etcd, this broker leads it (becomeLeader with
+// the leader epoch, partition epoch, ISR, replicas and the topic's
+// min.insync.replicas), follows its leader at the address the leader's
+// registration gives (becomeFollower), or, when the leader is offline or not
+// registered, has no role. A role is given again only when something in it
+// changed, and never for an older leader epoch than the one applied. A
+// partition is served as leader (the routing role) only once becomeLeader has
+// returned, and only while this broker's session is alive.
+//
 // Threading: the router (main) thread. One reconcile pass at a time; a change
 // during a pass runs one more pass after it.
 //
@@ -19,8 +29,21 @@ import { type ClusterMember, DEFAULT_MIN_INSYNC_REPLICAS, DEFAULT_REPLICATION_FA
 import { ErrorCode } from "../protocol/errors.ts";
 import { topicNameProblem } from "../protocol/topic_name.ts";
 import { checkClusterTopicConfigs, logConfigsOf } from "./topic_config.ts";
-import type { ClusterPartitionInfo, ClusterTopicAdmin, PartitionMetadata, TopicLifecycle, TopicMetadata } from "./topic_lifecycle.ts";
+import type { ClusterPartitionInfo, ClusterTopicAdmin, PartitionMetadata, Topic, TopicLifecycle, TopicMetadata } from "./topic_lifecycle.ts";
 import { NOT_HOSTED } from "./topic_lifecycle.ts";
+import type { LeaderRole } from "./replication/leader_partition.ts";
+import type { ReplicaManager } from "./replication/replica_manager.ts";
+import { REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "./replication/replication_limits.ts";
+
+type TopicRecord = NonNullable<ReturnType<ClusterMember["view"]["topics"]["get"]>>;
+type PartitionStateRecord = NonNullable<ReturnType<ClusterMember["view"]["partitionState"]>>;
+
+/** The replication role last given to a slot: `key` says everything it was given with, so a pass can tell a change. */
+interface AppliedRole {
+  readonly kind: "leader" | "follower" | "none";
+  readonly leaderEpoch: number;
+  readonly key: string;
+}
 
 export interface ClusterReplicasOptions {
   readonly member: ClusterMember;
@@ -29,6 +52,10 @@ export interface ClusterReplicasOptions {
   readonly defaultReplicationFactor?: number;
   /** min.insync.replicas of a topic created without one (cluster default 2). */
   readonly defaultMinInsyncReplicas?: number;
+  /** The roles of this broker's replicas (the engine's). */
+  readonly replication: ReplicaManager;
+  /** replica.lag.time.max.ms of the partitions this broker leads (default 10 s). */
+  readonly replicaLagTimeMaxMs?: number;
   readonly log: (line: string) => void;
 }
 
@@ -38,6 +65,10 @@ export class ClusterReplicas implements ClusterTopicAdmin {
   readonly #rf: number;
   readonly #minIsr: number;
   readonly #log: (line: string) => void;
+  readonly #replication: ReplicaManager;
+  readonly #lagMs: number;
+  /** Slot → the replication role last given to it. */
+  readonly #roleOf = new Map<number, AppliedRole>();
   readonly #unsubscribe: () => void;
   #running: Promise<void> | undefined;
   #again = false;
@@ -51,6 +82,8 @@ export class ClusterReplicas implements ClusterTopicAdmin {
     this.#rf = o.defaultReplicationFactor ?? DEFAULT_REPLICATION_FACTOR;
     this.#minIsr = o.defaultMinInsyncReplicas ?? DEFAULT_MIN_INSYNC_REPLICAS;
     this.#log = o.log;
+    this.#replication = o.replication;
+    this.#lagMs = o.replicaLagTimeMaxMs ?? REPLICA_LAG_TIME_MAX_MS_DEFAULT;
     // Until the first pass, no topic loaded from disk leads anything.
     for (const t of this.#lifecycle.topics.values()) t.roles = [];
     this.#unsubscribe = this.#member.view.subscribe(() => this.schedule());
@@ -200,6 +233,7 @@ export class ClusterReplicas implements ClusterTopicAdmin {
       try {
         if (local !== undefined && local.state === "online" && local.id !== record.topicId) {
           this.#log(`sluice: cluster: topic '${name}' was re-created in the cluster; dropping this broker's old copy`);
+          this.#forgetRoles(local);
           await lifecycle.dropHosted(name);
           local = undefined;
         }
@@ -211,17 +245,91 @@ export class ClusterReplicas implements ClusterTopicAdmin {
       }
       local = lifecycle.topics.get(name);
       if (local === undefined || local.state !== "online") continue;
-      // Read the states now (the view may have moved while partitions opened).
-      local.roles = local.slots.map((slot, p) => {
+      const roles = (local.roles ??= []);
+      for (let p = 0; p < local.slots.length; p++) {
+        if (this.#stopped) return;
+        // Read the state now (the view may have moved while partitions opened or a role was given).
         const s = view.partitionState(name, p);
-        return { leader: slot !== NOT_HOSTED && s !== undefined && s.leader === me, leaderEpoch: s?.leaderEpoch ?? -1 };
-      });
+        const slot = local.slots[p];
+        const leads = slot !== NOT_HOSTED && s !== undefined && p < record.partitions ? await this.#applyRole(name, p, slot, record, s) : false;
+        roles[p] = { leader: leads, leaderEpoch: view.partitionState(name, p)?.leaderEpoch ?? s?.leaderEpoch ?? -1 };
+      }
+      roles.length = local.slots.length;
     }
     for (const [name, t] of [...lifecycle.topics]) {
       if (this.#stopped) return;
       if (t.state !== "online" || view.topics.has(name)) continue;
       this.#log(`sluice: cluster: topic '${name}' is not in the cluster; deleting this broker's copy`);
+      this.#forgetRoles(t);
       await lifecycle.dropHosted(name).catch((e) => this.#log(`sluice: cluster: could not delete '${name}': ${(e as Error)?.message ?? e}`));
     }
+  }
+
+  /**
+   * Gives the partition's replica the role its state says, if that changed;
+   * returns whether this broker leads it now. Leading needs the session alive
+   * (its local deadline ahead): a suspended or lost session leads nothing.
+   */
+  async #applyRole(topic: string, p: number, slot: number, record: TopicRecord, s: PartitionStateRecord): Promise<boolean> {
+    const me = this.#member.brokerId;
+    const view = this.#member.view;
+    const replicas = record.replicas[p];
+    const prev = this.#roleOf.get(slot);
+    let next: AppliedRole;
+    let leaderRole: LeaderRole | undefined;
+    let leaderAt: { host: string; port: number } | undefined;
+    if (s.leader === me && this.#member.lease?.alive === true) {
+      leaderRole = {
+        epoch: s.leaderEpoch,
+        partitionEpoch: s.partitionEpoch,
+        isr: [...s.isr],
+        replicas: [...replicas],
+        minInsyncReplicas: this.#minInsyncOf(record),
+        replicaLagTimeMaxMs: this.#lagMs,
+      };
+      next = { kind: "leader", leaderEpoch: s.leaderEpoch, key: `leader ${s.leaderEpoch} ${s.partitionEpoch} [${s.isr}] [${replicas}] ${leaderRole.minInsyncReplicas}` };
+    } else {
+      const b = s.leader !== me && s.leader !== NO_LEADER ? view.brokers.get(s.leader) : undefined;
+      if (b !== undefined) {
+        leaderAt = { host: b.info.host, port: b.info.port };
+        next = { kind: "follower", leaderEpoch: s.leaderEpoch, key: `follower ${s.leaderEpoch} ${b.info.host}:${b.info.port}` };
+      } else {
+        next = { kind: "none", leaderEpoch: s.leaderEpoch, key: "none" };
+      }
+    }
+    if (prev !== undefined && prev.key === next.key) return prev.kind === "leader";
+    if (prev !== undefined && prev.leaderEpoch > next.leaderEpoch) {
+      // The view never goes back; a state older than the role held is a bug's symptom: keep the newer role.
+      this.#log(`sluice: cluster: ${topic}-${p}: ignoring leader epoch ${next.leaderEpoch}, older than the ${prev.leaderEpoch} this broker acts on`);
+      return prev.kind === "leader";
+    }
+    try {
+      if (leaderRole !== undefined) await this.#replication.becomeLeader(topic, p, leaderRole);
+      else if (leaderAt !== undefined) this.#replication.becomeFollower(topic, p, { epoch: s.leaderEpoch, leader: leaderAt });
+      else if (prev !== undefined && prev.kind !== "none") this.#replication.forget(slot, true);
+    } catch (e) {
+      this.#roleOf.delete(slot);
+      this.#replication.forget(slot, true);
+      this.#log(`sluice: cluster: could not act on ${topic}-${p}'s state (leader ${s.leader}, epoch ${s.leaderEpoch}): ${(e as Error)?.message ?? e}`);
+      return false;
+    }
+    this.#roleOf.set(slot, next);
+    return next.kind === "leader";
+  }
+
+  /** The topic's min.insync.replicas (etcd keeps it in the topic's configs), at most its replication factor. */
+  #minInsyncOf(record: TopicRecord): number {
+    const m = Number(record.configs["min.insync.replicas"]);
+    return Math.min(Number.isInteger(m) && m >= 1 ? m : this.#minIsr, record.replicationFactor);
+  }
+
+  /** Drops the replication roles of a topic's replicas (before the topic is dropped: its slots may be reused). */
+  #forgetRoles(t: Topic): void {
+    for (const slot of t.slots) {
+      if (slot === NOT_HOSTED) continue;
+      this.#replication.forget(slot);
+      this.#roleOf.delete(slot);
+    }
+    t.roles = [];
   }
 }

@@ -103,7 +103,7 @@ export class Engine implements FetchHost {
     this.pool = options.pool;
     this.longPoll = options.longPoll;
     this.replication = new ReplicaManager(
-      { pool: options.pool, resolve: (t, p) => this.resolve(t, p), wake: (slot) => this.longPoll.advance(slot), log: options.log },
+      { pool: options.pool, resolve: (t, p) => this.resolveHosted(t, p), wake: (slot) => this.longPoll.advance(slot), log: options.log },
       options.config.brokerId ?? 0,
     );
     this.#lifecycle = options.lifecycle;
@@ -157,9 +157,12 @@ export class Engine implements FetchHost {
    * and this broker's partitions follow the cluster's partition state
    * (cluster_replicas.ts). Called once, after the broker joined the cluster.
    */
-  attachCluster(member: ClusterMember, options: { defaultReplicationFactor?: number; defaultMinInsyncReplicas?: number } = {}): ClusterReplicas {
+  attachCluster(
+    member: ClusterMember,
+    options: { defaultReplicationFactor?: number; defaultMinInsyncReplicas?: number; replicaLagTimeMaxMs?: number } = {},
+  ): ClusterReplicas {
     if (this.#cluster !== undefined) throw new Error("the engine is already in a cluster");
-    const replicas = new ClusterReplicas({ member, lifecycle: this.#lifecycle, log: this.#log, ...options });
+    const replicas = new ClusterReplicas({ member, lifecycle: this.#lifecycle, replication: this.replication, log: this.#log, ...options });
     this.#cluster = replicas;
     this.#lifecycle.cluster = replicas;
     return replicas;
@@ -302,6 +305,20 @@ export class Engine implements FetchHost {
       if (leaderEpoch < known) return -ErrorCode.FENCED_LEADER_EPOCH;
       if (leaderEpoch > known) return -ErrorCode.UNKNOWN_LEADER_EPOCH;
     }
+    return slot;
+  }
+
+  /**
+   * The slot of a partition this broker holds a replica of, whatever its role
+   * (replication works on followers' replicas too), or a negative wire error code.
+   */
+  resolveHosted(topicName: string, partition: number): number {
+    const topic = this.#topics.get(topicName);
+    if (topic === undefined || topic.state !== "online") return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (!Number.isInteger(partition) || partition < 0 || partition >= topic.slots.length) return -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    const slot = topic.slots[partition];
+    if (slot === NOT_HOSTED) return -ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    if (this.#offline.size > 0 && this.#offline.has(slot)) return -ErrorCode.KAFKA_STORAGE_ERROR;
     return slot;
   }
 

@@ -4,8 +4,8 @@
 // and every broker opens exactly its replicas; metadata from every broker
 // agrees (native and Kafka, kcat -L); only the leader takes a produce; a
 // replication factor above the live brokers is refused; after kill -9 of a
-// leader the new leader shows in metadata and takes produces (routing only:
-// without the follower fetch, the dead leader's records are not on the new one).
+// leader the new leader shows in metadata and takes produces (what the
+// replicas hold is test/cluster_replication.test.ts's).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -184,7 +184,7 @@ describe("brokers act on the cluster's partition state", () => {
       const offsets = acked.filter((r) => r.partition === p).map((r) => Number(r.offset));
       expect(offsets).toEqual(Array.from({ length: PER_PARTITION }, (_, k) => offsets[0] + k));
     }
-    // Each leader holds its partition's records; its followers (no follower fetch yet) do not.
+    // Each leader holds its partition's records.
     const descriptions = await Promise.all(BROKER_IDS.map(async (id) => (await admin(id).describeTopics(["routed"]))[0]));
     for (let p = 0; p < 6; p++) {
       const leader = leaders[p];
@@ -270,7 +270,7 @@ describe("brokers act on the cluster's partition state", () => {
     }
     expect(p.isr).not.toContain(victim);
     await waitFor(async () => (await produceTo(brokers.get(p.leader)!, "failover", 0)) === ErrorCode.NONE, { ...ETCD_WAIT, what: "the new leader takes a produce" });
-    // The producer carried on: its retry found the new leader (on the new leader's own log: no follower fetch yet).
+    // The producer carried on: its retry found the new leader.
     expect((await duringFailover).partition).toBe(0);
     const sent = await producer.send("failover", { partition: 0, value: "after" });
     expect(sent.offset).toBeGreaterThan((await duringFailover).offset);

@@ -33,6 +33,8 @@ export interface LeaderRole {
   minInsyncReplicas?: number;
   /** replica.lag.time.max.ms (default 10 s). */
   replicaLagTimeMaxMs?: number;
+  /** The partition epoch of the state this role comes from (etcd); an older one never replaces a newer one. */
+  partitionEpoch?: number;
 }
 
 /** What the leader knows of one follower, from its replica fetches. */
@@ -62,6 +64,8 @@ export class LeaderPartition {
   replicas: readonly number[];
   minInsyncReplicas: number;
   replicaLagTimeMaxMs: number;
+  /** The partition epoch of the ISR held (-1: given without one, by hand). */
+  partitionEpoch: number;
   /** The high watermark consumers read below; only grows within a leadership. */
   highWatermark: number;
   readonly followers = new Map<number, FollowerProgress>();
@@ -71,17 +75,22 @@ export class LeaderPartition {
   /** Answers for divergence checks: the leader's own OffsetForLeaderEpoch per epoch below its current one (they cannot change while it leads). */
   readonly epochEnds = new Map<number, { epoch: number; endOffset: number }>();
 
-  constructor(brokerId: number, role: LeaderRole, ownDurableOffset: number, nowMs: number) {
+  /**
+   * `learntHighWatermark`: the HW this broker knew as the partition's follower
+   * (0 when it was none). Kafka starts a new leader's HW there: everything
+   * below it is committed (durable on every ISR member of the old leader, this
+   * broker included), so consumers of the new leader do not wait for the
+   * first follower reports. Never above its own durable offset.
+   */
+  constructor(brokerId: number, role: LeaderRole, ownDurableOffset: number, nowMs: number, learntHighWatermark = 0) {
     this.brokerId = brokerId;
     this.epoch = role.epoch;
     this.isr = role.isr;
     this.replicas = role.replicas;
     this.minInsyncReplicas = role.minInsyncReplicas ?? 1;
     this.replicaLagTimeMaxMs = role.replicaLagTimeMaxMs ?? 10_000;
-    // Kafka starts a new leader's HW at what it knows to be committed; with
-    // no follower reports yet that is unknown, so it starts at the log start
-    // side: 0 grows on the first reports. Never above its own durable offset.
-    this.highWatermark = 0;
+    this.partitionEpoch = role.partitionEpoch ?? -1;
+    this.highWatermark = Math.max(0, Math.min(learntHighWatermark, ownDurableOffset));
     for (const id of role.replicas) {
       if (id === brokerId) continue;
       // A member of the given ISR counts as caught up now (it was when the controller wrote the ISR).
@@ -98,6 +107,7 @@ export class LeaderPartition {
     this.replicas = role.replicas;
     if (role.minInsyncReplicas !== undefined) this.minInsyncReplicas = role.minInsyncReplicas;
     if (role.replicaLagTimeMaxMs !== undefined) this.replicaLagTimeMaxMs = role.replicaLagTimeMaxMs;
+    if (role.partitionEpoch !== undefined) this.partitionEpoch = role.partitionEpoch;
     for (const id of role.replicas) {
       if (id !== this.brokerId && !this.followers.has(id)) {
         this.followers.set(id, { brokerId: id, fetchOffset: 0, durableOffset: 0, lastFetchMs: 0, lastCaughtUpMs: nowMs, logEndAtPreviousFetch: 0 });

@@ -44,6 +44,10 @@ export class ReplicaManager {
   readonly #fetchers = new Map<string, ReplicaFetcher>();
   readonly #durableWaiters = new Map<number, { offset: number; resolve: () => void }[]>();
   readonly #followerHost: FollowerHost;
+  /** Per slot, a count of role calls: a becomeLeader that awaited its epoch write applies only if no call came since. */
+  readonly #changes = new Map<number, number>();
+  /** The HW a replica knew when its role was dropped while it stayed (forget with keepHighWatermark). */
+  readonly #keptHighWatermarks = new Map<number, number>();
 
   constructor(host: ReplicationHost, brokerId: number) {
     this.#host = host;
@@ -91,7 +95,10 @@ export class ReplicaManager {
    * given. The epoch is stamped into the log (its epoch file starts it at the
    * log end) before the leader state exists, so no append of the new
    * leadership goes out without it. Called again with the same epoch: the ISR
-   * (or config) changes in place.
+   * (or config) changes in place; a role with an older partition epoch than
+   * the one held (the view bringing a state the controller's answer already
+   * gave) changes nothing. A follower becoming leader starts its HW at the HW
+   * it learnt from the old leader (LeaderPartition's constructor).
    */
   async becomeLeader(topic: string, partition: number, role: LeaderRole): Promise<void> {
     const slot = this.#slot(topic, partition);
@@ -102,11 +109,22 @@ export class ReplicaManager {
     if (existing !== undefined && role.epoch < existing.epoch) {
       throw new SluiceError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${role.epoch} is older than ${existing.epoch}`);
     }
+    const followed = this.#following.get(slot);
+    const followedEpoch = followed?.fetcher.partitionState(followed.topic, followed.partition)?.leaderEpoch ?? -1;
+    if (role.epoch < followedEpoch) {
+      throw new SluiceError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${role.epoch} is older than ${followedEpoch}, which this broker follows`);
+    }
+    if (existing !== undefined && role.epoch === existing.epoch && role.partitionEpoch !== undefined && role.partitionEpoch < existing.partitionEpoch) return;
+    const learnt = Math.max(followed?.fetcher.partitionState(followed.topic, followed.partition)?.highWatermark ?? 0, this.#keptHighWatermarks.get(slot) ?? 0);
     this.#stopFollowing(slot);
+    const change = this.#bumpChange(slot);
     if (existing === undefined || role.epoch !== existing.epoch) await replicaCalls(this.#host.pool).setLeaderEpoch(slot, role.epoch);
+    // Another role call came while the epoch was written: it is the newer decision.
+    if (this.#changes.get(slot) !== change) return;
     const durable = this.#host.pool.state(slot).durableOffset;
     if (existing !== undefined) existing.update(role, durable, Date.now());
-    else this.#leaders.set(slot, new LeaderPartition(this.brokerId, role, durable, Date.now()));
+    else this.#leaders.set(slot, new LeaderPartition(this.brokerId, role, durable, Date.now(), learnt));
+    this.#keptHighWatermarks.delete(slot);
     this.#afterHwChange(slot);
   }
 
@@ -118,6 +136,15 @@ export class ReplicaManager {
   becomeFollower(topic: string, partition: number, role: FollowerRole): void {
     const slot = this.#slot(topic, partition);
     const leader = this.#leaders.get(slot);
+    if (leader !== undefined && role.epoch < leader.epoch) {
+      throw new SluiceError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${role.epoch} is older than ${leader.epoch}, which this broker leads`);
+    }
+    const followed = this.#following.get(slot);
+    const followedEpoch = followed?.fetcher.partitionState(followed.topic, followed.partition)?.leaderEpoch ?? -1;
+    if (role.epoch < followedEpoch) throw new SluiceError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${role.epoch} is older than ${followedEpoch}`);
+    this.#bumpChange(slot);
+    // From here the HW is the leader's (a truncation may cut below a kept one).
+    this.#keptHighWatermarks.delete(slot);
     if (leader !== undefined) {
       this.#leaders.delete(slot);
       leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
@@ -134,14 +161,30 @@ export class ReplicaManager {
     this.#following.set(slot, { fetcher, topic, partition });
   }
 
-  /** Drops any role of the partition (it is closed or deleted). */
-  forget(slot: number): void {
+  /**
+   * Drops any role of the partition. `keepHighWatermark`: the replica stays
+   * (its leader is offline, or this broker's session is suspended), so the HW
+   * it knew is where it starts if it leads again; otherwise the partition is
+   * closed or deleted and its slot may be reused.
+   */
+  forget(slot: number, keepHighWatermark = false): void {
+    this.#bumpChange(slot);
     const leader = this.#leaders.get(slot);
+    const followed = this.#following.get(slot);
+    const hw = leader?.highWatermark ?? followed?.fetcher.partitionState(followed.topic, followed.partition)?.highWatermark;
+    if (keepHighWatermark && hw !== undefined) this.#keptHighWatermarks.set(slot, Math.max(hw, this.#keptHighWatermarks.get(slot) ?? 0));
+    else if (!keepHighWatermark) this.#keptHighWatermarks.delete(slot);
     if (leader !== undefined) {
       this.#leaders.delete(slot);
       leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, "the partition is no longer led here");
     }
     this.#stopFollowing(slot);
+  }
+
+  #bumpChange(slot: number): number {
+    const n = (this.#changes.get(slot) ?? 0) + 1;
+    this.#changes.set(slot, n);
+    return n;
   }
 
   #stopFollowing(slot: number): void {

@@ -19,6 +19,15 @@ export const REPLICA_CONNECT_TIMEOUT_MS = 5_000;
 export const REPLICA_RESPONSE_TIMEOUT_MS = REPLICA_FETCH_WAIT_MS + 10_000;
 /** Kafka's replica.lag.time.max.ms default: a follower not caught up for this long should leave the ISR. */
 export const REPLICA_LAG_TIME_MAX_MS_DEFAULT = 10_000;
+/**
+ * Its bounds (--replica-lag-time-max-ms). An idle follower's fetch waits up to
+ * REPLICA_FETCH_WAIT_MS at the leader, so a lag time below twice that would
+ * shrink healthy followers out of the ISR.
+ */
+export const REPLICA_LAG_TIME_MAX_MS_MIN = 1_000;
+export const REPLICA_LAG_TIME_MAX_MS_MAX = 3_600_000;
+/** The leader looks for ISR changes (shrink, expand) this many times per lag time. */
+export const ISR_CHECKS_PER_LAG_TIME = 4;
 /** Kafka's min.insync.replicas default for a topic that names none. */
 export const MIN_INSYNC_REPLICAS_DEFAULT = 1;
 /** acks=all produces one leader partition may hold waiting for its ISR; past it a produce is refused with NOT_ENOUGH_REPLICAS (retriable). */
@@ -32,3 +41,5 @@ assert(REPLICA_FETCH_PARTITION_BYTES_MAX <= FETCH_PARTITION_BYTES_MAX, "within t
 assert(REPLICA_FETCH_WAIT_MS <= FETCH_WAIT_MS_MAX, "within the fetch's wait limit");
 assert(REPLICA_RESPONSE_TIMEOUT_MS > REPLICA_FETCH_WAIT_MS, "a parked replica fetch must answer before the follower gives up on it");
 assert(REPLICA_RECONNECT_BACKOFF_MS_MIN <= REPLICA_RECONNECT_BACKOFF_MS_MAX, "backoff min ≤ max");
+assert(REPLICA_LAG_TIME_MAX_MS_MIN >= 2 * REPLICA_FETCH_WAIT_MS, "an idle follower's parked fetch must not look like lag");
+assert(REPLICA_LAG_TIME_MAX_MS_MIN <= REPLICA_LAG_TIME_MAX_MS_DEFAULT && REPLICA_LAG_TIME_MAX_MS_DEFAULT <= REPLICA_LAG_TIME_MAX_MS_MAX, "lag time default in range");
