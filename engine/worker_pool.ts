@@ -244,6 +244,8 @@ export class WorkerPool {
    * several entries, cut at batch boundaries, in order. Resolves once written;
    * the row's durable offset moves with the worker's group commit, as for
    * produces. Rejects with the log's error (OFFSET_MISMATCH, a bad batch, ...).
+   * `records` may be reused once this returns (what the ring could not take yet
+   * is copied).
    */
   appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }> {
     return new Promise((resolve, reject) => {
@@ -253,6 +255,7 @@ export class WorkerPool {
       let pos = 0;
       let baseOffset = -1;
       let failed = false;
+      let copied = false;
       const next = (): void => {
         while (!failed && pos < records.length) {
           const end = wholeBatchesEnd(records, pos, pieceMax);
@@ -267,6 +270,12 @@ export class WorkerPool {
             if (last) resolve({ baseOffset, lastOffset: res.lastOffset });
           };
           if (!this.enqueueRecords(link, EntryKind.FOLLOWER_APPEND, slot, records.subarray(pos, end), 1, cb)) {
+            // The caller's view may die when this returns: keep a copy of what is left for later.
+            if (!copied) {
+              records = records.slice(pos);
+              pos = 0;
+              copied = true;
+            }
             this.onWritable(this.links.indexOf(link), next);
             return;
           }

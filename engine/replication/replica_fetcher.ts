@@ -59,6 +59,7 @@ export interface FollowerHost {
   lastBatchEpoch(slot: number): Promise<number>;
   endOffsetForEpoch(slot: number, epoch: number): Promise<{ epoch: number; endOffset: number }>;
   truncate(slot: number, offset: number): Promise<{ logEndOffset: number }>;
+  /** Takes (copies) `records` before it returns: the view may be reused right after. */
   appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }>;
   /** The follower's HW moved: consumers parked on it may read more. */
   highWatermarkMoved(slot: number): void;
@@ -94,8 +95,16 @@ export interface FollowerPartition {
 }
 
 interface Pending {
-  resolve: (body: Uint8Array) => void;
+  /** Runs on the response body while the view is valid (inside the parser's callback); its value resolves the request. */
+  onBody: (body: Uint8Array) => unknown;
+  resolve: (value: unknown) => void;
   reject: (e: Error) => void;
+}
+
+/** A follower append started from a fetch answer, with what #apply needs once the records' view is gone. */
+interface StartedAppend {
+  readonly done: Promise<{ lastOffset: number } | Error>;
+  readonly lastEpoch: number;
 }
 
 export class ReplicaFetcher {
@@ -229,8 +238,16 @@ export class ReplicaFetcher {
         const pending = this.#pending.get(correlationId);
         if (pending === undefined) return;
         this.#pending.delete(correlationId);
-        // The frame view is the parser's: the records must outlive it (appends are asynchronous).
-        pending.resolve(responseBody(frame).slice());
+        // The frame view is the parser's and dies when this returns: the body is used here, not kept
+        // (the records go straight into the worker's request ring; see #round).
+        let value: unknown;
+        try {
+          value = pending.onBody(responseBody(frame));
+        } catch (e) {
+          pending.reject(e as Error);
+          return;
+        }
+        pending.resolve(value);
       },
       onError: (e) => socket.close() ?? void e,
     });
@@ -285,20 +302,21 @@ export class ReplicaFetcher {
       });
     }
     this.#fetchOut = true;
-    let body: Uint8Array;
+    let received: { resp: ReturnType<typeof decodeReplicaFetchResponse>; appends: Map<ReplicaFetchPartitionResult, StartedAppend> };
     try {
-      body = await this.#roundTrip({ replicaId: f.brokerId, maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] });
+      // The records are handed to the worker inside the parser's callback, from its view:
+      // one copy (into the request ring) instead of a fresh copy of the body first.
+      received = await this.#roundTrip({ replicaId: f.brokerId, maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] }, (body) => this.#startAppends(body));
     } finally {
       this.#fetchOut = false;
     }
-    const resp = decodeReplicaFetchResponse(body);
     // Partitions are independent (often on different workers): their appends run side by side.
     const applied: Promise<boolean>[] = [];
-    for (const t of resp.topics) {
+    for (const t of received.resp.topics) {
       for (const r of t.partitions) {
         const p = this.#partitions.get(key(t.name, r.index));
         if (p === undefined) continue; // removed while the fetch was out
-        applied.push(this.#apply(p, r));
+        applied.push(this.#apply(p, r, received.appends.get(r)));
       }
     }
     const failed = (await Promise.all(applied)).filter((ok) => !ok).length;
@@ -307,8 +325,33 @@ export class ReplicaFetcher {
     if (failed === asked.length) await this.#sleep(REPLICA_RECONNECT_BACKOFF_MS_MIN);
   }
 
-  /** Applies one partition's answer; false when it was an error. */
-  async #apply(p: FollowerPartition, r: ReplicaFetchPartitionResult): Promise<boolean> {
+  /**
+   * Decodes a fetch answer and starts the appends of every partition that
+   * brought records, while `body` is valid; the records' views must not be
+   * used after this returns.
+   */
+  #startAppends(body: Uint8Array): { resp: ReturnType<typeof decodeReplicaFetchResponse>; appends: Map<ReplicaFetchPartitionResult, StartedAppend> } {
+    const resp = decodeReplicaFetchResponse(body);
+    const appends = new Map<ReplicaFetchPartitionResult, StartedAppend>();
+    for (const t of resp.topics) {
+      for (const r of t.partitions) {
+        if (r.errorCode !== ErrorCode.NONE || r.divergingEpoch !== NO_DIVERGING_EPOCH || r.records.length === 0) continue;
+        const p = this.#partitions.get(key(t.name, r.index));
+        if (p === undefined || p.slot < 0) continue;
+        const done = this.#follower.appendAsFollower(p.slot, r.records).then(
+          (res) => res,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        );
+        appends.set(r, { done, lastEpoch: lastEpochIn(r.records) });
+      }
+      // Past here nothing may read the records: drop the views.
+      for (const r of t.partitions) r.records = EMPTY;
+    }
+    return { resp, appends };
+  }
+
+  /** Applies one partition's answer (its append, if any, started by #startAppends); false when it was an error. */
+  async #apply(p: FollowerPartition, r: ReplicaFetchPartitionResult, started: StartedAppend | undefined): Promise<boolean> {
     const f = this.#follower;
     p.lastError = r.errorCode;
     if (r.errorCode !== ErrorCode.NONE) return false;
@@ -326,21 +369,20 @@ export class ReplicaFetcher {
       p.lastFetchedEpoch = await f.lastBatchEpoch(slot);
       return true;
     }
-    if (r.records.length > 0) {
-      let res: { lastOffset: number };
-      try {
-        res = await f.appendAsFollower(slot, r.records);
-      } catch (e) {
+    if (started !== undefined) {
+      const res = await started.done;
+      if (res instanceof Error) {
+        const e = res;
         // Refused by the log (offsets not at its end, an epoch going back) or a storage error:
         // start the partition again from what its log says, with the divergence check.
         p.lastError = (e as { code?: number }).code ?? ErrorCode.UNKNOWN_SERVER_ERROR;
         p.fetchOffset = -1;
         p.reportedDurable = -1;
-        f.log(`sluice: follower append to ${p.topic}-${p.partition} refused (${(e as Error)?.message ?? e}); fetching again from its log end`);
+        f.log(`sluice: follower append to ${p.topic}-${p.partition} refused (${e.message}); fetching again from its log end`);
         return false;
       }
       p.fetchOffset = res.lastOffset + 1;
-      p.lastFetchedEpoch = lastEpochIn(r.records);
+      p.lastFetchedEpoch = started.lastEpoch;
       this.#watchDurable(p);
     }
     this.#leaderHw(p, Number(r.highWatermark));
@@ -441,10 +483,10 @@ export class ReplicaFetcher {
         this.#report();
       }
     };
-    this.#roundTrip({ replicaId: this.#follower.brokerId, maxWaitMs: 0, minBytes: 0, maxBytes: 0, topics: [...byTopic.values()] }).then(
-      (body) => {
+    this.#roundTrip({ replicaId: this.#follower.brokerId, maxWaitMs: 0, minBytes: 0, maxBytes: 0, topics: [...byTopic.values()] }, decodeReplicaFetchResponse).then(
+      (resp) => {
         // Only the HW is taken from a report's answer: errors and divergences reach the round's fetch too.
-        for (const t of decodeReplicaFetchResponse(body).topics) {
+        for (const t of resp.topics) {
           for (const r of t.partitions) {
             const p = this.#partitions.get(key(t.name, r.index));
             if (p !== undefined && r.errorCode === ErrorCode.NONE && r.divergingEpoch === NO_DIVERGING_EPOCH) this.#leaderHw(p, Number(r.highWatermark));
@@ -457,7 +499,7 @@ export class ReplicaFetcher {
     );
   }
 
-  #roundTrip(req: Parameters<typeof writeReplicaFetchRequest>[1]): Promise<Uint8Array> {
+  #roundTrip<T>(req: Parameters<typeof writeReplicaFetchRequest>[1], onBody: (body: Uint8Array) => T): Promise<T> {
     const socket = this.#socket;
     if (socket === null || !socket.open) return Promise.reject(new Error("not connected"));
     const correlationId = this.#nextCorrelationId++ >>> 0;
@@ -465,15 +507,16 @@ export class ReplicaFetcher {
     const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: 0, correlationId });
     writeReplicaFetchRequest(w, req);
     endFrame(w, start);
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.#pending.delete(correlationId)) return;
         reject(new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `no answer from the leader within ${REPLICA_RESPONSE_TIMEOUT_MS} ms`));
       }, REPLICA_RESPONSE_TIMEOUT_MS);
       this.#pending.set(correlationId, {
-        resolve: (b) => {
+        onBody,
+        resolve: (v) => {
           clearTimeout(timer);
-          resolve(b);
+          resolve(v as T);
         },
         reject: (e) => {
           clearTimeout(timer);
@@ -484,6 +527,8 @@ export class ReplicaFetcher {
     });
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
