@@ -29,6 +29,8 @@ export interface ClusterBenchOptions {
   ratePerSec: number;
   /** Messages of the consume run (produced first, then read back). */
   consumeMessages: number;
+  /** 3 as a cluster runs (default); the small mode in the suite uses 1. */
+  etcdMembers?: 1 | 3;
   log?: (line: string) => void;
 }
 
@@ -49,10 +51,10 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<ClusterBe
   const log = o.log ?? (() => {});
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-cluster-bench-"));
   const brokerLines: string[] = [];
-  const cluster = await startDevCluster({ brokers: 3, etcdMembers: 3, basePort: 0, dir, brokerLog: (id, line) => brokerLines.push(`[broker ${id}] ${line}`) });
+  const cluster = await startDevCluster({ brokers: 3, etcdMembers: o.etcdMembers ?? 3, basePort: 0, dir, brokerLog: (id, line) => brokerLines.push(`[broker ${id}] ${line}`) });
   try {
     const brokers = cluster.brokers.map((b) => `127.0.0.1:${b.port}`).join(",");
-    log(`cluster: 3 etcd members, brokers ${brokers} (pids ${cluster.brokers.map((b) => b.proc.pid).join(", ")})`);
+    log(`cluster: ${o.etcdMembers ?? 3} etcd member(s), brokers ${brokers} (pids ${cluster.brokers.map((b) => b.proc.pid).join(", ")})`);
     const common = ["--broker", brokers, "--partitions", String(o.partitions), "--producers", String(o.producers)];
     const rf3Args = [...common, "--replication-factor", "3", "--min-insync-replicas", "2"];
     const produce = bench(["produce", ...rf3Args, "--duration", String(o.durationSec)]);
