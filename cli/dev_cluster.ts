@@ -32,6 +32,8 @@ export interface DevClusterOptions {
   dir: string;
   /** More `serve` arguments for every broker (e.g. --cluster-lease-ttl-seconds 2). */
   serveArgs?: readonly string[];
+  /** Runtime flags before the script (e.g. --cpu-prof-md --cpu-prof-dir=DIR to profile the brokers). */
+  runtimeArgs?: readonly string[];
   /** Where the brokers' stderr lines go (default: this process's stderr, prefixed). */
   brokerLog?: (id: number, line: string) => void;
 }
@@ -50,11 +52,11 @@ export async function startBroker(
   etcd: readonly string[],
   dir: string,
   ports: { port: number; httpPort: number; kafkaPort: number },
-  opts: { serveArgs?: readonly string[]; brokerLog?: (id: number, line: string) => void } = {},
+  opts: { serveArgs?: readonly string[]; runtimeArgs?: readonly string[]; brokerLog?: (id: number, line: string) => void } = {},
 ): Promise<RunningBroker> {
   const main = path.join(import.meta.dir, "main.ts");
   const args = [
-    main, "serve", "--cluster-etcd", etcd.join(","), "--broker-id", String(id),
+    ...(opts.runtimeArgs ?? []), main, "serve", "--cluster-etcd", etcd.join(","), "--broker-id", String(id),
     "--port", String(ports.port), "--http-port", String(ports.httpPort), "--kafka-port", String(ports.kafkaPort),
     "--data-dir", path.join(dir, `broker-${id}`), ...(opts.serveArgs ?? []),
   ];
