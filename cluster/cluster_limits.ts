@@ -70,6 +70,8 @@ assert(CONTROLLER_TXN_OPS_MAX + 2 < 128, "a chunk plus its compares fits etcd's 
 
 /** How long a broker waits for the controller to answer a topic admin request (topic_requests.ts) before REQUEST_TIMED_OUT. */
 export const TOPIC_REQUEST_TIMEOUT_MS = 30_000;
+/** How long a leader waits for the controller's answer to an ISR change (AlterPartition) before it may propose again. */
+export const ALTER_PARTITION_TIMEOUT_MS = 5_000;
 /** Topic admin requests the controller applies at once; the rest wait for the next pass. */
 export const TOPIC_REQUESTS_IN_FLIGHT_MAX = 16;
 /** Replication factor of a topic created without one in cluster mode (Kafka's default.replication.factor). */

@@ -12,7 +12,8 @@
 // retrying with a capped backoff until etcd answers. close() resigns and revokes the lease, so the
 // broker leaves the cluster at once instead of after a TTL.
 
-import { ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
+import { ALTER_PARTITION_TIMEOUT_MS, ETCD_RETRY_BACKOFF_MS_MAX, ETCD_RETRY_BACKOFF_MS_MIN } from "./cluster_limits.ts";
+import type { AlterPartitionRequest } from "./alter_partition.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
 import { type BrokerInfoInput, registerBroker, type Registration } from "./broker_registration.ts";
 import { ClusterView } from "./cluster_view.ts";
@@ -34,6 +35,9 @@ export interface ClusterMemberOptions {
   readonly log: (line: string) => void;
 }
 
+/** What happened to this broker's session: its deadline passed, etcd answered again, etcd said it is gone, a new one opened. */
+export type SessionChange = "suspended" | "resumed" | "lost" | "opened";
+
 interface Session {
   readonly lease: LeaseKeeper;
   readonly registration: Registration;
@@ -52,6 +56,7 @@ export class ClusterMember {
   #sessions = 0;
   #closed = false;
   #renewing: Promise<void> | undefined;
+  readonly #sessionListeners = new Set<(change: SessionChange) => void>();
 
   private constructor(options: ClusterMemberOptions) {
     this.#o = options;
@@ -137,10 +142,61 @@ export class ClusterMember {
     await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request);
   }
 
+  /**
+   * Proposes a new ISR for a partition this broker leads (Kafka's
+   * AlterPartition): a request the controller decides (alter_partition.ts).
+   * Resolves with the partition's new state; throws SluiceError with the
+   * controller's refusal (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, …) or
+   * REQUEST_TIMED_OUT.
+   */
+  async alterPartition(req: Omit<AlterPartitionRequest, "brokerId">): Promise<PartitionState> {
+    const s = this.#session;
+    if (s === undefined || !s.lease.alive) {
+      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `broker ${this.#o.broker.id} has no live cluster session right now; try again`);
+    }
+    const request = { op: "alterPartition" as const, ...req, isr: [...req.isr], brokerId: this.#o.broker.id };
+    const r = await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request, ALTER_PARTITION_TIMEOUT_MS);
+    if (r.state === undefined) throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `the controller answered the ISR change of ${req.topic}-${req.partition} without a state`);
+    return r.state;
+  }
+
   #controllerSession(): Session {
     const s = this.#session;
     if (s === undefined || !s.election.isController) throw new ControllerFencedError(this.#o.broker.id, undefined, this.view.controller);
     return s;
+  }
+
+  /**
+   * `cb` after every change of this broker's session (see SessionChange).
+   * Whoever acts as leader listens: a suspended or lost session leads nothing.
+   * Returns the unsubscribe.
+   */
+  onSessionChange(cb: (change: SessionChange) => void): () => void {
+    this.#sessionListeners.add(cb);
+    return () => this.#sessionListeners.delete(cb);
+  }
+
+  #sessionChanged(change: SessionChange): void {
+    for (const cb of this.#sessionListeners) {
+      try {
+        cb(change);
+      } catch (e) {
+        this.#o.log(`sluice: cluster: a session listener failed: ${(e as Error)?.message ?? e}`);
+      }
+    }
+  }
+
+  /**
+   * The revision of the latest write of any partition state, by a
+   * linearizable read: once the view's revision reaches it, the view holds
+   * every leader and ISR change made before this call (a broker re-reads etcd
+   * this way before it leads under a new or resumed session).
+   */
+  async latestPartitionStateRevision(): Promise<number> {
+    const r = await this.#o.client.range(this.keys.partitionsPrefix, { prefix: true });
+    let latest = 0;
+    for (const kv of r.kvs) if (kv.modRevision > latest) latest = kv.modRevision;
+    return latest;
   }
 
   /** The current session's lease, while there is one. */
@@ -156,12 +212,17 @@ export class ClusterMember {
       ttlSeconds: this.#o.leaseTtlSeconds,
       onLost: (reason) => {
         log(`sluice: cluster session of broker ${brokerId} lost: ${reason}`);
+        this.#sessionChanged("lost");
         if (session !== undefined) void this.#renew(session);
       },
-      onSuspended: (reason) => log(`sluice: cluster session of broker ${brokerId} suspended (acting as nothing until etcd answers): ${reason}`),
+      onSuspended: (reason) => {
+        log(`sluice: cluster session of broker ${brokerId} suspended (acting as nothing until etcd answers): ${reason}`);
+        this.#sessionChanged("suspended");
+      },
       onResumed: () => {
         log(`sluice: cluster session of broker ${brokerId} resumed: the lease lived on`);
         session?.partitions.schedule();
+        this.#sessionChanged("resumed");
       },
       onTrouble: (m) => log(`sluice: cluster: ${m}`),
     });
@@ -188,7 +249,13 @@ export class ClusterMember {
       onTrouble: (m) => log(`sluice: cluster: ${m}`),
     });
     partitions = new PartitionController({ client, election, view: this.view, log });
-    requests = new TopicRequestServer({ ctx: { client, keys: this.keys, election }, view: this.view, isController: () => election.isController, log });
+    requests = new TopicRequestServer({
+      ctx: { client, keys: this.keys, election },
+      view: this.view,
+      isController: () => election.isController,
+      log,
+      isrChanged: () => partitions.stats.isrChanges++,
+    });
     session = { lease, registration, election, partitions, requests };
     this.#sessions++;
     election.start();
@@ -215,6 +282,7 @@ export class ClusterMember {
           }
           this.#session = next;
           this.#o.log(`sluice: broker ${this.#o.broker.id} rejoined the cluster (session ${this.#sessions})`);
+          this.#sessionChanged("opened");
           return;
         } catch (e) {
           this.#o.log(`sluice: cluster: could not rejoin: ${(e as Error)?.message ?? e}; retrying in ${backoffMs} ms`);

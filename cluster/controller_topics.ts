@@ -133,7 +133,9 @@ export type PartitionStateUpdate =
  * at `expected` and returns the next one; the partition epoch is bumped here,
  * so no caller can forget it. Two changes made from the same state cannot both
  * land: the second gets `applied: false` with the current state, and decides
- * again from it.
+ * again from it. `also`: further compares the write needs (an AlterPartition
+ * compares the asking broker's registration lease); when one of them fails
+ * the answer is `applied: false` with the state unchanged.
  */
 export async function updatePartitionState(
   ctx: ControllerContext,
@@ -141,6 +143,7 @@ export async function updatePartitionState(
   partition: number,
   expected: VersionedPartitionState,
   change: (state: PartitionState) => Omit<PartitionState, "partitionEpoch">,
+  also: readonly Compare[] = [],
 ): Promise<PartitionStateUpdate> {
   const key = ctx.keys.partition(topic, partition);
   const { modRevision, ...base } = expected;
@@ -149,7 +152,7 @@ export async function updatePartitionState(
     throw new Error(`partition ${topic}/${partition}: the leader epoch cannot go back (${expected.leaderEpoch} → ${changed.leaderEpoch})`);
   }
   const next: PartitionState = PartitionStateSchema.parse({ ...changed, partitionEpoch: expected.partitionEpoch + 1 });
-  const r = await ctx.election.fencedTxn({ compare: [cmp.modRevisionIs(key, modRevision)], success: [op.put(key, JSON.stringify(next))], failure: [op.range(key)] });
+  const r = await ctx.election.fencedTxn({ compare: [cmp.modRevisionIs(key, modRevision), ...also], success: [op.put(key, JSON.stringify(next))], failure: [op.range(key)] });
   if (r.succeeded) return { applied: true, state: { ...next, modRevision: r.revision } };
   const now = r.results[0];
   const kv = now.op === "range" ? now.kvs[0] : undefined;

@@ -20,8 +20,8 @@
 // changes that arrive during a pass make one more pass. A pass looks at every
 // partition (O(partitions) per batch of changes): cheap for thousands; a
 // per-broker index of partitions is the step after, if it shows up.
-// Brokers do not act on these states yet: following a leader is the
-// replication step (docs/CLUSTER.md, next steps).
+// Brokers act on these states (engine/cluster_replicas.ts: lead, follow);
+// ISR changes a leader proposes come through alter_partition.ts.
 
 import { CONTROLLER_FENCED, type ControllerElection, ControllerFencedError } from "./controller_election.ts";
 import type { ClusterView } from "./cluster_view.ts";

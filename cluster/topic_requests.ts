@@ -6,6 +6,10 @@
 // the outcome back into the same key; the asking broker sees the outcome in
 // its view, answers its client and deletes the key.
 //
+// The same mechanism carries a partition leader's ISR change (op
+// "alterPartition", Kafka's AlterPartition): the controller decides it
+// (alter_partition.ts) and answers with the partition's new state.
+//
 // Why a request key and not a forwarded call: no broker needs a connection to
 // the controller or to know its address; a controller change in the middle
 // loses nothing (the successor finds the unanswered request in its first
@@ -18,11 +22,13 @@ import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { TOPIC_REQUEST_TIMEOUT_MS, TOPIC_REQUESTS_IN_FLIGHT_MAX } from "./cluster_limits.ts";
 import type { ClusterKeys } from "./cluster_keys.ts";
 import type { ClusterView } from "./cluster_view.ts";
+import { alterPartition } from "./alter_partition.ts";
+import { REPLICATION_FACTOR_MAX } from "./cluster_limits.ts";
 import { type ControllerContext, addPartitions, createTopic, deleteTopic } from "./controller_topics.ts";
 import { ControllerFencedError } from "./controller_election.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { cmp, type KeyValue, op } from "./etcd_wire.ts";
-import { parseJson } from "./topic_metadata.ts";
+import { parseJson, PartitionStateSchema } from "./topic_metadata.ts";
 
 const RequestBodySchema = z.discriminatedUnion("op", [
   z.object({
@@ -34,11 +40,23 @@ const RequestBodySchema = z.discriminatedUnion("op", [
   }).strict(),
   z.object({ op: z.literal("delete"), topic: z.string().min(1) }).strict(),
   z.object({ op: z.literal("addPartitions"), topic: z.string().min(1), total: z.number().int() }).strict(),
+  z.object({
+    op: z.literal("alterPartition"),
+    topic: z.string().min(1),
+    partition: z.number().int().min(0),
+    brokerId: z.number().int().min(0),
+    leaderEpoch: z.number().int().min(0),
+    partitionEpoch: z.number().int().min(0),
+    isr: z.array(z.number().int().min(0)).min(1).max(REPLICATION_FACTOR_MAX),
+  }).strict(),
 ]);
 
 export type TopicRequest = z.output<typeof RequestBodySchema>;
 
-const ResultSchema = z.object({ errorCode: z.number().int(), message: z.string().nullable() }).strict();
+/** The controller's answer; `state`: the partition's new state (alterPartition). */
+const ResultSchema = z.object({ errorCode: z.number().int(), message: z.string().nullable(), state: PartitionStateSchema.optional() }).strict();
+
+export type TopicRequestResult = z.output<typeof ResultSchema>;
 
 const RequestRecordSchema = z.object({ request: RequestBodySchema, lease: z.string().min(1), result: ResultSchema.optional() }).strict();
 
@@ -55,14 +73,15 @@ export function parseTopicRequest(kv: KeyValue): TopicRequestRecord | undefined 
 /**
  * Puts `request` and resolves once the controller applied it (the topic
  * change is then in etcd, and in `view` before the answer, since the view
- * applies etcd's changes in order). Throws SluiceError with the controller's
- * error code, or REQUEST_TIMED_OUT after `timeoutMs` (no controller, or etcd away).
+ * applies etcd's changes in order), with the controller's answer. Throws
+ * SluiceError with the controller's error code, or REQUEST_TIMED_OUT after
+ * `timeoutMs` (no controller, or etcd away).
  */
 export async function submitTopicRequest(
   ctx: { client: EtcdClient; keys: ClusterKeys; view: ClusterView; leaseId: string },
   request: TopicRequest,
   timeoutMs: number = TOPIC_REQUEST_TIMEOUT_MS,
-): Promise<void> {
+): Promise<TopicRequestResult> {
   const id = crypto.randomUUID();
   const key = ctx.keys.request(id);
   let settle: ((r: z.output<typeof ResultSchema> | undefined) => void) | undefined;
@@ -81,6 +100,7 @@ export async function submitTopicRequest(
       throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `the cluster's controller did not answer the ${request.op} of topic '${request.topic}' within ${timeoutMs} ms`);
     }
     if (result.errorCode !== ErrorCode.NONE) throw new SluiceError(result.errorCode, result.message ?? `${request.op} of topic '${request.topic}' failed`);
+    return result;
   } finally {
     clearTimeout(timer);
     unsubscribe();
@@ -99,14 +119,16 @@ export class TopicRequestServer {
   readonly #view: ClusterView;
   readonly #isController: () => boolean;
   readonly #log: (line: string) => void;
+  readonly #isrChanged: () => void;
   readonly #inFlight = new Set<string>();
   #stopped = false;
 
-  constructor(opts: { ctx: ControllerContext; view: ClusterView; isController: () => boolean; log: (line: string) => void }) {
+  constructor(opts: { ctx: ControllerContext; view: ClusterView; isController: () => boolean; log: (line: string) => void; isrChanged?: () => void }) {
     this.#ctx = opts.ctx;
     this.#view = opts.view;
     this.#isController = opts.isController;
     this.#log = opts.log;
+    this.#isrChanged = opts.isrChanged ?? (() => {});
   }
 
   /** Looks for requests to apply (after every view change and on election). */
@@ -135,10 +157,15 @@ export class TopicRequestServer {
         await createTopic(this.#ctx, { name: req.topic, partitions: req.partitions, replicationFactor: req.replicationFactor, configs: req.configs });
       } else if (req.op === "delete") {
         await deleteTopic(this.#ctx, req.topic);
-      } else {
+      } else if (req.op === "addPartitions") {
         await addPartitions(this.#ctx, req.topic, req.total);
       }
-      result = { errorCode: ErrorCode.NONE, message: null };
+      if (req.op === "alterPartition") {
+        result = await alterPartition(this.#ctx, this.#view, req, rec.lease);
+        if (result.errorCode === ErrorCode.NONE) this.#isrChanged();
+      } else {
+        result = { errorCode: ErrorCode.NONE, message: null };
+      }
     } catch (e) {
       if (e instanceof ControllerFencedError) return;
       if (e instanceof SluiceError) result = { errorCode: e.code, message: e.message };

@@ -16,7 +16,17 @@
 // registered, has no role. A role is given again only when something in it
 // changed, and never for an older leader epoch than the one applied. A
 // partition is served as leader (the routing role) only once becomeLeader has
-// returned, and only while this broker's session is alive.
+// returned. The leaders' ISR changes go to the controller as AlterPartition
+// requests.
+//
+// Leading needs a live session (docs/CLUSTER.md, "What acks=all promises"):
+// the session whose lease the broker re-read etcd under. When it is suspended
+// (its local deadline passed) or lost, the broker leads nothing: the engine's
+// ack path checks `leaseAlive` (the deadline, read from the clock) on every
+// answer, and the next pass drops every leadership. It leads again only once
+// a session is alive and the view has caught up with etcd as read after that
+// (a linearizable read's revision), so a leadership taken is one etcd still
+// gives it.
 //
 // Threading: the router (main) thread. One reconcile pass at a time; a change
 // during a pass runs one more pass after it.
@@ -25,7 +35,16 @@
 // (a topic deleted while this broker was away, or one made on a single node
 // before it joined) is deleted, with a log line.
 
-import { type ClusterMember, DEFAULT_MIN_INSYNC_REPLICAS, DEFAULT_REPLICATION_FACTOR, NO_LEADER } from "../cluster/mod.ts";
+import {
+  type ClusterMember,
+  DEFAULT_MIN_INSYNC_REPLICAS,
+  DEFAULT_REPLICATION_FACTOR,
+  ETCD_CALL_TIMEOUT_MS,
+  type LeaseKeeper,
+  NO_LEADER,
+  type PartitionState,
+  type TopicRecord,
+} from "../cluster/mod.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { topicNameProblem } from "../protocol/topic_name.ts";
 import { checkClusterTopicConfigs, logConfigsOf } from "./topic_config.ts";
@@ -33,10 +52,10 @@ import type { ClusterPartitionInfo, ClusterTopicAdmin, PartitionMetadata, Topic,
 import { NOT_HOSTED } from "./topic_lifecycle.ts";
 import type { LeaderRole } from "./replication/leader_partition.ts";
 import type { ReplicaManager } from "./replication/replica_manager.ts";
-import { REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "./replication/replication_limits.ts";
+import { ISR_CHECKS_PER_LAG_TIME, REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "./replication/replication_limits.ts";
 
-type TopicRecord = NonNullable<ReturnType<ClusterMember["view"]["topics"]["get"]>>;
-type PartitionStateRecord = NonNullable<ReturnType<ClusterMember["view"]["partitionState"]>>;
+/** A pass that could not re-read etcd before leading asks for another after this long. */
+const CATCH_UP_RETRY_MS = 500;
 
 /** The replication role last given to a slot: `key` says everything it was given with, so a pass can tell a change. */
 interface AppliedRole {
@@ -69,7 +88,11 @@ export class ClusterReplicas implements ClusterTopicAdmin {
   readonly #lagMs: number;
   /** Slot → the replication role last given to it. */
   readonly #roleOf = new Map<number, AppliedRole>();
+  /** The session this broker may lead under: alive, and the view caught up with etcd after it began (or resumed). */
+  #leadLease: LeaseKeeper | undefined;
+  #catchUpRetry: ReturnType<typeof setTimeout> | undefined;
   readonly #unsubscribe: () => void;
+  readonly #unsubscribeSession: () => void;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -84,6 +107,21 @@ export class ClusterReplicas implements ClusterTopicAdmin {
     this.#log = o.log;
     this.#replication = o.replication;
     this.#lagMs = o.replicaLagTimeMaxMs ?? REPLICA_LAG_TIME_MAX_MS_DEFAULT;
+    this.#replication.leaseAlive = () => {
+      const lease = this.#leadLease;
+      return lease !== undefined && lease.alive && lease === this.#member.lease;
+    };
+    this.#unsubscribeSession = this.#member.onSessionChange((change) => {
+      // Suspended or lost: lead nothing (the ack path already refuses); resumed or new: catch up with etcd first.
+      this.#leadLease = undefined;
+      if (change !== "opened" && change !== "resumed") this.#log(`sluice: cluster: session ${change}: this broker leads nothing until it is alive and has re-read etcd`);
+      this.schedule();
+    });
+    // ISR changes go to the controller as AlterPartition requests (cluster/alter_partition.ts).
+    this.#replication.startIsrChanges(
+      (topic, partition, proposal) => this.#member.alterPartition({ topic, partition, ...proposal }),
+      Math.max(1, Math.floor(this.#lagMs / ISR_CHECKS_PER_LAG_TIME)),
+    );
     // Until the first pass, no topic loaded from disk leads anything.
     for (const t of this.#lifecycle.topics.values()) t.roles = [];
     this.#unsubscribe = this.#member.view.subscribe(() => this.schedule());
@@ -218,12 +256,15 @@ export class ClusterReplicas implements ClusterTopicAdmin {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#unsubscribe();
+    this.#unsubscribeSession();
+    clearTimeout(this.#catchUpRetry);
     await this.#running;
   }
 
   async #pass(): Promise<void> {
     const view = this.#member.view;
     if (!view.ready) return;
+    const canLead = await this.#mayLead();
     const me = this.#member.brokerId;
     const lifecycle = this.#lifecycle;
     for (const [name, record] of [...view.topics]) {
@@ -251,8 +292,9 @@ export class ClusterReplicas implements ClusterTopicAdmin {
         // Read the state now (the view may have moved while partitions opened or a role was given).
         const s = view.partitionState(name, p);
         const slot = local.slots[p];
-        const leads = slot !== NOT_HOSTED && s !== undefined && p < record.partitions ? await this.#applyRole(name, p, slot, record, s) : false;
-        roles[p] = { leader: leads, leaderEpoch: view.partitionState(name, p)?.leaderEpoch ?? s?.leaderEpoch ?? -1 };
+        const leads = slot !== NOT_HOSTED && s !== undefined && p < record.partitions ? await this.#applyRole(name, p, slot, record, s, canLead) : false;
+        // The routing role says what the replication role was given from: the same state, the same epoch.
+        roles[p] = { leader: leads, leaderEpoch: s?.leaderEpoch ?? -1 };
       }
       roles.length = local.slots.length;
     }
@@ -266,11 +308,49 @@ export class ClusterReplicas implements ClusterTopicAdmin {
   }
 
   /**
-   * Gives the partition's replica the role its state says, if that changed;
-   * returns whether this broker leads it now. Leading needs the session alive
-   * (its local deadline ahead): a suspended or lost session leads nothing.
+   * Whether this pass may give leaderships: the session is alive and the view
+   * holds every partition state etcd had when read since the session began or
+   * resumed (once per session; if etcd does not answer, another pass is asked
+   * for shortly).
    */
-  async #applyRole(topic: string, p: number, slot: number, record: TopicRecord, s: PartitionStateRecord): Promise<boolean> {
+  async #mayLead(): Promise<boolean> {
+    const lease = this.#member.lease;
+    if (lease === undefined || !lease.alive) return false;
+    if (this.#leadLease === lease) return true;
+    try {
+      const revision = await this.#member.latestPartitionStateRevision();
+      const view = this.#member.view;
+      if (view.revision < revision) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            unsubscribe();
+            reject(new Error(`the view did not reach etcd revision ${revision} within ${ETCD_CALL_TIMEOUT_MS} ms`));
+          }, ETCD_CALL_TIMEOUT_MS);
+          const unsubscribe = view.subscribe(() => {
+            if (view.revision < revision) return;
+            clearTimeout(timer);
+            unsubscribe();
+            resolve();
+          });
+        });
+      }
+    } catch (e) {
+      this.#log(`sluice: cluster: could not re-read etcd before leading: ${(e as Error)?.message ?? e}`);
+      clearTimeout(this.#catchUpRetry);
+      this.#catchUpRetry = setTimeout(() => this.schedule(), CATCH_UP_RETRY_MS);
+      return false;
+    }
+    if (!lease.alive || this.#member.lease !== lease) return false;
+    this.#leadLease = lease;
+    return true;
+  }
+
+  /**
+   * Gives the partition's replica the role its state says, if that changed;
+   * returns whether this broker leads it now. `canLead` false (no live,
+   * caught-up session): where etcd says this broker leads, it has no role.
+   */
+  async #applyRole(topic: string, p: number, slot: number, record: TopicRecord, s: PartitionState, canLead: boolean): Promise<boolean> {
     const me = this.#member.brokerId;
     const view = this.#member.view;
     const replicas = record.replicas[p];
@@ -278,7 +358,7 @@ export class ClusterReplicas implements ClusterTopicAdmin {
     let next: AppliedRole;
     let leaderRole: LeaderRole | undefined;
     let leaderAt: { host: string; port: number } | undefined;
-    if (s.leader === me && this.#member.lease?.alive === true) {
+    if (s.leader === me && canLead) {
       leaderRole = {
         epoch: s.leaderEpoch,
         partitionEpoch: s.partitionEpoch,

@@ -400,12 +400,26 @@ export class Engine implements FetchHost {
     return this.pool.produce(slot, records, acks, cb);
   }
 
-  /** A produce to a partition that has a replication role: followers refuse it; a leader's acks=all waits for its ISR. */
+  /**
+   * A produce to a partition that has a replication role: followers refuse it;
+   * a leader's acks=all waits for its ISR. In a cluster a leader answers only
+   * while its session's local deadline is ahead: checked when the produce
+   * arrives and again when its answer is made (a broker paused past its lease
+   * and resumed sees the deadline passed before any timer of its own runs).
+   */
   #produceReplicated(slot: number, topicName: string, partition: number, records: Uint8Array, acks: Acks, cb: ProduceCallback): boolean {
     const replication = this.replication;
     if (replication.isFollowing(slot)) {
       cb(ErrorCode.NOT_LEADER_OR_FOLLOWER, null, `this broker follows ${topicName}-${partition}; produce to its leader`);
       return true;
+    }
+    const alive = replication.leaseAlive;
+    if (alive !== undefined) {
+      if (!alive()) {
+        cb(ErrorCode.NOT_LEADER_OR_FOLLOWER, null, `this broker's cluster session is past its deadline: it leads ${topicName}-${partition} no longer`);
+        return true;
+      }
+      cb = answeredWhileAlive(cb, alive);
     }
     const leader = acks === -1 ? replication.leaderOf(slot) : undefined;
     if (leader === undefined) return this.pool.produce(slot, records, acks, cb);
@@ -501,4 +515,12 @@ export class Engine implements FetchHost {
     })();
     return this.#closed;
   }
+}
+
+/** `cb`, but a success made once `alive()` is false is answered NOT_LEADER_OR_FOLLOWER instead (the lease check on the ack path). */
+function answeredWhileAlive(cb: ProduceCallback, alive: () => boolean): ProduceCallback {
+  return (err, res, message) => {
+    if (err === ErrorCode.NONE && !alive()) cb(ErrorCode.NOT_LEADER_OR_FOLLOWER, null, "this broker's cluster session passed its deadline before the write was acknowledged");
+    else cb(err, res, message);
+  };
 }

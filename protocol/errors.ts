@@ -58,6 +58,7 @@ export const ErrorCode = {
   INVALID_FETCH_SESSION_EPOCH: 71,
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
+  STALE_BROKER_EPOCH: 77,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   OFFSET_NOT_AVAILABLE: 78,
   MEMBER_ID_REQUIRED: 79,
@@ -67,8 +68,10 @@ export const ErrorCode = {
   UNSTABLE_OFFSET_COMMIT: 88,
   THROTTLING_QUOTA_EXCEEDED: 89,
   PRODUCER_FENCED: 90,
+  INVALID_UPDATE_VERSION: 95,
   UNKNOWN_TOPIC_ID: 100,
   TRANSACTIONAL_ID_NOT_FOUND: 105,
+  INELIGIBLE_REPLICA: 107,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -142,6 +145,9 @@ define(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, true, "The fetch session is not kno
 define(ErrorCode.INVALID_FETCH_SESSION_EPOCH, true, "The fetch session epoch is not the next expected one.");
 define(ErrorCode.FENCED_LEADER_EPOCH, true, "The leader epoch in the request is older than the broker's.");
 define(ErrorCode.UNKNOWN_LEADER_EPOCH, true, "The leader epoch in the request is newer than the broker's.");
+define(ErrorCode.STALE_BROKER_EPOCH, false, "The request comes from a broker registration (session) that is no longer the current one.");
+define(ErrorCode.INVALID_UPDATE_VERSION, false, "The partition epoch in the request is not the current one: read the partition state again, then decide again.");
+define(ErrorCode.INELIGIBLE_REPLICA, false, "A replica proposed into the ISR is not eligible (not registered).");
 define(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, false, "The compression codec is unknown, or this runtime cannot write it.");
 define(ErrorCode.OFFSET_NOT_AVAILABLE, true, "The offset for that timestamp is not yet available.");
 define(ErrorCode.MEMBER_ID_REQUIRED, false, "Join again with the member id the coordinator assigned.");

@@ -8,15 +8,29 @@
 //   files on the three brokers;
 // - kill -9 of a leader under acks=all load: the leader etcd elects next
 //   holds every acknowledged record at the offset it was acknowledged with;
-//   the killed broker restarted on its data dir follows and catches up.
+//   the killed broker restarted on its data dir follows, catches up and is
+//   proposed back into the ISR;
+// - a SIGSTOPped follower leaves the ISR through the controller
+//   (AlterPartition) within the lag time, while its session still lives, and
+//   acks=all completes again; on SIGCONT it catches up and rejoins the ISR;
+// - a leader SIGSTOPped past its lease with produces waiting in its sockets:
+//   resumed, it acknowledges none of them (the lease deadline on the ack
+//   path), a new leader was elected meanwhile, and the old one ends as a
+//   follower that cut what it wrote alone, its log byte-identical to the new
+//   leader's.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
 import { Admin, Consumer, type MetadataResponse, Producer } from "../client/mod.ts";
+import { ClusterKeys, EtcdClient, type PartitionState } from "../cluster/mod.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { decodeProduceResponse } from "../protocol/messages/produce.ts";
+import { encodeBatch } from "../protocol/record_batch.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
-import { waitFor } from "./support/wait_for.ts";
+import { RawClient, produceBody } from "./support/raw_client.ts";
+import { waitFor, waitForValue } from "./support/wait_for.ts";
 
 const BROKER_IDS = [1, 2, 3];
 const LEASE_TTL_SECONDS = 3;
@@ -53,8 +67,46 @@ function allBrokers(): string {
   return BROKER_IDS.map((id) => `127.0.0.1:${brokers.get(id)!.port}`).join(",");
 }
 
+let etcdClient: EtcdClient;
+let keys: ClusterKeys;
+
+/** A partition's state as etcd holds it now (the controller's word). */
+async function stateInEtcd(topic: string, partition: number): Promise<PartitionState | undefined> {
+  const kv = (await etcdClient.range(keys.partition(topic, partition))).kvs[0];
+  return kv === undefined ? undefined : (JSON.parse(kv.value) as PartitionState);
+}
+
+/** The create revision of a broker's registration (one per session), undefined when it has none. */
+async function registrationOf(id: number): Promise<number | undefined> {
+  return (await etcdClient.range(keys.broker(id))).kvs[0]?.createRevision;
+}
+
+async function controllerInEtcd(): Promise<number | undefined> {
+  const kv = (await etcdClient.range(keys.controller)).kvs[0];
+  return kv === undefined ? undefined : (JSON.parse(kv.value) as { brokerId: number }).brokerId;
+}
+
+/** Waits for the topic's partition 0 to have its whole replica set in sync; returns that state. */
+function fullIsr(topic: string): Promise<PartitionState> {
+  return waitForValue(async () => {
+    const s = await stateInEtcd(topic, 0);
+    return s !== undefined && s.isr.length === BROKER_IDS.length && s.leader !== -1 ? s : undefined;
+  }, { ...ETCD_WAIT, what: `${topic}-0 with every replica in the ISR` });
+}
+
+/** Sends SIGCONT to a stopped broker (also as a cleanup: a stopped process cannot be cleaned up). */
+function resume(b: BrokerProcess): void {
+  try {
+    process.kill(b.pid, "SIGCONT");
+  } catch {
+    // already gone
+  }
+}
+
 beforeAll(async () => {
   etcd = await startEtcd({ members: 1 });
+  etcdClient = new EtcdClient({ endpoints: etcd.endpoints });
+  keys = new ClusterKeys(clusterName);
   await Promise.all(BROKER_IDS.map(async (id) => brokers.set(id, await startBroker({ args: brokerArgs(id) }))));
   await waitFor(async () => {
     for (const id of BROKER_IDS) if ((await admin(id).metadata([])).brokers.length !== 3) return false;
@@ -130,6 +182,8 @@ describe("replication driven by etcd's partition state", () => {
     let failed = 0;
     let next = 0;
     let killed: Promise<void> | undefined;
+    let killedAt = 0;
+    let firstAckAfterKill = 0;
     const lane = async (): Promise<void> => {
       while (next < TOTAL) {
         const value = `r${next++}`;
@@ -139,12 +193,18 @@ describe("replication driven by etcd's partition state", () => {
         } catch {
           failed++;
         }
-        if (acked.size >= KILL_AFTER && killed === undefined) killed = brokers.get(victim)!.kill9();
+        if (killedAt > 0 && firstAckAfterKill === 0) firstAckAfterKill = performance.now();
+        if (acked.size >= KILL_AFTER && killed === undefined) {
+          killedAt = performance.now();
+          killed = brokers.get(victim)!.kill9();
+        }
       }
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
     await killed;
     expect(killed).toBeDefined();
+    // The first acknowledgement after the kill comes from the new leader: after the lease TTL, the election and the producer's retry.
+    expect(firstAckAfterKill - killedAt).toBeGreaterThan(0);
     expect(acked.size).toBeGreaterThan(KILL_AFTER);
 
     const survivors = BROKER_IDS.filter((id) => id !== victim);
@@ -163,12 +223,140 @@ describe("replication driven by etcd's partition state", () => {
     }, { timeoutMs: 30_000, everyMs: 1, what: `the new leader's records up to offset ${end}` });
     let lost = 0;
     for (const [value, offset] of acked) if (read.get(offset) !== value) lost++;
-    expect({ lost, acked: acked.size, failed }).toEqual({ lost: 0, acked: acked.size, failed: 0 });
+    // Idempotent retries after the failover: the new leader has the producer state from the replicated batches, so none is stored twice.
+    const seen = new Map<string, number>();
+    for (const v of read.values()) seen.set(v, (seen.get(v) ?? 0) + 1);
+    const duplicated = [...seen.values()].filter((n) => n > 1).length;
+    expect({ lost, duplicated, acked: acked.size, failed }).toEqual({ lost: 0, duplicated: 0, acked: TOTAL, failed: 0 });
 
     // The killed broker, restarted on its data dir, follows the new leader and catches up.
     replaced.push(brokers.get(victim)!);
     brokers.set(victim, await startBroker({ dataDir: brokers.get(victim)!.dataDir, args: brokerArgs(victim) }));
     const leaderEnd = (await offsetsOf("durable", 0, [after.leader]))[0].logEnd;
     await waitFor(async () => (await offsetsOf("durable", 0, [victim]))[0].durable >= leaderEnd, { ...ETCD_WAIT, what: "the restarted broker caught up" });
+    // Caught up, it is proposed back into the ISR (AlterPartition) and the controller writes it.
+    await fullIsr("durable");
+  }, 90_000);
+
+  test("a SIGSTOPped follower leaves the ISR through the controller within the lag time; acks=all completes again; resumed, it rejoins", async () => {
+    await admin(1).createTopic("lagging", { partitions: 1, replicationFactor: 3 });
+    const s0 = await fullIsr("lagging");
+    const controller = await controllerInEtcd();
+    // Not the controller: the change must go through it while this broker is stopped.
+    const follower = s0.isr.find((id) => id !== s0.leader && id !== controller)!;
+    const stopped = brokers.get(follower)!;
+    const producer = new Producer({ broker: allBrokers(), acks: "all", connectTimeoutMs: 500 });
+    closers.push(() => producer.close({ timeoutMs: 1_000 }));
+    for (let i = 0; i < 20; i++) await producer.send("lagging", { partition: 0, value: `a${i}` });
+    const registration = await registrationOf(follower);
+    process.kill(stopped.pid, "SIGSTOP");
+    closers.push(async () => resume(stopped));
+    const stoppedAt = performance.now();
+    const held = producer.send("lagging", { partition: 0, value: "held" });
+    await waitFor(async () => !(await stateInEtcd("lagging", 0))!.isr.includes(follower), {
+      timeoutMs: LAG_TIME_MS + 5_000,
+      everyMs: 20,
+      what: `broker ${follower} out of the ISR in etcd`,
+    });
+    const shrunkAfterMs = performance.now() - stoppedAt;
+    // The leader's proposal, not the end of the follower's session: its registration is the same one.
+    expect(await registrationOf(follower)).toBe(registration);
+    expect(shrunkAfterMs).toBeLessThan(LEASE_TTL_SECONDS * 1000);
+    const s1 = (await stateInEtcd("lagging", 0))!;
+    expect(s1).toMatchObject({ leader: s0.leader, leaderEpoch: s0.leaderEpoch, partitionEpoch: s0.partitionEpoch + 1 });
+    // With two in sync (min.insync.replicas 2) acks=all is answered again.
+    expect((await held).offset).toBe(20n);
+    for (let i = 0; i < 10; i++) await producer.send("lagging", { partition: 0, value: `b${i}` });
+
+    resume(stopped);
+    const leaderEnd = (await offsetsOf("lagging", 0, [s0.leader]))[0].logEnd;
+    expect(leaderEnd).toBe(31);
+    await waitFor(async () => (await offsetsOf("lagging", 0, [follower]))[0].durable === leaderEnd, { ...ETCD_WAIT, what: "the resumed follower caught up" });
+    const back = await fullIsr("lagging");
+    expect(back.leader).toBe(s0.leader);
+    expect(back.partitionEpoch).toBeGreaterThan(s1.partitionEpoch);
+  }, 60_000);
+
+  test("a leader SIGSTOPped past its lease acknowledges nothing when resumed; the new leader's log is what it ends with", async () => {
+    await admin(1).createTopic("paused", { partitions: 1, replicationFactor: 3 });
+    const s0 = await fullIsr("paused");
+    const old = s0.leader;
+    const paused = brokers.get(old)!;
+    const producer = new Producer({ broker: allBrokers(), acks: "all", connectTimeoutMs: 500, retries: 1_000, deliveryTimeoutMs: 60_000 });
+    closers.push(() => producer.close({ timeoutMs: 1_000 }));
+    for (let i = 0; i < 20; i++) await producer.send("paused", { partition: 0, value: `a${i}` });
+    // Records the old leader may be alone to have: its followers are stopped for a moment while it takes three acks=1 batches
+    // (a follower's fetch already parked at the leader may still carry the first ones away; the rest only the leader has).
+    const followers = s0.isr.filter((id) => id !== old).map((id) => brokers.get(id)!);
+    for (const f of followers) {
+      process.kill(f.pid, "SIGSTOP");
+      closers.push(async () => resume(f));
+    }
+    const direct = await RawClient.connect(paused.port);
+    closers.push(async () => direct.close());
+    for (let i = 0; i < 3; i++) {
+      const r = await direct.request(0, produceBody({ topic: "paused", acks: 1, partitions: [{ index: 0, records: encodeBatch([{ value: `alone${i}` }]) }] }));
+      expect(decodeProduceResponse(r.body).topics[0].partitions[0].errorCode).toBe(ErrorCode.NONE);
+    }
+    // Connections opened now; their produces are written while the broker is stopped, so it reads them only once resumed.
+    const conns = await Promise.all(Array.from({ length: 6 }, () => RawClient.connect(paused.port)));
+    for (const c of conns) closers.push(async () => c.close());
+    process.kill(paused.pid, "SIGSTOP");
+    closers.push(async () => resume(paused));
+    for (const f of followers) resume(f);
+    const answers = conns.map((c, i) =>
+      c
+        .request(0, produceBody({ topic: "paused", acks: i % 2 === 0 ? 1 : -1, timeoutMs: 30_000, partitions: [{ index: 0, records: encodeBatch([{ value: `zombie${i}` }]) }] }), {
+          timeoutMs: 60_000,
+        })
+        .then(
+          (r) => decodeProduceResponse(r.body).topics[0].partitions[0].errorCode,
+          () => "no answer",
+        ),
+    );
+    // A producer that knows every broker goes on through the failover.
+    const during = producer.send("paused", { partition: 0, value: "during" });
+    const s1 = await waitForValue(async () => {
+      const s = await stateInEtcd("paused", 0);
+      return s !== undefined && s.leader !== old && s.leader !== -1 ? s : undefined;
+    }, { timeoutMs: LEASE_TTL_SECONDS * 1000 + 15_000, everyMs: 50, what: "a new leader in etcd" });
+    expect(s1.leaderEpoch).toBe(s0.leaderEpoch + 1);
+    expect(s1.isr).not.toContain(old);
+    resume(paused);
+    // Every answer the resumed broker gives is a refusal: it acknowledged nothing.
+    const codes = await Promise.all(answers);
+    expect(codes.every((c) => c === ErrorCode.NOT_LEADER_OR_FOLLOWER || c === "no answer")).toBe(true);
+    expect(codes.filter((c) => c === ErrorCode.NOT_LEADER_OR_FOLLOWER).length).toBeGreaterThan(0);
+    // The new leader holds the first `carried` of the three (those a follower fetched), then what was sent during the failover.
+    const carried = Number((await during).offset) - 20;
+    expect(carried).toBeGreaterThanOrEqual(0);
+    expect(carried).toBeLessThanOrEqual(3);
+    for (let i = 0; i < 10; i++) await producer.send("paused", { partition: 0, value: `b${i}` });
+    const end = 20 + carried + 1 + 10;
+
+    // The old leader follows the new one: back in the ISR, and its log is the leader's, byte for byte.
+    const back = await fullIsr("paused");
+    expect(back.leader).toBe(s1.leader);
+    await waitFor(async () => {
+      const [l, f] = await offsetsOf("paused", 0, [s1.leader, old]);
+      return l.logEnd === end && f.logEnd === end && f.durable === end && l.durable === end;
+    }, { ...ETCD_WAIT, what: `the old leader holds the new leader's ${end} records durably` });
+    expect(segmentFiles(brokers.get(old)!, "paused", 0)).toEqual(segmentFiles(brokers.get(s1.leader)!, "paused", 0));
+    // In order: what both had, the records a follower carried away, then the new leader's; what the old one wrote alone is gone.
+    const consumer = new Consumer({ broker: `127.0.0.1:${brokers.get(s1.leader)!.port}`, fetchMaxWaitMs: 100 });
+    closers.push(() => consumer.close());
+    consumer.assign([{ topic: "paused", partition: 0, position: "beginning" }]);
+    const values: string[] = [];
+    await waitFor(async () => {
+      for (const r of await consumer.poll({ maxWaitMs: 200 })) values.push(r.value === null ? "" : new TextDecoder().decode(r.value));
+      return values.length >= end;
+    }, { timeoutMs: 20_000, everyMs: 1, what: `${end} records from the new leader` });
+    const expected = [
+      ...Array.from({ length: 20 }, (_, i) => `a${i}`),
+      ...Array.from({ length: carried }, (_, i) => `alone${i}`),
+      "during",
+      ...Array.from({ length: 10 }, (_, i) => `b${i}`),
+    ];
+    expect(values).toEqual(expected);
   }, 90_000);
 });

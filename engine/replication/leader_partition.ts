@@ -13,6 +13,10 @@
 // reached the leader's log end, and says which followers should leave
 // (lagging longer than replica.lag.time.max.ms) or join (caught up to the HW in
 // this epoch); the caller proposes the change and applies the ISR it gets back.
+// While a proposal is out (`pendingIsr`) the HW is taken over the maximal ISR,
+// the current one and the proposed one together (Kafka's rule): members being
+// added count already, members being removed still count, so the HW never
+// moves on the strength of an ISR etcd has not accepted.
 //
 // Durability contract of acks=all on a leader: the answer NONE means the batch
 // was covered by an fdatasync on every ISR member, and the ISR had at least
@@ -66,6 +70,10 @@ export class LeaderPartition {
   replicaLagTimeMaxMs: number;
   /** The partition epoch of the ISR held (-1: given without one, by hand). */
   partitionEpoch: number;
+  /** The ISR proposed to the controller and not answered yet (one proposal at a time). */
+  pendingIsr: readonly number[] | undefined;
+  /** No new proposal before this time (after a refused one: the view brings the state it was refused for). */
+  nextProposalMs = 0;
   /** The high watermark consumers read below; only grows within a leadership. */
   highWatermark: number;
   readonly followers = new Map<number, FollowerProgress>();
@@ -149,6 +157,14 @@ export class LeaderPartition {
       const f = this.followers.get(id);
       hw = Math.min(hw, f === undefined ? 0 : f.durableOffset);
     }
+    const pending = this.pendingIsr;
+    if (pending !== undefined) {
+      for (const id of pending) {
+        if (id === this.brokerId || this.isr.includes(id)) continue;
+        const f = this.followers.get(id);
+        hw = Math.min(hw, f === undefined ? 0 : f.durableOffset);
+      }
+    }
     if (hw <= this.highWatermark) return false;
     this.highWatermark = hw;
     return true;
@@ -219,12 +235,28 @@ export class LeaderPartition {
     return out;
   }
 
-  /** Replicas outside the ISR whose durable offset reached the HW in this epoch: propose them in. */
-  shouldExpand(): number[] {
+  /**
+   * The ISR to propose now, or undefined when it should not change: the ISR
+   * without the followers to shrink, with the ones to expand, in replica order.
+   */
+  proposal(nowMs: number): number[] | undefined {
+    const out = this.shouldShrink(nowMs);
+    const add = this.shouldExpand(nowMs);
+    if (out.length === 0 && add.length === 0) return undefined;
+    return this.replicas.filter((id) => id === this.brokerId || (this.isr.includes(id) && !out.includes(id)) || add.includes(id));
+  }
+
+  /**
+   * Replicas outside the ISR whose durable offset reached the HW in this
+   * epoch, and that are caught up as the shrink rule counts it (a stopped
+   * follower whose old reports still match an idle HW must not flap back in):
+   * propose them in.
+   */
+  shouldExpand(nowMs: number = Date.now()): number[] {
     const add: number[] = [];
     for (const f of this.followers.values()) {
-      if (this.isr.includes(f.brokerId)) continue;
-      if (f.lastFetchMs > 0 && f.durableOffset >= this.highWatermark) add.push(f.brokerId);
+      if (this.isr.includes(f.brokerId) || f.lastFetchMs === 0) continue;
+      if (f.durableOffset >= this.highWatermark && nowMs - f.lastCaughtUpMs <= this.replicaLagTimeMaxMs) add.push(f.brokerId);
     }
     return add;
   }

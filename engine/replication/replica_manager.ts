@@ -20,6 +20,22 @@ export interface FollowerRole {
   leader: { host: string; port: number };
 }
 
+/** A partition's state as the controller answers an ISR change. */
+export interface ProposedIsrState {
+  leader: number;
+  leaderEpoch: number;
+  isr: readonly number[];
+  partitionEpoch: number;
+}
+
+/**
+ * Sends a leader's ISR change to the controller (in a cluster: a request key,
+ * cluster/alter_partition.ts); resolves with the partition's new state, or
+ * rejects with the refusal (a SluiceError: FENCED_LEADER_EPOCH,
+ * INVALID_UPDATE_VERSION, …, or REQUEST_TIMED_OUT).
+ */
+export type IsrProposer = (topic: string, partition: number, proposal: { leaderEpoch: number; partitionEpoch: number; isr: number[] }) => Promise<ProposedIsrState>;
+
 /** What the manager needs from the engine. */
 export interface ReplicationHost {
   readonly pool: PartitionPool;
@@ -48,6 +64,13 @@ export class ReplicaManager {
   readonly #changes = new Map<number, number>();
   /** The HW a replica knew when its role was dropped while it stayed (forget with keepHighWatermark). */
   readonly #keptHighWatermarks = new Map<number, number>();
+  /** Topic and partition of each led slot (for proposals). */
+  readonly #ledNames = new Map<number, { topic: string; partition: number }>();
+  #proposer: IsrProposer | undefined;
+  #isrTimer: ReturnType<typeof setInterval> | undefined;
+  #isrCheckMs = 0;
+  /** ISR changes the controller accepted and refused (for tests and metrics). */
+  readonly isrProposals = { accepted: 0, refused: 0 };
 
   constructor(host: ReplicationHost, brokerId: number) {
     this.#host = host;
@@ -71,6 +94,14 @@ export class ReplicaManager {
       log: (line) => host.log(line),
     };
   }
+
+  /**
+   * In a cluster: whether this broker may acknowledge writes as a leader now
+   * (its session's local deadline is ahead; it reads the clock). The engine
+   * checks it when a produce arrives and when its answer is made. Undefined
+   * without a cluster (roles by hand): no check.
+   */
+  leaseAlive: (() => boolean) | undefined;
 
   /** True when any partition has a role (the engine's hot paths check this first). */
   get active(): boolean {
@@ -125,6 +156,7 @@ export class ReplicaManager {
     if (existing !== undefined) existing.update(role, durable, Date.now());
     else this.#leaders.set(slot, new LeaderPartition(this.brokerId, role, durable, Date.now(), learnt));
     this.#keptHighWatermarks.delete(slot);
+    this.#ledNames.set(slot, { topic, partition });
     this.#afterHwChange(slot);
   }
 
@@ -192,6 +224,12 @@ export class ReplicaManager {
     if (f === undefined) return;
     this.#following.delete(slot);
     f.fetcher.remove(f.topic, f.partition);
+    // A leader this broker follows nothing on any more (it moved, or restarted at another port): close its connection.
+    const k = `${f.fetcher.host}:${f.fetcher.port}`;
+    if (f.fetcher.size === 0 && this.#fetchers.get(k) === f.fetcher) {
+      this.#fetchers.delete(k);
+      void f.fetcher.close();
+    }
   }
 
   #slot(topic: string, partition: number): number {
@@ -261,6 +299,60 @@ export class ReplicaManager {
     this.#afterHwChange(slot);
   }
 
+  // ---------------------------------------------------------------- ISR changes (AlterPartition)
+
+  /**
+   * From now on each leader proposes ISR changes through `proposer`: every
+   * `checkEveryMs` (a fraction of replica.lag.time.max.ms) for followers to
+   * shrink or expand, and on a replica fetch for a follower to expand. One
+   * proposal in flight per partition; its answer is applied as the ISR (the
+   * view brings the same state to becomeLeader later, which then changes
+   * nothing).
+   */
+  startIsrChanges(proposer: IsrProposer, checkEveryMs: number): void {
+    this.#proposer = proposer;
+    this.#isrCheckMs = checkEveryMs;
+    clearInterval(this.#isrTimer);
+    this.#isrTimer = setInterval(() => {
+      if (this.#leaders.size === 0) return;
+      const now = Date.now();
+      for (const [slot, leader] of this.#leaders) this.#proposeIsr(slot, leader, now);
+    }, checkEveryMs);
+    this.#isrTimer.unref?.();
+  }
+
+  #proposeIsr(slot: number, leader: LeaderPartition, now: number): void {
+    const proposer = this.#proposer;
+    const names = this.#ledNames.get(slot);
+    if (proposer === undefined || names === undefined || leader.pendingIsr !== undefined || now < leader.nextProposalMs || leader.partitionEpoch < 0) return;
+    // A session past its deadline changes nothing (the controller would refuse it anyway).
+    if (this.leaseAlive !== undefined && !this.leaseAlive()) return;
+    const isr = leader.proposal(now);
+    if (isr === undefined) return;
+    leader.pendingIsr = isr;
+    const { epoch, partitionEpoch } = leader;
+    proposer(names.topic, names.partition, { leaderEpoch: epoch, partitionEpoch, isr }).then(
+      (state) => {
+        if (this.#leaders.get(slot) !== leader) return;
+        leader.pendingIsr = undefined;
+        this.isrProposals.accepted++;
+        if (state.leader === this.brokerId && state.leaderEpoch === leader.epoch && state.partitionEpoch > leader.partitionEpoch) {
+          leader.update({ epoch: leader.epoch, isr: state.isr, replicas: leader.replicas, partitionEpoch: state.partitionEpoch }, this.#host.pool.state(slot).durableOffset, Date.now());
+        }
+        this.#afterHwChange(slot);
+      },
+      (e) => {
+        this.isrProposals.refused++;
+        if (this.#leaders.get(slot) !== leader) return;
+        leader.pendingIsr = undefined;
+        // Refused as stale: the view brings the state it was refused for; propose again from that.
+        leader.nextProposalMs = Date.now() + this.#isrCheckMs;
+        this.#host.log(`sluice: ISR change of ${names.topic}-${names.partition} to [${isr}] not made: ${(e as Error)?.message ?? e}`);
+        this.#afterHwChange(slot);
+      },
+    );
+  }
+
   #afterHwChange(slot: number): void {
     const leader = this.#leaders.get(slot);
     if (leader === undefined) return;
@@ -307,11 +399,14 @@ export class ReplicaManager {
       }
     }
     if (p.fetchOffset > st.logEndOffset) return { kind: "error", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, ...offsets };
-    leader.onFollowerFetch(replicaId, p.fetchOffset, p.durableOffset, st.logEndOffset, Date.now());
+    const now = Date.now();
+    leader.onFollowerFetch(replicaId, p.fetchOffset, p.durableOffset, st.logEndOffset, now);
     if (leader.recompute(st.durableOffset)) {
       leader.settle();
       this.#host.wake(slot);
     }
+    // A follower outside the ISR that caught up is proposed back in at once (Kafka expands on the fetch).
+    if (this.#proposer !== undefined && leader.isr.length < leader.followers.size + 1 && !leader.isr.includes(replicaId)) this.#proposeIsr(slot, leader, now);
     return { kind: "read", slot, leader };
   }
 
@@ -355,6 +450,8 @@ export class ReplicaManager {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#isrTimer);
+    this.#proposer = undefined;
     for (const leader of this.#leaders.values()) leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, "the broker is shutting down");
     this.#leaders.clear();
     this.#following.clear();

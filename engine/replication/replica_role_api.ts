@@ -14,7 +14,7 @@ import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import type { Engine } from "../engine.ts";
 import type { Dispatcher } from "../native/dispatch.ts";
 
-/** Outside Kafka's and Sluice's api keys (1002 is ReplicaFetch, 1003 is reserved for AlterPartition). */
+/** Outside Kafka's and Sluice's api keys (1002 is ReplicaFetch; 1003 stays unused: ISR changes go through etcd, cluster/alter_partition.ts). */
 export const REPLICA_ROLE_API_KEY = 1004;
 
 const brokerId = z.number().int().min(0).max(2 ** 31 - 1);

@@ -15,6 +15,7 @@ import { REPLICA_FETCH_WAIT_MS } from "./replication_limits.ts";
 import { parseBrokerConfig } from "../broker_config.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceResult } from "../partition_pool.ts";
+import { LeaderPartition } from "./leader_partition.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -234,4 +235,87 @@ describe("replication between brokers", () => {
     const leader = b1.engine.replication.leaderOf(b1.engine.resolve(TOPIC, 0))!;
     await waitFor(() => leader.shouldExpand().includes(2), { what: "expand proposal" });
   }, 60_000);
+
+  test("in a cluster a leader answers only while its session is alive: a produce arriving after, and an acks=all answered after, are NOT_LEADER_OR_FOLLOWER", async () => {
+    const [b1, b2, b3] = await cluster(3);
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2, 3], replicas: [1, 2, 3], minInsyncReplicas: 2 });
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    b3.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    // The cluster's check (cluster_replicas.ts gives the lease's deadline); here a flag stands for the clock passing it.
+    let alive = true;
+    b1.engine.replication.leaseAlive = () => alive;
+    expect((await produce(b1, "first").answer).err).toBe(ErrorCode.NONE);
+    await b3.stop();
+    const held = produce(b1, "held");
+    const leader = b1.engine.replication.leaderOf(b1.engine.resolve(TOPIC, 0))!;
+    await waitFor(() => leader.followers.get(2)!.durableOffset >= 4, { what: "broker 2 has the held batch durably" });
+    expect(held.answered()).toBe(false);
+    // The deadline passes while it waits; then the ISR shrinks and the HW passes it: the answer is a refusal, not an ack.
+    alive = false;
+    b1.engine.replication.setIsr(TOPIC, 0, [1, 2]);
+    expect((await held.answer).err).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    // A produce arriving past the deadline is refused before the append, whatever its acks.
+    const end = state(b1).logEndOffset;
+    expect((await produce(b1, "late", 1).answer).err).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    expect((await produce(b1, "late-all", -1).answer).err).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    expect(state(b1).logEndOffset).toBe(end);
+    alive = true;
+    expect((await produce(b1, "again", 1).answer).err).toBe(ErrorCode.NONE);
+  }, 60_000);
+});
+
+describe("the leader's commit policy (LeaderPartition)", () => {
+  const role = { epoch: 1, replicas: [1, 2, 3], minInsyncReplicas: 1, replicaLagTimeMaxMs: 1_000, partitionEpoch: 0 };
+
+  test("a new leader starts at the HW it learnt as follower, never above its own durable offset", () => {
+    expect(new LeaderPartition(1, { ...role, isr: [1, 2, 3] }, 8, 0, 5).highWatermark).toBe(5);
+    expect(new LeaderPartition(1, { ...role, isr: [1, 2, 3] }, 8, 0, 12).highWatermark).toBe(8);
+    expect(new LeaderPartition(1, { ...role, isr: [1, 2, 3] }, 8, 0).highWatermark).toBe(0);
+  });
+
+  test("while an ISR change is pending the HW is taken over the maximal ISR: members being added and removed both count", () => {
+    const now = 1_000_000;
+    // Expand pending: broker 3 (durable 4) is being added; broker 2's report to 10 cannot move the HW past 4... nor back.
+    const lp = new LeaderPartition(1, { ...role, isr: [1, 2] }, 10, now);
+    lp.onFollowerFetch(2, 6, 6, 10, now);
+    lp.onFollowerFetch(3, 4, 4, 10, now);
+    lp.recompute(10);
+    expect(lp.highWatermark).toBe(6);
+    lp.pendingIsr = [1, 2, 3];
+    lp.onFollowerFetch(2, 10, 10, 10, now);
+    expect(lp.recompute(10)).toBe(false);
+    expect(lp.highWatermark).toBe(6);
+    // The answer: ISR [1, 2, 3]; broker 3 reports 10 too.
+    lp.pendingIsr = undefined;
+    lp.update({ ...role, isr: [1, 2, 3], partitionEpoch: 1 }, 10, now);
+    lp.onFollowerFetch(3, 10, 10, 10, now);
+    expect(lp.recompute(10)).toBe(true);
+    expect(lp.highWatermark).toBe(10);
+    expect(lp.partitionEpoch).toBe(1);
+    // Shrink pending: broker 3 (stuck at 10) still holds the HW until the change lands.
+    lp.pendingIsr = [1, 2];
+    lp.onFollowerFetch(2, 15, 15, 15, now);
+    expect(lp.recompute(15)).toBe(false);
+    lp.pendingIsr = undefined;
+    lp.update({ ...role, isr: [1, 2], partitionEpoch: 2 }, 15, now);
+    expect(lp.highWatermark).toBe(15);
+  });
+
+  test("proposals: a lagging follower out, a caught-up one in, a stopped one whose old reports match an idle HW not back in", () => {
+    const t0 = 1_000_000;
+    const lp = new LeaderPartition(1, { ...role, isr: [1, 2, 3] }, 10, t0);
+    lp.onFollowerFetch(2, 10, 10, 10, t0);
+    lp.onFollowerFetch(3, 10, 10, 10, t0);
+    lp.recompute(10);
+    expect(lp.proposal(t0 + 500)).toBeUndefined();
+    // Broker 3 stops fetching; broker 2 goes on. Past the lag time 3 is proposed out.
+    lp.onFollowerFetch(2, 10, 10, 10, t0 + 1_200);
+    expect(lp.proposal(t0 + 1_200)).toEqual([1, 2]);
+    lp.update({ ...role, isr: [1, 2], partitionEpoch: 1 }, 10, t0 + 1_200);
+    // Idle partition: 3's last report equals the HW, but it has not fetched for longer than the lag time: not back in.
+    expect(lp.proposal(t0 + 1_300)).toBeUndefined();
+    // It fetches again at the log end: proposed back in.
+    lp.onFollowerFetch(3, 10, 10, 10, t0 + 1_400);
+    expect(lp.proposal(t0 + 1_400)).toEqual([1, 2, 3]);
+  });
 });
