@@ -364,7 +364,6 @@ export class ReplicaFetcher {
       const res = await f.truncate(slot, cut);
       p.truncations++;
       p.reportedDurable = -1; // the durable offset moved back with the log: report from there
-
       p.fetchOffset = res.logEndOffset;
       p.lastFetchedEpoch = await f.lastBatchEpoch(slot);
       return true;
