@@ -86,9 +86,9 @@ export async function runKillFailoverBench(opts: KillFailoverOptions): Promise<K
 }
 
 /**
- * One kill on a fresh topic (ISR shrink/expand through the controller is not
- * built yet, so a restarted broker does not rejoin an old topic's ISR; a new
- * topic starts with all three in it).
+ * One kill on a fresh topic: every kill starts from a full ISR of three
+ * without waiting for the restarted broker to catch up and be taken back into
+ * an old topic's ISR.
  */
 async function killOnce(c: DevCluster, topic: string, connectTimeoutMs: number): Promise<KillFailoverSample> {
   const bootstrap = c.brokers.map((b) => `127.0.0.1:${b.port}`).join(",");
