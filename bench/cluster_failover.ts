@@ -4,7 +4,12 @@
 // (cluster/cluster_member.ts) on a real etcd; the topic is recreated each
 // round, so every round starts with full ISRs.
 //
-//   bun bench/cluster_failover.ts [--rounds 10] [--ttl 2] [--partitions 12]
+//   bun bench/cluster_failover.ts [--kills 20] [--rounds 0] [--ttl 2] [--partitions 12]
+//   (npm run bench:cluster-failover)
+//
+// --kills N: failover as a client sees it, over broker processes: kill -9 of a
+// partition's leader to the first acked produce on its new leader
+// (cluster_kill_failover.ts). --rounds N: the control plane's share below.
 //
 // Two kinds of round: a broker that is not the controller dies (the
 // controller reacts), and the controller itself dies (an election first).
@@ -15,6 +20,7 @@
 import { parseArgs } from "node:util";
 import { ClusterMember, EtcdClient, readTopics } from "../cluster/mod.ts";
 import { ETCD_WAIT, startEtcd } from "../test/support/etcd.ts";
+import { KILL_FAILOVER_CONNECT_TIMEOUT_MS, runKillFailoverBench } from "./cluster_kill_failover.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 
 export interface FailoverResult {
@@ -79,10 +85,21 @@ export async function runFailoverBench(opts: { rounds: number; ttlSeconds: numbe
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { rounds: { type: "string" }, ttl: { type: "string" }, partitions: { type: "string" } } });
-  const rounds = Number(values.rounds ?? 10);
+  const { values } = parseArgs({ options: { kills: { type: "string" }, "connect-timeout-ms": { type: "string" }, rounds: { type: "string" }, ttl: { type: "string" }, partitions: { type: "string" } } });
+  const kills = Number(values.kills ?? 20);
+  const rounds = Number(values.rounds ?? 0);
   const ttlSeconds = Number(values.ttl ?? 2);
   const partitions = Number(values.partitions ?? 12);
-  console.log(`bun bench/cluster_failover.ts --rounds ${rounds} --ttl ${ttlSeconds} --partitions ${partitions} (1 etcd member, 3 brokers in-process, RF 3)`);
-  await runFailoverBench({ rounds, ttlSeconds, partitions, log: (line) => console.log(line) });
+  const connectTimeoutMs = Number(values["connect-timeout-ms"] ?? KILL_FAILOVER_CONNECT_TIMEOUT_MS);
+  if (kills > 0) {
+    console.log(
+      `bun bench/cluster_failover.ts --kills ${kills} --connect-timeout-ms ${connectTimeoutMs} ` +
+        "(1 etcd member, 3 broker processes, default lease TTL 2 s; RF 3, min ISR 2, one partition; producer retry backoff 50-200 ms)",
+    );
+    await runKillFailoverBench({ kills, connectTimeoutMs, log: (line) => console.log(line) });
+  }
+  if (rounds > 0) {
+    console.log(`bun bench/cluster_failover.ts --rounds ${rounds} --ttl ${ttlSeconds} --partitions ${partitions} (1 etcd member, 3 brokers in-process, RF 3)`);
+    await runFailoverBench({ rounds, ttlSeconds, partitions, log: (line) => console.log(line) });
+  }
 }

@@ -10,12 +10,11 @@
 // the brokers (SIGTERM), then etcd, then removes the folder (unless --keep).
 // Once everything is up it prints the line `sluice dev cluster ready`.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startEtcd } from "./etcd_launcher.ts";
+import { DEV_CLUSTER_BROKERS_MAX as BROKERS_MAX, type DevCluster, startDevCluster } from "./dev_cluster.ts";
 
 const USAGE = `usage:
   sluice dev cluster [--brokers N] [--etcd-members 3|1] [--base-port PORT] [--dir DIR] [--keep]
@@ -25,59 +24,6 @@ const USAGE = `usage:
   --base-port PORT     broker i listens on PORT + 10*(i-1), http one above, kafka two above; 0 = any free ports (default 9900)
   --dir DIR            where data goes (default: a new temp folder)
   --keep               leave the data folder in place on exit`;
-
-const BROKERS_MAX = 9;
-const BROKER_READY_TIMEOUT_MS = 60_000;
-const BROKER_STOP_TIMEOUT_MS = 20_000;
-const READY_LINE = /sluice listening on ([^\s:]+):(\d+) \((?:kafka (\d+), )?http (\d+)\)/;
-
-interface RunningBroker {
-  id: number;
-  proc: ChildProcess;
-  port: number;
-  kafkaPort: number;
-  httpPort: number;
-  exited: Promise<number>;
-}
-
-async function startBroker(id: number, etcd: string[], dir: string, port: number, httpPort: number, kafkaPort: number): Promise<RunningBroker> {
-  const main = path.join(import.meta.dir, "main.ts");
-  const args = [main, "serve", "--cluster-etcd", etcd.join(","), "--broker-id", String(id), "--port", String(port), "--http-port", String(httpPort), "--kafka-port", String(kafkaPort), "--data-dir", path.join(dir, `broker-${id}`)];
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const exited = new Promise<number>((resolve) => proc.on("exit", (code, signal) => resolve(code ?? (signal === "SIGKILL" ? 137 : 143))));
-  proc.stderr!.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) if (line.trim() !== "") process.stderr.write(`[broker ${id}] ${line}\n`);
-  });
-  const ready = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`broker ${id} not ready within ${BROKER_READY_TIMEOUT_MS} ms`)), BROKER_READY_TIMEOUT_MS);
-    proc.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString("utf8");
-      const m = READY_LINE.exec(out);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker ${id} exited with ${code} before it was ready`));
-    });
-  });
-  return { id, proc, port: Number(ready[2]), kafkaPort: Number(ready[3]), httpPort: Number(ready[4]), exited };
-}
-
-async function stopBroker(b: RunningBroker): Promise<void> {
-  if (b.proc.exitCode !== null || b.proc.signalCode !== null) return;
-  b.proc.kill("SIGTERM");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([b.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, BROKER_STOP_TIMEOUT_MS)))]);
-  clearTimeout(timer);
-  if (b.proc.exitCode === null && b.proc.signalCode === null) {
-    b.proc.kill("SIGKILL");
-    await b.exited;
-  }
-}
 
 async function cluster(argv: string[]): Promise<number> {
   let values: { brokers?: string; "etcd-members"?: string; "base-port"?: string; dir?: string; keep?: boolean; help?: boolean };
@@ -114,13 +60,11 @@ async function cluster(argv: string[]): Promise<number> {
   const dir = values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sluice-dev-"));
   fs.mkdirSync(dir, { recursive: true });
 
-  const running: RunningBroker[] = [];
-  let etcd: Awaited<ReturnType<typeof startEtcd>> | undefined;
+  let devCluster: DevCluster;
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
-      await Promise.all(running.map(stopBroker));
-      await etcd?.stop();
+      await devCluster.stop();
       if (values.keep !== true) {
         if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
         else for (let i = 1; i <= brokersCount; i++) fs.rmSync(path.join(dir, `broker-${i}`), { recursive: true, force: true });
@@ -128,19 +72,17 @@ async function cluster(argv: string[]): Promise<number> {
     })());
 
   try {
-    etcd = await startEtcd({ members: members as 1 | 3, dir: path.join(dir, "etcd") });
-    for (let id = 1; id <= brokersCount; id++) {
-      const port = basePort === 0 ? 0 : basePort + 10 * (id - 1);
-      const b = await startBroker(id, etcd.endpoints, dir, port, port === 0 ? 0 : port + 1, port === 0 ? 0 : port + 2);
-      running.push(b);
-      b.exited.then((code) => {
-        if (stopping === undefined) console.error(`sluice dev cluster: broker ${id} (pid ${b.proc.pid}) exited with ${code}`);
-      });
-    }
+    devCluster = await startDevCluster({ brokers: brokersCount, etcdMembers: members as 1 | 3, basePort, dir });
   } catch (e) {
     console.error(`sluice dev cluster: could not start: ${(e as Error)?.message ?? e}`);
-    await stopAll();
+    if (values.keep !== true && ownDir) fs.rmSync(dir, { recursive: true, force: true });
     return 1;
+  }
+  const { etcd, brokers: running } = devCluster;
+  for (const b of running) {
+    b.exited.then((code) => {
+      if (stopping === undefined) console.error(`sluice dev cluster: broker ${b.id} (pid ${b.proc.pid}) exited with ${code}`);
+    });
   }
 
   const endpoints = etcd.endpoints.join(",");

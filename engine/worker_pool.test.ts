@@ -221,6 +221,40 @@ describe("worker pool (real threads, real files)", () => {
     expect(stats[0].requestBytesCapacity).toBe(1 << 16);
   }, 30_000);
 
+  test("appendAsFollower through the request ring: the leader's bytes stored as they are, split at batch boundaries past one ring entry, the caller's buffer free on return; a wrong start offset is refused and stores nothing", async () => {
+    // 64 KiB request ring: an entry holds < 32 KiB, so 6 batches of ~12 KiB go as several entries.
+    const leader = await startPool({ workers: 1 });
+    const follower = await startPool({ workers: 1, requestRingBytes: 1 << 16 });
+    await leader.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 0 }));
+    await follower.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 0 }));
+    const sent: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const v = [`b${i}-`.padEnd(12 * 1024, "x"), `b${i}-second`];
+      sent.push(...v);
+      expect((await produce(leader, 0, batch(v), -1)).err).toBe(ErrorCode.NONE);
+    }
+    const stored = await fetch(leader, 0, 0, 1 << 20);
+    expect(stored.bytes.length).toBeGreaterThan(2 * (1 << 15));
+    // The caller's buffer is reused as soon as the call returns (a replica fetch hands over the parser's view):
+    // what the ring could not take yet must have been copied.
+    const callers = stored.bytes.slice();
+    const appended = follower.appendAsFollower(0, callers);
+    callers.fill(0);
+    expect(await appended).toEqual({ baseOffset: 0, lastOffset: 11 });
+    await waitFor(() => follower.state(0).durableOffset === 12, { what: "the follower's group commit" });
+    const copy = await fetch(follower, 0, 0, 1 << 20);
+    expect(Buffer.from(copy.bytes).equals(Buffer.from(stored.bytes))).toBe(true);
+    expect(values(copy.bytes)).toEqual(sent);
+    // The same bytes again start at 0, not at the log end 12.
+    const refused = await follower.appendAsFollower(0, stored.bytes).then(
+      () => null,
+      (e: SluiceError) => e,
+    );
+    expect(refused).toBeInstanceOf(SluiceError);
+    expect(refused!.message).toContain("the log ends at 12");
+    expect(follower.state(0).logEndOffset).toBe(12);
+  }, 30_000);
+
   test("the in-flight bound counts acks=all waiting for their fdatasync; room returns when it completes", async () => {
     const pool = await startPool({ workers: 1, requestsInFlightMax: 8 });
     await pool.openPartition(0, 0, tempDir(), config({ "flush.interval.ms": 60_000 }));

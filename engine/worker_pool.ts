@@ -29,6 +29,8 @@
 // wake per batch.
 
 import * as os from "node:os";
+import { readI32 } from "../protocol/big_endian.ts";
+import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES } from "../protocol/record_batch.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { COMPLETION_RING_BYTES, PARTITIONS_MAX, RING_BYTES } from "../protocol/limits.ts";
 import {
@@ -235,11 +237,53 @@ export class WorkerPool {
 
   /**
    * A follower's append of batches fetched from the leader, offsets and epochs
-   * kept. Resolves once written; the row's durable offset moves with the
-   * worker's group commit, as for produces.
+   * kept. Goes through the request ring as a FOLLOWER_APPEND entry, like a
+   * produce: one copy into shared memory, written by the worker from there
+   * with the pass's other appends (a control message cost a structured clone
+   * on each side and a wake-up). More bytes than one ring entry holds go as
+   * several entries, cut at batch boundaries, in order. Resolves once written;
+   * the row's durable offset moves with the worker's group commit, as for
+   * produces. Rejects with the log's error (OFFSET_MISMATCH, a bad batch, ...).
+   * `records` may be reused once this returns (what the ring could not take yet
+   * is copied).
    */
-  async appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }> {
-    return (await this.call(this.linkOfOpen(slot), { op: "appendAsFollower", id: 0, slot, records })) as { baseOffset: number; lastOffset: number };
+  appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }> {
+    return new Promise((resolve, reject) => {
+      const link = this.linkFor(slot, ((err: number, _res: unknown, message?: string) => reject(new SluiceError(err, message ?? ""))) as ProduceCallback, RequestType.PRODUCE);
+      if (link === null) return;
+      const pieceMax = link.requests.payloadBytesMax - ProduceReq.RECORDS;
+      let pos = 0;
+      let baseOffset = -1;
+      let failed = false;
+      let copied = false;
+      const next = (): void => {
+        while (!failed && pos < records.length) {
+          const end = wholeBatchesEnd(records, pos, pieceMax);
+          const last = end >= records.length;
+          const cb: ProduceCallback = (err, res, message) => {
+            if (err !== ErrorCode.NONE || res === null) {
+              failed = true;
+              reject(new SluiceError(err, message ?? `the follower append to slot ${slot} failed`));
+              return;
+            }
+            if (baseOffset < 0) baseOffset = res.baseOffset;
+            if (last) resolve({ baseOffset, lastOffset: res.lastOffset });
+          };
+          if (!this.enqueueRecords(link, EntryKind.FOLLOWER_APPEND, slot, records.subarray(pos, end), 1, cb)) {
+            // The caller's view may die when this returns: keep a copy of what is left for later.
+            if (!copied) {
+              records = records.slice(pos);
+              pos = 0;
+              copied = true;
+            }
+            this.onWritable(this.links.indexOf(link), next);
+            return;
+          }
+          pos = end;
+        }
+      };
+      next();
+    });
   }
 
   // ------------------------------------------------------------------ hot path
@@ -257,14 +301,20 @@ export class WorkerPool {
       return true;
     }
     const payload = ProduceReq.RECORDS + records.length;
-    const r = link.requests;
-    if (payload > r.payloadBytesMax) {
-      const message = `records of ${records.length} bytes exceed the ring's entry limit ${r.payloadBytesMax - ProduceReq.RECORDS}`;
+    if (payload > link.requests.payloadBytesMax) {
+      const message = `records of ${records.length} bytes exceed the ring's entry limit ${link.requests.payloadBytesMax - ProduceReq.RECORDS}`;
       failLater(RequestType.PRODUCE, cb, ErrorCode.RECORD_LIST_TOO_LARGE, message);
       return true;
     }
+    return this.enqueueRecords(link, EntryKind.PRODUCE, slot, records, acks, cb);
+  }
+
+  /** One PRODUCE or FOLLOWER_APPEND entry (same layout); false when the ring or the in-flight bound is full. */
+  private enqueueRecords(link: WorkerLink, kind: number, slot: number, records: Uint8Array, acks: number, cb: ProduceCallback): boolean {
+    const r = link.requests;
+    const payload = ProduceReq.RECORDS + records.length;
     if (link.pending >= link.pendingMax) return this.refuse(link, payload);
-    const at = r.reserve(EntryKind.PRODUCE, payload);
+    const at = r.reserve(kind, payload);
     if (at === -1) return this.refuse(link, payload);
     const id = link.nextRequestId;
     link.nextRequestId = (id + 1) >>> 0;
@@ -688,4 +738,17 @@ function failedMessage(c: RingConsumer, o: number): string {
   const n = c.u32[(o + FailedCompl.MESSAGE_BYTES) >>> 2];
   // TextDecoder does not accept views over a SharedArrayBuffer: copy the (short) message.
   return utf8.decode(c.bytes.slice(o + FailedCompl.MESSAGE, o + FailedCompl.MESSAGE + n));
+}
+
+/** The end of the whole batches of `records` from `pos` that fit in `maxBytes` (at least one batch). */
+function wholeBatchesEnd(records: Uint8Array, pos: number, maxBytes: number): number {
+  if (records.length - pos <= maxBytes) return records.length;
+  let end = pos;
+  while (end + BATCH_OVERHEAD_BYTES <= records.length) {
+    const size = BATCH_OVERHEAD_BYTES + readI32(records, end + BATCH_LENGTH_OFFSET);
+    if (end + size > records.length || (end + size - pos > maxBytes && end > pos)) break;
+    end += size;
+  }
+  // A cut batch at the end is left for the log to refuse, whole.
+  return end > pos ? end : records.length;
 }

@@ -54,7 +54,8 @@ export type ControlRequest =
   /**
    * Replication: a follower's append of whole batches fetched from the leader (offsets and epochs kept).
    * The reply's result is { baseOffset, lastOffset } once written; DURABLE follows with group commit.
-   * Until replica fetches have a request kind in the rings, this carries the bytes (transfer the buffer).
+   * The engine sends a follower's bytes through the request ring instead (FOLLOWER_APPEND, one copy into
+   * shared memory); this call is the same append for tools and tests, the bytes structured-cloned.
    */
   | { op: "appendAsFollower"; id: number; slot: number; records: Uint8Array }
   | { op: "shutdown"; id: number };

@@ -90,6 +90,8 @@ export interface ReplicaLog {
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number };
   truncateTo(offset: number): { logEndOffset: number; removedOffsets: number; removedSegments: number };
   appendAsFollower(records: Uint8Array, nowMs?: number): StagedAppend;
+  /** appendAsFollower() staged like stage(), written with the pass (the request ring's FOLLOWER_APPEND). */
+  stageAsFollower(records: Uint8Array, nowMs: number, out: StagedAppend): StagedAppend;
 }
 
 export function isReplicaLog(log: HostedLog): log is HostedLog & ReplicaLog {

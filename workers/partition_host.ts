@@ -367,7 +367,10 @@ export class PartitionHost {
       let done: boolean;
       switch (kind) {
         case EntryKind.PRODUCE:
-          done = this.stageProduce(at, nowMs);
+          done = this.stageProduce(at, nowMs, false);
+          break;
+        case EntryKind.FOLLOWER_APPEND:
+          done = this.stageProduce(at, nowMs, true);
           break;
         case EntryKind.FETCH:
           // Answers go back in request order: the produces before it are answered first.
@@ -510,7 +513,8 @@ export class PartitionHost {
    * written by settleProduces(). Needs completion room for every request pending
    * in this pass plus this one (each may turn into a failure entry).
    */
-  private stageProduce(at: number, nowMs: number): boolean {
+  /** A PRODUCE, or a follower's append of its leader's batches (`asFollower`: offsets and epochs kept, log/replica_append.ts). */
+  private stageProduce(at: number, nowMs: number, asFollower: boolean): boolean {
     const pending = this.pending;
     if (!this.completions.canReserveMany(pending.count + 1, PRODUCE_COMPLETION_BYTES_MAX)) return this.block(PRODUCE_COMPLETION_BYTES_MAX);
     const r = this.requests;
@@ -531,7 +535,14 @@ export class PartitionHost {
     try {
       // The log keeps a view of the ring slot (no copy), patches base offsets in
       // place, and writes it from shared memory in settleProduces().
-      p.log.stage(r.bytes.subarray(start, start + length), nowMs, this.stagedAppend);
+      const records = r.bytes.subarray(start, start + length);
+      if (asFollower) {
+        const log = p.log;
+        if (!isReplicaLog(log)) throw new SluiceError(ErrorCode.UNSUPPORTED_VERSION, `slot ${slot} has no replica log`);
+        log.stageAsFollower(records, nowMs, this.stagedAppend);
+      } else {
+        p.log.stage(records, nowMs, this.stagedAppend);
+      }
     } catch (err) {
       const e = errorFields(err, ErrorCode.UNKNOWN_SERVER_ERROR);
       if (!p.log.online) this.markOffline(p, ErrorCode.KAFKA_STORAGE_ERROR, e.message);

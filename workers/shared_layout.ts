@@ -109,6 +109,13 @@ export const EntryKind = {
   FETCH: 2,
   /** First offset whose record timestamp is at least the given one. */
   OFFSET_FOR_TIMESTAMP: 3,
+  /**
+   * A follower's append: whole batches fetched from its leader, stored with the
+   * leader's offsets and epochs (ProduceReq layout, ACKS 1). Answered with
+   * PRODUCED (or REQUEST_FAILED: OFFSET_MISMATCH, a bad batch); made durable by
+   * the group commit like a produce.
+   */
+  FOLLOWER_APPEND: 4,
 
   // ---- completions (completion ring) ----
   /** A produce was written (page cache). acks=all callers still wait for DURABLE. */
@@ -134,7 +141,7 @@ export const Common = {
   REQUEST_ID: 4,
 } as const;
 
-/** PRODUCE request payload. */
+/** PRODUCE and FOLLOWER_APPEND request payload. */
 export const ProduceReq = {
   SLOT: 0,
   REQUEST_ID: 4,

@@ -27,6 +27,7 @@ import type {
   LoadProducerOptions,
   LoadRecord,
   LoadTarget,
+  LoadTopicSpec,
 } from "./load_client.ts";
 import { UNBATCHED_IN_FLIGHT_TOTAL } from "./raw_load_client.ts";
 
@@ -41,7 +42,7 @@ export const LIBRARY_BATCH_BYTES_DEFAULT = PRODUCER_DEFAULTS.batchBytes;
 
 function producerOptions(options: LoadProducerOptions): ProducerOptions {
   const base: ProducerOptions = {
-    broker: `${options.host}:${options.port}`,
+    broker: options.bootstrap ?? `${options.host}:${options.port}`,
     clientId: options.clientId,
     acks: options.acks,
     ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
@@ -125,7 +126,7 @@ class LibraryConsumer implements LoadConsumer {
   private readonly consumer: Consumer;
 
   constructor(options: LoadConsumerOptions) {
-    this.consumer = new Consumer({ broker: `${options.host}:${options.port}`, clientId: options.clientId });
+    this.consumer = new Consumer({ broker: options.bootstrap ?? `${options.host}:${options.port}`, clientId: options.clientId });
     this.consumer.assign(options.partitions.map((partition) => ({ topic: options.topic, partition, position: "beginning" })));
   }
 
@@ -141,15 +142,33 @@ class LibraryConsumer implements LoadConsumer {
 class LibraryAdmin implements LoadAdmin {
   private readonly admin: Admin;
   constructor(target: LoadTarget) {
-    this.admin = new Admin({ broker: `${target.host}:${target.port}` });
+    this.admin = new Admin({ broker: target.bootstrap ?? `${target.host}:${target.port}` });
   }
-  createTopic(topic: string, partitions: number): Promise<void> {
-    return this.admin.createTopic(topic, { partitions });
+  createTopic(topic: string, partitions: number, spec: LoadTopicSpec = {}): Promise<void> {
+    return this.admin.createTopic(topic, {
+      partitions,
+      ...(spec.replicationFactor === undefined ? {} : { replicationFactor: spec.replicationFactor }),
+      ...(spec.minInsyncReplicas === undefined ? {} : { configs: { "min.insync.replicas": String(spec.minInsyncReplicas) } }),
+    });
+  }
+  async waitForLeaders(topic: string, replicationFactor: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const t = (await this.admin.metadata([topic])).topics.find((x) => x.name === topic);
+      // A single node answers without ISRs: a leader is enough there.
+      const ready = t !== undefined && t.errorCode === 0 && t.partitions.length > 0 &&
+        t.partitions.every((p) => p.errorCode === 0 && p.leader >= 0 && (p.isr === undefined || p.isr.length >= replicationFactor));
+      if (ready) return;
+      if (Date.now() >= deadline) throw new Error(`topic ${topic}: not every partition has a leader and ${replicationFactor} in-sync replicas after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, WAIT_FOR_LEADERS_POLL_MS));
+    }
   }
   async close(): Promise<void> {
     await this.admin.close();
   }
 }
+
+const WAIT_FOR_LEADERS_POLL_MS = 50;
 
 export async function openLibraryProducer(options: LoadProducerOptions): Promise<LoadProducer> {
   return new LibraryProducer(options);

@@ -9,6 +9,14 @@ import type { CompressionName } from "../../protocol/compression/mod.ts";
 export interface LoadTarget {
   host: string;
   port: number;
+  /** Every bootstrap address, "host:port,host:port" (a cluster); host:port alone when unset. */
+  bootstrap?: string;
+}
+
+/** How the bench topic is created: RF and min.insync.replicas in a cluster; the broker's defaults when unset. */
+export interface LoadTopicSpec {
+  replicationFactor?: number;
+  minInsyncReplicas?: number;
 }
 
 export interface LoadProducerOptions extends LoadTarget {
@@ -69,6 +77,8 @@ export interface LoadConsumer {
 }
 
 export interface LoadAdmin {
-  createTopic(topic: string, partitions: number): Promise<void>;
+  createTopic(topic: string, partitions: number, spec?: LoadTopicSpec): Promise<void>;
+  /** Resolves once every partition of `topic` has a leader and a full ISR (a cluster elects them after the create). */
+  waitForLeaders(topic: string, replicationFactor: number, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }

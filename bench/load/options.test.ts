@@ -20,6 +20,23 @@ describe("parseBenchArgs", () => {
     });
   });
 
+  test("a cluster: several --broker addresses, the topic's RF and min ISR, a comparison RF; refused where they cannot apply", () => {
+    const o = parseBenchArgs(["produce", "--broker", "127.0.0.1:9900,127.0.0.1:9910, 127.0.0.1:9920", "--replication-factor", "3", "--min-insync-replicas", "2", "--compare-rf", "1"]);
+    expect(o).toMatchObject({
+      broker: { host: "127.0.0.1", port: 9900 },
+      brokers: [{ host: "127.0.0.1", port: 9900 }, { host: "127.0.0.1", port: 9910 }, { host: "127.0.0.1", port: 9920 }],
+      replicationFactor: 3,
+      minInsyncReplicas: 2,
+      compareRf: 1,
+    });
+    expect(() => parseBenchArgs(["produce", "--embedded", "--replication-factor", "3"])).toThrow("need a cluster (--broker)");
+    expect(() => parseBenchArgs(["produce", "--broker", "a:1,b:2", "--client", "raw"])).toThrow("give one --broker address");
+    expect(() => parseBenchArgs(["produce", "--broker", "a:1", "--replication-factor", "2", "--min-insync-replicas", "3"])).toThrow("cannot exceed --replication-factor");
+    expect(() => parseBenchArgs(["produce", "--broker", "a:1", "--replication-factor", "17"])).toThrow("--replication-factor must be 1..16");
+    expect(() => parseBenchArgs(["produce", "--broker", "a:1,b"])).toThrow("--broker must be HOST:PORT");
+    expect(() => parseBenchArgs(["produce", "--broker", "a:1", "--compare-rf", "1", "--topic", "t"])).toThrow("leave out --topic");
+  });
+
   test("--compression: a codec name, log-line payload by default, refused for the baseline client", () => {
     expect(parseBenchArgs(["produce", "--embedded"])).toMatchObject({ compression: "none", payload: "pattern" });
     expect(parseBenchArgs(["produce", "--embedded", "--compression", "zstd"])).toMatchObject({ compression: "zstd", payload: "log" });

@@ -12,8 +12,15 @@ export type Acks = 0 | 1 | -1;
 
 export interface BenchOptions {
   mode: BenchMode;
-  /** host and port of a running broker; undefined with `embedded`. */
+  /** host and port of a running broker (the first of `brokers`); undefined with `embedded`. */
   broker?: { host: string; port: number };
+  /** Every address given to --broker (a cluster: several); the clients bootstrap from all of them. */
+  brokers?: { host: string; port: number }[];
+  /** The bench topic's replication factor and min.insync.replicas (a cluster); the broker's defaults when unset. */
+  replicationFactor?: number;
+  minInsyncReplicas?: number;
+  /** Run the same load again on a topic with this replication factor and report both (e.g. RF 3 against RF 1). */
+  compareRf?: number;
   embedded: boolean;
   /** Stop after this many messages in total (over all producers)... */
   messages?: number;
@@ -61,12 +68,22 @@ export const BENCH_DURATION_SEC_MAX = 3600;
 export const BENCH_PARTITIONS_MAX = 10_000;
 export const BENCH_CONSUMERS_MAX = 256;
 export const BENCH_MESSAGES_DEFAULT = 1_000_000;
+/** The cluster's own limit on a topic's replication factor (cluster/cluster_limits.ts REPLICATION_FACTOR_MAX). */
+export const BENCH_REPLICATION_FACTOR_MAX = 16;
+/** Addresses --broker takes (the client's bootstrap list has its own bound too). */
+export const BENCH_BROKERS_MAX = 16;
 
 export class UsageError extends Error {}
 
-export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HOST:PORT | --embedded) [options]
+export const BENCH_USAGE = `usage: sluice bench produce|consume|e2e (--broker HOST:PORT[,HOST:PORT...] | --embedded) [options]
 
-  --broker HOST:PORT   a running broker            --embedded        start one in a temp dir, remove it after
+  --broker HOST:PORT   a running broker, or several of a cluster (comma-separated: the clients
+                       bootstrap from them and send to each partition's leader)
+  --embedded           start one broker in a temp dir, remove it after
+  --replication-factor N   the bench topic's RF (a cluster; default: the cluster's)
+  --min-insync-replicas M  its min.insync.replicas (default: the cluster's, at most N)
+  --compare-rf R       run the same load again on a fresh topic with RF R (min ISR at most R) and
+                       report both and their ratio (e.g. --replication-factor 3 --compare-rf 1)
   --messages N         total messages (default ${BENCH_MESSAGES_DEFAULT})  --duration S   or produce for S seconds
   --size BYTES         message size (default 100, min ${PAYLOAD_BYTES_MIN})
   --partitions P       partitions of the bench topic (default 8)
@@ -109,6 +126,14 @@ function numberIn(name: string, raw: string, min: number, max: number): number {
   return value;
 }
 
+/** --broker: one HOST:PORT or several, comma-separated. */
+export function parseBrokerList(raw: string): { host: string; port: number }[] {
+  const list = raw.split(",").map((a) => a.trim()).filter((a) => a !== "");
+  if (list.length === 0) throw new UsageError("--broker needs at least one HOST:PORT");
+  if (list.length > BENCH_BROKERS_MAX) throw new UsageError(`--broker takes at most ${BENCH_BROKERS_MAX} addresses, got ${list.length}`);
+  return list.map(parseHostPort);
+}
+
 export function parseHostPort(raw: string): { host: string; port: number } {
   const at = raw.lastIndexOf(":");
   if (at <= 0) throw new UsageError(`--broker must be HOST:PORT, got '${raw}'`);
@@ -149,6 +174,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
         warmup: { type: "string" },
         compression: { type: "string" },
         payload: { type: "string" },
+        "replication-factor": { type: "string" },
+        "min-insync-replicas": { type: "string" },
+        "compare-rf": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -172,9 +200,14 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
   const acks: Acks = acksRaw === "all" || acksRaw === "-1" ? -1 : acksRaw === "1" ? 1 : acksRaw === "0" ? 0 : (() => {
     throw new UsageError(`--acks must be 0, 1 or all, got '${acksRaw}'`);
   })();
+  const brokers = values.broker === undefined ? undefined : parseBrokerList(values.broker);
   const options: BenchOptions = {
     mode,
-    broker: values.broker === undefined ? undefined : parseHostPort(values.broker),
+    broker: brokers?.[0],
+    brokers,
+    replicationFactor: values["replication-factor"] === undefined ? undefined : intIn("replication-factor", values["replication-factor"], 1, BENCH_REPLICATION_FACTOR_MAX),
+    minInsyncReplicas: values["min-insync-replicas"] === undefined ? undefined : intIn("min-insync-replicas", values["min-insync-replicas"], 1, BENCH_REPLICATION_FACTOR_MAX),
+    compareRf: values["compare-rf"] === undefined ? undefined : intIn("compare-rf", values["compare-rf"], 1, BENCH_REPLICATION_FACTOR_MAX),
     embedded: values.embedded === true,
     messages: values.duration === undefined
       ? (values.messages === undefined ? BENCH_MESSAGES_DEFAULT : intIn("messages", values.messages, 1, BENCH_MESSAGES_MAX))
@@ -220,6 +253,14 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
   if (options.durationSec !== undefined && options.warmupSec >= options.durationSec) {
     throw new UsageError(`--warmup (${options.warmupSec}) must be shorter than --duration (${options.durationSec})`);
   }
+  const replicated = options.replicationFactor !== undefined || options.minInsyncReplicas !== undefined || options.compareRf !== undefined;
+  if (replicated && options.embedded) throw new UsageError("--replication-factor, --min-insync-replicas and --compare-rf need a cluster (--broker), not --embedded");
+  if (replicated && options.client === "raw") throw new UsageError("--client raw talks to one broker and does not follow leaders: no replication options with it");
+  if ((options.brokers?.length ?? 0) > 1 && options.client === "raw") throw new UsageError("--client raw talks to one broker: give one --broker address");
+  if (options.minInsyncReplicas !== undefined && options.replicationFactor !== undefined && options.minInsyncReplicas > options.replicationFactor) {
+    throw new UsageError(`--min-insync-replicas (${options.minInsyncReplicas}) cannot exceed --replication-factor (${options.replicationFactor})`);
+  }
+  if (options.compareRf !== undefined && options.topic !== undefined) throw new UsageError("--compare-rf creates two fresh topics: leave out --topic");
   if (options.consumers > options.partitions) {
     throw new UsageError(`--consumers (${options.consumers}) cannot exceed --partitions (${options.partitions}): each consumer reads whole partitions`);
   }

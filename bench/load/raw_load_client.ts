@@ -34,6 +34,7 @@ import type {
   LoadProducerOptions,
   LoadRecord,
   LoadTarget,
+  LoadTopicSpec,
 } from "./load_client.ts";
 
 /** Requests awaiting an answer on one producer connection before send() makes the caller wait. */
@@ -458,6 +459,10 @@ class RawUnbatchedProducer implements LoadProducer {
     this.connection.flush();
   }
 
+  async waitForLeaders(): Promise<void> {
+    // A single node leads every partition from its creation.
+  }
+
   async close(): Promise<void> {
     this.connection.close();
   }
@@ -553,7 +558,11 @@ class RawConsumer implements LoadConsumer {
 class RawAdmin implements LoadAdmin {
   constructor(private readonly connection: RawConnection) {}
 
-  async createTopic(topic: string, partitions: number): Promise<void> {
+  async createTopic(topic: string, partitions: number, spec: LoadTopicSpec = {}): Promise<void> {
+    // The baseline client talks to one broker and does not follow leaders: a single node only.
+    if ((spec.replicationFactor ?? 1) !== 1 || spec.minInsyncReplicas !== undefined) {
+      throw new Error("--client raw runs against a single node: no --replication-factor or --min-insync-replicas");
+    }
     const reply = (await this.connection.control(ApiKey.CreateTopics, { topics: [{ name: topic, partitions }] })) as {
       topics: { name: string; errorCode: number; message?: string }[];
     };
@@ -561,6 +570,10 @@ class RawAdmin implements LoadAdmin {
     if (result !== undefined && result.errorCode !== 0 && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
       throw new SluiceError(result.errorCode, result.message ?? `create topic ${topic}`);
     }
+  }
+
+  async waitForLeaders(): Promise<void> {
+    // A single node leads every partition from its creation.
   }
 
   async close(): Promise<void> {

@@ -47,6 +47,8 @@ const START_DELAY_MS = 300;
 /** After every acked message was seen, consumers get this much longer for unacked ones that may also be stored. */
 const DRAIN_GRACE_MS = 300;
 const POLL_MS = 20;
+/** How long a created topic may take to have a leader and a full ISR for every partition (a cluster). */
+const TOPIC_READY_TIMEOUT_MS = 30_000;
 
 export interface RunHooks {
   /** Called with the broker's address once it is known (tests, the peers script). */
@@ -89,7 +91,10 @@ class LoadThread<Done> {
 }
 
 function commandLine(o: BenchOptions): string {
-  const parts = ["sluice bench", o.mode, o.embedded ? "--embedded" : `--broker ${o.broker!.host}:${o.broker!.port}`];
+  const brokerList = (o.brokers ?? (o.broker === undefined ? [] : [o.broker])).map((b) => `${b.host}:${b.port}`).join(",");
+  const parts = ["sluice bench", o.mode, o.embedded ? "--embedded" : `--broker ${brokerList}`];
+  if (o.replicationFactor !== undefined) parts.push(`--replication-factor ${o.replicationFactor}`);
+  if (o.minInsyncReplicas !== undefined) parts.push(`--min-insync-replicas ${o.minInsyncReplicas}`);
   parts.push(o.messages !== undefined ? `--messages ${o.messages}` : `--duration ${o.durationSec}`);
   parts.push(`--size ${o.sizeBytes} --partitions ${o.partitions} --producers ${o.producers}`);
   if (o.mode !== "produce") parts.push(`--consumers ${o.consumers}`);
@@ -134,9 +139,13 @@ async function runAgainst(
   threads: LoadThread<unknown>[],
 ): Promise<BenchResult> {
   const topic = options.topic ?? `sluice-bench-${randomBytes(4).toString("hex")}`;
-  const admin = await createLoadAdmin(options.client, { host, port });
+  // A cluster: every address bootstraps the clients, which send to each partition's leader.
+  const bootstrap = options.brokers !== undefined && options.brokers.length > 1 ? options.brokers.map((b) => `${b.host}:${b.port}`).join(",") : undefined;
+  const admin = await createLoadAdmin(options.client, { host, port, bootstrap });
   try {
-    await admin.createTopic(topic, options.partitions);
+    await admin.createTopic(topic, options.partitions, { replicationFactor: options.replicationFactor, minInsyncReplicas: options.minInsyncReplicas });
+    // The controller elects leaders after the create: start the load once each partition has one and a full ISR.
+    await admin.waitForLeaders(topic, options.replicationFactor ?? 1, TOPIC_READY_TIMEOUT_MS);
   } finally {
     await admin.close();
   }
@@ -171,7 +180,7 @@ async function runAgainst(
       thread.worker.postMessage({
         type: "start",
         clientKind: options.client,
-        client: { host, port, clientId: `bench-consumer-${c}`, topic, partitions },
+        client: { host, port, bootstrap, clientId: `bench-consumer-${c}`, topic, partitions },
         seqLimit,
         counters: counterBuffer,
         thread: consumerBase + c,
@@ -208,7 +217,7 @@ async function runAgainst(
       type: "start",
       clientKind: options.client,
       client: {
-        host, port, clientId: `bench-producer-${p}`, topic, acks: options.acks,
+        host, port, bootstrap, clientId: `bench-producer-${p}`, topic, acks: options.acks,
         batchBytes: options.batchBytes, lingerMs: options.lingerMs, valueBytes: options.sizeBytes,
         ...(options.compression === "none" ? {} : { compression: options.compression }),
         unbatchedInFlight: unbatchedInFlightPerProducer(options.producers),
@@ -344,6 +353,8 @@ async function runAgainst(
       lingerMs: options.lingerMs ?? null,
       ratePerSec: options.ratePerSec ?? null,
       topic,
+      replicationFactor: options.replicationFactor ?? null,
+      minInsyncReplicas: options.minInsyncReplicas ?? null,
       client: options.client,
       sendBatch: options.sendBatch,
       warmupSec: options.warmupSec,

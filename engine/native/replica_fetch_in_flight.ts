@@ -7,8 +7,16 @@
 // long-polling on log end moves), the others are answered with their error or
 // diverging epoch, and then nothing parks (the follower must act at once).
 // Records are copied once off the worker's completion ring (its views live only
-// for the callback) and written to the socket from those copies as pieces
-// when large, as consumer fetches are.
+// for the callback) into a scratch buffer from the server's pool, as consumer
+// fetches do (fetch_results.ts: reused memory, not a fresh copy per answer,
+// which cost the leader most of its replication time), and written to the
+// socket as views of it when large; the buffer goes back to the pool once the
+// socket took them.
+//
+// A request with MaxBytes 0 is a follower's durable report (sent while its
+// fetch is parked here): the checks record its offsets, which may move the
+// high watermark and answer acks=all, and the answer goes at once, without a
+// read or records.
 
 import { ErrorCode } from "../../protocol/errors.ts";
 import { FRAME_BYTES_MAX, RESPONSE_HEADER_BYTES } from "../../protocol/limits.ts";
@@ -24,6 +32,7 @@ import {
 import { utf8Length } from "../../protocol/utf8.ts";
 import { FETCH_RECORDS_COPIED_BYTES_MAX } from "../engine_limits.ts";
 import type { FetchHandle, FetchPartitionRequest, FetchSink } from "../fetch_operation.ts";
+import { FetchPartitionResults } from "../fetch_results.ts";
 import type { ReplicaFetchCheck } from "../replication/replica_manager.ts";
 import type { Connection, RequestMeta } from "./connection.ts";
 
@@ -36,8 +45,8 @@ export class ReplicaFetchInFlight implements FetchSink {
   readonly #checks: ReplicaFetchCheck[];
   /** Index in the engine fetch of each request partition (-1: answered without a read). */
   readonly #readIndex: Int32Array;
-  readonly #records: Uint8Array[];
-  readonly #codes: Int16Array;
+  /** The read partitions' codes and bytes (by engine fetch index), set in #fetch. */
+  #results: FetchPartitionResults | null = null;
   #handle: FetchHandle | null = null;
   #finished = false;
 
@@ -70,12 +79,14 @@ export class ReplicaFetchInFlight implements FetchSink {
     this.#req = req;
     this.#checks = checks;
     this.#readIndex = new Int32Array(checks.length).fill(-1);
-    this.#records = [];
-    this.#codes = new Int16Array(checks.length);
   }
 
   #fetch(): void {
     if (this.#conn.closed) return;
+    if (this.#req.maxBytes === 0) {
+      this.done();
+      return;
+    }
     const parts: FetchPartitionRequest[] = [];
     let answeredWithoutRead = false;
     let flat = 0;
@@ -90,9 +101,8 @@ export class ReplicaFetchInFlight implements FetchSink {
         }
       }
     }
-    this.#records.length = parts.length;
-    this.#records.fill(EMPTY);
     const conn = this.#conn;
+    this.#results = new FetchPartitionResults(conn.host.scratch, parts.length);
     const handle = conn.host.engine.fetch(
       {
         // A divergence or an error is answered at once: the follower must act on it.
@@ -110,13 +120,12 @@ export class ReplicaFetchInFlight implements FetchSink {
     }
   }
 
-  partition(index: number, errorCode: number, bytes: Uint8Array | null): void {
-    this.#codes[index] = errorCode;
-    this.#records[index] = bytes === null || bytes.length === 0 ? EMPTY : bytes.slice();
+  partition(index: number, errorCode: number, bytes: Uint8Array | null, highWatermark: number, logStartOffset: number): void {
+    this.#results!.set(index, errorCode, bytes, highWatermark, logStartOffset);
   }
 
   reset(): void {
-    this.#records.fill(EMPTY);
+    this.#results?.reset();
   }
 
   done(): void {
@@ -124,7 +133,9 @@ export class ReplicaFetchInFlight implements FetchSink {
     const conn = this.#conn;
     if (this.#handle !== null) conn.untrackFetch(this.#handle);
     const pool = conn.host.engine.pool;
-    let used = 0;
+    const results = this.#results;
+    const { scratch, release } = results === null ? { scratch: EMPTY, release: () => {} } : results.takeScratch();
+    const used = results === null ? 0 : results.usedBytes;
     let flat = 0;
     const topics = this.#req.topics.map((t) => ({
       name: t.name,
@@ -133,11 +144,10 @@ export class ReplicaFetchInFlight implements FetchSink {
         if (c.kind === "read") {
           const k = this.#readIndex[flat - 1];
           const st = pool.state(c.slot);
-          const records = this.#records[k];
-          used += records.length;
+          const records = k < 0 || results === null ? EMPTY : results.records(k, scratch);
           return {
             index: p.index,
-            errorCode: this.#codes[k],
+            errorCode: k < 0 || results === null ? ErrorCode.NONE : results.codes[k],
             // Read now: the fetch may have parked while followers' reports moved it.
             highWatermark: BigInt(c.leader.highWatermark),
             logStartOffset: BigInt(st.logStartOffset),
@@ -162,10 +172,15 @@ export class ReplicaFetchInFlight implements FetchSink {
     let bytes = 2 + 4 + used;
     for (const t of this.#req.topics) bytes += 2 + utf8Length(t.name) + 4 + REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN * t.partitions.length;
     if (bytes + RESPONSE_HEADER_BYTES > FRAME_BYTES_MAX) {
+      release();
       conn.respondError(this.#meta, ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${bytes} bytes, larger than a frame; ask for fewer bytes`);
       return;
     }
-    if (used <= FETCH_RECORDS_COPIED_BYTES_MAX) conn.respond(this.#meta, (w) => writeReplicaFetchResponse(w, { topics }));
-    else conn.respondPieces(this.#meta, (w) => writeReplicaFetchResponsePieces(w, { topics }), () => {});
+    if (used <= FETCH_RECORDS_COPIED_BYTES_MAX) {
+      conn.respond(this.#meta, (w) => writeReplicaFetchResponse(w, { topics }));
+      release();
+    } else {
+      conn.respondPieces(this.#meta, (w) => writeReplicaFetchResponsePieces(w, { topics }), release);
+    }
   }
 }

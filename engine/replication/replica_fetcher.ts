@@ -9,11 +9,19 @@
 // durable by the worker's group commit like produces). A diverging epoch means
 // this log forked from the leader's: it is cut to the end of the last common
 // epoch (min of the leader's answer and this log's own end for that epoch,
-// KIP-320) and fetched again. Before the next round the fetcher waits (bounded)
-// for its own fdatasync to cover what it appended, so the durable offset it
-// reports — which is what the leader's high watermark and acks=all wait on — is
-// current without a second request. The follower's high watermark is the
-// leader's, never above its own durable offset.
+// KIP-320) and fetched again. The follower's high watermark is the leader's,
+// never above its own durable offset.
+//
+// The rounds are pipelined: the next fetch goes out as soon as the appends are
+// written, not after their fdatasync, so one round trip and one fdatasync
+// overlap instead of adding up. The durable offset is what the leader's high
+// watermark and acks=all wait on, and the fetch that is out may park at the
+// leader (nothing new to copy): so when this replica's fdatasync covers an
+// append while a fetch is out, the fetcher sends a **durable report** at once —
+// a ReplicaFetch with MaxBytes 0, which the leader records and answers without
+// records or waiting (docs/PROTOCOL.md). At most one report is out at a time;
+// what became durable meanwhile goes in the next one. No empty fetch is ever
+// sent to poll: a report goes only when a durable offset moved.
 //
 // A lost connection or a timed-out answer closes the socket and reconnects
 // with a doubling backoff; a partition error (not leader, fenced epoch) waits
@@ -51,6 +59,7 @@ export interface FollowerHost {
   lastBatchEpoch(slot: number): Promise<number>;
   endOffsetForEpoch(slot: number, epoch: number): Promise<{ epoch: number; endOffset: number }>;
   truncate(slot: number, offset: number): Promise<{ logEndOffset: number }>;
+  /** Takes (copies) `records` before it returns: the view may be reused right after. */
   appendAsFollower(slot: number, records: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }>;
   /** The follower's HW moved: consumers parked on it may read more. */
   highWatermarkMoved(slot: number): void;
@@ -73,6 +82,29 @@ export interface FollowerPartition {
   lastError: number;
   /** Truncations done for a diverging epoch (for tests and metrics). */
   truncations: number;
+  /** The leader's HW as last answered (the follower's HW is it, capped by its own durable offset). */
+  leaderHighWatermark: number;
+  /** The highest durable offset sent to the leader in this connection (a fetch or a report); -1 after a (re)connect. */
+  reportedDurable: number;
+  /** The offset a durable watch waits for (the log end after the last append); -1: none armed. */
+  durableWatch: number;
+  /** The newest offset to watch for when the armed watch fires short of it. */
+  durableWanted: number;
+  /** Durable reports that carried this partition (for tests and metrics). */
+  reports: number;
+}
+
+interface Pending {
+  /** Runs on the response body while the view is valid (inside the parser's callback); its value resolves the request. */
+  onBody: (body: Uint8Array) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+/** A follower append started from a fetch answer, with what #apply needs once the records' view is gone. */
+interface StartedAppend {
+  readonly done: Promise<{ lastOffset: number } | Error>;
+  readonly lastEpoch: number;
 }
 
 export class ReplicaFetcher {
@@ -85,7 +117,13 @@ export class ReplicaFetcher {
   #closed = false;
   #wake: (() => void) | null = null;
   #nextCorrelationId = 1;
-  #pending: { correlationId: number; resolve: (body: Uint8Array) => void; reject: (e: Error) => void } | null = null;
+  /** Requests out on the socket by correlation id: at most the round's fetch and one durable report. */
+  readonly #pending = new Map<number, Pending>();
+  /** The round's fetch is out (a report is worth sending only then: otherwise the next fetch carries it). */
+  #fetchOut = false;
+  #reportOut = false;
+  /** A durable offset moved while a report was out: send another when it returns. */
+  #reportAgain = false;
   readonly #running: Promise<void>;
   /** Rounds completed (a test waits on progress with it). */
   rounds = 0;
@@ -110,12 +148,28 @@ export class ReplicaFetcher {
     const k = key(topic, partition);
     let p = this.#partitions.get(k);
     if (p === undefined) {
-      p = { topic, partition, slot, leaderEpoch, fetchOffset: -1, lastFetchedEpoch: -1, highWatermark: 0, lastError: ErrorCode.NONE, truncations: 0 };
+      p = {
+        topic,
+        partition,
+        slot,
+        leaderEpoch,
+        fetchOffset: -1,
+        lastFetchedEpoch: -1,
+        highWatermark: 0,
+        lastError: ErrorCode.NONE,
+        truncations: 0,
+        leaderHighWatermark: 0,
+        reportedDurable: -1,
+        durableWatch: -1,
+        durableWanted: -1,
+        reports: 0,
+      };
       this.#partitions.set(k, p);
     } else {
       p.leaderEpoch = leaderEpoch;
       p.slot = slot;
       p.fetchOffset = -1; // re-read from the log: a new leader may need a truncation check from the start
+      p.reportedDurable = -1;
     }
     this.#kick();
     return p;
@@ -180,27 +234,38 @@ export class ReplicaFetcher {
     const parser = new FrameParser({
       kind: "response",
       onFrame: (frame) => {
-        const pending = this.#pending;
-        if (pending === null || readResponseCorrelationId(frame) !== pending.correlationId) return;
-        this.#pending = null;
-        // The frame view is the parser's: the records must outlive it (appends are asynchronous).
-        pending.resolve(responseBody(frame).slice());
+        const correlationId = readResponseCorrelationId(frame);
+        const pending = this.#pending.get(correlationId);
+        if (pending === undefined) return;
+        this.#pending.delete(correlationId);
+        // The frame view is the parser's and dies when this returns: the body is used here, not kept
+        // (the records go straight into the worker's request ring; see #round).
+        let value: unknown;
+        try {
+          value = pending.onBody(responseBody(frame));
+        } catch (e) {
+          pending.reject(e as Error);
+          return;
+        }
+        pending.resolve(value);
       },
       onError: (e) => socket.close() ?? void e,
     });
     socket.onData((chunk) => parser.push(chunk));
     socket.onClose((error) => {
-      const pending = this.#pending;
-      this.#pending = null;
-      pending?.reject(error ?? new Error("the leader closed the connection"));
+      const pending = [...this.#pending.values()];
+      this.#pending.clear();
+      for (const p of pending) p.reject(error ?? new Error("the leader closed the connection"));
     });
+    // A new connection may reach a new leader process: it knows nothing this one reported.
+    for (const p of this.#partitions.values()) p.reportedDurable = -1;
     this.#socket = socket;
   }
 
   async #round(): Promise<void> {
     const f = this.#follower;
     const parts = [...this.#partitions.values()];
-    // Initialise new partitions from their own log; wait (bounded) for what was appended to be durable.
+    // Initialise new partitions from their own log. No wait for durability: a report carries it (see top).
     for (const p of parts) {
       const slot = f.resolve(p.topic, p.partition);
       if (slot < 0) {
@@ -214,7 +279,6 @@ export class ReplicaFetcher {
         p.fetchOffset = f.logEndOffset(slot);
         p.lastFetchedEpoch = await f.lastBatchEpoch(slot);
       }
-      if (f.durableOffset(slot) < p.fetchOffset) await f.whenDurable(slot, p.fetchOffset, REPLICA_DURABLE_WAIT_MS);
     }
     const asked = parts.filter((p) => p.fetchOffset >= 0 && p.slot >= 0);
     if (asked.length === 0) {
@@ -223,6 +287,8 @@ export class ReplicaFetcher {
     }
     const byTopic = new Map<string, ReplicaFetchTopic>();
     for (const p of asked) {
+      const durable = this.#durableToReport(p);
+      p.reportedDurable = Math.max(p.reportedDurable, durable);
       let t = byTopic.get(p.topic);
       if (t === undefined) {
         t = { name: p.topic, partitions: [] };
@@ -233,27 +299,61 @@ export class ReplicaFetcher {
         currentLeaderEpoch: p.leaderEpoch,
         fetchOffset: BigInt(p.fetchOffset),
         lastFetchedEpoch: p.lastFetchedEpoch,
-        durableOffset: BigInt(f.durableOffset(p.slot)),
+        durableOffset: BigInt(durable),
         partitionMaxBytes: REPLICA_FETCH_PARTITION_BYTES_MAX,
       });
     }
-    const body = await this.#roundTrip({ replicaId: f.brokerId, maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] });
-    const resp = decodeReplicaFetchResponse(body);
-    let failed = 0;
-    for (const t of resp.topics) {
+    this.#fetchOut = true;
+    let received: { resp: ReturnType<typeof decodeReplicaFetchResponse>; appends: Map<ReplicaFetchPartitionResult, StartedAppend> };
+    try {
+      // The records are handed to the worker inside the parser's callback, from its view:
+      // one copy (into the request ring) instead of a fresh copy of the body first.
+      received = await this.#roundTrip({ replicaId: f.brokerId, maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] }, (body) => this.#startAppends(body));
+    } finally {
+      this.#fetchOut = false;
+    }
+    // Partitions are independent (often on different workers): their appends run side by side.
+    const applied: Promise<boolean>[] = [];
+    for (const t of received.resp.topics) {
       for (const r of t.partitions) {
         const p = this.#partitions.get(key(t.name, r.index));
         if (p === undefined) continue; // removed while the fetch was out
-        if (!(await this.#apply(p, r))) failed++;
+        applied.push(this.#apply(p, r, received.appends.get(r)));
       }
     }
+    const failed = (await Promise.all(applied)).filter((ok) => !ok).length;
     this.rounds++;
     // Every partition refused (not the leader yet, an epoch not known there yet): do not spin.
     if (failed === asked.length) await this.#sleep(REPLICA_RECONNECT_BACKOFF_MS_MIN);
   }
 
-  /** Applies one partition's answer; false when it was an error. */
-  async #apply(p: FollowerPartition, r: ReplicaFetchPartitionResult): Promise<boolean> {
+  /**
+   * Decodes a fetch answer and starts the appends of every partition that
+   * brought records, while `body` is valid; the records' views must not be
+   * used after this returns.
+   */
+  #startAppends(body: Uint8Array): { resp: ReturnType<typeof decodeReplicaFetchResponse>; appends: Map<ReplicaFetchPartitionResult, StartedAppend> } {
+    const resp = decodeReplicaFetchResponse(body);
+    const appends = new Map<ReplicaFetchPartitionResult, StartedAppend>();
+    for (const t of resp.topics) {
+      for (const r of t.partitions) {
+        if (r.errorCode !== ErrorCode.NONE || r.divergingEpoch !== NO_DIVERGING_EPOCH || r.records.length === 0) continue;
+        const p = this.#partitions.get(key(t.name, r.index));
+        if (p === undefined || p.slot < 0) continue;
+        const done = this.#follower.appendAsFollower(p.slot, r.records).then(
+          (res) => res,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        );
+        appends.set(r, { done, lastEpoch: lastEpochIn(r.records) });
+      }
+      // Past here nothing may read the records: drop the views.
+      for (const r of t.partitions) r.records = EMPTY;
+    }
+    return { resp, appends };
+  }
+
+  /** Applies one partition's answer (its append, if any, started by #startAppends); false when it was an error. */
+  async #apply(p: FollowerPartition, r: ReplicaFetchPartitionResult, started: StartedAppend | undefined): Promise<boolean> {
     const f = this.#follower;
     p.lastError = r.errorCode;
     if (r.errorCode !== ErrorCode.NONE) return false;
@@ -265,34 +365,142 @@ export class ReplicaFetcher {
       cut = Math.min(cut, f.logEndOffset(slot));
       const res = await f.truncate(slot, cut);
       p.truncations++;
+      p.reportedDurable = -1; // the durable offset moved back with the log: report from there
       p.fetchOffset = res.logEndOffset;
       p.lastFetchedEpoch = await f.lastBatchEpoch(slot);
       return true;
     }
-    if (r.records.length > 0) {
-      let res: { lastOffset: number };
-      try {
-        res = await f.appendAsFollower(slot, r.records);
-      } catch (e) {
+    if (started !== undefined) {
+      const res = await started.done;
+      if (res instanceof Error) {
+        const e = res;
         // Refused by the log (offsets not at its end, an epoch going back) or a storage error:
         // start the partition again from what its log says, with the divergence check.
         p.lastError = (e as { code?: number }).code ?? ErrorCode.UNKNOWN_SERVER_ERROR;
         p.fetchOffset = -1;
-        f.log(`sluice: follower append to ${p.topic}-${p.partition} refused (${(e as Error)?.message ?? e}); fetching again from its log end`);
+        p.reportedDurable = -1;
+        f.log(`sluice: follower append to ${p.topic}-${p.partition} refused (${e.message}); fetching again from its log end`);
         return false;
       }
       p.fetchOffset = res.lastOffset + 1;
-      p.lastFetchedEpoch = lastEpochIn(r.records);
+      p.lastFetchedEpoch = started.lastEpoch;
+      this.#watchDurable(p);
     }
-    const hw = Math.max(p.highWatermark, Math.min(Number(r.highWatermark), f.durableOffset(slot)));
-    if (hw !== p.highWatermark) {
-      p.highWatermark = hw;
-      f.highWatermarkMoved(slot);
-    }
+    this.#leaderHw(p, Number(r.highWatermark));
     return true;
   }
 
-  #roundTrip(req: Parameters<typeof writeReplicaFetchRequest>[1]): Promise<Uint8Array> {
+  /** The leader answered its HW: the follower's moves to it, capped by what is durable here. */
+  #leaderHw(p: FollowerPartition, leaderHw: number): void {
+    if (leaderHw > p.leaderHighWatermark) p.leaderHighWatermark = leaderHw;
+    this.#followerHw(p);
+  }
+
+  #followerHw(p: FollowerPartition): void {
+    if (p.slot < 0) return;
+    const hw = Math.min(p.leaderHighWatermark, this.#follower.durableOffset(p.slot));
+    if (hw > p.highWatermark) {
+      p.highWatermark = hw;
+      this.#follower.highWatermarkMoved(p.slot);
+    }
+  }
+
+  /** What this replica may report durable for `p`: never past what it fetched (the leader caps it too). */
+  #durableToReport(p: FollowerPartition): number {
+    return Math.min(this.#follower.durableOffset(p.slot), p.fetchOffset);
+  }
+
+  /**
+   * Waits for this replica's fdatasync to cover `p` up to its log end, then
+   * reports it. One watch per partition: a newer target waits for the armed one
+   * to fire. A watch that times out (a slow disk) is armed again, so the
+   * report still goes when the fdatasync returns.
+   */
+  #watchDurable(p: FollowerPartition): void {
+    const target = p.fetchOffset;
+    p.durableWanted = Math.max(p.durableWanted, target);
+    if (p.durableWatch >= 0) return;
+    const f = this.#follower;
+    if (f.durableOffset(p.slot) >= target) {
+      this.#durableMoved(p);
+      return;
+    }
+    p.durableWatch = target;
+    const slot = p.slot;
+    f.whenDurable(slot, target, REPLICA_DURABLE_WAIT_MS).then(() => {
+      p.durableWatch = -1;
+      if (this.#closed || this.#partitions.get(key(p.topic, p.partition)) !== p || p.slot !== slot) return;
+      this.#durableMoved(p);
+      if (f.durableOffset(slot) < p.durableWanted) this.#watchDurable(p);
+    });
+  }
+
+  #durableMoved(p: FollowerPartition): void {
+    this.#followerHw(p);
+    this.#report();
+  }
+
+  /**
+   * Sends a durable report when a fetch is out (it may be parked at the
+   * leader) and some partition's durable offset passed what was last sent.
+   * Without a fetch out the next fetch carries it; with a report out, another
+   * follows when it returns.
+   */
+  #report(): void {
+    if (this.#closed || !this.#fetchOut) return;
+    if (this.#reportOut) {
+      this.#reportAgain = true;
+      return;
+    }
+    const byTopic = new Map<string, ReplicaFetchTopic>();
+    const sent: FollowerPartition[] = [];
+    for (const p of this.#partitions.values()) {
+      if (p.slot < 0 || p.fetchOffset < 0) continue;
+      const durable = this.#durableToReport(p);
+      if (durable <= p.reportedDurable) continue;
+      p.reportedDurable = durable;
+      sent.push(p);
+      let t = byTopic.get(p.topic);
+      if (t === undefined) {
+        t = { name: p.topic, partitions: [] };
+        byTopic.set(p.topic, t);
+      }
+      t.partitions.push({
+        index: p.partition,
+        currentLeaderEpoch: p.leaderEpoch,
+        fetchOffset: BigInt(p.fetchOffset),
+        lastFetchedEpoch: p.lastFetchedEpoch,
+        durableOffset: BigInt(durable),
+        partitionMaxBytes: 0,
+      });
+    }
+    if (sent.length === 0) return;
+    this.#reportOut = true;
+    for (const p of sent) p.reports++;
+    const done = (): void => {
+      this.#reportOut = false;
+      if (this.#reportAgain) {
+        this.#reportAgain = false;
+        this.#report();
+      }
+    };
+    this.#roundTrip({ replicaId: this.#follower.brokerId, maxWaitMs: 0, minBytes: 0, maxBytes: 0, topics: [...byTopic.values()] }, decodeReplicaFetchResponse).then(
+      (resp) => {
+        // Only the HW is taken from a report's answer: errors and divergences reach the round's fetch too.
+        for (const t of resp.topics) {
+          for (const r of t.partitions) {
+            const p = this.#partitions.get(key(t.name, r.index));
+            if (p !== undefined && r.errorCode === ErrorCode.NONE && r.divergingEpoch === NO_DIVERGING_EPOCH) this.#leaderHw(p, Number(r.highWatermark));
+          }
+        }
+        done();
+      },
+      // A lost connection fails the round's fetch as well, which reconnects; the next fetch carries the offsets.
+      () => done(),
+    );
+  }
+
+  #roundTrip<T>(req: Parameters<typeof writeReplicaFetchRequest>[1], onBody: (body: Uint8Array) => T): Promise<T> {
     const socket = this.#socket;
     if (socket === null || !socket.open) return Promise.reject(new Error("not connected"));
     const correlationId = this.#nextCorrelationId++ >>> 0;
@@ -300,27 +508,28 @@ export class ReplicaFetcher {
     const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: 0, correlationId });
     writeReplicaFetchRequest(w, req);
     endFrame(w, start);
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.#pending?.correlationId !== correlationId) return;
-        this.#pending = null;
+        if (!this.#pending.delete(correlationId)) return;
         reject(new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `no answer from the leader within ${REPLICA_RESPONSE_TIMEOUT_MS} ms`));
       }, REPLICA_RESPONSE_TIMEOUT_MS);
-      this.#pending = {
-        correlationId,
-        resolve: (b) => {
+      this.#pending.set(correlationId, {
+        onBody,
+        resolve: (v) => {
           clearTimeout(timer);
-          resolve(b);
+          resolve(v as T);
         },
         reject: (e) => {
           clearTimeout(timer);
           reject(e);
         },
-      };
+      });
       socket.write(w.finish());
     });
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
@@ -338,3 +547,4 @@ export function lastEpochIn(records: Uint8Array): number {
   }
   return epoch;
 }
+

@@ -11,6 +11,7 @@ import { ErrorCode } from "../../protocol/errors.ts";
 import { encodeBatch } from "../../protocol/record_batch.ts";
 import { waitFor } from "../../test/support/wait_for.ts";
 import { Broker } from "../broker.ts";
+import { REPLICA_FETCH_WAIT_MS } from "./replication_limits.ts";
 import { parseBrokerConfig } from "../broker_config.ts";
 import type { Acks } from "../engine.ts";
 import type { ProduceResult } from "../partition_pool.ts";
@@ -119,6 +120,29 @@ describe("replication between brokers", () => {
     expect(b2.engine.topicView().highWatermark(TOPIC, 0)).toBe(COUNT * 2);
     // A follower refuses produces.
     expect((await produce(b2, "no", 1).answer).err).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  }, 60_000);
+
+  test("pipelined follower: its durable report reaches the leader while its next fetch is parked, so acks=all on an idle partition does not wait for the fetch's long-poll", async () => {
+    const [b1, b2, b3] = await cluster(3);
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2, 3], replicas: [1, 2, 3], minInsyncReplicas: 3 });
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    b3.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    expect((await produce(b1, "warm").answer).err).toBe(ErrorCode.NONE);
+    // Each produce finds both followers' fetches parked (nothing new): the batch wakes them, they append
+    // and fetch again at once (parked again), and their fdatasync is reported by a MaxBytes-0 report.
+    // Without the report the ack would wait for the parked fetch to time out (REPLICA_FETCH_WAIT_MS).
+    const tookMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const a = await produce(b1, `idle${i}`).answer;
+      expect(a.err).toBe(ErrorCode.NONE);
+      tookMs.push(performance.now() - started);
+    }
+    tookMs.sort((x, y) => x - y);
+    expect(tookMs[2]).toBeLessThan(REPLICA_FETCH_WAIT_MS / 2);
+    const reports = b2.engine.replication.followerState(TOPIC, 0)!.reports + b3.engine.replication.followerState(TOPIC, 0)!.reports;
+    expect(reports).toBeGreaterThan(0);
+    expect(segmentFiles(b2)).toEqual(segmentFiles(b1));
   }, 60_000);
 
   test("consumers on the leader never read at or above the HW: with one follower's reports missing, acks=1 records stay invisible until the follower reports them durable", async () => {

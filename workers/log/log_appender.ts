@@ -240,7 +240,8 @@ export class LogAppender {
     assert(pos === records.length, "log: the validated batches cover the append exactly", pos);
     // Idempotent producers (producer_state.ts): a retry is answered from the state, an out-of-order batch refused.
     const producers = this.s.producers;
-    const verdict = producers.check(records, s.positions, first, n, this.stagedBytes);
+    // A follower's batches were checked by the leader (several producers may be interleaved): recorded below, never refused.
+    const verdict = asFollower ? ProducerVerdict.NONE : producers.check(records, s.positions, first, n, this.stagedBytes);
     if (verdict === ProducerVerdict.DUPLICATE) {
       out.baseOffset = producers.duplicateBase;
       out.lastOffset = producers.duplicateLast;
@@ -293,6 +294,7 @@ export class LogAppender {
     }
     assert(next === lastOffset + 1, "log: the offsets given match the batches' offset counts", next);
     if (verdict === ProducerVerdict.APPEND) producers.record(baseOffset);
+    else if (asFollower) producers.recordReplicated(records, s.positions, at, n, this.stagedBytes, s.offsetCounts, baseOffset);
     if (this.staged.length === 0) this.stagedNowMs = nowMs;
     this.staged.push(records);
     this.stagedBatches += n;

@@ -282,6 +282,52 @@ export class ProducerStateTable {
     return ProducerVerdict.APPEND;
   }
 
+  /**
+   * A follower's append (replication): the leader checked every batch and
+   * stored them as they are, several producers interleaved, so nothing is
+   * refused here; each run of batches of one producer and epoch is recorded
+   * as record() does for an APPEND, from `baseOffset` on (Kafka's replication
+   * origin does the same). Batches without a producer id are skipped.
+   */
+  recordReplicated(records: Uint8Array, positions: Float64Array, from: number, n: number, positionBase: number, offsetCounts: Float64Array, baseOffset: number): void {
+    let next = baseOffset;
+    let k = 0;
+    while (k < n) {
+      const p0 = positions[from + k] - positionBase;
+      const id = readI64Number(records, p0 + PRODUCER_ID_OFFSET);
+      const epoch = readI16(records, p0 + PRODUCER_EPOCH_OFFSET);
+      let end = k + 1;
+      while (end < n) {
+        const p = positions[from + end] - positionBase;
+        if (readI64Number(records, p + PRODUCER_ID_OFFSET) !== id || readI16(records, p + PRODUCER_EPOCH_OFFSET) !== epoch) break;
+        end++;
+      }
+      const runBase = next;
+      for (let j = k; j < end; j++) next += offsetCounts[from + j];
+      if (id >= 0) {
+        const count = end - k;
+        if (count > this.batchFirst.length) {
+          this.batchFirst = new Int32Array(count);
+          this.batchLast = new Int32Array(count);
+          this.batchOffsets = new Float64Array(count);
+        }
+        for (let j = 0; j < count; j++) {
+          const p = positions[from + k + j] - positionBase;
+          const seq = readI32(records, p + BASE_SEQUENCE_OFFSET);
+          const delta = readI32(records, p + LAST_OFFSET_DELTA_OFFSET);
+          this.batchFirst[j] = seq;
+          this.batchLast[j] = addSequence(seq, delta);
+          this.batchOffsets[j] = delta + 1;
+        }
+        this.batchCount = count;
+        this.appendProducer = id;
+        this.appendEpoch = epoch;
+        this.record(runBase);
+      }
+      k = end;
+    }
+  }
+
   /** Records the append check() said APPEND to, given offsets from `baseOffset`. */
   record(baseOffset: number): void {
     const id = this.appendProducer;

@@ -381,6 +381,27 @@ describe("follower append", () => {
     follower.close();
   });
 
+  test("one follower append may hold batches of several idempotent producers interleaved (as the leader stored them); the follower's producer state learns each, so a retry to it as leader is a duplicate", () => {
+    const leader = open("leader");
+    leader.setLeaderEpoch(1);
+    const batch = (producerId: number, seq: number, value: string) =>
+      encodeBatch([{ value }, { value: `${value}+` }], { producerId, producerEpoch: 0, baseSequence: seq });
+    // Producers 7 and 9, two batches each, interleaved on the leader.
+    for (const [id, seq] of [[7, 0], [9, 0], [7, 2], [9, 2]] as const) leader.append(batch(id, seq, `p${id}-s${seq}`));
+    const fetched = concat(readAll(leader).map((b) => b.bytes));
+    const follower = open("follower");
+    expect(follower.appendAsFollower(fetched.slice())).toMatchObject({ baseOffset: 0, lastOffset: 7 });
+    expect(follower.producers.get(7)?.lastSequence).toBe(3);
+    expect(follower.producers.get(9)?.lastSequence).toBe(3);
+    // The follower becomes leader: producer 9 retries its last batch, answered with the offsets it has.
+    follower.setLeaderEpoch(2);
+    const retry = follower.append(batch(9, 2, "p9-s2"));
+    expect(retry).toMatchObject({ baseOffset: 6, lastOffset: 7, duplicate: true });
+    expect(follower.logEndOffset).toBe(8);
+    leader.close();
+    follower.close();
+  });
+
   test("staged follower appends go out with group commit like any append", () => {
     const { leader, fetched } = leaderWithHistory();
     const follower = open("follower");
