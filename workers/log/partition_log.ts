@@ -44,7 +44,6 @@ import { type ProducerStateLoad, loadProducerState, snapshotProducers } from "./
 import { type RecoveryStats, recoverLog } from "./recovery.ts";
 import type { RecoveryPoint } from "./recovery_point.ts";
 import { segmentsToDelete } from "./retention.ts";
-import { producerRunEnds } from "./producer_runs.ts";
 import { ReplicaLogError } from "./replica_log_error.ts";
 import type { Segment } from "./segment_file.ts";
 import { type TruncateResult, truncateLog } from "./log_truncate.ts";
@@ -371,38 +370,19 @@ export class PartitionLog {
    * return; durable after flush() or a journal round, as any append.
    */
   appendAsFollower(records: Uint8Array, nowMs: number = this.s.now()): AppendResult {
-    try {
-      return this.stageAsFollower(records, nowMs);
-    } finally {
-      // What was staged before a refused run is the leader's and in order: stored, so the log end says where to fetch from.
-      this.appender.writeStaged();
-    }
+    const result = this.stageAsFollower(records, nowMs);
+    this.appender.writeStaged();
+    return result;
   }
 
   /**
    * appendAsFollower() without the write, for the host's group commit (see
-   * stage()). The fetched bytes interleave the batches of many producers; each
-   * run of one producer's batches is staged as an append of its own, so the
-   * producer state learns every producer's sequences (producer_runs.ts). A run
-   * refused throws, the runs before it staying staged.
+   * stage()). The fetched bytes interleave many producers' batches, which the
+   * leader already checked: the appender records each producer's run in the
+   * producer state and refuses none (producer_state.ts recordReplicated).
    */
   stageAsFollower(records: Uint8Array, nowMs: number = this.s.now(), out: AppendResult = emptyAppendResult()): AppendResult {
-    const ends = producerRunEnds(records);
-    if (ends.length === 1) return this.appender.stage(records, nowMs, out, true);
-    const run = emptyAppendResult();
-    let start = 0;
-    for (let i = 0; i < ends.length; i++) {
-      this.appender.stage(records.subarray(start, ends[i]), nowMs, run, true);
-      if (i === 0) {
-        Object.assign(out, run);
-      } else {
-        out.lastOffset = run.lastOffset;
-        out.bytes += run.bytes;
-        out.records += run.records;
-      }
-      start = ends[i];
-    }
-    return out;
+    return this.appender.stage(records, nowMs, out, true);
   }
 
   /**
