@@ -46,7 +46,11 @@ export async function connectCluster(config: BrokerConfig): Promise<EtcdClient> 
 }
 
 /** The cluster's families on `/metrics`, as this broker sees the cluster; `isrProposals`: this broker's ISR changes as leader. */
-export function clusterMetrics(member: ClusterMember, isrProposals?: { accepted: number; refused: number }): string {
+export function clusterMetrics(
+  member: ClusterMember,
+  isrProposals?: { accepted: number; refused: number; shrinks: number; expands: number },
+  followerLag?: () => { max: number; total: number },
+): string {
   const view = member.view;
   let offline = 0;
   let underReplicated = 0;
@@ -58,6 +62,7 @@ export function clusterMetrics(member: ClusterMember, isrProposals?: { accepted:
     }
   }
   const stats = member.partitionController?.stats;
+  const lag = followerLag?.() ?? { max: 0, total: 0 };
   const rows: [string, "gauge" | "counter", string, number][] = [
     ["sluice_cluster_controller", "gauge", "1 while this broker is the controller (and its lease's deadline is ahead), else 0.", member.isController ? 1 : 0],
     ["sluice_cluster_controller_epoch", "gauge", "The controller epoch (the election key's create revision) as this broker sees it; 0 when there is none.", view.controller?.epoch ?? 0],
@@ -71,6 +76,10 @@ export function clusterMetrics(member: ClusterMember, isrProposals?: { accepted:
     ["sluice_cluster_isr_changes_total", "counter", "ISR-only partition state changes this broker wrote as controller (this session).", stats?.isrChanges ?? 0],
     ["sluice_cluster_isr_proposals_accepted_total", "counter", "ISR changes this broker proposed as a partition's leader that the controller wrote.", isrProposals?.accepted ?? 0],
     ["sluice_cluster_isr_proposals_refused_total", "counter", "ISR changes this broker proposed as a partition's leader that were refused or not answered in time.", isrProposals?.refused ?? 0],
+    ["sluice_cluster_isr_shrinks_total", "counter", "ISR changes this broker proposed as leader, written by the controller, that took a member out.", isrProposals?.shrinks ?? 0],
+    ["sluice_cluster_isr_expands_total", "counter", "ISR changes this broker proposed as leader, written by the controller, that took a member in.", isrProposals?.expands ?? 0],
+    ["sluice_cluster_follower_lag_max_messages", "gauge", "The largest lag of a follower behind a partition this broker leads (leader log end - follower fetch offset).", lag.max],
+    ["sluice_cluster_follower_lag_messages", "gauge", "The lag of every follower of every partition this broker leads, summed (messages).", lag.total],
   ];
   let out = "";
   for (const [name, type, help, value] of rows) out += `${header(name, type, help)}${name} ${value}\n`;
@@ -105,7 +114,7 @@ export async function joinCluster(
     replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
   });
   log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
-  broker.metrics.addProvider(() => clusterMetrics(member, broker.engine.replication.isrProposals));
+  broker.metrics.addProvider(() => clusterMetrics(member, broker.engine.replication.isrProposals, () => broker.engine.replication.followerLag()));
   return member;
 }
 

@@ -266,10 +266,14 @@ describe("replication driven by etcd's partition state", () => {
     expect(s1).toMatchObject({ leader: s0.leader, leaderEpoch: s0.leaderEpoch, partitionEpoch: s0.partitionEpoch + 1 });
     // With two in sync (min.insync.replicas 2) acks=all is answered again.
     expect((await held).offset).toBe(20n);
-    // The leader counts the proposal the controller wrote.
-    const metrics = await (await fetch(`http://127.0.0.1:${brokers.get(s0.leader)!.httpPort}/metrics`)).text();
-    expect(Number(/^sluice_cluster_isr_proposals_accepted_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    // The leader counts the proposal the controller wrote (once the answer reaches it: it may trail the state etcd shows).
+    const leaderMetric = async (name: string) =>
+      Number(new RegExp(`^${name} (\\d+)$`, "m").exec(await (await fetch(`http://127.0.0.1:${brokers.get(s0.leader)!.httpPort}/metrics`)).text())?.[1]);
+    await waitFor(async () => (await leaderMetric("sluice_cluster_isr_proposals_accepted_total")) >= 1, { ...ETCD_WAIT, what: "the leader counted its accepted proposal" });
+    expect(await leaderMetric("sluice_cluster_isr_shrinks_total")).toBe(1);
     for (let i = 0; i < 10; i++) await producer.send("lagging", { partition: 0, value: `b${i}` });
+    // The stopped follower is behind by everything since it stopped (at least the 11 records sent after), and the leader says so.
+    expect(await leaderMetric("sluice_cluster_follower_lag_max_messages")).toBeGreaterThanOrEqual(11);
 
     resume(stopped);
     const leaderEnd = (await offsetsOf("lagging", 0, [s0.leader]))[0].logEnd;
@@ -278,6 +282,8 @@ describe("replication driven by etcd's partition state", () => {
     const back = await fullIsr("lagging");
     expect(back.leader).toBe(s0.leader);
     expect(back.partitionEpoch).toBeGreaterThan(s1.partitionEpoch);
+    await waitFor(async () => (await leaderMetric("sluice_cluster_isr_expands_total")) >= 1, { ...ETCD_WAIT, what: "the leader counted the expansion" });
+    expect(await leaderMetric("sluice_cluster_follower_lag_max_messages")).toBe(0);
   }, 60_000);
 
   test("a leader SIGSTOPped past its lease acknowledges nothing when resumed; the new leader's log is what it ends with", async () => {

@@ -70,7 +70,8 @@ export class ReplicaManager {
   #isrTimer: ReturnType<typeof setInterval> | undefined;
   #isrCheckMs = 0;
   /** ISR changes the controller accepted and refused (for tests and metrics). */
-  readonly isrProposals = { accepted: 0, refused: 0 };
+  /** ISR changes this broker proposed as leader: written by the controller (and of those, the ones that removed or added a member), refused. */
+  readonly isrProposals = { accepted: 0, refused: 0, shrinks: 0, expands: 0 };
 
   constructor(host: ReplicationHost, brokerId: number) {
     this.#host = host;
@@ -338,11 +339,15 @@ export class ReplicaManager {
     if (isr === undefined) return;
     leader.pendingIsr = isr;
     const { epoch, partitionEpoch } = leader;
+    // The view may apply the written state before the answer arrives: compare with the ISR proposed from.
+    const from = [...leader.isr];
     proposer(names.topic, names.partition, { leaderEpoch: epoch, partitionEpoch, isr }).then(
       (state) => {
         if (this.#leaders.get(slot) !== leader) return;
         leader.pendingIsr = undefined;
         this.isrProposals.accepted++;
+        if (from.some((id) => !state.isr.includes(id))) this.isrProposals.shrinks++;
+        if (state.isr.some((id) => !from.includes(id))) this.isrProposals.expands++;
         if (state.leader === this.brokerId && state.leaderEpoch === leader.epoch && state.partitionEpoch > leader.partitionEpoch) {
           leader.update({ epoch: leader.epoch, isr: state.isr, replicas: leader.replicas, partitionEpoch: state.partitionEpoch }, this.#host.pool.state(slot).durableOffset, Date.now());
         }
@@ -358,6 +363,26 @@ export class ReplicaManager {
         this.#afterHwChange(slot);
       },
     );
+  }
+
+  /**
+   * How far this broker's followers are behind the partitions it leads, in
+   * messages (the leader's log end minus the follower's fetch offset): the
+   * largest and the sum over every (partition, follower). A follower that has
+   * not fetched in this leadership counts from offset 0.
+   */
+  followerLag(): { max: number; total: number } {
+    let max = 0;
+    let total = 0;
+    for (const [slot, leader] of this.#leaders) {
+      const end = this.#host.pool.state(slot).logEndOffset;
+      for (const f of leader.followers.values()) {
+        const lag = Math.max(0, end - f.fetchOffset);
+        total += lag;
+        if (lag > max) max = lag;
+      }
+    }
+    return { max, total };
   }
 
   #afterHwChange(slot: number): void {
