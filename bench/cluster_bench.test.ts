@@ -12,9 +12,9 @@ test("cluster bench, small mode: RF 3 and RF 1 produce, consume and e2e against 
   }
   expect(f.rf3.parameters.replicationFactor).toBe(3);
   expect(f.rf1.parameters.replicationFactor).toBe(1);
-  expect(f.consume.consumed).toBe(20_000);
-  expect(f.consume.lost).toBe(0);
-  expect(f.e2e.lost).toBe(0);
-  expect(f.e2e.p99Ms).not.toBeNull();
+  expect(f.consume?.consumed).toBe(20_000);
+  expect(f.consume?.lost).toBe(0);
+  expect(f.e2e?.lost).toBe(0);
+  expect(f.e2e?.p99Ms).not.toBeNull();
   expect(summary(f)).toContain("RF 3 / RF 1");
 }, 120_000);

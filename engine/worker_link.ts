@@ -25,6 +25,8 @@ export class WorkerLink {
   /** Payload bytes of the largest request refused for lack of room since the last onWritable round. */
   blockedPayloadBytes = 0;
   publishScheduled = false;
+  /** A setImmediate will wake the worker if it parked (worker_pool.ts publishTail). */
+  wakeScheduled = false;
   stopped = false;
   dead: string | null = null;
   ended: Promise<void>;

@@ -25,8 +25,9 @@
 // Hot path: no promise and no postMessage per request. A request is copied into
 // the ring and its callback goes into a bounded per-worker FIFO (completions come
 // back in request order). The ring's tail is published once per microtask turn for
-// all requests of that turn. Completions are drained with one Atomics.waitAsync
-// wake per batch.
+// all requests of that turn, and a parked worker is woken once per event-loop pass
+// (setImmediate) for all turns of that pass. Completions are drained with one
+// Atomics.waitAsync wake per batch.
 
 import * as os from "node:os";
 import { readI32 } from "../protocol/big_endian.ts";
@@ -651,12 +652,30 @@ export class WorkerPool {
   private schedulePublish(link: WorkerLink): void {
     if (link.publishScheduled) return;
     link.publishScheduled = true;
-    queueMicrotask(() => this.publish(link));
+    queueMicrotask(() => this.publishTail(link));
   }
 
+  /**
+   * Make this microtask turn's requests visible (a running worker takes them at
+   * once) and wake a parked worker once per event-loop pass, not once per turn:
+   * every socket read of the pass that queued requests shares one Atomics.notify
+   * (~10% of a router's CPU in a replicated produce when it ran per turn).
+   */
+  private publishTail(link: WorkerLink): void {
+    link.publishScheduled = false;
+    if (!link.requests.publishTail() || link.wakeScheduled) return;
+    link.wakeScheduled = true;
+    setImmediate(() => {
+      link.wakeScheduled = false;
+      link.requests.notifyIfWaiting();
+    });
+  }
+
+  /** Publish and wake now (before a control message, or when the ring is full). */
   private publish(link: WorkerLink): void {
     link.publishScheduled = false;
-    if (link.requests.unpublished) link.requests.publish();
+    if (link.requests.unpublished) link.requests.publishTail();
+    link.requests.notifyIfWaiting();
   }
 
   /** The ring (or in-flight bound) is full: publish what is queued so the worker can make room. */
