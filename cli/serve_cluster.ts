@@ -28,6 +28,9 @@ export const CLUSTER_SETTINGS = [
   { key: "defaultReplicationFactor", flag: "--default-replication-factor", env: "SLUICE_DEFAULT_REPLICATION_FACTOR", kind: "int", help: "replication factor of a topic created without one, in a cluster (default 3)" },
   { key: "controlledShutdownTimeoutMs", flag: "--controlled-shutdown-timeout-ms", env: "SLUICE_CONTROLLED_SHUTDOWN_TIMEOUT_MS", kind: "int", help: "on SIGTERM, longest to wait for the controller to move this broker's leaderships away before leaving (default 10000; 0: leave at once)" },
   { key: "minInsyncReplicas", flag: "--min-insync-replicas", env: "SLUICE_MIN_INSYNC_REPLICAS", kind: "int", help: "min.insync.replicas of a topic created without one, in a cluster (default 2)" },
+  { key: "autoLeaderRebalance", flag: "--auto-leader-rebalance", env: "SLUICE_AUTO_LEADER_REBALANCE", kind: "bool", help: "while controller, move leaderships back to each partition's first replica when a broker's imbalance passes the percentage: true|false (default true)" },
+  { key: "leaderImbalancePerBrokerPercentage", flag: "--leader-imbalance-per-broker-percentage", env: "SLUICE_LEADER_IMBALANCE_PER_BROKER_PERCENTAGE", kind: "int", help: "share (0-100) of a broker's preferred partitions led elsewhere above which they move back (default 10)" },
+  { key: "leaderImbalanceCheckIntervalSeconds", flag: "--leader-imbalance-check-interval-seconds", env: "SLUICE_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS", kind: "int", help: "how often the controller checks the leader imbalance, seconds (default 300)" },
   { key: "replicaLagTimeMaxMs", flag: "--replica-lag-time-max-ms", env: "SLUICE_REPLICA_LAG_TIME_MAX_MS", kind: "int", help: "a follower not caught up with its leader for this long leaves the ISR, in a cluster (default 10000)" },
 ] as const;
 
@@ -94,6 +97,11 @@ export async function joinCluster(
     leaseTtlSeconds: config.clusterLeaseTtlSeconds,
     broker: { id: config.brokerId, host: advertisedHost(config), port: broker.port, kafkaPort: broker.kafkaPort, httpPort: broker.httpPort, rack: config.rack ?? null },
     log,
+    leaderBalance: {
+      enabled: config.autoLeaderRebalance,
+      imbalancePercent: config.leaderImbalancePerBrokerPercentage,
+      intervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
+    },
   });
   // From here topic admin goes to the controller and this broker's partitions follow etcd.
   broker.engine.attachCluster(member, {

@@ -26,6 +26,8 @@ import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_
 import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
+import { LeaderBalancer } from "./leader_balancer.ts";
+import { LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT, LEADER_IMBALANCE_PERCENT_DEFAULT } from "./cluster_limits.ts";
 import { submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 
@@ -36,6 +38,8 @@ export interface ClusterMemberOptions {
   /** What this broker registers (its listeners must already be open: the ports are real). */
   readonly broker: Omit<BrokerInfoInput, "startedAtMs">;
   readonly log: (line: string) => void;
+  /** The automatic leader balancer while controller (leader_balancer.ts); absent: on, with Kafka's defaults. */
+  readonly leaderBalance?: { readonly enabled: boolean; readonly imbalancePercent: number; readonly intervalMs: number };
 }
 
 export interface ControlledShutdownResult {
@@ -59,6 +63,7 @@ interface Session {
   readonly election: ControllerElection;
   readonly partitions: PartitionController;
   readonly requests: TopicRequestServer;
+  readonly balancer: LeaderBalancer | undefined;
 }
 
 export class ClusterMember {
@@ -121,6 +126,11 @@ export class ClusterMember {
   /** Sessions opened so far (1 + renewals after a loss). */
   get sessions(): number {
     return this.#sessions;
+  }
+
+  /** The automatic leader balancer of the current session (acts only while this broker is controller; undefined when turned off). */
+  get leaderBalancer(): LeaderBalancer | undefined {
+    return this.#session?.balancer;
   }
 
   /** The partition state machine of the current session (acts only while this broker is controller). */
@@ -271,7 +281,18 @@ export class ClusterMember {
       log,
       isrChanged: () => partitions.stats.isrChanges++,
     });
-    session = { lease, registration, election, partitions, requests };
+    const balance = this.#o.leaderBalance ?? { enabled: true, imbalancePercent: LEADER_IMBALANCE_PERCENT_DEFAULT, intervalMs: LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT * 1000 };
+    const balancer = !balance.enabled
+      ? undefined
+      : new LeaderBalancer({
+          ctx: { client, keys: this.keys, election },
+          view: this.view,
+          isController: () => election.isController,
+          intervalMs: balance.intervalMs,
+          thresholdRatio: balance.imbalancePercent / 100,
+          log,
+        });
+    session = { lease, registration, election, partitions, requests, balancer };
     this.#sessions++;
     election.start();
     if (lease.lostReason !== undefined) void this.#renew(session);
@@ -282,6 +303,7 @@ export class ClusterMember {
   #renew(lost: Session): Promise<void> {
     this.#renewing ??= (async () => {
       lost.requests.stop();
+      await lost.balancer?.stop();
       await lost.partitions.stop();
       await lost.election.close();
       if (this.#session === lost) this.#session = undefined;
@@ -290,6 +312,7 @@ export class ClusterMember {
         try {
           const next = await this.#openSession();
           if (this.#closed) {
+            await next.balancer?.stop();
             await next.partitions.stop();
             await next.election.close();
             await next.lease.revoke();
@@ -383,6 +406,7 @@ export class ClusterMember {
     await this.view.close();
     if (s === undefined) return;
     s.requests.stop();
+    await s.balancer?.stop();
     await s.partitions.stop();
     await s.election.close();
     try {
@@ -402,6 +426,7 @@ export class ClusterMember {
     await this.view.close();
     if (s === undefined) return;
     s.lease.abandon();
+    await s.balancer?.stop();
     await s.partitions.stop();
     await s.election.close();
   }
