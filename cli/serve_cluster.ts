@@ -14,7 +14,7 @@
 // partition's leader serves it. On SIGTERM leaveCluster() runs a controlled
 // shutdown, then leaves.
 
-import { ClusterKeys, ClusterMember, EtcdClient, NO_LEADER, parseEndpointList } from "../cluster/mod.ts";
+import { ClusterKeys, ClusterMember, EtcdClient, NO_LEADER, type PartitionCounters, parseEndpointList } from "../cluster/mod.ts";
 import type { BrokerConfig } from "../engine/broker_config.ts";
 import type { Engine } from "../engine/engine.ts";
 import { header, type MetricsRegistry } from "../engine/metrics.ts";
@@ -31,6 +31,7 @@ export const CLUSTER_SETTINGS = [
   { key: "autoLeaderRebalance", flag: "--auto-leader-rebalance", env: "SLUICE_AUTO_LEADER_REBALANCE", kind: "bool", help: "while controller, move leaderships back to each partition's first replica when a broker's imbalance passes the percentage: true|false (default true)" },
   { key: "leaderImbalancePerBrokerPercentage", flag: "--leader-imbalance-per-broker-percentage", env: "SLUICE_LEADER_IMBALANCE_PER_BROKER_PERCENTAGE", kind: "int", help: "share (0-100) of a broker's preferred partitions led elsewhere above which they move back (default 10)" },
   { key: "leaderImbalanceCheckIntervalSeconds", flag: "--leader-imbalance-check-interval-seconds", env: "SLUICE_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS", kind: "int", help: "how often the controller checks the leader imbalance, seconds (default 300)" },
+  { key: "loadReportIntervalMs", flag: "--load-report-interval-ms", env: "SLUICE_LOAD_REPORT_INTERVAL_MS", kind: "int", help: "how often this broker publishes its partitions' one-minute rates to etcd (default 10000)" },
   { key: "replicaLagTimeMaxMs", flag: "--replica-lag-time-max-ms", env: "SLUICE_REPLICA_LAG_TIME_MAX_MS", kind: "int", help: "a follower not caught up with its leader for this long leaves the ISR, in a cluster (default 10000)" },
 ] as const;
 
@@ -83,6 +84,24 @@ function advertisedHost(config: BrokerConfig): string {
   return config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
 }
 
+/** The cumulative counters of every partition this broker hosts, and whether it leads each (the load reports' source). */
+function* hostedCounters(engine: Engine, member: () => ClusterMember | undefined): Iterable<PartitionCounters> {
+  const m = member();
+  for (const { topic, partition, state } of engine.partitionStates()) {
+    if (!state.online) continue;
+    yield {
+      topic,
+      partition,
+      leader: m !== undefined && m.view.partitionState(topic, partition)?.leader === m.brokerId,
+      bytesIn: state.bytesIn,
+      messagesIn: state.messagesIn,
+      bytesOut: state.bytesOut,
+      messagesOut: state.messagesOut,
+      sizeBytes: state.sizeBytes,
+    };
+  }
+}
+
 /** Registers the running broker and starts its candidacy. Throws DuplicateBrokerIdError, EtcdUnreachableError. */
 export async function joinCluster(
   config: BrokerConfig,
@@ -102,6 +121,7 @@ export async function joinCluster(
       imbalancePercent: config.leaderImbalancePerBrokerPercentage,
       intervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
     },
+    loadReport: { sample: () => hostedCounters(broker.engine, () => member), intervalMs: config.loadReportIntervalMs },
   });
   // From here topic admin goes to the controller and this broker's partitions follow etcd.
   broker.engine.attachCluster(member, {

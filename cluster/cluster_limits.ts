@@ -123,13 +123,20 @@ assert(
  * writes, and a one-minute rate loses little by being up to 10 s old.
  */
 export const LOAD_REPORT_INTERVAL_MS = 10_000;
+/** The configurable bounds (`--load-report-interval-ms`): below 1 s etcd would carry a write per broker per second for little. */
+export const LOAD_REPORT_INTERVAL_MS_MIN = 1_000;
+export const LOAD_REPORT_INTERVAL_MS_MAX = 60_000;
 /** The window the published rates cover (a sliding one, of LOAD_REPORT_INTERVAL_MS steps). */
 export const LOAD_WINDOW_MS = 60_000;
 /** Partitions one broker's report lists at most: the busiest ones (the rest are summed into its totals). */
 export const LOAD_REPORT_PARTITIONS_MAX = 2_000;
-/** One report's JSON at most (checked before the put; ~100 bytes per partition, well below etcd's 1.5 MiB request limit). */
-export const LOAD_REPORT_BYTES_MAX = 256 * 1024;
+/**
+ * One report's JSON at most (checked before the put), below etcd's 1.5 MiB
+ * request limit. An entry is ~200 bytes with a short topic name and ~450 with
+ * the longest one (249 characters), so a full report always fits.
+ */
+export const LOAD_REPORT_BYTES_MAX = 1024 * 1024;
 assert(LOAD_WINDOW_MS % LOAD_REPORT_INTERVAL_MS === 0 && LOAD_WINDOW_MS >= LOAD_REPORT_INTERVAL_MS, "the load window is whole report intervals");
-assert(LOAD_REPORT_PARTITIONS_MAX * 120 <= LOAD_REPORT_BYTES_MAX, "a full report of ~120-byte entries fits its byte bound");
+assert(LOAD_REPORT_PARTITIONS_MAX * 450 + 1024 <= LOAD_REPORT_BYTES_MAX, "a full report of entries with the longest topic names fits its byte bound");
 /** Moves one `cluster balance --by-load` plan proposes at most (replica moves and preferred-leader changes together). */
 export const LOAD_BALANCE_MOVES_MAX = 1_000;

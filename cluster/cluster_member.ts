@@ -27,6 +27,7 @@ import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
 import { LeaderBalancer } from "./leader_balancer.ts";
+import { LoadReporter, type PartitionCounters } from "./load_reports.ts";
 import { LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT, LEADER_IMBALANCE_PERCENT_DEFAULT } from "./cluster_limits.ts";
 import { submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
@@ -40,6 +41,8 @@ export interface ClusterMemberOptions {
   readonly log: (line: string) => void;
   /** The automatic leader balancer while controller (leader_balancer.ts); absent: on, with Kafka's defaults. */
   readonly leaderBalance?: { readonly enabled: boolean; readonly imbalancePercent: number; readonly intervalMs: number };
+  /** Publishes the hosted partitions' load under the session lease (load_reports.ts); absent: no reports. */
+  readonly loadReport?: { readonly sample: () => Iterable<PartitionCounters>; readonly intervalMs?: number };
 }
 
 export interface ControlledShutdownResult {
@@ -76,6 +79,7 @@ export class ClusterMember {
   #sessions = 0;
   #closed = false;
   #renewing: Promise<void> | undefined;
+  #loadReporter: LoadReporter | undefined;
   readonly #sessionListeners = new Set<(change: SessionChange) => void>();
 
   private constructor(options: ClusterMemberOptions) {
@@ -100,6 +104,18 @@ export class ClusterMember {
     } catch (e) {
       await member.view.close();
       throw e;
+    }
+    const load = options.loadReport;
+    if (load !== undefined) {
+      member.#loadReporter = new LoadReporter({
+        client: options.client,
+        keys: member.keys,
+        brokerId: options.broker.id,
+        leaseId: () => (member.#session?.lease.alive === true ? member.#session.lease.id : undefined),
+        sample: load.sample,
+        intervalMs: load.intervalMs,
+        log: options.log,
+      });
     }
     return member;
   }
@@ -400,6 +416,7 @@ export class ClusterMember {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#loadReporter?.stop();
     await this.#renewing?.catch(() => {});
     const s = this.#session;
     this.#session = undefined;
@@ -421,6 +438,7 @@ export class ClusterMember {
   /** Stops renewing without revoking: etcd sees the broker vanish after its TTL, as after a crash (tests). */
   async abandon(): Promise<void> {
     this.#closed = true;
+    this.#loadReporter?.stop();
     const s = this.#session;
     this.#session = undefined;
     await this.view.close();

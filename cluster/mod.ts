@@ -21,3 +21,5 @@ export { parseTopicRequest, submitTopicRequest, type TopicRequest, type TopicReq
 export { alterPartition, type AlterPartitionRequest, type AlterPartitionResult } from "./alter_partition.ts";
 export { electPreferredLeaders, type ElectLeadersResult, type ElectLeadersScope, type PartitionElection } from "./leader_elections.ts";
 export { LeaderBalancer, type LeaderBalancerStats } from "./leader_balancer.ts";
+export { encodeLoadReport, type LoadReport, LoadReporter, LoadWindow, type PartitionCounters, type PartitionLoad, publishLoadReport, readLoadReports } from "./load_reports.ts";
+export { type BrokerByteLoad, type LoadPlan, planByLoad } from "./load_balance_planner.ts";

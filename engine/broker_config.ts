@@ -24,6 +24,9 @@ import {
   LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MAX,
   LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MIN,
   LEADER_IMBALANCE_PERCENT_DEFAULT,
+  LOAD_REPORT_INTERVAL_MS,
+  LOAD_REPORT_INTERVAL_MS_MAX,
+  LOAD_REPORT_INTERVAL_MS_MIN,
   DEFAULT_MIN_INSYNC_REPLICAS,
   DEFAULT_REPLICATION_FACTOR,
   ETCD_ENDPOINTS_MAX,
@@ -166,6 +169,8 @@ export const BrokerConfigSchema = z
       .min(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MIN)
       .max(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MAX)
       .default(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT),
+    /** Cluster mode: how often this broker publishes its partitions' one-minute rates to etcd (cluster/load_reports.ts). */
+    loadReportIntervalMs: z.number().int().min(LOAD_REPORT_INTERVAL_MS_MIN).max(LOAD_REPORT_INTERVAL_MS_MAX).default(LOAD_REPORT_INTERVAL_MS),
   })
   .strict()
   .superRefine((c, ctx) => {
