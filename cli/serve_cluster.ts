@@ -110,6 +110,8 @@ export async function joinCluster(
   log: (line: string) => void,
 ): Promise<ClusterMember> {
   if (config.brokerId === undefined) throw new Error("brokerId is required with clusterEtcd");
+  // Set once start() returns; the load reporter's first sample runs inside it.
+  let joined: ClusterMember | undefined;
   const member = await ClusterMember.start({
     client,
     clusterName: config.clusterName,
@@ -121,8 +123,9 @@ export async function joinCluster(
       imbalancePercent: config.leaderImbalancePerBrokerPercentage,
       intervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
     },
-    loadReport: { sample: () => hostedCounters(broker.engine, () => member), intervalMs: config.loadReportIntervalMs },
+    loadReport: { sample: () => hostedCounters(broker.engine, () => joined), intervalMs: config.loadReportIntervalMs },
   });
+  joined = member;
   // From here topic admin goes to the controller and this broker's partitions follow etcd.
   broker.engine.attachCluster(member, {
     defaultReplicationFactor: config.defaultReplicationFactor,

@@ -208,12 +208,13 @@ export class LoadReporter {
   }
 
   async #tick(): Promise<void> {
-    const report = this.#window.sample(this.#o.brokerId, performance.timeOrigin + performance.now(), this.#o.sample());
-    const lease = this.#o.leaseId();
     // One put at a time: a slow etcd skips reports instead of queueing them.
-    if (lease === undefined || this.#putting) return;
+    if (this.#putting) return;
     this.#putting = true;
     try {
+      const report = this.#window.sample(this.#o.brokerId, performance.timeOrigin + performance.now(), this.#o.sample());
+      const lease = this.#o.leaseId();
+      if (lease === undefined) return;
       await publishLoadReport(this.#o.client, this.#o.keys, lease, report);
       this.published++;
       this.#lastProblem = undefined;
