@@ -27,6 +27,7 @@ import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
 import { LeaderBalancer } from "./leader_balancer.ts";
+import type { ElectLeadersResult, ElectLeadersScope } from "./leader_elections.ts";
 import { LoadReporter, type PartitionCounters } from "./load_reports.ts";
 import { LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT, LEADER_IMBALANCE_PERCENT_DEFAULT } from "./cluster_limits.ts";
 import { submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
@@ -199,6 +200,23 @@ export class ClusterMember {
     const r = await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request, ALTER_PARTITION_TIMEOUT_MS);
     if (r.state === undefined) throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `the controller answered the ISR change of ${req.topic}-${req.partition} without a state`);
     return r.state;
+  }
+
+  /**
+   * Preferred leader elections asked of the controller from this broker
+   * (leader_elections.ts, as `sluice cluster elect-leaders` asks them): a
+   * request under this broker's session lease. Throws SluiceError with the
+   * controller's refusal or REQUEST_TIMED_OUT.
+   */
+  async electLeaders(scope: ElectLeadersScope): Promise<ElectLeadersResult> {
+    const s = this.#session;
+    if (s === undefined || s.lease.lostReason !== undefined) {
+      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `broker ${this.#o.broker.id} has no cluster session right now; try again`);
+    }
+    const request = { op: "electLeaders" as const, ...(scope.topic === undefined ? {} : { topic: scope.topic }), ...(scope.partition === undefined ? {} : { partition: scope.partition }) };
+    const r = await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request);
+    if (r.elections === undefined) throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, "the controller answered the leader election without outcomes");
+    return r.elections;
   }
 
   #controllerSession(): Session {
