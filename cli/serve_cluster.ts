@@ -72,6 +72,7 @@ export function clusterMetrics(member: ClusterMember, isrProposals?: { accepted:
     ["sluice_cluster_partitions_under_replicated", "gauge", "Partitions whose ISR is smaller than their replica list, as this broker sees etcd.", underReplicated],
     ["sluice_cluster_leader_changes_total", "counter", "Partition leader changes this broker wrote as controller (this session).", stats?.leaderChanges ?? 0],
     ["sluice_cluster_isr_changes_total", "counter", "ISR-only partition state changes this broker wrote as controller (this session).", stats?.isrChanges ?? 0],
+    ["sluice_cluster_preferred_leader_moves_total", "counter", "Leaderships the automatic leader balancer moved back to their first replica as controller (this session).", member.leaderBalancer?.stats.moved ?? 0],
     ["sluice_cluster_isr_proposals_accepted_total", "counter", "ISR changes this broker proposed as a partition's leader that the controller wrote.", isrProposals?.accepted ?? 0],
     ["sluice_cluster_isr_proposals_refused_total", "counter", "ISR changes this broker proposed as a partition's leader that were refused or not answered in time.", isrProposals?.refused ?? 0],
   ];

@@ -94,11 +94,15 @@ export const CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX = 300_000;
 export const REASSIGNMENT_PLAN_PARTITIONS_MAX = 100_000;
 
 /**
- * Per-partition outcomes one elect-leaders answer lists at most (the answer
- * is one etcd value, below etcd's 1.5 MiB request limit at ~80 bytes each);
- * the rest are counted.
+ * Per-partition outcomes one elect-leaders answer lists at most: the answer
+ * is one etcd value, below etcd's 1.5 MiB request limit at ~100 bytes an
+ * entry, ~350 with the longest topic name (249 characters); the rest are
+ * counted.
  */
-export const ELECT_LEADERS_RESULTS_MAX = 5_000;
+export const ELECT_LEADERS_RESULTS_MAX = 3_000;
+/** etcd's default --max-request-bytes. */
+export const ETCD_REQUEST_BYTES_MAX = 1.5 * 1024 * 1024;
+assert(ELECT_LEADERS_RESULTS_MAX * 350 + 4096 < ETCD_REQUEST_BYTES_MAX, "a full elect-leaders answer with the longest topic names fits one etcd put");
 
 /**
  * The automatic leader balancer (Kafka's auto.leader.rebalance.enable,
@@ -137,6 +141,7 @@ export const LOAD_REPORT_PARTITIONS_MAX = 2_000;
  */
 export const LOAD_REPORT_BYTES_MAX = 1024 * 1024;
 assert(LOAD_WINDOW_MS % LOAD_REPORT_INTERVAL_MS === 0 && LOAD_WINDOW_MS >= LOAD_REPORT_INTERVAL_MS, "the load window is whole report intervals");
+assert(LOAD_REPORT_BYTES_MAX + 4096 < ETCD_REQUEST_BYTES_MAX, "a full load report fits one etcd put");
 assert(LOAD_REPORT_PARTITIONS_MAX * 450 + 1024 <= LOAD_REPORT_BYTES_MAX, "a full report of entries with the longest topic names fits its byte bound");
 /** Moves one `cluster balance --by-load` plan proposes at most (replica moves and preferred-leader changes together). */
 export const LOAD_BALANCE_MOVES_MAX = 1_000;

@@ -298,8 +298,12 @@ describe("preferred leaders in a cluster of three processes", () => {
     await load.flowing(300, "acks before the last restart");
     const victim = view.partitionState("auto", 0)!.leader;
     await restart(victim, BALANCER_FAST);
-    await waitFor(() => allPreferred("auto") && allPreferred("pref"), { ...ETCD_WAIT, timeoutMs: 30_000, what: "the balancer moving every leadership back" });
+    await waitFor(() => [...view.topics.keys()].every(allPreferred), { ...ETCD_WAIT, timeoutMs: 30_000, what: "the balancer moving every leadership back" });
     expect(ledBy("auto", victim).length).toBeGreaterThan(0);
+    // The controller counts what its balancer moved (this session: the victim's restart is the last change).
+    const controller = brokers.get(view.controller!.brokerId)!;
+    const metrics = await fetch(`http://127.0.0.1:${controller.httpPort}/metrics`).then((r) => r.text());
+    expect(Number(/^sluice_cluster_preferred_leader_moves_total (\d+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
     await load.flowing(300, "acks after the balancer acted");
     await load.stop();
     await readBack("auto", load.history);
