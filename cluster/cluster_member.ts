@@ -1,7 +1,9 @@
 // A broker's membership in the cluster: its session (lease), its
 // registration, its candidacy for controller (renewed when a session is lost),
 // its view of the cluster's metadata, and, while it is controller, the
-// partition state machine (partition_controller.ts).
+// partition state machine (partition_controller.ts) and the automatic leader
+// balancer (leader_balancer.ts); with `loadReport`, its partitions' rates
+// published under the session lease (load_reports.ts).
 //
 // start(): grant a lease, register `brokers/<id>` (refused if a live broker
 // holds the id), then campaign for controller and watch the election key.

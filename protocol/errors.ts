@@ -154,7 +154,7 @@ define(ErrorCode.UNKNOWN_LEADER_EPOCH, true, "The leader epoch in the request is
 define(ErrorCode.STALE_BROKER_EPOCH, false, "The request comes from a broker registration (session) that is no longer the current one.");
 define(ErrorCode.INVALID_UPDATE_VERSION, false, "The partition epoch in the request is not the current one: read the partition state again, then decide again.");
 define(ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, true, "The preferred leader (first replica) cannot lead now: not registered, shutting down, or not in the ISR.");
-define(ErrorCode.ELECTION_NOT_NEEDED, false, "The partition is already led by the leader asked for.");
+define(ErrorCode.ELECTION_NOT_NEEDED, true, "The partition is already led by the leader asked for.");
 define(ErrorCode.INELIGIBLE_REPLICA, false, "A replica proposed into the ISR is not eligible (not registered).");
 define(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, false, "The compression codec is unknown, or this runtime cannot write it.");
 define(ErrorCode.OFFSET_NOT_AVAILABLE, true, "The offset for that timestamp is not yet available.");
