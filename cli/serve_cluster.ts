@@ -14,7 +14,7 @@
 // partition's leader serves it. On SIGTERM leaveCluster() runs a controlled
 // shutdown, then leaves.
 
-import { ClusterKeys, ClusterMember, EtcdClient, NO_LEADER, parseEndpointList } from "../cluster/mod.ts";
+import { ClusterKeys, ClusterMember, EtcdClient, NO_LEADER, type PartitionCounters, parseEndpointList } from "../cluster/mod.ts";
 import type { BrokerConfig } from "../engine/broker_config.ts";
 import type { Engine } from "../engine/engine.ts";
 import { header, type MetricsRegistry } from "../engine/metrics.ts";
@@ -29,6 +29,10 @@ export const CLUSTER_SETTINGS = [
   { key: "defaultReplicationFactor", flag: "--default-replication-factor", env: "SLUICE_DEFAULT_REPLICATION_FACTOR", kind: "int", help: "replication factor of a topic created without one, in a cluster (default 3)" },
   { key: "controlledShutdownTimeoutMs", flag: "--controlled-shutdown-timeout-ms", env: "SLUICE_CONTROLLED_SHUTDOWN_TIMEOUT_MS", kind: "int", help: "on SIGTERM, longest to wait for the controller to move this broker's leaderships away before leaving (default 10000; 0: leave at once)" },
   { key: "minInsyncReplicas", flag: "--min-insync-replicas", env: "SLUICE_MIN_INSYNC_REPLICAS", kind: "int", help: "min.insync.replicas of a topic created without one, in a cluster (default 2)" },
+  { key: "autoLeaderRebalance", flag: "--auto-leader-rebalance", env: "SLUICE_AUTO_LEADER_REBALANCE", kind: "bool", help: "while controller, move leaderships back to each partition's first replica when a broker's imbalance passes the percentage: true|false (default true)" },
+  { key: "leaderImbalancePerBrokerPercentage", flag: "--leader-imbalance-per-broker-percentage", env: "SLUICE_LEADER_IMBALANCE_PER_BROKER_PERCENTAGE", kind: "int", help: "share (0-100) of a broker's preferred partitions led elsewhere above which they move back (default 10)" },
+  { key: "leaderImbalanceCheckIntervalSeconds", flag: "--leader-imbalance-check-interval-seconds", env: "SLUICE_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS", kind: "int", help: "how often the controller checks the leader imbalance, seconds (default 300)" },
+  { key: "loadReportIntervalMs", flag: "--load-report-interval-ms", env: "SLUICE_LOAD_REPORT_INTERVAL_MS", kind: "int", help: "how often this broker publishes its partitions' one-minute rates to etcd (default 10000)" },
   { key: "replicaLagTimeMaxMs", flag: "--replica-lag-time-max-ms", env: "SLUICE_REPLICA_LAG_TIME_MAX_MS", kind: "int", help: "a follower not caught up with its leader for this long leaves the ISR, in a cluster (default 10000)" },
 ] as const;
 
@@ -74,6 +78,7 @@ export function clusterMetrics(
     ["sluice_cluster_partitions_under_replicated", "gauge", "Partitions whose ISR is smaller than their replica list, as this broker sees etcd.", underReplicated],
     ["sluice_cluster_leader_changes_total", "counter", "Partition leader changes this broker wrote as controller (this session).", stats?.leaderChanges ?? 0],
     ["sluice_cluster_isr_changes_total", "counter", "ISR-only partition state changes this broker wrote as controller (this session).", stats?.isrChanges ?? 0],
+    ["sluice_cluster_preferred_leader_moves_total", "counter", "Leaderships the automatic leader balancer moved back to their first replica as controller (this session).", member.leaderBalancer?.stats.moved ?? 0],
     ["sluice_cluster_isr_proposals_accepted_total", "counter", "ISR changes this broker proposed as a partition's leader that the controller wrote.", isrProposals?.accepted ?? 0],
     ["sluice_cluster_isr_proposals_refused_total", "counter", "ISR changes this broker proposed as a partition's leader that were refused or not answered in time.", isrProposals?.refused ?? 0],
     ["sluice_cluster_isr_shrinks_total", "counter", "ISR changes this broker proposed as leader, written by the controller, that took a member out.", isrProposals?.shrinks ?? 0],
@@ -92,6 +97,24 @@ function advertisedHost(config: BrokerConfig): string {
   return config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
 }
 
+/** The cumulative counters of every partition this broker hosts, and whether it leads each (the load reports' source). */
+function* hostedCounters(engine: Engine, member: () => ClusterMember | undefined): Iterable<PartitionCounters> {
+  const m = member();
+  for (const { topic, partition, state } of engine.partitionStates()) {
+    if (!state.online) continue;
+    yield {
+      topic,
+      partition,
+      leader: m !== undefined && m.view.partitionState(topic, partition)?.leader === m.brokerId,
+      bytesIn: state.bytesIn,
+      messagesIn: state.messagesIn,
+      bytesOut: state.bytesOut,
+      messagesOut: state.messagesOut,
+      sizeBytes: state.sizeBytes,
+    };
+  }
+}
+
 /** Registers the running broker and starts its candidacy. Throws DuplicateBrokerIdError, EtcdUnreachableError. */
 export async function joinCluster(
   config: BrokerConfig,
@@ -100,13 +123,22 @@ export async function joinCluster(
   log: (line: string) => void,
 ): Promise<ClusterMember> {
   if (config.brokerId === undefined) throw new Error("brokerId is required with clusterEtcd");
+  // Set once start() returns; the load reporter's first sample runs inside it.
+  let joined: ClusterMember | undefined;
   const member = await ClusterMember.start({
     client,
     clusterName: config.clusterName,
     leaseTtlSeconds: config.clusterLeaseTtlSeconds,
     broker: { id: config.brokerId, host: advertisedHost(config), port: config.advertisedPort ?? broker.port, kafkaPort: broker.kafkaPort, httpPort: broker.httpPort, rack: config.rack ?? null },
     log,
+    leaderBalance: {
+      enabled: config.autoLeaderRebalance,
+      imbalancePercent: config.leaderImbalancePerBrokerPercentage,
+      intervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
+    },
+    loadReport: { sample: () => hostedCounters(broker.engine, () => joined), intervalMs: config.loadReportIntervalMs },
   });
+  joined = member;
   // From here topic admin goes to the controller and this broker's partitions follow etcd.
   broker.engine.attachCluster(member, {
     defaultReplicationFactor: config.defaultReplicationFactor,

@@ -14,7 +14,7 @@
 
 import { ApiKey } from "../protocol/api_keys.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import type { MetadataResponse, TopicDescription, TopicResult } from "../protocol/messages/control.ts";
+import type { ElectLeadersResponse, MetadataResponse, TopicDescription, TopicResult } from "../protocol/messages/control.ts";
 import { backoffMs, delay } from "./backoff.ts";
 import { BrokerLink, controlCall, type RequestLink } from "./broker_link.ts";
 import { ConnectionError, errorCodeName } from "./errors.ts";
@@ -38,7 +38,7 @@ export interface NewTopic {
   readonly replicationFactor?: number;
 }
 
-export type { TopicDescription, PartitionDescription, MetadataResponse } from "../protocol/messages/control.ts";
+export type { TopicDescription, PartitionDescription, MetadataResponse, ElectLeadersResponse } from "../protocol/messages/control.ts";
 
 export class Admin {
   private readonly link: RequestLink;
@@ -106,6 +106,20 @@ export class Admin {
     const response = await this.read(() => controlCall(this.link, ApiKey.DescribeTopics, { topics: names === null ? null : [...names] }));
     throwFirstError("describe topic", response.topics);
     return response.topics;
+  }
+
+  /**
+   * Preferred leader elections in a cluster (`sluice cluster elect-leaders`):
+   * each partition in scope whose first replica is registered, not shutting
+   * down and in the ISR gets it as leader. Per partition the answer's
+   * errorCode is NONE (moved), ELECTION_NOT_NEEDED or
+   * PREFERRED_LEADER_NOT_AVAILABLE (reason: not registered, shutting down,
+   * not in ISR). A scope that names nothing throws
+   * UNKNOWN_TOPIC_OR_PARTITION; a single node INVALID_REQUEST. Not retried
+   * on a lost connection (it is a change): ask again, it is harmless.
+   */
+  electLeaders(scope: { topic?: string; partition?: number } = {}): Promise<ElectLeadersResponse> {
+    return controlCall(this.link, ApiKey.ElectLeaders, { topic: scope.topic ?? null, partition: scope.partition ?? null });
   }
 
   /** Earliest, latest, or by-timestamp offsets. Per-partition errors are in the answers. */

@@ -19,6 +19,12 @@ export class ClusterKeys {
   readonly requestsPrefix: string;
   /** `/sluice/<cluster>/shutdown/`: one key per broker in controlled shutdown, under its session lease (controlled_shutdown.ts). */
   readonly shutdownPrefix: string;
+  /**
+   * `/sluice-load/<cluster>/`: one load report per live broker, under its
+   * session lease (load_reports.ts). Outside `root` on purpose: the brokers'
+   * views watch `root`, and nobody but the tools reads these.
+   */
+  readonly loadPrefix: string;
 
   constructor(cluster: string) {
     if (!CLUSTER_NAME_PATTERN.test(cluster)) {
@@ -32,6 +38,7 @@ export class ClusterKeys {
     this.partitionsPrefix = `${this.root}partitions/`;
     this.requestsPrefix = `${this.root}requests/`;
     this.shutdownPrefix = `${this.root}shutdown/`;
+    this.loadPrefix = `/sluice-load/${cluster}/`;
   }
 
   broker(id: number): string {
@@ -58,6 +65,18 @@ export class ClusterKeys {
   shutdownIdOf(key: string): number | undefined {
     if (!key.startsWith(this.shutdownPrefix)) return undefined;
     return this.brokerIdOf(this.brokersPrefix + key.slice(this.shutdownPrefix.length));
+  }
+
+  /** `load/<id>`: the broker's load report (same id rule as `brokers/<id>`). */
+  load(id: number): string {
+    checkBrokerId(id);
+    return `${this.loadPrefix}${id}`;
+  }
+
+  /** The broker id a load report key names, or undefined for any other key. */
+  loadIdOf(key: string): number | undefined {
+    if (!key.startsWith(this.loadPrefix)) return undefined;
+    return this.brokerIdOf(this.brokersPrefix + key.slice(this.loadPrefix.length));
   }
 
   topic(name: string): string {

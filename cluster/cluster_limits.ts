@@ -92,3 +92,56 @@ export const CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX = 300_000;
 
 /** Partitions one reassignment plan may name (a plan is read whole, so its size is bounded at the edge). */
 export const REASSIGNMENT_PLAN_PARTITIONS_MAX = 100_000;
+
+/**
+ * Per-partition outcomes one elect-leaders answer lists at most: the answer
+ * is one etcd value, below etcd's 1.5 MiB request limit at ~100 bytes an
+ * entry, ~350 with the longest topic name (249 characters); the rest are
+ * counted.
+ */
+export const ELECT_LEADERS_RESULTS_MAX = 3_000;
+/** etcd's default --max-request-bytes. */
+export const ETCD_REQUEST_BYTES_MAX = 1.5 * 1024 * 1024;
+assert(ELECT_LEADERS_RESULTS_MAX * 350 + 4096 < ETCD_REQUEST_BYTES_MAX, "a full elect-leaders answer with the longest topic names fits one etcd put");
+
+/**
+ * The automatic leader balancer (Kafka's auto.leader.rebalance.enable,
+ * leader.imbalance.per.broker.percentage, leader.imbalance.check.interval.seconds):
+ * on by default, a broker whose preferred partitions are led elsewhere above
+ * this share gets them back, checked this often while controller.
+ */
+export const LEADER_IMBALANCE_PERCENT_DEFAULT = 10;
+export const LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT = 300;
+export const LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MIN = 1;
+export const LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MAX = 86_400;
+assert(
+  LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MIN <= LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT &&
+    LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT <= LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MAX,
+  "default leader imbalance interval in range",
+);
+
+/**
+ * How often a broker publishes its partitions' load (cluster/load_reports.ts).
+ * Every put is a Raft write on every etcd member and a new revision kept until
+ * compaction: once per 10 s per broker is noise beside the partition state
+ * writes, and a one-minute rate loses little by being up to 10 s old.
+ */
+export const LOAD_REPORT_INTERVAL_MS = 10_000;
+/** The configurable bounds (`--load-report-interval-ms`): below 1 s etcd would carry a write per broker per second for little. */
+export const LOAD_REPORT_INTERVAL_MS_MIN = 1_000;
+export const LOAD_REPORT_INTERVAL_MS_MAX = 60_000;
+/** The window the published rates cover (a sliding one, of LOAD_REPORT_INTERVAL_MS steps). */
+export const LOAD_WINDOW_MS = 60_000;
+/** Partitions one broker's report lists at most: the busiest ones (the rest are summed into its totals). */
+export const LOAD_REPORT_PARTITIONS_MAX = 2_000;
+/**
+ * One report's JSON at most (checked before the put), below etcd's 1.5 MiB
+ * request limit. An entry is ~200 bytes with a short topic name and ~450 with
+ * the longest one (249 characters), so a full report always fits.
+ */
+export const LOAD_REPORT_BYTES_MAX = 1024 * 1024;
+assert(LOAD_WINDOW_MS % LOAD_REPORT_INTERVAL_MS === 0 && LOAD_WINDOW_MS >= LOAD_REPORT_INTERVAL_MS, "the load window is whole report intervals");
+assert(LOAD_REPORT_BYTES_MAX + 4096 < ETCD_REQUEST_BYTES_MAX, "a full load report fits one etcd put");
+assert(LOAD_REPORT_PARTITIONS_MAX * 450 + 1024 <= LOAD_REPORT_BYTES_MAX, "a full report of entries with the longest topic names fits its byte bound");
+/** Moves one `cluster balance --by-load` plan proposes at most (replica moves and preferred-leader changes together). */
+export const LOAD_BALANCE_MOVES_MAX = 1_000;

@@ -1,7 +1,9 @@
 // A broker's membership in the cluster: its session (lease), its
 // registration, its candidacy for controller (renewed when a session is lost),
 // its view of the cluster's metadata, and, while it is controller, the
-// partition state machine (partition_controller.ts).
+// partition state machine (partition_controller.ts) and the automatic leader
+// balancer (leader_balancer.ts); with `loadReport`, its partitions' rates
+// published under the session lease (load_reports.ts).
 //
 // start(): grant a lease, register `brokers/<id>` (refused if a live broker
 // holds the id), then campaign for controller and watch the election key.
@@ -26,6 +28,10 @@ import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_
 import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
+import { LeaderBalancer } from "./leader_balancer.ts";
+import type { ElectLeadersResult, ElectLeadersScope } from "./leader_elections.ts";
+import { LoadReporter, type PartitionCounters } from "./load_reports.ts";
+import { LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT, LEADER_IMBALANCE_PERCENT_DEFAULT } from "./cluster_limits.ts";
 import { submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 
@@ -36,6 +42,10 @@ export interface ClusterMemberOptions {
   /** What this broker registers (its listeners must already be open: the ports are real). */
   readonly broker: Omit<BrokerInfoInput, "startedAtMs">;
   readonly log: (line: string) => void;
+  /** The automatic leader balancer while controller (leader_balancer.ts); absent: on, with Kafka's defaults. */
+  readonly leaderBalance?: { readonly enabled: boolean; readonly imbalancePercent: number; readonly intervalMs: number };
+  /** Publishes the hosted partitions' load under the session lease (load_reports.ts); absent: no reports. */
+  readonly loadReport?: { readonly sample: () => Iterable<PartitionCounters>; readonly intervalMs?: number };
 }
 
 export interface ControlledShutdownResult {
@@ -59,6 +69,7 @@ interface Session {
   readonly election: ControllerElection;
   readonly partitions: PartitionController;
   readonly requests: TopicRequestServer;
+  readonly balancer: LeaderBalancer | undefined;
 }
 
 export class ClusterMember {
@@ -71,6 +82,7 @@ export class ClusterMember {
   #sessions = 0;
   #closed = false;
   #renewing: Promise<void> | undefined;
+  #loadReporter: LoadReporter | undefined;
   readonly #sessionListeners = new Set<(change: SessionChange) => void>();
 
   private constructor(options: ClusterMemberOptions) {
@@ -95,6 +107,18 @@ export class ClusterMember {
     } catch (e) {
       await member.view.close();
       throw e;
+    }
+    const load = options.loadReport;
+    if (load !== undefined) {
+      member.#loadReporter = new LoadReporter({
+        client: options.client,
+        keys: member.keys,
+        brokerId: options.broker.id,
+        leaseId: () => (member.#session?.lease.alive === true ? member.#session.lease.id : undefined),
+        sample: load.sample,
+        intervalMs: load.intervalMs,
+        log: options.log,
+      });
     }
     return member;
   }
@@ -121,6 +145,11 @@ export class ClusterMember {
   /** Sessions opened so far (1 + renewals after a loss). */
   get sessions(): number {
     return this.#sessions;
+  }
+
+  /** The automatic leader balancer of the current session (acts only while this broker is controller; undefined when turned off). */
+  get leaderBalancer(): LeaderBalancer | undefined {
+    return this.#session?.balancer;
   }
 
   /** The partition state machine of the current session (acts only while this broker is controller). */
@@ -173,6 +202,23 @@ export class ClusterMember {
     const r = await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request, ALTER_PARTITION_TIMEOUT_MS);
     if (r.state === undefined) throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `the controller answered the ISR change of ${req.topic}-${req.partition} without a state`);
     return r.state;
+  }
+
+  /**
+   * Preferred leader elections asked of the controller from this broker
+   * (leader_elections.ts, as `sluice cluster elect-leaders` asks them): a
+   * request under this broker's session lease. Throws SluiceError with the
+   * controller's refusal or REQUEST_TIMED_OUT.
+   */
+  async electLeaders(scope: ElectLeadersScope): Promise<ElectLeadersResult> {
+    const s = this.#session;
+    if (s === undefined || s.lease.lostReason !== undefined) {
+      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `broker ${this.#o.broker.id} has no cluster session right now; try again`);
+    }
+    const request = { op: "electLeaders" as const, ...(scope.topic === undefined ? {} : { topic: scope.topic }), ...(scope.partition === undefined ? {} : { partition: scope.partition }) };
+    const r = await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request);
+    if (r.elections === undefined) throw new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, "the controller answered the leader election without outcomes");
+    return r.elections;
   }
 
   #controllerSession(): Session {
@@ -271,7 +317,18 @@ export class ClusterMember {
       log,
       isrChanged: () => partitions.stats.isrChanges++,
     });
-    session = { lease, registration, election, partitions, requests };
+    const balance = this.#o.leaderBalance ?? { enabled: true, imbalancePercent: LEADER_IMBALANCE_PERCENT_DEFAULT, intervalMs: LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT * 1000 };
+    const balancer = !balance.enabled
+      ? undefined
+      : new LeaderBalancer({
+          ctx: { client, keys: this.keys, election },
+          view: this.view,
+          isController: () => election.isController,
+          intervalMs: balance.intervalMs,
+          thresholdRatio: balance.imbalancePercent / 100,
+          log,
+        });
+    session = { lease, registration, election, partitions, requests, balancer };
     this.#sessions++;
     election.start();
     if (lease.lostReason !== undefined) void this.#renew(session);
@@ -282,6 +339,7 @@ export class ClusterMember {
   #renew(lost: Session): Promise<void> {
     this.#renewing ??= (async () => {
       lost.requests.stop();
+      await lost.balancer?.stop();
       await lost.partitions.stop();
       await lost.election.close();
       if (this.#session === lost) this.#session = undefined;
@@ -290,6 +348,7 @@ export class ClusterMember {
         try {
           const next = await this.#openSession();
           if (this.#closed) {
+            await next.balancer?.stop();
             await next.partitions.stop();
             await next.election.close();
             await next.lease.revoke();
@@ -377,12 +436,14 @@ export class ClusterMember {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#loadReporter?.stop();
     await this.#renewing?.catch(() => {});
     const s = this.#session;
     this.#session = undefined;
     await this.view.close();
     if (s === undefined) return;
     s.requests.stop();
+    await s.balancer?.stop();
     await s.partitions.stop();
     await s.election.close();
     try {
@@ -397,11 +458,13 @@ export class ClusterMember {
   /** Stops renewing without revoking: etcd sees the broker vanish after its TTL, as after a crash (tests). */
   async abandon(): Promise<void> {
     this.#closed = true;
+    this.#loadReporter?.stop();
     const s = this.#session;
     this.#session = undefined;
     await this.view.close();
     if (s === undefined) return;
     s.lease.abandon();
+    await s.balancer?.stop();
     await s.partitions.stop();
     await s.election.close();
   }

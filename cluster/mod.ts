@@ -19,3 +19,7 @@ export { ClusterView, type LiveBroker } from "./cluster_view.ts";
 export { decidePartition, PARTITION_UPDATES_IN_FLIGHT_MAX, PartitionController, type PartitionControllerStats } from "./partition_controller.ts";
 export { parseTopicRequest, submitTopicRequest, type TopicRequest, type TopicRequestResult, TopicRequestServer } from "./topic_requests.ts";
 export { alterPartition, type AlterPartitionRequest, type AlterPartitionResult } from "./alter_partition.ts";
+export { electPreferredLeaders, type ElectLeadersResult, type ElectLeadersScope, type PartitionElection } from "./leader_elections.ts";
+export { LeaderBalancer, type LeaderBalancerStats } from "./leader_balancer.ts";
+export { encodeLoadReport, type LoadReport, LoadReporter, LoadWindow, type PartitionCounters, type PartitionLoad, publishLoadReport, readLoadReports } from "./load_reports.ts";
+export { type BrokerByteLoad, type LoadPlan, planByLoad } from "./load_balance_planner.ts";

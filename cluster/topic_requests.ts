@@ -23,7 +23,8 @@ import { TOPIC_REQUEST_TIMEOUT_MS, TOPIC_REQUESTS_IN_FLIGHT_MAX } from "./cluste
 import type { ClusterKeys } from "./cluster_keys.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import { alterPartition } from "./alter_partition.ts";
-import { REPLICATION_FACTOR_MAX } from "./cluster_limits.ts";
+import { ELECT_LEADERS_RESULTS_MAX, REPLICATION_FACTOR_MAX } from "./cluster_limits.ts";
+import { electPreferredLeaders } from "./leader_elections.ts";
 import { type ControllerContext, addPartitions, createTopic, deleteTopic } from "./controller_topics.ts";
 import { ControllerFencedError } from "./controller_election.ts";
 import type { EtcdClient } from "./etcd_client.ts";
@@ -49,12 +50,22 @@ const RequestBodySchema = z.discriminatedUnion("op", [
     partitionEpoch: z.number().int().min(0),
     isr: z.array(z.number().int().min(0)).min(1).max(REPLICATION_FACTOR_MAX),
   }).strict(),
+  // Preferred leader elections (leader_elections.ts): every topic, one topic, or one partition of it.
+  z.object({ op: z.literal("electLeaders"), topic: z.string().min(1).optional(), partition: z.number().int().min(0).optional() }).strict(),
 ]);
 
 export type TopicRequest = z.output<typeof RequestBodySchema>;
 
-/** The controller's answer; `state`: the partition's new state (alterPartition). */
-const ResultSchema = z.object({ errorCode: z.number().int(), message: z.string().nullable(), state: PartitionStateSchema.optional() }).strict();
+const ElectionsSchema = z.object({
+  partitions: z.array(z.object({ topic: z.string(), partition: z.number().int(), errorCode: z.number().int(), reason: z.string(), leader: z.number().int() }).strict()).max(ELECT_LEADERS_RESULTS_MAX),
+  moved: z.number().int(),
+  notNeeded: z.number().int(),
+  notAvailable: z.number().int(),
+  omitted: z.number().int(),
+}).strict();
+
+/** The controller's answer; `state`: the partition's new state (alterPartition); `elections`: per partition outcomes (electLeaders). */
+const ResultSchema = z.object({ errorCode: z.number().int(), message: z.string().nullable(), state: PartitionStateSchema.optional(), elections: ElectionsSchema.optional() }).strict();
 
 export type TopicRequestResult = z.output<typeof ResultSchema>;
 
@@ -97,9 +108,9 @@ export async function submitTopicRequest(
     check(ctx.view);
     const result = await answered;
     if (result === undefined) {
-      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `the cluster's controller did not answer the ${request.op} of topic '${request.topic}' within ${timeoutMs} ms`);
+      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `the cluster's controller did not answer the ${request.op} of topic '${request.topic ?? "*"}' within ${timeoutMs} ms`);
     }
-    if (result.errorCode !== ErrorCode.NONE) throw new SluiceError(result.errorCode, result.message ?? `${request.op} of topic '${request.topic}' failed`);
+    if (result.errorCode !== ErrorCode.NONE) throw new SluiceError(result.errorCode, result.message ?? `${request.op} of topic '${request.topic ?? "*"}' failed`);
     return result;
   } finally {
     clearTimeout(timer);
@@ -163,6 +174,9 @@ export class TopicRequestServer {
       if (req.op === "alterPartition") {
         result = await alterPartition(this.#ctx, this.#view, req, rec.lease);
         if (result.errorCode === ErrorCode.NONE) this.#isrChanged();
+      } else if (req.op === "electLeaders") {
+        const elections = await electPreferredLeaders(this.#ctx, this.#view, req);
+        result = { errorCode: ErrorCode.NONE, message: null, elections };
       } else {
         result = { errorCode: ErrorCode.NONE, message: null };
       }

@@ -20,6 +20,14 @@ describe("broker config", () => {
     expect(() => parseBrokerConfig({ replicaLagTimeMaxMs: 1500.5 })).toThrow(/replicaLagTimeMaxMs/);
   });
 
+  test("the automatic leader balancer is on with Kafka's defaults (10 %, 300 s); a percentage above 100 or an interval of 0 is refused, naming the field", () => {
+    const c = parseBrokerConfig({});
+    expect([c.autoLeaderRebalance, c.leaderImbalancePerBrokerPercentage, c.leaderImbalanceCheckIntervalSeconds]).toEqual([true, 10, 300]);
+    expect(parseBrokerConfig({ autoLeaderRebalance: false }).autoLeaderRebalance).toBe(false);
+    expect(() => parseBrokerConfig({ leaderImbalancePerBrokerPercentage: 101 })).toThrow(/leaderImbalancePerBrokerPercentage/);
+    expect(() => parseBrokerConfig({ leaderImbalanceCheckIntervalSeconds: 0 })).toThrow(/leaderImbalanceCheckIntervalSeconds/);
+  });
+
   test("the worker journal is on by default, can be turned off, and only takes a boolean", () => {
     expect(parseBrokerConfig({}).workerJournal).toBe(true);
     expect(parseBrokerConfig({ workerJournal: false }).workerJournal).toBe(false);

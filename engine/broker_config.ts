@@ -20,6 +20,13 @@ import {
   CLUSTER_NAME_PATTERN,
   CONTROLLED_SHUTDOWN_TIMEOUT_MS,
   CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX,
+  LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT,
+  LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MAX,
+  LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MIN,
+  LEADER_IMBALANCE_PERCENT_DEFAULT,
+  LOAD_REPORT_INTERVAL_MS,
+  LOAD_REPORT_INTERVAL_MS_MAX,
+  LOAD_REPORT_INTERVAL_MS_MIN,
   DEFAULT_MIN_INSYNC_REPLICAS,
   DEFAULT_REPLICATION_FACTOR,
   ETCD_ENDPOINTS_MAX,
@@ -158,6 +165,19 @@ export const BrokerConfigSchema = z
     controlledShutdownTimeoutMs: z.number().int().min(0).max(CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX).default(CONTROLLED_SHUTDOWN_TIMEOUT_MS),
     /** Cluster mode: a follower not caught up with its leader for this long is proposed out of the ISR (Kafka's replica.lag.time.max.ms). */
     replicaLagTimeMaxMs: z.number().int().min(REPLICA_LAG_TIME_MAX_MS_MIN).max(REPLICA_LAG_TIME_MAX_MS_MAX).default(REPLICA_LAG_TIME_MAX_MS_DEFAULT),
+    /** Cluster mode, while controller: move leaderships back to each partition's first replica when a broker's imbalance passes the percentage (Kafka's auto.leader.rebalance.enable). */
+    autoLeaderRebalance: z.boolean().default(true),
+    /** Of the partitions a broker is first replica of, the share led elsewhere (percent) above which the balancer acts (Kafka's leader.imbalance.per.broker.percentage). */
+    leaderImbalancePerBrokerPercentage: z.number().int().min(0).max(100).default(LEADER_IMBALANCE_PERCENT_DEFAULT),
+    /** How often the controller checks the leader imbalance (Kafka's leader.imbalance.check.interval.seconds). */
+    leaderImbalanceCheckIntervalSeconds: z
+      .number()
+      .int()
+      .min(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MIN)
+      .max(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_MAX)
+      .default(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT),
+    /** Cluster mode: how often this broker publishes its partitions' one-minute rates to etcd (cluster/load_reports.ts). */
+    loadReportIntervalMs: z.number().int().min(LOAD_REPORT_INTERVAL_MS_MIN).max(LOAD_REPORT_INTERVAL_MS_MAX).default(LOAD_REPORT_INTERVAL_MS),
   })
   .strict()
   .superRefine((c, ctx) => {

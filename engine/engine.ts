@@ -15,7 +15,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { ErrorCode } from "../protocol/errors.ts";
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { isInternalTopic, topicNameProblem } from "../protocol/topic_name.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { type FetchHandle, type FetchHost, FetchOperation, type FetchRequest, type FetchSink } from "./fetch_operation.ts";
@@ -25,7 +25,7 @@ import { MetadataStore } from "./metadata_store.ts";
 import type { PartitionPool, PartitionState, ProduceCallback } from "./partition_pool.ts";
 import { type InitProducerIdRequest, type ProducerIdAndEpoch, ProducerIds } from "./producer_ids.ts";
 import { type LogConfig, parseLogConfig } from "./topic_config.ts";
-import type { ClusterMember } from "../cluster/mod.ts";
+import type { ClusterMember, ElectLeadersResult, ElectLeadersScope } from "../cluster/mod.ts";
 import { ClusterReplicas } from "./cluster_replicas.ts";
 import { NOT_HOSTED, type Topic, type TopicDescription, TopicLifecycle, type TopicMetadata } from "./topic_lifecycle.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -78,6 +78,8 @@ export class Engine implements FetchHost {
   readonly #lifecycle: TopicLifecycle;
   readonly #log: (line: string) => void;
   #cluster: ClusterReplicas | undefined;
+  /** Cluster mode: the membership attachCluster was given (requests to the controller go through it). */
+  #member: ClusterMember | undefined;
   /** The lifecycle's maps, held here so the data path reaches them in one step. */
   readonly #topics: Map<string, Topic>;
   /** Slots whose partition failed to open, with why. */
@@ -164,8 +166,22 @@ export class Engine implements FetchHost {
     if (this.#cluster !== undefined) throw new Error("the engine is already in a cluster");
     const replicas = new ClusterReplicas({ member, lifecycle: this.#lifecycle, replication: this.replication, log: this.#log, ...options });
     this.#cluster = replicas;
+    this.#member = member;
     this.#lifecycle.cluster = replicas;
     return replicas;
+  }
+
+  /**
+   * Preferred leader elections (native ElectLeaders): in a cluster, asked of
+   * the controller through etcd (cluster/leader_elections.ts); a single node
+   * leads every partition it has, so there is nothing to elect.
+   */
+  electLeaders(scope: ElectLeadersScope): Promise<ElectLeadersResult> {
+    const member = this.#member;
+    if (member === undefined) {
+      return Promise.reject(new SluiceError(ErrorCode.INVALID_REQUEST, "this broker is a single node (no --cluster-etcd): it leads every partition, there is no leader to elect"));
+    }
+    return member.electLeaders(scope);
   }
 
   /** Cluster mode only: this broker's part in the cluster (metadata, node id). */

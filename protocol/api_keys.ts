@@ -22,6 +22,8 @@ export const ApiKey = {
   InitProducerId: 22,
   AlterConfigs: 33,
   CreatePartitions: 37,
+  /** Preferred leader elections in a cluster (Kafka's number; MessagePack body, preferred only: docs/SCALING.md). */
+  ElectLeaders: 43,
   DescribeTopics: 1000,
   ResetGroupOffsets: 1001,
   /** A follower broker's fetch from a partition leader (docs/CLUSTER.md). */

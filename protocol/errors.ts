@@ -64,8 +64,10 @@ export const ErrorCode = {
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   OFFSET_NOT_AVAILABLE: 78,
   MEMBER_ID_REQUIRED: 79,
+  PREFERRED_LEADER_NOT_AVAILABLE: 80,
   GROUP_MAX_SIZE_REACHED: 81,
   FENCED_INSTANCE_ID: 82,
+  ELECTION_NOT_NEEDED: 84,
   INVALID_RECORD: 87,
   UNSTABLE_OFFSET_COMMIT: 88,
   THROTTLING_QUOTA_EXCEEDED: 89,
@@ -151,6 +153,8 @@ define(ErrorCode.FENCED_LEADER_EPOCH, true, "The leader epoch in the request is 
 define(ErrorCode.UNKNOWN_LEADER_EPOCH, true, "The leader epoch in the request is newer than the broker's.");
 define(ErrorCode.STALE_BROKER_EPOCH, false, "The request comes from a broker registration (session) that is no longer the current one.");
 define(ErrorCode.INVALID_UPDATE_VERSION, false, "The partition epoch in the request is not the current one: read the partition state again, then decide again.");
+define(ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, true, "The preferred leader (first replica) cannot lead now: not registered, shutting down, or not in the ISR.");
+define(ErrorCode.ELECTION_NOT_NEEDED, true, "The partition is already led by the leader asked for.");
 define(ErrorCode.INELIGIBLE_REPLICA, false, "A replica proposed into the ISR is not eligible (not registered).");
 define(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, false, "The compression codec is unknown, or this runtime cannot write it.");
 define(ErrorCode.OFFSET_NOT_AVAILABLE, true, "The offset for that timestamp is not yet available.");

@@ -54,3 +54,18 @@ describe("ListOffsets", () => {
     expect(bad.topics[0].partitions[0]).toEqual({ partition: 0, errorCode: ErrorCode.INVALID_TIMESTAMP, timestamp: -1, offset: -1 });
   }, 30_000);
 });
+
+describe("ElectLeaders", () => {
+  test("a single node refuses it as a whole (it leads every partition), and a malformed scope is INVALID_REQUEST", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-"));
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const broker = await Broker.start(parseBrokerConfig({ dataDir, port: 0, httpPort: 0, kafkaPort: 0, workers: 1 }), { log: () => {} });
+    cleanups.push(() => broker.stop());
+    const c = await RawClient.connect(broker.port);
+    cleanups.push(() => c.close());
+    const single = (await c.control(43, { topic: null, partition: null })) as { errorCode: number; message: string };
+    expect(single.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+    expect(single.message).toContain("single node");
+    expect(((await c.control(43, { topic: "t", partition: -1 })) as { errorCode: number }).errorCode).toBe(ErrorCode.INVALID_REQUEST);
+  }, 30_000);
+});

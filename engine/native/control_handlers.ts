@@ -1,6 +1,6 @@
 // The broker's own control apis (MessagePack bodies), registered on the
 // dispatcher: ApiVersions, Metadata, ListOffsets, CreateTopics, DeleteTopics,
-// AlterConfigs, CreatePartitions, DescribeTopics, InitProducerId. Each validates its body with
+// AlterConfigs, CreatePartitions, ElectLeaders, DescribeTopics, InitProducerId. Each validates its body with
 // the schema in protocol/messages/control.ts and maps it onto the engine.
 
 import { ApiKey } from "../../protocol/api_keys.ts";
@@ -12,6 +12,8 @@ import {
   CreateTopicsRequestSchema,
   DeleteTopicsRequestSchema,
   DescribeTopicsRequestSchema,
+  type ElectLeadersResponse,
+  ElectLeadersRequestSchema,
   InitProducerIdRequestSchema,
   type InitProducerIdResponse,
   ListOffsetsRequestSchema,
@@ -167,6 +169,12 @@ export function registerCoreHandlers(dispatcher: Dispatcher, options: CoreHandle
       ),
     );
     return { topics };
+  });
+
+  // Preferred leader elections: the controller's answer per partition (cluster/leader_elections.ts); a refusal of the whole scope is the error code.
+  dispatcher.register(ApiKey.ElectLeaders, async (body): Promise<ElectLeadersResponse> => {
+    const req = parseControlBody(ElectLeadersRequestSchema, body);
+    return await engine.electLeaders({ topic: req.topic ?? undefined, partition: req.partition ?? undefined });
   });
 
   dispatcher.register(ApiKey.DescribeTopics, (body) => {

@@ -18,6 +18,8 @@
 //                          resp (all four) { topics: [{ name, errorCode, message? }] }
 //   InitProducerId (22)    req  { transactionalId?: null, producerId?, producerEpoch? }  (-1/absent = a new producer)
 //                          resp { producerId, producerEpoch }
+//   ElectLeaders (43)      req  { topic?, partition? }                            (preferred leaders; absent topic = every topic)
+//                          resp { partitions: [{ topic, partition, errorCode, reason, leader }], moved, notNeeded, notAvailable, omitted }
 //   DescribeTopics (1000)  req  { topics: [string] | null }
 //                          resp { topics: [{ name, errorCode, configs, partitions: [{ partition, logStartOffset,
 //                                 highWatermark, durableOffset, logEndOffset, segments, bytes, messagesIn,
@@ -153,6 +155,21 @@ export type CreatePartitionsRequest = z.infer<typeof CreatePartitionsRequestSche
 export const CreatePartitionsResponseSchema = TopicResultsResponseSchema;
 export type CreatePartitionsResponse = z.infer<typeof CreatePartitionsResponseSchema>;
 
+// ---------------------------------------------------------------- ElectLeaders
+
+export const ElectLeadersRequestSchema = z.object({ topic: name.nullish(), partition: int32.min(0).nullish() });
+export type ElectLeadersRequest = z.infer<typeof ElectLeadersRequestSchema>;
+export const ElectLeadersResponseSchema = z.object({
+  /** Per partition: NONE moved, ELECTION_NOT_NEEDED already leader, PREFERRED_LEADER_NOT_AVAILABLE with the reason. */
+  partitions: array(z.object({ topic: name, partition: int32, errorCode, reason: z.string().max(STRING_BYTES_MAX), leader: int32 })),
+  moved: count,
+  notNeeded: count,
+  notAvailable: count,
+  /** Outcomes the answer left out to stay bounded. */
+  omitted: count,
+});
+export type ElectLeadersResponse = z.infer<typeof ElectLeadersResponseSchema>;
+
 // ---------------------------------------------------------------- DescribeTopics
 
 export const DescribeTopicsRequestSchema = z.object({ topics: array(name).nullable() });
@@ -215,6 +232,7 @@ export const ControlSchemas = {
   [ApiKey.AlterConfigs]: { request: AlterConfigsRequestSchema, response: AlterConfigsResponseSchema },
   [ApiKey.CreatePartitions]: { request: CreatePartitionsRequestSchema, response: CreatePartitionsResponseSchema },
   [ApiKey.DescribeTopics]: { request: DescribeTopicsRequestSchema, response: DescribeTopicsResponseSchema },
+  [ApiKey.ElectLeaders]: { request: ElectLeadersRequestSchema, response: ElectLeadersResponseSchema },
   [ApiKey.InitProducerId]: { request: InitProducerIdRequestSchema, response: InitProducerIdResponseSchema },
 } as const;
 
