@@ -50,7 +50,7 @@ import {
   CLIENT_BUFFER_BYTES_MAX,
   DELIVERY_TIMEOUT_MS_MAX,
   LINGER_MS_MAX,
-  METADATA_BACKOFF_MS_MAX,
+  LEADER_SEARCH_INTERVAL_MS,
   METADATA_MAX_AGE_MS_MAX,
   PRODUCE_REQUEST_OVERHEAD_BYTES,
   PRODUCER_BATCH_BYTES_MIN,
@@ -437,9 +437,13 @@ export class Producer {
 
   /**
    * A partition's leader is gone or unknown: metadata is asked again (once at a
-   * time per topic), and again every METADATA_BACKOFF_MS_MAX while the answer
-   * names no live leader (the controller elects one within its lease TTL),
-   * until the producer closes. The partition's batches wait at its head.
+   * time per topic), and again every LEADER_SEARCH_INTERVAL_MS while the answer
+   * names no leader, or names one the producer cannot connect to (a killed
+   * leader stays named until the controller elects another, within its lease
+   * TTL), and the partition has batches to send, until the producer closes.
+   * The partition's batches wait at its head; when Metadata names another
+   * leader, requests still waiting for the old one's connection are sent to
+   * it (leader_router.ts).
    */
   private findLeader(state: PartitionState, router: LeaderRouter, deliveryTimeoutMs: number, lost: boolean): void {
     if (this.closing || !router.routed(state.topic)) return;
@@ -448,12 +452,14 @@ export class Producer {
     this.leaderSearches.add(state);
     const again = () => {
       this.leaderSearches.delete(state);
-      if (this.closing || router.linkFor(state.topic, state.partition) !== undefined) return;
+      if (this.closing) return;
+      if (router.linkFor(state.topic, state.partition) !== undefined && router.leaderConnected(state.topic, state.partition)) return;
+      if (state.ready.length === 0 && state.inflight === 0) return; // nothing waits for a leader
       this.leaderSearches.add(state);
       setTimeout(() => {
         this.leaderSearches.delete(state);
         this.findLeader(state, router, deliveryTimeoutMs, false);
-      }, METADATA_BACKOFF_MS_MAX);
+      }, LEADER_SEARCH_INTERVAL_MS);
     };
     this.metadata.refresh(state.topic, Date.now() + deliveryTimeoutMs).then(again, again);
   }
