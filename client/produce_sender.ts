@@ -42,6 +42,15 @@ export interface PartitionState extends SequencedPartition {
   inflight: number;
   /** No send before this time (backoff after a retriable failure). */
   retryAt: number;
+  /**
+   * The link of the partition's last failed request, and how many failed in a
+   * row there: the back-off grows with failures at one broker, and starts
+   * again from retryBackoffMs at a new leader (after a failover the new
+   * leader's first NOT_LEADER_OR_FOLLOWER, while it takes up leadership, must
+   * not wait the back-off earned at the dead one).
+   */
+  failedLink: RequestLink | undefined;
+  failuresAtLink: number;
   /** In the producer's ready queue (at most once). */
   readyQueued: boolean;
 }
@@ -373,6 +382,7 @@ export class ProduceSender {
         continue;
       }
       state.inflight--;
+      state.failuresAtLink = 0; // answered: the next failure backs off from the start
       let base = entry.baseOffset;
       for (let b = 0; b < batches.length; b++) {
         const batch = batches[b];
@@ -451,7 +461,11 @@ export class ProduceSender {
       // A request that timed out on the client is a lost connection too (the link closed it): its broker
       // may be paused or cut off while another leads the partition, so the leader is looked up again.
       if (LEADER_ERRORS.has(error.code) || error instanceof ConnectionError || error instanceof RequestTimeoutError) this.leaderLost(state);
-      state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
+      if (state.failedLink !== link) {
+        state.failedLink = link;
+        state.failuresAtLink = 0;
+      }
+      state.retryAt = now + backoffMs(state.failuresAtLink++, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
     }
     this.markReady(state);
     this.armRetry(state.retryAt);

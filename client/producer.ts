@@ -812,7 +812,7 @@ export class Producer {
   }
 
   private newPartitionState(t: TopicState, partition: number): PartitionState {
-    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0, readyQueued: false, nextSequence: 0, sequenceGeneration: -1 };
+    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0, failedLink: undefined, failuresAtLink: 0, readyQueued: false, nextSequence: 0, sequenceGeneration: -1 };
     t.partitions[partition] = state;
     return state;
   }
