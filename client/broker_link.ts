@@ -59,9 +59,13 @@ export class BrokerLink implements RequestLink {
   /** Which bootstrap address the next connection tries (moves on after a failed connect). */
   private addressIndex = 0;
 
-  constructor(config: ClientConfig, what: string) {
+  /** Told of each failed connect attempt (the leader router looks the broker's partitions up again). */
+  private readonly onConnectFailed: (() => void) | undefined;
+
+  constructor(config: ClientConfig, what: string, onConnectFailed?: () => void) {
     this.config = config;
     this.what = what;
+    this.onConnectFailed = onConnectFailed;
   }
 
   get connected(): boolean {
@@ -178,6 +182,7 @@ export class BrokerLink implements RequestLink {
           Date.now() + backoffMs(this.failures, { initialMs: this.config.reconnectBackoffMs, maxMs: this.config.reconnectBackoffMsMax });
         this.failures++;
         if (!(e instanceof ConnectionError)) throw e; // a broker that answers wrongly: no point retrying here
+        this.onConnectFailed?.();
       }
       if (Date.now() >= deadline) break;
     }

@@ -15,6 +15,10 @@
 // none was written) and the sender sends them to the new leader. Without
 // this they would wait connectTimeoutMs (10 s by default) for a connection
 // that cannot be made, though the new leader serves ~2 s after the kill.
+// A failed connect to a broker is told to the producer for each partition
+// the broker leads (leaderUnreachable), so a request queued while nothing
+// was in flight (no lost request to say the leader is gone) starts the
+// Metadata polling that finds the new leader.
 
 import type { MetadataResponse } from "../protocol/messages/control.ts";
 import { BrokerLink, type RequestLink } from "./broker_link.ts";
@@ -31,11 +35,25 @@ export class LeaderRouter {
   readonly #leaders = new Map<string, number[]>();
   readonly #addresses = new Map<number, { host: string; port: number }>();
   readonly #links = new Map<number, BrokerLink>();
+  /** Told of each partition whose leader's link failed to connect (the producer looks its leader up). */
+  readonly #leaderUnreachable: (topic: string, partition: number) => void;
 
-  constructor(config: ClientConfig, bootstrap: RequestLink, what: string) {
+  constructor(config: ClientConfig, bootstrap: RequestLink, what: string, leaderUnreachable?: (topic: string, partition: number) => void) {
     this.#config = config;
     this.#bootstrap = bootstrap;
     this.#what = what;
+    this.#leaderUnreachable = leaderUnreachable ?? (() => {});
+  }
+
+  /**
+   * A connect to `broker` failed: each partition it leads is told, so a
+   * request queued for a leader whose connection broke while nothing was in
+   * flight (an idle producer's next send) sets a leader search going too.
+   */
+  #brokerUnreachable(broker: number): void {
+    for (const [topic, leaders] of this.#leaders) {
+      for (let i = 0; i < leaders.length; i++) if (leaders[i] === broker) this.#leaderUnreachable(topic, i);
+    }
   }
 
   /** Takes the leaders and broker addresses of a Metadata response. */
@@ -90,7 +108,10 @@ export class LeaderRouter {
     if (link === undefined) {
       const address = this.#addresses.get(leader);
       if (address === undefined) return undefined;
-      link = new BrokerLink({ ...this.#config, host: address.host, port: address.port, bootstrap: [address] }, `${this.#what} (broker ${leader})`);
+      const broker = leader;
+      link = new BrokerLink({ ...this.#config, host: address.host, port: address.port, bootstrap: [address] }, `${this.#what} (broker ${leader})`, () =>
+        this.#brokerUnreachable(broker),
+      );
       this.#links.set(leader, link);
     }
     return link;

@@ -372,7 +372,11 @@ export class Producer {
     );
     const deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, DELIVERY_TIMEOUT_MS_MAX);
     const ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, ACK_TIMEOUT_MS_MAX);
-    const router = new LeaderRouter(config, this.link, "producer");
+    const router = new LeaderRouter(config, this.link, "producer", (topic, partition) => {
+      // Its leader's link cannot connect: if batches wait for it, look for another leader (not forgetting this one yet).
+      const state = this.topics.get(topic)?.partitions[partition];
+      if (state !== undefined && (state.inflight > 0 || state.ready.length > 0)) this.findLeader(state, router, deliveryTimeoutMs, false);
+    });
     this.router = router;
     this.metadata = new MetadataCache(this.link, {
       maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, METADATA_MAX_AGE_MS_MAX),

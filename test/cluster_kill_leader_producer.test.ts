@@ -5,9 +5,12 @@
 // --cluster-etcd`, lease TTL 2 s by default) on real ports, one real etcd.
 //
 // The dead broker's port refuses connects at once, yet a request waiting for
-// its connection used to wait connectTimeoutMs (10 s by default): the producer
-// here sets connectTimeoutMs to 60 s, far above the bound the recovery must
-// meet (a few lease TTLs), so waiting for that connection fails the test.
+// its connection used to wait connectTimeoutMs (10 s by default): the
+// producers here set connectTimeoutMs to 60 s, far above the bound the
+// recovery must meet (a few lease TTLs), so waiting for that connection fails
+// the test. Two producers: a busy one (a request in flight when the leader
+// dies) and an idle one (connected to the leader, nothing in flight; its next
+// send meets the refused address first).
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fs from "node:fs";
@@ -20,6 +23,9 @@ import { takeRecords } from "./support/take_records.ts";
 import { waitForValue } from "./support/wait_for.ts";
 
 const TOPIC = "kill-leader";
+const IDLE_TOPIC = "kill-leader-idle";
+/** One partition per broker, so one of them is led by the broker killed. */
+const IDLE_PARTITIONS = 3;
 /** Far above the recovery bound: a request waiting for the dead broker's connection cannot pass. */
 const CONNECT_TIMEOUT_MS = 60_000;
 /**
@@ -52,6 +58,7 @@ test("kill -9 of the leader: with default client settings the first ack on the n
   const admin = new Admin({ broker: bootstrap });
   // Defaults but for connectTimeoutMs (idempotent, acks all, retries, back-offs, linger, delivery timeout).
   const producer = new Producer({ broker: bootstrap, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  const idleProducer = new Producer({ broker: bootstrap, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   const consumer = new Consumer({ broker: bootstrap, fetchMaxWaitMs: 100 });
   try {
     await admin.createTopic(TOPIC, { partitions: 1, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
@@ -61,6 +68,15 @@ test("kill -9 of the leader: with default client settings the first ack on the n
     };
     const leader = await waitForValue(() => leaderWithFullIsr().catch(() => undefined), { what: "a leader and a full ISR", timeoutMs: 60_000 });
     const victim = cluster.brokers.find((b) => b.id === leader)!;
+    // The idle producer's partition led by the same broker; one send connects it there.
+    await admin.createTopic(IDLE_TOPIC, { partitions: IDLE_PARTITIONS, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
+    const idlePartition = await waitForValue(async () => {
+      const parts = (await admin.metadata([IDLE_TOPIC]).catch(() => undefined))?.topics.find((t) => t.name === IDLE_TOPIC)?.partitions ?? [];
+      if (parts.length !== IDLE_PARTITIONS || parts.some((p) => p.leader < 0 || (p.isr ?? []).length !== 3)) return undefined;
+      return parts.find((p) => p.leader === leader)?.partition ?? -1;
+    }, { what: "the idle topic's leaders and full ISRs", timeoutMs: 60_000 });
+    if (idlePartition < 0) throw new Error(`no partition of ${IDLE_TOPIC} is led by broker ${leader}`);
+    expect((await idleProducer.send(IDLE_TOPIC, { partition: idlePartition, value: "before" })).offset).toBe(0n);
 
     // Sends run in a window of OUTSTANDING_SENDS; each acknowledgement is stamped with when it came.
     const acked: { value: string; offset: bigint; sentAt: number; ackedAt: number }[] = [];
@@ -85,6 +101,7 @@ test("kill -9 of the leader: with default client settings the first ack on the n
     const killedAt = performance.now();
     victim.proc.kill("SIGKILL");
     await victim.exited;
+    const idleSend = idleProducer.send(IDLE_TOPIC, { partition: idlePartition, value: "after" }).then((md) => ({ offset: md.offset, ackedAt: performance.now() }));
     // The first ack of a record sent after the kill (so not an answer of the dead leader).
     const first = await waitForValue(() => acked.find((a) => a.sentAt >= killedAt), {
       what: "an acknowledgement of a record sent after the kill",
@@ -97,6 +114,11 @@ test("kill -9 of the leader: with default client settings the first ack on the n
     console.error(`kill -9 of leader ${leader}: first ack of a record sent after it ${recoveryMs.toFixed(0)} ms later (bound ${RECOVERY_BOUND_MS} ms, connectTimeoutMs ${CONNECT_TIMEOUT_MS})`);
     expect(recoveryMs).toBeLessThan(RECOVERY_BOUND_MS);
     expect(failures).toEqual([]);
+    const idle = await Promise.race([idleSend, new Promise<undefined>((r) => setTimeout(r, RECOVERY_BOUND_MS))]);
+    if (idle === undefined) throw new Error(`the idle producer's send after the kill was not acknowledged within ${RECOVERY_BOUND_MS} ms`);
+    console.error(`idle producer: its first send after the kill acknowledged ${(idle.ackedAt - killedAt).toFixed(0)} ms after it`);
+    expect(idle.ackedAt - killedAt).toBeLessThan(RECOVERY_BOUND_MS);
+    expect(idle.offset).toBe(1n);
 
     const newLeader = await waitForValue(async () => {
       const p = (await admin.metadata([TOPIC]).catch(() => undefined))?.topics.find((t) => t.name === TOPIC)?.partitions[0];
@@ -117,6 +139,7 @@ test("kill -9 of the leader: with default client settings the first ack on the n
     for (let i = 1; i < order.length; i++) expect(order[i]).toBeGreaterThan(order[i - 1]);
   } finally {
     await producer.close({ timeoutMs: 5_000 }).catch(() => {});
+    await idleProducer.close({ timeoutMs: 5_000 }).catch(() => {});
     await consumer.close().catch(() => {});
     await admin.close().catch(() => {});
   }
