@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { ClusterMember, EtcdClient, readTopics } from "../cluster/mod.ts";
 import { ETCD_WAIT, startEtcd } from "../test/support/etcd.ts";
-import { KILL_FAILOVER_CONNECT_TIMEOUT_MS, runKillFailoverBench } from "./cluster_kill_failover.ts";
+import { runKillFailoverBench } from "./cluster_kill_failover.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 
 export interface FailoverResult {
@@ -90,11 +90,12 @@ if (import.meta.main) {
   const rounds = Number(values.rounds ?? 0);
   const ttlSeconds = Number(values.ttl ?? 2);
   const partitions = Number(values.partitions ?? 12);
-  const connectTimeoutMs = Number(values["connect-timeout-ms"] ?? KILL_FAILOVER_CONNECT_TIMEOUT_MS);
+  const connectTimeoutMs = values["connect-timeout-ms"] === undefined ? undefined : Number(values["connect-timeout-ms"]);
   if (kills > 0) {
     console.log(
-      `bun bench/cluster_failover.ts --kills ${kills} --connect-timeout-ms ${connectTimeoutMs} ` +
-        "(1 etcd member, 3 broker processes, default lease TTL 2 s; RF 3, min ISR 2, one partition; producer retry backoff 50-200 ms)",
+      `bun bench/cluster_failover.ts --kills ${kills}${connectTimeoutMs === undefined ? "" : ` --connect-timeout-ms ${connectTimeoutMs}`} ` +
+        "(1 etcd member, 3 broker processes, default lease TTL 2 s; RF 3, min ISR 2, one partition; producer with the client's default settings" +
+        `${connectTimeoutMs === undefined ? "" : ` but connectTimeoutMs ${connectTimeoutMs}`})`,
     );
     await runKillFailoverBench({ kills, connectTimeoutMs, log: (line) => console.log(line) });
   }

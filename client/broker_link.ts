@@ -12,7 +12,7 @@
 
 import type { ControlApiKey, ControlRequest, ControlResponse } from "../protocol/messages/control.ts";
 import { decodeControlResponse, encodeControlRequest } from "../protocol/messages/control.ts";
-import { backoffMs, delay } from "./backoff.ts";
+import { backoffMs } from "./backoff.ts";
 import { BrokerConnection, type BodyEncoder, type RequestHandler, type RequestOptions } from "./connection.ts";
 import { ClientClosedError, ConnectionError } from "./errors.ts";
 import type { ClientConfig } from "./options.ts";
@@ -46,6 +46,8 @@ export class BrokerLink implements RequestLink {
   private readonly what: string;
   private connection: BrokerConnection | undefined;
   private connecting: Promise<BrokerConnection> | undefined;
+  /** The connect attempts under way (see abandonConnect); undefined when none. */
+  private attempt: ConnectAttempt | undefined;
   /** Consecutive failed connection attempts (reset by a success). */
   private failures = 0;
   private nextAttemptAt = 0;
@@ -57,13 +59,35 @@ export class BrokerLink implements RequestLink {
   /** Which bootstrap address the next connection tries (moves on after a failed connect). */
   private addressIndex = 0;
 
-  constructor(config: ClientConfig, what: string) {
+  /** Told of each failed connect attempt (the leader router looks the broker's partitions up again). */
+  private readonly onConnectFailed: (() => void) | undefined;
+
+  constructor(config: ClientConfig, what: string, onConnectFailed?: () => void) {
     this.config = config;
     this.what = what;
+    this.onConnectFailed = onConnectFailed;
   }
 
   get connected(): boolean {
     return this.connection !== undefined && !this.connection.closed;
+  }
+
+  /**
+   * Stops waiting for a connection that is being tried: every request waiting
+   * for it fails now with a connect-phase ConnectionError (none of them was
+   * written, so a caller may send them elsewhere), as the link would after
+   * connectTimeoutMs. Used when Metadata names another broker as leader: a
+   * dead broker's address refuses connects until the link gives up, and what
+   * waits for it must not wait that long. The back-off between attempts is
+   * kept, so the next request does not hammer the address. No-op when
+   * connected or not connecting.
+   */
+  abandonConnect(why: string): void {
+    const attempt = this.attempt;
+    if (attempt === undefined || this.connected) return;
+    this.attempt = undefined;
+    this.connecting = undefined;
+    attempt.abandon(new ConnectionError(`${this.what}: connecting abandoned: ${why}`, { phase: "connect" }));
   }
 
   async request(apiKey: number, encodeBody: BodyEncoder, options?: RequestOptions): Promise<Uint8Array> {
@@ -98,13 +122,19 @@ export class BrokerLink implements RequestLink {
     if (this.closed) return Promise.reject(new ClientClosedError(this.what));
     const current = this.connection;
     if (current !== undefined && !current.closed) return Promise.resolve(current);
-    this.connecting ??= this.connectWithBackoff().finally(() => {
-      this.connecting = undefined;
-    });
+    if (this.connecting === undefined) {
+      const attempt = new ConnectAttempt();
+      this.attempt = attempt;
+      const connecting: Promise<BrokerConnection> = Promise.race([this.connectWithBackoff(attempt), attempt.abandoned]).finally(() => {
+        if (this.attempt === attempt) this.attempt = undefined;
+        if (this.connecting === connecting) this.connecting = undefined;
+      });
+      this.connecting = connecting;
+    }
     return this.connecting;
   }
 
-  private async connectWithBackoff(): Promise<BrokerConnection> {
+  private async connectWithBackoff(attempt: ConnectAttempt): Promise<BrokerConnection> {
     const started = Date.now();
     const deadline = started + this.config.connectTimeoutMs;
     let lastError: unknown;
@@ -113,9 +143,11 @@ export class BrokerLink implements RequestLink {
       const wait = this.nextAttemptAt - Date.now();
       if (wait > 0) {
         if (Date.now() + wait > deadline) break;
-        await delay(wait);
+        await attempt.delay(wait);
       }
       if (this.closed) throw new ClientClosedError(this.what);
+      // Abandoned (abandonConnect): its waiters are gone; a later connect() starts afresh.
+      if (attempt.isAbandoned) throw attempt.reason!;
       attempts++;
       const bootstrap = this.config.bootstrap;
       const address = bootstrap.length > 0 ? bootstrap[this.addressIndex % bootstrap.length] : this.config;
@@ -130,6 +162,11 @@ export class BrokerLink implements RequestLink {
           connection.close();
           throw new ClientClosedError(this.what);
         }
+        if (attempt.isAbandoned && this.connected) {
+          // A newer attempt got there first: one connection per link.
+          connection.close();
+          throw attempt.reason!;
+        }
         this.failures = 0;
         this.nextAttemptAt = 0;
         this.connection = connection;
@@ -137,6 +174,7 @@ export class BrokerLink implements RequestLink {
         return connection;
       } catch (e) {
         if (e instanceof ClientClosedError) throw e;
+        if (attempt.isAbandoned) throw attempt.reason!; // a newer attempt keeps the back-off and the address
         lastError = e;
         // Several brokers given: the next attempt tries the next one.
         this.addressIndex++;
@@ -144,6 +182,7 @@ export class BrokerLink implements RequestLink {
           Date.now() + backoffMs(this.failures, { initialMs: this.config.reconnectBackoffMs, maxMs: this.config.reconnectBackoffMsMax });
         this.failures++;
         if (!(e instanceof ConnectionError)) throw e; // a broker that answers wrongly: no point retrying here
+        this.onConnectFailed?.();
       }
       if (Date.now() >= deadline) break;
     }
@@ -155,6 +194,44 @@ export class BrokerLink implements RequestLink {
     this.closed = true;
     this.connection?.close(new ClientClosedError(this.what));
     this.connection = undefined;
+  }
+}
+
+/** One run of connect attempts, which abandonConnect can cut short for the requests waiting on it. */
+class ConnectAttempt {
+  isAbandoned = false;
+  reason: ConnectionError | undefined;
+  /** Rejects when abandoned (never resolves). */
+  readonly abandoned: Promise<never>;
+  private reject!: (error: Error) => void;
+  private wake: (() => void) | undefined;
+
+  constructor() {
+    this.abandoned = new Promise<never>((_, reject) => {
+      this.reject = reject;
+    });
+    this.abandoned.catch(() => {}); // raced against the attempts; nobody else awaits it
+  }
+
+  abandon(error: ConnectionError): void {
+    this.isAbandoned = true;
+    this.reason = error;
+    this.reject(error);
+    this.wake?.();
+  }
+
+  /** A back-off wait that ends early when the attempt is abandoned. */
+  delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
   }
 }
 

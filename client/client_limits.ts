@@ -77,6 +77,15 @@ export const ROUND_ROBIN_WRAP = 0x40000000;
 export const METADATA_BACKOFF_MS = 25;
 export const METADATA_BACKOFF_MS_MAX = 500;
 
+/**
+ * How often the producer asks Metadata again while a partition it has batches
+ * for has no leader it can reach (none named, or the named one's connection
+ * failed): after a kill -9 the controller elects a new leader within its lease
+ * TTL (2 s by default), and this is how late after that the producer may
+ * learn of it. Kafka's client refreshes as often (retry.backoff.ms 100).
+ */
+export const LEADER_SEARCH_INTERVAL_MS = 100;
+
 // A record the producer accepts must fit a batch with its header.
 assert(PRODUCER_RECORD_BYTES_MAX + BATCH_HEADER_BYTES <= BATCH_BYTES_MAX, "a maximal record must fit a batch with its header");
 // requestBytesMax ranges from batchBytes (at most BATCH_BYTES_MAX) to FRAME_BYTES_MAX minus the overhead: that range must not be empty.
@@ -84,6 +93,7 @@ assert(BATCH_BYTES_MAX + PRODUCE_REQUEST_OVERHEAD_BYTES <= FRAME_BYTES_MAX, "a r
 assert(PRODUCE_REQUEST_OVERHEAD_BYTES > REQUEST_HEADER_BYTES, "the request overhead covers at least the request header");
 assert(BATCH_INITIAL_BYTES <= SPARE_BUILDER_BYTES, "the spare builders' budget must hold at least one new builder");
 assert(METADATA_BACKOFF_MS < METADATA_BACKOFF_MS_MAX, "the metadata back-off must have room to grow");
+assert(LEADER_SEARCH_INTERVAL_MS <= METADATA_BACKOFF_MS_MAX, "a leader search asks no less often than a topic's count is asked for");
 
 // ---- Option ranges: what an option is checked against (options.ts, producer.ts, consumer.ts) ----
 

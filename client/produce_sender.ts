@@ -42,6 +42,15 @@ export interface PartitionState extends SequencedPartition {
   inflight: number;
   /** No send before this time (backoff after a retriable failure). */
   retryAt: number;
+  /**
+   * The link of the partition's last failed request, and how many failed in a
+   * row there: the back-off grows with failures at one broker, and starts
+   * again from retryBackoffMs at a new leader (after a failover the new
+   * leader's first NOT_LEADER_OR_FOLLOWER, while it takes up leadership, must
+   * not wait the back-off earned at the dead one).
+   */
+  failedLink: RequestLink | undefined;
+  failuresAtLink: number;
   /** In the producer's ready queue (at most once). */
   readyQueued: boolean;
 }
@@ -102,6 +111,8 @@ class ProduceRequest implements RequestHandler {
   constructor(
     readonly owner: ProduceSender,
     readonly entries: InflightEntry[],
+    /** Where it was sent: a failure after the partition's leader moved elsewhere is re-routed at once. */
+    readonly link: RequestLink,
   ) {}
   encodeBody(w: Writer): void {
     this.owner.encodeProduce(w, this);
@@ -311,7 +322,7 @@ export class ProduceSender {
       for (let b = 0; b < batches.length; b++) batches[b].attempts++;
     }
     this.requestsInflight++;
-    sendThrough(link, ApiKey.Produce, new ProduceRequest(this, entries), this.requestOptions);
+    sendThrough(link, ApiKey.Produce, new ProduceRequest(this, entries, link), this.requestOptions);
   }
 
   /** ProduceRequest.encodeBody. */
@@ -335,13 +346,13 @@ export class ProduceSender {
   /** ProduceRequest.onResponse. */
   produceAnswered(request: ProduceRequest, bytes: Uint8Array, start: number, end: number): void {
     if (this.acks === 0) this.onAcksZeroWritten(request.entries);
-    else this.onResponse(request.entries, bytes, start, end);
+    else this.onResponse(request.entries, request.link, bytes, start, end);
     this.requestDone();
   }
 
   /** ProduceRequest.onError. */
   produceFailed(request: ProduceRequest, error: Error): void {
-    this.onRequestFailed(request.entries, error);
+    this.onRequestFailed(request.entries, request.link, error);
     this.requestDone();
   }
 
@@ -352,25 +363,26 @@ export class ProduceSender {
     }
   }
 
-  private onResponse(entries: InflightEntry[], bytes: Uint8Array, start: number, end: number): void {
+  private onResponse(entries: InflightEntry[], link: RequestLink, bytes: Uint8Array, start: number, end: number): void {
     try {
       this.readResults(entries, bytes, start, end);
     } catch (e) {
-      this.onRequestFailed(entries, e);
+      this.onRequestFailed(entries, link, e);
       return;
     }
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i];
       const { state, batches, errorCode } = entry;
       if (errorCode === -1) {
-        this.onPartitionFailed(entry, new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker did not answer for ${state.topic}/${state.partition}`));
+        this.onPartitionFailed(entry, link, new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, `broker did not answer for ${state.topic}/${state.partition}`));
         continue;
       }
       if (errorCode !== ErrorCode.NONE) {
-        this.onPartitionFailed(entry, new SluiceError(errorCode, `produce to ${state.topic}/${state.partition}: ${errorCodeName(errorCode)}`));
+        this.onPartitionFailed(entry, link, new SluiceError(errorCode, `produce to ${state.topic}/${state.partition}: ${errorCodeName(errorCode)}`));
         continue;
       }
       state.inflight--;
+      state.failuresAtLink = 0; // answered: the next failure backs off from the start
       let base = entry.baseOffset;
       for (let b = 0; b < batches.length; b++) {
         const batch = batches[b];
@@ -415,13 +427,13 @@ export class ProduceSender {
     r.finish();
   }
 
-  private onRequestFailed(entries: InflightEntry[], error: unknown): void {
+  private onRequestFailed(entries: InflightEntry[], link: RequestLink, error: unknown): void {
     const e = error instanceof SluiceError ? error : new SluiceError(ErrorCode.UNKNOWN_SERVER_ERROR, String((error as Error)?.message ?? error), { cause: error });
-    for (const entry of entries) this.onPartitionFailed(entry, e);
+    for (const entry of entries) this.onPartitionFailed(entry, link, e);
   }
 
   /** A partition's batches failed: retry them first (in order) if allowed, else fail their records. */
-  private onPartitionFailed(entry: InflightEntry, error: SluiceError): void {
+  private onPartitionFailed(entry: InflightEntry, link: RequestLink, error: SluiceError): void {
     const { state, batches } = entry;
     state.inflight--;
     const now = Date.now();
@@ -441,10 +453,20 @@ export class ProduceSender {
     // Back to the head of the partition's queue, ahead of anything sent later.
     state.ready.unshift(...batches);
     // With one request per partition in flight, moving the partition to another broker cannot reorder it.
-    // A request that timed out on the client is a lost connection too (the link closed it): its broker
-    // may be paused or cut off while another leads the partition, so the leader is looked up again.
-    if (LEADER_ERRORS.has(error.code) || error instanceof ConnectionError || error instanceof RequestTimeoutError) this.leaderLost(state);
-    state.retryAt = now + backoffMs(first.attempts - 1, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
+    if (this.linkFor !== undefined && this.linkFor(state) !== link) {
+      // Metadata moved the partition since this request went out (or its leader is being looked up):
+      // no back-off, it goes to the new leader as soon as one is known (at once if one is).
+      state.retryAt = now;
+    } else {
+      // A request that timed out on the client is a lost connection too (the link closed it): its broker
+      // may be paused or cut off while another leads the partition, so the leader is looked up again.
+      if (LEADER_ERRORS.has(error.code) || error instanceof ConnectionError || error instanceof RequestTimeoutError) this.leaderLost(state);
+      if (state.failedLink !== link) {
+        state.failedLink = link;
+        state.failuresAtLink = 0;
+      }
+      state.retryAt = now + backoffMs(state.failuresAtLink++, { initialMs: this.retryBackoffMs, maxMs: this.retryBackoffMsMax });
+    }
     this.markReady(state);
     this.armRetry(state.retryAt);
   }

@@ -50,7 +50,7 @@ import {
   CLIENT_BUFFER_BYTES_MAX,
   DELIVERY_TIMEOUT_MS_MAX,
   LINGER_MS_MAX,
-  METADATA_BACKOFF_MS_MAX,
+  LEADER_SEARCH_INTERVAL_MS,
   METADATA_MAX_AGE_MS_MAX,
   PRODUCE_REQUEST_OVERHEAD_BYTES,
   PRODUCER_BATCH_BYTES_MIN,
@@ -372,7 +372,11 @@ export class Producer {
     );
     const deliveryTimeoutMs = checkInt("deliveryTimeoutMs", options.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs, 1, DELIVERY_TIMEOUT_MS_MAX);
     const ackTimeoutMs = checkInt("ackTimeoutMs", options.ackTimeoutMs ?? PRODUCER_DEFAULTS.ackTimeoutMs, 1, ACK_TIMEOUT_MS_MAX);
-    const router = new LeaderRouter(config, this.link, "producer");
+    const router = new LeaderRouter(config, this.link, "producer", (topic, partition) => {
+      // Its leader's link cannot connect: if batches wait for it, look for another leader (not forgetting this one yet).
+      const state = this.topics.get(topic)?.partitions[partition];
+      if (state !== undefined && (state.inflight > 0 || state.ready.length > 0)) this.findLeader(state, router, deliveryTimeoutMs, false);
+    });
     this.router = router;
     this.metadata = new MetadataCache(this.link, {
       maxAgeMs: checkInt("metadataMaxAgeMs", options.metadataMaxAgeMs ?? PRODUCER_DEFAULTS.metadataMaxAgeMs, 0, METADATA_MAX_AGE_MS_MAX),
@@ -437,9 +441,13 @@ export class Producer {
 
   /**
    * A partition's leader is gone or unknown: metadata is asked again (once at a
-   * time per topic), and again every METADATA_BACKOFF_MS_MAX while the answer
-   * names no live leader (the controller elects one within its lease TTL),
-   * until the producer closes. The partition's batches wait at its head.
+   * time per topic), and again every LEADER_SEARCH_INTERVAL_MS while the answer
+   * names no leader, or names one the producer cannot connect to (a killed
+   * leader stays named until the controller elects another, within its lease
+   * TTL), and the partition has batches to send, until the producer closes.
+   * The partition's batches wait at its head; when Metadata names another
+   * leader, requests still waiting for the old one's connection are sent to
+   * it (leader_router.ts).
    */
   private findLeader(state: PartitionState, router: LeaderRouter, deliveryTimeoutMs: number, lost: boolean): void {
     if (this.closing || !router.routed(state.topic)) return;
@@ -448,12 +456,14 @@ export class Producer {
     this.leaderSearches.add(state);
     const again = () => {
       this.leaderSearches.delete(state);
-      if (this.closing || router.linkFor(state.topic, state.partition) !== undefined) return;
+      if (this.closing) return;
+      if (router.linkFor(state.topic, state.partition) !== undefined && router.leaderConnected(state.topic, state.partition)) return;
+      if (state.ready.length === 0 && state.inflight === 0) return; // nothing waits for a leader
       this.leaderSearches.add(state);
       setTimeout(() => {
         this.leaderSearches.delete(state);
         this.findLeader(state, router, deliveryTimeoutMs, false);
-      }, METADATA_BACKOFF_MS_MAX);
+      }, LEADER_SEARCH_INTERVAL_MS);
     };
     this.metadata.refresh(state.topic, Date.now() + deliveryTimeoutMs).then(again, again);
   }
@@ -806,7 +816,7 @@ export class Producer {
   }
 
   private newPartitionState(t: TopicState, partition: number): PartitionState {
-    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0, readyQueued: false, nextSequence: 0, sequenceGeneration: -1 };
+    const state: PartitionState = { topic: t.name, topicField: t.nameField, partition, open: undefined, ready: [], inflight: 0, retryAt: 0, failedLink: undefined, failuresAtLink: 0, readyQueued: false, nextSequence: 0, sequenceGeneration: -1 };
     t.partitions[partition] = state;
     return state;
   }
