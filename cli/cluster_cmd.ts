@@ -12,6 +12,7 @@ import { ClusterKeys, type ClusterStatus, EtcdClient, parseEndpointList, readClu
 
 const USAGE = `usage:
   sluice cluster status [--etcd URL[,URL...]] [--cluster-name NAME] [--json]
+  sluice cluster decommission ID [--throttle-bytes-per-sec N] [--timeout-seconds S] [--etcd ...] [--cluster-name NAME]
 
 options:
   --etcd URLS          etcd client URLs, comma-separated (default $SLUICE_CLUSTER_ETCD)
@@ -38,6 +39,7 @@ export function formatStatus(s: ClusterStatus): string {
 }
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  if (argv[0] === "decommission") return (await import("./decommission_cmd.ts")).run(argv.slice(1), env);
   let values: { etcd?: string; "cluster-name"?: string; json?: boolean; help?: boolean };
   let positionals: string[];
   try {

@@ -103,6 +103,7 @@ export async function joinCluster(
   });
   log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
   broker.metrics.addProvider(() => clusterMetrics(member));
+  broker.metrics.addProvider(() => broker.engine.cluster?.moveMetrics() ?? "");
   return member;
 }
 

@@ -22,6 +22,7 @@ import { ClusterView } from "./cluster_view.ts";
 import { announceShutdown, handOffProgress } from "./controlled_shutdown.ts";
 import { type ControllerInfo, ControllerElection, ControllerFencedError } from "./controller_election.ts";
 import { PartitionController } from "./partition_controller.ts";
+import { MoveController } from "./reassignment_controller.ts";
 import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_topics.ts";
 import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
@@ -59,6 +60,8 @@ interface Session {
   readonly election: ControllerElection;
   readonly partitions: PartitionController;
   readonly requests: TopicRequestServer;
+  /** The cut-over of partition moves (reassignment_controller.ts). */
+  readonly moves: MoveController;
 }
 
 export class ClusterMember {
@@ -82,6 +85,7 @@ export class ClusterMember {
       onChange: () => {
         this.#session?.partitions.schedule();
         this.#session?.requests.schedule();
+        this.#session?.moves.schedule();
       },
       onTrouble: (m) => options.log(`sluice: cluster: ${m}`),
     });
@@ -250,6 +254,7 @@ export class ClusterMember {
     }
     let partitions: PartitionController | undefined;
     let requests: TopicRequestServer | undefined;
+    let moves: MoveController | undefined;
     const election = new ControllerElection({
       client,
       keys: this.keys,
@@ -259,6 +264,7 @@ export class ClusterMember {
         log(`sluice: broker ${brokerId} is the controller (epoch ${epoch})`);
         partitions?.schedule();
         requests?.schedule();
+        moves?.schedule();
       },
       onDeposed: (epoch, why) => log(`sluice: broker ${brokerId} is no longer the controller (epoch ${epoch}): ${why}`),
       onTrouble: (m) => log(`sluice: cluster: ${m}`),
@@ -271,7 +277,8 @@ export class ClusterMember {
       log,
       isrChanged: () => partitions.stats.isrChanges++,
     });
-    session = { lease, registration, election, partitions, requests };
+    moves = new MoveController({ ctx: { client, keys: this.keys, election }, view: this.view, log });
+    session = { lease, registration, election, partitions, requests, moves };
     this.#sessions++;
     election.start();
     if (lease.lostReason !== undefined) void this.#renew(session);
@@ -283,6 +290,7 @@ export class ClusterMember {
     this.#renewing ??= (async () => {
       lost.requests.stop();
       await lost.partitions.stop();
+      await lost.moves.stop();
       await lost.election.close();
       if (this.#session === lost) this.#session = undefined;
       let backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
@@ -291,6 +299,7 @@ export class ClusterMember {
           const next = await this.#openSession();
           if (this.#closed) {
             await next.partitions.stop();
+            await next.moves.stop();
             await next.election.close();
             await next.lease.revoke();
             return;
@@ -384,6 +393,7 @@ export class ClusterMember {
     if (s === undefined) return;
     s.requests.stop();
     await s.partitions.stop();
+    await s.moves.stop();
     await s.election.close();
     try {
       // No longer than the lease would take to expire anyway: a stop must not hang on an unreachable etcd.
@@ -403,6 +413,7 @@ export class ClusterMember {
     if (s === undefined) return;
     s.lease.abandon();
     await s.partitions.stop();
+    await s.moves.stop();
     await s.election.close();
   }
 }

@@ -19,3 +19,5 @@ export { ClusterView, type LiveBroker } from "./cluster_view.ts";
 export { decidePartition, PARTITION_UPDATES_IN_FLIGHT_MAX, PartitionController, type PartitionControllerStats } from "./partition_controller.ts";
 export { parseTopicRequest, submitTopicRequest, type TopicRequest, type TopicRequestResult, TopicRequestServer } from "./topic_requests.ts";
 export { alterPartition, type AlterPartitionRequest, type AlterPartitionResult } from "./alter_partition.ts";
+export { cancelMoves, decideMoveCancel, decideMoveCompletion, MoveController, type MoveControllerStats, MOVES_PER_TXN_MAX, startMoves } from "./reassignment_controller.ts";
+export { moveOf, PartitionMoveSchema, type PartitionMove } from "./topic_metadata.ts";

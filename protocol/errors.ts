@@ -70,6 +70,8 @@ export const ErrorCode = {
   UNSTABLE_OFFSET_COMMIT: 88,
   THROTTLING_QUOTA_EXCEEDED: 89,
   PRODUCER_FENCED: 90,
+  REASSIGNMENT_IN_PROGRESS: 60,
+  NO_REASSIGNMENT_IN_PROGRESS: 85,
   INVALID_UPDATE_VERSION: 95,
   UNKNOWN_TOPIC_ID: 100,
   TRANSACTIONAL_ID_NOT_FOUND: 105,
@@ -151,6 +153,8 @@ define(ErrorCode.FENCED_LEADER_EPOCH, true, "The leader epoch in the request is 
 define(ErrorCode.UNKNOWN_LEADER_EPOCH, true, "The leader epoch in the request is newer than the broker's.");
 define(ErrorCode.STALE_BROKER_EPOCH, false, "The request comes from a broker registration (session) that is no longer the current one.");
 define(ErrorCode.INVALID_UPDATE_VERSION, false, "The partition epoch in the request is not the current one: read the partition state again, then decide again.");
+define(ErrorCode.REASSIGNMENT_IN_PROGRESS, false, "The partition is already being reassigned: wait for the move to finish or cancel it.");
+define(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, false, "No reassignment of the partition is in progress.");
 define(ErrorCode.INELIGIBLE_REPLICA, false, "A replica proposed into the ISR is not eligible (not registered).");
 define(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, false, "The compression codec is unknown, or this runtime cannot write it.");
 define(ErrorCode.OFFSET_NOT_AVAILABLE, true, "The offset for that timestamp is not yet available.");
