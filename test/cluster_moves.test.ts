@@ -121,25 +121,43 @@ class Load {
   readonly latencies: { at: number; ms: number }[] = [];
   acked = 0;
   sent = 0;
+  /** Resolves once the preload is acked. */
+  readonly preloaded: Promise<void>;
+  #preloaded: () => void = () => {};
+  /** This load's values start with it (a topic written by several loads and preloads is read back for this one's values only). */
+  readonly tag = `L${++loads}-`;
   #stopped = false;
   readonly #running: Promise<void>;
 
-  constructor(readonly topic: string, readonly valueBytes = 0) {
+  /**
+   * `preload`: first about that many bytes of 16 KiB records into each of those
+   * partitions (by this producer: a follower's fetch then holds one producer's
+   * batches, which every follower stores), then small records round the partitions.
+   */
+  constructor(readonly topic: string, readonly preload?: { partitions: number[]; bytes: number }) {
     this.producer = new Producer({ broker: bootstrap(), acks: "all", idempotent: true, connectTimeoutMs: 500, lingerMs: 2 });
+    this.preloaded = new Promise<void>((resolve) => (this.#preloaded = resolve));
     this.#running = this.#run();
   }
 
+
   async #run(): Promise<void> {
     const pending = new Set<Promise<void>>();
-    const pad = "x".repeat(this.valueBytes);
+    const big = "y".repeat(16 * 1024);
+    const preloadSends = this.preload === undefined ? 0 : Math.ceil(this.preload.bytes / big.length) * this.preload.partitions.length;
     while (!this.#stopped) {
       if (pending.size >= SENDS_IN_FLIGHT) {
         await Promise.race(pending);
         continue;
       }
       const i = this.sent++;
-      const partition = i % PARTITIONS;
-      const value = `v${i}`;
+      if (i === preloadSends) {
+        await Promise.all(pending);
+        this.#preloaded();
+      }
+      const partition = i < preloadSends ? this.preload!.partitions[i % this.preload!.partitions.length] : i % PARTITIONS;
+      const pad = i < preloadSends ? big : "";
+      const value = `${this.tag}${i}`;
       const where = partitionKey(this.topic, partition);
       this.history.send("producer", where, value);
       const t0 = performance.now();
@@ -163,7 +181,12 @@ class Load {
 
   async flowing(n: number, what: string): Promise<void> {
     const target = this.acked + n;
-    await waitFor(() => this.acked >= target || this.errors.length > 0, { timeoutMs: 30_000, everyMs: 10, what });
+    try {
+      await waitFor(() => this.acked >= target || this.errors.length > 0, { timeoutMs: 30_000, everyMs: 10, what });
+    } catch (e) {
+      dump(this.topic, `${what}: acked ${this.acked}, sent ${this.sent}`);
+      throw e;
+    }
     expect(this.errors).toEqual([]);
   }
 
@@ -181,7 +204,7 @@ class Load {
 }
 
 /** Reads every partition from the beginning to its end into `history` as consumer "reader". */
-async function readBack(topic: string, history: History): Promise<number> {
+async function readBack(topic: string, history: History, tag: string): Promise<number> {
   const ackedEnd = new Map<number, number>();
   for (const e of history.events) {
     if (e.kind === "ack") {
@@ -198,7 +221,9 @@ async function readBack(topic: string, history: History): Promise<number> {
       const byPartition = new Map<number, { offset: number; value: string }[]>();
       for (const r of await consumer.poll({ maxWaitMs: 200 })) {
         const list = byPartition.get(r.partition) ?? [];
-        list.push({ offset: Number(r.offset), value: r.value === null ? "" : decoder.decode(r.value).split("|")[0] });
+        const value = r.value === null ? "" : decoder.decode(r.value).split("|")[0];
+        if (!value.startsWith(tag)) continue;
+        list.push({ offset: Number(r.offset), value });
         byPartition.set(r.partition, list);
         read++;
       }
@@ -274,6 +299,25 @@ function writePlan(name: string, plan: readonly PartitionAssignment[]): string {
   return file;
 }
 
+let loads = 0;
+
+/** What the cluster looked like when a wait failed (for the failure's explanation). */
+function dump(topic: string, what: string): void {
+  const record = view.topics.get(topic);
+  const parts = Array.from({ length: PARTITIONS }, (_, p) => `${p}: replicas [${record?.replicas[p]}] ${JSON.stringify(view.partitionState(topic, p))}`);
+  console.log(`${what}; ${topic} moves ${JSON.stringify(record?.moves)}\n${parts.join("\n")}`);
+  for (const [id, b] of brokers) console.log(`broker ${id}:\n${b.output().split("\n").slice(-25).join("\n")}`);
+}
+
+/** waitFor, and the cluster's state printed when it times out. */
+async function waitOrDump(topic: string, condition: () => boolean | Promise<boolean>, options: { timeoutMs: number; everyMs: number; what: string }): Promise<void> {
+  try {
+    await waitFor(condition, options);
+  } catch (e) {
+    dump(topic, options.what);
+    throw e;
+  }
+}
 const noMoves = (topic: string) => view.topics.get(topic)?.moves === undefined;
 
 describe("moving partitions under load", () => {
@@ -317,7 +361,7 @@ describe("moving partitions under load", () => {
     reading = false;
     await readerRun;
     await reader.close();
-    const read = await readBack("grow", load.history);
+    const read = await readBack("grow", load.history, load.tag);
     console.log(`grow: ${g.moves} replicas moved onto broker 4 in ${Math.round(moveMs)} ms; sent ${load.sent}, acked ${load.acked}, read back ${read}; consumer errors (retried) ${readerErrors.length}`);
     judge("grow", load);
     await replicasIdentical("grow");
@@ -336,9 +380,148 @@ describe("moving partitions under load", () => {
     expect(partitionDirs(victim)).toEqual([]);
     await load.flowing(500, "acks after the decommission");
     await load.stop();
-    await readBack("shrink", load.history);
+    await readBack("shrink", load.history, load.tag);
     judge("shrink", load);
     await replicasIdentical("shrink");
     await replicasIdentical("grow");
+  }, 120_000);
+
+  /** What the leader of `topic`-`p` has sent under the throttle so far, and its adding replicas' fetch offsets. */
+  async function leaderProgress(topic: string, p: number): Promise<{ throttled: number; fetch: Map<number, number>; end: number } | undefined> {
+    const leader = view.partitionState(topic, p)?.leader;
+    const b = leader === undefined ? undefined : view.brokers.get(leader);
+    if (b === undefined) return undefined;
+    const text = await readMetrics(b.info.host, b.info.httpPort);
+    if (text === null) return undefined;
+    const m = parseMoveMetrics(text);
+    const throttled = Number(/^sluice_move_throttled_bytes_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+    const part = m.parts.get(`${topic}\u0000${p}`);
+    return { throttled, fetch: part?.fetch ?? new Map(), end: part?.end ?? 0 };
+  }
+
+  const THROTTLE = 2 * 1024 * 1024;
+  const PRELOAD = 8 * 1024 * 1024;
+
+  test("a throttled move copies within 20% of the throttle (produce p99 measured); the controller killed -9 mid-move, its successor finishes it", async () => {
+    await createTopic("slow");
+    await waitFor(() => healthy(4), { ...ETCD_WAIT, what: "healthy" });
+    const all = [...view.brokers.keys()];
+    // Partition q, moved later: its leader and adding broker are not the controller, which is killed once the copy runs.
+    const controller = view.controller!.brokerId;
+    const q = [1, 2, 3].find((x) => {
+      const rs = view.topics.get("slow")!.replicas[x];
+      return view.partitionState("slow", x)!.leader !== controller && all.find((b) => !rs.includes(b)) !== controller;
+    });
+    expect(q).toBeDefined();
+    const load = new Load("slow", { partitions: [0, q!], bytes: PRELOAD });
+    await load.preloaded;
+    await load.flowing(500, "acks before the throttled move");
+    // Partition 0: the broker that holds no replica of it replaces a follower.
+    const r0 = view.topics.get("slow")!.replicas[0];
+    const leader0 = view.partitionState("slow", 0)!.leader;
+    const add0 = all.find((b) => !r0.includes(b))!;
+    const drop0 = r0.find((b) => b !== leader0)!;
+    const target0 = r0.map((b) => (b === drop0 ? add0 : b));
+    const baseFrom = performance.now();
+    await load.flowing(500, "baseline acks");
+    const baseTo = performance.now();
+    const tStart = performance.now();
+    const r = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("slow0", [{ topic: "slow", partition: 0, replicas: target0 }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
+    // Two samples of the leader's throttled bytes while the copy runs, at least a second apart.
+    const first = await (async () => {
+      let s: { at: number; bytes: number } | undefined;
+      await waitFor(async () => {
+        const p = await leaderProgress("slow", 0);
+        if (p === undefined || !(p.throttled > 0)) return false;
+        s = { at: performance.now(), bytes: p.throttled };
+        return true;
+      }, { timeoutMs: 20_000, everyMs: 20, what: "the throttled copy started" });
+      return s!;
+    })();
+    let second: { at: number; bytes: number; fetch: number; end: number } | undefined;
+    await waitFor(async () => {
+      const p = await leaderProgress("slow", 0);
+      if (p === undefined) return false;
+      if (performance.now() - first.at < 1_500) return false;
+      second = { at: performance.now(), bytes: p.throttled, fetch: p.fetch.get(add0) ?? -1, end: p.end };
+      return true;
+    }, { timeoutMs: 20_000, everyMs: 50, what: "a second sample of the throttled copy" });
+    // The copy of the preload (its first PRELOAD / 16 KiB offsets) must still have been running at the second sample (else the rate says nothing).
+    expect(second!.fetch).toBeLessThan(PRELOAD / (16 * 1024));
+    const rate = (second!.bytes - first.bytes) / ((second!.at - first.at) / 1000);
+    const moveFrom = performance.now();
+    await waitFor(() => noMoves("slow"), { timeoutMs: MOVE_TIMEOUT_MS, everyMs: 50, what: "the throttled move done" });
+    const moveTo = performance.now();
+    const base = load.p99(baseFrom, baseTo);
+    const during = load.p99(tStart, moveTo);
+    console.log(
+      `throttled move of slow-0 (${PRELOAD >> 20} MiB preloaded) onto broker ${add0}: copy rate ${(rate / (1 << 20)).toFixed(2)} MiB/s at a throttle of ${THROTTLE >> 20} MiB/s (${((rate / THROTTLE) * 100).toFixed(0)}%), ` +
+        `move ${Math.round(moveTo - tStart)} ms; produce p99 ${during.p99.toFixed(1)} ms during (${during.n} acks) vs ${base.p99.toFixed(1)} ms before (${base.n} acks); waited ${Math.round(moveTo - moveFrom)} ms after the samples`,
+    );
+    expect(rate).toBeGreaterThan(THROTTLE * 0.8);
+    expect(rate).toBeLessThan(THROTTLE * 1.2);
+    expect(view.topics.get("slow")!.replicas[0]).toEqual(target0);
+
+    // Partition q: the controller is killed once the copy runs.
+    expect(view.controller!.brokerId).toBe(controller);
+    const r1 = view.topics.get("slow")!.replicas[q!];
+    const leader1 = view.partitionState("slow", q!)!.leader;
+    const add1 = all.find((b) => !r1.includes(b))!;
+    const drop1 = r1.includes(controller) && controller !== leader1 ? controller : r1.find((b) => b !== leader1)!;
+    const target1 = r1.map((b) => (b === drop1 ? add1 : b));
+    const r2 = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("slow1", [{ topic: "slow", partition: q!, replicas: target1 }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: r2.code, out: r2.code === 0 ? "" : r2.out }).toEqual({ code: 0, out: "" });
+    await waitFor(async () => ((await leaderProgress("slow", q!))?.fetch.get(add1) ?? -1) > 0, { timeoutMs: 20_000, everyMs: 20, what: `slow-${q}'s copy started` });
+    expect(noMoves("slow")).toBe(false);
+    await kill9(controller);
+    await waitFor(() => view.controller !== undefined && view.controller.brokerId !== controller, { ...ETCD_WAIT, what: "a new controller" });
+    await waitOrDump("slow", () => noMoves("slow"), { timeoutMs: MOVE_TIMEOUT_MS, everyMs: 50, what: "the move finished by the new controller" });
+    expect(view.topics.get("slow")!.replicas[q!]).toEqual(target1);
+    console.log(`slow-${q}: controller ${controller} killed -9 while broker ${add1} copied it; the new controller ${view.controller?.brokerId} finished the move`);
+    await start(controller);
+    await waitFor(() => healthy(4), { timeoutMs: 60_000, everyMs: 100, what: `broker ${controller} back, healthy` });
+    await load.flowing(300, "acks after the controller's restart");
+    await load.stop();
+    await readBack("slow", load.history, load.tag);
+    judge("slow", load);
+  }, 150_000);
+
+  test("the receiving broker killed -9 mid-move, the move cancelled: back to the old replicas, lost 0; restarted, it drops its partial copy", async () => {
+    await createTopic("undo");
+    await waitFor(() => healthy(4), { ...ETCD_WAIT, what: "healthy" });
+    const controller = view.controller!.brokerId;
+    const all = [...view.brokers.keys()];
+    // A partition whose missing broker (the one that will receive it) is not the controller.
+    const p = [0, 1, 2, 3].find((q) => {
+      const rs = view.topics.get("undo")!.replicas[q];
+      return all.find((b) => !rs.includes(b)) !== controller;
+    })!;
+    const load = new Load("undo", { partitions: [p], bytes: PRELOAD / 2 });
+    await load.preloaded;
+    await load.flowing(300, "acks before the move");
+    const old = view.topics.get("undo")!.replicas[p];
+    const leader = view.partitionState("undo", p)!.leader;
+    const add = all.find((b) => !old.includes(b))!;
+    const target = old.map((b) => (b === old.find((x) => x !== leader) ? add : b));
+    const r = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("cancel", [{ topic: "undo", partition: p, replicas: target }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
+    await waitFor(async () => ((await leaderProgress("undo", p))?.fetch.get(add) ?? -1) > 0, { timeoutMs: 20_000, everyMs: 20, what: `undo-${p}'s copy started` });
+    await kill9(add);
+    const status = await cli((a) => partitions(a), ["reassign", "--status", "--json", ...etcdArgs()]);
+    expect(status.code).toBe(0);
+    const moves = (JSON.parse(status.out.split("\n").find((l) => l.startsWith("{"))!) as { moves: { topic: string; partition: number; adding: number[] }[] }).moves;
+    expect(moves.map((m) => [m.topic, m.partition, m.adding])).toEqual([["undo", p, [add]]]);
+    const c = await cli((a) => partitions(a), ["reassign", "--cancel", ...etcdArgs()]);
+    expect({ code: c.code, out: c.code === 0 ? "" : c.out }).toEqual({ code: 0, out: "" });
+    expect(noMoves("undo")).toBe(true);
+    expect(view.topics.get("undo")!.replicas[p]).toEqual(old);
+    await load.flowing(300, "acks after the cancel");
+    await start(add);
+    await waitFor(() => !partitionDirs(add).includes(`undo/${p}`), { timeoutMs: 30_000, everyMs: 50, what: `broker ${add} dropped its partial copy of undo-${p}` });
+    await waitFor(() => healthy(4), { timeoutMs: 60_000, everyMs: 100, what: "healthy" });
+    await load.stop();
+    await readBack("undo", load.history, load.tag);
+    judge("undo", load);
   }, 120_000);
 });

@@ -14,7 +14,7 @@
 // Runs on: the router (main) thread.
 
 /** How much a full bucket holds, in milliseconds of the rate: a burst after a pause, and the most one read may take. */
-export const MOVE_THROTTLE_BURST_MS = 100;
+export const MOVE_THROTTLE_BURST_MS = 1_000;
 /** The least a throttled read may ask for (a read smaller than a batch still returns the batch, in debt). */
 export const MOVE_THROTTLE_READ_BYTES_MIN = 16 * 1024;
 
