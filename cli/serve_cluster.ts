@@ -44,8 +44,8 @@ export async function connectCluster(config: BrokerConfig): Promise<EtcdClient> 
   return client;
 }
 
-/** The cluster's families on `/metrics`, as this broker sees the cluster. */
-export function clusterMetrics(member: ClusterMember): string {
+/** The cluster's families on `/metrics`, as this broker sees the cluster; `isrProposals`: this broker's ISR changes as leader. */
+export function clusterMetrics(member: ClusterMember, isrProposals?: { accepted: number; refused: number }): string {
   const view = member.view;
   let offline = 0;
   let underReplicated = 0;
@@ -68,6 +68,8 @@ export function clusterMetrics(member: ClusterMember): string {
     ["sluice_cluster_partitions_under_replicated", "gauge", "Partitions whose ISR is smaller than their replica list, as this broker sees etcd.", underReplicated],
     ["sluice_cluster_leader_changes_total", "counter", "Partition leader changes this broker wrote as controller (this session).", stats?.leaderChanges ?? 0],
     ["sluice_cluster_isr_changes_total", "counter", "ISR-only partition state changes this broker wrote as controller (this session).", stats?.isrChanges ?? 0],
+    ["sluice_cluster_isr_proposals_accepted_total", "counter", "ISR changes this broker proposed as a partition's leader that the controller wrote.", isrProposals?.accepted ?? 0],
+    ["sluice_cluster_isr_proposals_refused_total", "counter", "ISR changes this broker proposed as a partition's leader that were refused or not answered in time.", isrProposals?.refused ?? 0],
   ];
   let out = "";
   for (const [name, type, help, value] of rows) out += `${header(name, type, help)}${name} ${value}\n`;
@@ -102,7 +104,7 @@ export async function joinCluster(
     replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
   });
   log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
-  broker.metrics.addProvider(() => clusterMetrics(member));
+  broker.metrics.addProvider(() => clusterMetrics(member, broker.engine.replication.isrProposals));
   broker.metrics.addProvider(() => broker.engine.cluster?.moveMetrics() ?? "");
   return member;
 }
