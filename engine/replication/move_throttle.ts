@@ -15,6 +15,13 @@
 
 /** How much a full bucket holds, in milliseconds of the rate: a burst after a pause, and the most one read may take. */
 export const MOVE_THROTTLE_BURST_MS = 1_000;
+/**
+ * The most one throttled read may take, in milliseconds of the rate: an adding
+ * replica's records travel in the same fetch answers as the ordinary
+ * followers' of the same leader, so small, frequent pieces keep theirs from
+ * queueing behind a large one.
+ */
+export const MOVE_THROTTLE_READ_MS = 50;
 /** The least a throttled read may ask for (a read smaller than a batch still returns the batch, in debt). */
 export const MOVE_THROTTLE_READ_BYTES_MIN = 16 * 1024;
 
@@ -57,7 +64,7 @@ export class MoveThrottle {
   reserve(want: number, nowMs: number = performance.now()): number {
     this.#refill(nowMs);
     if (this.#tokens < MOVE_THROTTLE_READ_BYTES_MIN) return 0;
-    const take = Math.max(MOVE_THROTTLE_READ_BYTES_MIN, Math.min(want, Math.floor(this.#tokens)));
+    const take = Math.max(MOVE_THROTTLE_READ_BYTES_MIN, Math.min(want, Math.floor(this.#tokens), Math.floor((this.#rate * MOVE_THROTTLE_READ_MS) / 1000)));
     this.#tokens -= take;
     return take;
   }
