@@ -15,7 +15,9 @@
 //     successor finishes.
 // (d) the receiving broker killed with -9 in the middle of a move, the move
 //     cancelled (`--cancel`): back to the old replicas, lost 0; restarted, the
-//     broker drops its partial copy.
+//     broker drops its partial copy. Then the same move again, the receiving
+//     broker killed -9 and restarted mid-copy: it catches up, the move
+//     finishes, lost 0, replicas byte-identical.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
@@ -487,7 +489,7 @@ describe("moving partitions under load", () => {
     judge("slow", load);
   }, 150_000);
 
-  test("the receiving broker killed -9 mid-move, the move cancelled: back to the old replicas, lost 0; restarted, it drops its partial copy", async () => {
+  test("the receiving broker killed -9 mid-move: cancelled, back to the old replicas (its partial copy dropped on restart); or restarted, it catches up and the move finishes; lost 0", async () => {
     await createTopic("undo");
     await waitFor(() => healthy(4), { ...ETCD_WAIT, what: "healthy" });
     const controller = view.controller!.brokerId;
@@ -508,6 +510,7 @@ describe("moving partitions under load", () => {
     expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
     await waitFor(async () => ((await leaderProgress("undo", p))?.fetch.get(add) ?? -1) > 0, { timeoutMs: 20_000, everyMs: 20, what: `undo-${p}'s copy started` });
     await kill9(add);
+    expect(partitionDirs(add)).toContain(`undo/${p}`);
     const status = await cli((a) => partitions(a), ["reassign", "--status", "--json", ...etcdArgs()]);
     expect(status.code).toBe(0);
     const moves = (JSON.parse(status.out.split("\n").find((l) => l.startsWith("{"))!) as { moves: { topic: string; partition: number; adding: number[] }[] }).moves;
@@ -520,8 +523,19 @@ describe("moving partitions under load", () => {
     await start(add);
     await waitFor(() => !partitionDirs(add).includes(`undo/${p}`), { timeoutMs: 30_000, everyMs: 50, what: `broker ${add} dropped its partial copy of undo-${p}` });
     await waitFor(() => healthy(4), { timeoutMs: 60_000, everyMs: 100, what: "healthy" });
+
+    // The same move again, the receiving broker killed -9 mid-copy and restarted on its data dir: it catches up and the move finishes.
+    const again = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("again", [{ topic: "undo", partition: p, replicas: target }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: again.code, out: again.code === 0 ? "" : again.out }).toEqual({ code: 0, out: "" });
+    await waitFor(async () => ((await leaderProgress("undo", p))?.fetch.get(add) ?? -1) > 0, { timeoutMs: 20_000, everyMs: 20, what: `undo-${p}'s second copy started` });
+    await kill9(add);
+    await start(add);
+    await waitOrDump("undo", () => noMoves("undo"), { timeoutMs: MOVE_TIMEOUT_MS, everyMs: 50, what: "the move finished after the receiving broker's restart" });
+    expect(view.topics.get("undo")!.replicas[p]).toEqual(target);
+    await load.flowing(300, "acks after the move");
     await load.stop();
     await readBack("undo", load.history, load.tag);
     judge("undo", load);
-  }, 120_000);
+    await replicasIdentical("undo");
+  }, 150_000);
 });
