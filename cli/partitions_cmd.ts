@@ -157,7 +157,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
     const current: PartitionAssignment[] = [];
     for (const t of topics) {
       if (wanted !== undefined && !wanted.has(t.name)) continue;
-      t.record.replicas.forEach((replicas, partition) => current.push({ topic: t.name, partition, replicas }));
+      // A partition being moved counts where its move ends.
+      t.record.replicas.forEach((replicas, partition) => current.push({ topic: t.name, partition, replicas: t.record.moves?.[String(partition)]?.target ?? replicas }));
     }
     const g = generateReassignment({ current, brokers, racks: registered });
     console.log(formatReassignmentPlan(g.plan));
