@@ -23,7 +23,7 @@ const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
 const BUILD_TIMEOUT_MS = 120_000;
 const COMMAND_TIMEOUT_MS = 30_000;
 const READY_LINE = /sluice listening on ([\d.]+):(\d+) \(kafka (\d+), http (\d+)\)/;
-const COMMANDS = ["serve", "topics", "produce", "consume", "groups", "bench", "cluster", "dev"];
+const COMMANDS = ["serve", "topics", "produce", "consume", "groups", "bench", "cluster", "dev", "partitions"];
 const CHROMIUM = "/usr/bin/chromium";
 /** Where the program's own code lives (what the binary is built from); tests and test helpers aside. */
 const PROGRAM_DIRS = ["cli", "engine", "workers", "protocol", "client", "runtime", "bench"];
