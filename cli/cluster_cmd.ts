@@ -40,6 +40,7 @@ const USAGE = `usage:
   sluice cluster status [--etcd URL[,URL...]] [--cluster-name NAME] [--json]
   sluice cluster elect-leaders [--preferred] [--topic T [--partition P]] [--etcd URL[,URL...]] [--cluster-name NAME] [--json]
   sluice cluster balance --by-load [--etcd URL[,URL...]] [--cluster-name NAME]
+  sluice cluster decommission ID [--throttle-bytes-per-sec N] [--timeout-seconds S] [--etcd ...] [--cluster-name NAME]
 
 options:
   --etcd URLS          etcd client URLs, comma-separated (default $SLUICE_CLUSTER_ETCD)
@@ -85,6 +86,7 @@ export function formatStatus(s: ClusterStatus, loads: ReadonlyMap<number, LoadRe
 }
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  if (argv[0] === "decommission") return (await import("./decommission_cmd.ts")).run(argv.slice(1), env);
   let values: { etcd?: string; "cluster-name"?: string; json?: boolean; help?: boolean; preferred?: boolean; topic?: string; partition?: string; "by-load"?: boolean };
   let positionals: string[];
   try {

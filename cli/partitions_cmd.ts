@@ -1,30 +1,55 @@
-// `sluice partitions`: plan where a cluster's partitions live.
+// `sluice partitions`: plan and move where a cluster's partitions live
+// (docs/SCALING.md).
 //
 //   sluice partitions reassign --generate --brokers 1,2,3,4 [--topics a,b]
-//                              [--etcd URL[,URL…]] [--cluster-name NAME]
+//   sluice partitions reassign --plan plan.json [--throttle-bytes-per-sec N] [--wait]
+//   sluice partitions reassign --status [--json]
+//   sluice partitions reassign --cancel [--plan plan.json]
+//   (each with [--etcd URL[,URL…]] [--cluster-name NAME])
 //
-// Prints a balanced plan on stdout in Kafka's reassignment JSON (the format a
-// plan file takes, cluster/reassignment_plan.ts), and on stderr the moves and
-// each broker's replica and leader counts before and after. Reads the
-// assignment and the brokers' racks from etcd, like `sluice cluster status`.
-// --topics limits the plan to those topics (their replicas are what gets
-// balanced, as Kafka's --generate does); by default every topic.
-// Exit codes: 0 printed, 1 etcd unreachable or a refusal (named), 2 bad usage.
+// --generate prints a balanced plan on stdout in Kafka's reassignment JSON
+// (the format a plan file takes, cluster/reassignment_plan.ts), and on stderr
+// the moves and each broker's replica and leader counts before and after.
+// Reads the assignment and the brokers' racks from etcd, like `sluice cluster
+// status`. --topics limits the plan to those topics (their replicas are what
+// gets balanced, as Kafka's --generate does); by default every topic.
+// --plan checks the plan and hands it to the controller, which starts the
+// moves (--wait: until they are done, with progress on stderr); --status
+// shows each move's bytes copied, remaining and ETA, from its leader
+// (cli/reassign_exec.ts); --cancel rolls moves back (those of --plan, or all).
+// Exit codes: 0 done, 1 etcd unreachable or a refusal (named), 2 bad usage.
 
 import { parseArgs } from "node:util";
 import { ClusterKeys, EtcdClient, parseEndpointList, readClusterStatus, readTopics } from "../cluster/mod.ts";
 import { type BrokerLoad, generateReassignment } from "../cluster/reassignment_generator.ts";
-import { formatReassignmentPlan, type PartitionAssignment } from "../cluster/reassignment_plan.ts";
+import { checkPlanAgainst, formatReassignmentPlan, parseReassignmentPlan, type PartitionAssignment } from "../cluster/reassignment_plan.ts";
+import { etaSeconds, formatMoveStatus, moveKeys, readMoveStatus, submitPlan, submitRequest, waitForMoves } from "./reassign_exec.ts";
+import fs from "node:fs";
+
+/** How long --wait waits by default. */
+const DEFAULT_WAIT_SECONDS = 3_600;
 
 const USAGE = `usage:
   sluice partitions reassign --generate --brokers ID,ID,... [--topics T,T,...] [--etcd URL[,URL...]] [--cluster-name NAME]
+  sluice partitions reassign --plan FILE [--throttle-bytes-per-sec N] [--wait [--timeout-seconds S]] [--etcd ...] [--cluster-name NAME]
+  sluice partitions reassign --status [--json] [--etcd ...] [--cluster-name NAME]
+  sluice partitions reassign --cancel [--plan FILE] [--etcd ...] [--cluster-name NAME]
 
 options:
   --generate           print a balanced plan (JSON on stdout; moves and per-broker counts on stderr)
   --brokers IDS        the brokers the partitions should end on (a broker left out is emptied)
   --topics NAMES       only these topics (default: every topic)
+  --plan FILE          execute this plan (Kafka's reassignment JSON); with --cancel, cancel its partitions' moves
+  --throttle-bytes-per-sec N  what each leader sends to the replicas being added, at most (default: no cap)
+  --wait               wait until the moves are done, with progress on stderr
+  --timeout-seconds S  how long --wait waits (default ${DEFAULT_WAIT_SECONDS})
+  --status             show the moves in progress: bytes copied, remaining, ETA (--json: JSON)
+  --cancel             roll moves back to their old replicas
   --etcd URLS          etcd client URLs, comma-separated (default $SLUICE_CLUSTER_ETCD)
   --cluster-name NAME  the cluster (default $SLUICE_CLUSTER_NAME or 'default')`;
+
+/** --status reads twice this far apart for a rate and an ETA. */
+const STATUS_SAMPLE_MS = 1_000;
 
 /** A planning command should say soon that etcd is not there. */
 const READ_TIMEOUT_MS = 3_000;
@@ -49,7 +74,21 @@ export function formatLoads(before: readonly BrokerLoad[], after: readonly Broke
 }
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
-  let values: { generate?: boolean; brokers?: string; topics?: string; etcd?: string; "cluster-name"?: string; help?: boolean };
+  let values: {
+    generate?: boolean;
+    brokers?: string;
+    topics?: string;
+    etcd?: string;
+    "cluster-name"?: string;
+    help?: boolean;
+    plan?: string;
+    "throttle-bytes-per-sec"?: string;
+    wait?: boolean;
+    "timeout-seconds"?: string;
+    status?: boolean;
+    cancel?: boolean;
+    json?: boolean;
+  };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -61,6 +100,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
         etcd: { type: "string" },
         "cluster-name": { type: "string" },
         help: { type: "boolean", short: "h" },
+        plan: { type: "string" },
+        "throttle-bytes-per-sec": { type: "string" },
+        wait: { type: "boolean" },
+        "timeout-seconds": { type: "string" },
+        status: { type: "boolean" },
+        cancel: { type: "boolean" },
+        json: { type: "boolean" },
       },
       allowPositionals: true,
       strict: true,
@@ -73,10 +119,12 @@ export async function run(argv: string[], env: Record<string, string | undefined
     console.log(USAGE);
     return 0;
   }
-  if (positionals.join(" ") !== "reassign" || values.generate !== true) {
-    console.error(`sluice partitions: ${positionals.length === 0 ? "a subcommand is needed" : "only 'reassign --generate' is available"}\n${USAGE}`);
+  const modes = [values.generate, values.status, values.cancel, values.plan !== undefined && values.cancel !== true].filter((m) => m === true).length;
+  if (positionals.join(" ") !== "reassign" || modes !== 1) {
+    console.error(`sluice partitions: ${positionals.length === 0 ? "a subcommand is needed" : "'reassign' takes one of --generate, --plan, --status, --cancel"}\n${USAGE}`);
     return 2;
   }
+  if (values.generate !== true) return execute(values, env);
   let brokers: number[];
   let client: EtcdClient;
   let keys: ClusterKeys;
@@ -109,7 +157,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
     const current: PartitionAssignment[] = [];
     for (const t of topics) {
       if (wanted !== undefined && !wanted.has(t.name)) continue;
-      t.record.replicas.forEach((replicas, partition) => current.push({ topic: t.name, partition, replicas }));
+      // A partition being moved counts where its move ends.
+      t.record.replicas.forEach((replicas, partition) => current.push({ topic: t.name, partition, replicas: t.record.moves?.[String(partition)]?.target ?? replicas }));
     }
     const g = generateReassignment({ current, brokers, racks: registered });
     console.log(formatReassignmentPlan(g.plan));
@@ -117,6 +166,85 @@ export async function run(argv: string[], env: Record<string, string | undefined
       `${g.plan.partitions.length} of ${current.length} partitions change: ${g.moves} replica${g.moves === 1 ? "" : "s"} to copy, ` +
         `${g.leaderChanges} preferred leader${g.leaderChanges === 1 ? "" : "s"} change\n${formatLoads(g.before, g.after)}`,
     );
+    return 0;
+  } catch (e) {
+    const code = (e as { code?: string | number }).code;
+    console.error(`sluice partitions: ${(e as Error).message}${code === undefined ? "" : ` (${code})`}`);
+    return 1;
+  }
+}
+
+function numberOption(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[1-9]\d{0,14}$/.test(raw.trim())) throw new Error(`${name}: '${raw}' is not a positive integer`);
+  return Number(raw);
+}
+
+/** --plan, --status, --cancel. */
+async function execute(
+  values: { plan?: string; "throttle-bytes-per-sec"?: string; wait?: boolean; "timeout-seconds"?: string; status?: boolean; cancel?: boolean; json?: boolean; etcd?: string; "cluster-name"?: string },
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  let client: EtcdClient;
+  let keys: ClusterKeys;
+  let throttle: number | undefined;
+  let timeoutS: number;
+  let plan: PartitionAssignment[] | undefined;
+  try {
+    throttle = numberOption(values["throttle-bytes-per-sec"], "--throttle-bytes-per-sec");
+    timeoutS = numberOption(values["timeout-seconds"], "--timeout-seconds") ?? DEFAULT_WAIT_SECONDS;
+    const rawEtcd = values.etcd ?? env.SLUICE_CLUSTER_ETCD;
+    if (rawEtcd === undefined || rawEtcd.trim() === "") throw new Error("--etcd (or SLUICE_CLUSTER_ETCD) is needed: the cluster's etcd URLs");
+    client = new EtcdClient({ endpoints: parseEndpointList(rawEtcd), callTimeoutMs: READ_TIMEOUT_MS });
+    keys = new ClusterKeys(values["cluster-name"] ?? env.SLUICE_CLUSTER_NAME ?? "default");
+    if (values.plan !== undefined) {
+      let text: string;
+      try {
+        text = fs.readFileSync(values.plan, "utf8");
+      } catch (e) {
+        throw new Error(`--plan: cannot read ${values.plan}: ${(e as Error).message}`);
+      }
+      plan = [...parseReassignmentPlan(text).partitions];
+    }
+  } catch (e) {
+    const code = (e as { code?: string | number }).code;
+    console.error(`sluice partitions: ${(e as Error).message}${code === undefined ? "" : ` (${code})`}`);
+    return code === undefined ? 2 : 1;
+  }
+  try {
+    if (values.status === true) {
+      const first = await readMoveStatus(client, keys);
+      let eta = new Map<string, { rate: number | null; eta: number | null }>();
+      let list = first;
+      if (first.length > 0) {
+        await new Promise((r) => setTimeout(r, STATUS_SAMPLE_MS));
+        list = await readMoveStatus(client, keys);
+        eta = etaSeconds(first, list, STATUS_SAMPLE_MS / 1000);
+      }
+      if (values.json === true) {
+        console.log(JSON.stringify({ moves: list.map((m) => ({ ...m, bytesPerSec: eta.get(`${m.topic}-${m.partition}`)?.rate ?? null, etaSeconds: eta.get(`${m.topic}-${m.partition}`)?.eta ?? null })) }));
+      } else {
+        console.log(formatMoveStatus(list, eta, process.stdout.isTTY === true));
+      }
+      return 0;
+    }
+    if (values.cancel === true) {
+      const r = await submitRequest(client, keys, { op: "cancelReassignment", partitions: plan === undefined ? null : plan.map((p) => ({ topic: p.topic, partition: p.partition })) });
+      console.error(r.message ?? "cancelled");
+      return 0;
+    }
+    const { topics } = await readTopics(client, keys);
+    const status = await readClusterStatus(client, keys);
+    checkPlanAgainst({ version: 1, partitions: plan! }, {
+      partitionsOf: (t) => topics.find((v) => v.name === t)?.record.partitions,
+      brokers: new Set(status.brokers.map((b) => b.id)),
+    });
+    const r = await submitPlan(client, keys, plan!, throttle ?? null);
+    console.error(r.message ?? "started");
+    if (values.wait === true) {
+      await waitForMoves(client, keys, moveKeys(plan!), timeoutS * 1000, (line) => console.error(line));
+      console.error("every move is done");
+    }
     return 0;
   } catch (e) {
     const code = (e as { code?: string | number }).code;

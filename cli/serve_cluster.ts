@@ -147,6 +147,7 @@ export async function joinCluster(
   });
   log(`sluice: broker ${config.brokerId} joined cluster '${config.clusterName}' (etcd ${client.endpoints.join(",")})`);
   broker.metrics.addProvider(() => clusterMetrics(member, broker.engine.replication.isrProposals, () => broker.engine.replication.followerLag()));
+  broker.metrics.addProvider(() => broker.engine.cluster?.moveMetrics() ?? "");
   return member;
 }
 

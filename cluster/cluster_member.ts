@@ -24,6 +24,7 @@ import { ClusterView } from "./cluster_view.ts";
 import { announceShutdown, handOffProgress } from "./controlled_shutdown.ts";
 import { type ControllerInfo, ControllerElection, ControllerFencedError } from "./controller_election.ts";
 import { PartitionController } from "./partition_controller.ts";
+import { MoveController } from "./reassignment_controller.ts";
 import { createTopic, type CreateTopicRequest, deleteTopic } from "./controller_topics.ts";
 import type { PartitionState, TopicRecord } from "./topic_metadata.ts";
 import type { EtcdClient } from "./etcd_client.ts";
@@ -70,6 +71,8 @@ interface Session {
   readonly partitions: PartitionController;
   readonly requests: TopicRequestServer;
   readonly balancer: LeaderBalancer | undefined;
+  /** The cut-over of partition moves (reassignment_controller.ts). */
+  readonly moves: MoveController;
 }
 
 export class ClusterMember {
@@ -94,6 +97,7 @@ export class ClusterMember {
       onChange: () => {
         this.#session?.partitions.schedule();
         this.#session?.requests.schedule();
+        this.#session?.moves.schedule();
       },
       onTrouble: (m) => options.log(`sluice: cluster: ${m}`),
     });
@@ -296,6 +300,7 @@ export class ClusterMember {
     }
     let partitions: PartitionController | undefined;
     let requests: TopicRequestServer | undefined;
+    let moves: MoveController | undefined;
     const election = new ControllerElection({
       client,
       keys: this.keys,
@@ -305,6 +310,7 @@ export class ClusterMember {
         log(`sluice: broker ${brokerId} is the controller (epoch ${epoch})`);
         partitions?.schedule();
         requests?.schedule();
+        moves?.schedule();
       },
       onDeposed: (epoch, why) => log(`sluice: broker ${brokerId} is no longer the controller (epoch ${epoch}): ${why}`),
       onTrouble: (m) => log(`sluice: cluster: ${m}`),
@@ -328,7 +334,8 @@ export class ClusterMember {
           thresholdRatio: balance.imbalancePercent / 100,
           log,
         });
-    session = { lease, registration, election, partitions, requests, balancer };
+    moves = new MoveController({ ctx: { client, keys: this.keys, election }, view: this.view, log });
+    session = { lease, registration, election, partitions, requests, balancer, moves };
     this.#sessions++;
     election.start();
     if (lease.lostReason !== undefined) void this.#renew(session);
@@ -341,6 +348,7 @@ export class ClusterMember {
       lost.requests.stop();
       await lost.balancer?.stop();
       await lost.partitions.stop();
+      await lost.moves.stop();
       await lost.election.close();
       if (this.#session === lost) this.#session = undefined;
       let backoffMs = ETCD_RETRY_BACKOFF_MS_MIN;
@@ -350,6 +358,7 @@ export class ClusterMember {
           if (this.#closed) {
             await next.balancer?.stop();
             await next.partitions.stop();
+            await next.moves.stop();
             await next.election.close();
             await next.lease.revoke();
             return;
@@ -445,6 +454,7 @@ export class ClusterMember {
     s.requests.stop();
     await s.balancer?.stop();
     await s.partitions.stop();
+    await s.moves.stop();
     await s.election.close();
     try {
       // No longer than the lease would take to expire anyway: a stop must not hang on an unreachable etcd.
@@ -466,6 +476,7 @@ export class ClusterMember {
     s.lease.abandon();
     await s.balancer?.stop();
     await s.partitions.stop();
+    await s.moves.stop();
     await s.election.close();
   }
 }

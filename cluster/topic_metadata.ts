@@ -13,17 +13,64 @@ import type { KeyValue } from "./etcd_wire.ts";
 
 const brokerId = z.number().int().min(0);
 
+/**
+ * A partition being moved (docs/SCALING.md, "Executing a move"; Kafka's
+ * KIP-455): while it lasts the partition's `replicas` are the old list with
+ * the adding brokers last, and `target` is where it ends (first = preferred
+ * leader). Written and cleared only by the controller (reassignment_controller.ts).
+ */
+export const PartitionMoveSchema = z
+  .object({
+    target: z.array(brokerId).min(1),
+    /** target − old: brokers copying the partition. */
+    adding: z.array(brokerId),
+    /** old − target: brokers that drop it at the cut-over. */
+    removing: z.array(brokerId),
+    /** What a leader may send to the adding replicas, bytes per second and broker (absent: unthrottled). */
+    throttleBytesPerSec: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+export type PartitionMove = z.output<typeof PartitionMoveSchema>;
+
 export const TopicRecordSchema = z
   .object({
     topicId: z.string().min(1),
     partitions: z.number().int().min(1),
     replicationFactor: z.number().int().min(1),
     configs: z.record(z.string(), z.string()),
-    /** Index = partition; each list's first broker is the preferred leader. */
+    /** Index = partition; each list's first broker is the preferred leader. During a move: old ∪ target, the adding ones last. */
     replicas: z.array(z.array(brokerId).min(1)),
+    /** Partitions being moved, by partition number (absent in records written before moves existed, and when none is). */
+    moves: z.record(z.string().regex(/^(0|[1-9]\d{0,8})$/), PartitionMoveSchema).optional(),
   })
   .strict()
-  .refine((t) => t.replicas.length === t.partitions && t.replicas.every((r) => r.length === t.replicationFactor), "replicas must match partitions × replicationFactor");
+  .refine((t) => t.replicas.length === t.partitions, "replicas must have one list per partition")
+  .refine(
+    (t) => t.replicas.every((r, p) => moveConsistent(r, t.replicationFactor, t.moves?.[String(p)])),
+    "each replica list must hold replicationFactor brokers, or during a move the old ones and the adding ones",
+  );
+
+/** A replica list agrees with its move (or with the replication factor when none). */
+function moveConsistent(replicas: readonly number[], rf: number, move: PartitionMove | undefined): boolean {
+  if (move === undefined) return replicas.length === rf;
+  const { target, adding, removing } = move;
+  return (
+    target.length === rf &&
+    replicas.length === rf + adding.length &&
+    new Set(replicas).size === replicas.length &&
+    target.every((b) => replicas.includes(b)) &&
+    adding.every((b) => target.includes(b)) &&
+    replicas.slice(rf).every((b, i) => adding[i] === b) &&
+    removing.every((b) => replicas.includes(b) && !target.includes(b)) &&
+    removing.length === adding.length
+  );
+}
+
+/** The move of partition `p` of a topic, if one is in progress. */
+export function moveOf(record: TopicRecord, p: number): PartitionMove | undefined {
+  return record.moves?.[String(p)];
+}
 
 export type TopicRecord = z.output<typeof TopicRecordSchema>;
 

@@ -23,13 +23,16 @@ import { TOPIC_REQUEST_TIMEOUT_MS, TOPIC_REQUESTS_IN_FLIGHT_MAX } from "./cluste
 import type { ClusterKeys } from "./cluster_keys.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import { alterPartition } from "./alter_partition.ts";
-import { ELECT_LEADERS_RESULTS_MAX, REPLICATION_FACTOR_MAX } from "./cluster_limits.ts";
+import { ELECT_LEADERS_RESULTS_MAX, REASSIGNMENT_PLAN_PARTITIONS_MAX, REPLICATION_FACTOR_MAX } from "./cluster_limits.ts";
 import { electPreferredLeaders } from "./leader_elections.ts";
+import { cancelMoves, startMoves } from "./reassignment_controller.ts";
 import { type ControllerContext, addPartitions, createTopic, deleteTopic } from "./controller_topics.ts";
 import { ControllerFencedError } from "./controller_election.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { cmp, type KeyValue, op } from "./etcd_wire.ts";
 import { parseJson, PartitionStateSchema } from "./topic_metadata.ts";
+
+const MovePartitionSchema = z.object({ topic: z.string().min(1), partition: z.number().int().min(0) }).strict();
 
 const RequestBodySchema = z.discriminatedUnion("op", [
   z.object({
@@ -52,7 +55,20 @@ const RequestBodySchema = z.discriminatedUnion("op", [
   }).strict(),
   // Preferred leader elections (leader_elections.ts): every topic, one topic, or one partition of it.
   z.object({ op: z.literal("electLeaders"), topic: z.string().min(1).optional(), partition: z.number().int().min(0).optional() }).strict(),
+  // Moves (reassignment_controller.ts, docs/SCALING.md): a checked plan's entries, and a cancel (null: every move).
+  z.object({
+    op: z.literal("reassign"),
+    partitions: z.array(MovePartitionSchema.extend({ replicas: z.array(z.number().int().min(0)).min(1).max(REPLICATION_FACTOR_MAX) }).strict()).min(1).max(REASSIGNMENT_PLAN_PARTITIONS_MAX),
+    throttleBytesPerSec: z.number().int().min(1).nullable(),
+  }).strict(),
+  z.object({ op: z.literal("cancelReassignment"), partitions: z.array(MovePartitionSchema).max(REASSIGNMENT_PLAN_PARTITIONS_MAX).nullable() }).strict(),
 ]);
+
+/** What a request is about, for messages. */
+function subjectOf(req: TopicRequest): string {
+  if (req.op === "electLeaders") return `topic '${req.topic ?? "*"}'`;
+  return "topic" in req ? `topic '${req.topic}'` : `${req.partitions === null ? "every moving" : req.partitions.length} partition(s)`;
+}
 
 export type TopicRequest = z.output<typeof RequestBodySchema>;
 
@@ -108,9 +124,9 @@ export async function submitTopicRequest(
     check(ctx.view);
     const result = await answered;
     if (result === undefined) {
-      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `the cluster's controller did not answer the ${request.op} of topic '${request.topic ?? "*"}' within ${timeoutMs} ms`);
+      throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `the cluster's controller did not answer the ${request.op} of ${subjectOf(request)} within ${timeoutMs} ms`);
     }
-    if (result.errorCode !== ErrorCode.NONE) throw new SluiceError(result.errorCode, result.message ?? `${request.op} of topic '${request.topic ?? "*"}' failed`);
+    if (result.errorCode !== ErrorCode.NONE) throw new SluiceError(result.errorCode, result.message ?? `${request.op} of ${subjectOf(request)} failed`);
     return result;
   } finally {
     clearTimeout(timer);
@@ -177,13 +193,17 @@ export class TopicRequestServer {
       } else if (req.op === "electLeaders") {
         const elections = await electPreferredLeaders(this.#ctx, this.#view, req);
         result = { errorCode: ErrorCode.NONE, message: null, elections };
+      } else if (req.op === "reassign") {
+        result = { errorCode: ErrorCode.NONE, message: `${await startMoves(this.#ctx, this.#view, req.partitions, req.throttleBytesPerSec)} partition(s) moving` };
+      } else if (req.op === "cancelReassignment") {
+        result = { errorCode: ErrorCode.NONE, message: `${await cancelMoves(this.#ctx, this.#view, req.partitions)} move(s) rolled back` };
       } else {
         result = { errorCode: ErrorCode.NONE, message: null };
       }
     } catch (e) {
       if (e instanceof ControllerFencedError) return;
       if (e instanceof SluiceError) result = { errorCode: e.code, message: e.message };
-      else result = { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: `${req.op} of topic '${req.topic}': ${(e as Error)?.message ?? e}` };
+      else result = { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: `${req.op} of ${subjectOf(req)}: ${(e as Error)?.message ?? e}` };
     }
     const key = this.#ctx.keys.request(id);
     try {
@@ -194,7 +214,7 @@ export class TopicRequestServer {
       });
     } catch (e) {
       // The asker is gone (its lease with it) or this broker is no longer controller: nobody waits for this answer.
-      if (!(e instanceof ControllerFencedError)) this.#log(`sluice: cluster: could not answer the ${req.op} of topic '${req.topic}': ${(e as Error)?.message ?? e}`);
+      if (!(e instanceof ControllerFencedError)) this.#log(`sluice: cluster: could not answer the ${req.op} of ${subjectOf(req)}: ${(e as Error)?.message ?? e}`);
     }
   }
 }

@@ -41,12 +41,14 @@ import {
   DEFAULT_REPLICATION_FACTOR,
   ETCD_CALL_TIMEOUT_MS,
   type LeaseKeeper,
+  moveOf,
   NO_LEADER,
   type PartitionState,
   type TopicRecord,
 } from "../cluster/mod.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { topicNameProblem } from "../protocol/topic_name.ts";
+import { moveProgressMetrics } from "./move_progress.ts";
 import { checkClusterTopicConfigs, logConfigsOf } from "./topic_config.ts";
 import type { ClusterPartitionInfo, ClusterTopicAdmin, PartitionMetadata, Topic, TopicLifecycle, TopicMetadata } from "./topic_lifecycle.ts";
 import { NOT_HOSTED } from "./topic_lifecycle.ts";
@@ -168,6 +170,11 @@ export class ClusterReplicas implements ClusterTopicAdmin {
     return counts;
   }
 
+  /** The `/metrics` families of the moves this broker leads and of the partitions it hosts (move_progress.ts). */
+  moveMetrics(): string {
+    return moveProgressMetrics(this.#member, this.#lifecycle, this.#replication);
+  }
+
   // ------------------------------------------------------------------ admin (ClusterTopicAdmin)
 
   async createTopic(name: string, partitions: number, configs: Record<string, string>, replicationFactor: number | undefined): Promise<void> {
@@ -280,6 +287,7 @@ export class ClusterReplicas implements ClusterTopicAdmin {
         }
         if (local === undefined) await lifecycle.hostTopic(name, record.topicId, logConfigsOf(record.configs), hosted);
         else if (local.state === "online" && local.slots.length < record.partitions) await lifecycle.growHosted(name, hosted);
+        if (local !== undefined && local.state === "online") await this.#moveHosted(local, hosted);
       } catch (e) {
         this.#log(`sluice: cluster: could not open this broker's replicas of '${name}': ${(e as Error)?.message ?? e}`);
         continue;
@@ -295,6 +303,9 @@ export class ClusterReplicas implements ClusterTopicAdmin {
         const leads = slot !== NOT_HOSTED && s !== undefined && p < record.partitions ? await this.#applyRole(name, p, slot, record, s, canLead) : false;
         // The routing role says what the replication role was given from: the same state, the same epoch.
         roles[p] = { leader: leads, leaderEpoch: s?.leaderEpoch ?? -1 };
+        // A move's throttle applies where this broker leads the moving partition (move_throttle.ts).
+        const move = p < record.partitions ? moveOf(record, p) : undefined;
+        if (slot !== NOT_HOSTED) this.#replication.moveThrottle.set(slot, leads ? move?.adding : undefined, move?.throttleBytesPerSec);
       }
       roles.length = local.slots.length;
     }
@@ -401,6 +412,28 @@ export class ClusterReplicas implements ClusterTopicAdmin {
   #minInsyncOf(record: TopicRecord): number {
     const m = Number(record.configs["min.insync.replicas"]);
     return Math.min(Number.isInteger(m) && m >= 1 ? m : this.#minIsr, record.replicationFactor);
+  }
+
+  /**
+   * Partitions moved onto or off this broker (docs/SCALING.md): a leaving
+   * replica's role is dropped before its slot closes (and may be reused), then
+   * the lifecycle opens the arriving ones and deletes the leaving ones' files.
+   */
+  async #moveHosted(local: Topic, hosted: readonly boolean[]): Promise<void> {
+    let changed = false;
+    for (let p = 0; p < Math.min(hosted.length, local.slots.length); p++) {
+      const slot = local.slots[p];
+      if (hosted[p] === (slot !== NOT_HOSTED)) continue;
+      changed = true;
+      if (slot === NOT_HOSTED) continue;
+      this.#replication.forget(slot);
+      this.#roleOf.delete(slot);
+      if (local.roles?.[p] !== undefined) local.roles[p] = { leader: false, leaderEpoch: -1 };
+    }
+    if (!changed) return;
+    await this.#lifecycle.setHosted(local.name, hosted);
+    const arrived = hosted.filter((h, p) => h && p < local.slots.length).length;
+    this.#log(`sluice: cluster: '${local.name}': this broker now hosts ${arrived} of its partitions (a move arrived or left)`);
   }
 
   /** Drops the replication roles of a topic's replicas (before the topic is dropped: its slots may be reused). */

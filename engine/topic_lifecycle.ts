@@ -395,6 +395,67 @@ export class TopicLifecycle {
     return this.#admin(() => this.#createPartitions(name, hosted.length, hosted));
   }
 
+  /**
+   * Cluster mode: a partition moved onto or off this broker (docs/SCALING.md):
+   * `hosted[p]` is whether this broker is among partition p's replicas now.
+   * A partition that arrives opens empty (a directory left by a move cut short
+   * is removed first: the leader is the copy); one that leaves is stored as
+   * not hosted first, then closed and its files deleted (a crash between
+   * leaves a directory the next arrival removes). Called by cluster_replicas.ts only.
+   */
+  setHosted(name: string, hosted: readonly boolean[]): Promise<void> {
+    return this.#admin(async () => {
+      const topic = this.#onlineTopic(name);
+      const arriving: number[] = [];
+      const leaving: number[] = [];
+      for (let p = 0; p < Math.min(hosted.length, topic.slots.length); p++) {
+        if (hosted[p] && topic.slots[p] === NOT_HOSTED) arriving.push(p);
+        else if (!hosted[p] && topic.slots[p] !== NOT_HOSTED) leaving.push(p);
+      }
+      if (arriving.length === 0 && leaving.length === 0) return;
+      if (this.#slots.used + arriving.length > PARTITIONS_MAX) {
+        throw new SluiceError(ErrorCode.POLICY_VIOLATION, `the broker would host more than ${PARTITIONS_MAX} partitions`);
+      }
+      const counts = this.#slots.countsByWorker(this.pool.workerCount);
+      const workers = [...topic.workers];
+      const opened: { partition: number; slot: number }[] = [];
+      try {
+        for (const p of arriving) {
+          await fs.promises.rm(this.#partitionDir(name, p), { recursive: true, force: true });
+          workers[p] = pickWorker(counts);
+          const slot = this.#slots.allocate({ topic: name, partition: p, worker: workers[p] });
+          opened.push({ partition: p, slot });
+          await this.#openSlot({ ...topic, workers }, p, slot, true);
+        }
+        for (const p of leaving) workers[p] = NOT_HOSTED;
+        await fsyncDirectory(path.join(this.#topicsDir, name));
+        await this.#store.write(this.#withTopic(this.#store.current, { ...topic, workers }));
+      } catch (e) {
+        await Promise.all(opened.map((a) => this.pool.deletePartition(a.slot).catch(() => {})));
+        for (const a of opened) this.#slots.release(a.slot);
+        if (e instanceof SluiceError) throw e;
+        throw new SluiceError(ErrorCode.KAFKA_STORAGE_ERROR, `changing the partitions '${name}' hosts failed: ${(e as Error)?.message ?? e}`, { cause: e });
+      }
+      const gone = leaving.map((p) => topic.slots[p]);
+      topic.workers = workers;
+      const slots = [...topic.slots];
+      for (const a of opened) slots[a.partition] = a.slot;
+      for (const p of leaving) slots[p] = NOT_HOSTED;
+      topic.slots = slots;
+      // Parked fetches of the leaving partitions wake and answer that the partition is not here.
+      for (const slot of gone) this.longPoll.advance(slot);
+      await Promise.all(gone.map((slot) => this.pool.deletePartition(slot).catch(() => {})));
+      for (const slot of gone) {
+        this.#slots.release(slot);
+        this.offline.delete(slot);
+        this.#rates.delete(slot);
+      }
+      for (const p of leaving) await fs.promises.rm(this.#partitionDir(name, p), { recursive: true, force: true });
+      await fsyncDirectory(path.join(this.#topicsDir, name));
+      this.#partitionsChanged(name);
+    });
+  }
+
   /** Cluster mode: the topic left etcd (or was re-created with another id): this broker's copy goes. */
   dropHosted(name: string): Promise<void> {
     return this.#admin(() => this.#deleteTopic(name));

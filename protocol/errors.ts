@@ -72,6 +72,8 @@ export const ErrorCode = {
   UNSTABLE_OFFSET_COMMIT: 88,
   THROTTLING_QUOTA_EXCEEDED: 89,
   PRODUCER_FENCED: 90,
+  REASSIGNMENT_IN_PROGRESS: 60,
+  NO_REASSIGNMENT_IN_PROGRESS: 85,
   INVALID_UPDATE_VERSION: 95,
   UNKNOWN_TOPIC_ID: 100,
   TRANSACTIONAL_ID_NOT_FOUND: 105,
@@ -155,6 +157,8 @@ define(ErrorCode.STALE_BROKER_EPOCH, false, "The request comes from a broker reg
 define(ErrorCode.INVALID_UPDATE_VERSION, false, "The partition epoch in the request is not the current one: read the partition state again, then decide again.");
 define(ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, true, "The preferred leader (first replica) cannot lead now: not registered, shutting down, or not in the ISR.");
 define(ErrorCode.ELECTION_NOT_NEEDED, true, "The partition is already led by the leader asked for.");
+define(ErrorCode.REASSIGNMENT_IN_PROGRESS, false, "The partition is already being reassigned: wait for the move to finish or cancel it.");
+define(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, false, "No reassignment of the partition is in progress.");
 define(ErrorCode.INELIGIBLE_REPLICA, false, "A replica proposed into the ISR is not eligible (not registered).");
 define(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, false, "The compression codec is unknown, or this runtime cannot write it.");
 define(ErrorCode.OFFSET_NOT_AVAILABLE, true, "The offset for that timestamp is not yet available.");

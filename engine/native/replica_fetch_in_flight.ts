@@ -49,6 +49,8 @@ export class ReplicaFetchInFlight implements FetchSink {
   #results: FetchPartitionResults | null = null;
   #handle: FetchHandle | null = null;
   #finished = false;
+  /** Bytes reserved under the move throttle per read index (0: not throttled), settled when answered. */
+  #reserved: number[] = [];
 
   static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
     const req = decodeReplicaFetchRequest(body);
@@ -89,19 +91,42 @@ export class ReplicaFetchInFlight implements FetchSink {
     }
     const parts: FetchPartitionRequest[] = [];
     let answeredWithoutRead = false;
+    // A move's adding replica past its throttle gets its partition answered without records (docs/SCALING.md, "The throttle").
+    let throttledOut = false;
+    const throttle = this.#conn.host.engine.replication.moveThrottle;
     let flat = 0;
     for (const t of this.#req.topics) {
       for (const p of t.partitions) {
         const i = flat++;
-        if (this.#checks[i].kind === "read") {
+        const c = this.#checks[i];
+        if (c.kind === "read") {
+          let maxBytes = p.partitionMaxBytes;
+          let reserved = 0;
+          if (maxBytes > 0 && throttle.throttles(c.slot, this.#req.replicaId)) {
+            reserved = throttle.reserve(maxBytes);
+            if (reserved === 0) {
+              throttledOut = true;
+              continue;
+            }
+            maxBytes = Math.min(maxBytes, reserved);
+          }
           this.#readIndex[i] = parts.length;
-          parts.push({ topic: t.name, partition: p.index, offset: Number(p.fetchOffset), maxBytes: p.partitionMaxBytes, replica: true });
+          this.#reserved.push(reserved);
+          parts.push({ topic: t.name, partition: p.index, offset: Number(p.fetchOffset), maxBytes, replica: true });
         } else {
           answeredWithoutRead = true;
         }
       }
     }
     const conn = this.#conn;
+    if (parts.length === 0 && throttledOut && !answeredWithoutRead) {
+      // Only throttled partitions, none allowed now: answer when the bucket allows one (within the fetch's wait), not at once.
+      const waitMs = Math.min(this.#req.maxWaitMs, Math.max(1, throttle.msUntilReady()));
+      setTimeout(() => {
+        if (!conn.closed) this.done();
+      }, waitMs);
+      return;
+    }
     this.#results = new FetchPartitionResults(conn.host.scratch, parts.length);
     const handle = conn.host.engine.fetch(
       {
@@ -141,10 +166,11 @@ export class ReplicaFetchInFlight implements FetchSink {
       name: t.name,
       partitions: t.partitions.map((p): ReplicaFetchPartitionResult => {
         const c = this.#checks[flat++];
-        if (c.kind === "read") {
-          const k = this.#readIndex[flat - 1];
+        const k = this.#readIndex[flat - 1];
+        if (c.kind === "read" && k >= 0) {
           const st = pool.state(c.slot);
           const records = k < 0 || results === null ? EMPTY : results.records(k, scratch);
+          if (this.#reserved[k] > 0) this.#conn.host.engine.replication.moveThrottle.settle(this.#reserved[k], records.length);
           return {
             index: p.index,
             errorCode: k < 0 || results === null ? ErrorCode.NONE : results.codes[k],
@@ -155,6 +181,20 @@ export class ReplicaFetchInFlight implements FetchSink {
             divergingEpoch: NO_DIVERGING_EPOCH,
             divergingEndOffset: -1n,
             records,
+          };
+        }
+        if (c.kind === "read") {
+          // Throttled out: no records this time, the leader's offsets as they are.
+          const st = pool.state(c.slot);
+          return {
+            index: p.index,
+            errorCode: ErrorCode.NONE,
+            highWatermark: BigInt(c.leader.highWatermark),
+            logStartOffset: BigInt(st.logStartOffset),
+            logEndOffset: BigInt(st.logEndOffset),
+            divergingEpoch: NO_DIVERGING_EPOCH,
+            divergingEndOffset: -1n,
+            records: EMPTY,
           };
         }
         return {

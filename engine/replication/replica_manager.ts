@@ -13,6 +13,7 @@
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
 import type { PartitionPool, ProduceCallback, ProduceResult } from "../partition_pool.ts";
 import { LeaderPartition, type LeaderRole } from "./leader_partition.ts";
+import { MoveThrottle } from "./move_throttle.ts";
 import { type FollowerPartition, ReplicaFetcher, lastEpochIn, type FollowerHost } from "./replica_fetcher.ts";
 
 export interface FollowerRole {
@@ -69,6 +70,8 @@ export class ReplicaManager {
   #proposer: IsrProposer | undefined;
   #isrTimer: ReturnType<typeof setInterval> | undefined;
   #isrCheckMs = 0;
+  /** The cap on replica fetch answers to the replicas moves are adding (move_throttle.ts; set from etcd by cluster_replicas.ts). */
+  readonly moveThrottle = new MoveThrottle();
   /** ISR changes the controller accepted and refused (for tests and metrics). */
   /** ISR changes this broker proposed as leader: written by the controller (and of those, the ones that removed or added a member), refused. */
   readonly isrProposals = { accepted: 0, refused: 0, shrinks: 0, expands: 0 };
@@ -219,6 +222,7 @@ export class ReplicaManager {
       leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, "the partition is no longer led here");
     }
     this.#stopFollowing(slot);
+    this.moveThrottle.set(slot, undefined, undefined);
   }
 
   #bumpChange(slot: number): number {

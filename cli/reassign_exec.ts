@@ -1,0 +1,217 @@
+// Executing and watching partition moves from the command line
+// (docs/SCALING.md): submitting a plan or a cancel to the controller (a
+// request key under a short lease of the CLI's own, cluster/topic_requests.ts),
+// reading progress from the leaders' `/metrics` (engine/move_progress.ts,
+// through each registration's httpPort), and waiting until moves are done.
+// Used by `sluice partitions reassign` and `sluice cluster decommission`.
+
+import {
+  ClusterKeys,
+  ClusterView,
+  EtcdClient,
+  readClusterStatus,
+  readTopics,
+  submitTopicRequest,
+  TOPIC_REQUEST_TIMEOUT_MS,
+  type TopicRequest,
+  type TopicRequestResult,
+} from "../cluster/mod.ts";
+import type { PartitionAssignment } from "../cluster/reassignment_plan.ts";
+
+/** The CLI's lease for its request key outlives the longest wait for the controller's answer. */
+const REQUEST_LEASE_TTL_SECONDS = Math.ceil(TOPIC_REQUEST_TIMEOUT_MS / 1000) * 2;
+/** How long a `/metrics` read of one broker may take. */
+const METRICS_READ_TIMEOUT_MS = 3_000;
+/** How often a wait looks at etcd and the leaders again. */
+export const MOVE_POLL_MS = 500;
+
+/** Puts a request under a lease of the CLI's own and waits for the controller's answer (throws its refusal). */
+export async function submitRequest(client: EtcdClient, keys: ClusterKeys, request: TopicRequest): Promise<TopicRequestResult> {
+  const lease = await client.leaseGrant(REQUEST_LEASE_TTL_SECONDS);
+  const view = ClusterView.start({ client, keys });
+  try {
+    await new Promise<void>((resolve) => {
+      if (view.ready) return resolve();
+      const off = view.subscribe(() => {
+        off();
+        resolve();
+      });
+    });
+    return await submitTopicRequest({ client, keys, view, leaseId: lease.id }, request);
+  } finally {
+    await view.close();
+    await client.leaseRevoke(lease.id).catch(() => {});
+  }
+}
+
+/** Submits the moves of a plan. */
+export function submitPlan(client: EtcdClient, keys: ClusterKeys, plan: readonly PartitionAssignment[], throttleBytesPerSec: number | null): Promise<TopicRequestResult> {
+  return submitRequest(client, keys, { op: "reassign", partitions: plan.map((p) => ({ topic: p.topic, partition: p.partition, replicas: [...p.replicas] })), throttleBytesPerSec });
+}
+
+export interface MoveStatus {
+  readonly topic: string;
+  readonly partition: number;
+  readonly replicas: number[];
+  readonly target: number[];
+  readonly adding: number[];
+  readonly removing: number[];
+  readonly leader: number;
+  readonly isr: number[];
+  readonly throttleBytesPerSec: number | null;
+  /** From the leader's `/metrics`; null when it could not be read. */
+  readonly bytesTotal: number | null;
+  /** The least any adding replica has (they copy in parallel; the slowest decides). */
+  readonly bytesCopied: number | null;
+  readonly bytesRemaining: number | null;
+}
+
+/** Parses the move families of a Prometheus text page. */
+export function parseMoveMetrics(text: string): { hosted: number | null; parts: Map<string, { start: number; end: number; size: number; fetch: Map<number, number> }> } {
+  const parts = new Map<string, { start: number; end: number; size: number; fetch: Map<number, number> }>();
+  let hosted: number | null = null;
+  const get = (topic: string, partition: string) => {
+    const k = `${topic}\u0000${partition}`;
+    let e = parts.get(k);
+    if (e === undefined) parts.set(k, (e = { start: 0, end: 0, size: 0, fetch: new Map() }));
+    return e;
+  };
+  for (const line of text.split("\n")) {
+    if (line.startsWith("sluice_hosted_partitions ")) hosted = Number(line.slice("sluice_hosted_partitions ".length));
+    const m = /^(sluice_move_\w+)\{topic="((?:[^"\\]|\\.)*)",partition="(\d+)"(?:,replica="(\d+)")?\} (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/.exec(line);
+    if (m === null) continue;
+    const e = get(m[2].replace(/\\(.)/g, "$1"), m[3]);
+    const v = Number(m[5]);
+    if (m[1] === "sluice_move_log_start_offset") e.start = v;
+    else if (m[1] === "sluice_move_log_end_offset") e.end = v;
+    else if (m[1] === "sluice_move_size_bytes") e.size = v;
+    else if (m[1] === "sluice_move_replica_fetch_offset" && m[4] !== undefined) e.fetch.set(Number(m[4]), v);
+  }
+  return { hosted, parts };
+}
+
+/** One broker's `/metrics` page, or null when it does not answer. */
+export async function readMetrics(host: string, httpPort: number): Promise<string | null> {
+  try {
+    const r = await fetch(`http://${host}:${httpPort}/metrics`, { signal: AbortSignal.timeout(METRICS_READ_TIMEOUT_MS) });
+    return r.ok ? await r.text() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every move in progress, with bytes copied and remaining as its leader tells. */
+export async function readMoveStatus(client: EtcdClient, keys: ClusterKeys): Promise<MoveStatus[]> {
+  const { topics } = await readTopics(client, keys);
+  const status = await readClusterStatus(client, keys);
+  const brokers = new Map(status.brokers.map((b) => [b.id, b]));
+  const pages = new Map<number, ReturnType<typeof parseMoveMetrics> | null>();
+  const out: MoveStatus[] = [];
+  for (const t of topics) {
+    for (const [key, move] of Object.entries(t.record.moves ?? {})) {
+      const p = Number(key);
+      const state = t.partitions[p];
+      const leader = state?.leader ?? -1;
+      if (!pages.has(leader)) {
+        const b = brokers.get(leader);
+        const text = b === undefined ? null : await readMetrics(b.host, b.httpPort);
+        pages.set(leader, text === null ? null : parseMoveMetrics(text));
+      }
+      const m = pages.get(leader)?.parts.get(`${t.name}\u0000${p}`);
+      let bytesTotal: number | null = null;
+      let bytesCopied: number | null = null;
+      if (m !== undefined && move.adding.every((b) => m.fetch.has(b))) {
+        const records = Math.max(0, m.end - m.start);
+        bytesTotal = m.size;
+        // Bytes from offsets by the log's mean record size (the leader knows its size, not where an offset lies in it).
+        const least = Math.min(...move.adding.map((b) => Math.max(m.start, m.fetch.get(b)!)));
+        bytesCopied = records === 0 ? m.size : Math.round((m.size * (least - m.start)) / records);
+      }
+      out.push({
+        topic: t.name,
+        partition: p,
+        replicas: [...t.record.replicas[p]],
+        target: [...move.target],
+        adding: [...move.adding],
+        removing: [...move.removing],
+        leader,
+        isr: [...(state?.isr ?? [])],
+        throttleBytesPerSec: move.throttleBytesPerSec ?? null,
+        bytesTotal,
+        bytesCopied,
+        bytesRemaining: bytesTotal === null || bytesCopied === null ? null : Math.max(0, bytesTotal - bytesCopied),
+      });
+    }
+  }
+  return out;
+}
+
+/** Moves in progress by "topic-partition". */
+export function moveKeys(list: readonly { topic: string; partition: number }[]): Set<string> {
+  return new Set(list.map((m) => `${m.topic}-${m.partition}`));
+}
+
+function fmtBytes(n: number | null): string {
+  if (n === null) return "?";
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** Bytes per second from two readings of the same moves. */
+export function etaSeconds(before: readonly MoveStatus[], after: readonly MoveStatus[], seconds: number): Map<string, { rate: number | null; eta: number | null }> {
+  const out = new Map<string, { rate: number | null; eta: number | null }>();
+  for (const a of after) {
+    const b = before.find((x) => x.topic === a.topic && x.partition === a.partition);
+    const k = `${a.topic}-${a.partition}`;
+    if (b === undefined || a.bytesCopied === null || b.bytesCopied === null || seconds <= 0) {
+      out.set(k, { rate: null, eta: null });
+      continue;
+    }
+    const rate = Math.max(0, (a.bytesCopied - b.bytesCopied) / seconds);
+    out.set(k, { rate, eta: rate > 0 && a.bytesRemaining !== null ? a.bytesRemaining / rate : null });
+  }
+  return out;
+}
+
+/** The status as a table, with a progress bar per partition when `bars`. */
+export function formatMoveStatus(list: readonly MoveStatus[], eta: ReadonlyMap<string, { rate: number | null; eta: number | null }>, bars: boolean): string {
+  if (list.length === 0) return "no partition is moving";
+  const lines: string[] = [];
+  for (const m of list) {
+    const k = `${m.topic}-${m.partition}`;
+    const e = eta.get(k);
+    const frac = m.bytesTotal === null || m.bytesCopied === null ? null : m.bytesTotal === 0 ? 1 : m.bytesCopied / m.bytesTotal;
+    const bar = bars && frac !== null ? ` [${"#".repeat(Math.round(frac * 20)).padEnd(20, ".")}]` : "";
+    const pct = frac === null ? "?" : `${(frac * 100).toFixed(1)}%`;
+    const rate = e?.rate == null ? "" : ` ${fmtBytes(Math.round(e.rate))}/s`;
+    const etaText = e?.eta == null ? "" : ` ETA ${Math.ceil(e.eta)} s`;
+    lines.push(
+      `${k}: [${m.replicas}] -> [${m.target}] adding [${m.adding}] removing [${m.removing}] leader ${m.leader} isr [${m.isr}]${bar} ${pct} copied ${fmtBytes(m.bytesCopied)} remaining ${fmtBytes(m.bytesRemaining)}${rate}${etaText}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Waits until none of `wanted` (topic-partition) is moving any more, printing
+ * progress on stderr when `progress`; throws after `timeoutMs`.
+ */
+export async function waitForMoves(client: EtcdClient, keys: ClusterKeys, wanted: ReadonlySet<string>, timeoutMs: number, progress: (line: string) => void): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last: { at: number; list: MoveStatus[] } | undefined;
+  for (;;) {
+    const list = (await readMoveStatus(client, keys)).filter((m) => wanted.has(`${m.topic}-${m.partition}`));
+    if (list.length === 0) return;
+    const at = performance.now();
+    const eta = last === undefined ? new Map() : etaSeconds(last.list, list, (at - last.at) / 1000);
+    const copied = list.reduce((s, m) => s + (m.bytesCopied ?? 0), 0);
+    const remaining = list.reduce((s, m) => s + (m.bytesRemaining ?? 0), 0);
+    const rate = [...eta.values()].reduce((s, e) => s + (e.rate ?? 0), 0);
+    progress(`${list.length} of ${wanted.size} partitions still moving: copied ${fmtBytes(copied)}, remaining ${fmtBytes(remaining)}${rate > 0 ? `, ${fmtBytes(Math.round(rate))}/s, ETA ${Math.ceil(remaining / rate)} s` : ""}`);
+    last = { at, list };
+    if (at > deadline) throw new Error(`${list.length} partition(s) still moving after ${Math.round(timeoutMs / 1000)} s: ${list.slice(0, 5).map((m) => `${m.topic}-${m.partition}`).join(", ")}`);
+    await new Promise((r) => setTimeout(r, MOVE_POLL_MS));
+  }
+}

@@ -1,0 +1,326 @@
+// Executing a reassignment plan (docs/SCALING.md, "Executing a move"; Kafka's
+// KIP-455), the controller the only writer:
+//
+// - start (request op "reassign", topic_requests.ts): each plan entry is
+//   checked against the cluster, then recorded, fenced, in the topic's key:
+//   the partition's `replicas` become old ∪ target (the adding brokers last)
+//   and `moves[p]` = {target, adding, removing, throttle}. The adding brokers
+//   host the partition (they are in `replicas`) and fetch from its leader; the
+//   leader's ordinary expand rule proposes them into the ISR once caught up.
+// - complete (MoveController, after every view change while controller): a
+//   partition whose target replicas are all in the ISR is cut over in one
+//   fenced transaction comparing the topic key's and the partition state's
+//   mod revisions: leadership moves if the leader is leaving (the first target
+//   replica in the ISR that is live and not shutting down, leader epoch + 1),
+//   `replicas` = target, ISR = ISR ∩ target, the move cleared. Brokers no
+//   longer in `replicas` close the partition and delete its files
+//   (engine/cluster_replicas.ts).
+// - cancel (request op "cancelReassignment"): `replicas` back to the old list,
+//   the adding brokers out of the ISR, leadership back on an old replica if an
+//   adding one leads, in the same kind of transaction.
+//
+// Why a partition is never left short by a move: the old replicas stay in
+// `replicas` (and in the ISR, unless they fail on their own) until every
+// target replica is in the ISR, so the cut-over only removes replicas from an
+// ISR that holds the whole target; a cancel is refused where the old replicas
+// in the ISR would be fewer than min.insync.replicas while the ISR has them.
+// A controller killed midway leaves the moves in etcd; its successor's first
+// pass continues them.
+
+import { ErrorCode, SluiceError } from "../protocol/errors.ts";
+import type { ClusterView } from "./cluster_view.ts";
+import { CONTROLLER_FENCED, ControllerFencedError } from "./controller_election.ts";
+import type { ControllerContext } from "./controller_topics.ts";
+import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
+import type { PartitionAssignment } from "./reassignment_plan.ts";
+import { moveOf, NO_LEADER, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState } from "./topic_metadata.ts";
+
+/** Partitions one cut-over or cancel transaction changes at most (each adds a compare and a put; etcd allows 128 of each). */
+export const MOVES_PER_TXN_MAX = 50;
+/** Tries of a topic rewrite that lost its compare-and-swap to another change. */
+const MOVE_WRITE_TRIES = 5;
+
+const NOBODY: ReadonlySet<number> = new Set();
+
+/** A partition's replicas and state after its cut-over, or undefined while it is not ready. Pure. */
+export function decideMoveCompletion(
+  move: PartitionMove,
+  state: PartitionState,
+  live: ReadonlySet<number>,
+  shuttingDown: ReadonlySet<number> = NOBODY,
+): { replicas: number[]; state: Omit<PartitionState, "partitionEpoch"> } | undefined {
+  if (state.leader === NO_LEADER || !move.target.every((b) => state.isr.includes(b))) return undefined;
+  const isr = state.isr.filter((b) => move.target.includes(b));
+  if (move.target.includes(state.leader)) return { replicas: [...move.target], state: { leader: state.leader, leaderEpoch: state.leaderEpoch, isr } };
+  const next = move.target.find((b) => isr.includes(b) && live.has(b) && !shuttingDown.has(b));
+  if (next === undefined) return undefined;
+  return { replicas: [...move.target], state: { leader: next, leaderEpoch: state.leaderEpoch + 1, isr } };
+}
+
+/**
+ * A partition's replicas and state after a cancel: the old list back, the
+ * adding brokers out of the ISR, an old replica leading. Throws SluiceError
+ * where that would lose the partition's in-sync copies (no old replica in the
+ * ISR, or fewer than min.insync.replicas while the ISR has that many). Pure.
+ */
+export function decideMoveCancel(
+  where: string,
+  replicas: readonly number[],
+  move: PartitionMove,
+  state: PartitionState,
+  minInsync: number,
+  live: ReadonlySet<number>,
+  shuttingDown: ReadonlySet<number> = NOBODY,
+): { replicas: number[]; state: Omit<PartitionState, "partitionEpoch"> } {
+  const old = replicas.slice(0, move.target.length);
+  const isr = state.isr.filter((b) => old.includes(b));
+  if (isr.length === 0) throw new SluiceError(ErrorCode.NOT_ENOUGH_REPLICAS, `${where}: no old replica is in the ISR [${state.isr}]; the move must finish`);
+  if (isr.length < Math.min(minInsync, state.isr.length)) {
+    throw new SluiceError(ErrorCode.NOT_ENOUGH_REPLICAS, `${where}: only ${isr.length} old replica(s) in the ISR [${state.isr}], below min.insync.replicas ${minInsync}; the move must finish`);
+  }
+  if (state.leader === NO_LEADER || old.includes(state.leader)) return { replicas: old, state: { leader: state.leader, leaderEpoch: state.leaderEpoch, isr } };
+  const next = old.find((b) => isr.includes(b) && live.has(b) && !shuttingDown.has(b)) ?? old.find((b) => isr.includes(b) && live.has(b));
+  if (next === undefined) throw new SluiceError(ErrorCode.NOT_ENOUGH_REPLICAS, `${where}: no old replica in the ISR is live to lead; the move must finish`);
+  return { replicas: old, state: { leader: next, leaderEpoch: state.leaderEpoch + 1, isr } };
+}
+
+function minInsyncOf(record: TopicRecord): number {
+  const m = Number(record.configs["min.insync.replicas"]);
+  return Math.min(Number.isInteger(m) && m >= 1 ? m : 1, record.replicationFactor);
+}
+
+/** One partition's change inside a topic rewrite. */
+interface PartitionChange {
+  readonly partition: number;
+  readonly replicas: number[];
+  /** undefined: the move is cleared; a move: it is set. */
+  readonly move: PartitionMove | undefined;
+  /** The state read (compared) and the next one; absent: the state is not touched. */
+  readonly state?: { readonly expected: VersionedPartitionState; readonly next: Omit<PartitionState, "partitionEpoch"> };
+}
+
+/**
+ * Reads the topic key, asks `decide` for the changes from the record read, and
+ * writes them in one fenced transaction comparing the topic key's mod
+ * revision and every touched state's; tries again from a fresh read when
+ * another change landed first. Resolves with the changes written.
+ */
+async function rewriteTopic(
+  ctx: ControllerContext,
+  topic: string,
+  decide: (record: TopicRecord) => PartitionChange[],
+): Promise<PartitionChange[]> {
+  const key = ctx.keys.topic(topic);
+  for (let attempt = 1; ; attempt++) {
+    const kv = (await ctx.client.range(key)).kvs[0];
+    const parsed = kv === undefined ? undefined : TopicRecordSchema.safeParse(JSON.parse(kv.value));
+    if (kv === undefined || parsed === undefined || !parsed.success) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' does not exist`);
+    const record = parsed.data;
+    const changes = decide(record);
+    if (changes.length === 0) return [];
+    const replicas = record.replicas.map((r) => [...r]);
+    const moves: Record<string, PartitionMove> = { ...(record.moves ?? {}) };
+    const compare: Compare[] = [cmp.modRevisionIs(key, kv.modRevision)];
+    const puts: TxnOp[] = [];
+    for (const c of changes) {
+      replicas[c.partition] = c.replicas;
+      if (c.move === undefined) delete moves[String(c.partition)];
+      else moves[String(c.partition)] = c.move;
+      if (c.state !== undefined) {
+        const skey = ctx.keys.partition(topic, c.partition);
+        const { modRevision, ...was } = c.state.expected;
+        compare.push(cmp.modRevisionIs(skey, modRevision));
+        puts.push(op.put(skey, JSON.stringify(PartitionStateSchema.parse({ ...c.state.next, partitionEpoch: was.partitionEpoch + 1 }))));
+      }
+    }
+    const { moves: _, ...rest } = record;
+    const next = TopicRecordSchema.parse(Object.keys(moves).length === 0 ? { ...rest, replicas } : { ...rest, replicas, moves });
+    const r = await ctx.election.fencedTxn({ compare, success: [op.put(key, JSON.stringify(next)), ...puts] });
+    if (r.succeeded) return changes;
+    if (attempt >= MOVE_WRITE_TRIES) throw new SluiceError(ErrorCode.INVALID_UPDATE_VERSION, `topic '${topic}' kept changing while its moves were written; try again`);
+  }
+}
+
+/** Groups plan entries by topic, in plan order. */
+function byTopic<T extends { topic: string }>(list: readonly T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const e of list) {
+    const l = m.get(e.topic) ?? [];
+    l.push(e);
+    m.set(e.topic, l);
+  }
+  return m;
+}
+
+/**
+ * Starts the moves of a plan (the controller's side of "reassign"). Every
+ * entry is checked first; an entry whose replicas are the current ones is
+ * skipped. Written one topic at a time. Resolves with the partitions that
+ * started moving.
+ */
+export async function startMoves(ctx: ControllerContext, view: ClusterView, plan: readonly PartitionAssignment[], throttleBytesPerSec: number | null): Promise<number> {
+  for (const e of plan) {
+    const where = `${e.topic}-${e.partition}`;
+    const record = view.topics.get(e.topic);
+    if (record === undefined || e.partition >= record.partitions) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${where} does not exist`);
+    if (new Set(e.replicas).size !== e.replicas.length) throw new SluiceError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${where} names a broker twice: [${e.replicas}]`);
+    if (e.replicas.length !== record.replicationFactor) {
+      throw new SluiceError(ErrorCode.INVALID_REPLICATION_FACTOR, `${where}: a move keeps the replication factor ${record.replicationFactor}, the plan names ${e.replicas.length} replicas`);
+    }
+    const missing = e.replicas.filter((b) => !view.brokers.has(b));
+    if (missing.length > 0) throw new SluiceError(ErrorCode.BROKER_NOT_AVAILABLE, `${where}: broker(s) ${missing.join(", ")} not registered`);
+    if (moveOf(record, e.partition) !== undefined) throw new SluiceError(ErrorCode.REASSIGNMENT_IN_PROGRESS, `${where} is already moving; wait for it or cancel it`);
+  }
+  let started = 0;
+  for (const [topic, entries] of byTopic(plan)) {
+    for (let from = 0; from < entries.length; from += MOVES_PER_TXN_MAX) {
+      const chunk = entries.slice(from, from + MOVES_PER_TXN_MAX);
+      const written = await rewriteTopic(ctx, topic, (record) => {
+        const out: PartitionChange[] = [];
+        for (const e of chunk) {
+          const old = record.replicas[e.partition];
+          if (moveOf(record, e.partition) !== undefined) throw new SluiceError(ErrorCode.REASSIGNMENT_IN_PROGRESS, `${topic}-${e.partition} is already moving`);
+          const same = old.length === e.replicas.length && old.every((b, i) => b === e.replicas[i]);
+          if (same) continue;
+          const adding = e.replicas.filter((b) => !old.includes(b));
+          const removing = old.filter((b) => !e.replicas.includes(b));
+          if (adding.length === 0) {
+            // Only the order changes (a new preferred leader): nothing to copy, the list is rewritten at once.
+            out.push({ partition: e.partition, replicas: [...e.replicas], move: undefined });
+            continue;
+          }
+          const move: PartitionMove = { target: [...e.replicas], adding, removing, ...(throttleBytesPerSec === null ? {} : { throttleBytesPerSec }) };
+          out.push({ partition: e.partition, replicas: [...old, ...adding], move });
+        }
+        return out;
+      });
+      started += written.filter((c) => c.move !== undefined).length;
+    }
+  }
+  return started;
+}
+
+/**
+ * Cancels moves (all of them, or the partitions named): each goes back to its
+ * old replica list (decideMoveCancel). Resolves with the partitions rolled
+ * back; NO_REASSIGNMENT_IN_PROGRESS when a named one is not moving.
+ */
+export async function cancelMoves(ctx: ControllerContext, view: ClusterView, partitions: readonly { topic: string; partition: number }[] | null): Promise<number> {
+  const wanted: { topic: string; partition: number }[] = [];
+  if (partitions === null) {
+    for (const [topic, record] of view.topics) for (const p of Object.keys(record.moves ?? {})) wanted.push({ topic, partition: Number(p) });
+  } else {
+    for (const e of partitions) {
+      const record = view.topics.get(e.topic);
+      if (record === undefined || moveOf(record, e.partition) === undefined) throw new SluiceError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `${e.topic}-${e.partition} is not moving`);
+      wanted.push(e);
+    }
+  }
+  const live = view.liveBrokerIds();
+  const shuttingDown = view.shuttingDownBrokerIds();
+  let cancelled = 0;
+  for (const [topic, entries] of byTopic(wanted)) {
+    for (let from = 0; from < entries.length; from += MOVES_PER_TXN_MAX) {
+      const chunk = entries.slice(from, from + MOVES_PER_TXN_MAX);
+      const written = await rewriteTopic(ctx, topic, (record) => {
+        const out: PartitionChange[] = [];
+        for (const e of chunk) {
+          const move = moveOf(record, e.partition);
+          const state = view.partitionState(topic, e.partition);
+          if (move === undefined || state === undefined) continue;
+          const d = decideMoveCancel(`${topic}-${e.partition}`, record.replicas[e.partition], move, state, minInsyncOf(record), live, shuttingDown);
+          out.push({ partition: e.partition, replicas: d.replicas, move: undefined, state: { expected: state, next: d.state } });
+        }
+        return out;
+      });
+      cancelled += written.length;
+    }
+  }
+  return cancelled;
+}
+
+export interface MoveControllerStats {
+  /** Partitions cut over to their target. */
+  completed: number;
+  /** Cut-overs that lost their compare-and-swap (decided again on the next change). */
+  staleWrites: number;
+}
+
+/**
+ * The controller's cut-over of moves whose target replicas are all in the
+ * ISR. One pass at a time; a change during a pass makes one more.
+ */
+export class MoveController {
+  readonly stats: MoveControllerStats = { completed: 0, staleWrites: 0 };
+  readonly #ctx: ControllerContext;
+  readonly #view: ClusterView;
+  readonly #log: (line: string) => void;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(opts: { ctx: ControllerContext; view: ClusterView; log: (line: string) => void }) {
+    this.#ctx = opts.ctx;
+    this.#view = opts.view;
+    this.#log = opts.log;
+  }
+
+  schedule(): void {
+    if (this.#stopped) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        await this.#pass();
+      } while (this.#again && !this.#stopped);
+    })().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  async #pass(): Promise<void> {
+    if (!this.#ctx.election.isController || !this.#view.ready) return;
+    const live = this.#view.liveBrokerIds();
+    const shuttingDown = this.#view.shuttingDownBrokerIds();
+    for (const [topic, record] of [...this.#view.topics]) {
+      if (this.#stopped) return;
+      const ready: number[] = [];
+      for (const p of Object.keys(record.moves ?? {}).map(Number)) {
+        const state = this.#view.partitionState(topic, p);
+        if (state !== undefined && decideMoveCompletion(moveOf(record, p)!, state, live, shuttingDown) !== undefined) ready.push(p);
+      }
+      if (ready.length === 0) continue;
+      try {
+        const written = await rewriteTopic(this.#ctx, topic, (now) => {
+          const out: PartitionChange[] = [];
+          for (const p of ready.slice(0, MOVES_PER_TXN_MAX)) {
+            const move = moveOf(now, p);
+            const state = this.#view.partitionState(topic, p);
+            if (move === undefined || state === undefined) continue;
+            const d = decideMoveCompletion(move, state, live, shuttingDown);
+            if (d !== undefined) out.push({ partition: p, replicas: d.replicas, move: undefined, state: { expected: state, next: d.state } });
+          }
+          return out;
+        });
+        for (const c of written) {
+          this.stats.completed++;
+          this.#log(`sluice: controller: ${topic}/${c.partition} moved to [${c.replicas.join(",")}] (leader ${c.state!.next.leader}, isr [${c.state!.next.isr.join(",")}])`);
+        }
+        if (ready.length > MOVES_PER_TXN_MAX) this.#again = true;
+      } catch (e) {
+        if (e instanceof ControllerFencedError || (e as { fence?: string }).fence === CONTROLLER_FENCED) return;
+        // A state compared moved on (an ISR change, an election): the watch brings it, and with it another pass.
+        this.stats.staleWrites++;
+        this.#log(`sluice: controller: the cut-over of moves of '${topic}' was not written: ${(e as Error)?.message ?? e}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,541 @@
+// Moving partitions online (docs/SCALING.md, "Executing a move"), with a real
+// etcd and `sluice serve` processes, RF 3, min.insync.replicas 2, an
+// idempotent acks=all producer running throughout, every ack recorded and
+// judged by the queue checker (test/checker/) after a read-back:
+//
+// (a) 3 → 4 brokers: a generated plan moves a quarter of the replicas onto
+//     the new broker (`sluice partitions reassign --plan --wait`), while a
+//     consumer reads; lost 0, the consumer saw every acked value, and every
+//     partition's replicas hold byte-identical logs at the end.
+// (b) `sluice cluster decommission` of a broker under load: same checks, and
+//     its data directory holds no partition afterwards.
+// (c) a throttled move: the copy rate stays within 20% of the throttle;
+//     produce p99 during the move is measured and printed; then the
+//     controller is killed with -9 in the middle of a second move, which its
+//     successor finishes.
+// (d) the receiving broker killed with -9 in the middle of a move, the move
+//     cancelled (`--cancel`): back to the old replicas, lost 0; restarted, the
+//     broker drops its partial copy. Then the same move again, the receiving
+//     broker killed -9 and restarted mid-copy: it catches up, the move
+//     finishes, lost 0, replicas byte-identical.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ClusterKeys, ClusterView, EtcdClient, readClusterStatus, readTopics } from "../cluster/mod.ts";
+import { generateReassignment } from "../cluster/reassignment_generator.ts";
+import { formatReassignmentPlan, type PartitionAssignment } from "../cluster/reassignment_plan.ts";
+import { run as decommission } from "../cli/decommission_cmd.ts";
+import { run as partitions } from "../cli/partitions_cmd.ts";
+import { parseMoveMetrics, readMetrics } from "../cli/reassign_exec.ts";
+import { Admin, Consumer, Producer } from "../client/mod.ts";
+import { History, partitionKey } from "./checker/history.ts";
+import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
+import { type BrokerProcess, startBroker } from "./support/broker.ts";
+import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { waitFor } from "./support/wait_for.ts";
+
+const PARTITIONS = 4;
+/** Sends the load keeps in flight. */
+const SENDS_IN_FLIGHT = 64;
+const MOVE_TIMEOUT_MS = 60_000;
+
+let etcd: EtcdCluster;
+let client: EtcdClient;
+let keys: ClusterKeys;
+let view: ClusterView;
+let tmp: string;
+const brokers = new Map<number, BrokerProcess>();
+const dataDirs = new Map<number, string>();
+const done: BrokerProcess[] = [];
+const clusterName = `moves${process.pid}`;
+const decoder = new TextDecoder();
+const etcdArgs = () => ["--etcd", etcd.endpoints.join(","), "--cluster-name", clusterName];
+
+async function start(id: number): Promise<BrokerProcess> {
+  if (!dataDirs.has(id)) dataDirs.set(id, fs.mkdtempSync(path.join(os.tmpdir(), `sluice-mv${id}-`)));
+  const was = done.findLast((b) => b.dataDir === dataDirs.get(id));
+  const ports = was === undefined ? [] : ["--port", String(was.port), "--kafka-port", String(was.kafkaPort), "--http-port", String(was.httpPort)];
+  const b = await startBroker({
+    dataDir: dataDirs.get(id)!,
+    args: [
+      "--cluster-etcd", etcd.endpoints.join(","),
+      "--broker-id", String(id),
+      "--cluster-name", clusterName,
+      "--cluster-lease-ttl-seconds", "2",
+      "--min-insync-replicas", "2",
+      "--workers", "1",
+      ...ports,
+    ],
+  });
+  brokers.set(id, b);
+  return b;
+}
+
+async function kill9(id: number): Promise<void> {
+  const b = brokers.get(id)!;
+  await b.kill9();
+  done.push(b);
+  brokers.delete(id);
+}
+
+const bootstrap = () => [...brokers.values()].map((b) => `127.0.0.1:${b.port}`).join(",");
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-mv-plans-"));
+  etcd = await startEtcd({ members: 1 });
+  client = new EtcdClient({ endpoints: etcd.endpoints });
+  keys = new ClusterKeys(clusterName);
+  view = ClusterView.start({ client, keys });
+  for (const id of [1, 2, 3]) await start(id);
+  await waitFor(() => view.brokers.size === 3 && view.controller !== undefined, { ...ETCD_WAIT, what: "three brokers and a controller" });
+}, 60_000);
+
+afterAll(async () => {
+  await view?.close();
+  for (const b of [...brokers.values(), ...done]) await b.cleanup();
+  for (const dir of dataDirs.values()) fs.rmSync(dir, { recursive: true, force: true });
+  if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+  await etcd?.stop();
+});
+
+async function createTopic(name: string): Promise<void> {
+  const admin = new Admin({ broker: bootstrap() });
+  try {
+    await admin.createTopic(name, { partitions: PARTITIONS, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
+  } finally {
+    await admin.close();
+  }
+  await waitFor(() => Array.from({ length: PARTITIONS }, (_, p) => view.partitionState(name, p)).every((s) => s !== undefined), { ...ETCD_WAIT, what: `${name}'s states` });
+}
+
+async function healthy(n: number): Promise<boolean> {
+  const s = await readClusterStatus(client, keys);
+  return s.brokers.length === n && s.partitions.underReplicated === 0 && s.partitions.offline === 0;
+}
+
+/** An idempotent acks=all producer round the partitions; each send's latency kept for percentiles. */
+class Load {
+  readonly history = new History();
+  readonly producer: Producer;
+  readonly errors: string[] = [];
+  readonly latencies: { at: number; ms: number }[] = [];
+  acked = 0;
+  sent = 0;
+  /** Resolves once the preload is acked. */
+  readonly preloaded: Promise<void>;
+  #preloaded: () => void = () => {};
+  /** This load's values start with it (a topic written by several loads and preloads is read back for this one's values only). */
+  readonly tag = `L${++loads}-`;
+  #stopped = false;
+  readonly #running: Promise<void>;
+
+  /**
+   * `preload`: first about that many bytes of 16 KiB records into each of those
+   * partitions (by this producer: a follower's fetch then holds one producer's
+   * batches, which every follower stores), then small records round the partitions.
+   */
+  constructor(readonly topic: string, readonly preload?: { partitions: number[]; bytes: number }) {
+    this.producer = new Producer({ broker: bootstrap(), acks: "all", idempotent: true, connectTimeoutMs: 500, lingerMs: 2 });
+    this.preloaded = new Promise<void>((resolve) => (this.#preloaded = resolve));
+    this.#running = this.#run();
+  }
+
+
+  async #run(): Promise<void> {
+    const pending = new Set<Promise<void>>();
+    const big = "y".repeat(16 * 1024);
+    const preloadSends = this.preload === undefined ? 0 : Math.ceil(this.preload.bytes / big.length) * this.preload.partitions.length;
+    while (!this.#stopped) {
+      if (pending.size >= SENDS_IN_FLIGHT) {
+        await Promise.race(pending);
+        continue;
+      }
+      const i = this.sent++;
+      if (i === preloadSends) {
+        await Promise.all(pending);
+        this.#preloaded();
+      }
+      const partition = i < preloadSends ? this.preload!.partitions[i % this.preload!.partitions.length] : i % PARTITIONS;
+      const pad = i < preloadSends ? big : "";
+      const value = `${this.tag}${i}`;
+      const where = partitionKey(this.topic, partition);
+      this.history.send("producer", where, value);
+      const t0 = performance.now();
+      const sent = this.producer.send(this.topic, { partition, value: `${value}|${pad}` }).then(
+        (r) => {
+          const now = performance.now();
+          this.latencies.push({ at: now, ms: now - t0 });
+          this.acked++;
+          this.history.ack("producer", where, value, Number(r.offset));
+        },
+        (e) => {
+          this.errors.push(`${value}: ${(e as Error)?.message ?? e}`);
+          this.history.fail("producer", where, value, false);
+        },
+      );
+      const tracked = sent.finally(() => pending.delete(tracked));
+      pending.add(tracked);
+    }
+    await Promise.all(pending);
+  }
+
+  async flowing(n: number, what: string): Promise<void> {
+    const target = this.acked + n;
+    try {
+      await waitFor(() => this.acked >= target || this.errors.length > 0, { timeoutMs: 30_000, everyMs: 10, what });
+    } catch (e) {
+      dump(this.topic, `${what}: acked ${this.acked}, sent ${this.sent}`);
+      throw e;
+    }
+    expect(this.errors).toEqual([]);
+  }
+
+  /** The p99 produce latency (ms) of the acks between two instants. */
+  p99(from: number, to: number): { p99: number; n: number } {
+    const l = this.latencies.filter((x) => x.at >= from && x.at <= to).map((x) => x.ms).sort((a, b) => a - b);
+    return { p99: l.length === 0 ? NaN : l[Math.min(l.length - 1, Math.floor(l.length * 0.99))], n: l.length };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+    await this.producer.close({ timeoutMs: 5_000 });
+  }
+}
+
+/** Reads every partition from the beginning to its end into `history` as consumer "reader". */
+async function readBack(topic: string, history: History, tag: string): Promise<number> {
+  const ackedEnd = new Map<number, number>();
+  for (const e of history.events) {
+    if (e.kind === "ack") {
+      const p = Number(e.partition.slice(e.partition.lastIndexOf("/") + 1));
+      ackedEnd.set(p, Math.max(ackedEnd.get(p) ?? 0, e.offset + 1));
+    }
+  }
+  const consumer = new Consumer({ broker: bootstrap(), fetchMaxWaitMs: 100 });
+  try {
+    consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, position: "beginning" as const })));
+    for (let p = 0; p < PARTITIONS; p++) history.seek("reader", partitionKey(topic, p), 0);
+    let read = 0;
+    await waitFor(async () => {
+      const byPartition = new Map<number, { offset: number; value: string }[]>();
+      for (const r of await consumer.poll({ maxWaitMs: 200 })) {
+        const list = byPartition.get(r.partition) ?? [];
+        const value = r.value === null ? "" : decoder.decode(r.value).split("|")[0];
+        if (!value.startsWith(tag)) continue;
+        list.push({ offset: Number(r.offset), value });
+        byPartition.set(r.partition, list);
+        read++;
+      }
+      for (const [p, records] of byPartition) history.poll("reader", partitionKey(topic, p), records);
+      for (let partition = 0; partition < PARTITIONS; partition++) {
+        const at = consumer.position({ topic, partition });
+        const hw = consumer.highWatermark({ topic, partition });
+        if (at === undefined || hw < 0n || at < hw || at < BigInt(ackedEnd.get(partition) ?? 0)) return false;
+      }
+      return true;
+    }, { timeoutMs: 60_000, everyMs: 1, what: `${topic} read back to its end` });
+    for (let partition = 0; partition < PARTITIONS; partition++) history.watermark(partitionKey(topic, partition), Number(consumer.highWatermark({ topic, partition })));
+    return read;
+  } finally {
+    await consumer.close();
+  }
+}
+
+function judge(name: string, load: Load): void {
+  const report = checkQueueHistory(load.history.events, { drained: true });
+  console.log(`${name}: ${summarizeQueueReport(report)}`);
+  expect(load.errors).toEqual([]);
+  expect(report.counts.lost).toBe(0);
+  expect(report.counts.unreadAcked).toBe(0);
+  expect(report.inconsistent).toEqual([]);
+  expect(report.valid).toBe(true);
+}
+
+/** A replica's log on disk: its segment files' bytes, in order. */
+function logBytes(id: number, topic: string, p: number): Buffer | undefined {
+  const dir = path.join(dataDirs.get(id)!, "topics", topic, String(p));
+  if (!fs.existsSync(dir)) return undefined;
+  return Buffer.concat(fs.readdirSync(dir).filter((f) => f.endsWith(".log")).sort().map((f) => fs.readFileSync(path.join(dir, f))));
+}
+
+/** Waits until every replica of every partition of `topic` holds the same log bytes (the load has stopped). */
+async function replicasIdentical(topic: string): Promise<void> {
+  await waitFor(() => {
+    const record = view.topics.get(topic)!;
+    for (let p = 0; p < PARTITIONS; p++) {
+      const logs = record.replicas[p].map((b) => logBytes(b, topic, p));
+      if (logs.some((l) => l === undefined || l.length === 0 || !l.equals(logs[0]!))) return false;
+    }
+    return true;
+  }, { timeoutMs: 30_000, everyMs: 100, what: `${topic}: every replica's log byte-identical` });
+}
+
+/** Partition directories under a broker's data dir (any topic). */
+function partitionDirs(id: number): string[] {
+  const root = path.join(dataDirs.get(id)!, "topics");
+  if (!fs.existsSync(root)) return [];
+  return fs.readdirSync(root).flatMap((t) => (fs.statSync(path.join(root, t)).isDirectory() ? fs.readdirSync(path.join(root, t)).filter((p) => /^\d+$/.test(p)).map((p) => `${t}/${p}`) : []));
+}
+
+/** Runs a CLI command in this process (stdout and stderr kept); resolves with its exit code. */
+async function cli(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  const err = console.error;
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    return { code: await run(argv), out: lines.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = err;
+  }
+}
+
+function writePlan(name: string, plan: readonly PartitionAssignment[]): string {
+  const file = path.join(tmp, `${name}.json`);
+  fs.writeFileSync(file, formatReassignmentPlan({ version: 1, partitions: plan }));
+  return file;
+}
+
+let loads = 0;
+
+/** What the cluster looked like when a wait failed (for the failure's explanation). */
+function dump(topic: string, what: string): void {
+  const record = view.topics.get(topic);
+  const parts = Array.from({ length: PARTITIONS }, (_, p) => `${p}: replicas [${record?.replicas[p]}] ${JSON.stringify(view.partitionState(topic, p))}`);
+  console.log(`${what}; ${topic} moves ${JSON.stringify(record?.moves)}\n${parts.join("\n")}`);
+  for (const [id, b] of brokers) console.log(`broker ${id}:\n${b.output().split("\n").slice(-25).join("\n")}`);
+}
+
+/** waitFor, and the cluster's state printed when it times out. */
+async function waitOrDump(topic: string, condition: () => boolean | Promise<boolean>, options: { timeoutMs: number; everyMs: number; what: string }): Promise<void> {
+  try {
+    await waitFor(condition, options);
+  } catch (e) {
+    dump(topic, options.what);
+    throw e;
+  }
+}
+const noMoves = (topic: string) => view.topics.get(topic)?.moves === undefined;
+
+describe("moving partitions under load", () => {
+  test("3 → 4 brokers: a generated plan moves a quarter of the replicas onto the new broker; lost 0, replicas identical", async () => {
+    await createTopic("grow");
+    await waitFor(() => healthy(3), { ...ETCD_WAIT, what: "healthy" });
+    const load = new Load("grow");
+    // A consumer reading the whole time (it must see every acked value).
+    const seen = new Set<string>();
+    const reader = new Consumer({ broker: bootstrap(), fetchMaxWaitMs: 100, connectTimeoutMs: 500 });
+    reader.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: "grow", partition, position: "beginning" as const })));
+    let reading = true;
+    const readerErrors: string[] = [];
+    const readerRun = (async () => {
+      while (reading) {
+        try {
+          for (const r of await reader.poll({ maxWaitMs: 100 })) seen.add(r.value === null ? "" : decoder.decode(r.value).split("|")[0]);
+        } catch (e) {
+          readerErrors.push((e as Error)?.message ?? String(e)); // a leader moved: the client looks it up again
+        }
+      }
+    })();
+    await load.flowing(1_000, "acks before broker 4");
+    await start(4);
+    await waitFor(() => view.brokers.size === 4, { ...ETCD_WAIT, what: "broker 4 registered" });
+    const { topics } = await readTopics(client, keys);
+    const current = topics.flatMap((t) => t.record.replicas.map((replicas, partition) => ({ topic: t.name, partition, replicas })));
+    const g = generateReassignment({ current, brokers: [1, 2, 3, 4] });
+    expect(g.moves).toBe((PARTITIONS * 3) / 4);
+    const t0 = performance.now();
+    const r = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("grow", g.plan.partitions), "--wait", "--timeout-seconds", "60", ...etcdArgs()]);
+    const moveMs = performance.now() - t0;
+    expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
+    expect(noMoves("grow")).toBe(true);
+    const onNew = view.topics.get("grow")!.replicas.filter((rs) => rs.includes(4)).length;
+    expect(onNew).toBe(g.moves);
+    await load.flowing(500, "acks after the moves");
+    await load.stop();
+    const acked = load.history.events.filter((e) => e.kind === "ack").map((e) => (e as { value: string }).value);
+    await waitFor(() => acked.every((v) => seen.has(v)), { timeoutMs: 30_000, everyMs: 50, what: "the consumer saw every acked value" });
+    reading = false;
+    await readerRun;
+    await reader.close();
+    const read = await readBack("grow", load.history, load.tag);
+    console.log(`grow: ${g.moves} replicas moved onto broker 4 in ${Math.round(moveMs)} ms; sent ${load.sent}, acked ${load.acked}, read back ${read}; consumer errors (retried) ${readerErrors.length}`);
+    judge("grow", load);
+    await replicasIdentical("grow");
+    expect(partitionDirs(4).filter((d) => d.startsWith("grow/")).length).toBe(onNew);
+  }, 120_000);
+
+  test("decommission a broker under load: every replica moves off it and its data dir holds no partition; lost 0", async () => {
+    await createTopic("shrink");
+    await waitFor(() => healthy(4), { ...ETCD_WAIT, what: "healthy" });
+    const load = new Load("shrink");
+    await load.flowing(1_000, "acks before the decommission");
+    const victim = 1;
+    const r = await cli((a) => decommission(a), [String(victim), "--timeout-seconds", "60", ...etcdArgs()]);
+    expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
+    for (const [, record] of view.topics) for (const rs of record.replicas) expect(rs).not.toContain(victim);
+    expect(partitionDirs(victim)).toEqual([]);
+    await load.flowing(500, "acks after the decommission");
+    await load.stop();
+    await readBack("shrink", load.history, load.tag);
+    judge("shrink", load);
+    await replicasIdentical("shrink");
+    await replicasIdentical("grow");
+  }, 120_000);
+
+  /** What the leader of `topic`-`p` has sent under the throttle so far, and its adding replicas' fetch offsets. */
+  async function leaderProgress(topic: string, p: number): Promise<{ throttled: number; fetch: Map<number, number>; end: number } | undefined> {
+    const leader = view.partitionState(topic, p)?.leader;
+    const b = leader === undefined ? undefined : view.brokers.get(leader);
+    if (b === undefined) return undefined;
+    const text = await readMetrics(b.info.host, b.info.httpPort);
+    if (text === null) return undefined;
+    const m = parseMoveMetrics(text);
+    const throttled = Number(/^sluice_move_throttled_bytes_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+    const part = m.parts.get(`${topic}\u0000${p}`);
+    return { throttled, fetch: part?.fetch ?? new Map(), end: part?.end ?? 0 };
+  }
+
+  const THROTTLE = 2 * 1024 * 1024;
+  const PRELOAD = 8 * 1024 * 1024;
+
+  test("a throttled move copies within 20% of the throttle (produce p99 measured); the controller killed -9 mid-move, its successor finishes it", async () => {
+    await createTopic("slow");
+    await waitFor(() => healthy(4), { ...ETCD_WAIT, what: "healthy" });
+    const all = [...view.brokers.keys()];
+    // Partition q, moved later: its leader and adding broker are not the controller, which is killed once the copy runs.
+    const controller = view.controller!.brokerId;
+    const q = [1, 2, 3].find((x) => {
+      const rs = view.topics.get("slow")!.replicas[x];
+      return view.partitionState("slow", x)!.leader !== controller && all.find((b) => !rs.includes(b)) !== controller;
+    });
+    expect(q).toBeDefined();
+    const load = new Load("slow", { partitions: [0, q!], bytes: PRELOAD });
+    await load.preloaded;
+    await load.flowing(500, "acks before the throttled move");
+    // Partition 0: the broker that holds no replica of it replaces a follower.
+    const r0 = view.topics.get("slow")!.replicas[0];
+    const leader0 = view.partitionState("slow", 0)!.leader;
+    const add0 = all.find((b) => !r0.includes(b))!;
+    const drop0 = r0.find((b) => b !== leader0)!;
+    const target0 = r0.map((b) => (b === drop0 ? add0 : b));
+    const baseFrom = performance.now();
+    await load.flowing(500, "baseline acks");
+    const baseTo = performance.now();
+    const tStart = performance.now();
+    const r = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("slow0", [{ topic: "slow", partition: 0, replicas: target0 }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
+    // Two samples of the leader's throttled bytes while the copy runs, at least a second apart.
+    const first = await (async () => {
+      let s: { at: number; bytes: number } | undefined;
+      await waitFor(async () => {
+        const p = await leaderProgress("slow", 0);
+        if (p === undefined || !(p.throttled > 0)) return false;
+        s = { at: performance.now(), bytes: p.throttled };
+        return true;
+      }, { timeoutMs: 20_000, everyMs: 20, what: "the throttled copy started" });
+      return s!;
+    })();
+    let second: { at: number; bytes: number; fetch: number; end: number } | undefined;
+    await waitFor(async () => {
+      const p = await leaderProgress("slow", 0);
+      if (p === undefined) return false;
+      if (performance.now() - first.at < 1_500) return false;
+      second = { at: performance.now(), bytes: p.throttled, fetch: p.fetch.get(add0) ?? -1, end: p.end };
+      return true;
+    }, { timeoutMs: 20_000, everyMs: 50, what: "a second sample of the throttled copy" });
+    // The copy of the preload (its first PRELOAD / 16 KiB offsets) must still have been running at the second sample (else the rate says nothing).
+    expect(second!.fetch).toBeLessThan(PRELOAD / (16 * 1024));
+    const rate = (second!.bytes - first.bytes) / ((second!.at - first.at) / 1000);
+    const moveFrom = performance.now();
+    await waitFor(() => noMoves("slow"), { timeoutMs: MOVE_TIMEOUT_MS, everyMs: 50, what: "the throttled move done" });
+    const moveTo = performance.now();
+    const base = load.p99(baseFrom, baseTo);
+    const during = load.p99(tStart, moveTo);
+    console.log(
+      `throttled move of slow-0 (${PRELOAD >> 20} MiB preloaded) onto broker ${add0}: copy rate ${(rate / (1 << 20)).toFixed(2)} MiB/s at a throttle of ${THROTTLE >> 20} MiB/s (${((rate / THROTTLE) * 100).toFixed(0)}%), ` +
+        `move ${Math.round(moveTo - tStart)} ms; produce p99 ${during.p99.toFixed(1)} ms during (${during.n} acks) vs ${base.p99.toFixed(1)} ms before (${base.n} acks); waited ${Math.round(moveTo - moveFrom)} ms after the samples`,
+    );
+    expect(rate).toBeGreaterThan(THROTTLE * 0.8);
+    expect(rate).toBeLessThan(THROTTLE * 1.2);
+    expect(view.topics.get("slow")!.replicas[0]).toEqual(target0);
+
+    // Partition q: the controller is killed once the copy runs.
+    expect(view.controller!.brokerId).toBe(controller);
+    const r1 = view.topics.get("slow")!.replicas[q!];
+    const leader1 = view.partitionState("slow", q!)!.leader;
+    const add1 = all.find((b) => !r1.includes(b))!;
+    const drop1 = r1.includes(controller) && controller !== leader1 ? controller : r1.find((b) => b !== leader1)!;
+    const target1 = r1.map((b) => (b === drop1 ? add1 : b));
+    const r2 = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("slow1", [{ topic: "slow", partition: q!, replicas: target1 }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: r2.code, out: r2.code === 0 ? "" : r2.out }).toEqual({ code: 0, out: "" });
+    await waitFor(async () => ((await leaderProgress("slow", q!))?.fetch.get(add1) ?? -1) > 0, { timeoutMs: 20_000, everyMs: 20, what: `slow-${q}'s copy started` });
+    expect(noMoves("slow")).toBe(false);
+    await kill9(controller);
+    await waitFor(() => view.controller !== undefined && view.controller.brokerId !== controller, { ...ETCD_WAIT, what: "a new controller" });
+    await waitOrDump("slow", () => noMoves("slow"), { timeoutMs: MOVE_TIMEOUT_MS, everyMs: 50, what: "the move finished by the new controller" });
+    expect(view.topics.get("slow")!.replicas[q!]).toEqual(target1);
+    console.log(`slow-${q}: controller ${controller} killed -9 while broker ${add1} copied it; the new controller ${view.controller?.brokerId} finished the move`);
+    await start(controller);
+    await waitFor(() => healthy(4), { timeoutMs: 60_000, everyMs: 100, what: `broker ${controller} back, healthy` });
+    await load.flowing(300, "acks after the controller's restart");
+    await load.stop();
+    await readBack("slow", load.history, load.tag);
+    judge("slow", load);
+  }, 150_000);
+
+  test("the receiving broker killed -9 mid-move: cancelled, back to the old replicas (its partial copy dropped on restart); or restarted, it catches up and the move finishes; lost 0", async () => {
+    await createTopic("undo");
+    await waitFor(() => healthy(4), { ...ETCD_WAIT, what: "healthy" });
+    const controller = view.controller!.brokerId;
+    const all = [...view.brokers.keys()];
+    // A partition whose missing broker (the one that will receive it) is not the controller.
+    const p = [0, 1, 2, 3].find((q) => {
+      const rs = view.topics.get("undo")!.replicas[q];
+      return all.find((b) => !rs.includes(b)) !== controller;
+    })!;
+    const load = new Load("undo", { partitions: [p], bytes: PRELOAD / 2 });
+    await load.preloaded;
+    await load.flowing(300, "acks before the move");
+    const old = view.topics.get("undo")!.replicas[p];
+    const leader = view.partitionState("undo", p)!.leader;
+    const add = all.find((b) => !old.includes(b))!;
+    const target = old.map((b) => (b === old.find((x) => x !== leader) ? add : b));
+    const r = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("cancel", [{ topic: "undo", partition: p, replicas: target }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
+    await waitFor(async () => ((await leaderProgress("undo", p))?.fetch.get(add) ?? -1) > 0, { timeoutMs: 20_000, everyMs: 20, what: `undo-${p}'s copy started` });
+    await kill9(add);
+    expect(partitionDirs(add)).toContain(`undo/${p}`);
+    const status = await cli((a) => partitions(a), ["reassign", "--status", "--json", ...etcdArgs()]);
+    expect(status.code).toBe(0);
+    const moves = (JSON.parse(status.out.split("\n").find((l) => l.startsWith("{"))!) as { moves: { topic: string; partition: number; adding: number[] }[] }).moves;
+    expect(moves.map((m) => [m.topic, m.partition, m.adding])).toEqual([["undo", p, [add]]]);
+    const c = await cli((a) => partitions(a), ["reassign", "--cancel", ...etcdArgs()]);
+    expect({ code: c.code, out: c.code === 0 ? "" : c.out }).toEqual({ code: 0, out: "" });
+    expect(noMoves("undo")).toBe(true);
+    expect(view.topics.get("undo")!.replicas[p]).toEqual(old);
+    await load.flowing(300, "acks after the cancel");
+    await start(add);
+    await waitFor(() => !partitionDirs(add).includes(`undo/${p}`), { timeoutMs: 30_000, everyMs: 50, what: `broker ${add} dropped its partial copy of undo-${p}` });
+    await waitFor(() => healthy(4), { timeoutMs: 60_000, everyMs: 100, what: "healthy" });
+
+    // The same move again, the receiving broker killed -9 mid-copy and restarted on its data dir: it catches up and the move finishes.
+    const again = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("again", [{ topic: "undo", partition: p, replicas: target }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
+    expect({ code: again.code, out: again.code === 0 ? "" : again.out }).toEqual({ code: 0, out: "" });
+    await waitFor(async () => ((await leaderProgress("undo", p))?.fetch.get(add) ?? -1) > 0, { timeoutMs: 20_000, everyMs: 20, what: `undo-${p}'s second copy started` });
+    await kill9(add);
+    await start(add);
+    await waitOrDump("undo", () => noMoves("undo"), { timeoutMs: MOVE_TIMEOUT_MS, everyMs: 50, what: "the move finished after the receiving broker's restart" });
+    expect(view.topics.get("undo")!.replicas[p]).toEqual(target);
+    await load.flowing(300, "acks after the move");
+    await load.stop();
+    await readBack("undo", load.history, load.tag);
+    judge("undo", load);
+    await replicasIdentical("undo");
+  }, 150_000);
+});
