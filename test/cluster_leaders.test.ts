@@ -23,12 +23,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClusterKeys, ClusterView, EtcdClient, readClusterStatus, readLoadReports } from "../cluster/mod.ts";
 import { parseReassignmentPlan } from "../cluster/reassignment_plan.ts";
-import { Admin, Consumer, Producer } from "../client/mod.ts";
+import { Admin } from "../client/mod.ts";
 import { ErrorCode, type SluiceError } from "../protocol/errors.ts";
-import { History, partitionKey } from "./checker/history.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { AckedLoad, readBack } from "./support/acked_load.ts";
 import { waitFor } from "./support/wait_for.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -49,7 +49,6 @@ const brokers = new Map<number, BrokerProcess>();
 const dataDirs = new Map<number, string>();
 const stopped: BrokerProcess[] = [];
 const clusterName = `leaders${process.pid}`;
-const decoder = new TextDecoder();
 
 const brokerArgs = (id: number, balancer: string[]) => [
   "--cluster-etcd", etcd.endpoints.join(","),
@@ -142,99 +141,7 @@ const firstReplica = (topic: string, p: number) => view.topics.get(topic)!.repli
 const ledBy = (topic: string, id: number) => Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => view.partitionState(topic, p)?.leader === id);
 const allPreferred = (topic: string) => Array.from({ length: PARTITIONS }, (_, p) => p).every((p) => view.partitionState(topic, p)?.leader === firstReplica(topic, p));
 
-/** An idempotent acks=all producer sending unique values round the partitions, with a history for the checker. */
-class Load {
-  readonly history = new History();
-  readonly producer: Producer;
-  readonly errors: string[] = [];
-  acked = 0;
-  sent = 0;
-  /** Longest time without an ack while the load ran (ms). */
-  longestAckGapMs = 0;
-  #lastAckAt = performance.now();
-  #stopped = false;
-  readonly #running: Promise<void>;
-
-  constructor(readonly topic: string) {
-    // The client's own ack and request timeouts (30 s): an acks=all produce whose fdatasync ends just after its broker
-    // stopped leading must be answered NOT_LEADER_OR_FOLLOWER at once (the old leader lives on after a preferred
-    // election), not left to the ack timeout; the longest ack gap is printed and bounded well below 30 s.
-    this.producer = new Producer({ broker: bootstrap(), acks: "all", idempotent: true, connectTimeoutMs: 500, lingerMs: 2 });
-    this.#running = this.#run();
-  }
-
-  async #run(): Promise<void> {
-    const pending = new Set<Promise<void>>();
-    while (!this.#stopped) {
-      if (pending.size >= SENDS_IN_FLIGHT) {
-        await Promise.race(pending);
-        continue;
-      }
-      const i = this.sent++;
-      const partition = i % PARTITIONS;
-      const value = `v${i}`;
-      const where = partitionKey(this.topic, partition);
-      this.history.send("producer", where, value);
-      const done = this.producer.send(this.topic, { partition, value }).then(
-        (r) => {
-          const now = performance.now();
-          this.longestAckGapMs = Math.max(this.longestAckGapMs, now - this.#lastAckAt);
-          this.#lastAckAt = now;
-          this.acked++;
-          this.history.ack("producer", where, value, Number(r.offset));
-        },
-        (e) => {
-          this.errors.push(`${value}: ${(e as Error)?.message ?? e}`);
-          this.history.fail("producer", where, value, false);
-        },
-      );
-      const tracked = done.finally(() => pending.delete(tracked));
-      pending.add(tracked);
-    }
-    await Promise.all(pending);
-  }
-
-  async flowing(n: number, what: string): Promise<void> {
-    const target = this.acked + n;
-    await waitFor(() => this.acked >= target || this.errors.length > 0, { timeoutMs: 30_000, everyMs: 10, what });
-    expect(this.errors).toEqual([]);
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#running;
-    await this.producer.close({ timeoutMs: 5_000 });
-  }
-}
-
-/** Reads every partition from the beginning to its high watermark (the load has stopped) into the history as "reader". */
-async function readBack(topic: string, history: History): Promise<void> {
-  const consumer = new Consumer({ broker: bootstrap(), fetchMaxWaitMs: 100 });
-  try {
-    consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, position: "beginning" as const })));
-    for (let p = 0; p < PARTITIONS; p++) history.seek("reader", partitionKey(topic, p), 0);
-    await waitFor(async () => {
-      const byPartition = new Map<number, { offset: number; value: string }[]>();
-      for (const r of await consumer.poll({ maxWaitMs: 200 })) {
-        const list = byPartition.get(r.partition) ?? [];
-        list.push({ offset: Number(r.offset), value: r.value === null ? "" : decoder.decode(r.value) });
-        byPartition.set(r.partition, list);
-      }
-      for (const [p, records] of byPartition) history.poll("reader", partitionKey(topic, p), records);
-      for (let partition = 0; partition < PARTITIONS; partition++) {
-        const at = consumer.position({ topic, partition });
-        const hw = consumer.highWatermark({ topic, partition });
-        if (at === undefined || hw < 0n || at < hw) return false;
-      }
-      return true;
-    }, { timeoutMs: 60_000, everyMs: 1, what: `${topic} read back to its end` });
-    for (let partition = 0; partition < PARTITIONS; partition++) history.watermark(partitionKey(topic, partition), Number(consumer.highWatermark({ topic, partition })));
-  } finally {
-    await consumer.close();
-  }
-}
-
-function judge(name: string, load: Load): void {
+function judge(name: string, load: AckedLoad): void {
   const report = checkQueueHistory(load.history.events, { drained: true });
   console.log(`${name}: sent ${load.sent}, acked ${load.acked}, longest ack gap ${Math.round(load.longestAckGapMs)} ms; ${summarizeQueueReport(report)}`);
   expect(load.errors).toEqual([]);
@@ -248,7 +155,7 @@ describe("preferred leaders in a cluster of three processes", () => {
   test("after a restart, elect-leaders --preferred moves the leaderships back; produce keeps being acknowledged, nothing lost", async () => {
     await createTopic("pref");
     await waitFor(clusterHealthy, { ...ETCD_WAIT, what: "cluster healthy" });
-    const load = new Load("pref");
+    const load = new AckedLoad({ broker: bootstrap(), topic: "pref", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
     await load.flowing(500, "acks before the restart");
     const victim = view.partitionState("pref", 0)!.leader;
     const preferredOfVictim = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => firstReplica("pref", p) === victim);
@@ -284,7 +191,7 @@ describe("preferred leaders in a cluster of three processes", () => {
 
     await load.flowing(300, "acks after the election");
     await load.stop();
-    await readBack("pref", load.history);
+    await readBack({ broker: bootstrap(), topic: "pref", partitions: PARTITIONS, history: load.history });
     judge("elect-leaders", load);
   }, 180_000);
 
@@ -292,7 +199,7 @@ describe("preferred leaders in a cluster of three processes", () => {
     await createTopic("auto");
     // Every broker restarted with the balancer on, so whichever is controller runs it.
     for (const id of BROKER_IDS) await restart(id, BALANCER_FAST);
-    const load = new Load("auto");
+    const load = new AckedLoad({ broker: bootstrap(), topic: "auto", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
     await load.flowing(300, "acks before the last restart");
     const victim = view.partitionState("auto", 0)!.leader;
     await restart(victim, BALANCER_FAST);
@@ -304,12 +211,12 @@ describe("preferred leaders in a cluster of three processes", () => {
     expect(Number(/^sluice_cluster_preferred_leader_moves_total (\d+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
     await load.flowing(300, "acks after the balancer acted");
     await load.stop();
-    await readBack("auto", load.history);
+    await readBack({ broker: bootstrap(), topic: "auto", partitions: PARTITIONS, history: load.history });
     judge("automatic balancer", load);
   }, 180_000);
 
   test("load reports reach etcd: status shows per-broker rates, balance --by-load prints a plan and the predicted loads", async () => {
-    const load = new Load("auto");
+    const load = new AckedLoad({ broker: bootstrap(), topic: "auto", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
     await load.flowing(300, "acks for the rates");
     // Reports every second here: wait until every broker published one with bytes in (leaders take produces, followers replicate).
     await waitFor(async () => {

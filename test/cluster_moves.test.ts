@@ -29,11 +29,11 @@ import { formatReassignmentPlan, type PartitionAssignment } from "../cluster/rea
 import { run as decommission } from "../cli/decommission_cmd.ts";
 import { run as partitions } from "../cli/partitions_cmd.ts";
 import { parseMoveMetrics, readMetrics } from "../cli/reassign_exec.ts";
-import { Admin, Consumer, Producer } from "../client/mod.ts";
-import { History, partitionKey } from "./checker/history.ts";
+import { Admin, Consumer } from "../client/mod.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { AckedLoad, readBack } from "./support/acked_load.ts";
 import { waitFor } from "./support/wait_for.ts";
 
 const PARTITIONS = 4;
@@ -115,136 +115,7 @@ async function healthy(n: number): Promise<boolean> {
   return s.brokers.length === n && s.partitions.underReplicated === 0 && s.partitions.offline === 0;
 }
 
-/** An idempotent acks=all producer round the partitions; each send's latency kept for percentiles. */
-class Load {
-  readonly history = new History();
-  readonly producer: Producer;
-  readonly errors: string[] = [];
-  readonly latencies: { at: number; ms: number }[] = [];
-  acked = 0;
-  sent = 0;
-  /** Resolves once the preload is acked. */
-  readonly preloaded: Promise<void>;
-  #preloaded: () => void = () => {};
-  /** This load's values start with it (a topic written by several loads and preloads is read back for this one's values only). */
-  readonly tag = `L${++loads}-`;
-  #stopped = false;
-  readonly #running: Promise<void>;
-
-  /**
-   * `preload`: first about that many bytes of 16 KiB records into each of those
-   * partitions (by this producer: a follower's fetch then holds one producer's
-   * batches, which every follower stores), then small records round the partitions.
-   */
-  constructor(readonly topic: string, readonly preload?: { partitions: number[]; bytes: number }) {
-    this.producer = new Producer({ broker: bootstrap(), acks: "all", idempotent: true, connectTimeoutMs: 500, lingerMs: 2 });
-    this.preloaded = new Promise<void>((resolve) => (this.#preloaded = resolve));
-    this.#running = this.#run();
-  }
-
-
-  async #run(): Promise<void> {
-    const pending = new Set<Promise<void>>();
-    const big = "y".repeat(16 * 1024);
-    const preloadSends = this.preload === undefined ? 0 : Math.ceil(this.preload.bytes / big.length) * this.preload.partitions.length;
-    while (!this.#stopped) {
-      if (pending.size >= SENDS_IN_FLIGHT) {
-        await Promise.race(pending);
-        continue;
-      }
-      const i = this.sent++;
-      if (i === preloadSends) {
-        await Promise.all(pending);
-        this.#preloaded();
-      }
-      const partition = i < preloadSends ? this.preload!.partitions[i % this.preload!.partitions.length] : i % PARTITIONS;
-      const pad = i < preloadSends ? big : "";
-      const value = `${this.tag}${i}`;
-      const where = partitionKey(this.topic, partition);
-      this.history.send("producer", where, value);
-      const t0 = performance.now();
-      const sent = this.producer.send(this.topic, { partition, value: `${value}|${pad}` }).then(
-        (r) => {
-          const now = performance.now();
-          this.latencies.push({ at: now, ms: now - t0 });
-          this.acked++;
-          this.history.ack("producer", where, value, Number(r.offset));
-        },
-        (e) => {
-          this.errors.push(`${value}: ${(e as Error)?.message ?? e}`);
-          this.history.fail("producer", where, value, false);
-        },
-      );
-      const tracked = sent.finally(() => pending.delete(tracked));
-      pending.add(tracked);
-    }
-    await Promise.all(pending);
-  }
-
-  async flowing(n: number, what: string): Promise<void> {
-    const target = this.acked + n;
-    try {
-      await waitFor(() => this.acked >= target || this.errors.length > 0, { timeoutMs: 30_000, everyMs: 10, what });
-    } catch (e) {
-      dump(this.topic, `${what}: acked ${this.acked}, sent ${this.sent}`);
-      throw e;
-    }
-    expect(this.errors).toEqual([]);
-  }
-
-  /** The p99 produce latency (ms) of the acks between two instants. */
-  p99(from: number, to: number): { p99: number; n: number } {
-    const l = this.latencies.filter((x) => x.at >= from && x.at <= to).map((x) => x.ms).sort((a, b) => a - b);
-    return { p99: l.length === 0 ? NaN : l[Math.min(l.length - 1, Math.floor(l.length * 0.99))], n: l.length };
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#running;
-    await this.producer.close({ timeoutMs: 5_000 });
-  }
-}
-
-/** Reads every partition from the beginning to its end into `history` as consumer "reader". */
-async function readBack(topic: string, history: History, tag: string): Promise<number> {
-  const ackedEnd = new Map<number, number>();
-  for (const e of history.events) {
-    if (e.kind === "ack") {
-      const p = Number(e.partition.slice(e.partition.lastIndexOf("/") + 1));
-      ackedEnd.set(p, Math.max(ackedEnd.get(p) ?? 0, e.offset + 1));
-    }
-  }
-  const consumer = new Consumer({ broker: bootstrap(), fetchMaxWaitMs: 100 });
-  try {
-    consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, position: "beginning" as const })));
-    for (let p = 0; p < PARTITIONS; p++) history.seek("reader", partitionKey(topic, p), 0);
-    let read = 0;
-    await waitFor(async () => {
-      const byPartition = new Map<number, { offset: number; value: string }[]>();
-      for (const r of await consumer.poll({ maxWaitMs: 200 })) {
-        const list = byPartition.get(r.partition) ?? [];
-        const value = r.value === null ? "" : decoder.decode(r.value).split("|")[0];
-        if (!value.startsWith(tag)) continue;
-        list.push({ offset: Number(r.offset), value });
-        byPartition.set(r.partition, list);
-        read++;
-      }
-      for (const [p, records] of byPartition) history.poll("reader", partitionKey(topic, p), records);
-      for (let partition = 0; partition < PARTITIONS; partition++) {
-        const at = consumer.position({ topic, partition });
-        const hw = consumer.highWatermark({ topic, partition });
-        if (at === undefined || hw < 0n || at < hw || at < BigInt(ackedEnd.get(partition) ?? 0)) return false;
-      }
-      return true;
-    }, { timeoutMs: 60_000, everyMs: 1, what: `${topic} read back to its end` });
-    for (let partition = 0; partition < PARTITIONS; partition++) history.watermark(partitionKey(topic, partition), Number(consumer.highWatermark({ topic, partition })));
-    return read;
-  } finally {
-    await consumer.close();
-  }
-}
-
-function judge(name: string, load: Load): void {
+function judge(name: string, load: AckedLoad): void {
   const report = checkQueueHistory(load.history.events, { drained: true });
   console.log(`${name}: ${summarizeQueueReport(report)}`);
   expect(load.errors).toEqual([]);
@@ -301,7 +172,6 @@ function writePlan(name: string, plan: readonly PartitionAssignment[]): string {
   return file;
 }
 
-let loads = 0;
 
 /** What the cluster looked like when a wait failed (for the failure's explanation). */
 function dump(topic: string, what: string): void {
@@ -326,7 +196,7 @@ describe("moving partitions under load", () => {
   test("3 → 4 brokers: a generated plan moves a quarter of the replicas onto the new broker; lost 0, replicas identical", async () => {
     await createTopic("grow");
     await waitFor(() => healthy(3), { ...ETCD_WAIT, what: "healthy" });
-    const load = new Load("grow");
+    const load = new AckedLoad({ broker: bootstrap(), topic: "grow", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT, onStall: (what) => dump("grow", what) });
     // A consumer reading the whole time (it must see every acked value).
     const seen = new Set<string>();
     const reader = new Consumer({ broker: bootstrap(), fetchMaxWaitMs: 100, connectTimeoutMs: 500 });
@@ -363,7 +233,7 @@ describe("moving partitions under load", () => {
     reading = false;
     await readerRun;
     await reader.close();
-    const read = await readBack("grow", load.history, load.tag);
+    const read = await readBack({ broker: bootstrap(), topic: "grow", partitions: PARTITIONS, history: load.history, tag: load.tag });
     console.log(`grow: ${g.moves} replicas moved onto broker 4 in ${Math.round(moveMs)} ms; sent ${load.sent}, acked ${load.acked}, read back ${read}; consumer errors (retried) ${readerErrors.length}`);
     judge("grow", load);
     await replicasIdentical("grow");
@@ -373,7 +243,7 @@ describe("moving partitions under load", () => {
   test("decommission a broker under load: every replica moves off it and its data dir holds no partition; lost 0", async () => {
     await createTopic("shrink");
     await waitFor(() => healthy(4), { ...ETCD_WAIT, what: "healthy" });
-    const load = new Load("shrink");
+    const load = new AckedLoad({ broker: bootstrap(), topic: "shrink", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT, onStall: (what) => dump("shrink", what) });
     await load.flowing(1_000, "acks before the decommission");
     const victim = 1;
     const r = await cli((a) => decommission(a), [String(victim), "--timeout-seconds", "60", ...etcdArgs()]);
@@ -382,7 +252,7 @@ describe("moving partitions under load", () => {
     expect(partitionDirs(victim)).toEqual([]);
     await load.flowing(500, "acks after the decommission");
     await load.stop();
-    await readBack("shrink", load.history, load.tag);
+    await readBack({ broker: bootstrap(), topic: "shrink", partitions: PARTITIONS, history: load.history, tag: load.tag });
     judge("shrink", load);
     await replicasIdentical("shrink");
     await replicasIdentical("grow");
@@ -415,7 +285,7 @@ describe("moving partitions under load", () => {
       return view.partitionState("slow", x)!.leader !== controller && all.find((b) => !rs.includes(b)) !== controller;
     });
     expect(q).toBeDefined();
-    const load = new Load("slow", { partitions: [0, q!], bytes: PRELOAD });
+    const load = new AckedLoad({ broker: bootstrap(), topic: "slow", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT, preload: { partitions: [0, q!], bytes: PRELOAD }, onStall: (what) => dump("slow", what) });
     await load.preloaded;
     await load.flowing(500, "acks before the throttled move");
     // Partition 0: the broker that holds no replica of it replaces a follower.
@@ -485,7 +355,7 @@ describe("moving partitions under load", () => {
     await waitFor(() => healthy(4), { timeoutMs: 60_000, everyMs: 100, what: `broker ${controller} back, healthy` });
     await load.flowing(300, "acks after the controller's restart");
     await load.stop();
-    await readBack("slow", load.history, load.tag);
+    await readBack({ broker: bootstrap(), topic: "slow", partitions: PARTITIONS, history: load.history, tag: load.tag });
     judge("slow", load);
   }, 150_000);
 
@@ -499,7 +369,7 @@ describe("moving partitions under load", () => {
       const rs = view.topics.get("undo")!.replicas[q];
       return all.find((b) => !rs.includes(b)) !== controller;
     })!;
-    const load = new Load("undo", { partitions: [p], bytes: PRELOAD / 2 });
+    const load = new AckedLoad({ broker: bootstrap(), topic: "undo", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT, preload: { partitions: [p], bytes: PRELOAD / 2 }, onStall: (what) => dump("undo", what) });
     await load.preloaded;
     await load.flowing(300, "acks before the move");
     const old = view.topics.get("undo")!.replicas[p];
@@ -534,7 +404,7 @@ describe("moving partitions under load", () => {
     expect(view.topics.get("undo")!.replicas[p]).toEqual(target);
     await load.flowing(300, "acks after the move");
     await load.stop();
-    await readBack("undo", load.history, load.tag);
+    await readBack({ broker: bootstrap(), topic: "undo", partitions: PARTITIONS, history: load.history, tag: load.tag });
     judge("undo", load);
     await replicasIdentical("undo");
   }, 150_000);

@@ -18,14 +18,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ClusterKeys, ClusterView, EtcdClient, EtcdWatch, NO_LEADER, readClusterStatus } from "../cluster/mod.ts";
-import { Admin, Consumer, GroupConsumer, Producer } from "../client/mod.ts";
+import { Admin, Consumer, GroupConsumer } from "../client/mod.ts";
 import { ConsumerFetcher } from "../client/group_transport.ts";
 import type { TopicPartitions } from "../protocol/messages/groups.ts";
 import { ErrorCode, isRetriable, SluiceError } from "../protocol/errors.ts";
-import { History, partitionKey } from "./checker/history.ts";
+import type { History } from "./checker/history.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { AckedLoad, readBack } from "./support/acked_load.ts";
 import { waitFor } from "./support/wait_for.ts";
 
 const BROKER_IDS = [1, 2, 3];
@@ -145,111 +146,6 @@ class LeaderOffsetsFetcher extends ConsumerFetcher {
   }
 }
 
-/** An idempotent acks=all producer sending unique values round the partitions, recording a history for the checker. */
-class Load {
-  readonly history = new History();
-  readonly producer: Producer;
-  readonly errors: string[] = [];
-  acked = 0;
-  sent = 0;
-  /** Longest time without an ack while the load ran (ms), and when the last ack came. */
-  longestAckGapMs = 0;
-  #lastAckAt = performance.now();
-  #stopped = false;
-  readonly #running: Promise<void>;
-
-  constructor(readonly topic: string) {
-    // connectTimeoutMs short: a stopped broker's link gives up quickly and the partition's leader is looked up again.
-    this.producer = new Producer({ broker: bootstrap(), acks: "all", idempotent: true, connectTimeoutMs: 500, lingerMs: 2 });
-    this.#running = this.#run();
-  }
-
-  async #run(): Promise<void> {
-    const pending = new Set<Promise<void>>();
-    while (!this.#stopped) {
-      if (pending.size >= SENDS_IN_FLIGHT) {
-        await Promise.race(pending);
-        continue;
-      }
-      const i = this.sent++;
-      const partition = i % PARTITIONS;
-      const value = `v${i}`;
-      const where = partitionKey(this.topic, partition);
-      this.history.send("producer", where, value);
-      const done = this.producer.send(this.topic, { partition, value }).then(
-        (r) => {
-          const now = performance.now();
-          this.longestAckGapMs = Math.max(this.longestAckGapMs, now - this.#lastAckAt);
-          this.#lastAckAt = now;
-          this.acked++;
-          this.history.ack("producer", where, value, Number(r.offset));
-        },
-        (e) => {
-          this.errors.push(`${value}: ${(e as Error)?.message ?? e}`);
-          this.history.fail("producer", where, value, false);
-        },
-      );
-      const tracked = done.finally(() => pending.delete(tracked));
-      pending.add(tracked);
-    }
-    await Promise.all(pending);
-  }
-
-  /** Waits until `n` more sends are acknowledged (the load flows). */
-  async flowing(n: number, what: string): Promise<void> {
-    const target = this.acked + n;
-    await waitFor(() => this.acked >= target || this.errors.length > 0, { timeoutMs: 30_000, everyMs: 10, what });
-    expect(this.errors).toEqual([]);
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#running;
-    await this.producer.close({ timeoutMs: 5_000 });
-  }
-}
-
-/**
- * Reads every partition of `topic` from the beginning to its high watermark
- * (the load has stopped, so it no longer moves), into `history` as consumer
- * "reader". The fetches go to each partition's leader.
- */
-async function readBack(topic: string, history: History): Promise<number> {
-  const ackedEnd = new Map<number, number>();
-  for (const e of history.events) {
-    if (e.kind === "ack") {
-      const p = Number(e.partition.slice(e.partition.lastIndexOf("/") + 1));
-      ackedEnd.set(p, Math.max(ackedEnd.get(p) ?? 0, e.offset + 1));
-    }
-  }
-  const consumer = new Consumer({ broker: bootstrap(), fetchMaxWaitMs: 100 });
-  try {
-    consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, position: "beginning" as const })));
-    for (let p = 0; p < PARTITIONS; p++) history.seek("reader", partitionKey(topic, p), 0);
-    let read = 0;
-    await waitFor(async () => {
-      const byPartition = new Map<number, { offset: number; value: string }[]>();
-      for (const r of await consumer.poll({ maxWaitMs: 200 })) {
-        const list = byPartition.get(r.partition) ?? [];
-        list.push({ offset: Number(r.offset), value: r.value === null ? "" : decoder.decode(r.value) });
-        byPartition.set(r.partition, list);
-        read++;
-      }
-      for (const [p, records] of byPartition) history.poll("reader", partitionKey(topic, p), records);
-      for (let partition = 0; partition < PARTITIONS; partition++) {
-        const at = consumer.position({ topic, partition });
-        const hw = consumer.highWatermark({ topic, partition });
-        if (at === undefined || hw < 0n || at < hw || at < BigInt(ackedEnd.get(partition) ?? 0)) return false;
-      }
-      return true;
-    }, { timeoutMs: 60_000, everyMs: 1, what: `${topic} read back to its end` });
-    for (let partition = 0; partition < PARTITIONS; partition++) history.watermark(partitionKey(topic, partition), Number(consumer.highWatermark({ topic, partition })));
-    return read;
-  } finally {
-    await consumer.close();
-  }
-}
-
 /** etcd's changes as they arrive, with their revisions: when a leadership moved vs when a registration went. */
 function recordEvents(): { events: { at: number; type: string; key: string; revision: number; leader?: number }[]; close: () => Promise<void> } {
   const events: { at: number; type: string; key: string; revision: number; leader?: number }[] = [];
@@ -302,7 +198,7 @@ async function sigterm(id: number, topic: string): Promise<{ handOffMs: number; 
   return r;
 }
 
-function judge(name: string, load: Load, history: History): void {
+function judge(name: string, load: AckedLoad, history: History): void {
   const report = checkQueueHistory(history.events, { drained: true });
   console.log(`${name}: ${summarizeQueueReport(report)}`);
   expect(load.errors).toEqual([]);
@@ -317,7 +213,7 @@ describe("controlled shutdown under load", () => {
   test("SIGTERM of a leader under acks=all produce: leaderships move before it exits, no client error, nothing acked lost", async () => {
     await createTopic("handoff");
     await waitFor(clusterHealthy, { ...ETCD_WAIT, what: "cluster healthy" });
-    const load = new Load("handoff");
+    const load = new AckedLoad({ broker: bootstrap(), topic: "handoff", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
     await load.flowing(2_000, "acks before the SIGTERM");
     const victim = view.partitionState("handoff", 0)!.leader;
     const r = await sigterm(victim, "handoff");
@@ -326,7 +222,7 @@ describe("controlled shutdown under load", () => {
     await waitFor(clusterHealthy, { ...ETCD_WAIT, timeoutMs: 60_000, what: `broker ${victim} back in every ISR` });
     await load.flowing(ACKS_AFTER_RESTART, "acks after the restart");
     await load.stop();
-    const read = await readBack("handoff", load.history);
+    const read = await readBack({ broker: bootstrap(), topic: "handoff", partitions: PARTITIONS, history: load.history });
     console.log(`handoff: broker ${victim} led ${r.moved} partitions; SIGTERM → leaderships moved in etcd ${Math.round(r.handOffMs)} ms, → exit ${Math.round(r.exitMs)} ms; sent ${load.sent}, acked ${load.acked}, read ${read}, longest ack gap ${Math.round(load.longestAckGapMs)} ms`);
     expect(r.moved).toBeGreaterThan(0);
     judge("handoff", load, load.history);
@@ -335,7 +231,7 @@ describe("controlled shutdown under load", () => {
   test("a rolling restart of all three brokers under produce and a consumer group loses nothing and shows clients no error", async () => {
     await createTopic("rolling");
     await waitFor(clusterHealthy, { ...ETCD_WAIT, what: "cluster healthy" });
-    const load = new Load("rolling");
+    const load = new AckedLoad({ broker: bootstrap(), topic: "rolling", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
     // The consumer group: every acked value must reach it (at least once).
     const groupSeen = new Set<string>();
     let groupDeliveries = 0;
@@ -372,7 +268,7 @@ describe("controlled shutdown under load", () => {
     const rollMs = performance.now() - t0;
     await load.flowing(ACKS_AFTER_RESTART, "acks after the rolling restart");
     await load.stop();
-    const read = await readBack("rolling", load.history);
+    const read = await readBack({ broker: bootstrap(), topic: "rolling", partitions: PARTITIONS, history: load.history });
     const acked = load.history.events.filter((e) => e.kind === "ack").map((e) => (e as { value: string }).value);
     await waitFor(() => acked.every((v) => groupSeen.has(v)) || groupErrors.length > 0, { timeoutMs: 60_000, everyMs: 50, what: "the group consumer saw every acked value" });
     await group.close();
