@@ -8,10 +8,10 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { startMembers } from "../test/support/cluster_members.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 import { registerBroker } from "./broker_registration.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
-import { ClusterMember } from "./cluster_member.ts";
 import { ClusterView } from "./cluster_view.ts";
 import { alterPartition } from "./alter_partition.ts";
 import { announceShutdown } from "./controlled_shutdown.ts";
@@ -74,28 +74,8 @@ afterEach(async () => {
 
 let seq = 0;
 
-async function brokers(ids: number[]) {
-  const client = new EtcdClient({ endpoints: etcd.endpoints });
-  const name = `cs${process.pid}-${++seq}`;
-  const members = new Map<number, ClusterMember>();
-  const start = async (id: number) => {
-    const m = await ClusterMember.start({
-      client,
-      clusterName: name,
-      leaseTtlSeconds: TTL,
-      broker: { id, host: "127.0.0.1", port: 9000 + id, httpPort: 9100 + id, rack: null },
-      log: (line) => logs.push(line),
-    });
-    cleanups.push(() => m.close());
-    members.set(id, m);
-    return m;
-  };
-  for (const id of ids) {
-    await start(id);
-    if (id === ids[0]) await waitFor(() => members.get(id)!.isController, { ...ETCD_WAIT, what: "first broker is controller" });
-  }
-  await waitFor(() => [...members.values()].every((m) => m.view.brokers.size === ids.length), { ...ETCD_WAIT, what: "every view sees every broker" });
-  return { client, members, start, keys: members.get(ids[0])!.keys };
+function brokers(ids: number[]) {
+  return startMembers({ endpoints: etcd.endpoints, clusterName: `cs${process.pid}-${++seq}`, ids, leaseTtlSeconds: TTL, log: (line) => logs.push(line), cleanups });
 }
 
 async function topic(client: EtcdClient, keys: ClusterKeys, name: string): Promise<TopicView> {

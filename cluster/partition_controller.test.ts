@@ -6,12 +6,13 @@
 // of a dead one.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { startMembers } from "../test/support/cluster_members.ts";
 import { waitFor } from "../test/support/wait_for.ts";
-import { ClusterMember } from "./cluster_member.ts";
+import type { ClusterMember } from "./cluster_member.ts";
 import { readClusterStatus } from "./cluster_status.ts";
 import { ControllerFencedError } from "./controller_election.ts";
-import { EtcdClient } from "./etcd_client.ts";
+import type { EtcdClient } from "./etcd_client.ts";
 import { decidePartition } from "./partition_controller.ts";
 import { NO_LEADER, readTopics, type TopicView } from "./topic_metadata.ts";
 
@@ -60,28 +61,8 @@ afterEach(async () => {
 
 let seq = 0;
 
-async function brokers(ids: number[]) {
-  const client = new EtcdClient({ endpoints: etcd.endpoints });
-  const name = `pc${process.pid}-${++seq}`;
-  const members = new Map<number, ClusterMember>();
-  const start = async (id: number) => {
-    const m = await ClusterMember.start({
-      client,
-      clusterName: name,
-      leaseTtlSeconds: TTL,
-      broker: { id, host: "127.0.0.1", port: 9000 + id, httpPort: 9100 + id, rack: null },
-      log: (line) => logs.push(line),
-    });
-    cleanups.push(() => m.close());
-    members.set(id, m);
-    return m;
-  };
-  for (const id of ids) {
-    await start(id);
-    if (id === ids[0]) await waitFor(() => members.get(id)!.isController, { ...ETCD_WAIT, what: "first broker is controller" });
-  }
-  await waitFor(() => [...members.values()].every((m) => m.view.brokers.size === ids.length), { ...ETCD_WAIT, what: "every view sees every broker" });
-  return { client, members, start, keys: members.get(ids[0])!.keys };
+function brokers(ids: number[]) {
+  return startMembers({ endpoints: etcd.endpoints, clusterName: `pc${process.pid}-${++seq}`, ids, leaseTtlSeconds: TTL, log: (line) => logs.push(line), cleanups });
 }
 
 async function topic(client: EtcdClient, keys: ClusterMember["keys"], name: string): Promise<TopicView> {

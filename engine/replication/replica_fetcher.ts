@@ -289,19 +289,7 @@ export class ReplicaFetcher {
     for (const p of asked) {
       const durable = this.#durableToReport(p);
       p.reportedDurable = Math.max(p.reportedDurable, durable);
-      let t = byTopic.get(p.topic);
-      if (t === undefined) {
-        t = { name: p.topic, partitions: [] };
-        byTopic.set(p.topic, t);
-      }
-      t.partitions.push({
-        index: p.partition,
-        currentLeaderEpoch: p.leaderEpoch,
-        fetchOffset: BigInt(p.fetchOffset),
-        lastFetchedEpoch: p.lastFetchedEpoch,
-        durableOffset: BigInt(durable),
-        partitionMaxBytes: REPLICA_FETCH_PARTITION_BYTES_MAX,
-      });
+      addToRequest(byTopic, p, durable, REPLICA_FETCH_PARTITION_BYTES_MAX);
     }
     this.#fetchOut = true;
     let received: { resp: ReturnType<typeof decodeReplicaFetchResponse>; appends: Map<ReplicaFetchPartitionResult, StartedAppend> };
@@ -460,19 +448,7 @@ export class ReplicaFetcher {
       if (durable <= p.reportedDurable) continue;
       p.reportedDurable = durable;
       sent.push(p);
-      let t = byTopic.get(p.topic);
-      if (t === undefined) {
-        t = { name: p.topic, partitions: [] };
-        byTopic.set(p.topic, t);
-      }
-      t.partitions.push({
-        index: p.partition,
-        currentLeaderEpoch: p.leaderEpoch,
-        fetchOffset: BigInt(p.fetchOffset),
-        lastFetchedEpoch: p.lastFetchedEpoch,
-        durableOffset: BigInt(durable),
-        partitionMaxBytes: 0,
-      });
+      addToRequest(byTopic, p, durable, 0);
     }
     if (sent.length === 0) return;
     this.#reportOut = true;
@@ -548,3 +524,19 @@ export function lastEpochIn(records: Uint8Array): number {
   return epoch;
 }
 
+/** One partition of a ReplicaFetch request, grouped under its topic (partitionMaxBytes 0: a durable report). */
+function addToRequest(byTopic: Map<string, ReplicaFetchTopic>, p: FollowerPartition, durable: number, partitionMaxBytes: number): void {
+  let t = byTopic.get(p.topic);
+  if (t === undefined) {
+    t = { name: p.topic, partitions: [] };
+    byTopic.set(p.topic, t);
+  }
+  t.partitions.push({
+    index: p.partition,
+    currentLeaderEpoch: p.leaderEpoch,
+    fetchOffset: BigInt(p.fetchOffset),
+    lastFetchedEpoch: p.lastFetchedEpoch,
+    durableOffset: BigInt(durable),
+    partitionMaxBytes,
+  });
+}
