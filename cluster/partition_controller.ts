@@ -28,6 +28,7 @@
 
 import { CONTROLLER_FENCED, type ControllerElection, ControllerFencedError } from "./controller_election.ts";
 import type { ClusterView } from "./cluster_view.ts";
+import { SerialPasses } from "./serial_passes.ts";
 import { type ControllerContext, updatePartitionState } from "./controller_topics.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { NO_LEADER, type PartitionState } from "./topic_metadata.ts";
@@ -89,9 +90,7 @@ export class PartitionController {
   readonly #ctx: ControllerContext;
   readonly #view: ClusterView;
   readonly #log: (line: string) => void;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #passes = new SerialPasses(() => this.#pass());
 
   constructor(opts: { client: EtcdClient; election: ControllerElection; view: ClusterView; log: (line: string) => void }) {
     this.#ctx = { client: opts.client, keys: opts.view.keys, election: opts.election };
@@ -101,29 +100,16 @@ export class PartitionController {
 
   /** Asks for a pass (after a view change or an election); passes run one at a time. */
   schedule(): void {
-    if (this.#stopped) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        await this.#pass();
-      } while (this.#again && !this.#stopped);
-    })().finally(() => {
-      this.#running = undefined;
-    });
+    this.#passes.schedule();
   }
 
   /** Resolves when no pass is running (tests). */
   async idle(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
+    await this.#passes.idle();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.idle();
+    await this.#passes.stop();
   }
 
   async #pass(): Promise<void> {
@@ -159,7 +145,7 @@ export class PartitionController {
     let next = 0;
     let fenced: unknown;
     const worker = async () => {
-      while (next < work.length && fenced === undefined && !this.#stopped) {
+      while (next < work.length && fenced === undefined && !this.#passes.stopped) {
         const job = work[next++];
         try {
           await job();
@@ -167,14 +153,14 @@ export class PartitionController {
           if (e instanceof ControllerFencedError || (e as { fence?: string }).fence === CONTROLLER_FENCED) fenced = e;
           else {
             this.#log(`sluice: controller: a partition state write failed: ${(e as Error)?.message ?? e}`);
-            this.#again = true;
+            this.#passes.again();
           }
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARTITION_UPDATES_IN_FLIGHT_MAX, work.length) }, worker));
     if (fenced !== undefined) {
-      this.#again = false;
+      this.#passes.noMore();
       this.#log(`sluice: controller: stopped acting: ${(fenced as Error).message}`);
     }
   }

@@ -33,6 +33,7 @@ import { CONTROLLER_FENCED, ControllerFencedError } from "./controller_election.
 import type { ControllerContext } from "./controller_topics.ts";
 import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
 import type { PartitionAssignment } from "./reassignment_plan.ts";
+import { SerialPasses } from "./serial_passes.ts";
 import { moveOf, NO_LEADER, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState } from "./topic_metadata.ts";
 
 /** Partitions one cut-over or cancel transaction changes at most (each adds a compare and a put; etcd allows 128 of each). */
@@ -255,9 +256,7 @@ export class MoveController {
   readonly #ctx: ControllerContext;
   readonly #view: ClusterView;
   readonly #log: (line: string) => void;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #passes = new SerialPasses(() => this.#pass());
 
   constructor(opts: { ctx: ControllerContext; view: ClusterView; log: (line: string) => void }) {
     this.#ctx = opts.ctx;
@@ -266,24 +265,11 @@ export class MoveController {
   }
 
   schedule(): void {
-    if (this.#stopped) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        await this.#pass();
-      } while (this.#again && !this.#stopped);
-    })().finally(() => {
-      this.#running = undefined;
-    });
+    this.#passes.schedule();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    while (this.#running !== undefined) await this.#running;
+    await this.#passes.stop();
   }
 
   async #pass(): Promise<void> {
@@ -291,7 +277,7 @@ export class MoveController {
     const live = this.#view.liveBrokerIds();
     const shuttingDown = this.#view.shuttingDownBrokerIds();
     for (const [topic, record] of [...this.#view.topics]) {
-      if (this.#stopped) return;
+      if (this.#passes.stopped) return;
       const ready: number[] = [];
       for (const p of Object.keys(record.moves ?? {}).map(Number)) {
         const state = this.#view.partitionState(topic, p);
@@ -314,7 +300,7 @@ export class MoveController {
           this.stats.completed++;
           this.#log(`sluice: controller: ${topic}/${c.partition} moved to [${c.replicas.join(",")}] (leader ${c.state!.next.leader}, isr [${c.state!.next.isr.join(",")}])`);
         }
-        if (ready.length > MOVES_PER_TXN_MAX) this.#again = true;
+        if (ready.length > MOVES_PER_TXN_MAX) this.#passes.again();
       } catch (e) {
         if (e instanceof ControllerFencedError || (e as { fence?: string }).fence === CONTROLLER_FENCED) return;
         // A state compared moved on (an ISR change, an election): the watch brings it, and with it another pass.
