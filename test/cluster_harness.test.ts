@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ClusterHarness, startCluster } from "./support/cluster_harness.ts";
 import { ETCD_WAIT } from "./support/etcd.ts";
-import { waitFor } from "./support/wait_for.ts";
+import { waitFor, waitForValue } from "./support/wait_for.ts";
 import { Admin, Producer } from "../client/mod.ts";
 
 let c: ClusterHarness;
@@ -82,7 +82,8 @@ describe("cluster fault harness", () => {
     expect(c.broker(id).pid).not.toBe(pid);
     expect(c.broker(id).address).toBe(address);
     await c.waitForRegistered(c.ids);
-    const m = await c.admin(address).metadata(["h"]);
-    expect(m.brokers.find((b) => b.nodeId === id)?.port).toBe(c.broker(id).inbound.port);
+    // The broker's own view of etcd may trail etcd by a watch event: wait until its metadata lists it.
+    const listed = await waitForValue(async () => (await c.admin(address).metadata(["h"])).brokers.find((b) => b.nodeId === id), { ...ETCD_WAIT, what: "the restarted broker in its own metadata" });
+    expect(listed.port).toBe(c.broker(id).inbound.port);
   }, 60_000);
 });
