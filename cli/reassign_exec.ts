@@ -9,6 +9,8 @@ import {
   ClusterKeys,
   ClusterView,
   EtcdClient,
+  type MoveStatus,
+  moveStatus,
   readClusterStatus,
   readTopics,
   submitTopicRequest,
@@ -20,8 +22,6 @@ import type { PartitionAssignment } from "../cluster/reassignment_plan.ts";
 
 /** The CLI's lease for its request key outlives the longest wait for the controller's answer. */
 const REQUEST_LEASE_TTL_SECONDS = Math.ceil(TOPIC_REQUEST_TIMEOUT_MS / 1000) * 2;
-/** How long a `/metrics` read of one broker may take. */
-const METRICS_READ_TIMEOUT_MS = 3_000;
 /** How often a wait looks at etcd and the leaders again. */
 export const MOVE_POLL_MS = 500;
 
@@ -49,101 +49,17 @@ export function submitPlan(client: EtcdClient, keys: ClusterKeys, plan: readonly
   return submitRequest(client, keys, { op: "reassign", partitions: plan.map((p) => ({ topic: p.topic, partition: p.partition, replicas: [...p.replicas] })), throttleBytesPerSec });
 }
 
-export interface MoveStatus {
-  readonly topic: string;
-  readonly partition: number;
-  readonly replicas: number[];
-  readonly target: number[];
-  readonly adding: number[];
-  readonly removing: number[];
-  readonly leader: number;
-  readonly isr: number[];
-  readonly throttleBytesPerSec: number | null;
-  /** From the leader's `/metrics`; null when it could not be read. */
-  readonly bytesTotal: number | null;
-  /** The least any adding replica has (they copy in parallel; the slowest decides). */
-  readonly bytesCopied: number | null;
-  readonly bytesRemaining: number | null;
-}
+export { type MoveStatus, parseMoveMetrics, readMetrics } from "../cluster/mod.ts";
 
-/** Parses the move families of a Prometheus text page. */
-export function parseMoveMetrics(text: string): { hosted: number | null; parts: Map<string, { start: number; end: number; size: number; fetch: Map<number, number> }> } {
-  const parts = new Map<string, { start: number; end: number; size: number; fetch: Map<number, number> }>();
-  let hosted: number | null = null;
-  const get = (topic: string, partition: string) => {
-    const k = `${topic}\u0000${partition}`;
-    let e = parts.get(k);
-    if (e === undefined) parts.set(k, (e = { start: 0, end: 0, size: 0, fetch: new Map() }));
-    return e;
-  };
-  for (const line of text.split("\n")) {
-    if (line.startsWith("sluice_hosted_partitions ")) hosted = Number(line.slice("sluice_hosted_partitions ".length));
-    const m = /^(sluice_move_\w+)\{topic="((?:[^"\\]|\\.)*)",partition="(\d+)"(?:,replica="(\d+)")?\} (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/.exec(line);
-    if (m === null) continue;
-    const e = get(m[2].replace(/\\(.)/g, "$1"), m[3]);
-    const v = Number(m[5]);
-    if (m[1] === "sluice_move_log_start_offset") e.start = v;
-    else if (m[1] === "sluice_move_log_end_offset") e.end = v;
-    else if (m[1] === "sluice_move_size_bytes") e.size = v;
-    else if (m[1] === "sluice_move_replica_fetch_offset" && m[4] !== undefined) e.fetch.set(Number(m[4]), v);
-  }
-  return { hosted, parts };
-}
-
-/** One broker's `/metrics` page, or null when it does not answer. */
-export async function readMetrics(host: string, httpPort: number): Promise<string | null> {
-  try {
-    const r = await fetch(`http://${host}:${httpPort}/metrics`, { signal: AbortSignal.timeout(METRICS_READ_TIMEOUT_MS) });
-    return r.ok ? await r.text() : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Every move in progress, with bytes copied and remaining as its leader tells. */
+/** Every move in progress, with bytes copied and remaining as its leader tells (cluster/move_status.ts). */
 export async function readMoveStatus(client: EtcdClient, keys: ClusterKeys): Promise<MoveStatus[]> {
   const { topics } = await readTopics(client, keys);
   const status = await readClusterStatus(client, keys);
-  const brokers = new Map(status.brokers.map((b) => [b.id, b]));
-  const pages = new Map<number, ReturnType<typeof parseMoveMetrics> | null>();
-  const out: MoveStatus[] = [];
-  for (const t of topics) {
-    for (const [key, move] of Object.entries(t.record.moves ?? {})) {
-      const p = Number(key);
-      const state = t.partitions[p];
-      const leader = state?.leader ?? -1;
-      if (!pages.has(leader)) {
-        const b = brokers.get(leader);
-        const text = b === undefined ? null : await readMetrics(b.host, b.httpPort);
-        pages.set(leader, text === null ? null : parseMoveMetrics(text));
-      }
-      const m = pages.get(leader)?.parts.get(`${t.name}\u0000${p}`);
-      let bytesTotal: number | null = null;
-      let bytesCopied: number | null = null;
-      if (m !== undefined && move.adding.every((b) => m.fetch.has(b))) {
-        const records = Math.max(0, m.end - m.start);
-        bytesTotal = m.size;
-        // Bytes from offsets by the log's mean record size (the leader knows its size, not where an offset lies in it).
-        const least = Math.min(...move.adding.map((b) => Math.max(m.start, m.fetch.get(b)!)));
-        bytesCopied = records === 0 ? m.size : Math.round((m.size * (least - m.start)) / records);
-      }
-      out.push({
-        topic: t.name,
-        partition: p,
-        replicas: [...t.record.replicas[p]],
-        target: [...move.target],
-        adding: [...move.adding],
-        removing: [...move.removing],
-        leader,
-        isr: [...(state?.isr ?? [])],
-        throttleBytesPerSec: move.throttleBytesPerSec ?? null,
-        bytesTotal,
-        bytesCopied,
-        bytesRemaining: bytesTotal === null || bytesCopied === null ? null : Math.max(0, bytesTotal - bytesCopied),
-      });
-    }
-  }
-  return out;
+  return moveStatus({
+    topics: topics.map((t) => ({ name: t.name, record: t.record, state: (p: number) => t.partitions[p] })),
+    brokers: new Map(status.brokers.map((b) => [b.id, b])),
+    withProgress: true,
+  });
 }
 
 /** Moves in progress by "topic-partition". */

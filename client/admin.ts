@@ -1,5 +1,6 @@
 // Admin: topics (create, delete, list, describe, add partitions, change
-// configuration) and offsets.
+// configuration), offsets, and in a cluster the brokers, leaders and partition
+// moves (reassignments.ts).
 //
 //   const admin = new Admin({ broker: "127.0.0.1:9900" });
 //   await admin.createTopic("orders", { partitions: 6, configs: { "retention.ms": "86400000" } });
@@ -17,8 +18,17 @@ import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import type { ElectLeadersResponse, MetadataResponse, TopicDescription, TopicResult } from "../protocol/messages/control.ts";
 import { backoffMs, delay } from "./backoff.ts";
 import { BrokerLink, controlCall, type RequestLink } from "./broker_link.ts";
+import { REASSIGNMENT_WAIT_MS_DEFAULT } from "./client_limits.ts";
 import { ConnectionError, errorCodeName } from "./errors.ts";
 import { listOffsets, type OffsetAnswer, type OffsetRequest } from "./list_offsets.ts";
+import * as moves from "./reassignments.ts";
+import type {
+  BalanceByLoadResponse,
+  DescribeClusterResponse,
+  ListPartitionReassignmentsResponse,
+  ProposeReassignmentResponse,
+  ReassignmentOutcome,
+} from "../protocol/messages/reassignments.ts";
 import { clientConfig, type ClientOptions } from "./options.ts";
 
 export interface AdminOptions extends ClientOptions {
@@ -39,6 +49,16 @@ export interface NewTopic {
 }
 
 export type { TopicDescription, PartitionDescription, MetadataResponse, ElectLeadersResponse } from "../protocol/messages/control.ts";
+export type {
+  BalanceByLoadResponse,
+  ClusterBroker,
+  DescribeClusterResponse,
+  ListPartitionReassignmentsResponse,
+  PartitionReassignment,
+  ProposeReassignmentResponse,
+  ReassignmentOutcome,
+} from "../protocol/messages/reassignments.ts";
+export type { DecommissionResult, PartitionReassignmentChange } from "./reassignments.ts";
 
 export class Admin {
   private readonly link: RequestLink;
@@ -120,6 +140,93 @@ export class Admin {
    */
   electLeaders(scope: { topic?: string; partition?: number } = {}): Promise<ElectLeadersResponse> {
     return controlCall(this.link, ApiKey.ElectLeaders, { topic: scope.topic ?? null, partition: scope.partition ?? null });
+  }
+
+  /**
+   * The cluster's registered brokers (id, host, native, Kafka and HTTP ports,
+   * rack) and its controller; a single node describes itself (clusterName null).
+   */
+  describeCluster(): Promise<DescribeClusterResponse> {
+    return this.read(() => moves.describeCluster(this.link));
+  }
+
+  /**
+   * Starts partition moves (a replica list per partition, first = preferred
+   * leader; the replication factor stays) and cancels others (replicas null:
+   * the partition goes back to its old replicas), as Kafka's
+   * AlterPartitionReassignments (KIP-455). `throttleBytesPerSec` caps what
+   * each leader sends to the replicas being added. Resolves with one outcome
+   * per change, in order: NONE (started; a list equal to the current one is
+   * a no-op), UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT (a
+   * broker twice, an empty list), INVALID_REPLICATION_FACTOR,
+   * BROKER_NOT_AVAILABLE, REASSIGNMENT_IN_PROGRESS (already moving: wait or
+   * cancel first), NO_REASSIGNMENT_IN_PROGRESS (a cancel of a partition not
+   * moving), NOT_ENOUGH_REPLICAS (a cancel that would leave too few in-sync
+   * old replicas). Throws INVALID_REQUEST on a single node or past
+   * REASSIGNMENT_REQUEST_PARTITIONS_MAX changes. Not retried (a change).
+   */
+  alterPartitionReassignments(changes: readonly moves.PartitionReassignmentChange[], options: { throttleBytesPerSec?: number } = {}): Promise<ReassignmentOutcome[]> {
+    return moves.alterPartitionReassignments(this.link, changes, options.throttleBytesPerSec ?? null);
+  }
+
+  /** Cancels the moves of these partitions (alterPartitionReassignments with null replicas). */
+  cancelPartitionReassignments(partitions: readonly { topic: string; partition: number }[]): Promise<ReassignmentOutcome[]> {
+    return this.alterPartitionReassignments(partitions.map((p) => ({ topic: p.topic, partition: p.partition, replicas: null })));
+  }
+
+  /**
+   * The moves in progress (`topics`: topic → partitions, [] meaning all of
+   * it; absent: every move): replicas (old then adding), target, adding,
+   * removing, leader, ISR, throttle. With `progress` the broker reads each
+   * moving partition's leader's `/metrics` for bytesTotal, bytesCopied and
+   * bytesRemaining (null where a leader did not answer); without it they are null.
+   */
+  listPartitionReassignments(options: { topics?: Record<string, readonly number[]>; progress?: boolean } = {}): Promise<ListPartitionReassignmentsResponse> {
+    return this.read(() => moves.listPartitionReassignments(this.link, options.topics, options.progress ?? false));
+  }
+
+  /**
+   * A balanced plan that puts the partitions (of `topics`, or all) on
+   * `brokers` only, moving as few replicas as it can (`sluice partitions
+   * reassign --generate`), with replica and leader counts per broker before
+   * and after. Start it with alterPartitionReassignments(plan.plan.partitions).
+   */
+  proposeReassignment(brokers: readonly number[], options: { topics?: readonly string[] } = {}): Promise<ProposeReassignmentResponse> {
+    return this.read(() => moves.proposeReassignment(this.link, brokers, options.topics ?? null));
+  }
+
+  /**
+   * A plan that evens out the bytes per second each broker takes, from the
+   * brokers' load reports (`sluice cluster balance --by-load`), with the
+   * predicted per-broker loads before and after.
+   */
+  balanceByLoad(): Promise<BalanceByLoadResponse> {
+    return this.read(() => moves.balanceByLoad(this.link));
+  }
+
+  /**
+   * Starts moving every replica off `brokerId` (the proposeReassignment plan
+   * over every other registered broker, started with
+   * alterPartitionReassignments). Wait with waitForReassignments(); the
+   * broker may be stopped once they are done.
+   */
+  decommission(brokerId: number, options: { throttleBytesPerSec?: number } = {}): Promise<moves.DecommissionResult> {
+    return moves.decommission(this.link, brokerId, options.throttleBytesPerSec ?? null);
+  }
+
+  /**
+   * Resolves once none of `partitions` (absent: no partition at all) is
+   * moving; throws REQUEST_TIMED_OUT after `timeoutMs` (default REASSIGNMENT_WAIT_MS_DEFAULT, 10 minutes).
+   */
+  waitForReassignments(
+    partitions?: readonly { topic: string; partition: number }[],
+    options: { timeoutMs?: number; progress?: boolean; onProgress?: (r: ListPartitionReassignmentsResponse) => void } = {},
+  ): Promise<void> {
+    return moves.waitForReassignments((progress) => this.listPartitionReassignments({ progress }), partitions, {
+      timeoutMs: options.timeoutMs ?? REASSIGNMENT_WAIT_MS_DEFAULT,
+      progress: options.progress,
+      onProgress: options.onProgress,
+    });
   }
 
   /** Earliest, latest, or by-timestamp offsets. Per-partition errors are in the answers. */

@@ -155,3 +155,11 @@ export const GROUP_ADMIN_TIMEOUT_MS = 30_000;
 
 /** Bootstrap addresses one `broker` option may list (a cluster's brokers; more is a mistake). */
 export const BOOTSTRAP_BROKERS_MAX = 64;
+
+// ---- Admin: partition moves (reassignments.ts) ----
+
+/** How often waitForReassignments asks whether the moves are done (a move takes seconds at least). */
+export const REASSIGNMENT_POLL_MS = 250;
+
+/** waitForReassignments' default patience: a move copies the whole partition, which can take minutes. */
+export const REASSIGNMENT_WAIT_MS_DEFAULT = 600_000;

@@ -26,7 +26,24 @@ export {
 export { GroupAdmin, type GroupAdminOptions } from "./group_admin.ts";
 export type { OffsetToCommit } from "./group_membership.ts";
 export type { TopicPartitions } from "../protocol/messages/groups.ts";
-export { Admin, type AdminOptions, type NewTopic, type TopicDescription, type PartitionDescription, type MetadataResponse } from "./admin.ts";
+export {
+  Admin,
+  type AdminOptions,
+  type BalanceByLoadResponse,
+  type ClusterBroker,
+  type DecommissionResult,
+  type DescribeClusterResponse,
+  type ElectLeadersResponse,
+  type ListPartitionReassignmentsResponse,
+  type MetadataResponse,
+  type NewTopic,
+  type PartitionDescription,
+  type PartitionReassignment,
+  type PartitionReassignmentChange,
+  type ProposeReassignmentResponse,
+  type ReassignmentOutcome,
+  type TopicDescription,
+} from "./admin.ts";
 export type { OffsetQuery, OffsetRequest, OffsetAnswer } from "./list_offsets.ts";
 export { CLIENT_DEFAULTS, DEFAULT_BROKER, type ClientOptions } from "./options.ts";
 export {

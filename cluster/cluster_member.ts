@@ -31,9 +31,9 @@ import type { EtcdClient } from "./etcd_client.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
 import { LeaderBalancer } from "./leader_balancer.ts";
 import type { ElectLeadersResult, ElectLeadersScope } from "./leader_elections.ts";
-import { LoadReporter, type PartitionCounters } from "./load_reports.ts";
+import { type LoadReport, LoadReporter, type PartitionCounters, readLoadReports } from "./load_reports.ts";
 import { LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS_DEFAULT, LEADER_IMBALANCE_PERCENT_DEFAULT } from "./cluster_limits.ts";
-import { submitTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
+import { submitTopicRequest, type TopicRequest, type TopicRequestResult, TopicRequestServer } from "./topic_requests.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 
 export interface ClusterMemberOptions {
@@ -182,12 +182,17 @@ export class ClusterMember {
    * controller applies (topic_requests.ts). Resolves once it is in etcd (and
    * in this broker's view); throws SluiceError with the controller's answer.
    */
-  async requestTopicChange(request: TopicRequest): Promise<void> {
+  async requestTopicChange(request: TopicRequest): Promise<TopicRequestResult> {
     const s = this.#session;
     if (s === undefined || s.lease.lostReason !== undefined) {
       throw new SluiceError(ErrorCode.REQUEST_TIMED_OUT, `broker ${this.#o.broker.id} has no cluster session right now; try again`);
     }
-    await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request);
+    return await submitTopicRequest({ client: this.#o.client, keys: this.keys, view: this.view, leaseId: s.lease.id }, request);
+  }
+
+  /** Every broker's last load report (load_reports.ts), read from etcd: the admin call behind `balance --by-load`. */
+  readLoadReports(): Promise<Map<number, LoadReport>> {
+    return readLoadReports(this.#o.client, this.keys);
   }
 
   /**

@@ -25,3 +25,16 @@ export { encodeLoadReport, type LoadReport, LoadReporter, LoadWindow, type Parti
 export { type BrokerByteLoad, type LoadPlan, planByLoad } from "./load_balance_planner.ts";
 export { cancelMoves, decideMoveCancel, decideMoveCompletion, MoveController, type MoveControllerStats, MOVES_PER_TXN_MAX, startMoves } from "./reassignment_controller.ts";
 export { moveOf, PartitionMoveSchema, type PartitionMove } from "./topic_metadata.ts";
+export { type MoveMetrics, moveStatus, type MoveStatus, type MoveStatusInput, MOVE_METRICS_READ_TIMEOUT_MS, parseMoveMetrics, readMetrics } from "./move_status.ts";
+export {
+  alterReassignments,
+  balanceByLoad,
+  listReassignments,
+  proposeFromView,
+  proposeReassignment,
+  type ReassignmentChange,
+  type ReassignmentHost,
+  type ReassignmentOutcome,
+} from "./reassignment_admin.ts";
+export { type GeneratedPlan, type BrokerLoad } from "./reassignment_generator.ts";
+export { type PartitionAssignment } from "./reassignment_plan.ts";

@@ -184,6 +184,14 @@ export class Engine implements FetchHost {
     return member.electLeaders(scope);
   }
 
+  /**
+   * Cluster mode only: this broker's membership, for the admin calls that go
+   * to the controller (partition moves: cluster/reassignment_admin.ts).
+   */
+  get clusterMember(): ClusterMember | undefined {
+    return this.#member;
+  }
+
   /** Cluster mode only: this broker's part in the cluster (metadata, node id). */
   get cluster(): ClusterReplicas | undefined {
     return this.#cluster;

@@ -321,3 +321,15 @@ export const PRODUCER_ID_BLOCK_SIZE = 1_000;
  * (8.6 billion InitProducerId calls per broker) times 2^20 broker ids is 2^53.
  */
 export const PRODUCER_IDS_PER_BROKER = 2 ** 33;
+
+// ---------------------------------------------------------------- Kafka ElectLeaders (kafka/elect_leaders.ts)
+
+/**
+ * Partitions one Kafka ElectLeaders request may name. A topic named with all
+ * its partitions is one controller request; any other named partition is one
+ * of its own (an etcd round trip each), so the count is bounded at the edge.
+ */
+export const KAFKA_ELECT_LEADERS_PARTITIONS_MAX = 1_000;
+
+/** Controller requests one ElectLeaders call keeps open at once (the controller works on 16 in all: TOPIC_REQUESTS_IN_FLIGHT_MAX). */
+export const KAFKA_ELECT_LEADERS_PARALLEL_MAX = 4;

@@ -24,10 +24,20 @@ export const ApiKey = {
   CreatePartitions: 37,
   /** Preferred leader elections in a cluster (Kafka's number; MessagePack body, preferred only: docs/SCALING.md). */
   ElectLeaders: 43,
+  /** Start or cancel partition moves in a cluster (Kafka's number, KIP-455; MessagePack body: messages/reassignments.ts). */
+  AlterPartitionReassignments: 45,
+  /** The partition moves in progress, with bytes copied and remaining on request. */
+  ListPartitionReassignments: 46,
+  /** The brokers (with rack and ports) and the controller. */
+  DescribeCluster: 60,
   DescribeTopics: 1000,
   ResetGroupOffsets: 1001,
   /** A follower broker's fetch from a partition leader (docs/CLUSTER.md). */
   ReplicaFetch: 1002,
+  /** A balanced reassignment plan over a set of brokers (`sluice partitions reassign --generate`). */
+  ProposeReassignment: 1003,
+  /** A reassignment plan that evens out bytes per second per broker (`sluice cluster balance --by-load`). */
+  BalanceByLoad: 1004,
 } as const;
 export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];
 

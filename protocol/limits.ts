@@ -128,6 +128,22 @@ export const ERROR_MESSAGE_CHARS_MAX = 4096;
 export const ARRAY_LENGTH_MAX = 100_000;
 
 /**
+ * The longest replica list (brokers of one partition) a message carries: far
+ * above any replication factor a cluster allows (cluster/cluster_limits.ts
+ * REPLICATION_FACTOR_MAX, asserted below it there), so a list is bounded by
+ * something small instead of ARRAY_LENGTH_MAX.
+ */
+export const REPLICA_LIST_LENGTH_MAX = 64;
+
+/**
+ * Partitions one AlterPartitionReassignments request may name (native and
+ * Kafka): a cluster hands what passes to its controller as one etcd value
+ * (cluster/reassignment_admin.ts asserts it fits). A larger plan goes in
+ * several requests; the client's decommission helper splits it.
+ */
+export const REASSIGNMENT_REQUEST_PARTITIONS_MAX = 2_000;
+
+/**
  * The largest fetch response: a maximal records payload plus room for the
  * response's headers, topic names and partition results. What a connection's
  * output queue must be able to hold (OUTPUT_BYTES_MAX, and the configurable

@@ -1,6 +1,8 @@
 // The broker's own control apis (MessagePack bodies), registered on the
 // dispatcher: ApiVersions, Metadata, ListOffsets, CreateTopics, DeleteTopics,
-// AlterConfigs, CreatePartitions, ElectLeaders, DescribeTopics, InitProducerId. Each validates its body with
+// AlterConfigs, CreatePartitions, ElectLeaders, DescribeTopics, InitProducerId, and (reassignment_handlers.ts)
+// AlterPartitionReassignments, ListPartitionReassignments, DescribeCluster, ProposeReassignment,
+// BalanceByLoad. Each validates its body with
 // the schema in protocol/messages/control.ts and maps it onto the engine.
 
 import { ApiKey } from "../../protocol/api_keys.ts";
@@ -25,6 +27,7 @@ import {
 } from "../../protocol/messages/control.ts";
 import type { Engine, ListOffsetsResult } from "../engine.ts";
 import type { Dispatcher } from "./dispatch.ts";
+import { registerReassignmentHandlers } from "./reassignment_handlers.ts";
 
 export const BROKER_NAME = "sluice";
 export const BROKER_VERSION = "0.1.0";
@@ -181,4 +184,7 @@ export function registerCoreHandlers(dispatcher: Dispatcher, options: CoreHandle
     const req = parseControlBody(DescribeTopicsRequestSchema, body);
     return { topics: engine.describeTopics(req.topics) };
   });
+
+  // Partition moves, plans and the cluster's brokers (reassignment_handlers.ts).
+  registerReassignmentHandlers(dispatcher, { engine, advertised: options.advertised, nodeId: NODE_ID });
 }

@@ -32,7 +32,10 @@ export const KafkaApiKey = {
   DescribeConfigs: 32,
   AlterConfigs: 33,
   CreatePartitions: 37,
+  ElectLeaders: 43,
   IncrementalAlterConfigs: 44,
+  AlterPartitionReassignments: 45,
+  ListPartitionReassignments: 46,
   DescribeCluster: 60,
 } as const;
 export type KafkaApiKey = (typeof KafkaApiKey)[keyof typeof KafkaApiKey];
@@ -73,7 +76,10 @@ export const KAFKA_APIS: readonly KafkaApi[] = [
   api("DescribeConfigs", 0, 4, 4),
   api("AlterConfigs", 0, 2, 2),
   api("CreatePartitions", 0, 3, 2),
+  api("ElectLeaders", 0, 2, 2),
   api("IncrementalAlterConfigs", 0, 1, 1),
+  api("AlterPartitionReassignments", 0, 1, 0),
+  api("ListPartitionReassignments", 0, 0, 0),
   api("DescribeCluster", 0, 1, 0),
 ];
 

@@ -20,6 +20,8 @@
 //                          resp { producerId, producerEpoch }
 //   ElectLeaders (43)      req  { topic?, partition? }                            (preferred leaders; absent topic = every topic)
 //                          resp { partitions: [{ topic, partition, errorCode, reason, leader }], moved, notNeeded, notAvailable, omitted }
+//   AlterPartitionReassignments (45), ListPartitionReassignments (46), DescribeCluster (60),
+//   ProposeReassignment (1003), BalanceByLoad (1004): messages/reassignments.ts
 //   DescribeTopics (1000)  req  { topics: [string] | null }
 //                          resp { topics: [{ name, errorCode, configs, partitions: [{ partition, logStartOffset,
 //                                 highWatermark, durableOffset, logEndOffset, segments, bytes, messagesIn,
@@ -36,6 +38,18 @@ import { ApiKey } from "../api_keys.ts";
 import { Reader, Writer } from "../codec.ts";
 import { ErrorCode, SluiceError } from "../errors.ts";
 import { ARRAY_LENGTH_MAX, CONTROL_MSGPACK_LIMITS, STRING_BYTES_MAX } from "../limits.ts";
+import {
+  AlterPartitionReassignmentsRequestSchema,
+  AlterPartitionReassignmentsResponseSchema,
+  BalanceByLoadRequestSchema,
+  BalanceByLoadResponseSchema,
+  DescribeClusterRequestSchema,
+  DescribeClusterResponseSchema,
+  ListPartitionReassignmentsRequestSchema,
+  ListPartitionReassignmentsResponseSchema,
+  ProposeReassignmentRequestSchema,
+  ProposeReassignmentResponseSchema,
+} from "./reassignments.ts";
 import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
 
 // ---------------------------------------------------------------- building blocks
@@ -234,6 +248,12 @@ export const ControlSchemas = {
   [ApiKey.DescribeTopics]: { request: DescribeTopicsRequestSchema, response: DescribeTopicsResponseSchema },
   [ApiKey.ElectLeaders]: { request: ElectLeadersRequestSchema, response: ElectLeadersResponseSchema },
   [ApiKey.InitProducerId]: { request: InitProducerIdRequestSchema, response: InitProducerIdResponseSchema },
+  // Partition placement in a cluster (reassignments.ts).
+  [ApiKey.AlterPartitionReassignments]: { request: AlterPartitionReassignmentsRequestSchema, response: AlterPartitionReassignmentsResponseSchema },
+  [ApiKey.ListPartitionReassignments]: { request: ListPartitionReassignmentsRequestSchema, response: ListPartitionReassignmentsResponseSchema },
+  [ApiKey.DescribeCluster]: { request: DescribeClusterRequestSchema, response: DescribeClusterResponseSchema },
+  [ApiKey.ProposeReassignment]: { request: ProposeReassignmentRequestSchema, response: ProposeReassignmentResponseSchema },
+  [ApiKey.BalanceByLoad]: { request: BalanceByLoadRequestSchema, response: BalanceByLoadResponseSchema },
 } as const;
 
 export type ControlApiKey = keyof typeof ControlSchemas;

@@ -1,6 +1,7 @@
 // The Kafka message codecs, one file per api (see each file for its grammar).
 
 export * from "./alter_configs.ts";
+export * from "./alter_partition_reassignments.ts";
 export * from "./api_versions.ts";
 export * from "./create_partitions.ts";
 export * from "./create_topics.ts";
@@ -8,6 +9,7 @@ export * from "./delete_topics.ts";
 export * from "./describe_cluster.ts";
 export * from "./describe_configs.ts";
 export * from "./describe_groups.ts";
+export * from "./elect_leaders.ts";
 export * from "./fetch.ts";
 export * from "./find_coordinator.ts";
 export * from "./heartbeat.ts";
@@ -18,6 +20,7 @@ export * from "./join_group.ts";
 export * from "./leave_group.ts";
 export * from "./list_groups.ts";
 export * from "./list_offsets.ts";
+export * from "./list_partition_reassignments.ts";
 export * from "./metadata.ts";
 export * from "./offset_commit.ts";
 export * from "./offset_fetch.ts";
@@ -25,6 +28,7 @@ export * from "./produce.ts";
 export * from "./sync_group.ts";
 
 import { AlterConfigsRequestSpec, AlterConfigsResponseSpec } from "./alter_configs.ts";
+import { AlterPartitionReassignmentsRequestSpec, AlterPartitionReassignmentsResponseSpec } from "./alter_partition_reassignments.ts";
 import { ApiVersionsRequestSpec, ApiVersionsResponseSpec } from "./api_versions.ts";
 import { CreatePartitionsRequestSpec, CreatePartitionsResponseSpec } from "./create_partitions.ts";
 import { CreateTopicsRequestSpec, CreateTopicsResponseSpec } from "./create_topics.ts";
@@ -32,6 +36,7 @@ import { DeleteTopicsRequestSpec, DeleteTopicsResponseSpec } from "./delete_topi
 import { DescribeClusterRequestSpec, DescribeClusterResponseSpec } from "./describe_cluster.ts";
 import { DescribeConfigsRequestSpec, DescribeConfigsResponseSpec } from "./describe_configs.ts";
 import { DescribeGroupsRequestSpec, DescribeGroupsResponseSpec } from "./describe_groups.ts";
+import { ElectLeadersRequestSpec, ElectLeadersResponseSpec } from "./elect_leaders.ts";
 import { FetchRequestSpec, FetchResponseSpec } from "./fetch.ts";
 import { FindCoordinatorRequestSpec, FindCoordinatorResponseSpec } from "./find_coordinator.ts";
 import { HeartbeatRequestSpec, HeartbeatResponseSpec } from "./heartbeat.ts";
@@ -41,6 +46,7 @@ import { JoinGroupRequestSpec, JoinGroupResponseSpec } from "./join_group.ts";
 import { LeaveGroupRequestSpec, LeaveGroupResponseSpec } from "./leave_group.ts";
 import { ListGroupsRequestSpec, ListGroupsResponseSpec } from "./list_groups.ts";
 import { ListOffsetsRequestSpec, ListOffsetsResponseSpec } from "./list_offsets.ts";
+import { ListPartitionReassignmentsRequestSpec, ListPartitionReassignmentsResponseSpec } from "./list_partition_reassignments.ts";
 import { MetadataRequestSpec, MetadataResponseSpec } from "./metadata.ts";
 import { OffsetCommitRequestSpec, OffsetCommitResponseSpec } from "./offset_commit.ts";
 import { OffsetFetchRequestSpec, OffsetFetchResponseSpec } from "./offset_fetch.ts";
@@ -53,6 +59,7 @@ import { KafkaDecodeError, KafkaDecodeReason } from "../decode_error.ts";
 /** Every api's request and response spec, for tests and tools that walk all of them. */
 export const KAFKA_MESSAGE_SPECS: readonly { request: MessageSpec<readonly Field[]>; response: MessageSpec<readonly Field[]> }[] = [
   { request: AlterConfigsRequestSpec, response: AlterConfigsResponseSpec },
+  { request: AlterPartitionReassignmentsRequestSpec, response: AlterPartitionReassignmentsResponseSpec },
   { request: ApiVersionsRequestSpec, response: ApiVersionsResponseSpec },
   { request: CreatePartitionsRequestSpec, response: CreatePartitionsResponseSpec },
   { request: CreateTopicsRequestSpec, response: CreateTopicsResponseSpec },
@@ -60,6 +67,7 @@ export const KAFKA_MESSAGE_SPECS: readonly { request: MessageSpec<readonly Field
   { request: DescribeClusterRequestSpec, response: DescribeClusterResponseSpec },
   { request: DescribeConfigsRequestSpec, response: DescribeConfigsResponseSpec },
   { request: DescribeGroupsRequestSpec, response: DescribeGroupsResponseSpec },
+  { request: ElectLeadersRequestSpec, response: ElectLeadersResponseSpec },
   { request: FetchRequestSpec, response: FetchResponseSpec },
   { request: FindCoordinatorRequestSpec, response: FindCoordinatorResponseSpec },
   { request: HeartbeatRequestSpec, response: HeartbeatResponseSpec },
@@ -69,6 +77,7 @@ export const KAFKA_MESSAGE_SPECS: readonly { request: MessageSpec<readonly Field
   { request: LeaveGroupRequestSpec, response: LeaveGroupResponseSpec },
   { request: ListGroupsRequestSpec, response: ListGroupsResponseSpec },
   { request: ListOffsetsRequestSpec, response: ListOffsetsResponseSpec },
+  { request: ListPartitionReassignmentsRequestSpec, response: ListPartitionReassignmentsResponseSpec },
   { request: MetadataRequestSpec, response: MetadataResponseSpec },
   { request: OffsetCommitRequestSpec, response: OffsetCommitResponseSpec },
   { request: OffsetFetchRequestSpec, response: OffsetFetchResponseSpec },
