@@ -20,11 +20,12 @@
 // Exit codes: 0 done, 1 etcd unreachable or a refusal (named), 2 bad usage.
 
 import { parseArgs } from "node:util";
-import { ClusterKeys, EtcdClient, parseEndpointList, readClusterStatus, readTopics } from "../cluster/mod.ts";
-import { type BrokerLoad, generateReassignment } from "../cluster/reassignment_generator.ts";
+import { ClusterKeys, EtcdClient, parseEndpointList, proposeReassignment, readClusterStatus, readTopics } from "../cluster/mod.ts";
+import type { BrokerLoad } from "../cluster/reassignment_generator.ts";
 import { checkPlanAgainst, formatReassignmentPlan, parseReassignmentPlan, type PartitionAssignment } from "../cluster/reassignment_plan.ts";
 import { etaSeconds, formatMoveStatus, moveKeys, readMoveStatus, submitPlan, submitRequest, waitForMoves } from "./reassign_exec.ts";
 import fs from "node:fs";
+import { errorInfo } from "../protocol/errors.ts";
 
 /** How long --wait waits by default. */
 const DEFAULT_WAIT_SECONDS = 3_600;
@@ -141,35 +142,26 @@ export async function run(argv: string[], env: Record<string, string | undefined
   }
   try {
     const status = await readClusterStatus(client, keys);
-    const registered = new Map(status.brokers.map((b) => [b.id, b.rack]));
-    const missing = brokers.filter((b) => !registered.has(b));
-    if (missing.length > 0) {
-      console.error(`sluice partitions: broker${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not registered (start it with this cluster's etcd first) (BROKER_NOT_AVAILABLE)`);
-      return 1;
-    }
     const { topics } = await readTopics(client, keys);
-    const wanted = values.topics === undefined ? undefined : new Set(values.topics.split(",").map((s) => s.trim()));
-    const unknown = wanted === undefined ? [] : [...wanted].filter((t) => !topics.some((v) => v.name === t));
-    if (unknown.length > 0) {
-      console.error(`sluice partitions: unknown topic${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (UNKNOWN_TOPIC_OR_PARTITION)`);
-      return 1;
-    }
-    const current: PartitionAssignment[] = [];
-    for (const t of topics) {
-      if (wanted !== undefined && !wanted.has(t.name)) continue;
-      // A partition being moved counts where its move ends.
-      t.record.replicas.forEach((replicas, partition) => current.push({ topic: t.name, partition, replicas: t.record.moves?.[String(partition)]?.target ?? replicas }));
-    }
-    const g = generateReassignment({ current, brokers, racks: registered });
+    const current = topics.filter((t) => values.topics === undefined || values.topics.split(",").map((s) => s.trim()).includes(t.name));
+    const total = current.reduce((n, t) => n + t.record.partitions, 0);
+    // The same planner the ProposeReassignment admin call runs on a broker (cluster/reassignment_admin.ts).
+    const g = proposeReassignment({
+      topics: topics.map((t) => [t.name, t.record] as const),
+      registered: new Map(status.brokers.map((b) => [b.id, b.rack])),
+      brokers,
+      onlyTopics: values.topics === undefined ? null : values.topics.split(",").map((s) => s.trim()),
+    });
     console.log(formatReassignmentPlan(g.plan));
     console.error(
-      `${g.plan.partitions.length} of ${current.length} partitions change: ${g.moves} replica${g.moves === 1 ? "" : "s"} to copy, ` +
+      `${g.plan.partitions.length} of ${total} partitions change: ${g.moves} replica${g.moves === 1 ? "" : "s"} to copy, ` +
         `${g.leaderChanges} preferred leader${g.leaderChanges === 1 ? "" : "s"} change\n${formatLoads(g.before, g.after)}`,
     );
     return 0;
   } catch (e) {
     const code = (e as { code?: string | number }).code;
-    console.error(`sluice partitions: ${(e as Error).message}${code === undefined ? "" : ` (${code})`}`);
+    const named = typeof code === "number" ? errorInfo(code).name : code;
+    console.error(`sluice partitions: ${(e as Error).message}${named === undefined ? "" : ` (${named})`}`);
     return 1;
   }
 }
