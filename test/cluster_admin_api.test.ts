@@ -205,6 +205,13 @@ describe("a real Kafka client (@platformatic/kafka) over the Kafka listener", ()
       (e: { response?: { responses: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] } }) => e.response,
     );
     expect(refused?.responses).toMatchObject([{ name: "nope", partitions: [{ partitionIndex: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }] }]);
+    // Past REASSIGNMENT_REQUEST_PARTITIONS_MAX the whole request is refused at the edge, nothing moves.
+    const tooMany = await alter([{ name: TOPIC, partitions: Array.from({ length: 2_001 }, (_, i) => ({ partitionIndex: i, replicas: [1, 2] })) }]).then(
+      () => undefined,
+      (e: { response?: { errorCode: number } }) => e.response,
+    );
+    expect(tooMany?.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+    expect((await list(null)).topics).toEqual([]);
 
     const p = 1;
     const old = [...replicasOf(p)];
@@ -276,6 +283,10 @@ describe("a real Kafka client (@platformatic/kafka) over the Kafka listener", ()
     expect(unknown.results[0].partitions[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     const all = await electV2.async(kconn, 0, null, 30_000);
     expect(all.errorCode).toBe(0);
+    expect(all.results.flatMap((t: { partitions: { errorCode: number }[] }) => t.partitions.map((q) => q.errorCode)).every((c: number) => c === ErrorCode.ELECTION_NOT_NEEDED || c === ErrorCode.NONE)).toBe(true);
+    // Past KAFKA_ELECT_LEADERS_PARTITIONS_MAX named partitions: refused at the edge.
+    const tooMany = await electV2.async(kconn, 0, [{ topic: TOPIC, partitions: Array.from({ length: 1_001 }, (_, i) => i) }], 30_000);
+    expect(tooMany.errorCode).toBe(ErrorCode.INVALID_REQUEST);
 
     const unclean = await electV2.async(kconn, 1, [{ topic: TOPIC, partitions: [p] }], 30_000);
     expect(unclean.errorCode).toBe(ErrorCode.POLICY_VIOLATION);
@@ -286,6 +297,14 @@ describe("a real Kafka client (@platformatic/kafka) over the Kafka listener", ()
 
 describe("plans", () => {
   test("proposeReassignment plans over the brokers given; decommission empties a broker", async () => {
+    const holds3 = () => view.topics.get(TOPIC)!.replicas.some((r) => r.includes(3));
+    if (!holds3()) {
+      // The moves above may have taken every replica off broker 3: give it one, so there is something to plan and to empty.
+      const [put] = await admin.alterPartitionReassignments([{ topic: TOPIC, partition: 0, replicas: [3, replicasOf(0)[1]] }]);
+      expect(put.errorCode).toBe(ErrorCode.NONE);
+      await admin.waitForReassignments(undefined, { timeoutMs: MOVE_TIMEOUT_MS });
+      await waitFor(() => holds3() && !moving(0), { ...ETCD_WAIT, what: "a replica on broker 3" });
+    }
     const plan = await admin.proposeReassignment([1, 2]);
     expect(plan.plan.partitions.length).toBeGreaterThan(0);
     for (const e of plan.plan.partitions) expect(e.replicas.every((b) => b === 1 || b === 2)).toBe(true);
@@ -296,7 +315,6 @@ describe("plans", () => {
     const balance = await admin.balanceByLoad();
     expect(balance.before.map((l) => l.broker).sort()).toEqual([1, 2, 3]);
 
-    const holds3 = () => view.topics.get(TOPIC)!.replicas.some((r) => r.includes(3));
     expect(holds3()).toBe(true);
     const d = await admin.decommission(3);
     expect(d.outcomes.length).toBe(d.plan.plan.partitions.length);
