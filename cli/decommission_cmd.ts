@@ -12,9 +12,7 @@
 // progress on stderr. Exit codes: 0 done, 1 a refusal or timeout (named), 2 bad usage.
 
 import { parseArgs } from "node:util";
-import { ClusterKeys, EtcdClient, parseEndpointList, readClusterStatus, readTopics } from "../cluster/mod.ts";
-import { generateReassignment } from "../cluster/reassignment_generator.ts";
-import type { PartitionAssignment } from "../cluster/reassignment_plan.ts";
+import { ClusterKeys, EtcdClient, parseEndpointList, proposeReassignment, readClusterStatus, readTopics } from "../cluster/mod.ts";
 import { formatLoads } from "./partitions_cmd.ts";
 import { MOVE_POLL_MS, moveKeys, parseMoveMetrics, readMetrics, submitPlan, waitForMoves } from "./reassign_exec.ts";
 
@@ -86,9 +84,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (me === undefined) throw Object.assign(new Error(`broker ${broker} is not registered`), { code: "BROKER_NOT_AVAILABLE" });
     const others = status.brokers.filter((b) => b.id !== broker);
     const { topics } = await readTopics(client, keys);
-    const current: PartitionAssignment[] = [];
-    for (const t of topics) t.record.replicas.forEach((replicas, partition) => current.push({ topic: t.name, partition, replicas: t.record.moves?.[String(partition)]?.target ?? replicas }));
-    const g = generateReassignment({ current, brokers: others.map((b) => b.id), racks: new Map(others.map((b) => [b.id, b.rack])) });
+    // The plan Admin.decommission starts too: ProposeReassignment over every other broker (cluster/reassignment_admin.ts).
+    const g = proposeReassignment({
+      topics: topics.map((t) => [t.name, t.record] as const),
+      registered: new Map(status.brokers.map((b) => [b.id, b.rack])),
+      brokers: others.map((b) => b.id),
+      onlyTopics: null,
+    });
     console.error(`decommission of broker ${broker}: ${g.plan.partitions.length} partitions change, ${g.moves} replicas to copy\n${formatLoads(g.before, g.after)}`);
     const deadline = performance.now() + timeoutS * 1000;
     if (g.plan.partitions.length > 0) {
