@@ -130,7 +130,7 @@ export const ARRAY_LENGTH_MAX = 100_000;
 /**
  * The longest replica list (brokers of one partition) a message carries: far
  * above any replication factor a cluster allows (cluster/cluster_limits.ts
- * REPLICATION_FACTOR_MAX, asserted below it there), so a list is bounded by
+ * REPLICATION_FACTOR_MAX; cluster/reassignment_admin.ts asserts it), so a list is bounded by
  * something small instead of ARRAY_LENGTH_MAX.
  */
 export const REPLICA_LIST_LENGTH_MAX = 64;
