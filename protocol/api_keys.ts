@@ -35,9 +35,9 @@ export const ApiKey = {
   /** A follower broker's fetch from a partition leader (docs/CLUSTER.md). */
   ReplicaFetch: 1002,
   /** A balanced reassignment plan over a set of brokers (`sluice partitions reassign --generate`). */
-  ProposeReassignment: 1003,
+  ProposeReassignment: 1005,
   /** A reassignment plan that evens out bytes per second per broker (`sluice cluster balance --by-load`). */
-  BalanceByLoad: 1004,
+  BalanceByLoad: 1006,
 } as const;
 export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];
 

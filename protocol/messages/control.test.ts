@@ -30,7 +30,7 @@ function hex(b: Uint8Array): string {
 
 describe("api keys", () => {
   test("the table of docs/PROTOCOL.md, all at version 0, with body encodings", () => {
-    expect(SUPPORTED_APIS.map((a) => a.key)).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 33, 37, 43, 45, 46, 60, 1000, 1001, 1002, 1003, 1004]);
+    expect(SUPPORTED_APIS.map((a) => a.key)).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 33, 37, 43, 45, 46, 60, 1000, 1001, 1002, 1005, 1006]);
     expect(apiInfo(ApiKey.Produce)?.body).toBe("binary");
     expect(apiInfo(ApiKey.Fetch)?.body).toBe("binary");
     expect(apiInfo(ApiKey.ReplicaFetch)?.body).toBe("binary");
@@ -44,7 +44,7 @@ describe("api keys", () => {
   });
 
   test("every msgpack control api of this file has schemas", () => {
-    for (const key of [2, 3, 18, 19, 20, 22, 33, 37, 43, 45, 46, 60, 1000, 1003, 1004]) expect(isControlApiKey(key)).toBe(true);
+    for (const key of [2, 3, 18, 19, 20, 22, 33, 37, 43, 45, 46, 60, 1000, 1005, 1006]) expect(isControlApiKey(key)).toBe(true);
     expect(isControlApiKey(ApiKey.Produce)).toBe(false);
     expect(Object.keys(ControlSchemas).length).toBe(15);
   });

@@ -21,7 +21,7 @@
 //   ElectLeaders (43)      req  { topic?, partition? }                            (preferred leaders; absent topic = every topic)
 //                          resp { partitions: [{ topic, partition, errorCode, reason, leader }], moved, notNeeded, notAvailable, omitted }
 //   AlterPartitionReassignments (45), ListPartitionReassignments (46), DescribeCluster (60),
-//   ProposeReassignment (1003), BalanceByLoad (1004): messages/reassignments.ts
+//   ProposeReassignment (1005), BalanceByLoad (1006): messages/reassignments.ts
 //   DescribeTopics (1000)  req  { topics: [string] | null }
 //                          resp { topics: [{ name, errorCode, configs, partitions: [{ partition, logStartOffset,
 //                                 highWatermark, durableOffset, logEndOffset, segments, bytes, messagesIn,

@@ -40,7 +40,7 @@ describe("AlterPartitionReassignments (45)", () => {
   });
 });
 
-describe("ListPartitionReassignments (46), DescribeCluster (60), ProposeReassignment (1003), BalanceByLoad (1004)", () => {
+describe("ListPartitionReassignments (46), DescribeCluster (60), ProposeReassignment (1005), BalanceByLoad (1006)", () => {
   test("requests and responses round-trip", () => {
     const list = { topics: [{ name: "t", partitions: [] }], progress: true };
     expect(decodeControlRequest(ApiKey.ListPartitionReassignments, encodeControlRequest(ApiKey.ListPartitionReassignments, list))).toEqual(list);

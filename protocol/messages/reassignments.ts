@@ -15,11 +15,11 @@
 //     req  { }
 //     resp { clusterName: string | null, controllerId, brokers: [{ nodeId, host, port, kafkaPort: int | null,
 //            httpPort: int | null, rack: string | null }] }                      (a single node: itself, clusterName null)
-//   ProposeReassignment (1003)   (`sluice partitions reassign --generate`)
+//   ProposeReassignment (1005)   (`sluice partitions reassign --generate`)
 //     req  { brokers: [brokerId], topics: [string] | null }
 //     resp { plan: { version: 1, partitions: [{ topic, partition, replicas }] }, moves, leaderChanges,
 //            before: [{ broker, replicas, leaders }], after: [same] }
-//   BalanceByLoad (1004)         (`sluice cluster balance --by-load`)
+//   BalanceByLoad (1006)         (`sluice cluster balance --by-load`)
 //     req  { }
 //     resp { plan, moves, leaderChanges, bytesToCopy, before: [{ broker, bytesPerSec }], after: [same], silentBrokers: [brokerId] }
 
