@@ -1,5 +1,6 @@
 // Consumer groups in a cluster (docs/CLUSTER.md, "Consumer groups in a
-// cluster"), with a real etcd and three real `sluice serve` processes:
+// cluster"), with a real etcd and three real `sluice serve` processes
+// (support/cluster_harness.ts, Kafka listeners on):
 //
 // - the first FindCoordinator creates `__consumer_offsets` (16 partitions,
 //   RF 3) through the controller; every broker names the same coordinator for

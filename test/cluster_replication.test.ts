@@ -1,5 +1,6 @@
 // Replication driven by etcd (docs/CLUSTER.md, "Brokers act on the partition
-// state"), with a real etcd and three real `sluice serve` processes: nothing
+// state"), with a real etcd and three real `sluice serve` processes
+// (support/cluster_harness.ts; lease TTL 3 s, lag time 1 s): nothing
 // sets roles by hand; every broker gives its replicas the roles etcd's
 // partition state says.
 //

@@ -1,6 +1,6 @@
 // Controlled shutdown and a rolling restart under load (docs/CLUSTER.md,
-// "Controlled shutdown"), with a real etcd and three `sluice serve` processes,
-// RF 3, min.insync.replicas 2:
+// "Controlled shutdown"), with a real etcd and three `sluice serve` processes
+// (support/cluster_harness.ts), RF 3, min.insync.replicas 2:
 //
 // (a) SIGTERM of a partition leader while an idempotent producer sends with
 //     acks=all: every leadership it had moves (in etcd, before its
