@@ -5,14 +5,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { startControllerCluster } from "../test/support/controller_cluster.ts";
 import { waitFor } from "../test/support/wait_for.ts";
-import { listBrokers, registerBroker } from "./broker_registration.ts";
-import { ClusterKeys } from "./cluster_keys.ts";
+import { listBrokers } from "./broker_registration.ts";
 import { readClusterStatus } from "./cluster_status.ts";
 import { ControllerElection, ControllerFencedError } from "./controller_election.ts";
-import { type ControllerContext, createTopic, deleteTopic, updatePartitionState } from "./controller_topics.ts";
-import { EtcdClient } from "./etcd_client.ts";
-import { LeaseKeeper } from "./lease_keeper.ts";
+import { createTopic, deleteTopic, updatePartitionState } from "./controller_topics.ts";
 import { readTopics } from "./topic_metadata.ts";
 
 const TTL = 2;
@@ -29,25 +27,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
 
-let seq = 0;
-
 /** `ids` registered brokers, the first of them controller. */
-async function cluster(ids: number[]) {
-  const client = new EtcdClient({ endpoints: etcd.endpoints });
-  const keys = new ClusterKeys(`topics${process.pid}-${++seq}`);
-  const sessions = new Map<number, LeaseKeeper>();
-  for (const id of ids) {
-    const lease = await LeaseKeeper.grant(client, { ttlSeconds: TTL });
-    cleanups.push(() => lease.revoke());
-    await registerBroker(client, keys, lease, { id, host: "127.0.0.1", port: 9000 + id, httpPort: 9100 + id, rack: null, startedAtMs: Date.now() });
-    sessions.set(id, lease);
-  }
-  const election = new ControllerElection({ client, keys, lease: sessions.get(ids[0])!, brokerId: ids[0] });
-  cleanups.push(() => election.close());
-  expect(await election.campaign()).toBe(true);
-  let next = 0;
-  const ctx: ControllerContext = { client, keys, election, random: (below) => next++ % below };
-  return { client, keys, election, sessions, ctx };
+function cluster(ids: number[]) {
+  return startControllerCluster({ endpoints: etcd.endpoints, namePrefix: "topics", ids, ttlSeconds: TTL, cleanups });
 }
 
 async function refusal(p: Promise<unknown>): Promise<SluiceError> {
@@ -93,8 +75,8 @@ describe("topics written by the controller", () => {
   });
 
   test("replicas go only to live brokers: a broker whose lease expired gets none, and RF 3 of 2 live is refused", async () => {
-    const { client, keys, ctx, sessions } = await cluster([1, 2, 3]);
-    sessions.get(3)!.abandon();
+    const { client, keys, ctx, leases } = await cluster([1, 2, 3]);
+    leases.get(3)!.abandon();
     await waitFor(async () => (await listBrokers(client, keys)).brokers.length === 2, { what: "broker 3 gone", timeoutMs: 10_000, everyMs: 50 });
     const { record } = await createTopic(ctx, { name: "after", partitions: 8, replicationFactor: 2 });
     expect(new Set(record.replicas.flat())).toEqual(new Set([1, 2]));
@@ -140,13 +122,13 @@ describe("topics written by the controller", () => {
   });
 
   test("a deposed controller can neither create topics nor change partition states", async () => {
-    const { client, keys, ctx, sessions } = await cluster([1, 2]);
+    const { client, keys, ctx, leases } = await cluster([1, 2]);
     await createTopic(ctx, { name: "before", partitions: 1, replicationFactor: 2 });
     const s0 = (await readTopics(client, keys)).topics[0].partitions[0]!;
     // Broker 2 takes over after broker 1's session is revoked (as if it expired).
-    const other = new ControllerElection({ client, keys, lease: sessions.get(2)!, brokerId: 2 });
+    const other = new ControllerElection({ client, keys, lease: leases.get(2)!, brokerId: 2 });
     cleanups.push(() => other.close());
-    await client.leaseRevoke(sessions.get(1)!.id);
+    await client.leaseRevoke(leases.get(1)!.id);
     expect(await other.campaign()).toBe(true);
     await expect(createTopic(ctx, { name: "after", partitions: 1, replicationFactor: 1 })).rejects.toBeInstanceOf(ControllerFencedError);
     await expect(updatePartitionState(ctx, "before", 0, s0, (s) => ({ ...s, isr: [s.leader] }))).rejects.toBeInstanceOf(ControllerFencedError);

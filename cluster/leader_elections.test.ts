@@ -9,16 +9,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { startControllerCluster } from "../test/support/controller_cluster.ts";
 import { waitFor } from "../test/support/wait_for.ts";
-import { registerBroker } from "./broker_registration.ts";
-import { ClusterKeys } from "./cluster_keys.ts";
 import { ClusterView } from "./cluster_view.ts";
 import { announceShutdown } from "./controlled_shutdown.ts";
-import { ControllerElection } from "./controller_election.ts";
-import { type ControllerContext, createTopic, updatePartitionState } from "./controller_topics.ts";
-import { EtcdClient } from "./etcd_client.ts";
+import { createTopic, updatePartitionState } from "./controller_topics.ts";
 import { LeaderBalancer } from "./leader_balancer.ts";
-import { LeaseKeeper } from "./lease_keeper.ts";
 import type { PartitionState } from "./topic_metadata.ts";
 import { submitTopicRequest, TopicRequestServer } from "./topic_requests.ts";
 
@@ -36,30 +32,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
 
-let seq = 0;
-
 /** `ids` registered brokers, the first controller, a view and the controller's request server. */
 async function cluster(ids: number[]) {
-  const client = new EtcdClient({ endpoints: etcd.endpoints });
-  const keys = new ClusterKeys(`elect${process.pid}-${++seq}`);
-  const leases = new Map<number, LeaseKeeper>();
-  const registrations = new Map<number, number>();
-  for (const id of ids) {
-    const lease = await LeaseKeeper.grant(client, { ttlSeconds: TTL });
-    cleanups.push(() => lease.revoke());
-    const r = await registerBroker(client, keys, lease, { id, host: "127.0.0.1", port: 9000 + id, httpPort: 9100 + id, rack: null, startedAtMs: Date.now() });
-    leases.set(id, lease);
-    registrations.set(id, r.createRevision);
-  }
-  const election = new ControllerElection({ client, keys, lease: leases.get(ids[0])!, brokerId: ids[0] });
-  cleanups.push(() => election.close());
-  expect(await election.campaign()).toBe(true);
-  let next = 0;
-  const ctx: ControllerContext = { client, keys, election, random: (below) => next++ % below };
-  const view = ClusterView.start({ client, keys });
+  const c = await startControllerCluster({ endpoints: etcd.endpoints, namePrefix: "elect", ids, ttlSeconds: TTL, cleanups });
+  const view = ClusterView.start({ client: c.client, keys: c.keys });
   cleanups.push(() => view.close());
   await waitFor(() => view.ready && view.brokers.size === ids.length, { what: "the view" });
-  return { client, keys, election, leases, registrations, ctx, view };
+  return { ...c, view };
 }
 
 /** Sets a partition's leader and ISR by the controller's CAS (a past failover, in short). */

@@ -1,5 +1,6 @@
 // Consumer groups in a cluster (docs/CLUSTER.md, "Consumer groups in a
-// cluster"), with a real etcd and three real `sluice serve` processes:
+// cluster"), with a real etcd and three real `sluice serve` processes
+// (support/cluster_harness.ts, Kafka listeners on):
 //
 // - the first FindCoordinator creates `__consumer_offsets` (16 partitions,
 //   RF 3) through the controller; every broker names the same coordinator for
@@ -20,61 +21,40 @@ import { GroupConsumer } from "../client/group_consumer.ts";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import { GroupApiKey } from "../protocol/messages/groups.ts";
 import { offsetsPartitionFor } from "../engine/groups/offsets_topic.ts";
-import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { type ClusterHarness, startCluster } from "./support/cluster_harness.ts";
+import { ETCD_WAIT } from "./support/etcd.ts";
 import { RawClient } from "./support/raw_client.ts";
 import { KafkaRawClient } from "./support/kafka_raw_client.ts";
 import { decodeOffsetForLeaderEpochResponse, encodeOffsetForLeaderEpochRequest } from "../protocol/kafka/messages/offset_for_leader_epoch.ts";
 import { KafkaApiKey } from "../protocol/kafka/versions.ts";
 import { waitFor, waitForValue } from "./support/wait_for.ts";
 
-const BROKER_IDS = [1, 2, 3];
-const LEASE_TTL_SECONDS = 2;
 const LAG_TIME_MS = 1_000;
 const OFFSETS = "__consumer_offsets";
-let etcd: EtcdCluster;
-const brokers = new Map<number, BrokerProcess>();
+let c: ClusterHarness;
+let BROKER_IDS: number[];
 const closers: (() => Promise<unknown>)[] = [];
-const clusterName = `groups${process.pid}`;
 
-const brokerArgs = (id: number) => [
-  "--cluster-etcd",
-  etcd.endpoints.join(","),
-  "--broker-id",
-  String(id),
-  "--cluster-name",
-  clusterName,
-  "--cluster-lease-ttl-seconds",
-  String(LEASE_TTL_SECONDS),
-  "--replica-lag-time-max-ms",
-  String(LAG_TIME_MS),
-  "--workers",
-  "1",
-];
-
-function admin(id: number): Admin {
-  const a = new Admin({ broker: `127.0.0.1:${brokers.get(id)!.port}`, connectTimeoutMs: 1_000 });
-  closers.push(() => a.close());
-  return a;
-}
+const admin = (id: number): Admin => c.admin(c.broker(id).address);
 
 async function raw(id: number): Promise<RawClient> {
-  const c = await RawClient.connect(brokers.get(id)!.port);
-  closers.push(async () => c.close());
-  return c;
+  const r = await RawClient.connect(c.broker(id).inbound.port);
+  closers.push(async () => r.close());
+  return r;
 }
 
-const live = () => BROKER_IDS.filter((id) => brokers.has(id));
-const nativeBrokers = () => live().map((id) => `127.0.0.1:${brokers.get(id)!.port}`).join(",");
+const live = () => BROKER_IDS.filter((id) => c.broker(id).running);
+const nativeBrokers = () => c.bootstrap(BROKER_IDS.filter((id) => !c.broker(id).running));
+const kafkaAddress = (id: number) => `127.0.0.1:${c.broker(id).kafkaPort}`;
 
 type Found = { nodeId: number; host: string; port: number } | { errorCode: number; message: string };
 
 async function findCoordinator(via: number, groupId: string): Promise<Found> {
-  const c = await raw(via);
+  const r = await raw(via);
   try {
-    return await c.control<{ nodeId: number; host: string; port: number }>(GroupApiKey.FindCoordinator, { groupId });
+    return await r.control<{ nodeId: number; host: string; port: number }>(GroupApiKey.FindCoordinator, { groupId });
   } finally {
-    c.close();
+    r.close();
   }
 }
 
@@ -87,21 +67,16 @@ async function coordinatorOf(via: number, groupId: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-  await Promise.all(BROKER_IDS.map(async (id) => brokers.set(id, await startBroker({ args: brokerArgs(id) }))));
-  await waitFor(async () => {
-    for (const id of BROKER_IDS) if ((await admin(id).metadata([])).brokers.length !== 3) return false;
-    return true;
-  }, { ...ETCD_WAIT, what: "every broker sees three brokers" });
+  // Kafka listeners on: kafkajs and kcat take part (they reach the brokers straight, not through the proxies).
+  c = await startCluster({ brokers: 3, kafkaListener: true, brokerArgs: ["--replica-lag-time-max-ms", String(LAG_TIME_MS)] });
+  BROKER_IDS = c.ids;
+  await c.waitForMetadata();
 }, 60_000);
 
 afterAll(async () => {
-  for (const c of closers) await c().catch(() => {});
-  for (const b of brokers.values()) await b.cleanup();
-  for (const b of killed) await b.cleanup();
-  await etcd?.stop();
+  for (const f of closers) await f().catch(() => {});
+  await c?.cleanup();
 });
-const killed: BrokerProcess[] = [];
 
 describe("consumer groups across brokers", () => {
   test("the first FindCoordinator creates __consumer_offsets; every broker names the leader of the group's partition; the others answer NOT_COORDINATOR", async () => {
@@ -119,7 +94,7 @@ describe("consumer groups across brokers", () => {
     for (const id of BROKER_IDS) {
       const leads = t.partitions.filter((p) => p.leader === id).length;
       await waitFor(async () => {
-        const text = await (await fetch(`http://127.0.0.1:${brokers.get(id)!.httpPort}/metrics`)).text();
+        const text = await (await fetch(`http://127.0.0.1:${c.broker(id).httpPort}/metrics`)).text();
         return text.includes(`sluice_group_coordinator_partitions{state="loaded"} ${leads}\n`) && text.includes(`sluice_group_coordinator_partitions{state="loading"} 0\n`);
       }, { ...ETCD_WAIT, what: `broker ${id} serves its ${leads} offsets partitions` });
     }
@@ -136,9 +111,9 @@ describe("consumer groups across brokers", () => {
     const fetched = await at.control(GroupApiKey.OffsetFetch, { groupId: group, topics: null });
     expect(fetched).toEqual({ topics: [{ name: "probe", partitions: [{ partition: 0, offset: 0, metadata: "m", errorCode: 0 }] }] });
     for (const other of BROKER_IDS.filter((id) => id !== coordinator)) {
-      const c = await raw(other);
-      expect(await c.control(GroupApiKey.OffsetFetch, { groupId: group, topics: null })).toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
-      expect(await c.control(GroupApiKey.Heartbeat, { groupId: group, generationId: 1, memberId: "x" })).toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
+      const r = await raw(other);
+      expect(await r.control(GroupApiKey.OffsetFetch, { groupId: group, topics: null })).toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
+      expect(await r.control(GroupApiKey.Heartbeat, { groupId: group, generationId: 1, memberId: "x" })).toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
     }
 
     // The internal topic is the brokers' own.
@@ -206,13 +181,16 @@ describe("consumer groups across brokers", () => {
     nativeRun.catch(() => {});
 
     const kafka = new Kafka({
-      brokers: live().map((id) => `127.0.0.1:${brokers.get(id)!.kafkaPort}`),
+      brokers: live().map(kafkaAddress),
       clientId: "groups-failover",
       logLevel: logLevel.NOTHING,
       connectionTimeout: 1_000,
       retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
-    const kafkaConsumer = kafka.consumer({ groupId: kafkaGroup, sessionTimeout: 6_000, heartbeatInterval: 300, rebalanceTimeout: 10_000, retry: { retries: 30 } });
+    // kafkajs keeps asking the killed broker (ECONNREFUSED) until its consumer's retries run out, then restarts the
+    // consumer, which finds the new leaders and coordinator: 5 retries (~5 s) rather than 30 (~26 s) of that. Its
+    // fetches wait at most 250 ms, so a disconnect (and a rejoin) does not wait out a 5 s long poll.
+    const kafkaConsumer = kafka.consumer({ groupId: kafkaGroup, sessionTimeout: 6_000, heartbeatInterval: 300, rebalanceTimeout: 10_000, maxWaitTimeInMs: 250, retry: { retries: 5 } });
     closers.push(() => kafkaConsumer.disconnect());
     await kafkaConsumer.connect();
     await kafkaConsumer.subscribe({ topic: TOPIC, fromBeginning: true });
@@ -222,7 +200,7 @@ describe("consumer groups across brokers", () => {
     const kcatProc: ChildProcess = spawn(
       "/usr/bin/kcat",
       [
-        "-b", live().map((id) => `127.0.0.1:${brokers.get(id)!.kafkaPort}`).join(","),
+        "-b", live().map(kafkaAddress).join(","),
         "-G", kcatGroup, TOPIC,
         "-u", "-q", "-f", "%p %o\\n",
         "-X", "auto.offset.reset=earliest",
@@ -278,10 +256,7 @@ describe("consumer groups across brokers", () => {
     expect(victimLed.length).toBeGreaterThan(0);
 
     const killedAt = performance.now();
-    const b = brokers.get(victim)!;
-    brokers.delete(victim);
-    killed.push(b);
-    await b.kill9();
+    await c.broker(victim).kill9();
     const survivor = live()[0];
 
     // A new coordinator, named by a survivor, with every committed offset.
@@ -307,7 +282,7 @@ describe("consumer groups across brokers", () => {
         const p = (await admin(survivor).metadata([TOPIC])).topics[0].partitions[old.partition];
         return p.leader !== victim && p.leader >= 0 && p.leaderEpoch! > old.leaderEpoch! ? p : false;
       }, { ...ETCD_WAIT, what: `a new leader of ${TOPIC}-${old.partition}` });
-      const k = await KafkaRawClient.connect(brokers.get(moved.leader)!.kafkaPort!);
+      const k = await KafkaRawClient.connect(c.broker(moved.leader).kafkaPort!);
       closers.push(async () => k.close());
       const ask = (currentLeaderEpoch: number, leaderEpoch: number) =>
         k.call(
@@ -321,7 +296,7 @@ describe("consumer groups across brokers", () => {
       // A client with old metadata is fenced; a follower does not answer.
       expect((await ask(old.leaderEpoch!, old.leaderEpoch!)).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH);
       const follower = live().find((id) => id !== moved.leader)!;
-      const f = await KafkaRawClient.connect(brokers.get(follower)!.kafkaPort!);
+      const f = await KafkaRawClient.connect(c.broker(follower).kafkaPort!);
       closers.push(async () => f.close());
       const fromFollower = await f.call(
         KafkaApiKey.OffsetForLeaderEpoch,

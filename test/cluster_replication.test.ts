@@ -1,5 +1,6 @@
 // Replication driven by etcd (docs/CLUSTER.md, "Brokers act on the partition
-// state"), with a real etcd and three real `sluice serve` processes: nothing
+// state"), with a real etcd and three real `sluice serve` processes
+// (support/cluster_harness.ts; lease TTL 3 s, lag time 1 s): nothing
 // sets roles by hand; every broker gives its replicas the roles etcd's
 // partition state says.
 //
@@ -23,112 +24,57 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import fs from "node:fs";
 import path from "node:path";
 import { Admin, Consumer, type MetadataResponse, Producer } from "../client/mod.ts";
-import { ClusterKeys, EtcdClient, type PartitionState } from "../cluster/mod.ts";
+import type { PartitionState } from "../cluster/mod.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { decodeProduceResponse } from "../protocol/messages/produce.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
-import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { type ClusterHarness, startCluster } from "./support/cluster_harness.ts";
+import { ETCD_WAIT } from "./support/etcd.ts";
 import { RawClient, produceBody } from "./support/raw_client.ts";
 import { waitFor, waitForValue } from "./support/wait_for.ts";
 
-const BROKER_IDS = [1, 2, 3];
+/** Above the harness's 2 s: a follower must leave the ISR (lag time) well before its session could expire. */
 const LEASE_TTL_SECONDS = 3;
 const LAG_TIME_MS = 1_000;
-let etcd: EtcdCluster;
-const brokers = new Map<number, BrokerProcess>();
-/** Brokers replaced by a restart on the same data dir (cleaned up at the end). */
-const replaced: BrokerProcess[] = [];
+let c: ClusterHarness;
+let BROKER_IDS: number[];
 const closers: (() => Promise<unknown>)[] = [];
-const clusterName = `repl${process.pid}`;
 
-const brokerArgs = (id: number) => [
-  "--cluster-etcd",
-  etcd.endpoints.join(","),
-  "--broker-id",
-  String(id),
-  "--cluster-name",
-  clusterName,
-  "--cluster-lease-ttl-seconds",
-  String(LEASE_TTL_SECONDS),
-  "--replica-lag-time-max-ms",
-  String(LAG_TIME_MS),
-  "--workers",
-  "1",
-];
-
-function admin(id: number): Admin {
-  const a = new Admin({ broker: `127.0.0.1:${brokers.get(id)!.port}`, connectTimeoutMs: 1_000 });
-  closers.push(() => a.close());
-  return a;
-}
-
-function allBrokers(): string {
-  return BROKER_IDS.map((id) => `127.0.0.1:${brokers.get(id)!.port}`).join(",");
-}
-
-let etcdClient: EtcdClient;
-let keys: ClusterKeys;
-
-/** A partition's state as etcd holds it now (the controller's word). */
-async function stateInEtcd(topic: string, partition: number): Promise<PartitionState | undefined> {
-  const kv = (await etcdClient.range(keys.partition(topic, partition))).kvs[0];
-  return kv === undefined ? undefined : (JSON.parse(kv.value) as PartitionState);
-}
+const admin = (id: number): Admin => c.admin(c.broker(id).address);
+const allBrokers = (): string => c.bootstrap();
 
 /** The create revision of a broker's registration (one per session), undefined when it has none. */
 async function registrationOf(id: number): Promise<number | undefined> {
-  return (await etcdClient.range(keys.broker(id))).kvs[0]?.createRevision;
-}
-
-async function controllerInEtcd(): Promise<number | undefined> {
-  const kv = (await etcdClient.range(keys.controller)).kvs[0];
-  return kv === undefined ? undefined : (JSON.parse(kv.value) as { brokerId: number }).brokerId;
+  return (await c.etcdClient.range(c.keys.broker(id))).kvs[0]?.createRevision;
 }
 
 /** Waits for the topic's partition 0 to have its whole replica set in sync; returns that state. */
 function fullIsr(topic: string): Promise<PartitionState> {
   return waitForValue(async () => {
-    const s = await stateInEtcd(topic, 0);
+    const s = await c.partitionState(topic, 0);
     return s !== undefined && s.isr.length === BROKER_IDS.length && s.leader !== -1 ? s : undefined;
   }, { ...ETCD_WAIT, what: `${topic}-0 with every replica in the ISR` });
 }
 
-/** Sends SIGCONT to a stopped broker (also as a cleanup: a stopped process cannot be cleaned up). */
-function resume(b: BrokerProcess): void {
-  try {
-    process.kill(b.pid, "SIGCONT");
-  } catch {
-    // already gone
-  }
-}
-
 beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-  etcdClient = new EtcdClient({ endpoints: etcd.endpoints });
-  keys = new ClusterKeys(clusterName);
-  await Promise.all(BROKER_IDS.map(async (id) => brokers.set(id, await startBroker({ args: brokerArgs(id) }))));
-  await waitFor(async () => {
-    for (const id of BROKER_IDS) if ((await admin(id).metadata([])).brokers.length !== 3) return false;
-    return true;
-  }, { ...ETCD_WAIT, what: "every broker sees three brokers" });
+  c = await startCluster({ brokers: 3, leaseTtlSeconds: LEASE_TTL_SECONDS, brokerArgs: ["--replica-lag-time-max-ms", String(LAG_TIME_MS)] });
+  BROKER_IDS = c.ids;
+  await c.waitForMetadata();
 }, 60_000);
 
 // A test that failed with a broker stopped must not leave it stopped for the next one.
 afterEach(() => {
-  for (const b of brokers.values()) resume(b);
+  for (const id of BROKER_IDS) if (c.broker(id).paused) c.broker(id).resume();
 });
 
 afterAll(async () => {
-  for (const c of closers) await c().catch(() => {});
-  for (const b of brokers.values()) await b.cleanup();
-  for (const b of replaced) await b.cleanup();
-  await etcd?.stop();
+  for (const f of closers) await f().catch(() => {});
+  await c?.cleanup();
 });
 
 /** The .log files of one partition on one broker, by name. */
-function segmentFiles(b: BrokerProcess, topic: string, partition: number): Map<string, Buffer> {
-  const dir = path.join(b.dataDir, "topics", topic, String(partition));
+function segmentFiles(id: number, topic: string, partition: number): Map<string, Buffer> {
+  const dir = path.join(c.broker(id).dataDir, "topics", topic, String(partition));
   const out = new Map<string, Buffer>();
   for (const name of fs.readdirSync(dir).sort()) if (name.endsWith(".log")) out.set(name, fs.readFileSync(path.join(dir, name)));
   return out;
@@ -166,7 +112,7 @@ describe("replication driven by etcd's partition state", () => {
         ...ETCD_WAIT,
         what: `every replica of copies-${p} holds ${COUNT / 2} records durably`,
       });
-      const files = BROKER_IDS.map((id) => segmentFiles(brokers.get(id)!, "copies", p));
+      const files = BROKER_IDS.map((id) => segmentFiles(id, "copies", p));
       expect(files[0].size).toBeGreaterThan(0);
       expect(files[1]).toEqual(files[0]);
       expect(files[2]).toEqual(files[0]);
@@ -201,7 +147,7 @@ describe("replication driven by etcd's partition state", () => {
         if (killedAt > 0 && firstAckAfterKill === 0) firstAckAfterKill = performance.now();
         if (acked.size >= KILL_AFTER && killed === undefined) {
           killedAt = performance.now();
-          killed = brokers.get(victim)!.kill9();
+          killed = c.broker(victim).kill9();
         }
       }
     };
@@ -217,7 +163,7 @@ describe("replication driven by etcd's partition state", () => {
     expect(after.leader).not.toBe(victim);
     expect(after.leaderEpoch).toBeGreaterThan(0);
     // Read everything back from the new leader: every acknowledged record, at its acknowledged offset.
-    const consumer = new Consumer({ broker: survivors.map((id) => `127.0.0.1:${brokers.get(id)!.port}`).join(","), fetchMaxWaitMs: 100 });
+    const consumer = new Consumer({ broker: c.bootstrap([victim]), fetchMaxWaitMs: 100 });
     closers.push(() => consumer.close());
     consumer.assign([{ topic: "durable", partition: 0, position: "beginning" }]);
     const end = Math.max(...acked.values()) + 1;
@@ -235,8 +181,7 @@ describe("replication driven by etcd's partition state", () => {
     expect({ lost, duplicated, acked: acked.size, failed }).toEqual({ lost: 0, duplicated: 0, acked: TOTAL, failed: 0 });
 
     // The killed broker, restarted on its data dir, follows the new leader and catches up.
-    replaced.push(brokers.get(victim)!);
-    brokers.set(victim, await startBroker({ dataDir: brokers.get(victim)!.dataDir, args: brokerArgs(victim) }));
+    await c.broker(victim).start();
     const leaderEnd = (await offsetsOf("durable", 0, [after.leader]))[0].logEnd;
     await waitFor(async () => (await offsetsOf("durable", 0, [victim]))[0].durable >= leaderEnd, { ...ETCD_WAIT, what: "the restarted broker caught up" });
     // Caught up, it is proposed back into the ISR (AlterPartition) and the controller writes it.
@@ -246,25 +191,23 @@ describe("replication driven by etcd's partition state", () => {
   test("a SIGSTOPped follower leaves the ISR through the controller within the lag time; acks=all completes again; resumed, it rejoins", async () => {
     await admin(1).createTopic("lagging", { partitions: 1, replicationFactor: 3 });
     const s0 = await fullIsr("lagging");
-    const controller = await controllerInEtcd();
+    const controller = await c.controllerId();
     // Not the controller: the change must go through it while this broker is stopped.
     const follower = s0.isr.find((id) => id !== s0.leader && id !== controller)!;
-    const stopped = brokers.get(follower)!;
     const producer = new Producer({ broker: allBrokers(), acks: "all", connectTimeoutMs: 500 });
     closers.push(() => producer.close({ timeoutMs: 1_000 }));
     for (let i = 0; i < 20; i++) await producer.send("lagging", { partition: 0, value: `a${i}` });
     const registration = await registrationOf(follower);
     // The leader's counters are its broker's since it started (earlier tests' partitions too): compare with before.
     const leaderMetric = async (name: string) =>
-      Number(new RegExp(`^${name} (\\d+)$`, "m").exec(await (await fetch(`http://127.0.0.1:${brokers.get(s0.leader)!.httpPort}/metrics`)).text())?.[1]);
+      Number(new RegExp(`^${name} (\\d+)$`, "m").exec(await (await fetch(`http://127.0.0.1:${c.broker(s0.leader).httpPort}/metrics`)).text())?.[1]);
     const acceptedBefore = await leaderMetric("sluice_cluster_isr_proposals_accepted_total");
     const shrinksBefore = await leaderMetric("sluice_cluster_isr_shrinks_total");
     const expandsBefore = await leaderMetric("sluice_cluster_isr_expands_total");
-    process.kill(stopped.pid, "SIGSTOP");
-    closers.push(async () => resume(stopped));
+    c.broker(follower).pause();
     const stoppedAt = performance.now();
     const held = producer.send("lagging", { partition: 0, value: "held" });
-    await waitFor(async () => !(await stateInEtcd("lagging", 0))!.isr.includes(follower), {
+    await waitFor(async () => !(await c.partitionState("lagging", 0))!.isr.includes(follower), {
       timeoutMs: LAG_TIME_MS + 5_000,
       everyMs: 20,
       what: `broker ${follower} out of the ISR in etcd`,
@@ -273,7 +216,7 @@ describe("replication driven by etcd's partition state", () => {
     // The leader's proposal, not the end of the follower's session: its registration is the same one.
     expect(await registrationOf(follower)).toBe(registration);
     expect(shrunkAfterMs).toBeLessThan(LEASE_TTL_SECONDS * 1000);
-    const s1 = (await stateInEtcd("lagging", 0))!;
+    const s1 = (await c.partitionState("lagging", 0))!;
     expect(s1).toMatchObject({ leader: s0.leader, leaderEpoch: s0.leaderEpoch, partitionEpoch: s0.partitionEpoch + 1 });
     // With two in sync (min.insync.replicas 2) acks=all is answered again.
     expect((await held).offset).toBe(20n);
@@ -285,7 +228,7 @@ describe("replication driven by etcd's partition state", () => {
     // The stopped follower is behind by everything since it stopped (at least the 11 records sent after), and the leader says so.
     expect(await leaderMetric("sluice_cluster_follower_lag_max_messages")).toBeGreaterThanOrEqual(11);
 
-    resume(stopped);
+    c.broker(follower).resume();
     const leaderEnd = (await offsetsOf("lagging", 0, [s0.leader]))[0].logEnd;
     expect(leaderEnd).toBe(31);
     await waitFor(async () => (await offsetsOf("lagging", 0, [follower]))[0].durable === leaderEnd, { ...ETCD_WAIT, what: "the resumed follower caught up" });
@@ -299,31 +242,27 @@ describe("replication driven by etcd's partition state", () => {
     await admin(1).createTopic("paused", { partitions: 1, replicationFactor: 3 });
     const s0 = await fullIsr("paused");
     const old = s0.leader;
-    const paused = brokers.get(old)!;
     const producer = new Producer({ broker: allBrokers(), acks: "all", connectTimeoutMs: 500, retries: 1_000, deliveryTimeoutMs: 60_000 });
     closers.push(() => producer.close({ timeoutMs: 1_000 }));
     for (let i = 0; i < 20; i++) await producer.send("paused", { partition: 0, value: `a${i}` });
     // Records the old leader may be alone to have: its followers are stopped for a moment while it takes three acks=1 batches
     // (a follower's fetch already parked at the leader may still carry the first ones away; the rest only the leader has).
-    const followers = s0.isr.filter((id) => id !== old).map((id) => brokers.get(id)!);
-    for (const f of followers) {
-      process.kill(f.pid, "SIGSTOP");
-      closers.push(async () => resume(f));
-    }
-    const direct = await RawClient.connect(paused.port);
+    const followers = s0.isr.filter((id) => id !== old).map((id) => c.broker(id));
+    for (const f of followers) f.pause();
+    // Straight to the leader's listener, not through its proxy.
+    const direct = await RawClient.connect(c.broker(old).listenerPort!);
     closers.push(async () => direct.close());
     for (let i = 0; i < 3; i++) {
       const r = await direct.request(0, produceBody({ topic: "paused", acks: 1, partitions: [{ index: 0, records: encodeBatch([{ value: `alone${i}` }]) }] }));
       expect(decodeProduceResponse(r.body).topics[0].partitions[0].errorCode).toBe(ErrorCode.NONE);
     }
     // Connections opened now; their produces are written while the broker is stopped, so it reads them only once resumed.
-    const conns = await Promise.all(Array.from({ length: 6 }, () => RawClient.connect(paused.port)));
-    for (const c of conns) closers.push(async () => c.close());
-    process.kill(paused.pid, "SIGSTOP");
-    closers.push(async () => resume(paused));
-    for (const f of followers) resume(f);
-    const answers = conns.map((c, i) =>
-      c
+    const conns = await Promise.all(Array.from({ length: 6 }, () => RawClient.connect(c.broker(old).listenerPort!)));
+    for (const conn of conns) closers.push(async () => conn.close());
+    c.broker(old).pause();
+    for (const f of followers) f.resume();
+    const answers = conns.map((conn, i) =>
+      conn
         .request(0, produceBody({ topic: "paused", acks: i % 2 === 0 ? 1 : -1, timeoutMs: 30_000, partitions: [{ index: 0, records: encodeBatch([{ value: `zombie${i}` }]) }] }), {
           timeoutMs: 60_000,
         })
@@ -335,12 +274,12 @@ describe("replication driven by etcd's partition state", () => {
     // A producer that knows every broker goes on through the failover.
     const during = producer.send("paused", { partition: 0, value: "during" });
     const s1 = await waitForValue(async () => {
-      const s = await stateInEtcd("paused", 0);
+      const s = await c.partitionState("paused", 0);
       return s !== undefined && s.leader !== old && s.leader !== -1 ? s : undefined;
     }, { timeoutMs: LEASE_TTL_SECONDS * 1000 + 15_000, everyMs: 50, what: "a new leader in etcd" });
     expect(s1.leaderEpoch).toBe(s0.leaderEpoch + 1);
     expect(s1.isr).not.toContain(old);
-    resume(paused);
+    c.broker(old).resume();
     // Every answer the resumed broker gives is a refusal: it acknowledged nothing.
     const codes = await Promise.all(answers);
     expect(codes.every((c) => c === ErrorCode.NOT_LEADER_OR_FOLLOWER || c === "no answer")).toBe(true);
@@ -359,9 +298,9 @@ describe("replication driven by etcd's partition state", () => {
       const [l, f] = await offsetsOf("paused", 0, [s1.leader, old]);
       return l.logEnd === end && f.logEnd === end && f.durable === end && l.durable === end;
     }, { ...ETCD_WAIT, what: `the old leader holds the new leader's ${end} records durably` });
-    expect(segmentFiles(brokers.get(old)!, "paused", 0)).toEqual(segmentFiles(brokers.get(s1.leader)!, "paused", 0));
+    expect(segmentFiles(old, "paused", 0)).toEqual(segmentFiles(s1.leader, "paused", 0));
     // In order: what both had, the records a follower carried away, then the new leader's; what the old one wrote alone is gone.
-    const consumer = new Consumer({ broker: `127.0.0.1:${brokers.get(s1.leader)!.port}`, fetchMaxWaitMs: 100 });
+    const consumer = new Consumer({ broker: c.broker(s1.leader).address, fetchMaxWaitMs: 100 });
     closers.push(() => consumer.close());
     consumer.assign([{ topic: "paused", partition: 0, position: "beginning" }]);
     const values: string[] = [];

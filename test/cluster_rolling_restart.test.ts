@@ -1,6 +1,6 @@
 // Controlled shutdown and a rolling restart under load (docs/CLUSTER.md,
-// "Controlled shutdown"), with a real etcd and three `sluice serve` processes,
-// RF 3, min.insync.replicas 2:
+// "Controlled shutdown"), with a real etcd and three `sluice serve` processes
+// (support/cluster_harness.ts), RF 3, min.insync.replicas 2:
 //
 // (a) SIGTERM of a partition leader while an idempotent producer sends with
 //     acks=all: every leadership it had moves (in etcd, before its
@@ -14,76 +14,41 @@
 // Figures (hand-off time, longest ack gap, counts) are printed for the record.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { ClusterKeys, ClusterView, EtcdClient, EtcdWatch, NO_LEADER, readClusterStatus } from "../cluster/mod.ts";
-import { Admin, Consumer, GroupConsumer } from "../client/mod.ts";
+import { ClusterView, EtcdWatch, NO_LEADER, readClusterStatus } from "../cluster/mod.ts";
+import { Consumer, GroupConsumer } from "../client/mod.ts";
 import { ConsumerFetcher } from "../client/group_transport.ts";
 import type { TopicPartitions } from "../protocol/messages/groups.ts";
 import { ErrorCode, isRetriable, SluiceError } from "../protocol/errors.ts";
 import type { History } from "./checker/history.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
-import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { type ClusterHarness, startCluster } from "./support/cluster_harness.ts";
+import { ETCD_WAIT } from "./support/etcd.ts";
 import { AckedLoad, readBack } from "./support/acked_load.ts";
 import { waitFor } from "./support/wait_for.ts";
 
-const BROKER_IDS = [1, 2, 3];
 const PARTITIONS = 6;
 /** Sends the load keeps in flight (bounded: the producer's buffer is the rest of the backpressure). */
 const SENDS_IN_FLIGHT = 128;
 /** How long the load runs after the last restart before it stops (acks must flow again). */
 const ACKS_AFTER_RESTART = 200;
 
-let etcd: EtcdCluster;
-let client: EtcdClient;
-let keys: ClusterKeys;
+// Each broker is reached at its proxy's address (support/cluster_harness.ts), which a restart keeps,
+// as a restarted server keeps its address: clients bootstrapped with it still reach it.
+let c: ClusterHarness;
+let BROKER_IDS: number[];
 let view: ClusterView;
-const brokers = new Map<number, BrokerProcess>();
-const dataDirs = new Map<number, string>();
-const stopped: BrokerProcess[] = [];
-const clusterName = `rolling${process.pid}`;
 const decoder = new TextDecoder();
 
-const brokerArgs = (id: number) => [
-  "--cluster-etcd", etcd.endpoints.join(","),
-  "--broker-id", String(id),
-  "--cluster-name", clusterName,
-  "--cluster-lease-ttl-seconds", "2",
-  "--min-insync-replicas", "2",
-  "--workers", "1",
-];
-
-/** The running brokers, as a bootstrap list. */
-const bootstrap = () => [...brokers.values()].map((b) => `127.0.0.1:${b.port}`).join(",");
-
-/** Starts broker `id` on its data dir; a restart keeps its ports, as a restarted server keeps its address (clients bootstrapped with it still reach it). */
-async function start(id: number): Promise<BrokerProcess> {
-  const was = brokers.get(id) ?? stopped.findLast((b) => b.dataDir === dataDirs.get(id));
-  const ports = was === undefined ? [] : ["--port", String(was.port), "--kafka-port", String(was.kafkaPort), "--http-port", String(was.httpPort)];
-  const b = await startBroker({ dataDir: dataDirs.get(id)!, args: [...brokerArgs(id), ...ports] });
-  brokers.set(id, b);
-  return b;
-}
-
 beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-  client = new EtcdClient({ endpoints: etcd.endpoints });
-  keys = new ClusterKeys(clusterName);
-  view = ClusterView.start({ client, keys });
-  for (const id of BROKER_IDS) {
-    dataDirs.set(id, fs.mkdtempSync(path.join(os.tmpdir(), `sluice-rr${id}-`)));
-    await start(id);
-  }
+  c = await startCluster({ brokers: 3, brokerArgs: ["--min-insync-replicas", "2"] });
+  BROKER_IDS = c.ids;
+  view = ClusterView.start({ client: c.etcdClient, keys: c.keys });
   await waitFor(() => view.brokers.size === 3 && view.controller !== undefined, { ...ETCD_WAIT, what: "three brokers and a controller" });
 }, 60_000);
 
 afterAll(async () => {
   await view?.close();
-  for (const b of [...brokers.values(), ...stopped]) await b.cleanup();
-  for (const dir of dataDirs.values()) fs.rmSync(dir, { recursive: true, force: true });
-  await etcd?.stop();
+  await c?.cleanup();
 });
 
 /** Partitions (of `topic`) `id` leads, as the view sees etcd. */
@@ -94,12 +59,7 @@ function ledBy(topic: string, id: number): number[] {
 }
 
 async function createTopic(name: string): Promise<void> {
-  const admin = new Admin({ broker: bootstrap() });
-  try {
-    await admin.createTopic(name, { partitions: PARTITIONS, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
-  } finally {
-    await admin.close();
-  }
+  await c.admin().createTopic(name, { partitions: PARTITIONS, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
   await waitFor(() => {
     for (let p = 0; p < PARTITIONS; p++) if (view.partitionState(name, p) === undefined) return false;
     return true;
@@ -108,7 +68,7 @@ async function createTopic(name: string): Promise<void> {
 
 /** Under-replicated and offline partitions of the whole cluster, as etcd says. */
 async function clusterHealthy(): Promise<boolean> {
-  const s = await readClusterStatus(client, keys);
+  const s = await readClusterStatus(c.etcdClient, c.keys);
   return s.brokers.length === 3 && s.partitions.underReplicated === 0 && s.partitions.offline === 0;
 }
 
@@ -126,18 +86,18 @@ class LeaderOffsetsFetcher extends ConsumerFetcher {
       for (const partition of tp.partitions) {
         await waitFor(async () => {
           const leader = view.partitionState(tp.topic, partition)?.leader;
-          const b = leader === undefined ? undefined : brokers.get(leader);
-          if (b === undefined) return false;
-          const c = new Consumer({ broker: `127.0.0.1:${b.port}`, connectTimeoutMs: 500 });
+          const b = leader === undefined ? undefined : c.broker(leader);
+          if (b === undefined || !b.running) return false;
+          const consumer = new Consumer({ broker: b.address, connectTimeoutMs: 500 });
           try {
-            const [a] = await c.listOffsets([{ topic: tp.topic, partition, at: which }]);
+            const [a] = await consumer.listOffsets([{ topic: tp.topic, partition, at: which }]);
             if (a.errorCode !== 0) return false; // moved meanwhile: ask the next leader
             out.set(`${tp.topic}:${partition}`, Number(a.offset));
             return true;
           } catch {
             return false; // that broker just stopped
           } finally {
-            await c.close();
+            await consumer.close();
           }
         }, { timeoutMs: 20_000, everyMs: 50, what: `the ${which} offset of ${tp.topic}-${partition} from its leader` });
       }
@@ -149,7 +109,8 @@ class LeaderOffsetsFetcher extends ConsumerFetcher {
 /** etcd's changes as they arrive, with their revisions: when a leadership moved vs when a registration went. */
 function recordEvents(): { events: { at: number; type: string; key: string; revision: number; leader?: number }[]; close: () => Promise<void> } {
   const events: { at: number; type: string; key: string; revision: number; leader?: number }[] = [];
-  const watch = EtcdWatch.start(client, keys.root, { prefix: true, fromRevision: view.revision + 1 }, {
+  const keys = c.keys;
+  const watch = EtcdWatch.start(c.etcdClient, keys.root, { prefix: true, fromRevision: view.revision + 1 }, {
     onSnapshot: () => {},
     onEvents: (batch) => {
       const at = performance.now();
@@ -170,13 +131,12 @@ function recordEvents(): { events: { at: number; type: string; key: string; revi
  */
 async function sigterm(id: number, topic: string): Promise<{ handOffMs: number; exitMs: number; moved: number }> {
   const led = ledBy(topic, id);
+  const keys = c.keys;
   const rec = recordEvents();
-  const b = brokers.get(id)!;
+  const b = c.broker(id);
   const t0 = performance.now();
-  const code = await b.stop();
+  const code = await b.terminate();
   const exitMs = performance.now() - t0;
-  stopped.push(b);
-  brokers.delete(id);
   await waitFor(() => rec.events.some((e) => e.type === "delete" && e.key === keys.broker(id)), { ...ETCD_WAIT, what: `broker ${id}'s registration deleted` });
   await rec.close();
   expect({ id, code, output: code === 0 ? "" : b.output() }).toEqual({ id, code: 0, output: "" });
@@ -213,16 +173,16 @@ describe("controlled shutdown under load", () => {
   test("SIGTERM of a leader under acks=all produce: leaderships move before it exits, no client error, nothing acked lost", async () => {
     await createTopic("handoff");
     await waitFor(clusterHealthy, { ...ETCD_WAIT, what: "cluster healthy" });
-    const load = new AckedLoad({ broker: bootstrap(), topic: "handoff", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
+    const load = new AckedLoad({ broker: c.bootstrap(), topic: "handoff", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
     await load.flowing(2_000, "acks before the SIGTERM");
     const victim = view.partitionState("handoff", 0)!.leader;
     const r = await sigterm(victim, "handoff");
     await load.flowing(ACKS_AFTER_RESTART, "acks with the broker stopped");
-    await start(victim);
+    await c.broker(victim).start();
     await waitFor(clusterHealthy, { ...ETCD_WAIT, timeoutMs: 60_000, what: `broker ${victim} back in every ISR` });
     await load.flowing(ACKS_AFTER_RESTART, "acks after the restart");
     await load.stop();
-    const read = await readBack({ broker: bootstrap(), topic: "handoff", partitions: PARTITIONS, history: load.history });
+    const read = await readBack({ broker: c.bootstrap(), topic: "handoff", partitions: PARTITIONS, history: load.history });
     console.log(`handoff: broker ${victim} led ${r.moved} partitions; SIGTERM → leaderships moved in etcd ${Math.round(r.handOffMs)} ms, → exit ${Math.round(r.exitMs)} ms; sent ${load.sent}, acked ${load.acked}, read ${read}, longest ack gap ${Math.round(load.longestAckGapMs)} ms`);
     expect(r.moved).toBeGreaterThan(0);
     judge("handoff", load, load.history);
@@ -231,15 +191,15 @@ describe("controlled shutdown under load", () => {
   test("a rolling restart of all three brokers under produce and a consumer group loses nothing and shows clients no error", async () => {
     await createTopic("rolling");
     await waitFor(clusterHealthy, { ...ETCD_WAIT, what: "cluster healthy" });
-    const load = new AckedLoad({ broker: bootstrap(), topic: "rolling", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
+    const load = new AckedLoad({ broker: c.bootstrap(), topic: "rolling", partitions: PARTITIONS, sendsInFlight: SENDS_IN_FLIGHT });
     // The consumer group: every acked value must reach it (at least once).
     const groupSeen = new Set<string>();
     let groupDeliveries = 0;
     const groupErrors: string[] = [];
     const commitErrors: SluiceError[] = [];
-    const fetcher = new LeaderOffsetsFetcher(new Consumer({ broker: bootstrap(), autoOffsetReset: "earliest", connectTimeoutMs: 500 }));
+    const fetcher = new LeaderOffsetsFetcher(new Consumer({ broker: c.bootstrap(), autoOffsetReset: "earliest", connectTimeoutMs: 500 }));
     const group = new GroupConsumer({
-      broker: bootstrap(),
+      broker: c.bootstrap(),
       groupId: "rolling-readers",
       autoCommitIntervalMs: 500,
       sessionTimeoutMs: 6_000,
@@ -261,14 +221,14 @@ describe("controlled shutdown under load", () => {
       const r = await sigterm(id, "rolling");
       await load.flowing(ACKS_AFTER_RESTART, `acks with broker ${id} stopped`);
       const tRestart = performance.now();
-      await start(id);
+      await c.broker(id).start();
       await waitFor(clusterHealthy, { ...ETCD_WAIT, timeoutMs: 60_000, everyMs: 50, what: `broker ${id} back in every ISR` });
       rounds.push(`broker ${id}: led ${r.moved}, hand-off ${Math.round(r.handOffMs)} ms, exit ${Math.round(r.exitMs)} ms, back in every ISR ${Math.round(performance.now() - tRestart)} ms after restart`);
     }
     const rollMs = performance.now() - t0;
     await load.flowing(ACKS_AFTER_RESTART, "acks after the rolling restart");
     await load.stop();
-    const read = await readBack({ broker: bootstrap(), topic: "rolling", partitions: PARTITIONS, history: load.history });
+    const read = await readBack({ broker: c.bootstrap(), topic: "rolling", partitions: PARTITIONS, history: load.history });
     const acked = load.history.events.filter((e) => e.kind === "ack").map((e) => (e as { value: string }).value);
     await waitFor(() => acked.every((v) => groupSeen.has(v)) || groupErrors.length > 0, { timeoutMs: 60_000, everyMs: 50, what: "the group consumer saw every acked value" });
     await group.close();

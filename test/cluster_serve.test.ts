@@ -10,12 +10,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CONTROLLED_SHUTDOWN_TIMEOUT_MS } from "../cluster/mod.ts";
+import { CONTROLLED_SHUTDOWN_TIMEOUT_MS, ClusterKeys, EtcdClient, readClusterStatus } from "../cluster/mod.ts";
 import { parseBrokerConfig } from "../engine/broker_config.ts";
 import { mergeConfigSources } from "../cli/serve_cmd.ts";
 import { type BrokerProcess, startBroker } from "./support/broker.ts";
 import { ETCD_WAIT, type EtcdCluster, freePorts, startEtcd } from "./support/etcd.ts";
-import { letTimePass, waitFor } from "./support/wait_for.ts";
+import { letTimePass, waitFor, waitForValue } from "./support/wait_for.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUN = path.join(REPO_ROOT, "node_modules", ".bin", "bun");
@@ -63,6 +63,15 @@ async function status(name: string, args: string[] = ["--json"]): Promise<{ code
   return { code, stdout, stderr };
 }
 
+/**
+ * The cluster as etcd holds it, read in-process (what `sluice cluster status`
+ * prints, without starting a process): the probe of the waits, each followed
+ * by the command's own answer where the test checks what it shows.
+ */
+async function etcdStatus(name: string, endpoints: readonly string[] = etcd.endpoints) {
+  return await readClusterStatus(new EtcdClient({ endpoints: [...endpoints] }), new ClusterKeys(name));
+}
+
 async function statusJson(name: string): Promise<StatusJson> {
   const r = await status(name);
   if (r.code !== 0) throw new Error(`cluster status failed (${r.code}): ${r.stderr}`);
@@ -74,11 +83,11 @@ describe("sluice serve in a cluster", () => {
     const name = clusterName();
     const b1 = await clusterBroker(name, 1, ["--rack", "r1"]);
     const b2 = await clusterBroker(name, 2);
-    let s: StatusJson | undefined;
     await waitFor(async () => {
-      s = await statusJson(name);
-      return s.brokers.length === 2 && s.controller !== null;
+      const now = await etcdStatus(name);
+      return now.brokers.length === 2 && now.controller !== null;
     }, { ...ETCD_WAIT, what: "both registered and a controller" });
+    const s: StatusJson | undefined = await statusJson(name);
     expect(s!.brokers).toEqual([
       { id: 1, host: "127.0.0.1", port: b1.port, kafkaPort: b1.kafkaPort, httpPort: b1.httpPort, rack: "r1", startedAtMs: expect.any(Number) } as never,
       { id: 2, host: "127.0.0.1", port: b2.port, kafkaPort: b2.kafkaPort, httpPort: b2.httpPort, rack: null, startedAtMs: expect.any(Number) } as never,
@@ -108,11 +117,14 @@ describe("sluice serve in a cluster", () => {
     const stoppedAt = performance.now();
     expect(await b1.stop()).toBe(0);
     await waitFor(async () => {
-      const now = await statusJson(name);
+      const now = await etcdStatus(name);
       return now.controller?.brokerId === 2 && now.brokers.length === 1;
     }, { ...ETCD_WAIT, what: "broker 2 is controller, broker 1 gone" });
     expect(performance.now() - stoppedAt).toBeLessThan(2_000 + 1_500); // SIGTERM handling + no lease wait
-    expect((await statusJson(name)).controller!.epoch).toBeGreaterThan(s!.controller!.epoch);
+    const after = await statusJson(name);
+    expect(after.brokers.map((b) => b.id)).toEqual([2]);
+    expect(after.controller!.brokerId).toBe(2);
+    expect(after.controller!.epoch).toBeGreaterThan(s!.controller!.epoch);
     expect(b1.output()).toContain("broker 1 is the controller");
   });
 
@@ -120,14 +132,16 @@ describe("sluice serve in a cluster", () => {
     const name = clusterName();
     const b1 = await clusterBroker(name, 1, ["--cluster-lease-ttl-seconds", "2"]);
     await clusterBroker(name, 2);
-    await waitFor(async () => (await statusJson(name)).brokers.length === 2, { ...ETCD_WAIT, what: "two brokers" });
+    await waitFor(async () => (await etcdStatus(name)).brokers.length === 2, { ...ETCD_WAIT, what: "two brokers" });
     await b1.kill9();
     const killedAt = performance.now();
     await waitFor(async () => {
-      const s = await statusJson(name);
+      const s = await etcdStatus(name);
       return s.brokers.length === 1 && s.controller?.brokerId === 2;
-    }, { what: "broker 1 gone and 2 controller", timeoutMs: 15_000, everyMs: 100 });
+    }, { what: "broker 1 gone and 2 controller", timeoutMs: 15_000, everyMs: 20 });
     expect(performance.now() - killedAt).toBeLessThan(2_000 + 3_000);
+    const s = await statusJson(name);
+    expect({ brokers: s.brokers.map((b) => b.id), controller: s.controller?.brokerId }).toEqual({ brokers: [2], controller: 2 });
   });
 
   test("a broker paused past its lease (SIGSTOP) loses its session and controllership, and rejoins with a new session when resumed", async () => {
@@ -135,20 +149,20 @@ describe("sluice serve in a cluster", () => {
     const b1 = await clusterBroker(name, 1);
     await clusterBroker(name, 2);
     await waitFor(async () => {
-      const s = await statusJson(name);
+      const s = await etcdStatus(name);
       return s.brokers.length === 2 && s.controller?.brokerId === 1;
     }, { ...ETCD_WAIT, what: "two brokers, broker 1 controller" });
     b1.proc.kill("SIGSTOP");
+    let epoch2: number;
     try {
-      await waitFor(async () => {
-        const s = await statusJson(name);
-        return s.brokers.length === 1 && s.controller?.brokerId === 2;
-      }, { what: "broker 1 gone, broker 2 controller", timeoutMs: 15_000, everyMs: 100 });
+      epoch2 = await waitForValue(async () => {
+        const s = await etcdStatus(name);
+        return s.brokers.length === 1 && s.controller?.brokerId === 2 ? s.controller.epoch : undefined;
+      }, { what: "broker 1 gone, broker 2 controller", timeoutMs: 15_000, everyMs: 20 });
     } finally {
       b1.proc.kill("SIGCONT");
     }
-    const epoch2 = (await statusJson(name)).controller!.epoch;
-    await waitFor(async () => (await statusJson(name)).brokers.length === 2, { what: "broker 1 registered again", timeoutMs: 15_000, everyMs: 100 });
+    await waitFor(async () => (await etcdStatus(name)).brokers.length === 2, { what: "broker 1 registered again", timeoutMs: 15_000, everyMs: 20 });
     const s = await statusJson(name);
     expect(s.controller).toEqual({ brokerId: 2, epoch: epoch2 }); // the returning broker does not take the controllership back
     expect(s.brokers.find((b) => b.id === 1)!.port).toBe(b1.port);
@@ -214,11 +228,11 @@ describe("sluice serve with a three-member etcd", () => {
       if (r.status !== 0) throw new Error(r.stderr);
       return JSON.parse(r.stdout) as StatusJson;
     };
-    let before: StatusJson | undefined;
     await waitFor(async () => {
-      before = await statusOn(three.endpoints);
-      return before.brokers.length === 2 && before.controller !== null;
+      const now = await etcdStatus(name, three.endpoints);
+      return now.brokers.length === 2 && now.controller !== null;
     }, { ...ETCD_WAIT, what: "two brokers and a controller" });
+    const before: StatusJson | undefined = await statusOn(three.endpoints);
     await three.kill(0);
     // Two TTLs and a bit passing is the behaviour under test: a broker whose keepalives had stopped would be gone by now.
     await letTimePass(2 * 2_000 + 1_000);

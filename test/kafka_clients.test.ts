@@ -337,7 +337,9 @@ describe("consumer groups (Kafka's classic protocol: the client leader assigns)"
       producer.send({ topic: "kg-js", messages: Array.from({ length: n }, (_, i) => ({ key: `k${from + i}`, value: `v${from + i}`, partition: (from + i) % 4 })) });
     const got = new Map<string, string>();
     const member = async (name: string) => {
-      const c = kafka.consumer({ groupId: "js-group", sessionTimeout: 10_000, heartbeatInterval: 200, rebalanceTimeout: 10_000 });
+      // kafkajs heartbeats (and so learns of a rebalance) between fetches: a fetch that waits 100 ms, not its default 5 s,
+      // lets each join and leave below settle in well under a second.
+      const c = kafka.consumer({ groupId: "js-group", sessionTimeout: 10_000, heartbeatInterval: 200, rebalanceTimeout: 10_000, maxWaitTimeInMs: 100 });
       await c.connect();
       await c.subscribe({ topic: "kg-js", fromBeginning: true });
       await c.run({ eachMessage: async ({ message }) => void got.set(message.value!.toString(), name) });

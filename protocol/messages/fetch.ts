@@ -10,6 +10,8 @@
 // Records are stored batch bytes, byte for byte; decoding returns them as a
 // view into the response frame. A null Records field decodes as an empty view.
 // The first batch may start below FetchOffset: clients skip those records.
+// The response's layout (writeFetchLayout…) is shared with ReplicaFetch
+// (replica_fetch.ts), whose partitions carry a longer head.
 
 import { Reader, type Writer } from "../codec.ts";
 import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
@@ -88,65 +90,58 @@ export function decodeFetchRequest(body: Uint8Array): FetchRequest {
   return { maxWaitMs, minBytes, maxBytes, topics };
 }
 
-/** Writes a successful response body (ErrorCode NONE, then the topics); records are copied into the writer. */
-export function writeFetchResponse(w: Writer, resp: FetchResponse): void {
-  writeOkPrefix(w);
-  w.writeArrayCount(resp.topics.length);
-  for (const t of resp.topics) {
-    w.writeString(t.name).writeArrayCount(t.partitions.length);
-    for (const p of t.partitions) {
-      w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.highWatermark).writeI64(p.logStartOffset).writeBytes(p.records);
-    }
-  }
+/**
+ * The response layout Fetch and ReplicaFetch (replica_fetch.ts) share:
+ * ErrorCode NONE, then [Name:String [PartitionR]], every PartitionR a
+ * message-specific head followed by Records:Bytes. One writer for the copied
+ * form, one for the pieces, one decoder; each message gives only its head.
+ */
+export interface FetchLayoutTopic<P extends { records: Uint8Array }> {
+  name: string;
+  partitions: readonly P[];
 }
 
-/** Decodes a response body; records are views. A request-level error is thrown as SluiceError(code, message). */
-export function decodeFetchResponse(body: Uint8Array): FetchResponse {
-  const r = new Reader(body);
-  readResponseEnvelope(r);
-  const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
-  const topics: FetchTopicResult[] = [];
-  for (let i = 0; i < topicCount; i++) {
-    const name = r.readStringNotNull("topics[].name");
-    const partitionCount = r.readArrayCount("topics[].partitions", FETCH_PARTITION_RESULT_BYTES_MIN);
-    const partitions: FetchPartitionResult[] = [];
-    for (let j = 0; j < partitionCount; j++) {
-      partitions.push({
-        index: r.readI32("partitions[].index"),
-        errorCode: r.readI16("partitions[].errorCode"),
-        highWatermark: r.readI64("partitions[].highWatermark"),
-        logStartOffset: r.readI64("partitions[].logStartOffset"),
-        records: r.readBytes("partitions[].records") ?? EMPTY,
-      });
+/** Writes everything of a PartitionR before its Records field. */
+export type PartitionHeadWriter<P> = (w: Writer, p: P) => void;
+
+/** Writes a successful response body in the shared layout; records are copied into the writer. */
+export function writeFetchLayout<P extends { records: Uint8Array }>(w: Writer, topics: readonly FetchLayoutTopic<P>[], writeHead: PartitionHeadWriter<P>): void {
+  writeOkPrefix(w);
+  w.writeArrayCount(topics.length);
+  for (const t of topics) {
+    w.writeString(t.name).writeArrayCount(t.partitions.length);
+    for (const p of t.partitions) {
+      writeHead(w, p);
+      w.writeBytes(p.records);
     }
-    topics.push({ name, partitions });
   }
-  r.expectEnd("the fetch response");
-  return { topics };
 }
 
 /**
- * The response body as pieces for a vectored socket write, without copying
- * records. Everything but the records goes into the writer; the pieces are
- * views of the writer's bytes *from byte 0* (so a frame header begun in `w`
- * with beginResponseFrame, or earlier responses, come out in the first piece)
- * interleaved with each partition's records view. Patch a frame header's size
- * with `w.patchI32(start, w.length - start - 4 + recordBytes)` (endFrame would
- * miss the records). Do not write to or reset `w` until the pieces are sent.
+ * The response body in the shared layout as pieces for a vectored socket
+ * write, without copying records. Everything but the records goes into the
+ * writer; the pieces are views of the writer's bytes *from byte 0* (so a frame
+ * header begun in `w` with beginResponseFrame, or earlier responses, come out
+ * in the first piece) interleaved with each partition's records view. Patch a
+ * frame header's size with `w.patchI32(start, w.length - start - 4 + recordBytes)`
+ * (endFrame would miss the records). Do not write to or reset `w` until the
+ * pieces are sent.
  */
-export function writeFetchResponsePieces(
+export function writeFetchLayoutPieces<P extends { records: Uint8Array }>(
   w: Writer,
-  resp: FetchResponse,
+  topics: readonly FetchLayoutTopic<P>[],
+  writeHead: PartitionHeadWriter<P>,
 ): { pieces: Uint8Array[]; recordBytes: number } {
   const cuts: number[] = [];
   const records: Uint8Array[] = [];
   let recordBytes = 0;
   writeOkPrefix(w);
-  w.writeArrayCount(resp.topics.length);
-  for (const t of resp.topics) {
+  w.writeArrayCount(topics.length);
+  for (const t of topics) {
     w.writeString(t.name).writeArrayCount(t.partitions.length);
     for (const p of t.partitions) {
-      w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.highWatermark).writeI64(p.logStartOffset).writeI32(p.records.length);
+      writeHead(w, p);
+      w.writeI32(p.records.length);
       if (p.records.length > 0) {
         cuts.push(w.length);
         records.push(p.records);
@@ -164,4 +159,65 @@ export function writeFetchResponsePieces(
   }
   pieces.push(all.subarray(at));
   return { pieces, recordBytes };
+}
+
+/**
+ * Decodes a response body in the shared layout; `readPartition` reads one
+ * whole PartitionR (its records with readRecords: a view, empty when null),
+ * whose smallest size is `partitionBytesMin`. A request-level error is thrown
+ * as SluiceError(code, message).
+ */
+export function decodeFetchLayout<P extends { records: Uint8Array }>(
+  body: Uint8Array,
+  partitionBytesMin: number,
+  readPartition: (r: Reader) => P,
+  what: string,
+): { topics: { name: string; partitions: P[] }[] } {
+  const r = new Reader(body);
+  readResponseEnvelope(r);
+  const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
+  const topics: { name: string; partitions: P[] }[] = [];
+  for (let i = 0; i < topicCount; i++) {
+    const name = r.readStringNotNull("topics[].name");
+    const partitionCount = r.readArrayCount("topics[].partitions", partitionBytesMin);
+    const partitions: P[] = [];
+    for (let j = 0; j < partitionCount; j++) partitions.push(readPartition(r));
+    topics.push({ name, partitions });
+  }
+  r.expectEnd(what);
+  return { topics };
+}
+
+/** A PartitionR's Records field: a view into the body, empty when null. */
+export function readRecords(r: Reader): Uint8Array {
+  return r.readBytes("partitions[].records") ?? EMPTY;
+}
+
+function writeFetchPartitionHead(w: Writer, p: FetchPartitionResult): void {
+  w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.highWatermark).writeI64(p.logStartOffset);
+}
+
+function readFetchPartition(r: Reader): FetchPartitionResult {
+  return {
+    index: r.readI32("partitions[].index"),
+    errorCode: r.readI16("partitions[].errorCode"),
+    highWatermark: r.readI64("partitions[].highWatermark"),
+    logStartOffset: r.readI64("partitions[].logStartOffset"),
+    records: readRecords(r),
+  };
+}
+
+/** Writes a successful response body (ErrorCode NONE, then the topics); records are copied into the writer. */
+export function writeFetchResponse(w: Writer, resp: FetchResponse): void {
+  writeFetchLayout(w, resp.topics, writeFetchPartitionHead);
+}
+
+/** Decodes a response body; records are views. A request-level error is thrown as SluiceError(code, message). */
+export function decodeFetchResponse(body: Uint8Array): FetchResponse {
+  return decodeFetchLayout(body, FETCH_PARTITION_RESULT_BYTES_MIN, readFetchPartition, "the fetch response");
+}
+
+/** The response body as pieces for a vectored socket write, without copying records (writeFetchLayoutPieces). */
+export function writeFetchResponsePieces(w: Writer, resp: FetchResponse): { pieces: Uint8Array[]; recordBytes: number } {
+  return writeFetchLayoutPieces(w, resp.topics, writeFetchPartitionHead);
 }

@@ -19,10 +19,12 @@
 // DivergingEpoch / DivergingEndOffset (its OffsetForLeaderEpoch answer, KIP-320):
 // the follower truncates to the end of the last common epoch and fetches again.
 // DivergingEpoch is -1 when there is no divergence. Records are stored batch
-// bytes, byte for byte (the leader's offsets and epochs in them).
+// bytes, byte for byte (the leader's offsets and epochs in them). The response
+// is Fetch's layout (fetch.ts writeFetchLayout: same envelope, topics and
+// Records field) with a longer partition head.
 
 import { Reader, type Writer } from "../codec.ts";
-import { readResponseEnvelope, writeOkPrefix } from "./response.ts";
+import { decodeFetchLayout, readRecords, writeFetchLayout, writeFetchLayoutPieces } from "./fetch.ts";
 
 export interface ReplicaFetchPartition {
   index: number;
@@ -74,7 +76,6 @@ const TOPIC_BYTES_MIN = 2 + 4;
 const PARTITION_BYTES = 4 + 4 + 8 + 4 + 8 + 4;
 /** Bytes of a PartitionR without its records. */
 export const REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN = 4 + 2 + 8 + 8 + 8 + 4 + 8 + 4;
-const EMPTY = new Uint8Array(0);
 
 export function writeReplicaFetchRequest(w: Writer, req: ReplicaFetchRequest): void {
   w.writeI32(req.replicaId).writeI32(req.maxWaitMs).writeI32(req.minBytes).writeI32(req.maxBytes).writeArrayCount(req.topics.length);
@@ -119,78 +120,30 @@ function writePartitionHead(w: Writer, p: ReplicaFetchPartitionResult): void {
   w.writeI32(p.divergingEpoch).writeI64(p.divergingEndOffset);
 }
 
-/** Writes a successful response body; records are copied into the writer. */
-export function writeReplicaFetchResponse(w: Writer, resp: ReplicaFetchResponse): void {
-  writeOkPrefix(w);
-  w.writeArrayCount(resp.topics.length);
-  for (const t of resp.topics) {
-    w.writeString(t.name).writeArrayCount(t.partitions.length);
-    for (const p of t.partitions) {
-      writePartitionHead(w, p);
-      w.writeBytes(p.records);
-    }
-  }
+function readPartition(r: Reader): ReplicaFetchPartitionResult {
+  return {
+    index: r.readI32("partitions[].index"),
+    errorCode: r.readI16("partitions[].errorCode"),
+    highWatermark: r.readI64("partitions[].highWatermark"),
+    logStartOffset: r.readI64("partitions[].logStartOffset"),
+    logEndOffset: r.readI64("partitions[].logEndOffset"),
+    divergingEpoch: r.readI32("partitions[].divergingEpoch"),
+    divergingEndOffset: r.readI64("partitions[].divergingEndOffset"),
+    records: readRecords(r),
+  };
 }
 
-/**
- * The response body as pieces for a vectored socket write, records not copied
- * (as writeFetchResponsePieces in fetch.ts: pieces are views of the writer's
- * bytes from byte 0 interleaved with each partition's records).
- */
+/** Writes a successful response body; records are copied into the writer. */
+export function writeReplicaFetchResponse(w: Writer, resp: ReplicaFetchResponse): void {
+  writeFetchLayout(w, resp.topics, writePartitionHead);
+}
+
+/** The response body as pieces for a vectored socket write, records not copied (writeFetchLayoutPieces in fetch.ts). */
 export function writeReplicaFetchResponsePieces(w: Writer, resp: ReplicaFetchResponse): { pieces: Uint8Array[]; recordBytes: number } {
-  const cuts: number[] = [];
-  const records: Uint8Array[] = [];
-  let recordBytes = 0;
-  writeOkPrefix(w);
-  w.writeArrayCount(resp.topics.length);
-  for (const t of resp.topics) {
-    w.writeString(t.name).writeArrayCount(t.partitions.length);
-    for (const p of t.partitions) {
-      writePartitionHead(w, p);
-      w.writeI32(p.records.length);
-      if (p.records.length > 0) {
-        cuts.push(w.length);
-        records.push(p.records);
-        recordBytes += p.records.length;
-      }
-    }
-  }
-  const all = w.finish();
-  const pieces: Uint8Array[] = [];
-  let at = 0;
-  for (let i = 0; i < cuts.length; i++) {
-    pieces.push(all.subarray(at, cuts[i]));
-    pieces.push(records[i]);
-    at = cuts[i];
-  }
-  pieces.push(all.subarray(at));
-  return { pieces, recordBytes };
+  return writeFetchLayoutPieces(w, resp.topics, writePartitionHead);
 }
 
 /** Decodes a response body; records are views. A request-level error is thrown as SluiceError(code, message). */
 export function decodeReplicaFetchResponse(body: Uint8Array): ReplicaFetchResponse {
-  const r = new Reader(body);
-  readResponseEnvelope(r);
-  const topicCount = r.readArrayCount("topics", TOPIC_BYTES_MIN);
-  const topics: ReplicaFetchTopicResult[] = [];
-  for (let i = 0; i < topicCount; i++) {
-    const name = r.readStringNotNull("topics[].name");
-    const partitionCount = r.readArrayCount("topics[].partitions", REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN);
-    const partitions: ReplicaFetchPartitionResult[] = [];
-    for (let j = 0; j < partitionCount; j++) {
-      partitions.push({
-        index: r.readI32("partitions[].index"),
-        errorCode: r.readI16("partitions[].errorCode"),
-        highWatermark: r.readI64("partitions[].highWatermark"),
-        logStartOffset: r.readI64("partitions[].logStartOffset"),
-        logEndOffset: r.readI64("partitions[].logEndOffset"),
-        divergingEpoch: r.readI32("partitions[].divergingEpoch"),
-        divergingEndOffset: r.readI64("partitions[].divergingEndOffset"),
-        records: r.readBytes("partitions[].records") ?? EMPTY,
-      });
-    }
-    topics.push({ name, partitions });
-  }
-  r.expectEnd("the replica fetch response");
-  return { topics };
+  return decodeFetchLayout(body, REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN, readPartition, "the replica fetch response");
 }

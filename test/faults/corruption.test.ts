@@ -30,7 +30,7 @@ const SEGMENT_BYTES = 16 * 1024;
 const COMMITTED = 50;
 const SEED = Number(process.env.SLUICE_FAULT_SEED ?? 4);
 /** Flips per randomized case in CI; `bun run test:long` runs test/long/corruption_and_disk.test.ts with more. */
-export const FLIPS = Number(process.env.SLUICE_CORRUPTION_FLIPS ?? 6);
+export const FLIPS = Number(process.env.SLUICE_CORRUPTION_FLIPS ?? 4);
 
 const pristine: { clean: string; crashed: string; crashedJournal: string } = { clean: "", crashed: "", crashedJournal: "" };
 const temps: string[] = [];

@@ -1,13 +1,13 @@
 // kill -9 of the broker at random moments during pipelined acks=all produce
-// with consumers reading: 20 cycles here, 200 in `bun run test:long`.
+// with consumers reading: 12 cycles here, 200 in `bun run test:long`.
 // Design in scenarios/kill9.ts.
 
 import { expect, test } from "bun:test";
 import { runKill9 } from "./scenarios/kill9.ts";
 
-test("kill -9 × 20 during pipelined acks=all produce: nothing acked lost, no offset with two values, all below the high watermark readable", async () => {
+test("kill -9 × 12 during pipelined acks=all produce: nothing acked lost, no offset with two values, all below the high watermark readable", async () => {
   const f = await runKill9({
-    cycles: 20,
+    cycles: 12,
     seed: Number(process.env.SLUICE_FAULT_SEED ?? 9),
     runMsMin: 100,
     runMsMax: 600,

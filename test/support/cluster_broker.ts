@@ -28,6 +28,8 @@ export interface ClusterBrokerOptions {
   /** Flags every start of this broker gets (cluster name, lease TTL, workers…); the links' flags are added here. */
   readonly args: readonly string[];
   readonly env?: Record<string, string>;
+  /** Whether the broker runs its Kafka listener (port 0, reached straight, not through a proxy); default off. */
+  readonly kafkaListener?: boolean;
 }
 
 export class ClusterBroker {
@@ -36,6 +38,7 @@ export class ClusterBroker {
   readonly inbound: LinkProxy;
   readonly etcdLinks: readonly LinkProxy[];
   private readonly args: readonly string[];
+  private readonly kafkaListener: boolean;
   private env: Record<string, string>;
   private process: BrokerProcess | undefined;
   private stopped = false;
@@ -49,6 +52,7 @@ export class ClusterBroker {
     this.etcdLinks = opts.etcdLinks;
     this.args = opts.args;
     this.env = opts.env ?? {};
+    this.kafkaListener = opts.kafkaListener ?? false;
   }
 
   /** The address other brokers and clients use: the inbound proxy. */
@@ -75,6 +79,16 @@ export class ClusterBroker {
     return this.process?.port;
   }
 
+  /** The current process's HTTP port (/metrics, /healthz), reached straight. */
+  get httpPort(): number | undefined {
+    return this.process?.httpPort;
+  }
+
+  /** The current process's Kafka listener port (reached straight: Kafka metadata names it), null when the listener is off. */
+  get kafkaPort(): number | null | undefined {
+    return this.process?.kafkaPort;
+  }
+
   output(): string {
     return this.process?.output() ?? "";
   }
@@ -88,7 +102,7 @@ export class ClusterBroker {
       try {
         this.process = await startBroker({
           dataDir: this.dataDir,
-          args: [...this.args, "--broker-id", String(this.id), "--cluster-etcd", etcd, "--advertised-port", String(this.inbound.port), "--kafka-port", "-1"],
+          args: [...this.args, "--broker-id", String(this.id), "--cluster-etcd", etcd, "--advertised-port", String(this.inbound.port), ...(this.kafkaListener ? [] : ["--kafka-port", "-1"])],
           env: this.env,
         });
         break;

@@ -40,6 +40,8 @@ export interface ClusterOptions {
   /** Environment per broker id (SLUICE_FAULTS…), kept across restarts; `dir` is the cluster's temp dir (for fault files). */
   readonly brokerEnv?: (id: number, dir: string) => Record<string, string>;
   readonly clusterName?: string;
+  /** Kafka listeners on (port 0 each, reached straight, not through a proxy: Kafka metadata names them); default off. */
+  readonly kafkaListener?: boolean;
 }
 
 /** Temp dirs of clusters not cleaned up yet: removed when the test process exits, whatever happened. */
@@ -140,6 +142,20 @@ export class ClusterHarness {
     }, { ...ETCD_WAIT, what: "a controller" });
   }
 
+  /**
+   * Waits until every running broker's own metadata (its view of etcd, which
+   * may trail etcd by a watch event) lists every running broker: what a test
+   * that starts talking to any broker at once needs.
+   */
+  async waitForMetadata(): Promise<void> {
+    const running = this.ids.filter((id) => this.broker(id).running);
+    const admins = running.map((id) => this.admin(this.broker(id).address));
+    await waitFor(async () => {
+      for (const a of admins) if ((await a.metadata([])).brokers.length !== running.length) return false;
+      return true;
+    }, { ...ETCD_WAIT, what: `brokers ${running.join(",")} each listing all of them in their metadata` });
+  }
+
   /** Broker ids registered in etcd (live sessions). */
   async registeredBrokers(): Promise<number[]> {
     const r = await this.etcdClient.range(this.keys.brokersPrefix, { prefix: true });
@@ -212,6 +228,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHarness
         etcdLinks,
         args: ["--cluster-name", name, "--cluster-lease-ttl-seconds", String(opts.leaseTtlSeconds ?? 2), "--workers", "1", "--http-console", "false", ...(opts.brokerArgs ?? [])],
         env: opts.brokerEnv?.(id, dir),
+        kafkaListener: opts.kafkaListener,
       }));
     }
     harness = new ClusterHarness({ name, dir, etcd, brokers });
