@@ -1,8 +1,11 @@
 // Executing a reassignment plan (docs/SCALING.md, "Executing a move"; Kafka's
 // KIP-455), the controller the only writer:
 //
-// - start (request op "reassign", topic_requests.ts): each plan entry is
-//   checked against the cluster, then recorded, fenced, in the topic's key:
+// - start (request op "reassign", topic_requests.ts; move_start.ts): the plan
+//   is checked against the cluster and started all or nothing (one fenced
+//   transaction over every topic key and the request's answer, or a plan
+//   accepted first under a controller-owned key and finished by whichever
+//   controller comes next); each partition is recorded in the topic's key:
 //   the partition's `replicas` become old ∪ target (the adding brokers last)
 //   and `moves[p]` = {target, adding, removing, throttle}. The adding brokers
 //   host the partition (they are in `replicas`) and fetch from its leader; the
@@ -33,6 +36,7 @@ import { CONTROLLER_FENCED, ControllerFencedError } from "./controller_election.
 import type { ControllerContext } from "./controller_topics.ts";
 import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
 import type { PartitionAssignment } from "./reassignment_plan.ts";
+import { startPlan } from "./move_start.ts";
 import { SerialPasses } from "./serial_passes.ts";
 import { moveOf, NO_LEADER, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState } from "./topic_metadata.ts";
 
@@ -154,51 +158,14 @@ function byTopic<T extends { topic: string }>(list: readonly T[]): Map<string, T
 }
 
 /**
- * Starts the moves of a plan (the controller's side of "reassign"). Every
- * entry is checked first; an entry whose replicas are the current ones is
- * skipped. Written one topic at a time. Resolves with the partitions that
- * started moving.
+ * Starts the moves of a plan (the controller's side of "reassign"), all or
+ * nothing: move_start.ts (one fenced transaction, or a plan accepted first and
+ * finished by any controller). Resolves with the partitions that started
+ * moving. The request path (topic_requests.ts) calls startPlan with its asker,
+ * so the answer is written with the start.
  */
 export async function startMoves(ctx: ControllerContext, view: ClusterView, plan: readonly PartitionAssignment[], throttleBytesPerSec: number | null): Promise<number> {
-  for (const e of plan) {
-    const where = `${e.topic}-${e.partition}`;
-    const record = view.topics.get(e.topic);
-    if (record === undefined || e.partition >= record.partitions) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${where} does not exist`);
-    if (new Set(e.replicas).size !== e.replicas.length) throw new SluiceError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${where} names a broker twice: [${e.replicas}]`);
-    if (e.replicas.length !== record.replicationFactor) {
-      throw new SluiceError(ErrorCode.INVALID_REPLICATION_FACTOR, `${where}: a move keeps the replication factor ${record.replicationFactor}, the plan names ${e.replicas.length} replicas`);
-    }
-    const missing = e.replicas.filter((b) => !view.brokers.has(b));
-    if (missing.length > 0) throw new SluiceError(ErrorCode.BROKER_NOT_AVAILABLE, `${where}: broker(s) ${missing.join(", ")} not registered`);
-    if (moveOf(record, e.partition) !== undefined) throw new SluiceError(ErrorCode.REASSIGNMENT_IN_PROGRESS, `${where} is already moving; wait for it or cancel it`);
-  }
-  let started = 0;
-  for (const [topic, entries] of byTopic(plan)) {
-    for (let from = 0; from < entries.length; from += MOVES_PER_TXN_MAX) {
-      const chunk = entries.slice(from, from + MOVES_PER_TXN_MAX);
-      const written = await rewriteTopic(ctx, topic, (record) => {
-        const out: PartitionChange[] = [];
-        for (const e of chunk) {
-          const old = record.replicas[e.partition];
-          if (moveOf(record, e.partition) !== undefined) throw new SluiceError(ErrorCode.REASSIGNMENT_IN_PROGRESS, `${topic}-${e.partition} is already moving`);
-          const same = old.length === e.replicas.length && old.every((b, i) => b === e.replicas[i]);
-          if (same) continue;
-          const adding = e.replicas.filter((b) => !old.includes(b));
-          const removing = old.filter((b) => !e.replicas.includes(b));
-          if (adding.length === 0) {
-            // Only the order changes (a new preferred leader): nothing to copy, the list is rewritten at once.
-            out.push({ partition: e.partition, replicas: [...e.replicas], move: undefined });
-            continue;
-          }
-          const move: PartitionMove = { target: [...e.replicas], adding, removing, ...(throttleBytesPerSec === null ? {} : { throttleBytesPerSec }) };
-          out.push({ partition: e.partition, replicas: [...old, ...adding], move });
-        }
-        return out;
-      });
-      started += written.filter((c) => c.move !== undefined).length;
-    }
-  }
-  return started;
+  return (await startPlan(ctx, view, { partitions: plan, throttleBytesPerSec })).moving;
 }
 
 /**
