@@ -36,6 +36,8 @@ import { cmp, type Compare, type KeyValue, op, type TxnOp, type TxnOpResult } fr
 import type { PartitionAssignment } from "./reassignment_plan.ts";
 import { moveOf, parseJson, type PartitionMove, type TopicRecord, TopicRecordSchema } from "./topic_metadata.ts";
 
+/** A plan's id (its request's id: a UUID from submitTopicRequest), one segment of its keys. */
+export const PLAN_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 /** Tries of a plan's write that lost its compare-and-swap to another change of a topic, before giving up for now. */
 export const MOVE_START_TRIES = 5;
 
@@ -221,6 +223,8 @@ export interface StartResult {
  */
 export async function startPlan(ctx: ControllerContext, view: ClusterView, plan: MovePlan, asker?: PlanAsker, answerOf?: AnswerOf, opts: StartOptions = {}): Promise<StartResult> {
   if (asker !== undefined && answerOf === undefined) throw new Error("startPlan: an asker needs answerOf");
+  // The request id names the plan's keys (`move-plans/<id>/`): one path segment.
+  if (asker !== undefined && !PLAN_ID_PATTERN.test(asker.id)) throw new SluiceError(ErrorCode.INVALID_REQUEST, `request id '${asker.id.slice(0, 80)}' is not a plan id (1-64 letters, digits, '-')`);
   const id = asker?.id ?? crypto.randomUUID();
   if (asker !== undefined) {
     // Accepted already (by this controller earlier, or a predecessor): finish it instead of deciding it again.
