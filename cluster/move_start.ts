@@ -6,9 +6,9 @@
 //
 // - the plan is checked against the cluster (view) and against etcd (each
 //   topic read, every entry decided); any problem refuses the whole plan;
-// - a plan whose topic rewrites fit one transaction (MOVE_START_TOPICS_PER_TXN_MAX
-//   topics, MOVE_START_TXN_BYTES_MAX bytes: under etcd's --max-txn-ops and
-//   --max-request-bytes) starts in one fenced transaction that compares every
+// - a plan whose topic rewrites and answer fit one transaction
+//   (MOVE_START_TOPICS_PER_TXN_MAX topics, MOVE_START_TXN_BYTES_MAX bytes: under
+//   etcd's --max-txn-ops and --max-request-bytes) starts in one fenced transaction that compares every
 //   topic key's mod revision and that the request is still there unanswered
 //   (its key not written since it was read unanswered), and puts every topic
 //   record and the request's answer: all of it lands, or nothing;
@@ -243,15 +243,17 @@ export async function startPlan(ctx: ControllerContext, view: ClusterView, plan:
       if (next !== undefined) writes.push({ topic, key: t.kv.key, modRevision: t.kv.modRevision, value: JSON.stringify(next.record), moving: next.moving });
     }
     const moving = writes.reduce((n, w) => n + w.moving, 0);
-    const chunks = chunkWrites(writes);
-    if (chunks.length <= 1) {
+    // The answer repeats the request (the plan): it counts towards the one transaction's bytes too.
+    const answer = asker === undefined ? undefined : answerOf!(asker, plan, moving);
+    const bytes = writes.reduce((n, w) => n + w.key.length + w.value.length, answer?.length ?? 0);
+    if (writes.length <= MOVE_START_TOPICS_PER_TXN_MAX && bytes <= MOVE_START_TXN_BYTES_MAX) {
       // One transaction: the topics and the answer together.
       const compare: Compare[] = writes.map((w) => cmp.modRevisionIs(w.key, w.modRevision));
       const success: TxnOp[] = writes.map((w) => op.put(w.key, w.value));
       const failure: TxnOp[] = [];
       if (asker !== undefined) {
         compare.push(unanswered(ctx, asker));
-        success.push(op.put(ctx.keys.request(asker.id), answerOf!(asker, plan, moving), asker.lease));
+        success.push(op.put(ctx.keys.request(asker.id), answer!, asker.lease));
         failure.push(op.range(ctx.keys.request(asker.id)));
       }
       if (success.length === 0) return { moving: 0, answered: false };
