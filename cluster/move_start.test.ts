@@ -5,7 +5,9 @@
 // starts it all), a plan larger than one transaction whose controller loses
 // the election after its first chunk (the successor finishes every topic,
 // leaves a move cancelled meanwhile cancelled, and answers once), and a
-// request whose asker left (nothing started).
+// request whose asker left (nothing started). A cancel over several topics
+// likewise: one transaction with its answer, refused whole by one unsafe
+// partition, and nothing written by a deposed controller.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
@@ -16,12 +18,12 @@ import { ETCD_TXN_OPS_MAX, MOVE_START_TOPICS_PER_TXN_MAX } from "./cluster_limit
 import { ClusterKeys } from "./cluster_keys.ts";
 import { ClusterView } from "./cluster_view.ts";
 import { ControllerElection, ControllerFencedError } from "./controller_election.ts";
-import { type ControllerContext, createTopic } from "./controller_topics.ts";
+import { type ControllerContext, createTopic, updatePartitionState } from "./controller_topics.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { op } from "./etcd_wire.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
 import { chunkWrites, type PlanAsker, readPlans, startPlan, startTopicMoves } from "./move_start.ts";
-import { cancelMoves } from "./reassignment_controller.ts";
+import { cancelMoves, cancelPlan } from "./reassignment_controller.ts";
 import type { PartitionAssignment } from "./reassignment_plan.ts";
 import { answerOfReassign, parseTopicRequest, type TopicRequest, TopicRequestServer } from "./topic_requests.ts";
 import { readTopics, type TopicRecord } from "./topic_metadata.ts";
@@ -125,11 +127,11 @@ async function topicsAndPlan(c: Cluster, prefix: string, n: number): Promise<Par
   return plan;
 }
 
-/** Puts a reassign request as a broker would (under its lease); resolves with the asker as the controller reads it. */
-async function ask(c: Cluster, plan: readonly PartitionAssignment[]): Promise<{ asker: PlanAsker; request: TopicRequest }> {
+/** Puts a reassign request (or `other`) as a broker would (under its lease); resolves with the asker as the controller reads it. */
+async function ask(c: Cluster, plan: readonly PartitionAssignment[], other?: TopicRequest): Promise<{ asker: PlanAsker; request: TopicRequest }> {
   const lease = await LeaseKeeper.grant(c.client, { ttlSeconds: 30 });
   cleanups.push(() => lease.revoke());
-  const request: TopicRequest = { op: "reassign", partitions: plan.map((e) => ({ ...e, replicas: [...e.replicas] })), throttleBytesPerSec: null };
+  const request: TopicRequest = other ?? { op: "reassign", partitions: plan.map((e) => ({ ...e, replicas: [...e.replicas] })), throttleBytesPerSec: null };
   const id = crypto.randomUUID();
   await c.client.put(c.keys.request(id), JSON.stringify({ request, lease: lease.id }), { lease: lease.id });
   const kv = (await c.client.range(c.keys.request(id))).kvs[0];
@@ -268,5 +270,57 @@ describe("starting a plan against etcd", () => {
     await c.client.leaseRevoke(asker.lease);
     expect(await startPlan(c.first.ctx, c.view, { partitions: plan, throttleBytesPerSec: null }, asker, answerOfReassign)).toEqual({ moving: 0, answered: true });
     expect(await movingState(c, plan)).toEqual([false, false]);
+  });
+});
+
+describe("cancelling moves over several topics against etcd", () => {
+  /** A plan over three topics started, and a cancel request of every move. */
+  async function moving(c: Cluster, prefix: string) {
+    const plan = await topicsAndPlan(c, prefix, 3);
+    expect((await startPlan(c.first.ctx, c.view, { partitions: plan, throttleBytesPerSec: null })).moving).toBe(3);
+    await waitFor(() => plan.every((e) => c.view.topics.get(e.topic)?.moves !== undefined), { ...ETCD_WAIT, what: "the view has the moves" });
+    const { asker, request } = await ask(c, plan, { op: "cancelReassignment", partitions: null });
+    const answer = (n: number) => JSON.stringify({ request, lease: asker.lease, result: { errorCode: ErrorCode.NONE, message: `${n} move(s) rolled back` } });
+    return { plan, asker, answer };
+  }
+
+  test("one transaction: every topic back to its old replicas, the states' epochs moved on, and the answer", async () => {
+    const c = await cluster();
+    const { plan, asker, answer } = await moving(c, "ca");
+    const before = await readTopics(c.client, c.keys);
+    expect(await cancelPlan(c.first.ctx, c.view, null, asker, answer)).toEqual({ cancelled: 3, answered: true });
+    expect(await movingState(c, plan)).toEqual([false, false, false]);
+    const after = await readTopics(c.client, c.keys);
+    for (const e of plan) {
+      const was = before.topics.find((t) => t.name === e.topic)!;
+      const now = after.topics.find((t) => t.name === e.topic)!;
+      expect(now.record.replicas[0]).toEqual(was.record.replicas[0].slice(0, 1));
+      expect(now.partitions[0]!.partitionEpoch).toBe(was.partitions[0]!.partitionEpoch + 1);
+    }
+    expect(await answerOf(c, asker.id)).toEqual({ result: { errorCode: ErrorCode.NONE, message: "3 move(s) rolled back" }, version: 2 });
+  });
+
+  test("one partition that cannot roll back safely refuses the whole cancel", async () => {
+    const c = await cluster();
+    const { plan, asker, answer } = await moving(c, "cu");
+    // The adding replica of the last topic caught up and leads alone: no old replica is in its ISR, so that move must finish.
+    const last = plan[2];
+    const state = c.view.partitionState(last.topic, 0)!;
+    expect((await updatePartitionState(c.first.ctx, last.topic, 0, state, (s) => ({ leader: last.replicas[0], leaderEpoch: s.leaderEpoch + 1, isr: [last.replicas[0]] }))).applied).toBe(true);
+    const e = await cancelPlan(c.first.ctx, c.view, null, asker, answer).then(() => undefined, (err) => err as SluiceError);
+    expect(e?.code).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);
+    expect(await movingState(c, plan)).toEqual([true, true, true]);
+  });
+
+  test("a controller deposed before its cancel writes nothing; the successor rolls every move back and answers", async () => {
+    const c = await cluster();
+    const { plan, asker } = await moving(c, "cd");
+    await c.client.leaseRevoke(c.first.lease.id);
+    await expect(cancelMoves(c.first.ctx, c.view, null)).rejects.toBeInstanceOf(ControllerFencedError);
+    expect(await movingState(c, plan)).toEqual([true, true, true]);
+    await c.takeOver();
+    await waitFor(async () => (await answerOf(c, asker.id))?.result !== undefined, { ...ETCD_WAIT, what: "the successor's answer" });
+    expect(await answerOf(c, asker.id)).toEqual({ result: { errorCode: ErrorCode.NONE, message: "3 move(s) rolled back" }, version: 2 });
+    expect(await movingState(c, plan)).toEqual([false, false, false]);
   });
 });

@@ -195,12 +195,12 @@ async function readTopicKeys(ctx: ControllerContext, topics: readonly string[]):
 }
 
 /** The request is still there and unanswered: its key was not written since it was read unanswered (an answer is a write). */
-function unanswered(ctx: ControllerContext, asker: PlanAsker): Compare {
+export function unanswered(ctx: ControllerContext, asker: PlanAsker): Compare {
   return cmp.modRevisionIs(ctx.keys.request(asker.id), asker.modRevision);
 }
 
 /** Whether a failed transaction's range of the request key shows it gone or answered. */
-function askerGone(results: readonly TxnOpResult[], index: number, asker: PlanAsker): boolean {
+export function askerGone(results: readonly TxnOpResult[], index: number, asker: PlanAsker): boolean {
   const res = results[index];
   const kv = res?.op === "range" ? res.kvs[0] : undefined;
   return kv === undefined || kv.createRevision !== asker.createRevision || kv.modRevision !== asker.modRevision;

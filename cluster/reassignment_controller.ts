@@ -20,7 +20,9 @@
 //   (engine/cluster_replicas.ts).
 // - cancel (request op "cancelReassignment"): `replicas` back to the old list,
 //   the adding brokers out of the ISR, leadership back on an old replica if an
-//   adding one leads, in the same kind of transaction.
+//   adding one leads; all or nothing with the request's answer in one fenced
+//   transaction over every topic key and partition state where it fits
+//   (CANCEL_TXN_OPS_MAX), topic by topic beyond.
 //
 // Why a partition is never left short by a move: the old replicas stay in
 // `replicas` (and in the ISR, unless they fail on their own) until every
@@ -36,12 +38,15 @@ import { CONTROLLER_FENCED, ControllerFencedError } from "./controller_election.
 import type { ControllerContext } from "./controller_topics.ts";
 import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
 import type { PartitionAssignment } from "./reassignment_plan.ts";
-import { startPlan } from "./move_start.ts";
+import { ETCD_TXN_OPS_MAX, MOVE_START_TXN_BYTES_MAX } from "./cluster_limits.ts";
+import { askerGone, type PlanAsker, startPlan, unanswered } from "./move_start.ts";
 import { SerialPasses } from "./serial_passes.ts";
-import { moveOf, NO_LEADER, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState } from "./topic_metadata.ts";
+import { moveOf, NO_LEADER, parseJson, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
 
 /** Partitions one cut-over or cancel transaction changes at most (each adds a compare and a put; etcd allows 128 of each). */
 export const MOVES_PER_TXN_MAX = 50;
+/** Topics plus partitions one all-or-nothing cancel covers at most (each a compare and a put, beside the fence, the request's compare and the answer). */
+export const CANCEL_TXN_OPS_MAX = ETCD_TXN_OPS_MAX - 2;
 /** Tries of a topic rewrite that lost its compare-and-swap to another change. */
 const MOVE_WRITE_TRIES = 5;
 
@@ -168,26 +173,114 @@ export async function startMoves(ctx: ControllerContext, view: ClusterView, plan
   return (await startPlan(ctx, view, { partitions: plan, throttleBytesPerSec })).moving;
 }
 
-/**
- * Cancels moves (all of them, or the partitions named): each goes back to its
- * old replica list (decideMoveCancel). Resolves with the partitions rolled
- * back; NO_REASSIGNMENT_IN_PROGRESS when a named one is not moving.
- */
-export async function cancelMoves(ctx: ControllerContext, view: ClusterView, partitions: readonly { topic: string; partition: number }[] | null): Promise<number> {
+/** The partitions a cancel names (all moving ones for null), checked against the view. */
+function cancelScope(view: ClusterView, partitions: readonly { topic: string; partition: number }[] | null): { topic: string; partition: number }[] {
   const wanted: { topic: string; partition: number }[] = [];
   if (partitions === null) {
     for (const [topic, record] of view.topics) for (const p of Object.keys(record.moves ?? {})) wanted.push({ topic, partition: Number(p) });
   } else {
+    const seen = new Set<string>();
     for (const e of partitions) {
       const record = view.topics.get(e.topic);
       if (record === undefined || moveOf(record, e.partition) === undefined) throw new SluiceError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `${e.topic}-${e.partition} is not moving`);
+      // Named twice: once (a transaction may not put one key twice).
+      if (seen.has(`${e.topic}\0${e.partition}`)) continue;
+      seen.add(`${e.topic}\0${e.partition}`);
       wanted.push(e);
     }
   }
+  return wanted;
+}
+
+/**
+ * Cancels moves (all of them, or the partitions named): each goes back to its
+ * old replica list (decideMoveCancel). Resolves with the partitions rolled
+ * back; NO_REASSIGNMENT_IN_PROGRESS when a named one is not moving. All or
+ * nothing where it fits one transaction (cancelPlan).
+ */
+export async function cancelMoves(ctx: ControllerContext, view: ClusterView, partitions: readonly { topic: string; partition: number }[] | null): Promise<number> {
+  return (await cancelPlan(ctx, view, partitions)).cancelled;
+}
+
+/**
+ * A cancel, all or nothing where it fits one transaction (its topics and
+ * partitions, each a compare and a put, within CANCEL_TXN_OPS_MAX, and
+ * MOVE_START_TXN_BYTES_MAX bytes): every topic record, every partition state
+ * (compared on the mod revisions read from etcd) and the request's answer
+ * (with `asker`) in one fenced transaction; any partition whose cancel is
+ * unsafe (decideMoveCancel) refuses the whole cancel. A larger cancel goes
+ * topic by topic in chunks (`answered` false: the caller answers).
+ */
+export async function cancelPlan(
+  ctx: ControllerContext,
+  view: ClusterView,
+  partitions: readonly { topic: string; partition: number }[] | null,
+  asker?: PlanAsker,
+  answerOf?: (cancelled: number) => string,
+): Promise<{ cancelled: number; answered: boolean }> {
+  if (asker !== undefined && answerOf === undefined) throw new Error("cancelPlan: an asker needs answerOf");
+  const wanted = cancelScope(view, partitions);
+  const grouped = byTopic(wanted);
   const live = view.liveBrokerIds();
   const shuttingDown = view.shuttingDownBrokerIds();
+  if (grouped.size + wanted.length <= CANCEL_TXN_OPS_MAX) {
+    for (let attempt = 1; attempt <= MOVE_WRITE_TRIES; attempt++) {
+      const compare: Compare[] = [];
+      const success: TxnOp[] = [];
+      let cancelled = 0;
+      let bytes = 0;
+      for (const [topic, entries] of grouped) {
+        const key = ctx.keys.topic(topic);
+        const kv = (await ctx.client.range(key)).kvs[0];
+        const parsed = kv === undefined ? undefined : parseJson(TopicRecordSchema, kv);
+        // Deleted since: its moves went with it.
+        if (kv === undefined || parsed === undefined) continue;
+        const replicas = parsed.replicas.map((r) => [...r]);
+        const moves: Record<string, PartitionMove> = { ...(parsed.moves ?? {}) };
+        let changed = false;
+        for (const e of entries) {
+          const move = moveOf(parsed, e.partition);
+          const skey = ctx.keys.partition(topic, e.partition);
+          const skv = (await ctx.client.range(skey)).kvs[0];
+          const state = skv === undefined ? undefined : versionedState(skv);
+          // Finished or cancelled meanwhile: nothing to roll back.
+          if (move === undefined || state === undefined) continue;
+          const d = decideMoveCancel(`${topic}-${e.partition}`, replicas[e.partition], move, state, minInsyncOf(parsed), live, shuttingDown);
+          replicas[e.partition] = d.replicas;
+          delete moves[String(e.partition)];
+          const value = JSON.stringify(PartitionStateSchema.parse({ ...d.state, partitionEpoch: state.partitionEpoch + 1 }));
+          compare.push(cmp.modRevisionIs(skey, state.modRevision));
+          success.push(op.put(skey, value));
+          bytes += skey.length + value.length;
+          changed = true;
+          cancelled++;
+        }
+        if (!changed) continue;
+        const { moves: _, ...rest } = parsed;
+        const value = JSON.stringify(TopicRecordSchema.parse(Object.keys(moves).length === 0 ? { ...rest, replicas } : { ...rest, replicas, moves }));
+        compare.push(cmp.modRevisionIs(key, kv.modRevision));
+        success.push(op.put(key, value));
+        bytes += key.length + value.length;
+      }
+      const failure: TxnOp[] = [];
+      if (asker !== undefined) {
+        const answer = answerOf!(cancelled);
+        compare.push(unanswered(ctx, asker));
+        success.push(op.put(ctx.keys.request(asker.id), answer, asker.lease));
+        failure.push(op.range(ctx.keys.request(asker.id)));
+        bytes += answer.length;
+      }
+      if (bytes > MOVE_START_TXN_BYTES_MAX) break;
+      if (success.length === 0) return { cancelled: 0, answered: false };
+      const r = await ctx.election.fencedTxn({ compare, success, failure });
+      if (r.succeeded) return { cancelled, answered: asker !== undefined };
+      if (asker !== undefined && askerGone(r.results, 0, asker)) return { cancelled: 0, answered: true };
+      if (attempt === MOVE_WRITE_TRIES) throw new SluiceError(ErrorCode.INVALID_UPDATE_VERSION, `the moves kept changing while the cancel was written (${attempt} tries); try again`);
+    }
+  }
+  // Larger than one transaction: topic by topic, in chunks.
   let cancelled = 0;
-  for (const [topic, entries] of byTopic(wanted)) {
+  for (const [topic, entries] of grouped) {
     for (let from = 0; from < entries.length; from += MOVES_PER_TXN_MAX) {
       const chunk = entries.slice(from, from + MOVES_PER_TXN_MAX);
       const written = await rewriteTopic(ctx, topic, (record) => {
@@ -204,7 +297,7 @@ export async function cancelMoves(ctx: ControllerContext, view: ClusterView, par
       cancelled += written.length;
     }
   }
-  return cancelled;
+  return { cancelled, answered: false };
 }
 
 export interface MoveControllerStats {

@@ -12,7 +12,8 @@
 // the first answer. A reassignment's answer is written in the same
 // transaction that starts its moves, or after the last chunk of a plan
 // accepted first (move_start.ts); a successor finishes the accepted plans it
-// finds on election.
+// finds on election. A cancel's answer goes with its rollback where that fits
+// one transaction (reassignment_controller.ts).
 //
 // The same mechanism carries a partition leader's ISR change (op
 // "alterPartition", Kafka's AlterPartition): the controller decides it
@@ -34,7 +35,7 @@ import { alterPartition } from "./alter_partition.ts";
 import { ELECT_LEADERS_RESULTS_MAX, REASSIGNMENT_PLAN_PARTITIONS_MAX, REPLICATION_FACTOR_MAX } from "./cluster_limits.ts";
 import { electPreferredLeaders } from "./leader_elections.ts";
 import { type AnswerOf, finishPlan, readPlans, startPlan } from "./move_start.ts";
-import { cancelMoves } from "./reassignment_controller.ts";
+import { cancelPlan } from "./reassignment_controller.ts";
 import { type ControllerContext, addPartitions, createTopic, deleteTopic } from "./controller_topics.ts";
 import { ControllerFencedError } from "./controller_election.ts";
 import type { EtcdClient } from "./etcd_client.ts";
@@ -247,7 +248,12 @@ export class TopicRequestServer {
         if (started.answered) return;
         result = { errorCode: ErrorCode.NONE, message: `${started.moving} partition(s) moving` };
       } else if (req.op === "cancelReassignment") {
-        result = { errorCode: ErrorCode.NONE, message: `${await cancelMoves(this.#ctx, this.#view, req.partitions)} move(s) rolled back` };
+        // Answered with the rollback where it fits one transaction (reassignment_controller.ts).
+        const asker = { id, createRevision: rec.createRevision, modRevision: rec.modRevision, lease: rec.lease };
+        const answerOf = (n: number) => JSON.stringify({ request: req, lease: rec.lease, result: { errorCode: ErrorCode.NONE, message: `${n} move(s) rolled back` } });
+        const rolledBack = await cancelPlan(this.#ctx, this.#view, req.partitions, asker, answerOf);
+        if (rolledBack.answered) return;
+        result = { errorCode: ErrorCode.NONE, message: `${rolledBack.cancelled} move(s) rolled back` };
       } else {
         result = { errorCode: ErrorCode.NONE, message: null };
       }
