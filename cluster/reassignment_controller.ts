@@ -35,7 +35,7 @@
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import { CONTROLLER_FENCED, ControllerFencedError } from "./controller_election.ts";
-import type { ControllerContext } from "./controller_topics.ts";
+import { type ControllerContext, sameIncarnations } from "./controller_topics.ts";
 import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
 import type { PartitionAssignment } from "./reassignment_plan.ts";
 import { ETCD_TXN_OPS_MAX, MOVE_START_TXN_BYTES_MAX } from "./cluster_limits.ts";
@@ -139,7 +139,7 @@ async function rewriteTopic(
       if (c.state !== undefined) {
         const skey = ctx.keys.partition(topic, c.partition);
         const { modRevision, ...was } = c.state.expected;
-        compare.push(cmp.modRevisionIs(skey, modRevision));
+        compare.push(cmp.modRevisionIs(skey, modRevision), ...sameIncarnations(ctx.keys, c.state.expected, c.state.next));
         puts.push(op.put(skey, JSON.stringify(PartitionStateSchema.parse({ ...c.state.next, partitionEpoch: was.partitionEpoch + 1 }))));
       }
     }
@@ -249,7 +249,7 @@ export async function cancelPlan(
           replicas[e.partition] = d.replicas;
           delete moves[String(e.partition)];
           const value = JSON.stringify(PartitionStateSchema.parse({ ...d.state, partitionEpoch: state.partitionEpoch + 1 }));
-          compare.push(cmp.modRevisionIs(skey, state.modRevision));
+          compare.push(cmp.modRevisionIs(skey, state.modRevision), ...sameIncarnations(ctx.keys, state, d.state));
           success.push(op.put(skey, value));
           bytes += skey.length + value.length;
           changed = true;
