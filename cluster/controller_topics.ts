@@ -138,13 +138,15 @@ export type PartitionStateUpdate =
  * state machine (partition_controller.ts) decides what the new one gets. A
  * leader elected at a new leader epoch is not compared: a new epoch starts
  * from whatever its leader's log holds (followers truncate to it), and an
- * incarnation that registered before the write is the one it names.
- * By induction every write that keeps a leader at its epoch keeps the
+ * incarnation that registered before the write is the one it names. Nor is
+ * an offline state (no leader). By induction every write that keeps a leader at its epoch keeps the
  * incarnation it was elected as, so a state naming a broker leader and written
  * after that broker's registration was written for that very registration
  * (what a broker checks before it leads: `leadsAsThisIncarnation`).
  */
 export function sameIncarnations(keys: ClusterKeys, expected: VersionedPartitionState, next: Pick<PartitionState, "leader" | "leaderEpoch" | "isr">): Compare[] {
+  // An offline state blesses nobody: it leads to an election, at a new leader epoch, before anyone leads again.
+  if (next.leader === NO_LEADER) return [];
   const newEpoch = next.leaderEpoch > expected.leaderEpoch;
   const kept = new Set(next.isr.filter((b) => expected.isr.includes(b) && !(newEpoch && b === next.leader)));
   if (!newEpoch && next.leader !== NO_LEADER && next.leader === expected.leader) kept.add(next.leader);
