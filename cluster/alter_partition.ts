@@ -72,7 +72,10 @@ export async function alterPartition(ctx: ControllerContext, view: ClusterView, 
     }
     if (r.current === undefined) return refuse(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${req.topic}-${req.partition} was deleted`);
     if (r.current.modRevision === state.modRevision) {
-      return refuse(ErrorCode.STALE_BROKER_EPOCH, `broker ${req.brokerId}'s registration is not the session that asked (it ended or restarted)`);
+      return refuse(
+        ErrorCode.STALE_BROKER_EPOCH,
+        `broker ${req.brokerId}'s registration is not the session that asked (it ended or restarted), or an ISR member it keeps registered again since the state was written`,
+      );
     }
     state = r.current;
     if (attempt >= ALTER_PARTITION_TRIES) return refuse(ErrorCode.INVALID_UPDATE_VERSION, `partition ${req.topic}-${req.partition} kept changing; read it again`);

@@ -62,7 +62,12 @@ export function parseBrokerInfo(kv: KeyValue): BrokerInfo | undefined {
 
 export interface Registration {
   readonly key: string;
-  /** The registration key's create revision: this session's registration, as etcd orders it. */
+  /**
+   * The registration key's create revision: this session's registration, as
+   * etcd orders it, and the broker epoch (Kafka's, KIP-380): a partition state
+   * written before it was written for an earlier incarnation (docs/CLUSTER.md,
+   * "Broker epochs").
+   */
   readonly createRevision: number;
 }
 

@@ -20,6 +20,12 @@ export class ClusterKeys {
   /** `/sluice/<cluster>/shutdown/`: one key per broker in controlled shutdown, under its session lease (controlled_shutdown.ts). */
   readonly shutdownPrefix: string;
   /**
+   * `/sluice/<cluster>/move-plans/`: reassignment plans the controller accepted
+   * and is still starting (move_start.ts): `<id>/plan`, and `<id>/done/<topic>`
+   * per topic started. Controller-owned, under no lease: a successor finishes them.
+   */
+  readonly movePlansPrefix: string;
+  /**
    * `/sluice-load/<cluster>/`: one load report per live broker, under its
    * session lease (load_reports.ts). Outside `root` on purpose: the brokers'
    * views watch `root`, and nobody but the tools reads these.
@@ -38,6 +44,7 @@ export class ClusterKeys {
     this.partitionsPrefix = `${this.root}partitions/`;
     this.requestsPrefix = `${this.root}requests/`;
     this.shutdownPrefix = `${this.root}shutdown/`;
+    this.movePlansPrefix = `${this.root}move-plans/`;
     this.loadPrefix = `/sluice-load/${cluster}/`;
   }
 
@@ -89,6 +96,19 @@ export class ClusterKeys {
 
   request(id: string): string {
     return `${this.requestsPrefix}${id}`;
+  }
+
+  /** Every key of accepted plan `id` (its record and done markers). Plan ids are request ids (UUIDs, no '/'). */
+  movePlanKeys(id: string): string {
+    return `${this.movePlansPrefix}${id}/`;
+  }
+
+  movePlan(id: string): string {
+    return `${this.movePlanKeys(id)}plan`;
+  }
+
+  movePlanDone(id: string, topic: string): string {
+    return `${this.movePlanKeys(id)}done/${topic}`;
   }
 
   /** The prefix of every partition state of `topic` (topic names have no '/', so it is the topic's alone). */

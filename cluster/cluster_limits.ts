@@ -94,6 +94,24 @@ export const CONTROLLED_SHUTDOWN_TIMEOUT_MS_MAX = 300_000;
 export const REASSIGNMENT_PLAN_PARTITIONS_MAX = 100_000;
 
 /**
+ * etcd's default --max-txn-ops: the compares, and the operations of each
+ * branch, of one transaction at most (etcd refuses more with "too many
+ * operations in txn request"; cluster/move_start.test.ts checks it against
+ * the etcd in use). Sluice's launcher keeps the default; an etcd run with a
+ * lower value would refuse the larger controller transactions.
+ */
+export const ETCD_TXN_OPS_MAX = 128;
+/**
+ * Topics one transaction starting a plan's moves rewrites at most
+ * (cluster/move_start.ts): each adds a compare (its mod revision) and up to
+ * two puts (its record, its done marker), beside the fence and the plan's or
+ * request's compare and the answer's put.
+ */
+export const MOVE_START_TOPICS_PER_TXN_MAX = 60;
+assert(2 * MOVE_START_TOPICS_PER_TXN_MAX + 2 <= ETCD_TXN_OPS_MAX && MOVE_START_TOPICS_PER_TXN_MAX + 2 <= ETCD_TXN_OPS_MAX, "a move-start chunk fits etcd's --max-txn-ops");
+assert(CONTROLLER_TXN_OPS_MAX + 2 <= ETCD_TXN_OPS_MAX, "a partition-state chunk fits etcd's --max-txn-ops");
+
+/**
  * Per-partition outcomes one elect-leaders answer lists at most: the answer
  * is one etcd value, below etcd's 1.5 MiB request limit at ~100 bytes an
  * entry, ~350 with the longest topic name (249 characters); the rest are
@@ -102,6 +120,13 @@ export const REASSIGNMENT_PLAN_PARTITIONS_MAX = 100_000;
 export const ELECT_LEADERS_RESULTS_MAX = 3_000;
 /** etcd's default --max-request-bytes. */
 export const ETCD_REQUEST_BYTES_MAX = 1.5 * 1024 * 1024;
+/**
+ * Bytes of keys and values one move-start transaction carries at most: the
+ * topic records rewritten (a 10,000-partition topic's record is ~200 KiB),
+ * under etcd's request limit with room for the compares and the answer.
+ */
+export const MOVE_START_TXN_BYTES_MAX = 1024 * 1024;
+assert(MOVE_START_TXN_BYTES_MAX + 64 * 1024 < ETCD_REQUEST_BYTES_MAX, "a move-start chunk fits etcd's --max-request-bytes");
 assert(ELECT_LEADERS_RESULTS_MAX * 350 + 4096 < ETCD_REQUEST_BYTES_MAX, "a full elect-leaders answer with the longest topic names fits one etcd put");
 
 /**

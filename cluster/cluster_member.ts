@@ -274,6 +274,11 @@ export class ClusterMember {
     return this.#session?.lease;
   }
 
+  /** The registration of the current session (its create revision is this broker's epoch), undefined between sessions. */
+  get registration(): Registration | undefined {
+    return this.#session?.registration;
+  }
+
   async #openSession(): Promise<Session> {
     const { client, log } = this.#o;
     const brokerId = this.#o.broker.id;

@@ -18,7 +18,7 @@ import { parseJson, type TopicRecord, TopicRecordSchema, type VersionedPartition
 
 export interface LiveBroker {
   readonly info: BrokerInfo;
-  /** The registration's create revision: a restarted broker has a new one. */
+  /** The registration's create revision, the broker epoch: a restarted broker has a new one (docs/CLUSTER.md, "Broker epochs"). */
   readonly createRevision: number;
 }
 

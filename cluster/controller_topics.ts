@@ -28,7 +28,7 @@ import type { ControllerElection } from "./controller_election.ts";
 import type { EtcdClient } from "./etcd_client.ts";
 import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
 import { placeReplicas } from "./replica_placement.ts";
-import { type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
+import { NO_LEADER, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
 
 export interface CreateTopicRequest {
   readonly name: string;
@@ -127,6 +127,33 @@ export type PartitionStateUpdate =
   | { readonly applied: false; readonly current: VersionedPartitionState | undefined };
 
 /**
+ * The compares that keep a partition state from blessing a broker's new
+ * incarnation (docs/CLUSTER.md, "Broker epochs"): every broker the next state
+ * keeps from `expected` — its leader if the same at the same leader epoch, and
+ * the ISR members it keeps — must hold a registration created before
+ * `expected` was written (`create_revision(brokers/<id>) < expected.modRevision`;
+ * a missing key is 0 and passes: a gone broker is the deletion path's
+ * business). A broker whose registration is newer restarted since: its place
+ * in the state was its old incarnation's, and only the controller's partition
+ * state machine (partition_controller.ts) decides what the new one gets. A
+ * leader elected at a new leader epoch is not compared: a new epoch starts
+ * from whatever its leader's log holds (followers truncate to it), and an
+ * incarnation that registered before the write is the one it names. Nor is
+ * an offline state (no leader). By induction every write that keeps a leader at its epoch keeps the
+ * incarnation it was elected as, so a state naming a broker leader and written
+ * after that broker's registration was written for that very registration
+ * (what a broker checks before it leads: `leadsAsThisIncarnation`).
+ */
+export function sameIncarnations(keys: ClusterKeys, expected: VersionedPartitionState, next: Pick<PartitionState, "leader" | "leaderEpoch" | "isr">): Compare[] {
+  // An offline state blesses nobody: it leads to an election, at a new leader epoch, before anyone leads again.
+  if (next.leader === NO_LEADER) return [];
+  const newEpoch = next.leaderEpoch > expected.leaderEpoch;
+  const kept = new Set(next.isr.filter((b) => expected.isr.includes(b) && !(newEpoch && b === next.leader)));
+  if (!newEpoch && next.leader !== NO_LEADER && next.leader === expected.leader) kept.add(next.leader);
+  return [...kept].map((id): Compare => ({ key: keys.broker(id), target: "CREATE", result: "LESS", createRevision: expected.modRevision }));
+}
+
+/**
  * The one way a partition state changes after creation (leader elections,
  * ISR changes as Kafka's AlterPartition): compare-and-swap on the state's
  * mod revision, fenced on the controller epoch. `change` gets the state read
@@ -135,7 +162,8 @@ export type PartitionStateUpdate =
  * land: the second gets `applied: false` with the current state, and decides
  * again from it. `also`: further compares the write needs (an AlterPartition
  * compares the asking broker's registration lease); when one of them fails
- * the answer is `applied: false` with the state unchanged.
+ * the answer is `applied: false` with the state unchanged, as it is when a
+ * broker the change keeps restarted since `expected` (sameIncarnations).
  */
 export async function updatePartitionState(
   ctx: ControllerContext,
@@ -152,7 +180,8 @@ export async function updatePartitionState(
     throw new Error(`partition ${topic}/${partition}: the leader epoch cannot go back (${expected.leaderEpoch} → ${changed.leaderEpoch})`);
   }
   const next: PartitionState = PartitionStateSchema.parse({ ...changed, partitionEpoch: expected.partitionEpoch + 1 });
-  const r = await ctx.election.fencedTxn({ compare: [cmp.modRevisionIs(key, modRevision), ...also], success: [op.put(key, JSON.stringify(next))], failure: [op.range(key)] });
+  const compare = [cmp.modRevisionIs(key, modRevision), ...sameIncarnations(ctx.keys, expected, next), ...also];
+  const r = await ctx.election.fencedTxn({ compare, success: [op.put(key, JSON.stringify(next))], failure: [op.range(key)] });
   if (r.succeeded) return { applied: true, state: { ...next, modRevision: r.revision } };
   const now = r.results[0];
   const kv = now.op === "range" ? now.kvs[0] : undefined;

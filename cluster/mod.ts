@@ -24,7 +24,7 @@ export { LeaderBalancer, type LeaderBalancerStats } from "./leader_balancer.ts";
 export { encodeLoadReport, type LoadReport, LoadReporter, LoadWindow, type PartitionCounters, type PartitionLoad, publishLoadReport, readLoadReports } from "./load_reports.ts";
 export { type BrokerByteLoad, type LoadPlan, planByLoad } from "./load_balance_planner.ts";
 export { cancelMoves, decideMoveCancel, decideMoveCompletion, MoveController, type MoveControllerStats, MOVES_PER_TXN_MAX, startMoves } from "./reassignment_controller.ts";
-export { moveOf, PartitionMoveSchema, type PartitionMove } from "./topic_metadata.ts";
+export { leadsAsThisIncarnation, moveOf, PartitionMoveSchema, type PartitionMove } from "./topic_metadata.ts";
 export { type MoveMetrics, moveStatus, type MoveStatus, type MoveStatusInput, MOVE_METRICS_READ_TIMEOUT_MS, parseMoveMetrics, readMetrics } from "./move_status.ts";
 export {
   alterReassignments,

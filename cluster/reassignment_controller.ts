@@ -1,8 +1,11 @@
 // Executing a reassignment plan (docs/SCALING.md, "Executing a move"; Kafka's
 // KIP-455), the controller the only writer:
 //
-// - start (request op "reassign", topic_requests.ts): each plan entry is
-//   checked against the cluster, then recorded, fenced, in the topic's key:
+// - start (request op "reassign", topic_requests.ts; move_start.ts): the plan
+//   is checked against the cluster and started all or nothing (one fenced
+//   transaction over every topic key and the request's answer, or a plan
+//   accepted first under a controller-owned key and finished by whichever
+//   controller comes next); each partition is recorded in the topic's key:
 //   the partition's `replicas` become old ∪ target (the adding brokers last)
 //   and `moves[p]` = {target, adding, removing, throttle}. The adding brokers
 //   host the partition (they are in `replicas`) and fetch from its leader; the
@@ -17,7 +20,9 @@
 //   (engine/cluster_replicas.ts).
 // - cancel (request op "cancelReassignment"): `replicas` back to the old list,
 //   the adding brokers out of the ISR, leadership back on an old replica if an
-//   adding one leads, in the same kind of transaction.
+//   adding one leads; all or nothing with the request's answer in one fenced
+//   transaction over every topic key and partition state where it fits
+//   (CANCEL_TXN_OPS_MAX), topic by topic beyond.
 //
 // Why a partition is never left short by a move: the old replicas stay in
 // `replicas` (and in the ISR, unless they fail on their own) until every
@@ -30,14 +35,18 @@
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import { CONTROLLER_FENCED, ControllerFencedError } from "./controller_election.ts";
-import type { ControllerContext } from "./controller_topics.ts";
+import { type ControllerContext, sameIncarnations } from "./controller_topics.ts";
 import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
 import type { PartitionAssignment } from "./reassignment_plan.ts";
+import { ETCD_TXN_OPS_MAX, MOVE_START_TXN_BYTES_MAX } from "./cluster_limits.ts";
+import { askerGone, type PlanAsker, startPlan, unanswered } from "./move_start.ts";
 import { SerialPasses } from "./serial_passes.ts";
-import { moveOf, NO_LEADER, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState } from "./topic_metadata.ts";
+import { moveOf, NO_LEADER, parseJson, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
 
 /** Partitions one cut-over or cancel transaction changes at most (each adds a compare and a put; etcd allows 128 of each). */
 export const MOVES_PER_TXN_MAX = 50;
+/** Topics plus partitions one all-or-nothing cancel covers at most (each a compare and a put, beside the fence, the request's compare and the answer). */
+export const CANCEL_TXN_OPS_MAX = ETCD_TXN_OPS_MAX - 2;
 /** Tries of a topic rewrite that lost its compare-and-swap to another change. */
 const MOVE_WRITE_TRIES = 5;
 
@@ -130,7 +139,7 @@ async function rewriteTopic(
       if (c.state !== undefined) {
         const skey = ctx.keys.partition(topic, c.partition);
         const { modRevision, ...was } = c.state.expected;
-        compare.push(cmp.modRevisionIs(skey, modRevision));
+        compare.push(cmp.modRevisionIs(skey, modRevision), ...sameIncarnations(ctx.keys, c.state.expected, c.state.next));
         puts.push(op.put(skey, JSON.stringify(PartitionStateSchema.parse({ ...c.state.next, partitionEpoch: was.partitionEpoch + 1 }))));
       }
     }
@@ -154,73 +163,124 @@ function byTopic<T extends { topic: string }>(list: readonly T[]): Map<string, T
 }
 
 /**
- * Starts the moves of a plan (the controller's side of "reassign"). Every
- * entry is checked first; an entry whose replicas are the current ones is
- * skipped. Written one topic at a time. Resolves with the partitions that
- * started moving.
+ * Starts the moves of a plan (the controller's side of "reassign"), all or
+ * nothing: move_start.ts (one fenced transaction, or a plan accepted first and
+ * finished by any controller). Resolves with the partitions that started
+ * moving. The request path (topic_requests.ts) calls startPlan with its asker,
+ * so the answer is written with the start.
  */
 export async function startMoves(ctx: ControllerContext, view: ClusterView, plan: readonly PartitionAssignment[], throttleBytesPerSec: number | null): Promise<number> {
-  for (const e of plan) {
-    const where = `${e.topic}-${e.partition}`;
-    const record = view.topics.get(e.topic);
-    if (record === undefined || e.partition >= record.partitions) throw new SluiceError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${where} does not exist`);
-    if (new Set(e.replicas).size !== e.replicas.length) throw new SluiceError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${where} names a broker twice: [${e.replicas}]`);
-    if (e.replicas.length !== record.replicationFactor) {
-      throw new SluiceError(ErrorCode.INVALID_REPLICATION_FACTOR, `${where}: a move keeps the replication factor ${record.replicationFactor}, the plan names ${e.replicas.length} replicas`);
-    }
-    const missing = e.replicas.filter((b) => !view.brokers.has(b));
-    if (missing.length > 0) throw new SluiceError(ErrorCode.BROKER_NOT_AVAILABLE, `${where}: broker(s) ${missing.join(", ")} not registered`);
-    if (moveOf(record, e.partition) !== undefined) throw new SluiceError(ErrorCode.REASSIGNMENT_IN_PROGRESS, `${where} is already moving; wait for it or cancel it`);
-  }
-  let started = 0;
-  for (const [topic, entries] of byTopic(plan)) {
-    for (let from = 0; from < entries.length; from += MOVES_PER_TXN_MAX) {
-      const chunk = entries.slice(from, from + MOVES_PER_TXN_MAX);
-      const written = await rewriteTopic(ctx, topic, (record) => {
-        const out: PartitionChange[] = [];
-        for (const e of chunk) {
-          const old = record.replicas[e.partition];
-          if (moveOf(record, e.partition) !== undefined) throw new SluiceError(ErrorCode.REASSIGNMENT_IN_PROGRESS, `${topic}-${e.partition} is already moving`);
-          const same = old.length === e.replicas.length && old.every((b, i) => b === e.replicas[i]);
-          if (same) continue;
-          const adding = e.replicas.filter((b) => !old.includes(b));
-          const removing = old.filter((b) => !e.replicas.includes(b));
-          if (adding.length === 0) {
-            // Only the order changes (a new preferred leader): nothing to copy, the list is rewritten at once.
-            out.push({ partition: e.partition, replicas: [...e.replicas], move: undefined });
-            continue;
-          }
-          const move: PartitionMove = { target: [...e.replicas], adding, removing, ...(throttleBytesPerSec === null ? {} : { throttleBytesPerSec }) };
-          out.push({ partition: e.partition, replicas: [...old, ...adding], move });
-        }
-        return out;
-      });
-      started += written.filter((c) => c.move !== undefined).length;
+  return (await startPlan(ctx, view, { partitions: plan, throttleBytesPerSec })).moving;
+}
+
+/** The partitions a cancel names (all moving ones for null), checked against the view. */
+function cancelScope(view: ClusterView, partitions: readonly { topic: string; partition: number }[] | null): { topic: string; partition: number }[] {
+  const wanted: { topic: string; partition: number }[] = [];
+  if (partitions === null) {
+    for (const [topic, record] of view.topics) for (const p of Object.keys(record.moves ?? {})) wanted.push({ topic, partition: Number(p) });
+  } else {
+    const seen = new Set<string>();
+    for (const e of partitions) {
+      const record = view.topics.get(e.topic);
+      if (record === undefined || moveOf(record, e.partition) === undefined) throw new SluiceError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `${e.topic}-${e.partition} is not moving`);
+      // Named twice: once (a transaction may not put one key twice).
+      if (seen.has(`${e.topic}\0${e.partition}`)) continue;
+      seen.add(`${e.topic}\0${e.partition}`);
+      wanted.push(e);
     }
   }
-  return started;
+  return wanted;
 }
 
 /**
  * Cancels moves (all of them, or the partitions named): each goes back to its
  * old replica list (decideMoveCancel). Resolves with the partitions rolled
- * back; NO_REASSIGNMENT_IN_PROGRESS when a named one is not moving.
+ * back; NO_REASSIGNMENT_IN_PROGRESS when a named one is not moving. All or
+ * nothing where it fits one transaction (cancelPlan).
  */
 export async function cancelMoves(ctx: ControllerContext, view: ClusterView, partitions: readonly { topic: string; partition: number }[] | null): Promise<number> {
-  const wanted: { topic: string; partition: number }[] = [];
-  if (partitions === null) {
-    for (const [topic, record] of view.topics) for (const p of Object.keys(record.moves ?? {})) wanted.push({ topic, partition: Number(p) });
-  } else {
-    for (const e of partitions) {
-      const record = view.topics.get(e.topic);
-      if (record === undefined || moveOf(record, e.partition) === undefined) throw new SluiceError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `${e.topic}-${e.partition} is not moving`);
-      wanted.push(e);
-    }
-  }
+  return (await cancelPlan(ctx, view, partitions)).cancelled;
+}
+
+/**
+ * A cancel, all or nothing where it fits one transaction (its topics and
+ * partitions, each a compare and a put, within CANCEL_TXN_OPS_MAX, and
+ * MOVE_START_TXN_BYTES_MAX bytes): every topic record, every partition state
+ * (compared on the mod revisions read from etcd) and the request's answer
+ * (with `asker`) in one fenced transaction; any partition whose cancel is
+ * unsafe (decideMoveCancel) refuses the whole cancel. A larger cancel goes
+ * topic by topic in chunks (`answered` false: the caller answers).
+ */
+export async function cancelPlan(
+  ctx: ControllerContext,
+  view: ClusterView,
+  partitions: readonly { topic: string; partition: number }[] | null,
+  asker?: PlanAsker,
+  answerOf?: (cancelled: number) => string,
+): Promise<{ cancelled: number; answered: boolean }> {
+  if (asker !== undefined && answerOf === undefined) throw new Error("cancelPlan: an asker needs answerOf");
+  const wanted = cancelScope(view, partitions);
+  const grouped = byTopic(wanted);
   const live = view.liveBrokerIds();
   const shuttingDown = view.shuttingDownBrokerIds();
+  if (grouped.size + wanted.length <= CANCEL_TXN_OPS_MAX) {
+    for (let attempt = 1; attempt <= MOVE_WRITE_TRIES; attempt++) {
+      const compare: Compare[] = [];
+      const success: TxnOp[] = [];
+      let cancelled = 0;
+      let bytes = 0;
+      for (const [topic, entries] of grouped) {
+        const key = ctx.keys.topic(topic);
+        const kv = (await ctx.client.range(key)).kvs[0];
+        const parsed = kv === undefined ? undefined : parseJson(TopicRecordSchema, kv);
+        // Deleted since: its moves went with it.
+        if (kv === undefined || parsed === undefined) continue;
+        const replicas = parsed.replicas.map((r) => [...r]);
+        const moves: Record<string, PartitionMove> = { ...(parsed.moves ?? {}) };
+        let changed = false;
+        for (const e of entries) {
+          const move = moveOf(parsed, e.partition);
+          const skey = ctx.keys.partition(topic, e.partition);
+          const skv = (await ctx.client.range(skey)).kvs[0];
+          const state = skv === undefined ? undefined : versionedState(skv);
+          // Finished or cancelled meanwhile: nothing to roll back.
+          if (move === undefined || state === undefined) continue;
+          const d = decideMoveCancel(`${topic}-${e.partition}`, replicas[e.partition], move, state, minInsyncOf(parsed), live, shuttingDown);
+          replicas[e.partition] = d.replicas;
+          delete moves[String(e.partition)];
+          const value = JSON.stringify(PartitionStateSchema.parse({ ...d.state, partitionEpoch: state.partitionEpoch + 1 }));
+          compare.push(cmp.modRevisionIs(skey, state.modRevision), ...sameIncarnations(ctx.keys, state, d.state));
+          success.push(op.put(skey, value));
+          bytes += skey.length + value.length;
+          changed = true;
+          cancelled++;
+        }
+        if (!changed) continue;
+        const { moves: _, ...rest } = parsed;
+        const value = JSON.stringify(TopicRecordSchema.parse(Object.keys(moves).length === 0 ? { ...rest, replicas } : { ...rest, replicas, moves }));
+        compare.push(cmp.modRevisionIs(key, kv.modRevision));
+        success.push(op.put(key, value));
+        bytes += key.length + value.length;
+      }
+      const failure: TxnOp[] = [];
+      if (asker !== undefined) {
+        const answer = answerOf!(cancelled);
+        compare.push(unanswered(ctx, asker));
+        success.push(op.put(ctx.keys.request(asker.id), answer, asker.lease));
+        failure.push(op.range(ctx.keys.request(asker.id)));
+        bytes += answer.length;
+      }
+      if (bytes > MOVE_START_TXN_BYTES_MAX) break;
+      if (success.length === 0) return { cancelled: 0, answered: false };
+      const r = await ctx.election.fencedTxn({ compare, success, failure });
+      if (r.succeeded) return { cancelled, answered: asker !== undefined };
+      if (asker !== undefined && askerGone(r.results, 0, asker)) return { cancelled: 0, answered: true };
+      if (attempt === MOVE_WRITE_TRIES) throw new SluiceError(ErrorCode.INVALID_UPDATE_VERSION, `the moves kept changing while the cancel was written (${attempt} tries); try again`);
+    }
+  }
+  // Larger than one transaction: topic by topic, in chunks.
   let cancelled = 0;
-  for (const [topic, entries] of byTopic(wanted)) {
+  for (const [topic, entries] of grouped) {
     for (let from = 0; from < entries.length; from += MOVES_PER_TXN_MAX) {
       const chunk = entries.slice(from, from + MOVES_PER_TXN_MAX);
       const written = await rewriteTopic(ctx, topic, (record) => {
@@ -237,7 +297,7 @@ export async function cancelMoves(ctx: ControllerContext, view: ClusterView, par
       cancelled += written.length;
     }
   }
-  return cancelled;
+  return { cancelled, answered: false };
 }
 
 export interface MoveControllerStats {

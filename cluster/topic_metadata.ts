@@ -93,6 +93,18 @@ export interface VersionedPartitionState extends PartitionState {
   readonly modRevision: number;
 }
 
+/**
+ * Whether `state` lets broker `brokerId`, registered at `registrationRevision`
+ * (its broker epoch: the registration key's create revision), lead: it names
+ * the broker leader and was written after that registration, so for this
+ * incarnation and not an earlier one (docs/CLUSTER.md, "Broker epochs").
+ * States of every version carry their etcd mod revision, so a state written
+ * before broker epochs existed is judged the same way.
+ */
+export function leadsAsThisIncarnation(state: VersionedPartitionState, brokerId: number, registrationRevision: number): boolean {
+  return state.leader === brokerId && state.modRevision > registrationRevision;
+}
+
 export interface TopicView {
   readonly name: string;
   readonly record: TopicRecord;

@@ -6,6 +6,15 @@
 // the outcome back into the same key; the asking broker sees the outcome in
 // its view, answers its client and deletes the key.
 //
+// A request is answered once: the controller's answer compares the key's mod
+// revision with the one it read unanswered (the answer is a write), so a request applied again (the controller's view had not
+// yet shown its answer, or a successor found it unanswered) cannot overwrite
+// the first answer. A reassignment's answer is written in the same
+// transaction that starts its moves, or after the last chunk of a plan
+// accepted first (move_start.ts); a successor finishes the accepted plans it
+// finds on election. A cancel's answer goes with its rollback where that fits
+// one transaction (reassignment_controller.ts).
+//
 // The same mechanism carries a partition leader's ISR change (op
 // "alterPartition", Kafka's AlterPartition): the controller decides it
 // (alter_partition.ts) and answers with the partition's new state.
@@ -25,7 +34,8 @@ import type { ClusterView } from "./cluster_view.ts";
 import { alterPartition } from "./alter_partition.ts";
 import { ELECT_LEADERS_RESULTS_MAX, REASSIGNMENT_PLAN_PARTITIONS_MAX, REPLICATION_FACTOR_MAX } from "./cluster_limits.ts";
 import { electPreferredLeaders } from "./leader_elections.ts";
-import { cancelMoves, startMoves } from "./reassignment_controller.ts";
+import { type AnswerOf, finishPlan, readPlans, startPlan } from "./move_start.ts";
+import { cancelPlan } from "./reassignment_controller.ts";
 import { type ControllerContext, addPartitions, createTopic, deleteTopic } from "./controller_topics.ts";
 import { ControllerFencedError } from "./controller_election.ts";
 import type { EtcdClient } from "./etcd_client.ts";
@@ -87,14 +97,15 @@ export type TopicRequestResult = z.output<typeof ResultSchema>;
 
 const RequestRecordSchema = z.object({ request: RequestBodySchema, lease: z.string().min(1), result: ResultSchema.optional() }).strict();
 
-/** A request as the view holds it, with the key's create revision (what the controller's answer compares). */
+/** A request as the view holds it, with the key's create and mod revisions (what the controller's answer compares). */
 export interface TopicRequestRecord extends z.output<typeof RequestRecordSchema> {
   readonly createRevision: number;
+  readonly modRevision: number;
 }
 
 export function parseTopicRequest(kv: KeyValue): TopicRequestRecord | undefined {
   const r = parseJson(RequestRecordSchema, kv);
-  return r === undefined ? undefined : { ...r, createRevision: kv.createRevision };
+  return r === undefined ? undefined : { ...r, createRevision: kv.createRevision, modRevision: kv.modRevision };
 }
 
 /**
@@ -135,6 +146,14 @@ export async function submitTopicRequest(
   }
 }
 
+/** A reassign request's answered value: the request as asked, and how many partitions started moving. */
+export const answerOfReassign: AnswerOf = (asker, plan, moving) =>
+  JSON.stringify({
+    request: { op: "reassign", partitions: plan.partitions.map((e) => ({ topic: e.topic, partition: e.partition, replicas: [...e.replicas] })), throttleBytesPerSec: plan.throttleBytesPerSec },
+    lease: asker.lease,
+    result: { errorCode: ErrorCode.NONE, message: `${moving} partition(s) moving` },
+  });
+
 /**
  * The controller's side: applies every unanswered request in the view (at
  * most TOPIC_REQUESTS_IN_FLIGHT_MAX at once) and writes each outcome back,
@@ -148,6 +167,8 @@ export class TopicRequestServer {
   readonly #log: (line: string) => void;
   readonly #isrChanged: () => void;
   readonly #inFlight = new Set<string>();
+  /** The controller epoch whose accepted plans were looked for (once per epoch, and again after a failed finish). */
+  #plansScannedAt: number | undefined;
   #stopped = false;
 
   constructor(opts: { ctx: ControllerContext; view: ClusterView; isController: () => boolean; log: (line: string) => void; isrChanged?: () => void }) {
@@ -161,6 +182,11 @@ export class TopicRequestServer {
   /** Looks for requests to apply (after every view change and on election). */
   schedule(): void {
     if (this.#stopped || !this.#isController()) return;
+    const epoch = this.#ctx.election.epoch;
+    if (epoch !== undefined && this.#plansScannedAt !== epoch) {
+      this.#plansScannedAt = epoch;
+      void this.#finishAcceptedPlans(epoch);
+    }
     for (const [id, rec] of this.#view.requests) {
       if (this.#inFlight.size >= TOPIC_REQUESTS_IN_FLIGHT_MAX) return;
       if (rec.result !== undefined || this.#inFlight.has(id)) continue;
@@ -174,6 +200,28 @@ export class TopicRequestServer {
 
   stop(): void {
     this.#stopped = true;
+  }
+
+  /** Finishes the plans a controller accepted and did not finish (killed or deposed midway; move_start.ts). */
+  async #finishAcceptedPlans(epoch: number): Promise<void> {
+    try {
+      for (const plan of await readPlans(this.#ctx)) {
+        if (this.#stopped || this.#ctx.election.epoch !== epoch) return;
+        // A request being applied right now finishes its own plan.
+        if (this.#inFlight.has(plan.id)) continue;
+        this.#inFlight.add(plan.id);
+        try {
+          const r = await finishPlan(this.#ctx, plan, answerOfReassign);
+          this.#log(`sluice: controller: finished the accepted reassignment plan ${plan.id} (${r.moving} partition(s) moving)`);
+        } finally {
+          this.#inFlight.delete(plan.id);
+        }
+      }
+    } catch (e) {
+      if (e instanceof ControllerFencedError) return;
+      this.#log(`sluice: controller: could not finish the accepted reassignment plans: ${(e as Error)?.message ?? e}; trying again on the next change`);
+      if (this.#plansScannedAt === epoch) this.#plansScannedAt = undefined;
+    }
   }
 
   async #apply(id: string, rec: TopicRequestRecord): Promise<void> {
@@ -194,9 +242,18 @@ export class TopicRequestServer {
         const elections = await electPreferredLeaders(this.#ctx, this.#view, req);
         result = { errorCode: ErrorCode.NONE, message: null, elections };
       } else if (req.op === "reassign") {
-        result = { errorCode: ErrorCode.NONE, message: `${await startMoves(this.#ctx, this.#view, req.partitions, req.throttleBytesPerSec)} partition(s) moving` };
+        // Answered with the start, all or nothing (move_start.ts).
+        const asker = { id, createRevision: rec.createRevision, modRevision: rec.modRevision, lease: rec.lease };
+        const started = await startPlan(this.#ctx, this.#view, { partitions: req.partitions, throttleBytesPerSec: req.throttleBytesPerSec }, asker, answerOfReassign);
+        if (started.answered) return;
+        result = { errorCode: ErrorCode.NONE, message: `${started.moving} partition(s) moving` };
       } else if (req.op === "cancelReassignment") {
-        result = { errorCode: ErrorCode.NONE, message: `${await cancelMoves(this.#ctx, this.#view, req.partitions)} move(s) rolled back` };
+        // Answered with the rollback where it fits one transaction (reassignment_controller.ts).
+        const asker = { id, createRevision: rec.createRevision, modRevision: rec.modRevision, lease: rec.lease };
+        const answerOf = (n: number) => JSON.stringify({ request: req, lease: rec.lease, result: { errorCode: ErrorCode.NONE, message: `${n} move(s) rolled back` } });
+        const rolledBack = await cancelPlan(this.#ctx, this.#view, req.partitions, asker, answerOf);
+        if (rolledBack.answered) return;
+        result = { errorCode: ErrorCode.NONE, message: `${rolledBack.cancelled} move(s) rolled back` };
       } else {
         result = { errorCode: ErrorCode.NONE, message: null };
       }
@@ -207,9 +264,9 @@ export class TopicRequestServer {
     }
     const key = this.#ctx.keys.request(id);
     try {
-      // Only into the request as it was asked (not a later one under the same id), under the asker's lease.
+      // Only into the request as it was asked (not a later one under the same id) and not answered yet, under the asker's lease.
       await this.#ctx.election.fencedTxn({
-        compare: [cmp.createRevisionIs(key, rec.createRevision)],
+        compare: [cmp.createRevisionIs(key, rec.createRevision), cmp.modRevisionIs(key, rec.modRevision)],
         success: [op.put(key, JSON.stringify({ request: req, lease: rec.lease, result }), rec.lease)],
       });
     } catch (e) {

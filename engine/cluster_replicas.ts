@@ -28,6 +28,14 @@
 // (a linearizable read's revision), so a leadership taken is one etcd still
 // gives it.
 //
+// Leading also needs the state to be written for this incarnation of the
+// broker (docs/CLUSTER.md, "Broker epochs"): a state naming this broker leader
+// but last written before its registration (a restart quicker than the
+// controller's handling of the old registration) is its previous process's
+// leadership, at a leader epoch whose records this process may have lost the
+// unfsynced tail of; it takes no role for it (neither leads nor follows) and
+// waits for the controller's new state (`leadsAsThisIncarnation`).
+//
 // Threading: the router (main) thread. One reconcile pass at a time; a change
 // during a pass runs one more pass after it.
 //
@@ -41,10 +49,11 @@ import {
   DEFAULT_REPLICATION_FACTOR,
   ETCD_CALL_TIMEOUT_MS,
   type LeaseKeeper,
+  leadsAsThisIncarnation,
   moveOf,
   NO_LEADER,
-  type PartitionState,
   type TopicRecord,
+  type VersionedPartitionState,
 } from "../cluster/mod.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { topicNameProblem } from "../protocol/topic_name.ts";
@@ -61,7 +70,8 @@ const CATCH_UP_RETRY_MS = 500;
 
 /** The replication role last given to a slot: `key` says everything it was given with, so a pass can tell a change. */
 interface AppliedRole {
-  readonly kind: "leader" | "follower" | "none";
+  /** "waiting": etcd names this broker leader, but for an earlier incarnation (no role until the controller's next state). */
+  readonly kind: "leader" | "follower" | "none" | "waiting";
   readonly leaderEpoch: number;
   readonly key: string;
 }
@@ -361,15 +371,21 @@ export class ClusterReplicas implements ClusterTopicAdmin {
    * returns whether this broker leads it now. `canLead` false (no live,
    * caught-up session): where etcd says this broker leads, it has no role.
    */
-  async #applyRole(topic: string, p: number, slot: number, record: TopicRecord, s: PartitionState, canLead: boolean): Promise<boolean> {
+  async #applyRole(topic: string, p: number, slot: number, record: TopicRecord, s: VersionedPartitionState, canLead: boolean): Promise<boolean> {
     const me = this.#member.brokerId;
     const view = this.#member.view;
     const replicas = record.replicas[p];
     const prev = this.#roleOf.get(slot);
+    const epoch = this.#member.registration?.createRevision;
     let next: AppliedRole;
     let leaderRole: LeaderRole | undefined;
     let leaderAt: { host: string; port: number } | undefined;
-    if (s.leader === me && canLead) {
+    if (s.leader === me && canLead && epoch !== undefined && !leadsAsThisIncarnation(s, me, epoch)) {
+      next = { kind: "waiting", leaderEpoch: s.leaderEpoch, key: `waiting ${s.leaderEpoch}` };
+      if (prev?.key !== next.key) {
+        this.#log(`sluice: cluster: ${topic}-${p}: etcd names this broker leader at epoch ${s.leaderEpoch}, written before its registration (broker epoch ${epoch}): an earlier process's leadership; waiting for the controller`);
+      }
+    } else if (s.leader === me && canLead) {
       leaderRole = {
         epoch: s.leaderEpoch,
         partitionEpoch: s.partitionEpoch,
@@ -397,7 +413,7 @@ export class ClusterReplicas implements ClusterTopicAdmin {
     try {
       if (leaderRole !== undefined) await this.#replication.becomeLeader(topic, p, leaderRole);
       else if (leaderAt !== undefined) this.#replication.becomeFollower(topic, p, { epoch: s.leaderEpoch, leader: leaderAt });
-      else if (prev !== undefined && prev.kind !== "none") this.#replication.forget(slot, true);
+      else if (prev !== undefined && prev.kind !== "none" && prev.kind !== "waiting") this.#replication.forget(slot, true);
     } catch (e) {
       this.#roleOf.delete(slot);
       this.#replication.forget(slot, true);
