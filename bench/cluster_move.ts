@@ -1,6 +1,5 @@
 // Moving one large partition between brokers (docs/SCALING.md): the time and
-// bytes per second of the copy, unthrottled and throttled, the brokers' CPU
-// per MiB copied, and the produce p99 of a small acks=all load on another
+// bytes per second of the copy, unthrottled and throttled, and the produce p99 of a small acks=all load on another
 // topic during each move against the same load without a move. Real etcd and
 // three `sluice serve` processes.
 //
@@ -48,16 +47,6 @@ for (const [name, v] of [["--mib", MIB], ["--repeat", REPEAT], ["--base-seconds"
 }
 const RECORD = 64 * 1024;
 const FG_IN_FLIGHT = 8;
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
-
-/** CPU seconds (user + system, all threads) of a process so far. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-}
-
 const etcd = await startEtcd({ members: 1 });
 const client = new EtcdClient({ endpoints: etcd.endpoints });
 const clusterName = `bench-move-${process.pid}`;
@@ -116,16 +105,13 @@ try {
       .filter((x) => windows.some(([from, to]) => x.at >= from && x.at <= to))
       .map((x) => x.ms)
       .sort((a, b) => a - b);
-  const pct = (l: number[], q: number) => l[Math.min(l.length - 1, Math.floor(l.length * q))];
-  const brokerCpu = () => [...brokers.values()].reduce((s, b) => s + cpuSeconds(b.pid), 0);
+  const pct = (l: number[], q: number) => (l.length === 0 ? NaN : l[Math.min(l.length - 1, Math.floor(l.length * q))]);
 
-  /** A window without a move: its span and the brokers' CPU per second in it. */
-  const baseWindow = async (): Promise<{ span: [number, number]; cpuPerSec: number }> => {
-    const c = brokerCpu();
+  /** A window without a move. */
+  const baseWindow = async (): Promise<{ span: [number, number] }> => {
     const from = performance.now();
     await new Promise((r) => setTimeout(r, BASE_MS));
-    const to = performance.now();
-    return { span: [from, to], cpuPerSec: (brokerCpu() - c) / ((to - from) / 1000) };
+    return { span: [from, performance.now()] };
   };
 
   interface Moved {
@@ -133,18 +119,16 @@ try {
     secs: number;
     mibPerSec: number;
     span: [number, number];
-    cpu: number;
   }
   const move = async (throttleMib: number | null): Promise<Moved> => {
     const from = view.topics.get("big")!.replicas[0][0];
     const to = [1, 2, 3].find((b) => b !== from && !view.topics.get("big")!.replicas[0].includes(b))!;
-    const c = brokerCpu();
     const s = performance.now();
     await submitPlan(client, keys, [{ topic: "big", partition: 0, replicas: [to] }], throttleMib === null ? null : throttleMib * 1024 * 1024);
     await waitFor(() => view.topics.get("big")!.moves === undefined, { timeoutMs: 3_600_000, everyMs: 20, what: "the move done" });
     const e = performance.now();
     const secs = (e - s) / 1000;
-    return { mode: throttleMib === null ? "unthrottled" : `throttled at ${throttleMib} MiB/s`, secs, mibPerSec: MIB / secs, span: [s, e], cpu: brokerCpu() - c };
+    return { mode: throttleMib === null ? "unthrottled" : `throttled at ${throttleMib} MiB/s`, secs, mibPerSec: MIB / secs, span: [s, e] };
   };
 
   await new Promise((r) => setTimeout(r, 2_000)); // the load's first acks (connections, metadata) are not a baseline
@@ -157,11 +141,10 @@ try {
       const after = await baseWindow();
       const during = latencies([m.span]);
       const without = latencies([before.span, after.span]);
-      const cpuPerMib = ((m.cpu - ((before.cpuPerSec + after.cpuPerSec) / 2) * m.secs) * 1000) / MIB;
       const ratio = pct(during, 0.99) / pct(without, 0.99);
       results.push({ mode: m.mode, mibPerSec: m.mibPerSec, ratio });
       console.log(
-        `move of big-0 (${MIB} MiB) ${m.mode}: ${m.secs.toFixed(1)} s, ${m.mibPerSec.toFixed(1)} MiB/s, brokers' CPU for the copy ${cpuPerMib.toFixed(1)} ms per MiB; ` +
+        `move of big-0 (${MIB} MiB) ${m.mode}: ${m.secs.toFixed(1)} s, ${m.mibPerSec.toFixed(1)} MiB/s; ` +
           `produce p50/p99 during it ${pct(during, 0.5).toFixed(1)}/${pct(during, 0.99).toFixed(1)} ms (${during.length} acks), ` +
           `without a move (${BASE_MS / 1000} s before and after) ${pct(without, 0.5).toFixed(1)}/${pct(without, 0.99).toFixed(1)} ms (${without.length} acks): p99 ${ratio.toFixed(2)}×`,
       );
