@@ -241,9 +241,10 @@ export class ReplicaFetcher {
     const socket = await this.#transport.connect({ host: this.host, port: this.port, connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS });
     const parser = new FrameParser({
       kind: "response",
-      // Fetch answers of up to REPLICA_FETCH_BYTES_MAX arrive back to back: gathered into one reused buffer, not a fresh one each
-      // (fresh memory was a third of the follower's router time in a copy).
-      retainedBytesMax: REPLICA_FETCH_BYTES_MAX + REPLICA_FETCH_FRAME_SLACK_BYTES,
+      // A copy's answers of up to REPLICA_FETCH_BYTES_MAX arrive back to back: gathered into one reused buffer, not a fresh
+      // one each (fresh memory was a third of the follower's router time in a copy). Bounded: one such buffer per copy
+      // fetcher, i.e. per leader a move copies from; ordinary fetchers keep the parser's default.
+      ...(this.copy ? { retainedBytesMax: REPLICA_FETCH_BYTES_MAX + REPLICA_FETCH_FRAME_SLACK_BYTES } : {}),
       onFrame: (frame) => {
         const correlationId = readResponseCorrelationId(frame);
         const pending = this.#pending.get(correlationId);
