@@ -76,9 +76,12 @@ describe("the copy fetcher", () => {
     };
     expect(segs(b1).length).toBeGreaterThan(0);
     expect(segs(b2)).toEqual(segs(b1));
-    // The move ends: the partition goes back to the ordinary fetcher, whose connection carries it from there.
+    // The move ends: the partition goes back to the ordinary fetcher, whose connection carries it from there,
+    // with the high watermark it knew (same leader, same epoch: still true; consumers of it see no step back).
+    await waitFor(() => repl.followerState("big", 0)!.highWatermark === logEnd(b1, "big"), { timeoutMs: 10_000, what: "the follower's HW at the end" });
     repl.setCopying(b2.engine.resolve("big", 0), false);
     expect(repl.fetcherCounts()).toEqual({ ordinary: 1, copy: 0 });
+    expect(repl.followerState("big", 0)!.highWatermark).toBe(logEnd(b1, "big"));
     await fill(b1, "big", 3, 1024);
     await waitFor(() => logEnd(b2, "big") === logEnd(b1, "big"), { timeoutMs: 10_000, what: "big followed on the ordinary fetcher" });
     expect(await acksAll(b1, "fg", "after")).toBe(ErrorCode.NONE);

@@ -195,7 +195,7 @@ export class ReplicaManager {
       this.#leaders.delete(slot);
       leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
     }
-    this.#follow(slot, topic, partition, role.leader, role.epoch);
+    this.#follow(slot, topic, partition, role.leader, role.epoch, false);
   }
 
   /**
@@ -203,15 +203,17 @@ export class ReplicaManager {
    * or, for a partition a move adds here, the leader's copy fetcher — a
    * connection of its own, so a copy's large answers and appends never hold up
    * the fetches that carry the other partitions' records (and with them
-   * acks=all on their leader). The follower state's high watermarks carry
-   * over when a partition changes fetcher.
+   * acks=all on their leader). `carryHighWatermark`: the partition only
+   * changes fetcher (same leader, same epoch), so the high watermarks it knew
+   * stay true; a new leader starts them afresh, as its answers (or a
+   * truncation) decide.
    */
-  #follow(slot: number, topic: string, partition: number, leader: { host: string; port: number }, epoch: number): void {
+  #follow(slot: number, topic: string, partition: number, leader: { host: string; port: number }, epoch: number, carryHighWatermark: boolean): void {
     const copy = this.#copying.has(slot);
     const k = `${leader.host}:${leader.port}${copy ? COPY_FETCHER_SUFFIX : ""}`;
     const current = this.#following.get(slot);
     const was = current?.fetcher.partitionState(current.topic, current.partition);
-    const carried = was === undefined ? undefined : { highWatermark: was.highWatermark, leaderHighWatermark: was.leaderHighWatermark };
+    const carried = was === undefined || !carryHighWatermark ? undefined : { highWatermark: was.highWatermark, leaderHighWatermark: was.leaderHighWatermark };
     if (current !== undefined && current.fetcher !== this.#fetchers.get(k)) this.#stopFollowing(slot);
     let fetcher = this.#fetchers.get(k);
     if (fetcher === undefined) {
@@ -240,7 +242,7 @@ export class ReplicaManager {
     else this.#copying.delete(slot);
     const f = this.#following.get(slot);
     const st = f?.fetcher.partitionState(f.topic, f.partition);
-    if (f !== undefined && st !== undefined) this.#follow(slot, f.topic, f.partition, { host: f.fetcher.host, port: f.fetcher.port }, st.leaderEpoch);
+    if (f !== undefined && st !== undefined) this.#follow(slot, f.topic, f.partition, { host: f.fetcher.host, port: f.fetcher.port }, st.leaderEpoch, true);
   }
 
   /** Bytes of records this broker's fetchers brought as follower: by its ordinary fetchers and by copy fetchers (tests and metrics). */
