@@ -1,13 +1,20 @@
 // Moving one large partition between brokers (docs/SCALING.md): the time and
-// bytes per second of the copy, unthrottled and throttled, and the produce p99
-// of a small acks=all load on another topic during each move against the same
-// load without a move. Real etcd and three `sluice serve` processes.
+// bytes per second of the copy, unthrottled and throttled, and the produce p99 of a small acks=all load on another
+// topic during each move against the same load without a move. Real etcd and
+// three `sluice serve` processes.
 //
-//   bun bench/cluster_move.ts [--mib 1024] [--throttle-mib 50]
+//   bun bench/cluster_move.ts [--mib 1024] [--throttle-mib 50[,20...]] [--unthrottled true|false]
+//                             [--repeat 1] [--base-seconds 5]
 //
-// The moved partition has one replica ([a] → [b], then back [b] → [a] under
-// the throttle), so the preload writes the data once; the foreground topic
-// has RF 3 and min.insync.replicas 2.
+// The moved partition has one replica ([a] → [b], then on to the next broker
+// for the next move), so the preload writes the data once; the foreground
+// topic has RF 3 and min.insync.replicas 2, so every broker leads one of its
+// partitions and follows the other two. On a shared machine the load of other
+// work swings from one second to the next, so each move is compared with the
+// windows without a move just before and just after it (`--base-seconds`
+// each): "p99 without" pools those two, and the ratio is the move's p99 over
+// it. With `--repeat N` every mode runs N times, alternating, and the summary
+// gives the median of each.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -20,12 +27,26 @@ import { type BrokerProcess, startBroker } from "../test/support/broker.ts";
 import { ETCD_WAIT, startEtcd } from "../test/support/etcd.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { mib: { type: "string" }, "throttle-mib": { type: "string" } } });
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    mib: { type: "string" },
+    "throttle-mib": { type: "string" },
+    unthrottled: { type: "string" },
+    repeat: { type: "string" },
+    "base-seconds": { type: "string" },
+  },
+});
 const MIB = Number(values.mib ?? 1024);
-const THROTTLE_MIB = Number(values["throttle-mib"] ?? 50);
+const THROTTLES_MIB = (values["throttle-mib"] ?? "50").split(",").filter((s) => s !== "").map(Number);
+const UNTHROTTLED = (values.unthrottled ?? "true") !== "false";
+const REPEAT = Number(values.repeat ?? 1);
+const BASE_MS = Number(values["base-seconds"] ?? 5) * 1000;
+for (const [name, v] of [["--mib", MIB], ["--repeat", REPEAT], ["--base-seconds", BASE_MS], ...THROTTLES_MIB.map((t) => ["--throttle-mib", t] as const)] as const) {
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+}
 const RECORD = 64 * 1024;
 const FG_IN_FLIGHT = 8;
-
 const etcd = await startEtcd({ members: 1 });
 const client = new EtcdClient({ endpoints: etcd.endpoints });
 const clusterName = `bench-move-${process.pid}`;
@@ -79,30 +100,64 @@ try {
     }
     await Promise.all(inflight);
   })();
-  const p99 = (from: number, to: number) => {
-    const l = lat.filter((x) => x.at >= from && x.at <= to).map((x) => x.ms).sort((a, b) => a - b);
-    return { p99: l[Math.min(l.length - 1, Math.floor(l.length * 0.99))], n: l.length };
-  };
-  const baseFrom = performance.now();
-  await new Promise((r) => setTimeout(r, 5_000));
-  const base = p99(baseFrom, performance.now());
-  console.log(`produce p99 without a move: ${base.p99.toFixed(1)} ms (${base.n} acks over 5 s)`);
+  const latencies = (windows: [number, number][]) =>
+    lat
+      .filter((x) => windows.some(([from, to]) => x.at >= from && x.at <= to))
+      .map((x) => x.ms)
+      .sort((a, b) => a - b);
+  const pct = (l: number[], q: number) => (l.length === 0 ? NaN : l[Math.min(l.length - 1, Math.floor(l.length * q))]);
 
-  const move = async (throttle: number | null) => {
+  /** A window without a move. */
+  const baseWindow = async (): Promise<{ span: [number, number] }> => {
+    const from = performance.now();
+    await new Promise((r) => setTimeout(r, BASE_MS));
+    return { span: [from, performance.now()] };
+  };
+
+  interface Moved {
+    mode: string;
+    secs: number;
+    mibPerSec: number;
+    span: [number, number];
+  }
+  const move = async (throttleMib: number | null): Promise<Moved> => {
     const from = view.topics.get("big")!.replicas[0][0];
     const to = [1, 2, 3].find((b) => b !== from && !view.topics.get("big")!.replicas[0].includes(b))!;
     const s = performance.now();
-    await submitPlan(client, keys, [{ topic: "big", partition: 0, replicas: [to] }], throttle);
+    await submitPlan(client, keys, [{ topic: "big", partition: 0, replicas: [to] }], throttleMib === null ? null : throttleMib * 1024 * 1024);
     await waitFor(() => view.topics.get("big")!.moves === undefined, { timeoutMs: 3_600_000, everyMs: 20, what: "the move done" });
     const e = performance.now();
-    const during = p99(s, e);
     const secs = (e - s) / 1000;
-    console.log(
-      `move of big-0 (${MIB} MiB) ${from} → ${to} ${throttle === null ? "unthrottled" : `throttled at ${THROTTLE_MIB} MiB/s`}: ${secs.toFixed(1)} s, ${(MIB / secs).toFixed(1)} MiB/s; produce p99 during it ${during.p99.toFixed(1)} ms (${during.n} acks)`,
-    );
+    return { mode: throttleMib === null ? "unthrottled" : `throttled at ${throttleMib} MiB/s`, secs, mibPerSec: MIB / secs, span: [s, e] };
   };
-  await move(null);
-  await move(THROTTLE_MIB * 1024 * 1024);
+
+  await new Promise((r) => setTimeout(r, 2_000)); // the load's first acks (connections, metadata) are not a baseline
+  const modes: (number | null)[] = [...(UNTHROTTLED ? [null] : []), ...THROTTLES_MIB];
+  const results: { mode: string; mibPerSec: number; ratio: number }[] = [];
+  let before = await baseWindow();
+  for (let r = 0; r < REPEAT; r++) {
+    for (const mode of modes) {
+      const m = await move(mode);
+      const after = await baseWindow();
+      const during = latencies([m.span]);
+      const without = latencies([before.span, after.span]);
+      const ratio = pct(during, 0.99) / pct(without, 0.99);
+      results.push({ mode: m.mode, mibPerSec: m.mibPerSec, ratio });
+      console.log(
+        `move of big-0 (${MIB} MiB) ${m.mode}: ${m.secs.toFixed(1)} s, ${m.mibPerSec.toFixed(1)} MiB/s; ` +
+          `produce p50/p99 during it ${pct(during, 0.5).toFixed(1)}/${pct(during, 0.99).toFixed(1)} ms (${during.length} acks), ` +
+          `without a move (${BASE_MS / 1000} s before and after) ${pct(without, 0.5).toFixed(1)}/${pct(without, 0.99).toFixed(1)} ms (${without.length} acks): p99 ${ratio.toFixed(2)}×`,
+      );
+      before = after;
+    }
+  }
+  if (REPEAT > 1) {
+    const median = (l: number[]) => [...l].sort((a, b) => a - b)[Math.floor(l.length / 2)];
+    for (const mode of new Set(results.map((r) => r.mode))) {
+      const rs = results.filter((r) => r.mode === mode);
+      console.log(`${mode}, median of ${rs.length}: ${median(rs.map((r) => r.mibPerSec)).toFixed(1)} MiB/s, produce p99 ${median(rs.map((r) => r.ratio)).toFixed(2)}× without a move`);
+    }
+  }
   running = false;
   await fgRun;
   await fg.close();

@@ -310,11 +310,13 @@ export class ClusterReplicas implements ClusterTopicAdmin {
         // Read the state now (the view may have moved while partitions opened or a role was given).
         const s = view.partitionState(name, p);
         const slot = local.slots[p];
+        const move = p < record.partitions ? moveOf(record, p) : undefined;
+        // A replica a move adds here copies on a connection of its own (replica_manager.ts), set before its role.
+        if (slot !== NOT_HOSTED) this.#replication.setCopying(slot, move?.adding.includes(me) === true);
         const leads = slot !== NOT_HOSTED && s !== undefined && p < record.partitions ? await this.#applyRole(name, p, slot, record, s, canLead) : false;
         // The routing role says what the replication role was given from: the same state, the same epoch.
         roles[p] = { leader: leads, leaderEpoch: s?.leaderEpoch ?? -1 };
         // A move's throttle applies where this broker leads the moving partition (move_throttle.ts).
-        const move = p < record.partitions ? moveOf(record, p) : undefined;
         if (slot !== NOT_HOSTED) this.#replication.moveThrottle.set(slot, leads ? move?.adding : undefined, move?.throttleBytesPerSec);
       }
       roles.length = local.slots.length;

@@ -4,7 +4,9 @@
 // registration: per moving partition the leader's log start, end and size,
 // and each adding replica's last fetch offset (everything below it is on that
 // replica); per broker the partitions it hosts (0 once a decommissioned
-// broker's files are gone) and what the move throttle let through.
+// broker's files are gone), what the move throttle let through, and its
+// follower fetchers by kind (the copy fetchers of the replicas moves add
+// here) with the bytes each kind brought.
 
 import type { ClusterMember } from "../cluster/mod.ts";
 import { moveOf } from "../cluster/mod.ts";
@@ -55,6 +57,12 @@ export function moveProgressMetrics(member: ClusterMember, lifecycle: TopicLifec
   let out = "";
   out += `${header("sluice_hosted_partitions", "gauge", "Partition replicas this broker holds (open or offline).")}sluice_hosted_partitions ${hosted}\n`;
   out += `${header("sluice_move_throttled_bytes_total", "counter", "Bytes this broker sent as leader to replicas a move adds, under a throttle.")}sluice_move_throttled_bytes_total ${replication.moveThrottle.sentBytes}\n`;
+  // The replicas a move adds here copy on connections of their own (replica_manager.ts): how many, and what they brought.
+  const fetchers = replication.fetcherCounts();
+  out += header("sluice_replica_fetchers", "gauge", "Follower fetchers (one connection each) to leader brokers: ordinary, and copy fetchers for the replicas moves add here.");
+  out += `sluice_replica_fetchers{kind="ordinary"} ${fetchers.ordinary}\nsluice_replica_fetchers{kind="copy"} ${fetchers.copy}\n`;
+  out += header("sluice_replica_fetched_bytes_total", "counter", "Bytes of records this broker fetched as follower, by kind of fetcher.");
+  out += `sluice_replica_fetched_bytes_total{kind="ordinary"} ${replication.fetchedBytes.ordinary}\nsluice_replica_fetched_bytes_total{kind="copy"} ${replication.fetchedBytes.copy}\n`;
   const families: [string, string, (r: MoveProgressRow) => number][] = [
     ["sluice_move_log_start_offset", "The log start offset of a moving partition this broker leads.", (r) => r.logStartOffset],
     ["sluice_move_log_end_offset", "The log end offset of a moving partition this broker leads.", (r) => r.logEndOffset],

@@ -225,6 +225,21 @@ describe("FrameParser", () => {
     expect((parser as unknown as { acc: Uint8Array | null }).acc).toBeNull();
   });
 
+  test("with a larger retainedBytesMax, large split frames one after another are gathered into the same buffer", () => {
+    const body = new Uint8Array(3 * 1024 * 1024).map((_, i) => i & 0xff);
+    const frame = encodeRequestFrame({ apiKey: 0, apiVersion: 0, correlationId: 9 }, body);
+    const seen: { buffer: ArrayBufferLike; at12345: number }[] = [];
+    const parser = new FrameParser({ kind: "request", retainedBytesMax: 4 * 1024 * 1024, onFrame: (f) => seen.push({ buffer: f.buffer, at12345: f[8 + 12345] }), onError: () => {} });
+    for (let i = 0; i < 2; i++) {
+      parser.push(frame.subarray(0, 200_000));
+      parser.push(frame.subarray(200_000));
+    }
+    expect(seen.length).toBe(2);
+    expect(seen[1].buffer).toBe(seen[0].buffer);
+    expect(seen.map((s) => s.at12345)).toEqual([12345 & 0xff, 12345 & 0xff]);
+    expect((parser as unknown as { acc: Uint8Array | null }).acc?.length).toBe(frame.length);
+  });
+
   test("a frame completing in the middle of a chunk is followed by the rest of that chunk", () => {
     const frames = requestFrames(3);
     const stream = concat(frames);

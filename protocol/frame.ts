@@ -148,6 +148,13 @@ export interface FrameParserOptions {
   /** Largest accepted size (default FRAME_BYTES_MAX). */
   frameBytesMax?: number;
   /**
+   * The largest gathering buffer kept for the next split frame (default
+   * FRAME_PARSER_RETAINED_BYTES_MAX). A connection that keeps receiving large
+   * frames (a follower's replica fetches) keeps a larger one: gathering into
+   * fresh memory per frame costs a page fault per page.
+   */
+  retainedBytesMax?: number;
+  /**
    * Called once per whole frame, with the bytes after the size prefix (header
    * + body). The view is valid only until onFrame returns: it may point into
    * the pushed chunk or into the parser's reused buffer. Copy what you keep.
@@ -170,6 +177,7 @@ export interface FrameParserOptions {
 export class FrameParser {
   private readonly kind: "request" | "response";
   private readonly frameBytesMax: number;
+  private readonly retainedBytesMax: number;
   private readonly headerBytes: number;
   private readonly onFrameAt: (buf: Uint8Array, start: number, end: number) => void;
   private readonly onError: (error: FrameError) => void;
@@ -186,6 +194,7 @@ export class FrameParser {
   constructor(opts: FrameParserOptions) {
     this.kind = opts.kind;
     this.frameBytesMax = opts.frameBytesMax ?? FRAME_BYTES_MAX;
+    this.retainedBytesMax = opts.retainedBytesMax ?? FRAME_PARSER_RETAINED_BYTES_MAX;
     this.headerBytes = opts.kind === "request" ? REQUEST_HEADER_BYTES : RESPONSE_HEADER_BYTES;
     const onFrame = opts.onFrame;
     if (opts.onFrameAt !== undefined) this.onFrameAt = opts.onFrameAt;
@@ -249,7 +258,7 @@ export class FrameParser {
     this.frameTotal = 0;
     this.refusedSize = -1;
     this.failed = false;
-    if (this.acc !== null && this.acc.length > FRAME_PARSER_RETAINED_BYTES_MAX) this.acc = null;
+    if (this.acc !== null && this.acc.length > this.retainedBytesMax) this.acc = null;
   }
 
   private sizeOk(size: number): boolean {
@@ -322,7 +331,7 @@ export class FrameParser {
     this.gathered = 0;
     this.frameTotal = 0;
     // A frame larger than the retained size is not kept around for the next one.
-    if (acc.length > FRAME_PARSER_RETAINED_BYTES_MAX) this.acc = null;
+    if (acc.length > this.retainedBytesMax) this.acc = null;
     this.onFrameAt(acc, FRAME_SIZE_BYTES, end);
     return p;
   }
@@ -333,7 +342,7 @@ export class FrameParser {
     this.gathered = 0;
     this.frameTotal = 0;
     this.refusedSize = -1;
-    if (this.acc !== null && this.acc.length > FRAME_PARSER_RETAINED_BYTES_MAX) this.acc = null;
+    if (this.acc !== null && this.acc.length > this.retainedBytesMax) this.acc = null;
     const headerReadable = size >= this.headerBytes && to - from >= this.headerBytes;
     let apiKey: number | null = null;
     let apiVersion: number | null = null;

@@ -9,8 +9,10 @@
 //     partition's replicas hold byte-identical logs at the end.
 // (b) `sluice cluster decommission` of a broker under load: same checks, and
 //     its data directory holds no partition afterwards.
-// (c) a throttled move: the copy rate stays within 20% of the throttle;
-//     produce p99 during the move is measured and printed; then the
+// (c) a throttled move: the copy rate stays within 20% of the throttle, the
+//     adding broker copies on a connection of its own (its copy fetcher
+//     brought the whole preload); produce p99 during the move is measured and
+//     printed against a 2 s baseline just before it; then the
 //     controller is killed with -9 in the middle of a second move, which its
 //     successor finishes.
 // (d) the receiving broker killed with -9 in the middle of a move, the move
@@ -271,6 +273,15 @@ describe("moving partitions under load", () => {
     return { throttled, fetch: part?.fetch ?? new Map(), end: part?.end ?? 0 };
   }
 
+  /** A number from broker `id`'s /metrics (the first group of `re`), or undefined when the page or the line is missing. */
+  async function brokerMetric(id: number, re: RegExp): Promise<number | undefined> {
+    const b = view.brokers.get(id);
+    if (b === undefined) return undefined;
+    const text = await readMetrics(b.info.host, b.info.httpPort);
+    const m = text === null ? null : re.exec(text);
+    return m === null ? undefined : Number(m[1]);
+  }
+
   const THROTTLE = 2 * 1024 * 1024;
   const PRELOAD = 8 * 1024 * 1024;
 
@@ -294,9 +305,12 @@ describe("moving partitions under load", () => {
     const add0 = all.find((b) => !r0.includes(b))!;
     const drop0 = r0.find((b) => b !== leader0)!;
     const target0 = r0.map((b) => (b === drop0 ? add0 : b));
+    // The baseline: at least as many acks as before, over at least 2 s (a p99 over a tenth of a second says little).
     const baseFrom = performance.now();
     await load.flowing(500, "baseline acks");
+    await waitFor(() => performance.now() - baseFrom >= 2_000, { timeoutMs: 5_000, everyMs: 50, what: "a 2 s baseline" });
     const baseTo = performance.now();
+    const copiedBefore = (await brokerMetric(add0, /^sluice_replica_fetched_bytes_total\{kind="copy"\} (\d+)$/m)) ?? NaN;
     const tStart = performance.now();
     const r = await cli((a) => partitions(a), ["reassign", "--plan", writePlan("slow0", [{ topic: "slow", partition: 0, replicas: target0 }]), "--throttle-bytes-per-sec", String(THROTTLE), ...etcdArgs()]);
     expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
@@ -319,6 +333,9 @@ describe("moving partitions under load", () => {
       second = { at: performance.now(), bytes: p.throttled, fetch: p.fetch.get(add0) ?? -1, end: p.end };
       return true;
     }, { timeoutMs: 20_000, everyMs: 50, what: "a second sample of the throttled copy" });
+    // Foreground isolation: the adding broker copies on a connection of its own (a copy fetcher), not in the
+    // fetch answers that carry its other partitions' records (and with them the acks=all of their leaders).
+    const copyFetchers = await brokerMetric(add0, /^sluice_replica_fetchers\{kind="copy"\} (\d+)$/m);
     // The copy of the preload (its first PRELOAD / 16 KiB offsets) must still have been running at the second sample (else the rate says nothing).
     expect(second!.fetch).toBeLessThan(PRELOAD / (16 * 1024));
     const rate = (second!.bytes - first.bytes) / ((second!.at - first.at) / 1000);
@@ -334,6 +351,11 @@ describe("moving partitions under load", () => {
     expect(rate).toBeGreaterThan(THROTTLE * 0.8);
     expect(rate).toBeLessThan(THROTTLE * 1.2);
     expect(view.topics.get("slow")!.replicas[0]).toEqual(target0);
+    expect(copyFetchers).toBeGreaterThanOrEqual(1);
+    // The whole preload came through the copy fetcher; once the move is done its connection closes.
+    const copiedAfter = (await brokerMetric(add0, /^sluice_replica_fetched_bytes_total\{kind="copy"\} (\d+)$/m)) ?? NaN;
+    expect(copiedAfter - copiedBefore).toBeGreaterThanOrEqual(PRELOAD);
+    await waitFor(async () => (await brokerMetric(add0, /^sluice_replica_fetchers\{kind="copy"\} (\d+)$/m)) === 0, { ...ETCD_WAIT, what: `broker ${add0}'s copy fetcher closed` });
 
     // Partition q: the controller is killed once the copy runs.
     expect(view.controller!.brokerId).toBe(controller);

@@ -51,6 +51,8 @@ export class ReplicaFetchInFlight implements FetchSink {
   #finished = false;
   /** Bytes reserved under the move throttle per read index (0: not throttled), settled when answered. */
   #reserved: number[] = [];
+  /** When a fetch waiting for the throttle's bucket stops waiting (set at its first wait). */
+  #waitUntil: number | undefined;
 
   static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
     const req = decodeReplicaFetchRequest(body);
@@ -102,7 +104,8 @@ export class ReplicaFetchInFlight implements FetchSink {
         if (c.kind === "read") {
           let maxBytes = p.partitionMaxBytes;
           let reserved = 0;
-          if (maxBytes > 0 && throttle.throttles(c.slot, this.#req.replicaId)) {
+          // An adding replica in the ISR already holds up acks=all: it is not slowed (Kafka's rule too).
+          if (maxBytes > 0 && throttle.throttles(c.slot, this.#req.replicaId) && !c.leader.isr.includes(this.#req.replicaId)) {
             reserved = throttle.reserve(maxBytes);
             if (reserved === 0) {
               throttledOut = true;
@@ -120,11 +123,16 @@ export class ReplicaFetchInFlight implements FetchSink {
     }
     const conn = this.#conn;
     if (parts.length === 0 && throttledOut && !answeredWithoutRead) {
-      // Only throttled partitions, none allowed now: answer when the bucket allows one (within the fetch's wait), not at once.
-      const waitMs = Math.min(this.#req.maxWaitMs, Math.max(1, throttle.msUntilReady()));
-      setTimeout(() => {
-        if (!conn.closed) this.done();
-      }, waitMs);
+      // Only throttled partitions (an adding replica's copy fetcher), none allowed now: try again when the bucket
+      // allows a read, within the fetch's wait; answered without records only when that runs out, never at once
+      // (a throttled follower neither spins nor waits out a long-poll on other partitions).
+      this.#waitUntil ??= performance.now() + this.#req.maxWaitMs;
+      const leftMs = this.#waitUntil - performance.now();
+      if (leftMs <= 0) {
+        this.done();
+        return;
+      }
+      setTimeout(() => this.#fetch(), Math.min(leftMs, Math.max(1, throttle.msUntilReady(this.#smallestThrottledAsk()))));
       return;
     }
     this.#results = new FetchPartitionResults(conn.host.scratch, parts.length);
@@ -143,6 +151,13 @@ export class ReplicaFetchInFlight implements FetchSink {
       this.#handle = handle;
       conn.trackFetch(handle);
     }
+  }
+
+  /** The smallest partition maximum of this fetch's reads (what a throttled read waits for is at most that). */
+  #smallestThrottledAsk(): number {
+    let least = Number.MAX_SAFE_INTEGER;
+    for (const t of this.#req.topics) for (const p of t.partitions) if (p.partitionMaxBytes > 0) least = Math.min(least, p.partitionMaxBytes);
+    return least;
   }
 
   partition(index: number, errorCode: number, bytes: Uint8Array | null, highWatermark: number, logStartOffset: number): void {

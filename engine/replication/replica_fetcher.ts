@@ -128,9 +128,17 @@ export class ReplicaFetcher {
   /** Rounds completed (a test waits on progress with it). */
   rounds = 0;
 
-  constructor(options: { host: string; port: number; follower: FollowerHost; transport?: Transport }) {
+  /** This fetcher copies the partitions moves add here (a connection of its own; replica_manager.ts). */
+  readonly copy: boolean;
+
+  /** Told the bytes of records each answer brought (the manager's counters). */
+  readonly #onRecords: ((bytes: number) => void) | undefined;
+
+  constructor(options: { host: string; port: number; follower: FollowerHost; transport?: Transport; copy?: boolean; onRecords?: (bytes: number) => void }) {
+    this.#onRecords = options.onRecords;
     this.host = options.host;
     this.port = options.port;
+    this.copy = options.copy === true;
     this.#follower = options.follower;
     this.#transport = options.transport ?? defaultTransport();
     this.#running = this.#run();
@@ -207,7 +215,7 @@ export class ReplicaFetcher {
         if (this.#closed) break;
         this.#socket?.close();
         this.#socket = null;
-        this.#follower.log(`sluice: replica fetch from ${this.host}:${this.port} failed (${(e as Error)?.message ?? e}); again in ${backoffMs} ms`);
+        this.#follower.log(`sluice: replica ${this.copy ? "copy " : ""}fetch from ${this.host}:${this.port} failed (${(e as Error)?.message ?? e}); again in ${backoffMs} ms`);
         await this.#sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, REPLICA_RECONNECT_BACKOFF_MS_MAX);
       }
@@ -233,6 +241,10 @@ export class ReplicaFetcher {
     const socket = await this.#transport.connect({ host: this.host, port: this.port, connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS });
     const parser = new FrameParser({
       kind: "response",
+      // A copy's answers of up to REPLICA_FETCH_BYTES_MAX arrive back to back: gathered into one reused buffer, not a fresh
+      // one each (fresh memory was a third of the follower's router time in a copy). Bounded: one such buffer per copy
+      // fetcher, i.e. per leader a move copies from; ordinary fetchers keep the parser's default.
+      ...(this.copy ? { retainedBytesMax: REPLICA_FETCH_BYTES_MAX + REPLICA_FETCH_FRAME_SLACK_BYTES } : {}),
       onFrame: (frame) => {
         const correlationId = readResponseCorrelationId(frame);
         const pending = this.#pending.get(correlationId);
@@ -328,6 +340,7 @@ export class ReplicaFetcher {
         if (r.errorCode !== ErrorCode.NONE || r.divergingEpoch !== NO_DIVERGING_EPOCH || r.records.length === 0) continue;
         const p = this.#partitions.get(key(t.name, r.index));
         if (p === undefined || p.slot < 0) continue;
+        this.#onRecords?.(r.records.length);
         const done = this.#follower.appendAsFollower(p.slot, r.records).then(
           (res) => res,
           (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
@@ -506,6 +519,8 @@ export class ReplicaFetcher {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A fetch answer's bytes beyond its records (headers, offsets per partition): what the retained buffer allows for. */
+const REPLICA_FETCH_FRAME_SLACK_BYTES = 64 * 1024;
 
 function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;

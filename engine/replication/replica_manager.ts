@@ -58,7 +58,10 @@ export class ReplicaManager {
   readonly #leaders = new Map<number, LeaderPartition>();
   /** slot → the fetcher following it. */
   readonly #following = new Map<number, { fetcher: ReplicaFetcher; topic: string; partition: number }>();
+  /** Fetchers by leader address, and by leader address + COPY_FETCHER_SUFFIX for the partitions moves add here. */
   readonly #fetchers = new Map<string, ReplicaFetcher>();
+  /** Slots this broker is an adding replica of a move of (setCopying): followed by the leader's copy fetcher. */
+  readonly #copying = new Set<number>();
   readonly #durableWaiters = new Map<number, { offset: number; resolve: () => void }[]>();
   readonly #followerHost: FollowerHost;
   /** Per slot, a count of role calls: a becomeLeader that awaited its epoch write applies only if no call came since. */
@@ -192,16 +195,64 @@ export class ReplicaManager {
       this.#leaders.delete(slot);
       leader.failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
     }
-    const k = `${role.leader.host}:${role.leader.port}`;
+    this.#follow(slot, topic, partition, role.leader, role.epoch, false);
+  }
+
+  /**
+   * Follows the partition with the fetcher for its leader: the ordinary one,
+   * or, for a partition a move adds here, the leader's copy fetcher — a
+   * connection of its own, so a copy's large answers and appends never hold up
+   * the fetches that carry the other partitions' records (and with them
+   * acks=all on their leader). `carryHighWatermark`: the partition only
+   * changes fetcher (same leader, same epoch), so the high watermarks it knew
+   * stay true; a new leader starts them afresh, as its answers (or a
+   * truncation) decide.
+   */
+  #follow(slot: number, topic: string, partition: number, leader: { host: string; port: number }, epoch: number, carryHighWatermark: boolean): void {
+    const copy = this.#copying.has(slot);
+    const k = `${leader.host}:${leader.port}${copy ? COPY_FETCHER_SUFFIX : ""}`;
     const current = this.#following.get(slot);
+    const was = current?.fetcher.partitionState(current.topic, current.partition);
+    const carried = was === undefined || !carryHighWatermark ? undefined : { highWatermark: was.highWatermark, leaderHighWatermark: was.leaderHighWatermark };
     if (current !== undefined && current.fetcher !== this.#fetchers.get(k)) this.#stopFollowing(slot);
     let fetcher = this.#fetchers.get(k);
     if (fetcher === undefined) {
-      fetcher = new ReplicaFetcher({ host: role.leader.host, port: role.leader.port, follower: this.#followerHost });
+      const counters = this.fetchedBytes;
+      const onRecords = copy ? (n: number) => (counters.copy += n) : (n: number) => (counters.ordinary += n);
+      fetcher = new ReplicaFetcher({ host: leader.host, port: leader.port, follower: this.#followerHost, copy, onRecords });
       this.#fetchers.set(k, fetcher);
     }
-    fetcher.add(topic, partition, slot, role.epoch);
+    const p = fetcher.add(topic, partition, slot, epoch);
+    if (carried !== undefined && p.highWatermark < carried.highWatermark) {
+      p.highWatermark = carried.highWatermark;
+      p.leaderHighWatermark = Math.max(p.leaderHighWatermark, carried.leaderHighWatermark);
+    }
     this.#following.set(slot, { fetcher, topic, partition });
+  }
+
+  /**
+   * Whether this broker is an adding replica of a move of the partition in
+   * `slot` (the cluster's move records say; engine/cluster_replicas.ts). Its
+   * copy then runs on the leader's copy fetcher (see #follow); when the move
+   * ends it goes back to the ordinary one.
+   */
+  setCopying(slot: number, copying: boolean): void {
+    if (copying === this.#copying.has(slot)) return;
+    if (copying) this.#copying.add(slot);
+    else this.#copying.delete(slot);
+    const f = this.#following.get(slot);
+    const st = f?.fetcher.partitionState(f.topic, f.partition);
+    if (f !== undefined && st !== undefined) this.#follow(slot, f.topic, f.partition, { host: f.fetcher.host, port: f.fetcher.port }, st.leaderEpoch, true);
+  }
+
+  /** Bytes of records this broker's fetchers brought as follower: by its ordinary fetchers and by copy fetchers (tests and metrics). */
+  readonly fetchedBytes = { ordinary: 0, copy: 0 };
+
+  /** The fetchers this broker runs: ordinary ones and copy fetchers (tests and metrics). */
+  fetcherCounts(): { ordinary: number; copy: number } {
+    let copy = 0;
+    for (const f of this.#fetchers.values()) if (f.copy) copy++;
+    return { ordinary: this.#fetchers.size - copy, copy };
   }
 
   /**
@@ -223,6 +274,8 @@ export class ReplicaManager {
     }
     this.#stopFollowing(slot);
     this.moveThrottle.set(slot, undefined, undefined);
+    // A slot may be reused by another partition: what the cluster says of moves is given again for it.
+    if (!keepHighWatermark) this.#copying.delete(slot);
   }
 
   #bumpChange(slot: number): number {
@@ -237,7 +290,7 @@ export class ReplicaManager {
     this.#following.delete(slot);
     f.fetcher.remove(f.topic, f.partition);
     // A leader this broker follows nothing on any more (it moved, or restarted at another port): close its connection.
-    const k = `${f.fetcher.host}:${f.fetcher.port}`;
+    const k = `${f.fetcher.host}:${f.fetcher.port}${f.fetcher.copy ? COPY_FETCHER_SUFFIX : ""}`;
     if (f.fetcher.size === 0 && this.#fetchers.get(k) === f.fetcher) {
       this.#fetchers.delete(k);
       void f.fetcher.close();
@@ -498,6 +551,9 @@ export class ReplicaManager {
     this.#durableWaiters.clear();
   }
 }
+
+/** Appended to a leader's address to key its copy fetcher. */
+const COPY_FETCHER_SUFFIX = " copy";
 
 /** Enough for the one batch that holds the last offset (a batch is at most 1 MiB; planRead always returns one whole). */
 const REPLICA_EPOCH_READ_BYTES = 1;
