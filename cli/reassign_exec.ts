@@ -19,6 +19,7 @@ import {
   type TopicRequestResult,
 } from "../cluster/mod.ts";
 import type { PartitionAssignment } from "../cluster/reassignment_plan.ts";
+import { REASSIGNMENT_REQUEST_PARTITIONS_MAX } from "../protocol/limits.ts";
 
 /** The CLI's lease for its request key outlives the longest wait for the controller's answer. */
 const REQUEST_LEASE_TTL_SECONDS = Math.ceil(TOPIC_REQUEST_TIMEOUT_MS / 1000) * 2;
@@ -44,9 +45,28 @@ export async function submitRequest(client: EtcdClient, keys: ClusterKeys, reque
   }
 }
 
-/** Submits the moves of a plan. */
-export function submitPlan(client: EtcdClient, keys: ClusterKeys, plan: readonly PartitionAssignment[], throttleBytesPerSec: number | null): Promise<TopicRequestResult> {
-  return submitRequest(client, keys, { op: "reassign", partitions: plan.map((p) => ({ topic: p.topic, partition: p.partition, replicas: [...p.replicas] })), throttleBytesPerSec });
+/**
+ * Submits the moves of a plan, in requests of at most
+ * REASSIGNMENT_REQUEST_PARTITIONS_MAX partitions (a request is one etcd value,
+ * under etcd's 1.5 MiB request limit; a plan may name up to
+ * REASSIGNMENT_PLAN_PARTITIONS_MAX). Each request starts all or nothing
+ * (docs/SCALING.md, "Starting a plan"); a refused one stops the submission,
+ * and its error names how many partitions the earlier requests started.
+ */
+export async function submitPlan(client: EtcdClient, keys: ClusterKeys, plan: readonly PartitionAssignment[], throttleBytesPerSec: number | null): Promise<TopicRequestResult> {
+  let started = 0;
+  let last: TopicRequestResult | undefined;
+  for (let i = 0; i < plan.length || last === undefined; i += REASSIGNMENT_REQUEST_PARTITIONS_MAX) {
+    const chunk = plan.slice(i, i + REASSIGNMENT_REQUEST_PARTITIONS_MAX);
+    try {
+      last = await submitRequest(client, keys, { op: "reassign", partitions: chunk.map((p) => ({ topic: p.topic, partition: p.partition, replicas: [...p.replicas] })), throttleBytesPerSec });
+    } catch (e) {
+      if (started > 0 && e instanceof Error) e.message = `${e.message} (the first ${started} of the plan's ${plan.length} partitions were submitted and are moving)`;
+      throw e;
+    }
+    started += chunk.length;
+  }
+  return plan.length <= REASSIGNMENT_REQUEST_PARTITIONS_MAX ? last : { ...last, message: `${plan.length} partitions submitted in ${Math.ceil(plan.length / REASSIGNMENT_REQUEST_PARTITIONS_MAX)} requests; the last: ${last.message ?? "started"}` };
 }
 
 export { type MoveStatus, parseMoveMetrics, readMetrics } from "../cluster/mod.ts";
