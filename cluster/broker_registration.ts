@@ -8,7 +8,9 @@
 // A holder that is a crashed earlier run of the same broker goes away when its
 // lease expires, so the registration waits up to that lease's TTL before it
 // refuses: a restart right after kill -9 works, a second live broker with the
-// same id does not.
+// same id does not (its lease shows time left again past the TTL; a dead
+// holder's shows none, and its key is waited for while a loaded etcd gets to
+// the revocation).
 
 import { z } from "zod";
 import type { ClusterKeys } from "./cluster_keys.ts";
@@ -74,6 +76,13 @@ export interface Registration {
 const POLL_MS = 100;
 /** Slack past the holder's TTL: etcd checks for expired leases every 500 ms. */
 const EXPIRY_SLACK_MS = 1_000;
+/**
+ * How long an expired holder's key may outlive its lease: etcd revokes
+ * expired leases through its raft log, and a loaded etcd does so late. A
+ * holder whose lease shows no time left is dead, so the registration waits
+ * for the key to go, up to this bound past the TTL.
+ */
+export const EXPIRED_HOLDER_WAIT_MS = 10_000;
 
 /** Registers `info` under the session's lease; throws DuplicateBrokerIdError if a live broker holds the id. */
 export async function registerBroker(client: EtcdClient, keys: ClusterKeys, lease: LeaseKeeper, info: BrokerInfoInput): Promise<Registration> {
@@ -88,13 +97,19 @@ export async function registerBroker(client: EtcdClient, keys: ClusterKeys, leas
     const holder = result.op === "range" ? result.kvs[0] : undefined;
     if (holder !== undefined && holder.lease === lease.id) return { key, createRevision: holder.createRevision };
     if (holder !== undefined) {
+      if (holder.lease === "0") throw new DuplicateBrokerIdError(info.id, parseBrokerInfo(holder), performance.now() - startedAt); // a key without a lease never expires
       if (giveUpAt === undefined) {
         // Wait out the holder's lease once: a crashed earlier run of this broker expires within it.
-        const ttl = holder.lease === "0" ? { ttlSeconds: -1, grantedTtlSeconds: 0 } : await client.leaseTimeToLive(holder.lease);
+        const ttl = await client.leaseTimeToLive(holder.lease);
         giveUpAt = performance.now() + Math.max(0, ttl.ttlSeconds) * 1000 + EXPIRY_SLACK_MS;
-        if (holder.lease === "0") giveUpAt = performance.now(); // a key without a lease never expires
       }
-      if (performance.now() >= giveUpAt) throw new DuplicateBrokerIdError(info.id, parseBrokerInfo(holder), performance.now() - startedAt);
+      if (performance.now() >= giveUpAt) {
+        // Past the TTL: a holder still kept alive shows time left again (a second live broker with this id);
+        // one whose lease shows none is dead and its key goes once etcd gets to the revocation.
+        const ttl = await client.leaseTimeToLive(holder.lease);
+        const waited = performance.now() - startedAt;
+        if (ttl.ttlSeconds > 0 || performance.now() >= giveUpAt + EXPIRED_HOLDER_WAIT_MS) throw new DuplicateBrokerIdError(info.id, parseBrokerInfo(holder), waited);
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
