@@ -5,28 +5,18 @@
 // elected controller applying requests (no broker process: nothing copies,
 // the moves stay recorded).
 
-import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { ClusterView } from "../cluster/cluster_view.ts";
 import { createTopic } from "../cluster/controller_topics.ts";
 import { readTopics } from "../cluster/topic_metadata.ts";
 import { TopicRequestServer } from "../cluster/topic_requests.ts";
 import { REASSIGNMENT_REQUEST_PARTITIONS_MAX } from "../protocol/limits.ts";
 import { startControllerCluster } from "../test/support/controller_cluster.ts";
-import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { submitPlan } from "./reassign_exec.ts";
 
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const etcd = useEtcd();
+const { cleanups } = etcd;
 
 test("a plan of more partitions than one request goes as several; every partition moves", async () => {
   const c = await startControllerCluster({ endpoints: etcd.endpoints, namePrefix: "rchunks", ids: [1, 2], ttlSeconds: 5, cleanups });

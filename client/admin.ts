@@ -22,13 +22,7 @@ import { REASSIGNMENT_WAIT_MS_DEFAULT } from "./client_limits.ts";
 import { ConnectionError, errorCodeName } from "./errors.ts";
 import { listOffsets, type OffsetAnswer, type OffsetRequest } from "./list_offsets.ts";
 import * as moves from "./reassignments.ts";
-import type {
-  BalanceByLoadResponse,
-  DescribeClusterResponse,
-  ListPartitionReassignmentsResponse,
-  ProposeReassignmentResponse,
-  ReassignmentOutcome,
-} from "../protocol/messages/reassignments.ts";
+import type * as wire from "../protocol/messages/reassignments.ts";
 import { clientConfig, type ClientOptions } from "./options.ts";
 
 export interface AdminOptions extends ClientOptions {
@@ -146,7 +140,7 @@ export class Admin {
    * The cluster's registered brokers (id, host, native, Kafka and HTTP ports,
    * rack) and its controller; a single node describes itself (clusterName null).
    */
-  describeCluster(): Promise<DescribeClusterResponse> {
+  describeCluster(): Promise<wire.DescribeClusterResponse> {
     return this.read(() => moves.describeCluster(this.link));
   }
 
@@ -165,12 +159,12 @@ export class Admin {
    * old replicas). Throws INVALID_REQUEST on a single node or past
    * REASSIGNMENT_REQUEST_PARTITIONS_MAX changes. Not retried (a change).
    */
-  alterPartitionReassignments(changes: readonly moves.PartitionReassignmentChange[], options: { throttleBytesPerSec?: number } = {}): Promise<ReassignmentOutcome[]> {
+  alterPartitionReassignments(changes: readonly moves.PartitionReassignmentChange[], options: { throttleBytesPerSec?: number } = {}): Promise<wire.ReassignmentOutcome[]> {
     return moves.alterPartitionReassignments(this.link, changes, options.throttleBytesPerSec ?? null);
   }
 
   /** Cancels the moves of these partitions (alterPartitionReassignments with null replicas). */
-  cancelPartitionReassignments(partitions: readonly { topic: string; partition: number }[]): Promise<ReassignmentOutcome[]> {
+  cancelPartitionReassignments(partitions: readonly { topic: string; partition: number }[]): Promise<wire.ReassignmentOutcome[]> {
     return this.alterPartitionReassignments(partitions.map((p) => ({ topic: p.topic, partition: p.partition, replicas: null })));
   }
 
@@ -181,7 +175,7 @@ export class Admin {
    * moving partition's leader's `/metrics` for bytesTotal, bytesCopied and
    * bytesRemaining (null where a leader did not answer); without it they are null.
    */
-  listPartitionReassignments(options: { topics?: Record<string, readonly number[]>; progress?: boolean } = {}): Promise<ListPartitionReassignmentsResponse> {
+  listPartitionReassignments(options: { topics?: Record<string, readonly number[]>; progress?: boolean } = {}): Promise<wire.ListPartitionReassignmentsResponse> {
     return this.read(() => moves.listPartitionReassignments(this.link, options.topics, options.progress ?? false));
   }
 
@@ -191,7 +185,7 @@ export class Admin {
    * reassign --generate`), with replica and leader counts per broker before
    * and after. Start it with alterPartitionReassignments(plan.plan.partitions).
    */
-  proposeReassignment(brokers: readonly number[], options: { topics?: readonly string[] } = {}): Promise<ProposeReassignmentResponse> {
+  proposeReassignment(brokers: readonly number[], options: { topics?: readonly string[] } = {}): Promise<wire.ProposeReassignmentResponse> {
     return this.read(() => moves.proposeReassignment(this.link, brokers, options.topics ?? null));
   }
 
@@ -200,7 +194,7 @@ export class Admin {
    * brokers' load reports (`sluice cluster balance --by-load`), with the
    * predicted per-broker loads before and after.
    */
-  balanceByLoad(): Promise<BalanceByLoadResponse> {
+  balanceByLoad(): Promise<wire.BalanceByLoadResponse> {
     return this.read(() => moves.balanceByLoad(this.link));
   }
 
@@ -220,7 +214,7 @@ export class Admin {
    */
   waitForReassignments(
     partitions?: readonly { topic: string; partition: number }[],
-    options: { timeoutMs?: number; progress?: boolean; onProgress?: (r: ListPartitionReassignmentsResponse) => void } = {},
+    options: { timeoutMs?: number; progress?: boolean; onProgress?: (r: wire.ListPartitionReassignmentsResponse) => void } = {},
   ): Promise<void> {
     return moves.waitForReassignments((progress) => this.listPartitionReassignments({ progress }), partitions, {
       timeoutMs: options.timeoutMs ?? REASSIGNMENT_WAIT_MS_DEFAULT,

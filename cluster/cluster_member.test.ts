@@ -3,8 +3,9 @@
 // broker, one controller at a time, and a deposed controller's writes refused
 // by etcd (the fence), also across the death of an etcd member.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { describe, expect, test } from "bun:test";
+import { ETCD_WAIT } from "../test/support/etcd.ts";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 import { DuplicateBrokerIdError, listBrokers, registerBroker } from "./broker_registration.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
@@ -16,20 +17,10 @@ import { op } from "./etcd_wire.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
 
 const TTL = 2;
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
+const etcd = useEtcd();
+const { cleanups } = etcd;
 const logs: string[] = [];
 const log = (line: string) => logs.push(line);
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
 
 let seq = 0;
 const clusterName = () => `t${process.pid}-${++seq}`;
@@ -194,13 +185,7 @@ describe("controller election and fencing", () => {
 });
 
 describe("election across an etcd member's death", () => {
-  let three: EtcdCluster;
-  beforeAll(async () => {
-    three = await startEtcd({ members: 3 });
-  });
-  afterAll(async () => {
-    await three?.stop();
-  });
+  const three = useEtcd({ members: 3 });
 
   test("the waiting candidate's watch moves to another member and it still takes over when the controller dies", async () => {
     const client1 = new EtcdClient({ endpoints: three.endpoints });
@@ -212,7 +197,7 @@ describe("election across an etcd member's death", () => {
     const second = await member(client2, name, 2);
     await waitFor(() => second.controller?.brokerId === 1, { ...ETCD_WAIT, what: "second sees the controller" });
     const epoch1 = first.controllerEpoch!;
-    await three.kill(1); // client2's member: its watch and keepalives must move
+    await three.cluster.kill(1); // client2's member: its watch and keepalives must move
     await first.abandon(); // the controller "crashes"
     await waitFor(() => second.isController, { what: "second is controller", timeoutMs: 15_000, everyMs: 20 });
     expect(second.controllerEpoch).toBeGreaterThan(epoch1);

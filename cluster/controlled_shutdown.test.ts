@@ -6,8 +6,9 @@
 // an election after a death skips a shutting-down broker, and the
 // announcement dies with the session (a restarted broker is not shutting down).
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { describe, expect, test } from "bun:test";
+import { ETCD_WAIT } from "../test/support/etcd.ts";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { startMembers } from "../test/support/cluster_members.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 import { registerBroker } from "./broker_registration.ts";
@@ -58,19 +59,9 @@ describe("decisions with brokers in controlled shutdown", () => {
 });
 
 const TTL = 2;
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
+const etcd = useEtcd();
+const { cleanups } = etcd;
 const logs: string[] = [];
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
 
 let seq = 0;
 

@@ -2,9 +2,9 @@
 // the live brokers only, the first partition states, RF above the live count
 // refused, the partition state CAS, and every write fenced.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { startControllerCluster } from "../test/support/controller_cluster.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 import { listBrokers } from "./broker_registration.ts";
@@ -14,18 +14,8 @@ import { createTopic, deleteTopic, updatePartitionState } from "./controller_top
 import { readTopics } from "./topic_metadata.ts";
 
 const TTL = 2;
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const etcd = useEtcd();
+const { cleanups } = etcd;
 
 /** `ids` registered brokers, the first of them controller. */
 function cluster(ids: number[]) {

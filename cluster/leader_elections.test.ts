@@ -6,9 +6,9 @@
 // refused, and the automatic balancer moving back only the partitions of a
 // broker above the imbalance threshold, on its timer.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { startControllerCluster } from "../test/support/controller_cluster.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 import { ClusterView } from "./cluster_view.ts";
@@ -19,18 +19,8 @@ import type { PartitionState } from "./topic_metadata.ts";
 import { submitTopicRequest, TopicRequestServer } from "./topic_requests.ts";
 
 const TTL = 2;
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const etcd = useEtcd();
+const { cleanups } = etcd;
 
 /** `ids` registered brokers, the first controller, a view and the controller's request server. */
 async function cluster(ids: number[]) {

@@ -12,8 +12,9 @@
 //   which is the restarted broker wherever it is the first replica (Kafka
 //   elects the same way). That is the one path, and it is legitimate.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { describe, expect, test } from "bun:test";
+import { ETCD_WAIT } from "../test/support/etcd.ts";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 import { ClusterMember } from "./cluster_member.ts";
 import { EtcdClient } from "./etcd_client.ts";
@@ -21,19 +22,9 @@ import { readTopics, type TopicView } from "./topic_metadata.ts";
 
 const TTL = 2;
 const PARTITIONS = 6;
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
+const etcd = useEtcd();
+const { cleanups } = etcd;
 const logs: string[] = [];
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
 
 async function topic(client: EtcdClient, keys: ClusterMember["keys"], name: string): Promise<TopicView> {
   return (await readTopics(client, keys)).topics.find((t) => t.name === name)!;

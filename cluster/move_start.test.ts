@@ -9,11 +9,12 @@
 // likewise: one transaction with its answer, refused whole by one unsafe
 // partition, and nothing written by a deposed controller.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode, SluiceError } from "../protocol/errors.ts";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { ETCD_WAIT } from "../test/support/etcd.ts";
+import { registerBrokers } from "../test/support/controller_cluster.ts";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { waitFor } from "../test/support/wait_for.ts";
-import { registerBroker } from "./broker_registration.ts";
 import { ETCD_TXN_OPS_MAX, MOVE_START_TOPICS_PER_TXN_MAX } from "./cluster_limits.ts";
 import { ClusterKeys } from "./cluster_keys.ts";
 import { ClusterView } from "./cluster_view.ts";
@@ -61,19 +62,9 @@ describe("deciding a topic's moves", () => {
 });
 
 const TTL = 2;
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
+const etcd = useEtcd();
+const { cleanups } = etcd;
 const logs: string[] = [];
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
 
 let seq = 0;
 
@@ -81,11 +72,7 @@ let seq = 0;
 async function cluster() {
   const client = new EtcdClient({ endpoints: etcd.endpoints });
   const keys = new ClusterKeys(`mstart${process.pid}-${++seq}`);
-  for (const id of [1, 2]) {
-    const lease = await LeaseKeeper.grant(client, { ttlSeconds: TTL });
-    cleanups.push(() => lease.revoke());
-    await registerBroker(client, keys, lease, { id, host: "127.0.0.1", port: 9000 + id, httpPort: 9100 + id, rack: null, startedAtMs: Date.now() });
-  }
+  await registerBrokers(client, keys, { ids: [1, 2], ttlSeconds: TTL, cleanups });
   const candidate = async (brokerId: number) => {
     const lease = await LeaseKeeper.grant(client, { ttlSeconds: TTL });
     cleanups.push(() => lease.revoke());

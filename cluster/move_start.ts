@@ -172,9 +172,9 @@ export function chunkWrites<T extends { key: string; value: string }>(writes: re
   return chunks;
 }
 
-/** Plan entries by topic, in plan order. */
-function byTopic(list: readonly PartitionAssignment[]): Map<string, PartitionAssignment[]> {
-  const m = new Map<string, PartitionAssignment[]>();
+/** Plan entries (or any per-partition entries) grouped by topic, in plan order. */
+export function byTopic<T extends { topic: string }>(list: readonly T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
   for (const e of list) {
     const l = m.get(e.topic) ?? [];
     l.push(e);

@@ -5,8 +5,8 @@
 // and comes back with its ISR member, and a new controller finishes the work
 // of a dead one.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { type EtcdCluster, startEtcd } from "../test/support/etcd.ts";
+import { describe, expect, test } from "bun:test";
+import { useEtcd } from "../test/support/use_etcd.ts";
 import { startMembers } from "../test/support/cluster_members.ts";
 import { waitFor } from "../test/support/wait_for.ts";
 import type { ClusterMember } from "./cluster_member.ts";
@@ -45,19 +45,9 @@ describe("partition decisions", () => {
 });
 
 const TTL = 2;
-let etcd: EtcdCluster;
-const cleanups: (() => Promise<void>)[] = [];
+const etcd = useEtcd();
+const { cleanups } = etcd;
 const logs: string[] = [];
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-});
-afterAll(async () => {
-  await etcd?.stop();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
 
 let seq = 0;
 

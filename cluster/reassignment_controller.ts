@@ -39,7 +39,7 @@ import { type ControllerContext, sameIncarnations } from "./controller_topics.ts
 import { cmp, type Compare, op, type TxnOp } from "./etcd_wire.ts";
 import type { PartitionAssignment } from "./reassignment_plan.ts";
 import { ETCD_TXN_OPS_MAX, MOVE_START_TXN_BYTES_MAX } from "./cluster_limits.ts";
-import { askerGone, type PlanAsker, startPlan, unanswered } from "./move_start.ts";
+import { askerGone, byTopic, type PlanAsker, startPlan, unanswered } from "./move_start.ts";
 import { SerialPasses } from "./serial_passes.ts";
 import { moveOf, NO_LEADER, parseJson, type PartitionMove, type PartitionState, PartitionStateSchema, type TopicRecord, TopicRecordSchema, type VersionedPartitionState, versionedState } from "./topic_metadata.ts";
 
@@ -149,17 +149,6 @@ async function rewriteTopic(
     if (r.succeeded) return changes;
     if (attempt >= MOVE_WRITE_TRIES) throw new SluiceError(ErrorCode.INVALID_UPDATE_VERSION, `topic '${topic}' kept changing while its moves were written; try again`);
   }
-}
-
-/** Groups plan entries by topic, in plan order. */
-function byTopic<T extends { topic: string }>(list: readonly T[]): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const e of list) {
-    const l = m.get(e.topic) ?? [];
-    l.push(e);
-    m.set(e.topic, l);
-  }
-  return m;
 }
 
 /**

@@ -2,16 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Reader, StringCache, Writer } from "./codec.ts";
 import { ErrorCode, SluiceError } from "./errors.ts";
 import { ARRAY_LENGTH_MAX, STRING_FIELD_BYTES_MAX } from "./limits.ts";
-
-function sluiceError(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error("expected a SluiceError");
-}
+import { sluiceError } from "./testing/sluice_error.ts";
 
 describe("Writer", () => {
   test("writes big-endian primitives, String and Bytes as the grammar says (fixture bytes)", () => {

@@ -10,6 +10,7 @@ import {
   writeVarlong,
   writeVarlongBig,
 } from "./varint.ts";
+import { sluiceError } from "./testing/sluice_error.ts";
 
 function bytes(...b: number[]): Uint8Array {
   return Uint8Array.from(b);
@@ -23,16 +24,6 @@ function encodeVarint(v: number): Uint8Array {
 function encodeVarlong(v: number): Uint8Array {
   const buf = new Uint8Array(10);
   return buf.subarray(0, writeVarlong(buf, 0, v));
-}
-
-function catchError(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error("expected a SluiceError");
 }
 
 describe("varint (zigzag int32)", () => {
@@ -70,7 +61,7 @@ describe("varint (zigzag int32)", () => {
   test("truncated input throws CORRUPT_MESSAGE naming the start byte, at every cut", () => {
     const enc = encodeVarint(2147483647);
     for (let end = 0; end < enc.length; end++) {
-      const e = catchError(() => readVarint(enc, { pos: 0 }, end));
+      const e = sluiceError(() => readVarint(enc, { pos: 0 }, end));
       expect(e.code).toBe(ErrorCode.CORRUPT_MESSAGE);
       expect(e.message).toContain("truncated varint at byte 0");
     }
@@ -82,8 +73,8 @@ describe("varint (zigzag int32)", () => {
   });
 
   test("a sixth byte or extra bits in the fifth byte are rejected", () => {
-    expect(catchError(() => readVarint(bytes(0xff, 0xff, 0xff, 0xff, 0x10), { pos: 0 }, 5)).message).toContain("longer");
-    expect(catchError(() => readVarint(bytes(0xff, 0xff, 0xff, 0xff, 0x8f, 0x01), { pos: 0 }, 6)).code).toBe(
+    expect(sluiceError(() => readVarint(bytes(0xff, 0xff, 0xff, 0xff, 0x10), { pos: 0 }, 5)).message).toContain("longer");
+    expect(sluiceError(() => readVarint(bytes(0xff, 0xff, 0xff, 0xff, 0x8f, 0x01), { pos: 0 }, 6)).code).toBe(
       ErrorCode.CORRUPT_MESSAGE,
     );
   });
@@ -129,18 +120,18 @@ describe("varlong (zigzag int64)", () => {
     expect(writeVarlongBig(buf, 0, 2n ** 63n - 1n)).toBe(10);
     expect([...buf.subarray(0, 10)]).toEqual([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
     const n = writeVarlongBig(buf, 0, 2n ** 53n);
-    expect(catchError(() => readVarlong(buf, { pos: 0 }, n)).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(sluiceError(() => readVarlong(buf, { pos: 0 }, n)).code).toBe(ErrorCode.CORRUPT_MESSAGE);
   });
 
   test("truncated at every cut and overlong encodings are rejected", () => {
     const enc = encodeVarlong(Number.MAX_SAFE_INTEGER);
     for (let end = 0; end < enc.length; end++) {
-      expect(catchError(() => readVarlong(enc, { pos: 0 }, end)).message).toContain("truncated varlong at byte 0");
+      expect(sluiceError(() => readVarlong(enc, { pos: 0 }, end)).message).toContain("truncated varlong at byte 0");
     }
     const eleven = bytes(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0x01);
-    expect(catchError(() => readVarlongBig(eleven, { pos: 0 }, eleven.length)).message).toContain("longer");
+    expect(sluiceError(() => readVarlongBig(eleven, { pos: 0 }, eleven.length)).message).toContain("longer");
     const tenthTooBig = bytes(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02);
-    expect(catchError(() => readVarlongBig(tenthTooBig, { pos: 0 }, 10)).code).toBe(ErrorCode.CORRUPT_MESSAGE);
+    expect(sluiceError(() => readVarlongBig(tenthTooBig, { pos: 0 }, 10)).code).toBe(ErrorCode.CORRUPT_MESSAGE);
   });
 
   test("writer refuses unsafe numbers", () => {

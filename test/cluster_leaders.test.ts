@@ -23,20 +23,18 @@
 //     per-broker rates, and `sluice cluster balance --by-load` prints a plan
 //     the plan parser accepts and the predicted loads.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ClusterKeys, ClusterView, EtcdClient, NO_LEADER, readClusterStatus, readLoadReports, readTopics, type VersionedPartitionState } from "../cluster/mod.ts";
+import { type ClusterView, type EtcdClient, NO_LEADER, readClusterStatus, readLoadReports, readTopics, type VersionedPartitionState } from "../cluster/mod.ts";
 import { parseReassignmentPlan } from "../cluster/reassignment_plan.ts";
 import { Admin } from "../client/mod.ts";
 import { ErrorCode, type SluiceError } from "../protocol/errors.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
-import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { ETCD_WAIT } from "./support/etcd.ts";
 import { AckedLoad, readBack } from "./support/acked_load.ts";
+import { useServeCluster } from "./support/serve_cluster.ts";
 import { waitFor } from "./support/wait_for.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -49,52 +47,29 @@ const SENDS_IN_FLIGHT = 64;
 /** Acks must not stop for longer: a leadership move costs at most the producer's ack + request timeouts here (7 s). */
 const LONGEST_ACK_GAP_MS_MAX = 10_000;
 
-let etcd: EtcdCluster;
-let client: EtcdClient;
-let keys: ClusterKeys;
-let view: ClusterView;
-const brokers = new Map<number, BrokerProcess>();
-const dataDirs = new Map<number, string>();
-const stopped: BrokerProcess[] = [];
 const clusterName = `leaders${process.pid}`;
-
-const brokerArgs = (id: number, balancer: string[]) => [
-  "--cluster-etcd", etcd.endpoints.join(","),
-  "--broker-id", String(id),
-  "--cluster-name", clusterName,
-  "--cluster-lease-ttl-seconds", "2",
-  "--min-insync-replicas", "2",
-  "--workers", "1",
-  "--load-report-interval-ms", "1000",
-  ...balancer,
-];
 const BALANCER_OFF = ["--auto-leader-rebalance", "false"];
 const BALANCER_FAST = ["--auto-leader-rebalance", "true", "--leader-imbalance-check-interval-seconds", "1", "--leader-imbalance-per-broker-percentage", "10"];
+// The brokers start with the balancer off; restart() gives each new process its balancer flags.
+const cluster = useServeCluster({ clusterName, dirPrefix: "sluice-pl", ids: BROKER_IDS, brokerArgs: ["--load-report-interval-ms", "1000"], openArgs: BALANCER_OFF });
+const { brokers, keys } = cluster;
+let client: EtcdClient;
+let view: ClusterView;
+beforeAll(() => void ({ client, view } = cluster));
 
-const bootstrap = () => [...brokers.values()].map((b) => `127.0.0.1:${b.port}`).join(",");
-
-/** Starts broker `id` on its data dir, on the ports it had (clients bootstrapped with them still reach it). */
-async function start(id: number, balancer: string[]): Promise<BrokerProcess> {
-  const was = brokers.get(id) ?? stopped.findLast((b) => b.dataDir === dataDirs.get(id));
-  const ports = was === undefined ? [] : ["--port", String(was.port), "--kafka-port", String(was.kafkaPort), "--http-port", String(was.httpPort)];
-  const b = await startBroker({ dataDir: dataDirs.get(id)!, args: [...brokerArgs(id, balancer), ...ports] });
-  brokers.set(id, b);
-  return b;
-}
+const bootstrap = () => cluster.bootstrap();
 
 async function restart(id: number, balancer: string[]): Promise<void> {
-  const b = brokers.get(id)!;
-  expect(await b.stop()).toBe(0);
-  stopped.push(b);
-  brokers.delete(id);
+  expect(await brokers.get(id)!.stop()).toBe(0);
+  cluster.retire(id);
   await waitFor(() => !view.brokers.has(id), { ...ETCD_WAIT, what: `broker ${id} gone from etcd` });
-  await start(id, balancer);
+  await cluster.start(id, balancer);
   await waitFor(clusterHealthy, { ...ETCD_WAIT, timeoutMs: 60_000, what: `broker ${id} back in every ISR` });
 }
 
 /** Runs `sluice ARGS --etcd … --cluster-name …` to its end. */
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = spawn(BUN, ["cli/main.ts", ...args, "--etcd", etcd.endpoints.join(","), "--cluster-name", clusterName], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(BUN, ["cli/main.ts", ...args, ...cluster.etcdArgs()], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   proc.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -110,25 +85,6 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     });
   });
 }
-
-beforeAll(async () => {
-  etcd = await startEtcd({ members: 1 });
-  client = new EtcdClient({ endpoints: etcd.endpoints });
-  keys = new ClusterKeys(clusterName);
-  view = ClusterView.start({ client, keys });
-  for (const id of BROKER_IDS) {
-    dataDirs.set(id, fs.mkdtempSync(path.join(os.tmpdir(), `sluice-pl${id}-`)));
-    await start(id, BALANCER_OFF);
-  }
-  await waitFor(() => view.brokers.size === 3 && view.controller !== undefined, { ...ETCD_WAIT, what: "three brokers and a controller" });
-}, 60_000);
-
-afterAll(async () => {
-  await view?.close();
-  for (const b of [...brokers.values(), ...stopped]) await b.cleanup();
-  for (const dir of dataDirs.values()) fs.rmSync(dir, { recursive: true, force: true });
-  await etcd?.stop();
-});
 
 async function clusterHealthy(): Promise<boolean> {
   const s = await readClusterStatus(client, keys);

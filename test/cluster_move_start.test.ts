@@ -10,18 +10,18 @@
 // back, every partition ends on its target, the CLI's wait ends with exit 0,
 // and the queue checker finds lost 0 on every topic.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { ClusterKeys, ClusterView, EtcdClient, readClusterStatus, readTopics } from "../cluster/mod.ts";
+import { type ClusterView, type EtcdClient, readClusterStatus, readTopics } from "../cluster/mod.ts";
 import { formatReassignmentPlan, type PartitionAssignment } from "../cluster/reassignment_plan.ts";
 import { run as partitions } from "../cli/partitions_cmd.ts";
 import { Admin } from "../client/mod.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
-import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { ETCD_WAIT } from "./support/etcd.ts";
 import { AckedLoad, readBack } from "./support/acked_load.ts";
+import { runInProcess as cli } from "./support/cli.ts";
+import { useServeCluster } from "./support/serve_cluster.ts";
 import { waitFor } from "./support/wait_for.ts";
 
 const TOPICS = ["ms0", "ms1", "ms2"];
@@ -30,74 +30,17 @@ const BROKER_IDS = [1, 2, 3, 4];
 /** Sends each topic's load keeps in flight. */
 const SENDS_IN_FLIGHT = 16;
 
-let etcd: EtcdCluster;
-let client: EtcdClient;
-let keys: ClusterKeys;
-let view: ClusterView;
-let tmp: string;
-const brokers = new Map<number, BrokerProcess>();
-const dataDirs = new Map<number, string>();
-const done: BrokerProcess[] = [];
 const clusterName = `mstart${process.pid}`;
-
-async function start(id: number): Promise<BrokerProcess> {
-  if (!dataDirs.has(id)) dataDirs.set(id, fs.mkdtempSync(path.join(os.tmpdir(), `sluice-ms${id}-`)));
-  const was = done.findLast((b) => b.dataDir === dataDirs.get(id));
-  const ports = was === undefined ? [] : ["--port", String(was.port), "--kafka-port", String(was.kafkaPort), "--http-port", String(was.httpPort)];
-  const b = await startBroker({
-    dataDir: dataDirs.get(id)!,
-    args: [
-      "--cluster-etcd", etcd.endpoints.join(","),
-      "--broker-id", String(id),
-      "--cluster-name", clusterName,
-      "--cluster-lease-ttl-seconds", "2",
-      "--min-insync-replicas", "2",
-      "--workers", "1",
-      ...ports,
-    ],
-  });
-  brokers.set(id, b);
-  return b;
-}
-
-const bootstrap = () => [...brokers.values()].map((b) => `127.0.0.1:${b.port}`).join(",");
-
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-ms-plans-"));
-  etcd = await startEtcd({ members: 1 });
-  client = new EtcdClient({ endpoints: etcd.endpoints });
-  keys = new ClusterKeys(clusterName);
-  view = ClusterView.start({ client, keys });
-  for (const id of BROKER_IDS) await start(id);
-  await waitFor(() => view.brokers.size === BROKER_IDS.length && view.controller !== undefined, { ...ETCD_WAIT, what: "four brokers and a controller" });
-}, 60_000);
-
-afterAll(async () => {
-  await view?.close();
-  for (const b of [...brokers.values(), ...done]) await b.cleanup();
-  for (const dir of dataDirs.values()) fs.rmSync(dir, { recursive: true, force: true });
-  if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
-  await etcd?.stop();
-});
+const cluster = useServeCluster({ clusterName, dirPrefix: "sluice-ms", ids: BROKER_IDS });
+const { keys } = cluster;
+let client: EtcdClient;
+let view: ClusterView;
+beforeAll(() => void ({ client, view } = cluster));
+const bootstrap = () => cluster.bootstrap();
 
 async function healthy(): Promise<boolean> {
   const s = await readClusterStatus(client, keys);
   return s.brokers.length === BROKER_IDS.length && s.partitions.underReplicated === 0 && s.partitions.offline === 0;
-}
-
-/** Runs a CLI command in this process (its output kept); resolves with its exit code. */
-async function cli(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = (...a: unknown[]) => lines.push(a.join(" "));
-  try {
-    return { code: await run(argv), out: lines.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
 }
 
 /** Per plan entry, as etcd holds it now: "moving" (to its target), "done" (on its target), "untouched". */
@@ -136,7 +79,7 @@ describe("a plan over several topics, the controller killed -9 as it arrives", (
       }
     }
     expect(new Set(plan.map((e) => e.topic)).size).toBeGreaterThanOrEqual(2);
-    const file = path.join(tmp, "plan.json");
+    const file = path.join(cluster.tmp, "plan.json");
     fs.writeFileSync(file, formatReassignmentPlan({ version: 1, partitions: plan }));
     const requestsBefore = new Set(view.requests.keys());
 
@@ -145,13 +88,10 @@ describe("a plan over several topics, the controller killed -9 as it arrives", (
       const unsubscribe = view.subscribe(() => {
         if (![...view.requests].some(([id, r]) => !requestsBefore.has(id) && r.request.op === "reassign")) return;
         unsubscribe();
-        const b = brokers.get(controller)!;
-        brokers.delete(controller);
-        done.push(b);
-        void b.kill9().then(resolve);
+        void cluster.kill9(controller).then(resolve);
       });
     });
-    const reassign = cli((a) => partitions(a), ["reassign", "--plan", file, "--wait", "--timeout-seconds", "90", "--etcd", etcd.endpoints.join(","), "--cluster-name", clusterName]);
+    const reassign = cli((a) => partitions(a), ["reassign", "--plan", file, "--wait", "--timeout-seconds", "90", ...cluster.etcdArgs()]);
     await killed;
     // At the kill, before any successor (the controller's lease outlives it by up to its TTL): all of the plan or none of it.
     const atKill = await entryStates(plan);
@@ -161,7 +101,7 @@ describe("a plan over several topics, the controller killed -9 as it arrives", (
     expect(atKill.every((s) => s === "moving" || s === "done") || atKill.every((s) => s === "untouched")).toBe(true);
 
     await waitFor(() => view.controller !== undefined && view.controller.brokerId !== controller, { ...ETCD_WAIT, what: "a new controller" });
-    await start(controller);
+    await cluster.start(controller);
     const r = await reassign;
     expect({ code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ code: 0, out: "" });
     expect(await entryStates(plan)).toEqual(plan.map(() => "done"));

@@ -21,11 +21,10 @@
 //     broker killed -9 and restarted mid-copy: it catches up, the move
 //     finishes, lost 0, replicas byte-identical.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { ClusterKeys, ClusterView, EtcdClient, readClusterStatus, readTopics } from "../cluster/mod.ts";
+import { type ClusterView, type EtcdClient, readClusterStatus, readTopics } from "../cluster/mod.ts";
 import { generateReassignment } from "../cluster/reassignment_generator.ts";
 import { formatReassignmentPlan, type PartitionAssignment } from "../cluster/reassignment_plan.ts";
 import { run as decommission } from "../cli/decommission_cmd.ts";
@@ -33,9 +32,10 @@ import { run as partitions } from "../cli/partitions_cmd.ts";
 import { parseMoveMetrics, readMetrics } from "../cli/reassign_exec.ts";
 import { Admin, Consumer } from "../client/mod.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
-import { type BrokerProcess, startBroker } from "./support/broker.ts";
-import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./support/etcd.ts";
+import { ETCD_WAIT } from "./support/etcd.ts";
 import { AckedLoad, readBack } from "./support/acked_load.ts";
+import { runInProcess as cli } from "./support/cli.ts";
+import { useServeCluster } from "./support/serve_cluster.ts";
 import { waitFor } from "./support/wait_for.ts";
 
 const PARTITIONS = 4;
@@ -43,64 +43,18 @@ const PARTITIONS = 4;
 const SENDS_IN_FLIGHT = 64;
 const MOVE_TIMEOUT_MS = 60_000;
 
-let etcd: EtcdCluster;
+const clusterName = `moves${process.pid}`;
+const cluster = useServeCluster({ clusterName, dirPrefix: "sluice-mv", ids: [1, 2, 3] });
+const { brokers, dataDirs, done, keys } = cluster;
 let client: EtcdClient;
-let keys: ClusterKeys;
 let view: ClusterView;
 let tmp: string;
-const brokers = new Map<number, BrokerProcess>();
-const dataDirs = new Map<number, string>();
-const done: BrokerProcess[] = [];
-const clusterName = `moves${process.pid}`;
+beforeAll(() => void ({ client, view, tmp } = cluster));
 const decoder = new TextDecoder();
-const etcdArgs = () => ["--etcd", etcd.endpoints.join(","), "--cluster-name", clusterName];
-
-async function start(id: number): Promise<BrokerProcess> {
-  if (!dataDirs.has(id)) dataDirs.set(id, fs.mkdtempSync(path.join(os.tmpdir(), `sluice-mv${id}-`)));
-  const was = done.findLast((b) => b.dataDir === dataDirs.get(id));
-  const ports = was === undefined ? [] : ["--port", String(was.port), "--kafka-port", String(was.kafkaPort), "--http-port", String(was.httpPort)];
-  const b = await startBroker({
-    dataDir: dataDirs.get(id)!,
-    args: [
-      "--cluster-etcd", etcd.endpoints.join(","),
-      "--broker-id", String(id),
-      "--cluster-name", clusterName,
-      "--cluster-lease-ttl-seconds", "2",
-      "--min-insync-replicas", "2",
-      "--workers", "1",
-      ...ports,
-    ],
-  });
-  brokers.set(id, b);
-  return b;
-}
-
-async function kill9(id: number): Promise<void> {
-  const b = brokers.get(id)!;
-  await b.kill9();
-  done.push(b);
-  brokers.delete(id);
-}
-
-const bootstrap = () => [...brokers.values()].map((b) => `127.0.0.1:${b.port}`).join(",");
-
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-mv-plans-"));
-  etcd = await startEtcd({ members: 1 });
-  client = new EtcdClient({ endpoints: etcd.endpoints });
-  keys = new ClusterKeys(clusterName);
-  view = ClusterView.start({ client, keys });
-  for (const id of [1, 2, 3]) await start(id);
-  await waitFor(() => view.brokers.size === 3 && view.controller !== undefined, { ...ETCD_WAIT, what: "three brokers and a controller" });
-}, 60_000);
-
-afterAll(async () => {
-  await view?.close();
-  for (const b of [...brokers.values(), ...done]) await b.cleanup();
-  for (const dir of dataDirs.values()) fs.rmSync(dir, { recursive: true, force: true });
-  if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
-  await etcd?.stop();
-});
+const etcdArgs = () => cluster.etcdArgs();
+const start = (id: number) => cluster.start(id);
+const kill9 = (id: number) => cluster.kill9(id);
+const bootstrap = () => cluster.bootstrap();
 
 async function createTopic(name: string): Promise<void> {
   const admin = new Admin({ broker: bootstrap() });
@@ -151,21 +105,6 @@ function partitionDirs(id: number): string[] {
   const root = path.join(dataDirs.get(id)!, "topics");
   if (!fs.existsSync(root)) return [];
   return fs.readdirSync(root).flatMap((t) => (fs.statSync(path.join(root, t)).isDirectory() ? fs.readdirSync(path.join(root, t)).filter((p) => /^\d+$/.test(p)).map((p) => `${t}/${p}`) : []));
-}
-
-/** Runs a CLI command in this process (stdout and stderr kept); resolves with its exit code. */
-async function cli(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = (...a: unknown[]) => lines.push(a.join(" "));
-  try {
-    return { code: await run(argv), out: lines.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
 }
 
 function writePlan(name: string, plan: readonly PartitionAssignment[]): string {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
 import { ApiKey, SUPPORTED_APIS, apiInfo, apiName, apiVersionsTable, isSupportedVersion } from "../api_keys.ts";
-import { ErrorCode, SluiceError } from "../errors.ts";
+import { ErrorCode } from "../errors.ts";
 import {
   ControlSchemas,
   decodeControlRequest,
@@ -13,16 +13,7 @@ import {
   type MetadataResponse,
 } from "./control.ts";
 import { decodeResponseEnvelope, encodeErrorBody } from "./response.ts";
-
-function sluiceError(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error("expected a SluiceError");
-}
+import { sluiceError } from "../testing/sluice_error.ts";
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");

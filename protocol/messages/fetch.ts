@@ -193,18 +193,23 @@ export function readRecords(r: Reader): Uint8Array {
   return r.readBytes("partitions[].records") ?? EMPTY;
 }
 
-function writeFetchPartitionHead(w: Writer, p: FetchPartitionResult): void {
+/** A PartitionR's fields before its Records; the replica fetch's (replica_fetch.ts) start with the same four. */
+export function writeFetchPartitionHead(w: Writer, p: Omit<FetchPartitionResult, "records">): void {
   w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.highWatermark).writeI64(p.logStartOffset);
 }
 
-function readFetchPartition(r: Reader): FetchPartitionResult {
+/** Reads what writeFetchPartitionHead wrote. */
+export function readFetchPartitionHead(r: Reader): Omit<FetchPartitionResult, "records"> {
   return {
     index: r.readI32("partitions[].index"),
     errorCode: r.readI16("partitions[].errorCode"),
     highWatermark: r.readI64("partitions[].highWatermark"),
     logStartOffset: r.readI64("partitions[].logStartOffset"),
-    records: readRecords(r),
   };
+}
+
+function readFetchPartition(r: Reader): FetchPartitionResult {
+  return { ...readFetchPartitionHead(r), records: readRecords(r) };
 }
 
 /** Writes a successful response body (ErrorCode NONE, then the topics); records are copied into the writer. */

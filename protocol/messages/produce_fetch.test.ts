@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { Writer } from "../codec.ts";
-import { ErrorCode, SluiceError } from "../errors.ts";
+import { ErrorCode } from "../errors.ts";
 import { encodeBatch } from "../record_batch.ts";
 import { decodeFetchRequest, decodeFetchResponse, writeFetchRequest, writeFetchResponse, writeFetchResponsePieces, type FetchResponse } from "./fetch.ts";
 import {
@@ -20,6 +20,7 @@ import {
   writeProduceResponse,
 } from "./produce.ts";
 import { encodeErrorBody } from "./response.ts";
+import { sluiceError } from "../testing/sluice_error.ts";
 
 function bytesOf(write: (w: Writer) => void): Uint8Array {
   const w = new Writer();
@@ -29,16 +30,6 @@ function bytesOf(write: (w: Writer) => void): Uint8Array {
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
-}
-
-function sluiceError(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error("expected a SluiceError");
 }
 
 describe("Produce", () => {

@@ -4,19 +4,10 @@
 import { describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
 import { ApiKey } from "../api_keys.ts";
-import { ErrorCode, SluiceError } from "../errors.ts";
+import { ErrorCode } from "../errors.ts";
 import { REASSIGNMENT_REQUEST_PARTITIONS_MAX, REPLICA_LIST_LENGTH_MAX } from "../limits.ts";
 import { decodeControlRequest, decodeControlResponse, encodeControlRequest, encodeControlResponse } from "./control.ts";
-
-function sluiceError(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error("expected a SluiceError");
-}
+import { sluiceError } from "../testing/sluice_error.ts";
 
 describe("AlterPartitionReassignments (45)", () => {
   test("a move, a cancel (null replicas) and a throttle round-trip", () => {

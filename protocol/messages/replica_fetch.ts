@@ -24,7 +24,7 @@
 // Records field) with a longer partition head.
 
 import { Reader, type Writer } from "../codec.ts";
-import { decodeFetchLayout, readRecords, writeFetchLayout, writeFetchLayoutPieces } from "./fetch.ts";
+import { decodeFetchLayout, readFetchPartitionHead, readRecords, writeFetchLayout, writeFetchLayoutPieces, writeFetchPartitionHead } from "./fetch.ts";
 
 export interface ReplicaFetchPartition {
   index: number;
@@ -116,16 +116,13 @@ export function decodeReplicaFetchRequest(body: Uint8Array): ReplicaFetchRequest
 }
 
 function writePartitionHead(w: Writer, p: ReplicaFetchPartitionResult): void {
-  w.writeI32(p.index).writeI16(p.errorCode).writeI64(p.highWatermark).writeI64(p.logStartOffset).writeI64(p.logEndOffset);
-  w.writeI32(p.divergingEpoch).writeI64(p.divergingEndOffset);
+  writeFetchPartitionHead(w, p);
+  w.writeI64(p.logEndOffset).writeI32(p.divergingEpoch).writeI64(p.divergingEndOffset);
 }
 
 function readPartition(r: Reader): ReplicaFetchPartitionResult {
   return {
-    index: r.readI32("partitions[].index"),
-    errorCode: r.readI16("partitions[].errorCode"),
-    highWatermark: r.readI64("partitions[].highWatermark"),
-    logStartOffset: r.readI64("partitions[].logStartOffset"),
+    ...readFetchPartitionHead(r),
     logEndOffset: r.readI64("partitions[].logEndOffset"),
     divergingEpoch: r.readI32("partitions[].divergingEpoch"),
     divergingEndOffset: r.readI64("partitions[].divergingEndOffset"),

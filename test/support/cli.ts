@@ -47,3 +47,24 @@ export async function sluiceOk(args: string[], opts: { broker: string; input?: s
   if (r.code !== 0) throw new Error(`sluice ${args.join(" ")} exited ${r.code}:\n${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * Runs one CLI command's `run(argv)` in this process (an admin command that
+ * only talks to etcd or a broker, no process of its own to wait for), its
+ * console output kept instead of printed; resolves with its exit code and
+ * that output. console is the command's while it runs: the caller prints
+ * through process.stdout meanwhile.
+ */
+export async function runInProcess(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  const err = console.error;
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    return { code: await run(argv), out: lines.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = err;
+  }
+}

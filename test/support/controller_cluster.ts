@@ -3,8 +3,10 @@
 // controller's own tests (cluster/controller_topics.test.ts,
 // cluster/leader_elections.test.ts), which then act as the controller through
 // `ctx`. Each call makes a cluster of its own name, so tests of a file share
-// one etcd. Leases and the election are closed by the caller's cleanups
-// (run after each test, in reverse).
+// one etcd (test/support/use_etcd.ts gives the etcd and the cleanups). Leases
+// and the election are closed by the caller's cleanups (run after each test,
+// in reverse). `registerBrokers` alone is for tests that elect their
+// controllers themselves (cluster/move_start.test.ts).
 
 import { registerBroker } from "../../cluster/broker_registration.ts";
 import { ClusterKeys } from "../../cluster/cluster_keys.ts";
@@ -36,9 +38,15 @@ export interface ControllerCluster {
 
 let seq = 0;
 
-export async function startControllerCluster(o: ControllerClusterOptions): Promise<ControllerCluster> {
-  const client = new EtcdClient({ endpoints: [...o.endpoints] });
-  const keys = new ClusterKeys(`${o.namePrefix}${process.pid}-${++seq}`);
+/**
+ * Registers `ids` in `keys`' cluster, each under a lease of its own (revoked by
+ * the cleanups): the brokers as the controller sees them, with no process.
+ */
+export async function registerBrokers(
+  client: EtcdClient,
+  keys: ClusterKeys,
+  o: Pick<ControllerClusterOptions, "ids" | "ttlSeconds" | "cleanups">,
+): Promise<Pick<ControllerCluster, "leases" | "registrations">> {
   const leases = new Map<number, LeaseKeeper>();
   const registrations = new Map<number, number>();
   for (const id of o.ids) {
@@ -48,6 +56,13 @@ export async function startControllerCluster(o: ControllerClusterOptions): Promi
     leases.set(id, lease);
     registrations.set(id, r.createRevision);
   }
+  return { leases, registrations };
+}
+
+export async function startControllerCluster(o: ControllerClusterOptions): Promise<ControllerCluster> {
+  const client = new EtcdClient({ endpoints: [...o.endpoints] });
+  const keys = new ClusterKeys(`${o.namePrefix}${process.pid}-${++seq}`);
+  const { leases, registrations } = await registerBrokers(client, keys, o);
   const election = new ControllerElection({ client, keys, lease: leases.get(o.ids[0])!, brokerId: o.ids[0] });
   o.cleanups.push(() => election.close());
   if (!(await election.campaign())) throw new Error(`broker ${o.ids[0]} did not become controller of a new cluster`);

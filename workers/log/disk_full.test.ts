@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import { sluiceError as errorOf } from "../../protocol/testing/sluice_error.ts";
 import { closeQuietly, makeBatch, makeTempDir, readAll, removeDir, splitBatches, testConfig } from "../../test/log/helpers.ts";
 import { FaultyFileOps, type FileOps, fsError, realFileOps } from "./file_ops.ts";
 import { DISK_FULL_RETRY_AFTER_MS, WRITEV_BUFFERS_MAX } from "./log_limits.ts";
@@ -27,16 +28,6 @@ function open(files: FileOps, entries: Record<string, string | number> = {}): Pa
   const log = PartitionLog.open({ dir, config: testConfig(entries), files });
   logs.push(log);
   return log;
-}
-
-function errorOf(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SluiceError) return e;
-    throw e;
-  }
-  throw new Error("expected a SluiceError");
 }
 
 const T0 = 1_700_000_000_000;
