@@ -35,7 +35,14 @@ import { FrameParser, beginRequestFrame, endFrame, readResponseCorrelationId, re
 import { ApiKey } from "../../protocol/api_keys.ts";
 import { readI32 } from "../../protocol/big_endian.ts";
 import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, PARTITION_LEADER_EPOCH_OFFSET } from "../../protocol/record_batch.ts";
-import { decodeReplicaFetchResponse, NO_DIVERGING_EPOCH, type ReplicaFetchPartitionResult, type ReplicaFetchTopic, writeReplicaFetchRequest } from "../../protocol/messages/replica_fetch.ts";
+import {
+  decodeReplicaFetchResponse,
+  NO_DIVERGING_EPOCH,
+  REPLICA_FETCH_VERSION,
+  type ReplicaFetchPartitionResult,
+  type ReplicaFetchTopic,
+  writeReplicaFetchRequest,
+} from "../../protocol/messages/replica_fetch.ts";
 import { defaultTransport, type Transport, type TransportSocket } from "../../runtime/mod.ts";
 import {
   REPLICA_CONNECT_TIMEOUT_MS,
@@ -51,6 +58,12 @@ import {
 /** What a fetcher needs from the broker it runs in. */
 export interface FollowerHost {
   readonly brokerId: number;
+  /**
+   * This broker's epoch, sent in every fetch: its registration's create
+   * revision, NO_BROKER_EPOCH outside a cluster. Read per request: a new
+   * registration (a session replaced) is sent from the next fetch on.
+   */
+  brokerEpoch(): number;
   /** The slot of an online partition, or a negative wire error code. */
   resolve(topic: string, partition: number): number;
   logEndOffset(slot: number): number;
@@ -308,7 +321,7 @@ export class ReplicaFetcher {
     try {
       // The records are handed to the worker inside the parser's callback, from its view:
       // one copy (into the request ring) instead of a fresh copy of the body first.
-      received = await this.#roundTrip({ replicaId: f.brokerId, maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] }, (body) => this.#startAppends(body));
+      received = await this.#roundTrip({ replicaId: f.brokerId, brokerEpoch: f.brokerEpoch(), maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] }, (body) => this.#startAppends(body));
     } finally {
       this.#fetchOut = false;
     }
@@ -473,7 +486,7 @@ export class ReplicaFetcher {
         this.#report();
       }
     };
-    this.#roundTrip({ replicaId: this.#follower.brokerId, maxWaitMs: 0, minBytes: 0, maxBytes: 0, topics: [...byTopic.values()] }, decodeReplicaFetchResponse).then(
+    this.#roundTrip({ replicaId: this.#follower.brokerId, brokerEpoch: this.#follower.brokerEpoch(), maxWaitMs: 0, minBytes: 0, maxBytes: 0, topics: [...byTopic.values()] }, decodeReplicaFetchResponse).then(
       (resp) => {
         // Only the HW is taken from a report's answer: errors and divergences reach the round's fetch too.
         for (const t of resp.topics) {
@@ -494,7 +507,7 @@ export class ReplicaFetcher {
     if (socket === null || !socket.open) return Promise.reject(new Error("not connected"));
     const correlationId = this.#nextCorrelationId++ >>> 0;
     const w = new Writer();
-    const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: 0, correlationId });
+    const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: REPLICA_FETCH_VERSION, correlationId });
     writeReplicaFetchRequest(w, req);
     endFrame(w, start);
     return new Promise<T>((resolve, reject) => {
