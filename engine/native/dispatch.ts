@@ -59,9 +59,9 @@ export class Dispatcher {
     return this.#control.get(apiKey)?.handler;
   }
 
-  /** Whether `apiKey` at `apiVersion` is served (every api at version 0 but ReplicaFetch, at REPLICA_FETCH_VERSION only). */
+  /** Whether `apiKey` at `apiVersion` is served (every api at version 0; ReplicaFetch at 0 to REPLICA_FETCH_VERSION). */
   serves(apiKey: number, apiVersion: number): boolean {
-    if (apiKey === ApiKey.ReplicaFetch) return apiVersion === REPLICA_FETCH_VERSION;
+    if (apiKey === ApiKey.ReplicaFetch) return apiVersion <= REPLICA_FETCH_VERSION;
     if (apiVersion !== 0) return false;
     return apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch || this.#control.has(apiKey);
   }
@@ -69,7 +69,7 @@ export class Dispatcher {
   /** The ApiVersions table of what is actually served: [key, minVersion, maxVersion]. */
   apiVersions(): Array<[number, number, number]> {
     const keys = [ApiKey.Produce, ApiKey.Fetch, ApiKey.ReplicaFetch, ...this.#control.keys()].sort((a, b) => a - b);
-    return keys.map((k) => (k === ApiKey.ReplicaFetch ? [k, REPLICA_FETCH_VERSION, REPLICA_FETCH_VERSION] : [k, 0, 0]));
+    return keys.map((k) => (k === ApiKey.ReplicaFetch ? [k, 0, REPLICA_FETCH_VERSION] : [k, 0, 0]));
   }
 
   nameOf(apiKey: number): string {

@@ -130,6 +130,13 @@ export class ReplicaFetcher {
   #closed = false;
   #wake: (() => void) | null = null;
   #nextCorrelationId = 1;
+  /**
+   * The ReplicaFetch version sent on this connection: REPLICA_FETCH_VERSION
+   * (with this broker's epoch), or 0 once the leader answered
+   * UNSUPPORTED_VERSION (a leader of an earlier build, during a rolling
+   * upgrade). Each new connection tries the newest again.
+   */
+  #version = REPLICA_FETCH_VERSION;
   /** Requests out on the socket by correlation id: at most the round's fetch and one durable report. */
   readonly #pending = new Map<number, Pending>();
   /** The round's fetch is out (a report is worth sending only then: otherwise the next fetch carries it). */
@@ -226,6 +233,11 @@ export class ReplicaFetcher {
         backoffMs = REPLICA_RECONNECT_BACKOFF_MS_MIN;
       } catch (e) {
         if (this.#closed) break;
+        if (e instanceof SluiceError && e.code === ErrorCode.UNSUPPORTED_VERSION && this.#version > 0) {
+          this.#follower.log(`sluice: replica fetch from ${this.host}:${this.port}: the leader serves no ReplicaFetch version ${this.#version}; fetching with version 0 (no broker epoch)`);
+          this.#version = 0;
+          continue;
+        }
         this.#socket?.close();
         this.#socket = null;
         this.#follower.log(`sluice: replica ${this.copy ? "copy " : ""}fetch from ${this.host}:${this.port} failed (${(e as Error)?.message ?? e}); again in ${backoffMs} ms`);
@@ -285,6 +297,7 @@ export class ReplicaFetcher {
     // A new connection may reach a new leader process: it knows nothing this one reported.
     for (const p of this.#partitions.values()) p.reportedDurable = -1;
     this.#socket = socket;
+    this.#version = REPLICA_FETCH_VERSION;
   }
 
   async #round(): Promise<void> {
@@ -507,8 +520,9 @@ export class ReplicaFetcher {
     if (socket === null || !socket.open) return Promise.reject(new Error("not connected"));
     const correlationId = this.#nextCorrelationId++ >>> 0;
     const w = new Writer();
-    const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: REPLICA_FETCH_VERSION, correlationId });
-    writeReplicaFetchRequest(w, req);
+    const version = this.#version;
+    const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: version, correlationId });
+    writeReplicaFetchRequest(w, req, version);
     endFrame(w, start);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

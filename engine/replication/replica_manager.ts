@@ -506,7 +506,8 @@ export class ReplicaManager {
    */
   async checkReplicaFetch(
     replicaId: number,
-    brokerEpoch: number,
+    /** null: not sent (ReplicaFetch version 0), not checked. */
+    brokerEpoch: number | null,
     topic: string,
     partition: number,
     p: { currentLeaderEpoch: number; fetchOffset: number; lastFetchedEpoch: number; durableOffset: number },
@@ -537,9 +538,9 @@ export class ReplicaManager {
     }
     if (p.fetchOffset > st.logEndOffset) return { kind: "error", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, ...offsets };
     // Checked again here, next to the recording: a newer process's fetch may have been taken while this one awaited.
-    if (this.staleBrokerEpoch(replicaId, brokerEpoch) !== undefined) return { kind: "error", errorCode: ErrorCode.STALE_BROKER_EPOCH, ...offsets };
+    if (brokerEpoch !== null && this.staleBrokerEpoch(replicaId, brokerEpoch) !== undefined) return { kind: "error", errorCode: ErrorCode.STALE_BROKER_EPOCH, ...offsets };
     const now = Date.now();
-    leader.onFollowerFetch(replicaId, brokerEpoch, p.fetchOffset, p.durableOffset, st.logEndOffset, now);
+    leader.onFollowerFetch(replicaId, brokerEpoch ?? leader.followers.get(replicaId)?.brokerEpoch ?? NO_BROKER_EPOCH, p.fetchOffset, p.durableOffset, st.logEndOffset, now);
     if (leader.recompute(st.durableOffset)) {
       leader.settle();
       this.#host.wake(slot);

@@ -260,20 +260,22 @@ describe("replication between brokers", () => {
 
     const raw = await RawClient.connect(b1.port);
     cleanups.push(() => raw.close());
-    const body = (brokerEpoch: number, currentLeaderEpoch: number) =>
+    const body = (brokerEpoch: number, currentLeaderEpoch: number, version = REPLICA_FETCH_VERSION) =>
       encodeBody((w) =>
-        writeReplicaFetchRequest(w, {
+        writeReplicaFetchRequest(
+          w,
+          {
           replicaId: 2,
           brokerEpoch,
           maxWaitMs: 0,
           minBytes: 0,
           maxBytes: 0,
           topics: [{ name: TOPIC, partitions: [{ index: 0, currentLeaderEpoch, fetchOffset: 6n, lastFetchedEpoch: 1, durableOffset: 6n, partitionMaxBytes: 0 }] }],
-        }),
+          },
+          version,
+        ),
       );
     const codeOf = async (b: Uint8Array, apiVersion = REPLICA_FETCH_VERSION) => decodeResponseEnvelope((await raw.request(ApiKey.ReplicaFetch, b, { apiVersion })).body).errorCode;
-    // A follower without the field (version 0) is not served.
-    expect(await codeOf(body(5, 1), 0)).toBe(ErrorCode.UNSUPPORTED_VERSION);
     // An older incarnation than the leader knows: refused whole, nothing recorded.
     const fetchedAt = f.lastFetchMs;
     expect(await codeOf(body(4, 1))).toBe(ErrorCode.STALE_BROKER_EPOCH);
@@ -304,6 +306,9 @@ describe("replication between brokers", () => {
     // An older view (or a repeat) changes nothing.
     b1.engine.replication.noteBrokerEpoch(2, 7);
     expect(f.brokerEpoch).toBe(8);
+    // A follower of an earlier build (version 0, no epoch field) is served unchecked, as before broker epochs.
+    expect(await codeOf(body(0, 1, 0), 0)).toBe(ErrorCode.NONE);
+    expect([f.brokerEpoch, f.durableOffset]).toEqual([8, 6]);
   }, 60_000);
 
   test("in a cluster a leader answers only while its session is alive: a produce arriving after, and an acks=all answered after, are NOT_LEADER_OR_FOLLOWER", async () => {

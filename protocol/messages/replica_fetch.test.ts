@@ -118,6 +118,14 @@ describe("ReplicaFetch", () => {
     }
   });
 
+  test("version 0: the same request without BrokerEpoch, decoded as not sent (null)", () => {
+    const v0 = bytesOf((w) => writeReplicaFetchRequest(w, req, 0));
+    const v1 = bytesOf((w) => writeReplicaFetchRequest(w, req, 1));
+    expect(v0.length).toBe(v1.length - 8);
+    expect(hex(v0)).toBe(hex(v1).slice(0, 8) + hex(v1).slice(24));
+    expect(decodeReplicaFetchRequest(v0, 0)).toEqual({ ...req, brokerEpoch: null });
+  });
+
   test("a truncated request or trailing bytes: INVALID_REQUEST naming the problem", () => {
     const b = bytesOf((w) => writeReplicaFetchRequest(w, req));
     for (const bad of [b.subarray(0, b.length - 1), new Uint8Array([...b, 0])]) {

@@ -1,4 +1,4 @@
-// ReplicaFetch (api key 1002, version 1): a follower broker's fetch from the
+// ReplicaFetch (api key 1002, versions 0–1): a follower broker's fetch from the
 // partition leader (docs/CLUSTER.md, "Replica fetch"). Binary, long-poll, like
 // Fetch; it reads up to the leader's log end (not its high watermark: a
 // follower copies what is not committed yet) and reports what the follower
@@ -19,9 +19,14 @@
 // whose epoch is older than the one it knows for that broker with
 // STALE_BROKER_EPOCH (a process whose session was replaced), and starts the
 // follower's recorded offsets afresh when the epoch changes (a new process).
-// Anything else than -1 or 0..2^53-1 is INVALID_REQUEST. Version 0 had no
-// BrokerEpoch; it is not served (UNSUPPORTED_VERSION): a follower of an older
-// build gets no records until it runs this one, rather than fetching unfenced.
+// Anything else than -1 or 0..2^53-1 is INVALID_REQUEST.
+//
+// Version 0 is the same request without BrokerEpoch (decoded as null: not
+// sent). A leader serves both, so replication goes on through a rolling
+// upgrade: a version 0 fetch (a follower of an earlier build) is taken
+// unchecked, as before broker epochs; a follower of this build sends version 1
+// and falls back to 0 on a connection whose leader answers UNSUPPORTED_VERSION
+// (a leader of an earlier build).
 //
 // LastFetchedEpoch: the epoch of the last batch in the follower's log (-1 when
 // empty). When that epoch ends earlier on the leader than FetchOffset, or the
@@ -53,8 +58,8 @@ export interface ReplicaFetchTopic {
 
 export interface ReplicaFetchRequest {
   replicaId: number;
-  /** The follower's registration's create revision, or NO_BROKER_EPOCH. */
-  brokerEpoch: number;
+  /** The follower's registration's create revision, or NO_BROKER_EPOCH; null: not sent (version 0). */
+  brokerEpoch: number | null;
   maxWaitMs: number;
   minBytes: number;
   maxBytes: number;
@@ -82,7 +87,7 @@ export interface ReplicaFetchResponse {
   topics: ReplicaFetchTopicResult[];
 }
 
-/** The version of ReplicaFetch written and served (version 0, without BrokerEpoch, is not). */
+/** The version of ReplicaFetch a follower writes first; a leader serves it and version 0 (no BrokerEpoch). */
 export const REPLICA_FETCH_VERSION = 1;
 
 /** BrokerEpoch of a follower outside a cluster (no registration). */
@@ -96,8 +101,14 @@ const PARTITION_BYTES = 4 + 4 + 8 + 4 + 8 + 4;
 /** Bytes of a PartitionR without its records. */
 export const REPLICA_FETCH_PARTITION_RESULT_BYTES_MIN = 4 + 2 + 8 + 8 + 8 + 4 + 8 + 4;
 
-export function writeReplicaFetchRequest(w: Writer, req: ReplicaFetchRequest): void {
-  w.writeI32(req.replicaId).writeI64(BigInt(req.brokerEpoch)).writeI32(req.maxWaitMs).writeI32(req.minBytes).writeI32(req.maxBytes).writeArrayCount(req.topics.length);
+/** Writes the request at `version` (version 0 leaves BrokerEpoch out; version 1 needs one). */
+export function writeReplicaFetchRequest(w: Writer, req: ReplicaFetchRequest, version = REPLICA_FETCH_VERSION): void {
+  w.writeI32(req.replicaId);
+  if (version >= 1) {
+    if (req.brokerEpoch === null) throw new Error("ReplicaFetch version 1 needs a broker epoch");
+    w.writeI64(BigInt(req.brokerEpoch));
+  }
+  w.writeI32(req.maxWaitMs).writeI32(req.minBytes).writeI32(req.maxBytes).writeArrayCount(req.topics.length);
   for (const t of req.topics) {
     w.writeString(t.name).writeArrayCount(t.partitions.length);
     for (const p of t.partitions) {
@@ -106,11 +117,15 @@ export function writeReplicaFetchRequest(w: Writer, req: ReplicaFetchRequest): v
   }
 }
 
-export function decodeReplicaFetchRequest(body: Uint8Array): ReplicaFetchRequest {
+/** Decodes a request body of `version` (0 or 1; the dispatcher serves no other). */
+export function decodeReplicaFetchRequest(body: Uint8Array, version = REPLICA_FETCH_VERSION): ReplicaFetchRequest {
   const r = new Reader(body);
   const replicaId = r.readI32("replicaId");
-  const brokerEpoch = r.readI64Number("brokerEpoch");
-  if (brokerEpoch < NO_BROKER_EPOCH) throw new SluiceError(ErrorCode.INVALID_REQUEST, `brokerEpoch ${brokerEpoch} is below ${NO_BROKER_EPOCH}`);
+  let brokerEpoch: number | null = null;
+  if (version >= 1) {
+    brokerEpoch = r.readI64Number("brokerEpoch");
+    if (brokerEpoch < NO_BROKER_EPOCH) throw new SluiceError(ErrorCode.INVALID_REQUEST, `brokerEpoch ${brokerEpoch} is below ${NO_BROKER_EPOCH}`);
+  }
   const maxWaitMs = r.readI32("maxWaitMs");
   const minBytes = r.readI32("minBytes");
   const maxBytes = r.readI32("maxBytes");
