@@ -4,7 +4,7 @@
 // follower copies what is not committed yet) and reports what the follower
 // has made durable, which is what the leader's high watermark is made of.
 //
-//   Request  = ReplicaId:i32 BrokerEpoch:i64 MaxWaitMs:i32 MinBytes:i32 MaxBytes:i32 Topics:[Topic]
+//   Request  = ReplicaId:i32 BrokerEpoch:i64 MaxWaitMs:i32 MinBytes:i32 MaxBytes:i32 Topics:[Topic]   ; version 0: no BrokerEpoch
 //     Topic     = Name:String Partitions:[Partition]
 //     Partition = Index:i32 CurrentLeaderEpoch:i32 FetchOffset:i64 LastFetchedEpoch:i32
 //                 DurableOffset:i64 PartitionMaxBytes:i32
