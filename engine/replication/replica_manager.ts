@@ -154,14 +154,14 @@ export class ReplicaManager {
   /**
    * A replica fetch's broker epoch checked against the one known for its
    * broker: a refusal message when it is older (STALE_BROKER_EPOCH: a process
-   * whose registration was replaced), else undefined — a newer one than known
-   * is taken as the broker's (this view may trail etcd).
+   * whose registration was replaced), else undefined. A newer one than known
+   * is taken as the broker's (this view may trail etcd) by checkReplicaFetch,
+   * once the id is known as a follower of a partition led here: the map stays
+   * bounded by the cluster's brokers, whatever ids requests name.
    */
   staleBrokerEpoch(replicaId: number, brokerEpoch: number): string | undefined {
     const known = this.#brokerEpochs.get(replicaId) ?? NO_BROKER_EPOCH;
-    if (brokerEpoch < known) return `broker ${replicaId}'s fetch carries broker epoch ${brokerEpoch}, older than its registration ${known}`;
-    this.noteBrokerEpoch(replicaId, brokerEpoch);
-    return undefined;
+    return brokerEpoch < known ? `broker ${replicaId}'s fetch carries broker epoch ${brokerEpoch}, older than its registration ${known}` : undefined;
   }
 
   /** True when any partition has a role (the engine's hot paths check this first). */
@@ -518,6 +518,8 @@ export class ReplicaManager {
     const leader = this.#leaders.get(slot);
     const offsets = { highWatermark: leader?.highWatermark ?? -1, logStartOffset: st.logStartOffset, logEndOffset: st.logEndOffset };
     if (leader === undefined) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, ...offsets };
+    // A follower's newer broker epoch is taken before the partition's own checks: even a fetch refused below is its new process's.
+    if (brokerEpoch !== null && leader.isReplica(replicaId) && this.staleBrokerEpoch(replicaId, brokerEpoch) === undefined) this.noteBrokerEpoch(replicaId, brokerEpoch);
     if (p.currentLeaderEpoch < leader.epoch) return { kind: "error", errorCode: ErrorCode.FENCED_LEADER_EPOCH, ...offsets };
     if (p.currentLeaderEpoch > leader.epoch) return { kind: "error", errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, ...offsets };
     if (!leader.isReplica(replicaId)) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, ...offsets };
@@ -538,7 +540,10 @@ export class ReplicaManager {
     }
     if (p.fetchOffset > st.logEndOffset) return { kind: "error", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, ...offsets };
     // Checked again here, next to the recording: a newer process's fetch may have been taken while this one awaited.
-    if (brokerEpoch !== null && this.staleBrokerEpoch(replicaId, brokerEpoch) !== undefined) return { kind: "error", errorCode: ErrorCode.STALE_BROKER_EPOCH, ...offsets };
+    if (brokerEpoch !== null) {
+      if (this.staleBrokerEpoch(replicaId, brokerEpoch) !== undefined) return { kind: "error", errorCode: ErrorCode.STALE_BROKER_EPOCH, ...offsets };
+      this.noteBrokerEpoch(replicaId, brokerEpoch);
+    }
     const now = Date.now();
     leader.onFollowerFetch(replicaId, brokerEpoch ?? leader.followers.get(replicaId)?.brokerEpoch ?? NO_BROKER_EPOCH, p.fetchOffset, p.durableOffset, st.logEndOffset, now);
     if (leader.recompute(st.durableOffset)) {

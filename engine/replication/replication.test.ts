@@ -260,17 +260,17 @@ describe("replication between brokers", () => {
 
     const raw = await RawClient.connect(b1.port);
     cleanups.push(() => raw.close());
-    const body = (brokerEpoch: number, currentLeaderEpoch: number, version = REPLICA_FETCH_VERSION) =>
+    const body = (brokerEpoch: number, currentLeaderEpoch: number, version = REPLICA_FETCH_VERSION, replicaId = 2) =>
       encodeBody((w) =>
         writeReplicaFetchRequest(
           w,
           {
-          replicaId: 2,
-          brokerEpoch,
-          maxWaitMs: 0,
-          minBytes: 0,
-          maxBytes: 0,
-          topics: [{ name: TOPIC, partitions: [{ index: 0, currentLeaderEpoch, fetchOffset: 6n, lastFetchedEpoch: 1, durableOffset: 6n, partitionMaxBytes: 0 }] }],
+            replicaId,
+            brokerEpoch,
+            maxWaitMs: 0,
+            minBytes: 0,
+            maxBytes: 0,
+            topics: [{ name: TOPIC, partitions: [{ index: 0, currentLeaderEpoch, fetchOffset: 6n, lastFetchedEpoch: 1, durableOffset: 6n, partitionMaxBytes: 0 }] }],
           },
           version,
         ),
@@ -309,6 +309,9 @@ describe("replication between brokers", () => {
     // A follower of an earlier build (version 0, no epoch field) is served unchecked, as before broker epochs.
     expect(await codeOf(body(0, 1, 0), 0)).toBe(ErrorCode.NONE);
     expect([f.brokerEpoch, f.durableOffset]).toEqual([8, 6]);
+    // An id that is no replica here is not remembered (the epochs kept stay bounded by the cluster's brokers).
+    expect(await codeOf(body(50, 1, REPLICA_FETCH_VERSION, 99))).toBe(ErrorCode.NONE);
+    expect(await codeOf(body(40, 1, REPLICA_FETCH_VERSION, 99))).toBe(ErrorCode.NONE);
   }, 60_000);
 
   test("in a cluster a leader answers only while its session is alive: a produce arriving after, and an acks=all answered after, are NOT_LEADER_OR_FOLLOWER", async () => {
