@@ -36,6 +36,12 @@
 // unfsynced tail of; it takes no role for it (neither leads nor follows) and
 // waits for the controller's new state (`leadsAsThisIncarnation`).
 //
+// Replica fetches carry this broker's epoch (its registration's create
+// revision); as a leader it takes the other brokers' epochs from the view, so
+// a re-registered follower's previous process's offsets stop counting for the
+// high watermark and the ISR, and that process's fetches are refused
+// (replica_manager.ts staleBrokerEpoch).
+//
 // Threading: the router (main) thread. One reconcile pass at a time; a change
 // during a pass runs one more pass after it.
 //
@@ -56,6 +62,7 @@ import {
   type VersionedPartitionState,
 } from "../cluster/mod.ts";
 import { ErrorCode } from "../protocol/errors.ts";
+import { NO_BROKER_EPOCH } from "../protocol/messages/replica_fetch.ts";
 import { topicNameProblem } from "../protocol/topic_name.ts";
 import { moveProgressMetrics } from "./move_progress.ts";
 import { checkClusterTopicConfigs, logConfigsOf } from "./topic_config.ts";
@@ -136,8 +143,20 @@ export class ClusterReplicas implements ClusterTopicAdmin {
     );
     // Until the first pass, no topic loaded from disk leads anything.
     for (const t of this.#lifecycle.topics.values()) t.roles = [];
-    this.#unsubscribe = this.#member.view.subscribe(() => this.schedule());
+    // Broker epochs in replica fetches (docs/CLUSTER.md, "Broker epochs"): this broker sends its current
+    // registration's; as a leader it knows the others' from the view (newer ones also from their fetches).
+    this.#replication.brokerEpoch = () => this.#member.registration?.createRevision ?? NO_BROKER_EPOCH;
+    this.#noteBrokerEpochs();
+    this.#unsubscribe = this.#member.view.subscribe(() => {
+      this.#noteBrokerEpochs();
+      this.schedule();
+    });
     this.schedule();
+  }
+
+  /** Each registered broker's epoch as the view has it: a re-registered follower's old offsets are dropped at once, not at its first fetch. */
+  #noteBrokerEpochs(): void {
+    for (const [id, b] of this.#member.view.brokers) if (id !== this.#member.brokerId) this.#replication.noteBrokerEpoch(id, b.createRevision);
   }
 
   get brokerId(): number {

@@ -3,9 +3,11 @@
 // typed answers to bad input.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ApiKey } from "../protocol/api_keys.ts";
 import { readI64Number, writeI64 } from "../protocol/big_endian.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { decodeFetchResponse } from "../protocol/messages/fetch.ts";
+import { REPLICA_FETCH_VERSION } from "../protocol/messages/replica_fetch.ts";
 import { decodeProduceResponse } from "../protocol/messages/produce.ts";
 import { decodeResponseEnvelope } from "../protocol/messages/response.ts";
 import { encodeBatch } from "../protocol/record_batch.ts";
@@ -61,12 +63,13 @@ function withBaseOffset(records: Uint8Array, baseOffset: number): Uint8Array {
 }
 
 describe("control apis", () => {
-  test("ApiVersions lists every served api at version 0", async () => {
+  test("ApiVersions lists every served api at version 0, ReplicaFetch at 0 to REPLICA_FETCH_VERSION", async () => {
     const r = await control(client, Api.ApiVersions, { clientId: "test" });
     expect(r.broker).toBe("sluice");
     const keys = (r.apis as number[][]).map((a) => a[0]);
     for (const k of Object.values(Api)) expect(keys).toContain(k);
-    expect((r.apis as number[][]).every((a) => a[1] === 0 && a[2] === 0)).toBe(true);
+    expect((r.apis as number[][]).filter((a) => a[0] !== ApiKey.ReplicaFetch).every((a) => a[1] === 0 && a[2] === 0)).toBe(true);
+    expect((r.apis as number[][]).find((a) => a[0] === ApiKey.ReplicaFetch)).toEqual([ApiKey.ReplicaFetch, 0, REPLICA_FETCH_VERSION]);
   });
 
   test("create, list (metadata), describe, alter, add partitions, list offsets, delete", async () => {

@@ -64,7 +64,7 @@ export class Connection extends ClientConnection {
     }
     try {
       if (apiKey === ApiKey.Fetch) FetchInFlight.start(this, meta, buf.subarray(bodyStart, end));
-      else if (apiKey === ApiKey.ReplicaFetch) ReplicaFetchInFlight.start(this, meta, buf.subarray(bodyStart, end));
+      else if (apiKey === ApiKey.ReplicaFetch) ReplicaFetchInFlight.start(this, meta, apiVersion, buf.subarray(bodyStart, end));
       else this.#control(meta, apiVersion, buf.subarray(bodyStart, end));
     } catch (e) {
       this.#requestFailed(meta, e);

@@ -19,6 +19,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { ApiKey, apiName } from "../../protocol/api_keys.ts";
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import { REPLICA_FETCH_VERSION } from "../../protocol/messages/replica_fetch.ts";
 import { CONTROL_REQUEST_MSGPACK_LIMITS } from "../engine_limits.ts";
 
 export interface RequestContext {
@@ -58,16 +59,17 @@ export class Dispatcher {
     return this.#control.get(apiKey)?.handler;
   }
 
-  /** Whether `apiKey` at `apiVersion` is served (all apis are at version 0). */
+  /** Whether `apiKey` at `apiVersion` is served (every api at version 0; ReplicaFetch at 0 to REPLICA_FETCH_VERSION). */
   serves(apiKey: number, apiVersion: number): boolean {
+    if (apiKey === ApiKey.ReplicaFetch) return apiVersion <= REPLICA_FETCH_VERSION;
     if (apiVersion !== 0) return false;
-    return apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch || apiKey === ApiKey.ReplicaFetch || this.#control.has(apiKey);
+    return apiKey === ApiKey.Produce || apiKey === ApiKey.Fetch || this.#control.has(apiKey);
   }
 
   /** The ApiVersions table of what is actually served: [key, minVersion, maxVersion]. */
   apiVersions(): Array<[number, number, number]> {
     const keys = [ApiKey.Produce, ApiKey.Fetch, ApiKey.ReplicaFetch, ...this.#control.keys()].sort((a, b) => a - b);
-    return keys.map((k) => [k, 0, 0]);
+    return keys.map((k) => (k === ApiKey.ReplicaFetch ? [k, 0, REPLICA_FETCH_VERSION] : [k, 0, 0]));
   }
 
   nameOf(apiKey: number): string {

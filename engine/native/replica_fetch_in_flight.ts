@@ -1,7 +1,10 @@
 // One ReplicaFetch (api 1002) between being read and being answered: the
 // leader's side of replication on the native protocol (docs/CLUSTER.md).
 //
-// Each partition is first checked by the replica manager (leadership, epoch,
+// The follower's broker epoch is checked first (replica_manager.ts
+// staleBrokerEpoch): a fetch of a replaced process is refused whole with
+// STALE_BROKER_EPOCH (version 0, from a follower of an earlier build, has
+// no epoch and is not checked). Each partition is then checked by the replica manager (leadership, epoch,
 // the follower's reported offsets recorded, KIP-320 divergence); the ones to
 // read go through the engine's fetch as replica reads (to the log end,
 // long-polling on log end moves), the others are answered with their error or
@@ -54,15 +57,22 @@ export class ReplicaFetchInFlight implements FetchSink {
   /** When a fetch waiting for the throttle's bucket stops waiting (set at its first wait). */
   #waitUntil: number | undefined;
 
-  static start(conn: Connection, meta: RequestMeta, body: Uint8Array): void {
-    const req = decodeReplicaFetchRequest(body);
+  static start(conn: Connection, meta: RequestMeta, apiVersion: number, body: Uint8Array): void {
+    const req = decodeReplicaFetchRequest(body, apiVersion);
     const replication = conn.host.engine.replication;
+    // A process whose registration was replaced fetches nothing and reports nothing (docs/CLUSTER.md, "Broker epochs").
+    // Version 0 (a follower of an earlier build) carries no epoch: taken unchecked, as before broker epochs.
+    const stale = req.brokerEpoch === null ? undefined : replication.staleBrokerEpoch(req.replicaId, req.brokerEpoch);
+    if (stale !== undefined) {
+      conn.respondError(meta, ErrorCode.STALE_BROKER_EPOCH, stale);
+      return;
+    }
     const checks: Promise<ReplicaFetchCheck>[] = [];
     for (const t of req.topics) {
       for (const p of t.partitions) {
         const safe = (v: bigint): number => (v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : -1);
         checks.push(
-          replication.checkReplicaFetch(req.replicaId, t.name, p.index, {
+          replication.checkReplicaFetch(req.replicaId, req.brokerEpoch, t.name, p.index, {
             currentLeaderEpoch: p.currentLeaderEpoch,
             fetchOffset: safe(p.fetchOffset),
             lastFetchedEpoch: p.lastFetchedEpoch,

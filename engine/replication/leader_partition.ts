@@ -23,6 +23,7 @@
 // min.insync.replicas members when it was appended and when it was answered.
 
 import { ErrorCode } from "../../protocol/errors.ts";
+import { NO_BROKER_EPOCH } from "../../protocol/messages/replica_fetch.ts";
 import type { ProduceCallback, ProduceResult } from "../partition_pool.ts";
 import { ACKS_ALL_WAITING_PER_PARTITION_MAX } from "./replication_limits.ts";
 
@@ -44,6 +45,12 @@ export interface LeaderRole {
 /** What the leader knows of one follower, from its replica fetches. */
 export interface FollowerProgress {
   brokerId: number;
+  /**
+   * The broker epoch (registration) of the process these numbers come from;
+   * NO_BROKER_EPOCH until one is known. A different one is another process:
+   * its offsets start afresh (resetFollower).
+   */
+  brokerEpoch: number;
   /** The offset of its last fetch: everything below it it has written. */
   fetchOffset: number;
   /** The durable offset it reported: everything below it is fdatasync'ed on it. */
@@ -53,6 +60,11 @@ export interface FollowerProgress {
   lastCaughtUpMs: number;
   /** Leader log end at its previous fetch (Kafka's rule: reaching it counts as caught up). */
   logEndAtPreviousFetch: number;
+}
+
+/** A follower known from the role only: no fetch yet, counted as caught up now (it was when the controller wrote the ISR). */
+function newProgress(brokerId: number, nowMs: number): FollowerProgress {
+  return { brokerId, brokerEpoch: NO_BROKER_EPOCH, fetchOffset: 0, durableOffset: 0, lastFetchMs: 0, lastCaughtUpMs: nowMs, logEndAtPreviousFetch: 0 };
 }
 
 interface AcksAllWaiter {
@@ -104,7 +116,7 @@ export class LeaderPartition {
     for (const id of role.replicas) {
       if (id === brokerId) continue;
       // A member of the given ISR counts as caught up now (it was when the controller wrote the ISR).
-      this.followers.set(id, { brokerId: id, fetchOffset: 0, durableOffset: 0, lastFetchMs: 0, lastCaughtUpMs: nowMs, logEndAtPreviousFetch: 0 });
+      this.followers.set(id, newProgress(id, nowMs));
     }
     this.recompute(ownDurableOffset);
   }
@@ -120,7 +132,7 @@ export class LeaderPartition {
     if (role.partitionEpoch !== undefined) this.partitionEpoch = role.partitionEpoch;
     for (const id of role.replicas) {
       if (id !== this.brokerId && !this.followers.has(id)) {
-        this.followers.set(id, { brokerId: id, fetchOffset: 0, durableOffset: 0, lastFetchMs: 0, lastCaughtUpMs: nowMs, logEndAtPreviousFetch: 0 });
+        this.followers.set(id, newProgress(id, nowMs));
       }
     }
     for (const id of [...this.followers.keys()]) if (!role.replicas.includes(id)) this.followers.delete(id);
@@ -131,10 +143,16 @@ export class LeaderPartition {
     return brokerId !== this.brokerId && this.followers.has(brokerId);
   }
 
-  /** Records a follower's fetch. The follower's offsets only grow within a leadership (a restarted follower starts lower: taken as is). */
-  onFollowerFetch(brokerId: number, fetchOffset: number, durableOffset: number, leaderLogEnd: number, nowMs: number): void {
+  /**
+   * Records a follower's fetch, from the process of broker epoch
+   * `brokerEpoch` (the caller refused older ones). The follower's offsets only
+   * grow within a leadership and a process (a restarted follower starts lower:
+   * taken as is, its old numbers dropped first).
+   */
+  onFollowerFetch(brokerId: number, brokerEpoch: number, fetchOffset: number, durableOffset: number, leaderLogEnd: number, nowMs: number): void {
     const f = this.followers.get(brokerId);
     if (f === undefined) return;
+    if (f.brokerEpoch !== brokerEpoch) this.resetFollower(brokerId, brokerEpoch);
     // A follower reports durable only what it has; never count more than it fetched.
     const durable = Math.min(durableOffset, fetchOffset);
     // Kafka's rule (Replica.updateFetchState): caught up now when the fetch reached
@@ -145,6 +163,23 @@ export class LeaderPartition {
     f.durableOffset = durable;
     f.lastFetchMs = nowMs;
     f.logEndAtPreviousFetch = leaderLogEnd;
+  }
+
+  /**
+   * A follower's broker is another process now (broker epoch `brokerEpoch`):
+   * what the previous one fetched and made durable says nothing of this one
+   * (it may have lost an unfsynced tail), so its offsets start from 0 — the HW
+   * waits for its reports, and an ISR expansion for its fetches. When it last
+   * caught up is kept: it bounds how long an ISR member may take to report.
+   */
+  resetFollower(brokerId: number, brokerEpoch: number): void {
+    const f = this.followers.get(brokerId);
+    if (f === undefined) return;
+    f.brokerEpoch = brokerEpoch;
+    f.fetchOffset = 0;
+    f.durableOffset = 0;
+    f.lastFetchMs = 0;
+    f.logEndAtPreviousFetch = 0;
   }
 
   /**

@@ -35,7 +35,14 @@ import { FrameParser, beginRequestFrame, endFrame, readResponseCorrelationId, re
 import { ApiKey } from "../../protocol/api_keys.ts";
 import { readI32 } from "../../protocol/big_endian.ts";
 import { BATCH_LENGTH_OFFSET, BATCH_OVERHEAD_BYTES, PARTITION_LEADER_EPOCH_OFFSET } from "../../protocol/record_batch.ts";
-import { decodeReplicaFetchResponse, NO_DIVERGING_EPOCH, type ReplicaFetchPartitionResult, type ReplicaFetchTopic, writeReplicaFetchRequest } from "../../protocol/messages/replica_fetch.ts";
+import {
+  decodeReplicaFetchResponse,
+  NO_DIVERGING_EPOCH,
+  REPLICA_FETCH_VERSION,
+  type ReplicaFetchPartitionResult,
+  type ReplicaFetchTopic,
+  writeReplicaFetchRequest,
+} from "../../protocol/messages/replica_fetch.ts";
 import { defaultTransport, type Transport, type TransportSocket } from "../../runtime/mod.ts";
 import {
   REPLICA_CONNECT_TIMEOUT_MS,
@@ -51,6 +58,12 @@ import {
 /** What a fetcher needs from the broker it runs in. */
 export interface FollowerHost {
   readonly brokerId: number;
+  /**
+   * This broker's epoch, sent in every fetch: its registration's create
+   * revision, NO_BROKER_EPOCH outside a cluster. Read per request: a new
+   * registration (a session replaced) is sent from the next fetch on.
+   */
+  brokerEpoch(): number;
   /** The slot of an online partition, or a negative wire error code. */
   resolve(topic: string, partition: number): number;
   logEndOffset(slot: number): number;
@@ -117,6 +130,13 @@ export class ReplicaFetcher {
   #closed = false;
   #wake: (() => void) | null = null;
   #nextCorrelationId = 1;
+  /**
+   * The ReplicaFetch version sent on this connection: REPLICA_FETCH_VERSION
+   * (with this broker's epoch), or 0 once the leader answered
+   * UNSUPPORTED_VERSION (a leader of an earlier build, during a rolling
+   * upgrade). Each new connection tries the newest again.
+   */
+  #version = REPLICA_FETCH_VERSION;
   /** Requests out on the socket by correlation id: at most the round's fetch and one durable report. */
   readonly #pending = new Map<number, Pending>();
   /** The round's fetch is out (a report is worth sending only then: otherwise the next fetch carries it). */
@@ -213,6 +233,11 @@ export class ReplicaFetcher {
         backoffMs = REPLICA_RECONNECT_BACKOFF_MS_MIN;
       } catch (e) {
         if (this.#closed) break;
+        if (e instanceof SluiceError && e.code === ErrorCode.UNSUPPORTED_VERSION && this.#version > 0) {
+          this.#follower.log(`sluice: replica fetch from ${this.host}:${this.port}: the leader serves no ReplicaFetch version ${this.#version}; fetching with version 0 (no broker epoch)`);
+          this.#version = 0;
+          continue;
+        }
         this.#socket?.close();
         this.#socket = null;
         this.#follower.log(`sluice: replica ${this.copy ? "copy " : ""}fetch from ${this.host}:${this.port} failed (${(e as Error)?.message ?? e}); again in ${backoffMs} ms`);
@@ -272,6 +297,7 @@ export class ReplicaFetcher {
     // A new connection may reach a new leader process: it knows nothing this one reported.
     for (const p of this.#partitions.values()) p.reportedDurable = -1;
     this.#socket = socket;
+    this.#version = REPLICA_FETCH_VERSION;
   }
 
   async #round(): Promise<void> {
@@ -308,7 +334,7 @@ export class ReplicaFetcher {
     try {
       // The records are handed to the worker inside the parser's callback, from its view:
       // one copy (into the request ring) instead of a fresh copy of the body first.
-      received = await this.#roundTrip({ replicaId: f.brokerId, maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] }, (body) => this.#startAppends(body));
+      received = await this.#roundTrip({ replicaId: f.brokerId, brokerEpoch: f.brokerEpoch(), maxWaitMs: REPLICA_FETCH_WAIT_MS, minBytes: 1, maxBytes: REPLICA_FETCH_BYTES_MAX, topics: [...byTopic.values()] }, (body) => this.#startAppends(body));
     } finally {
       this.#fetchOut = false;
     }
@@ -473,7 +499,7 @@ export class ReplicaFetcher {
         this.#report();
       }
     };
-    this.#roundTrip({ replicaId: this.#follower.brokerId, maxWaitMs: 0, minBytes: 0, maxBytes: 0, topics: [...byTopic.values()] }, decodeReplicaFetchResponse).then(
+    this.#roundTrip({ replicaId: this.#follower.brokerId, brokerEpoch: this.#follower.brokerEpoch(), maxWaitMs: 0, minBytes: 0, maxBytes: 0, topics: [...byTopic.values()] }, decodeReplicaFetchResponse).then(
       (resp) => {
         // Only the HW is taken from a report's answer: errors and divergences reach the round's fetch too.
         for (const t of resp.topics) {
@@ -494,8 +520,9 @@ export class ReplicaFetcher {
     if (socket === null || !socket.open) return Promise.reject(new Error("not connected"));
     const correlationId = this.#nextCorrelationId++ >>> 0;
     const w = new Writer();
-    const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: 0, correlationId });
-    writeReplicaFetchRequest(w, req);
+    const version = this.#version;
+    const start = beginRequestFrame(w, { apiKey: ApiKey.ReplicaFetch, apiVersion: version, correlationId });
+    writeReplicaFetchRequest(w, req, version);
     endFrame(w, start);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -11,6 +11,7 @@
 // Runs on: the router (main) thread.
 
 import { ErrorCode, SluiceError } from "../../protocol/errors.ts";
+import { NO_BROKER_EPOCH } from "../../protocol/messages/replica_fetch.ts";
 import type { PartitionPool, ProduceCallback, ProduceResult } from "../partition_pool.ts";
 import { LeaderPartition, type LeaderRole } from "./leader_partition.ts";
 import { MoveThrottle } from "./move_throttle.ts";
@@ -85,6 +86,7 @@ export class ReplicaManager {
     const pool = host.pool;
     this.#followerHost = {
       brokerId,
+      brokerEpoch: () => this.brokerEpoch(),
       resolve: (t, p) => {
         // A replica whose disk failed (its fdatasync is never retried) stops fetching: the leader then sees no
         // fetches from it and shrinks it out of the ISR after replica.lag.time.max.ms. Fetching on at its log end
@@ -116,6 +118,51 @@ export class ReplicaManager {
    * without a cluster (roles by hand): no check.
    */
   leaseAlive: (() => boolean) | undefined;
+
+  /**
+   * This broker's epoch as its fetches send it (in a cluster: its current
+   * registration's create revision, set by cluster_replicas.ts); outside a
+   * cluster NO_BROKER_EPOCH.
+   */
+  brokerEpoch: () => number = () => NO_BROKER_EPOCH;
+
+  /**
+   * The newest broker epoch known of each other broker: from this broker's
+   * view of etcd (noteBrokerEpoch) or from a fetch that carried a newer one
+   * than the view had yet. A fetch with an older one is a replaced process's.
+   */
+  readonly #brokerEpochs = new Map<number, number>();
+
+  /**
+   * `brokerId` is registered with `brokerEpoch` (the view of etcd says so, or
+   * one of its fetches): when that is newer than the epoch known, the
+   * follower state every leader here keeps of it is its previous process's and
+   * starts afresh (LeaderPartition.resetFollower), before its new process's
+   * first fetch.
+   */
+  noteBrokerEpoch(brokerId: number, brokerEpoch: number): void {
+    if (brokerEpoch <= (this.#brokerEpochs.get(brokerId) ?? NO_BROKER_EPOCH)) return;
+    this.#brokerEpochs.set(brokerId, brokerEpoch);
+    for (const [slot, leader] of this.#leaders) {
+      const f = leader.followers.get(brokerId);
+      if (f === undefined || f.brokerEpoch === brokerEpoch) continue;
+      leader.resetFollower(brokerId, brokerEpoch);
+      this.#afterHwChange(slot);
+    }
+  }
+
+  /**
+   * A replica fetch's broker epoch checked against the one known for its
+   * broker: a refusal message when it is older (STALE_BROKER_EPOCH: a process
+   * whose registration was replaced), else undefined. A newer one than known
+   * is taken as the broker's (this view may trail etcd) by checkReplicaFetch,
+   * once the id is known as a follower of a partition led here: the map stays
+   * bounded by the cluster's brokers, whatever ids requests name.
+   */
+  staleBrokerEpoch(replicaId: number, brokerEpoch: number): string | undefined {
+    const known = this.#brokerEpochs.get(replicaId) ?? NO_BROKER_EPOCH;
+    return brokerEpoch < known ? `broker ${replicaId}'s fetch carries broker epoch ${brokerEpoch}, older than its registration ${known}` : undefined;
+  }
 
   /** True when any partition has a role (the engine's hot paths check this first). */
   get active(): boolean {
@@ -459,6 +506,8 @@ export class ReplicaManager {
    */
   async checkReplicaFetch(
     replicaId: number,
+    /** null: not sent (ReplicaFetch version 0), not checked. */
+    brokerEpoch: number | null,
     topic: string,
     partition: number,
     p: { currentLeaderEpoch: number; fetchOffset: number; lastFetchedEpoch: number; durableOffset: number },
@@ -469,6 +518,8 @@ export class ReplicaManager {
     const leader = this.#leaders.get(slot);
     const offsets = { highWatermark: leader?.highWatermark ?? -1, logStartOffset: st.logStartOffset, logEndOffset: st.logEndOffset };
     if (leader === undefined) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, ...offsets };
+    // A follower's newer broker epoch is taken before the partition's own checks: even a fetch refused below is its new process's.
+    if (brokerEpoch !== null && leader.isReplica(replicaId) && this.staleBrokerEpoch(replicaId, brokerEpoch) === undefined) this.noteBrokerEpoch(replicaId, brokerEpoch);
     if (p.currentLeaderEpoch < leader.epoch) return { kind: "error", errorCode: ErrorCode.FENCED_LEADER_EPOCH, ...offsets };
     if (p.currentLeaderEpoch > leader.epoch) return { kind: "error", errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, ...offsets };
     if (!leader.isReplica(replicaId)) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, ...offsets };
@@ -488,8 +539,13 @@ export class ReplicaManager {
       }
     }
     if (p.fetchOffset > st.logEndOffset) return { kind: "error", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, ...offsets };
+    // Checked again here, next to the recording: a newer process's fetch may have been taken while this one awaited.
+    if (brokerEpoch !== null) {
+      if (this.staleBrokerEpoch(replicaId, brokerEpoch) !== undefined) return { kind: "error", errorCode: ErrorCode.STALE_BROKER_EPOCH, ...offsets };
+      this.noteBrokerEpoch(replicaId, brokerEpoch);
+    }
     const now = Date.now();
-    leader.onFollowerFetch(replicaId, p.fetchOffset, p.durableOffset, st.logEndOffset, now);
+    leader.onFollowerFetch(replicaId, brokerEpoch ?? leader.followers.get(replicaId)?.brokerEpoch ?? NO_BROKER_EPOCH, p.fetchOffset, p.durableOffset, st.logEndOffset, now);
     if (leader.recompute(st.durableOffset)) {
       leader.settle();
       this.#host.wake(slot);

@@ -8,7 +8,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode } from "../../protocol/errors.ts";
+import { ApiKey } from "../../protocol/api_keys.ts";
+import { NO_BROKER_EPOCH, REPLICA_FETCH_VERSION, writeReplicaFetchRequest } from "../../protocol/messages/replica_fetch.ts";
+import { decodeResponseEnvelope } from "../../protocol/messages/response.ts";
 import { encodeBatch } from "../../protocol/record_batch.ts";
+import { encodeBody, RawClient } from "../../test/support/raw_client.ts";
 import { waitFor } from "../../test/support/wait_for.ts";
 import { Broker } from "../broker.ts";
 import { REPLICA_FETCH_WAIT_MS } from "./replication_limits.ts";
@@ -236,6 +240,80 @@ describe("replication between brokers", () => {
     await waitFor(() => leader.shouldExpand().includes(2), { what: "expand proposal" });
   }, 60_000);
 
+  test("broker epochs: a fetch older than the follower broker's known epoch is refused (STALE_BROKER_EPOCH) and records nothing; a newer one drops the previous process's offsets, so they never bring it back into the ISR", async () => {
+    const [b1, b2] = await cluster(2);
+    // In a cluster the epoch is the registration's create revision (cluster_replicas.ts); here set by hand.
+    b2.engine.replication.brokerEpoch = () => 5;
+    await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2], replicas: [1, 2], minInsyncReplicas: 2 });
+    b2.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    for (let i = 0; i < 3; i++) expect((await produce(b1, `a${i}`).answer).err).toBe(ErrorCode.NONE);
+    const leader = b1.engine.replication.leaderOf(b1.engine.resolve(TOPIC, 0))!;
+    const f = leader.followers.get(2)!;
+    expect(f.brokerEpoch).toBe(5);
+    expect(f.durableOffset).toBe(6);
+    // Broker 2's process goes; as the controller does when it registers again, it leaves the ISR.
+    const dir = b2.config.dataDir;
+    await b2.stop();
+    b1.engine.replication.setIsr(TOPIC, 0, [1]);
+    // The old process's numbers alone would take it straight back in.
+    expect(leader.shouldExpand()).toEqual([2]);
+
+    const raw = await RawClient.connect(b1.port);
+    cleanups.push(() => raw.close());
+    const body = (brokerEpoch: number, currentLeaderEpoch: number, version = REPLICA_FETCH_VERSION, replicaId = 2) =>
+      encodeBody((w) =>
+        writeReplicaFetchRequest(
+          w,
+          {
+            replicaId,
+            brokerEpoch,
+            maxWaitMs: 0,
+            minBytes: 0,
+            maxBytes: 0,
+            topics: [{ name: TOPIC, partitions: [{ index: 0, currentLeaderEpoch, fetchOffset: 6n, lastFetchedEpoch: 1, durableOffset: 6n, partitionMaxBytes: 0 }] }],
+          },
+          version,
+        ),
+      );
+    const codeOf = async (b: Uint8Array, apiVersion = REPLICA_FETCH_VERSION) => decodeResponseEnvelope((await raw.request(ApiKey.ReplicaFetch, b, { apiVersion })).body).errorCode;
+    // An older incarnation than the leader knows: refused whole, nothing recorded.
+    const fetchedAt = f.lastFetchMs;
+    expect(await codeOf(body(4, 1))).toBe(ErrorCode.STALE_BROKER_EPOCH);
+    expect(f.lastFetchMs).toBe(fetchedAt);
+    expect(f.durableOffset).toBe(6);
+    // A newer one (the leader's view of etcd may trail it) is taken: even a fetch whose partition is refused
+    // (a leader epoch not known here yet) drops the previous process's offsets.
+    expect(await codeOf(body(6, 2))).toBe(ErrorCode.NONE);
+    expect(f.brokerEpoch).toBe(6);
+    expect([f.fetchOffset, f.durableOffset, f.lastFetchMs]).toEqual([0, 0, 0]);
+    expect(leader.shouldExpand()).toEqual([]);
+    // From now on the previous epoch is stale too.
+    expect(await codeOf(body(5, 1))).toBe(ErrorCode.STALE_BROKER_EPOCH);
+    expect(f.durableOffset).toBe(0);
+
+    // The new process (epoch 6) catches up and is proposed back in on its own reports.
+    const again = await startBroker(2, dir);
+    again.engine.replication.brokerEpoch = () => 6;
+    again.engine.becomeFollower(TOPIC, 0, { epoch: 1, leader: leaderAddress(b1) });
+    await waitFor(() => leader.shouldExpand().includes(2), { what: "expand proposal on the new process's fetches" });
+    expect(f.durableOffset).toBe(6);
+
+    // The view shows broker 2 registered again (epoch 8) before any fetch of that process: its offsets drop at once.
+    b1.engine.replication.noteBrokerEpoch(2, 8);
+    expect(f.brokerEpoch).toBe(8);
+    expect([f.fetchOffset, f.durableOffset]).toEqual([0, 0]);
+    expect(leader.shouldExpand()).toEqual([]);
+    // An older view (or a repeat) changes nothing.
+    b1.engine.replication.noteBrokerEpoch(2, 7);
+    expect(f.brokerEpoch).toBe(8);
+    // A follower of an earlier build (version 0, no epoch field) is served unchecked, as before broker epochs.
+    expect(await codeOf(body(0, 1, 0), 0)).toBe(ErrorCode.NONE);
+    expect([f.brokerEpoch, f.durableOffset]).toEqual([8, 6]);
+    // An id that is no replica here is not remembered (the epochs kept stay bounded by the cluster's brokers).
+    expect(await codeOf(body(50, 1, REPLICA_FETCH_VERSION, 99))).toBe(ErrorCode.NONE);
+    expect(await codeOf(body(40, 1, REPLICA_FETCH_VERSION, 99))).toBe(ErrorCode.NONE);
+  }, 60_000);
+
   test("in a cluster a leader answers only while its session is alive: a produce arriving after, and an acks=all answered after, are NOT_LEADER_OR_FOLLOWER", async () => {
     const [b1, b2, b3] = await cluster(3);
     await b1.engine.becomeLeader(TOPIC, 0, { epoch: 1, isr: [1, 2, 3], replicas: [1, 2, 3], minInsyncReplicas: 2 });
@@ -290,24 +368,24 @@ describe("the leader's commit policy (LeaderPartition)", () => {
     const now = 1_000_000;
     // Expand pending: broker 3 (durable 4) is being added; broker 2's report to 10 cannot move the HW past 4... nor back.
     const lp = new LeaderPartition(1, { ...role, isr: [1, 2] }, 10, now);
-    lp.onFollowerFetch(2, 6, 6, 10, now);
-    lp.onFollowerFetch(3, 4, 4, 10, now);
+    lp.onFollowerFetch(2, NO_BROKER_EPOCH, 6, 6, 10, now);
+    lp.onFollowerFetch(3, NO_BROKER_EPOCH, 4, 4, 10, now);
     lp.recompute(10);
     expect(lp.highWatermark).toBe(6);
     lp.pendingIsr = [1, 2, 3];
-    lp.onFollowerFetch(2, 10, 10, 10, now);
+    lp.onFollowerFetch(2, NO_BROKER_EPOCH, 10, 10, 10, now);
     expect(lp.recompute(10)).toBe(false);
     expect(lp.highWatermark).toBe(6);
     // The answer: ISR [1, 2, 3]; broker 3 reports 10 too.
     lp.pendingIsr = undefined;
     lp.update({ ...role, isr: [1, 2, 3], partitionEpoch: 1 }, 10, now);
-    lp.onFollowerFetch(3, 10, 10, 10, now);
+    lp.onFollowerFetch(3, NO_BROKER_EPOCH, 10, 10, 10, now);
     expect(lp.recompute(10)).toBe(true);
     expect(lp.highWatermark).toBe(10);
     expect(lp.partitionEpoch).toBe(1);
     // Shrink pending: broker 3 (stuck at 10) still holds the HW until the change lands.
     lp.pendingIsr = [1, 2];
-    lp.onFollowerFetch(2, 15, 15, 15, now);
+    lp.onFollowerFetch(2, NO_BROKER_EPOCH, 15, 15, 15, now);
     expect(lp.recompute(15)).toBe(false);
     lp.pendingIsr = undefined;
     lp.update({ ...role, isr: [1, 2], partitionEpoch: 2 }, 15, now);
@@ -317,18 +395,18 @@ describe("the leader's commit policy (LeaderPartition)", () => {
   test("proposals: a lagging follower out, a caught-up one in, a stopped one whose old reports match an idle HW not back in", () => {
     const t0 = 1_000_000;
     const lp = new LeaderPartition(1, { ...role, isr: [1, 2, 3] }, 10, t0);
-    lp.onFollowerFetch(2, 10, 10, 10, t0);
-    lp.onFollowerFetch(3, 10, 10, 10, t0);
+    lp.onFollowerFetch(2, NO_BROKER_EPOCH, 10, 10, 10, t0);
+    lp.onFollowerFetch(3, NO_BROKER_EPOCH, 10, 10, 10, t0);
     lp.recompute(10);
     expect(lp.proposal(t0 + 500)).toBeUndefined();
     // Broker 3 stops fetching; broker 2 goes on. Past the lag time 3 is proposed out.
-    lp.onFollowerFetch(2, 10, 10, 10, t0 + 1_200);
+    lp.onFollowerFetch(2, NO_BROKER_EPOCH, 10, 10, 10, t0 + 1_200);
     expect(lp.proposal(t0 + 1_200)).toEqual([1, 2]);
     lp.update({ ...role, isr: [1, 2], partitionEpoch: 1 }, 10, t0 + 1_200);
     // Idle partition: 3's last report equals the HW, but it has not fetched for longer than the lag time: not back in.
     expect(lp.proposal(t0 + 1_300)).toBeUndefined();
     // It fetches again at the log end: proposed back in.
-    lp.onFollowerFetch(3, 10, 10, 10, t0 + 1_400);
+    lp.onFollowerFetch(3, NO_BROKER_EPOCH, 10, 10, 10, t0 + 1_400);
     expect(lp.proposal(t0 + 1_400)).toEqual([1, 2, 3]);
   });
 });

@@ -9,6 +9,7 @@ import { encodeBatch } from "../record_batch.ts";
 import {
   decodeReplicaFetchRequest,
   decodeReplicaFetchResponse,
+  NO_BROKER_EPOCH,
   NO_DIVERGING_EPOCH,
   type ReplicaFetchRequest,
   type ReplicaFetchResponse,
@@ -28,6 +29,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 describe("ReplicaFetch", () => {
   const req: ReplicaFetchRequest = {
     replicaId: 2,
+    brokerEpoch: 4242,
     maxWaitMs: 500,
     minBytes: 1,
     maxBytes: 1024,
@@ -39,6 +41,7 @@ describe("ReplicaFetch", () => {
     expect(hex(b)).toBe(
       [
         "00000002", // ReplicaId
+        "0000000000001092", // BrokerEpoch 4242
         "000001f4", // MaxWaitMs 500
         "00000001", // MinBytes
         "00000400", // MaxBytes 1024
@@ -93,6 +96,34 @@ describe("ReplicaFetch", () => {
     const { pieces, recordBytes } = writeReplicaFetchResponsePieces(w, resp);
     expect(recordBytes).toBe(records.length);
     expect(hex(Buffer.concat(pieces))).toBe(hex(b));
+  });
+
+  test("BrokerEpoch: -1 (no registration) and 2^53-1 round trip; below -1 or beyond 2^53: INVALID_REQUEST", () => {
+    for (const brokerEpoch of [NO_BROKER_EPOCH, Number.MAX_SAFE_INTEGER]) {
+      const b = bytesOf((w) => writeReplicaFetchRequest(w, { ...req, brokerEpoch }));
+      expect(decodeReplicaFetchRequest(b).brokerEpoch).toBe(brokerEpoch);
+    }
+    for (const raw of [-2n, 2n ** 53n]) {
+      const b = bytesOf((w) => writeReplicaFetchRequest(w, req));
+      new DataView(b.buffer, b.byteOffset).setBigInt64(4, raw);
+      let caught: unknown;
+      try {
+        decodeReplicaFetchRequest(b);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(SluiceError);
+      expect((caught as SluiceError).code).toBe(ErrorCode.INVALID_REQUEST);
+      expect((caught as SluiceError).message).toContain("brokerEpoch");
+    }
+  });
+
+  test("version 0: the same request without BrokerEpoch, decoded as not sent (null)", () => {
+    const v0 = bytesOf((w) => writeReplicaFetchRequest(w, req, 0));
+    const v1 = bytesOf((w) => writeReplicaFetchRequest(w, req, 1));
+    expect(v0.length).toBe(v1.length - 8);
+    expect(hex(v0)).toBe(hex(v1).slice(0, 8) + hex(v1).slice(24));
+    expect(decodeReplicaFetchRequest(v0, 0)).toEqual({ ...req, brokerEpoch: null });
   });
 
   test("a truncated request or trailing bytes: INVALID_REQUEST naming the problem", () => {
