@@ -156,7 +156,8 @@ export class ClusterReplicas implements ClusterTopicAdmin {
 
   /** Each registered broker's epoch as the view has it: a re-registered follower's old offsets are dropped at once, not at its first fetch. */
   #noteBrokerEpochs(): void {
-    for (const [id, b] of this.#member.view.brokers) if (id !== this.#member.brokerId) this.#replication.noteBrokerEpoch(id, b.createRevision);
+    const view = this.#member.view;
+    for (const [id, b] of view.brokers) if (id !== this.#member.brokerId) this.#replication.noteBrokerEpoch(id, b.createRevision, view.revision);
   }
 
   get brokerId(): number {

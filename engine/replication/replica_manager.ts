@@ -138,10 +138,16 @@ export class ReplicaManager {
    * one of its fetches): when that is newer than the epoch known, the
    * follower state every leader here keeps of it is its previous process's and
    * starts afresh (LeaderPartition.resetFollower), before its new process's
-   * first fetch.
+   * first fetch. `viewRevision`: the etcd revision of the view that says so
+   * (absent for a fetch's epoch).
    */
-  noteBrokerEpoch(brokerId: number, brokerEpoch: number): void {
-    if (brokerEpoch <= (this.#brokerEpochs.get(brokerId) ?? NO_BROKER_EPOCH)) return;
+  noteBrokerEpoch(brokerId: number, brokerEpoch: number, viewRevision?: number): void {
+    const known = this.#brokerEpochs.get(brokerId) ?? NO_BROKER_EPOCH;
+    // An epoch newer than the view's came from a fetch, and is trusted only until the view has caught up
+    // with it: a view at or past that revision that registers the broker otherwise shows it named no
+    // registration (a fetch claiming the id with an invented epoch), and the view's epoch is taken back.
+    const claimDisproved = viewRevision !== undefined && known > brokerEpoch && known <= viewRevision;
+    if (brokerEpoch <= known && !claimDisproved) return;
     this.#brokerEpochs.set(brokerId, brokerEpoch);
     for (const [slot, leader] of this.#leaders) {
       const f = leader.followers.get(brokerId);

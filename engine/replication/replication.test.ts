@@ -306,6 +306,16 @@ describe("replication between brokers", () => {
     // An older view (or a repeat) changes nothing.
     b1.engine.replication.noteBrokerEpoch(2, 7);
     expect(f.brokerEpoch).toBe(8);
+    // A fetch claiming an epoch no registration has (invented) stands only until the view has caught up with
+    // that revision: a view at or past it that still registers broker 2 at 8 takes 8 back.
+    expect(await codeOf(body(1000, 1))).toBe(ErrorCode.NONE);
+    expect(f.brokerEpoch).toBe(1000);
+    b1.engine.replication.noteBrokerEpoch(2, 8, 999);
+    expect(f.brokerEpoch).toBe(1000);
+    expect(await codeOf(body(8, 1))).toBe(ErrorCode.STALE_BROKER_EPOCH);
+    b1.engine.replication.noteBrokerEpoch(2, 8, 1000);
+    expect(f.brokerEpoch).toBe(8);
+    expect(await codeOf(body(8, 1))).toBe(ErrorCode.NONE);
     // A follower of an earlier build (version 0, no epoch field) is served unchecked, as before broker epochs.
     expect(await codeOf(body(0, 1, 0), 0)).toBe(ErrorCode.NONE);
     expect([f.brokerEpoch, f.durableOffset]).toEqual([8, 6]);
