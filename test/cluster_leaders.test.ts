@@ -64,7 +64,19 @@ async function restart(id: number, balancer: string[]): Promise<void> {
   cluster.retire(id);
   await waitFor(() => !view.brokers.has(id), { ...ETCD_WAIT, what: `broker ${id} gone from etcd` });
   await cluster.start(id, balancer);
-  await waitFor(clusterHealthy, { ...ETCD_WAIT, timeoutMs: 60_000, what: `broker ${id} back in every ISR` });
+  try {
+    await waitFor(clusterHealthy, { ...ETCD_WAIT, timeoutMs: 60_000, what: `broker ${id} back in every ISR` });
+  } catch (e) {
+    // What stayed short, and what the brokers said about it, for the report.
+    for (const [name, record] of view.topics) {
+      record.replicas.forEach((replicas, p) => {
+        const st = view.partitionState(name, p);
+        if (st === undefined || st.isr.length < replicas.length) console.error(`${name}/${p} replicas ${JSON.stringify(replicas)}: ${JSON.stringify(st)}`);
+      });
+    }
+    for (const [bid, b] of brokers) console.error(`--- broker ${bid} (last lines):\n${b.output().split("\n").slice(-40).join("\n")}`);
+    throw e;
+  }
 }
 
 /** Runs `sluice ARGS --etcd … --cluster-name …` to its end. */
