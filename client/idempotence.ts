@@ -17,7 +17,11 @@
 //   ones: the broker answers an append either wholly as a retry or wholly as
 //   new batches.
 // - With retries on, a partition has one request in flight, so sequences reach
-//   the broker in order.
+//   the broker in order, and at most PRODUCER_BATCHES_CACHED (5) of its
+//   batches per request: the broker remembers a producer's last five batches
+//   of a partition, so a retried request (a lost answer, or a new leader that
+//   replicated it) is recognised whole instead of answered
+//   OUT_OF_ORDER_SEQUENCE_NUMBER.
 // - A batch that fails for good leaves a hole in its partition's sequence (or
 //   an unknown outcome): before anything new is stamped, the producer asks for
 //   the next epoch (KIP-360), and every partition starts again at sequence 0

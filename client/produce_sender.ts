@@ -22,6 +22,7 @@ import { ApiKey } from "../protocol/api_keys.ts";
 import type { Writer } from "../protocol/codec.ts";
 import { assert } from "../protocol/assert.ts";
 import { ErrorCode, SluiceError, isRetriable } from "../protocol/errors.ts";
+import { PRODUCER_BATCHES_CACHED } from "../protocol/limits.ts";
 import { backoffMs } from "./backoff.ts";
 import { sendThrough, type RequestLink } from "./broker_link.ts";
 import type { RequestHandler, RequestOptions } from "./connection.ts";
@@ -247,6 +248,9 @@ export class ProduceSender {
           assert(idem === undefined || next.attempts > 0 || next.stampGeneration === idem.generation, "produce sender: a new batch goes out stamped for the current producer epoch");
           (taken ??= []).push(ready.shift()!);
           bytes += size;
+          // The broker remembers a producer's last PRODUCER_BATCHES_CACHED batches of a partition: a retry of
+          // this request (a lost answer, or a new leader that replicated it) is recognised only if it holds no more.
+          if (idem !== undefined && taken.length >= PRODUCER_BATCHES_CACHED) break;
           // With one request per partition in flight, everything ready may go now;
           // otherwise one batch per request keeps partitions' requests independent.
           if (this.partitionInflightMax > 1) break;

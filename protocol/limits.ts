@@ -287,3 +287,14 @@ assert(TOPIC_NAME_LENGTH_MAX <= KAFKA_STRING_BYTES_MAX, "a topic name is a Kafka
 assert(GROUP_ID_BYTES_MAX <= KAFKA_STRING_BYTES_MAX, "a group id is a Kafka string");
 assert(KAFKA_ARRAY_LENGTH_MAX <= KAFKA_REQUEST_ENTRIES_MAX, "one maximal array must fit the request's entry budget");
 assert(KAFKA_TAGGED_FIELD_BYTES_MAX <= FRAME_BYTES_MAX, "a tagged field lies inside a frame");
+
+/**
+ * Batches the broker remembers per producer and partition (the last ones), so
+ * a retry of any of them is answered with its original offsets. Kafka's
+ * number: its clients keep at most five requests in flight per partition with
+ * idempotence on, one batch of a partition each. The native producer keeps one
+ * request per partition in flight and so puts at most this many of a
+ * partition's batches in one idempotent request: a retried request (after a
+ * lost answer, or to a new leader that replicated it) is then found whole.
+ */
+export const PRODUCER_BATCHES_CACHED = 5;

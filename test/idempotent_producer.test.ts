@@ -8,6 +8,7 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Admin } from "../client/admin.ts";
+import { PRODUCER_BATCH_BYTES_MIN } from "../client/client_limits.ts";
 import { Consumer } from "../client/consumer.ts";
 import { Producer } from "../client/producer.ts";
 import { History, partitionKey } from "./checker/history.ts";
@@ -34,7 +35,8 @@ afterAll(async () => {
 const text = (b: Uint8Array | null): string => (b === null ? "" : new TextDecoder().decode(b));
 
 /** Produces RECORDS unique values through a cutting proxy, reads the topic back, and judges the history. */
-async function run(topic: string, idempotent: boolean) {
+async function run(topic: string, idempotent: boolean, shape: { wave?: number; batchBytes?: number } = {}) {
+  const wave = shape.wave ?? WAVE;
   await admin.createTopic(topic, { partitions: PARTITIONS });
   const proxy = await startCuttingProxy({ brokerPort: broker.port, every: 4, cutsMax: CUTS });
   const history = new History();
@@ -43,14 +45,15 @@ async function run(topic: string, idempotent: boolean) {
     idempotent,
     acks: "all",
     lingerMs: 1,
+    ...(shape.batchBytes === undefined ? {} : { batchBytes: shape.batchBytes }),
     retries: 50,
     retryBackoffMs: 5,
     retryBackoffMsMax: 20,
   });
   try {
-    for (let i = 0; i < RECORDS; i += WAVE) {
+    for (let i = 0; i < RECORDS; i += wave) {
       const sends = [];
-      for (let j = i; j < Math.min(RECORDS, i + WAVE); j++) {
+      for (let j = i; j < Math.min(RECORDS, i + wave); j++) {
         const value = `${topic}-${j}`;
         const partition = j % PARTITIONS;
         const key = partitionKey(topic, partition);
@@ -92,6 +95,18 @@ async function run(topic: string, idempotent: boolean) {
 
 test("idempotent (the default): every Produce response cut after the broker stored it is retried, and each record is in the log once", async () => {
   const { report, cuts } = await run("idem-on", true);
+  expect(cuts).toBe(CUTS);
+  if (!report.valid) console.log(summarizeQueueReport(report));
+  expect(report.counts.acked).toBe(RECORDS);
+  expect(report.duplicated.length).toBe(0);
+  expect(report.counts.lost).toBe(0);
+  expect(report.valid).toBe(true);
+}, 60_000);
+
+test("idempotent, many small batches queued per partition: a cut request is retried whole and recognised (at most the broker's remembered batches per partition in one request)", async () => {
+  // Waves of 300 sends and the smallest batches (a record each): dozens of batches wait per partition while its one request is in
+  // flight. A request carrying more than the broker remembers would be answered OUT_OF_ORDER_SEQUENCE_NUMBER on retry.
+  const { report, cuts } = await run("idem-many", true, { wave: 300, batchBytes: PRODUCER_BATCH_BYTES_MIN });
   expect(cuts).toBe(CUTS);
   if (!report.valid) console.log(summarizeQueueReport(report));
   expect(report.counts.acked).toBe(RECORDS);

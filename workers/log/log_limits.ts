@@ -161,14 +161,8 @@ export const DISK_FULL_RETRY_AFTER_MS = 100;
 
 // ---------------------------------------------------------------- idempotent producers (producer_state.ts)
 
-/**
- * Batches remembered per producer and partition, so a retry of any of them is
- * answered with its original offsets. Kafka's number: its clients keep at most
- * five requests in flight per partition with idempotence on
- * (max.in.flight.requests.per.connection ≤ 5), so a retry is always of one of
- * the last five.
- */
-export const PRODUCER_BATCHES_CACHED = 5;
+/** Batches remembered per producer and partition: one number for the broker and the native producer (protocol/limits.ts). */
+export { PRODUCER_BATCHES_CACHED } from "../../protocol/limits.ts";
 
 /**
  * Producers whose state one partition keeps. Past it a new producer evicts the
