@@ -24,9 +24,6 @@
 //     the plan parser accepts and the predicted loads.
 
 import { beforeAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { type ClusterView, type EtcdClient, NO_LEADER, readClusterStatus, readLoadReports, readTopics, type VersionedPartitionState } from "../cluster/mod.ts";
 import { parseReassignmentPlan } from "../cluster/reassignment_plan.ts";
 import { Admin } from "../client/mod.ts";
@@ -35,11 +32,9 @@ import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker
 import { ETCD_WAIT } from "./support/etcd.ts";
 import { AckedLoad, readBack } from "./support/acked_load.ts";
 import { useServeCluster } from "./support/serve_cluster.ts";
+import { runSluice } from "./support/cli.ts";
 import { waitFor } from "./support/wait_for.ts";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BUN = path.join(REPO_ROOT, "node_modules", ".bin", "bun");
-const CLI_TIMEOUT_MS = 30_000;
 const BROKER_IDS = [1, 2, 3];
 const PARTITIONS = 6;
 /** Sends the load keeps in flight (bounded: the producer's buffer is the rest of the backpressure). */
@@ -80,38 +75,14 @@ async function restart(id: number, balancer: string[]): Promise<void> {
 }
 
 /** Runs `sluice ARGS --etcd … --cluster-name …` to its end. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = spawn(BUN, ["cli/main.ts", ...args, ...cluster.etcdArgs()], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  proc.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-  proc.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`sluice ${args.join(" ")} did not finish within ${CLI_TIMEOUT_MS} ms; stderr:\n${stderr}`));
-    }, CLI_TIMEOUT_MS);
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runSluice([...args, ...cluster.etcdArgs()]);
 
 async function clusterHealthy(): Promise<boolean> {
   const s = await readClusterStatus(client, keys);
   return s.brokers.length === 3 && s.partitions.underReplicated === 0 && s.partitions.offline === 0;
 }
 
-async function createTopic(name: string): Promise<void> {
-  const admin = new Admin({ broker: bootstrap() });
-  try {
-    await admin.createTopic(name, { partitions: PARTITIONS, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
-  } finally {
-    await admin.close();
-  }
-  await waitFor(() => Array.from({ length: PARTITIONS }, (_, p) => view.partitionState(name, p)).every((s) => s !== undefined), { ...ETCD_WAIT, what: `${name}'s states` });
-}
+const createTopic = (name: string) => cluster.createTopic(name, PARTITIONS);
 
 const firstReplica = (topic: string, p: number) => view.topics.get(topic)!.replicas[p][0];
 const ledBy = (topic: string, id: number) => Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => view.partitionState(topic, p)?.leader === id);

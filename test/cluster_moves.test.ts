@@ -30,7 +30,7 @@ import { formatReassignmentPlan, type PartitionAssignment } from "../cluster/rea
 import { run as decommission } from "../cli/decommission_cmd.ts";
 import { run as partitions } from "../cli/partitions_cmd.ts";
 import { parseMoveMetrics, readMetrics } from "../cli/reassign_exec.ts";
-import { Admin, Consumer } from "../client/mod.ts";
+import { Consumer } from "../client/mod.ts";
 import { checkQueueHistory, summarizeQueueReport } from "./checker/queue_checker.ts";
 import { ETCD_WAIT } from "./support/etcd.ts";
 import { AckedLoad, readBack } from "./support/acked_load.ts";
@@ -56,15 +56,7 @@ const start = (id: number) => cluster.start(id);
 const kill9 = (id: number) => cluster.kill9(id);
 const bootstrap = () => cluster.bootstrap();
 
-async function createTopic(name: string): Promise<void> {
-  const admin = new Admin({ broker: bootstrap() });
-  try {
-    await admin.createTopic(name, { partitions: PARTITIONS, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
-  } finally {
-    await admin.close();
-  }
-  await waitFor(() => Array.from({ length: PARTITIONS }, (_, p) => view.partitionState(name, p)).every((s) => s !== undefined), { ...ETCD_WAIT, what: `${name}'s states` });
-}
+const createTopic = (name: string) => cluster.createTopic(name, PARTITIONS);
 
 async function healthy(n: number): Promise<boolean> {
   const s = await readClusterStatus(client, keys);

@@ -23,16 +23,21 @@ export function spawnSluice(args: string[], broker: string): ChildProcess {
 
 /** Runs one command to its end (stdin: `input`, then closed); rejects past CLI_TIMEOUT_MS. */
 export function sluice(args: string[], opts: { broker: string; input?: string }): Promise<CliResult> {
-  const proc = spawnSluice(args, opts.broker);
+  return runSluice([...args, "--broker", opts.broker], opts.input);
+}
+
+/** Runs `bun cli/main.ts ARGV` to its end, whatever its flags (an admin command's `--etcd …`); rejects past CLI_TIMEOUT_MS. */
+export function runSluice(argv: string[], input = ""): Promise<CliResult> {
+  const proc = spawn(BUN, ["cli/main.ts", ...argv], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   proc.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
   proc.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-  proc.stdin!.end(opts.input ?? "");
+  proc.stdin!.end(input);
   return new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
-      reject(new Error(`sluice ${args.join(" ")} did not finish within ${CLI_TIMEOUT_MS} ms; stderr:\n${stderr}`));
+      reject(new Error(`sluice ${argv.join(" ")} did not finish within ${CLI_TIMEOUT_MS} ms; stderr:\n${stderr}`));
     }, CLI_TIMEOUT_MS);
     proc.on("exit", (code) => {
       clearTimeout(timer);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Admin } from "../../client/mod.ts";
 import { ClusterKeys, ClusterView, EtcdClient } from "../../cluster/mod.ts";
 import { type BrokerProcess, startBroker } from "./broker.ts";
 import { ETCD_WAIT, type EtcdCluster, startEtcd } from "./etcd.ts";
@@ -123,6 +124,18 @@ export class ServeCluster {
   /** The running brokers' native addresses, comma-separated: a client's bootstrap list. */
   bootstrap(): string {
     return [...this.brokers.values()].map((b) => `127.0.0.1:${b.port}`).join(",");
+  }
+
+  /** Creates `name` (RF 3, min.insync.replicas 2) and waits until the view holds every partition's state. */
+  async createTopic(name: string, partitions: number): Promise<void> {
+    const admin = new Admin({ broker: this.bootstrap() });
+    try {
+      await admin.createTopic(name, { partitions, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
+    } finally {
+      await admin.close();
+    }
+    const view = this.view;
+    await waitFor(() => Array.from({ length: partitions }, (_, p) => view.partitionState(name, p)).every((st) => st !== undefined), { ...ETCD_WAIT, what: `${name}'s states` });
   }
 
   /** The flags that point an admin command at this cluster's etcd. */
